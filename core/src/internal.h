@@ -1,0 +1,63 @@
+/* internal.h — data layout shared by the core's modules (and, read-only, by kernels/).
+ * Not installed; users see only mlff.h. */
+#ifndef MLFF_INTERNAL_H
+#define MLFF_INTERNAL_H
+
+#include "mlff.h"
+
+#define MLFF_MAX_LAYERS (MLFF_MAX_HIDDEN + 1)
+#define MLFF_SYMBOL_LEN 4
+
+/* One element's network: n_layers dense layers, sizes[0] = D (descriptor length) ...
+ * sizes[n_layers] = 1. W[l] is [sizes[l+1]][sizes[l]] row-major (as in the file), b[l] is
+ * [sizes[l+1]]. The file stores float32; the CPU path computes in double from Wd/bd. */
+typedef struct {
+  int n_layers;
+  int sizes[MLFF_MAX_LAYERS + 1];
+  float *W[MLFF_MAX_LAYERS], *b[MLFF_MAX_LAYERS];
+  double *Wd[MLFF_MAX_LAYERS], *bd[MLFF_MAX_LAYERS];
+  /* Descriptor range seen in training (extrapolation warnings); NULL when not stored. */
+  float *feature_min, *feature_max;
+} mlff_network;
+
+typedef struct {
+  char *name, *value;
+} mlff_attr;
+
+struct mlff_model {
+  char arch[32];                 /* "aev-mlp" */
+  int n_elements;
+  char elements[MLFF_MAX_ELEMENTS][MLFF_SYMBOL_LEN];
+  mlff_activation activation;
+  mlff_descriptor_params desc;
+  int n_features;                /* D */
+  double e0[MLFF_MAX_ELEMENTS];  /* per-element energy offset, eV */
+  double scale;                  /* E_i = scale * NN(G_i) + e0 */
+  mlff_network net[MLFF_MAX_ELEMENTS];
+  int n_attrs;                   /* free-form root attributes: created, teacher, ... */
+  mlff_attr *attrs;
+};
+
+/* Set the thread's last error; returns status so callers can `return mlff_fail(...)`. */
+mlff_status mlff_fail(mlff_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Allocate an empty model (zeroed, arch set); networks allocated by mlff_network_alloc. */
+mlff_model *mlff_model_alloc(void);
+/* Allocate W/b (float and double) of one network with the given layer sizes. */
+mlff_status mlff_network_alloc(mlff_network *n, int n_layers, const int *sizes);
+/* Refresh the double copies Wd/bd from W/b after the float weights changed. */
+void mlff_network_sync(mlff_network *n);
+const char *mlff_activation_name(mlff_activation a);
+int mlff_activation_parse(const char *name, mlff_activation *a);
+
+/* Index of species pair (a, b) in the angular block: row-major upper triangle. */
+static inline int mlff_pair_index(int a, int b, int n_species) {
+  if (a > b) { int t = a; a = b; b = t; }
+  return a * n_species - a * (a - 1) / 2 + (b - a);
+}
+
+#endif

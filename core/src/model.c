@@ -1,0 +1,256 @@
+/* model.c — the in-memory model: allocation, seeded random creation, accessors, metadata,
+ * and the human-readable summary printed by `mlff info`. File I/O lives in model_io.c. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void mlff_descriptor_params_ani1x(mlff_descriptor_params *p) {
+  memset(p, 0, sizeof *p);
+  p->Rcr = 5.2;
+  p->Rca = 3.5;
+  p->etaR = 16.0;
+  p->etaA = 8.0;
+  p->zeta = 32.0;
+  p->n_muR = 16;
+  for (int k = 0; k < 16; k++) p->muR[k] = 0.9 + 0.26875 * k;
+  p->n_muA = 4;
+  for (int a = 0; a < 4; a++) p->muA[a] = 0.9 + 0.65 * a;
+  p->n_thetaZ = 8;
+  for (int z = 0; z < 8; z++) p->thetaZ[z] = (2 * z + 1) * M_PI / 16.0;
+}
+
+int mlff_descriptor_length(const mlff_descriptor_params *p, int n) {
+  return n * p->n_muR + n * (n + 1) / 2 * p->n_muA * p->n_thetaZ;
+}
+
+const char *mlff_activation_name(mlff_activation a) {
+  return a == MLFF_ACT_CELU ? "celu" : "silu";
+}
+
+int mlff_activation_parse(const char *name, mlff_activation *a) {
+  if (!strcmp(name, "silu")) { *a = MLFF_ACT_SILU; return 1; }
+  if (!strcmp(name, "celu")) { *a = MLFF_ACT_CELU; return 1; }
+  return 0;
+}
+
+mlff_model *mlff_model_alloc(void) {
+  mlff_model *m = calloc(1, sizeof *m);
+  if (m) {
+    strcpy(m->arch, "aev-mlp");
+    m->scale = 1.0;
+  }
+  return m;
+}
+
+mlff_status mlff_network_alloc(mlff_network *n, int n_layers, const int *sizes) {
+  if (n_layers < 1 || n_layers > MLFF_MAX_LAYERS)
+    return mlff_fail(MLFF_ERR_ARGUMENT, "network has %d layers; 1..%d supported", n_layers,
+                     MLFF_MAX_LAYERS);
+  n->n_layers = n_layers;
+  for (int l = 0; l <= n_layers; l++) n->sizes[l] = sizes[l];
+  for (int l = 0; l < n_layers; l++) {
+    size_t nw = (size_t)sizes[l + 1] * sizes[l], nb = sizes[l + 1];
+    n->W[l] = calloc(nw, sizeof(float));
+    n->b[l] = calloc(nb, sizeof(float));
+    n->Wd[l] = calloc(nw, sizeof(double));
+    n->bd[l] = calloc(nb, sizeof(double));
+    if (!n->W[l] || !n->b[l] || !n->Wd[l] || !n->bd[l])
+      return mlff_fail(MLFF_ERR_NOMEM, "out of memory allocating a %dx%d layer", sizes[l + 1],
+                       sizes[l]);
+  }
+  return MLFF_OK;
+}
+
+void mlff_network_sync(mlff_network *n) {
+  for (int l = 0; l < n->n_layers; l++) {
+    size_t nw = (size_t)n->sizes[l + 1] * n->sizes[l];
+    for (size_t i = 0; i < nw; i++) n->Wd[l][i] = n->W[l][i];
+    for (int i = 0; i < n->sizes[l + 1]; i++) n->bd[l][i] = n->b[l][i];
+  }
+}
+
+void mlff_model_free(mlff_model *m) {
+  if (!m) return;
+  for (int e = 0; e < MLFF_MAX_ELEMENTS; e++) {
+    mlff_network *n = &m->net[e];
+    for (int l = 0; l < MLFF_MAX_LAYERS; l++) {
+      free(n->W[l]); free(n->b[l]); free(n->Wd[l]); free(n->bd[l]);
+    }
+    free(n->feature_min);
+    free(n->feature_max);
+  }
+  for (int i = 0; i < m->n_attrs; i++) {
+    free(m->attrs[i].name);
+    free(m->attrs[i].value);
+  }
+  free(m->attrs);
+  free(m);
+}
+
+/* splitmix64: small, seedable, the same stream on every platform. */
+static uint64_t splitmix64(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+static double uniform01(uint64_t *s) { return (splitmix64(s) >> 11) * 0x1.0p-53; }
+
+static mlff_status check_descriptor(const mlff_descriptor_params *p) {
+  if (!(p->Rcr > 0) || !(p->Rca > 0) || !(p->etaR > 0) || !(p->etaA > 0) || !(p->zeta > 0))
+    return mlff_fail(MLFF_ERR_ARGUMENT, "descriptor: Rcr, Rca, etaR, etaA, zeta must be > 0");
+  if (p->n_muR < 1 || p->n_muR > MLFF_MAX_RADIAL_SHELLS || p->n_muA < 1 ||
+      p->n_muA > MLFF_MAX_ANGULAR_SHELLS || p->n_thetaZ < 1 ||
+      p->n_thetaZ > MLFF_MAX_ANGLE_SECTIONS)
+    return mlff_fail(MLFF_ERR_ARGUMENT, "descriptor: shell counts out of range");
+  return MLFF_OK;
+}
+
+mlff_status mlff_model_create(const mlff_model_spec *spec, mlff_model **out) {
+  *out = NULL;
+  if (!spec || spec->n_elements < 1 || spec->n_elements > MLFF_MAX_ELEMENTS)
+    return mlff_fail(MLFF_ERR_ARGUMENT, "model needs 1..%d elements", MLFF_MAX_ELEMENTS);
+  if (spec->n_hidden < 1 || spec->n_hidden > MLFF_MAX_HIDDEN)
+    return mlff_fail(MLFF_ERR_ARGUMENT, "model needs 1..%d hidden layers", MLFF_MAX_HIDDEN);
+  for (int l = 0; l < spec->n_hidden; l++)
+    if (spec->hidden[l] < 1)
+      return mlff_fail(MLFF_ERR_ARGUMENT, "hidden layer %d has width %d", l, spec->hidden[l]);
+  mlff_status st = check_descriptor(&spec->descriptor);
+  if (st) return st;
+  for (int e = 0; e < spec->n_elements; e++) {
+    if (!mlff_atomic_number(spec->elements[e]))
+      return mlff_fail(MLFF_ERR_ARGUMENT, "unknown element symbol '%s'", spec->elements[e]);
+    for (int f = 0; f < e; f++)
+      if (!strcmp(spec->elements[e], spec->elements[f]))
+        return mlff_fail(MLFF_ERR_ARGUMENT, "element '%s' given twice", spec->elements[e]);
+  }
+  mlff_model *m = mlff_model_alloc();
+  if (!m) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  m->n_elements = spec->n_elements;
+  m->activation = spec->activation;
+  m->desc = spec->descriptor;
+  m->n_features = mlff_descriptor_length(&m->desc, m->n_elements);
+  int sizes[MLFF_MAX_LAYERS + 1];
+  sizes[0] = m->n_features;
+  for (int l = 0; l < spec->n_hidden; l++) sizes[l + 1] = spec->hidden[l];
+  sizes[spec->n_hidden + 1] = 1;
+  uint64_t rng = spec->seed;
+  for (int e = 0; e < m->n_elements; e++) {
+    snprintf(m->elements[e], MLFF_SYMBOL_LEN, "%s", spec->elements[e]);
+    mlff_network *n = &m->net[e];
+    if ((st = mlff_network_alloc(n, spec->n_hidden + 1, sizes))) {
+      mlff_model_free(m);
+      return st;
+    }
+    /* Uniform Glorot weights, small biases: outputs O(1) for inputs O(1). */
+    for (int l = 0; l < n->n_layers; l++) {
+      double lim = sqrt(6.0 / (sizes[l] + sizes[l + 1]));
+      for (size_t i = 0; i < (size_t)sizes[l] * sizes[l + 1]; i++)
+        n->W[l][i] = (float)((2 * uniform01(&rng) - 1) * lim);
+      for (int i = 0; i < sizes[l + 1]; i++) n->b[l][i] = (float)(0.1 * (2 * uniform01(&rng) - 1));
+    }
+    mlff_network_sync(n);
+  }
+  *out = m;
+  return MLFF_OK;
+}
+
+int mlff_model_n_elements(const mlff_model *m) { return m->n_elements; }
+const char *mlff_model_element(const mlff_model *m, int s) {
+  return s >= 0 && s < m->n_elements ? m->elements[s] : NULL;
+}
+int mlff_model_find_element(const mlff_model *m, const char *sym) {
+  for (int e = 0; e < m->n_elements; e++)
+    if (!strcmp(m->elements[e], sym)) return e;
+  return -1;
+}
+int mlff_model_n_features(const mlff_model *m) { return m->n_features; }
+double mlff_model_cutoff(const mlff_model *m) { return fmax(m->desc.Rcr, m->desc.Rca); }
+const mlff_descriptor_params *mlff_model_descriptor(const mlff_model *m) { return &m->desc; }
+const char *mlff_model_arch(const mlff_model *m) { return m->arch; }
+
+const char *mlff_model_attr(const mlff_model *m, const char *name) {
+  for (int i = 0; i < m->n_attrs; i++)
+    if (!strcmp(m->attrs[i].name, name)) return m->attrs[i].value;
+  return "";
+}
+
+mlff_status mlff_model_set_attr(mlff_model *m, const char *name, const char *value) {
+  char *v = strdup(value);
+  if (!v) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < m->n_attrs; i++)
+    if (!strcmp(m->attrs[i].name, name)) {
+      free(m->attrs[i].value);
+      m->attrs[i].value = v;
+      return MLFF_OK;
+    }
+  mlff_attr *a = realloc(m->attrs, (m->n_attrs + 1) * sizeof *a);
+  char *nm = strdup(name);
+  if (!a || !nm) {
+    free(v); free(nm);
+    if (a) m->attrs = a;
+    return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  }
+  m->attrs = a;
+  a[m->n_attrs].name = nm;
+  a[m->n_attrs].value = v;
+  m->n_attrs++;
+  return MLFF_OK;
+}
+
+static void print_list(FILE *o, const char *name, const double *v, int n) {
+  fprintf(o, "  %-7s", name);
+  for (int i = 0; i < n; i++) fprintf(o, " %.6g", v[i]);
+  fprintf(o, "\n");
+}
+
+void mlff_model_print(const mlff_model *m, FILE *o) {
+  const mlff_descriptor_params *d = &m->desc;
+  fprintf(o, "arch        %s\n", m->arch);
+  fprintf(o, "elements   ");
+  for (int e = 0; e < m->n_elements; e++) fprintf(o, " %s", m->elements[e]);
+  fprintf(o, "\nactivation  %s\n", mlff_activation_name(m->activation));
+  fprintf(o, "descriptor  aev, %d features per atom (%d radial + %d angular)\n", m->n_features,
+          m->n_elements * d->n_muR, m->n_features - m->n_elements * d->n_muR);
+  fprintf(o, "  Rcr %.4g Å  Rca %.4g Å  etaR %.4g  etaA %.4g  zeta %.4g\n", d->Rcr, d->Rca,
+          d->etaR, d->etaA, d->zeta);
+  print_list(o, "muR", d->muR, d->n_muR);
+  print_list(o, "muA", d->muA, d->n_muA);
+  print_list(o, "thetaZ", d->thetaZ, d->n_thetaZ);
+  fprintf(o, "energy      E = %.6g * NN(G) + e0;  e0:", m->scale);
+  for (int e = 0; e < m->n_elements; e++) fprintf(o, " %s %.6f", m->elements[e], m->e0[e]);
+  fprintf(o, " eV\n");
+  long total = 0;
+  for (int e = 0; e < m->n_elements; e++) {
+    const mlff_network *n = &m->net[e];
+    long np = 0;
+    fprintf(o, "network %-3s", m->elements[e]);
+    for (int l = 0; l <= n->n_layers; l++) fprintf(o, "%s%d", l ? " -> " : " ", n->sizes[l]);
+    for (int l = 0; l < n->n_layers; l++) np += (long)n->sizes[l + 1] * (n->sizes[l] + 1);
+    fprintf(o, "   (%ld parameters%s)\n", np,
+            n->feature_min ? ", training range stored" : "");
+    total += np;
+  }
+  fprintf(o, "parameters  %ld\n", total);
+  for (int i = 0; i < m->n_attrs; i++) fprintf(o, "%-11s %s\n", m->attrs[i].name, m->attrs[i].value);
+}
+
+static const char *const SYMBOLS[] = {
+    "",   "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al", "Si",
+    "P",  "S",  "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co", "Ni", "Cu",
+    "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",  "Zr", "Nb", "Mo", "Tc", "Ru",
+    "Rh", "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I",  "Xe", "Cs", "Ba", "La", "Ce", "Pr",
+    "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W",
+    "Re", "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn"};
+#define N_SYMBOLS ((int)(sizeof SYMBOLS / sizeof *SYMBOLS))
+
+int mlff_atomic_number(const char *s) {
+  if (!s) return 0;
+  for (int z = 1; z < N_SYMBOLS; z++)
+    if (!strcmp(SYMBOLS[z], s)) return z;
+  return 0;
+}
+
+const char *mlff_element_symbol(int z) { return z > 0 && z < N_SYMBOLS ? SYMBOLS[z] : NULL; }
