@@ -1,0 +1,553 @@
+/* compute.c — the CPU evaluation path: energy, forces, virial (global and per atom) from a
+ * neighbour list (mlff_compute_neighbors, the layout LAMMPS hands a pair style), and for bare
+ * structures, single or batched, by building periodic images and a cell list first
+ * (mlff_compute, mlff_compute_batch). Everything in double precision.
+ *
+ * One step: neighbours within the cutoff -> descriptors (threads over atoms) -> per-element MLP
+ * on species-sorted blocks (BLAS) -> descriptor backward to per-pair gradients (threads over
+ * atoms) -> serial scatter of pair gradients into forces and virials (no atomics, and the sum
+ * order, hence the result, is independent of the thread count). */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "descriptor.h"
+#include "internal.h"
+#include "network.h"
+
+#define MLP_BLOCK 64 /* rows per dgemm: large enough for BLAS, small enough to spread */
+
+struct mlff_calc {
+  const mlff_model *model;
+  mlff_device device;
+  int n_threads;
+  mlff_aev aev;
+  /* grow-only workspaces */
+  size_t cap_rows, cap_nb, cap_mlp;
+  int *row_atom, *nb_off, *nb_cnt;
+  mlff_neighbor_entry *nb;
+  double (*grad)[3];
+  double *G, *dEdG, *e_row, *work; /* work: per-thread MLP scratch */
+  /* structure path: system of local + image atoms */
+  struct sysbuf {
+    int n, cap;
+    double *x;
+    int *species, *owner, *numneigh, **firstneigh;
+    int *nbr;
+    size_t n_nbr, cap_nbr;
+  } sys;
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 1;
+  size_t n = need + need / 2 + 16;
+  void *q = realloc(*p, n * elem);
+  if (!q) return 0;
+  *p = q;
+  *cap = n;
+  return 1;
+}
+
+mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, mlff_calc **out) {
+  *out = NULL;
+  if (!m) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_calc_create: model is NULL");
+  mlff_calc_options def = {MLFF_DEVICE_AUTO, 0, 0};
+  if (!o) o = &def;
+#ifndef MLFF_HAVE_CUDA
+  if (o->device == MLFF_DEVICE_GPU)
+    return mlff_fail(MLFF_ERR_UNSUPPORTED,
+                     "device gpu requested, but this libmlff was built without CUDA "
+                     "(rebuild where nvcc is found, or use device cpu)");
+  if (o->fp16)
+    return mlff_fail(MLFF_ERR_UNSUPPORTED,
+                     "fp16 yes runs the network on GPU tensor cores, but this libmlff was built "
+                     "without CUDA: use fp16 no (the CPU path computes in double precision)");
+#else
+  if (o->device != MLFF_DEVICE_CPU)
+    return mlff_fail(MLFF_ERR_UNSUPPORTED, "the GPU path is not implemented yet: use device cpu");
+#endif
+  if (o->fp16 && o->device == MLFF_DEVICE_CPU)
+    return mlff_fail(MLFF_ERR_UNSUPPORTED,
+                     "fp16 yes needs the GPU path; with device cpu use fp16 no");
+  mlff_calc *c = calloc(1, sizeof *c);
+  if (!c) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  c->model = m;
+  c->device = MLFF_DEVICE_CPU;
+  c->n_threads = o->n_threads > 0 ? o->n_threads : omp_get_max_threads();
+  /* Our threads call BLAS: a threaded OpenBLAS underneath would oversubscribe the cores. */
+  openblas_set_num_threads(1);
+  mlff_aev_setup(&c->aev, &m->desc, m->n_elements);
+  *out = c;
+  return MLFF_OK;
+}
+
+void mlff_calc_free(mlff_calc *c) {
+  if (!c) return;
+  free(c->row_atom); free(c->nb_off); free(c->nb_cnt); free(c->nb); free(c->grad);
+  free(c->G); free(c->dEdG); free(c->e_row); free(c->work);
+  struct sysbuf *s = &c->sys;
+  free(s->x); free(s->species); free(s->owner);
+  free(s->numneigh); free(s->firstneigh); free(s->nbr);
+  free(c);
+}
+
+mlff_device mlff_calc_device(const mlff_calc *c) { return c->device; }
+
+/* Rows (atoms to compute) sorted by species so each element's MLP runs on contiguous rows.
+ * Fills c->row_atom and the neighbour entries of every row, and *n_rows. */
+static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
+                           int species_start[MLFF_MAX_ELEMENTS + 1]) {
+  const mlff_model *m = c->model;
+  const int S = m->n_elements;
+  for (int i = 0; i < nl->n_total; i++) {
+    int s = nl->species[i];
+    if (s < -1 || s >= S)
+      return mlff_fail(MLFF_ERR_ARGUMENT, "atom %d has species %d; the model has %d (0..%d)",
+                       i, s, S, S - 1);
+    const double *x = nl->positions + 3 * (size_t)i;
+    if (!isfinite(x[0]) || !isfinite(x[1]) || !isfinite(x[2]))
+      return mlff_fail(MLFF_ERR_ARGUMENT, "position of atom %d is not finite (%g %g %g)", i,
+                       x[0], x[1], x[2]);
+  }
+  int count[MLFF_MAX_ELEMENTS] = {0};
+  size_t total_nb = 0;
+  for (int ii = 0; ii < nl->n_list; ii++) {
+    int i = nl->ilist[ii];
+    if (i < 0 || i >= nl->n_total)
+      return mlff_fail(MLFF_ERR_ARGUMENT, "ilist[%d] = %d outside 0..%d", ii, i, nl->n_total - 1);
+    if (nl->species[i] < 0) continue;
+    count[nl->species[i]]++;
+    total_nb += nl->numneigh[i];
+  }
+  species_start[0] = 0;
+  for (int s = 0; s < S; s++) species_start[s + 1] = species_start[s] + count[s];
+  int rows = species_start[S];
+  size_t D = m->n_features;
+  /* the per-row arrays share one capacity, counted in rows */
+  if ((size_t)rows + 1 > c->cap_rows) {
+    size_t n = rows + rows / 2 + 16;
+    int *ra = realloc(c->row_atom, n * sizeof(int));
+    if (ra) c->row_atom = ra;
+    int *no = realloc(c->nb_off, (n + 1) * sizeof(int));
+    if (no) c->nb_off = no;
+    int *nc = realloc(c->nb_cnt, n * sizeof(int));
+    if (nc) c->nb_cnt = nc;
+    double *G = realloc(c->G, n * D * sizeof(double));
+    if (G) c->G = G;
+    double *dG = realloc(c->dEdG, n * D * sizeof(double));
+    if (dG) c->dEdG = dG;
+    double *e = realloc(c->e_row, n * sizeof(double));
+    if (e) c->e_row = e;
+    if (!ra || !no || !nc || !G || !dG || !e)
+      return mlff_fail(MLFF_ERR_NOMEM, "out of memory for %d descriptors", rows);
+    c->cap_rows = n;
+  }
+  size_t nb_cap = c->cap_nb;
+  if (!grow((void **)&c->nb, &nb_cap, total_nb, sizeof(mlff_neighbor_entry)))
+    return mlff_fail(MLFF_ERR_NOMEM, "out of memory for %zu neighbours", total_nb);
+  nb_cap = c->cap_nb;
+  if (!grow((void **)&c->grad, &nb_cap, total_nb, sizeof(double[3])))
+    return mlff_fail(MLFF_ERR_NOMEM, "out of memory for %zu neighbours", total_nb);
+  c->cap_nb = nb_cap;
+  int fill[MLFF_MAX_ELEMENTS];
+  for (int s = 0; s < S; s++) fill[s] = species_start[s];
+  for (int ii = 0; ii < nl->n_list; ii++) {
+    int i = nl->ilist[ii];
+    if (nl->species[i] >= 0) c->row_atom[fill[nl->species[i]]++] = i;
+  }
+  c->nb_off[0] = 0;
+  for (int r = 0; r < rows; r++) c->nb_off[r + 1] = c->nb_off[r] + nl->numneigh[c->row_atom[r]];
+  const double rc2 = c->aev.rc * c->aev.rc;
+  const double *X = nl->positions;
+  int bad = -1;
+#pragma omp parallel for schedule(dynamic, 16) num_threads(c->n_threads)
+  for (int r = 0; r < rows; r++) {
+    int i = c->row_atom[r], n = 0;
+    mlff_neighbor_entry *e = c->nb + c->nb_off[r];
+    const int *list = nl->firstneigh[i];
+    for (int jj = 0; jj < nl->numneigh[i]; jj++) {
+      int j = nl->index_mask ? list[jj] & nl->index_mask : list[jj];
+      if (j < 0 || j >= nl->n_total) {
+        bad = i;
+        continue;
+      }
+      if (j == i || nl->species[j] < 0) continue;
+      double d0 = X[3 * j] - X[3 * i], d1 = X[3 * j + 1] - X[3 * i + 1],
+             d2 = X[3 * j + 2] - X[3 * i + 2];
+      double r2 = d0 * d0 + d1 * d1 + d2 * d2;
+      if (r2 >= rc2 || r2 == 0.0) continue;
+      e[n].d[0] = d0; e[n].d[1] = d1; e[n].d[2] = d2;
+      e[n].r = sqrt(r2);
+      e[n].species = nl->species[j];
+      e[n].index = j;
+      n++;
+    }
+    c->nb_cnt[r] = n;
+  }
+  if (bad >= 0)
+    return mlff_fail(MLFF_ERR_ARGUMENT, "neighbour list of atom %d holds an index outside 0..%d",
+                     bad, nl->n_total - 1);
+  *n_rows = rows;
+  return MLFF_OK;
+}
+
+/* Descriptors of all rows, then (if energies wanted) the networks: e_row and dEdG. */
+static mlff_status forward(mlff_calc *c, int rows, const int *species_start, int with_network) {
+  const mlff_model *m = c->model;
+  const size_t D = m->n_features;
+#pragma omp parallel for schedule(dynamic, 8) num_threads(c->n_threads)
+  for (int r = 0; r < rows; r++)
+    mlff_aev_forward(&c->aev, c->nb_cnt[r], c->nb + c->nb_off[r], c->G + r * D);
+  if (!with_network) return MLFF_OK;
+  size_t per_thread = 0;
+  for (int s = 0; s < m->n_elements; s++) {
+    size_t w = mlff_mlp_workspace(&m->net[s], MLP_BLOCK);
+    per_thread = w > per_thread ? w : per_thread;
+  }
+  if (!grow((void **)&c->work, &c->cap_mlp, per_thread * c->n_threads, sizeof(double)))
+    return mlff_fail(MLFF_ERR_NOMEM, "out of memory for network workspace");
+  /* blocks of up to MLP_BLOCK rows of one species */
+  int n_blocks = 0;
+  for (int s = 0; s < m->n_elements; s++)
+    n_blocks += (species_start[s + 1] - species_start[s] + MLP_BLOCK - 1) / MLP_BLOCK;
+#pragma omp parallel num_threads(c->n_threads)
+  {
+    double *work = c->work + per_thread * omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+    for (int b = 0; b < n_blocks; b++) {
+      /* find block b's species and first row */
+      int s = 0, k = b;
+      for (; s < m->n_elements; s++) {
+        int nb = (species_start[s + 1] - species_start[s] + MLP_BLOCK - 1) / MLP_BLOCK;
+        if (k < nb) break;
+        k -= nb;
+      }
+      int r0 = species_start[s] + k * MLP_BLOCK;
+      int nr = species_start[s + 1] - r0 < MLP_BLOCK ? species_start[s + 1] - r0 : MLP_BLOCK;
+      mlff_mlp_eval(&m->net[s], m->activation, nr, c->G + r0 * D, c->e_row + r0,
+                    c->dEdG + r0 * D, work);
+      for (int r = r0; r < r0 + nr; r++) {
+        c->e_row[r] = m->scale * c->e_row[r] + m->e0[s];
+        for (size_t f = 0; f < D; f++) c->dEdG[r * D + f] *= m->scale;
+      }
+    }
+  }
+  return MLFF_OK;
+}
+
+/* The full step on a neighbour list: set energy/virial, add into forces, eatom, vatom. */
+static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *forces,
+                                double *eatom, double *vatom, double *energy, double virial[6]) {
+  int rows, species_start[MLFF_MAX_ELEMENTS + 1];
+  mlff_status st = prepare(c, nl, &rows, species_start);
+  if (st) return st;
+  if ((st = forward(c, rows, species_start, 1))) return st;
+  const size_t D = c->model->n_features;
+#pragma omp parallel for schedule(dynamic, 8) num_threads(c->n_threads)
+  for (int r = 0; r < rows; r++)
+    mlff_aev_backward(&c->aev, c->nb_cnt[r], c->nb + c->nb_off[r], c->dEdG + r * D,
+                      c->grad + c->nb_off[r]);
+  double e = 0.0, w[6] = {0};
+  for (int r = 0; r < rows; r++) {
+    int i = c->row_atom[r];
+    e += c->e_row[r];
+    if (eatom) eatom[i] += c->e_row[r];
+    const mlff_neighbor_entry *nb = c->nb + c->nb_off[r];
+    const double (*g)[3] = (const double (*)[3])(c->grad + c->nb_off[r]);
+    for (int k = 0; k < c->nb_cnt[r]; k++) {
+      int j = nb[k].index;
+      /* E depends on d = x_j - x_i: force -g on j, +g on i; virial d (x) f_j */
+      const double *d = nb[k].d;
+      if (forces)
+        for (int x = 0; x < 3; x++) {
+          forces[3 * i + x] += g[k][x];
+          forces[3 * (size_t)j + x] -= g[k][x];
+        }
+      double v[6] = {-d[0] * g[k][0], -d[1] * g[k][1], -d[2] * g[k][2],
+                     -d[0] * g[k][1], -d[0] * g[k][2], -d[1] * g[k][2]};
+      for (int q = 0; q < 6; q++) w[q] += v[q];
+      if (vatom)
+        for (int q = 0; q < 6; q++) {
+          vatom[6 * (size_t)i + q] += 0.5 * v[q];
+          vatom[6 * (size_t)j + q] += 0.5 * v[q];
+        }
+    }
+  }
+  *energy = e;
+  memcpy(virial, w, sizeof w);
+  return MLFF_OK;
+}
+
+mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r) {
+  if (!c || !nl || !r) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: NULL argument");
+  return compute_core(c, nl, r->forces, r->energy_atom, r->virial_atom, &r->energy, r->virial);
+}
+
+/* ---- structures: periodic images and a cell list --------------------------------------- */
+
+static int sys_reserve(struct sysbuf *s, int n) {
+  if (n <= s->cap) return 1;
+  int cap = n + n / 2 + 64;
+  double *x = realloc(s->x, 3 * (size_t)cap * sizeof(double));
+  if (x) s->x = x;
+  int *sp = realloc(s->species, cap * sizeof(int));
+  if (sp) s->species = sp;
+  int *ow = realloc(s->owner, cap * sizeof(int));
+  if (ow) s->owner = ow;
+  int *nn = realloc(s->numneigh, cap * sizeof(int));
+  if (nn) s->numneigh = nn;
+  int **fn = realloc(s->firstneigh, cap * sizeof(int *));
+  if (fn) s->firstneigh = fn;
+  if (!x || !sp || !ow || !nn || !fn) return 0;
+  s->cap = cap;
+  return 1;
+}
+
+static int sys_add(struct sysbuf *s, const double *x, int species, int owner) {
+  if (!sys_reserve(s, s->n + 1)) return -1;
+  memcpy(s->x + 3 * (size_t)s->n, x, 3 * sizeof(double));
+  s->species[s->n] = species;
+  s->owner[s->n] = owner;
+  return s->n++;
+}
+
+static void inverse3(const double *h, double *inv, double *det) {
+  double d = h[0] * (h[4] * h[8] - h[5] * h[7]) - h[1] * (h[3] * h[8] - h[5] * h[6]) +
+             h[2] * (h[3] * h[7] - h[4] * h[6]);
+  *det = d;
+  inv[0] = (h[4] * h[8] - h[5] * h[7]) / d;
+  inv[1] = (h[2] * h[7] - h[1] * h[8]) / d;
+  inv[2] = (h[1] * h[5] - h[2] * h[4]) / d;
+  inv[3] = (h[5] * h[6] - h[3] * h[8]) / d;
+  inv[4] = (h[0] * h[8] - h[2] * h[6]) / d;
+  inv[5] = (h[2] * h[3] - h[0] * h[5]) / d;
+  inv[6] = (h[3] * h[7] - h[4] * h[6]) / d;
+  inv[7] = (h[1] * h[6] - h[0] * h[7]) / d;
+  inv[8] = (h[0] * h[4] - h[1] * h[3]) / d;
+}
+
+/* Append structure st's atoms (wrapped into the cell along periodic axes) and their periodic
+ * images within the cutoff to the system, then its neighbour lists (cell list). */
+static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index) {
+  struct sysbuf *s = &c->sys;
+  const double rc = c->aev.rc;
+  const int n = st->n_atoms, base = s->n;
+  if (n < 0 || (n > 0 && (!st->positions || !st->species)))
+    return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d: n_atoms %d with NULL arrays", index, n);
+  int periodic = st->cell && (st->pbc[0] || st->pbc[1] || st->pbc[2]);
+  if (!periodic && (st->pbc[0] || st->pbc[1] || st->pbc[2]))
+    return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d: pbc set but no cell given", index);
+  double inv[9], det = 1.0, w[3] = {0}, H[9];
+  if (periodic) {
+    memcpy(H, st->cell, sizeof H);
+    inverse3(H, inv, &det);
+    if (!(fabs(det) > 1e-9) || !isfinite(det))
+      return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d: cell is singular (volume %g Å^3)",
+                       index, det);
+    for (int d = 0; d < 3; d++) {
+      const double *a = H + 3 * ((d + 1) % 3), *b = H + 3 * ((d + 2) % 3);
+      double cx = a[1] * b[2] - a[2] * b[1], cy = a[2] * b[0] - a[0] * b[2],
+             cz = a[0] * b[1] - a[1] * b[0];
+      w[d] = fabs(det) / sqrt(cx * cx + cy * cy + cz * cz); /* distance between faces */
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    const double *x = st->positions + 3 * (size_t)i;
+    if (!isfinite(x[0]) || !isfinite(x[1]) || !isfinite(x[2]))
+      return mlff_fail(MLFF_ERR_ARGUMENT,
+                       "structure %d: position of atom %d is not finite (%g %g %g)", index, i,
+                       x[0], x[1], x[2]);
+    if (st->species[i] < 0 || st->species[i] >= c->model->n_elements)
+      return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d: atom %d has species %d; the model has %d",
+                       index, i, st->species[i], c->model->n_elements);
+    double y[3] = {x[0], x[1], x[2]};
+    if (periodic) {
+      double f[3];
+      for (int d = 0; d < 3; d++) f[d] = x[0] * inv[d] + x[1] * inv[3 + d] + x[2] * inv[6 + d];
+      for (int d = 0; d < 3; d++)
+        if (st->pbc[d]) f[d] -= floor(f[d]);
+      for (int d = 0; d < 3; d++) y[d] = f[0] * H[d] + f[1] * H[3 + d] + f[2] * H[6 + d];
+    }
+    if (sys_add(s, y, st->species[i], base + i) < 0) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  }
+  if (periodic) {
+    int m[3];
+    double margin[3];
+    for (int d = 0; d < 3; d++) {
+      margin[d] = st->pbc[d] ? rc / w[d] : 0.0;
+      m[d] = st->pbc[d] ? (int)ceil(margin[d]) : 0;
+    }
+    for (int i = 0; i < n; i++) {
+      const double *x = s->x + 3 * (size_t)(base + i);
+      double f[3];
+      for (int d = 0; d < 3; d++) f[d] = x[0] * inv[d] + x[1] * inv[3 + d] + x[2] * inv[6 + d];
+      for (int a = -m[0]; a <= m[0]; a++)
+        for (int b = -m[1]; b <= m[1]; b++)
+          for (int k = -m[2]; k <= m[2]; k++) {
+            if (!a && !b && !k) continue;
+            double g[3] = {f[0] + a, f[1] + b, f[2] + k};
+            int keep = 1;
+            for (int d = 0; d < 3; d++)
+              if (st->pbc[d] && (g[d] < -margin[d] || g[d] >= 1.0 + margin[d])) keep = 0;
+            if (!keep) continue;
+            double y[3];
+            for (int d = 0; d < 3; d++) y[d] = g[0] * H[d] + g[1] * H[3 + d] + g[2] * H[6 + d];
+            if (sys_add(s, y, s->species[base + i], base + i) < 0)
+              return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+          }
+    }
+  }
+  /* cell list over this structure's atoms and images, bins >= rc */
+  const int total = s->n - base;
+  double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+  for (int i = base; i < s->n; i++)
+    for (int d = 0; d < 3; d++) {
+      lo[d] = fmin(lo[d], s->x[3 * (size_t)i + d]);
+      hi[d] = fmax(hi[d], s->x[3 * (size_t)i + d]);
+    }
+  int nbin[3];
+  double bin = rc;
+  for (;;) { /* widen bins while there are far more bins than atoms (sparse open systems) */
+    long nb = 1;
+    for (int d = 0; d < 3; d++) {
+      nbin[d] = total ? (int)((hi[d] - lo[d]) / bin) + 1 : 1;
+      nb *= nbin[d];
+    }
+    if (nb <= 8L * total + 27) break;
+    bin *= 2.0;
+  }
+  long nbins = (long)nbin[0] * nbin[1] * nbin[2];
+  int *head = malloc((nbins + 1) * sizeof(int)), *next = malloc((total + 1) * sizeof(int)),
+      *binof = malloc((total + 1) * sizeof(int));
+  if (!head || !next || !binof) {
+    free(head); free(next); free(binof);
+    return mlff_fail(MLFF_ERR_NOMEM, "out of memory for the cell list");
+  }
+  for (long b = 0; b < nbins; b++) head[b] = -1;
+  for (int t = total - 1; t >= 0; t--) {
+    const double *x = s->x + 3 * (size_t)(base + t);
+    int ix = (int)((x[0] - lo[0]) / bin), iy = (int)((x[1] - lo[1]) / bin),
+        iz = (int)((x[2] - lo[2]) / bin);
+    binof[t] = (iz * nbin[1] + iy) * nbin[0] + ix;
+    next[t] = head[binof[t]];
+    head[binof[t]] = t;
+  }
+  mlff_status ret = MLFF_OK;
+  const double rc2 = rc * rc;
+  for (int t = 0; t < n; t++) {
+    int b = binof[t], ix = b % nbin[0], iy = (b / nbin[0]) % nbin[1], iz = b / (nbin[0] * nbin[1]);
+    const double *x = s->x + 3 * (size_t)(base + t);
+    size_t start = s->n_nbr;
+    for (int z = iz > 0 ? iz - 1 : 0; z <= iz + 1 && z < nbin[2]; z++)
+      for (int y = iy > 0 ? iy - 1 : 0; y <= iy + 1 && y < nbin[1]; y++)
+        for (int xx = ix > 0 ? ix - 1 : 0; xx <= ix + 1 && xx < nbin[0]; xx++)
+          for (int u = head[(z * nbin[1] + y) * nbin[0] + xx]; u >= 0; u = next[u]) {
+            if (u == t) continue;
+            const double *q = s->x + 3 * (size_t)(base + u);
+            double d0 = q[0] - x[0], d1 = q[1] - x[1], d2 = q[2] - x[2];
+            if (d0 * d0 + d1 * d1 + d2 * d2 >= rc2) continue;
+            if (!grow((void **)&s->nbr, &s->cap_nbr, s->n_nbr + 1, sizeof(int))) {
+              ret = mlff_fail(MLFF_ERR_NOMEM, "out of memory for neighbour lists");
+              goto done;
+            }
+            s->nbr[s->n_nbr++] = base + u;
+          }
+    s->numneigh[base + t] = (int)(s->n_nbr - start);
+    s->firstneigh[base + t] = (int *)(uintptr_t)start; /* offset now, pointer once nbr is final */
+  }
+  for (int t = n; t < total; t++) {
+    s->numneigh[base + t] = 0;
+    s->firstneigh[base + t] = NULL;
+  }
+done:
+  free(head); free(next); free(binof);
+  return ret;
+}
+
+/* Evaluate n structures as one system; fold image forces onto their atoms. With features
+ * non-NULL, only descriptors are computed (n must be 1). */
+static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure *st,
+                                      mlff_result *res, double *features) {
+  if (!c || n < 0 || (n > 0 && !st) || (!res && !features))
+    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_compute: NULL argument");
+  struct sysbuf *s = &c->sys;
+  s->n = 0;
+  s->n_nbr = 0;
+  int n_local = 0;
+  mlff_status ret;
+  int *starts = malloc((n + 1) * sizeof(int));
+  if (!starts) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  for (int b = 0; b < n; b++) {
+    starts[b] = s->n;
+    n_local += st[b].n_atoms;
+    if ((ret = sys_append(c, &st[b], b))) goto out;
+  }
+  starts[n] = s->n;
+  /* the local atoms of every structure, in order, are what we compute */
+  int *ilist = malloc((n_local + 1) * sizeof(int));
+  double *f = calloc(3 * (size_t)s->n + 1, sizeof(double)), *ea = calloc(s->n + 1, sizeof(double)),
+         *va = calloc(6 * (size_t)s->n + 1, sizeof(double));
+  if (!ilist || !f || !ea || !va) {
+    ret = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    goto out2;
+  }
+  int k = 0;
+  for (int b = 0; b < n; b++)
+    for (int i = 0; i < st[b].n_atoms; i++) ilist[k++] = starts[b] + i;
+  for (int i = 0; i < s->n; i++)
+    if (s->numneigh[i]) s->firstneigh[i] = s->nbr + (size_t)(uintptr_t)s->firstneigh[i];
+  mlff_neighbors nl = {s->n, s->x, s->species, n_local, ilist, s->numneigh,
+                       (const int *const *)s->firstneigh, 0};
+  if (features) {
+    int rows, species_start[MLFF_MAX_ELEMENTS + 1];
+    if ((ret = prepare(c, &nl, &rows, species_start))) goto out2;
+    if ((ret = forward(c, rows, species_start, 0))) goto out2;
+    size_t D = c->model->n_features;
+    for (int r = 0; r < rows; r++)
+      memcpy(features + (size_t)c->row_atom[r] * D, c->G + r * D, D * sizeof(double));
+    goto out2;
+  }
+  double energy, virial[6];
+  if ((ret = compute_core(c, &nl, f, ea, va, &energy, virial))) goto out2;
+  for (int b = 0; b < n; b++) {
+    mlff_result *r = &res[b];
+    int na = st[b].n_atoms, s0 = starts[b];
+    r->energy = 0.0;
+    memset(r->virial, 0, sizeof r->virial);
+    if (r->forces) memset(r->forces, 0, 3 * (size_t)na * sizeof(double));
+    if (r->energy_atom) memset(r->energy_atom, 0, (size_t)na * sizeof(double));
+    if (r->virial_atom) memset(r->virial_atom, 0, 6 * (size_t)na * sizeof(double));
+    for (int i = s0; i < starts[b + 1]; i++) {
+      int o = s->owner[i] - s0; /* the structure's own atom this is (an image of) */
+      if (r->forces)
+        for (int x = 0; x < 3; x++) r->forces[3 * o + x] += f[3 * (size_t)i + x];
+      for (int q = 0; q < 6; q++) r->virial[q] += va[6 * (size_t)i + q];
+      if (r->virial_atom)
+        for (int q = 0; q < 6; q++) r->virial_atom[6 * o + q] += va[6 * (size_t)i + q];
+    }
+    for (int i = 0; i < na; i++) {
+      r->energy += ea[s0 + i];
+      if (r->energy_atom) r->energy_atom[i] = ea[s0 + i];
+    }
+  }
+out2:
+  free(ilist); free(f); free(ea); free(va);
+out:
+  free(starts);
+  return ret;
+}
+
+mlff_status mlff_compute(mlff_calc *c, const mlff_structure *s, mlff_result *r) {
+  return compute_structures(c, 1, s, r, NULL);
+}
+
+mlff_status mlff_compute_batch(mlff_calc *c, int n, const mlff_structure *s, mlff_result *r) {
+  return compute_structures(c, n, s, r, NULL);
+}
+
+mlff_status mlff_compute_features(mlff_calc *c, const mlff_structure *s, double *features) {
+  if (!features) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_compute_features: features is NULL");
+  return compute_structures(c, 1, s, NULL, features);
+}

@@ -1,0 +1,155 @@
+/* descriptor.c — the ANI-style atomic environment vector of one atom (SPEC §2) and its
+ * backward pass: given dE/dG, the gradient of E with respect to each neighbour vector.
+ * Double precision; the same arithmetic as TorchANI's AEVComputer, reorganised so that the
+ * angular term of a pair costs n_muA + n_thetaZ transcendental calls instead of their product:
+ * factor1 depends only on the angle section z, factor2 only on the radial shell a. */
+#include <math.h>
+#include <string.h>
+
+#include "descriptor.h"
+
+/* Cosine cutoff and its derivative. */
+static inline double fc(double r, double rc) { return 0.5 * cos(M_PI * r / rc) + 0.5; }
+static inline double dfc(double r, double rc) { return -0.5 * M_PI / rc * sin(M_PI * r / rc); }
+
+/* base^n for the integer zeta of every ANI model (32): five multiplications, not pow(). */
+static inline double power(double base, double e, int ie) {
+  if (ie <= 0) return pow(base, e);
+  double r = 1.0;
+  while (ie) {
+    if (ie & 1) r *= base;
+    base *= base;
+    ie >>= 1;
+  }
+  return r;
+}
+
+void mlff_aev_setup(mlff_aev *a, const mlff_descriptor_params *p, int n_species) {
+  a->p = p;
+  a->n_species = n_species;
+  a->n_radial = n_species * p->n_muR;
+  a->n_features = mlff_descriptor_length(p, n_species);
+  a->rc = fmax(p->Rcr, p->Rca);
+  double zm1 = p->zeta - 1.0;
+  a->zeta_m1_int = (zm1 >= 0 && zm1 <= 64 && zm1 == floor(zm1)) ? (int)zm1 : -1;
+  for (int z = 0; z < p->n_thetaZ; z++) {
+    a->cosZ[z] = cos(p->thetaZ[z]);
+    a->sinZ[z] = sin(p->thetaZ[z]);
+  }
+}
+
+/* Angular factors of one pair: f1[z], f2[a] and, when wanted, their derivatives with respect
+ * to cos(theta_ijk) and to the mean distance. */
+static inline void angular_factors(const mlff_aev *A, double cos_t, double ravg, double *f1,
+                                   double *df1, double *f2, double *df2) {
+  const mlff_descriptor_params *p = A->p;
+  double c = 0.95 * cos_t;       /* cos(theta') with theta' = acos(0.95 cos theta) */
+  double s = sqrt(1.0 - c * c);  /* sin(theta') >= sqrt(1 - 0.95^2) > 0: smooth */
+  for (int z = 0; z < p->n_thetaZ; z++) {
+    /* cos(theta' - thetaZ) without acos */
+    double base = 0.5 * (1.0 + c * A->cosZ[z] + s * A->sinZ[z]);
+    double pm1 = power(base, p->zeta - 1.0, A->zeta_m1_int);
+    f1[z] = pm1 * base;
+    if (df1) df1[z] = p->zeta * pm1 * 0.5 * 0.95 * (A->cosZ[z] - c * A->sinZ[z] / s);
+  }
+  for (int a = 0; a < p->n_muA; a++) {
+    double d = ravg - p->muA[a];
+    f2[a] = exp(-p->etaA * d * d);
+    if (df2) df2[a] = -2.0 * p->etaA * d * f2[a];
+  }
+}
+
+void mlff_aev_forward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb, double *G) {
+  const mlff_descriptor_params *p = A->p;
+  const int nR = p->n_muR, nA = p->n_muA, nZ = p->n_thetaZ, nAZ = nA * nZ;
+  memset(G, 0, sizeof(double) * A->n_features);
+  for (int j = 0; j < n; j++) {
+    double r = nb[j].r;
+    if (r >= p->Rcr) continue;
+    double f = 0.25 * fc(r, p->Rcr);
+    double *g = G + nb[j].species * nR;
+    for (int k = 0; k < nR; k++) {
+      double d = r - p->muR[k];
+      g[k] += f * exp(-p->etaR * d * d);
+    }
+  }
+  double f1[MLFF_MAX_ANGLE_SECTIONS], f2[MLFF_MAX_ANGULAR_SHELLS];
+  for (int j = 0; j < n; j++) {
+    if (nb[j].r >= p->Rca) continue;
+    double fcj = fc(nb[j].r, p->Rca);
+    for (int k = j + 1; k < n; k++) {
+      if (nb[k].r >= p->Rca) continue;
+      double cos_t = (nb[j].d[0] * nb[k].d[0] + nb[j].d[1] * nb[k].d[1] +
+                      nb[j].d[2] * nb[k].d[2]) / (nb[j].r * nb[k].r);
+      angular_factors(A, cos_t, 0.5 * (nb[j].r + nb[k].r), f1, NULL, f2, NULL);
+      double w = 2.0 * fcj * fc(nb[k].r, p->Rca);
+      double *g = G + A->n_radial +
+                  mlff_pair_index(nb[j].species, nb[k].species, A->n_species) * nAZ;
+      for (int a = 0; a < nA; a++) {
+        double wa = w * f2[a];
+        for (int z = 0; z < nZ; z++) g[a * nZ + z] += wa * f1[z];
+      }
+    }
+  }
+}
+
+void mlff_aev_backward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb,
+                       const double *dEdG, double (*grad)[3]) {
+  const mlff_descriptor_params *p = A->p;
+  const int nR = p->n_muR, nA = p->n_muA, nZ = p->n_thetaZ, nAZ = nA * nZ;
+  for (int j = 0; j < n; j++) grad[j][0] = grad[j][1] = grad[j][2] = 0.0;
+  for (int j = 0; j < n; j++) {
+    double r = nb[j].r;
+    if (r >= p->Rcr) continue;
+    double f = fc(r, p->Rcr), df = dfc(r, p->Rcr);
+    const double *w = dEdG + nb[j].species * nR;
+    double s = 0.0;
+    for (int k = 0; k < nR; k++) {
+      double d = r - p->muR[k];
+      s += w[k] * exp(-p->etaR * d * d) * (df - 2.0 * p->etaR * d * f);
+    }
+    s *= 0.25 / r;
+    for (int x = 0; x < 3; x++) grad[j][x] += s * nb[j].d[x];
+  }
+  double f1[MLFF_MAX_ANGLE_SECTIONS], df1[MLFF_MAX_ANGLE_SECTIONS];
+  double f2[MLFF_MAX_ANGULAR_SHELLS], df2[MLFF_MAX_ANGULAR_SHELLS];
+  for (int j = 0; j < n; j++) {
+    double rj = nb[j].r;
+    if (rj >= p->Rca) continue;
+    double fcj = fc(rj, p->Rca), dfcj = dfc(rj, p->Rca);
+    for (int k = j + 1; k < n; k++) {
+      double rk = nb[k].r;
+      if (rk >= p->Rca) continue;
+      double fck = fc(rk, p->Rca), dfck = dfc(rk, p->Rca);
+      const double *dj = nb[j].d, *dk = nb[k].d;
+      double inv = 1.0 / (rj * rk);
+      double cos_t = (dj[0] * dk[0] + dj[1] * dk[1] + dj[2] * dk[2]) * inv;
+      angular_factors(A, cos_t, 0.5 * (rj + rk), f1, df1, f2, df2);
+      const double *w = dEdG + A->n_radial +
+                        mlff_pair_index(nb[j].species, nb[k].species, A->n_species) * nAZ;
+      /* S = sum w f1 f2, and its derivatives by cos(theta) and by the mean distance */
+      double S = 0.0, S_c = 0.0, S_r = 0.0;
+      for (int a = 0; a < nA; a++) {
+        double t = 0.0, tc = 0.0, tr = 0.0;
+        for (int z = 0; z < nZ; z++) {
+          double wz = w[a * nZ + z];
+          t += wz * f1[z];
+          tc += wz * df1[z];
+        }
+        tr = t * df2[a];
+        S += t * f2[a];
+        S_c += tc * f2[a];
+        S_r += tr;
+      }
+      double fcjk = fcj * fck;
+      double dE_dc = 2.0 * fcjk * S_c;
+      double dE_drj = 2.0 * (dfcj * fck * S + 0.5 * fcjk * S_r);
+      double dE_drk = 2.0 * (fcj * dfck * S + 0.5 * fcjk * S_r);
+      for (int x = 0; x < 3; x++) {
+        /* d cos / d d_j = d_k/(rj rk) - cos d_j/rj^2, and symmetrically for k */
+        grad[j][x] += dE_dc * (dk[x] * inv - cos_t * dj[x] / (rj * rj)) + dE_drj * dj[x] / rj;
+        grad[k][x] += dE_dc * (dj[x] * inv - cos_t * dk[x] / (rk * rk)) + dE_drk * dk[x] / rk;
+      }
+    }
+  }
+}

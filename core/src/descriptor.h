@@ -1,0 +1,31 @@
+/* descriptor.h — AEV of one atom from its neighbour entries, and the backward pass. */
+#ifndef MLFF_DESCRIPTOR_H
+#define MLFF_DESCRIPTOR_H
+
+#include "internal.h"
+
+/* One neighbour j of a central atom i: d = x_j - x_i, r = |d|. */
+typedef struct {
+  double d[3];
+  double r;
+  int species;
+  int index; /* atom index of j in the system */
+} mlff_neighbor_entry;
+
+/* Precomputed constants of a descriptor. */
+typedef struct {
+  const mlff_descriptor_params *p;
+  int n_species, n_radial, n_features;
+  double rc;          /* max(Rcr, Rca) */
+  int zeta_m1_int;    /* zeta - 1 when it is a small integer (fast power), else -1 */
+  double cosZ[MLFF_MAX_ANGLE_SECTIONS], sinZ[MLFF_MAX_ANGLE_SECTIONS];
+} mlff_aev;
+
+void mlff_aev_setup(mlff_aev *a, const mlff_descriptor_params *p, int n_species);
+/* G[n_features] of an atom with n neighbours (all with r < rc; others are ignored). */
+void mlff_aev_forward(const mlff_aev *a, int n, const mlff_neighbor_entry *nb, double *G);
+/* grad[j] = dE/d(d_j) given dEdG[n_features]; grad is overwritten. */
+void mlff_aev_backward(const mlff_aev *a, int n, const mlff_neighbor_entry *nb,
+                       const double *dEdG, double (*grad)[3]);
+
+#endif

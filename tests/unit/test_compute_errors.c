@@ -1,0 +1,51 @@
+/* Bad inputs to the evaluation API give a clear error, asserted by message. */
+#include "test_util.h"
+
+static void expect(mlff_status got, mlff_status want, const char *needle) {
+  CHECK(got == want);
+  if (!strstr(mlff_last_error(), needle)) {
+    fprintf(stderr, "message '%s' lacks '%s'\n", mlff_last_error(), needle);
+    test_failures++;
+  }
+}
+
+int main(void) {
+  mlff_model *m = make_model(CH, 5);
+  mlff_calc *c;
+  CHECK_OK(mlff_calc_create(m, NULL, &c));
+  tstruct b = make_benzene();
+  mlff_structure s = tview(&b);
+  mlff_result r = {0};
+
+  b.x[3 * 4 + 1] = NAN;
+  expect(mlff_compute(c, &s, &r), MLFF_ERR_ARGUMENT, "position of atom 4 is not finite");
+  b.x[3 * 4 + 1] = 0.0;
+  b.species[7] = 2;
+  expect(mlff_compute(c, &s, &r), MLFF_ERR_ARGUMENT, "atom 7 has species 2");
+  b.species[7] = 1;
+  s.pbc[0] = 1;
+  expect(mlff_compute(c, &s, &r), MLFF_ERR_ARGUMENT, "pbc set but no cell");
+  s.pbc[0] = 0;
+  double flat[9] = {10, 0, 0, 0, 10, 0, 0, 0, 0};
+  mlff_structure p = s;
+  p.cell = flat;
+  p.pbc[0] = p.pbc[1] = p.pbc[2] = 1;
+  expect(mlff_compute(c, &p, &r), MLFF_ERR_ARGUMENT, "cell is singular");
+  CHECK_OK(mlff_compute(c, &s, &r)); /* the calc still works after errors */
+
+  mlff_calc *bad = NULL;
+  mlff_calc_options cpu16 = {MLFF_DEVICE_CPU, 1, 0};
+  expect(mlff_calc_create(m, &cpu16, &bad), MLFF_ERR_UNSUPPORTED, "fp16");
+  CHECK(bad == NULL);
+#ifndef MLFF_TEST_HAVE_CUDA
+  mlff_calc_options gpu = {MLFF_DEVICE_GPU, 0, 0};
+  expect(mlff_calc_create(m, &gpu, &bad), MLFF_ERR_UNSUPPORTED, "without CUDA");
+  mlff_calc_options auto16 = {MLFF_DEVICE_AUTO, 1, 0};
+  expect(mlff_calc_create(m, &auto16, &bad), MLFF_ERR_UNSUPPORTED, "fp16 yes");
+#endif
+  tfree(&b);
+  mlff_calc_free(c);
+  mlff_model_free(m);
+  if (test_failures) fprintf(stderr, "%d check(s) failed\n", test_failures);
+  return test_failures != 0;
+}
