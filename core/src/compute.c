@@ -95,6 +95,9 @@ void mlff_calc_free(mlff_calc *c) {
 
 mlff_device mlff_calc_device(const mlff_calc *c) { return c->device; }
 
+/* A molecule is too small to share: waking threads costs more than its whole step. */
+static int threads_for(const mlff_calc *c, int rows) { return rows >= 48 ? c->n_threads : 1; }
+
 /* Rows (atoms to compute) sorted by species so each element's MLP runs on contiguous rows.
  * Fills c->row_atom and the neighbour entries of every row, and *n_rows. */
 static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
@@ -162,7 +165,7 @@ static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
   const double rc2 = c->aev.rc * c->aev.rc;
   const double *X = nl->positions;
   int bad = -1;
-#pragma omp parallel for schedule(dynamic, 16) num_threads(c->n_threads)
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads_for(c, rows))
   for (int r = 0; r < rows; r++) {
     int i = c->row_atom[r], n = 0;
     mlff_neighbor_entry *e = c->nb + c->nb_off[r];
@@ -197,7 +200,7 @@ static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
 static mlff_status forward(mlff_calc *c, int rows, const int *species_start, int with_network) {
   const mlff_model *m = c->model;
   const size_t D = m->n_features;
-#pragma omp parallel for schedule(dynamic, 8) num_threads(c->n_threads)
+#pragma omp parallel for schedule(dynamic, 8) num_threads(threads_for(c, rows))
   for (int r = 0; r < rows; r++)
     mlff_aev_forward(&c->aev, c->nb_cnt[r], c->nb + c->nb_off[r], c->G + r * D);
   if (!with_network) return MLFF_OK;
@@ -212,7 +215,7 @@ static mlff_status forward(mlff_calc *c, int rows, const int *species_start, int
   int n_blocks = 0;
   for (int s = 0; s < m->n_elements; s++)
     n_blocks += (species_start[s + 1] - species_start[s] + MLP_BLOCK - 1) / MLP_BLOCK;
-#pragma omp parallel num_threads(c->n_threads)
+#pragma omp parallel num_threads(threads_for(c, rows))
   {
     double *work = c->work + per_thread * omp_get_thread_num();
 #pragma omp for schedule(dynamic, 1)
@@ -245,7 +248,7 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
   if (st) return st;
   if ((st = forward(c, rows, species_start, 1))) return st;
   const size_t D = c->model->n_features;
-#pragma omp parallel for schedule(dynamic, 8) num_threads(c->n_threads)
+#pragma omp parallel for schedule(dynamic, 8) num_threads(threads_for(c, rows))
   for (int r = 0; r < rows; r++)
     mlff_aev_backward(&c->aev, c->nb_cnt[r], c->nb + c->nb_off[r], c->dEdG + r * D,
                       c->grad + c->nb_off[r]);
@@ -339,7 +342,7 @@ static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index)
   int periodic = st->cell && (st->pbc[0] || st->pbc[1] || st->pbc[2]);
   if (!periodic && (st->pbc[0] || st->pbc[1] || st->pbc[2]))
     return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d: pbc set but no cell given", index);
-  double inv[9], det = 1.0, w[3] = {0}, H[9];
+  double inv[9] = {0}, det = 1.0, w[3] = {0}, H[9] = {0};
   if (periodic) {
     memcpy(H, st->cell, sizeof H);
     inverse3(H, inv, &det);

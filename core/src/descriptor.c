@@ -4,6 +4,7 @@
  * angular term of a pair costs n_muA + n_thetaZ transcendental calls instead of their product:
  * factor1 depends only on the angle section z, factor2 only on the radial shell a. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "descriptor.h"
@@ -24,6 +25,39 @@ static inline double power(double base, double e, int ie) {
   return r;
 }
 
+/* Equal spacing of shell centres lets a Gaussian comb cost two exp() calls, not one per shell. */
+static double uniform_step(const double *mu, int n) {
+  if (n < 2) return 0.0;
+  double step = mu[1] - mu[0];
+  for (int k = 2; k < n; k++)
+    if (fabs(mu[k] - mu[k - 1] - step) > 1e-12 * fabs(step)) return 0.0;
+  return step > 0 ? step : 0.0;
+}
+
+/* g[k] = exp(-eta (x - mu[k])^2) for all k. For equally spaced mu, by the recurrence
+ * g[k+1] = g[k] q[k], q[k+1] = q[k] exp(-2 eta step^2), started at the shell nearest x and run
+ * outwards (values only shrink there, so an underflow is a true zero, never a lost peak). */
+static inline void gaussians(double x, double eta, const double *mu, int n, double step,
+                             double decay, double *g) {
+  if (step == 0.0) {
+    for (int k = 0; k < n; k++) {
+      double d = x - mu[k];
+      g[k] = exp(-eta * d * d);
+    }
+    return;
+  }
+  int k0 = (int)floor((x - mu[0]) / step + 0.5);
+  k0 = k0 < 0 ? 0 : (k0 >= n ? n - 1 : k0);
+  double t = x - mu[k0];
+  g[k0] = exp(-eta * t * t);
+  double up = exp(eta * step * (2.0 * t - step)); /* g[k0+1]/g[k0] */
+  double down = exp(-eta * step * (2.0 * t + step)); /* g[k0-1]/g[k0] */
+  double q = up;
+  for (int k = k0 + 1; k < n; k++) { g[k] = g[k - 1] * q; q *= decay; }
+  q = down;
+  for (int k = k0 - 1; k >= 0; k--) { g[k] = g[k + 1] * q; q *= decay; }
+}
+
 void mlff_aev_setup(mlff_aev *a, const mlff_descriptor_params *p, int n_species) {
   a->p = p;
   a->n_species = n_species;
@@ -32,6 +66,10 @@ void mlff_aev_setup(mlff_aev *a, const mlff_descriptor_params *p, int n_species)
   a->rc = fmax(p->Rcr, p->Rca);
   double zm1 = p->zeta - 1.0;
   a->zeta_m1_int = (zm1 >= 0 && zm1 <= 64 && zm1 == floor(zm1)) ? (int)zm1 : -1;
+  a->stepR = uniform_step(p->muR, p->n_muR);
+  a->stepA = uniform_step(p->muA, p->n_muA);
+  a->decayR = exp(-2.0 * p->etaR * a->stepR * a->stepR);
+  a->decayA = exp(-2.0 * p->etaA * a->stepA * a->stepA);
   for (int z = 0; z < p->n_thetaZ; z++) {
     a->cosZ[z] = cos(p->thetaZ[z]);
     a->sinZ[z] = sin(p->thetaZ[z]);
@@ -52,10 +90,45 @@ static inline void angular_factors(const mlff_aev *A, double cos_t, double ravg,
     f1[z] = pm1 * base;
     if (df1) df1[z] = p->zeta * pm1 * 0.5 * 0.95 * (A->cosZ[z] - c * A->sinZ[z] / s);
   }
-  for (int a = 0; a < p->n_muA; a++) {
-    double d = ravg - p->muA[a];
-    f2[a] = exp(-p->etaA * d * d);
-    if (df2) df2[a] = -2.0 * p->etaA * d * f2[a];
+  gaussians(ravg, p->etaA, p->muA, p->n_muA, A->stepA, A->decayA, f2);
+  if (df2)
+    for (int a = 0; a < p->n_muA; a++) df2[a] = -2.0 * p->etaA * (ravg - p->muA[a]) * f2[a];
+}
+
+/* The neighbours within Rca with their cutoff values: one cos/sin each rather than one per
+ * pair. On the stack up to ANGULAR_STACK neighbours (a dense liquid has ~20), else the heap. */
+#define ANGULAR_STACK 128
+typedef struct {
+  int n, *idx;
+  double *fc, *dfc;
+  int idx_s[ANGULAR_STACK];
+  double fc_s[2 * ANGULAR_STACK];
+} angular_list;
+
+static void angular_list_build(angular_list *L, const mlff_aev *A, int n,
+                               const mlff_neighbor_entry *nb) {
+  L->idx = L->idx_s;
+  L->fc = L->fc_s;
+  if (n > ANGULAR_STACK) {
+    L->idx = malloc(n * sizeof(int));
+    L->fc = malloc(2 * n * sizeof(double));
+    if (!L->idx || !L->fc) abort(); /* a few kB: failing here means the process is done */
+  }
+  L->dfc = L->fc + (n > ANGULAR_STACK ? n : ANGULAR_STACK);
+  L->n = 0;
+  for (int j = 0; j < n; j++)
+    if (nb[j].r < A->p->Rca) {
+      L->idx[L->n] = j;
+      L->fc[L->n] = fc(nb[j].r, A->p->Rca);
+      L->dfc[L->n] = dfc(nb[j].r, A->p->Rca);
+      L->n++;
+    }
+}
+
+static void angular_list_free(angular_list *L) {
+  if (L->idx != L->idx_s) {
+    free(L->idx);
+    free(L->fc);
   }
 }
 
@@ -66,23 +139,22 @@ void mlff_aev_forward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb, d
   for (int j = 0; j < n; j++) {
     double r = nb[j].r;
     if (r >= p->Rcr) continue;
-    double f = 0.25 * fc(r, p->Rcr);
+    double f = 0.25 * fc(r, p->Rcr), gk[MLFF_MAX_RADIAL_SHELLS];
+    gaussians(r, p->etaR, p->muR, nR, A->stepR, A->decayR, gk);
     double *g = G + nb[j].species * nR;
-    for (int k = 0; k < nR; k++) {
-      double d = r - p->muR[k];
-      g[k] += f * exp(-p->etaR * d * d);
-    }
+    for (int k = 0; k < nR; k++) g[k] += f * gk[k];
   }
   double f1[MLFF_MAX_ANGLE_SECTIONS], f2[MLFF_MAX_ANGULAR_SHELLS];
-  for (int j = 0; j < n; j++) {
-    if (nb[j].r >= p->Rca) continue;
-    double fcj = fc(nb[j].r, p->Rca);
-    for (int k = j + 1; k < n; k++) {
-      if (nb[k].r >= p->Rca) continue;
+  angular_list L;
+  angular_list_build(&L, A, n, nb);
+  for (int jj = 0; jj < L.n; jj++) {
+    int j = L.idx[jj];
+    for (int kk = jj + 1; kk < L.n; kk++) {
+      int k = L.idx[kk];
       double cos_t = (nb[j].d[0] * nb[k].d[0] + nb[j].d[1] * nb[k].d[1] +
                       nb[j].d[2] * nb[k].d[2]) / (nb[j].r * nb[k].r);
       angular_factors(A, cos_t, 0.5 * (nb[j].r + nb[k].r), f1, NULL, f2, NULL);
-      double w = 2.0 * fcj * fc(nb[k].r, p->Rca);
+      double w = 2.0 * L.fc[jj] * L.fc[kk];
       double *g = G + A->n_radial +
                   mlff_pair_index(nb[j].species, nb[k].species, A->n_species) * nAZ;
       for (int a = 0; a < nA; a++) {
@@ -91,6 +163,7 @@ void mlff_aev_forward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb, d
       }
     }
   }
+  angular_list_free(&L);
 }
 
 void mlff_aev_backward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb,
@@ -101,26 +174,24 @@ void mlff_aev_backward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb,
   for (int j = 0; j < n; j++) {
     double r = nb[j].r;
     if (r >= p->Rcr) continue;
-    double f = fc(r, p->Rcr), df = dfc(r, p->Rcr);
+    double f = fc(r, p->Rcr), df = dfc(r, p->Rcr), gk[MLFF_MAX_RADIAL_SHELLS];
+    gaussians(r, p->etaR, p->muR, nR, A->stepR, A->decayR, gk);
     const double *w = dEdG + nb[j].species * nR;
     double s = 0.0;
-    for (int k = 0; k < nR; k++) {
-      double d = r - p->muR[k];
-      s += w[k] * exp(-p->etaR * d * d) * (df - 2.0 * p->etaR * d * f);
-    }
+    for (int k = 0; k < nR; k++) s += w[k] * gk[k] * (df - 2.0 * p->etaR * (r - p->muR[k]) * f);
     s *= 0.25 / r;
     for (int x = 0; x < 3; x++) grad[j][x] += s * nb[j].d[x];
   }
   double f1[MLFF_MAX_ANGLE_SECTIONS], df1[MLFF_MAX_ANGLE_SECTIONS];
   double f2[MLFF_MAX_ANGULAR_SHELLS], df2[MLFF_MAX_ANGULAR_SHELLS];
-  for (int j = 0; j < n; j++) {
-    double rj = nb[j].r;
-    if (rj >= p->Rca) continue;
-    double fcj = fc(rj, p->Rca), dfcj = dfc(rj, p->Rca);
-    for (int k = j + 1; k < n; k++) {
-      double rk = nb[k].r;
-      if (rk >= p->Rca) continue;
-      double fck = fc(rk, p->Rca), dfck = dfc(rk, p->Rca);
+  angular_list L;
+  angular_list_build(&L, A, n, nb);
+  for (int jj = 0; jj < L.n; jj++) {
+    int j = L.idx[jj];
+    double rj = nb[j].r, fcj = L.fc[jj], dfcj = L.dfc[jj];
+    for (int kk = jj + 1; kk < L.n; kk++) {
+      int k = L.idx[kk];
+      double rk = nb[k].r, fck = L.fc[kk], dfck = L.dfc[kk];
       const double *dj = nb[j].d, *dk = nb[k].d;
       double inv = 1.0 / (rj * rk);
       double cos_t = (dj[0] * dk[0] + dj[1] * dk[1] + dj[2] * dk[2]) * inv;
@@ -152,4 +223,5 @@ void mlff_aev_backward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb,
       }
     }
   }
+  angular_list_free(&L);
 }

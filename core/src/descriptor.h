@@ -18,6 +18,8 @@ typedef struct {
   int n_species, n_radial, n_features;
   double rc;          /* max(Rcr, Rca) */
   int zeta_m1_int;    /* zeta - 1 when it is a small integer (fast power), else -1 */
+  double stepR, stepA;   /* spacing of muR / muA when uniform, else 0 */
+  double decayR, decayA; /* exp(-2 eta step^2): ratio of successive Gaussian quotients */
   double cosZ[MLFF_MAX_ANGLE_SECTIONS], sinZ[MLFF_MAX_ANGLE_SECTIONS];
 } mlff_aev;
 

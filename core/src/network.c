@@ -14,14 +14,18 @@ size_t mlff_mlp_workspace(const mlff_network *n, int rows) {
   return w + 2 * (size_t)rows * widest; /* two ping-pong buffers for the backward pass */
 }
 
-static inline double act(mlff_activation a, double z) {
-  if (a == MLFF_ACT_CELU) return z > 0 ? z : 0.1 * expm1(z / 0.1);
-  return z / (1.0 + exp(-z));
-}
-static inline double dact(mlff_activation a, double z) {
-  if (a == MLFF_ACT_CELU) return z > 0 ? 1.0 : exp(z / 0.1);
-  double s = 1.0 / (1.0 + exp(-z));
-  return s * (1.0 + z * (1.0 - s));
+/* Activation and its derivative from one exp(): *z becomes act'(z), the value is returned. */
+static inline double act(mlff_activation a, double *z) {
+  double x = *z;
+  if (a == MLFF_ACT_CELU) {
+    if (x > 0) { *z = 1.0; return x; }
+    double e = exp(x / 0.1);
+    *z = e;
+    return 0.1 * (e - 1.0);
+  }
+  double s = 1.0 / (1.0 + exp(-x));
+  *z = s * (1.0 + x * (1.0 - s));
+  return x * s;
 }
 
 void mlff_mlp_eval(const mlff_network *n, mlff_activation activation, int rows, const double *G,
@@ -30,7 +34,8 @@ void mlff_mlp_eval(const mlff_network *n, mlff_activation activation, int rows, 
   const double *Z[MLFF_MAX_LAYERS], *A[MLFF_MAX_LAYERS];
   A[0] = G;
   double *w = work;
-  /* forward: Z_l = A_{l-1} W^T + b, A_l = act(Z_l) for hidden layers */
+  /* forward: Z_l = A_{l-1} W^T + b, A_l = act(Z_l) for hidden layers; Z_l then holds act'
+   * for the backward pass */
   for (int l = 1; l < L; l++) {
     int in = n->sizes[l - 1], o = n->sizes[l];
     double *z = w, *a = w + (size_t)rows * o;
@@ -38,7 +43,7 @@ void mlff_mlp_eval(const mlff_network *n, mlff_activation activation, int rows, 
     for (int r = 0; r < rows; r++) memcpy(z + (size_t)r * o, n->bd[l - 1], o * sizeof(double));
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, o, in, 1.0, A[l - 1], in,
                 n->Wd[l - 1], in, 1.0, z, o);
-    for (size_t i = 0; i < (size_t)rows * o; i++) a[i] = act(activation, z[i]);
+    for (size_t i = 0; i < (size_t)rows * o; i++) a[i] = act(activation, &z[i]);
     Z[l] = z;
     A[l] = a;
   }
@@ -59,7 +64,7 @@ void mlff_mlp_eval(const mlff_network *n, mlff_activation activation, int rows, 
   for (int r = 0; r < rows; r++) memcpy(dA + (size_t)r * last, wl, last * sizeof(double));
   for (int l = L - 1; l >= 1; l--) {
     int in = n->sizes[l - 1], o = n->sizes[l];
-    for (size_t i = 0; i < (size_t)rows * o; i++) dA[i] *= dact(activation, Z[l][i]);
+    for (size_t i = 0; i < (size_t)rows * o; i++) dA[i] *= Z[l][i];
     double *dst = l == 1 ? dEdG : dB;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, o, 1.0, dA, o,
                 n->Wd[l - 1], in, 0.0, dst, in);
