@@ -1,0 +1,856 @@
+/* model_io.c — model files: mlff_model_load and mlff_model_save with libhdf5, schema v1 of
+ * SPEC §3. The reader trusts nothing in the file: every field is checked, and every refusal
+ * names the file and the field and says what to do. libhdf5's own error-stack printing is
+ * switched off for the duration of our calls (and restored) so users see only our message.
+ * The writer produces byte-reproducible files: no object timestamps, attributes in a fixed
+ * order, so saving a loaded model again gives the same bytes. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "internal.h"
+
+/* Layer shapes beyond these are not a model but a corrupt header; refuse before allocating. */
+#define MAX_DIM (1 << 24)
+#define MAX_LAYER_VALUES ((hsize_t)1 << 28)
+
+/* Root attributes with a fixed meaning; every other string attribute is free-form metadata. */
+static const char *const RESERVED[] = {"format", "format_version", "arch", "elements",
+                                       "activation"};
+
+static int is_reserved(const char *name) {
+  for (size_t i = 0; i < sizeof RESERVED / sizeof *RESERVED; i++)
+    if (!strcmp(name, RESERVED[i])) return 1;
+  return 0;
+}
+
+/* ---- libhdf5 error printing ------------------------------------------------------------ */
+
+typedef struct {
+  H5E_auto2_t func;
+  void *data;
+} quiet_state;
+
+static void quiet_begin(quiet_state *q) {
+  q->func = NULL;
+  q->data = NULL;
+  H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void quiet_end(const quiet_state *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+
+static void close_id(hid_t *id, herr_t (*closer)(hid_t)) {
+  if (*id >= 0) closer(*id);
+  *id = -1;
+}
+
+/* ---- reader ---------------------------------------------------------------------------- */
+
+typedef struct {
+  const char *path;
+  hid_t file;
+} reader;
+
+/* Every reader message starts with the file: "model file 'x.h5': <what>". */
+static mlff_status rfail(const reader *r, mlff_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static mlff_status rfail(const reader *r, mlff_status s, const char *fmt, ...) {
+  char msg[900];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return mlff_fail(s, "model file '%s': %s", r->path, msg);
+}
+
+static const char *FIX_HINT = "re-export the model with mlff_model_save (or `mlff train`)";
+
+static const char *class_name(H5T_class_t c) {
+  switch (c) {
+    case H5T_INTEGER: return "an integer";
+    case H5T_FLOAT: return "a float";
+    case H5T_STRING: return "a string";
+    case H5T_COMPOUND: return "a compound";
+    case H5T_ARRAY: return "an array";
+    case H5T_ENUM: return "an enum";
+    default: return "an unsupported";
+  }
+}
+
+/* Does every component of an absolute path exist? (H5Lexists errors on a missing parent.) */
+static int path_exists(hid_t file, const char *path) {
+  char buf[512];
+  size_t n = strlen(path);
+  if (n >= sizeof buf) return 0;
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != '\0') continue;
+    char c = buf[i];
+    buf[i] = '\0';
+    htri_t e = H5Lexists(file, buf, H5P_DEFAULT);
+    buf[i] = c;
+    if (e <= 0) return 0;
+  }
+  return 1;
+}
+
+/* Read n strings (fixed- or variable-length) of an attribute into freshly allocated out[]. */
+static int read_attr_strings(hid_t a, hid_t ftype, size_t n, char **out) {
+  int ok = 1;
+  hid_t mt = H5Tcopy(H5T_C_S1);
+  H5Tset_cset(mt, H5Tget_cset(ftype)); /* HDF5 does not convert between character sets */
+  if (H5Tis_variable_str(ftype) > 0) {
+    char **buf = calloc(n, sizeof *buf);
+    H5Tset_size(mt, H5T_VARIABLE);
+    if (!buf || H5Aread(a, mt, buf) < 0) ok = 0;
+    for (size_t i = 0; buf && i < n; i++) {
+      if (ok && !(out[i] = strdup(buf[i] ? buf[i] : ""))) ok = 0;
+      if (buf[i]) H5free_memory(buf[i]);
+    }
+    free(buf);
+  } else {
+    size_t sz = H5Tget_size(ftype);
+    char *buf = calloc(n, sz ? sz : 1);
+    H5Tset_size(mt, sz ? sz : 1);
+    H5Tset_strpad(mt, H5T_STR_NULLPAD);
+    if (!buf || H5Aread(a, mt, buf) < 0) ok = 0;
+    for (size_t i = 0; ok && i < n; i++)
+      if (!(out[i] = strndup(buf + i * sz, sz))) ok = 0;
+    free(buf);
+  }
+  H5Tclose(mt);
+  if (!ok)
+    for (size_t i = 0; i < n; i++) {
+      free(out[i]);
+      out[i] = NULL;
+    }
+  return ok;
+}
+
+/* Open attribute `name` of object `obj` (an absolute path, for messages) at loc. */
+static mlff_status open_attr(const reader *r, hid_t loc, const char *obj, const char *name,
+                             hid_t *a) {
+  *a = -1;
+  if (H5Aexists(loc, name) <= 0)
+    return rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is missing; the file is incomplete "
+                 "or not written by mlff: %s", name, obj, FIX_HINT);
+  if ((*a = H5Aopen(loc, name, H5P_DEFAULT)) < 0)
+    return rfail(r, MLFF_ERR_IO, "cannot read attribute '%s' of %s (corrupt file?)", name, obj);
+  return MLFF_OK;
+}
+
+/* Strings of attribute `name`: exactly one (want_n == 1, out[0]) or 1..max_n (n_out). */
+static mlff_status attr_strings(const reader *r, hid_t loc, const char *obj, const char *name,
+                                char **out, int max_n, int *n_out) {
+  hid_t a, t = -1, sp = -1;
+  mlff_status st = open_attr(r, loc, obj, name, &a);
+  if (st) return st;
+  t = H5Aget_type(a);
+  sp = H5Aget_space(a);
+  hssize_t n = H5Sget_simple_extent_npoints(sp);
+  if (H5Tget_class(t) != H5T_STRING)
+    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is %s, expected a string", name, obj,
+               class_name(H5Tget_class(t)));
+  else if (!n_out && n != 1)
+    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s holds %lld strings, expected one",
+               name, obj, (long long)n);
+  else if (n_out && (n < 1 || n > max_n))
+    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s holds %lld strings; 1..%d supported",
+               name, obj, (long long)n, max_n);
+  else if (!read_attr_strings(a, t, (size_t)n, out))
+    st = rfail(r, MLFF_ERR_IO, "cannot read attribute '%s' of %s (corrupt file?)", name, obj);
+  else if (n_out)
+    *n_out = (int)n;
+  close_id(&sp, H5Sclose);
+  close_id(&t, H5Tclose);
+  close_id(&a, H5Aclose);
+  return st;
+}
+
+/* A scalar string attribute into a fixed buffer (for short, fixed-vocabulary values). */
+static mlff_status attr_word(const reader *r, hid_t loc, const char *obj, const char *name,
+                             char *buf, size_t size) {
+  char *s = NULL;
+  mlff_status st = attr_strings(r, loc, obj, name, &s, 1, NULL);
+  if (st) return st;
+  snprintf(buf, size, "%s", s);
+  free(s);
+  return MLFF_OK;
+}
+
+/* Numeric attribute: a scalar (n_out NULL; shape () or (1)) or a 1-D array of 1..max_n values
+ * (max_what names the limit for the message). Values must be finite. */
+static mlff_status attr_doubles(const reader *r, hid_t loc, const char *obj, const char *name,
+                                double *v, int max_n, const char *max_what, int *n_out) {
+  hid_t a, t = -1, sp = -1;
+  mlff_status st = open_attr(r, loc, obj, name, &a);
+  if (st) return st;
+  t = H5Aget_type(a);
+  sp = H5Aget_space(a);
+  hssize_t n = H5Sget_simple_extent_npoints(sp);
+  H5T_class_t c = H5Tget_class(t);
+  double *buf = NULL;
+  if (c != H5T_FLOAT && c != H5T_INTEGER)
+    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is %s, expected a number", name, obj,
+               class_name(c));
+  else if (!n_out && n != 1)
+    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s holds %lld values, expected one number",
+               name, obj, (long long)n);
+  else if (n_out && n < 1)
+    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is empty; %s", name, obj, FIX_HINT);
+  else if (n_out && n > max_n)
+    st = rfail(r, MLFF_ERR_FORMAT,
+               "attribute '%s' of %s holds %lld values; this libmlff supports at most %d (%s): "
+               "upgrade mlff or use a smaller descriptor", name, obj, (long long)n, max_n,
+               max_what);
+  else if (!(buf = malloc((size_t)n * sizeof *buf)))
+    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
+  else if (H5Aread(a, H5T_NATIVE_DOUBLE, buf) < 0)
+    st = rfail(r, MLFF_ERR_IO, "cannot read attribute '%s' of %s (corrupt file?)", name, obj);
+  else {
+    for (hssize_t i = 0; i < n && !st; i++)
+      if (!isfinite(buf[i]))
+        st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s has a non-finite value (%g) at "
+                   "index %lld: %s", name, obj, buf[i], (long long)i, FIX_HINT);
+    if (!st) {
+      memcpy(v, buf, (size_t)n * sizeof *buf);
+      if (n_out) *n_out = (int)n;
+    }
+  }
+  free(buf);
+  close_id(&sp, H5Sclose);
+  close_id(&t, H5Tclose);
+  close_id(&a, H5Aclose);
+  return st;
+}
+
+static mlff_status attr_int(const reader *r, hid_t loc, const char *obj, const char *name,
+                            long long *v) {
+  hid_t a, t = -1;
+  mlff_status st = open_attr(r, loc, obj, name, &a);
+  if (st) return st;
+  t = H5Aget_type(a);
+  hid_t sp = H5Aget_space(a);
+  if (H5Tget_class(t) != H5T_INTEGER)
+    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is %s, expected an integer", name, obj,
+               class_name(H5Tget_class(t)));
+  else if (H5Sget_simple_extent_npoints(sp) != 1)
+    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is an array, expected one integer",
+               name, obj);
+  else if (H5Aread(a, H5T_NATIVE_LLONG, v) < 0)
+    st = rfail(r, MLFF_ERR_IO, "cannot read attribute '%s' of %s (corrupt file?)", name, obj);
+  close_id(&sp, H5Sclose);
+  close_id(&t, H5Tclose);
+  close_id(&a, H5Aclose);
+  return st;
+}
+
+static mlff_status open_group(const reader *r, const char *path, hid_t *g) {
+  *g = -1;
+  if (!path_exists(r->file, path))
+    return rfail(r, MLFF_ERR_FORMAT, "group %s is missing; the file is incomplete or not "
+                 "written by mlff: %s", path, FIX_HINT);
+  if ((*g = H5Gopen2(r->file, path, H5P_DEFAULT)) < 0)
+    return rfail(r, MLFF_ERR_FORMAT, "%s is not a group (corrupt file?): %s", path, FIX_HINT);
+  return MLFF_OK;
+}
+
+/* Shape of a float dataset: rank (≤ 2) and dims. */
+static mlff_status dataset_shape(const reader *r, const char *path, int *rank, hsize_t dims[2]) {
+  if (!path_exists(r->file, path))
+    return rfail(r, MLFF_ERR_FORMAT, "dataset %s is missing; the file is incomplete or not "
+                 "written by mlff: %s", path, FIX_HINT);
+  hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT), t = -1, sp = -1;
+  if (d < 0)
+    return rfail(r, MLFF_ERR_FORMAT, "%s is not a dataset (corrupt file?): %s", path, FIX_HINT);
+  mlff_status st = MLFF_OK;
+  t = H5Dget_type(d);
+  sp = H5Dget_space(d);
+  H5T_class_t c = H5Tget_class(t);
+  int rk = H5Sget_simple_extent_ndims(sp);
+  if (c != H5T_FLOAT)
+    st = rfail(r, MLFF_ERR_FORMAT, "dataset %s is %s array, expected float32: %s", path,
+               class_name(c), FIX_HINT);
+  else if (rk < 0 || rk > 2)
+    st = rfail(r, MLFF_ERR_FORMAT, "dataset %s has %d dimensions, expected 1 or 2", path, rk);
+  else {
+    *rank = rk;
+    dims[0] = dims[1] = 1;
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+  }
+  close_id(&sp, H5Sclose);
+  close_id(&t, H5Tclose);
+  close_id(&d, H5Dclose);
+  return st;
+}
+
+static void shape_str(char *buf, size_t size, int rank, const hsize_t *dims) {
+  if (rank == 1)
+    snprintf(buf, size, "[%llu]", (unsigned long long)dims[0]);
+  else if (rank == 2)
+    snprintf(buf, size, "[%llu, %llu]", (unsigned long long)dims[0], (unsigned long long)dims[1]);
+  else
+    snprintf(buf, size, "[] (a scalar)");
+}
+
+/* Read a float dataset of n values (shape already checked) and refuse non-finite values,
+ * naming the index ([i] or [i, j] when cols > 0). */
+static mlff_status dataset_read(const reader *r, const char *path, float *v, size_t n,
+                                size_t cols) {
+  hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
+  if (d < 0) return rfail(r, MLFF_ERR_IO, "cannot open dataset %s (corrupt file?)", path);
+  herr_t e = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+  H5Dclose(d);
+  if (e < 0) return rfail(r, MLFF_ERR_IO, "cannot read dataset %s (corrupt file?)", path);
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(v[i])) {
+      char idx[64];
+      if (cols)
+        snprintf(idx, sizeof idx, "[%zu, %zu]", i / cols, i % cols);
+      else
+        snprintf(idx, sizeof idx, "[%zu]", i);
+      return rfail(r, MLFF_ERR_FORMAT, "dataset %s has a non-finite value (%g) at %s; the "
+                   "weights are corrupt (a diverged training run?): retrain or use an earlier "
+                   "checkpoint", path, (double)v[i], idx);
+    }
+  return MLFF_OK;
+}
+
+static mlff_status read_elements(const reader *r, mlff_model *m) {
+  char *sym[MLFF_MAX_ELEMENTS] = {0};
+  int n = 0;
+  mlff_status st = attr_strings(r, r->file, "/", "elements", sym, MLFF_MAX_ELEMENTS, &n);
+  for (int e = 0; e < n && !st; e++) {
+    if (strlen(sym[e]) >= MLFF_SYMBOL_LEN || !mlff_atomic_number(sym[e]))
+      st = rfail(r, MLFF_ERR_FORMAT, "root attribute 'elements' lists '%s' (index %d), which is "
+                 "not a chemical element symbol (write symbols like \"H\", \"C\")", sym[e], e);
+    for (int f = 0; f < e && !st; f++)
+      if (!strcmp(sym[e], sym[f]))
+        st = rfail(r, MLFF_ERR_FORMAT, "root attribute 'elements' lists '%s' twice (indices %d "
+                   "and %d); each element must appear once: %s", sym[e], f, e, FIX_HINT);
+    if (!st) snprintf(m->elements[e], MLFF_SYMBOL_LEN, "%s", sym[e]);
+  }
+  if (!st) m->n_elements = n;
+  for (int e = 0; e < n; e++) free(sym[e]);
+  return st;
+}
+
+static mlff_status read_descriptor(const reader *r, mlff_model *m) {
+  hid_t g;
+  mlff_status st = open_group(r, "/descriptor", &g);
+  if (st) return st;
+  mlff_descriptor_params *p = &m->desc;
+  const char *o = "/descriptor";
+  if ((st = attr_doubles(r, g, o, "Rcr", &p->Rcr, 1, NULL, NULL)) ||
+      (st = attr_doubles(r, g, o, "Rca", &p->Rca, 1, NULL, NULL)) ||
+      (st = attr_doubles(r, g, o, "etaR", &p->etaR, 1, NULL, NULL)) ||
+      (st = attr_doubles(r, g, o, "etaA", &p->etaA, 1, NULL, NULL)) ||
+      (st = attr_doubles(r, g, o, "zeta", &p->zeta, 1, NULL, NULL)) ||
+      (st = attr_doubles(r, g, o, "muR", p->muR, MLFF_MAX_RADIAL_SHELLS,
+                         "MLFF_MAX_RADIAL_SHELLS", &p->n_muR)) ||
+      (st = attr_doubles(r, g, o, "muA", p->muA, MLFF_MAX_ANGULAR_SHELLS,
+                         "MLFF_MAX_ANGULAR_SHELLS", &p->n_muA)) ||
+      (st = attr_doubles(r, g, o, "thetaZ", p->thetaZ, MLFF_MAX_ANGLE_SECTIONS,
+                         "MLFF_MAX_ANGLE_SECTIONS", &p->n_thetaZ))) {
+    H5Gclose(g);
+    return st;
+  }
+  H5Gclose(g);
+  const struct { const char *name; double v; } pos[] = {
+      {"Rcr", p->Rcr}, {"Rca", p->Rca}, {"etaR", p->etaR}, {"etaA", p->etaA}, {"zeta", p->zeta}};
+  for (size_t i = 0; i < sizeof pos / sizeof *pos; i++)
+    if (!(pos[i].v > 0))
+      return rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of /descriptor is %g; it must be > 0",
+                   pos[i].name, pos[i].v);
+  return MLFF_OK;
+}
+
+static mlff_status read_energy(const reader *r, mlff_model *m) {
+  hid_t g;
+  mlff_status st = open_group(r, "/energy", &g);
+  if (st) return st;
+  int n = 0;
+  if (!(st = attr_doubles(r, g, "/energy", "e0", m->e0, MLFF_MAX_ELEMENTS,
+                          "MLFF_MAX_ELEMENTS", &n)) &&
+      !(st = attr_doubles(r, g, "/energy", "scale", &m->scale, 1, NULL, NULL)) &&
+      n != m->n_elements)
+    st = rfail(r, MLFF_ERR_FORMAT, "attribute 'e0' of /energy holds %d values, expected %d "
+               "(one per element of the root attribute 'elements'): %s", n, m->n_elements,
+               FIX_HINT);
+  H5Gclose(g);
+  return st;
+}
+
+/* The network of element e: layers layer_0, layer_1, ... chained from D to 1 output. */
+static mlff_status read_network(const reader *r, mlff_model *m, int e) {
+  const char *sym = m->elements[e];
+  char path[256], base[128];
+  snprintf(base, sizeof base, "/networks/%s", sym);
+  int L = 0;
+  for (; L <= MLFF_MAX_LAYERS; L++) {
+    snprintf(path, sizeof path, "%s/layer_%d", base, L);
+    if (!path_exists(r->file, path)) break;
+  }
+  if (L == 0) {
+    snprintf(path, sizeof path, "%s/layer_0/W", base);
+    if (!path_exists(r->file, base))
+      return rfail(r, MLFF_ERR_FORMAT, "group %s is missing (element '%s' is listed in the root "
+                   "attribute 'elements' but has no network): %s", base, sym, FIX_HINT);
+    return rfail(r, MLFF_ERR_FORMAT, "dataset %s is missing; the file is incomplete: %s", path,
+                 FIX_HINT);
+  }
+  if (L > MLFF_MAX_LAYERS)
+    return rfail(r, MLFF_ERR_FORMAT, "%s has more than %d layers; this libmlff supports at most "
+                 "%d (MLFF_MAX_HIDDEN + 1): upgrade mlff", base, MLFF_MAX_LAYERS, MLFF_MAX_LAYERS);
+  int sizes[MLFF_MAX_LAYERS + 1];
+  sizes[0] = m->n_features;
+  mlff_status st;
+  for (int l = 0; l < L; l++) {
+    int rank;
+    hsize_t dims[2];
+    char got[64], want[64];
+    snprintf(path, sizeof path, "%s/layer_%d/W", base, l);
+    if ((st = dataset_shape(r, path, &rank, dims))) return st;
+    int last = l == L - 1;
+    hsize_t want_out = last ? 1 : (rank == 2 ? dims[0] : 0);
+    shape_str(got, sizeof got, rank, dims);
+    if (last)
+      snprintf(want, sizeof want, "[1, %d]", sizes[l]);
+    else
+      snprintf(want, sizeof want, "[out, %d]", sizes[l]);
+    if (rank != 2 || dims[1] != (hsize_t)sizes[l] || (last && dims[0] != 1) || dims[0] < 1) {
+      char why[160];
+      if (rank == 2 && dims[1] == (hsize_t)sizes[l] && last)
+        snprintf(why, sizeof why, "the last layer (layer_%d) must have one output; is a layer "
+                 "missing?", l);
+      else if (l == 0)
+        snprintf(why, sizeof why, "the first layer takes the descriptor, D = %d features (from "
+                 "/descriptor and %d elements)", sizes[0], m->n_elements);
+      else
+        snprintf(why, sizeof why, "its input is the output of layer_%d (%d)", l - 1, sizes[l]);
+      return rfail(r, MLFF_ERR_FORMAT, "dataset %s has shape %s, expected %s: %s; the file is "
+                   "damaged or inconsistent: %s", path, got, want, why, FIX_HINT);
+    }
+    if (dims[0] > MAX_DIM || dims[0] * dims[1] > MAX_LAYER_VALUES)
+      return rfail(r, MLFF_ERR_FORMAT, "dataset %s has an implausible shape %s (corrupt file?)",
+                   path, got);
+    sizes[l + 1] = (int)want_out;
+    snprintf(path, sizeof path, "%s/layer_%d/b", base, l);
+    if ((st = dataset_shape(r, path, &rank, dims))) return st;
+    if (rank != 1 || dims[0] != (hsize_t)sizes[l + 1]) {
+      shape_str(got, sizeof got, rank, dims);
+      return rfail(r, MLFF_ERR_FORMAT, "dataset %s has shape %s, expected [%d] (one bias per "
+                   "output of layer_%d/W): %s", path, got, sizes[l + 1], l, FIX_HINT);
+    }
+  }
+  mlff_network *n = &m->net[e];
+  if ((st = mlff_network_alloc(n, L, sizes))) return st;
+  for (int l = 0; l < L; l++) {
+    snprintf(path, sizeof path, "%s/layer_%d/W", base, l);
+    if ((st = dataset_read(r, path, n->W[l], (size_t)sizes[l + 1] * sizes[l], sizes[l])))
+      return st;
+    snprintf(path, sizeof path, "%s/layer_%d/b", base, l);
+    if ((st = dataset_read(r, path, n->b[l], sizes[l + 1], 0))) return st;
+  }
+  mlff_network_sync(n);
+  return MLFF_OK;
+}
+
+/* Optional training range: /normalization/<Symbol>/feature_min, feature_max, both [D]. */
+static mlff_status read_normalization(const reader *r, mlff_model *m, int e) {
+  char base[128], path[256];
+  snprintf(base, sizeof base, "/normalization/%s", m->elements[e]);
+  if (!path_exists(r->file, base)) return MLFF_OK;
+  mlff_network *n = &m->net[e];
+  float **dst[2] = {&n->feature_min, &n->feature_max};
+  const char *names[2] = {"feature_min", "feature_max"};
+  for (int k = 0; k < 2; k++) {
+    int rank;
+    hsize_t dims[2];
+    snprintf(path, sizeof path, "%s/%s", base, names[k]);
+    mlff_status st = dataset_shape(r, path, &rank, dims);
+    if (st) return st;
+    if (rank != 1 || dims[0] != (hsize_t)m->n_features) {
+      char got[64];
+      shape_str(got, sizeof got, rank, dims);
+      return rfail(r, MLFF_ERR_FORMAT, "dataset %s has shape %s, expected [%d] (the descriptor "
+                   "length D): %s", path, got, m->n_features, FIX_HINT);
+    }
+    if (!(*dst[k] = malloc((size_t)m->n_features * sizeof(float))))
+      return mlff_fail(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
+    if ((st = dataset_read(r, path, *dst[k], m->n_features, 0))) return st;
+  }
+  return MLFF_OK;
+}
+
+/* H5Aiterate2 callback: keep every non-reserved scalar string root attribute. */
+typedef struct {
+  const reader *r;
+  mlff_model *m;
+  mlff_status st;
+} attr_walk;
+
+static herr_t keep_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
+  attr_walk *w = data;
+  (void)info;
+  if (is_reserved(name)) return 0;
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+  if (a < 0) return 0;
+  hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+  char *v = NULL;
+  /* Non-string or array attributes are not metadata we understand; skip them. */
+  if (H5Tget_class(t) == H5T_STRING && H5Sget_simple_extent_npoints(sp) == 1) {
+    if (!read_attr_strings(a, t, 1, &v))
+      w->st = rfail(w->r, MLFF_ERR_IO, "cannot read root attribute '%s' (corrupt file?)", name);
+    else
+      w->st = mlff_model_set_attr(w->m, name, v);
+  }
+  free(v);
+  H5Sclose(sp);
+  H5Tclose(t);
+  H5Aclose(a);
+  return w->st ? -1 : 0;
+}
+
+static mlff_status read_model(reader *r, mlff_model *m) {
+  mlff_status st;
+  char *fmt = NULL;
+  if (H5Aexists(r->file, "format") <= 0)
+    return rfail(r, MLFF_ERR_FORMAT, "not an mlff model file: it is HDF5 but has no root "
+                 "attribute 'format' (an mlff model has format=\"mlff-model\"); is it a dataset "
+                 "or another program's file? Give the path of a model written by `mlff train`");
+  if ((st = attr_strings(r, r->file, "/", "format", &fmt, 1, NULL))) return st;
+  if (strcmp(fmt, "mlff-model")) {
+    st = rfail(r, MLFF_ERR_FORMAT, "not an mlff model file: root attribute 'format' is \"%.64s\","
+               " expected \"mlff-model\"; give the path of a model written by `mlff train`", fmt);
+    free(fmt);
+    return st;
+  }
+  free(fmt);
+  long long version;
+  if ((st = attr_int(r, r->file, "/", "format_version", &version))) return st;
+  if (version > MLFF_FORMAT_VERSION)
+    return rfail(r, MLFF_ERR_FORMAT, "root attribute 'format_version' is %lld, but this libmlff "
+                 "(%s) reads format_version up to %d: upgrade mlff to read this model", version,
+                 MLFF_VERSION_STRING, MLFF_FORMAT_VERSION);
+  if (version < 1)
+    return rfail(r, MLFF_ERR_FORMAT, "root attribute 'format_version' is %lld; valid versions "
+                 "start at 1 (corrupt file?)", version);
+  char word[64];
+  if ((st = attr_word(r, r->file, "/", "arch", word, sizeof word))) return st;
+  if (strcmp(word, "aev-mlp"))
+    return rfail(r, MLFF_ERR_FORMAT, "root attribute 'arch' is \"%s\", but this libmlff (%s) "
+                 "evaluates only \"aev-mlp\": upgrade mlff", word, MLFF_VERSION_STRING);
+  snprintf(m->arch, sizeof m->arch, "%.31s", word);
+  if ((st = read_elements(r, m))) return st;
+  if ((st = attr_word(r, r->file, "/", "activation", word, sizeof word))) return st;
+  if (!mlff_activation_parse(word, &m->activation))
+    return rfail(r, MLFF_ERR_FORMAT, "root attribute 'activation' is \"%s\"; this libmlff knows "
+                 "\"silu\" and \"celu\": upgrade mlff", word);
+  if ((st = read_descriptor(r, m))) return st;
+  m->n_features = mlff_descriptor_length(&m->desc, m->n_elements);
+  if ((st = read_energy(r, m))) return st;
+  for (int e = 0; e < m->n_elements; e++)
+    if ((st = read_network(r, m, e)) || (st = read_normalization(r, m, e))) return st;
+  attr_walk w = {r, m, MLFF_OK};
+  hsize_t idx = 0;
+  if (H5Aiterate2(r->file, H5_INDEX_NAME, H5_ITER_INC, &idx, keep_attr, &w) < 0 && !w.st)
+    w.st = rfail(r, MLFF_ERR_IO, "cannot list the root attributes (corrupt file?)");
+  return w.st;
+}
+
+mlff_status mlff_model_load(const char *path, mlff_model **out) {
+  if (!out) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_model_load: out is NULL");
+  *out = NULL;
+  if (!path) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_model_load: path is NULL");
+  struct stat sb;
+  FILE *f = fopen(path, "rb");
+  if (!f) return mlff_fail(MLFF_ERR_IO, "cannot open model file '%s': %s", path, strerror(errno));
+  int is_dir = fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode);
+  fclose(f);
+  if (is_dir)
+    return mlff_fail(MLFF_ERR_IO, "cannot open model file '%s': it is a directory; give the "
+                     "path of a model .h5 file", path);
+  quiet_state q;
+  quiet_begin(&q);
+  mlff_status st = MLFF_OK;
+  reader r = {path, -1};
+  mlff_model *m = NULL;
+  if (H5Fis_hdf5(path) <= 0) {
+    st = mlff_fail(MLFF_ERR_IO, "cannot read model file '%s': it is not an HDF5 file (an mlff "
+                   "model is an HDF5 file written by `mlff train` or mlff_model_save); check the "
+                   "path", path);
+  } else if ((r.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+    st = mlff_fail(MLFF_ERR_IO, "cannot open model file '%s': HDF5 cannot read it (truncated or "
+                   "corrupt?); copy the file again", path);
+  } else if (!(m = mlff_model_alloc())) {
+    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory loading '%s'", path);
+  } else {
+    st = read_model(&r, m);
+  }
+  close_id(&r.file, H5Fclose);
+  quiet_end(&q);
+  if (st) {
+    mlff_model_free(m);
+    return st;
+  }
+  *out = m;
+  return MLFF_OK;
+}
+
+/* ---- writer ---------------------------------------------------------------------------- */
+
+/* Write state: the first HDF5 failure is remembered with the field being written, and every
+ * later call becomes a no-op, so the writer code reads straight through. */
+typedef struct {
+  const char *failed; /* field whose write failed first, or NULL */
+  hid_t gcpl, dcpl;   /* creation property lists without timestamps */
+} writer;
+
+static int wok(writer *w, herr_t e, const char *field) {
+  if (e < 0 && !w->failed) w->failed = field;
+  return !w->failed;
+}
+
+static void w_attr(writer *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype,
+                   hid_t space, const void *data) {
+  if (w->failed) return;
+  hid_t a = H5Acreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
+  if (!wok(w, a, name)) return;
+  wok(w, H5Awrite(a, mtype, data), name);
+  H5Aclose(a);
+}
+
+/* Fixed-length, null-padded strings (n of them; n == 0 means a scalar). */
+static void w_attr_strings(writer *w, hid_t loc, const char *name, const char *const *v, int n,
+                           H5T_cset_t cset) {
+  if (w->failed) return;
+  int count = n ? n : 1;
+  size_t len = 1; /* HDF5 has no zero-length fixed strings; "" is one NUL */
+  for (int i = 0; i < count; i++)
+    if (strlen(v[i]) > len) len = strlen(v[i]);
+  char *buf = calloc((size_t)count, len);
+  if (!buf) {
+    w->failed = name;
+    return;
+  }
+  for (int i = 0; i < count; i++) memcpy(buf + i * len, v[i], strlen(v[i]));
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, len);
+  H5Tset_strpad(t, H5T_STR_NULLPAD);
+  H5Tset_cset(t, cset);
+  hsize_t dim = (hsize_t)n;
+  hid_t sp = n ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_SCALAR);
+  w_attr(w, loc, name, t, t, sp, buf);
+  H5Sclose(sp);
+  H5Tclose(t);
+  free(buf);
+}
+
+/* Doubles, stored little-endian IEEE (n == 0 means a scalar). */
+static void w_attr_doubles(writer *w, hid_t loc, const char *name, const double *v, int n) {
+  if (w->failed) return;
+  hsize_t dim = (hsize_t)n;
+  hid_t sp = n ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_SCALAR);
+  w_attr(w, loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sp, v);
+  H5Sclose(sp);
+}
+
+static hid_t w_group(writer *w, hid_t loc, const char *name) {
+  if (w->failed) return -1;
+  hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, w->gcpl, H5P_DEFAULT);
+  wok(w, g, name);
+  return g;
+}
+
+static void w_dataset(writer *w, hid_t loc, const char *name, int rank, const hsize_t *dims,
+                      const float *v) {
+  if (w->failed) return;
+  hid_t sp = H5Screate_simple(rank, dims, NULL);
+  hid_t d = H5Dcreate2(loc, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, w->dcpl, H5P_DEFAULT);
+  if (wok(w, d, name)) {
+    wok(w, H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), name);
+    H5Dclose(d);
+  }
+  H5Sclose(sp);
+}
+
+static int cmp_attr_name(const void *a, const void *b) {
+  return strcmp((*(const mlff_attr *const *)a)->name, (*(const mlff_attr *const *)b)->name);
+}
+
+static void write_model(writer *w, hid_t file, const mlff_model *m, const char *created) {
+  const char *fmt = "mlff-model", *arch = m->arch, *act = mlff_activation_name(m->activation);
+  const char *elems[MLFF_MAX_ELEMENTS];
+  for (int e = 0; e < m->n_elements; e++) elems[e] = m->elements[e];
+  int version = MLFF_FORMAT_VERSION;
+  w_attr_strings(w, file, "format", &fmt, 0, H5T_CSET_ASCII);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  w_attr(w, file, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, sp, &version);
+  H5Sclose(sp);
+  w_attr_strings(w, file, "arch", &arch, 0, H5T_CSET_ASCII);
+  w_attr_strings(w, file, "elements", elems, m->n_elements, H5T_CSET_ASCII);
+  w_attr_strings(w, file, "activation", &act, 0, H5T_CSET_ASCII);
+
+  /* Free-form metadata sorted by name, so the bytes do not depend on the order in memory. */
+  const mlff_attr **sorted = malloc((size_t)(m->n_attrs + 1) * sizeof *sorted);
+  mlff_attr created_attr = {(char *)"created", (char *)created};
+  int ns = 0;
+  if (!sorted) {
+    if (!w->failed) w->failed = "metadata (out of memory)";
+  } else {
+    for (int i = 0; i < m->n_attrs; i++) /* an empty "created" is replaced by the stamp */
+      if (!is_reserved(m->attrs[i].name) && !(created && !strcmp(m->attrs[i].name, "created")))
+        sorted[ns++] = &m->attrs[i];
+    if (created) sorted[ns++] = &created_attr;
+    qsort(sorted, (size_t)ns, sizeof *sorted, cmp_attr_name);
+    for (int i = 0; i < ns; i++) {
+      const char *v = sorted[i]->value;
+      w_attr_strings(w, file, sorted[i]->name, &v, 0, H5T_CSET_UTF8);
+    }
+    free(sorted);
+  }
+
+  const mlff_descriptor_params *p = &m->desc;
+  hid_t g = w_group(w, file, "descriptor");
+  w_attr_doubles(w, g, "Rcr", &p->Rcr, 0);
+  w_attr_doubles(w, g, "Rca", &p->Rca, 0);
+  w_attr_doubles(w, g, "etaR", &p->etaR, 0);
+  w_attr_doubles(w, g, "etaA", &p->etaA, 0);
+  w_attr_doubles(w, g, "zeta", &p->zeta, 0);
+  w_attr_doubles(w, g, "muR", p->muR, p->n_muR);
+  w_attr_doubles(w, g, "muA", p->muA, p->n_muA);
+  w_attr_doubles(w, g, "thetaZ", p->thetaZ, p->n_thetaZ);
+  close_id(&g, H5Gclose);
+
+  g = w_group(w, file, "energy");
+  w_attr_doubles(w, g, "e0", m->e0, m->n_elements);
+  w_attr_doubles(w, g, "scale", &m->scale, 0);
+  close_id(&g, H5Gclose);
+
+  hid_t nets = w_group(w, file, "networks");
+  for (int e = 0; e < m->n_elements && !w->failed; e++) {
+    const mlff_network *n = &m->net[e];
+    hid_t ge = w_group(w, nets, m->elements[e]);
+    for (int l = 0; l < n->n_layers && !w->failed; l++) {
+      char name[32];
+      snprintf(name, sizeof name, "layer_%d", l);
+      hid_t gl = w_group(w, ge, name);
+      hsize_t dw[2] = {(hsize_t)n->sizes[l + 1], (hsize_t)n->sizes[l]};
+      w_dataset(w, gl, "W", 2, dw, n->W[l]);
+      w_dataset(w, gl, "b", 1, dw, n->b[l]);
+      close_id(&gl, H5Gclose);
+    }
+    close_id(&ge, H5Gclose);
+  }
+  close_id(&nets, H5Gclose);
+
+  int any_norm = 0;
+  for (int e = 0; e < m->n_elements; e++) any_norm |= m->net[e].feature_min != NULL;
+  if (any_norm) {
+    hid_t gn = w_group(w, file, "normalization");
+    for (int e = 0; e < m->n_elements && !w->failed; e++) {
+      const mlff_network *n = &m->net[e];
+      if (!n->feature_min || !n->feature_max) continue;
+      hid_t ge = w_group(w, gn, m->elements[e]);
+      hsize_t d = (hsize_t)m->n_features;
+      w_dataset(w, ge, "feature_min", 1, &d, n->feature_min);
+      w_dataset(w, ge, "feature_max", 1, &d, n->feature_max);
+      close_id(&ge, H5Gclose);
+    }
+    close_id(&gn, H5Gclose);
+  }
+}
+
+static mlff_status check_savable(const mlff_model *m, const char *path) {
+  if (m->n_elements < 1 || m->n_elements > MLFF_MAX_ELEMENTS)
+    return mlff_fail(MLFF_ERR_ARGUMENT, "cannot save model to '%s': it has %d elements", path,
+                     m->n_elements);
+  for (int e = 0; e < m->n_elements; e++) {
+    const mlff_network *n = &m->net[e];
+    if (n->n_layers < 1 || n->sizes[0] != m->n_features || n->sizes[n->n_layers] != 1)
+      return mlff_fail(MLFF_ERR_ARGUMENT, "cannot save model to '%s': the network of '%s' does "
+                       "not map %d features to one output", path, m->elements[e], m->n_features);
+    for (int l = 0; l < n->n_layers; l++)
+      if (!n->W[l] || !n->b[l])
+        return mlff_fail(MLFF_ERR_ARGUMENT, "cannot save model to '%s': layer %d of '%s' has no "
+                         "weights", path, l, m->elements[e]);
+  }
+  return MLFF_OK;
+}
+
+mlff_status mlff_model_save(const mlff_model *m, const char *path) {
+  if (!m || !path) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_model_save: model or path is NULL");
+  mlff_status st = check_savable(m, path);
+  if (st) return st;
+  /* "created" is stamped once, when a model without one is first written. */
+  char created[32], *stamp = NULL;
+  if (!*mlff_model_attr(m, "created")) {
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    stamp = created;
+  }
+  /* Write next to the target and rename: a failed save never destroys an existing model. */
+  size_t len = strlen(path) + 32;
+  char *tmp = malloc(len);
+  if (!tmp) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
+
+  quiet_state q;
+  quiet_begin(&q);
+  writer w = {NULL, -1, -1};
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  /* 1.8 object format: readable by every HDF5 since 2008, and allows attributes > 64 KiB
+   * (a long training_summary) through dense attribute storage. */
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
+  w.gcpl = H5Pcreate(H5P_GROUP_CREATE);
+  w.dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_obj_track_times(w.gcpl, 0); /* timestamps would make identical models differ */
+  H5Pset_obj_track_times(w.dcpl, 0);
+  hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+  H5Pset_obj_track_times(fcpl, 0);
+  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
+  if (file < 0) {
+    FILE *f = fopen(tmp, "wb"); /* HDF5 does not say why; the C library does */
+    const char *why = f ? "HDF5 could not create it" : strerror(errno);
+    if (f) {
+      fclose(f);
+      remove(tmp);
+    }
+    st = mlff_fail(MLFF_ERR_IO, "cannot create model file '%s': %s", path, why);
+  } else {
+    write_model(&w, file, m, stamp);
+    if (H5Fclose(file) < 0 && !w.failed) w.failed = "(closing the file)";
+    if (w.failed) {
+      st = mlff_fail(MLFF_ERR_IO, "cannot write model file '%s': HDF5 failed writing %s (disk "
+                     "full or no permission?)", path, w.failed);
+      remove(tmp);
+    } else if (rename(tmp, path) != 0) {
+      st = mlff_fail(MLFF_ERR_IO, "cannot write model file '%s': rename from '%s' failed: %s",
+                     path, tmp, strerror(errno));
+      remove(tmp);
+    }
+  }
+  H5Pclose(fcpl);
+  H5Pclose(w.dcpl);
+  H5Pclose(w.gcpl);
+  H5Pclose(fapl);
+  quiet_end(&q);
+  free(tmp);
+  return st;
+}
