@@ -13,18 +13,6 @@
 static inline double fc(double r, double rc) { return 0.5 * cos(M_PI * r / rc) + 0.5; }
 static inline double dfc(double r, double rc) { return -0.5 * M_PI / rc * sin(M_PI * r / rc); }
 
-/* base^n for the integer zeta of every ANI model (32): five multiplications, not pow(). */
-static inline double power(double base, double e, int ie) {
-  if (ie <= 0) return pow(base, e);
-  double r = 1.0;
-  while (ie) {
-    if (ie & 1) r *= base;
-    base *= base;
-    ie >>= 1;
-  }
-  return r;
-}
-
 /* Equal spacing of shell centres lets a Gaussian comb cost two exp() calls, not one per shell. */
 static double uniform_step(const double *mu, int n) {
   if (n < 2) return 0.0;
@@ -81,14 +69,27 @@ void mlff_aev_setup(mlff_aev *a, const mlff_descriptor_params *p, int n_species)
 static inline void angular_factors(const mlff_aev *A, double cos_t, double ravg, double *f1,
                                    double *df1, double *f2, double *df2) {
   const mlff_descriptor_params *p = A->p;
+  const int nZ = p->n_thetaZ;
   double c = 0.95 * cos_t;       /* cos(theta') with theta' = acos(0.95 cos theta) */
   double s = sqrt(1.0 - c * c);  /* sin(theta') >= sqrt(1 - 0.95^2) > 0: smooth */
-  for (int z = 0; z < p->n_thetaZ; z++) {
-    /* cos(theta' - thetaZ) without acos */
-    double base = 0.5 * (1.0 + c * A->cosZ[z] + s * A->sinZ[z]);
-    double pm1 = power(base, p->zeta - 1.0, A->zeta_m1_int);
-    f1[z] = pm1 * base;
-    if (df1) df1[z] = p->zeta * pm1 * 0.5 * 0.95 * (A->cosZ[z] - c * A->sinZ[z] / s);
+  double base[MLFF_MAX_ANGLE_SECTIONS], pm1[MLFF_MAX_ANGLE_SECTIONS];
+  for (int z = 0; z < nZ; z++) /* (1 + cos(theta' - thetaZ)) / 2 without acos */
+    base[z] = 0.5 * (1.0 + c * A->cosZ[z] + s * A->sinZ[z]);
+  if (A->zeta_m1_int >= 0) { /* base^(zeta-1) by squaring, all sections at once */
+    double sq[MLFF_MAX_ANGLE_SECTIONS];
+    for (int z = 0; z < nZ; z++) { pm1[z] = 1.0; sq[z] = base[z]; }
+    for (int e = A->zeta_m1_int; e; e >>= 1) {
+      if (e & 1)
+        for (int z = 0; z < nZ; z++) pm1[z] *= sq[z];
+      for (int z = 0; z < nZ; z++) sq[z] *= sq[z];
+    }
+  } else {
+    for (int z = 0; z < nZ; z++) pm1[z] = pow(base[z], p->zeta - 1.0);
+  }
+  for (int z = 0; z < nZ; z++) f1[z] = pm1[z] * base[z];
+  if (df1) {
+    double k = 0.5 * 0.95 * p->zeta, c_s = c / s;
+    for (int z = 0; z < nZ; z++) df1[z] = k * pm1[z] * (A->cosZ[z] - c_s * A->sinZ[z]);
   }
   gaussians(ravg, p->etaA, p->muA, p->n_muA, A->stepA, A->decayA, f2);
   if (df2)
