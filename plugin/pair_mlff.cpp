@@ -1,0 +1,363 @@
+/* pair_mlff.cpp — pair_style mlff (see pair_mlff.h). Knows only mlff.h. */
+#include "pair_mlff.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+#include "utils.h"
+
+#include <cstring>
+
+using namespace LAMMPS_NS;
+
+// kcal/mol per eV: the ratio of LAMMPS's own Boltzmann constants for units real and metal
+// (0.0019872067 kcal/mol/K / 8.617343e-5 eV/K), so converted energies agree with LAMMPS's
+// kinetic energy and temperature in units real.
+static constexpr double KCALMOL_PER_EV = 23.060547830619;
+
+static const char *device_name(mlff_device d)
+{
+  switch (d) {
+    case MLFF_DEVICE_CPU: return "cpu";
+    case MLFF_DEVICE_GPU: return "gpu";
+    default: return "auto";
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+
+PairMLFF::PairMLFF(LAMMPS *lmp) : Pair(lmp)
+{
+  single_enable = 0;
+  restartinfo = 0;
+  one_coeff = 1;
+  manybody_flag = 1;
+  // the global virial comes from libmlff's pair forces, not from f.r over ghost atoms
+  no_virial_fdotr_compute = 1;
+  // libmlff gives a symmetric 6-component per-atom virial; compute centroid/stress/atom
+  // reports that same per-atom virial
+  centroidstressflag = CENTROID_SAME;
+
+  model = nullptr;
+  calc = nullptr;
+  fp16 = 0;
+  device = MLFF_DEVICE_AUTO;
+  calc_threads = -1;
+  cutoff = 0.0;
+  escale = 1.0;
+  nmax = 0;
+  species = nullptr;
+  fbuf = ebuf = vbuf = nullptr;
+}
+
+/* ---------------------------------------------------------------------- */
+
+PairMLFF::~PairMLFF()
+{
+  free_model();
+  memory->destroy(species);
+  memory->destroy(fbuf);
+  memory->destroy(ebuf);
+  memory->destroy(vbuf);
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+  }
+}
+
+void PairMLFF::free_model()
+{
+  if (calc) mlff_calc_free(calc);
+  if (model) mlff_model_free(model);
+  calc = nullptr;
+  model = nullptr;
+  calc_threads = -1;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairMLFF::allocate()
+{
+  allocated = 1;
+  int n = atom->ntypes + 1;
+  memory->create(setflag, n, n, "pair:setflag");
+  memory->create(cutsq, n, n, "pair:cutsq");
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) setflag[i][j] = 0;
+}
+
+/* ----------------------------------------------------------------------
+   units: metal is native; real converts eV -> kcal/mol (Å is Å)
+------------------------------------------------------------------------- */
+
+void PairMLFF::set_units()
+{
+  const char *u = update->unit_style;
+  if (strcmp(u, "metal") == 0)
+    escale = 1.0;
+  else if (strcmp(u, "real") == 0)
+    escale = KCALMOL_PER_EV;
+  else
+    error->all(FLERR,
+               "pair_style mlff does not support 'units {}': use 'units metal' (native: eV, "
+               "Angstrom) or 'units real' (converted to kcal/mol)",
+               u);
+}
+
+/* ----------------------------------------------------------------------
+   pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu]
+------------------------------------------------------------------------- */
+
+void PairMLFF::settings(int narg, char **arg)
+{
+  const char *usage = "pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu]";
+  if (narg < 1) error->all(FLERR, "Illegal pair_style mlff command: expected '{}'", usage);
+
+  set_units();
+
+  int new_fp16 = 0;
+  mlff_device new_device = MLFF_DEVICE_AUTO;
+  for (int iarg = 1; iarg < narg; iarg += 2) {
+    if (iarg + 1 >= narg)
+      error->all(FLERR, "pair_style mlff: keyword '{}' needs a value; usage: {}", arg[iarg],
+                 usage);
+    if (strcmp(arg[iarg], "fp16") == 0) {
+      new_fp16 = utils::logical(FLERR, arg[iarg + 1], false, lmp);
+    } else if (strcmp(arg[iarg], "device") == 0) {
+      if (strcmp(arg[iarg + 1], "auto") == 0)
+        new_device = MLFF_DEVICE_AUTO;
+      else if (strcmp(arg[iarg + 1], "gpu") == 0)
+        new_device = MLFF_DEVICE_GPU;
+      else if (strcmp(arg[iarg + 1], "cpu") == 0)
+        new_device = MLFF_DEVICE_CPU;
+      else
+        error->all(FLERR, "pair_style mlff: device '{}' is not one of auto, gpu, cpu",
+                   arg[iarg + 1]);
+    } else {
+      error->all(FLERR, "pair_style mlff: unknown keyword '{}'; usage: {}", arg[iarg], usage);
+    }
+  }
+
+  // a repeated pair_style mlff command replaces the model; pair_coeff must follow again
+  free_model();
+  if (allocated) {
+    int n = atom->ntypes + 1;
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < n; j++) setflag[i][j] = 0;
+  }
+  type2species.clear();
+
+  model_file = arg[0];
+  fp16 = new_fp16;
+  device = new_device;
+
+  if (mlff_model_load(model_file.c_str(), &model) != MLFF_OK) {
+    std::string msg = mlff_last_error();
+    model = nullptr;
+    error->all(FLERR, "pair_style mlff: cannot load model '{}': {}", model_file, msg);
+  }
+  cutoff = mlff_model_cutoff(model);
+  create_calc();
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairMLFF::create_calc()
+{
+  if (calc) mlff_calc_free(calc);
+  calc = nullptr;
+  mlff_calc_options opt;
+  memset(&opt, 0, sizeof(opt));
+  opt.device = device;
+  opt.fp16 = fp16;
+  opt.n_threads = comm->nthreads;
+  if (mlff_calc_create(model, &opt, &calc) != MLFF_OK) {
+    std::string msg = mlff_last_error();
+    calc = nullptr;
+    error->all(FLERR,
+               "pair_style mlff: cannot evaluate model '{}' with fp16 {} and device {}: {}",
+               model_file, fp16 ? "yes" : "no", device_name(device), msg);
+  }
+  calc_threads = comm->nthreads;
+}
+
+/* ---------------------------------------------------------------------- */
+
+std::string PairMLFF::element_list() const
+{
+  std::string s;
+  int n = model ? mlff_model_n_elements(model) : 0;
+  for (int k = 0; k < n; k++) {
+    if (k) s += " ";
+    s += mlff_model_element(model, k);
+  }
+  return s;
+}
+
+/* ----------------------------------------------------------------------
+   pair_coeff * * E1 E2 ... : element of each atom type
+------------------------------------------------------------------------- */
+
+void PairMLFF::coeff(int narg, char **arg)
+{
+  if (!allocated) allocate();
+  const int ntypes = atom->ntypes;
+  if (!model) error->all(FLERR, "pair_coeff for mlff: no model loaded (pair_style mlff FILE)");
+
+  if (narg < 2 || strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
+    error->all(FLERR, "pair_coeff for mlff must be 'pair_coeff * * E1 ... E{}' (one element per "
+               "atom type)", ntypes);
+  if (narg - 2 != ntypes)
+    error->all(FLERR,
+               "pair_coeff for mlff: {} element(s) given but {} atom type(s) exist; use "
+               "'pair_coeff * * E1 ... E{}' with one element of model '{}' ({}) per atom type",
+               narg - 2, ntypes, ntypes, model_file, element_list());
+
+  std::vector<int> map(ntypes + 1, -1);
+  for (int t = 1; t <= ntypes; t++) {
+    const char *sym = arg[1 + t];
+    int s = mlff_model_find_element(model, sym);
+    if (s < 0)
+      error->all(FLERR, "pair_style mlff: element '{}' in pair_coeff is not in model '{}' "
+                 "(elements: {})", sym, model_file, element_list());
+    map[t] = s;
+  }
+  type2species = map;
+
+  for (int i = 1; i <= ntypes; i++)
+    for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairMLFF::init_style()
+{
+  if (!model) error->all(FLERR, "pair_style mlff: no model loaded");
+  if (force->newton_pair == 0)
+    error->all(FLERR, "pair_style mlff requires newton pair on: add 'newton on' to the input "
+               "(it is LAMMPS's default; 'newton off' or 'newton on off' disable it)");
+  if (atom->tag_enable == 0) error->all(FLERR, "pair_style mlff requires atom IDs");
+  if ((int) type2species.size() != atom->ntypes + 1)
+    error->all(FLERR, "pair_style mlff: pair_coeff * * must name one element per atom type "
+               "({} atom types)", atom->ntypes);
+  // with bonds and special_bonds weights of 0, LAMMPS drops the bonded pairs from the
+  // neighbour list: the model would not see its own molecule's atoms
+  // (1-2, 1-3 and 1-4 neighbours come from the bond topology)
+  if (atom->molecular != Atom::ATOMIC && atom->nbonds > 0) {
+    const char *what[4] = {"", "1-2", "1-3", "1-4"};
+    for (int k = 1; k <= 3; k++)
+      if (force->special_lj[k] == 0.0 && force->special_coul[k] == 0.0)
+        error->all(FLERR, "pair_style mlff needs every pair within the cutoff, but special_bonds "
+                   "removes {} pairs from the neighbour list: add 'special_bonds lj/coul 1.0 "
+                   "1.0 1.0' (mlff ignores special_bonds weights)", what[k]);
+  }
+  set_units();
+  if (comm->nthreads != calc_threads) create_calc();
+
+  neighbor->add_request(this, NeighConst::REQ_FULL);
+}
+
+/* ---------------------------------------------------------------------- */
+
+double PairMLFF::init_one(int i, int j)
+{
+  if (setflag[i][j] == 0)
+    error->all(FLERR, "pair_style mlff: pair_coeff * * E1 ... E{} is missing", atom->ntypes);
+  return cutoff;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairMLFF::compute(int eflag, int vflag)
+{
+  ev_init(eflag, vflag);
+
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+  const int inum = list->inum;
+  if (inum == 0) return;    // no local atoms: no energy, no forces from this rank
+
+  if (atom->nmax > nmax || (escale != 1.0 && !fbuf)) {
+    if (atom->nmax > nmax) nmax = atom->nmax;
+    memory->destroy(species);
+    memory->destroy(fbuf);
+    memory->destroy(ebuf);
+    memory->destroy(vbuf);
+    memory->create(species, nmax, "pair:mlff:species");
+    if (escale != 1.0) {    // scratch outputs in eV, scaled into LAMMPS's arrays below
+      memory->create(fbuf, 3 * nmax, "pair:mlff:fbuf");
+      memory->create(ebuf, nmax, "pair:mlff:ebuf");
+      memory->create(vbuf, 6 * nmax, "pair:mlff:vbuf");
+    }
+  }
+
+  const int *type = atom->type;
+  for (int i = 0; i < nall; i++) species[i] = type2species[type[i]];
+
+  mlff_neighbors nl;
+  nl.n_total = nall;
+  nl.positions = &atom->x[0][0];
+  nl.species = species;
+  nl.n_list = inum;
+  nl.ilist = list->ilist;
+  nl.numneigh = list->numneigh;
+  nl.firstneigh = list->firstneigh;
+  nl.index_mask = NEIGHMASK;
+
+  mlff_result r;
+  memset(&r, 0, sizeof(r));
+  const bool direct = (escale == 1.0);
+  if (direct) {
+    r.forces = &atom->f[0][0];
+    r.energy_atom = eflag_atom ? eatom : nullptr;
+    r.virial_atom = vflag_atom ? &vatom[0][0] : nullptr;
+  } else {
+    memset(fbuf, 0, sizeof(double) * 3 * nall);
+    r.forces = fbuf;
+    if (eflag_atom) {
+      memset(ebuf, 0, sizeof(double) * nall);
+      r.energy_atom = ebuf;
+    }
+    if (vflag_atom) {
+      memset(vbuf, 0, sizeof(double) * 6 * nall);
+      r.virial_atom = vbuf;
+    }
+  }
+
+  if (mlff_compute_neighbors(calc, &nl, &r) != MLFF_OK)
+    error->one(FLERR, "pair_style mlff: evaluation of model '{}' failed: {}", model_file,
+               mlff_last_error());
+
+  if (!direct) {
+    double **f = atom->f;
+    for (int i = 0; i < nall; i++) {
+      f[i][0] += escale * fbuf[3 * i + 0];
+      f[i][1] += escale * fbuf[3 * i + 1];
+      f[i][2] += escale * fbuf[3 * i + 2];
+    }
+    if (eflag_atom)
+      for (int i = 0; i < nall; i++) eatom[i] += escale * ebuf[i];
+    if (vflag_atom)
+      for (int i = 0; i < nall; i++)
+        for (int k = 0; k < 6; k++) vatom[i][k] += escale * vbuf[6 * i + k];
+  }
+
+  if (eflag_global) eng_vdwl += escale * r.energy;
+  if (vflag_global)
+    for (int k = 0; k < 6; k++) virial[k] += escale * r.virial[k];
+}
+
+/* ---------------------------------------------------------------------- */
+
+double PairMLFF::memory_usage()
+{
+  double bytes = Pair::memory_usage();
+  bytes += (double) nmax * sizeof(int);
+  if (fbuf) bytes += (double) nmax * 10 * sizeof(double);
+  return bytes;
+}
