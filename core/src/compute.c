@@ -65,8 +65,9 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
                      "fp16 yes runs the network on GPU tensor cores, but this libmlff was built "
                      "without CUDA: use fp16 no (the CPU path computes in double precision)");
 #else
-  if (o->device != MLFF_DEVICE_CPU)
-    return mlff_fail(MLFF_ERR_UNSUPPORTED, "the GPU path is not implemented yet: use device cpu");
+  if (o->device == MLFF_DEVICE_GPU || o->fp16)
+    return mlff_fail(MLFF_ERR_UNSUPPORTED,
+                     "device gpu / fp16 yes: the GPU path is not implemented yet; use device cpu");
 #endif
   if (o->fp16 && o->device == MLFF_DEVICE_CPU)
     return mlff_fail(MLFF_ERR_UNSUPPORTED,
