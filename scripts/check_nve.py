@@ -12,6 +12,10 @@ Criteria (defaults; every threshold is an option):
   * std of the total energy / mean kinetic energy < 0.05
   * mean temperature within 20 K of the target (300 K)
   * no atom lost (Atoms column constant, no "Lost atoms" error) and the NVE run complete
+  * molecule intact, when the log has the column v_rmax (largest distance of an atom from the
+    centre of mass): its NVE maximum at most 1 A above its value in the log's first thermo row
+    (the geometry read from the data file). A molecule that comes apart is a free gas whose
+    energy is trivially conserved: without this check it could PASS.
 
 Exit status: 0 PASS, 1 FAIL, 2 the log cannot be judged (missing, no NVE section, too few
 rows). Only the Python standard library is needed; matplotlib is optional.
@@ -33,7 +37,7 @@ COLUMN_ALIASES = {
     "etotal": ("TotEng",),
     "temp": ("Temp",),
     "atoms": ("Atoms",),
-    "rg": ("c_rg",),
+    "rmax": ("v_rmax",),
 }
 REQUIRED = ("step", "pe", "ke", "etotal", "temp", "atoms")
 
@@ -67,6 +71,8 @@ def parse_log(path):
             info["energy_set"] = parse_kv(s)
         elif ln.startswith("MLFF_WARNING"):
             info["warnings"].append(s)
+
+    info["rmax_ref"] = first_value(lines, "v_rmax")
 
     begins = [i for i, ln in enumerate(lines) if ln.startswith("MLFF_NVE_BEGIN")]
     if not begins:
@@ -128,6 +134,22 @@ def parse_log(path):
     return info
 
 
+def first_value(lines, column):
+    """Value of `column` in the first thermo row of the log that has it (None if none)."""
+    for i, ln in enumerate(lines):
+        names = ln.split()
+        if names and names[0] == "Step" and column in names:
+            for nxt in lines[i + 1:i + 20]:
+                toks = nxt.split()
+                if len(toks) == len(names):
+                    try:
+                        return float(toks[names.index(column)])
+                    except ValueError:
+                        pass
+            return None
+    return None
+
+
 def linfit(x, y):
     n = len(x)
     mx, my = sum(x) / n, sum(y) / n
@@ -170,8 +192,8 @@ def analyse(info, args):
          "n_atoms_min": int(round(min(atoms))), "dt_ps": dt_ps,
          "first_step": int(step[0]), "last_step": int(step[-1]),
          "duration_ps": t[-1] - t[0]}
-    if "rg" in col:
-        r["rg"] = get("rg")
+    if "rmax" in col:
+        r["rmax"] = get("rmax")
     e0, e_end = et[0], et[-1]
     r["E0"], r["E_end"] = e0, e_end
     r["drift_pct"] = (e_end - e0) / abs(e0) * 100.0 if e0 != 0 else float("inf")
@@ -222,6 +244,12 @@ def analyse(info, args):
         complete = False
         ctxt += "; LAMMPS: " + other_err[0]
     checks.append(("NVE run complete", complete, ctxt))
+    if "rmax" in r:
+        ref = info["rmax_ref"] if info["rmax_ref"] is not None else r["rmax"][0]
+        worst = max(r["rmax"])
+        checks.append(("molecule intact", worst <= ref + args.max_stretch,
+                       f"largest atom distance from the centre of mass {worst:.3f} A "
+                       f"(at start of the log {ref:.3f} A; limit +{args.max_stretch:g} A)"))
     r["checks"] = checks
     r["pass"] = all(ok for _, ok, _ in checks)
     return r
@@ -251,9 +279,9 @@ def fmt_report(info, r, args):
     L.append(f"E_0, E_end:     {r['E0']:.8f} eV, {r['E_end']:.8f} eV")
     L.append(f"E mean, std:    {r['E_mean']:.8f} eV, {r['E_std'] * 1000:.5f} meV")
     L.append(f"PE mean:        {r['pe_mean']:.8f} eV;  KE mean {r['ke_mean']:.8f} eV")
-    if "rg" in r:
-        L.append(f"radius of gyration: {min(r['rg']):.4f} .. {max(r['rg']):.4f} A "
-                 f"(start {r['rg'][0]:.4f}, end {r['rg'][-1]:.4f}; informational)")
+    if "rmax" in r:
+        L.append(f"max atom-COM distance: {min(r['rmax']):.4f} .. {max(r['rmax']):.4f} A in NVE "
+                 f"(NVE start {r['rmax'][0]:.4f}, end {r['rmax'][-1]:.4f})")
     if info["loop"]:
         lp = info["loop"]
         us = lp["seconds"] / lp["steps"] * 1e6 if lp["steps"] else float("nan")
@@ -314,6 +342,8 @@ def main(argv=None):
                     help="limit on the linear-fit drift, meV/atom/ps (default 0.01)")
     ap.add_argument("--max-std-ratio", type=float, default=0.05,
                     help="limit on std(E_total)/mean(KE) (default 0.05)")
+    ap.add_argument("--max-stretch", type=float, default=1.0,
+                    help="molecule intact: limit on the growth of v_rmax, A (default 1)")
     ap.add_argument("--min-rows", type=int, default=10, help="fewest NVE thermo rows (10)")
     ap.add_argument("--dt-ps", type=float, default=0.0005,
                     help="time step when the log gives neither Time nor dt_ps (0.0005)")

@@ -28,9 +28,9 @@ velocity        all create 300.0 1 mom yes rot yes dist gaussian temp thermo_tem
 print           "MLFF_EQ_BEGIN steps=2000"
 MLFF_EQ_BEGIN steps=2000
 Per MPI rank memory allocation (min/avg/max) = 4.1 | 4.1 | 4.1 Mbytes
-   Step          Time          PotEng         KinEng         TotEng          Temp          Atoms          c_rg     
-         0       0.0000000000  -452.7500000000     0.3878000000  -452.3622000000   300.0000000000    12     1.5100000000
-      2000       1.0000000000  -452.7400000000     0.3700000000  -452.3700000000   286.0000000000    12     1.5200000000
+   Step          Time          PotEng         KinEng         TotEng          Temp          Atoms         v_rmax    
+         0       0.0000000000  -452.7500000000     0.3878000000  -452.3622000000   300.0000000000    12     2.4840000000
+      2000       1.0000000000  -452.7400000000     0.3700000000  -452.3700000000   286.0000000000    12     2.5000000000
 Loop time of 1.5 on 1 procs for 2000 steps with 12 atoms
 
 reset_timestep  0 time 0.0
@@ -38,7 +38,7 @@ print           "MLFF_NVE_BEGIN steps=${nve_steps} dt_ps=${dt} temp=${temp} atom
 """
 
 HEADER = ("   Step          Time          PotEng         KinEng         TotEng          Temp   "
-          "       Atoms          c_rg     ")
+          "       Atoms         v_rmax    ")
 
 TAIL = """
 Performance: 1234.5 ns/day, 0.019 hours/ns, 14285.714 timesteps/s
@@ -56,7 +56,8 @@ Total wall time: 0:00:14
 
 def make_log(path, *, temp=300.0, slope_mev_atom_ps=0.0, total_drift_pct=None, noise_mev=0.2,
              nve_ps=100.0, thermo_every=100, dt_ps=0.0005, lost_at=None, truncate_rows=None,
-             no_loop=False, no_marker=False, seed=7, warning_at=None):
+             no_loop=False, no_marker=False, seed=7, warning_at=None, stretch=0.0,
+             rmax0=2.5):
     """Write a synthetic log. Total energy = E0 + a*t + Gaussian noise; KE oscillates around
     the equipartition value of `temp` with 3N-6 degrees of freedom; PE = E - KE."""
     rnd = random.Random(seed)
@@ -86,7 +87,7 @@ def make_log(path, *, temp=300.0, slope_mev_atom_ps=0.0, total_drift_pct=None, n
         if lost_at is not None and k >= lost_at:
             atoms = N_ATOMS - 1
         out.append(f"{step:10d} {t:18.10f} {pe:18.10f} {ke:18.10f} {et:18.10f} {tk:18.10f} "
-                   f"{atoms:10d} {1.51 + 0.01 * math.sin(t):18.10f}\n")
+                   f"{atoms:10d} {rmax0 + 0.05 * math.sin(t) + stretch * t / nve_ps:18.10f}\n")
         if warning_at is not None and k == warning_at:
             out.append("WARNING: a warning line in the middle of the thermo output (src/x.cpp:1)\n")
         if lost_at is not None and k >= lost_at:
@@ -145,6 +146,9 @@ def case_known_drift(checker, d):
     expect(abs(float(m.group(1)) - want) < 5e-4, f"seed drift ~{want} %", rep)
     expect("atoms:          12" in rep, "atom count parsed from the log", rep)
     expect("2001" in rep, "all 2001 rows read (warning line skipped)", rep)
+    ln = line_of(rep, "molecule intact")
+    expect(ln.startswith("  [PASS]") and "at start of the log 2.484 A" in ln,
+           "molecule-intact check against the log's first row", rep)
     png = os.path.join(d, "nve_energies.png")
     expect(os.path.exists(png) or "matplotlib not available" in out,
            "either a PNG or the matplotlib notice", out)
@@ -200,6 +204,20 @@ def case_noisy(checker, d):
     rep = report(d)
     expect(rc == 1, f"exit code 1 expected, got {rc}", out, err)
     expect(line_of(rep, "energy fluctuation").startswith("  [FAIL]"), "fluctuation FAIL", rep)
+
+
+def case_dissociated(checker, d):
+    # A molecule that comes apart conserves energy trivially; it must not PASS.
+    log = os.path.join(d, "log.lammps")
+    make_log(log, stretch=5.0)
+    rc, out, err = run(checker, log, d)
+    rep = report(d)
+    expect(rc == 1, f"exit code 1 expected, got {rc}", out, err)
+    expect("VERDICT: FAIL (failed: molecule intact)" in rep, "FAIL naming only the molecule", rep)
+    ln = line_of(rep, "molecule intact")
+    expect("7.4" in ln and "limit +1 A" in ln, "reports the largest distance and the limit", rep)
+    rc, out, err = run(checker, log, d, "--max-stretch", "6")
+    expect(rc == 0, "PASS with --max-stretch 6", out, err)
 
 
 def case_lost_atoms(checker, d):

@@ -69,7 +69,7 @@ def airebo(repo, lmp, libdir, potdir, work):
         fail(f"AIREBO benzene NVE should PASS, checker exit {rc}", out, err)
     rep = open(os.path.join(work, "validation_report.txt")).read()
     for want in ("NVE rows:       2001", "200000 of 200000 steps", "atoms:          12",
-                 "NVE start:      velocities scaled"):
+                 "NVE start:      velocities scaled", "[PASS] molecule intact"):
         if want not in rep:
             fail(f"report lacks {want!r}", rep)
     print(rep)
