@@ -159,7 +159,7 @@ void PairMLFF::settings(int narg, char **arg)
   if (mlff_model_load(model_file.c_str(), &model) != MLFF_OK) {
     std::string msg = mlff_last_error();
     model = nullptr;
-    error->all(FLERR, "pair_style mlff: cannot load model '{}': {}", model_file, msg);
+    error->all(FLERR, "pair_style mlff: {}", msg);    // the core's message names the file
   }
   cutoff = mlff_model_cutoff(model);
   create_calc();

@@ -727,9 +727,9 @@ int case_errors()
   const std::string ps = "pair_style mlff " + model;
   std::vector<ErrCase> cases = {
       {"missing model file", "metal", "", "pair_style mlff does_not_exist.h5", "", "",
-       {"pair_style mlff: cannot load model 'does_not_exist.h5'"}},
+       {"pair_style mlff: cannot open model file 'does_not_exist.h5': No such file"}},
       {"file is not a model", "metal", "", "pair_style mlff errors_not_a_model.h5", "", "",
-       {"cannot load model 'errors_not_a_model.h5'"}},
+       {"pair_style mlff: cannot read model file 'errors_not_a_model.h5'"}},
       {"element not in model", "metal", "", ps, "pair_coeff * * C N", "",
        {"pair_style mlff: element 'N' in pair_coeff is not in model '" + model +
         "' (elements: C H)"}},
