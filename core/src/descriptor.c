@@ -39,7 +39,7 @@ static inline void gaussians(double x, double eta, const double *mu, int n, doub
   double t = x - mu[k0];
   g[k0] = exp(-eta * t * t);
   double up = exp(eta * step * (2.0 * t - step)); /* g[k0+1]/g[k0] */
-  double down = exp(-eta * step * (2.0 * t + step)); /* g[k0-1]/g[k0] */
+  double down = decay / up; /* g[k0-1]/g[k0] = exp(-eta step (2t + step)) */
   double q = up;
   for (int k = k0 + 1; k < n; k++) { g[k] = g[k - 1] * q; q *= decay; }
   q = down;
@@ -66,10 +66,11 @@ void mlff_aev_setup(mlff_aev *a, const mlff_descriptor_params *p, int n_species)
 
 /* Angular factors of one pair: f1[z], f2[a] and, when wanted, their derivatives with respect
  * to cos(theta_ijk) and to the mean distance. */
-static inline void angular_factors(const mlff_aev *A, double cos_t, double ravg, double *f1,
-                                   double *df1, double *f2, double *df2) {
+#define HOT static inline __attribute__((always_inline))
+
+HOT void angular_factors(const mlff_aev *A, double cos_t, double ravg, double *f1, double *df1,
+                         double *f2, double *df2, const int nA, const int nZ) {
   const mlff_descriptor_params *p = A->p;
-  const int nZ = p->n_thetaZ;
   double c = 0.95 * cos_t;       /* cos(theta') with theta' = acos(0.95 cos theta) */
   double s = sqrt(1.0 - c * c);  /* sin(theta') >= sqrt(1 - 0.95^2) > 0: smooth */
   double base[MLFF_MAX_ANGLE_SECTIONS], pm1[MLFF_MAX_ANGLE_SECTIONS];
@@ -91,9 +92,9 @@ static inline void angular_factors(const mlff_aev *A, double cos_t, double ravg,
     double k = 0.5 * 0.95 * p->zeta, c_s = c / s;
     for (int z = 0; z < nZ; z++) df1[z] = k * pm1[z] * (A->cosZ[z] - c_s * A->sinZ[z]);
   }
-  gaussians(ravg, p->etaA, p->muA, p->n_muA, A->stepA, A->decayA, f2);
+  gaussians(ravg, p->etaA, p->muA, nA, A->stepA, A->decayA, f2);
   if (df2)
-    for (int a = 0; a < p->n_muA; a++) df2[a] = -2.0 * p->etaA * (ravg - p->muA[a]) * f2[a];
+    for (int a = 0; a < nA; a++) df2[a] = -2.0 * p->etaA * (ravg - p->muA[a]) * f2[a];
 }
 
 /* The neighbours within Rca with their cutoff values: one cos/sin each rather than one per
@@ -133,9 +134,30 @@ static void angular_list_free(angular_list *L) {
   }
 }
 
+HOT void angular_forward(const mlff_aev *A, const angular_list *L, const mlff_neighbor_entry *nb,
+                         double *G, const int nA, const int nZ) {
+  double f1[MLFF_MAX_ANGLE_SECTIONS], f2[MLFF_MAX_ANGULAR_SHELLS];
+  for (int jj = 0; jj < L->n; jj++) {
+    int j = L->idx[jj];
+    for (int kk = jj + 1; kk < L->n; kk++) {
+      int k = L->idx[kk];
+      double cos_t = (nb[j].d[0] * nb[k].d[0] + nb[j].d[1] * nb[k].d[1] +
+                      nb[j].d[2] * nb[k].d[2]) / (nb[j].r * nb[k].r);
+      angular_factors(A, cos_t, 0.5 * (nb[j].r + nb[k].r), f1, NULL, f2, NULL, nA, nZ);
+      double w = 2.0 * L->fc[jj] * L->fc[kk];
+      double *g = G + A->n_radial +
+                  mlff_pair_index(nb[j].species, nb[k].species, A->n_species) * nA * nZ;
+      for (int a = 0; a < nA; a++) {
+        double wa = w * f2[a];
+        for (int z = 0; z < nZ; z++) g[a * nZ + z] += wa * f1[z];
+      }
+    }
+  }
+}
+
 void mlff_aev_forward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb, double *G) {
   const mlff_descriptor_params *p = A->p;
-  const int nR = p->n_muR, nA = p->n_muA, nZ = p->n_thetaZ, nAZ = nA * nZ;
+  const int nR = p->n_muR, nA = p->n_muA, nZ = p->n_thetaZ;
   memset(G, 0, sizeof(double) * A->n_features);
   for (int j = 0; j < n; j++) {
     double r = nb[j].r;
@@ -145,60 +167,32 @@ void mlff_aev_forward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb, d
     double *g = G + nb[j].species * nR;
     for (int k = 0; k < nR; k++) g[k] += f * gk[k];
   }
-  double f1[MLFF_MAX_ANGLE_SECTIONS], f2[MLFF_MAX_ANGULAR_SHELLS];
   angular_list L;
   angular_list_build(&L, A, n, nb);
-  for (int jj = 0; jj < L.n; jj++) {
-    int j = L.idx[jj];
-    for (int kk = jj + 1; kk < L.n; kk++) {
-      int k = L.idx[kk];
-      double cos_t = (nb[j].d[0] * nb[k].d[0] + nb[j].d[1] * nb[k].d[1] +
-                      nb[j].d[2] * nb[k].d[2]) / (nb[j].r * nb[k].r);
-      angular_factors(A, cos_t, 0.5 * (nb[j].r + nb[k].r), f1, NULL, f2, NULL);
-      double w = 2.0 * L.fc[jj] * L.fc[kk];
-      double *g = G + A->n_radial +
-                  mlff_pair_index(nb[j].species, nb[k].species, A->n_species) * nAZ;
-      for (int a = 0; a < nA; a++) {
-        double wa = w * f2[a];
-        for (int z = 0; z < nZ; z++) g[a * nZ + z] += wa * f1[z];
-      }
-    }
-  }
+  if (nA == 4 && nZ == 8) /* ANI-1x: constant trip counts, unrolled and vectorised */
+    angular_forward(A, &L, nb, G, 4, 8);
+  else
+    angular_forward(A, &L, nb, G, nA, nZ);
   angular_list_free(&L);
 }
 
-void mlff_aev_backward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb,
-                       const double *dEdG, double (*grad)[3]) {
-  const mlff_descriptor_params *p = A->p;
-  const int nR = p->n_muR, nA = p->n_muA, nZ = p->n_thetaZ, nAZ = nA * nZ;
-  for (int j = 0; j < n; j++) grad[j][0] = grad[j][1] = grad[j][2] = 0.0;
-  for (int j = 0; j < n; j++) {
-    double r = nb[j].r;
-    if (r >= p->Rcr) continue;
-    double f = fc(r, p->Rcr), df = dfc(r, p->Rcr), gk[MLFF_MAX_RADIAL_SHELLS];
-    gaussians(r, p->etaR, p->muR, nR, A->stepR, A->decayR, gk);
-    const double *w = dEdG + nb[j].species * nR;
-    double s = 0.0;
-    for (int k = 0; k < nR; k++) s += w[k] * gk[k] * (df - 2.0 * p->etaR * (r - p->muR[k]) * f);
-    s *= 0.25 / r;
-    for (int x = 0; x < 3; x++) grad[j][x] += s * nb[j].d[x];
-  }
+HOT void angular_backward(const mlff_aev *A, const angular_list *L,
+                          const mlff_neighbor_entry *nb, const double *dEdG, double (*grad)[3],
+                          const int nA, const int nZ) {
   double f1[MLFF_MAX_ANGLE_SECTIONS], df1[MLFF_MAX_ANGLE_SECTIONS];
   double f2[MLFF_MAX_ANGULAR_SHELLS], df2[MLFF_MAX_ANGULAR_SHELLS];
-  angular_list L;
-  angular_list_build(&L, A, n, nb);
-  for (int jj = 0; jj < L.n; jj++) {
-    int j = L.idx[jj];
-    double rj = nb[j].r, fcj = L.fc[jj], dfcj = L.dfc[jj];
-    for (int kk = jj + 1; kk < L.n; kk++) {
-      int k = L.idx[kk];
-      double rk = nb[k].r, fck = L.fc[kk], dfck = L.dfc[kk];
+  for (int jj = 0; jj < L->n; jj++) {
+    int j = L->idx[jj];
+    double rj = nb[j].r, fcj = L->fc[jj], dfcj = L->dfc[jj];
+    for (int kk = jj + 1; kk < L->n; kk++) {
+      int k = L->idx[kk];
+      double rk = nb[k].r, fck = L->fc[kk], dfck = L->dfc[kk];
       const double *dj = nb[j].d, *dk = nb[k].d;
       double inv = 1.0 / (rj * rk);
       double cos_t = (dj[0] * dk[0] + dj[1] * dk[1] + dj[2] * dk[2]) * inv;
-      angular_factors(A, cos_t, 0.5 * (rj + rk), f1, df1, f2, df2);
+      angular_factors(A, cos_t, 0.5 * (rj + rk), f1, df1, f2, df2, nA, nZ);
       const double *w = dEdG + A->n_radial +
-                        mlff_pair_index(nb[j].species, nb[k].species, A->n_species) * nAZ;
+                        mlff_pair_index(nb[j].species, nb[k].species, A->n_species) * nA * nZ;
       /* S = sum w f1 f2, and its derivatives by cos(theta) and by the mean distance */
       double S = 0.0, S_c = 0.0, S_r = 0.0;
       for (int a = 0; a < nA; a++) {
@@ -224,5 +218,29 @@ void mlff_aev_backward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb,
       }
     }
   }
+}
+
+void mlff_aev_backward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb,
+                       const double *dEdG, double (*grad)[3]) {
+  const mlff_descriptor_params *p = A->p;
+  const int nR = p->n_muR, nA = p->n_muA, nZ = p->n_thetaZ;
+  for (int j = 0; j < n; j++) grad[j][0] = grad[j][1] = grad[j][2] = 0.0;
+  for (int j = 0; j < n; j++) {
+    double r = nb[j].r;
+    if (r >= p->Rcr) continue;
+    double f = fc(r, p->Rcr), df = dfc(r, p->Rcr), gk[MLFF_MAX_RADIAL_SHELLS];
+    gaussians(r, p->etaR, p->muR, nR, A->stepR, A->decayR, gk);
+    const double *w = dEdG + nb[j].species * nR;
+    double s = 0.0;
+    for (int k = 0; k < nR; k++) s += w[k] * gk[k] * (df - 2.0 * p->etaR * (r - p->muR[k]) * f);
+    s *= 0.25 / r;
+    for (int x = 0; x < 3; x++) grad[j][x] += s * nb[j].d[x];
+  }
+  angular_list L;
+  angular_list_build(&L, A, n, nb);
+  if (nA == 4 && nZ == 8)
+    angular_backward(A, &L, nb, dEdG, grad, 4, 8);
+  else
+    angular_backward(A, &L, nb, dEdG, grad, nA, nZ);
   angular_list_free(&L);
 }
