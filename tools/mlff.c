@@ -1,5 +1,5 @@
 /* mlff.c — the `mlff` command: one binary, one subcommand per task (init, info, features,
- * energy). Each subcommand is a thin layer over libmlff's public API; errors print
+ * energy here; label, import, train, eval in cmd_*.c). Each subcommand is a thin layer over libmlff's public API; errors print
  * "mlff <cmd>: <message>" on stderr and exit 1, usage errors exit 2. */
 #include <errno.h>
 #include <stdio.h>
@@ -7,41 +7,7 @@
 #include <string.h>
 
 #include "mlff.h"
-
-#define EXIT_USAGE 2
-
-typedef struct {
-  const char *name;
-  int (*run)(int argc, char **argv);
-  const char *summary;
-  const char *usage;
-} command;
-
-static int fail(const char *cmd) {
-  fprintf(stderr, "mlff %s: %s\n", cmd, mlff_last_error());
-  return 1;
-}
-
-static int usage_error(const char *cmd, const char *usage, const char *fmt, const char *arg) {
-  fprintf(stderr, "mlff %s: ", cmd);
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nusage: %s\n(see `mlff %s --help`)\n", usage, cmd);
-  return EXIT_USAGE;
-}
-
-static int wants_help(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
-  return 0;
-}
-
-/* A non-negative integer option value, entirely digits. */
-static int parse_count(const char *s, long long *v) {
-  char *end;
-  errno = 0;
-  *v = strtoll(s, &end, 10);
-  return end != s && !*end && errno == 0 && *v >= 0;
-}
+#include "cli.h"
 
 /* ---- init ---------------------------------------------------------------------------------- */
 
@@ -66,16 +32,16 @@ static int cmd_init(int argc, char **argv) {
     else if (!strcmp(a, "--hidden") && has_value) hidden = argv[++i];
     else if (!strcmp(a, "--activation") && has_value) act = argv[++i];
     else if (!strcmp(a, "--seed") && has_value) {
-      if (!parse_count(argv[++i], &seed))
-        return usage_error("init", INIT_USAGE, "--seed needs a non-negative integer, not '%s'",
+      if (!cli_parse_count(argv[++i], &seed))
+        return cli_usage_error("init", INIT_USAGE, "--seed needs a non-negative integer, not '%s'",
                            argv[i]);
     } else if (a[0] == '-' && a[1])
-      return usage_error("init", INIT_USAGE, "unknown option or missing value: '%s'", a);
+      return cli_usage_error("init", INIT_USAGE, "unknown option or missing value: '%s'", a);
     else if (!out) out = a;
-    else return usage_error("init", INIT_USAGE, "unexpected argument '%s'", a);
+    else return cli_usage_error("init", INIT_USAGE, "unexpected argument '%s'", a);
   }
-  if (!out) return usage_error("init", INIT_USAGE, "%s", "no output file given");
-  if (!elements) return usage_error("init", INIT_USAGE, "%s", "--elements is required");
+  if (!out) return cli_usage_error("init", INIT_USAGE, "%s", "no output file given");
+  if (!elements) return cli_usage_error("init", INIT_USAGE, "%s", "--elements is required");
 
   char ebuf[256];
   const char *syms[MLFF_MAX_ELEMENTS];
@@ -83,23 +49,23 @@ static int cmd_init(int argc, char **argv) {
   snprintf(ebuf, sizeof ebuf, "%s", elements);
   for (char *p = strtok(ebuf, ","); p; p = strtok(NULL, ",")) {
     if (ne == MLFF_MAX_ELEMENTS)
-      return usage_error("init", INIT_USAGE, "--elements: more than 16 elements in '%s'",
+      return cli_usage_error("init", INIT_USAGE, "--elements: more than 16 elements in '%s'",
                          elements);
     syms[ne++] = p;
   }
-  if (!ne) return usage_error("init", INIT_USAGE, "--elements: no element in '%s'", elements);
+  if (!ne) return cli_usage_error("init", INIT_USAGE, "--elements: no element in '%s'", elements);
 
   int widths[MLFF_MAX_HIDDEN], nh = 0;
   char hbuf[256];
   snprintf(hbuf, sizeof hbuf, "%s", hidden);
   for (char *p = strtok(hbuf, ","); p; p = strtok(NULL, ",")) {
     long long w;
-    if (nh == MLFF_MAX_HIDDEN || !parse_count(p, &w) || w < 1 || w > 65536)
-      return usage_error("init", INIT_USAGE,
+    if (nh == MLFF_MAX_HIDDEN || !cli_parse_count(p, &w) || w < 1 || w > 65536)
+      return cli_usage_error("init", INIT_USAGE,
                          "--hidden: '%s' is not a list of 1..8 positive widths", hidden);
     widths[nh++] = (int)w;
   }
-  if (!nh) return usage_error("init", INIT_USAGE, "--hidden: no width in '%s'", hidden);
+  if (!nh) return cli_usage_error("init", INIT_USAGE, "--hidden: no width in '%s'", hidden);
 
   mlff_model_spec spec = {0};
   spec.n_elements = ne;
@@ -109,15 +75,15 @@ static int cmd_init(int argc, char **argv) {
   spec.seed = (uint64_t)seed;
   if (!strcmp(act, "silu")) spec.activation = MLFF_ACT_SILU;
   else if (!strcmp(act, "celu")) spec.activation = MLFF_ACT_CELU;
-  else return usage_error("init", INIT_USAGE, "--activation must be silu or celu, not '%s'", act);
+  else return cli_usage_error("init", INIT_USAGE, "--activation must be silu or celu, not '%s'", act);
   mlff_descriptor_params_ani1x(&spec.descriptor);
 
   mlff_model *m;
-  if (mlff_model_create(&spec, &m)) return fail("init");
+  if (mlff_model_create(&spec, &m)) return cli_fail("init");
   if (mlff_model_set_attr(m, "teacher", "none (random weights from mlff init)") ||
       mlff_model_save(m, out)) {
     mlff_model_free(m);
-    return fail("init");
+    return cli_fail("init");
   }
   printf("wrote %s: elements", out);
   for (int e = 0; e < ne; e++) printf(" %s", mlff_model_element(m, e));
@@ -136,9 +102,9 @@ static const char INFO_HELP[] =
 
 static int cmd_info(int argc, char **argv) {
   if (argc != 2 || argv[1][0] == '-')
-    return usage_error("info", INFO_USAGE, "%s", "expects exactly one model file");
+    return cli_usage_error("info", INFO_USAGE, "%s", "expects exactly one model file");
   mlff_model *m;
-  if (mlff_model_load(argv[1], &m)) return fail("info");
+  if (mlff_model_load(argv[1], &m)) return cli_fail("info");
   printf("model       %s\n", argv[1]);
   mlff_model_print(m, stdout);
   mlff_model_free(m);
@@ -174,16 +140,16 @@ static int parse_model_structure(const char *cmd, const char *usage, int argc, c
   *frame = -1;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--frame") && i + 1 < argc) {
-      if (!parse_count(argv[++i], frame))
-        return usage_error(cmd, usage, "--frame needs a frame index (0, 1, ...), not '%s'",
+      if (!cli_parse_count(argv[++i], frame))
+        return cli_usage_error(cmd, usage, "--frame needs a frame index (0, 1, ...), not '%s'",
                            argv[i]);
     } else if (argv[i][0] == '-' && argv[i][1])
-      return usage_error(cmd, usage, "unknown option or missing value: '%s'", argv[i]);
+      return cli_usage_error(cmd, usage, "unknown option or missing value: '%s'", argv[i]);
     else if (!*model) *model = argv[i];
     else if (!*structure) *structure = argv[i];
-    else return usage_error(cmd, usage, "unexpected argument '%s'", argv[i]);
+    else return cli_usage_error(cmd, usage, "unexpected argument '%s'", argv[i]);
   }
-  if (!*structure) return usage_error(cmd, usage, "%s", "expects a model and a structure file");
+  if (!*structure) return cli_usage_error(cmd, usage, "%s", "expects a model and a structure file");
   return 0;
 }
 
@@ -225,7 +191,7 @@ static int cmd_features(int argc, char **argv) {
   if (k < 0) k = 0;
   session s;
   if (session_open(&s, mp, xp)) {
-    rc = fail("features");
+    rc = cli_fail("features");
     session_free(&s);
     return rc;
   }
@@ -242,7 +208,7 @@ static int cmd_features(int argc, char **argv) {
   if (G) {
     mlff_structure st = mlff_frame_structure(f, sp);
     if (mlff_compute_features(s.calc, &st, G)) {
-      rc = fail("features");
+      rc = cli_fail("features");
     } else {
       printf("# %s frame %lld: %d atoms x D=%d features; elements (species order):", xp, k,
              f->n_atoms, D);
@@ -274,7 +240,7 @@ static int cmd_energy(int argc, char **argv) {
   if (rc) return rc;
   session s;
   if (session_open(&s, mp, xp)) {
-    rc = fail("energy");
+    rc = cli_fail("energy");
     session_free(&s);
     return rc;
   }
@@ -298,7 +264,7 @@ static int cmd_energy(int argc, char **argv) {
     mlff_result r = {0};
     r.forces = F;
     if (mlff_compute(s.calc, &st, &r)) {
-      rc = fail("energy");
+      rc = cli_fail("energy");
     } else {
       printf("frame %d: %d atoms  energy %.8f eV", k, f->n_atoms, r.energy);
       if (f->has_energy)
@@ -326,40 +292,32 @@ static int cmd_energy(int argc, char **argv) {
 
 static int cmd_help(int argc, char **argv);
 
-static const command COMMANDS[] = {
-    {"init", cmd_init, "write a model with random weights (ANI-1x descriptor)", INIT_USAGE},
-    {"info", cmd_info, "print a model's elements, layers and metadata", INFO_USAGE},
-    {"features", cmd_features, "print the descriptor of every atom of a structure",
-     FEATURES_USAGE},
-    {"energy", cmd_energy, "energy and forces of the structures in an XYZ file", ENERGY_USAGE},
-    {"help", cmd_help, "this overview, or `mlff help COMMAND`", "mlff help [COMMAND]"},
-};
+static const cli_command CMD_INIT = {"init", cmd_init, "write a model with random weights (ANI-1x descriptor)", INIT_USAGE, INIT_HELP};
+static const cli_command CMD_INFO = {"info", cmd_info, "print a model's elements, layers and metadata", INFO_USAGE, INFO_HELP};
+static const cli_command CMD_FEATURES = {"features", cmd_features, "print the descriptor of every atom of a structure", FEATURES_USAGE, FEATURES_HELP};
+static const cli_command CMD_ENERGY = {"energy", cmd_energy, "energy and forces of the structures in an XYZ file", ENERGY_USAGE, ENERGY_HELP};
+static const cli_command CMD_HELP = {"help", cmd_help, "this overview, or `mlff help COMMAND`", "mlff help [COMMAND]", ""};
+
+/* Subcommands with files of their own (cmd_*.c) declare theirs in cli.h. */
+static const cli_command *const COMMANDS[] = {&CMD_INIT, &CMD_INFO, &CMD_FEATURES, &CMD_ENERGY,
+                                              &CMD_LABEL, &CMD_IMPORT, &CMD_TRAIN, &CMD_EVAL,
+                                              &CMD_HELP};
 #define N_COMMANDS ((int)(sizeof COMMANDS / sizeof *COMMANDS))
 
-static const char *help_text(const char *name) {
-  if (!strcmp(name, "init")) return INIT_HELP;
-  if (!strcmp(name, "info")) return INFO_HELP;
-  if (!strcmp(name, "features")) return FEATURES_HELP;
-  if (!strcmp(name, "energy")) return ENERGY_HELP;
-  return "";
-}
-
-static const command *find_command(const char *name) {
+static const cli_command *find_command(const char *name) {
   for (int i = 0; i < N_COMMANDS; i++)
-    if (!strcmp(COMMANDS[i].name, name)) return &COMMANDS[i];
+    if (!strcmp(COMMANDS[i]->name, name)) return COMMANDS[i];
   return NULL;
 }
 
-static void print_command_help(const command *c) {
-  printf("usage: %s\n\n%s", c->usage, help_text(c->name));
-}
+static void print_command_help(const cli_command *c) { printf("usage: %s\n\n%s", c->usage, c->help); }
 
 static void print_overview(FILE *o) {
   fprintf(o, "mlff %s — distilled machine-learned force fields (models in HDF5, eV and Å)\n\n"
           "usage: mlff COMMAND [ARGS]   (mlff COMMAND --help for details)\n\ncommands:\n",
           MLFF_VERSION_STRING);
   for (int i = 0; i < N_COMMANDS; i++)
-    fprintf(o, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(o, "  %-10s %s\n", COMMANDS[i]->name, COMMANDS[i]->summary);
 }
 
 static int cmd_help(int argc, char **argv) {
@@ -367,7 +325,7 @@ static int cmd_help(int argc, char **argv) {
     print_overview(stdout);
     return 0;
   }
-  const command *c = find_command(argv[1]);
+  const cli_command *c = find_command(argv[1]);
   if (!c) {
     fprintf(stderr, "mlff help: unknown command '%s'\n", argv[1]);
     print_overview(stderr);
@@ -387,13 +345,13 @@ int main(int argc, char **argv) {
     printf("mlff %s (model format_version %d)\n", MLFF_VERSION_STRING, MLFF_FORMAT_VERSION);
     return 0;
   }
-  const command *c = find_command(argv[1]);
+  const cli_command *c = find_command(argv[1]);
   if (!c) {
     fprintf(stderr, "mlff: unknown command '%s'\n\n", argv[1]);
     print_overview(stderr);
     return EXIT_USAGE;
   }
-  if (c->run != cmd_help && wants_help(argc - 1, argv + 1)) {
+  if (c->run != cmd_help && cli_wants_help(argc - 1, argv + 1)) {
     print_command_help(c);
     return 0;
   }

@@ -190,6 +190,81 @@ mlff_structure mlff_frame_structure(const mlff_frame *f, const int *species);
 int mlff_atomic_number(const char *symbol); /* 0 if unknown */
 const char *mlff_element_symbol(int z);     /* NULL if unknown */
 
+/* ---- datasets (SPEC §3): labelled structures in the PyTorch pipeline's ragged layout -------
+ * /structures/{atomic_numbers, positions, cells, pbc, atomic_numbers_splits},
+ * /labels/{energy, forces, forces_splits, source}; /labels attrs teacher, units. Splits follow
+ * numpy.split: the N-1 interior offsets of the concatenated per-atom arrays. */
+
+typedef struct mlff_dataset mlff_dataset;
+
+mlff_status mlff_dataset_create(mlff_dataset **out); /* empty */
+void mlff_dataset_free(mlff_dataset *d);
+/* Refuses, naming file and field: inconsistent splits, non-finite values, unknown elements,
+ * missing labels, units other than eV/Å. */
+mlff_status mlff_dataset_load(const char *path, mlff_dataset **out);
+mlff_status mlff_dataset_save(const mlff_dataset *d, const char *path); /* replaces path */
+/* Append d's structures to path, creating it if missing: labelling writes in chunks and an
+ * interrupted run loses at most the chunk in flight. */
+mlff_status mlff_dataset_append(const mlff_dataset *d, const char *path);
+int mlff_dataset_size(const mlff_dataset *d);
+/* Copy in one labelled structure (has_energy and has_forces required); source tags where it
+ * came from ("md300", "normal_modes", "dimer", ...). */
+mlff_status mlff_dataset_add(mlff_dataset *d, const mlff_frame *f, const char *source);
+/* A view of structure i: pointers into d, valid while d is unchanged; *source may be "". */
+mlff_status mlff_dataset_get(const mlff_dataset *d, int i, mlff_frame *f, const char **source);
+const char *mlff_dataset_attr(const mlff_dataset *d, const char *name); /* "" when absent */
+mlff_status mlff_dataset_set_attr(mlff_dataset *d, const char *name, const char *value);
+/* SHA-256 of a file's bytes, as 64 hex digits (models record their dataset's). */
+mlff_status mlff_file_sha256(const char *path, char hex[65]);
+
+/* ---- teacher (SPEC §4): GFN2-xTB through libxtb, in process --------------------------------- */
+
+typedef struct mlff_teacher mlff_teacher;
+
+/* MLFF_ERR_UNSUPPORTED when libmlff was built without libxtb. */
+mlff_status mlff_teacher_create_xtb(mlff_teacher **out);
+void mlff_teacher_free(mlff_teacher *t);
+const char *mlff_teacher_name(const mlff_teacher *t); /* e.g. "GFN2-xTB (libxtb 6.5.1)" */
+/* Energy (eV) and forces (eV/Å, [n][3]) of a neutral closed-shell structure (open, or periodic
+ * when f->has_cell). Reuses the previous wavefunction when the atoms are the same. */
+mlff_status mlff_teacher_compute(mlff_teacher *t, const mlff_frame *f, double *energy,
+                                 double *forces);
+
+/* ---- training (SPEC §4) ------------------------------------------------------------------ */
+
+typedef struct {
+  int epoch, max_epochs;
+  double elapsed_s, eta_s;
+  double lr;
+  double train_loss, valid_loss;
+  double valid_energy_mae;  /* eV/atom */
+  double valid_force_mae;   /* eV/Å */
+  int improved;             /* validation loss improved this epoch */
+} mlff_train_progress;
+
+typedef struct {
+  double w_energy, w_forces; /* loss = wE mean((dE/N)^2) + wF mean(|dF|^2), eV and Å */
+  int max_epochs;
+  double time_limit_s;       /* stop (keeping the best model) after this; 0 = none */
+  int batch_size;            /* structures per Adam step */
+  double lr, lr_min;         /* learning rate, decayed on validation plateaus down to lr_min */
+  int patience;              /* epochs without validation improvement before stopping */
+  double valid_fraction, test_fraction;
+  uint64_t seed;             /* split, initial weights' shuffle: same seed, same model */
+  int n_threads;             /* 0 = OpenMP's default */
+  const char *checkpoint;    /* model file written at every validation improvement, or NULL */
+  void (*progress)(const mlff_train_progress *p, void *user); /* once per epoch, or NULL */
+  void *user;
+} mlff_train_options;
+
+void mlff_train_options_default(mlff_train_options *o);
+/* Fit m (architecture and initial weights given, e.g. by mlff_model_create) to d: e0 by least
+ * squares, then Adam on the loss with analytic force-loss gradients. m ends as the best model
+ * on the validation set, with input normalisation folded into its first layer, the training
+ * range of the descriptor, and attrs teacher, dataset_sha256 (when d came from a file, set by
+ * the caller) and training_summary (JSON: options, split indices, losses, timings). */
+mlff_status mlff_train(mlff_model *m, const mlff_dataset *d, const mlff_train_options *o);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,28 @@
+/* cli.h — what the `mlff` subcommands share: the command record and small helpers. */
+#ifndef MLFF_CLI_H
+#define MLFF_CLI_H
+
+#include "mlff.h"
+
+#define EXIT_USAGE 2
+
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv); /* argv[0] is the command name */
+  const char *summary;               /* one line for `mlff help` */
+  const char *usage;                 /* the synopsis */
+  const char *help;                  /* what --help prints under the synopsis */
+} cli_command;
+
+/* Subcommands defined in cmd_*.c. */
+extern const cli_command CMD_LABEL, CMD_IMPORT, CMD_TRAIN, CMD_EVAL;
+
+/* "mlff CMD: <mlff_last_error()>" on stderr; returns 1. */
+int cli_fail(const char *cmd);
+/* "mlff CMD: <fmt with arg>", the usage and a pointer to --help; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const char *arg);
+int cli_wants_help(int argc, char **argv);
+/* A non-negative integer option value, entirely digits. */
+int cli_parse_count(const char *s, long long *v);
+
+#endif
