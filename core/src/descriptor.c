@@ -244,3 +244,65 @@ void mlff_aev_backward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb,
     angular_backward(A, &L, nb, dEdG, grad, nA, nZ);
   angular_list_free(&L);
 }
+
+/* Forward-mode: G and its full Jacobian with respect to the neighbour vectors, for training
+ * (SPEC §4: descriptors and their Jacobian are fixed per structure, computed once). */
+void mlff_aev_jacobian(const mlff_aev *A, int n, const mlff_neighbor_entry *nb, double *G,
+                       double *J) {
+  const mlff_descriptor_params *p = A->p;
+  const int nR = p->n_muR, nA = p->n_muA, nZ = p->n_thetaZ;
+  const size_t row = 3 * (size_t)n; /* J[f] holds n neighbours x 3 */
+  memset(G, 0, sizeof(double) * A->n_features);
+  memset(J, 0, sizeof(double) * A->n_features * row);
+  for (int j = 0; j < n; j++) {
+    double r = nb[j].r;
+    if (r >= p->Rcr) continue;
+    double f = fc(r, p->Rcr), df = dfc(r, p->Rcr), gk[MLFF_MAX_RADIAL_SHELLS];
+    gaussians(r, p->etaR, p->muR, nR, A->stepR, A->decayR, gk);
+    int f0 = nb[j].species * nR;
+    for (int k = 0; k < nR; k++) {
+      G[f0 + k] += 0.25 * f * gk[k];
+      double s = 0.25 * gk[k] * (df - 2.0 * p->etaR * (r - p->muR[k]) * f) / r;
+      for (int x = 0; x < 3; x++) J[(f0 + k) * row + 3 * j + x] += s * nb[j].d[x];
+    }
+  }
+  double f1[MLFF_MAX_ANGLE_SECTIONS], df1[MLFF_MAX_ANGLE_SECTIONS];
+  double f2[MLFF_MAX_ANGULAR_SHELLS], df2[MLFF_MAX_ANGULAR_SHELLS];
+  angular_list L;
+  angular_list_build(&L, A, n, nb);
+  for (int jj = 0; jj < L.n; jj++) {
+    int j = L.idx[jj];
+    double rj = nb[j].r, fcj = L.fc[jj], dfcj = L.dfc[jj];
+    for (int kk = jj + 1; kk < L.n; kk++) {
+      int k = L.idx[kk];
+      double rk = nb[k].r, fck = L.fc[kk], dfck = L.dfc[kk];
+      const double *dj = nb[j].d, *dk = nb[k].d;
+      double inv = 1.0 / (rj * rk);
+      double cos_t = (dj[0] * dk[0] + dj[1] * dk[1] + dj[2] * dk[2]) * inv;
+      angular_factors(A, cos_t, 0.5 * (rj + rk), f1, df1, f2, df2, nA, nZ);
+      double dcj[3], dck[3], uj[3], uk[3];
+      for (int x = 0; x < 3; x++) {
+        dcj[x] = dk[x] * inv - cos_t * dj[x] / (rj * rj);
+        dck[x] = dj[x] * inv - cos_t * dk[x] / (rk * rk);
+        uj[x] = dj[x] / rj;
+        uk[x] = dk[x] / rk;
+      }
+      int base = A->n_radial + mlff_pair_index(nb[j].species, nb[k].species, A->n_species) * nA * nZ;
+      for (int a = 0; a < nA; a++)
+        for (int z = 0; z < nZ; z++) {
+          int fi = base + a * nZ + z;
+          G[fi] += 2.0 * fcj * fck * f2[a] * f1[z];
+          /* d/d r_j, d/d r_k (through the cutoffs and the mean distance) and d/d cos */
+          double t_rj = 2.0 * f1[z] * (dfcj * fck * f2[a] + 0.5 * fcj * fck * df2[a]);
+          double t_rk = 2.0 * f1[z] * (fcj * dfck * f2[a] + 0.5 * fcj * fck * df2[a]);
+          double t_c = 2.0 * fcj * fck * f2[a] * df1[z];
+          double *Jj = J + fi * row + 3 * j, *Jk = J + fi * row + 3 * k;
+          for (int x = 0; x < 3; x++) {
+            Jj[x] += t_rj * uj[x] + t_c * dcj[x];
+            Jk[x] += t_rk * uk[x] + t_c * dck[x];
+          }
+        }
+    }
+  }
+  angular_list_free(&L);
+}

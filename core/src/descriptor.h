@@ -29,5 +29,9 @@ void mlff_aev_forward(const mlff_aev *a, int n, const mlff_neighbor_entry *nb, d
 /* grad[j] = dE/d(d_j) given dEdG[n_features]; grad is overwritten. */
 void mlff_aev_backward(const mlff_aev *a, int n, const mlff_neighbor_entry *nb,
                        const double *dEdG, double (*grad)[3]);
+/* G[n_features] and J[n_features][n][3] = dG_f / d(d_j) for the n neighbours (the derivative
+ * with respect to the central atom is minus the sum over j). For training. */
+void mlff_aev_jacobian(const mlff_aev *a, int n, const mlff_neighbor_entry *nb, double *G,
+                       double *J);
 
 #endif
