@@ -16,6 +16,9 @@
 #include "descriptor.h"
 #include "internal.h"
 #include "network.h"
+#ifdef MLFF_HAVE_CUDA
+#include "../../kernels/mlff_gpu.h"
+#endif
 
 #define MLP_BLOCK 64 /* rows per dgemm: large enough for BLAS, small enough to spread */
 
@@ -23,6 +26,9 @@ struct mlff_calc {
   const mlff_model *model;
   mlff_device device;
   int n_threads;
+#ifdef MLFF_HAVE_CUDA
+  mlff_gpu *gpu; /* the device path when device == MLFF_DEVICE_GPU */
+#endif
   mlff_aev aev;
   /* grow-only workspaces */
   size_t cap_rows, cap_nb, cap_mlp;
@@ -64,18 +70,31 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
     return mlff_fail(MLFF_ERR_UNSUPPORTED,
                      "fp16 yes runs the network on GPU tensor cores, but this libmlff was built "
                      "without CUDA: use fp16 no (the CPU path computes in double precision)");
-#else
-  if (o->device == MLFF_DEVICE_GPU || o->fp16)
-    return mlff_fail(MLFF_ERR_UNSUPPORTED,
-                     "device gpu / fp16 yes: the GPU path is not implemented yet; use device cpu");
 #endif
   if (o->fp16 && o->device == MLFF_DEVICE_CPU)
     return mlff_fail(MLFF_ERR_UNSUPPORTED,
                      "fp16 yes needs the GPU path; with device cpu use fp16 no");
+  mlff_device device = MLFF_DEVICE_CPU;
+#ifdef MLFF_HAVE_CUDA
+  if (o->device == MLFF_DEVICE_GPU || (o->device == MLFF_DEVICE_AUTO && mlff_gpu_device_count() > 0))
+    device = MLFF_DEVICE_GPU;
+  else if (o->fp16)
+    return mlff_fail(MLFF_ERR_DEVICE, "fp16 yes needs a GPU, and no CUDA device is visible: use "
+                                      "fp16 no (the CPU path computes in double precision)");
+#endif
   mlff_calc *c = calloc(1, sizeof *c);
   if (!c) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
   c->model = m;
-  c->device = MLFF_DEVICE_CPU;
+  c->device = device;
+#ifdef MLFF_HAVE_CUDA
+  if (device == MLFF_DEVICE_GPU) {
+    mlff_status st = mlff_gpu_create(m, o->fp16, &c->gpu);
+    if (st) {
+      free(c);
+      return st;
+    }
+  }
+#endif
   c->n_threads = o->n_threads > 0 ? o->n_threads : omp_get_max_threads();
   /* Our threads call BLAS: a threaded OpenBLAS underneath would oversubscribe the cores. */
   openblas_set_num_threads(1);
@@ -86,6 +105,9 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
 
 void mlff_calc_free(mlff_calc *c) {
   if (!c) return;
+#ifdef MLFF_HAVE_CUDA
+  mlff_gpu_free(c->gpu);
+#endif
   free(c->row_atom); free(c->nb_off); free(c->nb_cnt); free(c->nb); free(c->grad);
   free(c->G); free(c->dEdG); free(c->e_row); free(c->work);
   struct sysbuf *s = &c->sys;
@@ -284,8 +306,42 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
   return MLFF_OK;
 }
 
+#ifdef MLFF_HAVE_CUDA
+/* The device finds its own neighbours: it needs the local atoms first (as LAMMPS orders them),
+ * then the ghosts. Per-atom outputs are added, as on the CPU. */
+static mlff_status gpu_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r) {
+  for (int ii = 0; ii < nl->n_list; ii++)
+    if (nl->ilist[ii] != ii)
+      return mlff_fail(MLFF_ERR_UNSUPPORTED, "GPU path: ilist must list atoms 0..%d in order "
+                       "(local atoms first, then ghosts)", nl->n_list - 1);
+  size_t n = nl->n_total;
+  double *f = malloc((3 * n + 1) * sizeof(double)), *ea = NULL, *va = NULL;
+  if (r->energy_atom) ea = malloc((n + 1) * sizeof(double));
+  if (r->virial_atom) va = malloc((6 * n + 1) * sizeof(double));
+  mlff_status st = MLFF_OK;
+  if (!f || (r->energy_atom && !ea) || (r->virial_atom && !va))
+    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!st)
+    st = mlff_gpu_compute(c->gpu, nl->n_list, nl->n_total, nl->positions, nl->species, f, ea, va,
+                          &r->energy, r->virial);
+  if (!st) {
+    if (r->forces)
+      for (size_t k = 0; k < 3 * n; k++) r->forces[k] += f[k];
+    if (ea)
+      for (int i = 0; i < nl->n_list; i++) r->energy_atom[i] += ea[i];
+    if (va)
+      for (size_t k = 0; k < 6 * n; k++) r->virial_atom[k] += va[k];
+  }
+  free(f); free(ea); free(va);
+  return st;
+}
+#endif
+
 mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r) {
   if (!c || !nl || !r) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: NULL argument");
+#ifdef MLFF_HAVE_CUDA
+  if (c->gpu) return gpu_neighbors(c, nl, r);
+#endif
   return compute_core(c, nl, r->forces, r->energy_atom, r->virial_atom, &r->energy, r->virial);
 }
 
@@ -470,6 +526,65 @@ done:
   return ret;
 }
 
+#ifdef MLFF_HAVE_CUDA
+/* The system of compute_structures on the device: local atoms first, then images, and each
+ * structure moved along x (translation changes nothing) so that no two share a neighbour. */
+static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_local,
+                                  const int *ilist, double *f, double *ea, double *va) {
+  struct sysbuf *s = &c->sys;
+  const int N = s->n;
+  const double gap = 2.0 * c->aev.rc + 1.0;
+  int *order = malloc((N + 1) * sizeof(int)), *sp = malloc((N + 1) * sizeof(int));
+  int *local = calloc(N + 1, sizeof(int));
+  double *x = malloc((3 * (size_t)N + 1) * sizeof(double)), *shift = malloc((n + 1) * sizeof(double));
+  double *fo = malloc((3 * (size_t)N + 1) * sizeof(double)), *eo = malloc((N + 1) * sizeof(double)),
+         *vo = malloc((6 * (size_t)N + 1) * sizeof(double));
+  mlff_status st = MLFF_OK;
+  if (!order || !sp || !local || !x || !shift || !fo || !eo || !vo) {
+    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  double cum = 0.0;
+  for (int b = 0; b < n; b++) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = starts[b]; i < starts[b + 1]; i++) {
+      lo = fmin(lo, s->x[3 * (size_t)i]);
+      hi = fmax(hi, s->x[3 * (size_t)i]);
+    }
+    if (lo > hi) lo = hi = 0.0;
+    shift[b] = cum - lo;
+    cum += hi - lo + gap;
+  }
+  int k = 0;
+  for (int q = 0; q < n_local; q++) {
+    order[k++] = ilist[q];
+    local[ilist[q]] = 1;
+  }
+  for (int i = 0; i < N; i++)
+    if (!local[i]) order[k++] = i;
+  for (int b = 0; b < n; b++)
+    for (int i = starts[b]; i < starts[b + 1]; i++) local[i] = b; /* now: structure of i */
+  for (int q = 0; q < N; q++) {
+    int i = order[q];
+    x[3 * (size_t)q] = s->x[3 * (size_t)i] + shift[local[i]];
+    x[3 * (size_t)q + 1] = s->x[3 * (size_t)i + 1];
+    x[3 * (size_t)q + 2] = s->x[3 * (size_t)i + 2];
+    sp[q] = s->species[i];
+  }
+  double energy, virial[6];
+  if ((st = mlff_gpu_compute(c->gpu, n_local, N, x, sp, fo, eo, vo, &energy, virial))) goto done;
+  for (int q = 0; q < N; q++) {
+    int i = order[q];
+    for (int d = 0; d < 3; d++) f[3 * (size_t)i + d] = fo[3 * (size_t)q + d];
+    for (int d = 0; d < 6; d++) va[6 * (size_t)i + d] = vo[6 * (size_t)q + d];
+    if (q < n_local) ea[i] = eo[q];
+  }
+done:
+  free(order); free(sp); free(local); free(x); free(shift); free(fo); free(eo); free(vo);
+  return st;
+}
+#endif
+
 /* Evaluate n structures as one system; fold image forces onto their atoms. With features
  * non-NULL, only descriptors are computed (n must be 1). */
 static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure *st,
@@ -514,6 +629,11 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
     goto out2;
   }
   double energy, virial[6];
+#ifdef MLFF_HAVE_CUDA
+  if (c->gpu) {
+    if ((ret = gpu_structures(c, n, starts, n_local, ilist, f, ea, va))) goto out2;
+  } else
+#endif
   if ((ret = compute_core(c, &nl, f, ea, va, &energy, virial))) goto out2;
   for (int b = 0; b < n; b++) {
     mlff_result *r = &res[b];

@@ -5,6 +5,10 @@
 
 #include "mlff.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MLFF_MAX_LAYERS (MLFF_MAX_HIDDEN + 1)
 #define MLFF_SYMBOL_LEN 4
 
@@ -60,4 +64,7 @@ static inline int mlff_pair_index(int a, int b, int n_species) {
   return a * n_species - a * (a - 1) / 2 + (b - a);
 }
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -37,11 +37,19 @@ int main(void) {
   mlff_calc_options cpu16 = {MLFF_DEVICE_CPU, 1, 0};
   expect(mlff_calc_create(m, &cpu16, &bad), MLFF_ERR_UNSUPPORTED, "fp16");
   CHECK(bad == NULL);
+  mlff_calc_options gpu = {MLFF_DEVICE_GPU, 0, 0}, auto16 = {MLFF_DEVICE_AUTO, 1, 0};
 #ifndef MLFF_TEST_HAVE_CUDA
-  mlff_calc_options gpu = {MLFF_DEVICE_GPU, 0, 0};
   expect(mlff_calc_create(m, &gpu, &bad), MLFF_ERR_UNSUPPORTED, "without CUDA");
-  mlff_calc_options auto16 = {MLFF_DEVICE_AUTO, 1, 0};
   expect(mlff_calc_create(m, &auto16, &bad), MLFF_ERR_UNSUPPORTED, "fp16 yes");
+#else
+  /* a CUDA build: where no GPU is visible, both say so; where one is, both work */
+  mlff_status st = mlff_calc_create(m, &gpu, &bad);
+  if (st == MLFF_OK) {
+    mlff_calc_free(bad);
+  } else {
+    expect(st, MLFF_ERR_DEVICE, "no CUDA device is visible");
+    expect(mlff_calc_create(m, &auto16, &bad), MLFF_ERR_DEVICE, "fp16 yes needs a GPU");
+  }
 #endif
   tfree(&b);
   mlff_calc_free(c);

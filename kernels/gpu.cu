@@ -1,0 +1,912 @@
+/* gpu.cu — one MD step of the aev-mlp model on a CUDA device (SPEC §6).
+ *
+ * Per step, on one stream, captured once in a CUDA graph and replayed:
+ *   positions in (one copy) -> cell list -> neighbour list -> rows sorted by element ->
+ *   descriptors (a warp per atom: radial terms by neighbour, angular terms by pair, as
+ *   TorchANI's cuaev splits them) -> per-element MLP forward and backward (tiled GEMMs;
+ *   FP16 inputs on tensor cores with FP32 accumulation when fp16 is on) -> descriptor backward
+ *   and force scatter (float atomics) -> energy and virial reductions -> results out (one copy).
+ * Descriptors, forces and sums stay FP32 (energy and virial totals in FP64). */
+#include <cuda_runtime.h>
+#include <mma.h>
+#include <cub/device/device_scan.cuh>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlff_gpu.h"
+
+#define WARPS_PER_BLOCK 4
+#define MAX_D 1024            /* descriptor length the kernels support */
+#define MAX_NB_LIMIT 512      /* neighbour capacity ceiling per atom */
+
+#define CUDA_TRY(call)                                                                     \
+  do {                                                                                     \
+    cudaError_t e_ = (call);                                                               \
+    if (e_ != cudaSuccess)                                                                 \
+      return mlff_fail(MLFF_ERR_DEVICE, "CUDA error in %s: %s", #call, cudaGetErrorString(e_)); \
+  } while (0)
+
+/* Descriptor constants, by value in every kernel that needs them. */
+struct AevParams {
+  float Rcr, Rca, etaR, etaA, zeta;
+  int nR, nA, nZ, nS, n_radial, D, zeta_m1;
+  float muR[MLFF_MAX_RADIAL_SHELLS], muA[MLFF_MAX_ANGULAR_SHELLS];
+  float cosZ[MLFF_MAX_ANGLE_SECTIONS], sinZ[MLFF_MAX_ANGLE_SECTIONS];
+};
+
+/* What the host writes each step before the positions: the cell grid of this step. */
+struct StepHeader {
+  float lo[3];
+  float inv_cell;
+  int dims[3];
+  int pad;
+};
+
+struct Net { /* one element's layers on the device; all elements share the sizes */
+  float *W[MLFF_MAX_LAYERS], *b[MLFF_MAX_LAYERS];
+  __half *Wh[MLFF_MAX_LAYERS];
+};
+
+struct mlff_gpu {
+  int n_elements, n_layers, sizes[MLFF_MAX_LAYERS + 1], fp16, widest;
+  mlff_activation act;
+  float scale, e0[MLFF_MAX_ELEMENTS];
+  AevParams aev;
+  float rc;
+  Net net[MLFF_MAX_ELEMENTS];
+  cudaStream_t stream;
+  /* capacities */
+  int cap_atoms, cap_cells, max_nb;
+  /* device buffers */
+  char *d_stage;        /* StepHeader + float4 positions (x, y, z, species) */
+  int *d_cell_count, *d_cell_start, *d_cell_fill, *d_cell_of, *d_cell_atoms;
+  void *d_scan_tmp;
+  size_t scan_tmp_bytes;
+  int *d_nbr_n, *d_nbr_j, *d_overflow;
+  float4 *d_nbr_d;
+  int *d_count, *d_offset, *d_fill, *d_row, *d_row_atom;
+  float *d_e0;
+  float *d_G, *d_dG, *d_Z[MLFF_MAX_LAYERS], *d_A[MLFF_MAX_LAYERS], *d_bufA, *d_bufB;
+  __half *d_h;          /* FP16 copy of a GEMM's left operand */
+  float *d_force, *d_eatom, *d_vatom;
+  double *d_sums;       /* energy, virial[6] */
+  /* host */
+  char *h_stage;
+  float *h_force, *h_eatom, *h_vatom;
+  double *h_sums;
+  int *h_overflow;
+  /* graph */
+  cudaGraphExec_t graph;
+  int g_local, g_total, g_eatom, g_vatom;
+  long replays, captures;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+
+__device__ __forceinline__ float fc_f(float r, float rc) { return 0.5f * cosf(3.14159265358979f * r / rc) + 0.5f; }
+__device__ __forceinline__ float dfc_f(float r, float rc) {
+  return -0.5f * 3.14159265358979f / rc * sinf(3.14159265358979f * r / rc);
+}
+
+__global__ void k_cells(const char *stage, int n_total, int *cell_of, int *cell_count) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n_total) return;
+  const StepHeader *h = (const StepHeader *)stage;
+  const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
+  float4 p = pos[i];
+  int c[3];
+  float q[3] = {p.x, p.y, p.z};
+  for (int d = 0; d < 3; d++) {
+    c[d] = (int)((q[d] - h->lo[d]) * h->inv_cell);
+    c[d] = c[d] < 0 ? 0 : (c[d] >= h->dims[d] ? h->dims[d] - 1 : c[d]);
+  }
+  int cell = (c[2] * h->dims[1] + c[1]) * h->dims[0] + c[0];
+  cell_of[i] = cell;
+  atomicAdd(&cell_count[cell], 1);
+}
+
+__global__ void k_cell_fill(int n_total, const int *cell_of, const int *cell_start, int *cell_fill,
+                            int *cell_atoms) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n_total) return;
+  int c = cell_of[i];
+  cell_atoms[cell_start[c] + atomicAdd(&cell_fill[c], 1)] = i;
+}
+
+/* Thread per local atom: neighbours within rc from the 27 cells around it. */
+__global__ void k_neighbors(const char *stage, int n_local, float rc, const int *cell_of,
+                            const int *cell_start, const int *cell_atoms, int max_nb,
+                            int *nbr_n, int *nbr_j, float4 *nbr_d, int *overflow) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n_local) return;
+  const StepHeader *h = (const StepHeader *)stage;
+  const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
+  float4 p = pos[i];
+  int n = 0;
+  if (p.w >= 0.f) {
+    int c = cell_of[i];
+    int cx = c % h->dims[0], cy = (c / h->dims[0]) % h->dims[1], cz = c / (h->dims[0] * h->dims[1]);
+    float rc2 = rc * rc;
+    for (int z = max(cz - 1, 0); z <= min(cz + 1, h->dims[2] - 1); z++)
+      for (int y = max(cy - 1, 0); y <= min(cy + 1, h->dims[1] - 1); y++)
+        for (int x = max(cx - 1, 0); x <= min(cx + 1, h->dims[0] - 1); x++) {
+          int cc = (z * h->dims[1] + y) * h->dims[0] + x;
+          for (int s = cell_start[cc]; s < cell_start[cc + 1]; s++) {
+            int j = cell_atoms[s];
+            if (j == i) continue;
+            float4 q = pos[j];
+            if (q.w < 0.f) continue;
+            float dx = q.x - p.x, dy = q.y - p.y, dz = q.z - p.z;
+            float r2 = dx * dx + dy * dy + dz * dz;
+            if (r2 >= rc2 || r2 == 0.f) continue;
+            if (n < max_nb) {
+              nbr_j[(size_t)i * max_nb + n] = j;
+              nbr_d[(size_t)i * max_nb + n] = make_float4(dx, dy, dz, sqrtf(r2));
+            } else {
+              atomicMax(overflow, n + 1);
+            }
+            n++;
+          }
+        }
+  }
+  nbr_n[i] = min(n, max_nb);
+}
+
+__global__ void k_count_species(const char *stage, int n_local, int *count) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n_local) return;
+  const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
+  int s = (int)pos[i].w;
+  if (s >= 0) atomicAdd(&count[s], 1);
+}
+
+__global__ void k_offsets(int n_species, const int *count, int *offset, int *fill) {
+  int o = 0;
+  for (int s = 0; s < n_species; s++) {
+    offset[s] = o;
+    fill[s] = 0;
+    o += count[s];
+  }
+  offset[n_species] = o;
+}
+
+__global__ void k_rows(const char *stage, int n_local, const int *offset, int *fill, int *row,
+                       int *row_atom) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n_local) return;
+  const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
+  int s = (int)pos[i].w;
+  if (s < 0) {
+    row[i] = -1;
+    return;
+  }
+  int r = offset[s] + atomicAdd(&fill[s], 1);
+  row[i] = r;
+  row_atom[r] = i;
+}
+
+/* ---- descriptors ---------------------------------------------------------------------- */
+
+__device__ __forceinline__ void gauss_comb(float x, float eta, const float *mu, int n, float *g) {
+  for (int k = 0; k < n; k++) {
+    float d = x - mu[k];
+    g[k] = __expf(-eta * d * d);
+  }
+}
+
+/* f1[z] = ((1 + cos(theta' - thetaZ))/2)^zeta and d f1 / d cos(theta). */
+__device__ __forceinline__ void angle_terms(const AevParams &P, float cos_t, float *f1, float *df1) {
+  float c = 0.95f * cos_t, s = sqrtf(fmaxf(1.f - c * c, 1e-12f)), c_s = c / s;
+  for (int z = 0; z < P.nZ; z++) {
+    float base = 0.5f * (1.f + c * P.cosZ[z] + s * P.sinZ[z]);
+    float pm1;
+    if (P.zeta_m1 >= 0) {
+      pm1 = 1.f;
+      float sq = base;
+      for (int e = P.zeta_m1; e; e >>= 1) {
+        if (e & 1) pm1 *= sq;
+        sq *= sq;
+      }
+    } else {
+      pm1 = powf(base, P.zeta - 1.f);
+    }
+    f1[z] = pm1 * base;
+    if (df1) df1[z] = 0.5f * 0.95f * P.zeta * pm1 * (P.cosZ[z] - c_s * P.sinZ[z]);
+  }
+}
+
+__device__ __forceinline__ int pair_index(int a, int b, int n) {
+  if (a > b) { int t = a; a = b; b = t; }
+  return a * n - a * (a - 1) / 2 + (b - a);
+}
+
+/* Pair p of na angular neighbours -> (j < k). */
+__device__ __forceinline__ void decode_pair(int p, int na, int &j, int &k) {
+  j = 0;
+  int rest = p;
+  while (rest >= na - 1 - j) {
+    rest -= na - 1 - j;
+    j++;
+  }
+  k = j + 1 + rest;
+}
+
+/* Warp per atom: G row of atom i (rows sorted by element). Shared: G and the angular list. */
+__global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const int *row,
+                              int max_nb, const int *nbr_n, const int *nbr_j, const float4 *nbr_d,
+                              float *G_out) {
+  extern __shared__ float sh[];
+  int w = threadIdx.x / 32, lane = threadIdx.x % 32;
+  int i = blockIdx.x * WARPS_PER_BLOCK + w;
+  float *G = sh + w * (P.D + 2 * max_nb);
+  int *ang = (int *)(G + P.D);
+  if (i >= n_local || row[i] < 0) return;
+  const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
+  for (int f = lane; f < P.D; f += 32) G[f] = 0.f;
+  __syncwarp();
+  int n = nbr_n[i];
+  const float4 *nd = nbr_d + (size_t)i * max_nb;
+  const int *nj = nbr_j + (size_t)i * max_nb;
+  float g[MLFF_MAX_RADIAL_SHELLS];
+  int na = 0;
+  for (int base = 0; base < n; base += 32) {
+    int k = base + lane;
+    float4 d = k < n ? nd[k] : make_float4(0, 0, 0, 1e30f);
+    if (k < n && d.w < P.Rcr) {
+      int s = (int)pos[nj[k]].w;
+      float f = 0.25f * fc_f(d.w, P.Rcr);
+      gauss_comb(d.w, P.etaR, P.muR, P.nR, g);
+      for (int q = 0; q < P.nR; q++) atomicAdd(&G[s * P.nR + q], f * g[q]);
+    }
+    unsigned m = __ballot_sync(0xffffffffu, k < n && d.w < P.Rca);
+    if (k < n && d.w < P.Rca) ang[na + __popc(m & ((1u << lane) - 1))] = k;
+    na += __popc(m);
+  }
+  __syncwarp();
+  int npairs = na * (na - 1) / 2;
+  float f1[MLFF_MAX_ANGLE_SECTIONS], f2[MLFF_MAX_ANGULAR_SHELLS];
+  for (int p = lane; p < npairs; p += 32) {
+    int a, b;
+    decode_pair(p, na, a, b);
+    int ja = ang[a], kb = ang[b];
+    float4 dj = nd[ja], dk = nd[kb];
+    float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) / (dj.w * dk.w);
+    angle_terms(P, cos_t, f1, nullptr);
+    gauss_comb(0.5f * (dj.w + dk.w), P.etaA, P.muA, P.nA, f2);
+    float wgt = 2.f * fc_f(dj.w, P.Rca) * fc_f(dk.w, P.Rca);
+    int sj = (int)pos[nj[ja]].w, sk = (int)pos[nj[kb]].w;
+    float *Gp = G + P.n_radial + pair_index(sj, sk, P.nS) * P.nA * P.nZ;
+    for (int q = 0; q < P.nA; q++)
+      for (int z = 0; z < P.nZ; z++) atomicAdd(&Gp[q * P.nZ + z], wgt * f2[q] * f1[z]);
+  }
+  __syncwarp();
+  float *out = G_out + (size_t)row[i] * P.D;
+  for (int f = lane; f < P.D; f += 32) out[f] = G[f];
+}
+
+/* Warp per atom: pair gradients from dE/dG, scattered as forces (float atomics); virial and
+ * per-atom virial from the same pair terms. */
+__global__ void k_aev_backward(AevParams P, const char *stage, int n_local, const int *row,
+                               int max_nb, const int *nbr_n, const int *nbr_j, const float4 *nbr_d,
+                               const float *dG_in, float *force, float *vatom, double *sums) {
+  extern __shared__ float sh[];
+  int w = threadIdx.x / 32, lane = threadIdx.x % 32;
+  int i = blockIdx.x * WARPS_PER_BLOCK + w;
+  float *dG = sh + w * (P.D + 5 * max_nb);
+  float *gr = dG + P.D;                 /* [max_nb][3] */
+  int *ang = (int *)(gr + 3 * max_nb);  /* [max_nb] */
+  if (i >= n_local || row[i] < 0) return;
+  const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
+  const float *src = dG_in + (size_t)row[i] * P.D;
+  for (int f = lane; f < P.D; f += 32) dG[f] = src[f];
+  int n = nbr_n[i];
+  for (int k = lane; k < 3 * n; k += 32) gr[k] = 0.f;
+  __syncwarp();
+  const float4 *nd = nbr_d + (size_t)i * max_nb;
+  const int *nj = nbr_j + (size_t)i * max_nb;
+  float g[MLFF_MAX_RADIAL_SHELLS];
+  int na = 0;
+  for (int base = 0; base < n; base += 32) {
+    int k = base + lane;
+    float4 d = k < n ? nd[k] : make_float4(0, 0, 0, 1e30f);
+    if (k < n && d.w < P.Rcr) {
+      int s = (int)pos[nj[k]].w;
+      float f = fc_f(d.w, P.Rcr), df = dfc_f(d.w, P.Rcr);
+      gauss_comb(d.w, P.etaR, P.muR, P.nR, g);
+      const float *wr = dG + s * P.nR;
+      float acc = 0.f;
+      for (int q = 0; q < P.nR; q++) acc += wr[q] * g[q] * (df - 2.f * P.etaR * (d.w - P.muR[q]) * f);
+      acc *= 0.25f / d.w;
+      gr[3 * k] += acc * d.x;
+      gr[3 * k + 1] += acc * d.y;
+      gr[3 * k + 2] += acc * d.z;
+    }
+    unsigned m = __ballot_sync(0xffffffffu, k < n && d.w < P.Rca);
+    if (k < n && d.w < P.Rca) ang[na + __popc(m & ((1u << lane) - 1))] = k;
+    na += __popc(m);
+  }
+  __syncwarp();
+  int npairs = na * (na - 1) / 2;
+  float f1[MLFF_MAX_ANGLE_SECTIONS], df1[MLFF_MAX_ANGLE_SECTIONS];
+  float f2[MLFF_MAX_ANGULAR_SHELLS];
+  for (int p = lane; p < npairs; p += 32) {
+    int a, b;
+    decode_pair(p, na, a, b);
+    int ja = ang[a], kb = ang[b];
+    float4 dj = nd[ja], dk = nd[kb];
+    float inv = 1.f / (dj.w * dk.w);
+    float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) * inv;
+    float ravg = 0.5f * (dj.w + dk.w);
+    angle_terms(P, cos_t, f1, df1);
+    gauss_comb(ravg, P.etaA, P.muA, P.nA, f2);
+    int sj = (int)pos[nj[ja]].w, sk = (int)pos[nj[kb]].w;
+    const float *wp = dG + P.n_radial + pair_index(sj, sk, P.nS) * P.nA * P.nZ;
+    float S = 0.f, S_c = 0.f, S_r = 0.f;
+    for (int q = 0; q < P.nA; q++) {
+      float t = 0.f, tc = 0.f;
+      for (int z = 0; z < P.nZ; z++) {
+        float wz = wp[q * P.nZ + z];
+        t += wz * f1[z];
+        tc += wz * df1[z];
+      }
+      S += t * f2[q];
+      S_c += tc * f2[q];
+      S_r += t * f2[q] * (-2.f * P.etaA * (ravg - P.muA[q]));
+    }
+    float fcj = fc_f(dj.w, P.Rca), fck = fc_f(dk.w, P.Rca);
+    float dfcj = dfc_f(dj.w, P.Rca), dfck = dfc_f(dk.w, P.Rca), fcjk = fcj * fck;
+    float dE_dc = 2.f * fcjk * S_c;
+    float dE_drj = 2.f * (dfcj * fck * S + 0.5f * fcjk * S_r);
+    float dE_drk = 2.f * (fcj * dfck * S + 0.5f * fcjk * S_r);
+    float djv[3] = {dj.x, dj.y, dj.z}, dkv[3] = {dk.x, dk.y, dk.z};
+    for (int x = 0; x < 3; x++) {
+      atomicAdd(&gr[3 * ja + x], dE_dc * (dkv[x] * inv - cos_t * djv[x] / (dj.w * dj.w)) + dE_drj * djv[x] / dj.w);
+      atomicAdd(&gr[3 * kb + x], dE_dc * (djv[x] * inv - cos_t * dkv[x] / (dk.w * dk.w)) + dE_drk * dkv[x] / dk.w);
+    }
+  }
+  __syncwarp();
+  float fi[3] = {0, 0, 0}, v[6] = {0, 0, 0, 0, 0, 0};
+  for (int k = lane; k < n; k += 32) {
+    int j = nj[k];
+    float4 d = nd[k];
+    float gx = gr[3 * k], gy = gr[3 * k + 1], gz = gr[3 * k + 2];
+    atomicAdd(&force[3 * j], -gx);
+    atomicAdd(&force[3 * j + 1], -gy);
+    atomicAdd(&force[3 * j + 2], -gz);
+    fi[0] += gx; fi[1] += gy; fi[2] += gz;
+    float vv[6] = {-d.x * gx, -d.y * gy, -d.z * gz, -d.x * gy, -d.x * gz, -d.y * gz};
+    for (int q = 0; q < 6; q++) v[q] += vv[q];
+    if (vatom)
+      for (int q = 0; q < 6; q++) {
+        atomicAdd(&vatom[6 * (size_t)j + q], 0.5f * vv[q]);
+        atomicAdd(&vatom[6 * (size_t)i + q], 0.5f * vv[q]);
+      }
+  }
+  for (int off = 16; off; off >>= 1) {
+    for (int x = 0; x < 3; x++) fi[x] += __shfl_down_sync(0xffffffffu, fi[x], off);
+    for (int q = 0; q < 6; q++) v[q] += __shfl_down_sync(0xffffffffu, v[q], off);
+  }
+  if (lane == 0) {
+    for (int x = 0; x < 3; x++) atomicAdd(&force[3 * i + x], fi[x]);
+    for (int q = 0; q < 6; q++) atomicAdd(&sums[1 + q], (double)v[q]);
+  }
+}
+
+/* ---- network -------------------------------------------------------------------------- */
+
+struct LayerArgs {
+  const float *W[MLFF_MAX_ELEMENTS];  /* per element, [out][in] */
+  const float *b[MLFF_MAX_ELEMENTS];
+  const __half *Wh[MLFF_MAX_ELEMENTS];
+};
+
+__device__ __forceinline__ float act_and_grad(int act, float z, float *dz) {
+  if (act == MLFF_ACT_CELU) {
+    if (z > 0.f) { *dz = 1.f; return z; }
+    float e = __expf(z / 0.1f);
+    *dz = e;
+    return 0.1f * (e - 1.f);
+  }
+  float s = 1.f / (1.f + __expf(-z));
+  *dz = s * (1.f + z * (1.f - s));
+  return z * s;
+}
+
+#define TM 64
+#define TN 64
+#define TK 16
+
+/* C[rows of element e][N] = A[.][K] op(W_e) (+ epilogue), element e = blockIdx.z; rows of e are
+ * [offset[e], offset[e+1]). forward: op(W) = W^T (W is [N][K]), + bias, activation: writes A_out
+ * = act(z) and Z_out = act'(z). backward: op(W) = W (W is [K'=rows of W][N]): C = dZ W, times
+ * mul[.] (the next layer's act') when mul is not NULL. */
+template <bool FORWARD>
+__global__ void k_gemm(LayerArgs L, const int *offset, const float *A, int K, int N, float *C,
+                       float *Z_out, const float *mul, int act) {
+  __shared__ float As[TK][TM + 1];
+  __shared__ float Bs[TK][TN + 1];
+  int e = blockIdx.z;
+  int r0 = offset[e] + blockIdx.y * TM, r_end = offset[e + 1];
+  if (r0 >= r_end) return;
+  int c0 = blockIdx.x * TN;
+  int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  const float *W = L.W[e];
+  float acc[4][4] = {};
+  for (int k0 = 0; k0 < K; k0 += TK) {
+    for (int t = threadIdx.x; t < TM * TK; t += 256) {
+      int r = t / TK, k = t % TK;
+      As[k][r] = (r0 + r < r_end && k0 + k < K) ? A[(size_t)(r0 + r) * K + k0 + k] : 0.f;
+    }
+    for (int t = threadIdx.x; t < TN * TK; t += 256) {
+      int c = t / TK, k = t % TK, cc = c0 + c, kk = k0 + k;
+      float v = 0.f;
+      if (cc < N && kk < K) v = FORWARD ? W[(size_t)cc * K + kk] : W[(size_t)kk * N + cc];
+      Bs[k][c] = v;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int k = 0; k < TK; k++) {
+      float a[4], b[4];
+#pragma unroll
+      for (int q = 0; q < 4; q++) { a[q] = As[k][ty * 4 + q]; b[q] = Bs[k][tx * 4 + q]; }
+#pragma unroll
+      for (int p = 0; p < 4; p++)
+#pragma unroll
+        for (int q = 0; q < 4; q++) acc[p][q] += a[p] * b[q];
+    }
+    __syncthreads();
+  }
+  for (int p = 0; p < 4; p++) {
+    int r = r0 + ty * 4 + p;
+    if (r >= r_end) continue;
+    for (int q = 0; q < 4; q++) {
+      int c = c0 + tx * 4 + q;
+      if (c >= N) continue;
+      size_t o = (size_t)r * N + c;
+      if (FORWARD) {
+        float dz, a = act_and_grad(act, acc[p][q] + L.b[e][c], &dz);
+        C[o] = a;
+        Z_out[o] = dz;
+      } else {
+        C[o] = mul ? acc[p][q] * mul[o] : acc[p][q];
+      }
+    }
+  }
+}
+
+/* FP16 tensor-core variant: A and W rounded to half, products accumulated in FP32 (WMMA
+ * 16x16x16). A block computes a 32x32 tile with four warps. */
+using namespace nvcuda;
+template <bool FORWARD>
+__global__ void k_gemm_fp16(LayerArgs L, const int *offset, const float *A, int K, int N,
+                            float *C, float *Z_out, const float *mul, int act) {
+  __shared__ __half As[32][16 + 8];
+  __shared__ __half Bs[16][32 + 8];
+  __shared__ float Cs[32][32 + 4];
+  int e = blockIdx.z;
+  int r0 = offset[e] + blockIdx.y * 32, r_end = offset[e + 1];
+  if (r0 >= r_end) return;
+  int c0 = blockIdx.x * 32;
+  int warp = threadIdx.x / 32, wr = warp / 2, wc = warp % 2;
+  const float *W = L.W[e];
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+  wmma::fill_fragment(acc, 0.f);
+  for (int k0 = 0; k0 < K; k0 += 16) {
+    for (int t = threadIdx.x; t < 32 * 16; t += 128) {
+      int r = t / 16, k = t % 16;
+      As[r][k] = __float2half((r0 + r < r_end && k0 + k < K) ? A[(size_t)(r0 + r) * K + k0 + k] : 0.f);
+      int c = t % 32, kk = t / 32;
+      float v = 0.f;
+      if (c0 + c < N && k0 + kk < K)
+        v = FORWARD ? W[(size_t)(c0 + c) * K + k0 + kk] : W[(size_t)(k0 + kk) * N + c0 + c];
+      Bs[kk][c] = __float2half(v);
+    }
+    __syncthreads();
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+    wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb;
+    wmma::load_matrix_sync(fa, &As[wr * 16][0], 16 + 8);
+    wmma::load_matrix_sync(fb, &Bs[0][wc * 16], 32 + 8);
+    wmma::mma_sync(acc, fa, fb, acc);
+    __syncthreads();
+  }
+  wmma::store_matrix_sync(&Cs[wr * 16][wc * 16], acc, 32 + 4, wmma::mem_row_major);
+  __syncthreads();
+  for (int t = threadIdx.x; t < 32 * 32; t += 128) {
+    int r = r0 + t / 32, c = c0 + t % 32;
+    if (r >= r_end || c >= N) continue;
+    float v = Cs[t / 32][t % 32];
+    size_t o = (size_t)r * N + c;
+    if (FORWARD) {
+      float dz, a = act_and_grad(act, v + L.b[e][c], &dz);
+      C[o] = a;
+      Z_out[o] = dz;
+    } else {
+      C[o] = mul ? v * mul[o] : v;
+    }
+  }
+}
+
+/* Output layer (one unit): atomic energy, and dE/dA of the last hidden layer times its act'. */
+__global__ void k_output(LayerArgs L, const int *offset, const int *row_atom, int n_rows_cap,
+                         const float *A, const float *dz_last, int K, float scale, const float *e0,
+                         int n_species, float *dA, float *eatom, double *sums) {
+  int r = blockIdx.x * blockDim.x + threadIdx.x;
+  float e_r = 0.f;
+  if (r < offset[n_species]) {
+    int e = 0;
+    while (r >= offset[e + 1]) e++;
+    const float *w = L.W[e];
+    const float *a = A + (size_t)r * K;
+    float y = L.b[e][0];
+    for (int k = 0; k < K; k++) y += a[k] * w[k];
+    e_r = scale * y + e0[e];
+    eatom[row_atom[r]] = e_r;
+    for (int k = 0; k < K; k++) dA[(size_t)r * K + k] = scale * w[k] * dz_last[(size_t)r * K + k];
+  }
+  for (int off = 16; off; off >>= 1) e_r += __shfl_down_sync(0xffffffffu, e_r, off);
+  if (threadIdx.x % 32 == 0) atomicAdd(&sums[0], (double)e_r);
+}
+
+/* ---- host side ------------------------------------------------------------------------ */
+
+extern "C" int mlff_gpu_device_count(void) {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+static void free_buffers(mlff_gpu *g) {
+  void *bufs[] = {g->d_stage, g->d_cell_count, g->d_cell_start, g->d_cell_fill, g->d_cell_of,
+                  g->d_cell_atoms, g->d_scan_tmp, g->d_nbr_n, g->d_nbr_j, g->d_overflow,
+                  g->d_nbr_d, g->d_count, g->d_offset, g->d_fill, g->d_row, g->d_row_atom, g->d_G, g->d_dG,
+                  g->d_bufA, g->d_bufB, g->d_h, g->d_force, g->d_eatom, g->d_vatom, g->d_sums};
+  for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) cudaFree(bufs[k]);
+  for (int l = 0; l < MLFF_MAX_LAYERS; l++) {
+    cudaFree(g->d_Z[l]);
+    cudaFree(g->d_A[l]);
+    g->d_Z[l] = g->d_A[l] = nullptr;
+  }
+  cudaFreeHost(g->h_stage);
+  cudaFreeHost(g->h_force);
+  cudaFreeHost(g->h_eatom);
+  cudaFreeHost(g->h_vatom);
+  cudaFreeHost(g->h_sums);
+  cudaFreeHost(g->h_overflow);
+  g->h_overflow = nullptr;
+  g->d_stage = nullptr; g->d_cell_count = g->d_cell_start = g->d_cell_fill = nullptr;
+  g->d_cell_of = g->d_cell_atoms = nullptr; g->d_scan_tmp = nullptr;
+  g->d_nbr_n = g->d_nbr_j = g->d_overflow = nullptr; g->d_nbr_d = nullptr;
+  g->d_count = g->d_offset = g->d_fill = g->d_row = g->d_row_atom = nullptr;
+  g->d_G = g->d_dG = g->d_bufA = g->d_bufB = nullptr; g->d_h = nullptr;
+  g->d_force = g->d_eatom = g->d_vatom = nullptr; g->d_sums = nullptr;
+  g->h_stage = nullptr; g->h_force = g->h_eatom = g->h_vatom = nullptr; g->h_sums = nullptr;
+  g->cap_atoms = g->cap_cells = 0;
+}
+
+static mlff_status reserve(mlff_gpu *g, int atoms, int cells, int max_nb) {
+  if (atoms <= g->cap_atoms && cells <= g->cap_cells && max_nb <= g->max_nb) return MLFF_OK;
+  if (g->graph) {
+    cudaGraphExecDestroy(g->graph);
+    g->graph = nullptr;
+  }
+  atoms = atoms > g->cap_atoms ? atoms + atoms / 4 + 64 : g->cap_atoms;
+  cells = cells > g->cap_cells ? cells + cells / 4 + 64 : g->cap_cells;
+  max_nb = max_nb > g->max_nb ? max_nb : g->max_nb;
+  free_buffers(g);
+  size_t A = atoms, D = g->aev.D;
+  CUDA_TRY(cudaMalloc(&g->d_stage, sizeof(StepHeader) + A * sizeof(float4)));
+  CUDA_TRY(cudaMalloc(&g->d_cell_count, (cells + 1) * sizeof(int)));
+  CUDA_TRY(cudaMalloc(&g->d_cell_start, (cells + 1) * sizeof(int)));
+  CUDA_TRY(cudaMalloc(&g->d_cell_fill, (cells + 1) * sizeof(int)));
+  CUDA_TRY(cudaMalloc(&g->d_cell_of, A * sizeof(int)));
+  CUDA_TRY(cudaMalloc(&g->d_cell_atoms, A * sizeof(int)));
+  g->scan_tmp_bytes = 0;
+  cub::DeviceScan::ExclusiveSum(nullptr, g->scan_tmp_bytes, g->d_cell_count, g->d_cell_start, cells + 1);
+  CUDA_TRY(cudaMalloc(&g->d_scan_tmp, g->scan_tmp_bytes));
+  CUDA_TRY(cudaMalloc(&g->d_nbr_n, A * sizeof(int)));
+  CUDA_TRY(cudaMalloc(&g->d_nbr_j, A * max_nb * sizeof(int)));
+  CUDA_TRY(cudaMalloc(&g->d_nbr_d, A * max_nb * sizeof(float4)));
+  CUDA_TRY(cudaMalloc(&g->d_overflow, sizeof(int)));
+  CUDA_TRY(cudaMalloc(&g->d_count, (MLFF_MAX_ELEMENTS + 1) * sizeof(int)));
+  CUDA_TRY(cudaMalloc(&g->d_offset, (MLFF_MAX_ELEMENTS + 1) * sizeof(int)));
+  CUDA_TRY(cudaMalloc(&g->d_fill, (MLFF_MAX_ELEMENTS + 1) * sizeof(int)));
+  CUDA_TRY(cudaMalloc(&g->d_row, A * sizeof(int)));
+  CUDA_TRY(cudaMalloc(&g->d_row_atom, A * sizeof(int)));
+  CUDA_TRY(cudaMalloc(&g->d_G, A * D * sizeof(float)));
+  CUDA_TRY(cudaMalloc(&g->d_dG, A * D * sizeof(float)));
+  for (int l = 1; l < g->n_layers; l++) {
+    CUDA_TRY(cudaMalloc(&g->d_Z[l], A * g->sizes[l] * sizeof(float)));
+    CUDA_TRY(cudaMalloc(&g->d_A[l], A * g->sizes[l] * sizeof(float)));
+  }
+  CUDA_TRY(cudaMalloc(&g->d_bufA, A * g->widest * sizeof(float)));
+  CUDA_TRY(cudaMalloc(&g->d_bufB, A * g->widest * sizeof(float)));
+  CUDA_TRY(cudaMalloc(&g->d_force, 3 * A * sizeof(float)));
+  CUDA_TRY(cudaMalloc(&g->d_eatom, A * sizeof(float)));
+  CUDA_TRY(cudaMalloc(&g->d_vatom, 6 * A * sizeof(float)));
+  CUDA_TRY(cudaMalloc(&g->d_sums, 7 * sizeof(double)));
+  CUDA_TRY(cudaMallocHost(&g->h_stage, sizeof(StepHeader) + A * sizeof(float4)));
+  CUDA_TRY(cudaMallocHost(&g->h_force, 3 * A * sizeof(float)));
+  CUDA_TRY(cudaMallocHost(&g->h_eatom, A * sizeof(float)));
+  CUDA_TRY(cudaMallocHost(&g->h_vatom, 6 * A * sizeof(float)));
+  CUDA_TRY(cudaMallocHost(&g->h_sums, 7 * sizeof(double)));
+  CUDA_TRY(cudaMallocHost(&g->h_overflow, sizeof(int)));
+  g->cap_atoms = atoms;
+  g->cap_cells = cells;
+  g->max_nb = max_nb;
+  return MLFF_OK;
+}
+
+extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, mlff_gpu **out) {
+  *out = nullptr;
+  if (mlff_gpu_device_count() < 1)
+    return mlff_fail(MLFF_ERR_DEVICE, "no CUDA device is visible (check nvidia-smi and "
+                                      "CUDA_VISIBLE_DEVICES), use device cpu");
+  const mlff_network *n0 = &m->net[0];
+  for (int e = 1; e < m->n_elements; e++) {
+    if (m->net[e].n_layers != n0->n_layers)
+      return mlff_fail(MLFF_ERR_UNSUPPORTED, "GPU path: all elements' networks must have the same layer sizes");
+    for (int l = 0; l <= n0->n_layers; l++)
+      if (m->net[e].sizes[l] != n0->sizes[l])
+        return mlff_fail(MLFF_ERR_UNSUPPORTED, "GPU path: all elements' networks must have the same layer sizes");
+  }
+  if (m->n_features > MAX_D || n0->n_layers < 2)
+    return mlff_fail(MLFF_ERR_UNSUPPORTED, "GPU path: needs D <= %d and at least one hidden layer", MAX_D);
+  mlff_gpu *g = (mlff_gpu *)calloc(1, sizeof *g);
+  if (!g) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  g->n_elements = m->n_elements;
+  g->n_layers = n0->n_layers;
+  g->widest = 0;
+  for (int l = 0; l <= g->n_layers; l++) {
+    g->sizes[l] = n0->sizes[l];
+    g->widest = g->sizes[l] > g->widest ? g->sizes[l] : g->widest;
+  }
+  g->fp16 = fp16;
+  g->act = m->activation;
+  g->scale = (float)m->scale;
+  for (int e = 0; e < m->n_elements; e++) g->e0[e] = (float)m->e0[e];
+  const mlff_descriptor_params *p = &m->desc;
+  AevParams &P = g->aev;
+  P.Rcr = (float)p->Rcr; P.Rca = (float)p->Rca; P.etaR = (float)p->etaR; P.etaA = (float)p->etaA;
+  P.zeta = (float)p->zeta;
+  P.nR = p->n_muR; P.nA = p->n_muA; P.nZ = p->n_thetaZ; P.nS = m->n_elements;
+  P.n_radial = P.nS * P.nR;
+  P.D = m->n_features;
+  double zm1 = p->zeta - 1.0;
+  P.zeta_m1 = (zm1 >= 0 && zm1 <= 64 && zm1 == floor(zm1)) ? (int)zm1 : -1;
+  for (int k = 0; k < P.nR; k++) P.muR[k] = (float)p->muR[k];
+  for (int k = 0; k < P.nA; k++) P.muA[k] = (float)p->muA[k];
+  for (int z = 0; z < P.nZ; z++) {
+    P.cosZ[z] = (float)cos(p->thetaZ[z]);
+    P.sinZ[z] = (float)sin(p->thetaZ[z]);
+  }
+  g->rc = (float)fmax(p->Rcr, p->Rca);
+  g->max_nb = 96;
+  mlff_status st = MLFF_OK;
+  if (cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking) != cudaSuccess) {
+    free(g);
+    return mlff_fail(MLFF_ERR_DEVICE, "cannot create a CUDA stream");
+  }
+  for (int e = 0; e < m->n_elements && !st; e++)
+    for (int l = 0; l < g->n_layers && !st; l++) {
+      size_t nw = (size_t)g->sizes[l + 1] * g->sizes[l], nb = g->sizes[l + 1];
+      if (cudaMalloc(&g->net[e].W[l], nw * sizeof(float)) != cudaSuccess ||
+          cudaMalloc(&g->net[e].b[l], nb * sizeof(float)) != cudaSuccess ||
+          cudaMemcpy(g->net[e].W[l], m->net[e].W[l], nw * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess ||
+          cudaMemcpy(g->net[e].b[l], m->net[e].b[l], nb * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess)
+        st = mlff_fail(MLFF_ERR_DEVICE, "cannot upload the network to the GPU");
+    }
+  if (!st && (cudaMalloc(&g->d_e0, MLFF_MAX_ELEMENTS * sizeof(float)) != cudaSuccess ||
+              cudaMemcpy(g->d_e0, g->e0, MLFF_MAX_ELEMENTS * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess))
+    st = mlff_fail(MLFF_ERR_DEVICE, "cannot upload the energy offsets to the GPU");
+  /* the descriptor kernels keep a row and a neighbour list per warp in shared memory */
+  int smem = WARPS_PER_BLOCK * (MAX_D + 5 * MAX_NB_LIMIT) * sizeof(float);
+  if (!st && (cudaFuncSetAttribute(k_aev_forward, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess ||
+              cudaFuncSetAttribute(k_aev_backward, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess))
+    st = mlff_fail(MLFF_ERR_DEVICE, "this GPU cannot give %d bytes of shared memory to a block", smem);
+  if (!st) st = reserve(g, 256, 64, g->max_nb);
+  if (st) {
+    mlff_gpu_free(g);
+    return st;
+  }
+  *out = g;
+  return MLFF_OK;
+}
+
+extern "C" void mlff_gpu_free(mlff_gpu *g) {
+  if (!g) return;
+  if (g->graph) cudaGraphExecDestroy(g->graph);
+  free_buffers(g);
+  for (int e = 0; e < MLFF_MAX_ELEMENTS; e++)
+    for (int l = 0; l < MLFF_MAX_LAYERS; l++) {
+      cudaFree(g->net[e].W[l]);
+      cudaFree(g->net[e].b[l]);
+    }
+  cudaFree(g->d_e0);
+  if (g->stream) cudaStreamDestroy(g->stream);
+  free(g);
+}
+
+extern "C" void mlff_gpu_stats(const mlff_gpu *g, long *replays, long *captures) {
+  *replays = g->replays;
+  *captures = g->captures;
+}
+
+static LayerArgs layer_args(const mlff_gpu *g, int l) {
+  LayerArgs L;
+  memset(&L, 0, sizeof L);
+  for (int e = 0; e < g->n_elements; e++) {
+    L.W[e] = g->net[e].W[l];
+    L.b[e] = g->net[e].b[l];
+  }
+  return L;
+}
+
+/* The whole step on g->stream (captured into a graph by the caller). */
+static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
+  cudaStream_t s = g->stream;
+  const AevParams &P = g->aev;
+  size_t stage_bytes = sizeof(StepHeader) + (size_t)n_total * sizeof(float4);
+  cudaMemcpyAsync(g->d_stage, g->h_stage, stage_bytes, cudaMemcpyHostToDevice, s);
+  cudaMemsetAsync(g->d_cell_count, 0, (g->cap_cells + 1) * sizeof(int), s);
+  cudaMemsetAsync(g->d_cell_fill, 0, (g->cap_cells + 1) * sizeof(int), s);
+  cudaMemsetAsync(g->d_count, 0, (MLFF_MAX_ELEMENTS + 1) * sizeof(int), s);
+  cudaMemsetAsync(g->d_overflow, 0, sizeof(int), s);
+  cudaMemsetAsync(g->d_force, 0, 3 * (size_t)n_total * sizeof(float), s);
+  if (want_vatom) cudaMemsetAsync(g->d_vatom, 0, 6 * (size_t)n_total * sizeof(float), s);
+  cudaMemsetAsync(g->d_sums, 0, 7 * sizeof(double), s);
+  cudaMemsetAsync(g->d_eatom, 0, (size_t)n_local * sizeof(float), s);
+  int tb = 128, bt = (n_total + tb - 1) / tb, bl = (n_local + tb - 1) / tb;
+  k_cells<<<bt, tb, 0, s>>>(g->d_stage, n_total, g->d_cell_of, g->d_cell_count);
+  cub::DeviceScan::ExclusiveSum(g->d_scan_tmp, g->scan_tmp_bytes, g->d_cell_count, g->d_cell_start,
+                                g->cap_cells + 1, s);
+  k_cell_fill<<<bt, tb, 0, s>>>(n_total, g->d_cell_of, g->d_cell_start, g->d_cell_fill, g->d_cell_atoms);
+  k_neighbors<<<bl, tb, 0, s>>>(g->d_stage, n_local, g->rc, g->d_cell_of, g->d_cell_start,
+                                g->d_cell_atoms, g->max_nb, g->d_nbr_n, g->d_nbr_j, g->d_nbr_d,
+                                g->d_overflow);
+  k_count_species<<<bl, tb, 0, s>>>(g->d_stage, n_local, g->d_count);
+  k_offsets<<<1, 1, 0, s>>>(g->n_elements, g->d_count, g->d_offset, g->d_fill);
+  k_rows<<<bl, tb, 0, s>>>(g->d_stage, n_local, g->d_offset, g->d_fill, g->d_row, g->d_row_atom);
+  int wb = (n_local + WARPS_PER_BLOCK - 1) / WARPS_PER_BLOCK;
+  size_t shf = WARPS_PER_BLOCK * (P.D + 2 * g->max_nb) * sizeof(float);
+  k_aev_forward<<<wb, 32 * WARPS_PER_BLOCK, shf, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
+                                                     g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_G);
+  /* network: hidden layers forward */
+  const float *A = g->d_G;
+  for (int l = 1; l < g->n_layers; l++) {
+    int K = g->sizes[l - 1], N = g->sizes[l];
+    LayerArgs La = layer_args(g, l - 1);
+    if (g->fp16) {
+      dim3 grid((N + 31) / 32, (n_local + 31) / 32, g->n_elements);
+      k_gemm_fp16<true><<<grid, 128, 0, s>>>(La, g->d_offset, A, K, N, g->d_A[l], g->d_Z[l], nullptr, g->act);
+    } else {
+      dim3 grid((N + TN - 1) / TN, (n_local + TM - 1) / TM, g->n_elements);
+      k_gemm<true><<<grid, 256, 0, s>>>(La, g->d_offset, A, K, N, g->d_A[l], g->d_Z[l], nullptr, g->act);
+    }
+    A = g->d_A[l];
+  }
+  int Lh = g->n_layers - 1, last = g->sizes[Lh];
+  LayerArgs Lo = layer_args(g, g->n_layers - 1);
+  k_output<<<(n_local + 127) / 128, 128, 0, s>>>(Lo, g->d_offset, g->d_row_atom, n_local, A,
+                                                g->d_Z[Lh], last, g->scale, g->d_e0, g->n_elements,
+                                                g->d_bufA, g->d_eatom, g->d_sums);
+  /* backward through the hidden layers: dA_{l-1} = dZ_l W_l (times act' of layer l-1) */
+  float *dZ = g->d_bufA, *other = g->d_bufB;
+  for (int l = Lh; l >= 1; l--) {
+    int K = g->sizes[l] /* rows of W_{l-1} = out */, N = g->sizes[l - 1];
+    LayerArgs La = layer_args(g, l - 1);
+    float *dst = l == 1 ? g->d_dG : other;
+    const float *mul = l == 1 ? nullptr : g->d_Z[l - 1];
+    if (g->fp16) {
+      dim3 grid((N + 31) / 32, (n_local + 31) / 32, g->n_elements);
+      k_gemm_fp16<false><<<grid, 128, 0, s>>>(La, g->d_offset, dZ, K, N, dst, nullptr, mul, g->act);
+    } else {
+      dim3 grid((N + TN - 1) / TN, (n_local + TM - 1) / TM, g->n_elements);
+      k_gemm<false><<<grid, 256, 0, s>>>(La, g->d_offset, dZ, K, N, dst, nullptr, mul, g->act);
+    }
+    other = dZ;
+    dZ = dst;
+  }
+  size_t shb = WARPS_PER_BLOCK * (P.D + 5 * g->max_nb) * sizeof(float);
+  k_aev_backward<<<wb, 32 * WARPS_PER_BLOCK, shb, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
+                                                      g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_dG,
+                                                      g->d_force, want_vatom ? g->d_vatom : nullptr,
+                                                      g->d_sums);
+  cudaMemcpyAsync(g->h_force, g->d_force, 3 * (size_t)n_total * sizeof(float), cudaMemcpyDeviceToHost, s);
+  cudaMemcpyAsync(g->h_eatom, g->d_eatom, (size_t)n_local * sizeof(float), cudaMemcpyDeviceToHost, s);
+  if (want_vatom)
+    cudaMemcpyAsync(g->h_vatom, g->d_vatom, 6 * (size_t)n_total * sizeof(float), cudaMemcpyDeviceToHost, s);
+  cudaMemcpyAsync(g->h_sums, g->d_sums, 7 * sizeof(double), cudaMemcpyDeviceToHost, s);
+  cudaMemcpyAsync(g->h_overflow, g->d_overflow, sizeof(int), cudaMemcpyDeviceToHost, s);
+}
+
+/* Capture the step into a graph (or reuse the one captured for these counts), run it, and
+ * return with the results in the pinned host buffers. */
+static mlff_status run_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
+  if (!g->graph || g->g_local != n_local || g->g_total != n_total || g->g_vatom != want_vatom) {
+    if (g->graph) cudaGraphExecDestroy(g->graph);
+    g->graph = nullptr;
+    cudaGraph_t graph;
+    CUDA_TRY(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal));
+    enqueue_step(g, n_local, n_total, want_vatom);
+    CUDA_TRY(cudaStreamEndCapture(g->stream, &graph));
+    cudaError_t e = cudaGraphInstantiate(&g->graph, graph, 0);
+    cudaGraphDestroy(graph);
+    if (e != cudaSuccess)
+      return mlff_fail(MLFF_ERR_DEVICE, "cannot instantiate the step's CUDA graph: %s", cudaGetErrorString(e));
+    g->g_local = n_local;
+    g->g_total = n_total;
+    g->g_vatom = want_vatom;
+    g->captures++;
+  } else {
+    g->replays++;
+  }
+  CUDA_TRY(cudaGraphLaunch(g->graph, g->stream));
+  CUDA_TRY(cudaStreamSynchronize(g->stream));
+  return MLFF_OK;
+}
+
+extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, const double *x,
+                                        const int *species, double *forces, double *energy_atom,
+                                        double *virial_atom, double *energy, double virial[6]) {
+  *energy = 0.0;
+  for (int q = 0; q < 6; q++) virial[q] = 0.0;
+  if (n_total <= 0) return MLFF_OK;
+  /* cell grid over the bounding box of the atoms that take part; coordinates relative to its
+   * corner so that floats keep their precision in large boxes */
+  double lo[3] = {1e300, 1e300, 1e300}, hi[3] = {-1e300, -1e300, -1e300};
+  for (int i = 0; i < n_total; i++) {
+    if (species[i] < 0) continue;
+    for (int d = 0; d < 3; d++) {
+      lo[d] = fmin(lo[d], x[3 * (size_t)i + d]);
+      hi[d] = fmax(hi[d], x[3 * (size_t)i + d]);
+    }
+  }
+  if (lo[0] > hi[0]) /* no atom of the model */
+    for (int d = 0; d < 3; d++) lo[d] = hi[d] = 0.0;
+  double cell = g->rc;
+  int dims[3];
+  long ncell;
+  for (;;) {
+    ncell = 1;
+    for (int d = 0; d < 3; d++) {
+      dims[d] = (int)((hi[d] - lo[d]) / cell) + 1;
+      ncell *= dims[d];
+    }
+    if (ncell <= 8L * n_total + 27) break;
+    cell *= 2.0;
+  }
+  for (;;) {
+    mlff_status st = reserve(g, n_total, (int)ncell, g->max_nb);
+    if (st) return st;
+    StepHeader *h = (StepHeader *)g->h_stage;
+    for (int d = 0; d < 3; d++) {
+      h->lo[d] = 0.f;
+      h->dims[d] = dims[d];
+    }
+    h->inv_cell = (float)(1.0 / cell);
+    float4 *pos = (float4 *)(g->h_stage + sizeof(StepHeader));
+    for (int i = 0; i < n_total; i++)
+      pos[i] = make_float4((float)(x[3 * (size_t)i] - lo[0]), (float)(x[3 * (size_t)i + 1] - lo[1]),
+                           (float)(x[3 * (size_t)i + 2] - lo[2]), (float)species[i]);
+    if ((st = run_step(g, n_local, n_total, virial_atom != nullptr))) return st;
+    if (*g->h_overflow == 0) break;
+    int need = *g->h_overflow + 16;
+    if (need > MAX_NB_LIMIT)
+      return mlff_fail(MLFF_ERR_ARGUMENT, "an atom has %d neighbours within %.2f Å (the GPU path holds "
+                       "at most %d): are atoms overlapping?", *g->h_overflow, g->rc, MAX_NB_LIMIT);
+    if ((st = reserve(g, n_total, (int)ncell, need))) return st; /* and run again */
+  }
+  for (size_t k = 0; k < 3 * (size_t)n_total; k++) forces[k] = g->h_force[k];
+  if (energy_atom)
+    for (int i = 0; i < n_local; i++) energy_atom[i] = g->h_eatom[i];
+  if (virial_atom)
+    for (size_t k = 0; k < 6 * (size_t)n_total; k++) virial_atom[k] = g->h_vatom[k];
+  *energy = g->h_sums[0];
+  for (int q = 0; q < 6; q++) virial[q] = g->h_sums[1 + q];
+  return MLFF_OK;
+}
