@@ -389,8 +389,8 @@ static void inverse3(const double *h, double *inv, double *det) {
 }
 
 /* Append structure st's atoms (wrapped into the cell along periodic axes) and their periodic
- * images within the cutoff to the system, then its neighbour lists (cell list). */
-static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index) {
+ * images within the cutoff to the system, then (with_lists) its neighbour lists (cell list). */
+static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index, int with_lists) {
   struct sysbuf *s = &c->sys;
   const double rc = c->aev.rc;
   const int n = st->n_atoms, base = s->n;
@@ -459,8 +459,15 @@ static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index)
           }
     }
   }
-  /* cell list over this structure's atoms and images, bins >= rc */
   const int total = s->n - base;
+  if (!with_lists) { /* the device finds neighbours itself */
+    for (int t = 0; t < total; t++) {
+      s->numneigh[base + t] = 0;
+      s->firstneigh[base + t] = NULL;
+    }
+    return MLFF_OK;
+  }
+  /* cell list over this structure's atoms and images, bins >= rc */
   double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
   for (int i = base; i < s->n; i++)
     for (int d = 0; d < 3; d++) {
@@ -601,7 +608,11 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
   for (int b = 0; b < n; b++) {
     starts[b] = s->n;
     n_local += st[b].n_atoms;
-    if ((ret = sys_append(c, &st[b], b))) goto out;
+    int with_lists = 1;
+#ifdef MLFF_HAVE_CUDA
+    with_lists = !c->gpu || features;
+#endif
+    if ((ret = sys_append(c, &st[b], b, with_lists))) goto out;
   }
   starts[n] = s->n;
   /* the local atoms of every structure, in order, are what we compute */

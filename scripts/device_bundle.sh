@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# device_bundle.sh — everything the GPU machine needs to run our tests and benchmarks, built
+# here for sm_90 and gathered into one folder (default .device/, ignored by git) that the device
+# tool carries: a lean LAMMPS (PLUGIN + MOLECULE, no MPI, stripped; SPEC §6), libmlff with the
+# CUDA kernels, the plugin, the tool, the GPU tests and benchmarks, and the shared libraries they
+# need that a bare CUDA machine lacks. On the device: export LD_LIBRARY_PATH=$PWD/.device/lib.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$here/.device}
+CACHE=${MLFF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlff}
+bash "$here/scripts/setup.sh" >/dev/null
+src=$CACHE/src/lammps-20250204
+lean=$CACHE/lammps-20250204-lean
+if [ ! -f "$lean/.complete" ]; then
+  echo "[bundle] building a lean LAMMPS (PLUGIN, MOLECULE, no MPI) into $lean" >&2
+  rm -rf "$CACHE/build-lean"
+  cmake -S "$src/cmake" -B "$CACHE/build-lean" -D CMAKE_INSTALL_PREFIX="$lean" -D PKG_PLUGIN=on \
+    -D PKG_MOLECULE=on -D BUILD_MPI=off -D BUILD_OMP=on -D BUILD_SHARED_LIBS=on -D LAMMPS_EXCEPTIONS=on \
+    -D CMAKE_BUILD_TYPE=Release -D LAMMPS_MACHINE= >"$CACHE/lean-cmake.log" 2>&1
+  cmake --build "$CACHE/build-lean" -j "$(nproc)" >"$CACHE/lean-build.log" 2>&1
+  cmake --install "$CACHE/build-lean" >/dev/null
+  cp "$src/examples/plugins/LAMMPSInterfaceCXX.cmake" "$lean/share/" 2>/dev/null || true
+  touch "$lean/.complete"
+fi
+build=${MLFF_DEVICE_BUILD:-$here/build-device}
+cmake -S "$here" -B "$build" -D MLFF_CUDA=ON -D CMAKE_CUDA_ARCHITECTURES=90 \
+  -D MLFF_LAMMPS_PREFIX="$lean" >"$build.cmake.log" 2>&1 || { tail -20 "$build.cmake.log" >&2; exit 1; }
+cmake --build "$build" -j "$(nproc)" >"$build.log" 2>&1 || { grep -E "error" "$build.log" | head -20 >&2; exit 1; }
+rm -rf "$out" && mkdir -p "$out/bin" "$out/lib"
+cp "$lean/bin/lmp" "$out/bin/"
+cp "$build/tools/mlff" "$out/bin/"
+for t in "$build"/tests/gpu/test_* "$build"/bench/gpu_bench; do [ -x "$t" ] && cp "$t" "$out/bin/"; done
+cp "$build/plugin/mlffplugin.so" "$out/lib/"
+cp -L "$lean"/lib*/liblammps.so* "$out/lib/" 2>/dev/null || true
+# every shared library of these that is not part of the base system (glibc, libstdc++, libgcc)
+for f in "$out"/bin/* "$out"/lib/*.so*; do
+  LD_LIBRARY_PATH=$build/core:$out/lib ldd "$f" 2>/dev/null | awk '/=> \// { print $3 }'
+done | sort -u | grep -vE '/(libc|libm|libdl|librt|libpthread|ld-linux|libstdc\+\+|libgcc_s)\.so' |
+  while read -r lib; do cp -L "$lib" "$out/lib/"; done
+strip --strip-unneeded "$out"/bin/* "$out"/lib/*.so* 2>/dev/null || true
+du -sh "$out" >&2

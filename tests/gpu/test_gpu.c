@@ -1,0 +1,114 @@
+/* GPU path against the CPU double path (SPEC §6): forces, energies, virials of benzene, a dimer,
+ * a periodic liquid box and a batch; FP16 against FP32; the neighbour-list entry point; graph
+ * replay. Exit 77 (skipped) where no GPU is visible. */
+#include "../unit/test_util.h"
+#include "../../kernels/mlff_gpu.h"
+
+typedef struct { double f_rel, e_rel, v_rel, f_rms; } cmp;
+
+static cmp compare(mlff_calc *ref, mlff_calc *gpu, const tstruct *t) {
+  mlff_structure s = tview(t);
+  double *F0 = malloc(24 * t->n), *F1 = malloc(24 * t->n);
+  mlff_result r0 = {0, {0}, F0, 0, 0}, r1 = {0, {0}, F1, 0, 0};
+  CHECK_OK(mlff_compute(ref, &s, &r0));
+  CHECK_OK(mlff_compute(gpu, &s, &r1));
+  double fm = 0, dmax = 0, ss = 0, vmax = 0, dv = 0;
+  for (int i = 0; i < t->n; i++) {
+    double a = 0, d = 0;
+    for (int x = 0; x < 3; x++) {
+      a += F0[3 * i + x] * F0[3 * i + x];
+      d += (F1[3 * i + x] - F0[3 * i + x]) * (F1[3 * i + x] - F0[3 * i + x]);
+    }
+    fm = fm > sqrt(a) ? fm : sqrt(a);
+    dmax = dmax > sqrt(d) ? dmax : sqrt(d);
+    ss += a;
+  }
+  for (int q = 0; q < 6; q++) {
+    vmax = fmax(vmax, fabs(r0.virial[q]));
+    dv = fmax(dv, fabs(r1.virial[q] - r0.virial[q]));
+  }
+  cmp c = {dmax / fm, fabs(r1.energy - r0.energy) / fabs(r0.energy), dv / vmax, sqrt(ss / t->n)};
+  free(F0); free(F1);
+  return c;
+}
+
+int main(void) {
+  mlff_model_spec spec = {0};
+  int hidden[3] = {128, 64, 64};
+  spec.n_elements = 2; spec.elements = CH; spec.n_hidden = 3; spec.hidden = hidden;
+  spec.activation = MLFF_ACT_SILU; spec.seed = 17;
+  mlff_descriptor_params_ani1x(&spec.descriptor);
+  mlff_model *m;
+  CHECK_OK(mlff_model_create(&spec, &m));
+  mlff_calc *cpu, *gpu, *gpu16;
+  mlff_calc_options oc = {MLFF_DEVICE_CPU, 0, 0}, og = {MLFF_DEVICE_GPU, 0, 0}, oh = {MLFF_DEVICE_GPU, 1, 0};
+  CHECK_OK(mlff_calc_create(m, &oc, &cpu));
+  if (mlff_calc_create(m, &og, &gpu) != MLFF_OK) {
+    printf("skipped: %s\n", mlff_last_error());
+    mlff_calc_free(cpu);
+    mlff_model_free(m);
+    return 77;
+  }
+  CHECK(mlff_calc_device(gpu) == MLFF_DEVICE_GPU);
+  CHECK_OK(mlff_calc_create(m, &oh, &gpu16));
+  tstruct b = make_benzene(), d = make_dimer(), l = make_liquid(4, 5.6, 0.0), lt = make_liquid(3, 5.8, 0.1);
+  const char *names[] = {"benzene", "dimer", "liquid 768", "triclinic 324"};
+  tstruct *ts[] = {&b, &d, &l, &lt};
+  for (int k = 0; k < 4; k++) {
+    cmp c = compare(cpu, gpu, ts[k]);
+    printf("FP32 vs CPU  %-14s max|dF|/max|F| %.2e  |dE|/|E| %.2e  max|dW|/max|W| %.2e\n",
+           names[k], c.f_rel, c.e_rel, c.v_rel);
+    CHECK(c.f_rel <= 1e-5);
+    CHECK(c.e_rel <= 1e-5);
+    CHECK(c.v_rel <= 1e-4);
+    cmp h = compare(gpu, gpu16, ts[k]);
+    printf("FP16 vs FP32 %-14s max|dF|/max|F| %.2e  |dE|/|E| %.2e  (force RMS %.3f eV/Å)\n",
+           names[k], h.f_rel, h.e_rel, h.f_rms);
+    CHECK(h.f_rel <= 0.05);
+  }
+  /* batch on the GPU = single GPU calls */
+  tstruct set[3] = {b, d, lt};
+  mlff_structure ss[3];
+  mlff_result br[3], sr[3];
+  for (int k = 0; k < 3; k++) {
+    ss[k] = tview(&set[k]);
+    br[k] = (mlff_result){0, {0}, malloc(24 * set[k].n), malloc(8 * set[k].n), NULL};
+    sr[k] = (mlff_result){0, {0}, malloc(24 * set[k].n), malloc(8 * set[k].n), NULL};
+    CHECK_OK(mlff_compute(cpu, &ss[k], &sr[k]));
+  }
+  CHECK_OK(mlff_compute_batch(gpu, 3, ss, br));
+  for (int k = 0; k < 3; k++) {
+    CHECK_CLOSE(br[k].energy, sr[k].energy, 1e-5 * fabs(sr[k].energy));
+    double fm = 0;
+    for (int i = 0; i < 3 * set[k].n; i++) fm = fmax(fm, fabs(sr[k].forces[i]));
+    for (int i = 0; i < 3 * set[k].n; i++) CHECK_CLOSE(br[k].forces[i], sr[k].forces[i], 1e-5 * fm);
+    free(br[k].forces); free(br[k].energy_atom); free(sr[k].forces); free(sr[k].energy_atom);
+  }
+  /* neighbour-list entry point (as LAMMPS calls it): full list of an open dimer */
+  {
+    int n = d.n, *ilist = malloc(n * sizeof(int)), *num = malloc(n * sizeof(int)), *all = malloc(n * n * sizeof(int));
+    const int **first = malloc(n * sizeof(int *));
+    for (int i = 0; i < n; i++) {
+      ilist[i] = i; num[i] = 0;
+      for (int j = 0; j < n; j++) if (j != i) all[i * n + num[i]++] = j;
+      first[i] = all + i * n;
+    }
+    mlff_neighbors nl = {n, d.x, d.species, n, ilist, num, first, 0};
+    double *F0 = calloc(3 * n, 8), *F1 = calloc(3 * n, 8), *e1 = calloc(n, 8), *v1 = calloc(6 * n, 8);
+    mlff_result r0 = {0, {0}, F0, NULL, NULL}, r1 = {0, {0}, F1, e1, v1};
+    CHECK_OK(mlff_compute_neighbors(cpu, &nl, &r0));
+    CHECK_OK(mlff_compute_neighbors(gpu, &nl, &r1));
+    CHECK_CLOSE(r1.energy, r0.energy, 1e-5 * fabs(r0.energy));
+    double es = 0, vs = 0;
+    for (int i = 0; i < n; i++) { es += e1[i]; vs += v1[6 * i]; }
+    CHECK_CLOSE(es, r1.energy, 1e-5 * fabs(r1.energy));
+    CHECK_CLOSE(vs, r1.virial[0], 1e-4 * fabs(r1.virial[0]) + 1e-6);
+    for (int k = 0; k < 3 * n; k++) CHECK_CLOSE(F1[k], F0[k], 1e-5);
+    free(ilist); free(num); free(all); free(first); free(F0); free(F1); free(e1); free(v1);
+  }
+  tfree(&b); tfree(&d); tfree(&l); tfree(&lt);
+  mlff_calc_free(cpu); mlff_calc_free(gpu); mlff_calc_free(gpu16);
+  mlff_model_free(m);
+  if (test_failures) fprintf(stderr, "%d check(s) failed\n", test_failures);
+  return test_failures != 0;
+}
