@@ -482,9 +482,10 @@ using namespace nvcuda;
 template <bool FORWARD>
 __global__ void k_gemm_fp16(LayerArgs L, const int *offset, const float *A, int K, int N,
                             float *C, float *Z_out, const float *mul, int act) {
-  __shared__ __half As[32][16 + 8];
-  __shared__ __half Bs[16][32 + 8];
-  __shared__ float Cs[32][32 + 4];
+  /* WMMA loads and stores want 32-byte aligned tiles */
+  __shared__ __align__(32) __half As[32][16 + 8];
+  __shared__ __align__(32) __half Bs[16][32 + 8];
+  __shared__ __align__(32) float Cs[32][32 + 4];
   int e = blockIdx.z;
   int r0 = offset[e] + blockIdx.y * 32, r_end = offset[e + 1];
   if (r0 >= r_end) return;
@@ -855,7 +856,12 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
                                         double *virial_atom, double *energy, double virial[6]) {
   *energy = 0.0;
   for (int q = 0; q < 6; q++) virial[q] = 0.0;
-  if (n_total <= 0) return MLFF_OK;
+  if (n_local <= 0) { /* nothing to compute: no kernel may be launched with an empty grid */
+    for (size_t k = 0; k < 3 * (size_t)(n_total > 0 ? n_total : 0); k++) forces[k] = 0.0;
+    if (virial_atom)
+      for (size_t k = 0; k < 6 * (size_t)(n_total > 0 ? n_total : 0); k++) virial_atom[k] = 0.0;
+    return MLFF_OK;
+  }
   /* cell grid over the bounding box of the atoms that take part; coordinates relative to its
    * corner so that floats keep their precision in large boxes */
   double lo[3] = {1e300, 1e300, 1e300}, hi[3] = {-1e300, -1e300, -1e300};
