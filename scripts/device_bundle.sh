@@ -19,12 +19,17 @@ if [ ! -f "$lean/.complete" ]; then
     -D CMAKE_BUILD_TYPE=Release -D LAMMPS_MACHINE= >"$CACHE/lean-cmake.log" 2>&1
   cmake --build "$CACHE/build-lean" -j "$(nproc)" >"$CACHE/lean-build.log" 2>&1
   cmake --install "$CACHE/build-lean" >/dev/null
-  cp "$src/examples/plugins/LAMMPSInterfaceCXX.cmake" "$lean/share/" 2>/dev/null || true
   touch "$lean/.complete"
+fi
+if [ ! -f "$lean/share/mlff/lammps-src/pair.h" ]; then # what plugin/CMakeLists.txt needs
+  mkdir -p "$lean/share/mlff"
+  cp "$src/examples/plugins/LAMMPSInterfaceCXX.cmake" "$lean/share/mlff/"
+  cp -r "$src/src" "$lean/share/mlff/lammps-src"
+  find "$lean/share/mlff/lammps-src" -type f ! -name '*.h' -delete
 fi
 build=${MLFF_DEVICE_BUILD:-$here/build-device}
 cmake -S "$here" -B "$build" -D MLFF_CUDA=ON -D CMAKE_CUDA_ARCHITECTURES=90 \
-  -D MLFF_LAMMPS_PREFIX="$lean" >"$build.cmake.log" 2>&1 || { tail -20 "$build.cmake.log" >&2; exit 1; }
+  -D MLFF_LAMMPS_PREFIX="$lean" -D MLFF_LAMMPS_MPI=OFF >"$build.cmake.log" 2>&1 || { tail -20 "$build.cmake.log" >&2; exit 1; }
 cmake --build "$build" -j "$(nproc)" >"$build.log" 2>&1 || { grep -E "error" "$build.log" | head -20 >&2; exit 1; }
 rm -rf "$out" && mkdir -p "$out/bin" "$out/lib"
 cp "$lean/bin/lmp" "$out/bin/"
