@@ -17,7 +17,7 @@ san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2
 if [ -n "$san" ]; then
   for tool in memcheck racecheck; do
     echo "== compute-sanitizer $tool"
-    timeout 240 "$san" --tool "$tool" --error-exitcode 9 "$B/test_gpu" >"$out/logs/sanitizer_$tool.log" 2>&1
+    timeout 150 "$san" --tool "$tool" --error-exitcode 9 "$B/test_gpu" >"$out/logs/sanitizer_$tool.log" 2>&1
     echo "$tool rc=$?" | tee -a "$out/logs/sanitizer_$tool.log"
     tail -3 "$out/logs/sanitizer_$tool.log"
   done

@@ -36,7 +36,7 @@ cp "$lean/bin/lmp" "$out/bin/"
 cp "$build/tools/mlff" "$out/bin/"
 for t in "$build"/tests/gpu/test_* "$build"/bench/gpu_bench; do [ -x "$t" ] && cp "$t" "$out/bin/"; done
 cp "$build/plugin/mlffplugin.so" "$out/lib/"
-cp -L "$lean"/lib*/liblammps.so* "$out/lib/" 2>/dev/null || true
+cp -L "$lean"/lib*/liblammps.so.0 "$out/lib/"
 # every shared library of these that is not part of the base system (glibc, libstdc++, libgcc)
 for f in "$out"/bin/* "$out"/lib/*.so*; do
   LD_LIBRARY_PATH=$build/core:$out/lib ldd "$f" 2>/dev/null | awk '/=> \// { print $3 }'
@@ -44,3 +44,6 @@ done | sort -u | grep -vE '/(libc|libm|libdl|librt|libpthread|ld-linux|libstdc\+
   while read -r lib; do cp -L "$lib" "$out/lib/"; done
 strip --strip-unneeded "$out"/bin/* "$out"/lib/*.so* 2>/dev/null || true
 du -sh "$out" >&2
+# OpenBLAS alone is 36 MB: the folder travels compressed (unpack there: tar -xJf)
+tar -cJf "$out.tar.xz" -C "$(dirname "$out")" "$(basename "$out")"
+ls -la "$out.tar.xz" >&2
