@@ -64,19 +64,27 @@ struct mlff_gpu {
   int *d_cell_count, *d_cell_start, *d_cell_fill, *d_cell_of, *d_cell_atoms;
   void *d_scan_tmp;
   size_t scan_tmp_bytes;
-  int *d_nbr_n, *d_nbr_j, *d_overflow;
+  int *d_nbr_n, *d_nbr_j;
   float4 *d_nbr_d;
   int *d_count, *d_offset, *d_fill, *d_row, *d_row_atom;
   float *d_e0;
   float *d_G, *d_dG, *d_Z[MLFF_MAX_LAYERS], *d_A[MLFF_MAX_LAYERS], *d_bufA, *d_bufB;
   __half *d_h;          /* FP16 copy of a GEMM's left operand */
+  /* All results in one buffer, so that one memset clears them and one copy brings them back:
+   * [energy, virial[6] (double) | overflow (int) | pad to 64 B | force[3 n_total] |
+   *  eatom[n_local] | vatom[6 n_total] (when asked)]; the pointers below point into it. */
+  char *d_out, *h_out;
+  size_t out_bytes;
   float *d_force, *d_eatom, *d_vatom;
-  double *d_sums;       /* energy, virial[6] */
-  /* host */
-  char *h_stage;
+  double *d_sums;
+  int *d_overflow;
   float *h_force, *h_eatom, *h_vatom;
   double *h_sums;
   int *h_overflow;
+  int fused;            /* this step runs as one kernel (small systems) */
+  int no_fused;         /* an atom had more neighbours than the one-kernel path holds */
+  /* host */
+  char *h_stage;
   /* graph */
   cudaGraphExec_t graph;
   int g_local, g_total, g_eatom, g_vatom;
@@ -550,6 +558,222 @@ __global__ void k_output(LayerArgs L, const int *offset, const int *row_atom, in
   if (threadIdx.x % 32 == 0) atomicAdd(&sums[0], (double)e_r);
 }
 
+/* ---- small systems: the whole step in one kernel ---------------------------------------- */
+
+#define FUSED_THREADS 128
+#define FUSED_MAX_ATOMS 4096  /* brute-force neighbour search up to here */
+#define FUSED_MAX_NB 256
+
+struct NetArgs {
+  int n_layers, sizes[MLFF_MAX_LAYERS + 1], act, fp16;
+  float scale, e0[MLFF_MAX_ELEMENTS];
+  const float *W[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS], *b[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
+};
+
+/* FP16 operands with FP32 accumulation, as on the tensor cores, where fp16 is on */
+__device__ __forceinline__ float rnd(float x, int fp16) {
+  return fp16 ? __half2float(__float2half_rn(x)) : x;
+}
+
+/* Block per atom: neighbours (brute force over all atoms), descriptor, the element's network
+ * forward and backward (matrix-vector products, weights from L2), descriptor backward and
+ * force scatter. Sizes: hidden widths <= 1024 in all. */
+__global__ void __launch_bounds__(FUSED_THREADS)
+k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, float rc,
+        float *force, float *eatom, float *vatom, double *sums, int *overflow) {
+  extern __shared__ float sh[];
+  __shared__ int cnt, na;
+  __shared__ float red[FUSED_THREADS / 32];
+  const int i = blockIdx.x, t = threadIdx.x, lane = t % 32, warp = t / 32;
+  const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
+  const float4 p = pos[i];
+  if (p.w < 0.f) return;
+  const int e = (int)p.w;
+  float4 *nd = (float4 *)sh;                          /* [FUSED_MAX_NB] */
+  int *nj = (int *)(nd + FUSED_MAX_NB);               /* [FUSED_MAX_NB] */
+  int *ang = nj + FUSED_MAX_NB;                       /* [FUSED_MAX_NB] */
+  float *gr = (float *)(ang + FUSED_MAX_NB);          /* [3 FUSED_MAX_NB] */
+  float *G = gr + 3 * FUSED_MAX_NB;                   /* [D]: descriptor, later dE/dG */
+  float *H = G + P.D;                                 /* per hidden layer: act, act' */
+  if (t == 0) { cnt = 0; na = 0; }
+  __syncthreads();
+  const float rc2 = rc * rc;
+  for (int j = t; j < n_total; j += FUSED_THREADS) {
+    float4 q = pos[j];
+    float dx = q.x - p.x, dy = q.y - p.y, dz = q.z - p.z, r2 = dx * dx + dy * dy + dz * dz;
+    if (j == i || q.w < 0.f || r2 >= rc2 || r2 == 0.f) continue;
+    int k = atomicAdd(&cnt, 1);
+    if (k < FUSED_MAX_NB) {
+      nd[k] = make_float4(dx, dy, dz, sqrtf(r2));
+      nj[k] = j;
+    }
+  }
+  for (int f = t; f < P.D; f += FUSED_THREADS) G[f] = 0.f;
+  __syncthreads();
+  if (cnt > FUSED_MAX_NB) {
+    if (t == 0) atomicMax(overflow, cnt);
+    return;
+  }
+  const int n = cnt;
+  float g[MLFF_MAX_RADIAL_SHELLS];
+  for (int k = t; k < n; k += FUSED_THREADS) {
+    float4 d = nd[k];
+    if (d.w < P.Rcr) {
+      int s = (int)pos[nj[k]].w;
+      float f = 0.25f * fc_f(d.w, P.Rcr);
+      gauss_comb(d.w, P.etaR, P.muR, P.nR, g);
+      for (int q = 0; q < P.nR; q++) atomicAdd(&G[s * P.nR + q], f * g[q]);
+    }
+    if (d.w < P.Rca) ang[atomicAdd(&na, 1)] = k;
+    gr[3 * k] = gr[3 * k + 1] = gr[3 * k + 2] = 0.f;
+  }
+  __syncthreads();
+  const int npairs = na * (na - 1) / 2;
+  float f1[MLFF_MAX_ANGLE_SECTIONS], df1[MLFF_MAX_ANGLE_SECTIONS], f2[MLFF_MAX_ANGULAR_SHELLS];
+  for (int q = t; q < npairs; q += FUSED_THREADS) {
+    int a, b;
+    decode_pair(q, na, a, b);
+    float4 dj = nd[ang[a]], dk = nd[ang[b]];
+    float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) / (dj.w * dk.w);
+    angle_terms(P, cos_t, f1, nullptr);
+    gauss_comb(0.5f * (dj.w + dk.w), P.etaA, P.muA, P.nA, f2);
+    float wgt = 2.f * fc_f(dj.w, P.Rca) * fc_f(dk.w, P.Rca);
+    float *Gp = G + P.n_radial + pair_index((int)pos[nj[ang[a]]].w, (int)pos[nj[ang[b]]].w, P.nS) * P.nA * P.nZ;
+    for (int x = 0; x < P.nA; x++)
+      for (int z = 0; z < P.nZ; z++) atomicAdd(&Gp[x * P.nZ + z], wgt * f2[x] * f1[z]);
+  }
+  __syncthreads();
+  /* network forward: warp w takes outputs w, w+4, ...; lanes split the dot product */
+  const float *in = G;
+  float *layer_out[MLFF_MAX_LAYERS];
+  float *h = H;
+  for (int l = 1; l < N.n_layers; l++) {
+    const int K = N.sizes[l - 1], O = N.sizes[l];
+    const float *W = N.W[e][l - 1], *bias = N.b[e][l - 1];
+    float *a_out = h, *d_out = h + O;
+    for (int o = warp; o < O; o += FUSED_THREADS / 32) {
+      float acc = 0.f;
+      for (int k = lane; k < K; k += 32) acc += rnd(W[(size_t)o * K + k], N.fp16) * rnd(in[k], N.fp16);
+      for (int off = 16; off; off >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, off);
+      if (lane == 0) {
+        float dz;
+        a_out[o] = act_and_grad(N.act, acc + bias[o], &dz);
+        d_out[o] = dz;
+      }
+    }
+    __syncthreads();
+    layer_out[l] = h;
+    in = a_out;
+    h += 2 * O;
+  }
+  /* output unit: energy; then dE/d(last hidden pre-activation) */
+  const int L = N.n_layers, last = N.sizes[L - 1];
+  const float *wl = N.W[e][L - 1];
+  float y = 0.f;
+  for (int k = t; k < last; k += FUSED_THREADS) y += rnd(wl[k], N.fp16) * rnd(in[k], N.fp16);
+  for (int off = 16; off; off >>= 1) y += __shfl_down_sync(0xffffffffu, y, off);
+  if (lane == 0) red[warp] = y;
+  float *dz = h, *dprev = h + 1024;
+  for (int k = t; k < last; k += FUSED_THREADS)
+    dz[k] = N.scale * rnd(wl[k], N.fp16) * layer_out[L - 1][last + k];
+  __syncthreads();
+  if (t == 0) {
+    float yy = N.b[e][L - 1][0];
+    for (int w = 0; w < FUSED_THREADS / 32; w++) yy += red[w];
+    float en = N.scale * yy + N.e0[e];
+    eatom[i] = en;
+    atomicAdd(&sums[0], (double)en);
+  }
+  /* backward: dA_{l-1}[k] = sum_o dZ_l[o] W[o][k] (times act' of layer l-1) */
+  for (int l = L - 1; l >= 1; l--) {
+    const int K = N.sizes[l - 1], O = N.sizes[l];
+    const float *W = N.W[e][l - 1];
+    float *dst = l == 1 ? G : dprev;
+    for (int k = t; k < K; k += FUSED_THREADS) {
+      float acc = 0.f;
+      for (int o = 0; o < O; o++) acc += rnd(dz[o], N.fp16) * rnd(W[(size_t)o * K + k], N.fp16);
+      dst[k] = l > 1 ? acc * layer_out[l - 1][K + k] : acc;
+    }
+    __syncthreads();
+    if (l > 1) {
+      float *tmp = dz; dz = dprev; dprev = tmp;
+    }
+  }
+  /* descriptor backward: G now holds dE/dG */
+  for (int k = t; k < n; k += FUSED_THREADS) {
+    float4 d = nd[k];
+    if (d.w >= P.Rcr) continue;
+    int s = (int)pos[nj[k]].w;
+    float f = fc_f(d.w, P.Rcr), df = dfc_f(d.w, P.Rcr);
+    gauss_comb(d.w, P.etaR, P.muR, P.nR, g);
+    float acc = 0.f;
+    for (int q = 0; q < P.nR; q++) acc += G[s * P.nR + q] * g[q] * (df - 2.f * P.etaR * (d.w - P.muR[q]) * f);
+    acc *= 0.25f / d.w;
+    atomicAdd(&gr[3 * k], acc * d.x);
+    atomicAdd(&gr[3 * k + 1], acc * d.y);
+    atomicAdd(&gr[3 * k + 2], acc * d.z);
+  }
+  for (int q = t; q < npairs; q += FUSED_THREADS) {
+    int a, b;
+    decode_pair(q, na, a, b);
+    int ja = ang[a], kb = ang[b];
+    float4 dj = nd[ja], dk = nd[kb];
+    float inv = 1.f / (dj.w * dk.w);
+    float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) * inv;
+    float ravg = 0.5f * (dj.w + dk.w);
+    angle_terms(P, cos_t, f1, df1);
+    gauss_comb(ravg, P.etaA, P.muA, P.nA, f2);
+    const float *wp = G + P.n_radial + pair_index((int)pos[nj[ja]].w, (int)pos[nj[kb]].w, P.nS) * P.nA * P.nZ;
+    float S = 0.f, S_c = 0.f, S_r = 0.f;
+    for (int x = 0; x < P.nA; x++) {
+      float tt = 0.f, tc = 0.f;
+      for (int z = 0; z < P.nZ; z++) {
+        tt += wp[x * P.nZ + z] * f1[z];
+        tc += wp[x * P.nZ + z] * df1[z];
+      }
+      S += tt * f2[x];
+      S_c += tc * f2[x];
+      S_r += tt * f2[x] * (-2.f * P.etaA * (ravg - P.muA[x]));
+    }
+    float fcj = fc_f(dj.w, P.Rca), fck = fc_f(dk.w, P.Rca);
+    float dfcj = dfc_f(dj.w, P.Rca), dfck = dfc_f(dk.w, P.Rca), fcjk = fcj * fck;
+    float dE_dc = 2.f * fcjk * S_c;
+    float dE_drj = 2.f * (dfcj * fck * S + 0.5f * fcjk * S_r);
+    float dE_drk = 2.f * (fcj * dfck * S + 0.5f * fcjk * S_r);
+    float djv[3] = {dj.x, dj.y, dj.z}, dkv[3] = {dk.x, dk.y, dk.z};
+    for (int x = 0; x < 3; x++) {
+      atomicAdd(&gr[3 * ja + x], dE_dc * (dkv[x] * inv - cos_t * djv[x] / (dj.w * dj.w)) + dE_drj * djv[x] / dj.w);
+      atomicAdd(&gr[3 * kb + x], dE_dc * (djv[x] * inv - cos_t * dkv[x] / (dk.w * dk.w)) + dE_drk * dkv[x] / dk.w);
+    }
+  }
+  __syncthreads();
+  float fi[3] = {0, 0, 0}, v[6] = {0, 0, 0, 0, 0, 0};
+  for (int k = t; k < n; k += FUSED_THREADS) {
+    int j = nj[k];
+    float4 d = nd[k];
+    float gx = gr[3 * k], gy = gr[3 * k + 1], gz = gr[3 * k + 2];
+    atomicAdd(&force[3 * j], -gx);
+    atomicAdd(&force[3 * j + 1], -gy);
+    atomicAdd(&force[3 * j + 2], -gz);
+    fi[0] += gx; fi[1] += gy; fi[2] += gz;
+    float vv[6] = {-d.x * gx, -d.y * gy, -d.z * gz, -d.x * gy, -d.x * gz, -d.y * gz};
+    for (int q = 0; q < 6; q++) v[q] += vv[q];
+    if (vatom)
+      for (int q = 0; q < 6; q++) {
+        atomicAdd(&vatom[6 * (size_t)j + q], 0.5f * vv[q]);
+        atomicAdd(&vatom[6 * (size_t)i + q], 0.5f * vv[q]);
+      }
+  }
+  for (int off = 16; off; off >>= 1) {
+    for (int x = 0; x < 3; x++) fi[x] += __shfl_down_sync(0xffffffffu, fi[x], off);
+    for (int q = 0; q < 6; q++) v[q] += __shfl_down_sync(0xffffffffu, v[q], off);
+  }
+  if (lane == 0) {
+    for (int x = 0; x < 3; x++) atomicAdd(&force[3 * i + x], fi[x]);
+    for (int q = 0; q < 6; q++) atomicAdd(&sums[1 + q], (double)v[q]);
+  }
+}
+
 /* ---- host side ------------------------------------------------------------------------ */
 
 extern "C" int mlff_gpu_device_count(void) {
@@ -563,9 +787,9 @@ extern "C" int mlff_gpu_device_count(void) {
 
 static void free_buffers(mlff_gpu *g) {
   void *bufs[] = {g->d_stage, g->d_cell_count, g->d_cell_start, g->d_cell_fill, g->d_cell_of,
-                  g->d_cell_atoms, g->d_scan_tmp, g->d_nbr_n, g->d_nbr_j, g->d_overflow,
-                  g->d_nbr_d, g->d_count, g->d_offset, g->d_fill, g->d_row, g->d_row_atom, g->d_G, g->d_dG,
-                  g->d_bufA, g->d_bufB, g->d_h, g->d_force, g->d_eatom, g->d_vatom, g->d_sums};
+                  g->d_cell_atoms, g->d_scan_tmp, g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_count,
+                  g->d_offset, g->d_fill, g->d_row, g->d_row_atom, g->d_G, g->d_dG, g->d_bufA,
+                  g->d_bufB, g->d_h, g->d_out};
   for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) cudaFree(bufs[k]);
   for (int l = 0; l < MLFF_MAX_LAYERS; l++) {
     cudaFree(g->d_Z[l]);
@@ -573,19 +797,14 @@ static void free_buffers(mlff_gpu *g) {
     g->d_Z[l] = g->d_A[l] = nullptr;
   }
   cudaFreeHost(g->h_stage);
-  cudaFreeHost(g->h_force);
-  cudaFreeHost(g->h_eatom);
-  cudaFreeHost(g->h_vatom);
-  cudaFreeHost(g->h_sums);
-  cudaFreeHost(g->h_overflow);
-  g->h_overflow = nullptr;
+  cudaFreeHost(g->h_out);
+  g->d_out = g->h_out = nullptr;
   g->d_stage = nullptr; g->d_cell_count = g->d_cell_start = g->d_cell_fill = nullptr;
   g->d_cell_of = g->d_cell_atoms = nullptr; g->d_scan_tmp = nullptr;
-  g->d_nbr_n = g->d_nbr_j = g->d_overflow = nullptr; g->d_nbr_d = nullptr;
+  g->d_nbr_n = g->d_nbr_j = nullptr; g->d_nbr_d = nullptr;
   g->d_count = g->d_offset = g->d_fill = g->d_row = g->d_row_atom = nullptr;
   g->d_G = g->d_dG = g->d_bufA = g->d_bufB = nullptr; g->d_h = nullptr;
-  g->d_force = g->d_eatom = g->d_vatom = nullptr; g->d_sums = nullptr;
-  g->h_stage = nullptr; g->h_force = g->h_eatom = g->h_vatom = nullptr; g->h_sums = nullptr;
+  g->h_stage = nullptr;
   g->cap_atoms = g->cap_cells = 0;
 }
 
@@ -600,46 +819,59 @@ static mlff_status reserve(mlff_gpu *g, int atoms, int cells, int max_nb) {
   max_nb = max_nb > g->max_nb ? max_nb : g->max_nb;
   free_buffers(g);
   size_t A = atoms, D = g->aev.D;
-  CUDA_TRY(cudaMalloc(&g->d_stage, sizeof(StepHeader) + A * sizeof(float4)));
-  CUDA_TRY(cudaMalloc(&g->d_cell_count, (cells + 1) * sizeof(int)));
-  CUDA_TRY(cudaMalloc(&g->d_cell_start, (cells + 1) * sizeof(int)));
-  CUDA_TRY(cudaMalloc(&g->d_cell_fill, (cells + 1) * sizeof(int)));
-  CUDA_TRY(cudaMalloc(&g->d_cell_of, A * sizeof(int)));
-  CUDA_TRY(cudaMalloc(&g->d_cell_atoms, A * sizeof(int)));
+  /* a failed allocation names the sizes: a user can tell a huge system from a leak */
+#define ALLOC(call, bytes)                                                                      \
+  do {                                                                                          \
+    cudaError_t e_ = (call);                                                                    \
+    if (e_ != cudaSuccess) {                                                                    \
+      cudaGetLastError();                                                                       \
+      return mlff_fail(MLFF_ERR_DEVICE, "cannot allocate %.1f MB of GPU memory for %d atoms "   \
+                       "(%d neighbours each, %d cells): %s", (double)(bytes) / 1e6, atoms,       \
+                       max_nb, cells, cudaGetErrorString(e_));                                  \
+    }                                                                                           \
+  } while (0)
+  ALLOC(cudaMalloc(&g->d_stage, sizeof(StepHeader) + A * sizeof(float4)), sizeof(StepHeader) + A * sizeof(float4));
+  ALLOC(cudaMalloc(&g->d_cell_count, (cells + 1) * sizeof(int)), (cells + 1) * sizeof(int));
+  ALLOC(cudaMalloc(&g->d_cell_start, (cells + 1) * sizeof(int)), (cells + 1) * sizeof(int));
+  ALLOC(cudaMalloc(&g->d_cell_fill, (cells + 1) * sizeof(int)), (cells + 1) * sizeof(int));
+  ALLOC(cudaMalloc(&g->d_cell_of, A * sizeof(int)), A * sizeof(int));
+  ALLOC(cudaMalloc(&g->d_cell_atoms, A * sizeof(int)), A * sizeof(int));
   g->scan_tmp_bytes = 0;
   cub::DeviceScan::ExclusiveSum(nullptr, g->scan_tmp_bytes, g->d_cell_count, g->d_cell_start, cells + 1);
-  CUDA_TRY(cudaMalloc(&g->d_scan_tmp, g->scan_tmp_bytes));
-  CUDA_TRY(cudaMalloc(&g->d_nbr_n, A * sizeof(int)));
-  CUDA_TRY(cudaMalloc(&g->d_nbr_j, A * max_nb * sizeof(int)));
-  CUDA_TRY(cudaMalloc(&g->d_nbr_d, A * max_nb * sizeof(float4)));
-  CUDA_TRY(cudaMalloc(&g->d_overflow, sizeof(int)));
-  CUDA_TRY(cudaMalloc(&g->d_count, (MLFF_MAX_ELEMENTS + 1) * sizeof(int)));
-  CUDA_TRY(cudaMalloc(&g->d_offset, (MLFF_MAX_ELEMENTS + 1) * sizeof(int)));
-  CUDA_TRY(cudaMalloc(&g->d_fill, (MLFF_MAX_ELEMENTS + 1) * sizeof(int)));
-  CUDA_TRY(cudaMalloc(&g->d_row, A * sizeof(int)));
-  CUDA_TRY(cudaMalloc(&g->d_row_atom, A * sizeof(int)));
-  CUDA_TRY(cudaMalloc(&g->d_G, A * D * sizeof(float)));
-  CUDA_TRY(cudaMalloc(&g->d_dG, A * D * sizeof(float)));
+  ALLOC(cudaMalloc(&g->d_scan_tmp, g->scan_tmp_bytes), g->scan_tmp_bytes);
+  ALLOC(cudaMalloc(&g->d_nbr_n, A * sizeof(int)), A * sizeof(int));
+  ALLOC(cudaMalloc(&g->d_nbr_j, A * max_nb * sizeof(int)), A * max_nb * sizeof(int));
+  ALLOC(cudaMalloc(&g->d_nbr_d, A * max_nb * sizeof(float4)), A * max_nb * sizeof(float4));
+  ALLOC(cudaMalloc(&g->d_count, (MLFF_MAX_ELEMENTS + 1) * sizeof(int)), (MLFF_MAX_ELEMENTS + 1) * sizeof(int));
+  ALLOC(cudaMalloc(&g->d_offset, (MLFF_MAX_ELEMENTS + 1) * sizeof(int)), (MLFF_MAX_ELEMENTS + 1) * sizeof(int));
+  ALLOC(cudaMalloc(&g->d_fill, (MLFF_MAX_ELEMENTS + 1) * sizeof(int)), (MLFF_MAX_ELEMENTS + 1) * sizeof(int));
+  ALLOC(cudaMalloc(&g->d_row, A * sizeof(int)), A * sizeof(int));
+  ALLOC(cudaMalloc(&g->d_row_atom, A * sizeof(int)), A * sizeof(int));
+  ALLOC(cudaMalloc(&g->d_G, A * D * sizeof(float)), A * D * sizeof(float));
+  ALLOC(cudaMalloc(&g->d_dG, A * D * sizeof(float)), A * D * sizeof(float));
   for (int l = 1; l < g->n_layers; l++) {
-    CUDA_TRY(cudaMalloc(&g->d_Z[l], A * g->sizes[l] * sizeof(float)));
-    CUDA_TRY(cudaMalloc(&g->d_A[l], A * g->sizes[l] * sizeof(float)));
+    ALLOC(cudaMalloc(&g->d_Z[l], A * g->sizes[l] * sizeof(float)), A * g->sizes[l] * sizeof(float));
+    ALLOC(cudaMalloc(&g->d_A[l], A * g->sizes[l] * sizeof(float)), A * g->sizes[l] * sizeof(float));
   }
-  CUDA_TRY(cudaMalloc(&g->d_bufA, A * g->widest * sizeof(float)));
-  CUDA_TRY(cudaMalloc(&g->d_bufB, A * g->widest * sizeof(float)));
-  CUDA_TRY(cudaMalloc(&g->d_force, 3 * A * sizeof(float)));
-  CUDA_TRY(cudaMalloc(&g->d_eatom, A * sizeof(float)));
-  CUDA_TRY(cudaMalloc(&g->d_vatom, 6 * A * sizeof(float)));
-  CUDA_TRY(cudaMalloc(&g->d_sums, 7 * sizeof(double)));
-  CUDA_TRY(cudaMallocHost(&g->h_stage, sizeof(StepHeader) + A * sizeof(float4)));
-  CUDA_TRY(cudaMallocHost(&g->h_force, 3 * A * sizeof(float)));
-  CUDA_TRY(cudaMallocHost(&g->h_eatom, A * sizeof(float)));
-  CUDA_TRY(cudaMallocHost(&g->h_vatom, 6 * A * sizeof(float)));
-  CUDA_TRY(cudaMallocHost(&g->h_sums, 7 * sizeof(double)));
-  CUDA_TRY(cudaMallocHost(&g->h_overflow, sizeof(int)));
+  ALLOC(cudaMalloc(&g->d_bufA, A * g->widest * sizeof(float)), A * g->widest * sizeof(float));
+  ALLOC(cudaMalloc(&g->d_bufB, A * g->widest * sizeof(float)), A * g->widest * sizeof(float));
+  size_t out_cap = 64 + 10 * A * sizeof(float);
+  ALLOC(cudaMalloc(&g->d_out, out_cap), out_cap);
+  ALLOC(cudaMallocHost(&g->h_stage, sizeof(StepHeader) + A * sizeof(float4)), sizeof(StepHeader) + A * sizeof(float4));
+  ALLOC(cudaMallocHost(&g->h_out, out_cap), out_cap);
   g->cap_atoms = atoms;
   g->cap_cells = cells;
   g->max_nb = max_nb;
+#undef ALLOC
   return MLFF_OK;
+}
+
+static size_t fused_smem(const mlff_gpu *g);
+
+static int g_widest_hidden(const mlff_network *n) {
+  int w = 0;
+  for (int l = 1; l < n->n_layers; l++) w = n->sizes[l] > w ? n->sizes[l] : w;
+  return w;
 }
 
 extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, mlff_gpu **out) {
@@ -655,8 +887,8 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, mlff_gpu *
       if (m->net[e].sizes[l] != n0->sizes[l])
         return mlff_fail(MLFF_ERR_UNSUPPORTED, "GPU path: all elements' networks must have the same layer sizes");
   }
-  if (m->n_features > MAX_D || n0->n_layers < 2)
-    return mlff_fail(MLFF_ERR_UNSUPPORTED, "GPU path: needs D <= %d and at least one hidden layer", MAX_D);
+  if (m->n_features > MAX_D || n0->n_layers < 2 || g_widest_hidden(n0) > 1024)
+    return mlff_fail(MLFF_ERR_UNSUPPORTED, "GPU path: needs D <= %d, at least one hidden layer, widths <= 1024", MAX_D);
   mlff_gpu *g = (mlff_gpu *)calloc(1, sizeof *g);
   if (!g) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
   g->n_elements = m->n_elements;
@@ -709,6 +941,9 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, mlff_gpu *
   if (!st && (cudaFuncSetAttribute(k_aev_forward, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess ||
               cudaFuncSetAttribute(k_aev_backward, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess))
     st = mlff_fail(MLFF_ERR_DEVICE, "this GPU cannot give %d bytes of shared memory to a block", smem);
+  if (!st && cudaFuncSetAttribute(k_fused, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  (int)fused_smem(g)) != cudaSuccess)
+    st = mlff_fail(MLFF_ERR_DEVICE, "this GPU cannot give %zu bytes of shared memory to a block", fused_smem(g));
   if (!st) st = reserve(g, 256, 64, g->max_nb);
   if (st) {
     mlff_gpu_free(g);
@@ -737,6 +972,32 @@ extern "C" void mlff_gpu_stats(const mlff_gpu *g, long *replays, long *captures)
   *captures = g->captures;
 }
 
+static NetArgs net_args(const mlff_gpu *g) {
+  NetArgs N;
+  memset(&N, 0, sizeof N);
+  N.n_layers = g->n_layers;
+  for (int l = 0; l <= g->n_layers; l++) N.sizes[l] = g->sizes[l];
+  N.act = g->act;
+  N.fp16 = g->fp16;
+  N.scale = g->scale;
+  for (int e = 0; e < g->n_elements; e++) {
+    N.e0[e] = g->e0[e];
+    for (int l = 0; l < g->n_layers; l++) {
+      N.W[e][l] = g->net[e].W[l];
+      N.b[e][l] = g->net[e].b[l];
+    }
+  }
+  return N;
+}
+
+/* neighbours, descriptor, hidden activations and their derivatives, two backward buffers */
+static size_t fused_smem(const mlff_gpu *g) {
+  size_t hidden = 0;
+  for (int l = 1; l < g->n_layers; l++) hidden += 2 * g->sizes[l];
+  return (size_t)FUSED_MAX_NB * (sizeof(float4) + 2 * sizeof(int) + 3 * sizeof(float)) +
+         (g->aev.D + hidden + 2 * 1024) * sizeof(float);
+}
+
 static LayerArgs layer_args(const mlff_gpu *g, int l) {
   LayerArgs L;
   memset(&L, 0, sizeof L);
@@ -747,20 +1008,40 @@ static LayerArgs layer_args(const mlff_gpu *g, int l) {
   return L;
 }
 
+static void set_layout(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
+  size_t f = 64, e = f + 3 * (size_t)n_total * sizeof(float), v = e + (size_t)n_local * sizeof(float);
+  g->out_bytes = v + (want_vatom ? 6 * (size_t)n_total * sizeof(float) : 0);
+  g->d_sums = (double *)g->d_out;
+  g->d_overflow = (int *)(g->d_out + 56);
+  g->d_force = (float *)(g->d_out + f);
+  g->d_eatom = (float *)(g->d_out + e);
+  g->d_vatom = (float *)(g->d_out + v);
+  g->h_sums = (double *)g->h_out;
+  g->h_overflow = (int *)(g->h_out + 56);
+  g->h_force = (float *)(g->h_out + f);
+  g->h_eatom = (float *)(g->h_out + e);
+  g->h_vatom = (float *)(g->h_out + v);
+}
+
 /* The whole step on g->stream (captured into a graph by the caller). */
 static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
   cudaStream_t s = g->stream;
   const AevParams &P = g->aev;
   size_t stage_bytes = sizeof(StepHeader) + (size_t)n_total * sizeof(float4);
+  set_layout(g, n_local, n_total, want_vatom);
   cudaMemcpyAsync(g->d_stage, g->h_stage, stage_bytes, cudaMemcpyHostToDevice, s);
+  cudaMemsetAsync(g->d_out, 0, g->out_bytes, s);
+  if (g->fused) {
+    k_fused<<<n_local, FUSED_THREADS, fused_smem(g), s>>>(P, net_args(g), g->d_stage, n_local,
+                                                           n_total, g->rc, g->d_force, g->d_eatom,
+                                                           want_vatom ? g->d_vatom : nullptr,
+                                                           g->d_sums, g->d_overflow);
+    cudaMemcpyAsync(g->h_out, g->d_out, g->out_bytes, cudaMemcpyDeviceToHost, s);
+    return;
+  }
   cudaMemsetAsync(g->d_cell_count, 0, (g->cap_cells + 1) * sizeof(int), s);
   cudaMemsetAsync(g->d_cell_fill, 0, (g->cap_cells + 1) * sizeof(int), s);
   cudaMemsetAsync(g->d_count, 0, (MLFF_MAX_ELEMENTS + 1) * sizeof(int), s);
-  cudaMemsetAsync(g->d_overflow, 0, sizeof(int), s);
-  cudaMemsetAsync(g->d_force, 0, 3 * (size_t)n_total * sizeof(float), s);
-  if (want_vatom) cudaMemsetAsync(g->d_vatom, 0, 6 * (size_t)n_total * sizeof(float), s);
-  cudaMemsetAsync(g->d_sums, 0, 7 * sizeof(double), s);
-  cudaMemsetAsync(g->d_eatom, 0, (size_t)n_local * sizeof(float), s);
   int tb = 128, bt = (n_total + tb - 1) / tb, bl = (n_local + tb - 1) / tb;
   k_cells<<<bt, tb, 0, s>>>(g->d_stage, n_total, g->d_cell_of, g->d_cell_count);
   cub::DeviceScan::ExclusiveSum(g->d_scan_tmp, g->scan_tmp_bytes, g->d_cell_count, g->d_cell_start,
@@ -817,18 +1098,16 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
                                                       g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_dG,
                                                       g->d_force, want_vatom ? g->d_vatom : nullptr,
                                                       g->d_sums);
-  cudaMemcpyAsync(g->h_force, g->d_force, 3 * (size_t)n_total * sizeof(float), cudaMemcpyDeviceToHost, s);
-  cudaMemcpyAsync(g->h_eatom, g->d_eatom, (size_t)n_local * sizeof(float), cudaMemcpyDeviceToHost, s);
-  if (want_vatom)
-    cudaMemcpyAsync(g->h_vatom, g->d_vatom, 6 * (size_t)n_total * sizeof(float), cudaMemcpyDeviceToHost, s);
-  cudaMemcpyAsync(g->h_sums, g->d_sums, 7 * sizeof(double), cudaMemcpyDeviceToHost, s);
-  cudaMemcpyAsync(g->h_overflow, g->d_overflow, sizeof(int), cudaMemcpyDeviceToHost, s);
+  cudaMemcpyAsync(g->h_out, g->d_out, g->out_bytes, cudaMemcpyDeviceToHost, s);
 }
 
 /* Capture the step into a graph (or reuse the one captured for these counts), run it, and
  * return with the results in the pinned host buffers. */
 static mlff_status run_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
-  if (!g->graph || g->g_local != n_local || g->g_total != n_total || g->g_vatom != want_vatom) {
+  int fused = n_total <= FUSED_MAX_ATOMS && !g->no_fused;
+  if (!g->graph || g->g_local != n_local || g->g_total != n_total || g->g_vatom != want_vatom ||
+      g->fused != fused) {
+    g->fused = fused;
     if (g->graph) cudaGraphExecDestroy(g->graph);
     g->graph = nullptr;
     cudaGraph_t graph;
@@ -845,6 +1124,7 @@ static mlff_status run_step(mlff_gpu *g, int n_local, int n_total, int want_vato
     g->captures++;
   } else {
     g->replays++;
+    set_layout(g, n_local, n_total, want_vatom); /* the host pointers of this graph */
   }
   CUDA_TRY(cudaGraphLaunch(g->graph, g->stream));
   CUDA_TRY(cudaStreamSynchronize(g->stream));
@@ -901,6 +1181,10 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
                            (float)(x[3 * (size_t)i + 2] - lo[2]), (float)species[i]);
     if ((st = run_step(g, n_local, n_total, virial_atom != nullptr))) return st;
     if (*g->h_overflow == 0) break;
+    if (g->fused) { /* more neighbours than the one-kernel path holds: the general path */
+      g->no_fused = 1;
+      continue;
+    }
     int need = *g->h_overflow + 16;
     if (need > MAX_NB_LIMIT)
       return mlff_fail(MLFF_ERR_ARGUMENT, "an atom has %d neighbours within %.2f Å (the GPU path holds "

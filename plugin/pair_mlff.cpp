@@ -259,7 +259,8 @@ void PairMLFF::init_style()
   set_units();
   if (comm->nthreads != calc_threads) create_calc();
 
-  neighbor->add_request(this, NeighConst::REQ_FULL);
+  // the GPU finds its own neighbours among local and ghost atoms: no LAMMPS list to build
+  if (mlff_calc_device(calc) != MLFF_DEVICE_GPU) neighbor->add_request(this, NeighConst::REQ_FULL);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -279,7 +280,8 @@ void PairMLFF::compute(int eflag, int vflag)
 
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
-  const int inum = list->inum;
+  const bool on_gpu = mlff_calc_device(calc) == MLFF_DEVICE_GPU;
+  const int inum = on_gpu ? nlocal : list->inum;
   if (inum == 0) return;    // no local atoms: no energy, no forces from this rank
 
   if (atom->nmax > nmax || (escale != 1.0 && !fbuf)) {
@@ -304,9 +306,9 @@ void PairMLFF::compute(int eflag, int vflag)
   nl.positions = &atom->x[0][0];
   nl.species = species;
   nl.n_list = inum;
-  nl.ilist = list->ilist;
-  nl.numneigh = list->numneigh;
-  nl.firstneigh = list->firstneigh;
+  nl.ilist = on_gpu ? nullptr : list->ilist;
+  nl.numneigh = on_gpu ? nullptr : list->numneigh;
+  nl.firstneigh = on_gpu ? nullptr : list->firstneigh;
   nl.index_mask = NEIGHMASK;
 
   mlff_result r;

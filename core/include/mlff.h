@@ -150,9 +150,12 @@ typedef struct {
   const double *positions; /* [n_total][3], Å */
   const int *species;      /* [n_total], model species; -1 = not part of this model (skipped) */
   int n_list;              /* number of atoms to compute */
-  const int *ilist;        /* [n_list] their indices */
-  const int *numneigh;     /* [n_total] indexed by atom index */
-  const int *const *firstneigh; /* firstneigh[i][0..numneigh[i]) = neighbour indices */
+  const int *ilist;        /* [n_list] their indices; NULL = atoms 0 .. n_list-1 */
+  /* The list itself: numneigh[n_total] indexed by atom, firstneigh[i][0..numneigh[i]) the
+   * neighbour indices. The GPU path finds neighbours itself: there both may be NULL (and the
+   * atoms to compute must be 0 .. n_list-1, ghosts after them). */
+  const int *numneigh;
+  const int *const *firstneigh;
   int index_mask;          /* if non-zero, neighbour indices are (value & index_mask) */
 } mlff_neighbors;
 

@@ -137,10 +137,12 @@ static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
       return mlff_fail(MLFF_ERR_ARGUMENT, "position of atom %d is not finite (%g %g %g)", i,
                        x[0], x[1], x[2]);
   }
+  if (!nl->numneigh || !nl->firstneigh)
+    return mlff_fail(MLFF_ERR_ARGUMENT, "the CPU path needs a neighbour list (numneigh, firstneigh)");
   int count[MLFF_MAX_ELEMENTS] = {0};
   size_t total_nb = 0;
   for (int ii = 0; ii < nl->n_list; ii++) {
-    int i = nl->ilist[ii];
+    int i = nl->ilist ? nl->ilist[ii] : ii;
     if (i < 0 || i >= nl->n_total)
       return mlff_fail(MLFF_ERR_ARGUMENT, "ilist[%d] = %d outside 0..%d", ii, i, nl->n_total - 1);
     if (nl->species[i] < 0) continue;
@@ -180,7 +182,7 @@ static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
   int fill[MLFF_MAX_ELEMENTS];
   for (int s = 0; s < S; s++) fill[s] = species_start[s];
   for (int ii = 0; ii < nl->n_list; ii++) {
-    int i = nl->ilist[ii];
+    int i = nl->ilist ? nl->ilist[ii] : ii;
     if (nl->species[i] >= 0) c->row_atom[fill[nl->species[i]]++] = i;
   }
   c->nb_off[0] = 0;
@@ -310,7 +312,7 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
 /* The device finds its own neighbours: it needs the local atoms first (as LAMMPS orders them),
  * then the ghosts. Per-atom outputs are added, as on the CPU. */
 static mlff_status gpu_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r) {
-  for (int ii = 0; ii < nl->n_list; ii++)
+  for (int ii = 0; nl->ilist && ii < nl->n_list; ii++)
     if (nl->ilist[ii] != ii)
       return mlff_fail(MLFF_ERR_UNSUPPORTED, "GPU path: ilist must list atoms 0..%d in order "
                        "(local atoms first, then ghosts)", nl->n_list - 1);
