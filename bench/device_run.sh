@@ -25,6 +25,14 @@ fi
 echo "== C API benchmark"
 timeout 300 "$B/gpu_bench" .devdata/liquid49152.data - 3 >"$out/gpu_bench.json" 2>"$out/logs/gpu_bench.err"
 cat "$out/gpu_bench.json"
+nsys=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
+if [ -n "$nsys" ]; then
+  echo "== nsys profile of the C-API benchmark (kernel summary in logs/nsys.txt)"
+  timeout 200 "$nsys" profile -o "$out/logs/prof" --force-overwrite true --stats=true \
+    "$B/gpu_bench" .devdata/liquid49152.data - 0 >"$out/logs/nsys.txt" 2>&1
+  grep -A25 "cuda_gpu_kern_sum" "$out/logs/nsys.txt" | cut -c1-200 | head -30
+  rm -f "$out"/logs/prof.*
+fi
 echo "== LAMMPS"
 model=$out/logs/random-128-64-64.h5
 "$B/mlff" init "$model" --elements C,H --hidden 128,64,64 --seed 1 >/dev/null
@@ -42,6 +50,13 @@ run() { # name data device fp16 steps
     -var model "$model" -var data "$2" -var device "$3" -var fp16 "$4" -var steps "$5" -in bench/in.bench
   echo "$1 rc=$? $(grep -A1 MLFF_BENCH_BEGIN -m1 "$out/logs/$1.log" >/dev/null; grep 'Loop time' "$out/logs/$1.log" | tail -1)"
 }
+# GPU against CPU inside LAMMPS: energy and pressure of the same box, run 0
+for dev in cpu gpu; do
+  "$B/lmp" -nocite -log "$out/logs/check_$dev.log" -screen none -var plugin .device/lib/mlffplugin.so \
+    -var model "$model" -var data .devdata/liquid768.data -var device $dev -var fp16 no -var steps 0 \
+    -var warmup 0 -in bench/in.bench
+  echo "$dev: $(grep -A1 '^ *Step' "$out/logs/check_$dev.log" | tail -1)"
+done
 for r in 1 2 3; do
   run benzene_gpu_fp32_$r examples/lammps/benzene.data gpu no 5000
   run benzene_gpu_fp16_$r examples/lammps/benzene.data gpu yes 5000
