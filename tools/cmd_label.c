@@ -1,11 +1,1055 @@
-/* cmd_label.c — `mlff label` (being written; see issue 4). */
+/* cmd_label.c — `mlff label`: sample structures around a molecule with the teacher (GFN2-xTB)
+ * and write them, labelled, to a dataset file (SPEC §3, §4).
+ *
+ * The plan, in order of structure index k:
+ *   md<T>      for each temperature: Langevin dynamics with the teacher (BAOAB, 0.5 fs,
+ *              friction 0.01/fs), in independent trajectories of MD_SEGMENT samples: each
+ *              starts from a classical harmonic sample (positions and velocities along the
+ *              normal modes at T), equilibrates --md-equilibration steps, then yields a sample every
+ *              --md-interval steps;
+ *   nm         normal-mode displacements: the harmonic Boltzmann distribution at the
+ *              temperatures in turn, around the optimised geometry;
+ *   dimer, far_dimer, trimer, tetramer
+ *              clusters of monomers drawn from the MD samples at the first temperature, with
+ *              random orientations and centre distances (3.4–7 Å; 8–12 Å for far dimers,
+ *              which pin the isolated-molecule reference), overlaps rejected.
+ * Deterministic: everything derives from (seed, k) — an MD trajectory from (seed, its
+ * temperature, its number) — and the teacher starts afresh for every trajectory and every
+ * other structure, runs on one thread, so a structure's bits do not depend on which worker
+ * computed it or when. The file grows in chunks (appends at multiples of --chunk); rerun with
+ * the same arguments, an interrupted run resumes where the file ends (replaying, without
+ * saving, the part of an MD trajectory already there) and ends with the same file as an
+ * uninterrupted run.
+ *
+ * Parallel: --jobs worker processes (fork), each with its own teacher; the parent hands out
+ * tasks (an MD trajectory, a batch of normal-mode or cluster structures), builds the cluster
+ * geometries, collects results through pipes, writes them in order and shows progress. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+/* The sampling numerics and mlff_fail (the workers report errors as the core does). */
+#include "../core/src/internal.h"
+#include "../core/src/sampling.h"
 
-static int run(int argc, char **argv) {
-  fprintf(stderr, "mlff label: not implemented yet\n");
+#define MAX_TEMPS 16
+#define MAX_PHASES (MAX_TEMPS + 5)
+#define MAX_JOBS 256
+#define MD_SEGMENT 100  /* samples per MD trajectory */
+#define MD_DT 0.5       /* fs */
+#define MD_GAMMA 0.01   /* 1/fs */
+#define NM_BATCH 25
+#define CLUSTER_BATCH 10
+#define OPT_FMAX 5e-4   /* eV/Å */
+#define OPT_STEPS 3000
+#define HESSIAN_STEP 0.005 /* Å */
+#define CLUSTER_TRIES 100000
+
+/* RNG streams: a structure's random numbers come from (seed, stream, index). */
+#define STREAM_MD 100 /* + phase */
+#define STREAM_NM 1
+#define STREAM_CLUSTER 2
+
+static const char USAGE[] =
+    "mlff label OUT.h5 --molecule MOL.xyz [--temperatures 300,600,900] [--md-structures N]\n"
+    "                  [--md-interval STEPS] [--md-equilibration STEPS] [--normal-modes N]\n"
+    "                  [--dimers N] [--far-dimers N] [--trimers N] [--tetramers N] [--seed S]\n"
+    "                  [--chunk N] [--jobs N]";
+static const char HELP[] =
+    "Sample structures around one molecule and label them with the teacher (GFN2-xTB through\n"
+    "libxtb): molecular dynamics at each temperature, normal-mode displacements, and clusters\n"
+    "of 2-4 molecules. Writes the dataset OUT.h5 (SPEC §3) every --chunk structures; rerun\n"
+    "with the same arguments, an interrupted run resumes where OUT.h5 ends and ends with the\n"
+    "same file as an uninterrupted one.\n"
+    "  --molecule FILE      the molecule (XYZ or extended XYZ; first frame; no cell)\n"
+    "  --temperatures LIST  MD and normal-mode temperatures, K (default 300,600,900)\n"
+    "  --md-structures N    MD samples per temperature (default 1000)\n"
+    "  --md-interval STEPS  0.5 fs steps between MD samples (default 40)\n"
+    "  --md-equilibration STEPS\n"
+    "                       steps before the first sample of each trajectory of 100 samples\n"
+    "                       (default 400 = 200 fs; each starts from a harmonic sample at T)\n"
+    "  --normal-modes N     harmonic displacements along the normal modes (default 500)\n"
+    "  --dimers N           pairs with centres 3.4-7 Å apart (default 800)\n"
+    "  --far-dimers N       pairs with centres 8-12 Å apart (default 500): they pin the\n"
+    "                       isolated-molecule energy\n"
+    "  --trimers N          clusters of three (default 200)\n"
+    "  --tetramers N        clusters of four (default 100)\n"
+    "                       (clusters take their monomers from the MD samples at the first\n"
+    "                       temperature, with random orientations, overlaps rejected)\n"
+    "  --seed S             random seed (default 1)\n"
+    "  --chunk N            structures per write (default 50)\n"
+    "  --jobs N             worker processes (default: the number of CPUs)\n"
+    "Every structure's source records where it came from: md300, nm, dimer, far_dimer,\n"
+    "trimer, tetramer. Progress (done/total, rate, ETA, phase) goes to stderr.\n";
+
+/* ---- the plan ------------------------------------------------------------------------------- */
+
+enum { PH_MD, PH_NM, PH_CLUSTER };
+
+typedef struct {
+  int kind;
+  char tag[24];
+  double T;     /* MD */
+  int n_mol;    /* clusters */
+  double dmin, dmax;
+  int64_t start, count;
+} phase;
+
+typedef struct {
+  const char *out, *molecule;
+  double temps[MAX_TEMPS];
+  int n_temps;
+  long long n_md, interval, equil, n_nm, n_dimer, n_far, n_tri, n_tetra, seed, chunk, jobs,
+      stop_after;
+  int nat;        /* atoms of the molecule */
+  int *Z;         /* [nat] */
+  double *x;      /* [nat][3] as given */
+  int *Zrep;      /* [4 * nat]: Z repeated for clusters */
+  char sha[65];   /* of the molecule file */
+  phase ph[MAX_PHASES];
+  int n_ph;
+  int64_t total;
+  char signature[1024];
+} plan;
+
+static int phase_of(const plan *p, int64_t k) {
+  for (int i = 0; i < p->n_ph; i++)
+    if (k < p->ph[i].start + p->ph[i].count) return i;
+  return p->n_ph - 1;
+}
+
+static int atoms_of(const plan *p, int ph) {
+  return p->ph[ph].kind == PH_CLUSTER ? p->ph[ph].n_mol * p->nat : p->nat;
+}
+
+static void add_phase(plan *p, int kind, const char *tag, double T, int n_mol, double dmin,
+                      double dmax, long long count) {
+  if (count <= 0) return;
+  phase *f = &p->ph[p->n_ph++];
+  memset(f, 0, sizeof *f);
+  f->kind = kind;
+  snprintf(f->tag, sizeof f->tag, "%s", tag);
+  f->T = T;
+  f->n_mol = n_mol;
+  f->dmin = dmin;
+  f->dmax = dmax;
+  f->start = p->total;
+  f->count = count;
+  p->total += count;
+}
+
+static void make_plan(plan *p) {
+  p->n_ph = 0;
+  p->total = 0;
+  for (int t = 0; t < p->n_temps; t++) {
+    char tag[24];
+    snprintf(tag, sizeof tag, "md%g", p->temps[t]);
+    add_phase(p, PH_MD, tag, p->temps[t], 1, 0, 0, p->n_md);
+  }
+  add_phase(p, PH_NM, "nm", 0, 1, 0, 0, p->n_nm);
+  add_phase(p, PH_CLUSTER, "dimer", 0, 2, 3.4, 7.0, p->n_dimer);
+  add_phase(p, PH_CLUSTER, "far_dimer", 0, 2, 8.0, 12.0, p->n_far);
+  add_phase(p, PH_CLUSTER, "trimer", 0, 3, 3.4, 7.0, p->n_tri);
+  add_phase(p, PH_CLUSTER, "tetramer", 0, 4, 3.4, 7.0, p->n_tetra);
+  char temps[256] = "";
+  for (int t = 0; t < p->n_temps; t++)
+    snprintf(temps + strlen(temps), sizeof temps - strlen(temps), "%s%g", t ? "," : "",
+             p->temps[t]);
+  /* Everything that decides the contents, and nothing else (not --chunk, --jobs). */
+  snprintf(p->signature, sizeof p->signature,
+           "mlff label v1: molecule sha256 %s (%d atoms); temperatures %s K; md %lld per "
+           "temperature every %lld steps (dt %g fs, Langevin %g/fs, %d equilibration steps, "
+           "%d samples per trajectory); normal modes %lld; dimers %lld (3.4-7 A); far dimers "
+           "%lld (8-12 A); trimers %lld; tetramers %lld; seed %lld",
+           p->sha, p->nat, temps, p->n_md, p->interval, MD_DT, MD_GAMMA, (int)p->equil, MD_SEGMENT,
+           p->n_nm, p->n_dimer, p->n_far, p->n_tri, p->n_tetra, p->seed);
+}
+
+/* Relative cost of structure k (teacher calls x atoms^2), for the ETA. */
+static double cost_of(const plan *p, int ph) {
+  double n = atoms_of(p, ph);
+  if (p->ph[ph].kind == PH_MD) return n * n * (p->interval + (double)p->equil / MD_SEGMENT);
+  return 1.5 * n * n;
+}
+
+/* ---- pipes ------------------------------------------------------------------------------------ */
+
+static int write_full(int fd, const void *buf, size_t n) {
+  const char *p = buf;
+  while (n) {
+    ssize_t k = write(fd, p, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return -1;
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+/* 1 when n bytes were read, 0 at end of file before any, -1 on error or a short read. */
+static int read_full(int fd, void *buf, size_t n) {
+  char *p = buf;
+  size_t got = 0;
+  while (got < n) {
+    ssize_t k = read(fd, p + got, n - got);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return -1;
+    if (k == 0) return got ? -1 : 0;
+    got += (size_t)k;
+  }
   return 1;
 }
 
-const cli_command CMD_LABEL = {"label", run, "(not implemented yet)", "mlff label ...", ""};
+typedef struct {
+  int32_t kind, phase, seg, pad;
+  int64_t first, count, emit_from;
+} task_msg; /* cluster tasks are followed by count geometries of n_mol * nat atoms */
+
+enum { REC_STRUCTURE, REC_DONE, REC_ERROR, REC_INFO };
+
+typedef struct {
+  int32_t type, n_atoms;
+  int64_t k;
+  double energy, seconds;
+  int64_t calls;
+  int32_t text_len, pad;
+} rec_msg; /* followed by positions and forces [n_atoms][3], or text_len bytes */
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* ---- worker ----------------------------------------------------------------------------------- */
+
+typedef struct {
+  const plan *p;
+  int out;               /* result pipe */
+  mlff_teacher *t;
+  int prepared;
+  mlff_smp_modes modes;  /* around the optimised geometry */
+  double mark;           /* time of the last record */
+  long calls;            /* teacher calls since the last record */
+} worker;
+
+static int send_text(worker *w, int type, const char *text) {
+  rec_msg r = {0};
+  r.type = type;
+  r.text_len = (int32_t)strlen(text);
+  return write_full(w->out, &r, sizeof r) || write_full(w->out, text, (size_t)r.text_len);
+}
+
+static int send_structure(worker *w, int64_t k, int n, const double *x, double e,
+                          const double *f) {
+  rec_msg r = {0};
+  double t = now_s();
+  r.type = REC_STRUCTURE;
+  r.n_atoms = n;
+  r.k = k;
+  r.energy = e;
+  r.seconds = t - w->mark;
+  r.calls = w->calls;
+  w->mark = t;
+  w->calls = 0;
+  return write_full(w->out, &r, sizeof r) ||
+         write_full(w->out, x, (size_t)n * 3 * sizeof *x) ||
+         write_full(w->out, f, (size_t)n * 3 * sizeof *f);
+}
+
+/* A teacher with no history: each trajectory and each independent structure starts afresh,
+ * so that its result does not depend on what this worker computed before. */
+static mlff_status fresh_teacher(worker *w) {
+  mlff_teacher_free(w->t);
+  w->t = NULL;
+  return mlff_teacher_create_xtb(&w->t);
+}
+
+static mlff_status prepare(worker *w) {
+  if (w->prepared) return MLFF_OK;
+  const plan *p = w->p;
+  int n = 3 * p->nat, steps = 0;
+  double fmax = 0, t0 = now_s();
+  double *x = malloc((size_t)n * sizeof *x), *H = malloc((size_t)n * n * sizeof *H);
+  mlff_status st = x && H ? MLFF_OK : mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!st) {
+    memcpy(x, p->x, (size_t)n * sizeof *x);
+    st = fresh_teacher(w);
+  }
+  if (!st) st = mlff_smp_optimize(w->t, p->nat, p->Z, x, OPT_FMAX, OPT_STEPS, &steps, &fmax);
+  if (!st) st = mlff_smp_hessian(w->t, p->nat, p->Z, x, HESSIAN_STEP, H);
+  if (!st) st = mlff_smp_normal_modes(p->nat, p->Z, x, H, &w->modes);
+  if (!st) {
+    char info[512];
+    const mlff_smp_modes *m = &w->modes;
+    snprintf(info, sizeof info, "optimised the molecule in %d teacher calls (largest force "
+             "%.1e eV/A%s); Hessian from %d calls: %d vibrational modes, %.0f-%.0f cm^-1%s; "
+             "%.1f s", steps + 1, fmax, fmax < OPT_FMAX ? "" : ", NOT converged", 2 * n,
+             m->n_modes, m->n_modes ? mlff_smp_wavenumber(m->lambda[0]) : 0.0,
+             m->n_modes ? mlff_smp_wavenumber(m->lambda[m->n_modes - 1]) : 0.0,
+             m->n_imaginary ? " (and imaginary ones, left out: not a minimum)" : "",
+             now_s() - t0);
+    send_text(w, REC_INFO, info);
+    w->prepared = 1;
+    w->mark = now_s(); /* the preparation is reported here, not in the first structure */
+    w->calls = 0;
+  }
+  free(x);
+  free(H);
+  return st;
+}
+
+static mlff_status run_md(worker *w, const task_msg *tk) {
+  const plan *p = w->p;
+  const phase *ph = &p->ph[tk->phase];
+  mlff_status st = prepare(w);
+  if (st) return st;
+  int n = 3 * p->nat;
+  double *x = malloc((size_t)n * sizeof *x), *v = malloc((size_t)n * sizeof *v);
+  mlff_smp_md md;
+  memset(&md, 0, sizeof md);
+  mlff_smp_rng rng;
+  mlff_smp_rng_seed(&rng, (uint64_t)p->seed, STREAM_MD + (uint64_t)tk->phase, (uint64_t)tk->seg);
+  if (!x || !v) st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!st) {
+    mlff_smp_modes_sample(&w->modes, &rng, ph->T, x, v);
+    st = fresh_teacher(w);
+  }
+  if (!st) st = mlff_smp_md_init(&md, w->t, p->nat, p->Z, x, v, MD_DT, MD_GAMMA, ph->T, &rng);
+  if (!st) st = mlff_smp_md_step(&md, (int)p->equil);
+  long counted = 0; /* the equilibration is charged to the first sample */
+  for (int64_t j = 0; j < tk->count && !st; j++) {
+    if ((st = mlff_smp_md_step(&md, (int)p->interval))) break;
+    w->calls += md.calls - counted;
+    counted = md.calls;
+    int64_t k = tk->first + j;
+    if (k >= tk->emit_from && send_structure(w, k, p->nat, md.x, md.energy, md.f))
+      st = mlff_fail(MLFF_ERR_IO, "lost the connection to the main process");
+  }
+  if (st && md.x) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", mlff_last_error());
+    st = mlff_fail(st, "%s trajectory %d: %s", ph->tag, tk->seg, why);
+  }
+  mlff_smp_md_free(&md);
+  free(x);
+  free(v);
+  return st;
+}
+
+static mlff_status label_one(worker *w, int64_t k, int nat, const int *Z, const double *x,
+                             double *f) {
+  double e;
+  mlff_status st = fresh_teacher(w);
+  if (!st) st = mlff_smp_teacher(w->t, nat, Z, x, &e, f);
+  w->calls++;
+  if (st) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", mlff_last_error());
+    return mlff_fail(st, "structure %lld (%s): %s", (long long)k,
+                     w->p->ph[phase_of(w->p, k)].tag, why);
+  }
+  if (send_structure(w, k, nat, x, e, f))
+    return mlff_fail(MLFF_ERR_IO, "lost the connection to the main process");
+  return MLFF_OK;
+}
+
+static mlff_status run_nm(worker *w, const task_msg *tk) {
+  const plan *p = w->p;
+  const phase *ph = &p->ph[tk->phase];
+  mlff_status st = prepare(w);
+  if (st) return st;
+  int n = 3 * p->nat;
+  double *x = malloc((size_t)n * sizeof *x), *f = malloc((size_t)n * sizeof *f);
+  if (!x || !f) st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  for (int64_t j = 0; j < tk->count && !st; j++) {
+    int64_t k = tk->first + j;
+    mlff_smp_rng rng;
+    mlff_smp_rng_seed(&rng, (uint64_t)p->seed, STREAM_NM, (uint64_t)k);
+    double T = p->temps[(k - ph->start) % p->n_temps];
+    mlff_smp_modes_sample(&w->modes, &rng, T, x, NULL);
+    st = label_one(w, k, p->nat, p->Z, x, f);
+  }
+  free(x);
+  free(f);
+  return st;
+}
+
+static mlff_status run_clusters(worker *w, int in, const task_msg *tk) {
+  const plan *p = w->p;
+  int nat = atoms_of(p, tk->phase);
+  double *x = malloc((size_t)nat * 3 * sizeof *x), *f = malloc((size_t)nat * 3 * sizeof *f);
+  mlff_status st = x && f ? MLFF_OK : mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  for (int64_t j = 0; j < tk->count; j++) {
+    if (read_full(in, x, (size_t)nat * 3 * sizeof *x) != 1) {
+      st = mlff_fail(MLFF_ERR_IO, "lost the connection to the main process");
+      break;
+    }
+    if (!st) st = label_one(w, tk->first + j, nat, p->Zrep, x, f);
+  }
+  free(x);
+  free(f);
+  return st;
+}
+
+static int worker_main(const plan *p, int in, int out) {
+  signal(SIGINT, SIG_DFL);
+  worker w;
+  memset(&w, 0, sizeof w);
+  w.p = p;
+  w.out = out;
+  w.mark = now_s();
+  int rc = 0;
+  for (;;) {
+    task_msg tk;
+    int r = read_full(in, &tk, sizeof tk);
+    if (r != 1) break; /* the main process is done (or gone) */
+    w.mark = now_s(); /* time per structure: computing only, not waiting for tasks */
+    w.calls = 0;
+    mlff_status st;
+    if (tk.kind == PH_MD) st = run_md(&w, &tk);
+    else if (tk.kind == PH_NM) st = run_nm(&w, &tk);
+    else st = run_clusters(&w, in, &tk);
+    if (st) {
+      send_text(&w, REC_ERROR, mlff_last_error());
+      rc = 1;
+      break;
+    }
+    rec_msg done = {0};
+    done.type = REC_DONE;
+    if (write_full(out, &done, sizeof done)) break;
+  }
+  mlff_teacher_free(w.t);
+  mlff_smp_modes_free(&w.modes);
+  return rc;
+}
+
+/* ---- main process ------------------------------------------------------------------------------ */
+
+typedef struct {
+  int64_t first, count, emit_from;
+  int kind, phase, seg;
+  int dispatched;
+} task;
+
+typedef struct {
+  pid_t pid;
+  int to, from; /* task pipe (write end), result pipe (read end) */
+  int busy;
+} worker_proc;
+
+typedef struct {
+  double *x, *f; /* [n][3] */
+  double energy;
+  int n;
+  int received;
+} result;
+
+typedef struct {
+  plan *p;
+  mlff_dataset *prefix; /* structures already in OUT.h5 */
+  int64_t n_done;       /* = size of prefix */
+  int64_t written;      /* structures in OUT.h5 now */
+  int64_t target;       /* total, or --stop-after */
+  result *res;          /* [total] */
+  const char *teacher_name;
+  /* progress */
+  int tty;
+  double t_start, t_last_print, units_total, units_done;
+  int64_t received_this_run;
+  int cur_phase;
+  int printed_progress;
+  double ph_seconds[MAX_PHASES];
+  int64_t ph_calls[MAX_PHASES], ph_count[MAX_PHASES];
+} parent;
+
+static void fmt_duration(char *buf, size_t size, double s) {
+  if (!isfinite(s) || s < 0) snprintf(buf, size, "?");
+  else if (s < 60) snprintf(buf, size, "%.0fs", s);
+  else if (s < 3600) snprintf(buf, size, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+  else snprintf(buf, size, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+static void clear_progress(parent *P) {
+  if (P->tty && P->printed_progress) {
+    fprintf(stderr, "\r\033[K");
+    P->printed_progress = 0;
+  }
+}
+
+static void progress(parent *P, int force) {
+  double t = now_s();
+  if (!force && t - P->t_last_print < (P->tty ? 0.5 : 10.0)) return;
+  P->t_last_print = t;
+  double el = t - P->t_start;
+  double rate = el > 0 ? (double)P->received_this_run / el : 0;
+  double eta = P->units_done > 0 ? (P->units_total - P->units_done) * el / P->units_done : NAN;
+  char e1[32], e2[32];
+  fmt_duration(e1, sizeof e1, eta);
+  fmt_duration(e2, sizeof e2, el);
+  int64_t done = P->n_done + P->received_this_run;
+  fprintf(stderr, "%slabel: %lld/%lld structures (%.1f%%), %.1f/s, elapsed %s, ETA %s, phase %s%s",
+          P->tty ? "\r\033[K" : "", (long long)done, (long long)P->target,
+          P->target ? 100.0 * (double)done / (double)P->target : 100.0, rate, e2, e1,
+          P->p->ph[P->cur_phase].tag, P->tty ? "" : "\n");
+  P->printed_progress = 1;
+  fflush(stderr);
+}
+
+/* Append the received structures [written, upto) to OUT.h5. */
+static mlff_status flush(parent *P, int64_t upto) {
+  if (upto <= P->written) return MLFF_OK;
+  mlff_dataset *d;
+  mlff_status st = mlff_dataset_create(&d);
+  if (st) return st;
+  if ((st = mlff_dataset_set_attr(d, "teacher", P->teacher_name)) ||
+      (st = mlff_dataset_set_attr(d, "sampling", P->p->signature))) {
+    mlff_dataset_free(d);
+    return st;
+  }
+  for (int64_t k = P->written; k < upto && !st; k++) {
+    result *r = &P->res[k];
+    int ph = phase_of(P->p, k);
+    mlff_frame f;
+    memset(&f, 0, sizeof f);
+    f.n_atoms = r->n;
+    f.atomic_numbers = P->p->Zrep;
+    f.positions = r->x;
+    f.forces = r->f;
+    f.energy = r->energy;
+    f.has_energy = f.has_forces = 1;
+    st = mlff_dataset_add(d, &f, P->p->ph[ph].tag);
+  }
+  if (!st) st = mlff_dataset_append(d, P->p->out);
+  mlff_dataset_free(d);
+  if (st) return st;
+  for (int64_t k = P->written; k < upto; k++) { /* keep positions: clusters draw on them */
+    free(P->res[k].f);
+    P->res[k].f = NULL;
+  }
+  P->written = upto;
+  return MLFF_OK;
+}
+
+/* Positions of MD sample j of the first temperature (the cluster monomers). */
+static const double *pool_geometry(parent *P, int64_t j) {
+  int64_t k = P->p->ph[0].start + j;
+  if (k < P->n_done) {
+    mlff_frame f;
+    mlff_dataset_get(P->prefix, (int)k, &f, NULL);
+    return f.positions;
+  }
+  return P->res[k].x;
+}
+
+static int pool_ready(parent *P) {
+  const phase *md = &P->p->ph[0];
+  for (int64_t k = md->start; k < md->start + md->count; k++)
+    if (k >= P->n_done && !P->res[k].received) return 0;
+  return 1;
+}
+
+static mlff_status cluster_geometry(parent *P, int ph, int64_t k, double *out) {
+  const plan *p = P->p;
+  const phase *f = &p->ph[ph];
+  mlff_smp_rng rng;
+  mlff_smp_rng_seed(&rng, (uint64_t)p->seed, STREAM_CLUSTER, (uint64_t)k);
+  const double *mono[4];
+  for (int m = 0; m < f->n_mol; m++) {
+    int64_t j = (int64_t)(mlff_smp_uniform(&rng) * (double)p->ph[0].count);
+    mono[m] = pool_geometry(P, j);
+  }
+  if (mlff_smp_cluster(&rng, f->n_mol, p->nat, p->Z, mono, f->dmin, f->dmax, CLUSTER_TRIES,
+                       out) < 0)
+    return mlff_fail(MLFF_ERR_ARGUMENT, "structure %lld (%s): could not place %d molecules "
+                     "%g-%g A apart without overlaps in %d tries", (long long)k, f->tag,
+                     f->n_mol, f->dmin, f->dmax, CLUSTER_TRIES);
+  return MLFF_OK;
+}
+
+static mlff_status dispatch(parent *P, worker_proc *wp, task *tk) {
+  task_msg m = {0};
+  m.kind = tk->kind;
+  m.phase = tk->phase;
+  m.seg = tk->seg;
+  m.first = tk->first;
+  m.count = tk->count;
+  m.emit_from = tk->emit_from;
+  if (write_full(wp->to, &m, sizeof m))
+    return mlff_fail(MLFF_ERR_IO, "a worker process died (pid %d)", (int)wp->pid);
+  if (tk->kind == PH_CLUSTER) {
+    int nat = atoms_of(P->p, tk->phase);
+    double *x = malloc((size_t)nat * 3 * sizeof *x);
+    if (!x) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    mlff_status st = MLFF_OK;
+    for (int64_t j = 0; j < tk->count && !st; j++) {
+      if (!(st = cluster_geometry(P, tk->phase, tk->first + j, x)) &&
+          write_full(wp->to, x, (size_t)nat * 3 * sizeof *x))
+        st = mlff_fail(MLFF_ERR_IO, "a worker process died (pid %d)", (int)wp->pid);
+    }
+    free(x);
+    if (st) return st;
+  }
+  tk->dispatched = 1;
+  wp->busy = 1;
+  return MLFF_OK;
+}
+
+/* One message from a worker. *stop set on an error (message in mlff_last_error). */
+static mlff_status receive(parent *P, worker_proc *wp) {
+  rec_msg r;
+  int got = read_full(wp->from, &r, sizeof r);
+  if (got != 1)
+    return mlff_fail(MLFF_ERR_IO, "a worker process (pid %d) ended unexpectedly (killed, or "
+                     "out of memory?)", (int)wp->pid);
+  if (r.type == REC_ERROR || r.type == REC_INFO) {
+    char *text = calloc((size_t)r.text_len + 1, 1);
+    if (!text || read_full(wp->from, text, (size_t)r.text_len) != 1) {
+      free(text);
+      return mlff_fail(MLFF_ERR_IO, "a worker process (pid %d) ended unexpectedly",
+                       (int)wp->pid);
+    }
+    mlff_status st = MLFF_OK;
+    if (r.type == REC_ERROR) {
+      st = mlff_fail(MLFF_ERR_ARGUMENT, "%s", text);
+    } else {
+      static int shown;
+      if (!shown++) {
+        clear_progress(P);
+        fprintf(stderr, "label: %s\n", text);
+      }
+    }
+    free(text);
+    return st;
+  }
+  if (r.type == REC_DONE) {
+    wp->busy = 0;
+    return MLFF_OK;
+  }
+  if (r.k < 0 || r.k >= P->p->total || r.n_atoms != atoms_of(P->p, phase_of(P->p, r.k)))
+    return mlff_fail(MLFF_ERR_IO, "a worker sent a malformed result");
+  result *res = &P->res[r.k];
+  res->n = r.n_atoms;
+  res->energy = r.energy;
+  res->x = malloc((size_t)r.n_atoms * 3 * sizeof *res->x);
+  res->f = malloc((size_t)r.n_atoms * 3 * sizeof *res->f);
+  if (!res->x || !res->f) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (read_full(wp->from, res->x, (size_t)r.n_atoms * 3 * sizeof *res->x) != 1 ||
+      read_full(wp->from, res->f, (size_t)r.n_atoms * 3 * sizeof *res->f) != 1)
+    return mlff_fail(MLFF_ERR_IO, "a worker process (pid %d) ended unexpectedly", (int)wp->pid);
+  res->received = 1;
+  int ph = phase_of(P->p, r.k);
+  P->ph_seconds[ph] += r.seconds;
+  P->ph_calls[ph] += r.calls;
+  P->ph_count[ph]++;
+  P->received_this_run++;
+  P->units_done += cost_of(P->p, ph);
+  P->cur_phase = ph;
+  return MLFF_OK;
+}
+
+/* Tasks of the plan from structure n_done on. */
+static task *make_tasks(const plan *p, int64_t n_done, int64_t target, int *n_tasks) {
+  int cap = 64, n = 0;
+  task *t = malloc((size_t)cap * sizeof *t);
+  if (!t) return NULL;
+  for (int i = 0; i < p->n_ph; i++) {
+    const phase *f = &p->ph[i];
+    int64_t size = f->kind == PH_MD ? MD_SEGMENT : f->kind == PH_NM ? NM_BATCH : CLUSTER_BATCH;
+    for (int64_t s = 0; s * size < f->count; s++) {
+      int64_t first = f->start + s * size, count = f->count - s * size;
+      if (count > size) count = size;
+      if (first + count <= n_done || first >= target) continue;
+      if (n == cap) {
+        task *g = realloc(t, (size_t)(cap *= 2) * sizeof *t);
+        if (!g) {
+          free(t);
+          return NULL;
+        }
+        t = g;
+      }
+      task *k = &t[n++];
+      k->kind = f->kind;
+      k->phase = i;
+      k->seg = (int)s;
+      k->first = first;
+      k->count = count;
+      k->emit_from = first > n_done ? first : n_done;
+      if (f->kind != PH_MD) { /* independent structures: start at the first missing one */
+        k->first = k->emit_from;
+        k->count = first + count - k->first;
+      }
+      k->dispatched = 0;
+    }
+  }
+  *n_tasks = n;
+  return t;
+}
+
+static void stop_workers(worker_proc *w, int n, int kill_them) {
+  for (int i = 0; i < n; i++) {
+    if (w[i].to >= 0) close(w[i].to);
+    if (w[i].from >= 0) close(w[i].from);
+    w[i].to = w[i].from = -1;
+    if (kill_them && w[i].pid > 0) kill(w[i].pid, SIGTERM);
+  }
+  for (int i = 0; i < n; i++)
+    if (w[i].pid > 0) waitpid(w[i].pid, NULL, 0);
+}
+
+static mlff_status run_plan(parent *P, int n_jobs) {
+  int n_tasks = 0;
+  task *tasks = make_tasks(P->p, P->n_done, P->target, &n_tasks);
+  if (!tasks) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (n_jobs > n_tasks) n_jobs = n_tasks;
+  worker_proc *w = calloc((size_t)(n_jobs ? n_jobs : 1), sizeof *w);
+  if (!w) {
+    free(tasks);
+    return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  }
+  mlff_status st = MLFF_OK;
+  fflush(stdout);
+  fflush(stderr);
+  for (int i = 0; i < n_jobs; i++) {
+    int a[2], b[2];
+    w[i].to = w[i].from = -1;
+    if (pipe(a) || pipe(b)) {
+      st = mlff_fail(MLFF_ERR_IO, "cannot create a pipe: %s", strerror(errno));
+      break;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+      st = mlff_fail(MLFF_ERR_IO, "cannot start a worker process: %s", strerror(errno));
+      close(a[0]); close(a[1]); close(b[0]); close(b[1]);
+      break;
+    }
+    if (pid == 0) {
+      close(a[1]);
+      close(b[0]);
+      for (int j = 0; j < i; j++) { /* the other workers' pipes are not ours */
+        close(w[j].to);
+        close(w[j].from);
+      }
+      free(w); /* nor the main process's bookkeeping */
+      free(tasks);
+      _exit(worker_main(P->p, a[0], b[1]));
+    }
+    close(a[0]);
+    close(b[1]);
+    w[i].pid = pid;
+    w[i].to = a[1];
+    w[i].from = b[0];
+  }
+  int next = 0; /* first task not yet dispatched */
+  while (!st && P->written < P->target) {
+    /* Hand out tasks in plan order; clusters wait for their monomers. */
+    for (int i = 0; i < n_jobs && !st; i++) {
+      if (w[i].busy) continue;
+      while (next < n_tasks && tasks[next].dispatched) next++;
+      for (int j = next; j < n_tasks; j++) {
+        if (tasks[j].dispatched) continue;
+        if (tasks[j].kind == PH_CLUSTER && !pool_ready(P)) break;
+        st = dispatch(P, &w[i], &tasks[j]);
+        break;
+      }
+    }
+    if (st) break;
+    struct pollfd fds[MAX_JOBS];
+    int nf = 0, idx[MAX_JOBS];
+    for (int i = 0; i < n_jobs; i++)
+      if (w[i].busy) {
+        fds[nf].fd = w[i].from;
+        fds[nf].events = POLLIN;
+        idx[nf++] = i;
+      }
+    if (!nf) {
+      st = mlff_fail(MLFF_ERR_ARGUMENT, "internal error: nothing left to compute before "
+                     "structure %lld", (long long)P->written);
+      break;
+    }
+    int r = poll(fds, (nfds_t)nf, 500);
+    if (r < 0 && errno != EINTR) {
+      st = mlff_fail(MLFF_ERR_IO, "poll: %s", strerror(errno));
+      break;
+    }
+    for (int i = 0; i < nf && r > 0 && !st; i++)
+      if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) st = receive(P, &w[idx[i]]);
+    /* Write every complete chunk (chunks end at multiples of --chunk, and at the target). */
+    while (!st && P->written < P->target) {
+      int64_t end = (P->written / P->p->chunk + 1) * P->p->chunk;
+      if (end > P->target) end = P->target;
+      int64_t k = P->written;
+      while (k < end && P->res[k].received) k++;
+      if (k < end) break;
+      st = flush(P, end);
+    }
+    progress(P, 0);
+  }
+  stop_workers(w, n_jobs, st != MLFF_OK || P->written < P->p->total);
+  free(w);
+  free(tasks);
+  return st;
+}
+
+/* ---- arguments --------------------------------------------------------------------------------- */
+
+static int parse_temps(const char *s, plan *p) {
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", s);
+  p->n_temps = 0;
+  for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+    char *end;
+    double T = strtod(tok, &end);
+    if (*end || !(T > 0) || T > 1e5 || p->n_temps == MAX_TEMPS) return 0;
+    p->temps[p->n_temps++] = T;
+  }
+  return p->n_temps > 0;
+}
+
+static int load_molecule(plan *p) {
+  mlff_frame *fr;
+  int nf;
+  if (mlff_read_extxyz(p->molecule, &fr, &nf)) return cli_fail("label");
+  const mlff_frame *f = &fr[0];
+  int periodic = f->has_cell && (f->pbc[0] || f->pbc[1] || f->pbc[2]);
+  if (periodic) {
+    fprintf(stderr, "mlff label: %s: the molecule has a periodic cell; mlff label samples an "
+            "isolated molecule: give it without Lattice (or with pbc=\"F F F\")\n", p->molecule);
+    mlff_frames_free(fr, nf);
+    return 1;
+  }
+  p->nat = f->n_atoms;
+  p->Z = malloc((size_t)p->nat * sizeof *p->Z);
+  p->Zrep = malloc((size_t)p->nat * 4 * sizeof *p->Zrep);
+  p->x = malloc((size_t)p->nat * 3 * sizeof *p->x);
+  if (!p->Z || !p->Zrep || !p->x) {
+    mlff_frames_free(fr, nf);
+    fprintf(stderr, "mlff label: out of memory\n");
+    return 1;
+  }
+  memcpy(p->Z, f->atomic_numbers, (size_t)p->nat * sizeof *p->Z);
+  memcpy(p->x, f->positions, (size_t)p->nat * 3 * sizeof *p->x);
+  for (int m = 0; m < 4; m++) memcpy(p->Zrep + m * p->nat, p->Z, (size_t)p->nat * sizeof *p->Z);
+  mlff_frames_free(fr, nf);
+  if (mlff_file_sha256(p->molecule, p->sha)) return cli_fail("label");
+  return 0;
+}
+
+static int parse_args(int argc, char **argv, plan *p) {
+  p->n_md = 1000;
+  p->interval = 40;
+  p->equil = 400;
+  p->n_nm = 500;
+  p->n_dimer = 800;
+  p->n_far = 500;
+  p->n_tri = 200;
+  p->n_tetra = 100;
+  p->seed = 1;
+  p->chunk = 50;
+  long n_cpu = sysconf(_SC_NPROCESSORS_ONLN);
+  p->jobs = n_cpu > 0 ? n_cpu : 1;
+  p->stop_after = -1;
+  parse_temps("300,600,900", p);
+  struct { const char *name; long long *v; long long min; } counts[] = {
+      {"--md-structures", &p->n_md, 0}, {"--md-interval", &p->interval, 1},
+      {"--md-equilibration", &p->equil, 0},
+      {"--normal-modes", &p->n_nm, 0},  {"--dimers", &p->n_dimer, 0},
+      {"--far-dimers", &p->n_far, 0},   {"--trimers", &p->n_tri, 0},
+      {"--tetramers", &p->n_tetra, 0},  {"--seed", &p->seed, 0},
+      {"--chunk", &p->chunk, 1},        {"--jobs", &p->jobs, 1},
+      {"--stop-after", &p->stop_after, 0}, /* testing: exit after N structures are written */
+  };
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int has_value = i + 1 < argc, done = 0;
+    for (size_t c = 0; c < sizeof counts / sizeof *counts && !done; c++) {
+      if (strcmp(a, counts[c].name)) continue;
+      done = 1;
+      if (!has_value) return cli_usage_error("label", USAGE, "%s needs a value", a);
+      if (!cli_parse_count(argv[++i], counts[c].v) || *counts[c].v < counts[c].min ||
+          *counts[c].v > 100000000)
+        return cli_usage_error("label", USAGE, counts[c].min ? "%s needs a positive integer"
+                               : "%s needs a non-negative integer", a);
+    }
+    if (done) continue;
+    if (!strcmp(a, "--molecule") && has_value) p->molecule = argv[++i];
+    else if (!strcmp(a, "--temperatures") && has_value) {
+      if (!parse_temps(argv[++i], p))
+        return cli_usage_error("label", USAGE, "--temperatures needs 1..16 positive numbers "
+                               "separated by commas (K), not '%s'", argv[i]);
+    } else if (a[0] == '-' && a[1])
+      return cli_usage_error("label", USAGE, "unknown option or missing value: '%s'", a);
+    else if (!p->out) p->out = a;
+    else return cli_usage_error("label", USAGE, "unexpected argument '%s'", a);
+  }
+  if (!p->out) return cli_usage_error("label", USAGE, "%s", "no output file given");
+  if (!p->molecule) return cli_usage_error("label", USAGE, "%s", "--molecule is required");
+  if (p->jobs > MAX_JOBS) p->jobs = MAX_JOBS;
+  if (!p->n_md && (p->n_dimer || p->n_far || p->n_tri || p->n_tetra))
+    return cli_usage_error("label", USAGE, "%s", "clusters take their monomers from the MD "
+                           "samples: --md-structures must be positive when --dimers, "
+                           "--far-dimers, --trimers or --tetramers are");
+  return 0;
+}
+
+/* ---- the command ------------------------------------------------------------------------------- */
+
+/* OUT.h5 as it is: its structures must be the beginning of this plan. */
+static int check_existing(parent *P) {
+  plan *p = P->p;
+  struct stat sb;
+  if (stat(p->out, &sb) != 0) return 0;
+  if (mlff_dataset_load(p->out, &P->prefix)) return cli_fail("label");
+  const char *sig = mlff_dataset_attr(P->prefix, "sampling");
+  if (strcmp(sig, p->signature)) {
+    fprintf(stderr, "mlff label: '%s' already exists and holds %d structures %s: rerun with the "
+            "arguments that made it to resume, or give a new output file.\n  its plan:  %s\n"
+            "  this plan: %s\n", p->out, mlff_dataset_size(P->prefix),
+            *sig ? "of another labelling plan" : "not written by `mlff label`",
+            *sig ? sig : "(none)", p->signature);
+    return 1;
+  }
+  const char *teacher = mlff_dataset_attr(P->prefix, "teacher");
+  if (strcmp(teacher, P->teacher_name)) {
+    fprintf(stderr, "mlff label: '%s' was labelled by \"%s\", this run's teacher is \"%s\"; "
+            "give a new output file\n", p->out, teacher, P->teacher_name);
+    return 1;
+  }
+  P->n_done = mlff_dataset_size(P->prefix);
+  if (P->n_done > p->total) {
+    fprintf(stderr, "mlff label: '%s' holds %lld structures, more than the %lld of its plan "
+            "(corrupt?); give a new output file\n", p->out, (long long)P->n_done,
+            (long long)p->total);
+    return 1;
+  }
+  for (int64_t k = 0; k < P->n_done; k++) {
+    mlff_frame f;
+    const char *src;
+    mlff_dataset_get(P->prefix, (int)k, &f, &src);
+    int ph = phase_of(p, k);
+    if (strcmp(src, p->ph[ph].tag) || f.n_atoms != atoms_of(p, ph)) {
+      fprintf(stderr, "mlff label: '%s': structure %lld is \"%s\" with %d atoms, but the plan "
+              "has \"%s\" with %d there (edited file?); give a new output file\n", p->out,
+              (long long)k, src, f.n_atoms, p->ph[ph].tag, atoms_of(p, ph));
+      return 1;
+    }
+  }
+  P->written = P->n_done;
+  return 0;
+}
+
+static void print_summary(const parent *P, double wall, int n_jobs) {
+  const plan *p = P->p;
+  printf("wrote %s: %lld structures of the plan's %lld (%s, %s)\n", p->out,
+         (long long)P->written, (long long)p->total, P->teacher_name, "eV, Angstrom");
+  if (!P->received_this_run) return;
+  printf("this run: %lld structures in %.1f s with %d worker%s; teacher time per phase (one "
+         "core each):\n", (long long)P->received_this_run, wall, n_jobs, n_jobs == 1 ? "" : "s");
+  printf("  %-10s %6s %6s %9s %10s %14s\n", "phase", "atoms", "done", "calls", "ms/call",
+         "ms/structure");
+  for (int i = 0; i < p->n_ph; i++) {
+    if (!P->ph_count[i]) continue;
+    printf("  %-10s %6d %6lld %9lld %10.2f %14.1f\n", p->ph[i].tag, atoms_of(p, i),
+           (long long)P->ph_count[i], (long long)P->ph_calls[i],
+           P->ph_calls[i] ? 1e3 * P->ph_seconds[i] / (double)P->ph_calls[i] : 0.0,
+           1e3 * P->ph_seconds[i] / (double)P->ph_count[i]);
+  }
+}
+
+static int run(int argc, char **argv) {
+  plan p;
+  memset(&p, 0, sizeof p);
+  int rc = parse_args(argc, argv, &p);
+  if (!rc) rc = load_molecule(&p);
+  if (rc) {
+    free(p.Z);
+    free(p.Zrep);
+    free(p.x);
+    return rc;
+  }
+  make_plan(&p);
+  parent P;
+  memset(&P, 0, sizeof P);
+  P.p = &p;
+  mlff_teacher *t = NULL;
+  char teacher_name[128] = "";
+  if (mlff_teacher_create_xtb(&t)) {
+    rc = cli_fail("label");
+  } else {
+    snprintf(teacher_name, sizeof teacher_name, "%s", mlff_teacher_name(t));
+    mlff_teacher_free(t);
+    P.teacher_name = teacher_name;
+    rc = check_existing(&P);
+  }
+  P.target = p.stop_after >= 0 && p.stop_after < p.total ? p.stop_after : p.total;
+  if (!rc && !(P.res = calloc((size_t)(p.total ? p.total : 1), sizeof *P.res))) {
+    fprintf(stderr, "mlff label: out of memory\n");
+    rc = 1;
+  }
+  if (!rc) {
+    fprintf(stderr, "label: plan of %lld structures:", (long long)p.total);
+    for (int i = 0; i < p.n_ph; i++)
+      fprintf(stderr, "%s %s %lld", i ? "," : "", p.ph[i].tag, (long long)p.ph[i].count);
+    fprintf(stderr, "\n");
+    if (P.n_done) fprintf(stderr, "label: resuming: %s holds the first %lld\n", p.out,
+                          (long long)P.n_done);
+  }
+  if (!rc && P.written >= P.target) {
+    printf("%s: complete (%lld structures)\n", p.out, (long long)P.written);
+  } else if (!rc) {
+    signal(SIGPIPE, SIG_IGN);
+    for (int i = 0; i < p.n_ph; i++) {
+      int64_t from = p.ph[i].start > P.n_done ? p.ph[i].start : P.n_done;
+      int64_t to = p.ph[i].start + p.ph[i].count < P.target ? p.ph[i].start + p.ph[i].count
+                                                             : P.target;
+      if (to > from) P.units_total += (double)(to - from) * cost_of(&p, i);
+    }
+    P.tty = isatty(2);
+    P.t_start = P.t_last_print = now_s();
+    P.cur_phase = phase_of(&p, P.n_done);
+    int n_jobs = (int)p.jobs;
+    mlff_status st = run_plan(&P, n_jobs);
+    double wall = now_s() - P.t_start;
+    if (!st) progress(&P, 1);
+    clear_progress(&P);
+    if (P.tty && !st) fprintf(stderr, "\n");
+    if (st) {
+      fprintf(stderr, "mlff label: %s\n", mlff_last_error());
+      fprintf(stderr, "mlff label: %s holds the first %lld structures; rerun the same command "
+              "to resume\n", p.out, (long long)P.written);
+      rc = 1;
+    } else {
+      print_summary(&P, wall, n_jobs < 1 ? 1 : n_jobs);
+      if (P.written < p.total)
+        printf("stopped after %lld structures (--stop-after); rerun without it to finish\n",
+               (long long)P.written);
+    }
+  }
+  if (P.res)
+    for (int64_t k = 0; k < p.total; k++) {
+      free(P.res[k].x);
+      free(P.res[k].f);
+    }
+  free(P.res);
+  mlff_dataset_free(P.prefix);
+  free(p.Z);
+  free(p.Zrep);
+  free(p.x);
+  return rc;
+}
+
+const cli_command CMD_LABEL = {"label", run,
+                               "label sampled structures with the teacher (GFN2-xTB) into a dataset",
+                               USAGE, HELP};

@@ -1,0 +1,633 @@
+/* test_dataset.c — datasets (SPEC §3): round trip, appends, the h5py layout, every refusal of
+ * a damaged file with its message, and SHA-256.
+ * Usage: test_dataset TMPDIR DATADIR [MLFF]: with the mlff program, tests `mlff import`. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "io_test.h"
+#include "mlff.h"
+
+static const char *tmp, *data;
+
+/* ---- a dataset to play with ------------------------------------------------------------------- */
+
+/* Structure s: 2 + s atoms; s == 2 periodic along a and b. Values are exact binary fractions
+ * plus irrational-ish parts so any conversion error shows. */
+static void make_frame(int s, mlff_frame *f, int *Z, double *x, double *F) {
+  memset(f, 0, sizeof *f);
+  int n = 2 + s;
+  for (int a = 0; a < n; a++) {
+    Z[a] = a % 3 == 0 ? 6 : a % 3 == 1 ? 1 : 8;
+    for (int k = 0; k < 3; k++) {
+      x[3 * a + k] = 0.1 * s + 1.3 * a + 0.7 * k + sqrt(2.0) * 1e-3 * (a + k);
+      F[3 * a + k] = -0.25 * s + 0.125 * a - k / 3.0;
+    }
+  }
+  f->n_atoms = n;
+  f->atomic_numbers = Z;
+  f->positions = x;
+  f->forces = F;
+  f->energy = -100.0 * (s + 1) - 1.0 / 7.0;
+  f->has_energy = f->has_forces = 1;
+  if (s == 2) {
+    double cell[9] = {5.5, 0, 0, 0.25, 6.5, 0, 0, 0, 7.5};
+    memcpy(f->cell, cell, sizeof cell);
+    f->has_cell = 1;
+    f->pbc[0] = f->pbc[1] = 1;
+  }
+}
+
+static const char *SOURCES[] = {"md300", "nm", "dimer", "far_dimer", "trimer"};
+
+static mlff_dataset *make_dataset(int first, int count) {
+  mlff_dataset *d;
+  CHECK_OK(mlff_dataset_create(&d));
+  CHECK_OK(mlff_dataset_set_attr(d, "teacher", "test teacher"));
+  CHECK_OK(mlff_dataset_set_attr(d, "note", "ünïcode ok"));
+  for (int s = first; s < first + count; s++) {
+    mlff_frame f;
+    int Z[16];
+    double x[48], F[48];
+    make_frame(s, &f, Z, x, F);
+    CHECK_OK(mlff_dataset_add(d, &f, SOURCES[s % 5]));
+  }
+  return d;
+}
+
+/* a and b hold the same structures, bit for bit. */
+static void check_same(const mlff_dataset *a, const mlff_dataset *b) {
+  CHECK(mlff_dataset_size(a) == mlff_dataset_size(b));
+  CHECK(!strcmp(mlff_dataset_attr(a, "teacher"), mlff_dataset_attr(b, "teacher")));
+  for (int i = 0; i < mlff_dataset_size(a); i++) {
+    mlff_frame f, g;
+    const char *sf, *sg;
+    CHECK_OK(mlff_dataset_get(a, i, &f, &sf));
+    CHECK_OK(mlff_dataset_get(b, i, &g, &sg));
+    CHECK(f.n_atoms == g.n_atoms);
+    CHECK(!strcmp(sf, sg));
+    CHECK(f.energy == g.energy);
+    CHECK(f.has_cell == g.has_cell);
+    CHECK(!memcmp(f.cell, g.cell, sizeof f.cell));
+    CHECK(!memcmp(f.pbc, g.pbc, sizeof f.pbc));
+    CHECK(!memcmp(f.atomic_numbers, g.atomic_numbers, (size_t)f.n_atoms * sizeof(int)));
+    CHECK(!memcmp(f.positions, g.positions, (size_t)f.n_atoms * 3 * sizeof(double)));
+    CHECK(!memcmp(f.forces, g.forces, (size_t)f.n_atoms * 3 * sizeof(double)));
+  }
+}
+
+static void test_memory(void) {
+  mlff_dataset *d = make_dataset(0, 4);
+  CHECK(mlff_dataset_size(d) == 4);
+  CHECK(!strcmp(mlff_dataset_attr(d, "units"), "eV, Angstrom"));
+  CHECK(!strcmp(mlff_dataset_attr(d, "missing"), ""));
+  mlff_frame f;
+  const char *src;
+  CHECK_OK(mlff_dataset_get(d, 2, &f, &src));
+  CHECK(f.n_atoms == 4 && f.has_cell && f.pbc[0] && f.pbc[1] && !f.pbc[2]);
+  CHECK(!strcmp(src, "dimer") && f.energy == -300.0 - 1.0 / 7.0);
+  CHECK(f.atomic_numbers[0] == 6 && f.atomic_numbers[1] == 1 && f.atomic_numbers[2] == 8);
+  /* Views are contiguous: structure 3 follows structure 2 in the same arrays. */
+  mlff_frame g;
+  CHECK_OK(mlff_dataset_get(d, 3, &g, NULL));
+  CHECK(g.positions == f.positions + 3 * f.n_atoms && g.forces == f.forces + 3 * f.n_atoms);
+  CHECK_OK(mlff_dataset_get(d, 0, &g, NULL));
+  CHECK(!g.has_cell && !g.pbc[0]);
+  CHECK_FAILS(mlff_dataset_get(d, 4, &g, NULL), MLFF_ERR_ARGUMENT, "structure 4 out of range");
+  /* Refusals of mlff_dataset_add. */
+  int Z[16];
+  double x[48], F[48];
+  make_frame(1, &f, Z, x, F);
+  f.has_forces = 0;
+  CHECK_FAILS(mlff_dataset_add(d, &f, "x"), MLFF_ERR_ARGUMENT, "lacks its forces");
+  f.has_forces = 1;
+  f.has_energy = 0;
+  CHECK_FAILS(mlff_dataset_add(d, &f, "x"), MLFF_ERR_ARGUMENT, "lacks its energy");
+  f.has_energy = 1;
+  Z[1] = 0;
+  CHECK_FAILS(mlff_dataset_add(d, &f, "x"), MLFF_ERR_ARGUMENT, "atom 1 has atomic number 0");
+  Z[1] = 1;
+  F[4] = NAN;
+  CHECK_FAILS(mlff_dataset_add(d, &f, "x"), MLFF_ERR_ARGUMENT, "non-finite");
+  CHECK(mlff_dataset_size(d) == 4);
+  CHECK_FAILS(mlff_dataset_set_attr(d, "units", "kcal/mol, Angstrom"), MLFF_ERR_ARGUMENT,
+              "kcal/mol", "eV");
+  CHECK_OK(mlff_dataset_set_attr(d, "units", "eV/Å"));
+  mlff_dataset_free(d);
+}
+
+static void test_round_trip(void) {
+  char p1[512], p2[512], p3[512];
+  tmp_path(p1, sizeof p1, tmp, "round.h5");
+  tmp_path(p2, sizeof p2, tmp, "appended.h5");
+  tmp_path(p3, sizeof p3, tmp, "union.h5");
+  remove(p2);
+  mlff_dataset *d = make_dataset(0, 5), *e;
+  CHECK_OK(mlff_dataset_save(d, p1));
+  CHECK_OK(mlff_dataset_load(p1, &e));
+  check_same(d, e);
+  CHECK(!strcmp(mlff_dataset_attr(e, "note"), "ünïcode ok"));
+  mlff_dataset_free(e);
+
+  /* Append twice (the first creates the file) = save of the union. */
+  mlff_dataset *a = make_dataset(0, 2), *b = make_dataset(2, 3);
+  CHECK_OK(mlff_dataset_append(a, p2));
+  CHECK_OK(mlff_dataset_append(b, p2));
+  CHECK_OK(mlff_dataset_load(p2, &e));
+  check_same(d, e);
+  mlff_dataset_free(e);
+  CHECK_OK(mlff_dataset_save(d, p3));
+  mlff_dataset *u;
+  CHECK_OK(mlff_dataset_load(p3, &u));
+  check_same(d, u);
+  mlff_dataset_free(u);
+
+  /* Saving what was loaded gives the same bytes. */
+  char p4[512], h1[65], h2[65];
+  tmp_path(p4, sizeof p4, tmp, "round2.h5");
+  CHECK_OK(mlff_dataset_load(p1, &e));
+  CHECK_OK(mlff_dataset_save(e, p4));
+  mlff_dataset_free(e);
+  CHECK_OK(mlff_file_sha256(p1, h1));
+  CHECK_OK(mlff_file_sha256(p4, h2));
+  CHECK(!strcmp(h1, h2));
+
+  /* Another teacher's labels are not mixed in. */
+  CHECK_OK(mlff_dataset_set_attr(b, "teacher", "another teacher"));
+  CHECK_FAILS(mlff_dataset_append(b, p2), MLFF_ERR_ARGUMENT, "appended.h5", "test teacher",
+              "another teacher", "new file");
+  CHECK_OK(mlff_dataset_load(p2, &e)); /* and the refusal left the file as it was */
+  check_same(d, e);
+  mlff_dataset_free(e);
+
+  /* An empty dataset. */
+  mlff_dataset *z;
+  CHECK_OK(mlff_dataset_create(&z));
+  CHECK_OK(mlff_dataset_save(z, p3));
+  mlff_dataset_free(z);
+  CHECK_OK(mlff_dataset_load(p3, &z));
+  CHECK(mlff_dataset_size(z) == 0);
+  CHECK_OK(mlff_dataset_append(a, p3)); /* appending to an empty file */
+  mlff_dataset_free(z);
+  CHECK_OK(mlff_dataset_load(p3, &z));
+  check_same(a, z);
+  mlff_dataset_free(z);
+  mlff_dataset_free(a);
+  mlff_dataset_free(b);
+  mlff_dataset_free(d);
+}
+
+/* ---- the h5py layout ------------------------------------------------------------------------- */
+
+static void test_h5py(void) {
+  char in[512], copy[512], re[512];
+  tmp_path(in, sizeof in, data, "h5py_dataset.h5");
+  tmp_path(copy, sizeof copy, tmp, "h5py_copy.h5");
+  tmp_path(re, sizeof re, tmp, "h5py_rewritten.h5");
+  mlff_dataset *d;
+  CHECK_OK(mlff_dataset_load(in, &d));
+  CHECK(mlff_dataset_size(d) == 3);
+  CHECK(!strcmp(mlff_dataset_attr(d, "teacher"), "h5py fixture"));
+  static const int n[3] = {3, 5, 2}, z0[3] = {8, 6, 1};
+  static const double e[3] = {-2079.25, -1104.25, -31.5}, scale[3] = {0.5, 0.25, 1.0};
+  for (int s = 0; s < 3; s++) {
+    mlff_frame f;
+    const char *src;
+    CHECK_OK(mlff_dataset_get(d, s, &f, &src));
+    CHECK(f.n_atoms == n[s] && f.atomic_numbers[0] == z0[s] && f.energy == e[s]);
+    CHECK(!strcmp(src, ""));
+    for (int a = 0; a < f.n_atoms; a++)
+      for (int k = 0; k < 3; k++) CHECK(f.forces[3 * a + k] == scale[s] * (a + 1) * (k - 1));
+    CHECK(f.has_cell == (s == 2));
+    CHECK(f.pbc[0] == (s == 2) && f.pbc[1] == (s == 2) && !f.pbc[2]);
+    if (s == 2) CHECK(f.cell[0] == 5.0 && f.cell[4] == 6.0 && f.cell[6] == 0.5 && f.positions[3] == 0.74);
+  }
+  /* Appending needs extendable datasets: h5py's fixed-size ones are refused, with the way out. */
+  copy_file(in, copy);
+  CHECK_FAILS(mlff_dataset_append(d, copy), MLFF_ERR_FORMAT, "h5py_copy.h5", "fixed size",
+              "mlff import");
+  /* ... and once rewritten (what `mlff import IN.h5 OUT.h5` does), appends work. */
+  CHECK_OK(mlff_dataset_save(d, re));
+  CHECK_OK(mlff_dataset_append(d, re));
+  mlff_dataset *r;
+  CHECK_OK(mlff_dataset_load(re, &r));
+  CHECK(mlff_dataset_size(r) == 6);
+  mlff_frame f, g;
+  CHECK_OK(mlff_dataset_get(r, 5, &f, NULL));
+  CHECK_OK(mlff_dataset_get(d, 2, &g, NULL));
+  CHECK(f.n_atoms == g.n_atoms && f.energy == g.energy && f.pbc[0] && f.has_cell);
+  mlff_dataset_free(r);
+  mlff_dataset_free(d);
+}
+
+/* ---- damaged files ------------------------------------------------------------------------------ */
+
+static hid_t open_rw(const char *path) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  CHECK(f >= 0);
+  return f;
+}
+
+/* Overwrite one element of an existing dataset (read all, change, write all). */
+static void poke(const char *path, const char *ds, hid_t mem, size_t index, const void *value,
+                 size_t elem) {
+  hid_t f = open_rw(path), d = H5Dopen2(f, ds, H5P_DEFAULT);
+  CHECK(d >= 0);
+  hid_t sp = H5Dget_space(d);
+  hssize_t n = H5Sget_simple_extent_npoints(sp);
+  CHECK(n > (hssize_t)index);
+  char *buf = malloc((size_t)n * elem);
+  CHECK(buf && H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+  memcpy(buf + index * elem, value, elem);
+  CHECK(H5Dwrite(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+  free(buf);
+  H5Sclose(sp);
+  H5Dclose(d);
+  CHECK(H5Fclose(f) >= 0);
+}
+
+static void poke_i64(const char *path, const char *ds, size_t index, int64_t v) {
+  poke(path, ds, H5T_NATIVE_INT64, index, &v, sizeof v);
+}
+
+static void poke_f64(const char *path, const char *ds, size_t index, double v) {
+  poke(path, ds, H5T_NATIVE_DOUBLE, index, &v, sizeof v);
+}
+
+static void set_units(const char *path, const char *units) {
+  hid_t f = open_rw(path), g = H5Gopen2(f, "/labels", H5P_DEFAULT);
+  CHECK(g >= 0 && H5Adelete(g, "units") >= 0);
+  if (units) {
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+    H5Tset_size(t, strlen(units));
+    hid_t a = H5Acreate2(g, "units", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    CHECK(a >= 0 && H5Awrite(a, t, units) >= 0);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+  }
+  H5Gclose(g);
+  CHECK(H5Fclose(f) >= 0);
+}
+
+static void delete_link(const char *path, const char *name) {
+  hid_t f = open_rw(path);
+  CHECK(H5Ldelete(f, name, H5P_DEFAULT) >= 0);
+  CHECK(H5Fclose(f) >= 0);
+}
+
+/* Replace a dataset by one of another length (a 1-D int64 array of n values). */
+static void replace_i64(const char *path, const char *name, hsize_t n) {
+  delete_link(path, name);
+  hid_t f = open_rw(path), sp = H5Screate_simple(1, &n, NULL);
+  int64_t *v = calloc(n ? n : 1, sizeof *v);
+  for (hsize_t i = 0; i < n; i++) v[i] = (int64_t)(2 * i + 2);
+  hid_t d = H5Dcreate2(f, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  CHECK(d >= 0 && H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+  free(v);
+  H5Dclose(d);
+  H5Sclose(sp);
+  CHECK(H5Fclose(f) >= 0);
+}
+
+/* A fresh good file named `name`: 5 structures with 2, 3, 4, 5, 6 atoms (splits 2 5 9 14). */
+static const char *good_copy(char *buf, size_t size, const char *name) {
+  tmp_path(buf, size, tmp, name);
+  mlff_dataset *d = make_dataset(0, 5);
+  CHECK_OK(mlff_dataset_save(d, buf));
+  mlff_dataset_free(d);
+  return buf;
+}
+
+static void refused(const char *path, mlff_status want, const char *a, const char *b,
+                    const char *c, int line) {
+  mlff_dataset *d = NULL;
+  mlff_status st = mlff_dataset_load(path, &d);
+  const char *subs[] = {path, a, b, c, NULL};
+  if (!c) subs[3] = NULL;
+  if (!b) subs[2] = NULL;
+  check_fails_(st, want, "mlff_dataset_load", subs, __FILE__, line);
+  CHECK(d == NULL);
+}
+#define REFUSED(path, want, ...) refused_va(path, want, __LINE__, __VA_ARGS__, NULL, NULL)
+static void refused_va(const char *path, mlff_status want, int line, const char *a,
+                       const char *b, const char *c, ...) {
+  refused(path, want, a, b, c, line);
+}
+
+static void test_bad_files(void) {
+  char p[512];
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* the tests' own HDF5 calls below succeed */
+
+  /* Splits not increasing (ragged structures inconsistent). */
+  good_copy(p, sizeof p, "bad_splits_order.h5");
+  poke_i64(p, "/structures/atomic_numbers_splits", 2, 5);
+  poke_i64(p, "/labels/forces_splits", 2, 5);
+  REFUSED(p, MLFF_ERR_FORMAT, "/structures/atomic_numbers_splits is not increasing at index 2",
+          "(5 after 5)");
+  /* A split beyond the atoms. */
+  good_copy(p, sizeof p, "bad_splits_beyond.h5");
+  poke_i64(p, "/structures/atomic_numbers_splits", 3, 20);
+  poke_i64(p, "/labels/forces_splits", 3, 20);
+  REFUSED(p, MLFF_ERR_FORMAT, "atomic_numbers_splits at index 3 is 20, beyond the 20 atoms");
+  /* Splits of the wrong length. */
+  good_copy(p, sizeof p, "bad_splits_length.h5");
+  replace_i64(p, "/structures/atomic_numbers_splits", 5);
+  REFUSED(p, MLFF_ERR_FORMAT, "/structures/atomic_numbers_splits has 5 rows, expected 4",
+          "N-1 interior numpy.split offsets");
+  /* forces_splits differs from atomic_numbers_splits. */
+  good_copy(p, sizeof p, "bad_forces_splits.h5");
+  poke_i64(p, "/labels/forces_splits", 1, 6);
+  REFUSED(p, MLFF_ERR_FORMAT,
+          "/labels/forces_splits differs from /structures/atomic_numbers_splits at index 1",
+          "(6 vs 5)");
+  /* Non-finite values, with the structure they belong to. Atom row 10 is structure 3's
+   * second atom (structures start at rows 0, 2, 5, 9, 14). */
+  good_copy(p, sizeof p, "bad_nan_forces.h5");
+  poke_f64(p, "/labels/forces", 3 * 10 + 1, NAN);
+  REFUSED(p, MLFF_ERR_FORMAT, "/labels/forces has a non-finite value (nan) at [10, 1]",
+          "forces of structure 3 (its atom 1)");
+  good_copy(p, sizeof p, "bad_inf_positions.h5");
+  poke_f64(p, "/structures/positions", 0, INFINITY);
+  REFUSED(p, MLFF_ERR_FORMAT, "/structures/positions has a non-finite value (inf) at [0, 0]",
+          "structure 0 (its atom 0)");
+  good_copy(p, sizeof p, "bad_nan_energy.h5");
+  poke_f64(p, "/labels/energy", 4, NAN);
+  REFUSED(p, MLFF_ERR_FORMAT, "/labels/energy has a non-finite value (nan) at index 4",
+          "energy of structure 4");
+  /* Unknown elements. */
+  good_copy(p, sizeof p, "bad_z0.h5");
+  poke_i64(p, "/structures/atomic_numbers", 6, 0);
+  REFUSED(p, MLFF_ERR_FORMAT, "/structures/atomic_numbers at index 6 (structure 2, its atom 1) "
+          "is 0, which is not a known element");
+  good_copy(p, sizeof p, "bad_z200.h5");
+  poke_i64(p, "/structures/atomic_numbers", 19, 200);
+  REFUSED(p, MLFF_ERR_FORMAT, "at index 19 (structure 4, its atom 5) is 200, which is not a "
+          "known element");
+  /* Units. */
+  good_copy(p, sizeof p, "bad_units.h5");
+  set_units(p, "kcal/mol, Angstrom");
+  REFUSED(p, MLFF_ERR_FORMAT, "attribute 'units' of /labels is \"kcal/mol, Angstrom\"",
+          "eV and Å", "convert");
+  good_copy(p, sizeof p, "bad_no_units.h5");
+  set_units(p, NULL);
+  REFUSED(p, MLFF_ERR_FORMAT, "attribute 'units' of /labels is missing");
+  good_copy(p, sizeof p, "ok_units.h5"); /* other spellings of eV and Å are fine */
+  set_units(p, "eV/Angstrom");
+  mlff_dataset *d;
+  CHECK_OK(mlff_dataset_load(p, &d));
+  mlff_dataset_free(d);
+  /* Missing datasets and groups. */
+  good_copy(p, sizeof p, "bad_no_energy.h5");
+  delete_link(p, "/labels/energy");
+  REFUSED(p, MLFF_ERR_FORMAT, "dataset /labels/energy is missing");
+  good_copy(p, sizeof p, "bad_no_forces.h5");
+  delete_link(p, "/labels/forces");
+  REFUSED(p, MLFF_ERR_FORMAT, "dataset /labels/forces is missing");
+  good_copy(p, sizeof p, "bad_no_splits.h5");
+  delete_link(p, "/labels/forces_splits");
+  REFUSED(p, MLFF_ERR_FORMAT, "dataset /labels/forces_splits is missing");
+  good_copy(p, sizeof p, "bad_no_structures.h5");
+  delete_link(p, "/structures");
+  REFUSED(p, MLFF_ERR_FORMAT, "group /structures is missing");
+  /* The source tags are optional. */
+  good_copy(p, sizeof p, "ok_no_source.h5");
+  delete_link(p, "/labels/source");
+  CHECK_OK(mlff_dataset_load(p, &d));
+  mlff_frame f;
+  const char *src;
+  CHECK_OK(mlff_dataset_get(d, 1, &f, &src));
+  CHECK(!strcmp(src, ""));
+  mlff_dataset_free(d);
+  /* Not a dataset at all. */
+  tmp_path(p, sizeof p, tmp, "not_hdf5.h5");
+  write_text(p, "1\n\nH 0 0 0\n");
+  REFUSED(p, MLFF_ERR_IO, "is not an HDF5 file", "mlff import");
+  tmp_path(p, sizeof p, tmp, "does_not_exist.h5");
+  REFUSED(p, MLFF_ERR_IO, "No such file or directory");
+  /* A model file. */
+  tmp_path(p, sizeof p, tmp, "a_model.h5");
+  const char *el[] = {"H", "C"};
+  int hidden[] = {4};
+  mlff_model_spec spec = {0};
+  spec.n_elements = 2;
+  spec.elements = el;
+  spec.n_hidden = 1;
+  spec.hidden = hidden;
+  mlff_descriptor_params_ani1x(&spec.descriptor);
+  mlff_model *m;
+  CHECK_OK(mlff_model_create(&spec, &m));
+  CHECK_OK(mlff_model_save(m, p));
+  mlff_model_free(m);
+  REFUSED(p, MLFF_ERR_FORMAT, "looks like an mlff model file");
+  /* A damaged file is not appended to. */
+  good_copy(p, sizeof p, "bad_append_units.h5");
+  set_units(p, "Hartree, Bohr");
+  d = make_dataset(0, 1);
+  CHECK_FAILS(mlff_dataset_append(d, p), MLFF_ERR_FORMAT, "bad_append_units.h5",
+              "\"Hartree, Bohr\"");
+  mlff_dataset_free(d);
+}
+
+/* ---- SHA-256 ----------------------------------------------------------------------------------- */
+
+static void sha_of_text(const char *name, const char *text, size_t n, const char *want) {
+  char p[512], hex[65];
+  tmp_path(p, sizeof p, tmp, name);
+  FILE *f = fopen(p, "wb");
+  CHECK(f && fwrite(text, 1, n, f) == n && fclose(f) == 0);
+  CHECK_OK(mlff_file_sha256(p, hex));
+  if (strcmp(hex, want)) {
+    printf("sha256 of %s: %s, expected %s\n", name, hex, want);
+    exit(1);
+  }
+}
+
+static void test_sha256(void) {
+  sha_of_text("sha_empty", "", 0,
+              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  sha_of_text("sha_abc", "abc", 3,
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  sha_of_text("sha_448", m448, strlen(m448),
+              "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  char *million = malloc(1000000);
+  CHECK(million);
+  memset(million, 'a', 1000000);
+  sha_of_text("sha_million", million, 1000000,
+              "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  /* Sizes around the padding boundaries and a binary file, against sha256sum. */
+  for (size_t i = 0; i < 1000000; i++) million[i] = (char)((i * 2654435761u) >> 13);
+  static const size_t sizes[] = {55, 56, 63, 64, 65, 119, 120, 65535, 65536, 65537, 999999};
+  for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+    char p[512], hex[65], cmd[1200], want[65] = "";
+    tmp_path(p, sizeof p, tmp, "sha_binary");
+    FILE *f = fopen(p, "wb");
+    CHECK(f && fwrite(million, 1, sizes[s], f) == sizes[s] && fclose(f) == 0);
+    CHECK_OK(mlff_file_sha256(p, hex));
+    snprintf(cmd, sizeof cmd, "sha256sum '%s' 2>/dev/null", p);
+    FILE *pipe = popen(cmd, "r");
+    if (!pipe || fscanf(pipe, "%64s", want) != 1) {
+      printf("sha256sum not available: compared with the known vectors only\n");
+      if (pipe) pclose(pipe);
+      break;
+    }
+    pclose(pipe);
+    if (strcmp(hex, want)) {
+      printf("sha256 of %zu bytes: %s, sha256sum says %s\n", sizes[s], hex, want);
+      exit(1);
+    }
+  }
+  free(million);
+  char hex[65];
+  CHECK_FAILS(mlff_file_sha256("/nonexistent/x", hex), MLFF_ERR_IO, "/nonexistent/x");
+}
+
+
+/* ---- mlff import ------------------------------------------------------------------------------- */
+
+/* Run the command; its stderr must contain `want` (NULL: must succeed). */
+static void run_cli(const char *cmd, const char *want) {
+  char full[4096], err[512];
+  tmp_path(err, sizeof err, tmp, "cli.err");
+  snprintf(full, sizeof full, "%s 2>'%s'", cmd, err);
+  int rc = system(full);
+  size_t n;
+  char *text = read_all(err, &n);
+  if (want ? rc == 0 || !strstr(text, want) : rc != 0) {
+    printf("`%s` exited %d; stderr:\n%s\n%s%s\n", cmd, rc, text, want ? "expected: " : "",
+           want ? want : "");
+    exit(1);
+  }
+  free(text);
+}
+
+static const char *XYZ =
+    "3\n"
+    "Properties=species:S:1:pos:R:3:forces:R:3 energy=-2079.123456789 pbc=\"F F F\"\n"
+    "O 0.0 0.0 0.1173 0.01 -0.02 0.3\n"
+    "H 0.0 0.7572 -0.4692 -0.1 0.2 -0.15\n"
+    "H 0.0 -0.7572 -0.4692 0.09 -0.18 -0.15\n"
+    "2\n"
+    "Lattice=\"5.0 0.0 0.0 0.0 6.0 0.0 0.5 0.0 7.0\" Properties=species:S:1:pos:R:3:forces:R:3 "
+    "energy=-31.5 pbc=\"T T F\" stress=\"1 2 3 4 5 6 7 8 9\"\n"
+    "H 0.1 0.2 0.3 1.5e-3 0 0\n"
+    "H 0.84 0.2 0.3 -1.5e-3 0 0\n";
+
+static void test_import(const char *mlff) {
+  char in[512], out[512], cmd[2048];
+  tmp_path(in, sizeof in, tmp, "in.extxyz");
+  tmp_path(out, sizeof out, tmp, "imported.h5");
+  write_text(in, XYZ);
+  remove(out);
+  snprintf(cmd, sizeof cmd, "'%s' import '%s' '%s' --source dft >/dev/null", mlff, in, out);
+  run_cli(cmd, NULL);
+  mlff_frame *fr;
+  int nf;
+  CHECK_OK(mlff_read_extxyz(in, &fr, &nf));
+  mlff_dataset *d;
+  CHECK_OK(mlff_dataset_load(out, &d));
+  CHECK(mlff_dataset_size(d) == 2 && nf == 2);
+  CHECK(!strcmp(mlff_dataset_attr(d, "teacher"), "unknown (imported from in)"));
+  for (int i = 0; i < 2; i++) {
+    mlff_frame f;
+    const char *src;
+    CHECK_OK(mlff_dataset_get(d, i, &f, &src));
+    CHECK(!strcmp(src, "dft"));
+    CHECK(f.n_atoms == fr[i].n_atoms && f.energy == fr[i].energy);
+    CHECK(f.has_cell == fr[i].has_cell && !memcmp(f.pbc, fr[i].pbc, sizeof f.pbc));
+    CHECK(!memcmp(f.cell, fr[i].cell, sizeof f.cell) || !f.has_cell);
+    CHECK(!memcmp(f.atomic_numbers, fr[i].atomic_numbers, (size_t)f.n_atoms * sizeof(int)));
+    CHECK(!memcmp(f.positions, fr[i].positions, (size_t)f.n_atoms * 3 * sizeof(double)));
+    CHECK(!memcmp(f.forces, fr[i].forces, (size_t)f.n_atoms * 3 * sizeof(double)));
+  }
+  CHECK(fr[0].energy == -2079.123456789);
+  mlff_dataset_free(d);
+  mlff_frames_free(fr, nf);
+
+  /* An existing output is neither replaced nor appended to unless asked. */
+  snprintf(cmd, sizeof cmd, "'%s' import '%s' '%s'", mlff, in, out);
+  run_cli(cmd, "imported.h5' exists; add --append to add to it or --overwrite to replace it");
+  snprintf(cmd, sizeof cmd, "'%s' import '%s' '%s' --append --teacher 'unknown (imported from in)' "
+           ">/dev/null", mlff, in, out);
+  run_cli(cmd, NULL);
+  CHECK_OK(mlff_dataset_load(out, &d));
+  CHECK(mlff_dataset_size(d) == 4);
+  const char *src;
+  mlff_frame f;
+  CHECK_OK(mlff_dataset_get(d, 3, &f, &src));
+  CHECK(!strcmp(src, "in") && f.energy == -31.5); /* default tag: the file's stem */
+  mlff_dataset_free(d);
+  snprintf(cmd, sizeof cmd, "'%s' import '%s' '%s' --append --teacher other", mlff, in, out);
+  run_cli(cmd, "labelled by \"unknown (imported from in)\"");
+
+  /* A dataset in the pipeline's layout: checked and written again. */
+  char h5[512];
+  tmp_path(h5, sizeof h5, data, "h5py_dataset.h5");
+  snprintf(cmd, sizeof cmd, "'%s' import '%s' '%s' --overwrite --source pipeline >/dev/null",
+           mlff, h5, out);
+  run_cli(cmd, NULL);
+  mlff_dataset *a, *b;
+  CHECK_OK(mlff_dataset_load(h5, &a));
+  CHECK_OK(mlff_dataset_load(out, &b));
+  CHECK(mlff_dataset_size(b) == 3 && !strcmp(mlff_dataset_attr(b, "teacher"), "h5py fixture"));
+  for (int i = 0; i < 3; i++) {
+    mlff_frame g;
+    CHECK_OK(mlff_dataset_get(a, i, &f, NULL));
+    CHECK_OK(mlff_dataset_get(b, i, &g, &src));
+    CHECK(!strcmp(src, "pipeline") && f.n_atoms == g.n_atoms && f.energy == g.energy);
+    CHECK(!memcmp(f.forces, g.forces, (size_t)f.n_atoms * 3 * sizeof(double)));
+  }
+  mlff_dataset_free(a);
+  mlff_dataset_free(b);
+
+  /* Refusals name the frame or the field. */
+  char bad[512];
+  tmp_path(bad, sizeof bad, tmp, "no_forces.extxyz");
+  write_text(bad, "1\nProperties=species:S:1:pos:R:3:forces:R:3 energy=-1\nH 0 0 0 0 0 0\n"
+                  "1\nProperties=species:S:1:pos:R:3 energy=-2\nH 0 0 0\n");
+  snprintf(cmd, sizeof cmd, "'%s' import '%s' '%s' --overwrite", mlff, bad, out);
+  run_cli(cmd, "no_forces.extxyz, frame 1: no forces; a labelled structure needs energy=");
+  tmp_path(bad, sizeof bad, tmp, "no_energy.extxyz");
+  write_text(bad, "1\nProperties=species:S:1:pos:R:3:forces:R:3\nH 0 0 0 0 0 0\n");
+  snprintf(cmd, sizeof cmd, "'%s' import '%s' '%s' --overwrite", mlff, bad, out);
+  run_cli(cmd, "no_energy.extxyz, frame 0: no energy;");
+  tmp_path(bad, sizeof bad, tmp, "bad_units.h5");
+  mlff_dataset *g = make_dataset(0, 2);
+  CHECK_OK(mlff_dataset_save(g, bad));
+  mlff_dataset_free(g);
+  set_units(bad, "Hartree, Bohr");
+  snprintf(cmd, sizeof cmd, "'%s' import '%s' '%s' --overwrite", mlff, bad, out);
+  run_cli(cmd, "mlff import: dataset file '");
+  run_cli(cmd, "attribute 'units' of /labels is \"Hartree, Bohr\"");
+  snprintf(cmd, sizeof cmd, "'%s' import '%s' '%s'", mlff, in, in);
+  run_cli(cmd, "is both the input and the output");
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3 && argc != 4) {
+    fprintf(stderr, "usage: test_dataset TMPDIR DATADIR [MLFF (tests `mlff import` only)]\n");
+    return 2;
+  }
+  tmp = argv[1];
+  data = argv[2];
+  if (argc == 4) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    test_import(argv[3]);
+    printf("test_dataset: mlff import passed\n");
+    return 0;
+  }
+  test_sha256();
+  test_memory();
+  test_round_trip();
+  test_h5py();
+  test_bad_files();
+  printf("test_dataset: all passed\n");
+  return 0;
+}

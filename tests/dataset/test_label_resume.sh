@@ -1,0 +1,54 @@
+#!/bin/sh
+# test_label_resume.sh MLFF TMPDIR benzene.xyz — `mlff label` gives the same file (byte for byte)
+# when run through, when stopped after the first chunk and rerun, when killed (SIGKILL) and
+# rerun, and on one worker instead of several; a rerun with other arguments is refused.
+# Exit 77 (skipped) when libmlff was built without libxtb.
+set -u
+mlff=$1
+dir=$2/label_resume
+mol=$3
+rm -rf "$dir" && mkdir -p "$dir" || exit 1
+plan="--molecule $mol --temperatures 300 --md-structures 6 --md-interval 5 --md-equilibration 10
+      --normal-modes 3 --dimers 3 --far-dimers 0 --trimers 0 --tetramers 0 --chunk 2 --seed 5"
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$mlff" label "$dir/a.h5" $plan >"$dir/a.out" 2>"$dir/a.err"
+rc=$?
+if [ $rc -ne 0 ] && grep -q "without libxtb" "$dir/a.err"; then
+  echo "skipped: $(cat "$dir/a.err")"; exit 77
+fi
+[ $rc -eq 0 ] || { cat "$dir/a.err"; fail "uninterrupted run exited $rc"; }
+cat "$dir/a.out"
+grep -q "wrote .*a.h5: 12 structures of the plan's 12" "$dir/a.out" || fail "summary"
+grep -q "md300 6, nm 3, dimer 3" "$dir/a.err" || fail "plan line"
+
+# Stopped after the first chunk, then resumed.
+"$mlff" label "$dir/b.h5" $plan --stop-after 2 >"$dir/b1.out" 2>&1 || fail "stop-after run"
+grep -q "stopped after 2 structures" "$dir/b1.out" || fail "stop-after message"
+"$mlff" label "$dir/b.h5" $plan >"$dir/b2.out" 2>&1 || { cat "$dir/b2.out"; fail "resume"; }
+grep -q "resuming: .*b.h5 holds the first 2" "$dir/b2.out" || fail "resume message"
+cmp "$dir/a.h5" "$dir/b.h5" || fail "stopped-and-resumed file differs from the uninterrupted one"
+
+# One worker.
+"$mlff" label "$dir/c.h5" $plan --jobs 1 >/dev/null 2>&1 || fail "--jobs 1 run"
+cmp "$dir/a.h5" "$dir/c.h5" || fail "--jobs 1 file differs"
+
+# Killed as soon as the first chunk is on disk, then resumed.
+"$mlff" label "$dir/d.h5" $plan >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ ! -f "$dir/d.h5" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+sleep 0.2
+"$mlff" label "$dir/d.h5" $plan >"$dir/d.out" 2>&1 || { cat "$dir/d.out"; fail "resume after kill"; }
+grep -E "resuming|complete" "$dir/d.out" | head -1
+cmp "$dir/a.h5" "$dir/d.h5" || fail "killed-and-resumed file differs"
+
+# Complete: nothing to do. Other arguments: refused, naming both plans.
+"$mlff" label "$dir/a.h5" $plan >"$dir/e.out" 2>&1 || fail "rerun of a complete file"
+grep -q "complete (12 structures)" "$dir/e.out" || fail "complete message"
+"$mlff" label "$dir/a.h5" $plan --seed 6 >"$dir/f.out" 2>&1 && fail "other seed accepted"
+grep -q "holds 12 structures of another labelling plan" "$dir/f.out" || { cat "$dir/f.out"; fail "plan refusal"; }
+grep -q "seed 5" "$dir/f.out" && grep -q "seed 6" "$dir/f.out" || fail "plan refusal lacks the plans"
+echo "label resume: identical files ($(sha256sum "$dir/a.h5" | cut -c1-16)...)"
