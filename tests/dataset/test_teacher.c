@@ -3,6 +3,8 @@
  *   test_teacher forces  TMPDIR benzene.xyz  forces = -dE/dx by central differences
  *                                            (1e-4 eV/Å), restarts, other atoms, refusals
  *   test_teacher quick   TMPDIR benzene.xyz  a few calls of each kind (for valgrind)
+ *   test_teacher hessian TMPDIR opt.xyz      normal-mode wavenumbers from our finite-difference
+ *                                            Hessian (sampling.c) equal `xtb --hess`'s (1 %)
  * Exits 77 (skipped) when libmlff has no libxtb, or for `program` when `xtb` is missing. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -13,6 +15,7 @@
 
 #include "io_test.h"
 #include "mlff.h"
+#include "sampling.h"
 
 #define HARTREE_EV 27.211386245988
 
@@ -139,9 +142,55 @@ static int forces(mlff_teacher *t, const char *xyz, int quick) {
   return 0;
 }
 
+static int hessian(mlff_teacher *t, const char *tmp, const char *xyz) {
+  if (system("command -v xtb >/dev/null 2>&1") != 0) {
+    printf("the xtb program is not installed (Debian: apt-get install xtb): skipped\n");
+    return 77;
+  }
+  char dir[512], cmd[2048], path[600];
+  snprintf(dir, sizeof dir, "%s/xtb_hessian", tmp);
+  mkdir(dir, 0755);
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s/opt.xyz' && cd '%s' && rm -f .CHRG .UHF vibspectrum && "
+           "OMP_NUM_THREADS=1 xtb opt.xyz --gfn 2 --hess > xtb.out 2>&1", xyz, dir, dir);
+  CHECK(system(cmd) == 0);
+  snprintf(path, sizeof path, "%s/vibspectrum", dir);
+  FILE *f = fopen(path, "r");
+  CHECK(f != NULL);
+  double ref[36];
+  int n_ref = 0;
+  char line[256];
+  while (fgets(line, sizeof line, f)) {
+    int mode;
+    char sym[16];
+    double w;
+    if (line[0] == '#' || line[0] == '$') continue;
+    if (sscanf(line, "%d %15s %lf", &mode, sym, &w) == 3 && mode > 6 && n_ref < 36)
+      ref[n_ref++] = w;
+  }
+  fclose(f);
+  CHECK(n_ref == 30);
+  mlff_frame *fr = read_molecule(xyz);
+  static double H[36 * 36];
+  CHECK_OK(mlff_smp_hessian(t, 12, fr[0].atomic_numbers, fr[0].positions, 0.005, H));
+  mlff_smp_modes m;
+  CHECK_OK(mlff_smp_normal_modes(12, fr[0].atomic_numbers, fr[0].positions, H, &m));
+  CHECK(m.n_modes == 30 && m.n_imaginary == 0);
+  double worst = 0;
+  for (int k = 0; k < 30; k++) {
+    double w = mlff_smp_wavenumber(m.lambda[k]), d = fabs(w - ref[k]) / ref[k];
+    if (d > worst) worst = d;
+    printf("%s%.1f/%.1f", k ? " " : "mode wavenumbers, ours/xtb's (cm^-1): ", w, ref[k]);
+  }
+  printf("\nlargest relative difference %.2f %%\n", 100 * worst);
+  CHECK(worst < 0.01);
+  mlff_smp_modes_free(&m);
+  mlff_frames_free(fr, 1);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc != 4) {
-    fprintf(stderr, "usage: test_teacher program|forces|quick TMPDIR benzene.xyz\n");
+    fprintf(stderr, "usage: test_teacher program|forces|quick|hessian TMPDIR XYZ\n");
     return 2;
   }
   mlff_teacher *t;
@@ -157,6 +206,7 @@ int main(int argc, char **argv) {
   int rc;
   if (!strcmp(argv[1], "program")) rc = program(t, argv[2], argv[3]);
   else if (!strcmp(argv[1], "forces")) rc = forces(t, argv[3], 0);
+  else if (!strcmp(argv[1], "hessian")) rc = hessian(t, argv[2], argv[3]);
   else rc = forces(t, argv[3], 1);
   mlff_teacher_free(t);
   if (!rc) printf("test_teacher %s: passed\n", argv[1]);
