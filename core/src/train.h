@@ -1,0 +1,82 @@
+/* train.h — the trainer's internals, for `mlff train` (tools/cmd_train.c) and the tests.
+ * Not installed; users see mlff_train() in mlff.h.
+ *
+ * A trainer holds a set of labelled structures with their descriptors G and descriptor
+ * Jacobians J = dG/d(neighbour vectors), computed once (SPEC §4), and the network in its
+ * training parameterisation: one flat vector theta of every element's weights acting on
+ * NORMALISED descriptors (G - mu) / sigma, with per-element energy offsets e0 and the output
+ * scale: E = sum_a (scale * NN_{s_a}((G_a - mu) / sigma) + e0_{s_a}).
+ *
+ * Loss of a set B of structures (eV, Å):
+ *   L = wE * mean_{s in B} ((E_s - E_ref_s) / N_s)^2 + wF * mean_{atoms a in B} |F_a - F_ref_a|^2
+ * (the force term averages over atoms the squared norm, i.e. the sum of the 3 components). */
+#ifndef MLFF_TRAIN_H
+#define MLFF_TRAIN_H
+
+#include "internal.h"
+
+/* What mlff_train's public options cannot say (yet). */
+typedef struct {
+  /* Comma-separated `source` tags whose structures all go to the test set (held-out
+   * trajectories, clusters), e.g. "md900,tetramer"; NULL or "" for none. */
+  const char *test_sources;
+  /* Store Jacobians in double instead of float (tests: forces to 1e-10). */
+  int jacobian_fp64;
+} mlff_train_extra;
+
+/* mlff_train with the extras above (x may be NULL). */
+mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train_options *o,
+                          const mlff_train_extra *x);
+
+typedef struct mlff_trainer mlff_trainer;
+
+/* Precompute structures indices[0..n) of d for model m (which must outlive the trainer):
+ * neighbours (periodic images folded onto their atoms), G and J. The trainer's structures are
+ * then numbered 0..n-1 in that order. n_threads 0 = OpenMP's default. */
+mlff_status mlff_trainer_create(const mlff_model *m, const mlff_dataset *d, int n,
+                                const int *indices, int jacobian_fp64, int n_threads,
+                                mlff_trainer **out);
+void mlff_trainer_free(mlff_trainer *t);
+
+/* Set up the parameters from m, using the structures fit[0..n_fit) (trainer numbering) for
+ * the statistics: normalisation mu/sigma (per element and feature, sigma floored) and the
+ * descriptor range. fresh != 0: a new model — e0 by least squares, scale from the residual,
+ * m's weights taken as the initial weights of the normalised network (features constant over
+ * the fit set get zero first-layer weights). fresh == 0: continue from a trained model — its
+ * e0 and scale are kept and its first layer is unfolded, so the function is unchanged. */
+mlff_status mlff_trainer_setup(mlff_trainer *t, int n_fit, const int *fit, int fresh);
+
+size_t mlff_trainer_n_params(const mlff_trainer *t);
+double *mlff_trainer_params(mlff_trainer *t); /* theta, writable */
+double mlff_trainer_scale(const mlff_trainer *t);
+const double *mlff_trainer_e0(const mlff_trainer *t);
+size_t mlff_trainer_jacobian_bytes(const mlff_trainer *t); /* J storage, bytes */
+size_t mlff_trainer_bytes(const mlff_trainer *t);          /* everything precomputed, bytes */
+
+/* Loss of structures ids[0..n) and, if grad is not NULL, its gradient with respect to theta
+ * (analytic: backprop for the energy term, a forward-over-reverse pass through the networks
+ * for the force term). */
+mlff_status mlff_trainer_loss_grad(mlff_trainer *t, int n, const int *ids, double w_energy,
+                                   double w_forces, double *loss, double *grad);
+
+/* Errors over structures ids[0..n): sums that callers turn into means. */
+typedef struct {
+  int n_structures;
+  long n_atoms;
+  double loss;          /* as mlff_trainer_loss_grad */
+  double sum_abs_e;     /* sum_s |dE_s| / N_s, eV/atom */
+  double sum_sq_e;      /* sum_s (dE_s / N_s)^2 */
+  double sum_abs_f;     /* sum over atoms and components of |dF|, eV/Å */
+  double sum_sq_f;      /* sum over atoms of |dF|^2 */
+} mlff_trainer_errors;
+mlff_status mlff_trainer_errors_of(mlff_trainer *t, int n, const int *ids, double w_energy,
+                                   double w_forces, mlff_trainer_errors *e);
+
+/* Energy (eV) and forces ([N][3], eV/Å) of structure id predicted through the stored G and J. */
+mlff_status mlff_trainer_predict(mlff_trainer *t, int id, double *energy, double *forces);
+
+/* Write theta into m with the normalisation folded into the first layer (float32 weights,
+ * double copies synced), e0, scale and the descriptor range of the fit set. */
+mlff_status mlff_trainer_export(const mlff_trainer *t, mlff_model *m);
+
+#endif
