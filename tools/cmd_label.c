@@ -222,7 +222,7 @@ enum { REC_STRUCTURE, REC_DONE, REC_ERROR, REC_INFO };
 typedef struct {
   int32_t type, n_atoms;
   int64_t k;
-  double energy, seconds;
+  double energy, seconds, cpu_seconds; /* wall and CPU time since the previous record */
   int64_t calls;
   int32_t text_len, pad;
 } rec_msg; /* followed by positions and forces [n_atoms][3], or text_len bytes */
@@ -230,6 +230,14 @@ typedef struct {
 static double now_s(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* CPU time of this process: a worker computes on one thread, so this is its teacher's cost
+ * whatever else the machine is running. */
+static double cpu_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -241,7 +249,7 @@ typedef struct {
   mlff_teacher *t;
   int prepared;
   mlff_smp_modes modes;  /* around the optimised geometry */
-  double mark;           /* time of the last record */
+  double mark, cpu_mark; /* wall and CPU time of the last record */
   long calls;            /* teacher calls since the last record */
 } worker;
 
@@ -255,14 +263,16 @@ static int send_text(worker *w, int type, const char *text) {
 static int send_structure(worker *w, int64_t k, int n, const double *x, double e,
                           const double *f) {
   rec_msg r = {0};
-  double t = now_s();
+  double t = now_s(), c = cpu_s();
   r.type = REC_STRUCTURE;
   r.n_atoms = n;
   r.k = k;
   r.energy = e;
   r.seconds = t - w->mark;
+  r.cpu_seconds = c - w->cpu_mark;
   r.calls = w->calls;
   w->mark = t;
+  w->cpu_mark = c;
   w->calls = 0;
   return write_full(w->out, &r, sizeof r) ||
          write_full(w->out, x, (size_t)n * 3 * sizeof *x) ||
@@ -304,6 +314,7 @@ static mlff_status prepare(worker *w) {
     send_text(w, REC_INFO, info);
     w->prepared = 1;
     w->mark = now_s(); /* the preparation is reported here, not in the first structure */
+    w->cpu_mark = cpu_s();
     w->calls = 0;
   }
   free(x);
@@ -417,6 +428,7 @@ static int worker_main(const plan *p, int in, int out) {
     int r = read_full(in, &tk, sizeof tk);
     if (r != 1) break; /* the main process is done (or gone) */
     w.mark = now_s(); /* time per structure: computing only, not waiting for tasks */
+    w.cpu_mark = cpu_s();
     w.calls = 0;
     mlff_status st;
     if (tk.kind == PH_MD) st = run_md(&w, &tk);
@@ -471,7 +483,7 @@ typedef struct {
   int64_t received_this_run;
   int cur_phase;
   int printed_progress;
-  double ph_seconds[MAX_PHASES];
+  double ph_seconds[MAX_PHASES], ph_cpu[MAX_PHASES];
   int64_t ph_calls[MAX_PHASES], ph_count[MAX_PHASES];
 } parent;
 
@@ -652,6 +664,7 @@ static mlff_status receive(parent *P, worker_proc *wp) {
   res->received = 1;
   int ph = phase_of(P->p, r.k);
   P->ph_seconds[ph] += r.seconds;
+  P->ph_cpu[ph] += r.cpu_seconds;
   P->ph_calls[ph] += r.calls;
   P->ph_count[ph]++;
   P->received_this_run++;
@@ -955,16 +968,19 @@ static void print_summary(const parent *P, double wall, int n_jobs) {
   printf("wrote %s: %lld structures of the plan's %lld (%s, %s)\n", p->out,
          (long long)P->written, (long long)p->total, P->teacher_name, "eV, Angstrom");
   if (!P->received_this_run) return;
-  printf("this run: %lld structures in %.1f s with %d worker%s; teacher time per phase (one "
-         "core each):\n", (long long)P->received_this_run, wall, n_jobs, n_jobs == 1 ? "" : "s");
-  printf("  %-10s %6s %6s %9s %10s %14s\n", "phase", "atoms", "done", "calls", "ms/call",
-         "ms/structure");
+  double cpu = 0;
+  for (int i = 0; i < p->n_ph; i++) cpu += P->ph_cpu[i];
+  printf("this run: %lld structures in %.1f s with %d worker%s (%.1f CPU s in the workers); "
+         "teacher cost per phase (one thread each; wall includes waiting for a busy CPU):\n",
+         (long long)P->received_this_run, wall, n_jobs, n_jobs == 1 ? "" : "s", cpu);
+  printf("  %-10s %6s %6s %9s %12s %12s %16s\n", "phase", "atoms", "done", "calls",
+         "wall ms/call", "CPU ms/call", "CPU ms/structure");
   for (int i = 0; i < p->n_ph; i++) {
     if (!P->ph_count[i]) continue;
-    printf("  %-10s %6d %6lld %9lld %10.2f %14.1f\n", p->ph[i].tag, atoms_of(p, i),
-           (long long)P->ph_count[i], (long long)P->ph_calls[i],
-           P->ph_calls[i] ? 1e3 * P->ph_seconds[i] / (double)P->ph_calls[i] : 0.0,
-           1e3 * P->ph_seconds[i] / (double)P->ph_count[i]);
+    double calls = P->ph_calls[i] ? (double)P->ph_calls[i] : 1.0;
+    printf("  %-10s %6d %6lld %9lld %12.2f %12.2f %16.1f\n", p->ph[i].tag, atoms_of(p, i),
+           (long long)P->ph_count[i], (long long)P->ph_calls[i], 1e3 * P->ph_seconds[i] / calls,
+           1e3 * P->ph_cpu[i] / calls, 1e3 * P->ph_cpu[i] / (double)P->ph_count[i]);
   }
 }
 
