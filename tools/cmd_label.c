@@ -26,6 +26,7 @@
  * geometries, collects results through pipes, writes them in order and shows progress. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -984,6 +985,28 @@ static void print_summary(const parent *P, double wall, int n_jobs) {
   }
 }
 
+/* One `mlff label` per output file: OUT.lock, locked while we run (the lock goes with the
+ * process, however it ends). Returns the descriptor, or -1 after printing why. */
+static int lock_output(const char *out, char *lock_path, size_t size) {
+  snprintf(lock_path, size, "%s.lock", out);
+  int fd = open(lock_path, O_RDWR | O_CREAT, 0644);
+  if (fd < 0) {
+    fprintf(stderr, "mlff label: cannot create '%s': %s\n", lock_path, strerror(errno));
+    return -1;
+  }
+  struct flock l;
+  memset(&l, 0, sizeof l);
+  l.l_type = F_WRLCK;
+  l.l_whence = SEEK_SET;
+  if (fcntl(fd, F_SETLK, &l) < 0) {
+    fprintf(stderr, "mlff label: another `mlff label` is writing '%s' (it holds '%s'); wait for "
+            "it or give another output file\n", out, lock_path);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 static int run(int argc, char **argv) {
   plan p;
   memset(&p, 0, sizeof p);
@@ -996,6 +1019,14 @@ static int run(int argc, char **argv) {
     return rc;
   }
   make_plan(&p);
+  char lock_path[4096];
+  int lock = lock_output(p.out, lock_path, sizeof lock_path);
+  if (lock < 0) {
+    free(p.Z);
+    free(p.Zrep);
+    free(p.x);
+    return 1;
+  }
   parent P;
   memset(&P, 0, sizeof P);
   P.p = &p;
@@ -1060,6 +1091,8 @@ static int run(int argc, char **argv) {
     }
   free(P.res);
   mlff_dataset_free(P.prefix);
+  unlink(lock_path);
+  close(lock);
   free(p.Z);
   free(p.Zrep);
   free(p.x);

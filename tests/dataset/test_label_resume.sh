@@ -45,6 +45,17 @@ sleep 0.2
 grep -E "resuming|complete" "$dir/d.out" | head -1
 cmp "$dir/a.h5" "$dir/d.h5" || fail "killed-and-resumed file differs"
 
+# Two runs on one file: the second is refused while the first runs.
+"$mlff" label "$dir/g.h5" $plan --jobs 1 >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ ! -f "$dir/g.h5.lock" ] && [ $i -lt 600 ]; do sleep 0.02; i=$((i + 1)); done
+"$mlff" label "$dir/g.h5" $plan >"$dir/g.out" 2>&1 && fail "a second run on the same file started"
+wait $pid || fail "the first run on g.h5 failed"
+grep -q "another \`mlff label\` is writing" "$dir/g.out" || { cat "$dir/g.out"; fail "lock message"; }
+[ ! -f "$dir/g.h5.lock" ] || fail "the lock file was left behind"
+cmp "$dir/a.h5" "$dir/g.h5" || fail "g.h5 differs"
+
 # Complete: nothing to do. Other arguments: refused, naming both plans.
 "$mlff" label "$dir/a.h5" $plan >"$dir/e.out" 2>&1 || fail "rerun of a complete file"
 grep -q "complete (12 structures)" "$dir/e.out" || fail "complete message"
