@@ -25,14 +25,8 @@ fi
 echo "== C API benchmark"
 timeout 300 "$B/gpu_bench" .devdata/liquid49152.data - 3 >"$out/gpu_bench.json" 2>"$out/logs/gpu_bench.err"
 cat "$out/gpu_bench.json"
-nsys=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
-if [ -n "$nsys" ]; then
-  echo "== nsys profile of the C-API benchmark (kernel summary in logs/nsys.txt)"
-  timeout 200 "$nsys" profile -o "$out/logs/prof" --force-overwrite true --stats=true \
-    "$B/gpu_bench" .devdata/liquid49152.data - 0 >"$out/logs/nsys.txt" 2>&1
-  grep -A25 "cuda_gpu_kern_sum" "$out/logs/nsys.txt" | cut -c1-200 | head -30
-  rm -f "$out"/logs/prof.*
-fi
+echo "== stage times (MLFF_GPU_PROFILE)"
+"$B/gpu_bench" .devdata/liquid49152.data - 0 profile 2>&1 | tail -12
 echo "== LAMMPS"
 model=$out/logs/random-128-64-64.h5
 "$B/mlff" init "$model" --elements C,H --hidden 128,64,64 --seed 1 >/dev/null

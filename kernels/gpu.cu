@@ -12,6 +12,7 @@
 #include <cub/device/device_scan.cuh>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,7 +90,19 @@ struct mlff_gpu {
   cudaGraphExec_t graph;
   int g_local, g_total, g_eatom, g_vatom;
   long replays, captures;
+  /* MLFF_GPU_PROFILE=1: steps run without the graph, with an event after each stage, and
+   * the stage times go to stderr (where the time goes, without a profiler) */
+  int profile, n_marks;
+  cudaEvent_t ev[32];
+  const char *ev_name[32];
 };
+
+static void mark(mlff_gpu *g, const char *name) {
+  if (!g->profile || g->n_marks >= 32) return;
+  if (!g->ev[g->n_marks]) cudaEventCreate(&g->ev[g->n_marks]);
+  g->ev_name[g->n_marks] = name;
+  cudaEventRecord(g->ev[g->n_marks++], g->stream);
+}
 
 /* ---------------------------------------------------------------------------------------- */
 
@@ -560,7 +573,7 @@ __global__ void k_output(LayerArgs L, const int *offset, const int *row_atom, in
 
 /* ---- small systems: the whole step in one kernel ---------------------------------------- */
 
-#define FUSED_THREADS 128
+#define FUSED_THREADS 256
 #define FUSED_MAX_ATOMS 4096  /* brute-force neighbour search up to here */
 #define FUSED_MAX_NB 256
 
@@ -653,7 +666,8 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, flo
     float *a_out = h, *d_out = h + O;
     for (int o = warp; o < O; o += FUSED_THREADS / 32) {
       float acc = 0.f;
-      for (int k = lane; k < K; k += 32) acc += rnd(W[(size_t)o * K + k], N.fp16) * rnd(in[k], N.fp16);
+#pragma unroll 4
+      for (int k = lane; k < K; k += 32) acc += rnd(__ldg(&W[(size_t)o * K + k]), N.fp16) * rnd(in[k], N.fp16);
       for (int off = 16; off; off >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, off);
       if (lane == 0) {
         float dz;
@@ -690,8 +704,18 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, flo
     const float *W = N.W[e][l - 1];
     float *dst = l == 1 ? G : dprev;
     for (int k = t; k < K; k += FUSED_THREADS) {
-      float acc = 0.f;
-      for (int o = 0; o < O; o++) acc += rnd(dz[o], N.fp16) * rnd(W[(size_t)o * K + k], N.fp16);
+      /* independent loads: many in flight, or the block waits on L2 once per row */
+      float acc0 = 0.f, acc1 = 0.f, acc2 = 0.f, acc3 = 0.f;
+      int o = 0;
+#pragma unroll 4
+      for (; o + 3 < O; o += 4) {
+        acc0 += rnd(dz[o], N.fp16) * rnd(__ldg(&W[(size_t)o * K + k]), N.fp16);
+        acc1 += rnd(dz[o + 1], N.fp16) * rnd(__ldg(&W[(size_t)(o + 1) * K + k]), N.fp16);
+        acc2 += rnd(dz[o + 2], N.fp16) * rnd(__ldg(&W[(size_t)(o + 2) * K + k]), N.fp16);
+        acc3 += rnd(dz[o + 3], N.fp16) * rnd(__ldg(&W[(size_t)(o + 3) * K + k]), N.fp16);
+      }
+      for (; o < O; o++) acc0 += rnd(dz[o], N.fp16) * rnd(__ldg(&W[(size_t)o * K + k]), N.fp16);
+      float acc = (acc0 + acc1) + (acc2 + acc3);
       dst[k] = l > 1 ? acc * layer_out[l - 1][K + k] : acc;
     }
     __syncthreads();
@@ -918,6 +942,7 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, mlff_gpu *
     P.sinZ[z] = (float)sin(p->thetaZ[z]);
   }
   g->rc = (float)fmax(p->Rcr, p->Rca);
+  g->profile = getenv("MLFF_GPU_PROFILE") && atoi(getenv("MLFF_GPU_PROFILE")) > 0;
   g->max_nb = 96;
   mlff_status st = MLFF_OK;
   if (cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking) != cudaSuccess) {
@@ -957,6 +982,8 @@ extern "C" void mlff_gpu_free(mlff_gpu *g) {
   if (!g) return;
   if (g->graph) cudaGraphExecDestroy(g->graph);
   free_buffers(g);
+  for (int k = 0; k < 32; k++)
+    if (g->ev[k]) cudaEventDestroy(g->ev[k]);
   for (int e = 0; e < MLFF_MAX_ELEMENTS; e++)
     for (int l = 0; l < MLFF_MAX_LAYERS; l++) {
       cudaFree(g->net[e].W[l]);
@@ -1029,14 +1056,18 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
   const AevParams &P = g->aev;
   size_t stage_bytes = sizeof(StepHeader) + (size_t)n_total * sizeof(float4);
   set_layout(g, n_local, n_total, want_vatom);
+  mark(g, "start");
   cudaMemcpyAsync(g->d_stage, g->h_stage, stage_bytes, cudaMemcpyHostToDevice, s);
   cudaMemsetAsync(g->d_out, 0, g->out_bytes, s);
+  mark(g, "positions in");
   if (g->fused) {
     k_fused<<<n_local, FUSED_THREADS, fused_smem(g), s>>>(P, net_args(g), g->d_stage, n_local,
                                                            n_total, g->rc, g->d_force, g->d_eatom,
                                                            want_vatom ? g->d_vatom : nullptr,
                                                            g->d_sums, g->d_overflow);
+    mark(g, "fused step");
     cudaMemcpyAsync(g->h_out, g->d_out, g->out_bytes, cudaMemcpyDeviceToHost, s);
+    mark(g, "results out");
     return;
   }
   cudaMemsetAsync(g->d_cell_count, 0, (g->cap_cells + 1) * sizeof(int), s);
@@ -1050,13 +1081,16 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
   k_neighbors<<<bl, tb, 0, s>>>(g->d_stage, n_local, g->rc, g->d_cell_of, g->d_cell_start,
                                 g->d_cell_atoms, g->max_nb, g->d_nbr_n, g->d_nbr_j, g->d_nbr_d,
                                 g->d_overflow);
+  mark(g, "cells+neighbours");
   k_count_species<<<bl, tb, 0, s>>>(g->d_stage, n_local, g->d_count);
   k_offsets<<<1, 1, 0, s>>>(g->n_elements, g->d_count, g->d_offset, g->d_fill);
   k_rows<<<bl, tb, 0, s>>>(g->d_stage, n_local, g->d_offset, g->d_fill, g->d_row, g->d_row_atom);
   int wb = (n_local + WARPS_PER_BLOCK - 1) / WARPS_PER_BLOCK;
   size_t shf = WARPS_PER_BLOCK * (P.D + 2 * g->max_nb) * sizeof(float);
+  mark(g, "rows by element");
   k_aev_forward<<<wb, 32 * WARPS_PER_BLOCK, shf, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
                                                      g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_G);
+  mark(g, "descriptor forward");
   /* network: hidden layers forward */
   const float *A = g->d_G;
   for (int l = 1; l < g->n_layers; l++) {
@@ -1093,18 +1127,36 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
     other = dZ;
     dZ = dst;
   }
+  mark(g, "network fwd+bwd");
   size_t shb = WARPS_PER_BLOCK * (P.D + 5 * g->max_nb) * sizeof(float);
   k_aev_backward<<<wb, 32 * WARPS_PER_BLOCK, shb, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
                                                       g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_dG,
                                                       g->d_force, want_vatom ? g->d_vatom : nullptr,
                                                       g->d_sums);
+  mark(g, "descriptor backward+forces");
   cudaMemcpyAsync(g->h_out, g->d_out, g->out_bytes, cudaMemcpyDeviceToHost, s);
+  mark(g, "results out");
 }
 
 /* Capture the step into a graph (or reuse the one captured for these counts), run it, and
  * return with the results in the pinned host buffers. */
 static mlff_status run_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
   int fused = n_total <= FUSED_MAX_ATOMS && !g->no_fused;
+  if (g->profile) {
+    g->fused = fused;
+    g->n_marks = 0;
+    enqueue_step(g, n_local, n_total, want_vatom);
+    CUDA_TRY(cudaStreamSynchronize(g->stream));
+    fprintf(stderr, "mlff gpu profile (%d local, %d total atoms, %s):", n_local, n_total,
+            fused ? "one kernel" : "general path");
+    for (int k = 1; k < g->n_marks; k++) {
+      float ms;
+      cudaEventElapsedTime(&ms, g->ev[k - 1], g->ev[k]);
+      fprintf(stderr, " %s %.1f us;", g->ev_name[k], 1e3 * ms);
+    }
+    fprintf(stderr, "\n");
+    return MLFF_OK;
+  }
   if (!g->graph || g->g_local != n_local || g->g_total != n_total || g->g_vatom != want_vatom ||
       g->fused != fused) {
     g->fused = fused;
