@@ -47,6 +47,7 @@ struct StepHeader {
 
 struct Net { /* one element's layers on the device; all elements share the sizes */
   float *W[MLFF_MAX_LAYERS], *b[MLFF_MAX_LAYERS];
+  float *Wt[MLFF_MAX_LAYERS]; /* transposed, [in][out], for the one-kernel path */
   __half *Wh[MLFF_MAX_LAYERS];
 };
 
@@ -254,7 +255,9 @@ __device__ __forceinline__ void decode_pair(int p, int na, int &j, int &k) {
   k = j + 1 + rest;
 }
 
-/* Warp per atom: G row of atom i (rows sorted by element). Shared: G and the angular list. */
+/* Warp per atom: G row of atom i (rows sorted by element). Lanes own features: radial
+ * shells for each neighbour, then the (shell, section) features of each angular pair in turn,
+ * so every lane adds only to its own entries of G (no atomics, no bank conflicts). */
 __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const int *row,
                               int max_nb, const int *nbr_n, const int *nbr_j, const float4 *nbr_d,
                               float *G_out) {
@@ -266,41 +269,54 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
   if (i >= n_local || row[i] < 0) return;
   const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
   for (int f = lane; f < P.D; f += 32) G[f] = 0.f;
-  __syncwarp();
   int n = nbr_n[i];
   const float4 *nd = nbr_d + (size_t)i * max_nb;
   const int *nj = nbr_j + (size_t)i * max_nb;
-  float g[MLFF_MAX_RADIAL_SHELLS];
   int na = 0;
   for (int base = 0; base < n; base += 32) {
     int k = base + lane;
     float4 d = k < n ? nd[k] : make_float4(0, 0, 0, 1e30f);
-    if (k < n && d.w < P.Rcr) {
-      int s = (int)pos[nj[k]].w;
-      float f = 0.25f * fc_f(d.w, P.Rcr);
-      gauss_comb(d.w, P.etaR, P.muR, P.nR, g);
-      for (int q = 0; q < P.nR; q++) atomicAdd(&G[s * P.nR + q], f * g[q]);
-    }
     unsigned m = __ballot_sync(0xffffffffu, k < n && d.w < P.Rca);
     if (k < n && d.w < P.Rca) ang[na + __popc(m & ((1u << lane) - 1))] = k;
     na += __popc(m);
   }
   __syncwarp();
-  int npairs = na * (na - 1) / 2;
-  float f1[MLFF_MAX_ANGLE_SECTIONS], f2[MLFF_MAX_ANGULAR_SHELLS];
-  for (int p = lane; p < npairs; p += 32) {
-    int a, b;
-    decode_pair(p, na, a, b);
-    int ja = ang[a], kb = ang[b];
-    float4 dj = nd[ja], dk = nd[kb];
-    float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) / (dj.w * dk.w);
-    angle_terms(P, cos_t, f1, nullptr);
-    gauss_comb(0.5f * (dj.w + dk.w), P.etaA, P.muA, P.nA, f2);
-    float wgt = 2.f * fc_f(dj.w, P.Rca) * fc_f(dk.w, P.Rca);
-    int sj = (int)pos[nj[ja]].w, sk = (int)pos[nj[kb]].w;
-    float *Gp = G + P.n_radial + pair_index(sj, sk, P.nS) * P.nA * P.nZ;
-    for (int q = 0; q < P.nA; q++)
-      for (int z = 0; z < P.nZ; z++) atomicAdd(&Gp[q * P.nZ + z], wgt * f2[q] * f1[z]);
+  for (int k = 0; k < n; k++) {
+    float4 d = nd[k];
+    if (d.w >= P.Rcr) continue;
+    float f = 0.25f * fc_f(d.w, P.Rcr);
+    float *Gs = G + (int)pos[nj[k]].w * P.nR;
+    for (int q = lane; q < P.nR; q += 32) {
+      float x = d.w - P.muR[q];
+      Gs[q] += f * __expf(-P.etaR * x * x);
+    }
+  }
+  const int nAZ = P.nA * P.nZ;
+  for (int a = 0; a < na; a++) {
+    float4 dj = nd[ang[a]];
+    int sj = (int)pos[nj[ang[a]]].w;
+    float fcj = fc_f(dj.w, P.Rca);
+    for (int b = a + 1; b < na; b++) {
+      float4 dk = nd[ang[b]];
+      float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) / (dj.w * dk.w);
+      float c = 0.95f * cos_t, sn = sqrtf(fmaxf(1.f - c * c, 1e-12f));
+      float wgt = 2.f * fcj * fc_f(dk.w, P.Rca), ravg = 0.5f * (dj.w + dk.w);
+      float *Gp = G + P.n_radial + pair_index(sj, (int)pos[nj[ang[b]]].w, P.nS) * nAZ;
+      for (int f = lane; f < nAZ; f += 32) {
+        int x = f / P.nZ, z = f - x * P.nZ;
+        float base = 0.5f * (1.f + c * P.cosZ[z] + sn * P.sinZ[z]), pw = 1.f, sq = base;
+        if (P.zeta_m1 >= 0) {
+          for (int e = P.zeta_m1 + 1; e; e >>= 1) {
+            if (e & 1) pw *= sq;
+            sq *= sq;
+          }
+        } else {
+          pw = powf(base, P.zeta);
+        }
+        float u = ravg - P.muA[x];
+        Gp[f] += wgt * pw * __expf(-P.etaA * u * u);
+      }
+    }
   }
   __syncwarp();
   float *out = G_out + (size_t)row[i] * P.D;
@@ -581,6 +597,7 @@ struct NetArgs {
   int n_layers, sizes[MLFF_MAX_LAYERS + 1], act, fp16;
   float scale, e0[MLFF_MAX_ELEMENTS];
   const float *W[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS], *b[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
+  const float *Wt[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
 };
 
 /* FP16 operands with FP32 accumulation, as on the tensor cores, where fp16 is on */
@@ -630,30 +647,46 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, flo
   const int n = cnt;
   float g[MLFF_MAX_RADIAL_SHELLS];
   for (int k = t; k < n; k += FUSED_THREADS) {
-    float4 d = nd[k];
-    if (d.w < P.Rcr) {
-      int s = (int)pos[nj[k]].w;
-      float f = 0.25f * fc_f(d.w, P.Rcr);
-      gauss_comb(d.w, P.etaR, P.muR, P.nR, g);
-      for (int q = 0; q < P.nR; q++) atomicAdd(&G[s * P.nR + q], f * g[q]);
-    }
-    if (d.w < P.Rca) ang[atomicAdd(&na, 1)] = k;
+    if (nd[k].w < P.Rca) ang[atomicAdd(&na, 1)] = k;
     gr[3 * k] = gr[3 * k + 1] = gr[3 * k + 2] = 0.f;
   }
   __syncthreads();
   const int npairs = na * (na - 1) / 2;
   float f1[MLFF_MAX_ANGLE_SECTIONS], df1[MLFF_MAX_ANGLE_SECTIONS], f2[MLFF_MAX_ANGULAR_SHELLS];
-  for (int q = t; q < npairs; q += FUSED_THREADS) {
+  /* descriptor: warps take neighbours and pairs in turn, lanes own features (few collisions) */
+  const int nW = FUSED_THREADS / 32, nAZ = P.nA * P.nZ;
+  for (int k = warp; k < n; k += nW) {
+    float4 d = nd[k];
+    if (d.w >= P.Rcr) continue;
+    float f = 0.25f * fc_f(d.w, P.Rcr);
+    float *Gs = G + (int)pos[nj[k]].w * P.nR;
+    for (int q = lane; q < P.nR; q += 32) {
+      float x = d.w - P.muR[q];
+      atomicAdd(&Gs[q], f * __expf(-P.etaR * x * x));
+    }
+  }
+  for (int q = warp; q < npairs; q += nW) {
     int a, b;
     decode_pair(q, na, a, b);
     float4 dj = nd[ang[a]], dk = nd[ang[b]];
     float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) / (dj.w * dk.w);
-    angle_terms(P, cos_t, f1, nullptr);
-    gauss_comb(0.5f * (dj.w + dk.w), P.etaA, P.muA, P.nA, f2);
-    float wgt = 2.f * fc_f(dj.w, P.Rca) * fc_f(dk.w, P.Rca);
-    float *Gp = G + P.n_radial + pair_index((int)pos[nj[ang[a]]].w, (int)pos[nj[ang[b]]].w, P.nS) * P.nA * P.nZ;
-    for (int x = 0; x < P.nA; x++)
-      for (int z = 0; z < P.nZ; z++) atomicAdd(&Gp[x * P.nZ + z], wgt * f2[x] * f1[z]);
+    float c = 0.95f * cos_t, sn = sqrtf(fmaxf(1.f - c * c, 1e-12f));
+    float wgt = 2.f * fc_f(dj.w, P.Rca) * fc_f(dk.w, P.Rca), ravg = 0.5f * (dj.w + dk.w);
+    float *Gp = G + P.n_radial + pair_index((int)pos[nj[ang[a]]].w, (int)pos[nj[ang[b]]].w, P.nS) * nAZ;
+    for (int f = lane; f < nAZ; f += 32) {
+      int x = f / P.nZ, z = f - x * P.nZ;
+      float base = 0.5f * (1.f + c * P.cosZ[z] + sn * P.sinZ[z]), pw = 1.f, sq = base;
+      if (P.zeta_m1 >= 0) {
+        for (int e = P.zeta_m1 + 1; e; e >>= 1) {
+          if (e & 1) pw *= sq;
+          sq *= sq;
+        }
+      } else {
+        pw = powf(base, P.zeta);
+      }
+      float u = ravg - P.muA[x];
+      atomicAdd(&Gp[f], wgt * pw * __expf(-P.etaA * u * u));
+    }
   }
   __syncthreads();
   /* network forward: warp w takes outputs w, w+4, ...; lanes split the dot product */
@@ -662,18 +695,22 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, flo
   float *h = H;
   for (int l = 1; l < N.n_layers; l++) {
     const int K = N.sizes[l - 1], O = N.sizes[l];
-    const float *W = N.W[e][l - 1], *bias = N.b[e][l - 1];
+    const float *Wt = N.Wt[e][l - 1], *bias = N.b[e][l - 1]; /* Wt: [K][O], reads coalesced */
     float *a_out = h, *d_out = h + O;
-    for (int o = warp; o < O; o += FUSED_THREADS / 32) {
-      float acc = 0.f;
+    for (int o = t; o < O; o += FUSED_THREADS) {
+      float acc0 = 0.f, acc1 = 0.f, acc2 = 0.f, acc3 = 0.f;
+      int k = 0;
 #pragma unroll 4
-      for (int k = lane; k < K; k += 32) acc += rnd(__ldg(&W[(size_t)o * K + k]), N.fp16) * rnd(in[k], N.fp16);
-      for (int off = 16; off; off >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, off);
-      if (lane == 0) {
-        float dz;
-        a_out[o] = act_and_grad(N.act, acc + bias[o], &dz);
-        d_out[o] = dz;
+      for (; k + 3 < K; k += 4) {
+        acc0 += rnd(__ldg(&Wt[(size_t)k * O + o]), N.fp16) * rnd(in[k], N.fp16);
+        acc1 += rnd(__ldg(&Wt[(size_t)(k + 1) * O + o]), N.fp16) * rnd(in[k + 1], N.fp16);
+        acc2 += rnd(__ldg(&Wt[(size_t)(k + 2) * O + o]), N.fp16) * rnd(in[k + 2], N.fp16);
+        acc3 += rnd(__ldg(&Wt[(size_t)(k + 3) * O + o]), N.fp16) * rnd(in[k + 3], N.fp16);
       }
+      for (; k < K; k++) acc0 += rnd(__ldg(&Wt[(size_t)k * O + o]), N.fp16) * rnd(in[k], N.fp16);
+      float dz;
+      a_out[o] = act_and_grad(N.act, (acc0 + acc1) + (acc2 + acc3) + bias[o], &dz);
+      d_out[o] = dz;
     }
     __syncthreads();
     layer_out[l] = h;
@@ -952,7 +989,14 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, mlff_gpu *
   for (int e = 0; e < m->n_elements && !st; e++)
     for (int l = 0; l < g->n_layers && !st; l++) {
       size_t nw = (size_t)g->sizes[l + 1] * g->sizes[l], nb = g->sizes[l + 1];
-      if (cudaMalloc(&g->net[e].W[l], nw * sizeof(float)) != cudaSuccess ||
+      float *wt = (float *)malloc(nw * sizeof(float));
+      for (int o = 0; o < g->sizes[l + 1]; o++)
+        for (int k = 0; k < g->sizes[l]; k++) wt[(size_t)k * g->sizes[l + 1] + o] = m->net[e].W[l][(size_t)o * g->sizes[l] + k];
+      cudaError_t et = cudaMalloc(&g->net[e].Wt[l], nw * sizeof(float));
+      if (et == cudaSuccess) et = cudaMemcpy(g->net[e].Wt[l], wt, nw * sizeof(float), cudaMemcpyHostToDevice);
+      free(wt);
+      if (et != cudaSuccess ||
+          cudaMalloc(&g->net[e].W[l], nw * sizeof(float)) != cudaSuccess ||
           cudaMalloc(&g->net[e].b[l], nb * sizeof(float)) != cudaSuccess ||
           cudaMemcpy(g->net[e].W[l], m->net[e].W[l], nw * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess ||
           cudaMemcpy(g->net[e].b[l], m->net[e].b[l], nb * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess)
@@ -987,6 +1031,7 @@ extern "C" void mlff_gpu_free(mlff_gpu *g) {
   for (int e = 0; e < MLFF_MAX_ELEMENTS; e++)
     for (int l = 0; l < MLFF_MAX_LAYERS; l++) {
       cudaFree(g->net[e].W[l]);
+      cudaFree(g->net[e].Wt[l]);
       cudaFree(g->net[e].b[l]);
     }
   cudaFree(g->d_e0);
@@ -1011,6 +1056,7 @@ static NetArgs net_args(const mlff_gpu *g) {
     N.e0[e] = g->e0[e];
     for (int l = 0; l < g->n_layers; l++) {
       N.W[e][l] = g->net[e].W[l];
+      N.Wt[e][l] = g->net[e].Wt[l];
       N.b[e][l] = g->net[e].b[l];
     }
   }
