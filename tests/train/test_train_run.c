@@ -214,7 +214,7 @@ int main(int argc, char **argv) {
   CHECK_OK(mlff_train_ex(m, d, &ot, NULL));
   secs = omp_get_wtime() - t0;
   printf("time limit 1 s: stopped after %.2f s\n", secs);
-  CHECK(secs < 2.0);
+  CHECK(secs < 4.0); /* the limit, one step and one validation pass; not the 10^6 epochs */
   CHECK(strstr(mlff_model_attr(m, "training_summary"), "\"stop\":\"time_limit\"") != NULL);
   mlff_model_free(m);
 
