@@ -195,6 +195,24 @@ static mlff_status check_frame(const mlff_frame *f, int periodic) {
   return MLFF_OK;
 }
 
+/* libxtb 6.5.1 (Debian's) returns gradients that disagree with its own energy by up to
+ * 1e-3 Eh/bohr when two atoms share a Cartesian coordinate to ~1e-8 Å (xtb issue #986, fixed
+ * upstream by PR #1208) — planar benzene has all z equal. The energy is rotation invariant, so
+ * every structure is turned by one fixed, generic rotation before libxtb sees it, and the
+ * gradient turned back. */
+static const double ROT[9] = {
+    /* Rz(1.1) Ry(0.7) Rx(0.3): orthonormal to round-off */
+    0.34692944965489897, -0.76504757837548576, 0.54253309556556439,
+    0.68163298659342297, 0.60300439876021394, 0.41444199432919854,
+    -0.64421768723769102, 0.22602632124962302, 0.73068164993551243};
+
+static void rotate_in(const double *x, double *out, int n, double scale) {
+  for (int i = 0; i < n; i++)
+    for (int a = 0; a < 3; a++)
+      out[3 * i + a] = scale * (ROT[3 * a] * x[3 * i] + ROT[3 * a + 1] * x[3 * i + 1] +
+                                ROT[3 * a + 2] * x[3 * i + 2]);
+}
+
 /* New molecule, calculator (GFN2 parameters) and results for f's atoms. */
 static mlff_status new_molecule(mlff_teacher *t, const mlff_frame *f, const bool *periodic,
                                 const double *lattice) {
@@ -208,7 +226,7 @@ static mlff_status new_molecule(mlff_teacher *t, const mlff_frame *f, const bool
   if (g) t->grad = g;
   if (!g) return mlff_fail(MLFF_ERR_NOMEM, "teacher: out of memory for %d atoms", n);
   memcpy(t->Z, f->atomic_numbers, (size_t)n * sizeof *Z);
-  for (int i = 0; i < 3 * n; i++) t->xyz[i] = f->positions[i] / BOHR_ANGSTROM;
+  rotate_in(f->positions, t->xyz, n, 1.0 / BOHR_ANGSTROM);
   double charge = 0.0;
   int uhf = 0;
   char msg[512];
@@ -243,14 +261,14 @@ mlff_status mlff_teacher_compute(mlff_teacher *t, const mlff_frame *f, double *e
   int n = f->n_atoms;
   bool pflags[3] = {periodic && f->pbc[0], periodic && f->pbc[1], periodic && f->pbc[2]};
   double lattice[9];
-  for (int k = 0; k < 9; k++) lattice[k] = f->cell[k] / BOHR_ANGSTROM;
+  rotate_in(f->cell, lattice, 3, 1.0 / BOHR_ANGSTROM); /* lattice vectors turn with the atoms */
   thread_state ts;
   threads_begin(t, &ts);
   int same = t->mol && t->n == n && !memcmp(t->Z, f->atomic_numbers, (size_t)n * sizeof *t->Z);
   for (int k = 0; k < 3 && same; k++) same = t->periodic[k] == pflags[k];
   char msg[512];
   if (same) {
-    for (int i = 0; i < 3 * n; i++) t->xyz[i] = f->positions[i] / BOHR_ANGSTROM;
+    rotate_in(f->positions, t->xyz, n, 1.0 / BOHR_ANGSTROM);
     xtb_updateMolecule(t->env, t->mol, t->xyz, periodic ? lattice : NULL);
     if (xtb_checkEnvironment(t->env)) {
       xtb_message(t, msg, sizeof msg);
@@ -297,7 +315,11 @@ mlff_status mlff_teacher_compute(mlff_teacher *t, const mlff_frame *f, double *e
                      "non-finite energy or gradient (atoms on top of each other?)", n);
   }
   *energy = e * HARTREE_EV;
-  for (int i = 0; i < 3 * n; i++) forces[i] = -t->grad[i] * (HARTREE_EV / BOHR_ANGSTROM);
+  for (int i = 0; i < n; i++) /* back to the caller's frame: F = -R^T g */
+    for (int a = 0; a < 3; a++)
+      forces[3 * i + a] = -(HARTREE_EV / BOHR_ANGSTROM) *
+                          (ROT[a] * t->grad[3 * i] + ROT[3 + a] * t->grad[3 * i + 1] +
+                           ROT[6 + a] * t->grad[3 * i + 2]);
   return MLFF_OK;
 }
 
