@@ -47,7 +47,6 @@ struct StepHeader {
 
 struct Net { /* one element's layers on the device; all elements share the sizes */
   float *W[MLFF_MAX_LAYERS], *b[MLFF_MAX_LAYERS];
-  float *Wt[MLFF_MAX_LAYERS]; /* transposed, [in][out], for the one-kernel path */
   __half *Wh[MLFF_MAX_LAYERS];
 };
 
@@ -595,14 +594,27 @@ __global__ void k_output(LayerArgs L, const int *offset, const int *row_atom, in
 
 struct NetArgs {
   int n_layers, sizes[MLFF_MAX_LAYERS + 1], act, fp16;
+  int hidden_total;      /* sum over hidden layers of 2 x width: the activation buffers */
   float scale, e0[MLFF_MAX_ELEMENTS];
   const float *W[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS], *b[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
-  const float *Wt[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
 };
 
 /* FP16 operands with FP32 accumulation, as on the tensor cores, where fp16 is on */
 __device__ __forceinline__ float rnd(float x, int fp16) {
   return fp16 ? __half2float(__float2half_rn(x)) : x;
+}
+
+/* W [O][K] from global to shared, rows padded to K+1 (rounded to half when fp16 is on).
+ * Ends with a barrier: the weights are there for every thread. */
+__device__ __forceinline__ void stage_weights(float *Ws, const float *W, int O, int K, int t, int fp16) {
+  __syncthreads(); /* whoever still reads the previous layer's weights is done */
+  const int n = O * K;
+#pragma unroll 8
+  for (int idx = t; idx < n; idx += FUSED_THREADS) {
+    int o = idx / K, k = idx - o * K;
+    Ws[o * (K + 1) + k] = rnd(__ldg(&W[idx]), fp16);
+  }
+  __syncthreads();
 }
 
 /* Block per atom: neighbours (brute force over all atoms), descriptor, the element's network
@@ -625,6 +637,7 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, flo
   float *gr = (float *)(ang + FUSED_MAX_NB);          /* [3 FUSED_MAX_NB] */
   float *G = gr + 3 * FUSED_MAX_NB;                   /* [D]: descriptor, later dE/dG */
   float *H = G + P.D;                                 /* per hidden layer: act, act' */
+  float *Ws = H + N.hidden_total + 2 * 1024;         /* one layer's weights, rows padded */
   if (t == 0) { cnt = 0; na = 0; }
   __syncthreads();
   const float rc2 = rc * rc;
@@ -693,23 +706,26 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, flo
   const float *in = G;
   float *layer_out[MLFF_MAX_LAYERS];
   float *h = H;
+  /* Each layer's weights are staged in shared memory first: one burst of independent,
+   * coalesced loads, instead of a chain of L2 round trips inside the dot products. Rows are
+   * padded to K+1 so that both W x (thread per row) and W^T y (thread per column) are free of
+   * bank conflicts. */
   for (int l = 1; l < N.n_layers; l++) {
     const int K = N.sizes[l - 1], O = N.sizes[l];
-    const float *Wt = N.Wt[e][l - 1], *bias = N.b[e][l - 1]; /* Wt: [K][O], reads coalesced */
+    const float *bias = N.b[e][l - 1];
+    stage_weights(Ws, N.W[e][l - 1], O, K, t, N.fp16);
     float *a_out = h, *d_out = h + O;
     for (int o = t; o < O; o += FUSED_THREADS) {
-      float acc0 = 0.f, acc1 = 0.f, acc2 = 0.f, acc3 = 0.f;
+      const float *wr = Ws + (size_t)o * (K + 1);
+      float acc0 = 0.f, acc1 = 0.f;
       int k = 0;
-#pragma unroll 4
-      for (; k + 3 < K; k += 4) {
-        acc0 += rnd(__ldg(&Wt[(size_t)k * O + o]), N.fp16) * rnd(in[k], N.fp16);
-        acc1 += rnd(__ldg(&Wt[(size_t)(k + 1) * O + o]), N.fp16) * rnd(in[k + 1], N.fp16);
-        acc2 += rnd(__ldg(&Wt[(size_t)(k + 2) * O + o]), N.fp16) * rnd(in[k + 2], N.fp16);
-        acc3 += rnd(__ldg(&Wt[(size_t)(k + 3) * O + o]), N.fp16) * rnd(in[k + 3], N.fp16);
+      for (; k + 1 < K; k += 2) {
+        acc0 += wr[k] * rnd(in[k], N.fp16);
+        acc1 += wr[k + 1] * rnd(in[k + 1], N.fp16);
       }
-      for (; k < K; k++) acc0 += rnd(__ldg(&Wt[(size_t)k * O + o]), N.fp16) * rnd(in[k], N.fp16);
+      if (k < K) acc0 += wr[k] * rnd(in[k], N.fp16);
       float dz;
-      a_out[o] = act_and_grad(N.act, (acc0 + acc1) + (acc2 + acc3) + bias[o], &dz);
+      a_out[o] = act_and_grad(N.act, acc0 + acc1 + bias[o], &dz);
       d_out[o] = dz;
     }
     __syncthreads();
@@ -738,24 +754,20 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, flo
   /* backward: dA_{l-1}[k] = sum_o dZ_l[o] W[o][k] (times act' of layer l-1) */
   for (int l = L - 1; l >= 1; l--) {
     const int K = N.sizes[l - 1], O = N.sizes[l];
-    const float *W = N.W[e][l - 1];
     float *dst = l == 1 ? G : dprev;
+    stage_weights(Ws, N.W[e][l - 1], O, K, t, N.fp16);
     for (int k = t; k < K; k += FUSED_THREADS) {
-      /* independent loads: many in flight, or the block waits on L2 once per row */
-      float acc0 = 0.f, acc1 = 0.f, acc2 = 0.f, acc3 = 0.f;
+      float acc0 = 0.f, acc1 = 0.f;
       int o = 0;
-#pragma unroll 4
-      for (; o + 3 < O; o += 4) {
-        acc0 += rnd(dz[o], N.fp16) * rnd(__ldg(&W[(size_t)o * K + k]), N.fp16);
-        acc1 += rnd(dz[o + 1], N.fp16) * rnd(__ldg(&W[(size_t)(o + 1) * K + k]), N.fp16);
-        acc2 += rnd(dz[o + 2], N.fp16) * rnd(__ldg(&W[(size_t)(o + 2) * K + k]), N.fp16);
-        acc3 += rnd(dz[o + 3], N.fp16) * rnd(__ldg(&W[(size_t)(o + 3) * K + k]), N.fp16);
+      for (; o + 1 < O; o += 2) {
+        acc0 += rnd(dz[o], N.fp16) * Ws[(size_t)o * (K + 1) + k];
+        acc1 += rnd(dz[o + 1], N.fp16) * Ws[(size_t)(o + 1) * (K + 1) + k];
       }
-      for (; o < O; o++) acc0 += rnd(dz[o], N.fp16) * rnd(__ldg(&W[(size_t)o * K + k]), N.fp16);
-      float acc = (acc0 + acc1) + (acc2 + acc3);
+      if (o < O) acc0 += rnd(dz[o], N.fp16) * Ws[(size_t)o * (K + 1) + k];
+      float acc = acc0 + acc1;
       dst[k] = l > 1 ? acc * layer_out[l - 1][K + k] : acc;
     }
-    __syncthreads();
+    __syncthreads(); /* dst complete, and Ws free for the next layer */
     if (l > 1) {
       float *tmp = dz; dz = dprev; dprev = tmp;
     }
@@ -989,14 +1001,7 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, mlff_gpu *
   for (int e = 0; e < m->n_elements && !st; e++)
     for (int l = 0; l < g->n_layers && !st; l++) {
       size_t nw = (size_t)g->sizes[l + 1] * g->sizes[l], nb = g->sizes[l + 1];
-      float *wt = (float *)malloc(nw * sizeof(float));
-      for (int o = 0; o < g->sizes[l + 1]; o++)
-        for (int k = 0; k < g->sizes[l]; k++) wt[(size_t)k * g->sizes[l + 1] + o] = m->net[e].W[l][(size_t)o * g->sizes[l] + k];
-      cudaError_t et = cudaMalloc(&g->net[e].Wt[l], nw * sizeof(float));
-      if (et == cudaSuccess) et = cudaMemcpy(g->net[e].Wt[l], wt, nw * sizeof(float), cudaMemcpyHostToDevice);
-      free(wt);
-      if (et != cudaSuccess ||
-          cudaMalloc(&g->net[e].W[l], nw * sizeof(float)) != cudaSuccess ||
+      if (cudaMalloc(&g->net[e].W[l], nw * sizeof(float)) != cudaSuccess ||
           cudaMalloc(&g->net[e].b[l], nb * sizeof(float)) != cudaSuccess ||
           cudaMemcpy(g->net[e].W[l], m->net[e].W[l], nw * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess ||
           cudaMemcpy(g->net[e].b[l], m->net[e].b[l], nb * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess)
@@ -1031,7 +1036,6 @@ extern "C" void mlff_gpu_free(mlff_gpu *g) {
   for (int e = 0; e < MLFF_MAX_ELEMENTS; e++)
     for (int l = 0; l < MLFF_MAX_LAYERS; l++) {
       cudaFree(g->net[e].W[l]);
-      cudaFree(g->net[e].Wt[l]);
       cudaFree(g->net[e].b[l]);
     }
   cudaFree(g->d_e0);
@@ -1048,6 +1052,7 @@ static NetArgs net_args(const mlff_gpu *g) {
   NetArgs N;
   memset(&N, 0, sizeof N);
   N.n_layers = g->n_layers;
+  for (int l = 1; l < g->n_layers; l++) N.hidden_total += 2 * g->sizes[l];
   for (int l = 0; l <= g->n_layers; l++) N.sizes[l] = g->sizes[l];
   N.act = g->act;
   N.fp16 = g->fp16;
@@ -1056,7 +1061,6 @@ static NetArgs net_args(const mlff_gpu *g) {
     N.e0[e] = g->e0[e];
     for (int l = 0; l < g->n_layers; l++) {
       N.W[e][l] = g->net[e].W[l];
-      N.Wt[e][l] = g->net[e].Wt[l];
       N.b[e][l] = g->net[e].b[l];
     }
   }
@@ -1067,8 +1071,13 @@ static NetArgs net_args(const mlff_gpu *g) {
 static size_t fused_smem(const mlff_gpu *g) {
   size_t hidden = 0;
   for (int l = 1; l < g->n_layers; l++) hidden += 2 * g->sizes[l];
+  size_t wmax = 0;
+  for (int l = 0; l < g->n_layers - 1; l++) {
+    size_t w = (size_t)g->sizes[l + 1] * (g->sizes[l] + 1);
+    wmax = w > wmax ? w : wmax;
+  }
   return (size_t)FUSED_MAX_NB * (sizeof(float4) + 2 * sizeof(int) + 3 * sizeof(float)) +
-         (g->aev.D + hidden + 2 * 1024) * sizeof(float);
+         (g->aev.D + hidden + 2 * 1024 + wmax) * sizeof(float);
 }
 
 static LayerArgs layer_args(const mlff_gpu *g, int l) {
