@@ -84,7 +84,6 @@ struct mlff_gpu {
   int *h_overflow;
   int fused;            /* this step runs as one kernel (small systems) */
   int no_fused;         /* an atom had more neighbours than the one-kernel path holds */
-  int stage_all;        /* the one-kernel path keeps every layer's weights in shared memory */
   /* host */
   char *h_stage;
   /* graph */
@@ -596,7 +595,6 @@ __global__ void k_output(LayerArgs L, const int *offset, const int *row_atom, in
 struct NetArgs {
   int n_layers, sizes[MLFF_MAX_LAYERS + 1], act, fp16;
   int hidden_total;      /* sum over hidden layers of 2 x width: the activation buffers */
-  int stage_all;         /* all hidden layers' weights fit in shared memory at once */
   float scale, e0[MLFF_MAX_ELEMENTS];
   const float *W[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS], *b[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
 };
@@ -606,20 +604,16 @@ __device__ __forceinline__ float rnd(float x, int fp16) {
   return fp16 ? __half2float(__float2half_rn(x)) : x;
 }
 
-/* W [O][K] from global to shared, rows padded to K+1 (rounded to half when fp16 is on); warps
- * take rows, lanes columns: coalesced, and no division. The caller synchronises. */
-__device__ __forceinline__ void copy_weights(float *Ws, const float *W, int O, int K, int t, int fp16) {
-  const int warp = t / 32, lane = t % 32;
-  for (int o = warp; o < O; o += FUSED_THREADS / 32) {
-#pragma unroll 4
-    for (int k = lane; k < K; k += 32) Ws[o * (K + 1) + k] = rnd(__ldg(&W[(size_t)o * K + k]), fp16);
-  }
-}
-
-/* One layer at a time, when all of them do not fit in shared memory. */
+/* W [O][K] from global to shared, rows padded to K+1 (rounded to half when fp16 is on).
+ * Ends with a barrier: the weights are there for every thread. */
 __device__ __forceinline__ void stage_weights(float *Ws, const float *W, int O, int K, int t, int fp16) {
   __syncthreads(); /* whoever still reads the previous layer's weights is done */
-  copy_weights(Ws, W, O, K, t, fp16);
+  const int n = O * K;
+#pragma unroll 8
+  for (int idx = t; idx < n; idx += FUSED_THREADS) {
+    int o = idx / K, k = idx - o * K;
+    Ws[o * (K + 1) + k] = rnd(__ldg(&W[idx]), fp16);
+  }
   __syncthreads();
 }
 
@@ -643,18 +637,7 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, flo
   float *gr = (float *)(ang + FUSED_MAX_NB);          /* [3 FUSED_MAX_NB] */
   float *G = gr + 3 * FUSED_MAX_NB;                   /* [D]: descriptor, later dE/dG */
   float *H = G + P.D;                                 /* per hidden layer: act, act' */
-  float *Ws = H + N.hidden_total + 2 * 1024;         /* weights, rows padded */
-  /* Where they fit, every layer's weights are staged now, while the descriptor is computed,
-   * and read from shared memory by the forward and backward passes alike. */
-  float *Wl[MLFF_MAX_LAYERS];
-  if (N.stage_all) {
-    float *w = Ws;
-    for (int l = 0; l < N.n_layers - 1; l++) {
-      Wl[l] = w;
-      copy_weights(w, N.W[e][l], N.sizes[l + 1], N.sizes[l], t, N.fp16);
-      w += N.sizes[l + 1] * (N.sizes[l] + 1);
-    }
-  }
+  float *Ws = H + N.hidden_total + 2 * 1024;         /* one layer's weights, rows padded */
   if (t == 0) { cnt = 0; na = 0; }
   __syncthreads();
   const float rc2 = rc * rc;
@@ -730,12 +713,10 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, flo
   for (int l = 1; l < N.n_layers; l++) {
     const int K = N.sizes[l - 1], O = N.sizes[l];
     const float *bias = N.b[e][l - 1];
-    const float *Wc = Ws;
-    if (N.stage_all) Wc = Wl[l - 1];
-    else stage_weights(Ws, N.W[e][l - 1], O, K, t, N.fp16);
+    stage_weights(Ws, N.W[e][l - 1], O, K, t, N.fp16);
     float *a_out = h, *d_out = h + O;
     for (int o = t; o < O; o += FUSED_THREADS) {
-      const float *wr = Wc + (size_t)o * (K + 1);
+      const float *wr = Ws + (size_t)o * (K + 1);
       float acc0 = 0.f, acc1 = 0.f;
       int k = 0;
       for (; k + 1 < K; k += 2) {
@@ -774,17 +755,15 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, flo
   for (int l = L - 1; l >= 1; l--) {
     const int K = N.sizes[l - 1], O = N.sizes[l];
     float *dst = l == 1 ? G : dprev;
-    const float *Wc = Ws;
-    if (N.stage_all) Wc = Wl[l - 1];
-    else stage_weights(Ws, N.W[e][l - 1], O, K, t, N.fp16);
+    stage_weights(Ws, N.W[e][l - 1], O, K, t, N.fp16);
     for (int k = t; k < K; k += FUSED_THREADS) {
       float acc0 = 0.f, acc1 = 0.f;
       int o = 0;
       for (; o + 1 < O; o += 2) {
-        acc0 += rnd(dz[o], N.fp16) * Wc[(size_t)o * (K + 1) + k];
-        acc1 += rnd(dz[o + 1], N.fp16) * Wc[(size_t)(o + 1) * (K + 1) + k];
+        acc0 += rnd(dz[o], N.fp16) * Ws[(size_t)o * (K + 1) + k];
+        acc1 += rnd(dz[o + 1], N.fp16) * Ws[(size_t)(o + 1) * (K + 1) + k];
       }
-      if (o < O) acc0 += rnd(dz[o], N.fp16) * Wc[(size_t)o * (K + 1) + k];
+      if (o < O) acc0 += rnd(dz[o], N.fp16) * Ws[(size_t)o * (K + 1) + k];
       float acc = acc0 + acc1;
       dst[k] = l > 1 ? acc * layer_out[l - 1][K + k] : acc;
     }
@@ -1036,8 +1015,6 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, mlff_gpu *
   if (!st && (cudaFuncSetAttribute(k_aev_forward, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess ||
               cudaFuncSetAttribute(k_aev_backward, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess))
     st = mlff_fail(MLFF_ERR_DEVICE, "this GPU cannot give %d bytes of shared memory to a block", smem);
-  g->stage_all = 1;
-  if (fused_smem(g) > 160 * 1024) g->stage_all = 0; /* leave room for two blocks per SM */
   if (!st && cudaFuncSetAttribute(k_fused, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   (int)fused_smem(g)) != cudaSuccess)
     st = mlff_fail(MLFF_ERR_DEVICE, "this GPU cannot give %zu bytes of shared memory to a block", fused_smem(g));
@@ -1076,7 +1053,6 @@ static NetArgs net_args(const mlff_gpu *g) {
   memset(&N, 0, sizeof N);
   N.n_layers = g->n_layers;
   for (int l = 1; l < g->n_layers; l++) N.hidden_total += 2 * g->sizes[l];
-  N.stage_all = g->stage_all;
   for (int l = 0; l <= g->n_layers; l++) N.sizes[l] = g->sizes[l];
   N.act = g->act;
   N.fp16 = g->fp16;
@@ -1095,13 +1071,11 @@ static NetArgs net_args(const mlff_gpu *g) {
 static size_t fused_smem(const mlff_gpu *g) {
   size_t hidden = 0;
   for (int l = 1; l < g->n_layers; l++) hidden += 2 * g->sizes[l];
-  size_t wmax = 0, wall = 0;
+  size_t wmax = 0;
   for (int l = 0; l < g->n_layers - 1; l++) {
     size_t w = (size_t)g->sizes[l + 1] * (g->sizes[l] + 1);
     wmax = w > wmax ? w : wmax;
-    wall += w;
   }
-  if (g->stage_all) wmax = wall;
   return (size_t)FUSED_MAX_NB * (sizeof(float4) + 2 * sizeof(int) + 3 * sizeof(float)) +
          (g->aev.D + hidden + 2 * 1024 + wmax) * sizeof(float);
 }
