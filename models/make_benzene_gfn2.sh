@@ -35,3 +35,8 @@ t4=$(date +%s)
 printf '{"label_s": %d, "label_heldout_s": %d, "train_s": %d, "eval_s": %d}\n' \
   $((t1 - t0)) $((t2 - t1)) $((t3 - t2)) $((t4 - t3)) >"$work/timings.json"
 cat "$work/timings.json"
+# 5. the report, from those files (the JSON ones kept beside the model)
+mkdir -p "$here/models/benzene-gfn2-eval"
+cp "$work"/eval-*.json "$work"/eval-*.txt "$work/timings.json" "$here/models/benzene-gfn2-eval/"
+python3=/usr/bin/python3; [ -x $python3 ] || python3=python3 # Debian's, which has h5py
+$python3 "$here/models/report.py" "$work" "$here/models/benzene-gfn2.h5" "$here/models/benzene-gfn2.md"
