@@ -322,6 +322,75 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
   for (int f = lane; f < P.D; f += 32) out[f] = G[f];
 }
 
+/* The gradient of E with respect to the two neighbour vectors of one angular pair (j, k),
+ * added into gr[3 * ja ..] and gr[3 * kb ..] (shared memory). dG: dE/dG of the central atom. */
+__device__ __forceinline__ void pair_gradient(const AevParams &P, float4 dj, float4 dk, int sj, int sk,
+                                              const float *dG, float *gr, int ja, int kb) {
+  float f1[MLFF_MAX_ANGLE_SECTIONS], df1[MLFF_MAX_ANGLE_SECTIONS], f2[MLFF_MAX_ANGULAR_SHELLS];
+  float inv = 1.f / (dj.w * dk.w);
+  float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) * inv;
+  float ravg = 0.5f * (dj.w + dk.w);
+  angle_terms(P, cos_t, f1, df1);
+  gauss_comb(ravg, P.etaA, P.muA, P.nA, f2);
+  const float *wp = dG + P.n_radial + pair_index(sj, sk, P.nS) * P.nA * P.nZ;
+  float S = 0.f, S_c = 0.f, S_r = 0.f;
+  for (int q = 0; q < P.nA; q++) {
+    float t = 0.f, tc = 0.f;
+    for (int z = 0; z < P.nZ; z++) {
+      float wz = wp[q * P.nZ + z];
+      t += wz * f1[z];
+      tc += wz * df1[z];
+    }
+    S += t * f2[q];
+    S_c += tc * f2[q];
+    S_r += t * f2[q] * (-2.f * P.etaA * (ravg - P.muA[q]));
+  }
+  float fcj = fc_f(dj.w, P.Rca), fck = fc_f(dk.w, P.Rca);
+  float dfcj = dfc_f(dj.w, P.Rca), dfck = dfc_f(dk.w, P.Rca), fcjk = fcj * fck;
+  float dE_dc = 2.f * fcjk * S_c;
+  float dE_drj = 2.f * (dfcj * fck * S + 0.5f * fcjk * S_r);
+  float dE_drk = 2.f * (fcj * dfck * S + 0.5f * fcjk * S_r);
+  float djv[3] = {dj.x, dj.y, dj.z}, dkv[3] = {dk.x, dk.y, dk.z};
+  for (int x = 0; x < 3; x++) {
+    /* d cos / d d_j = d_k/(rj rk) - cos d_j/rj^2, and symmetrically for k */
+    atomicAdd(&gr[3 * ja + x], dE_dc * (dkv[x] * inv - cos_t * djv[x] / (dj.w * dj.w)) + dE_drj * djv[x] / dj.w);
+    atomicAdd(&gr[3 * kb + x], dE_dc * (djv[x] * inv - cos_t * dkv[x] / (dk.w * dk.w)) + dE_drk * dkv[x] / dk.w);
+  }
+}
+
+/* Pair gradients gr of atom i's n neighbours -> forces (-g on j, +g on i), virial and per-atom
+ * virial (half to each atom). Threads start, start + stride, ... take neighbours; every warp
+ * reduces its share of i's force and the virial before one atomic each. */
+__device__ __forceinline__ void scatter_forces(int start, int stride, int i, int n, const int *nj,
+                                               const float4 *nd, const float *gr, float *force,
+                                               float *vatom, double *sums) {
+  float fi[3] = {0, 0, 0}, v[6] = {0, 0, 0, 0, 0, 0};
+  for (int k = start; k < n; k += stride) {
+    int j = nj[k];
+    float4 d = nd[k];
+    float gx = gr[3 * k], gy = gr[3 * k + 1], gz = gr[3 * k + 2];
+    atomicAdd(&force[3 * j], -gx);
+    atomicAdd(&force[3 * j + 1], -gy);
+    atomicAdd(&force[3 * j + 2], -gz);
+    fi[0] += gx; fi[1] += gy; fi[2] += gz;
+    float vv[6] = {-d.x * gx, -d.y * gy, -d.z * gz, -d.x * gy, -d.x * gz, -d.y * gz};
+    for (int q = 0; q < 6; q++) v[q] += vv[q];
+    if (vatom)
+      for (int q = 0; q < 6; q++) {
+        atomicAdd(&vatom[6 * (size_t)j + q], 0.5f * vv[q]);
+        atomicAdd(&vatom[6 * (size_t)i + q], 0.5f * vv[q]);
+      }
+  }
+  for (int off = 16; off; off >>= 1) {
+    for (int x = 0; x < 3; x++) fi[x] += __shfl_down_sync(0xffffffffu, fi[x], off);
+    for (int q = 0; q < 6; q++) v[q] += __shfl_down_sync(0xffffffffu, v[q], off);
+  }
+  if (threadIdx.x % 32 == 0) {
+    for (int x = 0; x < 3; x++) atomicAdd(&force[3 * i + x], fi[x]);
+    for (int q = 0; q < 6; q++) atomicAdd(&sums[1 + q], (double)v[q]);
+  }
+}
+
 /* Warp per atom: pair gradients from dE/dG, scattered as forces (float atomics); virial and
  * per-atom virial from the same pair terms. */
 __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, const int *row,
@@ -365,69 +434,15 @@ __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, cons
   }
   __syncwarp();
   int npairs = na * (na - 1) / 2;
-  float f1[MLFF_MAX_ANGLE_SECTIONS], df1[MLFF_MAX_ANGLE_SECTIONS];
-  float f2[MLFF_MAX_ANGULAR_SHELLS];
   for (int p = lane; p < npairs; p += 32) {
     int a, b;
     decode_pair(p, na, a, b);
     int ja = ang[a], kb = ang[b];
     float4 dj = nd[ja], dk = nd[kb];
-    float inv = 1.f / (dj.w * dk.w);
-    float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) * inv;
-    float ravg = 0.5f * (dj.w + dk.w);
-    angle_terms(P, cos_t, f1, df1);
-    gauss_comb(ravg, P.etaA, P.muA, P.nA, f2);
-    int sj = (int)pos[nj[ja]].w, sk = (int)pos[nj[kb]].w;
-    const float *wp = dG + P.n_radial + pair_index(sj, sk, P.nS) * P.nA * P.nZ;
-    float S = 0.f, S_c = 0.f, S_r = 0.f;
-    for (int q = 0; q < P.nA; q++) {
-      float t = 0.f, tc = 0.f;
-      for (int z = 0; z < P.nZ; z++) {
-        float wz = wp[q * P.nZ + z];
-        t += wz * f1[z];
-        tc += wz * df1[z];
-      }
-      S += t * f2[q];
-      S_c += tc * f2[q];
-      S_r += t * f2[q] * (-2.f * P.etaA * (ravg - P.muA[q]));
-    }
-    float fcj = fc_f(dj.w, P.Rca), fck = fc_f(dk.w, P.Rca);
-    float dfcj = dfc_f(dj.w, P.Rca), dfck = dfc_f(dk.w, P.Rca), fcjk = fcj * fck;
-    float dE_dc = 2.f * fcjk * S_c;
-    float dE_drj = 2.f * (dfcj * fck * S + 0.5f * fcjk * S_r);
-    float dE_drk = 2.f * (fcj * dfck * S + 0.5f * fcjk * S_r);
-    float djv[3] = {dj.x, dj.y, dj.z}, dkv[3] = {dk.x, dk.y, dk.z};
-    for (int x = 0; x < 3; x++) {
-      atomicAdd(&gr[3 * ja + x], dE_dc * (dkv[x] * inv - cos_t * djv[x] / (dj.w * dj.w)) + dE_drj * djv[x] / dj.w);
-      atomicAdd(&gr[3 * kb + x], dE_dc * (djv[x] * inv - cos_t * dkv[x] / (dk.w * dk.w)) + dE_drk * dkv[x] / dk.w);
-    }
+    pair_gradient(P, dj, dk, (int)pos[nj[ja]].w, (int)pos[nj[kb]].w, dG, gr, ja, kb);
   }
   __syncwarp();
-  float fi[3] = {0, 0, 0}, v[6] = {0, 0, 0, 0, 0, 0};
-  for (int k = lane; k < n; k += 32) {
-    int j = nj[k];
-    float4 d = nd[k];
-    float gx = gr[3 * k], gy = gr[3 * k + 1], gz = gr[3 * k + 2];
-    atomicAdd(&force[3 * j], -gx);
-    atomicAdd(&force[3 * j + 1], -gy);
-    atomicAdd(&force[3 * j + 2], -gz);
-    fi[0] += gx; fi[1] += gy; fi[2] += gz;
-    float vv[6] = {-d.x * gx, -d.y * gy, -d.z * gz, -d.x * gy, -d.x * gz, -d.y * gz};
-    for (int q = 0; q < 6; q++) v[q] += vv[q];
-    if (vatom)
-      for (int q = 0; q < 6; q++) {
-        atomicAdd(&vatom[6 * (size_t)j + q], 0.5f * vv[q]);
-        atomicAdd(&vatom[6 * (size_t)i + q], 0.5f * vv[q]);
-      }
-  }
-  for (int off = 16; off; off >>= 1) {
-    for (int x = 0; x < 3; x++) fi[x] += __shfl_down_sync(0xffffffffu, fi[x], off);
-    for (int q = 0; q < 6; q++) v[q] += __shfl_down_sync(0xffffffffu, v[q], off);
-  }
-  if (lane == 0) {
-    for (int x = 0; x < 3; x++) atomicAdd(&force[3 * i + x], fi[x]);
-    for (int q = 0; q < 6; q++) atomicAdd(&sums[1 + q], (double)v[q]);
-  }
+  scatter_forces(lane, 32, i, n, nj, nd, gr, force, vatom, sums);
 }
 
 /* ---- network -------------------------------------------------------------------------- */
@@ -665,7 +680,6 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, flo
   }
   __syncthreads();
   const int npairs = na * (na - 1) / 2;
-  float f1[MLFF_MAX_ANGLE_SECTIONS], df1[MLFF_MAX_ANGLE_SECTIONS], f2[MLFF_MAX_ANGULAR_SHELLS];
   /* descriptor: warps take neighbours and pairs in turn, lanes own features (few collisions) */
   const int nW = FUSED_THREADS / 32, nAZ = P.nA * P.nZ;
   for (int k = warp; k < n; k += nW) {
@@ -791,60 +805,10 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, flo
     decode_pair(q, na, a, b);
     int ja = ang[a], kb = ang[b];
     float4 dj = nd[ja], dk = nd[kb];
-    float inv = 1.f / (dj.w * dk.w);
-    float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) * inv;
-    float ravg = 0.5f * (dj.w + dk.w);
-    angle_terms(P, cos_t, f1, df1);
-    gauss_comb(ravg, P.etaA, P.muA, P.nA, f2);
-    const float *wp = G + P.n_radial + pair_index((int)pos[nj[ja]].w, (int)pos[nj[kb]].w, P.nS) * P.nA * P.nZ;
-    float S = 0.f, S_c = 0.f, S_r = 0.f;
-    for (int x = 0; x < P.nA; x++) {
-      float tt = 0.f, tc = 0.f;
-      for (int z = 0; z < P.nZ; z++) {
-        tt += wp[x * P.nZ + z] * f1[z];
-        tc += wp[x * P.nZ + z] * df1[z];
-      }
-      S += tt * f2[x];
-      S_c += tc * f2[x];
-      S_r += tt * f2[x] * (-2.f * P.etaA * (ravg - P.muA[x]));
-    }
-    float fcj = fc_f(dj.w, P.Rca), fck = fc_f(dk.w, P.Rca);
-    float dfcj = dfc_f(dj.w, P.Rca), dfck = dfc_f(dk.w, P.Rca), fcjk = fcj * fck;
-    float dE_dc = 2.f * fcjk * S_c;
-    float dE_drj = 2.f * (dfcj * fck * S + 0.5f * fcjk * S_r);
-    float dE_drk = 2.f * (fcj * dfck * S + 0.5f * fcjk * S_r);
-    float djv[3] = {dj.x, dj.y, dj.z}, dkv[3] = {dk.x, dk.y, dk.z};
-    for (int x = 0; x < 3; x++) {
-      atomicAdd(&gr[3 * ja + x], dE_dc * (dkv[x] * inv - cos_t * djv[x] / (dj.w * dj.w)) + dE_drj * djv[x] / dj.w);
-      atomicAdd(&gr[3 * kb + x], dE_dc * (djv[x] * inv - cos_t * dkv[x] / (dk.w * dk.w)) + dE_drk * dkv[x] / dk.w);
-    }
+    pair_gradient(P, dj, dk, (int)pos[nj[ja]].w, (int)pos[nj[kb]].w, G, gr, ja, kb);
   }
   __syncthreads();
-  float fi[3] = {0, 0, 0}, v[6] = {0, 0, 0, 0, 0, 0};
-  for (int k = t; k < n; k += FUSED_THREADS) {
-    int j = nj[k];
-    float4 d = nd[k];
-    float gx = gr[3 * k], gy = gr[3 * k + 1], gz = gr[3 * k + 2];
-    atomicAdd(&force[3 * j], -gx);
-    atomicAdd(&force[3 * j + 1], -gy);
-    atomicAdd(&force[3 * j + 2], -gz);
-    fi[0] += gx; fi[1] += gy; fi[2] += gz;
-    float vv[6] = {-d.x * gx, -d.y * gy, -d.z * gz, -d.x * gy, -d.x * gz, -d.y * gz};
-    for (int q = 0; q < 6; q++) v[q] += vv[q];
-    if (vatom)
-      for (int q = 0; q < 6; q++) {
-        atomicAdd(&vatom[6 * (size_t)j + q], 0.5f * vv[q]);
-        atomicAdd(&vatom[6 * (size_t)i + q], 0.5f * vv[q]);
-      }
-  }
-  for (int off = 16; off; off >>= 1) {
-    for (int x = 0; x < 3; x++) fi[x] += __shfl_down_sync(0xffffffffu, fi[x], off);
-    for (int q = 0; q < 6; q++) v[q] += __shfl_down_sync(0xffffffffu, v[q], off);
-  }
-  if (lane == 0) {
-    for (int x = 0; x < 3; x++) atomicAdd(&force[3 * i + x], fi[x]);
-    for (int q = 0; q < 6; q++) atomicAdd(&sums[1 + q], (double)v[q]);
-  }
+  scatter_forces(t, FUSED_THREADS, i, n, nj, nd, gr, force, vatom, sums);
 }
 
 /* ---- host side ------------------------------------------------------------------------ */
