@@ -217,22 +217,30 @@ __device__ __forceinline__ void gauss_comb(float x, float eta, const float *mu, 
   }
 }
 
+/* base^e for small integer e; zeta = 32 (every ANI model) takes the straight-line path */
+__device__ __forceinline__ float ipow(float b, int e) {
+  if (e == 32) {
+    float b2 = b * b, b4 = b2 * b2, b8 = b4 * b4, b16 = b8 * b8;
+    return b16 * b16;
+  }
+  if (e == 31) {
+    float b2 = b * b, b4 = b2 * b2, b8 = b4 * b4, b16 = b8 * b8;
+    return b16 * b8 * b4 * b2 * b;
+  }
+  float r = 1.f;
+  for (; e; e >>= 1) {
+    if (e & 1) r *= b;
+    b *= b;
+  }
+  return r;
+}
+
 /* f1[z] = ((1 + cos(theta' - thetaZ))/2)^zeta and d f1 / d cos(theta). */
 __device__ __forceinline__ void angle_terms(const AevParams &P, float cos_t, float *f1, float *df1) {
   float c = 0.95f * cos_t, s = sqrtf(fmaxf(1.f - c * c, 1e-12f)), c_s = c / s;
   for (int z = 0; z < P.nZ; z++) {
     float base = 0.5f * (1.f + c * P.cosZ[z] + s * P.sinZ[z]);
-    float pm1;
-    if (P.zeta_m1 >= 0) {
-      pm1 = 1.f;
-      float sq = base;
-      for (int e = P.zeta_m1; e; e >>= 1) {
-        if (e & 1) pm1 *= sq;
-        sq *= sq;
-      }
-    } else {
-      pm1 = powf(base, P.zeta - 1.f);
-    }
+    float pm1 = P.zeta_m1 >= 0 ? ipow(base, P.zeta_m1) : powf(base, P.zeta - 1.f);
     f1[z] = pm1 * base;
     if (df1) df1[z] = 0.5f * 0.95f * P.zeta * pm1 * (P.cosZ[z] - c_s * P.sinZ[z]);
   }
@@ -263,8 +271,9 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
   extern __shared__ float sh[];
   int w = threadIdx.x / 32, lane = threadIdx.x % 32;
   int i = blockIdx.x * WARPS_PER_BLOCK + w;
-  float *G = sh + w * (P.D + 2 * max_nb);
+  float *G = sh + w * (P.D + 3 * max_nb);
   int *ang = (int *)(G + P.D);
+  float *fca = (float *)(ang + max_nb); /* cutoff value of each angular neighbour */
   if (i >= n_local || row[i] < 0) return;
   const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
   for (int f = lane; f < P.D; f += 32) G[f] = 0.f;
@@ -276,7 +285,11 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
     int k = base + lane;
     float4 d = k < n ? nd[k] : make_float4(0, 0, 0, 1e30f);
     unsigned m = __ballot_sync(0xffffffffu, k < n && d.w < P.Rca);
-    if (k < n && d.w < P.Rca) ang[na + __popc(m & ((1u << lane) - 1))] = k;
+    if (k < n && d.w < P.Rca) {
+      int slot = na + __popc(m & ((1u << lane) - 1));
+      ang[slot] = k;
+      fca[slot] = fc_f(d.w, P.Rca);
+    }
     na += __popc(m);
   }
   __syncwarp();
@@ -294,24 +307,17 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
   for (int a = 0; a < na; a++) {
     float4 dj = nd[ang[a]];
     int sj = (int)pos[nj[ang[a]]].w;
-    float fcj = fc_f(dj.w, P.Rca);
+    float fcj = fca[a];
     for (int b = a + 1; b < na; b++) {
       float4 dk = nd[ang[b]];
       float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) / (dj.w * dk.w);
       float c = 0.95f * cos_t, sn = sqrtf(fmaxf(1.f - c * c, 1e-12f));
-      float wgt = 2.f * fcj * fc_f(dk.w, P.Rca), ravg = 0.5f * (dj.w + dk.w);
+      float wgt = 2.f * fcj * fca[b], ravg = 0.5f * (dj.w + dk.w);
       float *Gp = G + P.n_radial + pair_index(sj, (int)pos[nj[ang[b]]].w, P.nS) * nAZ;
       for (int f = lane; f < nAZ; f += 32) {
         int x = f / P.nZ, z = f - x * P.nZ;
-        float base = 0.5f * (1.f + c * P.cosZ[z] + sn * P.sinZ[z]), pw = 1.f, sq = base;
-        if (P.zeta_m1 >= 0) {
-          for (int e = P.zeta_m1 + 1; e; e >>= 1) {
-            if (e & 1) pw *= sq;
-            sq *= sq;
-          }
-        } else {
-          pw = powf(base, P.zeta);
-        }
+        float base = 0.5f * (1.f + c * P.cosZ[z] + sn * P.sinZ[z]);
+        float pw = P.zeta_m1 >= 0 ? ipow(base, P.zeta_m1 + 1) : powf(base, P.zeta);
         float u = ravg - P.muA[x];
         Gp[f] += wgt * pw * __expf(-P.etaA * u * u);
       }
@@ -702,15 +708,8 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, flo
     float *Gp = G + P.n_radial + pair_index((int)pos[nj[ang[a]]].w, (int)pos[nj[ang[b]]].w, P.nS) * nAZ;
     for (int f = lane; f < nAZ; f += 32) {
       int x = f / P.nZ, z = f - x * P.nZ;
-      float base = 0.5f * (1.f + c * P.cosZ[z] + sn * P.sinZ[z]), pw = 1.f, sq = base;
-      if (P.zeta_m1 >= 0) {
-        for (int e = P.zeta_m1 + 1; e; e >>= 1) {
-          if (e & 1) pw *= sq;
-          sq *= sq;
-        }
-      } else {
-        pw = powf(base, P.zeta);
-      }
+      float base = 0.5f * (1.f + c * P.cosZ[z] + sn * P.sinZ[z]);
+      float pw = P.zeta_m1 >= 0 ? ipow(base, P.zeta_m1 + 1) : powf(base, P.zeta);
       float u = ravg - P.muA[x];
       atomicAdd(&Gp[f], wgt * pw * __expf(-P.etaA * u * u));
     }
@@ -1105,7 +1104,7 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
   k_offsets<<<1, 1, 0, s>>>(g->n_elements, g->d_count, g->d_offset, g->d_fill);
   k_rows<<<bl, tb, 0, s>>>(g->d_stage, n_local, g->d_offset, g->d_fill, g->d_row, g->d_row_atom);
   int wb = (n_local + WARPS_PER_BLOCK - 1) / WARPS_PER_BLOCK;
-  size_t shf = WARPS_PER_BLOCK * (P.D + 2 * g->max_nb) * sizeof(float);
+  size_t shf = WARPS_PER_BLOCK * (P.D + 3 * g->max_nb) * sizeof(float);
   mark(g, "rows by element");
   k_aev_forward<<<wb, 32 * WARPS_PER_BLOCK, shf, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
                                                      g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_G);
