@@ -234,7 +234,18 @@ void mlff_model_print(const mlff_model *m, FILE *o) {
     total += np;
   }
   fprintf(o, "parameters  %ld\n", total);
-  for (int i = 0; i < m->n_attrs; i++) fprintf(o, "%-11s %s\n", m->attrs[i].name, m->attrs[i].value);
+  /* training_summary holds the split and the history (~100 kB): the start is what a reader
+   * wants here, the rest is in the file */
+  const size_t show = 240;
+  for (int i = 0; i < m->n_attrs; i++) {
+    const char *v = m->attrs[i].value;
+    size_t len = strlen(v);
+    if (len <= show)
+      fprintf(o, "%-11s %s\n", m->attrs[i].name, v);
+    else
+      fprintf(o, "%-11s %.*s ... (%zu characters in all; h5dump -a /%s shows them)\n",
+              m->attrs[i].name, (int)show, v, len, m->attrs[i].name);
+  }
 }
 
 static const char *const SYMBOLS[] = {
