@@ -304,6 +304,37 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
     }
   }
   const int nAZ = P.nA * P.nZ;
+  if (nAZ == 32) {
+    /* one feature per lane (ANI-1x: 4 shells x 8 sections): the lane's constants are fixed,
+     * and its sum stays in a register while consecutive pairs share a species block */
+    const int x = lane / P.nZ, z = lane - x * P.nZ;
+    const float cz = P.cosZ[z], sz = P.sinZ[z], mu = P.muA[x];
+    const int e = P.zeta_m1 >= 0 ? P.zeta_m1 + 1 : -1;
+    float *GA = G + P.n_radial;
+    int cur = -1;
+    float acc = 0.f;
+    for (int a = 0; a < na; a++) {
+      float4 dj = nd[ang[a]];
+      int sj = (int)pos[nj[ang[a]]].w;
+      float fcj = fca[a];
+      for (int b = a + 1; b < na; b++) {
+        float4 dk = nd[ang[b]];
+        float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) / (dj.w * dk.w);
+        float c = 0.95f * cos_t, sn = sqrtf(fmaxf(1.f - c * c, 1e-12f));
+        float base = 0.5f * (1.f + c * cz + sn * sz);
+        float pw = e >= 0 ? ipow(base, e) : powf(base, P.zeta);
+        float u = 0.5f * (dj.w + dk.w) - mu;
+        int blk = pair_index(sj, (int)pos[nj[ang[b]]].w, P.nS);
+        if (blk != cur) {
+          if (cur >= 0) GA[cur * 32 + lane] += acc;
+          cur = blk;
+          acc = 0.f;
+        }
+        acc += 2.f * fcj * fca[b] * pw * __expf(-P.etaA * u * u);
+      }
+    }
+    if (cur >= 0) GA[cur * 32 + lane] += acc;
+  } else
   for (int a = 0; a < na; a++) {
     float4 dj = nd[ang[a]];
     int sj = (int)pos[nj[ang[a]]].w;
