@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""collect.py CASES MODEL — read the LAMMPS logs listed in CASES (name threads ranks log per
+"""collect.py CASES MODEL [NOTE] — read the LAMMPS logs listed in CASES (name threads ranks log per
 line), take the "Loop time" of the timed run (after MLFF_BENCH_BEGIN) and print JSON: per case
 the median over repeats of µs/step and atom-steps/s, with every raw figure kept."""
 import json
@@ -55,5 +55,7 @@ out = {
     "source": "LAMMPS 'Loop time' of the timed run, median over repeats",
     "cases": cases,
 }
+if len(sys.argv) > 3:
+    out["note"] = sys.argv[3]
 json.dump(out, sys.stdout, indent=1)
 print()
