@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "descriptor.h"
+#include "images.h"
 #include "internal.h"
 #include "network.h"
 #ifdef MLFF_HAVE_CUDA
@@ -375,45 +376,22 @@ static int sys_add(struct sysbuf *s, const double *x, int species, int owner) {
   return s->n++;
 }
 
-static void inverse3(const double *h, double *inv, double *det) {
-  double d = h[0] * (h[4] * h[8] - h[5] * h[7]) - h[1] * (h[3] * h[8] - h[5] * h[6]) +
-             h[2] * (h[3] * h[7] - h[4] * h[6]);
-  *det = d;
-  inv[0] = (h[4] * h[8] - h[5] * h[7]) / d;
-  inv[1] = (h[2] * h[7] - h[1] * h[8]) / d;
-  inv[2] = (h[1] * h[5] - h[2] * h[4]) / d;
-  inv[3] = (h[5] * h[6] - h[3] * h[8]) / d;
-  inv[4] = (h[0] * h[8] - h[2] * h[6]) / d;
-  inv[5] = (h[2] * h[3] - h[0] * h[5]) / d;
-  inv[6] = (h[3] * h[7] - h[4] * h[6]) / d;
-  inv[7] = (h[1] * h[6] - h[0] * h[7]) / d;
-  inv[8] = (h[0] * h[4] - h[1] * h[3]) / d;
-}
-
 /* Append structure st's atoms (wrapped into the cell along periodic axes) and their periodic
- * images within the cutoff to the system, then (with_lists) its neighbour lists (cell list). */
+ * images within the cutoff to the system, then (with_lists) its neighbour lists. */
 static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index, int with_lists) {
   struct sysbuf *s = &c->sys;
-  const double rc = c->aev.rc;
   const int n = st->n_atoms, base = s->n;
   if (n < 0 || (n > 0 && (!st->positions || !st->species)))
     return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d: n_atoms %d with NULL arrays", index, n);
   int periodic = st->cell && (st->pbc[0] || st->pbc[1] || st->pbc[2]);
   if (!periodic && (st->pbc[0] || st->pbc[1] || st->pbc[2]))
     return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d: pbc set but no cell given", index);
-  double inv[9] = {0}, det = 1.0, w[3] = {0}, H[9] = {0};
   if (periodic) {
-    memcpy(H, st->cell, sizeof H);
-    inverse3(H, inv, &det);
+    double inv[9], det;
+    mlff_inverse3(st->cell, inv, &det);
     if (!(fabs(det) > 1e-9) || !isfinite(det))
       return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d: cell is singular (volume %g Å^3)",
                        index, det);
-    for (int d = 0; d < 3; d++) {
-      const double *a = H + 3 * ((d + 1) % 3), *b = H + 3 * ((d + 2) % 3);
-      double cx = a[1] * b[2] - a[2] * b[1], cy = a[2] * b[0] - a[0] * b[2],
-             cz = a[0] * b[1] - a[1] * b[0];
-      w[d] = fabs(det) / sqrt(cx * cx + cy * cy + cz * cz); /* distance between faces */
-    }
   }
   for (int i = 0; i < n; i++) {
     const double *x = st->positions + 3 * (size_t)i;
@@ -424,115 +402,36 @@ static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index,
     if (st->species[i] < 0 || st->species[i] >= c->model->n_elements)
       return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d: atom %d has species %d; the model has %d",
                        index, i, st->species[i], c->model->n_elements);
-    double y[3] = {x[0], x[1], x[2]};
-    if (periodic) {
-      double f[3];
-      for (int d = 0; d < 3; d++) f[d] = x[0] * inv[d] + x[1] * inv[3 + d] + x[2] * inv[6 + d];
-      for (int d = 0; d < 3; d++)
-        if (st->pbc[d]) f[d] -= floor(f[d]);
-      for (int d = 0; d < 3; d++) y[d] = f[0] * H[d] + f[1] * H[3 + d] + f[2] * H[6 + d];
-    }
-    if (sys_add(s, y, st->species[i], base + i) < 0) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
   }
-  if (periodic) {
-    int m[3];
-    double margin[3];
-    for (int d = 0; d < 3; d++) {
-      margin[d] = st->pbc[d] ? rc / w[d] : 0.0;
-      m[d] = st->pbc[d] ? (int)ceil(margin[d]) : 0;
-    }
-    for (int i = 0; i < n; i++) {
-      const double *x = s->x + 3 * (size_t)(base + i);
-      double f[3];
-      for (int d = 0; d < 3; d++) f[d] = x[0] * inv[d] + x[1] * inv[3 + d] + x[2] * inv[6 + d];
-      for (int a = -m[0]; a <= m[0]; a++)
-        for (int b = -m[1]; b <= m[1]; b++)
-          for (int k = -m[2]; k <= m[2]; k++) {
-            if (!a && !b && !k) continue;
-            double g[3] = {f[0] + a, f[1] + b, f[2] + k};
-            int keep = 1;
-            for (int d = 0; d < 3; d++)
-              if (st->pbc[d] && (g[d] < -margin[d] || g[d] >= 1.0 + margin[d])) keep = 0;
-            if (!keep) continue;
-            double y[3];
-            for (int d = 0; d < 3; d++) y[d] = g[0] * H[d] + g[1] * H[3 + d] + g[2] * H[6 + d];
-            if (sys_add(s, y, s->species[base + i], base + i) < 0)
-              return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
-          }
-    }
+  mlff_images im;
+  mlff_status ret = mlff_images_build(&im, st->positions, n, periodic ? st->cell : NULL, st->pbc,
+                                      c->aev.rc, with_lists);
+  if (ret) return ret;
+  if (!sys_reserve(s, base + im.n_total)) {
+    mlff_images_free(&im);
+    return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
   }
-  const int total = s->n - base;
-  if (!with_lists) { /* the device finds neighbours itself */
-    for (int t = 0; t < total; t++) {
-      s->numneigh[base + t] = 0;
-      s->firstneigh[base + t] = NULL;
-    }
-    return MLFF_OK;
-  }
-  /* cell list over this structure's atoms and images, bins >= rc */
-  double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
-  for (int i = base; i < s->n; i++)
-    for (int d = 0; d < 3; d++) {
-      lo[d] = fmin(lo[d], s->x[3 * (size_t)i + d]);
-      hi[d] = fmax(hi[d], s->x[3 * (size_t)i + d]);
-    }
-  int nbin[3];
-  double bin = rc;
-  for (;;) { /* widen bins while there are far more bins than atoms (sparse open systems) */
-    long nb = 1;
-    for (int d = 0; d < 3; d++) {
-      nbin[d] = total ? (int)((hi[d] - lo[d]) / bin) + 1 : 1;
-      nb *= nbin[d];
-    }
-    if (nb <= 8L * total + 27) break;
-    bin *= 2.0;
-  }
-  long nbins = (long)nbin[0] * nbin[1] * nbin[2];
-  int *head = malloc((nbins + 1) * sizeof(int)), *next = malloc((total + 1) * sizeof(int)),
-      *binof = malloc((total + 1) * sizeof(int));
-  if (!head || !next || !binof) {
-    free(head); free(next); free(binof);
-    return mlff_fail(MLFF_ERR_NOMEM, "out of memory for the cell list");
-  }
-  for (long b = 0; b < nbins; b++) head[b] = -1;
-  for (int t = total - 1; t >= 0; t--) {
-    const double *x = s->x + 3 * (size_t)(base + t);
-    int ix = (int)((x[0] - lo[0]) / bin), iy = (int)((x[1] - lo[1]) / bin),
-        iz = (int)((x[2] - lo[2]) / bin);
-    binof[t] = (iz * nbin[1] + iy) * nbin[0] + ix;
-    next[t] = head[binof[t]];
-    head[binof[t]] = t;
-  }
-  mlff_status ret = MLFF_OK;
-  const double rc2 = rc * rc;
-  for (int t = 0; t < n; t++) {
-    int b = binof[t], ix = b % nbin[0], iy = (b / nbin[0]) % nbin[1], iz = b / (nbin[0] * nbin[1]);
-    const double *x = s->x + 3 * (size_t)(base + t);
-    size_t start = s->n_nbr;
-    for (int z = iz > 0 ? iz - 1 : 0; z <= iz + 1 && z < nbin[2]; z++)
-      for (int y = iy > 0 ? iy - 1 : 0; y <= iy + 1 && y < nbin[1]; y++)
-        for (int xx = ix > 0 ? ix - 1 : 0; xx <= ix + 1 && xx < nbin[0]; xx++)
-          for (int u = head[(z * nbin[1] + y) * nbin[0] + xx]; u >= 0; u = next[u]) {
-            if (u == t) continue;
-            const double *q = s->x + 3 * (size_t)(base + u);
-            double d0 = q[0] - x[0], d1 = q[1] - x[1], d2 = q[2] - x[2];
-            if (d0 * d0 + d1 * d1 + d2 * d2 >= rc2) continue;
-            if (!grow((void **)&s->nbr, &s->cap_nbr, s->n_nbr + 1, sizeof(int))) {
-              ret = mlff_fail(MLFF_ERR_NOMEM, "out of memory for neighbour lists");
-              goto done;
-            }
-            s->nbr[s->n_nbr++] = base + u;
-          }
-    s->numneigh[base + t] = (int)(s->n_nbr - start);
-    s->firstneigh[base + t] = (int *)(uintptr_t)start; /* offset now, pointer once nbr is final */
-  }
-  for (int t = n; t < total; t++) {
+  for (int t = 0; t < im.n_total; t++)
+    sys_add(s, im.x + 3 * (size_t)t, st->species[im.owner[t]], base + im.owner[t]);
+  for (int t = 0; t < im.n_total; t++) {
     s->numneigh[base + t] = 0;
     s->firstneigh[base + t] = NULL;
   }
-done:
-  free(head); free(next); free(binof);
-  return ret;
+  if (with_lists) {
+    size_t len = im.nb_off[n];
+    if (!grow((void **)&s->nbr, &s->cap_nbr, s->n_nbr + len, sizeof(int))) {
+      mlff_images_free(&im);
+      return mlff_fail(MLFF_ERR_NOMEM, "out of memory for neighbour lists");
+    }
+    for (int t = 0; t < n; t++) {
+      s->numneigh[base + t] = im.nb_off[t + 1] - im.nb_off[t];
+      /* an offset now, a pointer once nbr is final (it may still move) */
+      s->firstneigh[base + t] = (int *)(uintptr_t)s->n_nbr;
+      for (int k = im.nb_off[t]; k < im.nb_off[t + 1]; k++) s->nbr[s->n_nbr++] = base + im.nb[k];
+    }
+  }
+  mlff_images_free(&im);
+  return MLFF_OK;
 }
 
 #ifdef MLFF_HAVE_CUDA

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "descriptor.h"
+#include "images.h"
 #include "internal.h"
 #include "train.h"
 
@@ -121,21 +122,6 @@ static void sb_json_ints(sbuf *b, const int *v, int n) {
 
 /* ---- neighbours of a frame's atoms (periodic images folded onto their owners) ----------- */
 
-static void inverse3(const double *h, double *inv, double *det) {
-  double d = h[0] * (h[4] * h[8] - h[5] * h[7]) - h[1] * (h[3] * h[8] - h[5] * h[6]) +
-             h[2] * (h[3] * h[7] - h[4] * h[6]);
-  *det = d;
-  inv[0] = (h[4] * h[8] - h[5] * h[7]) / d;
-  inv[1] = (h[2] * h[7] - h[1] * h[8]) / d;
-  inv[2] = (h[1] * h[5] - h[2] * h[4]) / d;
-  inv[3] = (h[5] * h[6] - h[3] * h[8]) / d;
-  inv[4] = (h[0] * h[8] - h[2] * h[6]) / d;
-  inv[5] = (h[2] * h[3] - h[0] * h[5]) / d;
-  inv[6] = (h[3] * h[7] - h[4] * h[6]) / d;
-  inv[7] = (h[1] * h[6] - h[0] * h[7]) / d;
-  inv[8] = (h[0] * h[4] - h[1] * h[3]) / d;
-}
-
 static int frame_periodic(const mlff_frame *f) {
   return f->has_cell && (f->pbc[0] || f->pbc[1] || f->pbc[2]);
 }
@@ -158,7 +144,7 @@ static mlff_status check_frame(const mlff_frame *f, int index) {
     return mlff_fail(MLFF_ERR_ARGUMENT, "dataset structure %d: pbc set but no cell", index);
   if (frame_periodic(f)) {
     double inv[9], det;
-    inverse3(f->cell, inv, &det);
+    mlff_inverse3(f->cell, inv, &det);
     if (!(fabs(det) > 1e-9) || !isfinite(det))
       return mlff_fail(MLFF_ERR_ARGUMENT, "dataset structure %d: cell is singular (volume %g Å^3)",
                        index, det);
@@ -167,145 +153,38 @@ static mlff_status check_frame(const mlff_frame *f, int index) {
 }
 
 /* Neighbour entries of every atom of f within rc: *off [n+1] and *nb (index = owner atom).
- * The same images and cell list as compute.c's sys_append, so the same neighbours. */
+ * The same images and neighbours as the evaluation path (images.c). */
 static mlff_status frame_neighbors(const mlff_frame *f, const int *species, double rc,
                                    int **off_out, mlff_neighbor_entry **nb_out) {
   const int n = f->n_atoms;
-  int periodic = frame_periodic(f);
-  double H[9] = {0}, inv[9] = {0}, det = 1.0, w[3] = {0};
-  int cap = n + 16, total = n;
-  double *x = malloc(3 * (size_t)cap * sizeof(double));
-  int *own = malloc((size_t)cap * sizeof(int));
+  mlff_images im;
+  if (mlff_images_build(&im, f->positions, n, frame_periodic(f) ? f->cell : NULL, f->pbc, rc, 1))
+    return MLFF_ERR_NOMEM;
+  size_t len = im.nb_off[n];
   int *off = malloc(((size_t)n + 1) * sizeof(int));
-  mlff_neighbor_entry *nb = NULL;
-  int *head = NULL, *next = NULL, *binof = NULL;
-  size_t nb_n = 0, nb_cap = 0;
-  if (!x || !own || !off) goto nomem;
-  if (periodic) {
-    memcpy(H, f->cell, sizeof H);
-    inverse3(H, inv, &det);
-    for (int d = 0; d < 3; d++) {
-      const double *a = H + 3 * ((d + 1) % 3), *b = H + 3 * ((d + 2) % 3);
-      double cx = a[1] * b[2] - a[2] * b[1], cy = a[2] * b[0] - a[0] * b[2],
-             cz = a[0] * b[1] - a[1] * b[0];
-      w[d] = fabs(det) / sqrt(cx * cx + cy * cy + cz * cz);
-    }
+  mlff_neighbor_entry *nb = malloc((len + 1) * sizeof *nb);
+  if (!off || !nb) {
+    free(off); free(nb);
+    mlff_images_free(&im);
+    return MLFF_ERR_NOMEM;
   }
-  for (int i = 0; i < n; i++) {
-    const double *p = f->positions + 3 * (size_t)i;
-    double y[3] = {p[0], p[1], p[2]};
-    if (periodic) {
-      double g[3];
-      for (int d = 0; d < 3; d++) g[d] = p[0] * inv[d] + p[1] * inv[3 + d] + p[2] * inv[6 + d];
-      for (int d = 0; d < 3; d++)
-        if (f->pbc[d]) g[d] -= floor(g[d]);
-      for (int d = 0; d < 3; d++) y[d] = g[0] * H[d] + g[1] * H[3 + d] + g[2] * H[6 + d];
-    }
-    memcpy(x + 3 * (size_t)i, y, sizeof y);
-    own[i] = i;
-  }
-  if (periodic) {
-    int m[3];
-    double margin[3];
-    for (int d = 0; d < 3; d++) {
-      margin[d] = f->pbc[d] ? rc / w[d] : 0.0;
-      m[d] = f->pbc[d] ? (int)ceil(margin[d]) : 0;
-    }
-    for (int i = 0; i < n; i++) {
-      double g[3];
-      const double *p = x + 3 * (size_t)i;
-      for (int d = 0; d < 3; d++) g[d] = p[0] * inv[d] + p[1] * inv[3 + d] + p[2] * inv[6 + d];
-      for (int a = -m[0]; a <= m[0]; a++)
-        for (int b = -m[1]; b <= m[1]; b++)
-          for (int k = -m[2]; k <= m[2]; k++) {
-            if (!a && !b && !k) continue;
-            double q[3] = {g[0] + a, g[1] + b, g[2] + k};
-            int keep = 1;
-            for (int d = 0; d < 3; d++)
-              if (f->pbc[d] && (q[d] < -margin[d] || q[d] >= 1.0 + margin[d])) keep = 0;
-            if (!keep) continue;
-            if (total == cap) {
-              cap = cap * 2;
-              double *nx = realloc(x, 3 * (size_t)cap * sizeof(double));
-              if (nx) x = nx;
-              int *no = realloc(own, (size_t)cap * sizeof(int));
-              if (no) own = no;
-              if (!nx || !no) goto nomem;
-            }
-            for (int d = 0; d < 3; d++)
-              x[3 * (size_t)total + d] = q[0] * H[d] + q[1] * H[3 + d] + q[2] * H[6 + d];
-            own[total++] = i;
-          }
-    }
-  }
-  /* cell list over atoms and images, bins >= rc, widened for sparse open systems */
-  double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
-  for (int i = 0; i < total; i++)
-    for (int d = 0; d < 3; d++) {
-      lo[d] = fmin(lo[d], x[3 * (size_t)i + d]);
-      hi[d] = fmax(hi[d], x[3 * (size_t)i + d]);
-    }
-  int nbin[3];
-  double bin = rc;
-  for (;;) {
-    long nbs = 1;
-    for (int d = 0; d < 3; d++) {
-      nbin[d] = (int)((hi[d] - lo[d]) / bin) + 1;
-      nbs *= nbin[d];
-    }
-    if (nbs <= 8L * total + 27) break;
-    bin *= 2.0;
-  }
-  long nbins = (long)nbin[0] * nbin[1] * nbin[2];
-  head = malloc((nbins + 1) * sizeof(int));
-  next = malloc(((size_t)total + 1) * sizeof(int));
-  binof = malloc(((size_t)total + 1) * sizeof(int));
-  if (!head || !next || !binof) goto nomem;
-  for (long b = 0; b < nbins; b++) head[b] = -1;
-  for (int t = total - 1; t >= 0; t--) {
-    const double *p = x + 3 * (size_t)t;
-    int ix = (int)((p[0] - lo[0]) / bin), iy = (int)((p[1] - lo[1]) / bin),
-        iz = (int)((p[2] - lo[2]) / bin);
-    binof[t] = (iz * nbin[1] + iy) * nbin[0] + ix;
-    next[t] = head[binof[t]];
-    head[binof[t]] = t;
-  }
-  const double rc2 = rc * rc;
+  for (int t = 0; t <= n; t++) off[t] = im.nb_off[t];
   for (int t = 0; t < n; t++) {
-    int b = binof[t], ix = b % nbin[0], iy = (b / nbin[0]) % nbin[1], iz = b / (nbin[0] * nbin[1]);
-    const double *p = x + 3 * (size_t)t;
-    off[t] = (int)nb_n;
-    for (int z = iz > 0 ? iz - 1 : 0; z <= iz + 1 && z < nbin[2]; z++)
-      for (int y = iy > 0 ? iy - 1 : 0; y <= iy + 1 && y < nbin[1]; y++)
-        for (int xx = ix > 0 ? ix - 1 : 0; xx <= ix + 1 && xx < nbin[0]; xx++)
-          for (int u = head[(z * nbin[1] + y) * nbin[0] + xx]; u >= 0; u = next[u]) {
-            if (u == t) continue;
-            const double *q = x + 3 * (size_t)u;
-            double d0 = q[0] - p[0], d1 = q[1] - p[1], d2 = q[2] - p[2];
-            double r2 = d0 * d0 + d1 * d1 + d2 * d2;
-            if (r2 >= rc2 || r2 == 0.0) continue;
-            if (nb_n == nb_cap) {
-              size_t c2 = nb_cap ? 2 * nb_cap : 64;
-              mlff_neighbor_entry *e = realloc(nb, c2 * sizeof *e);
-              if (!e) goto nomem;
-              nb = e;
-              nb_cap = c2;
-            }
-            mlff_neighbor_entry *e = nb + nb_n++;
-            e->d[0] = d0; e->d[1] = d1; e->d[2] = d2;
-            e->r = sqrt(r2);
-            e->species = species[own[u]];
-            e->index = own[u];
-          }
+    const double *p = im.x + 3 * (size_t)t;
+    for (int k = im.nb_off[t]; k < im.nb_off[t + 1]; k++) {
+      int u = im.nb[k];
+      const double *q = im.x + 3 * (size_t)u;
+      mlff_neighbor_entry *e = nb + k;
+      for (int d = 0; d < 3; d++) e->d[d] = q[d] - p[d];
+      e->r = sqrt(e->d[0] * e->d[0] + e->d[1] * e->d[1] + e->d[2] * e->d[2]);
+      e->species = species[im.owner[u]];
+      e->index = im.owner[u];
+    }
   }
-  off[n] = (int)nb_n;
-  free(x); free(own); free(head); free(next); free(binof);
+  mlff_images_free(&im);
   *off_out = off;
   *nb_out = nb;
   return MLFF_OK;
-nomem:
-  free(x); free(own); free(off); free(nb); free(head); free(next); free(binof);
-  return MLFF_ERR_NOMEM;
 }
 
 /* ---- the trainer ---------------------------------------------------------------------------- */

@@ -1,0 +1,26 @@
+/* images.h — one structure's atoms, their periodic images within a cutoff, and the full
+ * neighbour list of its own atoms (cell list): what the evaluation (compute.c) and the
+ * trainer (train.c) both start from. */
+#ifndef MLFF_IMAGES_H
+#define MLFF_IMAGES_H
+
+#include "internal.h"
+
+typedef struct {
+  int n_atoms, n_total; /* the structure's atoms, then images: n_total points in all */
+  double *x;            /* [n_total][3]; atoms wrapped into the cell along periodic axes */
+  int *owner;           /* [n_total]: the atom each point is (an image of) */
+  int *nb_off;          /* [n_atoms + 1]: neighbours of atom t are nb[nb_off[t] .. nb_off[t+1]) */
+  int *nb;              /* point indices within rc (excluding the atom itself and r = 0) */
+} mlff_images;
+
+/* 3x3 inverse of a row-major matrix; *det its determinant. */
+void mlff_inverse3(const double *h, double *inv, double *det);
+/* Build im for n atoms at positions; periodic along axis d when cell != NULL and pbc[d]. The
+ * cell must be non-singular (callers check, with their own message). with_lists = 0 skips the
+ * neighbour list (nb_off, nb stay NULL). Only MLFF_ERR_NOMEM can fail. */
+mlff_status mlff_images_build(mlff_images *im, const double *positions, int n, const double *cell,
+                              const int pbc[3], double rc, int with_lists);
+void mlff_images_free(mlff_images *im);
+
+#endif
