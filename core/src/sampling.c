@@ -94,62 +94,81 @@ double mlff_smp_vdw_radius(int z) {
 
 /* ---- Jacobi eigensolver ---------------------------------------------------------------------- */
 
-int mlff_smp_jacobi(int n, double *a, double *w, double *v) {
-  for (int i = 0; i < n * n; i++) v[i] = 0.0;
-  for (int i = 0; i < n; i++) v[i * n + i] = 1.0;
-  double norm = 0.0;
-  for (int i = 0; i < n * n; i++) norm += a[i] * a[i];
-  int sweep, converged = 0;
-  for (sweep = 0; sweep < 100 && !converged; sweep++) {
-    double off = 0.0;
+int mlff_smp_jacobi(int n, double *A, double *w, double *V) {
+  double *Vw = V ? V : malloc((size_t)n * n * sizeof *Vw);
+  if (!Vw) return -2;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) Vw[i * n + j] = i == j;
+  int sweeps = -1;
+  for (int sweep = 1; sweep <= 100; sweep++) {
+    double off = 0, frob = 0;
     for (int p = 0; p < n; p++)
-      for (int q = p + 1; q < n; q++) off += a[p * n + q] * a[p * n + q];
-    if (off <= 1e-30 * norm || off == 0.0) {
-      converged = 1;
+      for (int q = 0; q < n; q++) {
+        double a2 = A[p * n + q] * A[p * n + q];
+        frob += a2;
+        if (p != q) off += a2;
+      }
+    if (off == 0 || off <= 1e-30 * frob) {
+      sweeps = sweep - 1;
       break;
     }
-    for (int p = 0; p < n; p++)
+    int rotated = 0;
+    for (int p = 0; p < n - 1; p++)
       for (int q = p + 1; q < n; q++) {
-        double apq = a[p * n + q];
-        if (apq == 0.0) continue;
-        double theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
-        double t = (theta >= 0 ? 1.0 : -1.0) / (fabs(theta) + sqrt(theta * theta + 1.0));
-        double c = 1.0 / sqrt(t * t + 1.0), s = t * c;
-        for (int k = 0; k < n; k++) { /* columns p, q */
-          double akp = a[k * n + p], akq = a[k * n + q];
-          a[k * n + p] = c * akp - s * akq;
-          a[k * n + q] = s * akp + c * akq;
+        double apq = A[p * n + q], app = A[p * n + p], aqq = A[q * n + q];
+        if (apq == 0) continue;
+        /* after a few sweeps, an element too small to change either diagonal is set to zero */
+        double g = 100 * fabs(apq);
+        if (sweep > 4 && fabs(app) + g == fabs(app) && fabs(aqq) + g == fabs(aqq)) {
+          A[p * n + q] = A[q * n + p] = 0;
+          continue;
         }
-        for (int k = 0; k < n; k++) { /* rows p, q */
-          double apk = a[p * n + k], aqk = a[q * n + k];
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
+        rotated = 1;
+        /* J = rotation in the (p, q) plane with tan(phi) = t, chosen so that (J^T A J)_pq = 0 */
+        double theta = (aqq - app) / (2 * apq);
+        double t = fabs(theta) > 1e150 ? 0.5 / theta
+                                       : (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
+        double c = 1 / sqrt(t * t + 1), s = t * c;
+        for (int k = 0; k < n; k++) { /* A J: columns p and q */
+          double akp = A[k * n + p], akq = A[k * n + q];
+          A[k * n + p] = c * akp - s * akq;
+          A[k * n + q] = s * akp + c * akq;
         }
-        a[p * n + q] = a[q * n + p] = 0.0;
+        for (int k = 0; k < n; k++) { /* J^T (A J): rows p and q */
+          double apk = A[p * n + k], aqk = A[q * n + k];
+          A[p * n + k] = c * apk - s * aqk;
+          A[q * n + k] = s * apk + c * aqk;
+        }
+        A[p * n + q] = A[q * n + p] = 0;
         for (int k = 0; k < n; k++) {
-          double vkp = v[k * n + p], vkq = v[k * n + q];
-          v[k * n + p] = c * vkp - s * vkq;
-          v[k * n + q] = s * vkp + c * vkq;
+          double vkp = Vw[k * n + p], vkq = Vw[k * n + q];
+          Vw[k * n + p] = c * vkp - s * vkq;
+          Vw[k * n + q] = s * vkp + c * vkq;
         }
       }
-  }
-  for (int i = 0; i < n; i++) w[i] = a[i * n + i];
-  /* Sort ascending (selection sort: n is small), moving eigenvector columns along. */
-  for (int i = 0; i < n; i++) {
-    int m = i;
-    for (int j = i + 1; j < n; j++)
-      if (w[j] < w[m]) m = j;
-    if (m == i) continue;
-    double tw = w[i];
-    w[i] = w[m];
-    w[m] = tw;
-    for (int k = 0; k < n; k++) {
-      double tv = v[k * n + i];
-      v[k * n + i] = v[k * n + m];
-      v[k * n + m] = tv;
+    if (!rotated) {
+      sweeps = sweep;
+      break;
     }
   }
-  return converged ? sweep : -1;
+  for (int i = 0; i < n; i++) w[i] = A[i * n + i];
+  /* sort ascending (selection sort: n is small), eigenvectors along */
+  for (int i = 0; i < n - 1; i++) {
+    int k = i;
+    for (int j = i + 1; j < n; j++)
+      if (w[j] < w[k]) k = j;
+    if (k == i) continue;
+    double tw = w[i];
+    w[i] = w[k];
+    w[k] = tw;
+    for (int r = 0; r < n; r++) {
+      double tv = Vw[r * n + i];
+      Vw[r * n + i] = Vw[r * n + k];
+      Vw[r * n + k] = tv;
+    }
+  }
+  if (!V) free(Vw);
+  return sweeps;
 }
 
 /* ---- geometry -------------------------------------------------------------------------------- */

@@ -38,9 +38,10 @@ double mlff_smp_vdw_radius(int z); /* Bondi van der Waals radius, Å (2.0 where 
 /* ---- linear algebra -------------------------------------------------------------------------- */
 
 /* Eigen-decomposition of the symmetric n x n matrix a (row-major, destroyed) by cyclic Jacobi
- * rotations: w[n] ascending eigenvalues, v[n][n] row-major with the eigenvectors as COLUMNS
- * (v[i*n + k] is component i of eigenvector k). Returns the number of sweeps, or -1 when it did
- * not converge in 100 sweeps (w and v then hold the last iterate). */
+ * rotations: w[n] ascending eigenvalues, v[n][n] (may be NULL) row-major with the eigenvectors
+ * as COLUMNS (v[i*n + k] is component i of eigenvector k). Returns the number of sweeps, -1 when
+ * it did not converge in 100 sweeps (w and v then hold the last iterate), -2 when out of memory
+ * (v NULL). */
 int mlff_smp_jacobi(int n, double *a, double *w, double *v);
 
 /* ---- geometry -------------------------------------------------------------------------------- */
