@@ -4,7 +4,10 @@
 Reads the log written by examples/lammps/in.benzene_nve (or any log whose NVE run follows a
 line starting with "MLFF_NVE_BEGIN" and whose thermo has the columns Step, PotEng, KinEng,
 TotEng, Temp and Atoms; Time is used when present), writes validation_report.txt and, when
-matplotlib is importable, nve_energies.png into the output folder, prints the verdict.
+matplotlib is importable, nve_energies.png into the output folder, prints the verdict. With
+--json FILE it also writes the verdict, every criterion's value, limit and outcome, and the
+NVE time series (time, PE, KE, total energy, temperature; at most 2000 evenly spaced rows) as
+JSON, the form bench/report.py reads (bench/results/<machine>-<date>-nve-<config>.json).
 
 Criteria (defaults; every threshold is an option):
   * drift as the seed defines it, (E_end - E_0)/|E_0| in %, |.| < 1 %
@@ -21,6 +24,7 @@ Exit status: 0 PASS, 1 FAIL, 2 the log cannot be judged (missing, no NVE section
 rows). Only the Python standard library is needed; matplotlib is optional.
 """
 import argparse
+import json
 import math
 import os
 import re
@@ -73,6 +77,8 @@ def parse_log(path):
             info["warnings"].append(s)
 
     info["rmax_ref"] = first_value(lines, "v_rmax")
+    info["lammps_version"] = next((m.group(1) for m in (re.match(r"^LAMMPS \((.+)\)\s*$", ln)
+                                                        for ln in lines[:50]) if m), None)
 
     begins = [i for i, ln in enumerate(lines) if ln.startswith("MLFF_NVE_BEGIN")]
     if not begins:
@@ -299,6 +305,99 @@ def fmt_report(info, r, args):
     return "\n".join(L) + "\n"
 
 
+def downsample(n, most=2000):
+    """Indices of at most `most` evenly spaced rows of n, the first and the last included."""
+    if n <= most:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (most - 1)) for i in range(most)})
+
+
+def to_json(info, r, args):
+    """The verdict, every criterion (value, unit, limit, pass) and the downsampled series."""
+    by_name = {name: (ok, txt) for name, ok, txt in r["checks"]}
+    crit = []
+
+    def add(name, value, unit, limit, key):
+        if name in by_name:
+            ok, txt = by_name[name]
+            crit.append({"name": name, "key": key, "value": value, "unit": unit,
+                         "limit": limit, "pass": ok, "text": txt})
+
+    add("energy drift (seed)", r["drift_pct"], "%", f"|.| < {args.max_drift_pct:g}",
+        "drift_pct")
+    add("energy drift (linear fit)", r["slope_mev_atom_ps"], "meV/atom/ps",
+        f"|.| < {args.max_slope:g}", "slope_mev_atom_ps")
+    add("energy fluctuation", r["std_over_ke"], "std(E_total)/mean(KE)",
+        f"< {args.max_std_ratio:g}", "std_over_ke")
+    add("temperature", r["T_mean"], "K", f"{args.target_temp:g} +- {args.temp_tol:g}",
+        "T_mean")
+    add("no atom lost", r["n_atoms"] - r["n_atoms_min"], "atoms", "0", "atoms_lost")
+    add("NVE run complete", r["last_step"] - r["first_step"], "steps",
+        info["marker"].get("steps", ""), "steps_done")
+    if "rmax" in r:
+        add("molecule intact", max(r["rmax"]), "A",
+            f"<= start + {args.max_stretch:g}", "rmax_max")
+    idx = downsample(r["n_rows"])
+    pick = lambda v: [v[i] for i in idx]
+    failed = [name for name, ok, _ in r["checks"] if not ok]
+    out = {
+        "source": "scripts/check_nve.py (SPEC 7 NVE validation) from a LAMMPS log",
+        "log": info["path"],
+        "lammps_version": info["lammps_version"],
+        "setup": info["setup"],
+        "nve_energy": info["energy_set"],
+        "marker": info["marker"],
+        "model_note": args.model_note,
+        "verdict": "PASS" if r["pass"] else "FAIL",
+        "failed": failed,
+        "criteria": crit,
+        "values": {
+            "n_atoms": r["n_atoms"], "n_atoms_end": r["n_atoms_end"],
+            "n_atoms_min": r["n_atoms_min"], "atoms_lost": r["n_atoms"] - r["n_atoms_min"],
+            "n_rows": r["n_rows"], "first_step": r["first_step"], "last_step": r["last_step"],
+            "duration_ps": r["duration_ps"], "dt_ps": r["dt_ps"],
+            "E0_eV": r["E0"], "E_end_eV": r["E_end"], "E_mean_eV": r["E_mean"],
+            "E_std_meV": r["E_std"] * 1000.0, "ke_mean_eV": r["ke_mean"],
+            "pe_mean_eV": r["pe_mean"], "drift_pct": r["drift_pct"],
+            "slope_mev_atom_ps": r["slope_mev_atom_ps"], "std_over_ke": r["std_over_ke"],
+            "T_mean": r["T_mean"], "T_std": r["T_std"], "target_temp": args.target_temp,
+        },
+        "loop": info["loop"],
+        "series": {
+            "n_rows": r["n_rows"], "n_kept": len(idx),
+            "time_ps": pick(r["t"]), "pe": pick(r["pe"]), "ke": pick(r["ke"]),
+            "etotal": pick(r["etotal"]), "temp": pick(r["temp"]),
+        },
+    }
+    if "rmax" in r:
+        out["values"]["rmax_max"] = max(r["rmax"])
+    if info["loop"] and info["loop"]["steps"]:
+        out["values"]["us_per_step"] = info["loop"]["seconds"] / info["loop"]["steps"] * 1e6
+    return out
+
+
+def finite(obj):
+    """obj with every NaN or infinity replaced by None (strict JSON)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
+
+
+def write_json(path, obj):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    text = json.dumps(finite(obj), indent=1, allow_nan=False)
+    # arrays of numbers (the series) on one line each
+    text = re.sub(r"\[\s*([-+0-9.eE,\s]+?)\s*\]",
+                  lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
+    with open(path, "w") as f:
+        f.write(text)
+        f.write("\n")
+
+
 def plot(r, out_png, title):
     try:
         import matplotlib
@@ -350,6 +449,9 @@ def main(argv=None):
     ap.add_argument("--model-note", default="",
                     help="a line put at the top and bottom of the report (e.g. UNTRAINED)")
     ap.add_argument("--no-plot", action="store_true", help="do not draw the PNG")
+    ap.add_argument("--json", metavar="FILE", default="",
+                    help="also write the verdict, the criteria and the NVE series (at most "
+                         "2000 rows) as JSON to FILE (for bench/report.py)")
     args = ap.parse_args(argv)
 
     os.makedirs(args.out, exist_ok=True)
@@ -365,12 +467,19 @@ def main(argv=None):
             if args.model_note:
                 f.write(f"NOTE: {args.model_note}\n")
             f.write(f"{msg}\nVERDICT: ERROR (the log could not be judged)\n")
+        if args.json:
+            write_json(args.json, {"source": "scripts/check_nve.py", "log": args.log,
+                                   "model_note": args.model_note, "verdict": "ERROR",
+                                   "error": str(e)})
         return 2
     r["target_temp"] = args.target_temp
     text = fmt_report(info, r, args)
     with open(report_path, "w") as f:
         f.write(text)
     sys.stdout.write(text)
+    if args.json:
+        write_json(args.json, to_json(info, r, args))
+        print(f"json: {args.json}")
     if not args.no_plot:
         title = "NVE: " + os.path.basename(info["setup"].get("model", args.log))
         if args.model_note:

@@ -5,6 +5,7 @@ usage: test_check_nve.py CHECKER WORKDIR CASE
 CASE is one of the names in CASES below; each writes its own log and asserts on the checker's
 exit code, its report and its messages (not only on the failure).
 """
+import json
 import math
 import os
 import random
@@ -277,6 +278,68 @@ def case_empty_nve_section(checker, d):
     rc, out, err = run(checker, log, d)
     expect(rc == 2, f"exit code 2 expected, got {rc}", out, err)
     expect("no thermo header" in err, "says the NVE run did not start", err)
+
+
+def case_json(checker, d):
+    # --json: every criterion value equal to the text report's (to its printed precision), the
+    # same verdict and outcomes, and the series cut to at most 2000 rows, first and last kept.
+    log = os.path.join(d, "log.lammps")
+    make_log(log, temp=330.0, slope_mev_atom_ps=0.003, seed=11)  # 2001 rows, temperature fails
+    jpath = os.path.join(d, "sub", "nve.json")
+    rc, out, err = run(checker, log, d, "--json", jpath, "--no-plot")
+    rep = report(d)
+    expect(rc == 1, f"exit code 1 (FAIL) expected, got {rc}", out, err)
+    expect(os.path.exists(jpath), "JSON written (its folder created)", out, err)
+    with open(jpath) as f:
+        j = json.load(f)
+    expect(j["verdict"] == "FAIL" and j["failed"] == ["temperature"],
+           "JSON verdict FAIL naming the temperature", json.dumps(j)[:2000])
+    crit = {c["name"]: c for c in j["criteria"]}
+    for name in ("energy drift (seed)", "energy drift (linear fit)", "energy fluctuation",
+                 "temperature", "no atom lost", "NVE run complete", "molecule intact"):
+        ln = line_of(rep, name)
+        expect(name in crit, f"criterion {name!r} in the JSON", json.dumps(j["criteria"]))
+        expect(ln.startswith("  [PASS]" if crit[name]["pass"] else "  [FAIL]"),
+               f"{name}: same outcome in JSON and text", ln, json.dumps(crit[name]))
+
+    def num(pattern):
+        m = re.search(pattern, rep)
+        expect(m is not None, f"text report matches {pattern!r}", rep)
+        return float(m.group(1))
+
+    v = j["values"]
+    pairs = [
+        (r"\(E_end - E_0\)/\|E_0\| = ([-+0-9.eE]+) %", v["drift_pct"], 1e-6),
+        (r"drift \(linear fit\): ([-+0-9.eE]+) meV/atom/ps", v["slope_mev_atom_ps"], 1e-6),
+        (r"std\(E_total\)/mean\(KE\) = ([0-9.eE+-]+)", v["std_over_ke"], 1e-6),
+        (r"mean T = ([0-9.]+) K", v["T_mean"], 0.005),
+        (r"E_0, E_end: +([-0-9.]+) eV", v["E0_eV"], 1e-8),
+        (r"E_0, E_end: +[-0-9.]+ eV, ([-0-9.]+) eV", v["E_end_eV"], 1e-8),
+        (r"largest atom distance from the centre of mass ([0-9.]+) A", v["rmax_max"], 5e-4),
+    ]
+    for pattern, got, tol in pairs:
+        want = num(pattern)
+        expect(abs(got - want) <= tol * 1.01, f"JSON {got} equals the report's {want} "
+               f"({pattern})", rep)
+    expect(crit["temperature"]["value"] == v["T_mean"] and
+           crit["energy drift (seed)"]["value"] == v["drift_pct"], "criteria carry the values")
+    expect(v["atoms_lost"] == 0 and crit["no atom lost"]["value"] == 0, "no atom lost: 0")
+    expect(abs(v["T_mean"] - 330.0) < 10, f"mean T {v['T_mean']} near 330 K")
+    s = j["series"]
+    expect(s["n_rows"] == 2001 and s["n_kept"] == len(s["time_ps"]) <= 2000,
+           f"series downsampled to <= 2000 rows (kept {s['n_kept']} of {s['n_rows']})")
+    for k in ("pe", "ke", "etotal", "temp"):
+        expect(len(s[k]) == len(s["time_ps"]), f"series {k} as long as time_ps")
+    expect(s["time_ps"][0] == 0.0 and abs(s["time_ps"][-1] - 100.0) < 1e-9,
+           "series keeps the first and the last row", str(s["time_ps"][-3:]))
+    expect(abs(s["etotal"][0] - v["E0_eV"]) < 1e-12 and
+           abs(s["etotal"][-1] - v["E_end_eV"]) < 1e-12,
+           "series' total energy ends are E_0 and E_end")
+    # A log that cannot be judged still gets a JSON with verdict ERROR.
+    jbad = os.path.join(d, "bad.json")
+    rc, out, err = run(checker, os.path.join(d, "no-such.log"), d, "--json", jbad)
+    expect(rc == 2 and json.load(open(jbad))["verdict"] == "ERROR", "ERROR verdict in JSON",
+           out, err)
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
