@@ -12,13 +12,14 @@ work=${1:-${MLFF_BUILD_DIR:-$here/build}/models}
 mkdir -p "$work"
 export OMP_WAIT_POLICY=passive # idle OpenMP threads must not spin against OpenBLAS
 t0=$(date +%s)
-# 1. training data: ~5,100 structures (MD at 300/600/900 K, normal modes, clusters of 2-4)
+# 1. training data: ~5,500 structures (MD at 300/600/900 K, normal modes, clusters of 2-4,
+#    400 droplets of 13 molecules)
 "$mlff" label "$work/benzene-gfn2-train.h5" --molecule "$here/models/benzene.xyz" --seed 1
 t1=$(date +%s)
-# 2. held-out data: new trajectories (300 and 600 K) and new dimers, another seed
+# 2. held-out data: new trajectories (300 and 600 K), new dimers and droplets, another seed
 "$mlff" label "$work/benzene-gfn2-test.h5" --molecule "$here/models/benzene.xyz" --seed 2 \
   --temperatures 300,600 --md-structures 200 --normal-modes 0 --dimers 200 --far-dimers 50 \
-  --trimers 0 --tetramers 0
+  --trimers 0 --tetramers 0 --droplets 50
 t2=$(date +%s)
 # 3. the student: ANI-1x descriptor, 128-64-64 SiLU per element, 25 minutes at most
 "$mlff" train "$work/benzene-gfn2-train.h5" --out "$here/models/benzene-gfn2.h5" --elements C,H \

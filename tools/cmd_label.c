@@ -12,7 +12,10 @@
  *   dimer, far_dimer, trimer, tetramer
  *              clusters of monomers drawn from the MD samples at the first temperature, with
  *              random orientations and centre distances (3.4–7 Å; 8–12 Å for far dimers,
- *              which pin the isolated-molecule reference), overlaps rejected.
+ *              which pin the isolated-molecule reference), overlaps rejected;
+ *   droplet    --droplet-molecules monomers (MD samples as above) with their centres uniform
+ *              in a sphere sized for 0.7-1.0 times --droplet-density: liquid-like
+ *              surroundings, without which a student falls apart in the condensed phase.
  * Deterministic: everything derives from (seed, k) — an MD trajectory from (seed, its
  * temperature, its number) — and the teacher starts afresh for every trajectory and every
  * other structure, runs on one thread, so a structure's bits do not depend on which worker
@@ -57,6 +60,9 @@
 #define OPT_STEPS 3000
 #define HESSIAN_STEP 0.005 /* Å */
 #define CLUSTER_TRIES 100000
+#define MAX_MOL 64         /* molecules in a cluster or droplet */
+#define MAX_MOL_TEXT "64"
+#define DROPLET_RETRIES 50 /* fresh radii drawn before a droplet is given up */
 
 /* RNG streams: a structure's random numbers come from (seed, stream, index). */
 #define STREAM_MD 100 /* + phase */
@@ -66,12 +72,13 @@
 static const char USAGE[] =
     "mlff label OUT.h5 --molecule MOL.xyz [--temperatures 300,600,900] [--md-structures N]\n"
     "                  [--md-interval STEPS] [--md-equilibration STEPS] [--normal-modes N]\n"
-    "                  [--dimers N] [--far-dimers N] [--trimers N] [--tetramers N] [--seed S]\n"
-    "                  [--chunk N] [--jobs N]";
+    "                  [--dimers N] [--far-dimers N] [--trimers N] [--tetramers N]\n"
+    "                  [--droplets N] [--droplet-molecules M] [--droplet-density G_CM3]\n"
+    "                  [--seed S] [--chunk N] [--jobs N]";
 static const char HELP[] =
     "Sample structures around one molecule and label them with the teacher (GFN2-xTB through\n"
-    "libxtb): molecular dynamics at each temperature, normal-mode displacements, and clusters\n"
-    "of 2-4 molecules. Writes the dataset OUT.h5 (SPEC §3) every --chunk structures; rerun\n"
+    "libxtb): molecular dynamics at each temperature, normal-mode displacements, clusters\n"
+    "of 2-4 molecules and droplets. Writes the dataset OUT.h5 (SPEC §3) every --chunk structures; rerun\n"
     "with the same arguments, an interrupted run resumes where OUT.h5 ends and ends with the\n"
     "same file as an uninterrupted one.\n"
     "  --molecule FILE      the molecule (XYZ or extended XYZ; first frame; no cell)\n"
@@ -87,13 +94,20 @@ static const char HELP[] =
     "                       isolated-molecule energy\n"
     "  --trimers N          clusters of three (default 200)\n"
     "  --tetramers N        clusters of four (default 100)\n"
-    "                       (clusters take their monomers from the MD samples at the first\n"
+    "  --droplets N         droplets (default 400): liquid-like surroundings, which a model\n"
+    "                       needs to hold together in the condensed phase\n"
+    "  --droplet-molecules M\n"
+    "                       molecules per droplet (default 13: one and its first shell)\n"
+    "  --droplet-density G_CM3\n"
+    "                       the liquid's density (default 0.874, benzene at 298 K); centres\n"
+    "                       are uniform in a sphere that holds the droplet at 0.7-1.0 times it\n"
+    "                       (clusters and droplets take their monomers from the MD samples at the first\n"
     "                       temperature, with random orientations, overlaps rejected)\n"
     "  --seed S             random seed (default 1)\n"
     "  --chunk N            structures per write (default 50)\n"
     "  --jobs N             worker processes (default: the number of CPUs)\n"
     "Every structure's source records where it came from: md300, nm, dimer, far_dimer,\n"
-    "trimer, tetramer. Progress (done/total, rate, ETA, phase) goes to stderr.\n";
+    "trimer, tetramer, droplet. Progress (done/total, rate, ETA, phase) goes to stderr.\n";
 
 /* ---- the plan ------------------------------------------------------------------------------- */
 
@@ -104,6 +118,7 @@ typedef struct {
   char tag[24];
   double T;     /* MD */
   int n_mol;    /* clusters */
+  int droplet;  /* clusters: centres in a sphere of radius dmin..dmax (Å), not dmin..dmax apart */
   double dmin, dmax;
   int64_t start, count;
 } phase;
@@ -112,12 +127,13 @@ typedef struct {
   const char *out, *molecule;
   double temps[MAX_TEMPS];
   int n_temps;
-  long long n_md, interval, equil, n_nm, n_dimer, n_far, n_tri, n_tetra, seed, chunk, jobs,
-      stop_after;
+  long long n_md, interval, equil, n_nm, n_dimer, n_far, n_tri, n_tetra, n_drop, drop_mol, seed,
+      chunk, jobs, stop_after;
+  double drop_density; /* g/cm^3 */
   int nat;        /* atoms of the molecule */
   int *Z;         /* [nat] */
   double *x;      /* [nat][3] as given */
-  int *Zrep;      /* [4 * nat]: Z repeated for clusters */
+  int *Zrep;      /* [MAX_MOL * nat]: Z repeated for clusters */
   char sha[65];   /* of the molecule file */
   phase ph[MAX_PHASES];
   int n_ph;
@@ -164,6 +180,10 @@ static void make_plan(plan *p) {
   add_phase(p, PH_CLUSTER, "far_dimer", 0, 2, 8.0, 12.0, p->n_far);
   add_phase(p, PH_CLUSTER, "trimer", 0, 3, 3.4, 7.0, p->n_tri);
   add_phase(p, PH_CLUSTER, "tetramer", 0, 4, 3.4, 7.0, p->n_tetra);
+  /* droplets: the radius that holds them at the density, to 1/0.7 times the volume */
+  double r1 = mlff_smp_droplet_radius((int)p->drop_mol, p->nat, p->Z, p->drop_density);
+  add_phase(p, PH_CLUSTER, "droplet", 0, (int)p->drop_mol, r1, r1 * cbrt(1 / 0.7), p->n_drop);
+  if (p->n_drop > 0) p->ph[p->n_ph - 1].droplet = 1;
   char temps[256] = "";
   for (int t = 0; t < p->n_temps; t++)
     snprintf(temps + strlen(temps), sizeof temps - strlen(temps), "%s%g", t ? "," : "",
@@ -173,9 +193,11 @@ static void make_plan(plan *p) {
            "mlff label v1: molecule sha256 %s (%d atoms); temperatures %s K; md %lld per "
            "temperature every %lld steps (dt %g fs, Langevin %g/fs, %d equilibration steps, "
            "%d samples per trajectory); normal modes %lld; dimers %lld (3.4-7 A); far dimers "
-           "%lld (8-12 A); trimers %lld; tetramers %lld; seed %lld",
+           "%lld (8-12 A); trimers %lld; tetramers %lld; droplets %lld of %lld molecules "
+           "(0.7-1.0 x %g g/cm3); seed %lld",
            p->sha, p->nat, temps, p->n_md, p->interval, MD_DT, MD_GAMMA, (int)p->equil, MD_SEGMENT,
-           p->n_nm, p->n_dimer, p->n_far, p->n_tri, p->n_tetra, p->seed);
+           p->n_nm, p->n_dimer, p->n_far, p->n_tri, p->n_tetra, p->n_drop, p->drop_mol,
+           p->drop_density, p->seed);
 }
 
 /* Relative cost of structure k (teacher calls x atoms^2), for the ETA. */
@@ -579,10 +601,23 @@ static mlff_status cluster_geometry(parent *P, int ph, int64_t k, double *out) {
   const phase *f = &p->ph[ph];
   mlff_smp_rng rng;
   mlff_smp_rng_seed(&rng, (uint64_t)p->seed, STREAM_CLUSTER, (uint64_t)k);
-  const double *mono[4];
+  const double *mono[MAX_MOL];
   for (int m = 0; m < f->n_mol; m++) {
     int64_t j = (int64_t)(mlff_smp_uniform(&rng) * (double)p->ph[0].count);
     mono[m] = pool_geometry(P, j);
+  }
+  if (f->droplet) {
+    /* dense packings fail now and then: draw another radius (deterministic all the same) */
+    for (int tries = 0; tries < DROPLET_RETRIES; tries++) {
+      double radius = f->dmin + (f->dmax - f->dmin) * mlff_smp_uniform(&rng);
+      if (mlff_smp_droplet(&rng, f->n_mol, p->nat, p->Z, mono, 3.4, 7.0, radius,
+                           CLUSTER_TRIES / 10, out) >= 0)
+        return MLFF_OK;
+    }
+    return mlff_fail(MLFF_ERR_ARGUMENT, "structure %lld (%s): could not place %d molecules in "
+                     "a sphere of %.1f-%.1f A without overlaps in %d attempts: lower "
+                     "--droplet-density or --droplet-molecules", (long long)k, f->tag, f->n_mol,
+                     f->dmin, f->dmax, DROPLET_RETRIES);
   }
   if (mlff_smp_cluster(&rng, f->n_mol, p->nat, p->Z, mono, f->dmin, f->dmax, CLUSTER_TRIES,
                        out) < 0)
@@ -846,7 +881,7 @@ static int load_molecule(plan *p) {
   }
   p->nat = f->n_atoms;
   p->Z = malloc((size_t)p->nat * sizeof *p->Z);
-  p->Zrep = malloc((size_t)p->nat * 4 * sizeof *p->Zrep);
+  p->Zrep = malloc((size_t)p->nat * MAX_MOL * sizeof *p->Zrep);
   p->x = malloc((size_t)p->nat * 3 * sizeof *p->x);
   if (!p->Z || !p->Zrep || !p->x) {
     mlff_frames_free(fr, nf);
@@ -855,7 +890,7 @@ static int load_molecule(plan *p) {
   }
   memcpy(p->Z, f->atomic_numbers, (size_t)p->nat * sizeof *p->Z);
   memcpy(p->x, f->positions, (size_t)p->nat * 3 * sizeof *p->x);
-  for (int m = 0; m < 4; m++) memcpy(p->Zrep + m * p->nat, p->Z, (size_t)p->nat * sizeof *p->Z);
+  for (int m = 0; m < MAX_MOL; m++) memcpy(p->Zrep + m * p->nat, p->Z, (size_t)p->nat * sizeof *p->Z);
   mlff_frames_free(fr, nf);
   if (mlff_file_sha256(p->molecule, p->sha)) return cli_fail("label");
   return 0;
@@ -870,6 +905,9 @@ static int parse_args(int argc, char **argv, plan *p) {
   p->n_far = 500;
   p->n_tri = 200;
   p->n_tetra = 100;
+  p->n_drop = 400;
+  p->drop_mol = 13;
+  p->drop_density = 0.874;
   p->seed = 1;
   p->chunk = 50;
   long n_cpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -881,7 +919,8 @@ static int parse_args(int argc, char **argv, plan *p) {
       {"--md-equilibration", &p->equil, 0},
       {"--normal-modes", &p->n_nm, 0},  {"--dimers", &p->n_dimer, 0},
       {"--far-dimers", &p->n_far, 0},   {"--trimers", &p->n_tri, 0},
-      {"--tetramers", &p->n_tetra, 0},  {"--seed", &p->seed, 0},
+      {"--tetramers", &p->n_tetra, 0},  {"--droplets", &p->n_drop, 0},
+      {"--droplet-molecules", &p->drop_mol, 2}, {"--seed", &p->seed, 0},
       {"--chunk", &p->chunk, 1},        {"--jobs", &p->jobs, 1},
       {"--stop-after", &p->stop_after, 0}, /* testing: exit after N structures are written */
   };
@@ -899,7 +938,13 @@ static int parse_args(int argc, char **argv, plan *p) {
     }
     if (done) continue;
     if (!strcmp(a, "--molecule") && has_value) p->molecule = argv[++i];
-    else if (!strcmp(a, "--temperatures") && has_value) {
+    else if (!strcmp(a, "--droplet-density") && has_value) {
+      char *end;
+      p->drop_density = strtod(argv[++i], &end);
+      if (*end || end == argv[i] || !(p->drop_density > 0.05 && p->drop_density < 25))
+        return cli_usage_error("label", USAGE, "--droplet-density needs a density in g/cm3 "
+                               "(0.05-25), not '%s'", argv[i]);
+    } else if (!strcmp(a, "--temperatures") && has_value) {
       if (!parse_temps(argv[++i], p))
         return cli_usage_error("label", USAGE, "--temperatures needs 1..16 positive numbers "
                                "separated by commas (K), not '%s'", argv[i]);
@@ -911,10 +956,12 @@ static int parse_args(int argc, char **argv, plan *p) {
   if (!p->out) return cli_usage_error("label", USAGE, "%s", "no output file given");
   if (!p->molecule) return cli_usage_error("label", USAGE, "%s", "--molecule is required");
   if (p->jobs > MAX_JOBS) p->jobs = MAX_JOBS;
-  if (!p->n_md && (p->n_dimer || p->n_far || p->n_tri || p->n_tetra))
+  if (p->drop_mol > MAX_MOL)
+    return cli_usage_error("label", USAGE, "--droplet-molecules is at most %s", MAX_MOL_TEXT);
+  if (!p->n_md && (p->n_dimer || p->n_far || p->n_tri || p->n_tetra || p->n_drop))
     return cli_usage_error("label", USAGE, "%s", "clusters take their monomers from the MD "
                            "samples: --md-structures must be positive when --dimers, "
-                           "--far-dimers, --trimers or --tetramers are");
+                           "--far-dimers, --trimers, --tetramers or --droplets are");
   return 0;
 }
 

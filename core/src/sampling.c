@@ -220,12 +220,31 @@ double mlff_smp_min_contact(int n_mol, int nat, const int *Z, const double *x, d
   return best;
 }
 
-int mlff_smp_cluster(mlff_smp_rng *r, int n_mol, int nat, const int *Z,
-                     const double *const *mono, double dmin, double dmax, int max_tries,
-                     double *out) {
-  double com[4][3];
-  double (*centres)[3] = n_mol <= 4 ? com : malloc((size_t)n_mol * sizeof *centres);
-  if (!centres) return -1;
+/* Whether molecule m (atoms xm) keeps every atom of the other molecules l < n_mol, l != m, at
+ * least scale * 2.0 Å x (sum of van der Waals radii / 2.4) away. */
+static int clear_of_others(int n_mol, int m, int nat, const int *Z, const double *xm,
+                           const double *x, double scale) {
+  for (int l = 0; l < n_mol; l++) {
+    if (l == m) continue;
+    for (int i = 0; i < nat; i++)
+      for (int j = 0; j < nat; j++) {
+        const double *a = xm + 3 * i, *b = x + 3 * ((size_t)l * nat + j);
+        double d2 = (a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) +
+                    (a[2] - b[2]) * (a[2] - b[2]);
+        double lim =
+            scale * CONTACT_SCALE * (mlff_smp_vdw_radius(Z[i]) + mlff_smp_vdw_radius(Z[j]));
+        if (d2 < lim * lim) return 0;
+      }
+  }
+  return 1;
+}
+
+/* Molecules placed one by one with random orientations: molecule 0 at the origin, each next one
+ * dmin..dmax from a random earlier one, rejected when it comes within scale x the contact
+ * distance of an earlier one or, when radius > 0, when its centre lies outside that sphere. */
+static int place_molecules(mlff_smp_rng *r, int n_mol, int nat, const int *Z,
+                           const double *const *mono, double dmin, double dmax, double radius,
+                           double scale, int max_tries, double *out, double (*centres)[3]) {
   int tries = 0;
   for (int m = 0; m < n_mol; m++) {
     double c0[3];
@@ -247,6 +266,9 @@ int mlff_smp_cluster(mlff_smp_rng *r, int n_mol, int nat, const int *Z,
         } while (norm < 1e-12);
         norm = sqrt(norm);
         for (int k = 0; k < 3; k++) centre[k] = centres[anchor][k] + d * u[k] / norm;
+        if (radius > 0 &&
+            centre[0] * centre[0] + centre[1] * centre[1] + centre[2] * centre[2] > radius * radius)
+          continue;
       }
       double *xm = out + 3 * (size_t)m * nat;
       for (int i = 0; i < nat; i++) {
@@ -256,26 +278,63 @@ int mlff_smp_cluster(mlff_smp_rng *r, int n_mol, int nat, const int *Z,
           xm[3 * i + k] = centre[k] + R[3 * k] * rel[0] + R[3 * k + 1] * rel[1] +
                           R[3 * k + 2] * rel[2];
       }
-      placed = 1;
-      for (int l = 0; l < m && placed; l++)
-        for (int i = 0; i < nat && placed; i++)
-          for (int j = 0; j < nat && placed; j++) {
-            const double *a = xm + 3 * i, *b = out + 3 * ((size_t)l * nat + j);
-            double d2 = (a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) +
-                        (a[2] - b[2]) * (a[2] - b[2]);
-            double lim = CONTACT_SCALE * (mlff_smp_vdw_radius(Z[i]) + mlff_smp_vdw_radius(Z[j]));
-            if (d2 < lim * lim) placed = 0;
-          }
+      placed = clear_of_others(m, -1, nat, Z, xm, out, scale);
       if (placed)
         for (int k = 0; k < 3; k++) centres[m][k] = centre[k];
     }
-    if (!placed) {
-      tries = -1;
-      break;
-    }
+    if (!placed) return -1;
   }
+  return tries;
+}
+
+int mlff_smp_cluster(mlff_smp_rng *r, int n_mol, int nat, const int *Z,
+                     const double *const *mono, double dmin, double dmax, int max_tries,
+                     double *out) {
+  double com[4][3];
+  double (*centres)[3] = n_mol <= 4 ? com : malloc((size_t)n_mol * sizeof *centres);
+  if (!centres) return -1;
+  int tries = place_molecules(r, n_mol, nat, Z, mono, dmin, dmax, 0, 1.0, max_tries, out, centres);
   if (centres != com) free(centres);
   return tries;
+}
+
+/* Droplets keep liquid-like contacts (2.3 Å for H..H, 3.3 Å for C..C), and after placement
+ * are compacted: sweeps of random moves of each molecule toward the centre, kept when clear. */
+#define DROPLET_SCALE 1.15
+#define DROPLET_SWEEPS 200
+
+int mlff_smp_droplet(mlff_smp_rng *r, int n_mol, int nat, const int *Z,
+                     const double *const *mono, double dmin, double dmax, double radius,
+                     int max_tries, double *out) {
+  if (!(radius > 0)) return -1;
+  double (*centres)[3] = malloc((size_t)n_mol * sizeof *centres);
+  double *moved = malloc((size_t)nat * 3 * sizeof *moved);
+  int tries = centres && moved ? place_molecules(r, n_mol, nat, Z, mono, dmin, dmax, radius,
+                                                 DROPLET_SCALE, max_tries, out, centres)
+                               : -1;
+  for (int sweep = 0; sweep < DROPLET_SWEEPS && tries >= 0; sweep++)
+    for (int m = 0; m < n_mol; m++) {
+      /* a step of 0-15 % of the way to the centre, plus a jitter of 0.3 Å */
+      double f = 0.15 * mlff_smp_uniform(r), step[3];
+      for (int k = 0; k < 3; k++) step[k] = -f * centres[m][k] + 0.3 * (2 * mlff_smp_uniform(r) - 1);
+      double *xm = out + 3 * (size_t)m * nat;
+      for (int i = 0; i < nat; i++)
+        for (int k = 0; k < 3; k++) moved[3 * i + k] = xm[3 * i + k] + step[k];
+      if (!clear_of_others(n_mol, m, nat, Z, moved, out, DROPLET_SCALE)) continue;
+      memcpy(xm, moved, (size_t)nat * 3 * sizeof *moved);
+      for (int k = 0; k < 3; k++) centres[m][k] += step[k];
+    }
+  free(centres);
+  free(moved);
+  return tries;
+}
+
+double mlff_smp_droplet_radius(int n_mol, int nat, const int *Z, double density) {
+  double mass = 0; /* amu */
+  for (int i = 0; i < nat; i++) mass += mlff_smp_mass(Z[i]);
+  /* volume per molecule, Å^3: amu / (g/cm^3) = 1.66053907 Å^3 */
+  double v = mass * 1.66053906660 / density;
+  return cbrt(3.0 * n_mol * v / (4.0 * M_PI));
 }
 
 /* ---- teacher-driven -------------------------------------------------------------------------- */

@@ -9,7 +9,7 @@ dir=$2/label_resume
 mol=$3
 rm -rf "$dir" && mkdir -p "$dir" || exit 1
 plan="--molecule $mol --temperatures 300 --md-structures 6 --md-interval 5 --md-equilibration 10
-      --normal-modes 3 --dimers 3 --far-dimers 0 --trimers 0 --tetramers 0 --chunk 2 --seed 5"
+      --normal-modes 3 --dimers 3 --far-dimers 0 --trimers 0 --tetramers 0 --droplets 2 --droplet-molecules 3 --chunk 2 --seed 5"
 fail() { echo "FAIL: $*"; exit 1; }
 
 "$mlff" label "$dir/a.h5" $plan >"$dir/a.out" 2>"$dir/a.err"
@@ -19,8 +19,8 @@ if [ $rc -ne 0 ] && grep -q "without libxtb" "$dir/a.err"; then
 fi
 [ $rc -eq 0 ] || { cat "$dir/a.err"; fail "uninterrupted run exited $rc"; }
 cat "$dir/a.out"
-grep -q "wrote .*a.h5: 12 structures of the plan's 12" "$dir/a.out" || fail "summary"
-grep -q "md300 6, nm 3, dimer 3" "$dir/a.err" || fail "plan line"
+grep -q "wrote .*a.h5: 14 structures of the plan's 14" "$dir/a.out" || fail "summary"
+grep -q "md300 6, nm 3, dimer 3, droplet 2" "$dir/a.err" || fail "plan line"
 
 # Stopped after the first chunk, then resumed.
 "$mlff" label "$dir/b.h5" $plan --stop-after 2 >"$dir/b1.out" 2>&1 || fail "stop-after run"
@@ -58,8 +58,15 @@ cmp "$dir/a.h5" "$dir/g.h5" || fail "g.h5 differs"
 
 # Complete: nothing to do. Other arguments: refused, naming both plans.
 "$mlff" label "$dir/a.h5" $plan >"$dir/e.out" 2>&1 || fail "rerun of a complete file"
-grep -q "complete (12 structures)" "$dir/e.out" || fail "complete message"
+grep -q "complete (14 structures)" "$dir/e.out" || fail "complete message"
 "$mlff" label "$dir/a.h5" $plan --seed 6 >"$dir/f.out" 2>&1 && fail "other seed accepted"
-grep -q "holds 12 structures of another labelling plan" "$dir/f.out" || { cat "$dir/f.out"; fail "plan refusal"; }
+grep -q "holds 14 structures of another labelling plan" "$dir/f.out" || { cat "$dir/f.out"; fail "plan refusal"; }
 grep -q "seed 5" "$dir/f.out" && grep -q "seed 6" "$dir/f.out" || fail "plan refusal lacks the plans"
+# Droplet options: bad values refused with a message naming the option.
+"$mlff" label "$dir/h.h5" $plan --droplet-molecules 65 >"$dir/h.out" 2>&1 && fail "65 molecules accepted"
+grep -q "droplet-molecules is at most 64" "$dir/h.out" || { cat "$dir/h.out"; fail "droplet-molecules message"; }
+"$mlff" label "$dir/h.h5" $plan --droplet-density 0 >"$dir/h.out" 2>&1 && fail "density 0 accepted"
+grep -q "droplet-density needs a density in g/cm3" "$dir/h.out" || { cat "$dir/h.out"; fail "density message"; }
+"$mlff" label "$dir/h.h5" $plan --droplet-density 9 >"$dir/h.out" 2>&1 && fail "density 9 accepted"
+grep -q "could not place 3 molecules in a sphere" "$dir/h.out" || { cat "$dir/h.out"; fail "overfull droplet message"; }
 echo "label resume: identical files ($(sha256sum "$dir/a.h5" | cut -c1-16)...)"

@@ -184,11 +184,59 @@ static void test_clusters(void) {
   CHECK(!memcmp(out, again, 3 * 36 * sizeof *out));
 }
 
+/* Droplets: liquid-like contacts kept, molecules whole, and dense: the most central molecule
+ * has a first shell (liquid benzene: about 12 centres within 7.5 Å). */
+static void test_droplets(void) {
+  enum { NM = 13 };
+  const double *mono[NM];
+  for (int m = 0; m < NM; m++) mono[m] = BZ_X;
+  double out[NM * 36], again[NM * 36];
+  double radius = mlff_smp_droplet_radius(NM, 12, BZ_Z, 0.874);
+  /* 13 benzenes (78.11 amu) at 0.874 g/cm^3: 148.4 A^3 each, a sphere of 7.72 A */
+  CHECK(fabs(radius - 7.72) < 0.01);
+  int worst_shell = NM;
+  for (int s = 0; s < 10; s++) {
+    mlff_smp_rng r;
+    mlff_smp_rng_seed(&r, 5, 2, (uint64_t)s);
+    CHECK(mlff_smp_droplet(&r, NM, 12, BZ_Z, mono, 3.4, 7, radius, 10000, out) >= NM);
+    double ratio;
+    mlff_smp_min_contact(NM, 12, BZ_Z, out, &ratio);
+    CHECK(ratio >= 1.15);
+    double c[NM][3];
+    int central = 0;
+    for (int m = 0; m < NM; m++) {
+      const double *a = out + 36 * m, *b = a + 3;
+      CHECK(fabs(sqrt((a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) +
+                      (a[2] - b[2]) * (a[2] - b[2])) - 1.397) < 1e-9);
+      mlff_smp_center_of_mass(12, BZ_Z, a, c[m]);
+      if (c[m][0] * c[m][0] + c[m][1] * c[m][1] + c[m][2] * c[m][2] <
+          c[central][0] * c[central][0] + c[central][1] * c[central][1] +
+              c[central][2] * c[central][2])
+        central = m;
+    }
+    int shell = 0;
+    for (int m = 0; m < NM; m++) {
+      double d2 = 0;
+      for (int k = 0; k < 3; k++) d2 += (c[m][k] - c[central][k]) * (c[m][k] - c[central][k]);
+      shell += m != central && d2 < 7.5 * 7.5;
+    }
+    if (shell < worst_shell) worst_shell = shell;
+    if (s == 0) {
+      mlff_smp_rng_seed(&r, 5, 2, 0);
+      mlff_smp_droplet(&r, NM, 12, BZ_Z, mono, 3.4, 7, radius, 10000, again);
+      CHECK(!memcmp(out, again, sizeof out));
+    }
+  }
+  printf("droplets: the central molecule has at least %d neighbours within 7.5 A\n", worst_shell);
+  CHECK(worst_shell >= 8);
+}
+
 int main(void) {
   test_rng();
   test_jacobi();
   test_normal_modes();
   test_clusters();
+  test_droplets();
   printf("test_sampling: all passed\n");
   return 0;
 }
