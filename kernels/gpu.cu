@@ -251,15 +251,17 @@ __device__ __forceinline__ int pair_index(int a, int b, int n) {
   return a * n - a * (a - 1) / 2 + (b - a);
 }
 
-/* Pair p of na angular neighbours -> (j < k). */
+/* Pair p of na angular neighbours -> (j, k), j != k, every unordered pair once for p in
+ * [0, na(na-1)/2): by diagonals, k = j + d (mod na) for d = 1, 2, ..., so that consecutive p
+ * (the lanes of a warp) have distinct j and distinct k and rarely add into one neighbour's
+ * gradient at once (shared-memory atomics on one address serialise). O(1), unlike a walk
+ * along the rows of the triangle. For even na, the last diagonal d = na/2 takes j < na/2 only,
+ * which p < na(na-1)/2 already ensures. */
 __device__ __forceinline__ void decode_pair(int p, int na, int &j, int &k) {
-  j = 0;
-  int rest = p;
-  while (rest >= na - 1 - j) {
-    rest -= na - 1 - j;
-    j++;
-  }
-  k = j + 1 + rest;
+  int d = 1 + p / na;
+  j = p - (d - 1) * na;
+  k = j + d;
+  if (k >= na) k -= na;
 }
 
 /* Warp per atom: G row of atom i (rows sorted by element). Lanes own features: radial
@@ -657,14 +659,40 @@ __device__ __forceinline__ float rnd(float x, int fp16) {
 }
 
 /* W [O][K] from global to shared, rows padded to K+1 (rounded to half when fp16 is on).
- * Ends with a barrier: the weights are there for every thread. */
+ * Latency-bound (a block stages ~100 KB per step from L2): 16-byte loads, eight in flight per
+ * thread before any store. Ends with a barrier: the weights are there for every thread. */
+#define STAGE_UNROLL 8
 __device__ __forceinline__ void stage_weights(float *Ws, const float *W, int O, int K, int t, int fp16) {
   __syncthreads(); /* whoever still reads the previous layer's weights is done */
-  const int n = O * K;
+  if ((K & 3) == 0 && ((size_t)W & 15) == 0) {
+    const int K4 = K / 4, n4 = O * K4;
+    const float4 *W4 = (const float4 *)W;
+    for (int base = t; base < n4; base += STAGE_UNROLL * FUSED_THREADS) {
+      float4 v[STAGE_UNROLL];
+#pragma unroll
+      for (int u = 0; u < STAGE_UNROLL; u++) {
+        int idx = base + u * FUSED_THREADS;
+        if (idx < n4) v[u] = __ldg(&W4[idx]);
+      }
+#pragma unroll
+      for (int u = 0; u < STAGE_UNROLL; u++) {
+        int idx = base + u * FUSED_THREADS;
+        if (idx >= n4) break;
+        int o = idx / K4, k = 4 * (idx - o * K4);
+        float *d = Ws + o * (K + 1) + k;
+        d[0] = rnd(v[u].x, fp16);
+        d[1] = rnd(v[u].y, fp16);
+        d[2] = rnd(v[u].z, fp16);
+        d[3] = rnd(v[u].w, fp16);
+      }
+    }
+  } else {
+    const int n = O * K;
 #pragma unroll 8
-  for (int idx = t; idx < n; idx += FUSED_THREADS) {
-    int o = idx / K, k = idx - o * K;
-    Ws[o * (K + 1) + k] = rnd(__ldg(&W[idx]), fp16);
+    for (int idx = t; idx < n; idx += FUSED_THREADS) {
+      int o = idx / K, k = idx - o * K;
+      Ws[o * (K + 1) + k] = rnd(__ldg(&W[idx]), fp16);
+    }
   }
   __syncthreads();
 }
@@ -799,7 +827,8 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_local, int n_total, flo
   for (int l = L - 1; l >= 1; l--) {
     const int K = N.sizes[l - 1], O = N.sizes[l];
     float *dst = l == 1 ? G : dprev;
-    stage_weights(Ws, N.W[e][l - 1], O, K, t, N.fp16);
+    /* the last hidden layer's weights are still staged from the forward pass */
+    if (l < L - 1) stage_weights(Ws, N.W[e][l - 1], O, K, t, N.fp16);
     for (int k = t; k < K; k += FUSED_THREADS) {
       float acc0 = 0.f, acc1 = 0.f;
       int o = 0;
@@ -1237,12 +1266,7 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
                                         double *virial_atom, double *energy, double virial[6]) {
   *energy = 0.0;
   for (int q = 0; q < 6; q++) virial[q] = 0.0;
-  if (n_local <= 0) { /* nothing to compute: no kernel may be launched with an empty grid */
-    for (size_t k = 0; k < 3 * (size_t)(n_total > 0 ? n_total : 0); k++) forces[k] = 0.0;
-    if (virial_atom)
-      for (size_t k = 0; k < 6 * (size_t)(n_total > 0 ? n_total : 0); k++) virial_atom[k] = 0.0;
-    return MLFF_OK;
-  }
+  if (n_local <= 0) return MLFF_OK; /* nothing to add; no kernel may have an empty grid */
   /* cell grid over the bounding box of the atoms that take part; coordinates relative to its
    * corner so that floats keep their precision in large boxes */
   double lo[3] = {1e300, 1e300, 1e300}, hi[3] = {-1e300, -1e300, -1e300};
@@ -1292,11 +1316,12 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
                        "at most %d): are atoms overlapping?", *g->h_overflow, g->rc, MAX_NB_LIMIT);
     if ((st = reserve(g, n_total, (int)ncell, need))) return st; /* and run again */
   }
-  for (size_t k = 0; k < 3 * (size_t)n_total; k++) forces[k] = g->h_force[k];
+  if (forces)
+    for (size_t k = 0; k < 3 * (size_t)n_total; k++) forces[k] += g->h_force[k];
   if (energy_atom)
-    for (int i = 0; i < n_local; i++) energy_atom[i] = g->h_eatom[i];
+    for (int i = 0; i < n_local; i++) energy_atom[i] += g->h_eatom[i];
   if (virial_atom)
-    for (size_t k = 0; k < 6 * (size_t)n_total; k++) virial_atom[k] = g->h_vatom[k];
+    for (size_t k = 0; k < 6 * (size_t)n_total; k++) virial_atom[k] += g->h_vatom[k];
   *energy = g->h_sums[0];
   for (int q = 0; q < 6; q++) virial[q] = g->h_sums[1 + q];
   return MLFF_OK;

@@ -311,32 +311,14 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
 
 #ifdef MLFF_HAVE_CUDA
 /* The device finds its own neighbours: it needs the local atoms first (as LAMMPS orders them),
- * then the ghosts. Per-atom outputs are added, as on the CPU. */
+ * then the ghosts. Per-atom outputs are added, as on the CPU: straight into the caller's arrays. */
 static mlff_status gpu_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r) {
   for (int ii = 0; nl->ilist && ii < nl->n_list; ii++)
     if (nl->ilist[ii] != ii)
       return mlff_fail(MLFF_ERR_UNSUPPORTED, "GPU path: ilist must list atoms 0..%d in order "
                        "(local atoms first, then ghosts)", nl->n_list - 1);
-  size_t n = nl->n_total;
-  double *f = malloc((3 * n + 1) * sizeof(double)), *ea = NULL, *va = NULL;
-  if (r->energy_atom) ea = malloc((n + 1) * sizeof(double));
-  if (r->virial_atom) va = malloc((6 * n + 1) * sizeof(double));
-  mlff_status st = MLFF_OK;
-  if (!f || (r->energy_atom && !ea) || (r->virial_atom && !va))
-    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
-  if (!st)
-    st = mlff_gpu_compute(c->gpu, nl->n_list, nl->n_total, nl->positions, nl->species, f, ea, va,
-                          &r->energy, r->virial);
-  if (!st) {
-    if (r->forces)
-      for (size_t k = 0; k < 3 * n; k++) r->forces[k] += f[k];
-    if (ea)
-      for (int i = 0; i < nl->n_list; i++) r->energy_atom[i] += ea[i];
-    if (va)
-      for (size_t k = 0; k < 6 * n; k++) r->virial_atom[k] += va[k];
-  }
-  free(f); free(ea); free(va);
-  return st;
+  return mlff_gpu_compute(c->gpu, nl->n_list, nl->n_total, nl->positions, nl->species, r->forces,
+                          r->energy_atom, r->virial_atom, &r->energy, r->virial);
 }
 #endif
 
@@ -445,8 +427,9 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
   int *order = malloc((N + 1) * sizeof(int)), *sp = malloc((N + 1) * sizeof(int));
   int *local = calloc(N + 1, sizeof(int));
   double *x = malloc((3 * (size_t)N + 1) * sizeof(double)), *shift = malloc((n + 1) * sizeof(double));
-  double *fo = malloc((3 * (size_t)N + 1) * sizeof(double)), *eo = malloc((N + 1) * sizeof(double)),
-         *vo = malloc((6 * (size_t)N + 1) * sizeof(double));
+  /* zeroed: the device adds into them */
+  double *fo = calloc(3 * (size_t)N + 1, sizeof(double)), *eo = calloc(N + 1, sizeof(double)),
+         *vo = calloc(6 * (size_t)N + 1, sizeof(double));
   mlff_status st = MLFF_OK;
   if (!order || !sp || !local || !x || !shift || !fo || !eo || !vo) {
     st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
