@@ -13,9 +13,11 @@
  *              clusters of monomers drawn from the MD samples at the first temperature, with
  *              random orientations and centre distances (3.4–7 Å; 8–12 Å for far dimers,
  *              which pin the isolated-molecule reference), overlaps rejected;
- *   droplet    --droplet-molecules monomers (MD samples as above) with their centres uniform
- *              in a sphere sized for 0.7-1.0 times --droplet-density: liquid-like
- *              surroundings, without which a student falls apart in the condensed phase.
+ *   droplet    --droplet-molecules monomers (MD samples as above), each placed 3.4-7 Å from
+ *              an earlier one inside a sphere sized for 0.7-1.0 times --droplet-density,
+ *              then compacted toward the centre down to closest contacts of 0.9-1.15 x 2.0 Å
+ *              (H..H): liquid-like surroundings and the repulsive wall, without which a student
+ *              falls apart in the condensed phase.
  * Deterministic: everything derives from (seed, k) — an MD trajectory from (seed, its
  * temperature, its number) — and the teacher starts afresh for every trajectory and every
  * other structure, runs on one thread, so a structure's bits do not depend on which worker
@@ -100,9 +102,10 @@ static const char HELP[] =
     "                       molecules per droplet (default 13: one and its first shell)\n"
     "  --droplet-density G_CM3\n"
     "                       the liquid's density (default 0.874, benzene at 298 K); centres\n"
-    "                       are uniform in a sphere that holds the droplet at 0.7-1.0 times it\n"
-    "                       (clusters and droplets take their monomers from the MD samples at the first\n"
-    "                       temperature, with random orientations, overlaps rejected)\n"
+    "                       lie in a sphere that holds the droplet at 0.7-1.0 times it, then\n"
+    "                       are compacted down to closest contacts of 1.8-2.3 A (H..H)\n"
+    "                       (clusters and droplets take their monomers from the MD samples at\n"
+    "                       the first temperature, with random orientations, overlaps rejected)\n"
     "  --seed S             random seed (default 1)\n"
     "  --chunk N            structures per write (default 50)\n"
     "  --jobs N             worker processes (default: the number of CPUs)\n"
@@ -194,7 +197,7 @@ static void make_plan(plan *p) {
            "temperature every %lld steps (dt %g fs, Langevin %g/fs, %d equilibration steps, "
            "%d samples per trajectory); normal modes %lld; dimers %lld (3.4-7 A); far dimers "
            "%lld (8-12 A); trimers %lld; tetramers %lld; droplets %lld of %lld molecules "
-           "(0.7-1.0 x %g g/cm3); seed %lld",
+           "(0.7-1.0 x %g g/cm3, contacts 0.9-1.15 x 2.0 A); seed %lld",
            p->sha, p->nat, temps, p->n_md, p->interval, MD_DT, MD_GAMMA, (int)p->equil, MD_SEGMENT,
            p->n_nm, p->n_dimer, p->n_far, p->n_tri, p->n_tetra, p->n_drop, p->drop_mol,
            p->drop_density, p->seed);
@@ -608,9 +611,12 @@ static mlff_status cluster_geometry(parent *P, int ph, int64_t k, double *out) {
   }
   if (f->droplet) {
     /* dense packings fail now and then: draw another radius (deterministic all the same) */
+    /* closest contacts from 0.9 to 1.15 x 2.0 Å (H..H): the repulsive wall that a packed or
+     * hot liquid reaches, which a student must have seen (without it, molecules interpenetrate) */
+    double contact = 0.9 + 0.25 * mlff_smp_uniform(&rng);
     for (int tries = 0; tries < DROPLET_RETRIES; tries++) {
       double radius = f->dmin + (f->dmax - f->dmin) * mlff_smp_uniform(&rng);
-      if (mlff_smp_droplet(&rng, f->n_mol, p->nat, p->Z, mono, 3.4, 7.0, radius,
+      if (mlff_smp_droplet(&rng, f->n_mol, p->nat, p->Z, mono, 3.4, 7.0, radius, contact,
                            CLUSTER_TRIES / 10, out) >= 0)
         return MLFF_OK;
     }

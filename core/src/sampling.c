@@ -298,19 +298,18 @@ int mlff_smp_cluster(mlff_smp_rng *r, int n_mol, int nat, const int *Z,
   return tries;
 }
 
-/* Droplets keep liquid-like contacts (2.3 Å for H..H, 3.3 Å for C..C), and after placement
- * are compacted: sweeps of random moves of each molecule toward the centre, kept when clear. */
-#define DROPLET_SCALE 1.15
+/* Droplets are compacted after placement: sweeps of random moves of each molecule toward the
+ * centre, kept when every contact stays at least contact x 2.0 Å (H..H) apart. */
 #define DROPLET_SWEEPS 200
 
 int mlff_smp_droplet(mlff_smp_rng *r, int n_mol, int nat, const int *Z,
                      const double *const *mono, double dmin, double dmax, double radius,
-                     int max_tries, double *out) {
+                     double contact, int max_tries, double *out) {
   if (!(radius > 0)) return -1;
   double (*centres)[3] = malloc((size_t)n_mol * sizeof *centres);
   double *moved = malloc((size_t)nat * 3 * sizeof *moved);
   int tries = centres && moved ? place_molecules(r, n_mol, nat, Z, mono, dmin, dmax, radius,
-                                                 DROPLET_SCALE, max_tries, out, centres)
+                                                 contact, max_tries, out, centres)
                                : -1;
   for (int sweep = 0; sweep < DROPLET_SWEEPS && tries >= 0; sweep++)
     for (int m = 0; m < n_mol; m++) {
@@ -320,7 +319,7 @@ int mlff_smp_droplet(mlff_smp_rng *r, int n_mol, int nat, const int *Z,
       double *xm = out + 3 * (size_t)m * nat;
       for (int i = 0; i < nat; i++)
         for (int k = 0; k < 3; k++) moved[3 * i + k] = xm[3 * i + k] + step[k];
-      if (!clear_of_others(n_mol, m, nat, Z, moved, out, DROPLET_SCALE)) continue;
+      if (!clear_of_others(n_mol, m, nat, Z, moved, out, contact)) continue;
       memcpy(xm, moved, (size_t)nat * 3 * sizeof *moved);
       for (int k = 0; k < 3; k++) centres[m][k] += step[k];
     }

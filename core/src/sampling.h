@@ -59,13 +59,13 @@ int mlff_smp_cluster(mlff_smp_rng *r, int n_mol, int nat, const int *Z,
                      const double *const *mono, double dmin, double dmax, int max_tries,
                      double *out);
 /* A droplet: as mlff_smp_cluster, but every centre of mass also within the sphere of the
- * given radius about the origin and contacts 1.15 times as far (2.3 Å for H..H), then
+ * given radius about the origin and contacts scaled by `contact` (1: 2.0 Å for H..H), then
  * compacted by random moves toward the centre that keep those contacts: liquid-like
- * surroundings, neighbours on all sides. Returns the placements tried, or -1 after max_tries
- * for one molecule (too dense). */
+ * surroundings, neighbours on all sides, many at the contact distance. Returns the placements
+ * tried, or -1 after max_tries for one molecule (too dense). */
 int mlff_smp_droplet(mlff_smp_rng *r, int n_mol, int nat, const int *Z,
                      const double *const *mono, double dmin, double dmax, double radius,
-                     int max_tries, double *out);
+                     double contact, int max_tries, double *out);
 /* Radius (Å) of the sphere that holds n_mol molecules (atoms Z) at the density (g/cm^3). */
 double mlff_smp_droplet_radius(int n_mol, int nat, const int *Z, double density);
 /* Closest distance between atoms of different molecules of a cluster built as above. */
