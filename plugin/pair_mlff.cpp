@@ -13,6 +13,10 @@
 
 #include <cstring>
 
+// warn_extrapolation: a feature counts as outside its training range beyond 1 % of its span
+// (the stored range is float32: values at its ends must not trigger)
+static constexpr double RANGE_TOLERANCE = 0.01;
+
 using namespace LAMMPS_NS;
 
 // kcal/mol per eV: the ratio of LAMMPS's own Boltzmann constants for units real and metal
@@ -48,6 +52,7 @@ PairMLFF::PairMLFF(LAMMPS *lmp) : Pair(lmp)
   fp16 = 0;
   device = MLFF_DEVICE_AUTO;
   calc_threads = -1;
+  warn_every = 0;
   cutoff = 0.0;
   escale = 1.0;
   nmax = 0;
@@ -110,17 +115,18 @@ void PairMLFF::set_units()
 }
 
 /* ----------------------------------------------------------------------
-   pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu]
+   pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu] [warn_extrapolation N]
 ------------------------------------------------------------------------- */
 
 void PairMLFF::settings(int narg, char **arg)
 {
-  const char *usage = "pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu]";
+  const char *usage =
+      "pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu] [warn_extrapolation N]";
   if (narg < 1) error->all(FLERR, "Illegal pair_style mlff command: expected '{}'", usage);
 
   set_units();
 
-  int new_fp16 = 0;
+  int new_fp16 = 0, new_warn = 0;
   mlff_device new_device = MLFF_DEVICE_AUTO;
   for (int iarg = 1; iarg < narg; iarg += 2) {
     if (iarg + 1 >= narg)
@@ -138,6 +144,11 @@ void PairMLFF::settings(int narg, char **arg)
       else
         error->all(FLERR, "pair_style mlff: device '{}' is not one of auto, gpu, cpu",
                    arg[iarg + 1]);
+    } else if (strcmp(arg[iarg], "warn_extrapolation") == 0) {
+      new_warn = utils::inumeric(FLERR, arg[iarg + 1], false, lmp);
+      if (new_warn < 0)
+        error->all(FLERR, "pair_style mlff: warn_extrapolation needs a step interval >= 0 "
+                   "(0: off), not {}", new_warn);
     } else {
       error->all(FLERR, "pair_style mlff: unknown keyword '{}'; usage: {}", arg[iarg], usage);
     }
@@ -155,6 +166,7 @@ void PairMLFF::settings(int narg, char **arg)
   model_file = arg[0];
   fp16 = new_fp16;
   device = new_device;
+  warn_every = new_warn;
 
   if (mlff_model_load(model_file.c_str(), &model) != MLFF_OK) {
     std::string msg = mlff_last_error();
@@ -184,6 +196,14 @@ void PairMLFF::create_calc()
                model_file, fp16 ? "yes" : "no", device_name(device), msg);
   }
   calc_threads = comm->nthreads;
+  // whether the check can run at all (GPU, no stored range): now; it is on only in the steps
+  // that check (compute())
+  if (warn_every > 0) {
+    if (mlff_calc_check_range(calc, RANGE_TOLERANCE) != MLFF_OK)
+      error->all(FLERR, "pair_style mlff: warn_extrapolation with model '{}': {}", model_file,
+                 mlff_last_error());
+    mlff_calc_check_range(calc, -1.0);
+  }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -331,6 +351,9 @@ void PairMLFF::compute(int eflag, int vflag)
     }
   }
 
+  const bool check = warn_every > 0 && update->ntimestep % warn_every == 0;
+  if (check) mlff_calc_check_range(calc, RANGE_TOLERANCE);    // validated in create_calc()
+
   if (mlff_compute_neighbors(calc, &nl, &r) != MLFF_OK)
     error->one(FLERR, "pair_style mlff: evaluation of model '{}' failed: {}", model_file,
                mlff_last_error());
@@ -349,9 +372,45 @@ void PairMLFF::compute(int eflag, int vflag)
         for (int k = 0; k < 6; k++) vatom[i][k] += escale * vbuf[6 * i + k];
   }
 
+  if (check) {
+    report_extrapolation();
+    mlff_calc_check_range(calc, -1.0);
+  }
+
   if (eflag_global) eng_vdwl += escale * r.energy;
   if (vflag_global)
     for (int k = 0; k < 6; k++) virial[k] += escale * r.virial[k];
+}
+
+/* ----------------------------------------------------------------------
+   warn_extrapolation: atoms whose descriptor left the training range (all ranks), and the
+   largest excursion, as one warning from rank 0
+------------------------------------------------------------------------- */
+
+void PairMLFF::report_extrapolation()
+{
+  mlff_range_report rep;
+  mlff_calc_range_report(calc, &rep);
+  int n_local = rep.n_atoms, n_all = 0;
+  MPI_Allreduce(&n_local, &n_all, 1, MPI_INT, MPI_SUM, world);
+  if (n_all == 0) return;
+  // the worst excursion (in training spans, as the core counts them) and the rank that saw it
+  struct { double v; int rank; } mine, worst;
+  mine.v = rep.species < 0 ? -1.0 : rep.excess;
+  mine.rank = comm->me;
+  MPI_Allreduce(&mine, &worst, 1, MPI_DOUBLE_INT, MPI_MAXLOC, world);
+  double info[5] = {(double) rep.species, (double) rep.feature, rep.value, rep.min, rep.max};
+  MPI_Bcast(info, 5, MPI_DOUBLE, worst.rank, world);
+  if (comm->me == 0)
+    error->warning(FLERR,
+                   "pair_style mlff: step {}: {} atom(s) outside the training range of model '{}' "
+                   "(a descriptor feature beyond its range by more than 1% of its span): the "
+                   "model extrapolates there and its forces are not to be trusted. Largest: "
+                   "element {} feature {} = {:.6g}, trained on [{:.6g}, {:.6g}] ({:.3g} spans "
+                   "out); atoms closer than in training or denser surroundings do this",
+                   update->ntimestep, n_all, model_file,
+                   mlff_model_element(model, (int) info[0]), (int) info[1], info[2], info[3],
+                   info[4], worst.v);
 }
 
 /* ---------------------------------------------------------------------- */

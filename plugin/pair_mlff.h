@@ -38,6 +38,7 @@ class PairMLFF : public Pair {
   int fp16;
   mlff_device device;
   int calc_threads;        // thread count the calc was created with
+  int warn_every;          // warn_extrapolation N: check the training range every N steps (0 off)
   double cutoff;           // Å (= LAMMPS distance units for metal and real)
   double escale;           // eV -> LAMMPS energy unit (1 for metal, kcal/mol per eV for real)
   std::vector<int> type2species;  // [ntypes+1], model species of each atom type
@@ -51,6 +52,7 @@ class PairMLFF : public Pair {
   void create_calc();
   void set_units();
   std::string element_list() const;
+  void report_extrapolation();
 };
 
 }    // namespace LAMMPS_NS

@@ -163,6 +163,23 @@ typedef struct {
  * [n_total][6] are ADDED to (as a pair style accumulates), so the caller zeroes them. */
 mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r);
 
+/* Extrapolation check: the descriptors of the atoms computed against the range the model saw
+ * in training (stored by `mlff train`). While on, every call counts the atoms with a feature
+ * more than tolerance x (that feature's training span, at least 1e-3 of the element's widest
+ * span: the trainer's floor on its feature scales) outside the training range. tolerance
+ * < 0 switches it off (the default). CPU path only: on a GPU calc, and for a model that stores
+ * no range, MLFF_ERR_UNSUPPORTED. */
+mlff_status mlff_calc_check_range(mlff_calc *c, double tolerance);
+typedef struct {
+  int n_atoms;         /* atoms of the last call outside the range (0 when the check is off) */
+  int species;         /* the largest excursion: species, -1 when none */
+  int feature;         /* its feature index (0 .. n_features-1) */
+  double value;        /* the feature's value there */
+  double min, max;     /* the feature's training range */
+  double excess;       /* how far outside, in (floored) training spans */
+} mlff_range_report;
+void mlff_calc_range_report(const mlff_calc *c, mlff_range_report *out);
+
 /* Descriptor of every atom of s, row-major [n_atoms][n_features] (mlff_model_n_features). */
 mlff_status mlff_compute_features(mlff_calc *c, const mlff_structure *s, double *features);
 

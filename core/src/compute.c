@@ -31,6 +31,8 @@ struct mlff_calc {
   mlff_gpu *gpu; /* the device path when device == MLFF_DEVICE_GPU */
 #endif
   mlff_aev aev;
+  double range_tol;         /* extrapolation check: < 0 off */
+  mlff_range_report range;  /* of the last call */
   /* grow-only workspaces */
   size_t cap_rows, cap_nb, cap_mlp;
   int *row_atom, *nb_off, *nb_cnt;
@@ -97,6 +99,8 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
   }
 #endif
   c->n_threads = o->n_threads > 0 ? o->n_threads : omp_get_max_threads();
+  c->range_tol = -1; /* extrapolation check off */
+  c->range.species = c->range.feature = -1;
   /* Our threads call BLAS: a threaded OpenBLAS underneath would oversubscribe the cores. */
   openblas_set_num_threads(1);
   mlff_aev_setup(&c->aev, &m->desc, m->n_elements);
@@ -267,6 +271,71 @@ static mlff_status forward(mlff_calc *c, int rows, const int *species_start, int
 }
 
 /* The full step on a neighbour list: set energy/virial, add into forces, eatom, vatom. */
+/* Rows' descriptors (c->G) against the model's training range, into c->range: excursions in
+ * units of each feature's training span. */
+static void check_range(mlff_calc *c, const int *species_start) {
+  const mlff_model *m = c->model;
+  const size_t D = m->n_features;
+  mlff_range_report *out = &c->range;
+  double worst = 0.0; /* excursion in training spans */
+  memset(out, 0, sizeof *out);
+  out->species = out->feature = -1;
+  for (int s = 0; s < m->n_elements; s++) {
+    const float *lo = m->net[s].feature_min, *hi = m->net[s].feature_max;
+    /* spans floored at 1e-3 of the element's widest, as the trainer floors its scales: a
+     * feature that hardly varied in training must not count every rounding as extrapolation */
+    double widest = 0.0;
+    for (size_t f = 0; f < D; f++) widest = fmax(widest, (double)hi[f] - lo[f]);
+    const double floor_ = widest > 0 ? 1e-3 * widest : 1e-12;
+    for (int r = species_start[s]; r < species_start[s + 1]; r++) {
+      int outside = 0;
+      for (size_t f = 0; f < D; f++) {
+        double g = c->G[r * D + f], span = fmax((double)hi[f] - lo[f], floor_);
+        double excess = g > hi[f] ? (g - hi[f]) / span : g < lo[f] ? (lo[f] - g) / span : 0.0;
+        if (excess <= c->range_tol) continue;
+        outside = 1;
+        if (excess > worst) {
+          worst = excess;
+          out->species = s;
+          out->feature = (int)f;
+          out->value = g;
+          out->min = lo[f];
+          out->max = hi[f];
+          out->excess = excess;
+        }
+      }
+      out->n_atoms += outside;
+    }
+  }
+}
+
+mlff_status mlff_calc_check_range(mlff_calc *c, double tolerance) {
+  if (!c) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_calc_check_range: NULL calc");
+  if (tolerance >= 0) {
+    if (c->device == MLFF_DEVICE_GPU)
+      return mlff_fail(MLFF_ERR_UNSUPPORTED, "the training-range check runs on the CPU path only "
+                       "(device cpu), not on the GPU yet");
+    for (int s = 0; s < c->model->n_elements; s++)
+      if (!c->model->net[s].feature_min || !c->model->net[s].feature_max)
+        return mlff_fail(MLFF_ERR_UNSUPPORTED, "the model stores no training range for element "
+                         "%s (feature_min/feature_max, written by `mlff train`): nothing to "
+                         "check against", c->model->elements[s]);
+  }
+  c->range_tol = tolerance;
+  memset(&c->range, 0, sizeof c->range);
+  c->range.species = c->range.feature = -1;
+  return MLFF_OK;
+}
+
+void mlff_calc_range_report(const mlff_calc *c, mlff_range_report *out) {
+  if (!out) return;
+  if (c) *out = c->range;
+  else {
+    memset(out, 0, sizeof *out);
+    out->species = out->feature = -1;
+  }
+}
+
 static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *forces,
                                 double *eatom, double *vatom, double *energy, double virial[6]) {
   int rows, species_start[MLFF_MAX_ELEMENTS + 1];
@@ -274,6 +343,7 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
   if (st) return st;
   if ((st = forward(c, rows, species_start, 1))) return st;
   const size_t D = c->model->n_features;
+  if (c->range_tol >= 0) check_range(c, species_start);
 #pragma omp parallel for schedule(dynamic, 8) num_threads(threads_for(c, rows))
   for (int r = 0; r < rows; r++)
     mlff_aev_backward(&c->aev, c->nb_cnt[r], c->nb + c->nb_off[r], c->dEdG + r * D,

@@ -746,6 +746,11 @@ int case_errors()
       {"unknown keyword", "metal", "", ps + " fp32 yes", "", "", {"unknown keyword 'fp32'"}},
       {"bad device", "metal", "", ps + " device tpu", "", "",
        {"device 'tpu' is not one of auto, gpu, cpu"}},
+      {"warn_extrapolation -1", "metal", "", ps + " warn_extrapolation -1", "", "",
+       {"warn_extrapolation needs a step interval >= 0 (0: off), not -1"}},
+      {"no training range", "metal", "", ps + " device cpu warn_extrapolation 10", "", "",
+       {"warn_extrapolation with model '" + model + "'", "stores no training range",
+        "written by `mlff train`"}},
       {"missing pair_coeff", "metal", "", ps, "", "run 0", {"All pair coeffs are not set"}},
       {"special_bonds exclusion", "metal", "", ps, "pair_coeff * * C H", "run 0",
        {"special_bonds removes 1-2 pairs", "special_bonds lj/coul 1.0 1.0 1.0"}, "bond",
@@ -973,6 +978,27 @@ int case_mpi_sparse()
 
 // The real `lmp` binary loads the plugin by absolute path, with LD_LIBRARY_PATH reaching
 // liblammps only (libmlff through the plugin's RPATH), and prints the core's energy.
+#if defined(MLFF_LMP_BINARY) && defined(MLFF_LAMMPS_LIBDIR)
+// Run the lmp executable on the input text (written to in.NAME, output in NAME.out); its
+// exit status, and its whole output in *out.
+int run_lmp_binary(const std::string &name, const std::string &input, std::string *out)
+{
+  FILE *f = fopen(("in." + name).c_str(), "w");
+  fputs(input.c_str(), f);
+  fclose(f);
+  std::string cmd = std::string("env -u LD_LIBRARY_PATH LD_LIBRARY_PATH=") + MLFF_LAMMPS_LIBDIR +
+                    " OMP_NUM_THREADS=1 " + MLFF_LMP_BINARY + " -in in." + name +
+                    " -log none -nocite > " + name + ".out 2>&1";
+  int rc = system(cmd.c_str());
+  out->clear();
+  FILE *o = fopen((name + ".out").c_str(), "r");
+  char line[1024];
+  while (o && fgets(line, sizeof(line), o)) *out += line;
+  if (o) fclose(o);
+  return rc;
+}
+#endif
+
 int case_lmp_binary()
 {
 #if defined(MLFF_LMP_BINARY) && defined(MLFF_LAMMPS_LIBDIR)
@@ -981,27 +1007,17 @@ int case_lmp_binary()
   Sys sys = dimer_in_box(20.0, 13);
   write_data("lmp_binary.data", sys, TYPES_CH);
   if (g_rank != 0) return 0;
-  FILE *f = fopen("in.lmp_binary", "w");
-  fprintf(f,
-          "units metal\natom_style atomic\natom_modify map yes\nboundary p p p\n"
-          "read_data lmp_binary.data\nplugin load %s\npair_style mlff %s device cpu\n"
-          "pair_coeff * * C H\nthermo_style custom step pe\nthermo_modify norm no\nrun 0\n"
-          "print \"MLFF_PE $(pe:%%.17g)\"\n",
-          MLFF_PLUGIN_PATH, model.c_str());
-  fclose(f);
-  std::string cmd = std::string("env -u LD_LIBRARY_PATH LD_LIBRARY_PATH=") + MLFF_LAMMPS_LIBDIR +
-                    " OMP_NUM_THREADS=1 " + MLFF_LMP_BINARY +
-                    " -in in.lmp_binary -log none -nocite > lmp_binary.out 2>&1";
-  int rc = system(cmd.c_str());
-  double pe = NAN;
-  FILE *o = fopen("lmp_binary.out", "r");
-  char line[1024];
   std::string all;
-  while (o && fgets(line, sizeof(line), o)) {
-    all += line;
-    if (strncmp(line, "MLFF_PE ", 8) == 0) pe = atof(line + 8);
-  }
-  if (o) fclose(o);
+  int rc = run_lmp_binary("lmp_binary",
+                          "units metal\natom_style atomic\natom_modify map yes\nboundary p p p\n"
+                          "read_data lmp_binary.data\nplugin load " MLFF_PLUGIN_PATH "\n"
+                          "pair_style mlff " + model + " device cpu\n"
+                          "pair_coeff * * C H\nthermo_style custom step pe\n"
+                          "thermo_modify norm no\nrun 0\nprint \"MLFF_PE $(pe:%.17g)\"\n",
+                          &all);
+  double pe = NAN;
+  size_t at = all.find("\nMLFF_PE ");
+  if (at != std::string::npos) pe = atof(all.c_str() + at + 9);
   CHECK(rc == 0 && std::isfinite(pe), "lmp failed (rc %d):\n%s", rc, all.c_str());
   if (rc != 0 || !std::isfinite(pe)) return 0;
   // the core's energy of the same structure (open cell suffices: 20 A box, molecule centred)
@@ -1028,10 +1044,57 @@ int case_lmp_binary()
 #endif
 }
 
+// warn_extrapolation with the shipped model (it stores its training range): a benzene
+// molecule as trained gives no warning; the same molecule squeezed to 75 % (atoms far closer
+// than any training structure) gives one per checked step, naming the atoms, the element and
+// the feature.
+int case_extrapolation()
+{
+#if defined(MLFF_LMP_BINARY) && defined(MLFF_LAMMPS_LIBDIR) && defined(MLFF_SHIPPED_MODEL)
+  Sys sys = benzene_in_box(20.0, 21), squeezed = sys;
+  for (int i = 0; i < sys.n(); i++)
+    for (int k = 0; k < 3; k++)
+      squeezed.x[3 * i + k] = 10.0 + 0.75 * (sys.x[3 * i + k] - 10.0);
+  write_data("extrap_ok.data", sys, TYPES_CH);
+  write_data("extrap_squeezed.data", squeezed, TYPES_CH);
+  if (g_rank != 0) return 0;
+  std::string out[2];
+  const char *names[2] = {"extrap_ok", "extrap_squeezed"};
+  for (int k = 0; k < 2; k++) {
+    int rc = run_lmp_binary(names[k],
+                            std::string("units metal\natom_style atomic\nboundary p p p\n"
+                                        "read_data ") + names[k] + ".data\nplugin load "
+                                MLFF_PLUGIN_PATH "\npair_style mlff " MLFF_SHIPPED_MODEL
+                                " device cpu warn_extrapolation 2\npair_coeff * * C H\n"
+                                "timestep 0.0001\nfix 1 all nve\nrun 4\n",
+                            &out[k]);
+    CHECK(rc == 0, "%s: lmp failed (rc %d):\n%s", names[k], rc, out[k].c_str());
+  }
+  CHECK(out[0].find("outside the training range") == std::string::npos,
+        "a benzene molecule as trained was reported as extrapolating:\n%s", out[0].c_str());
+  // checked at steps 0, 2 and 4
+  int n = 0;
+  for (size_t at = 0; (at = out[1].find("WARNING: pair_style mlff: step ", at)) != std::string::npos; at++) n++;
+  CHECK(n == 3, "squeezed benzene: %d warnings, expected 3 (steps 0, 2, 4):\n%s", n,
+        out[1].c_str());
+  for (const char *part : {"atom(s) outside the training range of model '", "Largest: element ",
+                           " feature ", "spans out"})
+    CHECK(out[1].find(part) != std::string::npos, "squeezed benzene: warning lacks '%s':\n%s",
+          part, out[1].c_str());
+  size_t w = out[1].find("WARNING: pair_style mlff: step 0:");
+  say("  %s\n", w == std::string::npos ? "(no warning)"
+                                       : out[1].substr(w, out[1].find('\n', w) - w).c_str());
+  return 0;
+#else
+  say("  lmp binary or shipped model not known at build time: skipped\n");
+  return 77;
+#endif
+}
+
 int usage()
 {
   say("usage: test_lammps CASE\n  cases: match virial units forcefd errors nve mpi_box "
-      "mpi_sparse mpi_compare lmp_binary\n");
+      "mpi_sparse mpi_compare lmp_binary extrapolation\n");
   return 2;
 }
 
@@ -1059,6 +1122,7 @@ int main(int argc, char **argv)
     else if (c == "mpi_sparse") rc = case_mpi_sparse();
     else if (c == "mpi_compare") rc = case_mpi_compare();
     else if (c == "lmp_binary") rc = case_lmp_binary();
+    else if (c == "extrapolation") rc = case_extrapolation();
     else rc = usage();
   }
   int fail = g_fail;
