@@ -18,6 +18,7 @@
 #   scripts/build.sh only when those are missing).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+source "$here/bench/lib.sh"
 prefix=$(bash "$here/scripts/setup.sh" | sed -n 's/^MLFF_LAMMPS_PREFIX=//p')
 build=${MLFF_BUILD_DIR:-$here/build}
 [ -x "$build/tools/mlff" ] && [ -f "$build/plugin/mlffplugin.so" ] || bash "$here/scripts/build.sh"
@@ -58,11 +59,7 @@ fi
 boxes=()
 for n in ${MLFF_PEERS_MOLECULES:-64}; do
   box=$work/liquid$((12 * n)).data
-  # packmol now and then stops short of its tolerance with an error status: another seed then
-  for seed in 1 2 3; do
-    [ -f "$box" ] || "$here/bench/make_liquid.sh" "$n" "$box" "$seed" 2>"$work/make_liquid.log" || true
-  done
-  [ -f "$box" ] || { tail -20 "$work/make_liquid.log" >&2; exit 1; }
+  bench_liquid "$n" "$box" "$work/make_liquid.log" || exit 1 # seeds 1, 2, 3 (bench/lib.sh)
   boxes+=(--box "liquid$((12 * n))=$box")
 done
 machine=$(hostname -s | tr -c 'A-Za-z0-9_.\n-' _)

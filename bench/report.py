@@ -12,7 +12,8 @@ Files in the results folder are named <machine>-<YYYY-MM-DD>[-<kind>].json; of s
 of one machine and kind the newest wins (date in the name, then the "date" field). Kinds, told
 apart by their content:
   * LAMMPS timings: {"cases": {NAME: {threads, mpi_ranks, atoms, steps, us_per_step,
-    atom_steps_per_s, [device, fp16, graph, molecules, peak_host_mem_mb, device_mem_mb]}},
+    atom_steps_per_s, [device, fp16, graph, molecules, peak_host_mem_mb,
+    peak_device_mem_mb (or device_mem_mb)]}},
     [machine, date, model, source, note, accuracy]}
   * C-API timings: {"device", "fp32"/"fp16": {benzene_us, batch_api, one_box, liquid, ...}}
   * NVE validation: written by scripts/check_nve.py --json ("verdict", "criteria", "series")
@@ -367,9 +368,11 @@ def describe_case(src, machines, name, c):
     if is_num(c.get("peak_host_mem_mb")):
         mem.append(f"host {c['peak_host_mem_mb']:,.0f} MB")
         mem_field.append(f"cases.{name}.peak_host_mem_mb")
-    if is_num(c.get("device_mem_mb")):
-        mem.append(f"device {c['device_mem_mb']:,.0f} MB")
-        mem_field.append(f"cases.{name}.device_mem_mb")
+    for dkey in ("peak_device_mem_mb", "device_mem_mb"):  # bench/bench.py writes the first
+        if is_num(c.get(dkey)):
+            mem.append(f"device {c[dkey]:,.0f} MB")
+            mem_field.append(f"cases.{name}.{dkey}")
+            break
     graph = c.get("graph")
     graph = yes(graph) if graph is not None else None
     return Row(api=api, variant="" if api == "LAMMPS" else str(c.get("variant", "")),
@@ -556,7 +559,11 @@ class Accuracy:
         entries = acc_entries(row.accuracy)
         teacher = [(k, v) for k, v in entries.items()
                    if "teacher" in k.lower() or "student" in k.lower()]
+        # bench/bench.py: student_vs_teacher.{cpu_fp64,gpu_fp32,gpu_fp16}: the row's own first
+        own = (row.device + "_" + (row.precision or "fp64")).lower()
+        teacher.sort(key=lambda kv: not kv[0].lower().endswith(own))
         fp16 = [(k, v) for k, v in entries.items() if "fp16" in k.lower()]
+        fp16.sort(key=lambda kv: "fp16_vs_fp32" not in kv[0].lower())
         if teacher and acc_text(teacher[0][1]):
             parts.append("student vs teacher: " + acc_text(teacher[0][1]))
             notes.add(f"{row.src.show}, accuracy.{teacher[0][0]}.*")

@@ -12,8 +12,10 @@
 
 static const char USAGE[] =
     "mlff eval MODEL.h5 DATA.h5 [--json FILE|-] [--split test|valid|train|all] [--sources LIST]\n"
-    "                 [--worst N] [--threads N] [--interaction]\n"
-    "       mlff eval MODEL.h5 --freq MOLECULE.xyz [--json FILE|-] [--threads N]";
+    "                 [--worst N] [--threads N] [--interaction] [--device cpu|gpu|auto]\n"
+    "                 [--fp16 yes|no] [--predictions FILE]\n"
+    "       mlff eval MODEL.h5 --freq MOLECULE.xyz [--json FILE|-] [--threads N]\n"
+    "                 [--device cpu|gpu|auto] [--fp16 yes|no]";
 static const char HELP[] =
     "Errors of a model (the student) against the labels of a dataset, or its harmonic\n"
     "frequencies against the teacher's.\n"
@@ -32,6 +34,14 @@ static const char HELP[] =
     "  --sources LIST only structures whose source tag is in the comma-separated LIST\n"
     "  --worst N      list the N structures of largest force RMSE (default 5; 0: none)\n"
     "  --threads N    CPU threads of the model's evaluation (default: OpenMP's)\n"
+    "  --device D     where the student runs: cpu (default; double precision), gpu (CUDA, FP32\n"
+    "                 descriptors and sums), auto (the GPU when this build has CUDA and one is\n"
+    "                 visible, else the CPU); the same paths as pair_style mlff's device option\n"
+    "  --fp16 yes|no  the network's matrix products in FP16 on tensor cores (GPU only; default\n"
+    "                 no), as pair_style mlff's fp16 option\n"
+    "  --predictions FILE  also write the student's predictions, one line per structure:\n"
+    "                 dataset index, atom count, energy (eV), then the forces (eV/Å, x y z of\n"
+    "                 every atom); for comparing two devices or precisions structure by structure\n"
     "  --interaction  for clusters (source containing dimer, trimer, tetramer, cluster or\n"
     "                 droplet; open boundaries): split each into molecules (atoms closer than\n"
     "                 1.6 Å are bonded), E_int = E(cluster) - sum E(molecule) with the student\n"
@@ -455,10 +465,28 @@ static void json_iaccum(FILE *f, const char *ind, const iaccum *a) {
 /* ---- dataset evaluation ------------------------------------------------------------------- */
 
 typedef struct {
-  const char *model_path, *data_path, *json_path, *split, *sources, *freq_path;
+  const char *model_path, *data_path, *json_path, *split, *sources, *freq_path, *pred_path;
   long long worst, threads;
   int interaction;
+  mlff_device device; /* --device (default cpu) */
+  int fp16;           /* --fp16 */
 } options;
+
+static const char *device_word(mlff_device d) {
+  return d == MLFF_DEVICE_GPU ? "gpu" : d == MLFF_DEVICE_AUTO ? "auto" : "cpu";
+}
+
+/* The student's calculator on the device and precision asked for; a refusal names the options
+ * (the core's message speaks pair_style's words: "fp16 yes", "device cpu"). */
+static int make_calc(const mlff_model *m, const options *o, mlff_calc **calc) {
+  mlff_calc_options co = {o->device, o->fp16, (int)o->threads};
+  if (mlff_calc_create(m, &co, calc)) {
+    fprintf(stderr, "mlff eval: --device %s --fp16 %s: %s\n", device_word(o->device),
+            o->fp16 ? "yes" : "no", mlff_last_error());
+    return 1;
+  }
+  return 0;
+}
 
 static int cmp_worst(const void *a, const void *b) {
   const serr *x = *(const serr *const *)a, *y = *(const serr *const *)b;
@@ -643,11 +671,17 @@ static int eval_dataset(const options *o) {
   }
 
   /* evaluate in batches (one call per batch; the core threads over its atoms) */
-  mlff_calc_options co = {MLFF_DEVICE_CPU, 0, (int)o->threads};
-  if (mlff_calc_create(m, &co, &calc)) {
-    rc = cli_fail("eval");
+  if (make_calc(m, o, &calc)) goto out;
+  FILE *pf = NULL;
+  if (o->pred_path && !(pf = fopen(o->pred_path, "w"))) {
+    fprintf(stderr, "mlff eval: cannot write '%s': %s\n", o->pred_path, strerror(errno));
     goto out;
   }
+  if (pf)
+    fprintf(pf, "# mlff eval --predictions: model %s, dataset %s, device %s, fp16 %s\n"
+            "# index n_atoms energy_eV then fx fy fz (eV/A) of every atom\n",
+            o->model_path, o->data_path, mlff_calc_device(calc) == MLFF_DEVICE_GPU ? "gpu" : "cpu",
+            o->fp16 ? "yes" : "no");
   {
     enum { MAX_BATCH = 256, MAX_BATCH_ATOMS = 20000 };
     mlff_structure st[MAX_BATCH];
@@ -676,6 +710,7 @@ static int eval_dataset(const options *o) {
       }
       if (mlff_compute_batch(calc, nb, st, res)) {
         free(F);
+        if (pf) fclose(pf);
         fprintf(stderr, "mlff eval: %s, structures %d..: %s\n", o->data_path, sel[k0],
                 mlff_last_error());
         goto out;
@@ -687,6 +722,11 @@ static int eval_dataset(const options *o) {
         mlff_dataset_get(d, sel[k], &f, &src);
         serr *s = &errs[k];
         s->e_model = res[b].energy;
+        if (pf) {
+          fprintf(pf, "%d %d %.12g", sel[k], f.n_atoms, res[b].energy);
+          for (int i = 0; i < 3 * f.n_atoms; i++) fprintf(pf, " %.9g", res[b].forces[i]);
+          fputc('\n', pf);
+        }
         for (int i = 0; i < f.n_atoms; i++) {
           accum *ea = &by_el[species[k][i]];
           ea->n_atoms++;
@@ -704,6 +744,10 @@ static int eval_dataset(const options *o) {
       k0 += nb;
     }
     free(F);
+    if (pf && (ferror(pf) | fclose(pf))) {
+      fprintf(stderr, "mlff eval: error writing '%s'\n", o->pred_path);
+      goto out;
+    }
   }
 
   /* sums: overall, per source tag (in order of first appearance) */
@@ -737,6 +781,9 @@ static int eval_dataset(const options *o) {
   const char *dteacher = mlff_dataset_attr(d, "teacher");
   fprintf(out, "mlff eval: model %s against %s%s%s%s\n", o->model_path, o->data_path,
           *dteacher ? " (labels: " : "", dteacher, *dteacher ? ")" : "");
+  if (mlff_calc_device(calc) == MLFF_DEVICE_GPU)
+    fprintf(out, "student on the GPU: FP32 descriptors and sums, network in %s\n",
+            o->fp16 ? "FP16 (tensor cores, FP32 accumulation)" : "FP32");
   if (use_split)
     fprintf(out, "structures: the %s split recorded in the model", split_desc);
   else
@@ -825,6 +872,9 @@ static int eval_dataset(const options *o) {
     jkey(jf, "  ", "model"), jstr(jf, o->model_path), fputs(",\n", jf);
     jkey(jf, "  ", "dataset"), jstr(jf, o->data_path), fputs(",\n", jf);
     jkey(jf, "  ", "dataset_teacher"), jstr(jf, dteacher), fputs(",\n", jf);
+    jkey(jf, "  ", "device"), jstr(jf, mlff_calc_device(calc) == MLFF_DEVICE_GPU ? "gpu" : "cpu");
+    fputs(",\n", jf);
+    jkey(jf, "  ", "fp16"), fputs(o->fp16 ? "true" : "false", jf), fputs(",\n", jf);
     jkey(jf, "  ", "split"), jstr(jf, split_desc), fputs(",\n", jf);
     jkey(jf, "  ", "split_from_model"), fputs(use_split ? "true" : "false", jf), fputs(",\n", jf);
     jkey(jf, "  ", "split_note"), jstr(jf, split_note), fputs(",\n", jf);
@@ -1110,11 +1160,7 @@ static int eval_freq(const options *o) {
       goto out;
     }
   }
-  mlff_calc_options co = {MLFF_DEVICE_CPU, 0, (int)o->threads};
-  if (mlff_calc_create(m, &co, &calc)) {
-    rc = cli_fail("eval");
-    goto out;
-  }
+  if (make_calc(m, o, &calc)) goto out;
   /* both calculators start from the same, generically oriented copy (see freq.h: libxtb's
    * gradient is wrong where atoms share a Cartesian coordinate, as symmetric inputs do) */
   x0 = malloc((size_t)n * 3 * sizeof *x0);
@@ -1251,6 +1297,7 @@ out:
 static int run(int argc, char **argv) {
   options o = {0};
   o.worst = 5;
+  o.device = MLFF_DEVICE_CPU;
   int worst_given = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -1278,7 +1325,19 @@ static int run(int argc, char **argv) {
       if (!cli_parse_count(argv[++i], &o.threads) || o.threads > 4096)
         return cli_usage_error("eval", USAGE, "--threads needs a number of threads, not '%s'",
                                argv[i]);
-    } else if (!strcmp(a, "--freq") && has_value) o.freq_path = argv[++i];
+    } else if (!strcmp(a, "--device") && has_value) {
+      const char *v = argv[++i];
+      if (!strcmp(v, "cpu")) o.device = MLFF_DEVICE_CPU;
+      else if (!strcmp(v, "gpu")) o.device = MLFF_DEVICE_GPU;
+      else if (!strcmp(v, "auto")) o.device = MLFF_DEVICE_AUTO;
+      else return cli_usage_error("eval", USAGE, "--device must be cpu, gpu or auto, not '%s'", v);
+    } else if (!strcmp(a, "--fp16") && has_value) {
+      const char *v = argv[++i];
+      if (!strcmp(v, "yes")) o.fp16 = 1;
+      else if (!strcmp(v, "no")) o.fp16 = 0;
+      else return cli_usage_error("eval", USAGE, "--fp16 must be yes or no, not '%s'", v);
+    } else if (!strcmp(a, "--predictions") && has_value) o.pred_path = argv[++i];
+    else if (!strcmp(a, "--freq") && has_value) o.freq_path = argv[++i];
     else if (!strcmp(a, "--interaction")) o.interaction = 1;
     else if (a[0] == '-' && a[1])
       return cli_usage_error("eval", USAGE, "unknown option or missing value: '%s'", a);
@@ -1292,10 +1351,10 @@ static int run(int argc, char **argv) {
       return cli_usage_error("eval", USAGE,
                              "--freq takes a model and a molecule, not a dataset ('%s')",
                              o.data_path);
-    if (o.split || o.sources || o.interaction || worst_given)
+    if (o.split || o.sources || o.interaction || worst_given || o.pred_path)
       return cli_usage_error("eval", USAGE, "%s",
-                             "--split, --sources, --worst and --interaction apply to a dataset, "
-                             "not to --freq");
+                             "--split, --sources, --worst, --interaction and --predictions apply "
+                             "to a dataset, not to --freq");
     return eval_freq(&o);
   }
   if (!o.data_path)

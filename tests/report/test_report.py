@@ -65,7 +65,7 @@ def fixtures(d):
                     "benzene4_gpu_fp32": case(48, 26.0),
                     "benzene8_gpu_fp32": case(96, 40.0),
                     "benzene16_gpu_fp32": case(192, 36.0),
-                    "liquid49152_gpu_fp32": case(49152, 1000.0),
+                    "liquid49152_gpu_fp32": case(49152, 1000.0, peak_device_mem_mb=2345.0),
                     "liquid49152_gpu_fp16": case(49152, 800.0)}})
     dump(os.path.join(r, "h100-2030-01-02-gpu-capi-y.json"),
          {"device": "NVIDIA H100 80GB HBM3", "source": "wall time per call",
@@ -177,6 +177,8 @@ def main():
     c = one_row(conf, "liquid FP32", "liquid benzene, 49,152 atoms, LAMMPS, GPU FP32")
     if c[1] != "1.50× vs PyTorch compile (H100)":
         fail(f"liquid speedup 1.5 ms / 1000 us: {c}", conf)
+    if c[2] != "device 2,345 MB":  # bench/bench.py's field name
+        fail(f"liquid FP32 row: peak_device_mem_mb: {c}", conf)
     c = one_row(conf, "C API big box", "1,000,000 atoms, C API (liquid box), GPU FP32")
     if c[2] != "device 5,000 B/atom (5.00 GB)" or c[5] != "100,000 µs/call":
         fail(f"C-API row: memory from device_bytes_per_atom, time from ms_per_call: {c}", conf)
