@@ -4,7 +4,8 @@
 # GPU tests, compute-sanitizer memcheck and racecheck, bench/run.sh gpu (LAMMPS timings, memory,
 # accuracy: $OUT/<gpu>-<date>-gpu.json) and the C-API benchmark while time is left (the call has
 # ~8 min; MLFF_DEVICE_SECONDS, default 420, is what this script plans for), everything written
-# under $OUT (logs in one tarball: at most 8 files come back). MLFF_BENCH_MODEL: another model.
+# under $OUT (logs in one tarball: at most 8 files come back). MLFF_BENCH_MODEL: another model;
+# MLFF_DEVICE_SANITIZE=0: no compute-sanitizer runs (more of the call left to the benchmarks).
 # The held-out set of the accuracy section: .devdata/heldout.h5 (or MLFF_BENCH_HELDOUT).
 set -uo pipefail
 out=${OUT:-/tmp/out}
@@ -17,7 +18,7 @@ echo "== gpu tests"
 "$B/test_gpu" 2>&1 | tee "$out/logs/test_gpu.log"
 echo "test_gpu rc=${PIPESTATUS[0]}" | tee -a "$out/logs/test_gpu.log"
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
-if [ -n "$san" ]; then
+if [ -n "$san" ] && [ "${MLFF_DEVICE_SANITIZE:-1}" != 0 ]; then
   for tool in memcheck racecheck; do
     echo "== compute-sanitizer $tool"
     timeout 150 "$san" --tool "$tool" --error-exitcode 9 "$B/test_gpu" >"$out/logs/sanitizer_$tool.log" 2>&1
