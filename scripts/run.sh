@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh — the README's main command: build what is missing, run the benzene NVE validation
 # (examples/lammps/in.benzene_nve, SPEC §7) in LAMMPS with the mlff plugin, check it with
-# scripts/check_nve.py and print the verdict. Log, report and plot go to build/validation/.
+# scripts/check_nve.py and print the verdict. Log, report (text and nve.json) and plot go to
+# build/validation/.
 #
 #   bash scripts/run.sh [--nve-ps N] [--eq-ps N] [--device cpu|gpu|auto] [--fp16 yes|no]
 #                       [--seed N] [--model FILE] [--out DIR]
@@ -96,7 +97,7 @@ for p in python3 /usr/bin/python3; do
   if command -v "$p" >/dev/null && "$p" -c 'import matplotlib' 2>/dev/null; then py=$p; break; fi
 done
 rc=0
-"$py" "$here/scripts/check_nve.py" "$log" --out "$out" ${note:+--model-note "$note"} || rc=$?
+"$py" "$here/scripts/check_nve.py" "$log" --out "$out" --json "$out/nve.json" ${note:+--model-note "$note"} || rc=$?
 if [ -n "$note" ]; then
   echo
   echo "  (verdict above is for an UNTRAINED random model: a pipeline check, not physics)"
