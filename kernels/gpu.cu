@@ -140,43 +140,55 @@ __global__ void k_cell_fill(int n_total, const int *cell_of, const int *cell_sta
   cell_atoms[cell_start[c] + atomicAdd(&cell_fill[c], 1)] = i;
 }
 
-/* Thread per local atom: neighbours within rc from the 27 cells around it. */
+/* Warp per local atom: neighbours within rc from the 27 cells around it, a cell's atoms across
+ * the lanes, found ones compacted by ballot (a thread per atom, scanning ~300 candidates alone
+ * and writing its list with a stride, was latency-bound). Order: by cell, then cell order. */
+#define NEIGHBOR_WARPS 4
 __global__ void k_neighbors(const char *stage, int n_local, float rc, const int *cell_of,
                             const int *cell_start, const int *cell_atoms, int max_nb,
                             int *nbr_n, int *nbr_j, float4 *nbr_d, int *overflow) {
-  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  const int lane = threadIdx.x % 32;
+  const int i = blockIdx.x * NEIGHBOR_WARPS + threadIdx.x / 32;
   if (i >= n_local) return;
   const StepHeader *h = (const StepHeader *)stage;
   const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
-  float4 p = pos[i];
+  const float4 p = pos[i];
   int n = 0;
   if (p.w >= 0.f) {
-    int c = cell_of[i];
-    int cx = c % h->dims[0], cy = (c / h->dims[0]) % h->dims[1], cz = c / (h->dims[0] * h->dims[1]);
-    float rc2 = rc * rc;
+    const int c = cell_of[i];
+    const int cx = c % h->dims[0], cy = (c / h->dims[0]) % h->dims[1], cz = c / (h->dims[0] * h->dims[1]);
+    const float rc2 = rc * rc;
+    const unsigned below = (1u << lane) - 1;
     for (int z = max(cz - 1, 0); z <= min(cz + 1, h->dims[2] - 1); z++)
       for (int y = max(cy - 1, 0); y <= min(cy + 1, h->dims[1] - 1); y++)
         for (int x = max(cx - 1, 0); x <= min(cx + 1, h->dims[0] - 1); x++) {
-          int cc = (z * h->dims[1] + y) * h->dims[0] + x;
-          for (int s = cell_start[cc]; s < cell_start[cc + 1]; s++) {
-            int j = cell_atoms[s];
-            if (j == i) continue;
-            float4 q = pos[j];
-            if (q.w < 0.f) continue;
-            float dx = q.x - p.x, dy = q.y - p.y, dz = q.z - p.z;
-            float r2 = dx * dx + dy * dy + dz * dz;
-            if (r2 >= rc2 || r2 == 0.f) continue;
-            if (n < max_nb) {
-              nbr_j[(size_t)i * max_nb + n] = j;
-              nbr_d[(size_t)i * max_nb + n] = make_float4(dx, dy, dz, sqrtf(r2));
-            } else {
-              atomicMax(overflow, n + 1);
+          const int cc = (z * h->dims[1] + y) * h->dims[0] + x;
+          const int s1 = cell_start[cc + 1];
+          for (int base = cell_start[cc]; base < s1; base += 32) {
+            const int s = base + lane;
+            int j = -1;
+            float dx = 0.f, dy = 0.f, dz = 0.f, r2 = 0.f;
+            if (s < s1) {
+              j = cell_atoms[s];
+              const float4 q = pos[j];
+              dx = q.x - p.x; dy = q.y - p.y; dz = q.z - p.z;
+              r2 = dx * dx + dy * dy + dz * dz;
+              if (j == i || q.w < 0.f || r2 >= rc2 || r2 == 0.f) j = -1;
             }
-            n++;
+            const unsigned found = __ballot_sync(0xffffffffu, j >= 0);
+            const int k = n + __popc(found & below);
+            if (j >= 0 && k < max_nb) {
+              nbr_j[(size_t)i * max_nb + k] = j;
+              nbr_d[(size_t)i * max_nb + k] = make_float4(dx, dy, dz, sqrtf(r2));
+            }
+            n += __popc(found);
           }
         }
   }
-  nbr_n[i] = min(n, max_nb);
+  if (lane == 0) {
+    if (n > max_nb) atomicMax(overflow, n);
+    nbr_n[i] = min(n, max_nb);
+  }
 }
 
 __global__ void k_count_species(const char *stage, int n_local, int *count) {
@@ -1259,9 +1271,9 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
   cub::DeviceScan::ExclusiveSum(g->d_scan_tmp, g->scan_tmp_bytes, g->d_cell_count, g->d_cell_start,
                                 g->cap_cells + 1, s);
   k_cell_fill<<<bt, tb, 0, s>>>(n_total, g->d_cell_of, g->d_cell_start, g->d_cell_fill, g->d_cell_atoms);
-  k_neighbors<<<bl, tb, 0, s>>>(g->d_stage, n_local, g->rc, g->d_cell_of, g->d_cell_start,
-                                g->d_cell_atoms, g->max_nb, g->d_nbr_n, g->d_nbr_j, g->d_nbr_d,
-                                g->d_overflow);
+  k_neighbors<<<(n_local + NEIGHBOR_WARPS - 1) / NEIGHBOR_WARPS, 32 * NEIGHBOR_WARPS, 0, s>>>(
+      g->d_stage, n_local, g->rc, g->d_cell_of, g->d_cell_start, g->d_cell_atoms, g->max_nb,
+      g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_overflow);
   mark(g, "cells+neighbours");
   k_count_species<<<bl, tb, 0, s>>>(g->d_stage, n_local, g->d_count);
   k_offsets<<<1, 1, 0, s>>>(g->n_elements, g->d_count, g->d_offset, g->d_fill);
