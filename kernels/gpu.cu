@@ -38,12 +38,31 @@ struct AevParams {
 };
 
 /* What the host writes each step before the positions: the cell grid of this step. */
+/* The staged positions: this header, float4 (x, y, z, species)[n_total] for the cell list and
+ * the cutoff test, then double (x, y, z)[n_total] from which the kept pairs' displacements are
+ * taken: float32 positions a few hundred Å from the corner (a large box, a batch of many
+ * structures) carry 1e-5 Å steps, relative force errors of 1e-5 and more. */
 struct StepHeader {
   float lo[3];
   float inv_cell;
   int dims[3];
-  int pad;
+  int n_total;
 };
+
+__device__ __forceinline__ const double *stage_xd(const char *stage) {
+  const StepHeader *h = (const StepHeader *)stage;
+  return (const double *)(stage + sizeof(StepHeader) + (size_t)h->n_total * sizeof(float4));
+}
+
+/* Displacement x_j - x_i and its length, from the double positions. */
+__device__ __forceinline__ float4 displacement(const double *xd, int i, int j) {
+  double dx = xd[3 * (size_t)j] - xd[3 * (size_t)i], dy = xd[3 * (size_t)j + 1] - xd[3 * (size_t)i + 1],
+         dz = xd[3 * (size_t)j + 2] - xd[3 * (size_t)i + 2];
+  return make_float4((float)dx, (float)dy, (float)dz, (float)sqrt(dx * dx + dy * dy + dz * dz));
+}
+
+/* The float test keeps a margin; the double length decides (as the CPU path does). */
+#define CUTOFF_MARGIN 1.0001f
 
 struct Net { /* one element's layers on the device; all elements share the sizes */
   float *W[MLFF_MAX_LAYERS], *b[MLFF_MAX_LAYERS];
@@ -61,7 +80,7 @@ struct mlff_gpu {
   /* capacities */
   int cap_atoms, cap_cells, max_nb;
   /* device buffers */
-  char *d_stage;        /* StepHeader + float4 positions (x, y, z, species) */
+  char *d_stage;        /* StepHeader + float4 (x, y, z, species) + double (x, y, z) positions */
   int *d_cell_count, *d_cell_start, *d_cell_fill, *d_cell_of, *d_cell_atoms;
   void *d_scan_tmp;
   size_t scan_tmp_bytes;
@@ -157,7 +176,8 @@ __global__ void k_neighbors(const char *stage, int n_local, float rc, const int 
   if (p.w >= 0.f) {
     const int c = cell_of[i];
     const int cx = c % h->dims[0], cy = (c / h->dims[0]) % h->dims[1], cz = c / (h->dims[0] * h->dims[1]);
-    const float rc2 = rc * rc;
+    const float rc2 = rc * rc, rc2_loose = rc2 * CUTOFF_MARGIN;
+    const double *xd = stage_xd(stage);
     const unsigned below = (1u << lane) - 1;
     for (int z = max(cz - 1, 0); z <= min(cz + 1, h->dims[2] - 1); z++)
       for (int y = max(cy - 1, 0); y <= min(cy + 1, h->dims[1] - 1); y++)
@@ -167,19 +187,23 @@ __global__ void k_neighbors(const char *stage, int n_local, float rc, const int 
           for (int base = cell_start[cc]; base < s1; base += 32) {
             const int s = base + lane;
             int j = -1;
-            float dx = 0.f, dy = 0.f, dz = 0.f, r2 = 0.f;
+            float4 d = make_float4(0.f, 0.f, 0.f, 0.f);
             if (s < s1) {
               j = cell_atoms[s];
               const float4 q = pos[j];
-              dx = q.x - p.x; dy = q.y - p.y; dz = q.z - p.z;
-              r2 = dx * dx + dy * dy + dz * dz;
-              if (j == i || q.w < 0.f || r2 >= rc2 || r2 == 0.f) j = -1;
+              const float dx = q.x - p.x, dy = q.y - p.y, dz = q.z - p.z;
+              const float r2 = dx * dx + dy * dy + dz * dz;
+              if (j == i || q.w < 0.f || r2 >= rc2_loose) j = -1;
+              if (j >= 0) {
+                d = displacement(xd, i, j);
+                if (d.w >= rc || d.w == 0.f) j = -1;
+              }
             }
             const unsigned found = __ballot_sync(0xffffffffu, j >= 0);
             const int k = n + __popc(found & below);
             if (j >= 0 && k < max_nb) {
               nbr_j[(size_t)i * max_nb + k] = j;
-              nbr_d[(size_t)i * max_nb + k] = make_float4(dx, dy, dz, sqrtf(r2));
+              nbr_d[(size_t)i * max_nb + k] = d;
             }
             n += __popc(found);
           }
@@ -755,14 +779,17 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
   float *Ws = H + N.hidden_total + 2 * 1024;         /* one layer's weights, rows padded */
   if (t == 0) { cnt = 0; na = 0; }
   __syncthreads();
-  const float rc2 = rc * rc;
+  const float rc2_loose = rc * rc * CUTOFF_MARGIN;
+  const double *xd = stage_xd(stage);
   for (int j = t; j < n_total; j += FUSED_THREADS) {
     float4 q = pos[j];
     float dx = q.x - p.x, dy = q.y - p.y, dz = q.z - p.z, r2 = dx * dx + dy * dy + dz * dz;
-    if (j == i || q.w < 0.f || r2 >= rc2 || r2 == 0.f) continue;
+    if (j == i || q.w < 0.f || r2 >= rc2_loose) continue;
+    const float4 d = displacement(xd, i, j);
+    if (d.w >= rc || d.w == 0.f) continue;
     int k = atomicAdd(&cnt, 1);
     if (k < FUSED_MAX_NB) {
-      nd[k] = make_float4(dx, dy, dz, sqrtf(r2));
+      nd[k] = d;
       nj[k] = j;
       ns[k] = (int)q.w; /* positions are read once: they may live in host memory */
     }
@@ -1015,7 +1042,8 @@ static mlff_status reserve(mlff_gpu *g, int atoms, int cells, int max_nb) {
                        max_nb, cells, cudaGetErrorString(e_));                                  \
     }                                                                                           \
   } while (0)
-  ALLOC(cudaMalloc(&g->d_stage, sizeof(StepHeader) + A * sizeof(float4)), sizeof(StepHeader) + A * sizeof(float4));
+  const size_t stage_cap = sizeof(StepHeader) + A * (sizeof(float4) + 3 * sizeof(double));
+  ALLOC(cudaMalloc(&g->d_stage, stage_cap), stage_cap);
   ALLOC(cudaMalloc(&g->d_cell_count, (cells + 1) * sizeof(int)), (cells + 1) * sizeof(int));
   ALLOC(cudaMalloc(&g->d_cell_start, (cells + 1) * sizeof(int)), (cells + 1) * sizeof(int));
   ALLOC(cudaMalloc(&g->d_cell_fill, (cells + 1) * sizeof(int)), (cells + 1) * sizeof(int));
@@ -1042,7 +1070,7 @@ static mlff_status reserve(mlff_gpu *g, int atoms, int cells, int max_nb) {
   ALLOC(cudaMalloc(&g->d_bufB, A * g->widest * sizeof(float)), A * g->widest * sizeof(float));
   size_t out_cap = 64 + 10 * A * sizeof(float);
   ALLOC(cudaMalloc(&g->d_out, out_cap), out_cap);
-  ALLOC(cudaMallocHost(&g->h_stage, sizeof(StepHeader) + A * sizeof(float4)), sizeof(StepHeader) + A * sizeof(float4));
+  ALLOC(cudaMallocHost(&g->h_stage, stage_cap), stage_cap);
   ALLOC(cudaMallocHost(&g->h_out, out_cap), out_cap);
   ALLOC(cudaMemset(g->d_out, 0, out_cap), out_cap); /* zero between steps from here on */
   if (cudaHostGetDevicePointer((void **)&g->h_stage_dev, g->h_stage, 0) != cudaSuccess ||
@@ -1239,7 +1267,7 @@ static void set_layout(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
 static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
   cudaStream_t s = g->stream;
   const AevParams &P = g->aev;
-  size_t stage_bytes = sizeof(StepHeader) + (size_t)n_total * sizeof(float4);
+  size_t stage_bytes = sizeof(StepHeader) + (size_t)n_total * (sizeof(float4) + 3 * sizeof(double));
   set_layout(g, n_local, n_total, want_vatom);
   mark(g, "start");
   /* d_out is zero between steps (zeroed when allocated, and by every step after its copy) */
@@ -1422,10 +1450,14 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
       h->dims[d] = dims[d];
     }
     h->inv_cell = (float)(1.0 / cell);
+    h->n_total = n_total;
     float4 *pos = (float4 *)(g->h_stage + sizeof(StepHeader));
-    for (int i = 0; i < n_total; i++)
-      pos[i] = make_float4((float)(x[3 * (size_t)i] - lo[0]), (float)(x[3 * (size_t)i + 1] - lo[1]),
-                           (float)(x[3 * (size_t)i + 2] - lo[2]), (float)species[i]);
+    double *xd = (double *)(pos + n_total);
+    for (int i = 0; i < n_total; i++) {
+      for (int d = 0; d < 3; d++) xd[3 * (size_t)i + d] = x[3 * (size_t)i + d] - lo[d];
+      pos[i] = make_float4((float)xd[3 * (size_t)i], (float)xd[3 * (size_t)i + 1],
+                           (float)xd[3 * (size_t)i + 2], (float)species[i]);
+    }
     if ((st = run_step(g, n_local, n_total, virial_atom != nullptr))) return st;
     if (*g->h_overflow == 0) break;
     if (g->fused) { /* more neighbours than the one-kernel path holds: the general path */

@@ -87,6 +87,29 @@ int main(void) {
     for (int i = 0; i < 3 * set[k].n; i++) CHECK_CLOSE(br[k].forces[i], sr[k].forces[i], 1e-5 * fm);
     free(br[k].forces); free(br[k].energy_atom); free(sr[k].forces); free(sr[k].energy_atom);
   }
+  /* a large batch (500 dimers, 12,000 atoms in one launch) = the CPU, structure by structure:
+   * the structures must not be laid out so far apart that float32 positions lose precision */
+  {
+    enum { NB = 500 };
+    mlff_structure *bs = malloc(NB * sizeof *bs);
+    mlff_result *bg = malloc(NB * sizeof *bg);
+    double *Fc = malloc(24 * d.n);
+    for (int k = 0; k < NB; k++) {
+      bs[k] = tview(&d);
+      bg[k] = (mlff_result){0, {0}, malloc(24 * d.n), NULL, NULL};
+    }
+    CHECK_OK(mlff_compute_batch(gpu, NB, bs, bg));
+    mlff_result rc = {0, {0}, Fc, NULL, NULL};
+    CHECK_OK(mlff_compute(cpu, &bs[0], &rc));
+    double fm = 0, worst = 0;
+    for (int i = 0; i < 3 * d.n; i++) fm = fmax(fm, fabs(Fc[i]));
+    for (int k = 0; k < NB; k++)
+      for (int i = 0; i < 3 * d.n; i++) worst = fmax(worst, fabs(bg[k].forces[i] - Fc[i]) / fm);
+    printf("batch of %d dimers vs CPU: max|dF|/max|F| %.2e\n", NB, worst);
+    CHECK(worst <= 1e-5);
+    for (int k = 0; k < NB; k++) free(bg[k].forces);
+    free(bs); free(bg); free(Fc);
+  }
   /* neighbour-list entry point (as LAMMPS calls it): full list of an open dimer */
   {
     int n = d.n, *ilist = malloc(n * sizeof(int)), *num = malloc(n * sizeof(int)), *all = malloc(n * n * sizeof(int));
