@@ -46,12 +46,18 @@ struct StepHeader {
   float lo[3];
   float inv_cell;
   int dims[3];
-  int n_total;
+  int pad0;
+  int4 meta;   /* n_total; small: all atoms within FLOAT_SPAN Å of the corner, float
+                * displacements suffice; 2 unused. One load: it may come from host memory */
 };
+/* Up to this span float32 positions are as exact as the test asks (1e-5 of the largest force;
+ * measured 1.4e-6 for benzene, 4.7e-6 at 21 Å, 9e-6 at 39 Å); the one-kernel path then skips
+ * the double positions, one read of host memory fewer in its zero-copy form. */
+#define FLOAT_SPAN 16.0
+static_assert(sizeof(StepHeader) % 16 == 0, "float4 positions follow the header");
 
-__device__ __forceinline__ const double *stage_xd(const char *stage) {
-  const StepHeader *h = (const StepHeader *)stage;
-  return (const double *)(stage + sizeof(StepHeader) + (size_t)h->n_total * sizeof(float4));
+__device__ __forceinline__ const double *stage_xd(const char *stage, int n_total) {
+  return (const double *)(stage + sizeof(StepHeader) + (size_t)n_total * sizeof(float4));
 }
 
 /* Displacement x_j - x_i and its length, from the double positions. */
@@ -177,7 +183,7 @@ __global__ void k_neighbors(const char *stage, int n_local, float rc, const int 
     const int c = cell_of[i];
     const int cx = c % h->dims[0], cy = (c / h->dims[0]) % h->dims[1], cz = c / (h->dims[0] * h->dims[1]);
     const float rc2 = rc * rc, rc2_loose = rc2 * CUTOFF_MARGIN;
-    const double *xd = stage_xd(stage);
+    const double *xd = stage_xd(stage, h->meta.x);
     const unsigned below = (1u << lane) - 1;
     for (int z = max(cz - 1, 0); z <= min(cz + 1, h->dims[2] - 1); z++)
       for (int y = max(cy - 1, 0); y <= min(cy + 1, h->dims[1] - 1); y++)
@@ -780,12 +786,14 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
   if (t == 0) { cnt = 0; na = 0; }
   __syncthreads();
   const float rc2_loose = rc * rc * CUTOFF_MARGIN;
-  const double *xd = stage_xd(stage);
+  const int4 meta = ((const StepHeader *)stage)->meta;
+  const double *xd = stage_xd(stage, meta.x);
+  const int small = meta.y;
   for (int j = t; j < n_total; j += FUSED_THREADS) {
     float4 q = pos[j];
     float dx = q.x - p.x, dy = q.y - p.y, dz = q.z - p.z, r2 = dx * dx + dy * dy + dz * dz;
     if (j == i || q.w < 0.f || r2 >= rc2_loose) continue;
-    const float4 d = displacement(xd, i, j);
+    const float4 d = small ? make_float4(dx, dy, dz, sqrtf(r2)) : displacement(xd, i, j);
     if (d.w >= rc || d.w == 0.f) continue;
     int k = atomicAdd(&cnt, 1);
     if (k < FUSED_MAX_NB) {
@@ -1450,7 +1458,8 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
       h->dims[d] = dims[d];
     }
     h->inv_cell = (float)(1.0 / cell);
-    h->n_total = n_total;
+    h->meta.x = n_total;
+    h->meta.y = hi[0] - lo[0] <= FLOAT_SPAN && hi[1] - lo[1] <= FLOAT_SPAN && hi[2] - lo[2] <= FLOAT_SPAN;
     float4 *pos = (float4 *)(g->h_stage + sizeof(StepHeader));
     double *xd = (double *)(pos + n_total);
     for (int i = 0; i < n_total; i++) {
