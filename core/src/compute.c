@@ -513,9 +513,10 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
   for (int b = 0; b < n; b++) {
     double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
     for (int i = starts[b]; i < starts[b + 1]; i++)
-      for (int k = 0; k < 3; k++) {
-        lo[k] = fmin(lo[k], s->x[3 * (size_t)i + k]);
-        hi[k] = fmax(hi[k], s->x[3 * (size_t)i + k]);
+      for (int k = 0; k < 3; k++) { /* comparisons, not fmin/fmax: those are calls */
+        const double v = s->x[3 * (size_t)i + k];
+        if (v < lo[k]) lo[k] = v;
+        if (v > hi[k]) hi[k] = v;
       }
     for (int k = 0; k < 3; k++) {
       if (lo[k] > hi[k]) lo[k] = hi[k] = 0.0;
