@@ -21,6 +21,12 @@
 #include "mlff_gpu.h"
 
 #define WARPS_PER_BLOCK 4
+/* k_aev_forward's shared memory per warp: G, then per neighbour slot a float4 d, a cutoff
+ * value and a species; counts rounded to 4 so that every warp's float4s stay aligned */
+__host__ __device__ inline int aev_fwd_round4(int n) { return (n + 3) & ~3; }
+__host__ __device__ inline int aev_fwd_words(int D, int max_nb) {
+  return aev_fwd_round4(D) + 6 * aev_fwd_round4(max_nb);
+}
 #define MAX_D 1024            /* descriptor length the kernels support */
 #define MAX_NB_LIMIT 512      /* neighbour capacity ceiling per atom */
 
@@ -312,89 +318,108 @@ __device__ __forceinline__ void decode_pair(int p, int na, int &j, int &k) {
   if (k >= na) k -= na;
 }
 
-/* Warp per atom: G row of atom i (rows sorted by element). Lanes own features: radial
- * shells for each neighbour, then the (shell, section) features of each angular pair in turn,
- * so every lane adds only to its own entries of G (no atomics, no bank conflicts). */
+/* Warp per atom: G row of atom i (rows sorted by element). The neighbours are read once, a
+ * lane each, and what the loops need of them is then passed by shuffles or kept in shared
+ * memory (angular neighbours: displacement, species, cutoff value), so that no loop waits on a
+ * global load per neighbour or pair. Lanes own features: radial shells for each neighbour, then
+ * the (shell, section) features of each angular pair in turn, so every lane adds only to its
+ * own entries of G (no atomics, no bank conflicts). */
 __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const int *row,
                               int max_nb, const int *nbr_n, const int *nbr_j, const float4 *nbr_d,
                               float *G_out) {
   extern __shared__ float sh[];
+  const unsigned FULL = 0xffffffffu;
   int w = threadIdx.x / 32, lane = threadIdx.x % 32;
   int i = blockIdx.x * WARPS_PER_BLOCK + w;
-  float *G = sh + w * (P.D + 3 * max_nb);
-  int *ang = (int *)(G + P.D);
-  float *fca = (float *)(ang + max_nb); /* cutoff value of each angular neighbour */
+  float *G = sh + w * aev_fwd_words(P.D, max_nb);
+  const int nb4 = aev_fwd_round4(max_nb);
+  float4 *angd = (float4 *)(G + aev_fwd_round4(P.D)); /* [max_nb] angular neighbours: d */
+  float *fca = (float *)(angd + nb4);                 /* cutoff value */
+  int *asp = (int *)(fca + nb4);                      /* species */
   if (i >= n_local || row[i] < 0) return;
   const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
   for (int f = lane; f < P.D; f += 32) G[f] = 0.f;
   int n = nbr_n[i];
   const float4 *nd = nbr_d + (size_t)i * max_nb;
   const int *nj = nbr_j + (size_t)i * max_nb;
+  __syncwarp();
   int na = 0;
   for (int base = 0; base < n; base += 32) {
-    int k = base + lane;
-    float4 d = k < n ? nd[k] : make_float4(0, 0, 0, 1e30f);
-    unsigned m = __ballot_sync(0xffffffffu, k < n && d.w < P.Rca);
+    const int k = base + lane;
+    const float4 d = k < n ? nd[k] : make_float4(0, 0, 0, 1e30f);
+    const int sp = k < n ? (int)pos[nj[k]].w : 0;
+    const unsigned m = __ballot_sync(FULL, k < n && d.w < P.Rca);
     if (k < n && d.w < P.Rca) {
       int slot = na + __popc(m & ((1u << lane) - 1));
-      ang[slot] = k;
+      angd[slot] = d;
       fca[slot] = fc_f(d.w, P.Rca);
+      asp[slot] = sp;
     }
     na += __popc(m);
-  }
-  __syncwarp();
-  for (int k = 0; k < n; k++) {
-    float4 d = nd[k];
-    if (d.w >= P.Rcr) continue;
-    float f = 0.25f * fc_f(d.w, P.Rcr);
-    float *Gs = G + (int)pos[nj[k]].w * P.nR;
-    for (int q = lane; q < P.nR; q += 32) {
-      float x = d.w - P.muR[q];
-      Gs[q] += f * __expf(-P.etaR * x * x);
+    /* radial: this batch's neighbours in turn, lanes over the shells */
+    const float fr = d.w < P.Rcr ? 0.25f * fc_f(d.w, P.Rcr) : 0.f;
+    const int cnt = min(32, n - base);
+    for (int q = 0; q < cnt; q++) {
+      const float r = __shfl_sync(FULL, d.w, q), f = __shfl_sync(FULL, fr, q);
+      const int s = __shfl_sync(FULL, sp, q);
+      if (f == 0.f) continue; /* beyond the radial cutoff: the same for every lane */
+      for (int sh_ = lane; sh_ < P.nR; sh_ += 32) {
+        float x = r - P.muR[sh_];
+        G[s * P.nR + sh_] += f * __expf(-P.etaR * x * x);
+      }
     }
   }
-  const int nAZ = P.nA * P.nZ;
+  __syncwarp();
+  const int nAZ = P.nA * P.nZ, npairs = na * (na - 1) / 2;
+  float *GA = G + P.n_radial;
   if (nAZ == 32) {
-    /* one feature per lane (ANI-1x: 4 shells x 8 sections): the lane's constants are fixed,
-     * and its sum stays in a register while consecutive pairs share a species block */
+    /* one feature per lane (ANI-1x: 4 shells x 8 sections): the lane's constants are fixed;
+     * a pair's own terms are computed once, by one lane, and passed to all; the lane's sum
+     * stays in a register while consecutive pairs share a species block */
     const int x = lane / P.nZ, z = lane - x * P.nZ;
     const float cz = P.cosZ[z], sz = P.sinZ[z], mu = P.muA[x];
     const int e = P.zeta_m1 >= 0 ? P.zeta_m1 + 1 : -1;
-    float *GA = G + P.n_radial;
     int cur = -1;
     float acc = 0.f;
-    for (int a = 0; a < na; a++) {
-      float4 dj = nd[ang[a]];
-      int sj = (int)pos[nj[ang[a]]].w;
-      float fcj = fca[a];
-      for (int b = a + 1; b < na; b++) {
-        float4 dk = nd[ang[b]];
-        float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) / (dj.w * dk.w);
-        float c = 0.95f * cos_t, sn = sqrtf(fmaxf(1.f - c * c, 1e-12f));
-        float base = 0.5f * (1.f + c * cz + sn * sz);
-        float pw = e >= 0 ? ipow(base, e) : powf(base, P.zeta);
-        float u = 0.5f * (dj.w + dk.w) - mu;
-        int blk = pair_index(sj, (int)pos[nj[ang[b]]].w, P.nS);
+    for (int base = 0; base < npairs; base += 32) {
+      float c_l = 0.f, sn_l = 0.f, w_l = 0.f, r_l = 0.f;
+      int blk_l = 0;
+      if (base + lane < npairs) {
+        int a, b;
+        decode_pair(base + lane, na, a, b);
+        const float4 dj = angd[a], dk = angd[b];
+        const float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) / (dj.w * dk.w);
+        c_l = 0.95f * cos_t;
+        sn_l = sqrtf(fmaxf(1.f - c_l * c_l, 1e-12f));
+        w_l = 2.f * fca[a] * fca[b];
+        r_l = 0.5f * (dj.w + dk.w);
+        blk_l = pair_index(asp[a], asp[b], P.nS);
+      }
+      const int cnt = min(32, npairs - base);
+      for (int q = 0; q < cnt; q++) {
+        const float c = __shfl_sync(FULL, c_l, q), sn = __shfl_sync(FULL, sn_l, q);
+        const float wq = __shfl_sync(FULL, w_l, q), u = __shfl_sync(FULL, r_l, q) - mu;
+        const int blk = __shfl_sync(FULL, blk_l, q);
+        const float bse = 0.5f * (1.f + c * cz + sn * sz);
+        const float pw = e >= 0 ? ipow(bse, e) : powf(bse, P.zeta);
         if (blk != cur) {
           if (cur >= 0) GA[cur * 32 + lane] += acc;
           cur = blk;
           acc = 0.f;
         }
-        acc += 2.f * fcj * fca[b] * pw * __expf(-P.etaA * u * u);
+        acc += wq * pw * __expf(-P.etaA * u * u);
       }
     }
     if (cur >= 0) GA[cur * 32 + lane] += acc;
   } else
-  for (int a = 0; a < na; a++) {
-    float4 dj = nd[ang[a]];
-    int sj = (int)pos[nj[ang[a]]].w;
-    float fcj = fca[a];
-    for (int b = a + 1; b < na; b++) {
-      float4 dk = nd[ang[b]];
+    for (int p = 0; p < npairs; p++) {
+      int a, b;
+      decode_pair(p, na, a, b);
+      const float4 dj = angd[a], dk = angd[b];
       float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) / (dj.w * dk.w);
       float c = 0.95f * cos_t, sn = sqrtf(fmaxf(1.f - c * c, 1e-12f));
-      float wgt = 2.f * fcj * fca[b], ravg = 0.5f * (dj.w + dk.w);
-      float *Gp = G + P.n_radial + pair_index(sj, (int)pos[nj[ang[b]]].w, P.nS) * nAZ;
+      float wgt = 2.f * fca[a] * fca[b], ravg = 0.5f * (dj.w + dk.w);
+      float *Gp = GA + pair_index(asp[a], asp[b], P.nS) * nAZ;
       for (int f = lane; f < nAZ; f += 32) {
         int x = f / P.nZ, z = f - x * P.nZ;
         float base = 0.5f * (1.f + c * P.cosZ[z] + sn * P.sinZ[z]);
@@ -403,7 +428,6 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
         Gp[f] += wgt * pw * __expf(-P.etaA * u * u);
       }
     }
-  }
   __syncwarp();
   float *out = G_out + (size_t)row[i] * P.D;
   for (int f = lane; f < P.D; f += 32) out[f] = G[f];
@@ -1175,7 +1199,8 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, mlff_gpu *
               cudaMemcpy(g->d_e0, g->e0, MLFF_MAX_ELEMENTS * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess))
     st = mlff_fail(MLFF_ERR_DEVICE, "cannot upload the energy offsets to the GPU");
   /* the descriptor kernels keep a row and a neighbour list per warp in shared memory */
-  int smem = WARPS_PER_BLOCK * (MAX_D + 5 * MAX_NB_LIMIT) * sizeof(float);
+  int fwd_words = aev_fwd_words(MAX_D, MAX_NB_LIMIT), bwd_words = MAX_D + 5 * MAX_NB_LIMIT;
+  int smem = WARPS_PER_BLOCK * (fwd_words > bwd_words ? fwd_words : bwd_words) * (int)sizeof(float);
   if (!st && (cudaFuncSetAttribute(k_aev_forward, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess ||
               cudaFuncSetAttribute(k_aev_backward, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess))
     st = mlff_fail(MLFF_ERR_DEVICE, "this GPU cannot give %d bytes of shared memory to a block", smem);
@@ -1317,7 +1342,7 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
   k_offsets<<<1, 1, 0, s>>>(g->n_elements, g->d_count, g->d_offset, g->d_fill);
   k_rows<<<bl, tb, 0, s>>>(g->d_stage, n_local, g->d_offset, g->d_fill, g->d_row, g->d_row_atom);
   int wb = (n_local + WARPS_PER_BLOCK - 1) / WARPS_PER_BLOCK;
-  size_t shf = WARPS_PER_BLOCK * (P.D + 3 * g->max_nb) * sizeof(float);
+  size_t shf = WARPS_PER_BLOCK * aev_fwd_words(P.D, g->max_nb) * sizeof(float);
   mark(g, "rows by element");
   k_aev_forward<<<wb, 32 * WARPS_PER_BLOCK, shf, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
                                                      g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_G);
