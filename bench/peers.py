@@ -27,7 +27,6 @@ The module's functions (read_dataset, evaluate, qeq_params_for, ...) are used by
 tests/peers/.
 """
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -39,6 +38,8 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 
 import numpy as np
+
+from bench import sha256  # bench/bench.py, beside this file
 
 # LAMMPS's conversion factor real -> metal (src/utils.cpp, get_conversion_factor: 1/23.060549).
 KCAL_PER_MOL_IN_EV = 1.0 / 23.060549
@@ -299,14 +300,6 @@ def lammps_version(lmp):
     m = re.search(r"LAMMPS version:\s*(.+)|Large-scale Atomic/Molecular Massively Parallel "
                   r"Simulator - (.+)", p.stdout)
     return (m[1] or m[2]).strip() if m else p.stdout.splitlines()[0] if p.stdout else "unknown"
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def cpu_model():
