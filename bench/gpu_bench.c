@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
   if (argc > 4 && !strcmp(argv[4], "profile")) { /* stage times of a few steps, on stderr */
     setenv("MLFF_GPU_PROFILE", "1", 1);
     mlff_calc *c;
-    mlff_calc_options o = {MLFF_DEVICE_GPU, 0, 0};
+    mlff_calc_options o = {MLFF_DEVICE_GPU, 0, 0, 0};
     if (mlff_calc_create(m, &o, &c)) { fprintf(stderr, "%s\n", mlff_last_error()); return 1; }
     sys_t one = {0};
     benzene_at(&one, 0, 0, 0);
@@ -145,7 +145,7 @@ int main(int argc, char **argv) {
   printf("{\n \"device\": \"%s\",\n \"source\": \"wall time per mlff_compute_batch call (host staging, copies, graph replay included), median of repeats\",\n", prop.name);
   for (int fp16 = 0; fp16 <= 1; fp16++) {
     mlff_calc *c;
-    mlff_calc_options o = {MLFF_DEVICE_GPU, fp16, 0};
+    mlff_calc_options o = {MLFF_DEVICE_GPU, fp16, 0, 0};
     if (mlff_calc_create(m, &o, &c)) { fprintf(stderr, "%s\n", mlff_last_error()); return 1; }
     printf(" \"%s\": {\n", fp16 ? "fp16" : "fp32");
     sys_t one = {0};

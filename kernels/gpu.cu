@@ -18,6 +18,8 @@
 
 #include <chrono>
 
+#include <omp.h>
+
 #include "mlff_gpu.h"
 
 #define WARPS_PER_BLOCK 4
@@ -129,6 +131,8 @@ struct mlff_gpu {
    * the stage times go to stderr (where the time goes, without a profiler) */
   int profile, n_marks;
   int n_sm;     /* streaming multiprocessors of the device */
+  int device;   /* CUDA ordinal: made current on every entry (ranks may share a process's thread) */
+  int n_threads; /* host threads for staging and adding results in large systems */
   int no_graph; /* MLFF_GPU_GRAPH=0: launch the step's kernels one by one (benchmarks) */
   cudaEvent_t ev[32];
   const char *ev_name[32];
@@ -733,6 +737,7 @@ __global__ void k_output(LayerArgs L, const int *offset, const int *row_atom, in
  * reads all of them). LAMMPS step on an H100: 12 atoms 44 -> 38 us, 48 atoms 56 -> 44 us, but
  * 192 atoms 70 -> 75 us. */
 #define ZERO_COPY_ATOMS 128
+#define HOST_THREADS_MIN_ATOMS 8192 /* below: the host loops of a step run on one thread */
 
 struct NetArgs {
   int n_layers, sizes[MLFF_MAX_LAYERS + 1], act, fp16;
@@ -1128,11 +1133,28 @@ static int g_widest_hidden(const mlff_network *n) {
   return w;
 }
 
-extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, mlff_gpu **out) {
+/* Make the context's device current for this host thread (cheap when it already is). */
+static cudaError_t use_device(const mlff_gpu *g) {
+  int cur = -1;
+  if (cudaGetDevice(&cur) == cudaSuccess && cur == g->device) return cudaSuccess;
+  return cudaSetDevice(g->device);
+}
+
+extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device, int n_threads,
+                                       mlff_gpu **out) {
   *out = nullptr;
-  if (mlff_gpu_device_count() < 1)
+  const int n_devices = mlff_gpu_device_count();
+  if (n_devices < 1)
     return mlff_fail(MLFF_ERR_DEVICE, "no CUDA device is visible (check nvidia-smi and "
                                       "CUDA_VISIBLE_DEVICES), use device cpu");
+  if (device < 0 || device >= n_devices)
+    return mlff_fail(MLFF_ERR_ARGUMENT, "GPU %d asked for, but %d CUDA device(s) are visible "
+                     "(ordinals 0-%d; check CUDA_VISIBLE_DEVICES)", device, n_devices, n_devices - 1);
+  if (cudaSetDevice(device) != cudaSuccess) {
+    cudaGetLastError();
+    return mlff_fail(MLFF_ERR_DEVICE, "cannot use CUDA device %d (is it in exclusive mode and "
+                     "taken by another process?)", device);
+  }
   const mlff_network *n0 = &m->net[0];
   for (int e = 1; e < m->n_elements; e++) {
     if (m->net[e].n_layers != n0->n_layers)
@@ -1147,9 +1169,9 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, mlff_gpu *
   if (!g) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
   g->n_elements = m->n_elements;
   g->n_layers = n0->n_layers;
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&g->n_sm, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+  g->device = device;
+  g->n_threads = n_threads > 0 ? n_threads : 1;
+  if (cudaDeviceGetAttribute(&g->n_sm, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
     cudaGetLastError();
     g->n_sm = 1;
   }
@@ -1218,6 +1240,7 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, mlff_gpu *
 
 extern "C" void mlff_gpu_free(mlff_gpu *g) {
   if (!g) return;
+  use_device(g);
   if (g->graph) cudaGraphExecDestroy(g->graph);
   free_buffers(g);
   for (int k = 0; k < 32; k++)
@@ -1460,9 +1483,16 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
   };
   /* cell grid over the bounding box of the atoms that take part; coordinates relative to its
    * corner so that floats keep their precision in large boxes */
+  if (use_device(g) != cudaSuccess)
+    return mlff_fail(MLFF_ERR_DEVICE, "cannot make CUDA device %d current", g->device);
+  /* host loops over atoms share g->n_threads threads in large systems (waking them costs more
+   * than a small molecule's whole loop) */
+  const int nt = n_total >= HOST_THREADS_MIN_ATOMS ? g->n_threads : 1;
+  (void)nt; /* nvcc does not see its use in the pragmas */
   double lo[3] = {1e300, 1e300, 1e300}, hi[3] = {-1e300, -1e300, -1e300};
   /* plain comparisons: fmin/fmax are library calls here, which made this loop ~1 ms of a
    * 4 ms step for 65k atoms (H100 host, MLFF_GPU_PROFILE) */
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(min : lo[:3]) reduction(max : hi[:3])
   for (int i = 0; i < n_total; i++) {
     if (species[i] < 0) continue;
     for (int d = 0; d < 3; d++) {
@@ -1502,6 +1532,7 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
     h->meta.y = hi[0] - lo[0] <= FLOAT_SPAN && hi[1] - lo[1] <= FLOAT_SPAN && hi[2] - lo[2] <= FLOAT_SPAN;
     float4 *pos = (float4 *)(g->h_stage + sizeof(StepHeader));
     double *xd = (double *)(pos + n_total);
+#pragma omp parallel for num_threads(nt) schedule(static)
     for (int i = 0; i < n_total; i++) {
       for (int d = 0; d < 3; d++) xd[3 * (size_t)i + d] = x[3 * (size_t)i + d] - lo[d];
       pos[i] = make_float4((float)xd[3 * (size_t)i], (float)xd[3 * (size_t)i + 1],
@@ -1522,12 +1553,17 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
                        "at most %d): are atoms overlapping?", *g->h_overflow, g->rc, MAX_NB_LIMIT);
     if ((st = reserve(g, n_total, (int)ncell, need))) return st; /* and run again */
   }
-  if (forces)
-    for (size_t k = 0; k < 3 * (size_t)n_total; k++) forces[k] += g->h_force[k];
-  if (energy_atom)
-    for (int i = 0; i < n_local; i++) energy_atom[i] += g->h_eatom[i];
-  if (virial_atom)
-    for (size_t k = 0; k < 6 * (size_t)n_total; k++) virial_atom[k] += g->h_vatom[k];
+  const long n3 = forces ? 3L * n_total : 0, n6 = virial_atom ? 6L * n_total : 0;
+  const int ne = energy_atom ? n_local : 0;
+#pragma omp parallel num_threads(nt)
+  {
+#pragma omp for schedule(static) nowait
+    for (long k = 0; k < n3; k++) forces[k] += g->h_force[k];
+#pragma omp for schedule(static) nowait
+    for (int i = 0; i < ne; i++) energy_atom[i] += g->h_eatom[i];
+#pragma omp for schedule(static) nowait
+    for (long k = 0; k < n6; k++) virial_atom[k] += g->h_vatom[k];
+  }
   *energy = g->h_sums[0];
   for (int q = 0; q < 6; q++) virial[q] = g->h_sums[1 + q];
   if (g->profile)

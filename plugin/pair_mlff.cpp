@@ -188,6 +188,7 @@ void PairMLFF::create_calc()
   opt.device = device;
   opt.fp16 = fp16;
   opt.n_threads = comm->nthreads;
+  if (device != MLFF_DEVICE_CPU) opt.gpu = gpu_of_rank();
   if (mlff_calc_create(model, &opt, &calc) != MLFF_OK) {
     std::string msg = mlff_last_error();
     calc = nullptr;
@@ -204,6 +205,31 @@ void PairMLFF::create_calc()
                  mlff_last_error());
     mlff_calc_check_range(calc, -1.0);
   }
+}
+
+/* ----------------------------------------------------------------------
+   the GPU of this rank: local rank (among the ranks of its node) mod the node's GPU count, so
+   that ranks spread over a node's GPUs and several ranks share one when there are more ranks
+------------------------------------------------------------------------- */
+
+int PairMLFF::gpu_of_rank()
+{
+  int n_gpu = mlff_gpu_count();
+  if (n_gpu < 1) return 0;    // mlff_calc_create says why the GPU path cannot run
+  int local_rank = 0, local_size = 1;
+#ifndef MPI_STUBS
+  MPI_Comm node;
+  MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &local_rank);
+  MPI_Comm_size(node, &local_size);
+  MPI_Comm_free(&node);
+#endif
+  if (comm->me == 0)
+    utils::logmesg(lmp,
+                   "pair_style mlff: {} MPI rank(s) on this node, {} GPU(s): each rank uses "
+                   "GPU (local rank mod {})\n",
+                   local_size, n_gpu, n_gpu);
+  return local_rank % n_gpu;
 }
 
 /* ---------------------------------------------------------------------- */

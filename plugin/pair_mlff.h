@@ -53,6 +53,7 @@ class PairMLFF : public Pair {
   void set_units();
   std::string element_list() const;
   void report_extrapolation();
+  int gpu_of_rank();
 };
 
 }    // namespace LAMMPS_NS

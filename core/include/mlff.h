@@ -107,7 +107,12 @@ typedef struct {
   mlff_device device; /* AUTO: the GPU when the build has CUDA and one is visible */
   int fp16;           /* network in FP16 on tensor cores (GPU only) */
   int n_threads;      /* CPU threads; 0 = OpenMP's default */
+  int gpu;            /* CUDA device of the GPU path, an ordinal among the visible ones (0 = the
+                         first; MPI ranks: local rank mod mlff_gpu_count()) */
 } mlff_calc_options;
+
+/* CUDA devices visible to this libmlff (0 when it was built without CUDA, or none is). */
+int mlff_gpu_count(void);
 
 /* An evaluation context: holds workspaces sized to the last call. The model must outlive it.
  * A calc is not thread-safe; use one per thread. options may be NULL (defaults). */

@@ -62,7 +62,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
 mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, mlff_calc **out) {
   *out = NULL;
   if (!m) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_calc_create: model is NULL");
-  mlff_calc_options def = {MLFF_DEVICE_AUTO, 0, 0};
+  mlff_calc_options def = {MLFF_DEVICE_AUTO, 0, 0, 0};
   if (!o) o = &def;
 #ifndef MLFF_HAVE_CUDA
   if (o->device == MLFF_DEVICE_GPU)
@@ -91,7 +91,8 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
   c->device = device;
 #ifdef MLFF_HAVE_CUDA
   if (device == MLFF_DEVICE_GPU) {
-    mlff_status st = mlff_gpu_create(m, o->fp16, &c->gpu);
+    mlff_status st = mlff_gpu_create(m, o->fp16, o->gpu,
+                                     o->n_threads > 0 ? o->n_threads : omp_get_max_threads(), &c->gpu);
     if (st) {
       free(c);
       return st;
@@ -122,6 +123,14 @@ void mlff_calc_free(mlff_calc *c) {
 }
 
 mlff_device mlff_calc_device(const mlff_calc *c) { return c->device; }
+
+int mlff_gpu_count(void) {
+#ifdef MLFF_HAVE_CUDA
+  return mlff_gpu_device_count();
+#else
+  return 0;
+#endif
+}
 
 /* A molecule is too small to share: waking threads costs more than its whole step. */
 static int threads_for(const mlff_calc *c, int rows) { return rows >= 48 ? c->n_threads : 1; }

@@ -41,7 +41,7 @@ int main(void) {
   mlff_model *m;
   CHECK_OK(mlff_model_create(&spec, &m));
   mlff_calc *cpu, *gpu, *gpu16;
-  mlff_calc_options oc = {MLFF_DEVICE_CPU, 0, 0}, og = {MLFF_DEVICE_GPU, 0, 0}, oh = {MLFF_DEVICE_GPU, 1, 0};
+  mlff_calc_options oc = {MLFF_DEVICE_CPU, 0, 0, 0}, og = {MLFF_DEVICE_GPU, 0, 0, 0}, oh = {MLFF_DEVICE_GPU, 1, 0, 0};
   CHECK_OK(mlff_calc_create(m, &oc, &cpu));
   if (mlff_calc_create(m, &og, &gpu) != MLFF_OK) {
     printf("skipped: %s\n", mlff_last_error());
@@ -51,6 +51,12 @@ int main(void) {
   }
   CHECK(mlff_calc_device(gpu) == MLFF_DEVICE_GPU);
   CHECK_OK(mlff_calc_create(m, &oh, &gpu16));
+  { /* a device ordinal past the visible ones: refused, naming the count */
+    mlff_calc_options bad = {MLFF_DEVICE_GPU, 0, 0, mlff_gpu_count()};
+    mlff_calc *none = NULL;
+    CHECK(mlff_calc_create(m, &bad, &none) == MLFF_ERR_ARGUMENT && !none);
+    CHECK(strstr(mlff_last_error(), "CUDA device(s) are visible") != NULL);
+  }
   /* up to 4096 atoms (with images) the step is one kernel; the 4116-atom box takes the general
    * path (cell list, tiled GEMMs) */
   tstruct b = make_benzene(), d = make_dimer(), l = make_liquid(4, 5.6, 0.0), lt = make_liquid(3, 5.8, 0.1),
