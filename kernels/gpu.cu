@@ -104,6 +104,7 @@ struct mlff_gpu {
   float4 *d_nbr_d;
   int *d_count, *d_offset, *d_fill, *d_row, *d_row_atom;
   float *d_e0;
+  unsigned long long *d_phase; /* MLFF_GPU_PROFILE: the one-kernel step's phase clocks */
   float *d_G, *d_dG, *d_Z[MLFF_MAX_LAYERS], *d_A[MLFF_MAX_LAYERS], *d_bufA, *d_bufB;
   __half *d_h;          /* FP16 copy of a GEMM's left operand */
   /* All results in one buffer, so that one memset clears them and one copy brings them back:
@@ -745,7 +746,22 @@ struct NetArgs {
   int hidden_total;      /* sum over hidden layers of 2 x width: the activation buffers */
   float scale, e0[MLFF_MAX_ELEMENTS];
   const float *W[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS], *b[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
+  /* MLFF_GPU_PROFILE: block 0 writes its SM clock (clock64) and the global timer (ns) at the end
+   * of each phase of the one-kernel step: [FUSED_PHASES][2] */
+  unsigned long long *phase;
 };
+
+#define FUSED_PHASES 7
+static const char *const fused_phase_name[FUSED_PHASES] = {
+    "entry", "neighbours", "descriptor", "network forward", "network backward",
+    "descriptor backward", "forces"};
+__device__ __forceinline__ void fused_phase(const NetArgs &N, int k) {
+  if (!N.phase || blockIdx.x != 0 || threadIdx.x != 0) return;
+  unsigned long long gt;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(gt));
+  N.phase[2 * k] = clock64();
+  N.phase[2 * k + 1] = gt;
+}
 
 /* FP16 operands with FP32 accumulation, as on the tensor cores, where fp16 is on */
 __device__ __forceinline__ float rnd(float x, int fp16) {
@@ -814,6 +830,7 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
   float *G = gr + 3 * FUSED_MAX_NB;                   /* [D]: descriptor, later dE/dG */
   float *H = G + P.D;                                 /* per hidden layer: act, act' */
   float *Ws = H + N.hidden_total + 2 * 1024;         /* one layer's weights, rows padded */
+  fused_phase(N, 0);
   if (t == 0) { cnt = 0; na = 0; }
   __syncthreads();
   const float rc2_loose = rc * rc * CUTOFF_MARGIN;
@@ -840,6 +857,7 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
     return;
   }
   const int n = cnt;
+  fused_phase(N, 1);
   float g[MLFF_MAX_RADIAL_SHELLS];
   for (int k = t; k < n; k += FUSED_THREADS) {
     if (nd[k].w < P.Rca) ang[atomicAdd(&na, 1)] = k;
@@ -876,6 +894,7 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
     }
   }
   __syncthreads();
+  fused_phase(N, 2);
   /* network forward: warp w takes outputs w, w+4, ...; lanes split the dot product */
   const float *in = G;
   float *layer_out[MLFF_MAX_LAYERS];
@@ -936,6 +955,7 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
   for (int k = t; k < last; k += FUSED_THREADS)
     dz[k] = N.scale * rnd(wl[k], N.fp16) * layer_out[L - 1][last + k];
   __syncthreads();
+  fused_phase(N, 3);
   if (t == 0) {
     float yy = N.b[e][L - 1][0];
     for (int w = 0; w < FUSED_THREADS / 32; w++) yy += red[w];
@@ -977,6 +997,7 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
       float *tmp = dz; dz = dprev; dprev = tmp;
     }
   }
+  fused_phase(N, 4);
   /* descriptor backward: G now holds dE/dG */
   for (int k = t; k < n; k += FUSED_THREADS) {
     float4 d = nd[k];
@@ -999,7 +1020,9 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
     pair_gradient(P, dj, dk, ns[ja], ns[kb], G, gr, ja, kb);
   }
   __syncthreads();
+  fused_phase(N, 5);
   scatter_forces(t, FUSED_THREADS, i, n, nj, nd, gr, force, vatom, sums);
+  fused_phase(N, 6);
 }
 
 /* Block per local atom (fused_atom). With out_host set (small systems): the positions are
@@ -1230,6 +1253,8 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
                                   (int)fused_smem(g)) != cudaSuccess)
     st = mlff_fail(MLFF_ERR_DEVICE, "this GPU cannot give %zu bytes of shared memory to a block", fused_smem(g));
   if (!st) st = reserve(g, 256, 64, g->max_nb);
+  if (!st && g->profile && cudaMalloc(&g->d_phase, 2 * FUSED_PHASES * sizeof(unsigned long long)) != cudaSuccess)
+    st = mlff_fail(MLFF_ERR_DEVICE, "cannot allocate the profile's phase clocks");
   if (st) {
     mlff_gpu_free(g);
     return st;
@@ -1251,6 +1276,7 @@ extern "C" void mlff_gpu_free(mlff_gpu *g) {
       cudaFree(g->net[e].b[l]);
     }
   cudaFree(g->d_e0);
+  cudaFree(g->d_phase);
   if (g->stream) cudaStreamDestroy(g->stream);
   free(g);
 }
@@ -1272,6 +1298,7 @@ static NetArgs net_args(const mlff_gpu *g, int n_local) {
   N.act = g->act;
   N.fp16 = g->fp16;
   N.scale = g->scale;
+  N.phase = g->d_phase;
   for (int e = 0; e < g->n_elements; e++) {
     N.e0[e] = g->e0[e];
     for (int l = 0; l < g->n_layers; l++) {
@@ -1435,6 +1462,14 @@ static mlff_status run_step(mlff_gpu *g, int n_local, int n_total, int want_vato
       fprintf(stderr, " %s %.1f us;", g->ev_name[k], 1e3 * ms);
     }
     fprintf(stderr, "\n");
+    unsigned long long ph[2 * FUSED_PHASES];
+    if (fused && cudaMemcpy(ph, g->d_phase, sizeof ph, cudaMemcpyDeviceToHost) == cudaSuccess) {
+      fprintf(stderr, "mlff gpu one-kernel phases (block 0):");
+      for (int k = 1; k < FUSED_PHASES; k++)
+        fprintf(stderr, " %s %.2f us;", fused_phase_name[k], 1e-3 * (double)(ph[2 * k + 1] - ph[2 * k - 1]));
+      const double ns = (double)(ph[2 * FUSED_PHASES - 1] - ph[1]);
+      fprintf(stderr, " SM clock %.0f MHz\n", ns > 0 ? 1e3 * (double)(ph[2 * FUSED_PHASES - 2] - ph[0]) / ns : 0.0);
+    }
     return MLFF_OK;
   }
   if (g->no_graph) {

@@ -65,7 +65,7 @@ cp -L "$lean"/lib*/liblammps.so.0 "$out/lib/"
 for f in "$out"/bin/* "$out"/lib/*.so*; do
   LD_LIBRARY_PATH=$build/core:$out/lib ldd "$f" 2>/dev/null | awk '/=> \// { print $3 }'
 done | sort -u | grep -vE '/(libc|libm|libdl|librt|libpthread|ld-linux|libstdc\+\+|libgcc_s)\.so' |
-  grep -v "^$mpich/" |
+  grep -vE "^($mpich|$out)/" |
   while read -r lib; do [ -e "$out/lib/$(basename "$lib")" ] || cp -L "$lib" "$out/lib/"; done
 strip --strip-unneeded "$out"/bin/* "$out"/lib/*.so* 2>/dev/null || true
 du -sh "$out" >&2

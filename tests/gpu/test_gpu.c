@@ -60,10 +60,15 @@ int main(void) {
   /* up to 4096 atoms (with images) the step is one kernel; the 4116-atom box takes the general
    * path (cell list, tiled GEMMs) */
   tstruct b = make_benzene(), d = make_dimer(), l = make_liquid(4, 5.6, 0.0), lt = make_liquid(3, 5.8, 0.1),
-          big = make_liquid(7, 5.6, 0.0);
-  const char *names[] = {"benzene", "dimer", "liquid 768", "triclinic 324", "liquid 4116"};
-  tstruct *ts[] = {&b, &d, &l, &lt, &big};
-  for (int k = 0; k < 5; k++) {
+          big = make_liquid(7, 5.6, 0.0), st8 = {0}, gr16 = {0};
+  /* a stack of 8 and a layer of 16 molecules: few atoms, so the one-kernel step gives each atom
+   * a cluster of several blocks (H100: 8 blocks for one or two molecules, 4 for 8, 2 for 16) */
+  double I[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  for (int m = 0; m < 8; m++) add_benzene(&st8, I, (double[3]){0.4 * m, 0.1 * m, 3.7 * m}, 0.05);
+  for (int m = 0; m < 16; m++) add_benzene(&gr16, I, (double[3]){6.4 * (m % 4), 6.6 * (m / 4), 0.3 * (m % 3)}, 0.05);
+  const char *names[] = {"benzene", "dimer", "liquid 768", "triclinic 324", "liquid 4116", "stack of 8", "layer of 16"};
+  tstruct *ts[] = {&b, &d, &l, &lt, &big, &st8, &gr16};
+  for (int k = 0; k < 7; k++) {
     cmp c = compare(cpu, gpu, ts[k]);
     printf("FP32 vs CPU  %-14s max|dF|/max|F| %.2e  |dE|/|E| %.2e  max|dW|/max|W| %.2e\n",
            names[k], c.f_rel, c.e_rel, c.v_rel);
@@ -138,7 +143,7 @@ int main(void) {
     for (int k = 0; k < 3 * n; k++) CHECK_CLOSE(F1[k], F0[k], 1e-5);
     free(ilist); free(num); free(all); free(first); free(F0); free(F1); free(e1); free(v1);
   }
-  tfree(&b); tfree(&d); tfree(&l); tfree(&lt); tfree(&big);
+  tfree(&b); tfree(&d); tfree(&l); tfree(&lt); tfree(&big); tfree(&st8); tfree(&gr16);
   mlff_calc_free(cpu); mlff_calc_free(gpu); mlff_calc_free(gpu16);
   mlff_model_free(m);
   if (test_failures) fprintf(stderr, "%d check(s) failed\n", test_failures);
