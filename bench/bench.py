@@ -85,6 +85,9 @@ def gpu_cases(d):
         c.append(case(f"liquid49152_gpu_{p}", f"{d}/liquid49152.data", 100, 10, "gpu", fp, True))
         c.append(case(f"liquid49152_gpu_{p}_nograph", f"{d}/liquid49152.data", 100, 10, "gpu",
                       fp, False))
+        # the host's share of a GPU step (staging positions, adding forces) on 4 threads
+        c.append(case(f"liquid49152_gpu_{p}_t4", f"{d}/liquid49152.data", 100, 10, "gpu", fp,
+                      True, threads=4))
         c.append(case(f"liquid393216_gpu_{p}", f"{d}/liquid49152.data", 30, 5, "gpu", fp, True,
                       replicate="2 2 2", atoms_hint=393216))
         c.append(case(f"liquid1327104_gpu_{p}", f"{d}/liquid49152.data", 10, 3, "gpu", fp, True,

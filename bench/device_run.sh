@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # device_run.sh — on the GPU machine, from the repository root, with .device/ (from
 # scripts/device_bundle.sh) and .devdata/ (liquid boxes from bench/make_liquid.sh) carried:
-# GPU tests, compute-sanitizer memcheck and racecheck, bench/run.sh gpu (LAMMPS timings, memory,
+# GPU tests (test_gpu; test_lammps on the GPU under mpiexec with 1, 2, 4 ranks), compute-sanitizer
+# memcheck and racecheck, bench/run.sh gpu (LAMMPS timings, memory,
 # accuracy: $OUT/<gpu>-<date>-gpu.json) and the C-API benchmark while time is left (the call has
 # ~8 min; MLFF_DEVICE_SECONDS, default 420, is what this script plans for), everything written
 # under $OUT (logs in one tarball: at most 8 files come back). MLFF_BENCH_MODEL: another model;
@@ -17,6 +18,14 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | 
 echo "== gpu tests"
 "$B/test_gpu" 2>&1 | tee "$out/logs/test_gpu.log"
 echo "test_gpu rc=${PIPESTATUS[0]}" | tee -a "$out/logs/test_gpu.log"
+echo "== LAMMPS on the GPU under MPI: 1, 2, 4 ranks sharing the GPU(s) (local rank mod count)"
+mkdir -p "$out/logs/mpi" && (
+  cd "$out/logs/mpi" && export MLFF_PLUGIN=$B/../lib/mlffplugin.so
+  for np in 1 2 4; do "$B/mpiexec" -n $np "$B/test_lammps" mpi_box gpu; done
+  "$B/test_lammps" mpi_compare gpu
+  "$B/mpiexec" -n 4 "$B/test_lammps" mpi_sparse gpu
+) > "$out/logs/test_lammps_gpu_mpi.log" 2>&1
+grep -E "rel.err|ranks vs|PASS|FAIL|SKIP" "$out/logs/test_lammps_gpu_mpi.log"
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
 if [ -n "$san" ] && [ "${MLFF_DEVICE_SANITIZE:-1}" != 0 ]; then
   for tool in memcheck racecheck; do

@@ -137,6 +137,8 @@ class Src:
 
     def classify(self):
         d = self.data
+        if d.get("kind") == "scaling":
+            return "scaling"
         if "verdict" in d and ("criteria" in d or "series" in d or "error" in d):
             return "nve"
         if "peers" in self.fkind or "peers" in d or "potentials" in d:
@@ -772,6 +774,16 @@ def build(args):
     else:
         L.append("No peers JSON (`*-peers.json`) in the results folder.\n")
 
+    # ---- multi-GPU ----------------------------------------------------------------------------
+    L.append("## Multi-GPU: MPI ranks, each on a GPU\n")
+    sc_srcs = [s for s in used if s.kind == "scaling"]
+    if sc_srcs:
+        for s in sc_srcs:
+            L.extend(scaling_section(s, machines, plots))
+    else:
+        L.append("No scaling JSON (`*-scaling.json`, written by `bench/scaling.sh` on the GPU "
+                 "machine) in the results folder.\n")
+
     # ---- accuracy sections ------------------------------------------------------------------
     acc_srcs = [s for s in used if isinstance(s.data.get("accuracy"), dict)]
     L.append("## Accuracy\n")
@@ -1062,6 +1074,37 @@ def target_checks(best, rows):
     return out
 
 
+def scaling_section(s, machines, plots):
+    d = s.data
+    m = d.get("machine") or {}
+    L = [f"`{s.show}`: {d.get('gpus_used', '?')} of {d.get('gpus_visible', '?')} visible GPU(s) "
+         f"({m.get('gpu', '?')}), model `{d.get('model', '?')}`, FP32, "
+         f"{d.get('threads_per_rank', 1)} thread per rank, {d.get('steps', '?')} timed steps after "
+         f"{d.get('warmup', '?')} (LAMMPS Loop time). Each rank uses GPU (local rank mod GPU "
+         "count). Efficiency: weak t1/tN, strong t1/(N tN), ranks sharing one GPU t1/tN.\n"]
+    rows = []
+    for kind, label in (("weak", "weak (~10⁶ atoms per GPU)"), ("strong", "strong (fixed box)"),
+                        ("shared", "ranks sharing one GPU")):
+        for r in d.get(kind) or []:
+            if r.get("error"):
+                rows.append([label, str(r.get("gpus", "?")), str(r.get("mpi_ranks", "?")), "—",
+                             "failed: " + r["error"][:120], "—", "—"])
+                continue
+            rows.append([label, str(r.get("gpus")), str(r.get("mpi_ranks")), f"{r['atoms']:,}",
+                         f_us(r.get("us_per_step")), f_sci(r.get("atom_steps_per_s")),
+                         f"{100 * r['efficiency']:.0f} %" if is_num(r.get("efficiency")) else "—"])
+    L.append(md_table(["series", "GPUs", "MPI ranks", "atoms", "time per step",
+                       "atom-steps/s", "parallel efficiency"], rows))
+    for nr in d.get("not_run") or []:
+        L.append(f"- {nr.get('gpus')} GPUs: not run ({nr.get('why', '?')}).")
+    if d.get("not_run"):
+        L.append("")
+    png = plots.gpus(s)
+    if png:
+        L.append(f"![parallel efficiency]({png})\n")
+    return L
+
+
 def nve_section(nve_srcs, machines, plots):
     L = []
     crit_names = []
@@ -1293,13 +1336,13 @@ class Plotter:
         return os.path.relpath(path, self.md_dir)
 
     def remove_stale(self):
-        """PNGs of this script's names (scaling, batch, nve-*) not drawn this time."""
+        """PNGs of this script's names (scaling, batch, gpus, nve-*) not drawn this time."""
         if not self.ok:
             return
         keep = {os.path.abspath(p) for p in self.written}
         for p in glob.glob(os.path.join(self.dir, "*.png")):
             b = os.path.basename(p)
-            if (b in ("scaling.png", "batch.png") or b.startswith("nve-")) and \
+            if (b in ("scaling.png", "batch.png", "gpus.png") or b.startswith("nve-")) and \
                     os.path.abspath(p) not in keep:
                 os.remove(p)
 
@@ -1402,6 +1445,36 @@ class Plotter:
         ax.legend(fontsize=7)
         fig.tight_layout()
         return self.save(fig, "batch.png")
+
+    def gpus(self, s):
+        """Parallel efficiency against GPUs (weak, strong) and ranks on one GPU (shared)."""
+        if not self.ok:
+            return None
+        series = []
+        for kind, key, label in (("weak", "gpus", "weak scaling (GPUs)"),
+                                 ("strong", "gpus", "strong scaling (GPUs)"),
+                                 ("shared", "mpi_ranks", "ranks sharing one GPU")):
+            pts = sorted((r[key], r["efficiency"]) for r in s.data.get(kind) or []
+                         if is_num(r.get("efficiency")))
+            if pts:
+                series.append((label, pts))
+        if not series:
+            return None
+        plt = self.plt
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for i, (label, pts) in enumerate(series):
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=f"C{i}", label=label)
+        ax.axhline(1.0, color="k", lw=0.5, ls="--")
+        ax.axhline(0.9, color="0.6", lw=0.5, ls=":")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("GPUs (weak, strong) or MPI ranks (one GPU)")
+        ax.set_ylabel("parallel efficiency")
+        ax.set_ylim(0, 1.15)
+        ax.set_title(f"pair_style mlff under MPI: {s.name}", fontsize=9)
+        ax.legend(fontsize=8)
+        ax.grid(True, lw=0.3)
+        fig.tight_layout()
+        return self.save(fig, "gpus.png")
 
     def nve(self, s):
         if not self.ok:

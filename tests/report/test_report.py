@@ -109,6 +109,19 @@ def fixtures(d):
                                                                     range(n)],
                      "ke": [0.4] * n, "etotal": [-9.6 - 0.01 * i for i in range(n)],
                      "temp": [342.0] * n}})
+    # the shape bench/scaling.py writes: one GPU, one failed run
+    dump(os.path.join(r, "h100-2030-01-02-scaling.json"),
+         {"kind": "scaling", "date": "2030-01-02", "machine": {"gpu": "NVIDIA H100"},
+          "gpus_visible": 1, "gpus_used": 1, "model": "m.h5", "steps": 20, "warmup": 5,
+          "threads_per_rank": 1,
+          "weak": [{"gpus": 1, "mpi_ranks": 1, "atoms": 983040, "us_per_step": 80000.0,
+                    "atom_steps_per_s": 1.2288e7, "efficiency": 1.0}],
+          "strong": [{"gpus": 1, "mpi_ranks": 1, "error": "exit status 1: out of memory"}],
+          "shared": [{"gpus": 1, "mpi_ranks": 1, "atoms": 983040, "us_per_step": 80000.0,
+                      "atom_steps_per_s": 1.2288e7, "efficiency": 1.0},
+                     {"gpus": 1, "mpi_ranks": 2, "atoms": 983040, "us_per_step": 100000.0,
+                      "atom_steps_per_s": 9.8304e6, "efficiency": 0.8}],
+          "not_run": [{"gpus": 2, "why": "this machine has 1 GPU(s)"}]})
     dump(os.path.join(r, "broken-2030-01-02.json"), "{not json")
     dump(os.path.join(d, "reference", "ref.json"),
          {"source": "fixture reference", "machine": "H100", "pytorch": "9.9",
@@ -230,6 +243,13 @@ def main():
     if "liquid768 (768 atoms) µs/atom-step" not in peers or \
             "from results/cpuhost-2030-01-02-peers.json, potentials.*.timing" not in peers:
         fail("peer table header and source", peers)
+    mg = section(text, "Multi-GPU")
+    c = one_row(mg, "shared 2 ranks", "| ranks sharing one GPU | 1 | 2 |")
+    if c[3] != "983,040" or c[6] != "80 %":
+        fail(f"scaling row: atoms, efficiency: {c}", mg)
+    if not rows_with(mg, "| strong (fixed box) |", "failed: exit status 1") or \
+            "2 GPUs: not run (this machine has 1 GPU(s))" not in mg:
+        fail("scaling: the failed run and the GPU counts not run are named", mg)
     ref = section(text, "PyTorch reference")
     c = one_row(ref, "reference", "liquid benzene (49,152 atoms)")
     if "4.25" not in c or "1.5" not in c:
@@ -242,7 +262,7 @@ def main():
 
     # Plots, when this interpreter has matplotlib
     has_mpl = subprocess.run([py, "-c", "import matplotlib"], capture_output=True).returncode == 0
-    pngs = ["scaling.png", "batch.png", "nve-cpuhost-2030-01-02-nve-cpu.png"]
+    pngs = ["scaling.png", "batch.png", "gpus.png", "nve-cpuhost-2030-01-02-nve-cpu.png"]
     if has_mpl:
         for png in pngs:
             path = os.path.join(work, "out", "plots", png)
@@ -268,7 +288,7 @@ def main():
     if p.returncode != 0 or not os.path.exists(out2):
         fail(f"empty folder: report.py exited {p.returncode}", p.stdout + p.stderr)
     t2 = open(out2).read()
-    for want in ("No timing files", "No NVE JSON", "No peers JSON"):
+    for want in ("No timing files", "No NVE JSON", "No peers JSON", "No scaling JSON"):
         if want not in t2:
             fail(f"empty report lacks {want!r}", t2)
     print("report: ok" + ("" if has_mpl else " (PNG checks skipped)"))
