@@ -132,6 +132,9 @@ struct mlff_gpu {
    * the stage times go to stderr (where the time goes, without a profiler) */
   int profile, n_marks;
   int n_sm;     /* streaming multiprocessors of the device */
+  int mlp_fp16;      /* fp16 with sizes that k_mlp_fp16 takes: the network is one kernel */
+  size_t mlp_smem;   /* its shared memory per block */
+  float bout[MLFF_MAX_ELEMENTS]; /* the output unit's bias per element */
   int device;   /* CUDA ordinal: made current on every entry (ranks may share a process's thread) */
   int n_threads; /* host threads for staging and adding results in large systems */
   int no_graph; /* MLFF_GPU_GRAPH=0: launch the step's kernels one by one (benchmarks) */
@@ -696,6 +699,165 @@ __global__ void k_gemm_fp16(LayerArgs L, const int *offset, const float *A, int 
   }
 }
 
+/* ---- FP16 network, one kernel: forward, energy and backward of all layers -------------- */
+
+/* A warp owns 16 rows (atoms of one element) through every layer, so the warps of a block never
+ * wait for each other: the descriptor rows in as half, each hidden layer's activations (half,
+ * the next product's input) and act' (float) in the warp's shared memory, the energy from the
+ * last layer's float activations, the backward products back down to dE/dG (float, out). Tensor
+ * cores (WMMA 16x16x16, FP32 accumulation); the weights, pre-rounded to half, come from L2.
+ * Compared with a GEMM per layer, the descriptors are read once and dE/dG written once (no
+ * activation round trips through global memory). Sizes: D and hidden widths multiples of 16. */
+#define MLP_WARPS 1 /* warps never wait for each other: small blocks pack SMs best (~30 KB each) */
+#define MLP_CHUNK 8 /* output tiles of 16 columns in flight per warp */
+struct MlpArgs {
+  int n_layers, sizes[MLFF_MAX_LAYERS + 1], act, n_elements;
+  float scale, e0[MLFF_MAX_ELEMENTS];
+  const __half *Wh[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
+  const float *b[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
+  const float *wout[MLFF_MAX_ELEMENTS]; /* output unit's weights (float) and bias */
+  float bout[MLFF_MAX_ELEMENTS];
+};
+
+/* shared memory of one warp, in floats: 64 columns of the descriptor rows (half), per hidden
+ * layer half activations and float act', and a 16x16 float scratch tile */
+#define MLP_GCHUNK 64
+__host__ __device__ inline int mlp_words_per_warp(const int *sizes, int n_layers) {
+  int w = 16 * (MLP_GCHUNK + 8) / 2;
+  for (int l = 1; l < n_layers; l++) w += 16 * (sizes[l] + 8) / 2 + 16 * (sizes[l] + 4);
+  return w + 16 * 20;
+}
+
+__global__ void __launch_bounds__(32 * MLP_WARPS)
+k_mlp_fp16(MlpArgs M, const int *offset, const int *row_atom, const float *G, float *dG,
+           float *eatom, double *sums) {
+  extern __shared__ float sh[];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, e = blockIdx.y;
+  const int r0 = offset[e] + (blockIdx.x * MLP_WARPS + warp) * 16, r_end = offset[e + 1];
+  if (r0 >= r_end) return;
+  const int L = M.n_layers;
+  float *base = sh + warp * mlp_words_per_warp(M.sizes, L);
+  __half *Gh = (__half *)base;
+  __half *Ah[MLFF_MAX_LAYERS];
+  float *Zs[MLFF_MAX_LAYERS];
+  float *p = base + 16 * (MLP_GCHUNK + 8) / 2;
+  for (int l = 1; l < L; l++) {
+    Ah[l] = (__half *)p;
+    p += 16 * (M.sizes[l] + 8) / 2;
+    Zs[l] = p;
+    p += 16 * (M.sizes[l] + 4);
+  }
+  float *tile = p; /* [16][20] */
+  /* forward: Z_l = A_{l-1} W_l^T; W_l [O][K] row-major is W_l^T column-major */
+  for (int l = 1; l < L; l++) {
+    const int K = M.sizes[l - 1], O = M.sizes[l];
+    const __half *A = l == 1 ? Gh : Ah[l - 1], *W = M.Wh[e][l - 1];
+    for (int c0 = 0; c0 < O; c0 += 16 * MLP_CHUNK) {
+      const int nc = min(MLP_CHUNK, (O - c0) / 16);
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[MLP_CHUNK];
+#pragma unroll
+      for (int c = 0; c < MLP_CHUNK; c++) wmma::fill_fragment(acc[c], 0.f);
+      for (int k0 = 0; k0 < K; k0 += 16) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+        if (l == 1) { /* the descriptor rows, 64 columns at a time, as half (past the end: 0) */
+          if (k0 % MLP_GCHUNK == 0) {
+            const int w4 = min(MLP_GCHUNK, K - k0) / 4;
+            __syncwarp();
+#pragma unroll 8
+            for (int idx = lane; idx < 16 * w4; idx += 32) {
+              const int r = idx / w4, k = 4 * (idx % w4);
+              const float4 v = r0 + r < r_end ? *(const float4 *)(G + (size_t)(r0 + r) * K + k0 + k)
+                                              : make_float4(0.f, 0.f, 0.f, 0.f);
+              __half *d = Gh + r * (MLP_GCHUNK + 8) + k;
+              d[0] = __float2half(v.x); d[1] = __float2half(v.y);
+              d[2] = __float2half(v.z); d[3] = __float2half(v.w);
+            }
+            __syncwarp();
+          }
+          wmma::load_matrix_sync(fa, Gh + k0 % MLP_GCHUNK, MLP_GCHUNK + 8);
+        } else {
+          wmma::load_matrix_sync(fa, A + k0, K + 8);
+        }
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb[MLP_CHUNK];
+#pragma unroll /* all of the step's weight tiles requested before the first product */
+        for (int c = 0; c < MLP_CHUNK; c++)
+          if (c < nc) wmma::load_matrix_sync(fb[c], W + (size_t)(c0 + 16 * c) * K + k0, K);
+#pragma unroll
+        for (int c = 0; c < MLP_CHUNK; c++)
+          if (c < nc) wmma::mma_sync(acc[c], fa, fb[c], acc[c]);
+      }
+#pragma unroll
+      for (int c = 0; c < MLP_CHUNK; c++)
+        if (c < nc) wmma::store_matrix_sync(Zs[l] + c0 + 16 * c, acc[c], O + 4, wmma::mem_row_major);
+    }
+    __syncwarp();
+    /* bias and activation: act as half (next input), act' as float, in place */
+    const float *bias = M.b[e][l - 1];
+    const bool last = l == L - 1;
+    const float *wo = M.wout[e];
+    for (int r = 0; r < 16; r++) {
+      float y = 0.f;
+      for (int c = lane; c < O; c += 32) {
+        float dz, a = act_and_grad(M.act, Zs[l][r * (O + 4) + c] + bias[c], &dz);
+        if (last) { /* energy from float activations; dE/dZ of this layer as the next input */
+          y += a * wo[c];
+          Ah[l][r * (O + 8) + c] = __float2half(M.scale * wo[c] * dz);
+        } else {
+          Ah[l][r * (O + 8) + c] = __float2half(a);
+          Zs[l][r * (O + 4) + c] = dz;
+        }
+      }
+      if (last) {
+        for (int off = 16; off; off >>= 1) y += __shfl_xor_sync(0xffffffffu, y, off);
+        if (lane == 0 && r0 + r < r_end) {
+          const float en = M.scale * (y + M.bout[e]) + M.e0[e];
+          eatom[row_atom[r0 + r]] = en;
+          atomicAdd(&sums[0], (double)en);
+        }
+      }
+    }
+    __syncwarp();
+  }
+  /* backward: dA_{l-1} = dZ_l W_l (W_l [O][K] row-major), times act' of layer l-1 */
+  for (int l = L - 1; l >= 1; l--) {
+    const int K = M.sizes[l - 1], O = M.sizes[l];
+    const __half *dZ = Ah[l], *W = M.Wh[e][l - 1];
+    for (int c0 = 0; c0 < K; c0 += 16 * MLP_CHUNK) {
+      const int nc = min(MLP_CHUNK, (K - c0) / 16);
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[MLP_CHUNK];
+#pragma unroll
+      for (int c = 0; c < MLP_CHUNK; c++) wmma::fill_fragment(acc[c], 0.f);
+      for (int k0 = 0; k0 < O; k0 += 16) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+        wmma::load_matrix_sync(fa, dZ + k0, O + 8);
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb[MLP_CHUNK];
+#pragma unroll
+        for (int c = 0; c < MLP_CHUNK; c++)
+          if (c < nc) wmma::load_matrix_sync(fb[c], W + (size_t)k0 * K + c0 + 16 * c, K);
+#pragma unroll
+        for (int c = 0; c < MLP_CHUNK; c++)
+          if (c < nc) wmma::mma_sync(acc[c], fa, fb[c], acc[c]);
+      }
+#pragma unroll
+      for (int c = 0; c < MLP_CHUNK; c++) {
+        if (c >= nc) break;
+        wmma::store_matrix_sync(tile, acc[c], 20, wmma::mem_row_major);
+        __syncwarp();
+        for (int q = lane; q < 256; q += 32) {
+          const int r = q / 16, col = c0 + 16 * c + q % 16;
+          const float v = tile[r * 20 + q % 16];
+          if (l > 1) /* the input of the next backward product, written over the activations */
+            Ah[l - 1][r * (K + 8) + col] = __float2half(v * Zs[l - 1][r * (K + 4) + col]);
+          else if (r0 + r < r_end)
+            dG[(size_t)(r0 + r) * K + col] = v;
+        }
+        __syncwarp();
+      }
+    }
+    __syncwarp();
+  }
+}
+
 /* Output layer (one unit): atomic energy, and dE/dA of the last hidden layer times its act'.
  * A warp per row, lanes along the row (coalesced; a thread per row strided by K was memory-
  * latency bound), OUTPUT_ROWS rows per warp, and one atomic per block for the energy sum. */
@@ -1240,6 +1402,32 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
           cudaMemcpy(g->net[e].b[l], m->net[e].b[l], nb * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess)
         st = mlff_fail(MLFF_ERR_DEVICE, "cannot upload the network to the GPU");
     }
+  /* FP16: the whole network in one kernel where D and the hidden widths are multiples of 16
+   * (tensor-core tiles) and a block's warps fit in shared memory; weights rounded to half once */
+  if (!st && fp16) {
+    int ok = 1;
+    for (int l = 0; l < g->n_layers; l++) ok &= g->sizes[l] % 16 == 0;
+    g->mlp_smem = (size_t)MLP_WARPS * mlp_words_per_warp(g->sizes, g->n_layers) * sizeof(float);
+    if (ok && cudaFuncSetAttribute(k_mlp_fp16, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                   (int)g->mlp_smem) == cudaSuccess) {
+      g->mlp_fp16 = 1;
+      for (int e = 0; e < m->n_elements && !st; e++) {
+        g->bout[e] = m->net[e].b[g->n_layers - 1][0];
+        for (int l = 0; l < g->n_layers - 1 && !st; l++) {
+          size_t nw = (size_t)g->sizes[l + 1] * g->sizes[l];
+          __half *h = (__half *)malloc(nw * sizeof(__half));
+          if (!h) { st = mlff_fail(MLFF_ERR_NOMEM, "out of memory"); break; }
+          for (size_t k = 0; k < nw; k++) h[k] = __float2half((float)m->net[e].W[l][k]);
+          if (cudaMalloc(&g->net[e].Wh[l], nw * sizeof(__half)) != cudaSuccess ||
+              cudaMemcpy(g->net[e].Wh[l], h, nw * sizeof(__half), cudaMemcpyHostToDevice) != cudaSuccess)
+            st = mlff_fail(MLFF_ERR_DEVICE, "cannot upload the FP16 network to the GPU");
+          free(h);
+        }
+      }
+    } else {
+      cudaGetLastError();
+    }
+  }
   if (!st && (cudaMalloc(&g->d_e0, MLFF_MAX_ELEMENTS * sizeof(float)) != cudaSuccess ||
               cudaMemcpy(g->d_e0, g->e0, MLFF_MAX_ELEMENTS * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess))
     st = mlff_fail(MLFF_ERR_DEVICE, "cannot upload the energy offsets to the GPU");
@@ -1274,6 +1462,7 @@ extern "C" void mlff_gpu_free(mlff_gpu *g) {
     for (int l = 0; l < MLFF_MAX_LAYERS; l++) {
       cudaFree(g->net[e].W[l]);
       cudaFree(g->net[e].b[l]);
+      cudaFree(g->net[e].Wh[l]);
     }
   cudaFree(g->d_e0);
   cudaFree(g->d_phase);
@@ -1348,6 +1537,26 @@ static void set_layout(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
   g->h_vatom = (float *)(g->h_out + v);
 }
 
+static MlpArgs mlp_args(const mlff_gpu *g) {
+  MlpArgs M;
+  memset(&M, 0, sizeof M);
+  M.n_layers = g->n_layers;
+  for (int l = 0; l <= g->n_layers; l++) M.sizes[l] = g->sizes[l];
+  M.act = g->act;
+  M.n_elements = g->n_elements;
+  M.scale = g->scale;
+  for (int e = 0; e < g->n_elements; e++) {
+    M.e0[e] = g->e0[e];
+    for (int l = 0; l < g->n_layers - 1; l++) {
+      M.Wh[e][l] = g->net[e].Wh[l];
+      M.b[e][l] = g->net[e].b[l];
+    }
+    M.wout[e] = g->net[e].W[g->n_layers - 1];
+    M.bout[e] = g->bout[e];
+  }
+  return M;
+}
+
 /* The whole step on g->stream (captured into a graph by the caller). */
 static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
   cudaStream_t s = g->stream;
@@ -1397,6 +1606,12 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
   k_aev_forward<<<wb, 32 * WARPS_PER_BLOCK, shf, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
                                                      g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_G);
   mark(g, "descriptor forward");
+  if (g->mlp_fp16) { /* the whole FP16 network in one kernel */
+    dim3 grid((n_local + 16 * MLP_WARPS - 1) / (16 * MLP_WARPS), g->n_elements);
+    k_mlp_fp16<<<grid, 32 * MLP_WARPS, g->mlp_smem, s>>>(mlp_args(g), g->d_offset, g->d_row_atom,
+                                                          g->d_G, g->d_dG, g->d_eatom, g->d_sums);
+    mark(g, "network fwd+bwd");
+  } else {
   /* network: hidden layers forward */
   const float *A = g->d_G;
   for (int l = 1; l < g->n_layers; l++) {
@@ -1434,6 +1649,7 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
     dZ = dst;
   }
   mark(g, "network fwd+bwd");
+  }
   size_t shb = WARPS_PER_BLOCK * (P.D + 5 * g->max_nb) * sizeof(float);
   k_aev_backward<<<wb, 32 * WARPS_PER_BLOCK, shb, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
                                                       g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_dG,
