@@ -1081,7 +1081,8 @@ def scaling_section(s, machines, plots):
          f"({m.get('gpu', '?')}), model `{d.get('model', '?')}`, FP32, "
          f"{d.get('threads_per_rank', 1)} thread per rank, {d.get('steps', '?')} timed steps after "
          f"{d.get('warmup', '?')} (LAMMPS Loop time). Each rank uses GPU (local rank mod GPU "
-         "count). Efficiency: weak t1/tN, strong t1/(N tN), ranks sharing one GPU t1/tN.\n"]
+         "count). Efficiency: weak t1/tN, strong t1/(N tN); ranks sharing one GPU: t1/tN, a speed-up (the "
+         "host's share of each step runs on several cores while the GPU is shared).\n"]
     rows = []
     for kind, label in (("weak", "weak (~10⁶ atoms per GPU)"), ("strong", "strong (fixed box)"),
                         ("shared", "ranks sharing one GPU")):
@@ -1093,7 +1094,7 @@ def scaling_section(s, machines, plots):
             rows.append([label, str(r.get("gpus")), str(r.get("mpi_ranks")), f"{r['atoms']:,}",
                          f_us(r.get("us_per_step")), f_sci(r.get("atom_steps_per_s")),
                          f"{100 * r['efficiency']:.0f} %" if is_num(r.get("efficiency")) else "—"])
-    L.append(md_table(["series", "GPUs", "MPI ranks", "atoms", "time per step",
+    L.append(md_table(["series", "GPUs", "MPI ranks", "atoms", "µs per step",
                        "atom-steps/s", "parallel efficiency"], rows))
     for nr in d.get("not_run") or []:
         L.append(f"- {nr.get('gpus')} GPUs: not run ({nr.get('why', '?')}).")
