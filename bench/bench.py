@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 
 LOOP = re.compile(r"Loop time of ([\d.eE+-]+) on (\d+) procs(?: for (\d+) threads)? for (\d+) "
                   r"steps with (\d+) atoms")
+CPU_USE = re.compile(r"([\d.]+)% CPU use with")
 DRY = os.environ.get("MLFF_BENCH_DRY", "") not in ("", "0")
 
 
@@ -197,12 +198,10 @@ def memwrap(argv):
 # ----------------------------------------------------------------------------------------------
 # logs
 # ----------------------------------------------------------------------------------------------
-def parse_log(path):
-    """(loop seconds, steps, atoms, final temperature or None) of the timed run, or an error."""
-    try:
-        text = open(path, errors="replace").read()
-    except OSError as e:
-        return None, f"no log ({e.strerror})"
+def parse_timed(text):
+    """The timed run of a LAMMPS log (after the MLFF_BENCH_BEGIN marker): (dict(t = loop seconds,
+    steps, atoms, temp = final temperature or None, cpu_use_pct or None), None), or (None, why).
+    bench/peers.py and bench/scaling.py read their logs with it too."""
     part = text.split("MLFF_BENCH_BEGIN", 1)
     errs = [l.strip() for l in text.splitlines() if l.startswith("ERROR")]
     if len(part) != 2:
@@ -210,22 +209,31 @@ def parse_log(path):
     m = LOOP.search(part[1])
     if not m:
         return None, errs[-1] if errs else "no 'Loop time' after the marker"
+    cpu = CPU_USE.search(part[1][m.end():])
     temp = None
-    lines = part[1][:m.start()].splitlines()
-    for i, l in enumerate(lines):
-        if l.split()[:2] == ["Step", "Temp"]:
-            rows = [r.split() for r in lines[i + 1:] if r.split() and r.split()[0].isdigit()]
-            if rows:
-                try:
-                    temp = float(rows[-1][1])
-                except ValueError:
-                    pass
-    return dict(t=float(m[1]), steps=int(m[4]), atoms=int(m[5]), temp=temp), None
+    thermo = [l.split() for l in part[1][:m.start()].splitlines()]
+    start = [k for k, w in enumerate(thermo) if w[:2] == ["Step", "Temp"]]
+    if start:
+        head = thermo[start[-1]]
+        rows = [w for w in thermo[start[-1] + 1:] if len(w) == len(head) and w[0].isdigit()]
+        if rows:
+            try:
+                temp = float(rows[-1][1])
+            except ValueError:
+                pass
+    return dict(t=float(m[1]), steps=int(m[4]), atoms=int(m[5]), temp=temp,
+                cpu_use_pct=float(cpu[1]) if cpu else None), None
 
 
-# ----------------------------------------------------------------------------------------------
-# accuracy
-# ----------------------------------------------------------------------------------------------
+def parse_log(path):
+    """parse_timed of the log file at path."""
+    try:
+        text = open(path, errors="replace").read()
+    except OSError as e:
+        return None, f"no log ({e.strerror})"
+    return parse_timed(text)
+
+
 def read_predictions(path):
     out = {}
     for line in open(path):

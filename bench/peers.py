@@ -39,14 +39,12 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from bench import sha256  # bench/bench.py, beside this file
+from bench import parse_timed as bench_parse_timed, sha256  # bench/bench.py, beside this file
 
 # LAMMPS's conversion factor real -> metal (src/utils.cpp, get_conversion_factor: 1/23.060549).
 KCAL_PER_MOL_IN_EV = 1.0 / 23.060549
 TYPES = {6: (1, "C", 12.011), 1: (2, "H", 1.008)}  # atomic number -> LAMMPS type, symbol, mass
 PAD = 10.0  # Å of empty space around a non-periodic structure (boundary f f f)
-LOOP = re.compile(r"Loop time of ([\d.eE+-]+) on (\d+) procs for (\d+) steps with (\d+) atoms")
-CPU_USE = re.compile(r"([\d.]+)% CPU use with")
 
 
 def potential_setup(name, potdir=None, qeq=None, plugin=None, model=None):
@@ -277,22 +275,12 @@ def time_inputs(name, data, cfg, steps, warmup):
 
 
 def parse_timed(text):
-    part = text.split("MLFF_BENCH_BEGIN", 1)
-    if len(part) != 2:
-        raise RuntimeError("no MLFF_BENCH_BEGIN marker")
-    m = LOOP.search(part[1])
-    if not m:
-        raise RuntimeError("no 'Loop time' after the marker")
-    cpu = CPU_USE.search(part[1][m.end():])
-    thermo = [l.split() for l in part[1][:m.start()].splitlines()]
-    start = [k for k, w in enumerate(thermo) if w[:2] == ["Step", "Temp"]]
-    temp = None
-    if start:
-        head = thermo[start[-1]]
-        rows = [w for w in thermo[start[-1] + 1:] if len(w) == len(head) and w[0].isdigit()]
-        temp = float(rows[-1][1]) if rows else None
-    return {"loop_time_s": float(m[1]), "steps": int(m[3]), "atoms": int(m[4]),
-            "cpu_use_pct": float(cpu[1]) if cpu else None, "temp_end_K": temp}
+    """The timed run of a log (bench.parse_timed), in this file's names; raises on failure."""
+    r, why = bench_parse_timed(text)
+    if r is None:
+        raise RuntimeError(why)
+    return {"loop_time_s": r["t"], "steps": r["steps"], "atoms": r["atoms"],
+            "cpu_use_pct": r["cpu_use_pct"], "temp_end_K": r["temp"]}
 
 
 def lammps_version(lmp):

@@ -3,9 +3,10 @@
  * Per step, on one stream, captured once in a CUDA graph and replayed:
  *   positions in (one copy) -> cell list -> neighbour list -> rows sorted by element ->
  *   descriptors (a warp per atom: radial terms by neighbour, angular terms by pair, as
- *   TorchANI's cuaev splits them) -> per-element MLP forward and backward (tiled GEMMs;
- *   FP16 inputs on tensor cores with FP32 accumulation when fp16 is on) -> descriptor backward
- *   and force scatter (float atomics) -> energy and virial reductions -> results out (one copy).
+ *   TorchANI's cuaev splits them) -> per-element MLP forward and backward (tiled FP32 GEMMs;
+ *   with fp16 on, one kernel on tensor cores, FP16 operands and FP32 accumulation) ->
+ *   descriptor backward and force scatter (float atomics) -> energy and virial reductions ->
+ *   results out (one copy). Up to 4,096 atoms the whole step is one kernel (k_fused).
  * Descriptors, forces and sums stay FP32 (energy and virial totals in FP64). */
 #include <cuda_runtime.h>
 #include <mma.h>
@@ -106,7 +107,6 @@ struct mlff_gpu {
   float *d_e0;
   unsigned long long *d_phase; /* MLFF_GPU_PROFILE: the one-kernel step's phase clocks */
   float *d_G, *d_dG, *d_Z[MLFF_MAX_LAYERS], *d_A[MLFF_MAX_LAYERS], *d_bufA, *d_bufB;
-  __half *d_h;          /* FP16 copy of a GEMM's left operand */
   /* All results in one buffer, so that one memset clears them and one copy brings them back:
    * [energy, virial[6] (double) | overflow (int) | ticket (int) | force[3 n_total] |
    *  eatom[n_local] | vatom[6 n_total] (when asked)]; the pointers below point into it. */
@@ -132,8 +132,7 @@ struct mlff_gpu {
    * the stage times go to stderr (where the time goes, without a profiler) */
   int profile, n_marks;
   int n_sm;     /* streaming multiprocessors of the device */
-  int mlp_fp16;      /* fp16 with sizes that k_mlp_fp16 takes: the network is one kernel */
-  size_t mlp_smem;   /* its shared memory per block */
+  size_t mlp_smem;   /* k_mlp_fp16's shared memory per block */
   float bout[MLFF_MAX_ELEMENTS]; /* the output unit's bias per element */
   int device;   /* CUDA ordinal: made current on every entry (ranks may share a process's thread) */
   int n_threads; /* host threads for staging and adding results in large systems */
@@ -569,7 +568,6 @@ __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, cons
 struct LayerArgs {
   const float *W[MLFF_MAX_ELEMENTS];  /* per element, [out][in] */
   const float *b[MLFF_MAX_ELEMENTS];
-  const __half *Wh[MLFF_MAX_ELEMENTS];
 };
 
 __device__ __forceinline__ float act_and_grad(int act, float z, float *dz) {
@@ -646,58 +644,7 @@ __global__ void k_gemm(LayerArgs L, const int *offset, const float *A, int K, in
   }
 }
 
-/* FP16 tensor-core variant: A and W rounded to half, products accumulated in FP32 (WMMA
- * 16x16x16). A block computes a 32x32 tile with four warps. */
 using namespace nvcuda;
-template <bool FORWARD>
-__global__ void k_gemm_fp16(LayerArgs L, const int *offset, const float *A, int K, int N,
-                            float *C, float *Z_out, const float *mul, int act) {
-  /* WMMA loads and stores want 32-byte aligned tiles */
-  __shared__ __align__(32) __half As[32][16 + 8];
-  __shared__ __align__(32) __half Bs[16][32 + 8];
-  __shared__ __align__(32) float Cs[32][32 + 4];
-  int e = blockIdx.z;
-  int r0 = offset[e] + blockIdx.y * 32, r_end = offset[e + 1];
-  if (r0 >= r_end) return;
-  int c0 = blockIdx.x * 32;
-  int warp = threadIdx.x / 32, wr = warp / 2, wc = warp % 2;
-  const float *W = L.W[e];
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-  wmma::fill_fragment(acc, 0.f);
-  for (int k0 = 0; k0 < K; k0 += 16) {
-    for (int t = threadIdx.x; t < 32 * 16; t += 128) {
-      int r = t / 16, k = t % 16;
-      As[r][k] = __float2half((r0 + r < r_end && k0 + k < K) ? A[(size_t)(r0 + r) * K + k0 + k] : 0.f);
-      int c = t % 32, kk = t / 32;
-      float v = 0.f;
-      if (c0 + c < N && k0 + kk < K)
-        v = FORWARD ? W[(size_t)(c0 + c) * K + k0 + kk] : W[(size_t)(k0 + kk) * N + c0 + c];
-      Bs[kk][c] = __float2half(v);
-    }
-    __syncthreads();
-    wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
-    wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb;
-    wmma::load_matrix_sync(fa, &As[wr * 16][0], 16 + 8);
-    wmma::load_matrix_sync(fb, &Bs[0][wc * 16], 32 + 8);
-    wmma::mma_sync(acc, fa, fb, acc);
-    __syncthreads();
-  }
-  wmma::store_matrix_sync(&Cs[wr * 16][wc * 16], acc, 32 + 4, wmma::mem_row_major);
-  __syncthreads();
-  for (int t = threadIdx.x; t < 32 * 32; t += 128) {
-    int r = r0 + t / 32, c = c0 + t % 32;
-    if (r >= r_end || c >= N) continue;
-    float v = Cs[t / 32][t % 32];
-    size_t o = (size_t)r * N + c;
-    if (FORWARD) {
-      float dz, a = act_and_grad(act, v + L.b[e][c], &dz);
-      C[o] = a;
-      Z_out[o] = dz;
-    } else {
-      C[o] = mul ? v * mul[o] : v;
-    }
-  }
-}
 
 /* ---- FP16 network, one kernel: forward, energy and backward of all layers -------------- */
 
@@ -1225,7 +1172,7 @@ static void free_buffers(mlff_gpu *g) {
   void *bufs[] = {g->d_stage, g->d_cell_count, g->d_cell_start, g->d_cell_fill, g->d_cell_of,
                   g->d_cell_atoms, g->d_scan_tmp, g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_count,
                   g->d_offset, g->d_fill, g->d_row, g->d_row_atom, g->d_G, g->d_dG, g->d_bufA,
-                  g->d_bufB, g->d_h, g->d_out};
+                  g->d_bufB, g->d_out};
   for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) cudaFree(bufs[k]);
   for (int l = 0; l < MLFF_MAX_LAYERS; l++) {
     cudaFree(g->d_Z[l]);
@@ -1239,7 +1186,7 @@ static void free_buffers(mlff_gpu *g) {
   g->d_cell_of = g->d_cell_atoms = nullptr; g->d_scan_tmp = nullptr;
   g->d_nbr_n = g->d_nbr_j = nullptr; g->d_nbr_d = nullptr;
   g->d_count = g->d_offset = g->d_fill = g->d_row = g->d_row_atom = nullptr;
-  g->d_G = g->d_dG = g->d_bufA = g->d_bufB = nullptr; g->d_h = nullptr;
+  g->d_G = g->d_dG = g->d_bufA = g->d_bufB = nullptr;
   g->h_stage = nullptr;
   g->cap_atoms = g->cap_cells = 0;
 }
@@ -1405,12 +1352,17 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
   /* FP16: the whole network in one kernel where D and the hidden widths are multiples of 16
    * (tensor-core tiles) and a block's warps fit in shared memory; weights rounded to half once */
   if (!st && fp16) {
-    int ok = 1;
-    for (int l = 0; l < g->n_layers; l++) ok &= g->sizes[l] % 16 == 0;
+    for (int l = 0; l < g->n_layers && !st; l++)
+      if (g->sizes[l] % 16)
+        st = mlff_fail(MLFF_ERR_UNSUPPORTED, "fp16 yes runs the network on tensor-core tiles of 16: "
+                       "the descriptor length and hidden widths must be multiples of 16, and %s is %d "
+                       "(use fp16 no)", l ? "a hidden width" : "the descriptor length", g->sizes[l]);
     g->mlp_smem = (size_t)MLP_WARPS * mlp_words_per_warp(g->sizes, g->n_layers) * sizeof(float);
-    if (ok && cudaFuncSetAttribute(k_mlp_fp16, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                   (int)g->mlp_smem) == cudaSuccess) {
-      g->mlp_fp16 = 1;
+    if (!st && cudaFuncSetAttribute(k_mlp_fp16, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    (int)g->mlp_smem) != cudaSuccess)
+      st = mlff_fail(MLFF_ERR_UNSUPPORTED, "fp16 yes: the FP16 network needs %zu bytes of shared "
+                     "memory per block, more than this GPU gives (use fp16 no)", g->mlp_smem);
+    if (!st) {
       for (int e = 0; e < m->n_elements && !st; e++) {
         g->bout[e] = m->net[e].b[g->n_layers - 1][0];
         for (int l = 0; l < g->n_layers - 1 && !st; l++) {
@@ -1424,8 +1376,6 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
           free(h);
         }
       }
-    } else {
-      cudaGetLastError();
     }
   }
   if (!st && (cudaMalloc(&g->d_e0, MLFF_MAX_ELEMENTS * sizeof(float)) != cudaSuccess ||
@@ -1606,7 +1556,7 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
   k_aev_forward<<<wb, 32 * WARPS_PER_BLOCK, shf, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
                                                      g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_G);
   mark(g, "descriptor forward");
-  if (g->mlp_fp16) { /* the whole FP16 network in one kernel */
+  if (g->fp16) { /* the whole FP16 network in one kernel */
     dim3 grid((n_local + 16 * MLP_WARPS - 1) / (16 * MLP_WARPS), g->n_elements);
     k_mlp_fp16<<<grid, 32 * MLP_WARPS, g->mlp_smem, s>>>(mlp_args(g), g->d_offset, g->d_row_atom,
                                                           g->d_G, g->d_dG, g->d_eatom, g->d_sums);
@@ -1617,13 +1567,8 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
   for (int l = 1; l < g->n_layers; l++) {
     int K = g->sizes[l - 1], N = g->sizes[l];
     LayerArgs La = layer_args(g, l - 1);
-    if (g->fp16) {
-      dim3 grid((N + 31) / 32, (n_local + 31) / 32, g->n_elements);
-      k_gemm_fp16<true><<<grid, 128, 0, s>>>(La, g->d_offset, A, K, N, g->d_A[l], g->d_Z[l], nullptr, g->act);
-    } else {
-      dim3 grid((N + TN - 1) / TN, (n_local + TM - 1) / TM, g->n_elements);
-      k_gemm<true><<<grid, 256, 0, s>>>(La, g->d_offset, A, K, N, g->d_A[l], g->d_Z[l], nullptr, g->act);
-    }
+    dim3 grid((N + TN - 1) / TN, (n_local + TM - 1) / TM, g->n_elements);
+    k_gemm<true><<<grid, 256, 0, s>>>(La, g->d_offset, A, K, N, g->d_A[l], g->d_Z[l], nullptr, g->act);
     A = g->d_A[l];
   }
   int Lh = g->n_layers - 1, last = g->sizes[Lh];
@@ -1638,13 +1583,8 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
     LayerArgs La = layer_args(g, l - 1);
     float *dst = l == 1 ? g->d_dG : other;
     const float *mul = l == 1 ? nullptr : g->d_Z[l - 1];
-    if (g->fp16) {
-      dim3 grid((N + 31) / 32, (n_local + 31) / 32, g->n_elements);
-      k_gemm_fp16<false><<<grid, 128, 0, s>>>(La, g->d_offset, dZ, K, N, dst, nullptr, mul, g->act);
-    } else {
-      dim3 grid((N + TN - 1) / TN, (n_local + TM - 1) / TM, g->n_elements);
-      k_gemm<false><<<grid, 256, 0, s>>>(La, g->d_offset, dZ, K, N, dst, nullptr, mul, g->act);
-    }
+    dim3 grid((N + TN - 1) / TN, (n_local + TM - 1) / TM, g->n_elements);
+    k_gemm<false><<<grid, 256, 0, s>>>(La, g->d_offset, dZ, K, N, dst, nullptr, mul, g->act);
     other = dZ;
     dZ = dst;
   }

@@ -51,6 +51,20 @@ int main(void) {
   }
   CHECK(mlff_calc_device(gpu) == MLFF_DEVICE_GPU);
   CHECK_OK(mlff_calc_create(m, &oh, &gpu16));
+  { /* fp16 needs tensor-core tiles of 16: a hidden width of 100 is refused, naming it; FP32 runs */
+    int odd[2] = {100, 64};
+    mlff_model_spec so = spec;
+    so.n_hidden = 2;
+    so.hidden = odd;
+    mlff_model *mo;
+    mlff_calc *co = NULL;
+    CHECK_OK(mlff_model_create(&so, &mo));
+    CHECK(mlff_calc_create(mo, &oh, &co) == MLFF_ERR_UNSUPPORTED && !co);
+    CHECK(strstr(mlff_last_error(), "multiples of 16") && strstr(mlff_last_error(), "is 100"));
+    CHECK_OK(mlff_calc_create(mo, &og, &co));
+    mlff_calc_free(co);
+    mlff_model_free(mo);
+  }
   { /* a device ordinal past the visible ones: refused, naming the count */
     mlff_calc_options bad = {MLFF_DEVICE_GPU, 0, 0, mlff_gpu_count()};
     mlff_calc *none = NULL;
