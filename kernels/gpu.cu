@@ -1265,6 +1265,22 @@ static int g_widest_hidden(const mlff_network *n) {
   return w;
 }
 
+/* A kernel's dynamic shared memory limit is one per process and device, not per calc: raise it
+ * to the device's maximum (once `need` fits), so that a calc of a smaller model cannot lower it
+ * under another's launches (it did: "invalid argument" at the next capture). */
+static cudaError_t set_smem_limit(const void *kernel, size_t need, int device) {
+  int max_optin = 0;
+  cudaError_t e = cudaDeviceGetAttribute(&max_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  if (e != cudaSuccess) return e;
+  cudaFuncAttributes fa; /* the limit counts the kernel's static shared memory too */
+  if ((e = cudaFuncGetAttributes(&fa, kernel)) != cudaSuccess) return e;
+  const int limit = max_optin - (int)fa.sharedSizeBytes;
+  if (need > (size_t)limit) return cudaErrorInvalidValue;
+  e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, limit);
+  if (e != cudaSuccess) cudaGetLastError(); /* not left for a later check to find */
+  return e;
+}
+
 /* Make the context's device current for this host thread (cheap when it already is). */
 static cudaError_t use_device(const mlff_gpu *g) {
   int cur = -1;
@@ -1358,8 +1374,7 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
                        "the descriptor length and hidden widths must be multiples of 16, and %s is %d "
                        "(use fp16 no)", l ? "a hidden width" : "the descriptor length", g->sizes[l]);
     g->mlp_smem = (size_t)MLP_WARPS * mlp_words_per_warp(g->sizes, g->n_layers) * sizeof(float);
-    if (!st && cudaFuncSetAttribute(k_mlp_fp16, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    (int)g->mlp_smem) != cudaSuccess)
+    if (!st && set_smem_limit((const void *)k_mlp_fp16, g->mlp_smem, device) != cudaSuccess)
       st = mlff_fail(MLFF_ERR_UNSUPPORTED, "fp16 yes: the FP16 network needs %zu bytes of shared "
                      "memory per block, more than this GPU gives (use fp16 no)", g->mlp_smem);
     if (!st) {
@@ -1384,11 +1399,10 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
   /* the descriptor kernels keep a row and a neighbour list per warp in shared memory */
   int fwd_words = aev_fwd_words(MAX_D, MAX_NB_LIMIT), bwd_words = MAX_D + 5 * MAX_NB_LIMIT;
   int smem = WARPS_PER_BLOCK * (fwd_words > bwd_words ? fwd_words : bwd_words) * (int)sizeof(float);
-  if (!st && (cudaFuncSetAttribute(k_aev_forward, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess ||
-              cudaFuncSetAttribute(k_aev_backward, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess))
+  if (!st && (set_smem_limit((const void *)k_aev_forward, smem, device) != cudaSuccess ||
+              set_smem_limit((const void *)k_aev_backward, smem, device) != cudaSuccess))
     st = mlff_fail(MLFF_ERR_DEVICE, "this GPU cannot give %d bytes of shared memory to a block", smem);
-  if (!st && cudaFuncSetAttribute(k_fused, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  (int)fused_smem(g)) != cudaSuccess)
+  if (!st && set_smem_limit((const void *)k_fused, fused_smem(g), device) != cudaSuccess)
     st = mlff_fail(MLFF_ERR_DEVICE, "this GPU cannot give %zu bytes of shared memory to a block", fused_smem(g));
   if (!st) st = reserve(g, 256, 64, g->max_nb);
   if (!st && g->profile && cudaMalloc(&g->d_phase, 2 * FUSED_PHASES * sizeof(unsigned long long)) != cudaSuccess)
