@@ -134,7 +134,7 @@ struct mlff_gpu {
   int n_sm;     /* streaming multiprocessors of the device */
   size_t mlp_smem;   /* k_mlp_fp16's shared memory per block */
   float bout[MLFF_MAX_ELEMENTS]; /* the output unit's bias per element */
-  int device;   /* CUDA ordinal: made current on every entry (ranks may share a process's thread) */
+  int device;   /* CUDA ordinal: made current on every entry (calcs on one thread may use different GPUs) */
   int n_threads; /* host threads for staging and adding results in large systems */
   int no_graph; /* MLFF_GPU_GRAPH=0: launch the step's kernels one by one (benchmarks) */
   cudaEvent_t ev[32];
