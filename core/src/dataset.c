@@ -35,6 +35,7 @@
 
 #include <hdf5.h>
 
+#include "h5util.h"
 #include "internal.h"
 
 struct mlff_dataset {
@@ -257,138 +258,21 @@ mlff_status mlff_dataset_set_attr(mlff_dataset *d, const char *name, const char 
   return MLFF_OK;
 }
 
-/* ---- libhdf5 plumbing ------------------------------------------------------------------- */
-
-typedef struct {
-  H5E_auto2_t func;
-  void *data;
-} quiet_state;
-
-static void quiet_begin(quiet_state *q) {
-  q->func = NULL;
-  q->data = NULL;
-  H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_end(const quiet_state *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
-
-static void close_id(hid_t *id, herr_t (*closer)(hid_t)) {
-  if (*id >= 0) closer(*id);
-  *id = -1;
-}
-
-/* Does every component of an absolute path exist? (H5Lexists errors on a missing parent.) */
-static int path_exists(hid_t file, const char *path) {
-  char buf[256];
-  size_t n = strlen(path);
-  if (n >= sizeof buf) return 0;
-  memcpy(buf, path, n + 1);
-  for (size_t i = 1; i <= n; i++) {
-    if (buf[i] != '/' && buf[i] != '\0') continue;
-    char c = buf[i];
-    buf[i] = '\0';
-    htri_t e = H5Lexists(file, buf, H5P_DEFAULT);
-    buf[i] = c;
-    if (e <= 0) return 0;
-  }
-  return 1;
-}
-
-static const char *class_name(H5T_class_t c) {
-  switch (c) {
-    case H5T_INTEGER: return "an integer";
-    case H5T_FLOAT: return "a float";
-    case H5T_STRING: return "a string";
-    case H5T_COMPOUND: return "a compound";
-    case H5T_ARRAY: return "an array";
-    case H5T_ENUM: return "an enum";
-    case H5T_BITFIELD: return "a bitfield";
-    default: return "an unsupported";
-  }
-}
-
-/* n strings (fixed- or variable-length) read by `reader` (H5Aread or H5Dread wrapper). */
-typedef herr_t (*string_reader)(hid_t obj, hid_t mem_type, void *buf);
-static herr_t read_a(hid_t a, hid_t mt, void *buf) { return H5Aread(a, mt, buf); }
-static herr_t read_d(hid_t d, hid_t mt, void *buf) {
-  return H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-}
-
-static int read_strings(hid_t obj, string_reader rd, hid_t ftype, size_t n, char **out) {
-  int ok = 1;
-  hid_t mt = H5Tcopy(H5T_C_S1);
-  H5Tset_cset(mt, H5Tget_cset(ftype)); /* HDF5 does not convert between character sets */
-  if (H5Tis_variable_str(ftype) > 0) {
-    char **buf = calloc(n ? n : 1, sizeof *buf);
-    H5Tset_size(mt, H5T_VARIABLE);
-    if (!buf || rd(obj, mt, buf) < 0) ok = 0;
-    for (size_t i = 0; buf && i < n; i++) {
-      if (ok && !(out[i] = strdup(buf[i] ? buf[i] : ""))) ok = 0;
-      if (buf[i]) H5free_memory(buf[i]);
-    }
-    free(buf);
-  } else {
-    size_t sz = H5Tget_size(ftype);
-    char *buf = calloc(n ? n : 1, sz ? sz : 1);
-    H5Tset_size(mt, sz ? sz : 1);
-    H5Tset_strpad(mt, H5T_STR_NULLPAD);
-    if (!buf || rd(obj, mt, buf) < 0) ok = 0;
-    for (size_t i = 0; ok && i < n; i++)
-      if (!(out[i] = strndup(buf + i * sz, sz))) ok = 0;
-    free(buf);
-  }
-  H5Tclose(mt);
-  if (!ok)
-    for (size_t i = 0; i < n; i++) {
-      free(out[i]);
-      out[i] = NULL;
-    }
-  return ok;
-}
-
 /* ---- reader ----------------------------------------------------------------------------- */
-
-typedef struct {
-  const char *path;
-  hid_t file;
-} reader;
-
-static mlff_status rfail(const reader *r, mlff_status s, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static mlff_status rfail(const reader *r, mlff_status s, const char *fmt, ...) {
-  char msg[900];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return mlff_fail(s, "dataset file '%s': %s", r->path, msg);
-}
-
-static void shape_str(char *buf, size_t size, int rank, const hsize_t *dims) {
-  int n = snprintf(buf, size, "[");
-  for (int k = 0; k < rank && n < (int)size; k++)
-    n += snprintf(buf + n, size - (size_t)n, "%s%llu", k ? ", " : "",
-                  (unsigned long long)dims[k]);
-  if (n < (int)size) snprintf(buf + n, size - (size_t)n, "]");
-}
 
 /* A dataset's handle after checking it exists, its class is one of `classes` (a string of
  * 'i' integer, 'f' float, 'b' bool enum, 's' string) and its shape: rank `rank` with trailing
  * dims `tail` (dims[1..]); dims[0] is returned. `what` describes the expected contents. */
-static mlff_status open_ds(const reader *r, const char *path, const char *classes, int rank,
+static mlff_status open_ds(const h5_reader *r, const char *path, const char *classes, int rank,
                            const hsize_t *tail, const char *what, hid_t *out, hsize_t *n0) {
   *out = -1;
-  if (!path_exists(r->file, path))
-    return rfail(r, MLFF_ERR_FORMAT, "dataset %s is missing (expected %s); the file is "
-                 "incomplete or not a labelled dataset: %s", path, what, FIX_HINT);
+  if (!h5_path_exists(r->file, path))
+    return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s is missing (expected %s); the file is "
+                   "incomplete or not a labelled dataset: %s", path, what, FIX_HINT);
   hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
   if (d < 0)
-    return rfail(r, MLFF_ERR_FORMAT, "%s is not a dataset (expected %s): %s", path, what,
-                 FIX_HINT);
+    return h5_fail(r, MLFF_ERR_FORMAT, "%s is not a dataset (expected %s): %s", path, what,
+                   FIX_HINT);
   hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
   H5T_class_t c = H5Tget_class(t);
   int ok_class = (c == H5T_INTEGER && strchr(classes, 'i')) ||
@@ -402,16 +286,16 @@ static mlff_status open_ds(const reader *r, const char *path, const char *classe
   int ok_shape = rk == rank;
   for (int k = 1; ok_shape && k < rank; k++) ok_shape = dims[k] == tail[k - 1];
   if (!ok_class) {
-    st = rfail(r, MLFF_ERR_FORMAT, "dataset %s holds %s type, expected %s: %s", path,
-               class_name(c), what, FIX_HINT);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "dataset %s holds %s type, expected %s: %s", path,
+                 h5_class_name(c), what, FIX_HINT);
   } else if (!ok_shape) {
     char got[96] = "?";
-    if (rk >= 0 && rk <= 8) shape_str(got, sizeof got, rk, dims);
-    st = rfail(r, MLFF_ERR_FORMAT, "dataset %s has shape %s, expected %s: %s", path, got, what,
-               FIX_HINT);
+    if (rk >= 0 && rk <= 8) h5_shape_str(got, sizeof got, rk, dims);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has shape %s, expected %s: %s", path, got, what,
+                 FIX_HINT);
   }
-  close_id(&sp, H5Sclose);
-  close_id(&t, H5Tclose);
+  h5_close(&sp, H5Sclose);
+  h5_close(&t, H5Tclose);
   if (st) {
     H5Dclose(d);
     return st;
@@ -421,15 +305,15 @@ static mlff_status open_ds(const reader *r, const char *path, const char *classe
   return MLFF_OK;
 }
 
-static mlff_status read_ds(const reader *r, hid_t d, const char *path, hid_t mem, void *buf) {
+static mlff_status read_ds(const h5_reader *r, hid_t d, const char *path, hid_t mem, void *buf) {
   if (H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-    return rfail(r, MLFF_ERR_FORMAT, "cannot read dataset %s (corrupt file, or values that do "
-                 "not fit the expected type?)", path);
+    return h5_fail(r, MLFF_ERR_FORMAT, "cannot read dataset %s (corrupt file, or values that do "
+                   "not fit the expected type?)", path);
   return MLFF_OK;
 }
 
 /* Open, check the length of axis 0 (want, or any when want < 0) and read into buf. */
-static mlff_status load_ds(const reader *r, const char *path, const char *classes, int rank,
+static mlff_status load_ds(const h5_reader *r, const char *path, const char *classes, int rank,
                            const hsize_t *tail, const char *what, int64_t want, hid_t mem,
                            void **buf, size_t elem_per_row, hsize_t *n0) {
   hid_t d;
@@ -438,8 +322,8 @@ static mlff_status load_ds(const reader *r, const char *path, const char *classe
   if (st) return st;
   if (want >= 0 && (int64_t)n != want) {
     H5Dclose(d);
-    return rfail(r, MLFF_ERR_FORMAT, "dataset %s has %llu rows, expected %lld (%s): %s", path,
-                 (unsigned long long)n, (long long)want, what, FIX_HINT);
+    return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has %llu rows, expected %lld (%s): %s", path,
+                   (unsigned long long)n, (long long)want, what, FIX_HINT);
   }
   size_t bytes = (size_t)n * elem_per_row * H5Tget_size(mem);
   *buf = malloc(bytes ? bytes : 1);
@@ -461,7 +345,7 @@ static int structure_of(const int64_t *offset, int n, int64_t a) {
   return lo;
 }
 
-static mlff_status check_finite_rows(const reader *r, const char *path, const double *v,
+static mlff_status check_finite_rows(const h5_reader *r, const char *path, const double *v,
                                      int64_t rows, int cols, const int64_t *offset, int n,
                                      const char *what) {
   for (int64_t i = 0; i < rows * cols; i++)
@@ -469,50 +353,50 @@ static mlff_status check_finite_rows(const reader *r, const char *path, const do
       int64_t row = i / cols;
       if (offset) {
         int s = structure_of(offset, n, row);
-        return rfail(r, MLFF_ERR_FORMAT, "dataset %s has a non-finite value (%g) at [%lld, %d]: "
-                     "%s of structure %d (its atom %lld) are broken; remove that structure or "
-                     "relabel it", path, v[i], (long long)row, (int)(i % cols), what, s,
-                     (long long)(row - offset[s]));
+        return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has a non-finite value (%g) at [%lld, %d]: "
+                       "%s of structure %d (its atom %lld) are broken; remove that structure or "
+                       "relabel it", path, v[i], (long long)row, (int)(i % cols), what, s,
+                       (long long)(row - offset[s]));
       }
-      return rfail(r, MLFF_ERR_FORMAT, "dataset %s has a non-finite value (%g) at index %lld: "
-                   "the %s of structure %lld is broken; remove that structure or relabel it",
-                   path, v[i], (long long)row, what, (long long)row);
+      return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has a non-finite value (%g) at index %lld: "
+                     "the %s of structure %lld is broken; remove that structure or relabel it",
+                     path, v[i], (long long)row, what, (long long)row);
     }
   return MLFF_OK;
 }
 
 /* The N-1 interior offsets must increase strictly inside (0, A). */
-static mlff_status check_splits(const reader *r, const char *path, const int64_t *s, int64_t n,
+static mlff_status check_splits(const h5_reader *r, const char *path, const int64_t *s, int64_t n,
                                 int64_t n_atoms) {
   for (int64_t i = 0; i < n; i++) {
     int64_t prev = i ? s[i - 1] : 0;
     if (s[i] <= prev)
-      return rfail(r, MLFF_ERR_FORMAT, "dataset %s is not increasing at index %lld (%lld after "
-                   "%lld): every structure needs at least one atom, and the splits are the "
-                   "numpy.split offsets of the concatenated atoms (the cumulative atom counts "
-                   "without the last): %s", path, (long long)i, (long long)s[i], (long long)prev,
-                   FIX_HINT);
+      return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s is not increasing at index %lld (%lld after "
+                     "%lld): every structure needs at least one atom, and the splits are the "
+                     "numpy.split offsets of the concatenated atoms (the cumulative atom counts "
+                     "without the last): %s", path, (long long)i, (long long)s[i], (long long)prev,
+                     FIX_HINT);
     if (s[i] >= n_atoms)
-      return rfail(r, MLFF_ERR_FORMAT, "dataset %s at index %lld is %lld, beyond the %lld atoms "
-                   "of /structures/atomic_numbers (the splits are the interior numpy.split "
-                   "offsets: N-1 values below the atom count): %s", path, (long long)i,
-                   (long long)s[i], (long long)n_atoms, FIX_HINT);
+      return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s at index %lld is %lld, beyond the %lld atoms "
+                     "of /structures/atomic_numbers (the splits are the interior numpy.split "
+                     "offsets: N-1 values below the atom count): %s", path, (long long)i,
+                     (long long)s[i], (long long)n_atoms, FIX_HINT);
   }
   return MLFF_OK;
 }
 
 /* A string attribute of /labels (scalar). */
-static mlff_status labels_attr(const reader *r, hid_t g, const char *name, char **out) {
+static mlff_status labels_attr(const h5_reader *r, hid_t g, const char *name, char **out) {
   *out = NULL;
   hid_t a = H5Aopen(g, name, H5P_DEFAULT);
-  if (a < 0) return rfail(r, MLFF_ERR_FORMAT, "cannot read attribute '%s' of /labels", name);
+  if (a < 0) return h5_fail(r, MLFF_ERR_FORMAT, "cannot read attribute '%s' of /labels", name);
   hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
   mlff_status st = MLFF_OK;
   if (H5Tget_class(t) != H5T_STRING || H5Sget_simple_extent_npoints(sp) != 1)
-    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of /labels is not one string: %s", name,
-               FIX_HINT);
-  else if (!read_strings(a, read_a, t, 1, out))
-    st = rfail(r, MLFF_ERR_IO, "cannot read attribute '%s' of /labels (corrupt file?)", name);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute '%s' of /labels is not one string: %s", name,
+                 FIX_HINT);
+  else if (!h5_read_strings(a, h5_read_attr, t, 1, out))
+    st = h5_fail(r, MLFF_ERR_IO, "cannot read attribute '%s' of /labels (corrupt file?)", name);
   H5Sclose(sp);
   H5Tclose(t);
   H5Aclose(a);
@@ -520,7 +404,7 @@ static mlff_status labels_attr(const reader *r, hid_t g, const char *name, char 
 }
 
 typedef struct {
-  const reader *r;
+  const h5_reader *r;
   mlff_dataset *d;
   mlff_status st;
 } attr_walk;
@@ -543,25 +427,25 @@ static herr_t keep_attr(hid_t loc, const char *name, const H5A_info_t *info, voi
   return w->st ? -1 : 0;
 }
 
-static mlff_status read_attrs(const reader *r, mlff_dataset *d) {
+static mlff_status read_attrs(const h5_reader *r, mlff_dataset *d) {
   hid_t g = H5Gopen2(r->file, "/labels", H5P_DEFAULT);
-  if (g < 0) return rfail(r, MLFF_ERR_FORMAT, "/labels is not a group: %s", FIX_HINT);
+  if (g < 0) return h5_fail(r, MLFF_ERR_FORMAT, "/labels is not a group: %s", FIX_HINT);
   mlff_status st = MLFF_OK;
   char *units = NULL;
   if (H5Aexists(g, "units") <= 0)
-    st = rfail(r, MLFF_ERR_FORMAT, "attribute 'units' of /labels is missing; mlff datasets "
-               "hold eV and Å: if these values are, set it (h5py: f['labels'].attrs['units'] = "
-               "'%s'), otherwise convert them first", UNITS);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute 'units' of /labels is missing; mlff datasets "
+                 "hold eV and Å: if these values are, set it (h5py: f['labels'].attrs['units'] = "
+                 "'%s'), otherwise convert them first", UNITS);
   else if (!(st = labels_attr(r, g, "units", &units)) && !units_ok(units))
-    st = rfail(r, MLFF_ERR_FORMAT, "attribute 'units' of /labels is \"%.100s\", but mlff "
-               "datasets hold eV and Å (\"%s\"): convert energies to eV, positions to Å and "
-               "forces to eV/Å, then set units", units, UNITS);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute 'units' of /labels is \"%.100s\", but mlff "
+                 "datasets hold eV and Å (\"%s\"): convert energies to eV, positions to Å and "
+                 "forces to eV/Å, then set units", units, UNITS);
   free(units);
   if (!st) {
     attr_walk w = {r, d, MLFF_OK};
     hsize_t idx = 0;
     if (H5Aiterate2(g, H5_INDEX_NAME, H5_ITER_INC, &idx, keep_attr, &w) < 0 && !w.st)
-      w.st = rfail(r, MLFF_ERR_IO, "cannot list the attributes of /labels (corrupt file?)");
+      w.st = h5_fail(r, MLFF_ERR_IO, "cannot list the attributes of /labels (corrupt file?)");
     st = w.st;
   }
   H5Gclose(g);
@@ -569,7 +453,7 @@ static mlff_status read_attrs(const reader *r, mlff_dataset *d) {
 }
 
 /* pbc flags: integers, or h5py's bool (an enum over int8). */
-static mlff_status read_pbc(const reader *r, int64_t n, int *pbc) {
+static mlff_status read_pbc(const h5_reader *r, int64_t n, int *pbc) {
   static const char *path = "/structures/pbc";
   const hsize_t tail[1] = {3};
   hid_t d;
@@ -579,9 +463,9 @@ static mlff_status read_pbc(const reader *r, int64_t n, int *pbc) {
   if (st) return st;
   if ((int64_t)rows != n) {
     H5Dclose(d);
-    return rfail(r, MLFF_ERR_FORMAT, "dataset %s has %llu rows, expected %lld (one per "
-                 "structure, as /labels/energy): %s", path, (unsigned long long)rows,
-                 (long long)n, FIX_HINT);
+    return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has %llu rows, expected %lld (one per "
+                   "structure, as /labels/energy): %s", path, (unsigned long long)rows,
+                   (long long)n, FIX_HINT);
   }
   hid_t ft = H5Dget_type(d);
   if (!n) {
@@ -593,8 +477,8 @@ static mlff_status read_pbc(const reader *r, int64_t n, int *pbc) {
     hid_t mt = H5Tget_native_type(ft, H5T_DIR_ASCEND);
     unsigned char *buf = malloc((size_t)n * 3 * sz);
     if (H5Tget_class(base) != H5T_INTEGER || (sz != 1 && sz != 2 && sz != 4 && sz != 8))
-      st = rfail(r, MLFF_ERR_FORMAT, "dataset %s is an enum that is not a bool: %s", path,
-                 FIX_HINT);
+      st = h5_fail(r, MLFF_ERR_FORMAT, "dataset %s is an enum that is not a bool: %s", path,
+                   FIX_HINT);
     else if (!buf)
       st = mlff_fail(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
     else if (!(st = read_ds(r, d, path, mt, buf)))
@@ -619,10 +503,10 @@ static mlff_status read_pbc(const reader *r, int64_t n, int *pbc) {
   return st;
 }
 
-static mlff_status read_source(const reader *r, mlff_dataset *d) {
+static mlff_status read_source(const h5_reader *r, mlff_dataset *d) {
   static const char *path = "/labels/source";
   for (int i = 0; i < d->n; i++) d->source[i] = NULL;
-  if (!path_exists(r->file, path)) { /* optional: the PyTorch pipeline does not write it */
+  if (!h5_path_exists(r->file, path)) { /* optional: the PyTorch pipeline does not write it */
     for (int i = 0; i < d->n; i++)
       if (!(d->source[i] = strdup(""))) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
     return MLFF_OK;
@@ -634,27 +518,27 @@ static mlff_status read_source(const reader *r, mlff_dataset *d) {
   if (st) return st;
   if ((int64_t)rows != d->n) {
     H5Dclose(ds);
-    return rfail(r, MLFF_ERR_FORMAT, "dataset %s has %llu rows, expected %d (one per "
-                 "structure, as /labels/energy): %s", path, (unsigned long long)rows, d->n,
-                 FIX_HINT);
+    return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has %llu rows, expected %d (one per "
+                   "structure, as /labels/energy): %s", path, (unsigned long long)rows, d->n,
+                   FIX_HINT);
   }
   hid_t t = H5Dget_type(ds);
-  if (d->n && !read_strings(ds, read_d, t, (size_t)d->n, d->source))
-    st = rfail(r, MLFF_ERR_FORMAT, "cannot read dataset %s (corrupt file?)", path);
+  if (d->n && !h5_read_strings(ds, h5_read_dataset, t, (size_t)d->n, d->source))
+    st = h5_fail(r, MLFF_ERR_FORMAT, "cannot read dataset %s (corrupt file?)", path);
   H5Tclose(t);
   H5Dclose(ds);
   return st;
 }
 
-static mlff_status read_dataset(const reader *r, mlff_dataset *d) {
+static mlff_status read_dataset(const h5_reader *r, mlff_dataset *d) {
   mlff_status st;
-  if (!path_exists(r->file, "/structures") || !path_exists(r->file, "/labels")) {
-    const char *which = path_exists(r->file, "/structures") ? "/labels" : "/structures";
+  if (!h5_path_exists(r->file, "/structures") || !h5_path_exists(r->file, "/labels")) {
+    const char *which = h5_path_exists(r->file, "/structures") ? "/labels" : "/structures";
     if (H5Aexists(r->file, "format") > 0)
-      return rfail(r, MLFF_ERR_FORMAT, "group %s is missing: this looks like an mlff model "
-                   "file, not a dataset; give the path of a labelled dataset", which);
-    return rfail(r, MLFF_ERR_FORMAT, "group %s is missing: not a labelled dataset (expected "
-                 "/structures and /labels, SPEC §3): %s", which, FIX_HINT);
+      return h5_fail(r, MLFF_ERR_FORMAT, "group %s is missing: this looks like an mlff model "
+                     "file, not a dataset; give the path of a labelled dataset", which);
+    return h5_fail(r, MLFF_ERR_FORMAT, "group %s is missing: not a labelled dataset (expected "
+                   "/structures and /labels, SPEC §3): %s", which, FIX_HINT);
   }
   if ((st = read_attrs(r, d))) return st;
 
@@ -667,8 +551,8 @@ static mlff_status read_dataset(const reader *r, mlff_dataset *d) {
                     "structure", -1, H5T_NATIVE_DOUBLE, (void **)&energy, 1, &N)))
     goto done;
   if (N > (hsize_t)INT32_MAX - 2) {
-    st = rfail(r, MLFF_ERR_FORMAT, "/labels/energy holds %llu structures; at most %d supported",
-               (unsigned long long)N, INT32_MAX - 2);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "/labels/energy holds %llu structures; at most %d supported",
+                 (unsigned long long)N, INT32_MAX - 2);
     goto done;
   }
   if ((st = load_ds(r, "/structures/atomic_numbers", "i", 1, NULL, "int [A], the atomic "
@@ -690,7 +574,7 @@ static mlff_status read_dataset(const reader *r, mlff_dataset *d) {
   {
     /* [N, 3, 3] as SPEC §3 says; [N, 9] is read too. */
     int rank = 3;
-    hid_t dd = path_exists(r->file, "/structures/cells")
+    hid_t dd = h5_path_exists(r->file, "/structures/cells")
                    ? H5Dopen2(r->file, "/structures/cells", H5P_DEFAULT) : -1;
     if (dd >= 0) {
       hid_t sp = H5Dget_space(dd);
@@ -711,22 +595,22 @@ static mlff_status read_dataset(const reader *r, mlff_dataset *d) {
                     (void **)&fsplits, 1, NULL)))
     goto done;
   if (n == 0 && a > 0) {
-    st = rfail(r, MLFF_ERR_FORMAT, "/labels/energy is empty but /structures/atomic_numbers "
-               "holds %lld atoms: %s", (long long)a, FIX_HINT);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "/labels/energy is empty but /structures/atomic_numbers "
+                 "holds %lld atoms: %s", (long long)a, FIX_HINT);
     goto done;
   }
   if (n > 0 && a == 0) {
-    st = rfail(r, MLFF_ERR_FORMAT, "/structures/atomic_numbers is empty but /labels/energy "
-               "holds %lld structures: %s", (long long)n, FIX_HINT);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "/structures/atomic_numbers is empty but /labels/energy "
+                 "holds %lld structures: %s", (long long)n, FIX_HINT);
     goto done;
   }
   if ((st = check_splits(r, "/structures/atomic_numbers_splits", splits, ns, a))) goto done;
   for (int64_t i = 0; i < ns; i++)
     if (fsplits[i] != splits[i]) {
-      st = rfail(r, MLFF_ERR_FORMAT, "dataset /labels/forces_splits differs from "
-                 "/structures/atomic_numbers_splits at index %lld (%lld vs %lld): forces must "
-                 "be split into structures exactly as the atoms are: %s", (long long)i,
-                 (long long)fsplits[i], (long long)splits[i], FIX_HINT);
+      st = h5_fail(r, MLFF_ERR_FORMAT, "dataset /labels/forces_splits differs from "
+                   "/structures/atomic_numbers_splits at index %lld (%lld vs %lld): forces must "
+                   "be split into structures exactly as the atoms are: %s", (long long)i,
+                   (long long)fsplits[i], (long long)splits[i], FIX_HINT);
       goto done;
     }
 
@@ -737,10 +621,10 @@ static mlff_status read_dataset(const reader *r, mlff_dataset *d) {
   for (int64_t i = 0; i < a; i++) {
     if (Z64[i] < 1 || Z64[i] > 1000 || !mlff_element_symbol((int)Z64[i])) {
       int s = structure_of(d->offset, (int)n, i);
-      st = rfail(r, MLFF_ERR_FORMAT, "dataset /structures/atomic_numbers at index %lld "
-                 "(structure %d, its atom %lld) is %lld, which is not a known element (1..86): "
-                 "%s", (long long)i, s, (long long)(i - d->offset[s]), (long long)Z64[i],
-                 FIX_HINT);
+      st = h5_fail(r, MLFF_ERR_FORMAT, "dataset /structures/atomic_numbers at index %lld "
+                   "(structure %d, its atom %lld) is %lld, which is not a known element (1..86): "
+                   "%s", (long long)i, s, (long long)(i - d->offset[s]), (long long)Z64[i],
+                   FIX_HINT);
       goto done;
     }
     d->Z[i] = (int)Z64[i];
@@ -755,8 +639,8 @@ static mlff_status read_dataset(const reader *r, mlff_dataset *d) {
   if ((st = read_pbc(r, n, d->pbc))) goto done;
   for (int64_t i = 0; i < n; i++)
     if ((d->pbc[3 * i] || d->pbc[3 * i + 1] || d->pbc[3 * i + 2]) && cell_is_zero(cell + 9 * i)) {
-      st = rfail(r, MLFF_ERR_FORMAT, "structure %lld is periodic (/structures/pbc) but its cell "
-                 "in /structures/cells is zero: give the cell or set pbc false", (long long)i);
+      st = h5_fail(r, MLFF_ERR_FORMAT, "structure %lld is periodic (/structures/pbc) but its cell "
+                   "in /structures/cells is zero: give the cell or set pbc false", (long long)i);
       goto done;
     }
   memcpy(d->pos, pos, (size_t)a * 3 * sizeof *pos);
@@ -802,10 +686,10 @@ mlff_status mlff_dataset_load(const char *path, mlff_dataset **out) {
   if (!out) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_load: out is NULL");
   *out = NULL;
   if (!path) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_load: path is NULL");
-  quiet_state q;
-  quiet_begin(&q);
+  h5_quiet q;
+  h5_quiet_begin(&q);
   mlff_dataset *d = NULL;
-  reader r = {path, -1};
+  h5_reader r = {"dataset file", path, -1};
   mlff_status st = check_readable(path);
   if (st) {
   } else if ((r.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
@@ -814,8 +698,8 @@ mlff_status mlff_dataset_load(const char *path, mlff_dataset **out) {
   } else if (!(st = mlff_dataset_create(&d))) {
     st = read_dataset(&r, d);
   }
-  close_id(&r.file, H5Fclose);
-  quiet_end(&q);
+  h5_close(&r.file, H5Fclose);
+  h5_quiet_end(&q);
   if (st) {
     mlff_dataset_free(d);
     return st;
@@ -885,9 +769,9 @@ static void writer_types(writer *w) {
 }
 
 static void writer_close(writer *w) {
-  for (int i = 0; i < N_DS; i++) close_id(&w->types[i], H5Tclose);
-  close_id(&w->pbc_mem, H5Tclose);
-  close_id(&w->str_mem, H5Tclose);
+  for (int i = 0; i < N_DS; i++) h5_close(&w->types[i], H5Tclose);
+  h5_close(&w->pbc_mem, H5Tclose);
+  h5_close(&w->str_mem, H5Tclose);
 }
 
 static hid_t mem_type(const writer *w, ds_id i) {
@@ -960,11 +844,11 @@ static void extend_write(writer *w, hid_t file, ds_id i, hsize_t old_rows, hsize
 }
 
 /* Rows of every dataset in an existing file; refuses a file that is not our layout. */
-static mlff_status existing_rows(const reader *r, hsize_t rows[N_DS]) {
+static mlff_status existing_rows(const h5_reader *r, hsize_t rows[N_DS]) {
   for (int i = 0; i < N_DS; i++) {
     hid_t d;
     rows[i] = 0;
-    if (i == DS_SRC && !path_exists(r->file, LAYOUT[i].path)) continue; /* added below */
+    if (i == DS_SRC && !h5_path_exists(r->file, LAYOUT[i].path)) continue; /* added below */
     char what[96];
     snprintf(what, sizeof what, "a dataset of rank %d%s", LAYOUT[i].rank,
              i == DS_SRC ? " of strings" : "");
@@ -978,18 +862,18 @@ static mlff_status existing_rows(const reader *r, hsize_t rows[N_DS]) {
     H5Sclose(sp);
     H5Dclose(d);
     if (maxd[0] != H5S_UNLIMITED)
-      return rfail(r, MLFF_ERR_FORMAT, "cannot append: dataset %s has a fixed size (written by "
-                   "another program?); rewrite the file first with `mlff import %s NEW.h5`",
-                   LAYOUT[i].path, r->path);
+      return h5_fail(r, MLFF_ERR_FORMAT, "cannot append: dataset %s has a fixed size (written by "
+                     "another program?); rewrite the file first with `mlff import %s NEW.h5`",
+                     LAYOUT[i].path, r->path);
   }
   hsize_t n = rows[DS_E], a = rows[DS_Z], ns = n ? n - 1 : 0;
   if (rows[DS_POS] != a || rows[DS_F] != a || rows[DS_CELLS] != n || rows[DS_PBC] != n ||
       rows[DS_SPLITS] != ns || rows[DS_FSPLITS] != ns || (n && a < n) || (!n && a))
-    return rfail(r, MLFF_ERR_FORMAT, "cannot append: the datasets' lengths disagree (%llu "
-                 "energies, %llu atomic numbers, %llu positions, %llu forces, %llu splits); the "
-                 "file is damaged: check it with `mlff import %s CHECK.h5`",
-                 (unsigned long long)n, (unsigned long long)a, (unsigned long long)rows[DS_POS],
-                 (unsigned long long)rows[DS_F], (unsigned long long)rows[DS_SPLITS], r->path);
+    return h5_fail(r, MLFF_ERR_FORMAT, "cannot append: the datasets' lengths disagree (%llu "
+                   "energies, %llu atomic numbers, %llu positions, %llu forces, %llu splits); the "
+                   "file is damaged: check it with `mlff import %s CHECK.h5`",
+                   (unsigned long long)n, (unsigned long long)a, (unsigned long long)rows[DS_POS],
+                   (unsigned long long)rows[DS_F], (unsigned long long)rows[DS_SPLITS], r->path);
   return MLFF_OK;
 }
 
@@ -999,22 +883,22 @@ static int cmp_attr(const void *a, const void *b) {
 
 /* Write d's structures after rows[] (the file's current lengths), and d's attributes (teacher
  * must agree with the file's). */
-static mlff_status append_into(writer *w, const reader *r, hid_t file, const mlff_dataset *d,
+static mlff_status append_into(writer *w, const h5_reader *r, hid_t file, const mlff_dataset *d,
                                const hsize_t rows[N_DS]) {
   hsize_t n_old = rows[DS_E], a_old = rows[DS_Z];
   hid_t g = H5Gopen2(file, "/labels", H5P_DEFAULT);
-  if (g < 0) return rfail(r, MLFF_ERR_FORMAT, "/labels is not a group: %s", FIX_HINT);
+  if (g < 0) return h5_fail(r, MLFF_ERR_FORMAT, "/labels is not a group: %s", FIX_HINT);
   mlff_status st = MLFF_OK;
   /* Attributes: units checked; teacher must agree; others added or replaced. */
   char *units = NULL, *old = NULL;
   if (H5Aexists(g, "units") > 0) {
     if (!(st = labels_attr(r, g, "units", &units)) && !units_ok(units))
-      st = rfail(r, MLFF_ERR_FORMAT, "cannot append: attribute 'units' of /labels is \"%.100s\""
-                 ", but mlff datasets hold eV and Å; use a new file", units);
+      st = h5_fail(r, MLFF_ERR_FORMAT, "cannot append: attribute 'units' of /labels is \"%.100s\""
+                   ", but mlff datasets hold eV and Å; use a new file", units);
     free(units);
   } else if (n_old) {
-    st = rfail(r, MLFF_ERR_FORMAT, "cannot append: attribute 'units' of /labels is missing, so "
-               "the units of the structures already there are unknown; use a new file");
+    st = h5_fail(r, MLFF_ERR_FORMAT, "cannot append: attribute 'units' of /labels is missing, so "
+                 "the units of the structures already there are unknown; use a new file");
   } else {
     w_attr(w, g, "units", UNITS);
   }
@@ -1029,9 +913,9 @@ static mlff_status append_into(writer *w, const reader *r, hid_t file, const mlf
     if (H5Aexists(g, at->name) > 0 && (st = labels_attr(r, g, at->name, &old))) break;
     if (old && !strcmp(old, at->value)) {
     } else if (old && !strcmp(at->name, "teacher") && *old && n_old) {
-      st = rfail(r, MLFF_ERR_ARGUMENT, "cannot append: its structures were labelled by \"%.200s\""
-                 " (attribute 'teacher' of /labels), these by \"%.200s\"; one dataset holds one "
-                 "teacher's labels: write them to a new file", old, at->value);
+      st = h5_fail(r, MLFF_ERR_ARGUMENT, "cannot append: its structures were labelled by \"%.200s\""
+                   " (attribute 'teacher' of /labels), these by \"%.200s\"; one dataset holds one "
+                   "teacher's labels: write them to a new file", old, at->value);
     } else {
       w_attr(w, g, at->name, at->value);
     }
@@ -1042,7 +926,7 @@ static mlff_status append_into(writer *w, const reader *r, hid_t file, const mlf
   if (st) return st;
 
   /* The source tags of structures already there, when the file had none (h5py files). */
-  if (!path_exists(file, LAYOUT[DS_SRC].path) && !w->failed) {
+  if (!h5_path_exists(file, LAYOUT[DS_SRC].path) && !w->failed) {
     hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {STRUCT_CHUNK};
     hid_t sp = H5Screate_simple(1, dims, maxd), dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_obj_track_times(dcpl, 0);
@@ -1118,11 +1002,11 @@ static mlff_status write_file(const mlff_dataset *d, const char *path, int fresh
   char *tmp = malloc(len);
   if (!tmp) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
   snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
-  quiet_state q;
-  quiet_begin(&q);
+  h5_quiet q;
+  h5_quiet_begin(&q);
   writer w = {path, NULL, {0}, -1, -1};
   writer_types(&w);
-  reader r = {path, -1};
+  h5_reader r = {"dataset file", path, -1};
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), fcpl = H5Pcreate(H5P_FILE_CREATE);
   H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18); /* readable by any HDF5 1.8+ */
   H5Pset_obj_track_times(fcpl, 0); /* no timestamps: the same data gives the same bytes */
@@ -1134,9 +1018,9 @@ static mlff_status write_file(const mlff_dataset *d, const char *path, int fresh
       if ((file = H5Fopen(tmp, H5F_ACC_RDWR, fapl)) < 0)
         st = mlff_fail(MLFF_ERR_IO, "cannot append to dataset file '%s': HDF5 cannot open it "
                        "for writing (truncated or corrupt?)", path);
-      else if (!path_exists(file, "/structures") || !path_exists(file, "/labels"))
-        st = rfail(&r, MLFF_ERR_FORMAT, "cannot append: it has no /structures and /labels "
-                   "groups, so it is not a labelled dataset; give a new file name");
+      else if (!h5_path_exists(file, "/structures") || !h5_path_exists(file, "/labels"))
+        st = h5_fail(&r, MLFF_ERR_FORMAT, "cannot append: it has no /structures and /labels "
+                     "groups, so it is not a labelled dataset; give a new file name");
       else {
         r.file = file;
         st = existing_rows(&r, rows);
@@ -1162,7 +1046,7 @@ static mlff_status write_file(const mlff_dataset *d, const char *path, int fresh
   writer_close(&w);
   H5Pclose(fcpl);
   H5Pclose(fapl);
-  quiet_end(&q);
+  h5_quiet_end(&q);
   free(tmp);
   return st;
 }

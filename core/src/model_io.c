@@ -17,6 +17,7 @@
 
 #include <hdf5.h>
 
+#include "h5util.h"
 #include "internal.h"
 
 /* Layer shapes beyond these are not a model but a corrupt header; refuse before allocating. */
@@ -33,127 +34,24 @@ static int is_reserved(const char *name) {
   return 0;
 }
 
-/* ---- libhdf5 error printing ------------------------------------------------------------ */
-
-typedef struct {
-  H5E_auto2_t func;
-  void *data;
-} quiet_state;
-
-static void quiet_begin(quiet_state *q) {
-  q->func = NULL;
-  q->data = NULL;
-  H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_end(const quiet_state *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
-
-static void close_id(hid_t *id, herr_t (*closer)(hid_t)) {
-  if (*id >= 0) closer(*id);
-  *id = -1;
-}
-
 /* ---- reader ---------------------------------------------------------------------------- */
-
-typedef struct {
-  const char *path;
-  hid_t file;
-} reader;
-
-/* Every reader message starts with the file: "model file 'x.h5': <what>". */
-static mlff_status rfail(const reader *r, mlff_status s, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static mlff_status rfail(const reader *r, mlff_status s, const char *fmt, ...) {
-  char msg[900];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return mlff_fail(s, "model file '%s': %s", r->path, msg);
-}
 
 static const char *FIX_HINT = "re-export the model with mlff_model_save (or `mlff train`)";
 
-static const char *class_name(H5T_class_t c) {
-  switch (c) {
-    case H5T_INTEGER: return "an integer";
-    case H5T_FLOAT: return "a float";
-    case H5T_STRING: return "a string";
-    case H5T_COMPOUND: return "a compound";
-    case H5T_ARRAY: return "an array";
-    case H5T_ENUM: return "an enum";
-    default: return "an unsupported";
-  }
-}
-
-/* Does every component of an absolute path exist? (H5Lexists errors on a missing parent.) */
-static int path_exists(hid_t file, const char *path) {
-  char buf[512];
-  size_t n = strlen(path);
-  if (n >= sizeof buf) return 0;
-  memcpy(buf, path, n + 1);
-  for (size_t i = 1; i <= n; i++) {
-    if (buf[i] != '/' && buf[i] != '\0') continue;
-    char c = buf[i];
-    buf[i] = '\0';
-    htri_t e = H5Lexists(file, buf, H5P_DEFAULT);
-    buf[i] = c;
-    if (e <= 0) return 0;
-  }
-  return 1;
-}
-
-/* Read n strings (fixed- or variable-length) of an attribute into freshly allocated out[]. */
-static int read_attr_strings(hid_t a, hid_t ftype, size_t n, char **out) {
-  int ok = 1;
-  hid_t mt = H5Tcopy(H5T_C_S1);
-  H5Tset_cset(mt, H5Tget_cset(ftype)); /* HDF5 does not convert between character sets */
-  if (H5Tis_variable_str(ftype) > 0) {
-    char **buf = calloc(n, sizeof *buf);
-    H5Tset_size(mt, H5T_VARIABLE);
-    if (!buf || H5Aread(a, mt, buf) < 0) ok = 0;
-    for (size_t i = 0; buf && i < n; i++) {
-      if (ok && !(out[i] = strdup(buf[i] ? buf[i] : ""))) ok = 0;
-      if (buf[i]) H5free_memory(buf[i]);
-    }
-    free(buf);
-  } else {
-    size_t sz = H5Tget_size(ftype);
-    char *buf = calloc(n, sz ? sz : 1);
-    H5Tset_size(mt, sz ? sz : 1);
-    H5Tset_strpad(mt, H5T_STR_NULLPAD);
-    if (!buf || H5Aread(a, mt, buf) < 0) ok = 0;
-    for (size_t i = 0; ok && i < n; i++)
-      if (!(out[i] = strndup(buf + i * sz, sz))) ok = 0;
-    free(buf);
-  }
-  H5Tclose(mt);
-  if (!ok)
-    for (size_t i = 0; i < n; i++) {
-      free(out[i]);
-      out[i] = NULL;
-    }
-  return ok;
-}
-
 /* Open attribute `name` of object `obj` (an absolute path, for messages) at loc. */
-static mlff_status open_attr(const reader *r, hid_t loc, const char *obj, const char *name,
+static mlff_status open_attr(const h5_reader *r, hid_t loc, const char *obj, const char *name,
                              hid_t *a) {
   *a = -1;
   if (H5Aexists(loc, name) <= 0)
-    return rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is missing; the file is incomplete "
-                 "or not written by mlff: %s", name, obj, FIX_HINT);
+    return h5_fail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is missing; the file is incomplete "
+                   "or not written by mlff: %s", name, obj, FIX_HINT);
   if ((*a = H5Aopen(loc, name, H5P_DEFAULT)) < 0)
-    return rfail(r, MLFF_ERR_IO, "cannot read attribute '%s' of %s (corrupt file?)", name, obj);
+    return h5_fail(r, MLFF_ERR_IO, "cannot read attribute '%s' of %s (corrupt file?)", name, obj);
   return MLFF_OK;
 }
 
 /* Strings of attribute `name`: exactly one (want_n == 1, out[0]) or 1..max_n (n_out). */
-static mlff_status attr_strings(const reader *r, hid_t loc, const char *obj, const char *name,
+static mlff_status attr_strings(const h5_reader *r, hid_t loc, const char *obj, const char *name,
                                 char **out, int max_n, int *n_out) {
   hid_t a, t = -1, sp = -1;
   mlff_status st = open_attr(r, loc, obj, name, &a);
@@ -162,26 +60,26 @@ static mlff_status attr_strings(const reader *r, hid_t loc, const char *obj, con
   sp = H5Aget_space(a);
   hssize_t n = H5Sget_simple_extent_npoints(sp);
   if (H5Tget_class(t) != H5T_STRING)
-    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is %s, expected a string", name, obj,
-               class_name(H5Tget_class(t)));
+    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is %s, expected a string", name, obj,
+                 h5_class_name(H5Tget_class(t)));
   else if (!n_out && n != 1)
-    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s holds %lld strings, expected one",
-               name, obj, (long long)n);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s holds %lld strings, expected one",
+                 name, obj, (long long)n);
   else if (n_out && (n < 1 || n > max_n))
-    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s holds %lld strings; 1..%d supported",
-               name, obj, (long long)n, max_n);
-  else if (!read_attr_strings(a, t, (size_t)n, out))
-    st = rfail(r, MLFF_ERR_IO, "cannot read attribute '%s' of %s (corrupt file?)", name, obj);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s holds %lld strings; 1..%d supported",
+                 name, obj, (long long)n, max_n);
+  else if (!h5_read_strings(a, h5_read_attr, t, (size_t)n, out))
+    st = h5_fail(r, MLFF_ERR_IO, "cannot read attribute '%s' of %s (corrupt file?)", name, obj);
   else if (n_out)
     *n_out = (int)n;
-  close_id(&sp, H5Sclose);
-  close_id(&t, H5Tclose);
-  close_id(&a, H5Aclose);
+  h5_close(&sp, H5Sclose);
+  h5_close(&t, H5Tclose);
+  h5_close(&a, H5Aclose);
   return st;
 }
 
 /* A scalar string attribute into a fixed buffer (for short, fixed-vocabulary values). */
-static mlff_status attr_word(const reader *r, hid_t loc, const char *obj, const char *name,
+static mlff_status attr_word(const h5_reader *r, hid_t loc, const char *obj, const char *name,
                              char *buf, size_t size) {
   char *s = NULL;
   mlff_status st = attr_strings(r, loc, obj, name, &s, 1, NULL);
@@ -193,7 +91,7 @@ static mlff_status attr_word(const reader *r, hid_t loc, const char *obj, const 
 
 /* Numeric attribute: a scalar (n_out NULL; shape () or (1)) or a 1-D array of 1..max_n values
  * (max_what names the limit for the message). Values must be finite. */
-static mlff_status attr_doubles(const reader *r, hid_t loc, const char *obj, const char *name,
+static mlff_status attr_doubles(const h5_reader *r, hid_t loc, const char *obj, const char *name,
                                 double *v, int max_n, const char *max_what, int *n_out) {
   hid_t a, t = -1, sp = -1;
   mlff_status st = open_attr(r, loc, obj, name, &a);
@@ -204,40 +102,40 @@ static mlff_status attr_doubles(const reader *r, hid_t loc, const char *obj, con
   H5T_class_t c = H5Tget_class(t);
   double *buf = NULL;
   if (c != H5T_FLOAT && c != H5T_INTEGER)
-    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is %s, expected a number", name, obj,
-               class_name(c));
+    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is %s, expected a number", name, obj,
+                 h5_class_name(c));
   else if (!n_out && n != 1)
-    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s holds %lld values, expected one number",
-               name, obj, (long long)n);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s holds %lld values, expected one number",
+                 name, obj, (long long)n);
   else if (n_out && n < 1)
-    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is empty; %s", name, obj, FIX_HINT);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is empty; %s", name, obj, FIX_HINT);
   else if (n_out && n > max_n)
-    st = rfail(r, MLFF_ERR_FORMAT,
-               "attribute '%s' of %s holds %lld values; this libmlff supports at most %d (%s): "
-               "upgrade mlff or use a smaller descriptor", name, obj, (long long)n, max_n,
-               max_what);
+    st = h5_fail(r, MLFF_ERR_FORMAT,
+                 "attribute '%s' of %s holds %lld values; this libmlff supports at most %d (%s): "
+                 "upgrade mlff or use a smaller descriptor", name, obj, (long long)n, max_n,
+                 max_what);
   else if (!(buf = malloc((size_t)n * sizeof *buf)))
     st = mlff_fail(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
   else if (H5Aread(a, H5T_NATIVE_DOUBLE, buf) < 0)
-    st = rfail(r, MLFF_ERR_IO, "cannot read attribute '%s' of %s (corrupt file?)", name, obj);
+    st = h5_fail(r, MLFF_ERR_IO, "cannot read attribute '%s' of %s (corrupt file?)", name, obj);
   else {
     for (hssize_t i = 0; i < n && !st; i++)
       if (!isfinite(buf[i]))
-        st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s has a non-finite value (%g) at "
-                   "index %lld: %s", name, obj, buf[i], (long long)i, FIX_HINT);
+        st = h5_fail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s has a non-finite value (%g) at "
+                     "index %lld: %s", name, obj, buf[i], (long long)i, FIX_HINT);
     if (!st) {
       memcpy(v, buf, (size_t)n * sizeof *buf);
       if (n_out) *n_out = (int)n;
     }
   }
   free(buf);
-  close_id(&sp, H5Sclose);
-  close_id(&t, H5Tclose);
-  close_id(&a, H5Aclose);
+  h5_close(&sp, H5Sclose);
+  h5_close(&t, H5Tclose);
+  h5_close(&a, H5Aclose);
   return st;
 }
 
-static mlff_status attr_int(const reader *r, hid_t loc, const char *obj, const char *name,
+static mlff_status attr_int(const h5_reader *r, hid_t loc, const char *obj, const char *name,
                             long long *v) {
   hid_t a, t = -1;
   mlff_status st = open_attr(r, loc, obj, name, &a);
@@ -245,76 +143,67 @@ static mlff_status attr_int(const reader *r, hid_t loc, const char *obj, const c
   t = H5Aget_type(a);
   hid_t sp = H5Aget_space(a);
   if (H5Tget_class(t) != H5T_INTEGER)
-    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is %s, expected an integer", name, obj,
-               class_name(H5Tget_class(t)));
+    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is %s, expected an integer", name, obj,
+                 h5_class_name(H5Tget_class(t)));
   else if (H5Sget_simple_extent_npoints(sp) != 1)
-    st = rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is an array, expected one integer",
-               name, obj);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute '%s' of %s is an array, expected one integer",
+                 name, obj);
   else if (H5Aread(a, H5T_NATIVE_LLONG, v) < 0)
-    st = rfail(r, MLFF_ERR_IO, "cannot read attribute '%s' of %s (corrupt file?)", name, obj);
-  close_id(&sp, H5Sclose);
-  close_id(&t, H5Tclose);
-  close_id(&a, H5Aclose);
+    st = h5_fail(r, MLFF_ERR_IO, "cannot read attribute '%s' of %s (corrupt file?)", name, obj);
+  h5_close(&sp, H5Sclose);
+  h5_close(&t, H5Tclose);
+  h5_close(&a, H5Aclose);
   return st;
 }
 
-static mlff_status open_group(const reader *r, const char *path, hid_t *g) {
+static mlff_status open_group(const h5_reader *r, const char *path, hid_t *g) {
   *g = -1;
-  if (!path_exists(r->file, path))
-    return rfail(r, MLFF_ERR_FORMAT, "group %s is missing; the file is incomplete or not "
-                 "written by mlff: %s", path, FIX_HINT);
+  if (!h5_path_exists(r->file, path))
+    return h5_fail(r, MLFF_ERR_FORMAT, "group %s is missing; the file is incomplete or not "
+                   "written by mlff: %s", path, FIX_HINT);
   if ((*g = H5Gopen2(r->file, path, H5P_DEFAULT)) < 0)
-    return rfail(r, MLFF_ERR_FORMAT, "%s is not a group (corrupt file?): %s", path, FIX_HINT);
+    return h5_fail(r, MLFF_ERR_FORMAT, "%s is not a group (corrupt file?): %s", path, FIX_HINT);
   return MLFF_OK;
 }
 
 /* Shape of a float dataset: rank (≤ 2) and dims. */
-static mlff_status dataset_shape(const reader *r, const char *path, int *rank, hsize_t dims[2]) {
-  if (!path_exists(r->file, path))
-    return rfail(r, MLFF_ERR_FORMAT, "dataset %s is missing; the file is incomplete or not "
-                 "written by mlff: %s", path, FIX_HINT);
+static mlff_status dataset_shape(const h5_reader *r, const char *path, int *rank, hsize_t dims[2]) {
+  if (!h5_path_exists(r->file, path))
+    return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s is missing; the file is incomplete or not "
+                   "written by mlff: %s", path, FIX_HINT);
   hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT), t = -1, sp = -1;
   if (d < 0)
-    return rfail(r, MLFF_ERR_FORMAT, "%s is not a dataset (corrupt file?): %s", path, FIX_HINT);
+    return h5_fail(r, MLFF_ERR_FORMAT, "%s is not a dataset (corrupt file?): %s", path, FIX_HINT);
   mlff_status st = MLFF_OK;
   t = H5Dget_type(d);
   sp = H5Dget_space(d);
   H5T_class_t c = H5Tget_class(t);
   int rk = H5Sget_simple_extent_ndims(sp);
   if (c != H5T_FLOAT)
-    st = rfail(r, MLFF_ERR_FORMAT, "dataset %s is %s array, expected float32: %s", path,
-               class_name(c), FIX_HINT);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "dataset %s is %s array, expected float32: %s", path,
+                 h5_class_name(c), FIX_HINT);
   else if (rk < 0 || rk > 2)
-    st = rfail(r, MLFF_ERR_FORMAT, "dataset %s has %d dimensions, expected 1 or 2", path, rk);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has %d dimensions, expected 1 or 2", path, rk);
   else {
     *rank = rk;
     dims[0] = dims[1] = 1;
     H5Sget_simple_extent_dims(sp, dims, NULL);
   }
-  close_id(&sp, H5Sclose);
-  close_id(&t, H5Tclose);
-  close_id(&d, H5Dclose);
+  h5_close(&sp, H5Sclose);
+  h5_close(&t, H5Tclose);
+  h5_close(&d, H5Dclose);
   return st;
-}
-
-static void shape_str(char *buf, size_t size, int rank, const hsize_t *dims) {
-  if (rank == 1)
-    snprintf(buf, size, "[%llu]", (unsigned long long)dims[0]);
-  else if (rank == 2)
-    snprintf(buf, size, "[%llu, %llu]", (unsigned long long)dims[0], (unsigned long long)dims[1]);
-  else
-    snprintf(buf, size, "[] (a scalar)");
 }
 
 /* Read a float dataset of n values (shape already checked) and refuse non-finite values,
  * naming the index ([i] or [i, j] when cols > 0). */
-static mlff_status dataset_read(const reader *r, const char *path, float *v, size_t n,
+static mlff_status dataset_read(const h5_reader *r, const char *path, float *v, size_t n,
                                 size_t cols) {
   hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
-  if (d < 0) return rfail(r, MLFF_ERR_IO, "cannot open dataset %s (corrupt file?)", path);
+  if (d < 0) return h5_fail(r, MLFF_ERR_IO, "cannot open dataset %s (corrupt file?)", path);
   herr_t e = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
   H5Dclose(d);
-  if (e < 0) return rfail(r, MLFF_ERR_IO, "cannot read dataset %s (corrupt file?)", path);
+  if (e < 0) return h5_fail(r, MLFF_ERR_IO, "cannot read dataset %s (corrupt file?)", path);
   for (size_t i = 0; i < n; i++)
     if (!isfinite(v[i])) {
       char idx[64];
@@ -322,25 +211,25 @@ static mlff_status dataset_read(const reader *r, const char *path, float *v, siz
         snprintf(idx, sizeof idx, "[%zu, %zu]", i / cols, i % cols);
       else
         snprintf(idx, sizeof idx, "[%zu]", i);
-      return rfail(r, MLFF_ERR_FORMAT, "dataset %s has a non-finite value (%g) at %s; the "
-                   "weights are corrupt (a diverged training run?): retrain or use an earlier "
-                   "checkpoint", path, (double)v[i], idx);
+      return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has a non-finite value (%g) at %s; the "
+                     "weights are corrupt (a diverged training run?): retrain or use an earlier "
+                     "checkpoint", path, (double)v[i], idx);
     }
   return MLFF_OK;
 }
 
-static mlff_status read_elements(const reader *r, mlff_model *m) {
+static mlff_status read_elements(const h5_reader *r, mlff_model *m) {
   char *sym[MLFF_MAX_ELEMENTS] = {0};
   int n = 0;
   mlff_status st = attr_strings(r, r->file, "/", "elements", sym, MLFF_MAX_ELEMENTS, &n);
   for (int e = 0; e < n && !st; e++) {
     if (strlen(sym[e]) >= MLFF_SYMBOL_LEN || !mlff_atomic_number(sym[e]))
-      st = rfail(r, MLFF_ERR_FORMAT, "root attribute 'elements' lists '%s' (index %d), which is "
-                 "not a chemical element symbol (write symbols like \"H\", \"C\")", sym[e], e);
+      st = h5_fail(r, MLFF_ERR_FORMAT, "root attribute 'elements' lists '%s' (index %d), which is "
+                   "not a chemical element symbol (write symbols like \"H\", \"C\")", sym[e], e);
     for (int f = 0; f < e && !st; f++)
       if (!strcmp(sym[e], sym[f]))
-        st = rfail(r, MLFF_ERR_FORMAT, "root attribute 'elements' lists '%s' twice (indices %d "
-                   "and %d); each element must appear once: %s", sym[e], f, e, FIX_HINT);
+        st = h5_fail(r, MLFF_ERR_FORMAT, "root attribute 'elements' lists '%s' twice (indices %d "
+                     "and %d); each element must appear once: %s", sym[e], f, e, FIX_HINT);
     if (!st) snprintf(m->elements[e], MLFF_SYMBOL_LEN, "%s", sym[e]);
   }
   if (!st) m->n_elements = n;
@@ -348,7 +237,7 @@ static mlff_status read_elements(const reader *r, mlff_model *m) {
   return st;
 }
 
-static mlff_status read_descriptor(const reader *r, mlff_model *m) {
+static mlff_status read_descriptor(const h5_reader *r, mlff_model *m) {
   hid_t g;
   mlff_status st = open_group(r, "/descriptor", &g);
   if (st) return st;
@@ -373,12 +262,12 @@ static mlff_status read_descriptor(const reader *r, mlff_model *m) {
       {"Rcr", p->Rcr}, {"Rca", p->Rca}, {"etaR", p->etaR}, {"etaA", p->etaA}, {"zeta", p->zeta}};
   for (size_t i = 0; i < sizeof pos / sizeof *pos; i++)
     if (!(pos[i].v > 0))
-      return rfail(r, MLFF_ERR_FORMAT, "attribute '%s' of /descriptor is %g; it must be > 0",
-                   pos[i].name, pos[i].v);
+      return h5_fail(r, MLFF_ERR_FORMAT, "attribute '%s' of /descriptor is %g; it must be > 0",
+                     pos[i].name, pos[i].v);
   return MLFF_OK;
 }
 
-static mlff_status read_energy(const reader *r, mlff_model *m) {
+static mlff_status read_energy(const h5_reader *r, mlff_model *m) {
   hid_t g;
   mlff_status st = open_group(r, "/energy", &g);
   if (st) return st;
@@ -387,34 +276,34 @@ static mlff_status read_energy(const reader *r, mlff_model *m) {
                           "MLFF_MAX_ELEMENTS", &n)) &&
       !(st = attr_doubles(r, g, "/energy", "scale", &m->scale, 1, NULL, NULL)) &&
       n != m->n_elements)
-    st = rfail(r, MLFF_ERR_FORMAT, "attribute 'e0' of /energy holds %d values, expected %d "
-               "(one per element of the root attribute 'elements'): %s", n, m->n_elements,
-               FIX_HINT);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute 'e0' of /energy holds %d values, expected %d "
+                 "(one per element of the root attribute 'elements'): %s", n, m->n_elements,
+                 FIX_HINT);
   H5Gclose(g);
   return st;
 }
 
 /* The network of element e: layers layer_0, layer_1, ... chained from D to 1 output. */
-static mlff_status read_network(const reader *r, mlff_model *m, int e) {
+static mlff_status read_network(const h5_reader *r, mlff_model *m, int e) {
   const char *sym = m->elements[e];
   char path[256], base[128];
   snprintf(base, sizeof base, "/networks/%s", sym);
   int L = 0;
   for (; L <= MLFF_MAX_LAYERS; L++) {
     snprintf(path, sizeof path, "%s/layer_%d", base, L);
-    if (!path_exists(r->file, path)) break;
+    if (!h5_path_exists(r->file, path)) break;
   }
   if (L == 0) {
     snprintf(path, sizeof path, "%s/layer_0/W", base);
-    if (!path_exists(r->file, base))
-      return rfail(r, MLFF_ERR_FORMAT, "group %s is missing (element '%s' is listed in the root "
-                   "attribute 'elements' but has no network): %s", base, sym, FIX_HINT);
-    return rfail(r, MLFF_ERR_FORMAT, "dataset %s is missing; the file is incomplete: %s", path,
-                 FIX_HINT);
+    if (!h5_path_exists(r->file, base))
+      return h5_fail(r, MLFF_ERR_FORMAT, "group %s is missing (element '%s' is listed in the root "
+                     "attribute 'elements' but has no network): %s", base, sym, FIX_HINT);
+    return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s is missing; the file is incomplete: %s", path,
+                   FIX_HINT);
   }
   if (L > MLFF_MAX_LAYERS)
-    return rfail(r, MLFF_ERR_FORMAT, "%s has more than %d layers; this libmlff supports at most "
-                 "%d (MLFF_MAX_HIDDEN + 1): upgrade mlff", base, MLFF_MAX_LAYERS, MLFF_MAX_LAYERS);
+    return h5_fail(r, MLFF_ERR_FORMAT, "%s has more than %d layers; this libmlff supports at most "
+                   "%d (MLFF_MAX_HIDDEN + 1): upgrade mlff", base, MLFF_MAX_LAYERS, MLFF_MAX_LAYERS);
   int sizes[MLFF_MAX_LAYERS + 1];
   sizes[0] = m->n_features;
   mlff_status st;
@@ -426,7 +315,7 @@ static mlff_status read_network(const reader *r, mlff_model *m, int e) {
     if ((st = dataset_shape(r, path, &rank, dims))) return st;
     int last = l == L - 1;
     hsize_t want_out = last ? 1 : (rank == 2 ? dims[0] : 0);
-    shape_str(got, sizeof got, rank, dims);
+    h5_shape_str(got, sizeof got, rank, dims);
     if (last)
       snprintf(want, sizeof want, "[1, %d]", sizes[l]);
     else
@@ -441,19 +330,19 @@ static mlff_status read_network(const reader *r, mlff_model *m, int e) {
                  "/descriptor and %d elements)", sizes[0], m->n_elements);
       else
         snprintf(why, sizeof why, "its input is the output of layer_%d (%d)", l - 1, sizes[l]);
-      return rfail(r, MLFF_ERR_FORMAT, "dataset %s has shape %s, expected %s: %s; the file is "
-                   "damaged or inconsistent: %s", path, got, want, why, FIX_HINT);
+      return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has shape %s, expected %s: %s; the file is "
+                     "damaged or inconsistent: %s", path, got, want, why, FIX_HINT);
     }
     if (dims[0] > MAX_DIM || dims[0] * dims[1] > MAX_LAYER_VALUES)
-      return rfail(r, MLFF_ERR_FORMAT, "dataset %s has an implausible shape %s (corrupt file?)",
-                   path, got);
+      return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has an implausible shape %s (corrupt file?)",
+                     path, got);
     sizes[l + 1] = (int)want_out;
     snprintf(path, sizeof path, "%s/layer_%d/b", base, l);
     if ((st = dataset_shape(r, path, &rank, dims))) return st;
     if (rank != 1 || dims[0] != (hsize_t)sizes[l + 1]) {
-      shape_str(got, sizeof got, rank, dims);
-      return rfail(r, MLFF_ERR_FORMAT, "dataset %s has shape %s, expected [%d] (one bias per "
-                   "output of layer_%d/W): %s", path, got, sizes[l + 1], l, FIX_HINT);
+      h5_shape_str(got, sizeof got, rank, dims);
+      return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has shape %s, expected [%d] (one bias per "
+                     "output of layer_%d/W): %s", path, got, sizes[l + 1], l, FIX_HINT);
     }
   }
   mlff_network *n = &m->net[e];
@@ -470,10 +359,10 @@ static mlff_status read_network(const reader *r, mlff_model *m, int e) {
 }
 
 /* Optional training range: /normalization/<Symbol>/feature_min, feature_max, both [D]. */
-static mlff_status read_normalization(const reader *r, mlff_model *m, int e) {
+static mlff_status read_normalization(const h5_reader *r, mlff_model *m, int e) {
   char base[128], path[256];
   snprintf(base, sizeof base, "/normalization/%s", m->elements[e]);
-  if (!path_exists(r->file, base)) return MLFF_OK;
+  if (!h5_path_exists(r->file, base)) return MLFF_OK;
   mlff_network *n = &m->net[e];
   float **dst[2] = {&n->feature_min, &n->feature_max};
   const char *names[2] = {"feature_min", "feature_max"};
@@ -485,9 +374,9 @@ static mlff_status read_normalization(const reader *r, mlff_model *m, int e) {
     if (st) return st;
     if (rank != 1 || dims[0] != (hsize_t)m->n_features) {
       char got[64];
-      shape_str(got, sizeof got, rank, dims);
-      return rfail(r, MLFF_ERR_FORMAT, "dataset %s has shape %s, expected [%d] (the descriptor "
-                   "length D): %s", path, got, m->n_features, FIX_HINT);
+      h5_shape_str(got, sizeof got, rank, dims);
+      return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has shape %s, expected [%d] (the descriptor "
+                     "length D): %s", path, got, m->n_features, FIX_HINT);
     }
     if (!(*dst[k] = malloc((size_t)m->n_features * sizeof(float))))
       return mlff_fail(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
@@ -498,7 +387,7 @@ static mlff_status read_normalization(const reader *r, mlff_model *m, int e) {
 
 /* H5Aiterate2 callback: keep every non-reserved scalar string root attribute. */
 typedef struct {
-  const reader *r;
+  const h5_reader *r;
   mlff_model *m;
   mlff_status st;
 } attr_walk;
@@ -513,8 +402,8 @@ static herr_t keep_attr(hid_t loc, const char *name, const H5A_info_t *info, voi
   char *v = NULL;
   /* Non-string or array attributes are not metadata we understand; skip them. */
   if (H5Tget_class(t) == H5T_STRING && H5Sget_simple_extent_npoints(sp) == 1) {
-    if (!read_attr_strings(a, t, 1, &v))
-      w->st = rfail(w->r, MLFF_ERR_IO, "cannot read root attribute '%s' (corrupt file?)", name);
+    if (!h5_read_strings(a, h5_read_attr, t, 1, &v))
+      w->st = h5_fail(w->r, MLFF_ERR_IO, "cannot read root attribute '%s' (corrupt file?)", name);
     else
       w->st = mlff_model_set_attr(w->m, name, v);
   }
@@ -525,17 +414,17 @@ static herr_t keep_attr(hid_t loc, const char *name, const H5A_info_t *info, voi
   return w->st ? -1 : 0;
 }
 
-static mlff_status read_model(reader *r, mlff_model *m) {
+static mlff_status read_model(h5_reader *r, mlff_model *m) {
   mlff_status st;
   char *fmt = NULL;
   if (H5Aexists(r->file, "format") <= 0)
-    return rfail(r, MLFF_ERR_FORMAT, "not an mlff model file: it is HDF5 but has no root "
-                 "attribute 'format' (an mlff model has format=\"mlff-model\"); is it a dataset "
-                 "or another program's file? Give the path of a model written by `mlff train`");
+    return h5_fail(r, MLFF_ERR_FORMAT, "not an mlff model file: it is HDF5 but has no root "
+                   "attribute 'format' (an mlff model has format=\"mlff-model\"); is it a dataset "
+                   "or another program's file? Give the path of a model written by `mlff train`");
   if ((st = attr_strings(r, r->file, "/", "format", &fmt, 1, NULL))) return st;
   if (strcmp(fmt, "mlff-model")) {
-    st = rfail(r, MLFF_ERR_FORMAT, "not an mlff model file: root attribute 'format' is \"%.64s\","
-               " expected \"mlff-model\"; give the path of a model written by `mlff train`", fmt);
+    st = h5_fail(r, MLFF_ERR_FORMAT, "not an mlff model file: root attribute 'format' is \"%.64s\","
+                 " expected \"mlff-model\"; give the path of a model written by `mlff train`", fmt);
     free(fmt);
     return st;
   }
@@ -543,23 +432,23 @@ static mlff_status read_model(reader *r, mlff_model *m) {
   long long version;
   if ((st = attr_int(r, r->file, "/", "format_version", &version))) return st;
   if (version > MLFF_FORMAT_VERSION)
-    return rfail(r, MLFF_ERR_FORMAT, "root attribute 'format_version' is %lld, but this libmlff "
-                 "(%s) reads format_version up to %d: upgrade mlff to read this model", version,
-                 MLFF_VERSION_STRING, MLFF_FORMAT_VERSION);
+    return h5_fail(r, MLFF_ERR_FORMAT, "root attribute 'format_version' is %lld, but this libmlff "
+                   "(%s) reads format_version up to %d: upgrade mlff to read this model", version,
+                   MLFF_VERSION_STRING, MLFF_FORMAT_VERSION);
   if (version < 1)
-    return rfail(r, MLFF_ERR_FORMAT, "root attribute 'format_version' is %lld; valid versions "
-                 "start at 1 (corrupt file?)", version);
+    return h5_fail(r, MLFF_ERR_FORMAT, "root attribute 'format_version' is %lld; valid versions "
+                   "start at 1 (corrupt file?)", version);
   char word[64];
   if ((st = attr_word(r, r->file, "/", "arch", word, sizeof word))) return st;
   if (strcmp(word, "aev-mlp"))
-    return rfail(r, MLFF_ERR_FORMAT, "root attribute 'arch' is \"%s\", but this libmlff (%s) "
-                 "evaluates only \"aev-mlp\": upgrade mlff", word, MLFF_VERSION_STRING);
+    return h5_fail(r, MLFF_ERR_FORMAT, "root attribute 'arch' is \"%s\", but this libmlff (%s) "
+                   "evaluates only \"aev-mlp\": upgrade mlff", word, MLFF_VERSION_STRING);
   snprintf(m->arch, sizeof m->arch, "%.31s", word);
   if ((st = read_elements(r, m))) return st;
   if ((st = attr_word(r, r->file, "/", "activation", word, sizeof word))) return st;
   if (!mlff_activation_parse(word, &m->activation))
-    return rfail(r, MLFF_ERR_FORMAT, "root attribute 'activation' is \"%s\"; this libmlff knows "
-                 "\"silu\" and \"celu\": upgrade mlff", word);
+    return h5_fail(r, MLFF_ERR_FORMAT, "root attribute 'activation' is \"%s\"; this libmlff knows "
+                   "\"silu\" and \"celu\": upgrade mlff", word);
   if ((st = read_descriptor(r, m))) return st;
   m->n_features = mlff_descriptor_length(&m->desc, m->n_elements);
   if ((st = read_energy(r, m))) return st;
@@ -568,7 +457,7 @@ static mlff_status read_model(reader *r, mlff_model *m) {
   attr_walk w = {r, m, MLFF_OK};
   hsize_t idx = 0;
   if (H5Aiterate2(r->file, H5_INDEX_NAME, H5_ITER_INC, &idx, keep_attr, &w) < 0 && !w.st)
-    w.st = rfail(r, MLFF_ERR_IO, "cannot list the root attributes (corrupt file?)");
+    w.st = h5_fail(r, MLFF_ERR_IO, "cannot list the root attributes (corrupt file?)");
   return w.st;
 }
 
@@ -584,10 +473,10 @@ mlff_status mlff_model_load(const char *path, mlff_model **out) {
   if (is_dir)
     return mlff_fail(MLFF_ERR_IO, "cannot open model file '%s': it is a directory; give the "
                      "path of a model .h5 file", path);
-  quiet_state q;
-  quiet_begin(&q);
+  h5_quiet q;
+  h5_quiet_begin(&q);
   mlff_status st = MLFF_OK;
-  reader r = {path, -1};
+  h5_reader r = {"model file", path, -1};
   mlff_model *m = NULL;
   if (H5Fis_hdf5(path) <= 0) {
     st = mlff_fail(MLFF_ERR_IO, "cannot read model file '%s': it is not an HDF5 file (an mlff "
@@ -601,8 +490,8 @@ mlff_status mlff_model_load(const char *path, mlff_model **out) {
   } else {
     st = read_model(&r, m);
   }
-  close_id(&r.file, H5Fclose);
-  quiet_end(&q);
+  h5_close(&r.file, H5Fclose);
+  h5_quiet_end(&q);
   if (st) {
     mlff_model_free(m);
     return st;
@@ -734,12 +623,12 @@ static void write_model(writer *w, hid_t file, const mlff_model *m, const char *
   w_attr_doubles(w, g, "muR", p->muR, p->n_muR);
   w_attr_doubles(w, g, "muA", p->muA, p->n_muA);
   w_attr_doubles(w, g, "thetaZ", p->thetaZ, p->n_thetaZ);
-  close_id(&g, H5Gclose);
+  h5_close(&g, H5Gclose);
 
   g = w_group(w, file, "energy");
   w_attr_doubles(w, g, "e0", m->e0, m->n_elements);
   w_attr_doubles(w, g, "scale", &m->scale, 0);
-  close_id(&g, H5Gclose);
+  h5_close(&g, H5Gclose);
 
   hid_t nets = w_group(w, file, "networks");
   for (int e = 0; e < m->n_elements && !w->failed; e++) {
@@ -752,11 +641,11 @@ static void write_model(writer *w, hid_t file, const mlff_model *m, const char *
       hsize_t dw[2] = {(hsize_t)n->sizes[l + 1], (hsize_t)n->sizes[l]};
       w_dataset(w, gl, "W", 2, dw, n->W[l]);
       w_dataset(w, gl, "b", 1, dw, n->b[l]);
-      close_id(&gl, H5Gclose);
+      h5_close(&gl, H5Gclose);
     }
-    close_id(&ge, H5Gclose);
+    h5_close(&ge, H5Gclose);
   }
-  close_id(&nets, H5Gclose);
+  h5_close(&nets, H5Gclose);
 
   int any_norm = 0;
   for (int e = 0; e < m->n_elements; e++) any_norm |= m->net[e].feature_min != NULL;
@@ -769,9 +658,9 @@ static void write_model(writer *w, hid_t file, const mlff_model *m, const char *
       hsize_t d = (hsize_t)m->n_features;
       w_dataset(w, ge, "feature_min", 1, &d, n->feature_min);
       w_dataset(w, ge, "feature_max", 1, &d, n->feature_max);
-      close_id(&ge, H5Gclose);
+      h5_close(&ge, H5Gclose);
     }
-    close_id(&gn, H5Gclose);
+    h5_close(&gn, H5Gclose);
   }
 }
 
@@ -811,8 +700,8 @@ mlff_status mlff_model_save(const mlff_model *m, const char *path) {
   if (!tmp) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
   snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
 
-  quiet_state q;
-  quiet_begin(&q);
+  h5_quiet q;
+  h5_quiet_begin(&q);
   writer w = {NULL, -1, -1};
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   /* 1.8 object format: readable by every HDF5 since 2008, and allows attributes > 64 KiB
@@ -850,7 +739,7 @@ mlff_status mlff_model_save(const mlff_model *m, const char *path) {
   H5Pclose(w.dcpl);
   H5Pclose(w.gcpl);
   H5Pclose(fapl);
-  quiet_end(&q);
+  h5_quiet_end(&q);
   free(tmp);
   return st;
 }
