@@ -35,13 +35,26 @@ if [ -n "$san" ] && [ "${MLFF_DEVICE_SANITIZE:-1}" != 0 ]; then
     tail -3 "$out/logs/sanitizer_$tool.log"
   done
 fi
-echo "== LAMMPS: GPU against CPU, energy and pressure of the same box (run 0)"
+echo "== LAMMPS: GPU against CPU, energy and pressure of the same box (run 0; the 768-atom box takes"
+echo "   the one-kernel step, the 49,152-atom box the general path, both the first call of a calc)"
 model=${MLFF_BENCH_MODEL:-models/benzene-gfn2.h5}
-for dev in cpu gpu; do
-  "$B/lmp" -nocite -log "$out/logs/check_$dev.log" -screen none -var plugin .device/lib/mlffplugin.so \
-    -var model "$model" -var data .devdata/liquid768.data -var device $dev -var fp16 no -var steps 0 \
-    -var warmup 0 -in bench/in.bench
-  echo "$dev: $(grep -A1 '^ *Step' "$out/logs/check_$dev.log" | tail -1)"
+for box in liquid768 liquid49152; do
+  for dev in cpu gpu; do
+    OMP_NUM_THREADS=$([ $dev = cpu ] && echo 8 || echo 1) "$B/lmp" -nocite -log "$out/logs/check_${box}_$dev.log" \
+      -screen none -var plugin .device/lib/mlffplugin.so -var model "$model" -var data .devdata/$box.data \
+      -var device $dev -var fp16 no -var steps 0 -var warmup 0 -in bench/in.bench
+  done
+  python3 - "$out/logs/check_${box}_cpu.log" "$out/logs/check_${box}_gpu.log" "$box" <<'PY'
+import sys
+def row(path):  # Step Temp E_pair E_mol TotEng Press of the first thermo line
+    lines = open(path).read().splitlines()
+    i = next(k for k, l in enumerate(lines) if l.split()[:1] == ["Step"])
+    return [float(v) for v in lines[i + 1].split()]
+c, g = row(sys.argv[1]), row(sys.argv[2])
+de = abs(g[2] - c[2]) / abs(c[2])
+print(f"{sys.argv[3]}: E_pair CPU {c[2]:.6f} GPU {g[2]:.6f} (rel. {de:.1e}); press CPU {c[5]:.4f} "
+      f"GPU {g[5]:.4f}: {'OK' if de <= 1e-5 else 'MISMATCH'}")
+PY
 done
 # the benchmarks (bench/run.sh gpu: LAMMPS timings, memory, accuracy) -> $out/<gpu>-<date>-gpu.json;
 # no run starts once the call nears its end (MLFF_BENCH_TIME_LIMIT, from what is left of ~7 min)

@@ -60,15 +60,36 @@ struct StepHeader {
   int pad0;
   int4 meta;   /* n_total; small: all atoms within FLOAT_SPAN Å of the corner, float
                 * displacements suffice; 2 unused. One load: it may come from host memory */
+  double origin[3]; /* general path: the corner, which k_stage subtracts */
+  double pad1;
 };
+/* The general path stages less on the host: the double positions as given and the species
+ * (int, after the doubles), in one pass that also finds the corner; k_stage writes the float4
+ * positions relative to the corner on the device. The one-kernel path stages float4 and double
+ * positions relative to the corner on the host (small systems; the step is one kernel). */
 /* Up to this span float32 positions are as exact as the test asks (1e-5 of the largest force;
  * measured 1.4e-6 for benzene, 4.7e-6 at 21 Å, 9e-6 at 39 Å); the one-kernel path then skips
  * the double positions, one read of host memory fewer in its zero-copy form. */
 #define FLOAT_SPAN 16.0
 static_assert(sizeof(StepHeader) % 16 == 0, "float4 positions follow the header");
 
-__device__ __forceinline__ const double *stage_xd(const char *stage, int n_total) {
+__device__ __host__ __forceinline__ const double *stage_xd(const char *stage, int n_total) {
   return (const double *)(stage + sizeof(StepHeader) + (size_t)n_total * sizeof(float4));
+}
+__device__ __host__ __forceinline__ const int *stage_species(const char *stage, int n_total) {
+  return (const int *)(stage_xd(stage, n_total) + 3 * (size_t)n_total);
+}
+#define STAGE_BYTES_PER_ATOM (sizeof(float4) + 3 * sizeof(double) + sizeof(int))
+
+/* General path: float4 (x - corner, species) from the staged doubles and species. */
+__global__ void k_stage(char *stage, int n_total) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n_total) return;
+  const StepHeader *h = (const StepHeader *)stage;
+  const double *x = stage_xd(stage, n_total) + 3 * (size_t)i;
+  ((float4 *)(stage + sizeof(StepHeader)))[i] =
+      make_float4((float)(x[0] - h->origin[0]), (float)(x[1] - h->origin[1]),
+                  (float)(x[2] - h->origin[2]), (float)stage_species(stage, n_total)[i]);
 }
 
 /* Displacement x_j - x_i and its length, from the double positions. */
@@ -96,6 +117,7 @@ struct mlff_gpu {
   cudaStream_t stream;
   /* capacities */
   int cap_atoms, cap_cells, max_nb;
+  long generation; /* buffers reallocated so many times (what was staged is gone) */
   /* device buffers */
   char *d_stage;        /* StepHeader + float4 (x, y, z, species) + double (x, y, z) positions */
   int *d_cell_count, *d_cell_start, *d_cell_fill, *d_cell_of, *d_cell_atoms;
@@ -1201,6 +1223,7 @@ static mlff_status reserve(mlff_gpu *g, int atoms, int cells, int max_nb) {
   cells = cells > g->cap_cells ? cells + cells / 4 + 64 : g->cap_cells;
   max_nb = max_nb > g->max_nb ? max_nb : g->max_nb;
   free_buffers(g);
+  g->generation++;
   size_t A = atoms, D = g->aev.D;
   /* a failed allocation names the sizes: a user can tell a huge system from a leak */
 #define ALLOC(call, bytes)                                                                      \
@@ -1213,7 +1236,7 @@ static mlff_status reserve(mlff_gpu *g, int atoms, int cells, int max_nb) {
                        max_nb, cells, cudaGetErrorString(e_));                                  \
     }                                                                                           \
   } while (0)
-  const size_t stage_cap = sizeof(StepHeader) + A * (sizeof(float4) + 3 * sizeof(double));
+  const size_t stage_cap = sizeof(StepHeader) + A * STAGE_BYTES_PER_ATOM;
   ALLOC(cudaMalloc(&g->d_stage, stage_cap), stage_cap);
   ALLOC(cudaMalloc(&g->d_cell_count, (cells + 1) * sizeof(int)), (cells + 1) * sizeof(int));
   ALLOC(cudaMalloc(&g->d_cell_start, (cells + 1) * sizeof(int)), (cells + 1) * sizeof(int));
@@ -1537,9 +1560,9 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
     mark(g, "fused step (positions in, results out)");
     return;
   }
-  cudaMemcpyAsync(g->d_stage, g->h_stage, stage_bytes, cudaMemcpyHostToDevice, s);
-  mark(g, "positions in");
   if (g->fused) {
+    cudaMemcpyAsync(g->d_stage, g->h_stage, stage_bytes, cudaMemcpyHostToDevice, s);
+    mark(g, "positions in");
     k_fused<<<n_local, FUSED_THREADS, fused_smem(g), s>>>(
         P, net_args(g, n_local), g->d_stage, n_total, g->rc, g->d_force, g->d_eatom,
         want_vatom ? g->d_vatom : nullptr, g->d_sums, g->d_overflow, nullptr, nullptr, 0, nullptr);
@@ -1549,6 +1572,13 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
     mark(g, "results out");
     return;
   }
+  /* the header, then the doubles and species (the float4 positions are made here) */
+  const size_t xd_off = sizeof(StepHeader) + (size_t)n_total * sizeof(float4);
+  cudaMemcpyAsync(g->d_stage, g->h_stage, sizeof(StepHeader), cudaMemcpyHostToDevice, s);
+  cudaMemcpyAsync(g->d_stage + xd_off, g->h_stage + xd_off,
+                  (size_t)n_total * (3 * sizeof(double) + sizeof(int)), cudaMemcpyHostToDevice, s);
+  k_stage<<<(n_total + 255) / 256, 256, 0, s>>>(g->d_stage, n_total);
+  mark(g, "positions in");
   cudaMemsetAsync(g->d_cell_count, 0, (g->cap_cells + 1) * sizeof(int), s);
   cudaMemsetAsync(g->d_cell_fill, 0, (g->cap_cells + 1) * sizeof(int), s);
   cudaMemsetAsync(g->d_count, 0, (MLFF_MAX_ELEMENTS + 1) * sizeof(int), s);
@@ -1694,54 +1724,74 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
    * than a small molecule's whole loop) */
   const int nt = n_total >= HOST_THREADS_MIN_ATOMS ? g->n_threads : 1;
   (void)nt; /* nvcc does not see its use in the pragmas */
-  double lo[3] = {1e300, 1e300, 1e300}, hi[3] = {-1e300, -1e300, -1e300};
-  /* plain comparisons: fmin/fmax are library calls here, which made this loop ~1 ms of a
-   * 4 ms step for 65k atoms (H100 host, MLFF_GPU_PROFILE) */
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(min : lo[:3]) reduction(max : hi[:3])
-  for (int i = 0; i < n_total; i++) {
-    if (species[i] < 0) continue;
-    for (int d = 0; d < 3; d++) {
-      const double v = x[3 * (size_t)i + d];
-      if (v < lo[d]) lo[d] = v;
-      if (v > hi[d]) hi[d] = v;
-    }
-  }
-  if (lo[0] > hi[0]) /* no atom of the model */
-    for (int d = 0; d < 3; d++) lo[d] = hi[d] = 0.0;
-  const double t_bbox = us_since(t_start);
-  double t_reserve = 0.0;
-  double cell = g->rc;
-  int dims[3];
-  long ncell;
+  double t_bbox = 0.0, t_reserve = 0.0;
   for (;;) {
-    ncell = 1;
-    for (int d = 0; d < 3; d++) {
-      dims[d] = (int)((hi[d] - lo[d]) / cell) + 1;
-      ncell *= dims[d];
-    }
-    if (ncell <= 8L * n_total + 27) break;
-    cell *= 2.0;
-  }
-  for (;;) {
-    const auto t_r = std::chrono::steady_clock::now();
-    mlff_status st = reserve(g, n_total, (int)ncell, g->max_nb);
+    /* the general path copies positions and species as given and finds the corner in the
+     * same pass (k_stage makes the float4 positions); the one-kernel path stages float4 and
+     * double positions relative to the corner on the host */
+    const int general = n_total > FUSED_MAX_ATOMS || g->no_fused;
+    auto t_r = std::chrono::steady_clock::now();
+    mlff_status st = reserve(g, n_total, g->cap_cells > 0 ? g->cap_cells : 64, g->max_nb);
     if (st) return st;
     t_reserve += us_since(t_r);
+    const auto t_b = std::chrono::steady_clock::now();
+    double lo[3] = {1e300, 1e300, 1e300}, hi[3] = {-1e300, -1e300, -1e300};
+    double *raw = (double *)stage_xd(g->h_stage, n_total);
+    int *sp = (int *)stage_species(g->h_stage, n_total);
+    /* plain comparisons: fmin/fmax are library calls here, which made this loop ~1 ms of a
+     * 4 ms step for 65k atoms (H100 host, MLFF_GPU_PROFILE) */
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(min : lo[:3]) reduction(max : hi[:3])
+    for (int i = 0; i < n_total; i++) {
+      const double *xi = x + 3 * (size_t)i;
+      if (general) {
+        raw[3 * (size_t)i] = xi[0];
+        raw[3 * (size_t)i + 1] = xi[1];
+        raw[3 * (size_t)i + 2] = xi[2];
+        sp[i] = species[i];
+      }
+      if (species[i] < 0) continue;
+      for (int d = 0; d < 3; d++) {
+        if (xi[d] < lo[d]) lo[d] = xi[d];
+        if (xi[d] > hi[d]) hi[d] = xi[d];
+      }
+    }
+    if (lo[0] > hi[0]) /* no atom of the model */
+      for (int d = 0; d < 3; d++) lo[d] = hi[d] = 0.0;
+    t_bbox += us_since(t_b);
+    double cell = g->rc;
+    int dims[3];
+    long ncell;
+    for (;;) {
+      ncell = 1;
+      for (int d = 0; d < 3; d++) {
+        dims[d] = (int)((hi[d] - lo[d]) / cell) + 1;
+        ncell *= dims[d];
+      }
+      if (ncell <= 8L * n_total + 27) break;
+      cell *= 2.0;
+    }
+    t_r = std::chrono::steady_clock::now();
+    const long generation = g->generation;
+    if ((st = reserve(g, n_total, (int)ncell, g->max_nb))) return st;
+    t_reserve += us_since(t_r);
+    if (general && g->generation != generation) continue; /* buffers grew: stage again */
     StepHeader *h = (StepHeader *)g->h_stage;
     for (int d = 0; d < 3; d++) {
       h->lo[d] = 0.f;
       h->dims[d] = dims[d];
+      h->origin[d] = general ? lo[d] : 0.0;
     }
     h->inv_cell = (float)(1.0 / cell);
     h->meta.x = n_total;
     h->meta.y = hi[0] - lo[0] <= FLOAT_SPAN && hi[1] - lo[1] <= FLOAT_SPAN && hi[2] - lo[2] <= FLOAT_SPAN;
-    float4 *pos = (float4 *)(g->h_stage + sizeof(StepHeader));
-    double *xd = (double *)(pos + n_total);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int i = 0; i < n_total; i++) {
-      for (int d = 0; d < 3; d++) xd[3 * (size_t)i + d] = x[3 * (size_t)i + d] - lo[d];
-      pos[i] = make_float4((float)xd[3 * (size_t)i], (float)xd[3 * (size_t)i + 1],
-                           (float)xd[3 * (size_t)i + 2], (float)species[i]);
+    if (!general) {
+      float4 *pos = (float4 *)(g->h_stage + sizeof(StepHeader));
+      double *xd = raw;
+      for (int i = 0; i < n_total; i++) {
+        for (int d = 0; d < 3; d++) xd[3 * (size_t)i + d] = x[3 * (size_t)i + d] - lo[d];
+        pos[i] = make_float4((float)xd[3 * (size_t)i], (float)xd[3 * (size_t)i + 1],
+                             (float)xd[3 * (size_t)i + 2], (float)species[i]);
+      }
     }
     t_stage = us_since(t_start) - t_step;
     const auto t_run = std::chrono::steady_clock::now();
