@@ -214,8 +214,7 @@ void PairMLFF::create_calc()
 
 int PairMLFF::gpu_of_rank()
 {
-  int n_gpu = mlff_gpu_count();
-  if (n_gpu < 1) return 0;    // mlff_calc_create says why the GPU path cannot run
+  // collective on every rank, also where a node has no GPU (ranks elsewhere may have one)
   int local_rank = 0, local_size = 1;
 #ifndef MPI_STUBS
   MPI_Comm node;
@@ -224,6 +223,8 @@ int PairMLFF::gpu_of_rank()
   MPI_Comm_size(node, &local_size);
   MPI_Comm_free(&node);
 #endif
+  int n_gpu = mlff_gpu_count();
+  if (n_gpu < 1) return 0;    // mlff_calc_create says why the GPU path cannot run
   if (comm->me == 0)
     utils::logmesg(lmp,
                    "pair_style mlff: {} MPI rank(s) on this node, {} GPU(s): each rank uses "
