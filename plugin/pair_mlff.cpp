@@ -346,7 +346,12 @@ void PairMLFF::compute(int eflag, int vflag)
   }
 
   const int *type = atom->type;
-  for (int i = 0; i < nall; i++) species[i] = type2species[type[i]];
+  const int *t2s = type2species.data();
+  // LAMMPS's threads (-pk omp N / OMP_NUM_THREADS) in large systems: this loop and the scaled
+  // copies below touch every atom each step
+  const int nt = nall >= 8192 ? comm->nthreads : 1;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int i = 0; i < nall; i++) species[i] = t2s[type[i]];
 
   mlff_neighbors nl;
   nl.n_total = nall;
@@ -387,6 +392,7 @@ void PairMLFF::compute(int eflag, int vflag)
 
   if (!direct) {
     double **f = atom->f;
+#pragma omp parallel for num_threads(nt) schedule(static)
     for (int i = 0; i < nall; i++) {
       f[i][0] += escale * fbuf[3 * i + 0];
       f[i][1] += escale * fbuf[3 * i + 1];
