@@ -53,6 +53,7 @@ PairMLFF::PairMLFF(LAMMPS *lmp) : Pair(lmp)
   device = MLFF_DEVICE_AUTO;
   calc_threads = -1;
   warn_every = 0;
+  last_checked = -1;
   cutoff = 0.0;
   escale = 1.0;
   nmax = 0;
@@ -167,6 +168,7 @@ void PairMLFF::settings(int narg, char **arg)
   fp16 = new_fp16;
   device = new_device;
   warn_every = new_warn;
+  last_checked = -1;
 
   if (mlff_model_load(model_file.c_str(), &model) != MLFF_OK) {
     std::string msg = mlff_last_error();
@@ -383,7 +385,10 @@ void PairMLFF::compute(int eflag, int vflag)
     }
   }
 
-  const bool check = warn_every > 0 && update->ntimestep % warn_every == 0;
+  // once per checked step: a minimiser's line search evaluates one step several times
+  const bool check =
+      warn_every > 0 && update->ntimestep % warn_every == 0 && update->ntimestep != last_checked;
+  if (check) last_checked = update->ntimestep;
   if (check) mlff_calc_check_range(calc, RANGE_TOLERANCE);    // validated in create_calc()
 
   if (mlff_compute_neighbors(calc, &nl, &r) != MLFF_OK)

@@ -39,6 +39,7 @@ class PairMLFF : public Pair {
   mlff_device device;
   int calc_threads;        // thread count the calc was created with
   int warn_every;          // warn_extrapolation N: check the training range every N steps (0 off)
+  bigint last_checked;     // the step checked last (minimisers evaluate a step several times)
   double cutoff;           // Å (= LAMMPS distance units for metal and real)
   double escale;           // eV -> LAMMPS energy unit (1 for metal, kcal/mol per eV for real)
   std::vector<int> type2species;  // [ntypes+1], model species of each atom type

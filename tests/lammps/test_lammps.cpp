@@ -1101,6 +1101,23 @@ int case_extrapolation()
                            " feature ", "spans out"})
     CHECK(out[1].find(part) != std::string::npos, "squeezed benzene: warning lacks '%s':\n%s",
           part, out[1].c_str());
+  // the minimiser evaluates forces several times per step (line search): one warning a step
+  std::string mini;
+  int rc = run_lmp_binary("extrap_min",
+                          "units metal\natom_style atomic\nboundary p p p\n"
+                          "read_data extrap_squeezed.data\nplugin load " MLFF_PLUGIN_PATH
+                          "\npair_style mlff " MLFF_SHIPPED_MODEL
+                          " device cpu warn_extrapolation 1\npair_coeff * * C H\n"
+                          "min_style fire\nminimize 0 0 6 60\n",
+                          &mini);
+  CHECK(rc == 0, "extrap_min: lmp failed (rc %d):\n%s", rc, mini.c_str());
+  std::vector<long> steps;
+  for (size_t at = 0; (at = mini.find("WARNING: pair_style mlff: step ", at)) != std::string::npos; at++)
+    steps.push_back(atol(mini.c_str() + at + strlen("WARNING: pair_style mlff: step ")));
+  bool repeated = false;
+  for (size_t k = 1; k < steps.size(); k++) repeated |= steps[k] == steps[k - 1];
+  CHECK(!steps.empty() && !repeated, "minimize: %zu warnings, a step warned twice: %s\n%s",
+        steps.size(), repeated ? "yes" : "no", mini.c_str());
   size_t w = out[1].find("WARNING: pair_style mlff: step 0:");
   say("  %s\n", w == std::string::npos ? "(no warning)"
                                        : out[1].substr(w, out[1].find('\n', w) - w).c_str());
