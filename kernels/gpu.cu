@@ -48,16 +48,13 @@ struct AevParams {
   float cosZ[MLFF_MAX_ANGLE_SECTIONS], sinZ[MLFF_MAX_ANGLE_SECTIONS];
 };
 
-/* What the host writes each step before the positions: the cell grid of this step. */
-/* The staged positions: this header, float4 (x, y, z, species)[n_total] for the cell list and
+/* The staged positions: this header (the cell grid of this step), float4 (x, y, z, species)[n_total] for the cell list and
  * the cutoff test, then double (x, y, z)[n_total] from which the kept pairs' displacements are
  * taken: float32 positions a few hundred Å from the corner (a large box, a batch of many
  * structures) carry 1e-5 Å steps, relative force errors of 1e-5 and more. */
 struct StepHeader {
-  float lo[3];
-  float inv_cell;
+  float inv_cell; /* float4 positions are relative to the corner of the grid */
   int dims[3];
-  int pad0;
   int4 meta;   /* n_total; small: all atoms within FLOAT_SPAN Å of the corner, float
                 * displacements suffice; 2 unused. One load: it may come from host memory */
   double origin[3]; /* general path: the corner, which k_stage subtracts */
@@ -186,7 +183,7 @@ __global__ void k_cells(const char *stage, int n_total, int *cell_of, int *cell_
   int c[3];
   float q[3] = {p.x, p.y, p.z};
   for (int d = 0; d < 3; d++) {
-    c[d] = (int)((q[d] - h->lo[d]) * h->inv_cell);
+    c[d] = (int)(q[d] * h->inv_cell);
     c[d] = c[d] < 0 ? 0 : (c[d] >= h->dims[d] ? h->dims[d] - 1 : c[d]);
   }
   int cell = (c[2] * h->dims[1] + c[1]) * h->dims[0] + c[0];
@@ -680,7 +677,7 @@ using namespace nvcuda;
 #define MLP_WARPS 1 /* warps never wait for each other: small blocks pack SMs best (~30 KB each) */
 #define MLP_CHUNK 8 /* output tiles of 16 columns in flight per warp */
 struct MlpArgs {
-  int n_layers, sizes[MLFF_MAX_LAYERS + 1], act, n_elements;
+  int n_layers, sizes[MLFF_MAX_LAYERS + 1], act;
   float scale, e0[MLFF_MAX_ELEMENTS];
   const __half *Wh[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
   const float *b[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
@@ -1530,7 +1527,6 @@ static MlpArgs mlp_args(const mlff_gpu *g) {
   M.n_layers = g->n_layers;
   for (int l = 0; l <= g->n_layers; l++) M.sizes[l] = g->sizes[l];
   M.act = g->act;
-  M.n_elements = g->n_elements;
   M.scale = g->scale;
   for (int e = 0; e < g->n_elements; e++) {
     M.e0[e] = g->e0[e];
@@ -1548,7 +1544,6 @@ static MlpArgs mlp_args(const mlff_gpu *g) {
 static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
   cudaStream_t s = g->stream;
   const AevParams &P = g->aev;
-  size_t stage_bytes = sizeof(StepHeader) + (size_t)n_total * (sizeof(float4) + 3 * sizeof(double));
   set_layout(g, n_local, n_total, want_vatom);
   mark(g, "start");
   /* d_out is zero between steps (zeroed when allocated, and by every step after its copy) */
@@ -1560,7 +1555,8 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
     mark(g, "fused step (positions in, results out)");
     return;
   }
-  if (g->fused) {
+  if (g->fused) { /* header, float4 and double positions, staged on the host */
+    const size_t stage_bytes = sizeof(StepHeader) + (size_t)n_total * (sizeof(float4) + 3 * sizeof(double));
     cudaMemcpyAsync(g->d_stage, g->h_stage, stage_bytes, cudaMemcpyHostToDevice, s);
     mark(g, "positions in");
     k_fused<<<n_local, FUSED_THREADS, fused_smem(g), s>>>(
@@ -1777,7 +1773,6 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
     if (general && g->generation != generation) continue; /* buffers grew: stage again */
     StepHeader *h = (StepHeader *)g->h_stage;
     for (int d = 0; d < 3; d++) {
-      h->lo[d] = 0.f;
       h->dims[d] = dims[d];
       h->origin[d] = general ? lo[d] : 0.0;
     }
