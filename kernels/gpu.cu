@@ -122,6 +122,14 @@ struct mlff_gpu {
   size_t scan_tmp_bytes;
   int *d_nbr_n, *d_nbr_j;
   float4 *d_nbr_d;
+  /* The kept list (the caller's skin > 0): candidates within cutoff + skin, found at a call the
+   * caller marked as a rebuild (list_age 0), refined to the cutoff every call; valid while the
+   * caller's atoms, their order and the buffers stay (list_* below) */
+  int *d_cand_n, *d_cand_j;
+  int list_kept, list_local, list_total;
+  float list_skin;
+  long list_generation;
+  int no_reuse; /* MLFF_GPU_LIST_REUSE=0: a new list every call (benchmarks) */
   int *d_count, *d_offset, *d_fill, *d_row, *d_row_atom;
   float *d_e0;
   unsigned long long *d_phase; /* MLFF_GPU_PROFILE: the one-kernel step's phase clocks */
@@ -143,9 +151,12 @@ struct mlff_gpu {
   /* host */
   char *h_stage;
   char *h_stage_dev, *h_out_dev; /* the same pinned buffers as the device addresses them */
-  /* graph */
-  cudaGraphExec_t graph;
-  int g_local, g_total, g_eatom, g_vatom;
+  /* graphs: [0] steps that build a list, [1] steps that reuse the kept one */
+  struct {
+    cudaGraphExec_t exec;
+    int local, total, vatom, fused, mode;
+    float skin;
+  } graph[2];
   long replays, captures;
   /* MLFF_GPU_PROFILE=1: steps run without the graph, with an event after each stage, and
    * the stage times go to stderr (where the time goes, without a profiler) */
@@ -201,7 +212,8 @@ __global__ void k_cell_fill(int n_total, const int *cell_of, const int *cell_sta
 
 /* Warp per local atom: neighbours within rc from the 27 cells around it, a cell's atoms across
  * the lanes, found ones compacted by ballot (a thread per atom, scanning ~300 candidates alone
- * and writing its list with a stride, was latency-bound). Order: by cell, then cell order. */
+ * and writing its list with a stride, was latency-bound). Order: by cell, then cell order.
+ * nbr_d NULL: candidates of a kept list (float test with its margin only, no displacements). */
 #define NEIGHBOR_WARPS 4
 __global__ void k_neighbors(const char *stage, int n_local, float rc, const int *cell_of,
                             const int *cell_start, const int *cell_atoms, int max_nb,
@@ -234,7 +246,7 @@ __global__ void k_neighbors(const char *stage, int n_local, float rc, const int 
               const float dx = q.x - p.x, dy = q.y - p.y, dz = q.z - p.z;
               const float r2 = dx * dx + dy * dy + dz * dz;
               if (j == i || q.w < 0.f || r2 >= rc2_loose) j = -1;
-              if (j >= 0) {
+              if (j >= 0 && nbr_d) {
                 d = displacement(xd, i, j);
                 if (d.w >= rc || d.w == 0.f) j = -1;
               }
@@ -243,7 +255,7 @@ __global__ void k_neighbors(const char *stage, int n_local, float rc, const int 
             const int k = n + __popc(found & below);
             if (j >= 0 && k < max_nb) {
               nbr_j[(size_t)i * max_nb + k] = j;
-              nbr_d[(size_t)i * max_nb + k] = d;
+              if (nbr_d) nbr_d[(size_t)i * max_nb + k] = d;
             }
             n += __popc(found);
           }
@@ -253,6 +265,37 @@ __global__ void k_neighbors(const char *stage, int n_local, float rc, const int 
     if (n > max_nb) atomicMax(overflow, n);
     nbr_n[i] = min(n, max_nb);
   }
+}
+
+/* Warp per local atom: the kept list's candidates (within cutoff + skin when it was built) that
+ * are within the cutoff now, with their displacements; order kept. */
+__global__ void k_refine(const char *stage, int n_local, float rc, int max_nb, const int *cand_n,
+                         const int *cand_j, int *nbr_n, int *nbr_j, float4 *nbr_d) {
+  const int lane = threadIdx.x % 32;
+  const int i = blockIdx.x * NEIGHBOR_WARPS + threadIdx.x / 32;
+  if (i >= n_local) return;
+  const double *xd = stage_xd(stage, ((const StepHeader *)stage)->meta.x);
+  const int nc = cand_n[i];
+  const unsigned below = (1u << lane) - 1;
+  int n = 0;
+  for (int base = 0; base < nc; base += 32) {
+    const int s = base + lane;
+    int j = -1;
+    float4 d = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (s < nc) {
+      j = cand_j[(size_t)i * max_nb + s];
+      d = displacement(xd, i, j);
+      if (d.w >= rc || d.w == 0.f) j = -1;
+    }
+    const unsigned found = __ballot_sync(0xffffffffu, j >= 0);
+    if (j >= 0) {
+      const int k = n + __popc(found & below); /* < nc <= max_nb */
+      nbr_j[(size_t)i * max_nb + k] = j;
+      nbr_d[(size_t)i * max_nb + k] = d;
+    }
+    n += __popc(found);
+  }
+  if (lane == 0) nbr_n[i] = n;
 }
 
 __global__ void k_count_species(const char *stage, int n_local, int *count) {
@@ -344,6 +387,13 @@ __device__ __forceinline__ void decode_pair(int p, int na, int &j, int &k) {
   if (k >= na) k -= na;
 }
 
+/* Angular features with one or two species (NB = 1 or 3 species-pair blocks) and 4 x 8 (shell,
+ * section) features per block (ANI-1x): a lane per pair, 32 pairs at a time. A pair's 8 angle
+ * factors and 4 radial factors are computed once, by its lane, and their 32 products added into
+ * the lane's 32 NB sums (registers; the pair's block selects by a 0/1 weight, no divergence).
+ * About 7 instructions per pair instead of ~30 with a lane per feature. The lanes' sums are then
+ * reduced by halving exchanges: each lane ends with NB of the 32 NB features, summed over all
+ * lanes, and stores them (it alone owns them). */
 /* Warp per atom: G row of atom i (rows sorted by element). The neighbours are read once, a
  * lane each, and what the loops need of them is then passed by shuffles or kept in shared
  * memory (angular neighbours: displacement, species, cutoff value), so that no loop waits on a
@@ -1189,7 +1239,8 @@ extern "C" int mlff_gpu_device_count(void) {
 
 static void free_buffers(mlff_gpu *g) {
   void *bufs[] = {g->d_stage, g->d_cell_count, g->d_cell_start, g->d_cell_fill, g->d_cell_of,
-                  g->d_cell_atoms, g->d_scan_tmp, g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_count,
+                  g->d_cell_atoms, g->d_scan_tmp, g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_cand_n,
+                  g->d_cand_j, g->d_count,
                   g->d_offset, g->d_fill, g->d_row, g->d_row_atom, g->d_G, g->d_dG, g->d_bufA,
                   g->d_bufB, g->d_out};
   for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) cudaFree(bufs[k]);
@@ -1203,19 +1254,23 @@ static void free_buffers(mlff_gpu *g) {
   g->d_out = g->h_out = nullptr;
   g->d_stage = nullptr; g->d_cell_count = g->d_cell_start = g->d_cell_fill = nullptr;
   g->d_cell_of = g->d_cell_atoms = nullptr; g->d_scan_tmp = nullptr;
-  g->d_nbr_n = g->d_nbr_j = nullptr; g->d_nbr_d = nullptr;
+  g->d_nbr_n = g->d_nbr_j = g->d_cand_n = g->d_cand_j = nullptr; g->d_nbr_d = nullptr;
   g->d_count = g->d_offset = g->d_fill = g->d_row = g->d_row_atom = nullptr;
   g->d_G = g->d_dG = g->d_bufA = g->d_bufB = nullptr;
   g->h_stage = nullptr;
   g->cap_atoms = g->cap_cells = 0;
 }
 
+static void drop_graphs(mlff_gpu *g) {
+  for (int k = 0; k < 2; k++) {
+    if (g->graph[k].exec) cudaGraphExecDestroy(g->graph[k].exec);
+    g->graph[k].exec = nullptr;
+  }
+}
+
 static mlff_status reserve(mlff_gpu *g, int atoms, int cells, int max_nb) {
   if (atoms <= g->cap_atoms && cells <= g->cap_cells && max_nb <= g->max_nb) return MLFF_OK;
-  if (g->graph) {
-    cudaGraphExecDestroy(g->graph);
-    g->graph = nullptr;
-  }
+  drop_graphs(g);
   atoms = atoms > g->cap_atoms ? atoms + atoms / 4 + 64 : g->cap_atoms;
   cells = cells > g->cap_cells ? cells + cells / 4 + 64 : g->cap_cells;
   max_nb = max_nb > g->max_nb ? max_nb : g->max_nb;
@@ -1246,6 +1301,8 @@ static mlff_status reserve(mlff_gpu *g, int atoms, int cells, int max_nb) {
   ALLOC(cudaMalloc(&g->d_nbr_n, A * sizeof(int)), A * sizeof(int));
   ALLOC(cudaMalloc(&g->d_nbr_j, A * max_nb * sizeof(int)), A * max_nb * sizeof(int));
   ALLOC(cudaMalloc(&g->d_nbr_d, A * max_nb * sizeof(float4)), A * max_nb * sizeof(float4));
+  ALLOC(cudaMalloc(&g->d_cand_n, A * sizeof(int)), A * sizeof(int));
+  ALLOC(cudaMalloc(&g->d_cand_j, A * max_nb * sizeof(int)), A * max_nb * sizeof(int));
   ALLOC(cudaMalloc(&g->d_count, (MLFF_MAX_ELEMENTS + 1) * sizeof(int)), (MLFF_MAX_ELEMENTS + 1) * sizeof(int));
   ALLOC(cudaMalloc(&g->d_offset, (MLFF_MAX_ELEMENTS + 1) * sizeof(int)), (MLFF_MAX_ELEMENTS + 1) * sizeof(int));
   ALLOC(cudaMalloc(&g->d_fill, (MLFF_MAX_ELEMENTS + 1) * sizeof(int)), (MLFF_MAX_ELEMENTS + 1) * sizeof(int));
@@ -1370,6 +1427,7 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
   g->rc = (float)fmax(p->Rcr, p->Rca);
   g->profile = getenv("MLFF_GPU_PROFILE") && atoi(getenv("MLFF_GPU_PROFILE")) > 0;
   g->no_graph = getenv("MLFF_GPU_GRAPH") && !strcmp(getenv("MLFF_GPU_GRAPH"), "0");
+  g->no_reuse = getenv("MLFF_GPU_LIST_REUSE") && !strcmp(getenv("MLFF_GPU_LIST_REUSE"), "0");
   g->max_nb = 96;
   mlff_status st = MLFF_OK;
   if (cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking) != cudaSuccess) {
@@ -1438,7 +1496,7 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
 extern "C" void mlff_gpu_free(mlff_gpu *g) {
   if (!g) return;
   use_device(g);
-  if (g->graph) cudaGraphExecDestroy(g->graph);
+  drop_graphs(g);
   free_buffers(g);
   for (int k = 0; k < 32; k++)
     if (g->ev[k]) cudaEventDestroy(g->ev[k]);
@@ -1540,8 +1598,14 @@ static MlpArgs mlp_args(const mlff_gpu *g) {
   return M;
 }
 
+/* How a general-path step gets its neighbour list: a new one within the cutoff; a kept one
+ * built (candidates within cutoff + skin, then refined); the kept one refined (no cells, no
+ * neighbour search, rows by element as before: the atoms are the same). */
+enum { LIST_NEW = 0, LIST_BUILD = 1, LIST_REUSE = 2 };
+
 /* The whole step on g->stream (captured into a graph by the caller). */
-static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
+static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, int mode,
+                         float skin) {
   cudaStream_t s = g->stream;
   const AevParams &P = g->aev;
   set_layout(g, n_local, n_total, want_vatom);
@@ -1575,21 +1639,34 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
                   (size_t)n_total * (3 * sizeof(double) + sizeof(int)), cudaMemcpyHostToDevice, s);
   k_stage<<<(n_total + 255) / 256, 256, 0, s>>>(g->d_stage, n_total);
   mark(g, "positions in");
-  cudaMemsetAsync(g->d_cell_count, 0, (g->cap_cells + 1) * sizeof(int), s);
-  cudaMemsetAsync(g->d_cell_fill, 0, (g->cap_cells + 1) * sizeof(int), s);
-  cudaMemsetAsync(g->d_count, 0, (MLFF_MAX_ELEMENTS + 1) * sizeof(int), s);
   int tb = 128, bt = (n_total + tb - 1) / tb, bl = (n_local + tb - 1) / tb;
-  k_cells<<<bt, tb, 0, s>>>(g->d_stage, n_total, g->d_cell_of, g->d_cell_count);
-  cub::DeviceScan::ExclusiveSum(g->d_scan_tmp, g->scan_tmp_bytes, g->d_cell_count, g->d_cell_start,
-                                g->cap_cells + 1, s);
-  k_cell_fill<<<bt, tb, 0, s>>>(n_total, g->d_cell_of, g->d_cell_start, g->d_cell_fill, g->d_cell_atoms);
-  k_neighbors<<<(n_local + NEIGHBOR_WARPS - 1) / NEIGHBOR_WARPS, 32 * NEIGHBOR_WARPS, 0, s>>>(
-      g->d_stage, n_local, g->rc, g->d_cell_of, g->d_cell_start, g->d_cell_atoms, g->max_nb,
-      g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_overflow);
-  mark(g, "cells+neighbours");
-  k_count_species<<<bl, tb, 0, s>>>(g->d_stage, n_local, g->d_count);
-  k_offsets<<<1, 1, 0, s>>>(g->n_elements, g->d_count, g->d_offset, g->d_fill);
-  k_rows<<<bl, tb, 0, s>>>(g->d_stage, n_local, g->d_offset, g->d_fill, g->d_row, g->d_row_atom);
+  const int nbw = (n_local + NEIGHBOR_WARPS - 1) / NEIGHBOR_WARPS;
+  if (mode != LIST_REUSE) {
+    cudaMemsetAsync(g->d_cell_count, 0, (g->cap_cells + 1) * sizeof(int), s);
+    cudaMemsetAsync(g->d_cell_fill, 0, (g->cap_cells + 1) * sizeof(int), s);
+    k_cells<<<bt, tb, 0, s>>>(g->d_stage, n_total, g->d_cell_of, g->d_cell_count);
+    cub::DeviceScan::ExclusiveSum(g->d_scan_tmp, g->scan_tmp_bytes, g->d_cell_count, g->d_cell_start,
+                                  g->cap_cells + 1, s);
+    k_cell_fill<<<bt, tb, 0, s>>>(n_total, g->d_cell_of, g->d_cell_start, g->d_cell_fill, g->d_cell_atoms);
+    if (mode == LIST_NEW)
+      k_neighbors<<<nbw, 32 * NEIGHBOR_WARPS, 0, s>>>(
+          g->d_stage, n_local, g->rc, g->d_cell_of, g->d_cell_start, g->d_cell_atoms, g->max_nb,
+          g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_overflow);
+    else
+      k_neighbors<<<nbw, 32 * NEIGHBOR_WARPS, 0, s>>>(
+          g->d_stage, n_local, g->rc + skin, g->d_cell_of, g->d_cell_start, g->d_cell_atoms,
+          g->max_nb, g->d_cand_n, g->d_cand_j, nullptr, g->d_overflow);
+  }
+  if (mode != LIST_NEW)
+    k_refine<<<nbw, 32 * NEIGHBOR_WARPS, 0, s>>>(g->d_stage, n_local, g->rc, g->max_nb, g->d_cand_n,
+                                                 g->d_cand_j, g->d_nbr_n, g->d_nbr_j, g->d_nbr_d);
+  mark(g, mode == LIST_REUSE ? "kept neighbours refined" : "cells+neighbours");
+  if (mode != LIST_REUSE) { /* the same atoms in the same order keep their rows */
+    cudaMemsetAsync(g->d_count, 0, (MLFF_MAX_ELEMENTS + 1) * sizeof(int), s);
+    k_count_species<<<bl, tb, 0, s>>>(g->d_stage, n_local, g->d_count);
+    k_offsets<<<1, 1, 0, s>>>(g->n_elements, g->d_count, g->d_offset, g->d_fill);
+    k_rows<<<bl, tb, 0, s>>>(g->d_stage, n_local, g->d_offset, g->d_fill, g->d_row, g->d_row_atom);
+  }
   int wb = (n_local + WARPS_PER_BLOCK - 1) / WARPS_PER_BLOCK;
   size_t shf = WARPS_PER_BLOCK * aev_fwd_words(P.D, g->max_nb) * sizeof(float);
   mark(g, "rows by element");
@@ -1643,12 +1720,13 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) 
 
 /* Capture the step into a graph (or reuse the one captured for these counts), run it, and
  * return with the results in the pinned host buffers. */
-static mlff_status run_step(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
+static mlff_status run_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, int mode,
+                            float skin) {
   int fused = n_total <= FUSED_MAX_ATOMS && !g->no_fused;
   if (g->profile) {
     g->fused = fused;
     g->n_marks = 0;
-    enqueue_step(g, n_local, n_total, want_vatom);
+    enqueue_step(g, n_local, n_total, want_vatom, mode, skin);
     CUDA_TRY(cudaStreamSynchronize(g->stream));
     fprintf(stderr, "mlff gpu profile (%d local, %d total atoms, %s):", n_local, n_total,
             fused ? "one kernel" : "general path");
@@ -1670,39 +1748,45 @@ static mlff_status run_step(mlff_gpu *g, int n_local, int n_total, int want_vato
   }
   if (g->no_graph) {
     g->fused = fused;
-    enqueue_step(g, n_local, n_total, want_vatom);
+    enqueue_step(g, n_local, n_total, want_vatom, mode, skin);
     CUDA_TRY(cudaStreamSynchronize(g->stream));
     return MLFF_OK;
   }
-  if (!g->graph || g->g_local != n_local || g->g_total != n_total || g->g_vatom != want_vatom ||
-      g->fused != fused) {
+  auto &gr = g->graph[mode == LIST_REUSE];
+  if (!gr.exec || gr.local != n_local || gr.total != n_total || gr.vatom != want_vatom ||
+      gr.fused != fused || gr.mode != mode || gr.skin != skin) {
     g->fused = fused;
-    if (g->graph) cudaGraphExecDestroy(g->graph);
-    g->graph = nullptr;
+    if (gr.exec) cudaGraphExecDestroy(gr.exec);
+    gr.exec = nullptr;
     cudaGraph_t graph;
     CUDA_TRY(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal));
-    enqueue_step(g, n_local, n_total, want_vatom);
+    enqueue_step(g, n_local, n_total, want_vatom, mode, skin);
     CUDA_TRY(cudaStreamEndCapture(g->stream, &graph));
-    cudaError_t e = cudaGraphInstantiate(&g->graph, graph, 0);
+    cudaError_t e = cudaGraphInstantiate(&gr.exec, graph, 0);
     cudaGraphDestroy(graph);
     if (e != cudaSuccess)
       return mlff_fail(MLFF_ERR_DEVICE, "cannot instantiate the step's CUDA graph: %s", cudaGetErrorString(e));
-    g->g_local = n_local;
-    g->g_total = n_total;
-    g->g_vatom = want_vatom;
+    gr.local = n_local;
+    gr.total = n_total;
+    gr.vatom = want_vatom;
+    gr.fused = fused;
+    gr.mode = mode;
+    gr.skin = skin;
     g->captures++;
   } else {
     g->replays++;
+    g->fused = fused;
     set_layout(g, n_local, n_total, want_vatom); /* the host pointers of this graph */
   }
-  CUDA_TRY(cudaGraphLaunch(g->graph, g->stream));
+  CUDA_TRY(cudaGraphLaunch(gr.exec, g->stream));
   CUDA_TRY(cudaStreamSynchronize(g->stream));
   return MLFF_OK;
 }
 
 extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, const double *x,
-                                        const int *species, double *forces, double *energy_atom,
-                                        double *virial_atom, double *energy, double virial[6]) {
+                                        const int *species, double skin, int list_age,
+                                        double *forces, double *energy_atom, double *virial_atom,
+                                        double *energy, double virial[6]) {
   *energy = 0.0;
   for (int q = 0; q < 6; q++) virial[q] = 0.0;
   if (n_local <= 0) return MLFF_OK; /* nothing to add; no kernel may have an empty grid */
@@ -1726,6 +1810,9 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
      * same pass (k_stage makes the float4 positions); the one-kernel path stages float4 and
      * double positions relative to the corner on the host */
     const int general = n_total > FUSED_MAX_ATOMS || g->no_fused;
+    /* a list to keep is built where the caller rebuilt its own (LAMMPS: neighbor->ago == 0):
+     * from there on, no atom moves more than skin/2 before the next rebuild */
+    const int build = general && skin > 0.0 && list_age == 0 && !g->no_reuse;
     auto t_r = std::chrono::steady_clock::now();
     mlff_status st = reserve(g, n_total, g->cap_cells > 0 ? g->cap_cells : 64, g->max_nb);
     if (st) return st;
@@ -1754,7 +1841,7 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
     if (lo[0] > hi[0]) /* no atom of the model */
       for (int d = 0; d < 3; d++) lo[d] = hi[d] = 0.0;
     t_bbox += us_since(t_b);
-    double cell = g->rc;
+    double cell = build ? g->rc + skin : g->rc;
     int dims[3];
     long ncell;
     for (;;) {
@@ -1771,6 +1858,11 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
     if ((st = reserve(g, n_total, (int)ncell, g->max_nb))) return st;
     t_reserve += us_since(t_r);
     if (general && g->generation != generation) continue; /* buffers grew: stage again */
+    const int reuse = general && skin > 0.0 && list_age > 0 && g->list_kept &&
+                      g->list_skin == (float)skin && g->list_local == n_local &&
+                      g->list_total == n_total && g->list_generation == g->generation;
+    const int mode = reuse ? LIST_REUSE : build ? LIST_BUILD : LIST_NEW;
+    if (mode == LIST_NEW) g->list_kept = 0;
     StepHeader *h = (StepHeader *)g->h_stage;
     for (int d = 0; d < 3; d++) {
       h->dims[d] = dims[d];
@@ -1790,9 +1882,19 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
     }
     t_stage = us_since(t_start) - t_step;
     const auto t_run = std::chrono::steady_clock::now();
-    if ((st = run_step(g, n_local, n_total, virial_atom != nullptr))) return st;
+    if ((st = run_step(g, n_local, n_total, virial_atom != nullptr, mode, (float)skin))) return st;
     t_step += us_since(t_run);
-    if (*g->h_overflow == 0) break;
+    if (*g->h_overflow == 0) {
+      if (mode == LIST_BUILD) {
+        g->list_kept = 1;
+        g->list_skin = (float)skin;
+        g->list_local = n_local;
+        g->list_total = n_total;
+        g->list_generation = g->generation;
+      }
+      break;
+    }
+    g->list_kept = 0;
     if (g->fused) { /* more neighbours than the one-kernel path holds: the general path */
       g->no_fused = 1;
       continue;
@@ -1800,7 +1902,9 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
     int need = *g->h_overflow + 16;
     if (need > MAX_NB_LIMIT)
       return mlff_fail(MLFF_ERR_ARGUMENT, "an atom has %d neighbours within %.2f Å (the GPU path holds "
-                       "at most %d): are atoms overlapping?", *g->h_overflow, g->rc, MAX_NB_LIMIT);
+                       "at most %d): are atoms overlapping?%s", *g->h_overflow,
+                       build ? g->rc + skin : g->rc, MAX_NB_LIMIT,
+                       build ? " Or use a smaller neighbour skin." : "");
     if ((st = reserve(g, n_total, (int)ncell, need))) return st; /* and run again */
   }
   const long n3 = forces ? 3L * n_total : 0, n6 = virial_atom ? 6L * n_total : 0;

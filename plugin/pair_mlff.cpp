@@ -364,6 +364,9 @@ void PairMLFF::compute(int eflag, int vflag)
   nl.numneigh = on_gpu ? nullptr : list->numneigh;
   nl.firstneigh = on_gpu ? nullptr : list->firstneigh;
   nl.index_mask = NEIGHMASK;
+  // the GPU keeps its list until LAMMPS rebuilds its own (same skin, same check)
+  nl.skin = neighbor->skin;
+  nl.list_age = neighbor->ago > 0 ? neighbor->ago : 0;
 
   mlff_result r;
   memset(&r, 0, sizeof(r));

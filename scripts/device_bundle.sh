@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # device_bundle.sh — everything the GPU machine needs to run our tests and benchmarks, built
 # here for sm_90 and gathered into one folder (default .device/, ignored by git) that the device
-# tool carries: a lean LAMMPS (PLUGIN + MOLECULE, stripped; SPEC §6) with MPI, libmlff with the
+# tool carries: a lean LAMMPS (PLUGIN + MOLECULE, stripped; SPEC §6) with MPI and OPENMP (the
+# threaded integrator, fix nve/omp, for large boxes), libmlff with the
 # CUDA kernels, the plugin, the tool, the GPU tests and benchmarks, and the shared libraries they
 # need that a bare CUDA machine lacks. The GPU machine has no MPI: MPICH comes along as the
 # relocatable build on PyPI (wheel `mpich`, fetched once into the cache; its library and
@@ -25,12 +26,12 @@ if [ ! -x "$mpich/bin/mpicxx" ]; then
   chmod +x "$mpich"/bin/*
   rm -rf "$CACHE/mpich/wheel"
 fi
-lean=$CACHE/lammps-20250204-lean-mpich
+lean=$CACHE/lammps-20250204-lean-mpich-omp
 if [ ! -f "$lean/.complete" ]; then
-  echo "[bundle] building a lean LAMMPS (PLUGIN, MOLECULE, MPICH) into $lean" >&2
+  echo "[bundle] building a lean LAMMPS (PLUGIN, MOLECULE, OPENMP, MPICH) into $lean" >&2
   rm -rf "$CACHE/build-lean-mpi"
   cmake -S "$src/cmake" -B "$CACHE/build-lean-mpi" -D CMAKE_INSTALL_PREFIX="$lean" -D PKG_PLUGIN=on \
-    -D PKG_MOLECULE=on -D BUILD_MPI=on -D MPI_C_COMPILER="$mpich/bin/mpicc" \
+    -D PKG_MOLECULE=on -D PKG_OPENMP=on -D BUILD_MPI=on -D MPI_C_COMPILER="$mpich/bin/mpicc" \
     -D MPI_CXX_COMPILER="$mpich/bin/mpicxx" -D BUILD_OMP=on -D BUILD_SHARED_LIBS=on \
     -D LAMMPS_EXCEPTIONS=on -D CMAKE_BUILD_TYPE=Release -D LAMMPS_MACHINE= >"$CACHE/lean-mpi-cmake.log" 2>&1
   cmake --build "$CACHE/build-lean-mpi" -j "$(nproc)" >"$CACHE/lean-mpi-build.log" 2>&1

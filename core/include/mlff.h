@@ -162,6 +162,14 @@ typedef struct {
   const int *numneigh;
   const int *const *firstneigh;
   int index_mask;          /* if non-zero, neighbour indices are (value & index_mask) */
+  /* The GPU path may keep its own list between calls, as an MD code keeps its lists (LAMMPS:
+   * neighbor->skin, neighbor->ago). skin > 0 (Å): a call with list_age 0 (the caller has just
+   * rebuilt its lists; atoms may have moved between ranks or been reordered) builds a list to
+   * cutoff + skin; a call with list_age > 0 promises the same atoms in the same order as that
+   * call, none moved more than skin/2 since, and reuses it. skin 0 (the default): a new list
+   * on every call. The CPU path uses the list above and ignores both. */
+  double skin;
+  int list_age;
 } mlff_neighbors;
 
 /* energy and virial are set; forces [n_total][3], energy_atom [n_total] and virial_atom

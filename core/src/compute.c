@@ -396,13 +396,18 @@ static mlff_status gpu_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_re
     if (nl->ilist[ii] != ii)
       return mlff_fail(MLFF_ERR_UNSUPPORTED, "GPU path: ilist must list atoms 0..%d in order "
                        "(local atoms first, then ghosts)", nl->n_list - 1);
-  return mlff_gpu_compute(c->gpu, nl->n_list, nl->n_total, nl->positions, nl->species, r->forces,
-                          r->energy_atom, r->virial_atom, &r->energy, r->virial);
+  return mlff_gpu_compute(c->gpu, nl->n_list, nl->n_total, nl->positions, nl->species, nl->skin,
+                          nl->list_age, r->forces, r->energy_atom, r->virial_atom, &r->energy,
+                          r->virial);
 }
 #endif
 
 mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r) {
   if (!c || !nl || !r) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: NULL argument");
+  if (!(nl->skin >= 0.0 && nl->skin <= 100.0) || nl->list_age < 0) /* NaN fails too */
+    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: skin %g Å and list_age %d: the "
+                     "skin must be in [0, 100] Å (0: no list kept) and list_age >= 0",
+                     nl->skin, nl->list_age);
 #ifdef MLFF_HAVE_CUDA
   if (c->gpu) return gpu_neighbors(c, nl, r);
 #endif
@@ -555,7 +560,8 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
     sp[q] = s->species[i];
   }
   double energy, virial[6];
-  if ((st = mlff_gpu_compute(c->gpu, n_local, N, x, sp, fo, eo, vo, &energy, virial))) goto done;
+  if ((st = mlff_gpu_compute(c->gpu, n_local, N, x, sp, 0.0, 0, fo, eo, vo, &energy, virial)))
+    goto done;
   for (int q = 0; q < N; q++) {
     int i = order[q];
     for (int d = 0; d < 3; d++) f[3 * (size_t)i + d] = fo[3 * (size_t)q + d];
@@ -605,7 +611,7 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
   for (int i = 0; i < s->n; i++)
     if (s->numneigh[i]) s->firstneigh[i] = s->nbr + (size_t)(uintptr_t)s->firstneigh[i];
   mlff_neighbors nl = {s->n, s->x, s->species, n_local, ilist, s->numneigh,
-                       (const int *const *)s->firstneigh, 0};
+                       (const int *const *)s->firstneigh, 0, 0.0, 0};
   if (features) {
     int rows, species_start[MLFF_MAX_ELEMENTS + 1];
     if ((ret = prepare(c, &nl, &rows, species_start))) goto out2;

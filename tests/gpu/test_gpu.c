@@ -32,6 +32,30 @@ static cmp compare(mlff_calc *ref, mlff_calc *gpu, const tstruct *t) {
   return c;
 }
 
+/* mlff_compute_neighbors on the GPU with a kept list (all n atoms local, open), against the CPU
+ * on the same open structure: max|dF|/max|F| (and of atom `only`'s force when only >= 0) */
+static double kept_list_error(mlff_calc *cpu, mlff_calc *gpu, int n, const double *x, const int *sp,
+                              double skin, int list_age, int only) {
+  double *F0 = malloc(24 * n), *F1 = calloc(3 * n, 8);
+  mlff_structure s = {n, x, sp, NULL, {0, 0, 0}};
+  mlff_result r0 = {0, {0}, F0, 0, 0}, r1 = {0, {0}, F1, 0, 0};
+  mlff_neighbors nl = {n, x, sp, n, NULL, NULL, NULL, 0, skin, list_age};
+  CHECK_OK(mlff_compute(cpu, &s, &r0));
+  CHECK_OK(mlff_compute_neighbors(gpu, &nl, &r1));
+  double fm = 0, dm = 0;
+  for (int i = only >= 0 ? only : 0; i < (only >= 0 ? only + 1 : n); i++) {
+    double a = 0, d = 0;
+    for (int k = 0; k < 3; k++) {
+      a += F0[3 * i + k] * F0[3 * i + k];
+      d += (F1[3 * i + k] - F0[3 * i + k]) * (F1[3 * i + k] - F0[3 * i + k]);
+    }
+    fm = fmax(fm, sqrt(a));
+    dm = fmax(dm, sqrt(d));
+  }
+  free(F0); free(F1);
+  return dm / fm;
+}
+
 int main(void) {
   mlff_model_spec spec = {0};
   int hidden[3] = {128, 64, 64};
@@ -106,6 +130,49 @@ int main(void) {
     CHECK(c.e_rel <= 1e-5);
     mlff_calc_free(fresh);
   }
+  { /* a kept list (skin, list_age: LAMMPS's neighbor->skin and ->ago), the 4116-atom box as an
+     * open cluster (the general path): built at age 0, reused after moves of up to 0.45 Å
+     * (< skin/2) that carry pairs across the cutoff */
+    const int n = big.n;
+    const double skin = 1.0, rc = mlff_model_cutoff(m);
+    double *x1 = malloc(24 * n), *x2 = malloc(24 * n);
+    unsigned rng = 12345u;
+    for (int k = 0; k < 3 * n; k++) {
+      rng = rng * 1103515245u + 12345u;
+      x1[k] = big.x[k] + 0.45 / sqrt(3.0) * (2.0 * ((rng >> 8) & 0xffff) / 65535.0 - 1.0);
+    }
+    long entered = 0;
+    for (int i = 0; i < n; i++)
+      for (int j = i + 1; j < n; j++) {
+        double r0 = 0, r1 = 0;
+        for (int k = 0; k < 3; k++) {
+          r0 += (big.x[3 * i + k] - big.x[3 * j + k]) * (big.x[3 * i + k] - big.x[3 * j + k]);
+          r1 += (x1[3 * i + k] - x1[3 * j + k]) * (x1[3 * i + k] - x1[3 * j + k]);
+        }
+        entered += r0 >= rc * rc && r1 < rc * rc;
+      }
+    double e_build = kept_list_error(cpu, gpu, n, big.x, big.species, skin, 0, -1);
+    double e_reuse = kept_list_error(cpu, gpu, n, x1, big.species, skin, 1, -1);
+    printf("kept list (skin %.1f Å): built %.2e, reused after moves of <= 0.45 Å (%ld pairs entered "
+           "the cutoff) %.2e max|dF|/max|F|\n", skin, e_build, entered, e_reuse);
+    CHECK(entered > 0);
+    CHECK(e_build <= 1e-5);
+    CHECK(e_reuse <= 1e-5);
+    /* the list is really kept: atom 0 moved 2.5 Å (a broken promise) misses its new neighbours;
+     * the caller's next rebuild (age 0) finds them */
+    memcpy(x2, x1, 24 * n);
+    x2[0] += 2.5;
+    double e_broken = kept_list_error(cpu, gpu, n, x2, big.species, skin, 2, 0);
+    double e_rebuilt = kept_list_error(cpu, gpu, n, x2, big.species, skin, 0, 0);
+    printf("kept list: atom 0 moved 2.5 Å, reused %.2e (must be wrong), rebuilt %.2e\n", e_broken, e_rebuilt);
+    CHECK(e_broken > 1e-3);
+    CHECK(e_rebuilt <= 1e-5);
+    /* other atoms than at the build (one fewer): a new list although list_age > 0 */
+    double e_fewer = kept_list_error(cpu, gpu, n - 1, x2, big.species, skin, 1, -1);
+    printf("kept list: one atom fewer at age 1 (a new list) %.2e\n", e_fewer);
+    CHECK(e_fewer <= 1e-5);
+    free(x1); free(x2);
+  }
   /* batch on the GPU = single GPU calls */
   tstruct set[3] = {b, d, lt};
   mlff_structure ss[3];
@@ -156,7 +223,7 @@ int main(void) {
       for (int j = 0; j < n; j++) if (j != i) all[i * n + num[i]++] = j;
       first[i] = all + i * n;
     }
-    mlff_neighbors nl = {n, d.x, d.species, n, ilist, num, first, 0};
+    mlff_neighbors nl = {n, d.x, d.species, n, ilist, num, first, 0, 0.0, 0};
     double *F0 = calloc(3 * n, 8), *F1 = calloc(3 * n, 8), *e1 = calloc(n, 8), *v1 = calloc(6 * n, 8);
     mlff_result r0 = {0, {0}, F0, NULL, NULL}, r1 = {0, {0}, F1, e1, v1};
     CHECK_OK(mlff_compute_neighbors(cpu, &nl, &r0));

@@ -137,12 +137,29 @@ int main(void) {
       if (j != i) all[i * n + num[i]++] = j | (1 << 30); /* flag bits the mask must strip */
     first[i] = all + i * n;
   }
-  mlff_neighbors nl = {n, d.x, d.species, n, ilist, num, first, (1 << 29) - 1};
+  mlff_neighbors nl = {n, d.x, d.species, n, ilist, num, first, (1 << 29) - 1, 0.0, 0};
   mlff_result rn = alloc_result(n);
   CHECK_OK(mlff_compute_neighbors(c, &nl, &rn));
   CHECK_CLOSE(rn.energy, r0.energy, tol * fabs(r0.energy));
   for (int k = 0; k < 3 * n; k++) CHECK_CLOSE(rn.forces[k], r0.forces[k], tol);
   for (int q = 0; q < 6; q++) CHECK_CLOSE(rn.virial[q], r0.virial[q], tol);
+  /* a kept list's skin and age (the GPU path's; the CPU path ignores valid ones) */
+  nl.skin = 1.0;
+  nl.list_age = 3;
+  mlff_result rk = alloc_result(n);
+  CHECK_OK(mlff_compute_neighbors(c, &nl, &rk));
+  CHECK(rk.energy == rn.energy);
+  free_result(&rk);
+  const double bad_skin[] = {-0.5, NAN, 1e9};
+  for (int k = 0; k < 3; k++) {
+    nl.skin = bad_skin[k];
+    CHECK(mlff_compute_neighbors(c, &nl, &rn) == MLFF_ERR_ARGUMENT);
+    CHECK(strstr(mlff_last_error(), "the skin must be in [0, 100] Å") != NULL);
+  }
+  nl.skin = 1.0;
+  nl.list_age = -1;
+  CHECK(mlff_compute_neighbors(c, &nl, &rn) == MLFF_ERR_ARGUMENT);
+  CHECK(strstr(mlff_last_error(), "list_age -1") != NULL);
   free_result(&rn); free(ilist); free(num); free(all); free(first);
 
   for (int k = 0; k < 4; k++) free_result(&sr[k]);
