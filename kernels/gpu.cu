@@ -333,8 +333,13 @@ __global__ void k_rows(const char *stage, int n_local, const int *offset, int *f
 
 /* ---- descriptors ---------------------------------------------------------------------- */
 
+/* Template counts (N, NZ, NA, NR below): > 0 fixes the model's count at compile time, so that
+ * per-thread arrays of terms stay in registers (ANI-1x: 16 radial shells, 4 x 8 angular);
+ * 0 takes the count at run time (arrays in local memory). */
+template <int N = 0>
 __device__ __forceinline__ void gauss_comb(float x, float eta, const float *mu, int n, float *g) {
-  for (int k = 0; k < n; k++) {
+#pragma unroll
+  for (int k = 0; k < (N ? N : n); k++) {
     float d = x - mu[k];
     g[k] = __expf(-eta * d * d);
   }
@@ -359,9 +364,11 @@ __device__ __forceinline__ float ipow(float b, int e) {
 }
 
 /* f1[z] = ((1 + cos(theta' - thetaZ))/2)^zeta and d f1 / d cos(theta). */
+template <int NZ = 0>
 __device__ __forceinline__ void angle_terms(const AevParams &P, float cos_t, float *f1, float *df1) {
   float c = 0.95f * cos_t, s = sqrtf(fmaxf(1.f - c * c, 1e-12f)), c_s = c / s;
-  for (int z = 0; z < P.nZ; z++) {
+#pragma unroll
+  for (int z = 0; z < (NZ ? NZ : P.nZ); z++) {
     float base = 0.5f * (1.f + c * P.cosZ[z] + s * P.sinZ[z]);
     float pm1 = P.zeta_m1 >= 0 ? ipow(base, P.zeta_m1) : powf(base, P.zeta - 1.f);
     f1[z] = pm1 * base;
@@ -394,6 +401,67 @@ __device__ __forceinline__ void decode_pair(int p, int na, int &j, int &k) {
  * About 7 instructions per pair instead of ~30 with a lane per feature. The lanes' sums are then
  * reduced by halving exchanges: each lane ends with NB of the 32 NB features, summed over all
  * lanes, and stores them (it alone owns them). */
+template <int H, int O>
+__device__ __forceinline__ void halve(float *v, int lane) {
+  const bool upper = lane & O;
+#pragma unroll
+  for (int k = 0; k < H; k++) {
+    const float send = upper ? v[k] : v[k + H], keep = upper ? v[k + H] : v[k];
+    v[k] = keep + __shfl_xor_sync(0xffffffffu, send, O);
+  }
+}
+
+template <int NB>
+__device__ __forceinline__ void angular_by_pair(const AevParams &P, int na, const float4 *angd,
+                                                const float *fca, const int *asp, float *GA, int lane) {
+  float v[32 * NB];
+#pragma unroll
+  for (int k = 0; k < 32 * NB; k++) v[k] = 0.f;
+  const int npairs = na * (na - 1) / 2;
+  const int e = P.zeta_m1 >= 0 ? P.zeta_m1 + 1 : -1;
+  for (int base = 0; base < npairs; base += 32) {
+    float c = 0.f, sn = 0.f, w = 0.f, r = 0.f;
+    int blk = 0;
+    if (base + lane < npairs) {
+      int a, b;
+      decode_pair(base + lane, na, a, b);
+      const float4 dj = angd[a], dk = angd[b];
+      c = 0.95f * (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) / (dj.w * dk.w);
+      sn = sqrtf(fmaxf(1.f - c * c, 1e-12f));
+      w = 2.f * fca[a] * fca[b];
+      r = 0.5f * (dj.w + dk.w);
+      blk = pair_index(asp[a], asp[b], P.nS);
+    }
+    float A[8], R[NB][4];
+#pragma unroll
+    for (int z = 0; z < 8; z++) {
+      const float bse = 0.5f * (1.f + c * P.cosZ[z] + sn * P.sinZ[z]);
+      A[z] = e >= 0 ? ipow(bse, e) : powf(bse, P.zeta);
+    }
+#pragma unroll
+    for (int x = 0; x < 4; x++) {
+      const float u = r - P.muA[x], rx = w * __expf(-P.etaA * u * u);
+#pragma unroll
+      for (int q = 0; q < NB; q++) R[q][x] = blk == q ? rx : 0.f;
+    }
+#pragma unroll
+    for (int q = 0; q < NB; q++)
+#pragma unroll
+      for (int x = 0; x < 4; x++)
+#pragma unroll
+        for (int z = 0; z < 8; z++) v[q * 32 + x * 8 + z] = fmaf(R[q][x], A[z], v[q * 32 + x * 8 + z]);
+  }
+  /* halving exchanges: a lane keeps the lower or upper half of its sums, adding its partner's */
+  halve<16 * NB, 16>(v, lane);
+  halve<8 * NB, 8>(v, lane);
+  halve<4 * NB, 4>(v, lane);
+  halve<2 * NB, 2>(v, lane);
+  halve<NB, 1>(v, lane);
+  const int first = NB * lane; /* the features this lane now holds */
+#pragma unroll
+  for (int k = 0; k < NB; k++) GA[first + k] = v[k];
+}
+
 /* Warp per atom: G row of atom i (rows sorted by element). The neighbours are read once, a
  * lane each, and what the loops need of them is then passed by shuffles or kept in shared
  * memory (angular neighbours: displacement, species, cutoff value), so that no loop waits on a
@@ -420,6 +488,13 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
   const int *nj = nbr_j + (size_t)i * max_nb;
   __syncwarp();
   int na = 0;
+  /* two species, 16 shells (ANI-1x's C/H, H/O ...): a lane per neighbour, its 16 terms added
+   * into the lane's 32 sums (registers), reduced across lanes at the end: no shuffles or
+   * shared-memory updates per neighbour */
+  const bool radial_by_nb = P.nS == 2 && P.nR == 16;
+  float vr[32];
+#pragma unroll
+  for (int q = 0; q < 32; q++) vr[q] = 0.f;
   for (int base = 0; base < n; base += 32) {
     const int k = base + lane;
     const float4 d = k < n ? nd[k] : make_float4(0, 0, 0, 1e30f);
@@ -432,8 +507,17 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
       asp[slot] = sp;
     }
     na += __popc(m);
-    /* radial: this batch's neighbours in turn, lanes over the shells */
     const float fr = d.w < P.Rcr ? 0.25f * fc_f(d.w, P.Rcr) : 0.f;
+    if (radial_by_nb) {
+#pragma unroll
+      for (int q = 0; q < 16; q++) {
+        const float x = d.w - P.muR[q], t = fr * __expf(-P.etaR * x * x);
+        vr[q] += sp == 0 ? t : 0.f;
+        vr[16 + q] += sp == 0 ? 0.f : t;
+      }
+      continue;
+    }
+    /* radial: this batch's neighbours in turn, lanes over the shells */
     const int cnt = min(32, n - base);
     for (int q = 0; q < cnt; q++) {
       const float r = __shfl_sync(FULL, d.w, q), f = __shfl_sync(FULL, fr, q);
@@ -445,10 +529,22 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
       }
     }
   }
+  if (radial_by_nb) { /* lane l ends with feature l: species l / 16, shell l % 16 */
+    halve<16, 16>(vr, lane);
+    halve<8, 8>(vr, lane);
+    halve<4, 4>(vr, lane);
+    halve<2, 2>(vr, lane);
+    halve<1, 1>(vr, lane);
+    G[lane] = vr[0];
+  }
   __syncwarp();
   const int nAZ = P.nA * P.nZ, npairs = na * (na - 1) / 2;
   float *GA = G + P.n_radial;
-  if (nAZ == 32) {
+  if (nAZ == 32 && P.nS == 2 && P.nA == 4)
+    angular_by_pair<3>(P, na, angd, fca, asp, GA, lane);
+  else if (nAZ == 32 && P.nS == 1 && P.nA == 4)
+    angular_by_pair<1>(P, na, angd, fca, asp, GA, lane);
+  else if (nAZ == 32) {
     /* one feature per lane (ANI-1x: 4 shells x 8 sections): the lane's constants are fixed;
      * a pair's own terms are computed once, by one lane, and passed to all; the lane's sum
      * stays in a register while consecutive pairs share a species block */
@@ -511,20 +607,25 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
 
 /* The gradient of E with respect to the two neighbour vectors of one angular pair (j, k),
  * added into gr[3 * ja ..] and gr[3 * kb ..] (shared memory). dG: dE/dG of the central atom. */
+template <int NA = 0, int NZ = 0>
 __device__ __forceinline__ void pair_gradient(const AevParams &P, float4 dj, float4 dk, int sj, int sk,
                                               const float *dG, float *gr, int ja, int kb) {
-  float f1[MLFF_MAX_ANGLE_SECTIONS], df1[MLFF_MAX_ANGLE_SECTIONS], f2[MLFF_MAX_ANGULAR_SHELLS];
+  float f1[NZ ? NZ : MLFF_MAX_ANGLE_SECTIONS], df1[NZ ? NZ : MLFF_MAX_ANGLE_SECTIONS];
+  float f2[NA ? NA : MLFF_MAX_ANGULAR_SHELLS];
+  const int nA = NA ? NA : P.nA, nZ = NZ ? NZ : P.nZ;
   float inv = 1.f / (dj.w * dk.w);
   float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) * inv;
   float ravg = 0.5f * (dj.w + dk.w);
-  angle_terms(P, cos_t, f1, df1);
-  gauss_comb(ravg, P.etaA, P.muA, P.nA, f2);
-  const float *wp = dG + P.n_radial + pair_index(sj, sk, P.nS) * P.nA * P.nZ;
+  angle_terms<NZ>(P, cos_t, f1, df1);
+  gauss_comb<NA>(ravg, P.etaA, P.muA, nA, f2);
+  const float *wp = dG + P.n_radial + pair_index(sj, sk, P.nS) * nA * nZ;
   float S = 0.f, S_c = 0.f, S_r = 0.f;
-  for (int q = 0; q < P.nA; q++) {
+  #pragma unroll
+  for (int q = 0; q < nA; q++) {
     float t = 0.f, tc = 0.f;
-    for (int z = 0; z < P.nZ; z++) {
-      float wz = wp[q * P.nZ + z];
+    #pragma unroll
+    for (int z = 0; z < nZ; z++) {
+      float wz = wp[q * nZ + z];
       t += wz * f1[z];
       tc += wz * df1[z];
     }
@@ -580,6 +681,7 @@ __device__ __forceinline__ void scatter_forces(int start, int stride, int i, int
 
 /* Warp per atom: pair gradients from dE/dG, scattered as forces (float atomics); virial and
  * per-atom virial from the same pair terms. */
+template <int NR, int NA, int NZ>
 __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, const int *row,
                                int max_nb, const int *nbr_n, const int *nbr_j, const float4 *nbr_d,
                                const float *dG_in, float *force, float *vatom, double *sums) {
@@ -598,7 +700,8 @@ __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, cons
   __syncwarp();
   const float4 *nd = nbr_d + (size_t)i * max_nb;
   const int *nj = nbr_j + (size_t)i * max_nb;
-  float g[MLFF_MAX_RADIAL_SHELLS];
+  float g[NR ? NR : MLFF_MAX_RADIAL_SHELLS];
+  const int nR = NR ? NR : P.nR;
   int na = 0;
   for (int base = 0; base < n; base += 32) {
     int k = base + lane;
@@ -606,10 +709,11 @@ __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, cons
     if (k < n && d.w < P.Rcr) {
       int s = (int)pos[nj[k]].w;
       float f = fc_f(d.w, P.Rcr), df = dfc_f(d.w, P.Rcr);
-      gauss_comb(d.w, P.etaR, P.muR, P.nR, g);
-      const float *wr = dG + s * P.nR;
+      gauss_comb<NR>(d.w, P.etaR, P.muR, nR, g);
+      const float *wr = dG + s * nR;
       float acc = 0.f;
-      for (int q = 0; q < P.nR; q++) acc += wr[q] * g[q] * (df - 2.f * P.etaR * (d.w - P.muR[q]) * f);
+#pragma unroll
+      for (int q = 0; q < nR; q++) acc += wr[q] * g[q] * (df - 2.f * P.etaR * (d.w - P.muR[q]) * f);
       acc *= 0.25f / d.w;
       gr[3 * k] += acc * d.x;
       gr[3 * k + 1] += acc * d.y;
@@ -626,7 +730,7 @@ __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, cons
     decode_pair(p, na, a, b);
     int ja = ang[a], kb = ang[b];
     float4 dj = nd[ja], dk = nd[kb];
-    pair_gradient(P, dj, dk, (int)pos[nj[ja]].w, (int)pos[nj[kb]].w, dG, gr, ja, kb);
+    pair_gradient<NA, NZ>(P, dj, dk, (int)pos[nj[ja]].w, (int)pos[nj[kb]].w, dG, gr, ja, kb);
   }
   __syncwarp();
   scatter_forces(lane, 32, i, n, nj, nd, gr, force, vatom, sums);
@@ -1478,7 +1582,8 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
   int fwd_words = aev_fwd_words(MAX_D, MAX_NB_LIMIT), bwd_words = MAX_D + 5 * MAX_NB_LIMIT;
   int smem = WARPS_PER_BLOCK * (fwd_words > bwd_words ? fwd_words : bwd_words) * (int)sizeof(float);
   if (!st && (set_smem_limit((const void *)k_aev_forward, smem, device) != cudaSuccess ||
-              set_smem_limit((const void *)k_aev_backward, smem, device) != cudaSuccess))
+              set_smem_limit((const void *)k_aev_backward<0, 0, 0>, smem, device) != cudaSuccess ||
+              set_smem_limit((const void *)k_aev_backward<16, 4, 8>, smem, device) != cudaSuccess))
     st = mlff_fail(MLFF_ERR_DEVICE, "this GPU cannot give %d bytes of shared memory to a block", smem);
   if (!st && set_smem_limit((const void *)k_fused, fused_smem(g), device) != cudaSuccess)
     st = mlff_fail(MLFF_ERR_DEVICE, "this GPU cannot give %zu bytes of shared memory to a block", fused_smem(g));
@@ -1708,7 +1813,9 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, 
   mark(g, "network fwd+bwd");
   }
   size_t shb = WARPS_PER_BLOCK * (P.D + 5 * g->max_nb) * sizeof(float);
-  k_aev_backward<<<wb, 32 * WARPS_PER_BLOCK, shb, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
+  /* ANI-1x's counts at compile time (terms in registers); other models at run time */
+  auto *bwd = P.nR == 16 && P.nA == 4 && P.nZ == 8 ? k_aev_backward<16, 4, 8> : k_aev_backward<0, 0, 0>;
+  bwd<<<wb, 32 * WARPS_PER_BLOCK, shb, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
                                                       g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_dG,
                                                       g->d_force, want_vatom ? g->d_vatom : nullptr,
                                                       g->d_sums);
