@@ -30,6 +30,11 @@ __host__ __device__ inline int aev_fwd_round4(int n) { return (n + 3) & ~3; }
 __host__ __device__ inline int aev_fwd_words(int D, int max_nb) {
   return aev_fwd_round4(D) + 6 * aev_fwd_round4(max_nb);
 }
+/* k_aev_backward's per warp: dE/dG, then per neighbour slot the angular neighbours' d (float4),
+ * the pair gradient (3), the angular neighbour's slot and the neighbour's species */
+__host__ __device__ inline int aev_bwd_words(int D, int max_nb) {
+  return aev_fwd_round4(D) + 9 * aev_fwd_round4(max_nb);
+}
 #define MAX_D 1024            /* descriptor length the kernels support */
 #define MAX_NB_LIMIT 512      /* neighbour capacity ceiling per atom */
 
@@ -688,9 +693,12 @@ __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, cons
   extern __shared__ float sh[];
   int w = threadIdx.x / 32, lane = threadIdx.x % 32;
   int i = blockIdx.x * WARPS_PER_BLOCK + w;
-  float *dG = sh + w * (P.D + 5 * max_nb);
-  float *gr = dG + P.D;                 /* [max_nb][3] */
-  int *ang = (int *)(gr + 3 * max_nb);  /* [max_nb] */
+  const int nb4 = aev_fwd_round4(max_nb);
+  float *dG = sh + w * aev_bwd_words(P.D, max_nb);
+  float4 *angd = (float4 *)(dG + aev_fwd_round4(P.D)); /* [max_nb] angular neighbours' d */
+  float *gr = (float *)(angd + nb4);                  /* [max_nb][3] */
+  int *ang = (int *)(gr + 3 * nb4);                   /* [max_nb] their neighbour slots */
+  int *nsp = ang + nb4;                               /* [max_nb] neighbour species */
   if (i >= n_local || row[i] < 0) return;
   const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
   const float *src = dG_in + (size_t)row[i] * P.D;
@@ -706,8 +714,9 @@ __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, cons
   for (int base = 0; base < n; base += 32) {
     int k = base + lane;
     float4 d = k < n ? nd[k] : make_float4(0, 0, 0, 1e30f);
+    const int s = k < n ? (int)pos[nj[k]].w : 0;
+    if (k < n) nsp[k] = s; /* read once: the pairs below take it from here */
     if (k < n && d.w < P.Rcr) {
-      int s = (int)pos[nj[k]].w;
       float f = fc_f(d.w, P.Rcr), df = dfc_f(d.w, P.Rcr);
       gauss_comb<NR>(d.w, P.etaR, P.muR, nR, g);
       const float *wr = dG + s * nR;
@@ -720,7 +729,11 @@ __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, cons
       gr[3 * k + 2] += acc * d.z;
     }
     unsigned m = __ballot_sync(0xffffffffu, k < n && d.w < P.Rca);
-    if (k < n && d.w < P.Rca) ang[na + __popc(m & ((1u << lane) - 1))] = k;
+    if (k < n && d.w < P.Rca) {
+      const int slot = na + __popc(m & ((1u << lane) - 1));
+      ang[slot] = k;
+      angd[slot] = d;
+    }
     na += __popc(m);
   }
   __syncwarp();
@@ -728,9 +741,8 @@ __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, cons
   for (int p = lane; p < npairs; p += 32) {
     int a, b;
     decode_pair(p, na, a, b);
-    int ja = ang[a], kb = ang[b];
-    float4 dj = nd[ja], dk = nd[kb];
-    pair_gradient<NA, NZ>(P, dj, dk, (int)pos[nj[ja]].w, (int)pos[nj[kb]].w, dG, gr, ja, kb);
+    const int ja = ang[a], kb = ang[b];
+    pair_gradient<NA, NZ>(P, angd[a], angd[b], nsp[ja], nsp[kb], dG, gr, ja, kb);
   }
   __syncwarp();
   scatter_forces(lane, 32, i, n, nj, nd, gr, force, vatom, sums);
@@ -1579,7 +1591,7 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
               cudaMemcpy(g->d_e0, g->e0, MLFF_MAX_ELEMENTS * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess))
     st = mlff_fail(MLFF_ERR_DEVICE, "cannot upload the energy offsets to the GPU");
   /* the descriptor kernels keep a row and a neighbour list per warp in shared memory */
-  int fwd_words = aev_fwd_words(MAX_D, MAX_NB_LIMIT), bwd_words = MAX_D + 5 * MAX_NB_LIMIT;
+  int fwd_words = aev_fwd_words(MAX_D, MAX_NB_LIMIT), bwd_words = aev_bwd_words(MAX_D, MAX_NB_LIMIT);
   int smem = WARPS_PER_BLOCK * (fwd_words > bwd_words ? fwd_words : bwd_words) * (int)sizeof(float);
   if (!st && (set_smem_limit((const void *)k_aev_forward, smem, device) != cudaSuccess ||
               set_smem_limit((const void *)k_aev_backward<0, 0, 0>, smem, device) != cudaSuccess ||
@@ -1812,7 +1824,7 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, 
   }
   mark(g, "network fwd+bwd");
   }
-  size_t shb = WARPS_PER_BLOCK * (P.D + 5 * g->max_nb) * sizeof(float);
+  size_t shb = WARPS_PER_BLOCK * aev_bwd_words(P.D, g->max_nb) * sizeof(float);
   /* ANI-1x's counts at compile time (terms in registers); other models at run time */
   auto *bwd = P.nR == 16 && P.nA == 4 && P.nZ == 8 ? k_aev_backward<16, 4, 8> : k_aev_backward<0, 0, 0>;
   bwd<<<wb, 32 * WARPS_PER_BLOCK, shb, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
