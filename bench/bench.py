@@ -54,10 +54,11 @@ def say(*a):
 # cases
 # ----------------------------------------------------------------------------------------------
 def case(name, data, steps, warmup=20, device="cpu", fp16=False, graph=None, threads=1, ranks=1,
-         molecules=None, replicate=None, atoms_hint=None):
+         molecules=None, replicate=None, atoms_hint=None, lammps_omp=False):
+    # lammps_omp: LAMMPS's own styles on the threads too (-sf omp: fix nve/omp)
     return dict(name=name, data=data, steps=steps, warmup=warmup, device=device, fp16=fp16,
                 graph=graph, threads=threads, ranks=ranks, molecules=molecules,
-                replicate=replicate, atoms_hint=atoms_hint)
+                replicate=replicate, atoms_hint=atoms_hint, lammps_omp=lammps_omp)
 
 
 def cpu_cases(d):
@@ -86,9 +87,10 @@ def gpu_cases(d):
         c.append(case(f"liquid49152_gpu_{p}", f"{d}/liquid49152.data", 100, 10, "gpu", fp, True))
         c.append(case(f"liquid49152_gpu_{p}_nograph", f"{d}/liquid49152.data", 100, 10, "gpu",
                       fp, False))
-        # the host's share of a GPU step (staging positions, adding forces) on 4 threads
+        # the host's share of a GPU step (staging positions, adding forces) and LAMMPS's
+        # integrator (fix nve/omp) on 4 threads
         c.append(case(f"liquid49152_gpu_{p}_t4", f"{d}/liquid49152.data", 100, 10, "gpu", fp,
-                      True, threads=4))
+                      True, threads=4, lammps_omp=True))
         c.append(case(f"liquid393216_gpu_{p}", f"{d}/liquid49152.data", 30, 5, "gpu", fp, True,
                       replicate="2 2 2", atoms_hint=393216))
         c.append(case(f"liquid1327104_gpu_{p}", f"{d}/liquid49152.data", 10, 3, "gpu", fp, True,
@@ -362,7 +364,9 @@ def lmp_cmd(a, c, log):
     if c["replicate"]:
         cmd += ["-var", "replicate", c["replicate"]]
     cmd += ["-in", a.input]
-    if a.omp_pk:
+    if c["lammps_omp"]:
+        cmd += ["-sf", "omp", "-pk", "omp", str(c["threads"])]
+    elif a.omp_pk:
         cmd += ["-pk", "omp", str(c["threads"])]
     return cmd
 
@@ -426,6 +430,8 @@ def run(a):
         name, rs = c["name"], results[c["name"]]
         o = {"threads": c["threads"], "mpi_ranks": c["ranks"], "device": c["device"],
              "fp16": c["fp16"], "graph": c["graph"] if c["device"] == "gpu" else None}
+        if c["lammps_omp"]:
+            o["lammps_suffix"] = "omp"
         if c["molecules"]:
             o["molecules"] = c["molecules"]
         if c["replicate"]:

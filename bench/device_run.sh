@@ -56,6 +56,24 @@ print(f"{sys.argv[3]}: E_pair CPU {c[2]:.6f} GPU {g[2]:.6f} (rel. {de:.1e}); pre
       f"GPU {g[5]:.4f}: {'OK' if de <= 1e-5 else 'MISMATCH'}")
 PY
 done
+echo "== LAMMPS: the kept neighbour list (reused between LAMMPS's rebuilds) against a new list every"
+echo "   step (MLFF_GPU_LIST_REUSE=0), 49,152 atoms, thermo after 200 steps (both on the GPU, FP32)"
+for reuse in 0 1; do
+  MLFF_GPU_LIST_REUSE=$reuse "$B/lmp" -nocite -log "$out/logs/check_reuse$reuse.log" -screen none \
+    -var plugin .device/lib/mlffplugin.so -var model "$model" -var data .devdata/liquid49152.data \
+    -var device gpu -var fp16 no -var steps 200 -var warmup 0 -in bench/in.bench
+done
+python3 - "$out/logs/check_reuse0.log" "$out/logs/check_reuse1.log" <<'PY'
+import sys
+def last(path):  # Step Temp E_pair E_mol TotEng Press of the last thermo line
+    lines = open(path).read().splitlines()
+    i = max(k for k, l in enumerate(lines) if l.startswith("Loop time"))
+    return [float(v) for v in lines[i - 1].split()]
+a, b = last(sys.argv[1]), last(sys.argv[2])
+de = abs(b[4] - a[4]) / abs(a[4])
+print(f"step {a[0]:.0f}: TotEng new list {a[4]:.4f}, kept list {b[4]:.4f} (rel. {de:.1e}); press "
+      f"{a[5]:.3f} / {b[5]:.3f}: {'OK' if de <= 1e-6 else 'MISMATCH'}")
+PY
 # the benchmarks (bench/run.sh gpu: LAMMPS timings, memory, accuracy) -> $out/<gpu>-<date>-gpu.json;
 # no run starts once the call nears its end (MLFF_BENCH_TIME_LIMIT, from what is left of ~7 min)
 echo "== bench/run.sh gpu ($SECONDS s so far)"

@@ -247,6 +247,7 @@ class Row:
         self.precision = ""          # "FP32", "FP16" ("" for the CPU path)
         self.threads = 1
         self.ranks = 1
+        self.suffix = ""             # LAMMPS -sf (GPU runs with "omp": fix nve/omp on the threads)
         self.graph = None
         self.molecules = None        # benzene copies, None for a liquid box
         self.atoms = 0
@@ -279,6 +280,8 @@ class Row:
             t = f"GPU {self.precision or 'FP32'}"
             if self.graph is not None:
                 t += ", CUDA graph" if self.graph else ", no graph"
+            if self.threads > 1:
+                t += f", {self.threads} host threads" + (f" (-sf {self.suffix})" if self.suffix else "")
             return t
         t = "CPU"
         if self.precision == "FP16":
@@ -380,7 +383,7 @@ def describe_case(src, machines, name, c):
     return Row(api=api, variant="" if api == "LAMMPS" else str(c.get("variant", "")),
                machine=machines.label(src, device), device=device, precision=precision,
                threads=int(c.get("threads", 1) or 1), ranks=int(c.get("mpi_ranks", 1) or 1),
-               graph=graph, molecules=molecules, atoms=atoms, us=us if is_num(us) else None,
+               suffix=str(c.get("lammps_suffix", "")), graph=graph, molecules=molecules, atoms=atoms, us=us if is_num(us) else None,
                asps=c.get("atom_steps_per_s") if is_num(c.get("atom_steps_per_s")) else None,
                mem=", ".join(mem), mem_field="; ".join(mem_field),
                model=str(src.data.get("model", c.get("model", ""))), src=src,

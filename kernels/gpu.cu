@@ -30,10 +30,11 @@ __host__ __device__ inline int aev_fwd_round4(int n) { return (n + 3) & ~3; }
 __host__ __device__ inline int aev_fwd_words(int D, int max_nb) {
   return aev_fwd_round4(D) + 6 * aev_fwd_round4(max_nb);
 }
-/* k_aev_backward's per warp: dE/dG, then per neighbour slot the angular neighbours' d (float4),
- * the pair gradient (3), the angular neighbour's slot and the neighbour's species */
+/* k_aev_backward's per warp: dE/dG, then per neighbour slot the angular neighbours' d (float4)
+ * and cutoff function with its derivative (float2), the pair gradient (3), the angular
+ * neighbour's slot and the neighbour's species */
 __host__ __device__ inline int aev_bwd_words(int D, int max_nb) {
-  return aev_fwd_round4(D) + 9 * aev_fwd_round4(max_nb);
+  return aev_fwd_round4(D) + 11 * aev_fwd_round4(max_nb);
 }
 #define MAX_D 1024            /* descriptor length the kernels support */
 #define MAX_NB_LIMIT 512      /* neighbour capacity ceiling per atom */
@@ -613,12 +614,13 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
 /* The gradient of E with respect to the two neighbour vectors of one angular pair (j, k),
  * added into gr[3 * ja ..] and gr[3 * kb ..] (shared memory). dG: dE/dG of the central atom. */
 template <int NA = 0, int NZ = 0>
-__device__ __forceinline__ void pair_gradient(const AevParams &P, float4 dj, float4 dk, int sj, int sk,
-                                              const float *dG, float *gr, int ja, int kb) {
+__device__ __forceinline__ void pair_gradient(const AevParams &P, float4 dj, float4 dk, float2 cj,
+                                              float2 ck, int sj, int sk, const float *dG, float *gr,
+                                              int ja, int kb) {
   float f1[NZ ? NZ : MLFF_MAX_ANGLE_SECTIONS], df1[NZ ? NZ : MLFF_MAX_ANGLE_SECTIONS];
   float f2[NA ? NA : MLFF_MAX_ANGULAR_SHELLS];
   const int nA = NA ? NA : P.nA, nZ = NZ ? NZ : P.nZ;
-  float inv = 1.f / (dj.w * dk.w);
+  const float ij = 1.f / dj.w, ik = 1.f / dk.w, inv = ij * ik;
   float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) * inv;
   float ravg = 0.5f * (dj.w + dk.w);
   angle_terms<NZ>(P, cos_t, f1, df1);
@@ -638,16 +640,19 @@ __device__ __forceinline__ void pair_gradient(const AevParams &P, float4 dj, flo
     S_c += tc * f2[q];
     S_r += t * f2[q] * (-2.f * P.etaA * (ravg - P.muA[q]));
   }
-  float fcj = fc_f(dj.w, P.Rca), fck = fc_f(dk.w, P.Rca);
-  float dfcj = dfc_f(dj.w, P.Rca), dfck = dfc_f(dk.w, P.Rca), fcjk = fcj * fck;
-  float dE_dc = 2.f * fcjk * S_c;
-  float dE_drj = 2.f * (dfcj * fck * S + 0.5f * fcjk * S_r);
-  float dE_drk = 2.f * (fcj * dfck * S + 0.5f * fcjk * S_r);
-  float djv[3] = {dj.x, dj.y, dj.z}, dkv[3] = {dk.x, dk.y, dk.z};
+  /* cj, ck: the cutoff function and its derivative at rj, rk (Rca) */
+  const float fcjk = cj.x * ck.x;
+  const float dE_dc = 2.f * fcjk * S_c;
+  const float dE_drj = 2.f * (cj.y * ck.x * S + 0.5f * fcjk * S_r);
+  const float dE_drk = 2.f * (cj.x * ck.y * S + 0.5f * fcjk * S_r);
+  /* d cos / d d_j = d_k/(rj rk) - cos d_j/rj^2, and symmetrically for k */
+  const float cc = dE_dc * inv, aj = (dE_drj - dE_dc * cos_t * ij) * ij,
+              ak = (dE_drk - dE_dc * cos_t * ik) * ik;
+  const float djv[3] = {dj.x, dj.y, dj.z}, dkv[3] = {dk.x, dk.y, dk.z};
+#pragma unroll
   for (int x = 0; x < 3; x++) {
-    /* d cos / d d_j = d_k/(rj rk) - cos d_j/rj^2, and symmetrically for k */
-    atomicAdd(&gr[3 * ja + x], dE_dc * (dkv[x] * inv - cos_t * djv[x] / (dj.w * dj.w)) + dE_drj * djv[x] / dj.w);
-    atomicAdd(&gr[3 * kb + x], dE_dc * (djv[x] * inv - cos_t * dkv[x] / (dk.w * dk.w)) + dE_drk * dkv[x] / dk.w);
+    atomicAdd(&gr[3 * ja + x], cc * dkv[x] + aj * djv[x]);
+    atomicAdd(&gr[3 * kb + x], cc * djv[x] + ak * dkv[x]);
   }
 }
 
@@ -696,7 +701,8 @@ __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, cons
   const int nb4 = aev_fwd_round4(max_nb);
   float *dG = sh + w * aev_bwd_words(P.D, max_nb);
   float4 *angd = (float4 *)(dG + aev_fwd_round4(P.D)); /* [max_nb] angular neighbours' d */
-  float *gr = (float *)(angd + nb4);                  /* [max_nb][3] */
+  float2 *angc = (float2 *)(angd + nb4);              /* their fc, dfc at Rca */
+  float *gr = (float *)(angc + nb4);                  /* [max_nb][3] */
   int *ang = (int *)(gr + 3 * nb4);                   /* [max_nb] their neighbour slots */
   int *nsp = ang + nb4;                               /* [max_nb] neighbour species */
   if (i >= n_local || row[i] < 0) return;
@@ -733,6 +739,7 @@ __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, cons
       const int slot = na + __popc(m & ((1u << lane) - 1));
       ang[slot] = k;
       angd[slot] = d;
+      angc[slot] = make_float2(fc_f(d.w, P.Rca), dfc_f(d.w, P.Rca));
     }
     na += __popc(m);
   }
@@ -742,7 +749,7 @@ __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, cons
     int a, b;
     decode_pair(p, na, a, b);
     const int ja = ang[a], kb = ang[b];
-    pair_gradient<NA, NZ>(P, angd[a], angd[b], nsp[ja], nsp[kb], dG, gr, ja, kb);
+    pair_gradient<NA, NZ>(P, angd[a], angd[b], angc[a], angc[b], nsp[ja], nsp[kb], dG, gr, ja, kb);
   }
   __syncwarp();
   scatter_forces(lane, 32, i, n, nj, nd, gr, force, vatom, sums);
@@ -1311,7 +1318,8 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
     decode_pair(q, na, a, b);
     int ja = ang[a], kb = ang[b];
     float4 dj = nd[ja], dk = nd[kb];
-    pair_gradient(P, dj, dk, ns[ja], ns[kb], G, gr, ja, kb);
+    pair_gradient(P, dj, dk, make_float2(fc_f(dj.w, P.Rca), dfc_f(dj.w, P.Rca)),
+                  make_float2(fc_f(dk.w, P.Rca), dfc_f(dk.w, P.Rca)), ns[ja], ns[kb], G, gr, ja, kb);
   }
   __syncthreads();
   fused_phase(N, 5);
@@ -1990,9 +1998,9 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
     h->inv_cell = (float)(1.0 / cell);
     h->meta.x = n_total;
     h->meta.y = hi[0] - lo[0] <= FLOAT_SPAN && hi[1] - lo[1] <= FLOAT_SPAN && hi[2] - lo[2] <= FLOAT_SPAN;
-    if (!general) {
+    if (!general) { /* after the reserve above: h_stage may have moved (raw is stale then) */
       float4 *pos = (float4 *)(g->h_stage + sizeof(StepHeader));
-      double *xd = raw;
+      double *xd = (double *)stage_xd(g->h_stage, n_total);
       for (int i = 0; i < n_total; i++) {
         for (int d = 0; d < 3; d++) xd[3 * (size_t)i + d] = x[3 * (size_t)i + d] - lo[d];
         pos[i] = make_float4((float)xd[3 * (size_t)i], (float)xd[3 * (size_t)i + 1],

@@ -173,6 +173,21 @@ int main(void) {
     CHECK(e_fewer <= 1e-5);
     free(x1); free(x2);
   }
+  { /* the first call of a fresh calc on two benzenes 150 Å apart: the cell grid outgrows its
+     * first allocation while the atoms fit (the staging buffer moves under the one-kernel path;
+     * mlff eval --fp16 yes crashed so) */
+    tstruct far = {0};
+    double I3[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    add_benzene(&far, I3, (double[3]){0, 0, 0}, 0.05);
+    add_benzene(&far, I3, (double[3]){150, 0, 0}, 0.05);
+    mlff_calc *fresh;
+    CHECK_OK(mlff_calc_create(m, &og, &fresh));
+    cmp c = compare(cpu, fresh, &far);
+    printf("FP32 vs CPU  two benzenes 150 Å apart, first call of a calc: max|dF|/max|F| %.2e\n", c.f_rel);
+    CHECK(c.f_rel <= 1e-5);
+    mlff_calc_free(fresh);
+    tfree(&far);
+  }
   /* batch on the GPU = single GPU calls */
   tstruct set[3] = {b, d, lt};
   mlff_structure ss[3];
