@@ -658,10 +658,12 @@ __device__ __forceinline__ void pair_gradient(const AevParams &P, float4 dj, flo
 
 /* Pair gradients gr of atom i's n neighbours -> forces (-g on j, +g on i), virial and per-atom
  * virial (half to each atom). Threads start, start + stride, ... take neighbours; every warp
- * reduces its share of i's force and the virial before one atomic each. */
+ * reduces its share of i's force before one atomic each, and adds its share of the virial into
+ * vacc (lane 0): the caller sums it over atoms before adding to the totals, one address for
+ * the whole grid (an atomic per atom and component there serialised). */
 __device__ __forceinline__ void scatter_forces(int start, int stride, int i, int n, const int *nj,
                                                const float4 *nd, const float *gr, float *force,
-                                               float *vatom, double *sums) {
+                                               float *vatom, float *vacc) {
   float fi[3] = {0, 0, 0}, v[6] = {0, 0, 0, 0, 0, 0};
   for (int k = start; k < n; k += stride) {
     int j = nj[k];
@@ -685,19 +687,19 @@ __device__ __forceinline__ void scatter_forces(int start, int stride, int i, int
   }
   if (threadIdx.x % 32 == 0) {
     for (int x = 0; x < 3; x++) atomicAdd(&force[3 * i + x], fi[x]);
-    for (int q = 0; q < 6; q++) atomicAdd(&sums[1 + q], (double)v[q]);
+    for (int q = 0; q < 6; q++) vacc[q] += v[q];
   }
 }
 
 /* Warp per atom: pair gradients from dE/dG, scattered as forces (float atomics); virial and
  * per-atom virial from the same pair terms. */
+#define BWD_BLOCKS_PER_SM 6 /* resident at once (registers): the grid is one such wave */
 template <int NR, int NA, int NZ>
-__global__ void k_aev_backward(AevParams P, const char *stage, int n_local, const int *row,
+__global__ void __launch_bounds__(32 * WARPS_PER_BLOCK, BWD_BLOCKS_PER_SM) k_aev_backward(AevParams P, const char *stage, int n_local, const int *row,
                                int max_nb, const int *nbr_n, const int *nbr_j, const float4 *nbr_d,
                                const float *dG_in, float *force, float *vatom, double *sums) {
   extern __shared__ float sh[];
-  int w = threadIdx.x / 32, lane = threadIdx.x % 32;
-  int i = blockIdx.x * WARPS_PER_BLOCK + w;
+  const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int nb4 = aev_fwd_round4(max_nb);
   float *dG = sh + w * aev_bwd_words(P.D, max_nb);
   float4 *angd = (float4 *)(dG + aev_fwd_round4(P.D)); /* [max_nb] angular neighbours' d */
@@ -705,54 +707,62 @@ __global__ void k_aev_backward(AevParams P, const char *stage, int n_local, cons
   float *gr = (float *)(angc + nb4);                  /* [max_nb][3] */
   int *ang = (int *)(gr + 3 * nb4);                   /* [max_nb] their neighbour slots */
   int *nsp = ang + nb4;                               /* [max_nb] neighbour species */
-  if (i >= n_local || row[i] < 0) return;
   const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
-  const float *src = dG_in + (size_t)row[i] * P.D;
-  for (int f = lane; f < P.D; f += 32) dG[f] = src[f];
-  int n = nbr_n[i];
-  for (int k = lane; k < 3 * n; k += 32) gr[k] = 0.f;
-  __syncwarp();
-  const float4 *nd = nbr_d + (size_t)i * max_nb;
-  const int *nj = nbr_j + (size_t)i * max_nb;
-  float g[NR ? NR : MLFF_MAX_RADIAL_SHELLS];
-  const int nR = NR ? NR : P.nR;
-  int na = 0;
-  for (int base = 0; base < n; base += 32) {
-    int k = base + lane;
-    float4 d = k < n ? nd[k] : make_float4(0, 0, 0, 1e30f);
-    const int s = k < n ? (int)pos[nj[k]].w : 0;
-    if (k < n) nsp[k] = s; /* read once: the pairs below take it from here */
-    if (k < n && d.w < P.Rcr) {
-      float f = fc_f(d.w, P.Rcr), df = dfc_f(d.w, P.Rcr);
-      gauss_comb<NR>(d.w, P.etaR, P.muR, nR, g);
-      const float *wr = dG + s * nR;
-      float acc = 0.f;
+  float vacc[6] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  /* a warp takes atoms in turn over a grid of about the GPU's size (its virial summed across
+   * them in registers) */
+  for (int i = blockIdx.x * WARPS_PER_BLOCK + w; i < n_local; i += gridDim.x * WARPS_PER_BLOCK) {
+    if (row[i] < 0) continue;
+    __syncwarp(); /* the previous atom's scatter is done with this warp's shared memory */
+    const float *src = dG_in + (size_t)row[i] * P.D;
+    for (int f = lane; f < P.D; f += 32) dG[f] = src[f];
+    int n = nbr_n[i];
+    for (int k = lane; k < 3 * n; k += 32) gr[k] = 0.f;
+    __syncwarp();
+    const float4 *nd = nbr_d + (size_t)i * max_nb;
+    const int *nj = nbr_j + (size_t)i * max_nb;
+    float g[NR ? NR : MLFF_MAX_RADIAL_SHELLS];
+    const int nR = NR ? NR : P.nR;
+    int na = 0;
+    for (int base = 0; base < n; base += 32) {
+      int k = base + lane;
+      float4 d = k < n ? nd[k] : make_float4(0, 0, 0, 1e30f);
+      const int s = k < n ? (int)pos[nj[k]].w : 0;
+      if (k < n) nsp[k] = s; /* read once: the pairs below take it from here */
+      if (k < n && d.w < P.Rcr) {
+        float f = fc_f(d.w, P.Rcr), df = dfc_f(d.w, P.Rcr);
+        gauss_comb<NR>(d.w, P.etaR, P.muR, nR, g);
+        const float *wr = dG + s * nR;
+        float acc = 0.f;
 #pragma unroll
-      for (int q = 0; q < nR; q++) acc += wr[q] * g[q] * (df - 2.f * P.etaR * (d.w - P.muR[q]) * f);
-      acc *= 0.25f / d.w;
-      gr[3 * k] += acc * d.x;
-      gr[3 * k + 1] += acc * d.y;
-      gr[3 * k + 2] += acc * d.z;
+        for (int q = 0; q < nR; q++) acc += wr[q] * g[q] * (df - 2.f * P.etaR * (d.w - P.muR[q]) * f);
+        acc *= 0.25f / d.w;
+        gr[3 * k] += acc * d.x;
+        gr[3 * k + 1] += acc * d.y;
+        gr[3 * k + 2] += acc * d.z;
+      }
+      unsigned m = __ballot_sync(0xffffffffu, k < n && d.w < P.Rca);
+      if (k < n && d.w < P.Rca) {
+        const int slot = na + __popc(m & ((1u << lane) - 1));
+        ang[slot] = k;
+        angd[slot] = d;
+        angc[slot] = make_float2(fc_f(d.w, P.Rca), dfc_f(d.w, P.Rca));
+      }
+      na += __popc(m);
     }
-    unsigned m = __ballot_sync(0xffffffffu, k < n && d.w < P.Rca);
-    if (k < n && d.w < P.Rca) {
-      const int slot = na + __popc(m & ((1u << lane) - 1));
-      ang[slot] = k;
-      angd[slot] = d;
-      angc[slot] = make_float2(fc_f(d.w, P.Rca), dfc_f(d.w, P.Rca));
+    __syncwarp();
+    int npairs = na * (na - 1) / 2;
+    for (int p = lane; p < npairs; p += 32) {
+      int a, b;
+      decode_pair(p, na, a, b);
+      const int ja = ang[a], kb = ang[b];
+      pair_gradient<NA, NZ>(P, angd[a], angd[b], angc[a], angc[b], nsp[ja], nsp[kb], dG, gr, ja, kb);
     }
-    na += __popc(m);
+    __syncwarp();
+    scatter_forces(lane, 32, i, n, nj, nd, gr, force, vatom, vacc);
   }
-  __syncwarp();
-  int npairs = na * (na - 1) / 2;
-  for (int p = lane; p < npairs; p += 32) {
-    int a, b;
-    decode_pair(p, na, a, b);
-    const int ja = ang[a], kb = ang[b];
-    pair_gradient<NA, NZ>(P, angd[a], angd[b], angc[a], angc[b], nsp[ja], nsp[kb], dG, gr, ja, kb);
-  }
-  __syncwarp();
-  scatter_forces(lane, 32, i, n, nj, nd, gr, force, vatom, sums);
+  if (lane == 0)
+    for (int q = 0; q < 6; q++) atomicAdd(&sums[1 + q], (double)vacc[q]);
 }
 
 /* ---- network -------------------------------------------------------------------------- */
@@ -934,6 +944,7 @@ k_mlp_fp16(MlpArgs M, const int *offset, const int *row_atom, const float *G, fl
     const float *bias = M.b[e][l - 1];
     const bool last = l == L - 1;
     const float *wo = M.wout[e];
+    float e_sum = 0.f; /* this warp's rows: one atomic on the total (one address for all) */
     for (int r = 0; r < 16; r++) {
       float y = 0.f;
       for (int c = lane; c < O; c += 32) {
@@ -951,10 +962,11 @@ k_mlp_fp16(MlpArgs M, const int *offset, const int *row_atom, const float *G, fl
         if (lane == 0 && r0 + r < r_end) {
           const float en = M.scale * (y + M.bout[e]) + M.e0[e];
           eatom[row_atom[r0 + r]] = en;
-          atomicAdd(&sums[0], (double)en);
+          e_sum += en;
         }
       }
     }
+    if (last && lane == 0) atomicAdd(&sums[0], (double)e_sum);
     __syncwarp();
   }
   /* backward: dA_{l-1} = dZ_l W_l (W_l [O][K] row-major), times act' of layer l-1 */
@@ -1323,7 +1335,10 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
   }
   __syncthreads();
   fused_phase(N, 5);
-  scatter_forces(t, FUSED_THREADS, i, n, nj, nd, gr, force, vatom, sums);
+  float vacc[6] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  scatter_forces(t, FUSED_THREADS, i, n, nj, nd, gr, force, vatom, vacc);
+  if (lane == 0)
+    for (int q = 0; q < 6; q++) atomicAdd(&sums[1 + q], (double)vacc[q]);
   fused_phase(N, 6);
 }
 
@@ -1835,7 +1850,8 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, 
   size_t shb = WARPS_PER_BLOCK * aev_bwd_words(P.D, g->max_nb) * sizeof(float);
   /* ANI-1x's counts at compile time (terms in registers); other models at run time */
   auto *bwd = P.nR == 16 && P.nA == 4 && P.nZ == 8 ? k_aev_backward<16, 4, 8> : k_aev_backward<0, 0, 0>;
-  bwd<<<wb, 32 * WARPS_PER_BLOCK, shb, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
+  const int wb_bwd = wb < BWD_BLOCKS_PER_SM * g->n_sm ? wb : BWD_BLOCKS_PER_SM * g->n_sm;
+  bwd<<<wb_bwd, 32 * WARPS_PER_BLOCK, shb, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
                                                       g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_dG,
                                                       g->d_force, want_vatom ? g->d_vatom : nullptr,
                                                       g->d_sums);
