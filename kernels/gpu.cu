@@ -873,11 +873,11 @@ struct MlpArgs {
 #define MLP_GCHUNK 64
 __host__ __device__ inline int mlp_words_per_warp(const int *sizes, int n_layers) {
   int w = 16 * (MLP_GCHUNK + 8) / 2;
-  for (int l = 1; l < n_layers; l++) w += 16 * (sizes[l] + 8) / 2 + 16 * (sizes[l] + 4);
+  for (int l = 1; l < n_layers; l++) w += 2 * (16 * (sizes[l] + 8) / 2);
   return w + 16 * 20;
 }
 
-__global__ void __launch_bounds__(32 * MLP_WARPS)
+__global__ void __launch_bounds__(32 * MLP_WARPS, 10)
 k_mlp_fp16(MlpArgs M, const int *offset, const int *row_atom, const float *G, float *dG,
            float *eatom, double *sums) {
   extern __shared__ float sh[];
@@ -887,20 +887,26 @@ k_mlp_fp16(MlpArgs M, const int *offset, const int *row_atom, const float *G, fl
   const int L = M.n_layers;
   float *base = sh + warp * mlp_words_per_warp(M.sizes, L);
   __half *Gh = (__half *)base;
-  __half *Ah[MLFF_MAX_LAYERS];
-  float *Zs[MLFF_MAX_LAYERS];
+  /* per hidden layer: activations (the next input; in the last, dE/dZ) and act', both half,
+   * rows of width + 8; accumulators leave through one 16 x 16 float tile at a time, so a warp
+   * needs ~21 KB (with act' in float and a float row block per layer it needed ~30 KB: 7
+   * blocks per SM instead of 10) */
+  __half *Ah[MLFF_MAX_LAYERS], *Dh[MLFF_MAX_LAYERS];
   float *p = base + 16 * (MLP_GCHUNK + 8) / 2;
   for (int l = 1; l < L; l++) {
     Ah[l] = (__half *)p;
     p += 16 * (M.sizes[l] + 8) / 2;
-    Zs[l] = p;
-    p += 16 * (M.sizes[l] + 4);
+    Dh[l] = (__half *)p;
+    p += 16 * (M.sizes[l] + 8) / 2;
   }
   float *tile = p; /* [16][20] */
   /* forward: Z_l = A_{l-1} W_l^T; W_l [O][K] row-major is W_l^T column-major */
   for (int l = 1; l < L; l++) {
     const int K = M.sizes[l - 1], O = M.sizes[l];
     const __half *A = l == 1 ? Gh : Ah[l - 1], *W = M.Wh[e][l - 1];
+    const float *bias = M.b[e][l - 1], *wo = M.wout[e];
+    const bool last = l == L - 1;
+    float y[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
     for (int c0 = 0; c0 < O; c0 += 16 * MLP_CHUNK) {
       const int nc = min(MLP_CHUNK, (O - c0) / 16);
       wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[MLP_CHUNK];
@@ -935,38 +941,45 @@ k_mlp_fp16(MlpArgs M, const int *offset, const int *row_atom, const float *G, fl
         for (int c = 0; c < MLP_CHUNK; c++)
           if (c < nc) wmma::mma_sync(acc[c], fa, fb[c], acc[c]);
       }
+      /* bias and activation, a 16 x 16 tile at a time: act as half (the next input), act' as
+       * half; in the last layer the energy (lane l sums rows l / 16 + 2 q of column l % 16)
+       * and dE/dZ as the input of the backward pass */
 #pragma unroll
-      for (int c = 0; c < MLP_CHUNK; c++)
-        if (c < nc) wmma::store_matrix_sync(Zs[l] + c0 + 16 * c, acc[c], O + 4, wmma::mem_row_major);
-    }
-    __syncwarp();
-    /* bias and activation: act as half (next input), act' as float, in place */
-    const float *bias = M.b[e][l - 1];
-    const bool last = l == L - 1;
-    const float *wo = M.wout[e];
-    float e_sum = 0.f; /* this warp's rows: one atomic on the total (one address for all) */
-    for (int r = 0; r < 16; r++) {
-      float y = 0.f;
-      for (int c = lane; c < O; c += 32) {
-        float dz, a = act_and_grad(M.act, Zs[l][r * (O + 4) + c] + bias[c], &dz);
-        if (last) { /* energy from float activations; dE/dZ of this layer as the next input */
-          y += a * wo[c];
-          Ah[l][r * (O + 8) + c] = __float2half(M.scale * wo[c] * dz);
-        } else {
-          Ah[l][r * (O + 8) + c] = __float2half(a);
-          Zs[l][r * (O + 4) + c] = dz;
+      for (int c = 0; c < MLP_CHUNK; c++) {
+        if (c >= nc) break;
+        wmma::store_matrix_sync(tile, acc[c], 20, wmma::mem_row_major);
+        __syncwarp();
+        const int col = c0 + 16 * c + lane % 16;
+        const float bc = bias[col], wc = last ? wo[col] : 0.f;
+#pragma unroll
+        for (int q = 0; q < 8; q++) {
+          const int r = lane / 16 + 2 * q;
+          float dz, a = act_and_grad(M.act, tile[r * 20 + lane % 16] + bc, &dz);
+          if (last) {
+            y[q] += a * wc;
+            Ah[l][r * (O + 8) + col] = __float2half(M.scale * wc * dz);
+          } else {
+            Ah[l][r * (O + 8) + col] = __float2half(a);
+            Dh[l][r * (O + 8) + col] = __float2half(dz);
+          }
         }
+        __syncwarp();
       }
-      if (last) {
-        for (int off = 16; off; off >>= 1) y += __shfl_xor_sync(0xffffffffu, y, off);
-        if (lane == 0 && r0 + r < r_end) {
-          const float en = M.scale * (y + M.bout[e]) + M.e0[e];
+    }
+    if (last) { /* rows' sums over the 16 lanes of a half-warp; lanes 0 and 16 write them */
+      float e_sum = 0.f; /* one atomic on the total per half-warp (one address for all) */
+#pragma unroll
+      for (int q = 0; q < 8; q++) {
+        for (int off = 8; off; off >>= 1) y[q] += __shfl_xor_sync(0xffffffffu, y[q], off);
+        const int r = lane / 16 + 2 * q;
+        if (lane % 16 == 0 && r0 + r < r_end) {
+          const float en = M.scale * (y[q] + M.bout[e]) + M.e0[e];
           eatom[row_atom[r0 + r]] = en;
           e_sum += en;
         }
       }
+      if (lane % 16 == 0) atomicAdd(&sums[0], (double)e_sum);
     }
-    if (last && lane == 0) atomicAdd(&sums[0], (double)e_sum);
     __syncwarp();
   }
   /* backward: dA_{l-1} = dZ_l W_l (W_l [O][K] row-major), times act' of layer l-1 */
@@ -998,7 +1011,7 @@ k_mlp_fp16(MlpArgs M, const int *offset, const int *row_atom, const float *G, fl
           const int r = q / 16, col = c0 + 16 * c + q % 16;
           const float v = tile[r * 20 + q % 16];
           if (l > 1) /* the input of the next backward product, written over the activations */
-            Ah[l - 1][r * (K + 8) + col] = __float2half(v * Zs[l - 1][r * (K + 4) + col]);
+            Ah[l - 1][r * (K + 8) + col] = __float2half(v * __half2float(Dh[l - 1][r * (K + 8) + col]));
           else if (r0 + r < r_end)
             dG[(size_t)(r0 + r) * K + col] = v;
         }
@@ -1337,8 +1350,16 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
   fused_phase(N, 5);
   float vacc[6] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
   scatter_forces(t, FUSED_THREADS, i, n, nj, nd, gr, force, vatom, vacc);
+  /* the block's virial, one atomic per component (not per warp: on six addresses for all) */
+  __shared__ float vblk[FUSED_THREADS / 32][6];
   if (lane == 0)
-    for (int q = 0; q < 6; q++) atomicAdd(&sums[1 + q], (double)vacc[q]);
+    for (int q = 0; q < 6; q++) vblk[warp][q] = vacc[q];
+  __syncthreads();
+  if (t < 6) {
+    float v = 0.f;
+    for (int w = 0; w < FUSED_THREADS / 32; w++) v += vblk[w][t];
+    atomicAdd(&sums[1 + t], (double)v);
+  }
   fused_phase(N, 6);
 }
 
