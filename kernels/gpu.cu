@@ -400,13 +400,9 @@ __device__ __forceinline__ void decode_pair(int p, int na, int &j, int &k) {
   if (k >= na) k -= na;
 }
 
-/* Angular features with one or two species (NB = 1 or 3 species-pair blocks) and 4 x 8 (shell,
- * section) features per block (ANI-1x): a lane per pair, 32 pairs at a time. A pair's 8 angle
- * factors and 4 radial factors are computed once, by its lane, and their 32 products added into
- * the lane's 32 NB sums (registers; the pair's block selects by a 0/1 weight, no divergence).
- * About 7 instructions per pair instead of ~30 with a lane per feature. The lanes' sums are then
- * reduced by halving exchanges: each lane ends with NB of the 32 NB features, summed over all
- * lanes, and stores them (it alone owns them). */
+/* One halving exchange of a warp's per-lane sums v[0, 2H): lanes with bit O set keep the upper
+ * half, the others the lower, each adding its partner's copy; after the steps O = 16 .. 1 lane l
+ * holds the warp's totals of entries [l * n, l * n + n) of the original 32 n. */
 template <int H, int O>
 __device__ __forceinline__ void halve(float *v, int lane) {
   const bool upper = lane & O;
@@ -417,6 +413,12 @@ __device__ __forceinline__ void halve(float *v, int lane) {
   }
 }
 
+/* Angular features with one or two species (NB = 1 or 3 species-pair blocks) and 4 x 8 (shell,
+ * section) features per block (ANI-1x): a lane per pair, 32 pairs at a time. A pair's 8 angle
+ * factors and 4 radial factors are computed once, by its lane, and their 32 products added into
+ * the lane's 32 NB sums (registers; the pair's block selects by a 0/1 weight, no divergence),
+ * instead of every lane computing its own feature of every pair from shuffled pair terms. The
+ * sums are reduced by halving exchanges; each lane stores the NB features it ends with. */
 template <int NB>
 __device__ __forceinline__ void angular_by_pair(const AevParams &P, int na, const float4 *angd,
                                                 const float *fca, const int *asp, float *GA, int lane) {
@@ -627,10 +629,10 @@ __device__ __forceinline__ void pair_gradient(const AevParams &P, float4 dj, flo
   gauss_comb<NA>(ravg, P.etaA, P.muA, nA, f2);
   const float *wp = dG + P.n_radial + pair_index(sj, sk, P.nS) * nA * nZ;
   float S = 0.f, S_c = 0.f, S_r = 0.f;
-  #pragma unroll
+#pragma unroll
   for (int q = 0; q < nA; q++) {
     float t = 0.f, tc = 0.f;
-    #pragma unroll
+#pragma unroll
     for (int z = 0; z < nZ; z++) {
       float wz = wp[q * nZ + z];
       t += wz * f1[z];
@@ -795,8 +797,10 @@ __device__ __forceinline__ float act_and_grad(int act, float z, float *dz) {
 template <bool FORWARD>
 __global__ void k_gemm(LayerArgs L, const int *offset, const float *A, int K, int N, float *C,
                        float *Z_out, const float *mul, int act) {
-  __shared__ float As[TK][TM + 1];
-  __shared__ float Bs[TK][TN + 1];
+  /* rows padded to a multiple of 4: a thread's 4 rows and 4 columns are one float4 load each
+   * (with scalar loads the inner loop made 8 shared loads per 16 FMAs) */
+  __shared__ __align__(16) float As[TK][TM + 4];
+  __shared__ __align__(16) float Bs[TK][TN + 4];
   int e = blockIdx.z;
   int r0 = offset[e] + blockIdx.y * TM, r_end = offset[e + 1];
   if (r0 >= r_end) return;
@@ -818,9 +822,8 @@ __global__ void k_gemm(LayerArgs L, const int *offset, const float *A, int K, in
     __syncthreads();
 #pragma unroll
     for (int k = 0; k < TK; k++) {
-      float a[4], b[4];
-#pragma unroll
-      for (int q = 0; q < 4; q++) { a[q] = As[k][ty * 4 + q]; b[q] = Bs[k][tx * 4 + q]; }
+      const float4 a4 = *(const float4 *)&As[k][ty * 4], b4 = *(const float4 *)&Bs[k][tx * 4];
+      const float a[4] = {a4.x, a4.y, a4.z, a4.w}, b[4] = {b4.x, b4.y, b4.z, b4.w};
 #pragma unroll
       for (int p = 0; p < 4; p++)
 #pragma unroll

@@ -46,6 +46,8 @@ struct mlff_calc {
     int *species, *owner, *numneigh, **firstneigh;
     int *nbr;
     size_t n_nbr, cap_nbr;
+    double *out; /* forces, energies, virials of the system's atoms: [3 n | n | 6 n] */
+    size_t cap_out;
   } sys;
 #ifdef MLFF_HAVE_CUDA
   /* structures on the GPU: the device's atom order, positions and outputs, kept between calls
@@ -128,7 +130,7 @@ void mlff_calc_free(mlff_calc *c) {
   free(c->G); free(c->dEdG); free(c->e_row); free(c->work);
   struct sysbuf *s = &c->sys;
   free(s->x); free(s->species); free(s->owner);
-  free(s->numneigh); free(s->firstneigh); free(s->nbr);
+  free(s->numneigh); free(s->firstneigh); free(s->nbr); free(s->out);
   free(c);
 }
 
@@ -615,12 +617,12 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
   starts[n] = s->n;
   /* the local atoms of every structure, in order, are what we compute */
   int *ilist = malloc((n_local + 1) * sizeof(int));
-  double *f = calloc(3 * (size_t)s->n + 1, sizeof(double)), *ea = calloc(s->n + 1, sizeof(double)),
-         *va = calloc(6 * (size_t)s->n + 1, sizeof(double));
-  if (!ilist || !f || !ea || !va) {
+  if (!ilist || !grow((void **)&s->out, &s->cap_out, 10 * (size_t)s->n + 1, sizeof(double))) {
     ret = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
     goto out2;
   }
+  /* kept in the calc: fresh zeroed pages for 10 doubles per atom cost page faults every call */
+  double *f = s->out, *ea = f + 3 * (size_t)s->n, *va = ea + s->n;
   int k = 0;
   for (int b = 0; b < n; b++)
     for (int i = 0; i < st[b].n_atoms; i++) ilist[k++] = starts[b] + i;
@@ -639,11 +641,14 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
   }
   double energy, virial[6];
 #ifdef MLFF_HAVE_CUDA
-  if (c->gpu) {
+  if (c->gpu) { /* sets every entry read below */
     if ((ret = gpu_structures(c, n, starts, n_local, ilist, f, ea, va))) goto out2;
   } else
 #endif
-  if ((ret = compute_core(c, &nl, f, ea, va, &energy, virial))) goto out2;
+  {
+    memset(f, 0, 10 * (size_t)s->n * sizeof(double)); /* compute_core adds into them */
+    if ((ret = compute_core(c, &nl, f, ea, va, &energy, virial))) goto out2;
+  }
   for (int b = 0; b < n; b++) {
     mlff_result *r = &res[b];
     int na = st[b].n_atoms, s0 = starts[b];
@@ -666,7 +671,7 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
     }
   }
 out2:
-  free(ilist); free(f); free(ea); free(va);
+  free(ilist);
 out:
   free(starts);
   return ret;

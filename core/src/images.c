@@ -155,24 +155,37 @@ mlff_status mlff_images_build(mlff_images *im, const double *pos, int n, const d
       margin[d] = pbc[d] ? rc / w[d] : 0.0;
       m[d] = pbc[d] ? (int)ceil(margin[d]) : 0;
     }
+    /* per axis, the shifts that keep the image within the margin (an atom away from every face
+     * has none but 0: most atoms skip the 26 candidate shifts); ascending, as a triple loop over
+     * all shifts with the same test would visit them */
+    int *shifts = malloc(3 * (2 * (size_t)(m[0] + m[1] + m[2]) + 3) * sizeof(int));
+    if (!shifts) goto nomem;
     for (int i = 0; i < n; i++) {
       double f[3];
       const double *x = im->x + 3 * (size_t)i;
       for (int d = 0; d < 3; d++) f[d] = x[0] * inv[d] + x[1] * inv[3 + d] + x[2] * inv[6 + d];
-      for (int a = -m[0]; a <= m[0]; a++)
-        for (int b = -m[1]; b <= m[1]; b++)
-          for (int k = -m[2]; k <= m[2]; k++) {
+      int *sh[3], ns[3], *p = shifts;
+      for (int d = 0; d < 3; d++) {
+        sh[d] = p;
+        ns[d] = 0;
+        for (int a = -m[d]; a <= m[d]; a++)
+          if (!pbc[d] || (f[d] + a >= -margin[d] && f[d] + a < 1.0 + margin[d])) p[ns[d]++] = a;
+        p += ns[d];
+      }
+      for (int ia = 0; ia < ns[0]; ia++)
+        for (int ib = 0; ib < ns[1]; ib++)
+          for (int ik = 0; ik < ns[2]; ik++) {
+            const int a = sh[0][ia], b = sh[1][ib], k = sh[2][ik];
             if (!a && !b && !k) continue;
-            double g[3] = {f[0] + a, f[1] + b, f[2] + k};
-            int keep = 1;
-            for (int d = 0; d < 3; d++)
-              if (pbc[d] && (g[d] < -margin[d] || g[d] >= 1.0 + margin[d])) keep = 0;
-            if (!keep) continue;
-            double y[3];
+            double g[3] = {f[0] + a, f[1] + b, f[2] + k}, y[3];
             for (int d = 0; d < 3; d++) y[d] = g[0] * H[d] + g[1] * H[3 + d] + g[2] * H[6 + d];
-            if (!add_point(im, &cap, y, i)) goto nomem;
+            if (!add_point(im, &cap, y, i)) {
+              free(shifts);
+              goto nomem;
+            }
           }
     }
+    free(shifts);
   }
   if (with_lists && cell_list(im, rc)) goto nomem;
   return MLFF_OK;
