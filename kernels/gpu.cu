@@ -1796,12 +1796,18 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, 
     mark(g, "results out");
     return;
   }
-  /* the header, then the doubles and species (the float4 positions are made here) */
+  /* the header, then the doubles and species (the float4 positions are made here); on the kept
+   * list the doubles alone (the header and the species in the float4s stay from its build) */
   const size_t xd_off = sizeof(StepHeader) + (size_t)n_total * sizeof(float4);
-  cudaMemcpyAsync(g->d_stage, g->h_stage, sizeof(StepHeader), cudaMemcpyHostToDevice, s);
-  cudaMemcpyAsync(g->d_stage + xd_off, g->h_stage + xd_off,
-                  (size_t)n_total * (3 * sizeof(double) + sizeof(int)), cudaMemcpyHostToDevice, s);
-  k_stage<<<(n_total + 255) / 256, 256, 0, s>>>(g->d_stage, n_total);
+  if (mode == LIST_REUSE) {
+    cudaMemcpyAsync(g->d_stage + xd_off, g->h_stage + xd_off, (size_t)n_total * 3 * sizeof(double),
+                    cudaMemcpyHostToDevice, s);
+  } else {
+    cudaMemcpyAsync(g->d_stage, g->h_stage, sizeof(StepHeader), cudaMemcpyHostToDevice, s);
+    cudaMemcpyAsync(g->d_stage + xd_off, g->h_stage + xd_off,
+                    (size_t)n_total * (3 * sizeof(double) + sizeof(int)), cudaMemcpyHostToDevice, s);
+    k_stage<<<(n_total + 255) / 256, 256, 0, s>>>(g->d_stage, n_total);
+  }
   mark(g, "positions in");
   int tb = 128, bt = (n_total + tb - 1) / tb, bl = (n_local + tb - 1) / tb;
   const int nbw = (n_local + NEIGHBOR_WARPS - 1) / NEIGHBOR_WARPS;
@@ -1980,6 +1986,23 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
     /* a list to keep is built where the caller rebuilt its own (LAMMPS: neighbor->ago == 0):
      * from there on, no atom moves more than skin/2 before the next rebuild */
     const int build = general && skin > 0.0 && list_age == 0 && !g->no_reuse;
+    /* a step on the kept list (the same atoms as at its build, no buffer moved since): only the
+     * double positions are staged, with no bounding box (the cell grid is not used) */
+    if (general && skin > 0.0 && list_age > 0 && g->list_kept && g->list_skin == (float)skin &&
+        g->list_local == n_local && g->list_total == n_total &&
+        g->list_generation == g->generation) {
+      const auto t_b = std::chrono::steady_clock::now();
+      double *raw = (double *)stage_xd(g->h_stage, n_total);
+#pragma omp parallel for num_threads(nt) schedule(static)
+      for (long k = 0; k < 3L * n_total; k++) raw[k] = x[k];
+      t_bbox += us_since(t_b);
+      t_stage = us_since(t_start);
+      const auto t_run = std::chrono::steady_clock::now();
+      mlff_status st = run_step(g, n_local, n_total, virial_atom != nullptr, LIST_REUSE, (float)skin);
+      if (st) return st;
+      t_step += us_since(t_run);
+      break; /* a kept list cannot overflow */
+    }
     auto t_r = std::chrono::steady_clock::now();
     mlff_status st = reserve(g, n_total, g->cap_cells > 0 ? g->cap_cells : 64, g->max_nb);
     if (st) return st;
@@ -2025,11 +2048,8 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
     if ((st = reserve(g, n_total, (int)ncell, g->max_nb))) return st;
     t_reserve += us_since(t_r);
     if (general && g->generation != generation) continue; /* buffers grew: stage again */
-    const int reuse = general && skin > 0.0 && list_age > 0 && g->list_kept &&
-                      g->list_skin == (float)skin && g->list_local == n_local &&
-                      g->list_total == n_total && g->list_generation == g->generation;
-    const int mode = reuse ? LIST_REUSE : build ? LIST_BUILD : LIST_NEW;
-    if (mode == LIST_NEW) g->list_kept = 0;
+    const int mode = build ? LIST_BUILD : LIST_NEW;
+    g->list_kept = 0; /* until this step has built one */
     StepHeader *h = (StepHeader *)g->h_stage;
     for (int d = 0; d < 3; d++) {
       h->dims[d] = dims[d];
