@@ -413,6 +413,17 @@ __device__ __forceinline__ void halve(float *v, int lane) {
   }
 }
 
+/* All five exchanges: each lane's 32 n sums v become, in v[0, n), the warp's totals of entries
+ * [lane * n, lane * n + n). */
+template <int N>
+__device__ __forceinline__ void sum_across_lanes(float *v, int lane) {
+  halve<16 * N, 16>(v, lane);
+  halve<8 * N, 8>(v, lane);
+  halve<4 * N, 4>(v, lane);
+  halve<2 * N, 2>(v, lane);
+  halve<N, 1>(v, lane);
+}
+
 /* Angular features with one or two species (NB = 1 or 3 species-pair blocks) and 4 x 8 (shell,
  * section) features per block (ANI-1x): a lane per pair, 32 pairs at a time. A pair's 8 angle
  * factors and 4 radial factors are computed once, by its lane, and their 32 products added into
@@ -459,15 +470,9 @@ __device__ __forceinline__ void angular_by_pair(const AevParams &P, int na, cons
 #pragma unroll
         for (int z = 0; z < 8; z++) v[q * 32 + x * 8 + z] = fmaf(R[q][x], A[z], v[q * 32 + x * 8 + z]);
   }
-  /* halving exchanges: a lane keeps the lower or upper half of its sums, adding its partner's */
-  halve<16 * NB, 16>(v, lane);
-  halve<8 * NB, 8>(v, lane);
-  halve<4 * NB, 4>(v, lane);
-  halve<2 * NB, 2>(v, lane);
-  halve<NB, 1>(v, lane);
-  const int first = NB * lane; /* the features this lane now holds */
+  sum_across_lanes<NB>(v, lane);
 #pragma unroll
-  for (int k = 0; k < NB; k++) GA[first + k] = v[k];
+  for (int k = 0; k < NB; k++) GA[NB * lane + k] = v[k];
 }
 
 /* Warp per atom: G row of atom i (rows sorted by element). The neighbours are read once, a
@@ -538,11 +543,7 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
     }
   }
   if (radial_by_nb) { /* lane l ends with feature l: species l / 16, shell l % 16 */
-    halve<16, 16>(vr, lane);
-    halve<8, 8>(vr, lane);
-    halve<4, 4>(vr, lane);
-    halve<2, 2>(vr, lane);
-    halve<1, 1>(vr, lane);
+    sum_across_lanes<1>(vr, lane);
     G[lane] = vr[0];
   }
   __syncwarp();
@@ -855,12 +856,12 @@ using namespace nvcuda;
 
 /* A warp owns 16 rows (atoms of one element) through every layer, so the warps of a block never
  * wait for each other: the descriptor rows in as half, each hidden layer's activations (half,
- * the next product's input) and act' (float) in the warp's shared memory, the energy from the
+ * the next product's input) and act' (half) in the warp's shared memory, the energy from the
  * last layer's float activations, the backward products back down to dE/dG (float, out). Tensor
  * cores (WMMA 16x16x16, FP32 accumulation); the weights, pre-rounded to half, come from L2.
  * Compared with a GEMM per layer, the descriptors are read once and dE/dG written once (no
  * activation round trips through global memory). Sizes: D and hidden widths multiples of 16. */
-#define MLP_WARPS 1 /* warps never wait for each other: small blocks pack SMs best (~30 KB each) */
+#define MLP_WARPS 1 /* warps never wait for each other: small blocks pack SMs best (~21 KB each) */
 #define MLP_CHUNK 8 /* output tiles of 16 columns in flight per warp */
 struct MlpArgs {
   int n_layers, sizes[MLFF_MAX_LAYERS + 1], act;
@@ -2081,7 +2082,6 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
       }
       break;
     }
-    g->list_kept = 0;
     if (g->fused) { /* more neighbours than the one-kernel path holds: the general path */
       g->no_fused = 1;
       continue;
