@@ -54,11 +54,13 @@ def say(*a):
 # cases
 # ----------------------------------------------------------------------------------------------
 def case(name, data, steps, warmup=20, device="cpu", fp16=False, graph=None, threads=1, ranks=1,
-         molecules=None, replicate=None, atoms_hint=None, lammps_omp=False):
-    # lammps_omp: LAMMPS's own styles on the threads too (-sf omp: fix nve/omp)
+         molecules=None, replicate=None, atoms_hint=None, lammps_omp=False, resident=None):
+    # lammps_omp: LAMMPS's own styles on the threads too (-sf omp: fix nve/omp);
+    # resident False: small systems on the graph path (MLFF_GPU_RESIDENT=0), not the resident step
     return dict(name=name, data=data, steps=steps, warmup=warmup, device=device, fp16=fp16,
                 graph=graph, threads=threads, ranks=ranks, molecules=molecules,
-                replicate=replicate, atoms_hint=atoms_hint, lammps_omp=lammps_omp)
+                replicate=replicate, atoms_hint=atoms_hint, lammps_omp=lammps_omp,
+                resident=resident)
 
 
 def cpu_cases(d):
@@ -77,7 +79,9 @@ def gpu_cases(d):
     for fp in (False, True):
         p = "fp16" if fp else "fp32"
         c.append(case(f"benzene_gpu_{p}", f"{d}/benzene.data", 5000, 100, "gpu", fp, True,
-                      molecules=1))
+                      molecules=1, resident=True))
+        c.append(case(f"benzene_gpu_{p}_graph", f"{d}/benzene.data", 5000, 100, "gpu", fp, True,
+                      molecules=1, resident=False))
         c.append(case(f"benzene_gpu_{p}_nograph", f"{d}/benzene.data", 5000, 100, "gpu", fp,
                       False, molecules=1))
         for n in (4, 8, 16):
@@ -395,6 +399,8 @@ def run(a):
             env = dict(os.environ, OMP_NUM_THREADS=str(c["threads"]))
             if c["graph"] is False:
                 env["MLFF_GPU_GRAPH"] = "0"
+            if c["resident"] is False:
+                env["MLFF_GPU_RESIDENT"] = "0"
             cmd, mem_file = lmp_cmd(a, c, log), None
             if c["ranks"] > 1:
                 mem_file = os.path.join(a.work, f"{name}.{r}.rss")
@@ -402,7 +408,8 @@ def run(a):
                         sys.executable, os.path.abspath(__file__), "memwrap", mem_file, "--"]
                        + cmd)
             if DRY:
-                pre = ["MLFF_GPU_GRAPH=0"] if c["graph"] is False else []
+                pre = (["MLFF_GPU_GRAPH=0"] if c["graph"] is False else []) + (
+                    ["MLFF_GPU_RESIDENT=0"] if c["resident"] is False else [])
                 print(" ".join([f"OMP_NUM_THREADS={c['threads']}"] + pre +
                                [shlex.quote(x) for x in cmd]))
                 continue
@@ -430,6 +437,8 @@ def run(a):
         name, rs = c["name"], results[c["name"]]
         o = {"threads": c["threads"], "mpi_ranks": c["ranks"], "device": c["device"],
              "fp16": c["fp16"], "graph": c["graph"] if c["device"] == "gpu" else None}
+        if c["resident"] is not None:
+            o["resident"] = c["resident"]
         if c["lammps_omp"]:
             o["lammps_suffix"] = "omp"
         if c["molecules"]:

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <atomic>
 #include <chrono>
 
 #include <omp.h>
@@ -173,6 +174,17 @@ struct mlff_gpu {
   int device;   /* CUDA ordinal: made current on every entry (calcs on one thread may use different GPUs) */
   int n_threads; /* host threads for staging and adding results in large systems */
   int no_graph; /* MLFF_GPU_GRAPH=0: launch the step's kernels one by one (benchmarks) */
+  /* The resident step (k_fused_resident) of small systems, where this process has the GPU to
+   * itself: a mailbox in pinned memory, [0] the step the host asks for, [32] the last step the
+   * GPU finished (own cache lines), and the word block 0 passes steps on through */
+  int *h_mail, *h_mail_dev, *d_bcast;
+  int resident_ok; /* the device and the model allow it (cooperative launch, shared memory) */
+  int shared_gpu;  /* the caller says other processes use this GPU: no resident step */
+  int no_resident; /* MLFF_GPU_RESIDENT=0 (benchmarks: the graph path instead) */
+  struct {
+    int running, epoch, seq, done, local, total, vatom;
+    double last; /* host clock (s) when the last step came back */
+  } res;
   cudaEvent_t ev[32];
   const char *ev_name[32];
 };
@@ -1074,6 +1086,7 @@ struct NetArgs {
   int n_layers, sizes[MLFF_MAX_LAYERS + 1], act, fp16;
   int split;             /* split each dot product over threads (few blocks: latency-bound) */
   int hidden_total;      /* sum over hidden layers of 2 x width: the activation buffers */
+  int woff[MLFF_MAX_LAYERS]; /* resident step: hidden layer l's staged weights at Ws + woff[l - 1] */
   float scale, e0[MLFF_MAX_ELEMENTS];
   const float *W[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS], *b[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
   /* MLFF_GPU_PROFILE: block 0 writes its SM clock (clock64) and the global timer (ns) at the end
@@ -1081,10 +1094,16 @@ struct NetArgs {
   unsigned long long *phase;
 };
 
-#define FUSED_PHASES 7
+/* slots: 0-6 the phases of fused_atom; 7-9 the resident step's hand-over (block 0 saw the step,
+ * block 0 has the positions, the last block's results are out); 10-12 the end of hidden layers
+ * 1-3 forward, 13-15 backward (3, 2, 1) */
+#define FUSED_PHASES 16
 static const char *const fused_phase_name[FUSED_PHASES] = {
-    "entry", "neighbours", "descriptor", "network forward", "network backward",
-    "descriptor backward", "forces"};
+    "entry", "neighbours", "descriptor", "network forward (output)", "network backward (output)",
+    "descriptor backward", "forces", "step seen", "positions in", "results out",
+    "layer 1", "layer 2", "layer 3", "layer 3 back", "layer 2 back", "layer 1 back"};
+/* the order in time in which print_phases reads the slots */
+static const int fused_phase_order[FUSED_PHASES] = {7, 8, 0, 1, 2, 10, 11, 12, 3, 13, 14, 15, 4, 5, 6, 9};
 __device__ __forceinline__ void fused_phase(const NetArgs &N, int k) {
   if (!N.phase || blockIdx.x != 0 || threadIdx.x != 0) return;
   unsigned long long gt;
@@ -1137,17 +1156,56 @@ __device__ __forceinline__ void stage_weights(float *Ws, const float *W, int O, 
   __syncthreads();
 }
 
+/* The one-kernel step's descriptor backward: the pair gradients of atom i's neighbours, into gr
+ * (shared memory). Thread per angular pair, then per radial neighbour, in one range (a thread
+ * takes one or the other). Counts as in pair_gradient (ANI-1x's at compile time: registers). */
+template <int NR, int NA, int NZ>
+__device__ __forceinline__ void fused_descriptor_backward(const AevParams &P, int t, int n, int na,
+                                                          const float4 *nd, const int *ns,
+                                                          const int *ang, const float *dG, float *gr) {
+  const int npairs = na * (na - 1) / 2, nR = NR ? NR : P.nR;
+  for (int u = t; u < npairs + n; u += FUSED_THREADS) {
+    if (u < npairs) {
+      int a, b;
+      decode_pair(u, na, a, b);
+      const int ja = ang[a], kb = ang[b];
+      const float4 dj = nd[ja], dk = nd[kb];
+      pair_gradient<NA, NZ>(P, dj, dk, make_float2(fc_f(dj.w, P.Rca), dfc_f(dj.w, P.Rca)),
+                            make_float2(fc_f(dk.w, P.Rca), dfc_f(dk.w, P.Rca)), ns[ja], ns[kb], dG,
+                            gr, ja, kb);
+      continue;
+    }
+    const int k = u - npairs;
+    const float4 d = nd[k];
+    if (d.w >= P.Rcr) continue;
+    const float *w = dG + ns[k] * nR;
+    const float f = fc_f(d.w, P.Rcr), df = dfc_f(d.w, P.Rcr);
+    float g[NR ? NR : MLFF_MAX_RADIAL_SHELLS];
+    gauss_comb<NR>(d.w, P.etaR, P.muR, nR, g);
+    float acc = 0.f;
+#pragma unroll
+    for (int q = 0; q < nR; q++) acc += w[q] * g[q] * (df - 2.f * P.etaR * (d.w - P.muR[q]) * f);
+    acc *= 0.25f / d.w;
+    atomicAdd(&gr[3 * k], acc * d.x);
+    atomicAdd(&gr[3 * k + 1], acc * d.y);
+    atomicAdd(&gr[3 * k + 2], acc * d.z);
+  }
+}
+
 /* Block per atom: neighbours (brute force over all atoms), descriptor, the element's network
  * forward and backward (matrix-vector products, weights from L2), descriptor backward and
- * force scatter. Sizes: hidden widths <= 1024 in all. */
-__device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N, const char *stage,
+ * force scatter. Sizes: hidden widths <= 1024 in all. loaded (the resident step): the block's
+ * shared memory keeps every hidden layer of element *loaded between steps (at Ws + woff), staged
+ * again only when the block's atom is of another element; NULL: one layer at a time. */
+__device__ __forceinline__ void fused_atom(const int i, const AevParams &P, const NetArgs &N, const char *stage,
                                            int n_total, float rc, float *force, float *eatom,
-                                           float *vatom, double *sums, int *overflow) {
+                                           float *vatom, double *sums, int *overflow,
+                                           int *loaded) {
   extern __shared__ float sh[];
   __shared__ int cnt, na;
   __shared__ float red[FUSED_THREADS / 32];
   __shared__ float part[FUSED_THREADS]; /* partial dot products of split matrix-vector products */
-  const int i = blockIdx.x, t = threadIdx.x, lane = t % 32, warp = t / 32;
+  const int t = threadIdx.x, lane = t % 32, warp = t / 32;
   const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
   const float4 p = pos[i];
   if (p.w < 0.f) return;
@@ -1159,7 +1217,7 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
   float *gr = (float *)(ns + FUSED_MAX_NB);           /* [3 FUSED_MAX_NB] */
   float *G = gr + 3 * FUSED_MAX_NB;                   /* [D]: descriptor, later dE/dG */
   float *H = G + P.D;                                 /* per hidden layer: act, act' */
-  float *Ws = H + N.hidden_total + 2 * 1024;         /* one layer's weights, rows padded */
+  float *Ws = H + N.hidden_total + 2 * 1024;         /* one layer's weights (or all), rows padded */
   fused_phase(N, 0);
   if (t == 0) { cnt = 0; na = 0; }
   __syncthreads();
@@ -1188,38 +1246,43 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
   }
   const int n = cnt;
   fused_phase(N, 1);
-  float g[MLFF_MAX_RADIAL_SHELLS];
   for (int k = t; k < n; k += FUSED_THREADS) {
     if (nd[k].w < P.Rca) ang[atomicAdd(&na, 1)] = k;
     gr[3 * k] = gr[3 * k + 1] = gr[3 * k + 2] = 0.f;
   }
   __syncthreads();
   const int npairs = na * (na - 1) / 2;
-  /* descriptor: warps take neighbours and pairs in turn, lanes own features (few collisions) */
-  const int nW = FUSED_THREADS / 32, nAZ = P.nA * P.nZ;
-  for (int k = warp; k < n; k += nW) {
-    float4 d = nd[k];
-    if (d.w >= P.Rcr) continue;
-    float f = 0.25f * fc_f(d.w, P.Rcr);
-    float *Gs = G + ns[k] * P.nR;
-    for (int q = lane; q < P.nR; q += 32) {
-      float x = d.w - P.muR[q];
-      atomicAdd(&Gs[q], f * __expf(-P.etaR * x * x));
+  /* descriptor: warps take the neighbours, then the pairs, in turn; lanes own features (few
+   * collisions). A lane reads the shell constants of its first feature once: the lanes of a
+   * warp read different ones, and the constant bank serves one address at a time */
+  const int nW = FUSED_THREADS / 32, nAZ = P.nA * P.nZ, xl = lane / P.nZ, zl = lane - xl * P.nZ;
+  const float muR_l = lane < P.nR ? P.muR[lane] : 0.f, muA_l = lane < nAZ ? P.muA[xl] : 0.f,
+              cosZ_l = lane < nAZ ? P.cosZ[zl] : 0.f, sinZ_l = lane < nAZ ? P.sinZ[zl] : 0.f;
+  for (int q = warp; q < n + npairs; q += nW) {
+    if (q < n) {
+      const float4 d = nd[q];
+      if (d.w >= P.Rcr) continue;
+      const float f = 0.25f * fc_f(d.w, P.Rcr);
+      float *Gs = G + ns[q] * P.nR;
+      for (int r = lane; r < P.nR; r += 32) {
+        const float x = d.w - (r == lane ? muR_l : P.muR[r]);
+        atomicAdd(&Gs[r], f * __expf(-P.etaR * x * x));
+      }
+      continue;
     }
-  }
-  for (int q = warp; q < npairs; q += nW) {
     int a, b;
-    decode_pair(q, na, a, b);
+    decode_pair(q - n, na, a, b);
     float4 dj = nd[ang[a]], dk = nd[ang[b]];
     float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) / (dj.w * dk.w);
     float c = 0.95f * cos_t, sn = sqrtf(fmaxf(1.f - c * c, 1e-12f));
     float wgt = 2.f * fc_f(dj.w, P.Rca) * fc_f(dk.w, P.Rca), ravg = 0.5f * (dj.w + dk.w);
     float *Gp = G + P.n_radial + pair_index(ns[ang[a]], ns[ang[b]], P.nS) * nAZ;
     for (int f = lane; f < nAZ; f += 32) {
-      int x = f / P.nZ, z = f - x * P.nZ;
-      float base = 0.5f * (1.f + c * P.cosZ[z] + sn * P.sinZ[z]);
+      const int x = f / P.nZ, z = f - x * P.nZ;
+      const bool mine = f == lane;
+      float base = 0.5f * (1.f + c * (mine ? cosZ_l : P.cosZ[z]) + sn * (mine ? sinZ_l : P.sinZ[z]));
       float pw = P.zeta_m1 >= 0 ? ipow(base, P.zeta_m1 + 1) : powf(base, P.zeta);
-      float u = ravg - P.muA[x];
+      float u = ravg - (mine ? muA_l : P.muA[x]);
       atomicAdd(&Gp[f], wgt * pw * __expf(-P.etaA * u * u));
     }
   }
@@ -1229,6 +1292,11 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
   const float *in = G;
   float *layer_out[MLFF_MAX_LAYERS];
   float *h = H;
+  if (loaded && *loaded != e) { /* every thread has read *loaded before the first barrier */
+    for (int l = 1; l < N.n_layers; l++)
+      stage_weights(Ws + N.woff[l - 1], N.W[e][l - 1], N.sizes[l], N.sizes[l - 1], t, N.fp16);
+    if (t == 0) *loaded = e;
+  }
   /* Each layer's weights are staged in shared memory first: one burst of independent,
    * coalesced loads, instead of a chain of L2 round trips inside the dot products. Rows are
    * padded to K+1 so that both W x (thread per row) and W^T y (thread per column) are free of
@@ -1236,7 +1304,8 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
   for (int l = 1; l < N.n_layers; l++) {
     const int K = N.sizes[l - 1], O = N.sizes[l];
     const float *bias = N.b[e][l - 1];
-    stage_weights(Ws, N.W[e][l - 1], O, K, t, N.fp16);
+    const float *Wl = loaded ? Ws + N.woff[l - 1] : Ws;
+    if (!loaded) stage_weights(Ws, N.W[e][l - 1], O, K, t, N.fp16);
     float *a_out = h, *d_out = h + O;
     /* S threads per output, each a K/S slice of the dot product (a latency chain S times
      * shorter); thread u takes output u % O, slice u / O, so a warp's lanes read consecutive
@@ -1244,7 +1313,7 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
     const int S = !N.split || O >= FUSED_THREADS ? 1 : FUSED_THREADS / O, chunk = (K + S - 1) / S;
     for (int u = t; u < O * S; u += FUSED_THREADS) {
       const int o = u % O, s = u / O, k1 = min(K, (s + 1) * chunk);
-      const float *wr = Ws + (size_t)o * (K + 1);
+      const float *wr = Wl + (size_t)o * (K + 1);
       float acc0 = 0.f, acc1 = 0.f;
       int k = s * chunk;
       for (; k + 1 < k1; k += 2) {
@@ -1273,6 +1342,7 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
     layer_out[l] = h;
     in = a_out;
     h += 2 * O;
+    if (l <= 3) fused_phase(N, 9 + l);
   }
   /* output unit: energy; then dE/d(last hidden pre-activation) */
   const int L = N.n_layers, last = N.sizes[L - 1];
@@ -1298,7 +1368,8 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
     const int K = N.sizes[l - 1], O = N.sizes[l];
     float *dst = l == 1 ? G : dprev;
     /* the last hidden layer's weights are still staged from the forward pass */
-    if (l < L - 1) stage_weights(Ws, N.W[e][l - 1], O, K, t, N.fp16);
+    const float *Wl = loaded ? Ws + N.woff[l - 1] : Ws;
+    if (!loaded && l < L - 1) stage_weights(Ws, N.W[e][l - 1], O, K, t, N.fp16);
     /* as forward: S threads per input k, each a slice of the outputs o */
     const int S = !N.split || K >= FUSED_THREADS ? 1 : FUSED_THREADS / K, chunk = (O + S - 1) / S;
     for (int u = t; u < K * S; u += FUSED_THREADS) {
@@ -1306,10 +1377,10 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
       float acc0 = 0.f, acc1 = 0.f;
       int o = s * chunk;
       for (; o + 1 < o1; o += 2) {
-        acc0 += rnd(dz[o], N.fp16) * Ws[(size_t)o * (K + 1) + k];
-        acc1 += rnd(dz[o + 1], N.fp16) * Ws[(size_t)(o + 1) * (K + 1) + k];
+        acc0 += rnd(dz[o], N.fp16) * Wl[(size_t)o * (K + 1) + k];
+        acc1 += rnd(dz[o + 1], N.fp16) * Wl[(size_t)(o + 1) * (K + 1) + k];
       }
-      if (o < o1) acc0 += rnd(dz[o], N.fp16) * Ws[(size_t)o * (K + 1) + k];
+      if (o < o1) acc0 += rnd(dz[o], N.fp16) * Wl[(size_t)o * (K + 1) + k];
       float acc = acc0 + acc1;
       if (S > 1) part[u] = acc;
       else dst[k] = l > 1 ? acc * layer_out[l - 1][K + k] : acc;
@@ -1323,33 +1394,17 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
       }
     }
     __syncthreads(); /* dst complete, and Ws free for the next layer */
+    if (l <= 3) fused_phase(N, 16 - l);
     if (l > 1) {
       float *tmp = dz; dz = dprev; dprev = tmp;
     }
   }
   fused_phase(N, 4);
   /* descriptor backward: G now holds dE/dG */
-  for (int k = t; k < n; k += FUSED_THREADS) {
-    float4 d = nd[k];
-    if (d.w >= P.Rcr) continue;
-    int s = ns[k];
-    float f = fc_f(d.w, P.Rcr), df = dfc_f(d.w, P.Rcr);
-    gauss_comb(d.w, P.etaR, P.muR, P.nR, g);
-    float acc = 0.f;
-    for (int q = 0; q < P.nR; q++) acc += G[s * P.nR + q] * g[q] * (df - 2.f * P.etaR * (d.w - P.muR[q]) * f);
-    acc *= 0.25f / d.w;
-    atomicAdd(&gr[3 * k], acc * d.x);
-    atomicAdd(&gr[3 * k + 1], acc * d.y);
-    atomicAdd(&gr[3 * k + 2], acc * d.z);
-  }
-  for (int q = t; q < npairs; q += FUSED_THREADS) {
-    int a, b;
-    decode_pair(q, na, a, b);
-    int ja = ang[a], kb = ang[b];
-    float4 dj = nd[ja], dk = nd[kb];
-    pair_gradient(P, dj, dk, make_float2(fc_f(dj.w, P.Rca), dfc_f(dj.w, P.Rca)),
-                  make_float2(fc_f(dk.w, P.Rca), dfc_f(dk.w, P.Rca)), ns[ja], ns[kb], G, gr, ja, kb);
-  }
+  if (P.nR == 16 && P.nA == 4 && P.nZ == 8)
+    fused_descriptor_backward<16, 4, 8>(P, t, n, na, nd, ns, ang, G, gr);
+  else
+    fused_descriptor_backward<0, 0, 0>(P, t, n, na, nd, ns, ang, G, gr);
   __syncthreads();
   fused_phase(N, 5);
   float vacc[6] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
@@ -1367,27 +1422,199 @@ __device__ __forceinline__ void fused_atom(const AevParams &P, const NetArgs &N,
   fused_phase(N, 6);
 }
 
-/* Block per local atom (fused_atom). With out_host set (small systems): the positions are
- * read straight from pinned host memory, and the block that finishes last copies the results
- * (the output buffer, out_words 4-byte words) into pinned host memory and zeroes the buffer
- * for the next step, so that the step is one graph node: no copies, no memset. */
-__global__ void __launch_bounds__(FUSED_THREADS)
-k_fused(AevParams P, NetArgs N, const char *stage, int n_total, float rc, float *force,
-        float *eatom, float *vatom, double *sums, int *overflow, int *out_dev, int *out_host,
-        int out_words, int *ticket) {
-  fused_atom(P, N, stage, n_total, rc, force, eatom, vatom, sums, overflow);
-  if (!out_host) return;
+/* The block that finishes a step last (by its ticket) copies the results (the output buffer,
+ * out_words 4-byte words) into pinned host memory and zeroes the buffer for the next step:
+ * no copies, no memset around the kernel. Returns whether this block did. */
+__device__ __forceinline__ bool copy_out_if_last(int *out_dev, int *out_host, int out_words, int *ticket) {
   __shared__ int last;
   __threadfence(); /* this block's results are visible device-wide before its ticket */
   __syncthreads();
   if (threadIdx.x == 0) last = atomicAdd(ticket, 1) == (int)gridDim.x - 1;
   __syncthreads();
-  if (!last) return;
+  if (!last) return false;
   __threadfence();
   for (int w = threadIdx.x; w < out_words; w += FUSED_THREADS) out_host[w] = __ldcg(&out_dev[w]);
   __syncthreads();
   for (int w = threadIdx.x; w < out_words; w += FUSED_THREADS) out_dev[w] = 0; /* ticket too */
   __threadfence_system();
+  __syncthreads(); /* every thread's results are out before whatever the block writes next */
+  return true;
+}
+
+/* Block per local atom (fused_atom). With out_host set (small systems): the positions are
+ * read straight from pinned host memory, and the last block copies the results out, so that
+ * the step is one graph node. */
+__global__ void __launch_bounds__(FUSED_THREADS)
+k_fused(AevParams P, NetArgs N, const char *stage, int n_total, float rc, float *force,
+        float *eatom, float *vatom, double *sums, int *overflow, int *out_dev, int *out_host,
+        int out_words, int *ticket) {
+  fused_atom(blockIdx.x, P, N, stage, n_total, rc, force, eatom, vatom, sums, overflow, nullptr);
+  if (out_host) copy_out_if_last(out_dev, out_host, out_words, ticket);
+}
+
+/* The resident step (small systems, a GPU not shared with other processes): k_fused's blocks
+ * stay on the GPU between calls, each with its element's weights in shared memory, and wait
+ * for the host's next step number in pinned memory. Only block 0 polls the host (a PCIe read
+ * per poll); it passes each number on through a device word (bcast) that the other blocks
+ * poll. Numbers only grow; block 0 answers a negative one, or idle_ns without a call, by
+ * telling every block to return (bcast = -epoch, the launch's own number, so that a value left
+ * by an earlier launch means nothing), so that a resident step never holds the GPU for long:
+ * cudaFree or cudaDeviceSynchronize elsewhere in the process wait at most that long.
+ * Positions: every block reads them from host memory where they are few; beyond RELAY_ATOMS
+ * block 0 alone does and relays them through device memory (stage_dev) before it passes the
+ * step on (every block reading all positions over PCIe costs blocks x atoms x 40 bytes).
+ * Atoms: one per block while there are no more atoms than blocks; beyond, the blocks are dealt
+ * out to the elements in proportion to their atoms, and a block takes every eb-th atom of its
+ * element, so that the weights it holds stay its own. */
+#define RELAY_ATOMS 24
+#define RESIDENT_MAX_ATOMS 512   /* with images; and at most RESIDENT_ATOMS_PER_SM x SMs local */
+#define RESIDENT_ATOMS_PER_SM 8
+#define RESIDENT_MINE 32         /* a block's atoms: <= 2 x RESIDENT_ATOMS_PER_SM (see deal_atoms) */
+struct ResidentArgs {
+  const int4 *stage_host;   /* the staged positions in pinned host memory */
+  int4 *stage_dev;          /* their relay in device memory (relay set) */
+  int stage_words, relay;   /* 16-byte words of the staged positions; relay them */
+  const volatile int *go;   /* host-mapped: the step the host asks for (< 0: return) */
+  volatile int *done;       /* host-mapped: the last step whose results are out */
+  volatile int *bcast;      /* device: block 0's word to the other blocks */
+  int seq0, epoch;          /* the last step done before this launch; this launch's number */
+  long long idle_ns;
+  int stage_off;            /* shared memory: the positions, in floats past fused_atom's share */
+};
+
+__device__ __forceinline__ long long global_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return (long long)t;
+}
+
+/* This block's atoms (mine[0, *n_mine)) among n_local, by element (see above); every block
+ * computes the same deal. Blocks per element: floor(nb c_e / n), at least one, then the
+ * blocks left over, one by one, to the element with the most atoms per block; so a block takes
+ * at most 2n/nb atoms (<= RESIDENT_MINE while n <= RESIDENT_ATOMS_PER_SM nb). */
+__device__ __forceinline__ void deal_atoms(const float4 *pos, int n_local, int n_species, int *mine,
+                                           int *n_mine) {
+  __shared__ int count[MLFF_MAX_ELEMENTS], my_e, my_slot, my_eb;
+  const int t = threadIdx.x, lane = t % 32, nb = gridDim.x;
+  if (n_local <= nb) {
+    if (t == 0) {
+      *n_mine = 1;
+      mine[0] = blockIdx.x;
+    }
+    __syncthreads();
+    return;
+  }
+  if (t < MLFF_MAX_ELEMENTS) count[t] = 0;
+  if (t == 0) *n_mine = 0;
+  __syncthreads();
+  for (int a = t; a < n_local; a += FUSED_THREADS) {
+    const int s = (int)pos[a].w;
+    if (s >= 0) atomicAdd(&count[s], 1);
+  }
+  __syncthreads();
+  if (t == 0) {
+    int eb[MLFF_MAX_ELEMENTS], n = 0, used = 0;
+    for (int e = 0; e < n_species; e++) n += count[e];
+    for (int e = 0; e < n_species; e++) {
+      eb[e] = count[e] ? max(1, (int)((long long)nb * count[e] / max(n, 1))) : 0;
+      used += eb[e];
+    }
+    while (used > nb) { /* only where many elements have few atoms: off the most blocks */
+      int w = 0;
+      for (int e = 1; e < n_species; e++) w = eb[e] > eb[w] ? e : w;
+      eb[w]--;
+      used--;
+    }
+    while (used < nb) { /* to the most atoms per block */
+      int w = -1;
+      for (int e = 0; e < n_species; e++)
+        if (count[e] && (w < 0 || (long long)count[e] * eb[w] > (long long)count[w] * eb[e])) w = e;
+      if (w < 0) break;
+      eb[w]++;
+      used++;
+    }
+    my_e = -1;
+    for (int e = 0, start = 0; e < n_species; start += eb[e], e++)
+      if ((int)blockIdx.x < start + eb[e]) {
+        my_e = e;
+        my_slot = blockIdx.x - start;
+        my_eb = eb[e];
+        break;
+      }
+  }
+  __syncthreads();
+  if (t < 32 && my_e >= 0) { /* rank among the element's atoms by ballots, 32 atoms a round */
+    for (int base = 0, rank0 = 0; base < n_local; base += 32) {
+      const int a = base + lane;
+      const bool is = a < n_local && (int)pos[a].w == my_e;
+      const unsigned m = __ballot_sync(0xffffffffu, is);
+      const int r = rank0 + __popc(m & ((1u << lane) - 1u));
+      if (is && r % my_eb == my_slot) mine[atomicAdd(n_mine, 1)] = a;
+      rank0 += __popc(m);
+    }
+  }
+  __syncthreads();
+}
+
+__global__ void __launch_bounds__(FUSED_THREADS, 1)
+k_fused_resident(AevParams P, NetArgs N, ResidentArgs R, int n_local, int n_total, float rc,
+                 float *force, float *eatom, float *vatom, double *sums, int *overflow,
+                 int *out_dev, int *out_host, int out_words, int *ticket) {
+  extern __shared__ float sh[];
+  __shared__ int cmd, loaded, n_mine, mine[RESIDENT_MINE];
+  int4 *stage = (int4 *)(sh + R.stage_off);
+  const int t = threadIdx.x;
+  const bool relay_out = R.relay && blockIdx.x == 0, from_host = !R.relay || blockIdx.x == 0;
+  if (t == 0) loaded = -1;
+  for (int seq = R.seq0;;) {
+    if (t == 0) {
+      int c;
+      if (blockIdx.x == 0) {
+        const long long t0 = global_ns();
+        while ((c = *R.go) == seq)
+          if (global_ns() - t0 > R.idle_ns) break;
+        c = c > seq ? c : -R.epoch;
+        if (!relay_out || c < 0) *R.bcast = c; /* relayed: once the positions are out */
+        if (c > 0) fused_phase(N, 7);
+      } else {
+        while ((c = *R.bcast) <= seq && c != -R.epoch) {
+        }
+        __threadfence(); /* the relayed positions are read after the word */
+      }
+      cmd = c;
+    }
+    __syncthreads();
+    if (cmd < 0) return;
+    seq = cmd;
+    /* the positions of this step: from host memory (not from L1, where an earlier step's may
+     * be), or from the relay (from L2) */
+    for (int w = t; w < R.stage_words; w += FUSED_THREADS) {
+      const int4 v = from_host ? __ldcv(&R.stage_host[w]) : __ldcg(&R.stage_dev[w]);
+      stage[w] = v;
+      if (relay_out) R.stage_dev[w] = v;
+    }
+    if (relay_out) {
+      __threadfence();
+      __syncthreads();
+      if (t == 0) *R.bcast = seq;
+    }
+    __syncthreads();
+    fused_phase(N, 8);
+    const float4 *pos = (const float4 *)((const char *)stage + sizeof(StepHeader));
+    deal_atoms(pos, n_local, P.nS, mine, &n_mine);
+    for (int k = 0; k < n_mine; k++)
+      fused_atom(mine[k], P, N, (const char *)stage, n_total, rc, force, eatom, vatom, sums,
+                 overflow, &loaded);
+    if (copy_out_if_last(out_dev, out_host, out_words, ticket) && t == 0) {
+      if (N.phase) { /* block 0's clocks, for once written by the last block */
+        unsigned long long gt;
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(gt));
+        N.phase[18] = clock64();
+        N.phase[19] = gt;
+      }
+      *R.done = seq;
+    }
+  }
 }
 
 /* ---- host side ------------------------------------------------------------------------ */
@@ -1425,7 +1652,25 @@ static void free_buffers(mlff_gpu *g) {
   g->cap_atoms = g->cap_cells = 0;
 }
 
+static double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+static volatile int &mail_go(mlff_gpu *g) { return ((volatile int *)g->h_mail)[0]; }
+static volatile int &mail_done(mlff_gpu *g) { return ((volatile int *)g->h_mail)[32]; }
+
+/* Ask a running resident step to return and wait until it has (its buffers may go next). */
+static cudaError_t stop_resident(mlff_gpu *g) {
+  if (!g->res.running) return cudaSuccess;
+  g->res.running = 0;
+  mail_go(g) = -1;
+  cudaError_t e = cudaStreamSynchronize(g->stream);
+  mail_go(g) = g->res.seq; /* what a next launch starts from */
+  return e;
+}
+
+/* Forget the work launched on this calc's buffers: the graphs, and a resident step. */
 static void drop_graphs(mlff_gpu *g) {
+  stop_resident(g); /* an error stays with the context: the next call reports it */
   for (int k = 0; k < 2; k++) {
     if (g->graph[k].exec) cudaGraphExecDestroy(g->graph[k].exec);
     g->graph[k].exec = nullptr;
@@ -1498,7 +1743,7 @@ static mlff_status reserve(mlff_gpu *g, int atoms, int cells, int max_nb) {
   return MLFF_OK;
 }
 
-static size_t fused_smem(const mlff_gpu *g);
+static size_t fused_smem(const mlff_gpu *g, int resident);
 
 static int g_widest_hidden(const mlff_network *n) {
   int w = 0;
@@ -1530,7 +1775,7 @@ static cudaError_t use_device(const mlff_gpu *g) {
 }
 
 extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device, int n_threads,
-                                       mlff_gpu **out) {
+                                       int shared_gpu, mlff_gpu **out) {
   *out = nullptr;
   const int n_devices = mlff_gpu_device_count();
   if (n_devices < 1)
@@ -1645,10 +1890,27 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
               set_smem_limit((const void *)k_aev_backward<0, 0, 0>, smem, device) != cudaSuccess ||
               set_smem_limit((const void *)k_aev_backward<16, 4, 8>, smem, device) != cudaSuccess))
     st = mlff_fail(MLFF_ERR_DEVICE, "this GPU cannot give %d bytes of shared memory to a block", smem);
-  if (!st && set_smem_limit((const void *)k_fused, fused_smem(g), device) != cudaSuccess)
-    st = mlff_fail(MLFF_ERR_DEVICE, "this GPU cannot give %zu bytes of shared memory to a block", fused_smem(g));
+  if (!st && set_smem_limit((const void *)k_fused, fused_smem(g, 0), device) != cudaSuccess)
+    st = mlff_fail(MLFF_ERR_DEVICE, "this GPU cannot give %zu bytes of shared memory to a block", fused_smem(g, 0));
+  /* the resident step: where the device launches cooperative grids and a block holds every
+   * hidden layer of one element (ANI-1x widths 128, 64, 64: 116 KB); else the graph path */
+  int coop = 0;
+  cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, device);
+  g->resident_ok = coop && set_smem_limit((const void *)k_fused_resident, fused_smem(g, 1), device) == cudaSuccess;
+  cudaGetLastError();
+  g->shared_gpu = shared_gpu;
+  g->no_resident = getenv("MLFF_GPU_RESIDENT") && !strcmp(getenv("MLFF_GPU_RESIDENT"), "0");
+  if (!st && (cudaHostAlloc((void **)&g->h_mail, 256, cudaHostAllocMapped) != cudaSuccess ||
+              cudaHostGetDevicePointer((void **)&g->h_mail_dev, g->h_mail, 0) != cudaSuccess ||
+              cudaMalloc(&g->d_bcast, sizeof(int)) != cudaSuccess ||
+              cudaMemset(g->d_bcast, 0, sizeof(int)) != cudaSuccess)) {
+    cudaGetLastError();
+    st = mlff_fail(MLFF_ERR_DEVICE, "cannot allocate the resident step's mailbox in pinned memory");
+  }
+  if (!st) memset(g->h_mail, 0, 256);
   if (!st) st = reserve(g, 256, 64, g->max_nb);
-  if (!st && g->profile && cudaMalloc(&g->d_phase, 2 * FUSED_PHASES * sizeof(unsigned long long)) != cudaSuccess)
+  if (!st && g->profile && (cudaMalloc(&g->d_phase, 2 * FUSED_PHASES * sizeof(unsigned long long)) != cudaSuccess ||
+                            cudaMemset(g->d_phase, 0, 2 * FUSED_PHASES * sizeof(unsigned long long)) != cudaSuccess))
     st = mlff_fail(MLFF_ERR_DEVICE, "cannot allocate the profile's phase clocks");
   if (st) {
     mlff_gpu_free(g);
@@ -1673,6 +1935,8 @@ extern "C" void mlff_gpu_free(mlff_gpu *g) {
     }
   cudaFree(g->d_e0);
   cudaFree(g->d_phase);
+  cudaFree(g->d_bcast);
+  cudaFreeHost(g->h_mail);
   if (g->stream) cudaStreamDestroy(g->stream);
   free(g);
 }
@@ -1690,6 +1954,7 @@ static NetArgs net_args(const mlff_gpu *g, int n_local) {
   N.split = 2 * n_local <= g->n_sm;
   N.n_layers = g->n_layers;
   for (int l = 1; l < g->n_layers; l++) N.hidden_total += 2 * g->sizes[l];
+  for (int l = 1; l < g->n_layers - 1; l++) N.woff[l] = N.woff[l - 1] + g->sizes[l] * (g->sizes[l - 1] + 1);
   for (int l = 0; l <= g->n_layers; l++) N.sizes[l] = g->sizes[l];
   N.act = g->act;
   N.fp16 = g->fp16;
@@ -1705,8 +1970,24 @@ static NetArgs net_args(const mlff_gpu *g, int n_local) {
   return N;
 }
 
-/* neighbours, descriptor, hidden activations and their derivatives, two backward buffers */
-static size_t fused_smem(const mlff_gpu *g) {
+/* neighbours, descriptor, hidden activations and their derivatives, two backward buffers,
+ * then one layer's weights; the resident step: every hidden layer's, and the staged positions
+ * (at resident_stage_off floats, 16-byte aligned) */
+static size_t resident_stage_off(const mlff_gpu *g) {
+  size_t hidden = 0, wall = 0;
+  for (int l = 1; l < g->n_layers; l++) {
+    hidden += 2 * g->sizes[l];
+    wall += (size_t)g->sizes[l] * (g->sizes[l - 1] + 1);
+  }
+  size_t words = FUSED_MAX_NB * (sizeof(float4) + 3 * sizeof(int) + 3 * sizeof(float)) / sizeof(float) +
+                 g->aev.D + hidden + 2 * 1024 + wall;
+  return (words + 3) & ~(size_t)3;
+}
+static size_t resident_stage_bytes(int n_total) {
+  return (sizeof(StepHeader) + (size_t)n_total * (sizeof(float4) + 3 * sizeof(double)) + 15) & ~(size_t)15;
+}
+static size_t fused_smem(const mlff_gpu *g, int resident) {
+  if (resident) return resident_stage_off(g) * sizeof(float) + resident_stage_bytes(RESIDENT_MAX_ATOMS);
   size_t hidden = 0;
   for (int l = 1; l < g->n_layers; l++) hidden += 2 * g->sizes[l];
   size_t wmax = 0;
@@ -1777,7 +2058,7 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, 
   mark(g, "start");
   /* d_out is zero between steps (zeroed when allocated, and by every step after its copy) */
   if (g->fused && n_total <= ZERO_COPY_ATOMS) {
-    k_fused<<<n_local, FUSED_THREADS, fused_smem(g), s>>>(
+    k_fused<<<n_local, FUSED_THREADS, fused_smem(g, 0), s>>>(
         P, net_args(g, n_local), g->h_stage_dev, n_total, g->rc, g->d_force, g->d_eatom,
         want_vatom ? g->d_vatom : nullptr, g->d_sums, g->d_overflow, (int *)g->d_out,
         (int *)g->h_out_dev, (int)(g->out_bytes / 4), g->d_ticket);
@@ -1788,7 +2069,7 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, 
     const size_t stage_bytes = sizeof(StepHeader) + (size_t)n_total * (sizeof(float4) + 3 * sizeof(double));
     cudaMemcpyAsync(g->d_stage, g->h_stage, stage_bytes, cudaMemcpyHostToDevice, s);
     mark(g, "positions in");
-    k_fused<<<n_local, FUSED_THREADS, fused_smem(g), s>>>(
+    k_fused<<<n_local, FUSED_THREADS, fused_smem(g, 0), s>>>(
         P, net_args(g, n_local), g->d_stage, n_total, g->rc, g->d_force, g->d_eatom,
         want_vatom ? g->d_vatom : nullptr, g->d_sums, g->d_overflow, nullptr, nullptr, 0, nullptr);
     mark(g, "fused step");
@@ -1892,11 +2173,129 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, 
   mark(g, "results out");
 }
 
+/* MLFF_GPU_PROFILE: the phases of the last one-kernel step, as block 0 clocked them */
+static void print_phases(mlff_gpu *g, const char *what) {
+  unsigned long long ph[2 * FUSED_PHASES];
+  if (cudaMemcpy(ph, g->d_phase, sizeof ph, cudaMemcpyDeviceToHost) != cudaSuccess) {
+    cudaGetLastError();
+    return;
+  }
+  fprintf(stderr, "mlff gpu %s phases (block 0):", what);
+  int prev = -1;
+  for (int q = 0; q < FUSED_PHASES; q++) {
+    const int k = fused_phase_order[q];
+    if (!ph[2 * k + 1]) continue; /* not on this path */
+    if (prev >= 0)
+      fprintf(stderr, " %s %.2f us;", fused_phase_name[k], 1e-3 * (double)(ph[2 * k + 1] - ph[2 * prev + 1]));
+    prev = k;
+  }
+  const double ns = (double)(ph[2 * 6 + 1] - ph[1]);
+  fprintf(stderr, " SM clock %.0f MHz\n", ns > 0 ? 1e3 * (double)(ph[2 * 6] - ph[0]) / ns : 0.0);
+}
+
+/* How long a resident step waits for the next call before it returns; how long the host
+ * waits for a step before it gives up. */
+#define RESIDENT_IDLE_S 2e-3
+#define RESIDENT_TIMEOUT_S 60.0
+
+static mlff_status launch_resident(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
+  auto &R = g->res;
+  ResidentArgs A;
+  A.stage_host = (const int4 *)g->h_stage_dev;
+  A.stage_dev = (int4 *)g->d_stage;
+  A.stage_words = (int)(resident_stage_bytes(n_total) / 16);
+  A.relay = n_total > RELAY_ATOMS;
+  A.go = g->h_mail_dev;
+  A.done = g->h_mail_dev + 32;
+  A.bcast = g->d_bcast;
+  A.seq0 = R.done;
+  A.epoch = ++R.epoch;
+  A.idle_ns = (long long)(RESIDENT_IDLE_S * 1e9);
+  A.stage_off = (int)resident_stage_off(g);
+  NetArgs N = net_args(g, n_local);
+  float *vatom = want_vatom ? g->d_vatom : nullptr;
+  int *out_dev = (int *)g->d_out, *out_host = (int *)g->h_out_dev, out_words = (int)(g->out_bytes / 4);
+  void *args[] = {&g->aev, &N, &A, &n_local, &n_total, &g->rc, &g->d_force, &g->d_eatom, &vatom,
+                  &g->d_sums, &g->d_overflow, &out_dev, &out_host, &out_words, &g->d_ticket};
+  const int blocks = n_local < g->n_sm ? n_local : g->n_sm;
+  cudaError_t e = cudaLaunchCooperativeKernel((const void *)k_fused_resident, blocks, FUSED_THREADS,
+                                              args, fused_smem(g, 1), g->stream);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return mlff_fail(MLFF_ERR_DEVICE, "cannot launch the resident step (%d blocks): %s", blocks,
+                     cudaGetErrorString(e));
+  }
+  R.running = 1;
+  R.local = n_local;
+  R.total = n_total;
+  R.vatom = want_vatom;
+  return MLFF_OK;
+}
+
+/* One step on the resident kernel (launched where none runs for these counts): post the step
+ * number, spin until the GPU says it is done. A kernel that returned for idleness before it
+ * saw the number is launched again, and finds it. */
+static mlff_status run_resident(mlff_gpu *g, int n_local, int n_total, int want_vatom) {
+  auto &R = g->res;
+  set_layout(g, n_local, n_total, want_vatom);
+  if (R.running && (R.local != n_local || R.total != n_total || R.vatom != want_vatom || R.seq >= (1 << 30)))
+    CUDA_TRY(stop_resident(g));
+  if (R.seq >= (1 << 30)) /* numbers only grow: start again from 0 once in 10^9 steps */
+    mail_go(g) = R.seq = R.done = 0;
+  if (R.running && now_s() - R.last > 0.5 * RESIDENT_IDLE_S) { /* it may have returned */
+    cudaError_t q = cudaStreamQuery(g->stream);
+    if (q == cudaSuccess) R.running = 0;
+    else if (q != cudaErrorNotReady) {
+      cudaGetLastError();
+      return mlff_fail(MLFF_ERR_DEVICE, "the resident GPU step failed: %s", cudaGetErrorString(q));
+    }
+  }
+  mlff_status st;
+  if (!R.running && (st = launch_resident(g, n_local, n_total, want_vatom))) return st;
+  const int seq = ++R.seq;
+  std::atomic_thread_fence(std::memory_order_seq_cst); /* the staged positions first */
+  mail_go(g) = seq;
+  const double t0 = now_s();
+  for (long k = 1; mail_done(g) != seq; k++) {
+    if (k % 256) continue;
+    const double waited = now_s() - t0;
+    if (waited < 1e-4) continue;
+    cudaError_t q = cudaStreamQuery(g->stream);
+    if (q == cudaSuccess) { /* returned (idle) before it saw this step */
+      R.running = 0;
+      if ((st = launch_resident(g, n_local, n_total, want_vatom))) return st;
+    } else if (q != cudaErrorNotReady) {
+      cudaGetLastError();
+      R.running = 0;
+      return mlff_fail(MLFF_ERR_DEVICE, "the resident GPU step failed: %s", cudaGetErrorString(q));
+    } else if (waited > RESIDENT_TIMEOUT_S) {
+      return mlff_fail(MLFF_ERR_DEVICE, "the resident GPU step did not answer within %.0f s "
+                       "(MLFF_GPU_RESIDENT=0 turns it off)", RESIDENT_TIMEOUT_S);
+    }
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst); /* the results after the flag */
+  R.done = seq;
+  R.last = now_s();
+  if (g->profile) {
+    fprintf(stderr, "mlff gpu profile (%d local, %d total atoms, resident step): %.1f us from "
+            "posting the step to its results\n", n_local, n_total, 1e6 * (R.last - t0));
+    print_phases(g, "resident step");
+  }
+  return MLFF_OK;
+}
+
 /* Capture the step into a graph (or reuse the one captured for these counts), run it, and
- * return with the results in the pinned host buffers. */
+ * return with the results in the pinned host buffers. Small systems on a GPU of their own run
+ * on the resident kernel instead. */
 static mlff_status run_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, int mode,
                             float skin) {
   int fused = n_total <= FUSED_MAX_ATOMS && !g->no_fused;
+  if (fused && n_total <= RESIDENT_MAX_ATOMS && n_local <= RESIDENT_ATOMS_PER_SM * g->n_sm &&
+      g->resident_ok && !g->shared_gpu && !g->no_resident && !g->no_graph) {
+    g->fused = 1;
+    return run_resident(g, n_local, n_total, want_vatom);
+  }
+  CUDA_TRY(stop_resident(g)); /* it holds the stream */
   if (g->profile) {
     g->fused = fused;
     g->n_marks = 0;
@@ -1910,14 +2309,7 @@ static mlff_status run_step(mlff_gpu *g, int n_local, int n_total, int want_vato
       fprintf(stderr, " %s %.1f us;", g->ev_name[k], 1e3 * ms);
     }
     fprintf(stderr, "\n");
-    unsigned long long ph[2 * FUSED_PHASES];
-    if (fused && cudaMemcpy(ph, g->d_phase, sizeof ph, cudaMemcpyDeviceToHost) == cudaSuccess) {
-      fprintf(stderr, "mlff gpu one-kernel phases (block 0):");
-      for (int k = 1; k < FUSED_PHASES; k++)
-        fprintf(stderr, " %s %.2f us;", fused_phase_name[k], 1e-3 * (double)(ph[2 * k + 1] - ph[2 * k - 1]));
-      const double ns = (double)(ph[2 * FUSED_PHASES - 1] - ph[1]);
-      fprintf(stderr, " SM clock %.0f MHz\n", ns > 0 ? 1e3 * (double)(ph[2 * FUSED_PHASES - 2] - ph[0]) / ns : 0.0);
-    }
+    if (fused) print_phases(g, "one-kernel");
     return MLFF_OK;
   }
   if (g->no_graph) {

@@ -17,9 +17,10 @@ typedef struct mlff_gpu mlff_gpu;
 int mlff_gpu_device_count(void);
 /* Upload the model to CUDA device `device` (an ordinal among the visible ones); fp16: network
  * matrix products in FP16 with FP32 accumulation; n_threads: host threads for the per-atom
- * loops of large systems (staging positions, adding results). */
+ * loops of large systems (staging positions, adding results); shared_gpu: other processes use
+ * this GPU too (small systems then take the graph path, not the resident step). */
 mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device, int n_threads,
-                            mlff_gpu **out);
+                            int shared_gpu, mlff_gpu **out);
 void mlff_gpu_free(mlff_gpu *g);
 
 /* One evaluation. Atoms [0, n_local) get energies; atoms [n_local, n_total) are images/ghosts

@@ -190,7 +190,7 @@ void PairMLFF::create_calc()
   opt.device = device;
   opt.fp16 = fp16;
   opt.n_threads = comm->nthreads;
-  if (device != MLFF_DEVICE_CPU) opt.gpu = gpu_of_rank();
+  if (device != MLFF_DEVICE_CPU) opt.gpu = gpu_of_rank(&opt.gpu_shared);
   if (mlff_calc_create(model, &opt, &calc) != MLFF_OK) {
     std::string msg = mlff_last_error();
     calc = nullptr;
@@ -211,10 +211,11 @@ void PairMLFF::create_calc()
 
 /* ----------------------------------------------------------------------
    the GPU of this rank: local rank (among the ranks of its node) mod the node's GPU count, so
-   that ranks spread over a node's GPUs and several ranks share one when there are more ranks
+   that ranks spread over a node's GPUs and several ranks share one when there are more ranks;
+   *shared: whether another rank of the node has the same GPU
 ------------------------------------------------------------------------- */
 
-int PairMLFF::gpu_of_rank()
+int PairMLFF::gpu_of_rank(int *shared)
 {
   // collective on every rank, also where a node has no GPU (ranks elsewhere may have one)
   int local_rank = 0, local_size = 1;
@@ -226,7 +227,9 @@ int PairMLFF::gpu_of_rank()
   MPI_Comm_free(&node);
 #endif
   int n_gpu = mlff_gpu_count();
+  *shared = 0;
   if (n_gpu < 1) return 0;    // mlff_calc_create says why the GPU path cannot run
+  *shared = local_rank % n_gpu < local_size - n_gpu;
   if (comm->me == 0)
     utils::logmesg(lmp,
                    "pair_style mlff: {} MPI rank(s) on this node, {} GPU(s): each rank uses "

@@ -54,7 +54,7 @@ class PairMLFF : public Pair {
   void set_units();
   std::string element_list() const;
   void report_extrapolation();
-  int gpu_of_rank();
+  int gpu_of_rank(int *shared);
 };
 
 }    // namespace LAMMPS_NS

@@ -479,7 +479,7 @@ static const char *device_word(mlff_device d) {
 /* The student's calculator on the device and precision asked for; a refusal names the options
  * (the core's message speaks pair_style's words: "fp16 yes", "device cpu"). */
 static int make_calc(const mlff_model *m, const options *o, mlff_calc **calc) {
-  mlff_calc_options co = {o->device, o->fp16, (int)o->threads, 0};
+  mlff_calc_options co = {o->device, o->fp16, (int)o->threads, 0, 0};
   if (mlff_calc_create(m, &co, calc)) {
     fprintf(stderr, "mlff eval: --device %s --fp16 %s: %s\n", device_word(o->device),
             o->fp16 ? "yes" : "no", mlff_last_error());

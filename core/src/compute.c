@@ -73,7 +73,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
 mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, mlff_calc **out) {
   *out = NULL;
   if (!m) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_calc_create: model is NULL");
-  mlff_calc_options def = {MLFF_DEVICE_AUTO, 0, 0, 0};
+  mlff_calc_options def = {MLFF_DEVICE_AUTO, 0, 0, 0, 0};
   if (!o) o = &def;
 #ifndef MLFF_HAVE_CUDA
   if (o->device == MLFF_DEVICE_GPU)
@@ -103,7 +103,8 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
 #ifdef MLFF_HAVE_CUDA
   if (device == MLFF_DEVICE_GPU) {
     mlff_status st = mlff_gpu_create(m, o->fp16, o->gpu,
-                                     o->n_threads > 0 ? o->n_threads : omp_get_max_threads(), &c->gpu);
+                                     o->n_threads > 0 ? o->n_threads : omp_get_max_threads(),
+                                     o->gpu_shared, &c->gpu);
     if (st) {
       free(c);
       return st;

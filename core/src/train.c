@@ -1291,7 +1291,7 @@ static char *summary_json(const mlff_model *m, const mlff_trainer *t, const summ
 static mlff_status test_errors(const mlff_model *m, const mlff_dataset *d, const int *idx, int n,
                                int n_threads, summary_t *s) {
   mlff_calc *c;
-  mlff_calc_options co = {MLFF_DEVICE_CPU, 0, n_threads, 0};
+  mlff_calc_options co = {MLFF_DEVICE_CPU, 0, n_threads, 0, 0};
   mlff_status st = mlff_calc_create(m, &co, &c);
   if (st) return st;
   double se = 0, sf = 0, sf2 = 0;

@@ -1,6 +1,8 @@
 /* GPU path against the CPU double path (SPEC §6): forces, energies, virials of benzene, a dimer,
  * a periodic liquid box and a batch; FP16 against FP32; the neighbour-list entry point; graph
  * replay. Exit 77 (skipped) where no GPU is visible. */
+#include <unistd.h>
+
 #include "../unit/test_util.h"
 #include "../../kernels/mlff_gpu.h"
 
@@ -65,7 +67,7 @@ int main(void) {
   mlff_model *m;
   CHECK_OK(mlff_model_create(&spec, &m));
   mlff_calc *cpu, *gpu, *gpu16;
-  mlff_calc_options oc = {MLFF_DEVICE_CPU, 0, 0, 0}, og = {MLFF_DEVICE_GPU, 0, 0, 0}, oh = {MLFF_DEVICE_GPU, 1, 0, 0};
+  mlff_calc_options oc = {MLFF_DEVICE_CPU, 0, 0, 0, 0}, og = {MLFF_DEVICE_GPU, 0, 0, 0, 0}, oh = {MLFF_DEVICE_GPU, 1, 0, 0, 0};
   CHECK_OK(mlff_calc_create(m, &oc, &cpu));
   if (mlff_gpu_count() == 0) { /* only a missing GPU skips: a failing GPU path fails */
     CHECK(mlff_calc_create(m, &og, &gpu) == MLFF_ERR_DEVICE);
@@ -92,7 +94,7 @@ int main(void) {
     mlff_model_free(mo);
   }
   { /* a device ordinal past the visible ones: refused, naming the count */
-    mlff_calc_options bad = {MLFF_DEVICE_GPU, 0, 0, mlff_gpu_count()};
+    mlff_calc_options bad = {MLFF_DEVICE_GPU, 0, 0, mlff_gpu_count(), 0};
     mlff_calc *none = NULL;
     CHECK(mlff_calc_create(m, &bad, &none) == MLFF_ERR_ARGUMENT && !none);
     CHECK(strstr(mlff_last_error(), "CUDA device(s) are visible") != NULL);
@@ -119,6 +121,40 @@ int main(void) {
     printf("FP16 vs FP32 %-14s max|dF|/max|F| %.2e  |dE|/|E| %.2e  (force RMS %.3f eV/Å)\n",
            names[k], h.f_rel, h.e_rel, h.f_rms);
     CHECK(h.f_rel <= 0.05);
+  }
+  { /* the resident step (up to 128 atoms, a GPU of this process's own): the positions are
+     * fetched anew every call (a moved benzene on the same kernel), a kernel that returned for
+     * idleness (> 2 ms without a call) is started again, another calc allocates, computes and
+     * frees while one waits (it must not hold them up for good), and the graph path that
+     * gpu_shared takes gives the same forces */
+    tstruct mv = make_benzene();
+    for (int k = 0; k < 3 * mv.n; k++) mv.x[k] += 0.03 * sin(1.7 * k);
+    const char *what[] = {"benzene", "moved benzene", "after 20 ms idle", "beside another calc",
+                          "gpu_shared (graph)"};
+    cmp c[5];
+    c[0] = compare(cpu, gpu, &b);
+    c[1] = compare(cpu, gpu, &mv);
+    usleep(20000);
+    c[2] = compare(cpu, gpu, &b);
+    mlff_calc *other, *shared;
+    CHECK_OK(mlff_calc_create(m, &og, &other));
+    mlff_structure sd = tview(&d);
+    mlff_result rd = {0, {0}, NULL, NULL, NULL};
+    CHECK_OK(mlff_compute(other, &sd, &rd));
+    mlff_calc_free(other);
+    c[3] = compare(cpu, gpu, &mv);
+    mlff_calc_options os = og;
+    os.gpu_shared = 1;
+    CHECK_OK(mlff_calc_create(m, &os, &shared));
+    c[4] = compare(cpu, shared, &mv);
+    mlff_calc_free(shared);
+    for (int k = 0; k < 5; k++) {
+      printf("resident step: %-20s max|dF|/max|F| %.2e  |dE|/|E| %.2e\n", what[k], c[k].f_rel, c[k].e_rel);
+      CHECK(c[k].f_rel <= 1e-5);
+      CHECK(c[k].e_rel <= 1e-5);
+    }
+    CHECK(fabs(c[1].f_rms - c[0].f_rms) > 1e-3 * c[0].f_rms); /* the move changed the forces */
+    tfree(&mv);
   }
   { /* the first call of a fresh calc on a large system grows every buffer while staging */
     mlff_calc *fresh;

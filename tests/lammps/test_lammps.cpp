@@ -376,7 +376,7 @@ Ref reference(const std::string &model_path, const Eval &e, const int species_of
 {
   mlff_model *m = nullptr;
   if (mlff_model_load(model_path.c_str(), &m) != MLFF_OK) die(mlff_last_error());
-  mlff_calc_options o = {MLFF_DEVICE_CPU, 0, 1, 0};
+  mlff_calc_options o = {MLFF_DEVICE_CPU, 0, 1, 0, 0};
   mlff_calc *c = nullptr;
   if (mlff_calc_create(m, &o, &c) != MLFF_OK) die(mlff_last_error());
   std::vector<int> sp(e.n);
@@ -774,8 +774,8 @@ int case_errors()
   struct {
     const char *name, *args;
     mlff_calc_options o;
-  } hw[] = {{"fp16 yes", " fp16 yes", {MLFF_DEVICE_AUTO, 1, 1, 0}},
-            {"device gpu", " device gpu", {MLFF_DEVICE_GPU, 0, 1, 0}}};
+  } hw[] = {{"fp16 yes", " fp16 yes", {MLFF_DEVICE_AUTO, 1, 1, 0, 0}},
+            {"device gpu", " device gpu", {MLFF_DEVICE_GPU, 0, 1, 0, 0}}};
   for (auto &c : hw) {
     mlff_calc *calc = nullptr;
     if (mlff_calc_create(m, &c.o, &calc) == MLFF_OK) {
@@ -1043,7 +1043,7 @@ int case_lmp_binary()
   // the core's energy of the same structure (open cell suffices: 20 A box, molecule centred)
   mlff_model *m = nullptr;
   mlff_model_load(model.c_str(), &m);
-  mlff_calc_options opt = {MLFF_DEVICE_CPU, 0, 1, 0};
+  mlff_calc_options opt = {MLFF_DEVICE_CPU, 0, 1, 0, 0};
   mlff_calc *c = nullptr;
   mlff_calc_create(m, &opt, &c);
   std::vector<int> sp(sys.elem);

@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
     mlff_model *teacher = make_model_h(2, th, MLFF_ACT_SILU, 1234);
     teacher->scale = 2.0;
     mlff_calc *c;
-    mlff_calc_options co = {MLFF_DEVICE_CPU, 0, 1, 0};
+    mlff_calc_options co = {MLFF_DEVICE_CPU, 0, 1, 0, 0};
     CHECK_OK(mlff_calc_create(teacher, &co, &c));
     CHECK_OK(mlff_dataset_create(&d));
     for (int i = 0; i < n; i++) {

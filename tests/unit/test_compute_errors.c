@@ -34,10 +34,10 @@ int main(void) {
   CHECK_OK(mlff_compute(c, &s, &r)); /* the calc still works after errors */
 
   mlff_calc *bad = NULL;
-  mlff_calc_options cpu16 = {MLFF_DEVICE_CPU, 1, 0, 0};
+  mlff_calc_options cpu16 = {MLFF_DEVICE_CPU, 1, 0, 0, 0};
   expect(mlff_calc_create(m, &cpu16, &bad), MLFF_ERR_UNSUPPORTED, "fp16");
   CHECK(bad == NULL);
-  mlff_calc_options gpu = {MLFF_DEVICE_GPU, 0, 0, 0}, auto16 = {MLFF_DEVICE_AUTO, 1, 0, 0};
+  mlff_calc_options gpu = {MLFF_DEVICE_GPU, 0, 0, 0, 0}, auto16 = {MLFF_DEVICE_AUTO, 1, 0, 0, 0};
 #ifndef MLFF_TEST_HAVE_CUDA
   expect(mlff_calc_create(m, &gpu, &bad), MLFF_ERR_UNSUPPORTED, "without CUDA");
   expect(mlff_calc_create(m, &auto16, &bad), MLFF_ERR_UNSUPPORTED, "fp16 yes");

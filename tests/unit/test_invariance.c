@@ -116,10 +116,10 @@ int main(void) {
 
   /* thread count: bitwise identical (per-atom work, serial scatter) */
   mlff_calc *c1;
-  mlff_calc_options o1 = {MLFF_DEVICE_CPU, 0, 1, 0};
+  mlff_calc_options o1 = {MLFF_DEVICE_CPU, 0, 1, 0, 0};
   CHECK_OK(mlff_calc_create(m, &o1, &c1));
   mlff_calc *c2;
-  mlff_calc_options o2 = {MLFF_DEVICE_CPU, 0, 2, 0};
+  mlff_calc_options o2 = {MLFF_DEVICE_CPU, 0, 2, 0, 0};
   CHECK_OK(mlff_calc_create(m, &o2, &c2));
   mlff_result t1 = run(c1, &big), t2 = run(c2, &big);
   CHECK(t1.energy == t2.energy);

@@ -20,7 +20,7 @@ int main(int argc, char **argv) {
   }
   mlff_model *m = NULL;
   CHECK_OK(mlff_model_load(argv[1], &m));
-  mlff_calc_options o = {MLFF_DEVICE_CPU, 0, 1, 0};
+  mlff_calc_options o = {MLFF_DEVICE_CPU, 0, 1, 0, 0};
   mlff_calc *c = NULL;
   CHECK_OK(mlff_calc_create(m, &o, &c));
   tstruct b = make_benzene();
