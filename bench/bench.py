@@ -86,7 +86,7 @@ def gpu_cases(d):
                       False, molecules=1))
         for n in (4, 8, 16):
             c.append(case(f"benzene{n}_gpu_{p}", f"{d}/benzene{n}.data", 3000, 100, "gpu", fp,
-                          True, molecules=n))
+                          True, molecules=n, resident=True))
         c.append(case(f"liquid768_gpu_{p}", f"{d}/liquid768.data", 200, 20, "gpu", fp, True))
         c.append(case(f"liquid49152_gpu_{p}", f"{d}/liquid49152.data", 100, 10, "gpu", fp, True))
         c.append(case(f"liquid49152_gpu_{p}_nograph", f"{d}/liquid49152.data", 100, 10, "gpu",

@@ -249,6 +249,7 @@ class Row:
         self.ranks = 1
         self.suffix = ""             # LAMMPS -sf (GPU runs with "omp": fix nve/omp on the threads)
         self.graph = None
+        self.resident = None         # small systems on the GPU: the resident step (or not)
         self.molecules = None        # benzene copies, None for a liquid box
         self.atoms = 0
         self.us = None               # µs per step (LAMMPS) or per call (C API)
@@ -280,6 +281,8 @@ class Row:
             t = f"GPU {self.precision or 'FP32'}"
             if self.graph is not None:
                 t += ", CUDA graph" if self.graph else ", no graph"
+            if self.resident is not None:
+                t += ", resident step" if self.resident else ", resident step off"
             if self.threads > 1:
                 t += f", {self.threads} host threads" + (f" (-sf {self.suffix})" if self.suffix else "")
             return t
@@ -305,7 +308,7 @@ class Row:
     def line_key(self):
         """Rows that share a curve in the scaling plot."""
         return (self.api, self.variant if self.variant != "single" else "", self.machine,
-                self.device, self.precision, self.threads, self.ranks, self.graph)
+                self.device, self.precision, self.threads, self.ranks, self.graph, self.resident)
 
     def config_key(self):
         return self.line_key() + (self.system,)
@@ -315,6 +318,8 @@ class Row:
             t = f"GPU {self.precision or 'FP32'}"
             if self.graph is not None:
                 t += ", graph" if self.graph else ", no graph"
+            if self.resident is not None:
+                t += ", resident" if self.resident else ", not resident"
         else:
             t = self.device_text()
         lab = f"LAMMPS {t}, {self.machine}"
@@ -383,7 +388,9 @@ def describe_case(src, machines, name, c):
     return Row(api=api, variant="" if api == "LAMMPS" else str(c.get("variant", "")),
                machine=machines.label(src, device), device=device, precision=precision,
                threads=int(c.get("threads", 1) or 1), ranks=int(c.get("mpi_ranks", 1) or 1),
-               suffix=str(c.get("lammps_suffix", "")), graph=graph, molecules=molecules, atoms=atoms, us=us if is_num(us) else None,
+               suffix=str(c.get("lammps_suffix", "")), graph=graph,
+               resident=yes(c["resident"]) if c.get("resident") is not None else None,
+               molecules=molecules, atoms=atoms, us=us if is_num(us) else None,
                asps=c.get("atom_steps_per_s") if is_num(c.get("atom_steps_per_s")) else None,
                mem=", ".join(mem), mem_field="; ".join(mem_field),
                model=str(src.data.get("model", c.get("model", ""))), src=src,
@@ -1034,7 +1041,7 @@ def target_checks(best, rows):
             single = [x for x in bl if x.device == "GPU" and x.molecules == 1 and
                       x.api == r.api and x.machine == r.machine and
                       x.precision == r.precision and x.graph == r.graph and
-                      x.variant in ("", "single")]
+                      x.resident == r.resident and x.variant in ("", "single")]
             if not single:
                 continue
             s = single[0]

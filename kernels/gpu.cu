@@ -1086,7 +1086,9 @@ struct NetArgs {
   int n_layers, sizes[MLFF_MAX_LAYERS + 1], act, fp16;
   int split;             /* split each dot product over threads (few blocks: latency-bound) */
   int hidden_total;      /* sum over hidden layers of 2 x width: the activation buffers */
-  int woff[MLFF_MAX_LAYERS]; /* resident step: hidden layer l's staged weights at Ws + woff[l - 1] */
+  /* resident step: hidden layer l's staged weights at Ws + woff[l - 1], its biases at
+   * Ws + boff[l - 1]; the output unit's weights at Ws + ooff, its bias after them */
+  int woff[MLFF_MAX_LAYERS], boff[MLFF_MAX_LAYERS], ooff;
   float scale, e0[MLFF_MAX_ELEMENTS];
   const float *W[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS], *b[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
   /* MLFF_GPU_PROFILE: block 0 writes its SM clock (clock64) and the global timer (ns) at the end
@@ -1121,21 +1123,22 @@ __device__ __forceinline__ float rnd(float x, int fp16) {
  * Latency-bound (a block stages ~100 KB per step from L2): 16-byte loads, eight in flight per
  * thread before any store. Ends with a barrier: the weights are there for every thread. */
 #define STAGE_UNROLL 8
+template <int T>
 __device__ __forceinline__ void stage_weights(float *Ws, const float *W, int O, int K, int t, int fp16) {
   __syncthreads(); /* whoever still reads the previous layer's weights is done */
   if ((K & 3) == 0 && ((size_t)W & 15) == 0) {
     const int K4 = K / 4, n4 = O * K4;
     const float4 *W4 = (const float4 *)W;
-    for (int base = t; base < n4; base += STAGE_UNROLL * FUSED_THREADS) {
+    for (int base = t; base < n4; base += STAGE_UNROLL * T) {
       float4 v[STAGE_UNROLL];
 #pragma unroll
       for (int u = 0; u < STAGE_UNROLL; u++) {
-        int idx = base + u * FUSED_THREADS;
+        int idx = base + u * T;
         if (idx < n4) v[u] = __ldg(&W4[idx]);
       }
 #pragma unroll
       for (int u = 0; u < STAGE_UNROLL; u++) {
-        int idx = base + u * FUSED_THREADS;
+        int idx = base + u * T;
         if (idx >= n4) break;
         int o = idx / K4, k = 4 * (idx - o * K4);
         float *d = Ws + o * (K + 1) + k;
@@ -1148,7 +1151,7 @@ __device__ __forceinline__ void stage_weights(float *Ws, const float *W, int O, 
   } else {
     const int n = O * K;
 #pragma unroll 8
-    for (int idx = t; idx < n; idx += FUSED_THREADS) {
+    for (int idx = t; idx < n; idx += T) {
       int o = idx / K, k = idx - o * K;
       Ws[o * (K + 1) + k] = rnd(__ldg(&W[idx]), fp16);
     }
@@ -1156,16 +1159,72 @@ __device__ __forceinline__ void stage_weights(float *Ws, const float *W, int O, 
   __syncthreads();
 }
 
+/* pair_gradient shared by four consecutive lanes (gmask), lane q taking angular shell q of
+ * four: the terms of one shell, summed over the four by two exchanges; lanes 0-2 add one
+ * component each into gr. A quarter of the latency of one lane per pair, for the one-kernel
+ * step, whose few pairs leave most threads idle. */
+template <int NZ>
+__device__ __forceinline__ void pair_gradient_quarter(const AevParams &P, int q, unsigned gmask,
+                                                      float4 dj, float4 dk, float2 cj, float2 ck,
+                                                      int sj, int sk, const float *dG, float *gr,
+                                                      int ja, int kb) {
+  float f1[NZ], df1[NZ];
+  const float ij = 1.f / dj.w, ik = 1.f / dk.w, inv = ij * ik;
+  const float cos_t = (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) * inv;
+  const float ravg = 0.5f * (dj.w + dk.w), u = ravg - P.muA[q], f2 = __expf(-P.etaA * u * u);
+  angle_terms<NZ>(P, cos_t, f1, df1);
+  const float *wp = dG + P.n_radial + pair_index(sj, sk, P.nS) * 4 * NZ + q * NZ;
+  float t = 0.f, tc = 0.f;
+#pragma unroll
+  for (int z = 0; z < NZ; z++) {
+    const float wz = wp[z];
+    t += wz * f1[z];
+    tc += wz * df1[z];
+  }
+  float S = t * f2, S_c = tc * f2, S_r = S * (-2.f * P.etaA * u);
+#pragma unroll
+  for (int off = 1; off < 4; off <<= 1) {
+    S += __shfl_xor_sync(gmask, S, off);
+    S_c += __shfl_xor_sync(gmask, S_c, off);
+    S_r += __shfl_xor_sync(gmask, S_r, off);
+  }
+  const float fcjk = cj.x * ck.x;
+  const float dE_dc = 2.f * fcjk * S_c;
+  const float dE_drj = 2.f * (cj.y * ck.x * S + 0.5f * fcjk * S_r);
+  const float dE_drk = 2.f * (cj.x * ck.y * S + 0.5f * fcjk * S_r);
+  const float cc = dE_dc * inv, aj = (dE_drj - dE_dc * cos_t * ij) * ij,
+              ak = (dE_drk - dE_dc * cos_t * ik) * ik;
+  if (q < 3) {
+    const float djx = q == 0 ? dj.x : q == 1 ? dj.y : dj.z, dkx = q == 0 ? dk.x : q == 1 ? dk.y : dk.z;
+    atomicAdd(&gr[3 * ja + q], cc * dkx + aj * djx);
+    atomicAdd(&gr[3 * kb + q], cc * djx + ak * dkx);
+  }
+}
+
 /* The one-kernel step's descriptor backward: the pair gradients of atom i's neighbours, into gr
- * (shared memory). Thread per angular pair, then per radial neighbour, in one range (a thread
- * takes one or the other). Counts as in pair_gradient (ANI-1x's at compile time: registers). */
-template <int NR, int NA, int NZ>
+ * (shared memory). Thread per angular pair (four per pair where there are four angular shells),
+ * then per radial neighbour, in one range (a thread takes one or the other). Counts as in
+ * pair_gradient (ANI-1x's at compile time: registers). */
+template <int T, int NR, int NA, int NZ>
 __device__ __forceinline__ void fused_descriptor_backward(const AevParams &P, int t, int n, int na,
                                                           const float4 *nd, const int *ns,
                                                           const int *ang, const float *dG, float *gr) {
   const int npairs = na * (na - 1) / 2, nR = NR ? NR : P.nR;
-  for (int u = t; u < npairs + n; u += FUSED_THREADS) {
-    if (u < npairs) {
+  constexpr int LANES = NA == 4 && NZ > 0 ? 4 : 1; /* threads per pair */
+  for (int u = t; u < LANES * npairs + n; u += T) {
+    if (LANES == 4 && u < LANES * npairs) { /* a pair's four lanes are all here (T % 4 == 0) */
+      int a, b;
+      decode_pair(u / 4, na, a, b);
+      const int ja = ang[a], kb = ang[b];
+      const float4 dj = nd[ja], dk = nd[kb];
+      if constexpr (LANES == 4)
+        pair_gradient_quarter<NZ>(P, u & 3, 0xFu << (t & 28), dj, dk,
+                                  make_float2(fc_f(dj.w, P.Rca), dfc_f(dj.w, P.Rca)),
+                                  make_float2(fc_f(dk.w, P.Rca), dfc_f(dk.w, P.Rca)), ns[ja], ns[kb],
+                                  dG, gr, ja, kb);
+      continue;
+    }
+    if (LANES == 1 && u < npairs) {
       int a, b;
       decode_pair(u, na, a, b);
       const int ja = ang[a], kb = ang[b];
@@ -1175,7 +1234,7 @@ __device__ __forceinline__ void fused_descriptor_backward(const AevParams &P, in
                             gr, ja, kb);
       continue;
     }
-    const int k = u - npairs;
+    const int k = u - LANES * npairs;
     const float4 d = nd[k];
     if (d.w >= P.Rcr) continue;
     const float *w = dG + ns[k] * nR;
@@ -1197,14 +1256,15 @@ __device__ __forceinline__ void fused_descriptor_backward(const AevParams &P, in
  * force scatter. Sizes: hidden widths <= 1024 in all. loaded (the resident step): the block's
  * shared memory keeps every hidden layer of element *loaded between steps (at Ws + woff), staged
  * again only when the block's atom is of another element; NULL: one layer at a time. */
+template <int T>
 __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, const NetArgs &N, const char *stage,
                                            int n_total, float rc, float *force, float *eatom,
                                            float *vatom, double *sums, int *overflow,
                                            int *loaded) {
   extern __shared__ float sh[];
   __shared__ int cnt, na;
-  __shared__ float red[FUSED_THREADS / 32];
-  __shared__ float part[FUSED_THREADS]; /* partial dot products of split matrix-vector products */
+  __shared__ float red[T / 32];
+  __shared__ float part[T]; /* partial dot products of split matrix-vector products */
   const int t = threadIdx.x, lane = t % 32, warp = t / 32;
   const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
   const float4 p = pos[i];
@@ -1225,7 +1285,7 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
   const int4 meta = ((const StepHeader *)stage)->meta;
   const double *xd = stage_xd(stage, meta.x);
   const int small = meta.y;
-  for (int j = t; j < n_total; j += FUSED_THREADS) {
+  for (int j = t; j < n_total; j += T) {
     float4 q = pos[j];
     float dx = q.x - p.x, dy = q.y - p.y, dz = q.z - p.z, r2 = dx * dx + dy * dy + dz * dz;
     if (j == i || q.w < 0.f || r2 >= rc2_loose) continue;
@@ -1238,7 +1298,7 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
       ns[k] = (int)q.w; /* positions are read once: they may live in host memory */
     }
   }
-  for (int f = t; f < P.D; f += FUSED_THREADS) G[f] = 0.f;
+  for (int f = t; f < P.D; f += T) G[f] = 0.f;
   __syncthreads();
   if (cnt > FUSED_MAX_NB) {
     if (t == 0) atomicMax(overflow, cnt);
@@ -1246,7 +1306,7 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
   }
   const int n = cnt;
   fused_phase(N, 1);
-  for (int k = t; k < n; k += FUSED_THREADS) {
+  for (int k = t; k < n; k += T) {
     if (nd[k].w < P.Rca) ang[atomicAdd(&na, 1)] = k;
     gr[3 * k] = gr[3 * k + 1] = gr[3 * k + 2] = 0.f;
   }
@@ -1255,7 +1315,7 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
   /* descriptor: warps take the neighbours, then the pairs, in turn; lanes own features (few
    * collisions). A lane reads the shell constants of its first feature once: the lanes of a
    * warp read different ones, and the constant bank serves one address at a time */
-  const int nW = FUSED_THREADS / 32, nAZ = P.nA * P.nZ, xl = lane / P.nZ, zl = lane - xl * P.nZ;
+  const int nW = T / 32, nAZ = P.nA * P.nZ, xl = lane / P.nZ, zl = lane - xl * P.nZ;
   const float muR_l = lane < P.nR ? P.muR[lane] : 0.f, muA_l = lane < nAZ ? P.muA[xl] : 0.f,
               cosZ_l = lane < nAZ ? P.cosZ[zl] : 0.f, sinZ_l = lane < nAZ ? P.sinZ[zl] : 0.f;
   for (int q = warp; q < n + npairs; q += nW) {
@@ -1292,9 +1352,15 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
   const float *in = G;
   float *layer_out[MLFF_MAX_LAYERS];
   float *h = H;
+  const int L = N.n_layers, last = N.sizes[L - 1];
   if (loaded && *loaded != e) { /* every thread has read *loaded before the first barrier */
-    for (int l = 1; l < N.n_layers; l++)
-      stage_weights(Ws + N.woff[l - 1], N.W[e][l - 1], N.sizes[l], N.sizes[l - 1], t, N.fp16);
+    for (int l = 1; l < L; l++) {
+      stage_weights<T>(Ws + N.woff[l - 1], N.W[e][l - 1], N.sizes[l], N.sizes[l - 1], t, N.fp16);
+      for (int o = t; o < N.sizes[l]; o += T) Ws[N.boff[l - 1] + o] = N.b[e][l - 1][o];
+    }
+    for (int k = t; k <= last; k += T)
+      Ws[N.ooff + k] = k < last ? N.W[e][L - 1][k] : N.b[e][L - 1][0];
+    __syncthreads();
     if (t == 0) *loaded = e;
   }
   /* Each layer's weights are staged in shared memory first: one burst of independent,
@@ -1303,15 +1369,15 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
    * bank conflicts. */
   for (int l = 1; l < N.n_layers; l++) {
     const int K = N.sizes[l - 1], O = N.sizes[l];
-    const float *bias = N.b[e][l - 1];
+    const float *bias = loaded ? Ws + N.boff[l - 1] : N.b[e][l - 1];
     const float *Wl = loaded ? Ws + N.woff[l - 1] : Ws;
-    if (!loaded) stage_weights(Ws, N.W[e][l - 1], O, K, t, N.fp16);
+    if (!loaded) stage_weights<T>(Ws, N.W[e][l - 1], O, K, t, N.fp16);
     float *a_out = h, *d_out = h + O;
     /* S threads per output, each a K/S slice of the dot product (a latency chain S times
      * shorter); thread u takes output u % O, slice u / O, so a warp's lanes read consecutive
      * rows (no bank conflicts) and one input value (a broadcast) */
-    const int S = !N.split || O >= FUSED_THREADS ? 1 : FUSED_THREADS / O, chunk = (K + S - 1) / S;
-    for (int u = t; u < O * S; u += FUSED_THREADS) {
+    const int S = !N.split || O >= T ? 1 : T / O, chunk = (K + S - 1) / S;
+    for (int u = t; u < O * S; u += T) {
       const int o = u % O, s = u / O, k1 = min(K, (s + 1) * chunk);
       const float *wr = Wl + (size_t)o * (K + 1);
       float acc0 = 0.f, acc1 = 0.f;
@@ -1331,7 +1397,7 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
     }
     if (S > 1) {
       __syncthreads();
-      for (int o = t; o < O; o += FUSED_THREADS) {
+      for (int o = t; o < O; o += T) {
         float z = bias[o], dz;
         for (int q = 0; q < S; q++) z += part[q * O + o];
         a_out[o] = act_and_grad(N.act, z, &dz);
@@ -1345,20 +1411,19 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
     if (l <= 3) fused_phase(N, 9 + l);
   }
   /* output unit: energy; then dE/d(last hidden pre-activation) */
-  const int L = N.n_layers, last = N.sizes[L - 1];
-  const float *wl = N.W[e][L - 1];
+  const float *wl = loaded ? Ws + N.ooff : N.W[e][L - 1];
   float y = 0.f;
-  for (int k = t; k < last; k += FUSED_THREADS) y += rnd(wl[k], N.fp16) * rnd(in[k], N.fp16);
+  for (int k = t; k < last; k += T) y += rnd(wl[k], N.fp16) * rnd(in[k], N.fp16);
   for (int off = 16; off; off >>= 1) y += __shfl_down_sync(0xffffffffu, y, off);
   if (lane == 0) red[warp] = y;
   float *dz = h, *dprev = h + 1024;
-  for (int k = t; k < last; k += FUSED_THREADS)
+  for (int k = t; k < last; k += T)
     dz[k] = N.scale * rnd(wl[k], N.fp16) * layer_out[L - 1][last + k];
   __syncthreads();
   fused_phase(N, 3);
   if (t == 0) {
-    float yy = N.b[e][L - 1][0];
-    for (int w = 0; w < FUSED_THREADS / 32; w++) yy += red[w];
+    float yy = loaded ? wl[last] : N.b[e][L - 1][0];
+    for (int w = 0; w < T / 32; w++) yy += red[w];
     float en = N.scale * yy + N.e0[e];
     eatom[i] = en;
     atomicAdd(&sums[0], (double)en);
@@ -1369,10 +1434,10 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
     float *dst = l == 1 ? G : dprev;
     /* the last hidden layer's weights are still staged from the forward pass */
     const float *Wl = loaded ? Ws + N.woff[l - 1] : Ws;
-    if (!loaded && l < L - 1) stage_weights(Ws, N.W[e][l - 1], O, K, t, N.fp16);
+    if (!loaded && l < L - 1) stage_weights<T>(Ws, N.W[e][l - 1], O, K, t, N.fp16);
     /* as forward: S threads per input k, each a slice of the outputs o */
-    const int S = !N.split || K >= FUSED_THREADS ? 1 : FUSED_THREADS / K, chunk = (O + S - 1) / S;
-    for (int u = t; u < K * S; u += FUSED_THREADS) {
+    const int S = !N.split || K >= T ? 1 : T / K, chunk = (O + S - 1) / S;
+    for (int u = t; u < K * S; u += T) {
       const int k = u % K, s = u / K, o1 = min(O, (s + 1) * chunk);
       float acc0 = 0.f, acc1 = 0.f;
       int o = s * chunk;
@@ -1387,7 +1452,7 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
     }
     if (S > 1) {
       __syncthreads();
-      for (int k = t; k < K; k += FUSED_THREADS) {
+      for (int k = t; k < K; k += T) {
         float acc = 0.f;
         for (int q = 0; q < S; q++) acc += part[q * K + k];
         dst[k] = l > 1 ? acc * layer_out[l - 1][K + k] : acc;
@@ -1402,21 +1467,21 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
   fused_phase(N, 4);
   /* descriptor backward: G now holds dE/dG */
   if (P.nR == 16 && P.nA == 4 && P.nZ == 8)
-    fused_descriptor_backward<16, 4, 8>(P, t, n, na, nd, ns, ang, G, gr);
+    fused_descriptor_backward<T, 16, 4, 8>(P, t, n, na, nd, ns, ang, G, gr);
   else
-    fused_descriptor_backward<0, 0, 0>(P, t, n, na, nd, ns, ang, G, gr);
+    fused_descriptor_backward<T, 0, 0, 0>(P, t, n, na, nd, ns, ang, G, gr);
   __syncthreads();
   fused_phase(N, 5);
   float vacc[6] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-  scatter_forces(t, FUSED_THREADS, i, n, nj, nd, gr, force, vatom, vacc);
+  scatter_forces(t, T, i, n, nj, nd, gr, force, vatom, vacc);
   /* the block's virial, one atomic per component (not per warp: on six addresses for all) */
-  __shared__ float vblk[FUSED_THREADS / 32][6];
+  __shared__ float vblk[T / 32][6];
   if (lane == 0)
     for (int q = 0; q < 6; q++) vblk[warp][q] = vacc[q];
   __syncthreads();
   if (t < 6) {
     float v = 0.f;
-    for (int w = 0; w < FUSED_THREADS / 32; w++) v += vblk[w][t];
+    for (int w = 0; w < T / 32; w++) v += vblk[w][t];
     atomicAdd(&sums[1 + t], (double)v);
   }
   fused_phase(N, 6);
@@ -1425,6 +1490,7 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
 /* The block that finishes a step last (by its ticket) copies the results (the output buffer,
  * out_words 4-byte words) into pinned host memory and zeroes the buffer for the next step:
  * no copies, no memset around the kernel. Returns whether this block did. */
+template <int T>
 __device__ __forceinline__ bool copy_out_if_last(int *out_dev, int *out_host, int out_words, int *ticket) {
   __shared__ int last;
   __threadfence(); /* this block's results are visible device-wide before its ticket */
@@ -1433,9 +1499,9 @@ __device__ __forceinline__ bool copy_out_if_last(int *out_dev, int *out_host, in
   __syncthreads();
   if (!last) return false;
   __threadfence();
-  for (int w = threadIdx.x; w < out_words; w += FUSED_THREADS) out_host[w] = __ldcg(&out_dev[w]);
+  for (int w = threadIdx.x; w < out_words; w += T) out_host[w] = __ldcg(&out_dev[w]);
   __syncthreads();
-  for (int w = threadIdx.x; w < out_words; w += FUSED_THREADS) out_dev[w] = 0; /* ticket too */
+  for (int w = threadIdx.x; w < out_words; w += T) out_dev[w] = 0; /* ticket too */
   __threadfence_system();
   __syncthreads(); /* every thread's results are out before whatever the block writes next */
   return true;
@@ -1448,8 +1514,8 @@ __global__ void __launch_bounds__(FUSED_THREADS)
 k_fused(AevParams P, NetArgs N, const char *stage, int n_total, float rc, float *force,
         float *eatom, float *vatom, double *sums, int *overflow, int *out_dev, int *out_host,
         int out_words, int *ticket) {
-  fused_atom(blockIdx.x, P, N, stage, n_total, rc, force, eatom, vatom, sums, overflow, nullptr);
-  if (out_host) copy_out_if_last(out_dev, out_host, out_words, ticket);
+  fused_atom<FUSED_THREADS>(blockIdx.x, P, N, stage, n_total, rc, force, eatom, vatom, sums, overflow, nullptr);
+  if (out_host) copy_out_if_last<FUSED_THREADS>(out_dev, out_host, out_words, ticket);
 }
 
 /* The resident step (small systems, a GPU not shared with other processes): k_fused's blocks
@@ -1460,20 +1526,22 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_total, float rc, float 
  * telling every block to return (bcast = -epoch, the launch's own number, so that a value left
  * by an earlier launch means nothing), so that a resident step never holds the GPU for long:
  * cudaFree or cudaDeviceSynchronize elsewhere in the process wait at most that long.
- * Positions: every block reads them from host memory where they are few; beyond RELAY_ATOMS
- * block 0 alone does and relays them through device memory (stage_dev) before it passes the
- * step on (every block reading all positions over PCIe costs blocks x atoms x 40 bytes).
+ * Positions: block 0 alone reads them from host memory and relays them through device memory
+ * (stage_dev) before it passes the step on: the other blocks read them from L2. (Every block
+ * reading them from host memory made a benzene's step 37 us instead of 24 on an H200.)
  * Atoms: one per block while there are no more atoms than blocks; beyond, the blocks are dealt
  * out to the elements in proportion to their atoms, and a block takes every eb-th atom of its
  * element, so that the weights it holds stay its own. */
-#define RELAY_ATOMS 24
 #define RESIDENT_MAX_ATOMS 512   /* with images; and at most RESIDENT_ATOMS_PER_SM x SMs local */
 #define RESIDENT_ATOMS_PER_SM 8
+/* Threads of a resident block: one block per SM, so twice k_fused's, for the latency-bound
+ * phases of one atom (ptxas then keeps the kernel within 128 registers) */
+#define RESIDENT_THREADS 512
 #define RESIDENT_MINE 32         /* a block's atoms: <= 2 x RESIDENT_ATOMS_PER_SM (see deal_atoms) */
 struct ResidentArgs {
   const int4 *stage_host;   /* the staged positions in pinned host memory */
   int4 *stage_dev;          /* their relay in device memory (relay set) */
-  int stage_words, relay;   /* 16-byte words of the staged positions; relay them */
+  int stage_words;          /* 16-byte words of the staged positions */
   const volatile int *go;   /* host-mapped: the step the host asks for (< 0: return) */
   volatile int *done;       /* host-mapped: the last step whose results are out */
   volatile int *bcast;      /* device: block 0's word to the other blocks */
@@ -1507,7 +1575,7 @@ __device__ __forceinline__ void deal_atoms(const float4 *pos, int n_local, int n
   if (t < MLFF_MAX_ELEMENTS) count[t] = 0;
   if (t == 0) *n_mine = 0;
   __syncthreads();
-  for (int a = t; a < n_local; a += FUSED_THREADS) {
+  for (int a = t; a < n_local; a += RESIDENT_THREADS) {
     const int s = (int)pos[a].w;
     if (s >= 0) atomicAdd(&count[s], 1);
   }
@@ -1556,7 +1624,7 @@ __device__ __forceinline__ void deal_atoms(const float4 *pos, int n_local, int n
   __syncthreads();
 }
 
-__global__ void __launch_bounds__(FUSED_THREADS, 1)
+__global__ void __launch_bounds__(RESIDENT_THREADS, 1)
 k_fused_resident(AevParams P, NetArgs N, ResidentArgs R, int n_local, int n_total, float rc,
                  float *force, float *eatom, float *vatom, double *sums, int *overflow,
                  int *out_dev, int *out_host, int out_words, int *ticket) {
@@ -1564,7 +1632,7 @@ k_fused_resident(AevParams P, NetArgs N, ResidentArgs R, int n_local, int n_tota
   __shared__ int cmd, loaded, n_mine, mine[RESIDENT_MINE];
   int4 *stage = (int4 *)(sh + R.stage_off);
   const int t = threadIdx.x;
-  const bool relay_out = R.relay && blockIdx.x == 0, from_host = !R.relay || blockIdx.x == 0;
+  const bool relay = blockIdx.x == 0;
   if (t == 0) loaded = -1;
   for (int seq = R.seq0;;) {
     if (t == 0) {
@@ -1574,7 +1642,7 @@ k_fused_resident(AevParams P, NetArgs N, ResidentArgs R, int n_local, int n_tota
         while ((c = *R.go) == seq)
           if (global_ns() - t0 > R.idle_ns) break;
         c = c > seq ? c : -R.epoch;
-        if (!relay_out || c < 0) *R.bcast = c; /* relayed: once the positions are out */
+        if (c < 0) *R.bcast = c; /* a step: once the positions are relayed, below */
         if (c > 0) fused_phase(N, 7);
       } else {
         while ((c = *R.bcast) <= seq && c != -R.epoch) {
@@ -1588,12 +1656,12 @@ k_fused_resident(AevParams P, NetArgs N, ResidentArgs R, int n_local, int n_tota
     seq = cmd;
     /* the positions of this step: from host memory (not from L1, where an earlier step's may
      * be), or from the relay (from L2) */
-    for (int w = t; w < R.stage_words; w += FUSED_THREADS) {
-      const int4 v = from_host ? __ldcv(&R.stage_host[w]) : __ldcg(&R.stage_dev[w]);
+    for (int w = t; w < R.stage_words; w += RESIDENT_THREADS) {
+      const int4 v = relay ? __ldcv(&R.stage_host[w]) : __ldcg(&R.stage_dev[w]);
       stage[w] = v;
-      if (relay_out) R.stage_dev[w] = v;
+      if (relay) R.stage_dev[w] = v;
     }
-    if (relay_out) {
+    if (relay) {
       __threadfence();
       __syncthreads();
       if (t == 0) *R.bcast = seq;
@@ -1603,9 +1671,9 @@ k_fused_resident(AevParams P, NetArgs N, ResidentArgs R, int n_local, int n_tota
     const float4 *pos = (const float4 *)((const char *)stage + sizeof(StepHeader));
     deal_atoms(pos, n_local, P.nS, mine, &n_mine);
     for (int k = 0; k < n_mine; k++)
-      fused_atom(mine[k], P, N, (const char *)stage, n_total, rc, force, eatom, vatom, sums,
+      fused_atom<RESIDENT_THREADS>(mine[k], P, N, (const char *)stage, n_total, rc, force, eatom, vatom, sums,
                  overflow, &loaded);
-    if (copy_out_if_last(out_dev, out_host, out_words, ticket) && t == 0) {
+    if (copy_out_if_last<RESIDENT_THREADS>(out_dev, out_host, out_words, ticket) && t == 0) {
       if (N.phase) { /* block 0's clocks, for once written by the last block */
         unsigned long long gt;
         asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(gt));
@@ -1955,6 +2023,10 @@ static NetArgs net_args(const mlff_gpu *g, int n_local) {
   N.n_layers = g->n_layers;
   for (int l = 1; l < g->n_layers; l++) N.hidden_total += 2 * g->sizes[l];
   for (int l = 1; l < g->n_layers - 1; l++) N.woff[l] = N.woff[l - 1] + g->sizes[l] * (g->sizes[l - 1] + 1);
+  const int Lh = g->n_layers - 1; /* hidden layers */
+  N.boff[0] = N.woff[Lh - 1] + g->sizes[Lh] * (g->sizes[Lh - 1] + 1);
+  for (int l = 1; l < Lh; l++) N.boff[l] = N.boff[l - 1] + g->sizes[l];
+  N.ooff = N.boff[Lh - 1] + g->sizes[Lh];
   for (int l = 0; l <= g->n_layers; l++) N.sizes[l] = g->sizes[l];
   N.act = g->act;
   N.fp16 = g->fp16;
@@ -1974,10 +2046,10 @@ static NetArgs net_args(const mlff_gpu *g, int n_local) {
  * then one layer's weights; the resident step: every hidden layer's, and the staged positions
  * (at resident_stage_off floats, 16-byte aligned) */
 static size_t resident_stage_off(const mlff_gpu *g) {
-  size_t hidden = 0, wall = 0;
+  size_t hidden = 0, wall = g->sizes[g->n_layers - 1] + 1; /* the output unit */
   for (int l = 1; l < g->n_layers; l++) {
     hidden += 2 * g->sizes[l];
-    wall += (size_t)g->sizes[l] * (g->sizes[l - 1] + 1);
+    wall += (size_t)g->sizes[l] * (g->sizes[l - 1] + 2); /* weights (rows padded) and biases */
   }
   size_t words = FUSED_MAX_NB * (sizeof(float4) + 3 * sizeof(int) + 3 * sizeof(float)) / sizeof(float) +
                  g->aev.D + hidden + 2 * 1024 + wall;
@@ -2204,7 +2276,6 @@ static mlff_status launch_resident(mlff_gpu *g, int n_local, int n_total, int wa
   A.stage_host = (const int4 *)g->h_stage_dev;
   A.stage_dev = (int4 *)g->d_stage;
   A.stage_words = (int)(resident_stage_bytes(n_total) / 16);
-  A.relay = n_total > RELAY_ATOMS;
   A.go = g->h_mail_dev;
   A.done = g->h_mail_dev + 32;
   A.bcast = g->d_bcast;
@@ -2218,7 +2289,7 @@ static mlff_status launch_resident(mlff_gpu *g, int n_local, int n_total, int wa
   void *args[] = {&g->aev, &N, &A, &n_local, &n_total, &g->rc, &g->d_force, &g->d_eatom, &vatom,
                   &g->d_sums, &g->d_overflow, &out_dev, &out_host, &out_words, &g->d_ticket};
   const int blocks = n_local < g->n_sm ? n_local : g->n_sm;
-  cudaError_t e = cudaLaunchCooperativeKernel((const void *)k_fused_resident, blocks, FUSED_THREADS,
+  cudaError_t e = cudaLaunchCooperativeKernel((const void *)k_fused_resident, blocks, RESIDENT_THREADS,
                                               args, fused_smem(g, 1), g->stream);
   if (e != cudaSuccess) {
     cudaGetLastError();
