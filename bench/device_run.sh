@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # device_run.sh — on the GPU machine, from the repository root, with .device/ (from
 # scripts/device_bundle.sh) and .devdata/ (liquid boxes from bench/make_liquid.sh) carried:
+# the floors of a small step (bench/latency_probe: $OUT/<gpu>-<date>-latency.json),
 # GPU tests (test_gpu; test_lammps on the GPU under mpiexec with 1, 2, 4 ranks), compute-sanitizer
 # memcheck and racecheck, bench/run.sh gpu (LAMMPS timings, memory,
 # accuracy: $OUT/<gpu>-<date>-gpu.json) and the C-API benchmark while time is left (the call has
@@ -15,6 +16,9 @@ export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export OMP_NUM_THREADS=1
 B=$PWD/.device/bin
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/logs/gpu.txt"
+echo "== floors of a small step on this machine (bench/latency_probe: launches, PCIe round trips)"
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | awk '{ for (i = 1; i <= NF; i++) if (toupper($i) != "NVIDIA") { print tolower($i); exit } }')
+"$B/latency_probe" 3000 | tee "$out/${gpu:-gpu}-$(date -u +%Y-%m-%d)-latency.json"
 echo "== gpu tests"
 "$B/test_gpu" 2>&1 | tee "$out/logs/test_gpu.log"
 echo "test_gpu rc=${PIPESTATUS[0]}" | tee -a "$out/logs/test_gpu.log"
