@@ -279,7 +279,7 @@ class Row:
     def device_text(self):
         if self.device == "GPU":
             t = f"GPU {self.precision or 'FP32'}"
-            if self.graph is not None:
+            if self.graph is not None and not self.resident:  # a resident step replays no graph
                 t += ", CUDA graph" if self.graph else ", no graph"
             if self.resident is not None:
                 t += ", resident step" if self.resident else ", resident step off"
@@ -316,7 +316,7 @@ class Row:
     def line_label(self):
         if self.device == "GPU":
             t = f"GPU {self.precision or 'FP32'}"
-            if self.graph is not None:
+            if self.graph is not None and not self.resident:
                 t += ", graph" if self.graph else ", no graph"
             if self.resident is not None:
                 t += ", resident" if self.resident else ", not resident"

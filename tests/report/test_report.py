@@ -61,6 +61,9 @@ def fixtures(d):
                                               "force_rmse_meV_per_A": 33.3,
                                               "force_mae_meV_per_A": 22.2}},
           "cases": {"benzene_gpu_fp32": case(12, 20.0),
+                    # small systems on the resident step, and with it off (the graph path)
+                    "benzene_gpu_fp32_res": case(12, 15.0, graph=True, resident=True),
+                    "benzene_gpu_fp32_graph": case(12, 30.0, graph=True, resident=False),
                     "benzene_gpu_fp16": case(12, 19.0, device_mem_mb=123.0),
                     "benzene4_gpu_fp32": case(48, 26.0),
                     "benzene8_gpu_fp32": case(96, 40.0),
@@ -173,12 +176,19 @@ def main():
 
     # The seed's table: configuration | speedup | memory | accuracy | machine | time
     conf = section(text, "Configurations")
-    c = one_row(conf, "GPU benzene FP32", "1 benzene (12 atoms), LAMMPS, GPU FP32")
+    c = one_row(conf, "GPU benzene FP32", "1 benzene (12 atoms), LAMMPS, GPU FP32 |")
     if c[1] != "100.0× vs PyTorch compile (H100)" or c[4] != "H100" or c[5] != "20.00 µs/step":
         fail(f"GPU benzene FP32 row: speedup 2.0 ms / 20 us, machine, time: {c}", conf)
     if "student vs teacher: E MAE 0.777 meV/atom, F RMSE 33.3 meV/Å" not in c[3]:
         fail(f"accuracy cell from the file's accuracy section: {c[3]}", conf)
-    c = one_row(conf, "GPU benzene FP16", "1 benzene (12 atoms), LAMMPS, GPU FP16")
+    c = one_row(conf, "resident step", "1 benzene (12 atoms), LAMMPS, GPU FP32, resident step |")
+    if c[5] != "15.00 µs/step":
+        fail(f"resident row: no 'CUDA graph' in its name, its time: {c}", conf)
+    c = one_row(conf, "resident step off",
+                "1 benzene (12 atoms), LAMMPS, GPU FP32, CUDA graph, resident step off |")
+    if c[5] != "30.00 µs/step":
+        fail(f"graph-path row of a small system: {c}", conf)
+    c = one_row(conf, "GPU benzene FP16", "1 benzene (12 atoms), LAMMPS, GPU FP16 |")
     if c[2] != "device 123 MB" or "FP16 vs FP32: E MAE 0.0123 meV/atom, F RMSE 0.456" not in c[3]:
         fail(f"FP16 row: memory and FP16-vs-FP32 accuracy: {c}", conf)
     c = one_row(conf, "CPU benzene", "1 benzene (12 atoms), LAMMPS, CPU 1 thread")
@@ -204,7 +214,7 @@ def main():
 
     # Targets, computed from the fixtures
     tg = section(text, "Issue-5 targets")
-    c = one_row(tg, "benzene target", "One benzene on the GPU", "LAMMPS, GPU FP32")
+    c = one_row(tg, "benzene target", "One benzene on the GPU", "LAMMPS, GPU FP32 |")
     if c[3] != "20.00 µs" or c[5] != "meets":
         fail(f"20 us meets <= 25: {c}", tg)
     c = one_row(tg, "B=8", "B = 8 molecules", "LAMMPS")
