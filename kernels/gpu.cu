@@ -626,6 +626,22 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
   for (int f = lane; f < P.D; f += 32) out[f] = G[f];
 }
 
+/* One angular pair's gradient g_j = cc d_k + aj d_j, g_k = cc d_j + ak d_k from its sums over
+ * the terms: S = sum w f1 f2, S_c = sum w f1' f2 (f1' = d f1 / d cos), S_r = sum w f1 d f2 / d r;
+ * cj, ck: the cutoff function and its derivative at rj, rk (Rca); ij, ik: 1/rj, 1/rk. */
+__device__ __forceinline__ void pair_coefficients(float S, float S_c, float S_r, float2 cj, float2 ck,
+                                                  float cos_t, float ij, float ik, float &cc,
+                                                  float &aj, float &ak) {
+  const float fcjk = cj.x * ck.x;
+  const float dE_dc = 2.f * fcjk * S_c;
+  const float dE_drj = 2.f * (cj.y * ck.x * S + 0.5f * fcjk * S_r);
+  const float dE_drk = 2.f * (cj.x * ck.y * S + 0.5f * fcjk * S_r);
+  /* d cos / d d_j = d_k/(rj rk) - cos d_j/rj^2, and symmetrically for k */
+  cc = dE_dc * ij * ik;
+  aj = (dE_drj - dE_dc * cos_t * ij) * ij;
+  ak = (dE_drk - dE_dc * cos_t * ik) * ik;
+}
+
 /* The gradient of E with respect to the two neighbour vectors of one angular pair (j, k),
  * added into gr[3 * ja ..] and gr[3 * kb ..] (shared memory). dG: dE/dG of the central atom. */
 template <int NA = 0, int NZ = 0>
@@ -655,14 +671,8 @@ __device__ __forceinline__ void pair_gradient(const AevParams &P, float4 dj, flo
     S_c += tc * f2[q];
     S_r += t * f2[q] * (-2.f * P.etaA * (ravg - P.muA[q]));
   }
-  /* cj, ck: the cutoff function and its derivative at rj, rk (Rca) */
-  const float fcjk = cj.x * ck.x;
-  const float dE_dc = 2.f * fcjk * S_c;
-  const float dE_drj = 2.f * (cj.y * ck.x * S + 0.5f * fcjk * S_r);
-  const float dE_drk = 2.f * (cj.x * ck.y * S + 0.5f * fcjk * S_r);
-  /* d cos / d d_j = d_k/(rj rk) - cos d_j/rj^2, and symmetrically for k */
-  const float cc = dE_dc * inv, aj = (dE_drj - dE_dc * cos_t * ij) * ij,
-              ak = (dE_drk - dE_dc * cos_t * ik) * ik;
+  float cc, aj, ak;
+  pair_coefficients(S, S_c, S_r, cj, ck, cos_t, ij, ik, cc, aj, ak);
   const float djv[3] = {dj.x, dj.y, dj.z}, dkv[3] = {dk.x, dk.y, dk.z};
 #pragma unroll
   for (int x = 0; x < 3; x++) {
@@ -1188,12 +1198,8 @@ __device__ __forceinline__ void pair_gradient_quarter(const AevParams &P, int q,
     S_c += __shfl_xor_sync(gmask, S_c, off);
     S_r += __shfl_xor_sync(gmask, S_r, off);
   }
-  const float fcjk = cj.x * ck.x;
-  const float dE_dc = 2.f * fcjk * S_c;
-  const float dE_drj = 2.f * (cj.y * ck.x * S + 0.5f * fcjk * S_r);
-  const float dE_drk = 2.f * (cj.x * ck.y * S + 0.5f * fcjk * S_r);
-  const float cc = dE_dc * inv, aj = (dE_drj - dE_dc * cos_t * ij) * ij,
-              ak = (dE_drk - dE_dc * cos_t * ik) * ik;
+  float cc, aj, ak;
+  pair_coefficients(S, S_c, S_r, cj, ck, cos_t, ij, ik, cc, aj, ak);
   if (q < 3) {
     const float djx = q == 0 ? dj.x : q == 1 ? dj.y : dj.z, dkx = q == 0 ? dk.x : q == 1 ? dk.y : dk.z;
     atomicAdd(&gr[3 * ja + q], cc * dkx + aj * djx);
