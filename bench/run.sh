@@ -17,8 +17,9 @@
 #   <host>-<date>-cpu.json.
 # gpu (on the GPU machine, from the repository root): .device/ (scripts/device_bundle.sh,
 #   unpacked) and .devdata/liquid768.data, .devdata/liquid49152.data (bench/make_liquid.sh 64 and
-#   4096). Cases: benzene and B = 4, 8, 16 in FP32 and FP16, one benzene and the 49,152-atom box
-#   also without the CUDA graph (MLFF_GPU_GRAPH=0); liquid 768 (one-kernel path), 49,152, and
+#   4096). Cases: benzene and B = 4, 8, 16 in FP32 and FP16 (the resident step), one benzene also
+#   on the graph path (MLFF_GPU_RESIDENT=0), one benzene and the 49,152-atom box also without
+#   the CUDA graph (MLFF_GPU_GRAPH=0); liquid 768 (one-kernel path), 49,152, and
 #   the latter replicated 2x2x2 (393,216) and 3x3x3 (1,327,104 atoms); one benzene on the CPU of
 #   that machine. Writes $MLFF_BENCH_RESULTS (default $OUT, else bench/results)/
 #   <gpu>-<date>-gpu.json (e.g. h100-2026-11-25-gpu.json), logs in $MLFF_BENCH_WORK (default

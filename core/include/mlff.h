@@ -110,7 +110,7 @@ typedef struct {
   int gpu;            /* CUDA device of the GPU path, an ordinal among the visible ones (0 = the
                          first; MPI ranks: local rank mod mlff_gpu_count()) */
   int gpu_shared;     /* other processes use this GPU too (MPI ranks sharing it). Otherwise small
-                         systems (up to 128 atoms with images) run on a resident step: a kernel
+                         systems (up to 512 atoms with images) run on a resident step: a kernel
                          that stays on the GPU between calls, its weights in shared memory, and
                          spins waiting for the next call (up to 2 ms; MLFF_GPU_RESIDENT=0 turns
                          it off). Processes that share a GPU take turns on it, and a spinning
