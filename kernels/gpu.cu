@@ -1546,7 +1546,7 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_total, float rc, float 
 #define RESIDENT_MINE 32         /* a block's atoms: <= 2 x RESIDENT_ATOMS_PER_SM (see deal_atoms) */
 struct ResidentArgs {
   const int4 *stage_host;   /* the staged positions in pinned host memory */
-  int4 *stage_dev;          /* their relay in device memory (relay set) */
+  int4 *stage_dev;          /* their relay in device memory (block 0 writes, the others read) */
   int stage_words;          /* 16-byte words of the staged positions */
   const volatile int *go;   /* host-mapped: the step the host asks for (< 0: return) */
   volatile int *done;       /* host-mapped: the last step whose results are out */
