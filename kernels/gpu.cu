@@ -23,6 +23,7 @@
 #include <omp.h>
 
 #include "mlff_gpu.h"
+#include "resident_deal.h"
 
 #define WARPS_PER_BLOCK 4
 /* k_aev_forward's shared memory per warp: G, then per neighbour slot a float4 d, a cutoff
@@ -1563,9 +1564,8 @@ __device__ __forceinline__ long long global_ns() {
 }
 
 /* This block's atoms (mine[0, *n_mine)) among n_local, by element (see above); every block
- * computes the same deal. Blocks per element: floor(nb c_e / n), at least one, then the
- * blocks left over, one by one, to the element with the most atoms per block; so a block takes
- * at most 2n/nb atoms (<= RESIDENT_MINE while n <= RESIDENT_ATOMS_PER_SM nb). */
+ * computes the same deal (mlff_deal_blocks), which the host has checked gives no block more
+ * than RESIDENT_MINE atoms. */
 __device__ __forceinline__ void deal_atoms(const float4 *pos, int n_local, int n_species, int *mine,
                                            int *n_mine) {
   __shared__ int count[MLFF_MAX_ELEMENTS], my_e, my_slot, my_eb;
@@ -1587,26 +1587,9 @@ __device__ __forceinline__ void deal_atoms(const float4 *pos, int n_local, int n
   }
   __syncthreads();
   if (t == 0) {
-    int eb[MLFF_MAX_ELEMENTS], n = 0, used = 0;
-    for (int e = 0; e < n_species; e++) n += count[e];
-    for (int e = 0; e < n_species; e++) {
-      eb[e] = count[e] ? max(1, (int)((long long)nb * count[e] / max(n, 1))) : 0;
-      used += eb[e];
-    }
-    while (used > nb) { /* only where many elements have few atoms: off the most blocks */
-      int w = 0;
-      for (int e = 1; e < n_species; e++) w = eb[e] > eb[w] ? e : w;
-      eb[w]--;
-      used--;
-    }
-    while (used < nb) { /* to the most atoms per block */
-      int w = -1;
-      for (int e = 0; e < n_species; e++)
-        if (count[e] && (w < 0 || (long long)count[e] * eb[w] > (long long)count[w] * eb[e])) w = e;
-      if (w < 0) break;
-      eb[w]++;
-      used++;
-    }
+    int eb[MLFF_MAX_ELEMENTS];
+    const int most = mlff_deal_blocks(count, n_species, nb, eb);
+    if (most < 0 || most > RESIDENT_MINE) __trap(); /* the host declines such systems */
     my_e = -1;
     for (int e = 0, start = 0; e < n_species; start += eb[e], e++)
       if ((int)blockIdx.x < start + eb[e]) {
@@ -2361,6 +2344,18 @@ static mlff_status run_resident(mlff_gpu *g, int n_local, int n_total, int want_
   return MLFF_OK;
 }
 
+/* More atoms than SMs: whether the resident step's deal of blocks to elements (from the
+ * staged species) gives no block more atoms than it holds (RESIDENT_MINE). */
+static int resident_deal_fits(const mlff_gpu *g, int n_local) {
+  if (n_local <= g->n_sm) return 1; /* an atom per block */
+  int count[MLFF_MAX_ELEMENTS] = {0}, eb[MLFF_MAX_ELEMENTS];
+  const float4 *pos = (const float4 *)(g->h_stage + sizeof(StepHeader));
+  for (int i = 0; i < n_local; i++)
+    if (pos[i].w >= 0.f) count[(int)pos[i].w]++;
+  const int most = mlff_deal_blocks(count, g->n_elements, g->n_sm, eb);
+  return most >= 0 && most <= RESIDENT_MINE;
+}
+
 /* Capture the step into a graph (or reuse the one captured for these counts), run it, and
  * return with the results in the pinned host buffers. Small systems on a GPU of their own run
  * on the resident kernel instead. */
@@ -2368,7 +2363,8 @@ static mlff_status run_step(mlff_gpu *g, int n_local, int n_total, int want_vato
                             float skin) {
   int fused = n_total <= FUSED_MAX_ATOMS && !g->no_fused;
   if (fused && n_total <= RESIDENT_MAX_ATOMS && n_local <= RESIDENT_ATOMS_PER_SM * g->n_sm &&
-      g->resident_ok && !g->shared_gpu && !g->no_resident && !g->no_graph) {
+      g->resident_ok && !g->shared_gpu && !g->no_resident && !g->no_graph &&
+      resident_deal_fits(g, n_local)) {
     g->fused = 1;
     return run_resident(g, n_local, n_total, want_vatom);
   }
