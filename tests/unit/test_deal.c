@@ -2,19 +2,8 @@
  * every block is used, every element with atoms has a block, the returned load is the true
  * largest one and stays within 2n/nb + 1 where blocks are many, and the cases the host must
  * decline (more elements than blocks, a block left with more atoms than it holds) say so. */
-#include <stdio.h>
-#include <stdlib.h>
-
+#include "test_util.h"
 #include "../../kernels/resident_deal.h"
-
-static int failures;
-#define CHECK(c)                                                    \
-  do {                                                              \
-    if (!(c)) {                                                     \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
-      failures++;                                                   \
-    }                                                               \
-  } while (0)
 
 /* the deal's invariants; returns its load */
 static int check_deal(const int *count, int ns, int nb) {
@@ -91,7 +80,7 @@ int main(void) {
     const int load = check_deal(c, ns, nb);
     if (nb >= 4 * present) CHECK(load <= 2 * n / nb + 1);
   }
-  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+  if (test_failures) fprintf(stderr, "%d check(s) failed\n", test_failures);
   else printf("deal: ok\n");
-  return failures != 0;
+  return test_failures != 0;
 }
