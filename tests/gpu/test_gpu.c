@@ -122,7 +122,7 @@ int main(void) {
            names[k], h.f_rel, h.e_rel, h.f_rms);
     CHECK(h.f_rel <= 0.05);
   }
-  { /* the resident step (up to 128 atoms, a GPU of this process's own): the positions are
+  { /* the resident step (up to 512 atoms with images, a GPU of this process's own): the positions are
      * fetched anew every call (a moved benzene on the same kernel), a kernel that returned for
      * idleness (> 2 ms without a call) is started again, another calc allocates, computes and
      * frees while one waits (it must not hold them up for good), and the graph path that
