@@ -171,6 +171,8 @@ struct mlff_gpu {
   int profile, n_marks;
   int n_sm;     /* streaming multiprocessors of the device */
   size_t mlp_smem;   /* k_mlp_fp16's shared memory per block */
+  int mlp_warps, mlp_weights_shared; /* its warps per block; weights in shared memory */
+  int mlp_regs;      /* the shipped shape: k_mlp_fp16_regs instead */
   float bout[MLFF_MAX_ELEMENTS]; /* the output unit's bias per element */
   int device;   /* CUDA ordinal: made current on every entry (calcs on one thread may use different GPUs) */
   int n_threads; /* host threads for staging and adding results in large systems */
@@ -437,55 +439,71 @@ __device__ __forceinline__ void sum_across_lanes(float *v, int lane) {
   halve<N, 1>(v, lane);
 }
 
-/* Angular features with one or two species (NB = 1 or 3 species-pair blocks) and 4 x 8 (shell,
- * section) features per block (ANI-1x): a lane per pair, 32 pairs at a time. A pair's 8 angle
- * factors and 4 radial factors are computed once, by its lane, and their 32 products added into
- * the lane's 32 NB sums (registers; the pair's block selects by a 0/1 weight, no divergence),
- * instead of every lane computing its own feature of every pair from shuffled pair terms. The
- * sums are reduced by halving exchanges; each lane stores the NB features it ends with. */
-template <int NB>
-__device__ __forceinline__ void angular_by_pair(const AevParams &P, int na, const float4 *angd,
-                                                const float *fca, const int *asp, float *GA, int lane) {
-  float v[32 * NB];
-#pragma unroll
-  for (int k = 0; k < 32 * NB; k++) v[k] = 0.f;
-  const int npairs = na * (na - 1) / 2;
-  const int e = P.zeta_m1 >= 0 ? P.zeta_m1 + 1 : -1;
-  for (int base = 0; base < npairs; base += 32) {
-    float c = 0.f, sn = 0.f, w = 0.f, r = 0.f;
-    int blk = 0;
-    if (base + lane < npairs) {
-      int a, b;
-      decode_pair(base + lane, na, a, b);
-      const float4 dj = angd[a], dk = angd[b];
-      c = 0.95f * (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) / (dj.w * dk.w);
-      sn = sqrtf(fmaxf(1.f - c * c, 1e-12f));
-      w = 2.f * fca[a] * fca[b];
-      r = 0.5f * (dj.w + dk.w);
-      blk = pair_index(asp[a], asp[b], P.nS);
-    }
-    float A[8], R[NB][4];
-#pragma unroll
-    for (int z = 0; z < 8; z++) {
-      const float bse = 0.5f * (1.f + c * P.cosZ[z] + sn * P.sinZ[z]);
-      A[z] = e >= 0 ? ipow(bse, e) : powf(bse, P.zeta);
-    }
-#pragma unroll
-    for (int x = 0; x < 4; x++) {
-      const float u = r - P.muA[x], rx = w * __expf(-P.etaA * u * u);
-#pragma unroll
-      for (int q = 0; q < NB; q++) R[q][x] = blk == q ? rx : 0.f;
-    }
-#pragma unroll
-    for (int q = 0; q < NB; q++)
-#pragma unroll
-      for (int x = 0; x < 4; x++)
-#pragma unroll
-        for (int z = 0; z < 8; z++) v[q * 32 + x * 8 + z] = fmaf(R[q][x], A[z], v[q * 32 + x * 8 + z]);
+/* Angular neighbours of one or two species sorted by species (ANI-1x's C/H): species 0 in slots
+ * [0, n0), species 1 in slots cap - 1, cap - 2, ... (n1 of them). The pairs of species block
+ * q (0: 0-0, 1: 0-1, 2: 1-1) one block at a time: every pair of a warp's turn then adds into
+ * the same 32 features (no 0/1 weights over three blocks) and reads the same dE/dG. */
+__device__ __forceinline__ int block_pairs(int q, int n0, int n1) {
+  return q == 0 ? n0 * (n0 - 1) / 2 : q == 1 ? n0 * n1 : n1 * (n1 - 1) / 2;
+}
+/* pair p of block q -> slots (a, b); across the block's cross pairs consecutive p have
+ * distinct a and, by the diagonal shift, distinct b where n1 >= n0 (see decode_pair) */
+__device__ __forceinline__ void block_pair(int q, int p, int n0, int n1, int cap, int &a, int &b) {
+  if (q == 0) {
+    decode_pair(p, n0, a, b);
+  } else if (q == 2) {
+    decode_pair(p, n1, a, b);
+    a = cap - 1 - a;
+    b = cap - 1 - b;
+  } else {
+    const int u = p / n0;
+    a = p - u * n0;
+    b = cap - 1 - (u + a) % n1;
   }
-  sum_across_lanes<NB>(v, lane);
+}
+
+/* The angular features of one or two species, 4 x 8 (shell, section) per block: a lane per
+ * pair of one block, its 8 angle factors and 4 radial factors computed once, by its lane, and
+ * their 32 products added into the lane's 32 sums (registers), instead of every lane computing
+ * its own feature of every pair from shuffled pair terms; the sums are reduced by halving
+ * exchanges once per block (lane l ends with feature l). */
+__device__ __forceinline__ void angular_by_block(const AevParams &P, int n0, int n1, int cap,
+                                                 const float4 *angd, const float *fca, float *GA,
+                                                 int lane) {
+  const int e = P.zeta_m1 >= 0 ? P.zeta_m1 + 1 : -1;
+  for (int q = 0; q < 3; q++) {
+    const int np = block_pairs(q, n0, n1);
+    if (!np) continue; /* G is zero already */
+    float v[32];
 #pragma unroll
-  for (int k = 0; k < NB; k++) GA[NB * lane + k] = v[k];
+    for (int k = 0; k < 32; k++) v[k] = 0.f;
+    for (int base = 0; base < np; base += 32) {
+      float c = 0.f, sn = 0.f, w = 0.f, r = 0.f;
+      if (base + lane < np) {
+        int a, b;
+        block_pair(q, base + lane, n0, n1, cap, a, b);
+        const float4 dj = angd[a], dk = angd[b];
+        c = 0.95f * (dj.x * dk.x + dj.y * dk.y + dj.z * dk.z) / (dj.w * dk.w);
+        sn = sqrtf(fmaxf(1.f - c * c, 1e-12f));
+        w = 2.f * fca[a] * fca[b];
+        r = 0.5f * (dj.w + dk.w);
+      }
+      float A[8];
+#pragma unroll
+      for (int z = 0; z < 8; z++) {
+        const float bse = 0.5f * (1.f + c * P.cosZ[z] + sn * P.sinZ[z]);
+        A[z] = e >= 0 ? ipow(bse, e) : powf(bse, P.zeta);
+      }
+#pragma unroll
+      for (int x = 0; x < 4; x++) {
+        const float u = r - P.muA[x], rx = w * __expf(-P.etaA * u * u);
+#pragma unroll
+        for (int z = 0; z < 8; z++) v[x * 8 + z] = fmaf(rx, A[z], v[x * 8 + z]);
+      }
+    }
+    sum_across_lanes<1>(v, lane);
+    GA[32 * q + lane] = v[0];
+  }
 }
 
 /* Warp per atom: G row of atom i (rows sorted by element). The neighbours are read once, a
@@ -513,7 +531,9 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
   const float4 *nd = nbr_d + (size_t)i * max_nb;
   const int *nj = nbr_j + (size_t)i * max_nb;
   __syncwarp();
-  int na = 0;
+  int na = 0, n0 = 0, n1 = 0;
+  const int nAZ = P.nA * P.nZ;
+  const bool by_block = nAZ == 32 && P.nS <= 2 && P.nA == 4; /* angular neighbours by species */
   /* two species, 16 shells (ANI-1x's C/H, H/O ...): a lane per neighbour, its 16 terms added
    * into the lane's 32 sums (registers), reduced across lanes at the end: no shuffles or
    * shared-memory updates per neighbour */
@@ -525,9 +545,19 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
     const int k = base + lane;
     const float4 d = k < n ? nd[k] : make_float4(0, 0, 0, 1e30f);
     const int sp = k < n ? (int)pos[nj[k]].w : 0;
-    const unsigned m = __ballot_sync(FULL, k < n && d.w < P.Rca);
-    if (k < n && d.w < P.Rca) {
-      int slot = na + __popc(m & ((1u << lane) - 1));
+    const bool in = k < n && d.w < P.Rca;
+    const unsigned m = __ballot_sync(FULL, in), lt = (1u << lane) - 1;
+    if (by_block) {
+      const unsigned m1 = __ballot_sync(FULL, in && sp != 0), m0 = m & ~m1;
+      if (in) {
+        const int slot = sp ? nb4 - 1 - (n1 + __popc(m1 & lt)) : n0 + __popc(m0 & lt);
+        angd[slot] = d;
+        fca[slot] = fc_f(d.w, P.Rca);
+      }
+      n0 += __popc(m0);
+      n1 += __popc(m1);
+    } else if (in) {
+      int slot = na + __popc(m & lt);
       angd[slot] = d;
       fca[slot] = fc_f(d.w, P.Rca);
       asp[slot] = sp;
@@ -560,12 +590,10 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
     G[lane] = vr[0];
   }
   __syncwarp();
-  const int nAZ = P.nA * P.nZ, npairs = na * (na - 1) / 2;
+  const int npairs = na * (na - 1) / 2;
   float *GA = G + P.n_radial;
-  if (nAZ == 32 && P.nS == 2 && P.nA == 4)
-    angular_by_pair<3>(P, na, angd, fca, asp, GA, lane);
-  else if (nAZ == 32 && P.nS == 1 && P.nA == 4)
-    angular_by_pair<1>(P, na, angd, fca, asp, GA, lane);
+  if (by_block)
+    angular_by_block(P, n0, n1, nb4, angd, fca, GA, lane);
   else if (nAZ == 32) {
     /* one feature per lane (ANI-1x: 4 shells x 8 sections): the lane's constants are fixed;
      * a pair's own terms are computed once, by one lane, and passed to all; the lane's sum
@@ -644,11 +672,11 @@ __device__ __forceinline__ void pair_coefficients(float S, float S_c, float S_r,
 }
 
 /* The gradient of E with respect to the two neighbour vectors of one angular pair (j, k),
- * added into gr[3 * ja ..] and gr[3 * kb ..] (shared memory). dG: dE/dG of the central atom. */
+ * added into gr[3 * ja ..] and gr[3 * kb ..] (shared memory). wp: dE/dG of the central atom's
+ * features of the pair's species block (nA x nZ). */
 template <int NA = 0, int NZ = 0>
 __device__ __forceinline__ void pair_gradient(const AevParams &P, float4 dj, float4 dk, float2 cj,
-                                              float2 ck, int sj, int sk, const float *dG, float *gr,
-                                              int ja, int kb) {
+                                              float2 ck, const float *wp, float *gr, int ja, int kb) {
   float f1[NZ ? NZ : MLFF_MAX_ANGLE_SECTIONS], df1[NZ ? NZ : MLFF_MAX_ANGLE_SECTIONS];
   float f2[NA ? NA : MLFF_MAX_ANGULAR_SHELLS];
   const int nA = NA ? NA : P.nA, nZ = NZ ? NZ : P.nZ;
@@ -657,7 +685,6 @@ __device__ __forceinline__ void pair_gradient(const AevParams &P, float4 dj, flo
   float ravg = 0.5f * (dj.w + dk.w);
   angle_terms<NZ>(P, cos_t, f1, df1);
   gauss_comb<NA>(ravg, P.etaA, P.muA, nA, f2);
-  const float *wp = dG + P.n_radial + pair_index(sj, sk, P.nS) * nA * nZ;
   float S = 0.f, S_c = 0.f, S_r = 0.f;
 #pragma unroll
   for (int q = 0; q < nA; q++) {
@@ -777,12 +804,15 @@ __global__ void __launch_bounds__(32 * WARPS_PER_BLOCK, BWD_BLOCKS_PER_SM) k_aev
       na += __popc(m);
     }
     __syncwarp();
-    int npairs = na * (na - 1) / 2;
-    for (int p = lane; p < npairs; p += 32) {
+    /* a lane per pair over all species blocks (a block at a time, as the descriptor forward
+     * does, leaves lanes idle at each block's end: 356 -> 436 us on the 49,152-atom box) */
+    for (int p = lane; p < na * (na - 1) / 2; p += 32) {
       int a, b;
       decode_pair(p, na, a, b);
       const int ja = ang[a], kb = ang[b];
-      pair_gradient<NA, NZ>(P, angd[a], angd[b], angc[a], angc[b], nsp[ja], nsp[kb], dG, gr, ja, kb);
+      pair_gradient<NA, NZ>(P, angd[a], angd[b], angc[a], angc[b],
+                            dG + P.n_radial + pair_index(nsp[ja], nsp[kb], P.nS) * P.nA * P.nZ,
+                            gr, ja, kb);
     }
     __syncwarp();
     scatter_forces(lane, 32, i, n, nj, nd, gr, force, vatom, vacc);
@@ -881,13 +911,17 @@ using namespace nvcuda;
  * wait for each other: the descriptor rows in as half, each hidden layer's activations (half,
  * the next product's input) and act' (half) in the warp's shared memory, the energy from the
  * last layer's float activations, the backward products back down to dE/dG (float, out). Tensor
- * cores (WMMA 16x16x16, FP32 accumulation); the weights, pre-rounded to half, come from L2.
+ * cores (WMMA 16x16x16, FP32 accumulation). A block serves one element and takes its 16-row
+ * tiles in turn; its element's weights, pre-rounded to half, are copied once into the block's
+ * shared memory (rows padded by 8 halves: conflict-free fragment loads) where they fit beside
+ * the warps' areas, else read from L2 (~4x slower: every fragment load waits on L2).
  * Compared with a GEMM per layer, the descriptors are read once and dE/dG written once (no
  * activation round trips through global memory). Sizes: D and hidden widths multiples of 16. */
-#define MLP_WARPS 1 /* warps never wait for each other: small blocks pack SMs best (~21 KB each) */
-#define MLP_CHUNK 8 /* output tiles of 16 columns in flight per warp */
+#define MLP_MAX_WARPS 8 /* warps of a block (fewer where shared memory runs out) */
+#define MLP_CHUNK 8     /* output tiles of 16 columns in flight per warp */
 struct MlpArgs {
   int n_layers, sizes[MLFF_MAX_LAYERS + 1], act;
+  int weights_shared; /* copy the element's half weights into shared memory (mlp_weight_words) */
   float scale, e0[MLFF_MAX_ELEMENTS];
   const __half *Wh[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
   const float *b[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
@@ -895,29 +929,54 @@ struct MlpArgs {
   float bout[MLFF_MAX_ELEMENTS];
 };
 
-/* shared memory of one warp, in floats: 64 columns of the descriptor rows (half), per hidden
- * layer half activations and float act', and a 16x16 float scratch tile */
-#define MLP_GCHUNK 64
+/* shared memory of one warp, in floats: 32 columns of the descriptor rows (half), per hidden
+ * layer half activations and half act', and a 16x16 float scratch tile */
+#define MLP_GCHUNK 32
 __host__ __device__ inline int mlp_words_per_warp(const int *sizes, int n_layers) {
   int w = 16 * (MLP_GCHUNK + 8) / 2;
   for (int l = 1; l < n_layers; l++) w += 2 * (16 * (sizes[l] + 8) / 2);
   return w + 16 * 20;
 }
+/* one element's hidden-layer weights as half in shared memory, rows of K + 8, in floats */
+__host__ __device__ inline int mlp_weight_words(const int *sizes, int n_layers) {
+  int w = 0;
+  for (int l = 1; l < n_layers; l++) w += sizes[l] * (sizes[l - 1] + 8) / 2;
+  return w;
+}
 
-__global__ void __launch_bounds__(32 * MLP_WARPS, 10)
+__global__ void __launch_bounds__(32 * MLP_MAX_WARPS, 1)
 k_mlp_fp16(MlpArgs M, const int *offset, const int *row_atom, const float *G, float *dG,
            float *eatom, double *sums) {
   extern __shared__ float sh[];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, e = blockIdx.y;
-  const int r0 = offset[e] + (blockIdx.x * MLP_WARPS + warp) * 16, r_end = offset[e + 1];
-  if (r0 >= r_end) return;
-  const int L = M.n_layers;
-  float *base = sh + warp * mlp_words_per_warp(M.sizes, L);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, e = blockIdx.y, nw = blockDim.x / 32;
+  const int L = M.n_layers, r_end = offset[e + 1];
+  if (offset[e] + blockIdx.x * nw * 16 >= r_end) return; /* no tile of this element for us */
+  /* the layers' weights W_l [O][K] and their row strides: shared copies or L2 */
+  const __half *Wl[MLFF_MAX_LAYERS];
+  int ldw[MLFF_MAX_LAYERS];
+  float *base = sh;
+  for (int l = 1; l < L; l++) {
+    const int K = M.sizes[l - 1], O = M.sizes[l];
+    if (M.weights_shared) {
+      __half *dst = (__half *)base;
+      const uint4 *src = (const uint4 *)M.Wh[e][l - 1]; /* K % 16 == 0: rows of whole uint4s */
+      for (int q = threadIdx.x; q < O * K / 8; q += blockDim.x) {
+        const int o = q / (K / 8), k = 8 * (q % (K / 8));
+        *(uint4 *)(dst + o * (K + 8) + k) = src[q];
+      }
+      Wl[l] = dst;
+      ldw[l] = K + 8;
+      base += O * (K + 8) / 2;
+    } else {
+      Wl[l] = M.Wh[e][l - 1];
+      ldw[l] = K;
+    }
+  }
+  if (M.weights_shared) __syncthreads();
+  base += warp * mlp_words_per_warp(M.sizes, L);
   __half *Gh = (__half *)base;
   /* per hidden layer: activations (the next input; in the last, dE/dZ) and act', both half,
-   * rows of width + 8; accumulators leave through one 16 x 16 float tile at a time, so a warp
-   * needs ~21 KB (with act' in float and a float row block per layer it needed ~30 KB: 7
-   * blocks per SM instead of 10) */
+   * rows of width + 8; accumulators leave through one 16 x 16 float tile at a time */
   __half *Ah[MLFF_MAX_LAYERS], *Dh[MLFF_MAX_LAYERS];
   float *p = base + 16 * (MLP_GCHUNK + 8) / 2;
   for (int l = 1; l < L; l++) {
@@ -927,126 +986,340 @@ k_mlp_fp16(MlpArgs M, const int *offset, const int *row_atom, const float *G, fl
     p += 16 * (M.sizes[l] + 8) / 2;
   }
   float *tile = p; /* [16][20] */
-  /* forward: Z_l = A_{l-1} W_l^T; W_l [O][K] row-major is W_l^T column-major */
-  for (int l = 1; l < L; l++) {
-    const int K = M.sizes[l - 1], O = M.sizes[l];
-    const __half *A = l == 1 ? Gh : Ah[l - 1], *W = M.Wh[e][l - 1];
-    const float *bias = M.b[e][l - 1], *wo = M.wout[e];
-    const bool last = l == L - 1;
-    float y[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-    for (int c0 = 0; c0 < O; c0 += 16 * MLP_CHUNK) {
-      const int nc = min(MLP_CHUNK, (O - c0) / 16);
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[MLP_CHUNK];
+  for (int r0 = offset[e] + (blockIdx.x * nw + warp) * 16; r0 < r_end; r0 += gridDim.x * nw * 16) {
+    /* forward: Z_l = A_{l-1} W_l^T; W_l [O][K] row-major is W_l^T column-major */
+    for (int l = 1; l < L; l++) {
+      const int K = M.sizes[l - 1], O = M.sizes[l];
+      const __half *A = l == 1 ? Gh : Ah[l - 1], *W = Wl[l];
+      const int ld = ldw[l];
+      const float *bias = M.b[e][l - 1], *wo = M.wout[e];
+      const bool last = l == L - 1;
+      float y[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+      for (int c0 = 0; c0 < O; c0 += 16 * MLP_CHUNK) {
+        const int nc = min(MLP_CHUNK, (O - c0) / 16);
+        wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[MLP_CHUNK];
 #pragma unroll
-      for (int c = 0; c < MLP_CHUNK; c++) wmma::fill_fragment(acc[c], 0.f);
-      for (int k0 = 0; k0 < K; k0 += 16) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
-        if (l == 1) { /* the descriptor rows, 64 columns at a time, as half (past the end: 0) */
-          if (k0 % MLP_GCHUNK == 0) {
-            const int w4 = min(MLP_GCHUNK, K - k0) / 4;
-            __syncwarp();
+        for (int c = 0; c < MLP_CHUNK; c++) wmma::fill_fragment(acc[c], 0.f);
+        for (int k0 = 0; k0 < K; k0 += 16) {
+          wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+          if (l == 1) { /* the descriptor rows, MLP_GCHUNK columns at a time, as half (past the end: 0) */
+            if (k0 % MLP_GCHUNK == 0) {
+              const int w4 = min(MLP_GCHUNK, K - k0) / 4;
+              __syncwarp();
 #pragma unroll 8
-            for (int idx = lane; idx < 16 * w4; idx += 32) {
-              const int r = idx / w4, k = 4 * (idx % w4);
-              const float4 v = r0 + r < r_end ? *(const float4 *)(G + (size_t)(r0 + r) * K + k0 + k)
-                                              : make_float4(0.f, 0.f, 0.f, 0.f);
-              __half *d = Gh + r * (MLP_GCHUNK + 8) + k;
-              d[0] = __float2half(v.x); d[1] = __float2half(v.y);
-              d[2] = __float2half(v.z); d[3] = __float2half(v.w);
+              for (int idx = lane; idx < 16 * w4; idx += 32) {
+                const int r = idx / w4, k = 4 * (idx % w4);
+                const float4 v = r0 + r < r_end ? *(const float4 *)(G + (size_t)(r0 + r) * K + k0 + k)
+                                                : make_float4(0.f, 0.f, 0.f, 0.f);
+                __half *d = Gh + r * (MLP_GCHUNK + 8) + k;
+                d[0] = __float2half(v.x); d[1] = __float2half(v.y);
+                d[2] = __float2half(v.z); d[3] = __float2half(v.w);
+              }
+              __syncwarp();
             }
-            __syncwarp();
+            wmma::load_matrix_sync(fa, Gh + k0 % MLP_GCHUNK, MLP_GCHUNK + 8);
+          } else {
+            wmma::load_matrix_sync(fa, A + k0, K + 8);
           }
-          wmma::load_matrix_sync(fa, Gh + k0 % MLP_GCHUNK, MLP_GCHUNK + 8);
-        } else {
-          wmma::load_matrix_sync(fa, A + k0, K + 8);
-        }
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb[MLP_CHUNK];
+          wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb[MLP_CHUNK];
 #pragma unroll /* all of the step's weight tiles requested before the first product */
-        for (int c = 0; c < MLP_CHUNK; c++)
-          if (c < nc) wmma::load_matrix_sync(fb[c], W + (size_t)(c0 + 16 * c) * K + k0, K);
+          for (int c = 0; c < MLP_CHUNK; c++)
+            if (c < nc) wmma::load_matrix_sync(fb[c], W + (size_t)(c0 + 16 * c) * ld + k0, ld);
 #pragma unroll
-        for (int c = 0; c < MLP_CHUNK; c++)
-          if (c < nc) wmma::mma_sync(acc[c], fa, fb[c], acc[c]);
+          for (int c = 0; c < MLP_CHUNK; c++)
+            if (c < nc) wmma::mma_sync(acc[c], fa, fb[c], acc[c]);
+        }
+        /* bias and activation, a 16 x 16 tile at a time: act as half (the next input), act' as
+         * half; in the last layer the energy (lane l sums rows l / 16 + 2 q of column l % 16)
+         * and dE/dZ as the input of the backward pass */
+#pragma unroll
+        for (int c = 0; c < MLP_CHUNK; c++) {
+          if (c >= nc) break;
+          wmma::store_matrix_sync(tile, acc[c], 20, wmma::mem_row_major);
+          __syncwarp();
+          const int col = c0 + 16 * c + lane % 16;
+          const float bc = bias[col], wc = last ? wo[col] : 0.f;
+#pragma unroll
+          for (int q = 0; q < 8; q++) {
+            const int r = lane / 16 + 2 * q;
+            float dz, a = act_and_grad(M.act, tile[r * 20 + lane % 16] + bc, &dz);
+            if (last) {
+              y[q] += a * wc;
+              Ah[l][r * (O + 8) + col] = __float2half(M.scale * wc * dz);
+            } else {
+              Ah[l][r * (O + 8) + col] = __float2half(a);
+              Dh[l][r * (O + 8) + col] = __float2half(dz);
+            }
+          }
+          __syncwarp();
+        }
       }
-      /* bias and activation, a 16 x 16 tile at a time: act as half (the next input), act' as
-       * half; in the last layer the energy (lane l sums rows l / 16 + 2 q of column l % 16)
-       * and dE/dZ as the input of the backward pass */
-#pragma unroll
-      for (int c = 0; c < MLP_CHUNK; c++) {
-        if (c >= nc) break;
-        wmma::store_matrix_sync(tile, acc[c], 20, wmma::mem_row_major);
-        __syncwarp();
-        const int col = c0 + 16 * c + lane % 16;
-        const float bc = bias[col], wc = last ? wo[col] : 0.f;
+      if (last) { /* rows' sums over the 16 lanes of a half-warp; lanes 0 and 16 write them */
+        float e_sum = 0.f; /* one atomic on the total per half-warp (one address for all) */
 #pragma unroll
         for (int q = 0; q < 8; q++) {
+          for (int off = 8; off; off >>= 1) y[q] += __shfl_xor_sync(0xffffffffu, y[q], off);
           const int r = lane / 16 + 2 * q;
-          float dz, a = act_and_grad(M.act, tile[r * 20 + lane % 16] + bc, &dz);
-          if (last) {
-            y[q] += a * wc;
-            Ah[l][r * (O + 8) + col] = __float2half(M.scale * wc * dz);
-          } else {
-            Ah[l][r * (O + 8) + col] = __float2half(a);
-            Dh[l][r * (O + 8) + col] = __float2half(dz);
+          if (lane % 16 == 0 && r0 + r < r_end) {
+            const float en = M.scale * (y[q] + M.bout[e]) + M.e0[e];
+            eatom[row_atom[r0 + r]] = en;
+            e_sum += en;
           }
         }
-        __syncwarp();
+        if (lane % 16 == 0) atomicAdd(&sums[0], (double)e_sum);
       }
+      __syncwarp();
     }
-    if (last) { /* rows' sums over the 16 lanes of a half-warp; lanes 0 and 16 write them */
-      float e_sum = 0.f; /* one atomic on the total per half-warp (one address for all) */
+    /* backward: dA_{l-1} = dZ_l W_l (W_l [O][K] row-major), times act' of layer l-1 */
+    for (int l = L - 1; l >= 1; l--) {
+      const int K = M.sizes[l - 1], O = M.sizes[l];
+      const __half *dZ = Ah[l], *W = Wl[l];
+      const int ld = ldw[l];
+      for (int c0 = 0; c0 < K; c0 += 16 * MLP_CHUNK) {
+        const int nc = min(MLP_CHUNK, (K - c0) / 16);
+        wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[MLP_CHUNK];
 #pragma unroll
-      for (int q = 0; q < 8; q++) {
-        for (int off = 8; off; off >>= 1) y[q] += __shfl_xor_sync(0xffffffffu, y[q], off);
-        const int r = lane / 16 + 2 * q;
-        if (lane % 16 == 0 && r0 + r < r_end) {
-          const float en = M.scale * (y[q] + M.bout[e]) + M.e0[e];
-          eatom[row_atom[r0 + r]] = en;
-          e_sum += en;
+        for (int c = 0; c < MLP_CHUNK; c++) wmma::fill_fragment(acc[c], 0.f);
+        for (int k0 = 0; k0 < O; k0 += 16) {
+          wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+          wmma::load_matrix_sync(fa, dZ + k0, O + 8);
+          wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb[MLP_CHUNK];
+#pragma unroll
+          for (int c = 0; c < MLP_CHUNK; c++)
+            if (c < nc) wmma::load_matrix_sync(fb[c], W + (size_t)k0 * ld + c0 + 16 * c, ld);
+#pragma unroll
+          for (int c = 0; c < MLP_CHUNK; c++)
+            if (c < nc) wmma::mma_sync(acc[c], fa, fb[c], acc[c]);
+        }
+#pragma unroll
+        for (int c = 0; c < MLP_CHUNK; c++) {
+          if (c >= nc) break;
+          wmma::store_matrix_sync(tile, acc[c], 20, wmma::mem_row_major);
+          __syncwarp();
+          for (int q = lane; q < 256; q += 32) {
+            const int r = q / 16, col = c0 + 16 * c + q % 16;
+            const float v = tile[r * 20 + q % 16];
+            if (l > 1) /* the input of the next backward product, written over the activations */
+              Ah[l - 1][r * (K + 8) + col] = __float2half(v * __half2float(Dh[l - 1][r * (K + 8) + col]));
+            else if (r0 + r < r_end)
+              dG[(size_t)(r0 + r) * K + col] = v;
+          }
+          __syncwarp();
         }
       }
-      if (lane % 16 == 0) atomicAdd(&sums[0], (double)e_sum);
+      __syncwarp();
     }
-    __syncwarp();
   }
-  /* backward: dA_{l-1} = dZ_l W_l (W_l [O][K] row-major), times act' of layer l-1 */
-  for (int l = L - 1; l >= 1; l--) {
-    const int K = M.sizes[l - 1], O = M.sizes[l];
-    const __half *dZ = Ah[l], *W = M.Wh[e][l - 1];
-    for (int c0 = 0; c0 < K; c0 += 16 * MLP_CHUNK) {
-      const int nc = min(MLP_CHUNK, (K - c0) / 16);
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[MLP_CHUNK];
+}
+
+/* The FP16 network of the shipped shape (D -> H1 -> H2 -> H3 -> 1 with compile-time widths),
+ * its activations never leaving registers: mma.sync m16n8k16 (FP32 accumulation), whose
+ * accumulator layout (PTX ISA: thread (g = lane / 4, t = lane % 4) holds rows g and g + 8,
+ * columns 2t and 2t + 1 of an 8-column tile) is, two tiles side by side, the layout of the next
+ * product's A operand (as FlashAttention passes P to P V): bias, activation, act' and the
+ * backward's act' products all happen on a thread's own elements, with no shared-memory round
+ * trip and no warp barrier. A warp owns 16 rows; a block serves one element, its weights (half,
+ * rows padded by 8: conflict-free ldmatrix) copied once into shared memory. k_mlp_fp16 serves
+ * other shapes. */
+#define MLPR_WARPS 8
+struct Frag { uint32_t r[4]; }; /* A operand of one k16 chunk: 16 rows x 16 columns, half */
+
+__device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
+  __half2 h = __floats2half2_rn(lo, hi);
+  return *(uint32_t *)&h;
+}
+__device__ __forceinline__ float2 unpack_half2(uint32_t v) { return __half22float2(*(__half2 *)&v); }
+
+__device__ __forceinline__ void mma16816(float (&c)[4], const Frag &a, uint32_t b0, uint32_t b1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+               "{%8,%9}, {%0,%1,%2,%3};\n"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a.r[0]), "r"(a.r[1]), "r"(a.r[2]), "r"(a.r[3]), "r"(b0), "r"(b1));
+}
+template <bool TRANS>
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&b)[4], const __half *p) {
+  const unsigned a = (unsigned)__cvta_generic_to_shared(p);
+  if (TRANS)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3]) : "r"(a));
+  else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3]) : "r"(a));
+}
+
+/* acc[N/8] = A (16 x K) times W^T, W [N][K + 8] in shared memory (forward: B = W^T) */
+template <int K, int N>
+__device__ __forceinline__ void mma_forward(const Frag (&a)[K / 16], const __half *W, float (&acc)[N / 8][4],
+                                            int lane) {
 #pragma unroll
-      for (int c = 0; c < MLP_CHUNK; c++) wmma::fill_fragment(acc[c], 0.f);
-      for (int k0 = 0; k0 < O; k0 += 16) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
-        wmma::load_matrix_sync(fa, dZ + k0, O + 8);
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb[MLP_CHUNK];
+  for (int j = 0; j < N / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  const __half *row = W + ((lane / 16) * 8 + lane % 8) * (K + 8) + ((lane / 8) & 1) * 8;
 #pragma unroll
-        for (int c = 0; c < MLP_CHUNK; c++)
-          if (c < nc) wmma::load_matrix_sync(fb[c], W + (size_t)k0 * K + c0 + 16 * c, K);
+  for (int kc = 0; kc < K / 16; kc++)
 #pragma unroll
-        for (int c = 0; c < MLP_CHUNK; c++)
-          if (c < nc) wmma::mma_sync(acc[c], fa, fb[c], acc[c]);
-      }
+    for (int np = 0; np < N / 16; np++) {
+      uint32_t b[4];
+      ldmatrix_x4<false>(b, row + np * 16 * (K + 8) + kc * 16);
+      mma16816(acc[2 * np], a[kc], b[0], b[1]);
+      mma16816(acc[2 * np + 1], a[kc], b[2], b[3]);
+    }
+}
+/* acc[K/8] = dZ (16 x O) times W, W [O][K + 8] in shared memory (backward: B = W) */
+template <int O, int K>
+__device__ __forceinline__ void mma_backward(const Frag (&a)[O / 16], const __half *W, float (&acc)[K / 8][4],
+                                             int lane) {
 #pragma unroll
-      for (int c = 0; c < MLP_CHUNK; c++) {
-        if (c >= nc) break;
-        wmma::store_matrix_sync(tile, acc[c], 20, wmma::mem_row_major);
-        __syncwarp();
-        for (int q = lane; q < 256; q += 32) {
-          const int r = q / 16, col = c0 + 16 * c + q % 16;
-          const float v = tile[r * 20 + q % 16];
-          if (l > 1) /* the input of the next backward product, written over the activations */
-            Ah[l - 1][r * (K + 8) + col] = __float2half(v * __half2float(Dh[l - 1][r * (K + 8) + col]));
-          else if (r0 + r < r_end)
-            dG[(size_t)(r0 + r) * K + col] = v;
-        }
-        __syncwarp();
+  for (int j = 0; j < K / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  const __half *row = W + (((lane / 8) & 1) * 8 + lane % 8) * (K + 8) + (lane / 16) * 8;
+#pragma unroll
+  for (int kc = 0; kc < O / 16; kc++)
+#pragma unroll
+    for (int np = 0; np < K / 16; np++) {
+      uint32_t b[4];
+      ldmatrix_x4<true>(b, row + kc * 16 * (K + 8) + np * 16);
+      mma16816(acc[2 * np], a[kc], b[0], b[1]);
+      mma16816(acc[2 * np + 1], a[kc], b[2], b[3]);
+    }
+}
+/* bias and activation of a hidden layer's accumulators: the activations as the next product's
+ * A operand, act' (half) in the same layout */
+template <int N>
+__device__ __forceinline__ void hidden_out(int act, const float (&acc)[N / 8][4], const float *bias,
+                                           Frag (&a)[N / 16], Frag (&d)[N / 16], int lane) {
+#pragma unroll
+  for (int j = 0; j < N / 8; j++) {
+    const float2 bb = *(const float2 *)(bias + 8 * j + 2 * (lane % 4));
+    float v[4], dv[4];
+#pragma unroll
+    for (int q = 0; q < 4; q++) v[q] = act_and_grad(act, acc[j][q] + (q & 1 ? bb.y : bb.x), &dv[q]);
+    a[j / 2].r[2 * (j & 1)] = pack_half2(v[0], v[1]);
+    a[j / 2].r[2 * (j & 1) + 1] = pack_half2(v[2], v[3]);
+    d[j / 2].r[2 * (j & 1)] = pack_half2(dv[0], dv[1]);
+    d[j / 2].r[2 * (j & 1) + 1] = pack_half2(dv[2], dv[3]);
+  }
+}
+/* the backward's accumulators times act' (same layout) as the next backward product's A operand */
+template <int N>
+__device__ __forceinline__ void times_act_grad(const float (&acc)[N / 8][4], const Frag (&d)[N / 16],
+                                               Frag (&a)[N / 16]) {
+#pragma unroll
+  for (int j = 0; j < N / 8; j++) {
+    const float2 d01 = unpack_half2(d[j / 2].r[2 * (j & 1)]), d23 = unpack_half2(d[j / 2].r[2 * (j & 1) + 1]);
+    a[j / 2].r[2 * (j & 1)] = pack_half2(acc[j][0] * d01.x, acc[j][1] * d01.y);
+    a[j / 2].r[2 * (j & 1) + 1] = pack_half2(acc[j][2] * d23.x, acc[j][3] * d23.y);
+  }
+}
+
+template <int D, int H1, int H2, int H3>
+__global__ void __launch_bounds__(32 * MLPR_WARPS, 1)
+k_mlp_fp16_regs(MlpArgs M, const int *offset, const int *row_atom, const float *G, float *dG,
+                float *eatom, double *sums) {
+  extern __shared__ float sh[];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, e = blockIdx.y;
+  const int g = lane / 4, t = lane % 4, r_end = offset[e + 1];
+  if (offset[e] + blockIdx.x * MLPR_WARPS * 16 >= r_end) return; /* no tile of this element for us */
+  __half *W1 = (__half *)sh, *W2 = W1 + H1 * (D + 8), *W3 = W2 + H2 * (H1 + 8);
+  {
+    const int K[3] = {D, H1, H2}, O[3] = {H1, H2, H3};
+    __half *dst[3] = {W1, W2, W3};
+#pragma unroll
+    for (int l = 0; l < 3; l++) { /* rows of whole uint4s: widths are multiples of 16 */
+      const uint4 *src = (const uint4 *)M.Wh[e][l];
+      for (int q = threadIdx.x; q < O[l] * K[l] / 8; q += blockDim.x) {
+        const int o = q / (K[l] / 8), k = 8 * (q % (K[l] / 8));
+        *(uint4 *)(dst[l] + o * (K[l] + 8) + k) = src[q];
       }
     }
-    __syncwarp();
   }
+  __syncthreads();
+  const float *b1 = M.b[e][0], *b2 = M.b[e][1], *b3 = M.b[e][2], *wo = M.wout[e];
+  double e_warp = 0.0;
+  for (int r0 = offset[e] + (blockIdx.x * MLPR_WARPS + warp) * 16; r0 < r_end;
+       r0 += gridDim.x * MLPR_WARPS * 16) {
+    const bool ok0 = r0 + g < r_end, ok8 = r0 + g + 8 < r_end;
+    Frag a0[D / 16];
+    { /* the descriptor rows g and g + 8 as the first product's A operand */
+      const float *ga = G + (size_t)(r0 + g) * D + 2 * t, *gb = ga + 8 * (size_t)D;
+#pragma unroll
+      for (int kc = 0; kc < D / 16; kc++) {
+        const float2 z = make_float2(0.f, 0.f);
+        const float2 x0 = ok0 ? __ldg((const float2 *)(ga + 16 * kc)) : z;
+        const float2 x1 = ok8 ? __ldg((const float2 *)(gb + 16 * kc)) : z;
+        const float2 x2 = ok0 ? __ldg((const float2 *)(ga + 16 * kc + 8)) : z;
+        const float2 x3 = ok8 ? __ldg((const float2 *)(gb + 16 * kc + 8)) : z;
+        a0[kc].r[0] = pack_half2(x0.x, x0.y);
+        a0[kc].r[1] = pack_half2(x1.x, x1.y);
+        a0[kc].r[2] = pack_half2(x2.x, x2.y);
+        a0[kc].r[3] = pack_half2(x3.x, x3.y);
+      }
+    }
+    Frag a1[H1 / 16], d1[H1 / 16], a2[H2 / 16], d2[H2 / 16], dz3[H3 / 16];
+    {
+      float acc[H1 / 8][4];
+      mma_forward<D, H1>(a0, W1, acc, lane);
+      hidden_out<H1>(M.act, acc, b1, a1, d1, lane);
+    }
+    {
+      float acc[H2 / 8][4];
+      mma_forward<H1, H2>(a1, W2, acc, lane);
+      hidden_out<H2>(M.act, acc, b2, a2, d2, lane);
+    }
+    {
+      float acc[H3 / 8][4], y0 = 0.f, y8 = 0.f; /* rows g and g + 8 of the output unit */
+      mma_forward<H2, H3>(a2, W3, acc, lane);
+#pragma unroll
+      for (int j = 0; j < H3 / 8; j++) {
+        const float2 bb = *(const float2 *)(b3 + 8 * j + 2 * t), ww = *(const float2 *)(wo + 8 * j + 2 * t);
+        float v[4], dv[4];
+#pragma unroll
+        for (int q = 0; q < 4; q++) v[q] = act_and_grad(M.act, acc[j][q] + (q & 1 ? bb.y : bb.x), &dv[q]);
+        y0 += v[0] * ww.x + v[1] * ww.y;
+        y8 += v[2] * ww.x + v[3] * ww.y;
+        dz3[j / 2].r[2 * (j & 1)] = pack_half2(M.scale * ww.x * dv[0], M.scale * ww.y * dv[1]);
+        dz3[j / 2].r[2 * (j & 1) + 1] = pack_half2(M.scale * ww.x * dv[2], M.scale * ww.y * dv[3]);
+      }
+      /* a row's sum over its quad's four threads; thread t = 0 writes rows g and g + 8 */
+      for (int off = 1; off < 4; off <<= 1) {
+        y0 += __shfl_xor_sync(0xffffffffu, y0, off);
+        y8 += __shfl_xor_sync(0xffffffffu, y8, off);
+      }
+      if (t == 0) {
+        const float en0 = M.scale * (y0 + M.bout[e]) + M.e0[e], en8 = M.scale * (y8 + M.bout[e]) + M.e0[e];
+        if (ok0) { eatom[row_atom[r0 + g]] = en0; e_warp += en0; }
+        if (ok8) { eatom[row_atom[r0 + g + 8]] = en8; e_warp += en8; }
+      }
+    }
+    {
+      float acc[H2 / 8][4];
+      mma_backward<H3, H2>(dz3, W3, acc, lane);
+      times_act_grad<H2>(acc, d2, a2); /* dE/dZ2, over the activations */
+    }
+    {
+      float acc[H1 / 8][4];
+      mma_backward<H2, H1>(a2, W2, acc, lane);
+      times_act_grad<H1>(acc, d1, a1); /* dE/dZ1 */
+    }
+    {
+      float acc[D / 8][4];
+      mma_backward<H1, D>(a1, W1, acc, lane);
+      float *da = dG + (size_t)(r0 + g) * D + 2 * t, *db = da + 8 * (size_t)D;
+#pragma unroll
+      for (int j = 0; j < D / 8; j++) {
+        if (ok0) *(float2 *)(da + 8 * j) = make_float2(acc[j][0], acc[j][1]);
+        if (ok8) *(float2 *)(db + 8 * j) = make_float2(acc[j][2], acc[j][3]);
+      }
+    }
+  }
+  /* the warp's energy: one atomic per warp (one address for the whole grid) */
+  for (int off = 16; off; off >>= 1) e_warp += __shfl_xor_sync(0xffffffffu, e_warp, off);
+  if (lane == 0) atomicAdd(&sums[0], e_warp);
+}
+/* its one instance: the shipped models' D, H1, H2, H3 */
+#define MLPR_SHAPE 128, 128, 64, 64
+static const int mlpr_shape[4] = {MLPR_SHAPE};
+static int mlpr_smem_bytes(void) {
+  const int *n = mlpr_shape;
+  return 2 * (n[1] * (n[0] + 8) + n[2] * (n[1] + 8) + n[3] * (n[2] + 8));
 }
 
 /* Output layer (one unit): atomic energy, and dE/dA of the last hidden layer times its act'.
@@ -1237,8 +1510,9 @@ __device__ __forceinline__ void fused_descriptor_backward(const AevParams &P, in
       const int ja = ang[a], kb = ang[b];
       const float4 dj = nd[ja], dk = nd[kb];
       pair_gradient<NA, NZ>(P, dj, dk, make_float2(fc_f(dj.w, P.Rca), dfc_f(dj.w, P.Rca)),
-                            make_float2(fc_f(dk.w, P.Rca), dfc_f(dk.w, P.Rca)), ns[ja], ns[kb], dG,
-                            gr, ja, kb);
+                            make_float2(fc_f(dk.w, P.Rca), dfc_f(dk.w, P.Rca)),
+                            dG + P.n_radial + pair_index(ns[ja], ns[kb], P.nS) * P.nA * P.nZ, gr,
+                            ja, kb);
       continue;
     }
     const int k = u - LANES * npairs;
@@ -1917,7 +2191,21 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
         st = mlff_fail(MLFF_ERR_UNSUPPORTED, "fp16 yes runs the network on tensor-core tiles of 16: "
                        "the descriptor length and hidden widths must be multiples of 16, and %s is %d "
                        "(use fp16 no)", l ? "a hidden width" : "the descriptor length", g->sizes[l]);
-    g->mlp_smem = (size_t)MLP_WARPS * mlp_words_per_warp(g->sizes, g->n_layers) * sizeof(float);
+    /* the element's weights in shared memory where they fit beside at least two warps (1 block
+     * per SM, up to MLP_MAX_WARPS warps); else from L2, a warp per block */
+    int max_optin = 0;
+    cudaDeviceGetAttribute(&max_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    const size_t per_warp = (size_t)mlp_words_per_warp(g->sizes, g->n_layers) * sizeof(float);
+    const size_t weights = (size_t)mlp_weight_words(g->sizes, g->n_layers) * sizeof(float);
+    g->mlp_weights_shared = (size_t)max_optin >= weights + 2 * per_warp;
+    g->mlp_warps = g->mlp_weights_shared ? (int)((max_optin - weights) / per_warp) : 1;
+    if (g->mlp_warps > MLP_MAX_WARPS) g->mlp_warps = MLP_MAX_WARPS;
+    g->mlp_smem = (g->mlp_weights_shared ? weights : 0) + g->mlp_warps * per_warp;
+    const char *regs = getenv("MLFF_GPU_MLP_REGS"); /* "0": the shared-memory kernel always */
+    g->mlp_regs = g->n_layers == 4 && !(regs && !strcmp(regs, "0"));
+    for (int l = 0; l < 4 && g->mlp_regs; l++) g->mlp_regs = g->sizes[l] == mlpr_shape[l];
+    if (g->mlp_regs && set_smem_limit((const void *)k_mlp_fp16_regs<MLPR_SHAPE>, mlpr_smem_bytes(), device) != cudaSuccess)
+      g->mlp_regs = 0;
     if (!st && set_smem_limit((const void *)k_mlp_fp16, g->mlp_smem, device) != cudaSuccess)
       st = mlff_fail(MLFF_ERR_UNSUPPORTED, "fp16 yes: the FP16 network needs %zu bytes of shared "
                      "memory per block, more than this GPU gives (use fp16 no)", g->mlp_smem);
@@ -2092,6 +2380,7 @@ static MlpArgs mlp_args(const mlff_gpu *g) {
   M.n_layers = g->n_layers;
   for (int l = 0; l <= g->n_layers; l++) M.sizes[l] = g->sizes[l];
   M.act = g->act;
+  M.weights_shared = g->mlp_weights_shared;
   M.scale = g->scale;
   for (int e = 0; e < g->n_elements; e++) {
     M.e0[e] = g->e0[e];
@@ -2187,9 +2476,18 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, 
                                                      g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_G);
   mark(g, "descriptor forward");
   if (g->fp16) { /* the whole FP16 network in one kernel */
-    dim3 grid((n_local + 16 * MLP_WARPS - 1) / (16 * MLP_WARPS), g->n_elements);
-    k_mlp_fp16<<<grid, 32 * MLP_WARPS, g->mlp_smem, s>>>(mlp_args(g), g->d_offset, g->d_row_atom,
-                                                          g->d_G, g->d_dG, g->d_eatom, g->d_sums);
+    /* with shared weights, one block per SM and element that takes tiles in turn (each block
+     * copies its weights once) */
+    const int warps = g->mlp_regs ? MLPR_WARPS : g->mlp_warps;
+    int tiles = (n_local + 16 * warps - 1) / (16 * warps);
+    if ((g->mlp_regs || g->mlp_weights_shared) && tiles > g->n_sm) tiles = g->n_sm;
+    dim3 grid(tiles, g->n_elements);
+    if (g->mlp_regs)
+      k_mlp_fp16_regs<MLPR_SHAPE><<<grid, 32 * MLPR_WARPS, mlpr_smem_bytes(), s>>>(
+          mlp_args(g), g->d_offset, g->d_row_atom, g->d_G, g->d_dG, g->d_eatom, g->d_sums);
+    else
+      k_mlp_fp16<<<grid, 32 * warps, g->mlp_smem, s>>>(mlp_args(g), g->d_offset, g->d_row_atom,
+                                                       g->d_G, g->d_dG, g->d_eatom, g->d_sums);
     mark(g, "network fwd+bwd");
   } else {
   /* network: hidden layers forward */

@@ -156,6 +156,21 @@ int main(void) {
     CHECK(fabs(c[1].f_rms - c[0].f_rms) > 1e-3 * c[0].f_rms); /* the move changed the forces */
     tfree(&mv);
   }
+  { /* the general path's two FP16 networks: the register kernel of the shipped shape (this
+     * model's) and the shared-memory kernel of every other shape (MLFF_GPU_MLP_REGS=0); the
+     * same half weights and roundings, so they agree more closely than either with FP32 */
+    mlff_calc *smem16;
+    setenv("MLFF_GPU_MLP_REGS", "0", 1);
+    CHECK_OK(mlff_calc_create(m, &oh, &smem16));
+    unsetenv("MLFF_GPU_MLP_REGS");
+    cmp a = compare(gpu, smem16, &big), r = compare(smem16, gpu16, &big);
+    printf("FP16 shared-memory network vs FP32, liquid 4116: max|dF|/max|F| %.2e  |dE|/|E| %.2e; "
+           "vs the register network %.2e / %.2e\n", a.f_rel, a.e_rel, r.f_rel, r.e_rel);
+    CHECK(a.f_rel <= 0.05);
+    CHECK(r.f_rel <= 2e-3 && r.e_rel <= 1e-3);
+    CHECK(r.f_rel > 0.0); /* two kernels ran, not one twice */
+    mlff_calc_free(smem16);
+  }
   { /* the first call of a fresh calc on a large system grows every buffer while staging */
     mlff_calc *fresh;
     CHECK_OK(mlff_calc_create(m, &og, &fresh));
