@@ -172,7 +172,7 @@ struct mlff_gpu {
   int n_sm;     /* streaming multiprocessors of the device */
   size_t mlp_smem;   /* k_mlp_fp16's shared memory per block */
   int mlp_warps, mlp_weights_shared; /* its warps per block; weights in shared memory */
-  int mlp_regs;      /* the shipped shape: k_mlp_fp16_regs instead */
+  int mlp_regs;      /* the shipped shape: k_mlp_fp16_regs / k_mlp_fp32_regs instead */
   float bout[MLFF_MAX_ELEMENTS]; /* the output unit's bias per element */
   int device;   /* CUDA ordinal: made current on every entry (calcs on one thread may use different GPUs) */
   int n_threads; /* host threads for staging and adding results in large systems */
@@ -384,14 +384,31 @@ __device__ __forceinline__ float ipow(float b, int e) {
   return r;
 }
 
-/* f1[z] = ((1 + cos(theta' - thetaZ))/2)^zeta and d f1 / d cos(theta). */
+/* ANI-1x's counts (16 radial shells, 4 x 8 angular) and zeta = 32: the kernels' compile-time
+ * instances (ANI1X_ZETA fixed there: with a run-time exponent every angle factor went through
+ * ipow's branches and loop, or powf) */
+#define ANI1X_ZETA 32
+__host__ __device__ inline bool ani1x_counts(const AevParams &P) {
+  return P.nR == 16 && P.nA == 4 && P.nZ == 8 && P.zeta_m1 == ANI1X_ZETA - 1;
+}
+
+/* base^zeta where zeta is known only at run time: ANI1X_ZETA on a straight line */
+__device__ __forceinline__ float pow_zeta(const AevParams &P, float base) {
+  return P.zeta_m1 == ANI1X_ZETA - 1 ? ipow(base, ANI1X_ZETA)
+         : P.zeta_m1 >= 0            ? ipow(base, P.zeta_m1 + 1)
+                                     : powf(base, P.zeta);
+}
+
+/* f1[z] = ((1 + cos(theta' - thetaZ))/2)^zeta and d f1 / d cos(theta); NZ > 0: the ANI-1x
+ * instance (zeta = ANI1X_ZETA) */
 template <int NZ = 0>
 __device__ __forceinline__ void angle_terms(const AevParams &P, float cos_t, float *f1, float *df1) {
   float c = 0.95f * cos_t, s = sqrtf(fmaxf(1.f - c * c, 1e-12f)), c_s = c / s;
+  const int zm1 = NZ ? ANI1X_ZETA - 1 : P.zeta_m1;
 #pragma unroll
   for (int z = 0; z < (NZ ? NZ : P.nZ); z++) {
     float base = 0.5f * (1.f + c * P.cosZ[z] + s * P.sinZ[z]);
-    float pm1 = P.zeta_m1 >= 0 ? ipow(base, P.zeta_m1) : powf(base, P.zeta - 1.f);
+    float pm1 = zm1 >= 0 ? ipow(base, zm1) : powf(base, P.zeta - 1.f);
     f1[z] = pm1 * base;
     if (df1) df1[z] = 0.5f * 0.95f * P.zeta * pm1 * (P.cosZ[z] - c_s * P.sinZ[z]);
   }
@@ -467,10 +484,11 @@ __device__ __forceinline__ void block_pair(int q, int p, int n0, int n1, int cap
  * their 32 products added into the lane's 32 sums (registers), instead of every lane computing
  * its own feature of every pair from shuffled pair terms; the sums are reduced by halving
  * exchanges once per block (lane l ends with feature l). */
+template <int ZETA = 0> /* > 0: zeta at compile time (ANI1X_ZETA) */
 __device__ __forceinline__ void angular_by_block(const AevParams &P, int n0, int n1, int cap,
                                                  const float4 *angd, const float *fca, float *GA,
                                                  int lane) {
-  const int e = P.zeta_m1 >= 0 ? P.zeta_m1 + 1 : -1;
+  const int e = ZETA ? ZETA : P.zeta_m1 >= 0 ? P.zeta_m1 + 1 : -1;
   for (int q = 0; q < 3; q++) {
     const int np = block_pairs(q, n0, n1);
     if (!np) continue; /* G is zero already */
@@ -592,7 +610,9 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
   __syncwarp();
   const int npairs = na * (na - 1) / 2;
   float *GA = G + P.n_radial;
-  if (by_block)
+  if (by_block && P.zeta_m1 == ANI1X_ZETA - 1)
+    angular_by_block<ANI1X_ZETA>(P, n0, n1, nb4, angd, fca, GA, lane);
+  else if (by_block)
     angular_by_block(P, n0, n1, nb4, angd, fca, GA, lane);
   else if (nAZ == 32) {
     /* one feature per lane (ANI-1x: 4 shells x 8 sections): the lane's constants are fixed;
@@ -600,7 +620,6 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
      * stays in a register while consecutive pairs share a species block */
     const int x = lane / P.nZ, z = lane - x * P.nZ;
     const float cz = P.cosZ[z], sz = P.sinZ[z], mu = P.muA[x];
-    const int e = P.zeta_m1 >= 0 ? P.zeta_m1 + 1 : -1;
     int cur = -1;
     float acc = 0.f;
     for (int base = 0; base < npairs; base += 32) {
@@ -623,7 +642,7 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
         const float wq = __shfl_sync(FULL, w_l, q), u = __shfl_sync(FULL, r_l, q) - mu;
         const int blk = __shfl_sync(FULL, blk_l, q);
         const float bse = 0.5f * (1.f + c * cz + sn * sz);
-        const float pw = e >= 0 ? ipow(bse, e) : powf(bse, P.zeta);
+        const float pw = pow_zeta(P, bse);
         if (blk != cur) {
           if (cur >= 0) GA[cur * 32 + lane] += acc;
           cur = blk;
@@ -645,7 +664,7 @@ __global__ void k_aev_forward(AevParams P, const char *stage, int n_local, const
       for (int f = lane; f < nAZ; f += 32) {
         int x = f / P.nZ, z = f - x * P.nZ;
         float base = 0.5f * (1.f + c * P.cosZ[z] + sn * P.sinZ[z]);
-        float pw = P.zeta_m1 >= 0 ? ipow(base, P.zeta_m1 + 1) : powf(base, P.zeta);
+        float pw = pow_zeta(P, base);
         float u = ravg - P.muA[x];
         Gp[f] += wgt * pw * __expf(-P.etaA * u * u);
       }
@@ -923,7 +942,8 @@ struct MlpArgs {
   int n_layers, sizes[MLFF_MAX_LAYERS + 1], act;
   int weights_shared; /* copy the element's half weights into shared memory (mlp_weight_words) */
   float scale, e0[MLFF_MAX_ELEMENTS];
-  const __half *Wh[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
+  const __half *Wh[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS]; /* fp16 yes */
+  const float *W[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];   /* fp16 no */
   const float *b[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
   const float *wout[MLFF_MAX_ELEMENTS]; /* output unit's weights (float) and bias */
   float bout[MLFF_MAX_ELEMENTS];
@@ -1314,12 +1334,212 @@ k_mlp_fp16_regs(MlpArgs M, const int *offset, const int *row_atom, const float *
   for (int off = 16; off; off >>= 1) e_warp += __shfl_xor_sync(0xffffffffu, e_warp, off);
   if (lane == 0) atomicAdd(&sums[0], e_warp);
 }
+/* The FP32 network of the same shape on tensor cores, to FP32 accuracy: each product is three
+ * TF32 products (a_hi b_hi + a_hi b_lo + a_lo b_hi, hi = x rounded to TF32, lo = the rest;
+ * the dropped a_lo b_lo is ~2^-22 of a term), mma.sync m16n8k8. Its accumulator (thread
+ * (g, t): rows g, g + 8, columns 2t, 2t + 1) becomes the next product's A operand (columns t,
+ * t + 4) by reading column 2t as k = t and 2t + 1 as k = t + 4 within every 8 columns, in A
+ * and in the weights alike (a sum does not care about its order). The element's FP32 weights
+ * (rows padded by 8 floats) are copied once per block into shared memory; act' stays FP32. */
+struct Frag32 { float r[4]; }; /* A operand of one k8 chunk: (g, 2t), (g + 8, 2t), (g, 2t + 1), (g + 8, 2t + 1) */
+
+__device__ __forceinline__ uint32_t to_tf32(float x) {
+  uint32_t u;
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(u) : "f"(x));
+  return u;
+}
+__device__ __forceinline__ void split_tf32(float x, uint32_t &hi, uint32_t &lo) {
+  hi = to_tf32(x);
+  lo = to_tf32(x - __uint_as_float(hi));
+}
+__device__ __forceinline__ void mma1688(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+               "{%8,%9}, {%0,%1,%2,%3};\n"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+/* c += a b in three TF32 products; b0, b1: this thread's two weights */
+__device__ __forceinline__ void mma_3xtf32(float (&c)[4], const uint32_t (&ah)[4], const uint32_t (&al)[4],
+                                           float b0, float b1) {
+  uint32_t bh0, bl0, bh1, bl1;
+  split_tf32(b0, bh0, bl0);
+  split_tf32(b1, bh1, bl1);
+  mma1688(c, al, bh0, bh1);
+  mma1688(c, ah, bl0, bl1);
+  mma1688(c, ah, bh0, bh1);
+}
+__device__ __forceinline__ void split_frag(const Frag32 &a, uint32_t (&ah)[4], uint32_t (&al)[4]) {
+#pragma unroll
+  for (int q = 0; q < 4; q++) split_tf32(a.r[q], ah[q], al[q]);
+}
+/* acc[N/8] = A (16 x K) times W^T, W [N][K + 8] in shared memory */
+template <int K, int N>
+__device__ __forceinline__ void mma32_forward(const Frag32 (&a)[K / 8], const float *W, float (&acc)[N / 8][4],
+                                              int lane) {
+#pragma unroll
+  for (int j = 0; j < N / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  const float *w = W + (lane / 4) * (K + 8) + 2 * (lane % 4);
+#pragma unroll
+  for (int kc = 0; kc < K / 8; kc++) {
+    uint32_t ah[4], al[4];
+    split_frag(a[kc], ah, al);
+#pragma unroll
+    for (int j = 0; j < N / 8; j++) {
+      const float2 b = *(const float2 *)(w + 8 * j * (K + 8) + 8 * kc);
+      mma_3xtf32(acc[j], ah, al, b.x, b.y);
+    }
+  }
+}
+/* acc[K/8] = dZ (16 x O) times W, W [O][K + 8] in shared memory */
+template <int O, int K>
+__device__ __forceinline__ void mma32_backward(const Frag32 (&a)[O / 8], const float *W, float (&acc)[K / 8][4],
+                                               int lane) {
+#pragma unroll
+  for (int j = 0; j < K / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  const float *w = W + 2 * (lane % 4) * (K + 8) + lane / 4;
+#pragma unroll
+  for (int kc = 0; kc < O / 8; kc++) {
+    uint32_t ah[4], al[4];
+    split_frag(a[kc], ah, al);
+#pragma unroll
+    for (int j = 0; j < K / 8; j++) {
+      const float *wk = w + 8 * kc * (K + 8) + 8 * j;
+      mma_3xtf32(acc[j], ah, al, wk[0], wk[K + 8]);
+    }
+  }
+}
+/* accumulator tile (c0..c3) -> A chunk order */
+__device__ __forceinline__ Frag32 c_to_a(float c0, float c1, float c2, float c3) {
+  Frag32 f;
+  f.r[0] = c0; f.r[1] = c2; f.r[2] = c1; f.r[3] = c3;
+  return f;
+}
+
+template <int D, int H1, int H2, int H3>
+__global__ void __launch_bounds__(32 * MLPR_WARPS, 1)
+k_mlp_fp32_regs(MlpArgs M, const int *offset, const int *row_atom, const float *G, float *dG,
+                float *eatom, double *sums) {
+  extern __shared__ float sh[];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, e = blockIdx.y;
+  const int g = lane / 4, t = lane % 4, r_end = offset[e + 1];
+  if (offset[e] + blockIdx.x * MLPR_WARPS * 16 >= r_end) return;
+  float *W1 = sh, *W2 = W1 + H1 * (D + 8), *W3 = W2 + H2 * (H1 + 8);
+  {
+    const int K[3] = {D, H1, H2}, O[3] = {H1, H2, H3};
+    float *dst[3] = {W1, W2, W3};
+#pragma unroll
+    for (int l = 0; l < 3; l++) {
+      const float4 *src = (const float4 *)M.W[e][l];
+      for (int q = threadIdx.x; q < O[l] * K[l] / 4; q += blockDim.x) {
+        const int o = q / (K[l] / 4), k = 4 * (q % (K[l] / 4));
+        *(float4 *)(dst[l] + o * (K[l] + 8) + k) = src[q];
+      }
+    }
+  }
+  __syncthreads();
+  const float *b1 = M.b[e][0], *b2 = M.b[e][1], *b3 = M.b[e][2], *wo = M.wout[e];
+  double e_warp = 0.0;
+  for (int r0 = offset[e] + (blockIdx.x * MLPR_WARPS + warp) * 16; r0 < r_end;
+       r0 += gridDim.x * MLPR_WARPS * 16) {
+    const bool ok0 = r0 + g < r_end, ok8 = r0 + g + 8 < r_end;
+    Frag32 a1[H1 / 8], d1[H1 / 8], a2[H2 / 8], d2[H2 / 8], dz3[H3 / 8];
+    {
+      Frag32 a0[D / 8];
+      const float *ga = G + (size_t)(r0 + g) * D + 2 * t, *gb = ga + 8 * (size_t)D;
+#pragma unroll
+      for (int kc = 0; kc < D / 8; kc++) {
+        const float2 z = make_float2(0.f, 0.f);
+        const float2 x0 = ok0 ? __ldg((const float2 *)(ga + 8 * kc)) : z;
+        const float2 x1 = ok8 ? __ldg((const float2 *)(gb + 8 * kc)) : z;
+        a0[kc] = c_to_a(x0.x, x0.y, x1.x, x1.y);
+      }
+      float acc[H1 / 8][4];
+      mma32_forward<D, H1>(a0, W1, acc, lane);
+#pragma unroll
+      for (int j = 0; j < H1 / 8; j++) {
+        const float2 bb = *(const float2 *)(b1 + 8 * j + 2 * t);
+        float v[4], dv[4];
+#pragma unroll
+        for (int q = 0; q < 4; q++) v[q] = act_and_grad(M.act, acc[j][q] + (q & 1 ? bb.y : bb.x), &dv[q]);
+        a1[j] = c_to_a(v[0], v[1], v[2], v[3]);
+        d1[j] = c_to_a(dv[0], dv[1], dv[2], dv[3]);
+      }
+    }
+    {
+      float acc[H2 / 8][4];
+      mma32_forward<H1, H2>(a1, W2, acc, lane);
+#pragma unroll
+      for (int j = 0; j < H2 / 8; j++) {
+        const float2 bb = *(const float2 *)(b2 + 8 * j + 2 * t);
+        float v[4], dv[4];
+#pragma unroll
+        for (int q = 0; q < 4; q++) v[q] = act_and_grad(M.act, acc[j][q] + (q & 1 ? bb.y : bb.x), &dv[q]);
+        a2[j] = c_to_a(v[0], v[1], v[2], v[3]);
+        d2[j] = c_to_a(dv[0], dv[1], dv[2], dv[3]);
+      }
+    }
+    {
+      float acc[H3 / 8][4], y0 = 0.f, y8 = 0.f;
+      mma32_forward<H2, H3>(a2, W3, acc, lane);
+#pragma unroll
+      for (int j = 0; j < H3 / 8; j++) {
+        const float2 bb = *(const float2 *)(b3 + 8 * j + 2 * t), ww = *(const float2 *)(wo + 8 * j + 2 * t);
+        float v[4], dv[4];
+#pragma unroll
+        for (int q = 0; q < 4; q++) v[q] = act_and_grad(M.act, acc[j][q] + (q & 1 ? bb.y : bb.x), &dv[q]);
+        y0 += v[0] * ww.x + v[1] * ww.y;
+        y8 += v[2] * ww.x + v[3] * ww.y;
+        dz3[j] = c_to_a(M.scale * ww.x * dv[0], M.scale * ww.y * dv[1], M.scale * ww.x * dv[2],
+                        M.scale * ww.y * dv[3]);
+      }
+      for (int off = 1; off < 4; off <<= 1) {
+        y0 += __shfl_xor_sync(0xffffffffu, y0, off);
+        y8 += __shfl_xor_sync(0xffffffffu, y8, off);
+      }
+      if (t == 0) {
+        const float en0 = M.scale * (y0 + M.bout[e]) + M.e0[e], en8 = M.scale * (y8 + M.bout[e]) + M.e0[e];
+        if (ok0) { eatom[row_atom[r0 + g]] = en0; e_warp += en0; }
+        if (ok8) { eatom[row_atom[r0 + g + 8]] = en8; e_warp += en8; }
+      }
+    }
+    {
+      float acc[H2 / 8][4];
+      mma32_backward<H3, H2>(dz3, W3, acc, lane);
+#pragma unroll
+      for (int j = 0; j < H2 / 8; j++) /* dE/dZ2 (A order: c0, c2, c1, c3) over the activations */
+        a2[j] = c_to_a(acc[j][0] * d2[j].r[0], acc[j][1] * d2[j].r[2], acc[j][2] * d2[j].r[1],
+                       acc[j][3] * d2[j].r[3]);
+    }
+    {
+      float acc[H1 / 8][4];
+      mma32_backward<H2, H1>(a2, W2, acc, lane);
+#pragma unroll
+      for (int j = 0; j < H1 / 8; j++)
+        a1[j] = c_to_a(acc[j][0] * d1[j].r[0], acc[j][1] * d1[j].r[2], acc[j][2] * d1[j].r[1],
+                       acc[j][3] * d1[j].r[3]);
+    }
+    {
+      float acc[D / 8][4];
+      mma32_backward<H1, D>(a1, W1, acc, lane);
+      float *da = dG + (size_t)(r0 + g) * D + 2 * t, *db = da + 8 * (size_t)D;
+#pragma unroll
+      for (int j = 0; j < D / 8; j++) {
+        if (ok0) *(float2 *)(da + 8 * j) = make_float2(acc[j][0], acc[j][1]);
+        if (ok8) *(float2 *)(db + 8 * j) = make_float2(acc[j][2], acc[j][3]);
+      }
+    }
+  }
+  for (int off = 16; off; off >>= 1) e_warp += __shfl_xor_sync(0xffffffffu, e_warp, off);
+  if (lane == 0) atomicAdd(&sums[0], e_warp);
+}
+
 /* its one instance: the shipped models' D, H1, H2, H3 */
 #define MLPR_SHAPE 128, 128, 64, 64
 static const int mlpr_shape[4] = {MLPR_SHAPE};
-static int mlpr_smem_bytes(void) {
+/* the element's weights in shared memory, rows padded by 8 elements: bytes of one element each */
+static int mlpr_smem_bytes(int bytes_per_weight) {
   const int *n = mlpr_shape;
-  return 2 * (n[1] * (n[0] + 8) + n[2] * (n[1] + 8) + n[3] * (n[2] + 8));
+  return bytes_per_weight * (n[1] * (n[0] + 8) + n[2] * (n[1] + 8) + n[3] * (n[2] + 8));
 }
 
 /* Output layer (one unit): atomic energy, and dE/dA of the last hidden layer times its act'.
@@ -1622,7 +1842,7 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
       const int x = f / P.nZ, z = f - x * P.nZ;
       const bool mine = f == lane;
       float base = 0.5f * (1.f + c * (mine ? cosZ_l : P.cosZ[z]) + sn * (mine ? sinZ_l : P.sinZ[z]));
-      float pw = P.zeta_m1 >= 0 ? ipow(base, P.zeta_m1 + 1) : powf(base, P.zeta);
+      float pw = pow_zeta(P, base);
       float u = ravg - (mine ? muA_l : P.muA[x]);
       atomicAdd(&Gp[f], wgt * pw * __expf(-P.etaA * u * u));
     }
@@ -1747,7 +1967,7 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
   }
   fused_phase(N, 4);
   /* descriptor backward: G now holds dE/dG */
-  if (P.nR == 16 && P.nA == 4 && P.nZ == 8)
+  if (ani1x_counts(P))
     fused_descriptor_backward<T, 16, 4, 8>(P, t, n, na, nd, ns, ang, G, gr);
   else
     fused_descriptor_backward<T, 0, 0, 0>(P, t, n, na, nd, ns, ang, G, gr);
@@ -2183,6 +2403,16 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
           cudaMemcpy(g->net[e].b[l], m->net[e].b[l], nb * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess)
         st = mlff_fail(MLFF_ERR_DEVICE, "cannot upload the network to the GPU");
     }
+  for (int e = 0; e < m->n_elements; e++) g->bout[e] = m->net[e].b[g->n_layers - 1][0];
+  /* the shipped shape: the network in one kernel, activations in registers (FP16, or FP32 as
+   * three TF32 products); MLFF_GPU_MLP_REGS=0 takes the general kernels instead */
+  const char *regs = getenv("MLFF_GPU_MLP_REGS");
+  g->mlp_regs = g->n_layers == 4 && !(regs && !strcmp(regs, "0"));
+  for (int l = 0; l < 4 && g->mlp_regs; l++) g->mlp_regs = g->sizes[l] == mlpr_shape[l];
+  if (g->mlp_regs && set_smem_limit(fp16 ? (const void *)k_mlp_fp16_regs<MLPR_SHAPE>
+                                         : (const void *)k_mlp_fp32_regs<MLPR_SHAPE>,
+                                    mlpr_smem_bytes(fp16 ? 2 : 4), device) != cudaSuccess)
+    g->mlp_regs = 0;
   /* FP16: the whole network in one kernel where D and the hidden widths are multiples of 16
    * (tensor-core tiles) and a block's warps fit in shared memory; weights rounded to half once */
   if (!st && fp16) {
@@ -2201,11 +2431,6 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
     g->mlp_warps = g->mlp_weights_shared ? (int)((max_optin - weights) / per_warp) : 1;
     if (g->mlp_warps > MLP_MAX_WARPS) g->mlp_warps = MLP_MAX_WARPS;
     g->mlp_smem = (g->mlp_weights_shared ? weights : 0) + g->mlp_warps * per_warp;
-    const char *regs = getenv("MLFF_GPU_MLP_REGS"); /* "0": the shared-memory kernel always */
-    g->mlp_regs = g->n_layers == 4 && !(regs && !strcmp(regs, "0"));
-    for (int l = 0; l < 4 && g->mlp_regs; l++) g->mlp_regs = g->sizes[l] == mlpr_shape[l];
-    if (g->mlp_regs && set_smem_limit((const void *)k_mlp_fp16_regs<MLPR_SHAPE>, mlpr_smem_bytes(), device) != cudaSuccess)
-      g->mlp_regs = 0;
     if (!st && set_smem_limit((const void *)k_mlp_fp16, g->mlp_smem, device) != cudaSuccess)
       st = mlff_fail(MLFF_ERR_UNSUPPORTED, "fp16 yes: the FP16 network needs %zu bytes of shared "
                      "memory per block, more than this GPU gives (use fp16 no)", g->mlp_smem);
@@ -2386,6 +2611,7 @@ static MlpArgs mlp_args(const mlff_gpu *g) {
     M.e0[e] = g->e0[e];
     for (int l = 0; l < g->n_layers - 1; l++) {
       M.Wh[e][l] = g->net[e].Wh[l];
+      M.W[e][l] = g->net[e].W[l];
       M.b[e][l] = g->net[e].b[l];
     }
     M.wout[e] = g->net[e].W[g->n_layers - 1];
@@ -2483,11 +2709,17 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, 
     if ((g->mlp_regs || g->mlp_weights_shared) && tiles > g->n_sm) tiles = g->n_sm;
     dim3 grid(tiles, g->n_elements);
     if (g->mlp_regs)
-      k_mlp_fp16_regs<MLPR_SHAPE><<<grid, 32 * MLPR_WARPS, mlpr_smem_bytes(), s>>>(
+      k_mlp_fp16_regs<MLPR_SHAPE><<<grid, 32 * MLPR_WARPS, mlpr_smem_bytes(2), s>>>(
           mlp_args(g), g->d_offset, g->d_row_atom, g->d_G, g->d_dG, g->d_eatom, g->d_sums);
     else
       k_mlp_fp16<<<grid, 32 * warps, g->mlp_smem, s>>>(mlp_args(g), g->d_offset, g->d_row_atom,
                                                        g->d_G, g->d_dG, g->d_eatom, g->d_sums);
+    mark(g, "network fwd+bwd");
+  } else if (g->mlp_regs) { /* the FP32 network of the shipped shape in one kernel */
+    int tiles = (n_local + 16 * MLPR_WARPS - 1) / (16 * MLPR_WARPS);
+    dim3 grid(tiles < g->n_sm ? tiles : g->n_sm, g->n_elements);
+    k_mlp_fp32_regs<MLPR_SHAPE><<<grid, 32 * MLPR_WARPS, mlpr_smem_bytes(4), s>>>(
+        mlp_args(g), g->d_offset, g->d_row_atom, g->d_G, g->d_dG, g->d_eatom, g->d_sums);
     mark(g, "network fwd+bwd");
   } else {
   /* network: hidden layers forward */
@@ -2520,7 +2752,7 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, 
   }
   size_t shb = WARPS_PER_BLOCK * aev_bwd_words(P.D, g->max_nb) * sizeof(float);
   /* ANI-1x's counts at compile time (terms in registers); other models at run time */
-  auto *bwd = P.nR == 16 && P.nA == 4 && P.nZ == 8 ? k_aev_backward<16, 4, 8> : k_aev_backward<0, 0, 0>;
+  auto *bwd = ani1x_counts(P) ? k_aev_backward<16, 4, 8> : k_aev_backward<0, 0, 0>;
   const int wb_bwd = wb < BWD_BLOCKS_PER_SM * g->n_sm ? wb : BWD_BLOCKS_PER_SM * g->n_sm;
   bwd<<<wb_bwd, 32 * WARPS_PER_BLOCK, shb, s>>>(P, g->d_stage, n_local, g->d_row, g->max_nb,
                                                       g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_dG,

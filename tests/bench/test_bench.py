@@ -91,7 +91,7 @@ lmp_lines = [l for l in out.splitlines() if "/lmp " in l]
 checks = [("25 LAMMPS runs", len(lmp_lines) == 25),
           ("resident step off", any("MLFF_GPU_RESIDENT=0" in l and "benzene_gpu_fp32_graph" in l
                                     for l in lmp_lines)),
-          ("host threads", any(l.startswith("OMP_NUM_THREADS=4 ") and "liquid49152_gpu_fp32_t4"
+          ("host threads", any(l.startswith("OMP_NUM_THREADS=8 ") and "liquid49152_gpu_fp32_t8"
                                in l for l in lmp_lines)),
           ("graph off", any("MLFF_GPU_GRAPH=0" in l and "liquid49152_gpu_fp16_nograph" in l
                             for l in lmp_lines)),

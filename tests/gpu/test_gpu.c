@@ -100,7 +100,7 @@ int main(void) {
     CHECK(strstr(mlff_last_error(), "CUDA device(s) are visible") != NULL);
   }
   /* up to 4096 atoms (with images) the step is one kernel; the 4116-atom box takes the general
-   * path (cell list, tiled GEMMs) */
+   * path (cell list, the network in one kernel, or a GEMM per layer where MLFF_GPU_MLP_REGS=0) */
   tstruct b = make_benzene(), d = make_dimer(), l = make_liquid(4, 5.6, 0.0), lt = make_liquid(3, 5.8, 0.1),
           big = make_liquid(7, 5.6, 0.0), st8 = {0}, gr16 = {0};
   /* a stack of 8 and a layer of 16 molecules: few atoms, so the one-kernel step gives each atom
@@ -156,20 +156,28 @@ int main(void) {
     CHECK(fabs(c[1].f_rms - c[0].f_rms) > 1e-3 * c[0].f_rms); /* the move changed the forces */
     tfree(&mv);
   }
-  { /* the general path's two FP16 networks: the register kernel of the shipped shape (this
-     * model's) and the shared-memory kernel of every other shape (MLFF_GPU_MLP_REGS=0); the
-     * same half weights and roundings, so they agree more closely than either with FP32 */
-    mlff_calc *smem16;
+  { /* the general path's networks: the register kernels of the shipped shape (this model's:
+     * FP16, and FP32 as three TF32 products) and the general ones of every other shape
+     * (MLFF_GPU_MLP_REGS=0: FP16 with activations in shared memory, FP32 a GEMM per layer).
+     * The two FP16 kernels share half weights and roundings, so they agree more closely than
+     * either with FP32; both FP32 ones meet the CPU's tolerance. */
+    mlff_calc *gen32, *gen16;
     setenv("MLFF_GPU_MLP_REGS", "0", 1);
-    CHECK_OK(mlff_calc_create(m, &oh, &smem16));
+    CHECK_OK(mlff_calc_create(m, &og, &gen32));
+    CHECK_OK(mlff_calc_create(m, &oh, &gen16));
     unsetenv("MLFF_GPU_MLP_REGS");
-    cmp a = compare(gpu, smem16, &big), r = compare(smem16, gpu16, &big);
+    cmp c32 = compare(cpu, gen32, &big), r32 = compare(gen32, gpu, &big);
+    cmp a = compare(gpu, gen16, &big), r = compare(gen16, gpu16, &big);
+    printf("FP32 GEMM network vs CPU, liquid 4116: max|dF|/max|F| %.2e  |dE|/|E| %.2e; vs the "
+           "register network %.2e / %.2e\n", c32.f_rel, c32.e_rel, r32.f_rel, r32.e_rel);
     printf("FP16 shared-memory network vs FP32, liquid 4116: max|dF|/max|F| %.2e  |dE|/|E| %.2e; "
            "vs the register network %.2e / %.2e\n", a.f_rel, a.e_rel, r.f_rel, r.e_rel);
+    CHECK(c32.f_rel <= 1e-5 && c32.e_rel <= 1e-5);
+    CHECK(r32.f_rel > 0.0 && r.f_rel > 0.0); /* two kernels ran, not one twice */
     CHECK(a.f_rel <= 0.05);
     CHECK(r.f_rel <= 2e-3 && r.e_rel <= 1e-3);
-    CHECK(r.f_rel > 0.0); /* two kernels ran, not one twice */
-    mlff_calc_free(smem16);
+    mlff_calc_free(gen32);
+    mlff_calc_free(gen16);
   }
   { /* the first call of a fresh calc on a large system grows every buffer while staging */
     mlff_calc *fresh;
