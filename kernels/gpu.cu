@@ -965,6 +965,51 @@ __host__ __device__ inline int mlp_weight_words(const int *sizes, int n_layers) 
   return w;
 }
 
+/* A block copies one element's layer W [O][K] (rows of whole uint4s) into shared memory as
+ * rows of K + 8 (the padding keeps fragment loads conflict-free). */
+template <typename T>
+__device__ __forceinline__ void copy_padded_rows(T *dst, const T *src, int O, int K) {
+  const int per = 16 / sizeof(T), row = K / per; /* T per uint4, uint4 per row */
+  for (int q = threadIdx.x; q < O * row; q += blockDim.x) {
+    const int o = q / row, k = per * (q % row);
+    *(uint4 *)(dst + o * (K + 8) + k) = ((const uint4 *)src)[q];
+  }
+}
+
+/* The register networks' output unit: rows g and g + 8 of a 16-row tile, summed over their
+ * quad's four threads (y0, y8: this thread's partial sums); thread t = 0 writes the atoms'
+ * energies and adds them to the warp's total. */
+__device__ __forceinline__ void tile_energies(const MlpArgs &M, int e, float y0, float y8, int r0,
+                                              int g, int t, bool ok0, bool ok8, const int *row_atom,
+                                              float *eatom, double &e_warp) {
+  for (int off = 1; off < 4; off <<= 1) {
+    y0 += __shfl_xor_sync(0xffffffffu, y0, off);
+    y8 += __shfl_xor_sync(0xffffffffu, y8, off);
+  }
+  if (t == 0) {
+    const float en0 = M.scale * (y0 + M.bout[e]) + M.e0[e], en8 = M.scale * (y8 + M.bout[e]) + M.e0[e];
+    if (ok0) { eatom[row_atom[r0 + g]] = en0; e_warp += en0; }
+    if (ok8) { eatom[row_atom[r0 + g + 8]] = en8; e_warp += en8; }
+  }
+}
+/* dE/dG of a 16-row tile from the last backward product's accumulators (rows g, g + 8;
+ * columns 2t, 2t + 1 of every 8) */
+template <int D>
+__device__ __forceinline__ void store_tile_rows(const float (&acc)[D / 8][4], float *dG, int r0, int g,
+                                                int t, bool ok0, bool ok8) {
+  float *da = dG + (size_t)(r0 + g) * D + 2 * t, *db = da + 8 * (size_t)D;
+#pragma unroll
+  for (int j = 0; j < D / 8; j++) {
+    if (ok0) *(float2 *)(da + 8 * j) = make_float2(acc[j][0], acc[j][1]);
+    if (ok8) *(float2 *)(db + 8 * j) = make_float2(acc[j][2], acc[j][3]);
+  }
+}
+/* the warp's energy: one atomic per warp (one address for the whole grid) */
+__device__ __forceinline__ void add_warp_energy(double e_warp, int lane, double *sums) {
+  for (int off = 16; off; off >>= 1) e_warp += __shfl_xor_sync(0xffffffffu, e_warp, off);
+  if (lane == 0) atomicAdd(&sums[0], e_warp);
+}
+
 __global__ void __launch_bounds__(32 * MLP_MAX_WARPS, 1)
 k_mlp_fp16(MlpArgs M, const int *offset, const int *row_atom, const float *G, float *dG,
            float *eatom, double *sums) {
@@ -980,11 +1025,7 @@ k_mlp_fp16(MlpArgs M, const int *offset, const int *row_atom, const float *G, fl
     const int K = M.sizes[l - 1], O = M.sizes[l];
     if (M.weights_shared) {
       __half *dst = (__half *)base;
-      const uint4 *src = (const uint4 *)M.Wh[e][l - 1]; /* K % 16 == 0: rows of whole uint4s */
-      for (int q = threadIdx.x; q < O * K / 8; q += blockDim.x) {
-        const int o = q / (K / 8), k = 8 * (q % (K / 8));
-        *(uint4 *)(dst + o * (K + 8) + k) = src[q];
-      }
+      copy_padded_rows(dst, M.Wh[e][l - 1], O, K);
       Wl[l] = dst;
       ldw[l] = K + 8;
       base += O * (K + 8) / 2;
@@ -1240,18 +1281,9 @@ k_mlp_fp16_regs(MlpArgs M, const int *offset, const int *row_atom, const float *
   const int g = lane / 4, t = lane % 4, r_end = offset[e + 1];
   if (offset[e] + blockIdx.x * MLPR_WARPS * 16 >= r_end) return; /* no tile of this element for us */
   __half *W1 = (__half *)sh, *W2 = W1 + H1 * (D + 8), *W3 = W2 + H2 * (H1 + 8);
-  {
-    const int K[3] = {D, H1, H2}, O[3] = {H1, H2, H3};
-    __half *dst[3] = {W1, W2, W3};
-#pragma unroll
-    for (int l = 0; l < 3; l++) { /* rows of whole uint4s: widths are multiples of 16 */
-      const uint4 *src = (const uint4 *)M.Wh[e][l];
-      for (int q = threadIdx.x; q < O[l] * K[l] / 8; q += blockDim.x) {
-        const int o = q / (K[l] / 8), k = 8 * (q % (K[l] / 8));
-        *(uint4 *)(dst[l] + o * (K[l] + 8) + k) = src[q];
-      }
-    }
-  }
+  copy_padded_rows(W1, M.Wh[e][0], H1, D);
+  copy_padded_rows(W2, M.Wh[e][1], H2, H1);
+  copy_padded_rows(W3, M.Wh[e][2], H3, H2);
   __syncthreads();
   const float *b1 = M.b[e][0], *b2 = M.b[e][1], *b3 = M.b[e][2], *wo = M.wout[e];
   double e_warp = 0.0;
@@ -1299,16 +1331,7 @@ k_mlp_fp16_regs(MlpArgs M, const int *offset, const int *row_atom, const float *
         dz3[j / 2].r[2 * (j & 1)] = pack_half2(M.scale * ww.x * dv[0], M.scale * ww.y * dv[1]);
         dz3[j / 2].r[2 * (j & 1) + 1] = pack_half2(M.scale * ww.x * dv[2], M.scale * ww.y * dv[3]);
       }
-      /* a row's sum over its quad's four threads; thread t = 0 writes rows g and g + 8 */
-      for (int off = 1; off < 4; off <<= 1) {
-        y0 += __shfl_xor_sync(0xffffffffu, y0, off);
-        y8 += __shfl_xor_sync(0xffffffffu, y8, off);
-      }
-      if (t == 0) {
-        const float en0 = M.scale * (y0 + M.bout[e]) + M.e0[e], en8 = M.scale * (y8 + M.bout[e]) + M.e0[e];
-        if (ok0) { eatom[row_atom[r0 + g]] = en0; e_warp += en0; }
-        if (ok8) { eatom[row_atom[r0 + g + 8]] = en8; e_warp += en8; }
-      }
+      tile_energies(M, e, y0, y8, r0, g, t, ok0, ok8, row_atom, eatom, e_warp);
     }
     {
       float acc[H2 / 8][4];
@@ -1323,17 +1346,10 @@ k_mlp_fp16_regs(MlpArgs M, const int *offset, const int *row_atom, const float *
     {
       float acc[D / 8][4];
       mma_backward<H1, D>(a1, W1, acc, lane);
-      float *da = dG + (size_t)(r0 + g) * D + 2 * t, *db = da + 8 * (size_t)D;
-#pragma unroll
-      for (int j = 0; j < D / 8; j++) {
-        if (ok0) *(float2 *)(da + 8 * j) = make_float2(acc[j][0], acc[j][1]);
-        if (ok8) *(float2 *)(db + 8 * j) = make_float2(acc[j][2], acc[j][3]);
-      }
+      store_tile_rows<D>(acc, dG, r0, g, t, ok0, ok8);
     }
   }
-  /* the warp's energy: one atomic per warp (one address for the whole grid) */
-  for (int off = 16; off; off >>= 1) e_warp += __shfl_xor_sync(0xffffffffu, e_warp, off);
-  if (lane == 0) atomicAdd(&sums[0], e_warp);
+  add_warp_energy(e_warp, lane, sums);
 }
 /* The FP32 network of the same shape on tensor cores, to FP32 accuracy: each product is three
  * TF32 products (a_hi b_hi + a_hi b_lo + a_lo b_hi, hi = x rounded to TF32, lo = the rest;
@@ -1416,6 +1432,31 @@ __device__ __forceinline__ Frag32 c_to_a(float c0, float c1, float c2, float c3)
   return f;
 }
 
+/* bias and activation of a hidden layer's accumulators: activations and act' (FP32) in the
+ * next product's A order */
+template <int N>
+__device__ __forceinline__ void hidden_out32(int act, const float (&acc)[N / 8][4], const float *bias,
+                                             Frag32 (&a)[N / 8], Frag32 (&d)[N / 8], int lane) {
+#pragma unroll
+  for (int j = 0; j < N / 8; j++) {
+    const float2 bb = *(const float2 *)(bias + 8 * j + 2 * (lane % 4));
+    float v[4], dv[4];
+#pragma unroll
+    for (int q = 0; q < 4; q++) v[q] = act_and_grad(act, acc[j][q] + (q & 1 ? bb.y : bb.x), &dv[q]);
+    a[j] = c_to_a(v[0], v[1], v[2], v[3]);
+    d[j] = c_to_a(dv[0], dv[1], dv[2], dv[3]);
+  }
+}
+/* the backward's accumulators (C order) times act' (A order: c0, c2, c1, c3) as the next
+ * backward product's A operand */
+template <int N>
+__device__ __forceinline__ void times_act_grad32(const float (&acc)[N / 8][4], const Frag32 (&d)[N / 8],
+                                                 Frag32 (&a)[N / 8]) {
+#pragma unroll
+  for (int j = 0; j < N / 8; j++)
+    a[j] = c_to_a(acc[j][0] * d[j].r[0], acc[j][1] * d[j].r[2], acc[j][2] * d[j].r[1], acc[j][3] * d[j].r[3]);
+}
+
 template <int D, int H1, int H2, int H3>
 __global__ void __launch_bounds__(32 * MLPR_WARPS, 1)
 k_mlp_fp32_regs(MlpArgs M, const int *offset, const int *row_atom, const float *G, float *dG,
@@ -1425,18 +1466,9 @@ k_mlp_fp32_regs(MlpArgs M, const int *offset, const int *row_atom, const float *
   const int g = lane / 4, t = lane % 4, r_end = offset[e + 1];
   if (offset[e] + blockIdx.x * MLPR_WARPS * 16 >= r_end) return;
   float *W1 = sh, *W2 = W1 + H1 * (D + 8), *W3 = W2 + H2 * (H1 + 8);
-  {
-    const int K[3] = {D, H1, H2}, O[3] = {H1, H2, H3};
-    float *dst[3] = {W1, W2, W3};
-#pragma unroll
-    for (int l = 0; l < 3; l++) {
-      const float4 *src = (const float4 *)M.W[e][l];
-      for (int q = threadIdx.x; q < O[l] * K[l] / 4; q += blockDim.x) {
-        const int o = q / (K[l] / 4), k = 4 * (q % (K[l] / 4));
-        *(float4 *)(dst[l] + o * (K[l] + 8) + k) = src[q];
-      }
-    }
-  }
+  copy_padded_rows(W1, M.W[e][0], H1, D);
+  copy_padded_rows(W2, M.W[e][1], H2, H1);
+  copy_padded_rows(W3, M.W[e][2], H3, H2);
   __syncthreads();
   const float *b1 = M.b[e][0], *b2 = M.b[e][1], *b3 = M.b[e][2], *wo = M.wout[e];
   double e_warp = 0.0;
@@ -1456,28 +1488,12 @@ k_mlp_fp32_regs(MlpArgs M, const int *offset, const int *row_atom, const float *
       }
       float acc[H1 / 8][4];
       mma32_forward<D, H1>(a0, W1, acc, lane);
-#pragma unroll
-      for (int j = 0; j < H1 / 8; j++) {
-        const float2 bb = *(const float2 *)(b1 + 8 * j + 2 * t);
-        float v[4], dv[4];
-#pragma unroll
-        for (int q = 0; q < 4; q++) v[q] = act_and_grad(M.act, acc[j][q] + (q & 1 ? bb.y : bb.x), &dv[q]);
-        a1[j] = c_to_a(v[0], v[1], v[2], v[3]);
-        d1[j] = c_to_a(dv[0], dv[1], dv[2], dv[3]);
-      }
+      hidden_out32<H1>(M.act, acc, b1, a1, d1, lane);
     }
     {
       float acc[H2 / 8][4];
       mma32_forward<H1, H2>(a1, W2, acc, lane);
-#pragma unroll
-      for (int j = 0; j < H2 / 8; j++) {
-        const float2 bb = *(const float2 *)(b2 + 8 * j + 2 * t);
-        float v[4], dv[4];
-#pragma unroll
-        for (int q = 0; q < 4; q++) v[q] = act_and_grad(M.act, acc[j][q] + (q & 1 ? bb.y : bb.x), &dv[q]);
-        a2[j] = c_to_a(v[0], v[1], v[2], v[3]);
-        d2[j] = c_to_a(dv[0], dv[1], dv[2], dv[3]);
-      }
+      hidden_out32<H2>(M.act, acc, b2, a2, d2, lane);
     }
     {
       float acc[H3 / 8][4], y0 = 0.f, y8 = 0.f;
@@ -1493,45 +1509,25 @@ k_mlp_fp32_regs(MlpArgs M, const int *offset, const int *row_atom, const float *
         dz3[j] = c_to_a(M.scale * ww.x * dv[0], M.scale * ww.y * dv[1], M.scale * ww.x * dv[2],
                         M.scale * ww.y * dv[3]);
       }
-      for (int off = 1; off < 4; off <<= 1) {
-        y0 += __shfl_xor_sync(0xffffffffu, y0, off);
-        y8 += __shfl_xor_sync(0xffffffffu, y8, off);
-      }
-      if (t == 0) {
-        const float en0 = M.scale * (y0 + M.bout[e]) + M.e0[e], en8 = M.scale * (y8 + M.bout[e]) + M.e0[e];
-        if (ok0) { eatom[row_atom[r0 + g]] = en0; e_warp += en0; }
-        if (ok8) { eatom[row_atom[r0 + g + 8]] = en8; e_warp += en8; }
-      }
+      tile_energies(M, e, y0, y8, r0, g, t, ok0, ok8, row_atom, eatom, e_warp);
     }
     {
       float acc[H2 / 8][4];
       mma32_backward<H3, H2>(dz3, W3, acc, lane);
-#pragma unroll
-      for (int j = 0; j < H2 / 8; j++) /* dE/dZ2 (A order: c0, c2, c1, c3) over the activations */
-        a2[j] = c_to_a(acc[j][0] * d2[j].r[0], acc[j][1] * d2[j].r[2], acc[j][2] * d2[j].r[1],
-                       acc[j][3] * d2[j].r[3]);
+      times_act_grad32<H2>(acc, d2, a2); /* dE/dZ2, over the activations */
     }
     {
       float acc[H1 / 8][4];
       mma32_backward<H2, H1>(a2, W2, acc, lane);
-#pragma unroll
-      for (int j = 0; j < H1 / 8; j++)
-        a1[j] = c_to_a(acc[j][0] * d1[j].r[0], acc[j][1] * d1[j].r[2], acc[j][2] * d1[j].r[1],
-                       acc[j][3] * d1[j].r[3]);
+      times_act_grad32<H1>(acc, d1, a1); /* dE/dZ1 */
     }
     {
       float acc[D / 8][4];
       mma32_backward<H1, D>(a1, W1, acc, lane);
-      float *da = dG + (size_t)(r0 + g) * D + 2 * t, *db = da + 8 * (size_t)D;
-#pragma unroll
-      for (int j = 0; j < D / 8; j++) {
-        if (ok0) *(float2 *)(da + 8 * j) = make_float2(acc[j][0], acc[j][1]);
-        if (ok8) *(float2 *)(db + 8 * j) = make_float2(acc[j][2], acc[j][3]);
-      }
+      store_tile_rows<D>(acc, dG, r0, g, t, ok0, ok8);
     }
   }
-  for (int off = 16; off; off >>= 1) e_warp += __shfl_xor_sync(0xffffffffu, e_warp, off);
-  if (lane == 0) atomicAdd(&sums[0], e_warp);
+  add_warp_energy(e_warp, lane, sums);
 }
 
 /* its one instance: the shipped models' D, H1, H2, H3 */
