@@ -2800,6 +2800,9 @@ static mlff_status launch_resident(mlff_gpu *g, int n_local, int n_total, int wa
   A.idle_ns = (long long)(RESIDENT_IDLE_S * 1e9);
   A.stage_off = (int)resident_stage_off(g);
   NetArgs N = net_args(g, n_local);
+  /* a resident block is alone on its SM: threads a whole dot product would leave idle have
+   * nothing else to run, whatever the number of atoms */
+  N.split = 1;
   float *vatom = want_vatom ? g->d_vatom : nullptr;
   int *out_dev = (int *)g->d_out, *out_host = (int *)g->h_out_dev, out_words = (int)(g->out_bytes / 4);
   void *args[] = {&g->aev, &N, &A, &n_local, &n_total, &g->rc, &g->d_force, &g->d_eatom, &vatom,
