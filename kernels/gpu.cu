@@ -34,9 +34,12 @@ __host__ __device__ inline int aev_fwd_words(int D, int max_nb) {
 }
 /* k_aev_backward's per warp: dE/dG, then per neighbour slot the angular neighbours' d (float4)
  * and cutoff function with its derivative (float2), the pair gradient (3), the angular
- * neighbour's slot and the neighbour's species */
-__host__ __device__ inline int aev_bwd_words(int D, int max_nb) {
-  return aev_fwd_round4(D) + 11 * aev_fwd_round4(max_nb);
+ * neighbour's slot and the neighbour's species. dE/dG's angular species blocks (n_blocks of
+ * them) are padded by 4 words each, so that one warp's loads from different blocks fall in
+ * different banks: D_padded = D + 4 n_blocks. */
+#define AEV_BLOCK_PAD 4
+__host__ __device__ inline int aev_bwd_words(int D_padded, int max_nb) {
+  return aev_fwd_round4(D_padded) + 11 * aev_fwd_round4(max_nb);
 }
 #define MAX_D 1024            /* descriptor length the kernels support */
 #define MAX_NB_LIMIT 512      /* neighbour capacity ceiling per atom */
@@ -55,6 +58,10 @@ struct AevParams {
   float muR[MLFF_MAX_RADIAL_SHELLS], muA[MLFF_MAX_ANGULAR_SHELLS];
   float cosZ[MLFF_MAX_ANGLE_SECTIONS], sinZ[MLFF_MAX_ANGLE_SECTIONS];
 };
+/* k_aev_backward's dE/dG row in shared memory, angular blocks padded (aev_bwd_words) */
+__host__ __device__ inline int aev_bwd_dG_words(const AevParams &P) {
+  return P.D + AEV_BLOCK_PAD * (P.nS * (P.nS + 1) / 2);
+}
 
 /* The staged positions: this header (the cell grid of this step), float4 (x, y, z, species)[n_total] for the cell list and
  * the cutoff test, then double (x, y, z)[n_total] from which the kept pairs' displacements are
@@ -97,6 +104,13 @@ __global__ void k_stage(char *stage, int n_total) {
                   (float)(x[2] - h->origin[2]), (float)stage_species(stage, n_total)[i]);
 }
 
+/* Kept list: the double positions from those of its build and the moves since (floats: at most
+ * a few Å, so that their rounding is below 1e-6 Å) */
+__global__ void k_moved(double *xd, const double *xref, const float *delta, long n3) {
+  const long k = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (k < n3) xd[k] = xref[k] + (double)delta[k];
+}
+
 /* Displacement x_j - x_i and its length, from the double positions. */
 __device__ __forceinline__ float4 displacement(const double *xd, int i, int j) {
   double dx = xd[3 * (size_t)j] - xd[3 * (size_t)i], dy = xd[3 * (size_t)j + 1] - xd[3 * (size_t)i + 1],
@@ -134,6 +148,10 @@ struct mlff_gpu {
    * caller marked as a rebuild (list_age 0), refined to the cutoff every call; valid while the
    * caller's atoms, their order and the buffers stay (list_* below) */
   int *d_cand_n, *d_cand_j;
+  /* and its steps' positions: those of its build (d_xref; the host's copy stays in h_stage)
+   * plus the moves since, sent as floats (h_delta -> d_delta): half the bytes of doubles */
+  double *d_xref;
+  float *d_delta, *h_delta;
   int list_kept, list_local, list_total;
   float list_skin;
   long list_generation;
@@ -708,11 +726,23 @@ __device__ __forceinline__ void pair_gradient(const AevParams &P, float4 dj, flo
 #pragma unroll
   for (int q = 0; q < nA; q++) {
     float t = 0.f, tc = 0.f;
+    if constexpr (NZ > 0 && NZ % 4 == 0) {
+      /* wp is 16-byte aligned here (n_radial and nA nZ multiples of 4): a quarter of the
+       * shared-memory loads, which bounded k_aev_backward (ncu: L1 79 %, 41 % of wavefronts
+       * excess, most of them these loads of three species blocks in one bank) */
 #pragma unroll
-    for (int z = 0; z < nZ; z++) {
-      float wz = wp[q * nZ + z];
-      t += wz * f1[z];
-      tc += wz * df1[z];
+      for (int z = 0; z < NZ; z += 4) {
+        const float4 w4 = *(const float4 *)(wp + q * NZ + z);
+        t += w4.x * f1[z] + w4.y * f1[z + 1] + w4.z * f1[z + 2] + w4.w * f1[z + 3];
+        tc += w4.x * df1[z] + w4.y * df1[z + 1] + w4.z * df1[z + 2] + w4.w * df1[z + 3];
+      }
+    } else {
+#pragma unroll
+      for (int z = 0; z < nZ; z++) {
+        float wz = wp[q * nZ + z];
+        t += wz * f1[z];
+        tc += wz * df1[z];
+      }
     }
     S += t * f2[q];
     S_c += tc * f2[q];
@@ -773,8 +803,8 @@ __global__ void __launch_bounds__(32 * WARPS_PER_BLOCK, BWD_BLOCKS_PER_SM) k_aev
   extern __shared__ float sh[];
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int nb4 = aev_fwd_round4(max_nb);
-  float *dG = sh + w * aev_bwd_words(P.D, max_nb);
-  float4 *angd = (float4 *)(dG + aev_fwd_round4(P.D)); /* [max_nb] angular neighbours' d */
+  float *dG = sh + w * aev_bwd_words(aev_bwd_dG_words(P), max_nb);
+  float4 *angd = (float4 *)(dG + aev_fwd_round4(aev_bwd_dG_words(P))); /* [max_nb] angular neighbours' d */
   float2 *angc = (float2 *)(angd + nb4);              /* their fc, dfc at Rca */
   float *gr = (float *)(angc + nb4);                  /* [max_nb][3] */
   int *ang = (int *)(gr + 3 * nb4);                   /* [max_nb] their neighbour slots */
@@ -787,7 +817,9 @@ __global__ void __launch_bounds__(32 * WARPS_PER_BLOCK, BWD_BLOCKS_PER_SM) k_aev
     if (row[i] < 0) continue;
     __syncwarp(); /* the previous atom's scatter is done with this warp's shared memory */
     const float *src = dG_in + (size_t)row[i] * P.D;
-    for (int f = lane; f < P.D; f += 32) dG[f] = src[f];
+    const int nAZ = P.nA * P.nZ, stride = nAZ + AEV_BLOCK_PAD;
+    for (int f = lane; f < P.D; f += 32)
+      dG[f < P.n_radial ? f : f + AEV_BLOCK_PAD * ((f - P.n_radial) / nAZ)] = src[f];
     int n = nbr_n[i];
     for (int k = lane; k < 3 * n; k += 32) gr[k] = 0.f;
     __syncwarp();
@@ -830,7 +862,7 @@ __global__ void __launch_bounds__(32 * WARPS_PER_BLOCK, BWD_BLOCKS_PER_SM) k_aev
       decode_pair(p, na, a, b);
       const int ja = ang[a], kb = ang[b];
       pair_gradient<NA, NZ>(P, angd[a], angd[b], angc[a], angc[b],
-                            dG + P.n_radial + pair_index(nsp[ja], nsp[kb], P.nS) * P.nA * P.nZ,
+                            dG + P.n_radial + pair_index(nsp[ja], nsp[kb], P.nS) * stride,
                             gr, ja, kb);
     }
     __syncwarp();
@@ -2181,7 +2213,7 @@ static void free_buffers(mlff_gpu *g) {
                   g->d_cell_atoms, g->d_scan_tmp, g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_cand_n,
                   g->d_cand_j, g->d_count,
                   g->d_offset, g->d_fill, g->d_row, g->d_row_atom, g->d_G, g->d_dG, g->d_bufA,
-                  g->d_bufB, g->d_out};
+                  g->d_bufB, g->d_out, g->d_xref, g->d_delta};
   for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) cudaFree(bufs[k]);
   for (int l = 0; l < MLFF_MAX_LAYERS; l++) {
     cudaFree(g->d_Z[l]);
@@ -2190,7 +2222,10 @@ static void free_buffers(mlff_gpu *g) {
   }
   cudaFreeHost(g->h_stage);
   cudaFreeHost(g->h_out);
+  cudaFreeHost(g->h_delta);
   g->d_out = g->h_out = nullptr;
+  g->d_xref = nullptr;
+  g->d_delta = g->h_delta = nullptr;
   g->d_stage = nullptr; g->d_cell_count = g->d_cell_start = g->d_cell_fill = nullptr;
   g->d_cell_of = g->d_cell_atoms = nullptr; g->d_scan_tmp = nullptr;
   g->d_nbr_n = g->d_nbr_j = g->d_cand_n = g->d_cand_j = nullptr; g->d_nbr_d = nullptr;
@@ -2277,6 +2312,9 @@ static mlff_status reserve(mlff_gpu *g, int atoms, int cells, int max_nb) {
   ALLOC(cudaMalloc(&g->d_out, out_cap), out_cap);
   ALLOC(cudaMallocHost(&g->h_stage, stage_cap), stage_cap);
   ALLOC(cudaMallocHost(&g->h_out, out_cap), out_cap);
+  ALLOC(cudaMalloc(&g->d_xref, A * 3 * sizeof(double)), A * 3 * sizeof(double));
+  ALLOC(cudaMalloc(&g->d_delta, A * 3 * sizeof(float)), A * 3 * sizeof(float));
+  ALLOC(cudaMallocHost(&g->h_delta, A * 3 * sizeof(float)), A * 3 * sizeof(float));
   ALLOC(cudaMemset(g->d_out, 0, out_cap), out_cap); /* zero between steps from here on */
   if (cudaHostGetDevicePointer((void **)&g->h_stage_dev, g->h_stage, 0) != cudaSuccess ||
       cudaHostGetDevicePointer((void **)&g->h_out_dev, g->h_out, 0) != cudaSuccess) {
@@ -2451,7 +2489,8 @@ extern "C" mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device
               cudaMemcpy(g->d_e0, g->e0, MLFF_MAX_ELEMENTS * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess))
     st = mlff_fail(MLFF_ERR_DEVICE, "cannot upload the energy offsets to the GPU");
   /* the descriptor kernels keep a row and a neighbour list per warp in shared memory */
-  int fwd_words = aev_fwd_words(MAX_D, MAX_NB_LIMIT), bwd_words = aev_bwd_words(MAX_D, MAX_NB_LIMIT);
+  int fwd_words = aev_fwd_words(MAX_D, MAX_NB_LIMIT),
+      bwd_words = aev_bwd_words(MAX_D + AEV_BLOCK_PAD * MLFF_MAX_ELEMENTS * (MLFF_MAX_ELEMENTS + 1) / 2, MAX_NB_LIMIT);
   int smem = WARPS_PER_BLOCK * (fwd_words > bwd_words ? fwd_words : bwd_words) * (int)sizeof(float);
   if (!st && (set_smem_limit((const void *)k_aev_forward, smem, device) != cudaSuccess ||
               set_smem_limit((const void *)k_aev_backward<0, 0, 0>, smem, device) != cudaSuccess ||
@@ -2652,16 +2691,20 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, 
     return;
   }
   /* the header, then the doubles and species (the float4 positions are made here); on the kept
-   * list the doubles alone (the header and the species in the float4s stay from its build) */
+   * list the moves since its build alone (the header and the species in the float4s stay) */
   const size_t xd_off = sizeof(StepHeader) + (size_t)n_total * sizeof(float4);
+  const long n3 = 3L * n_total;
   if (mode == LIST_REUSE) {
-    cudaMemcpyAsync(g->d_stage + xd_off, g->h_stage + xd_off, (size_t)n_total * 3 * sizeof(double),
-                    cudaMemcpyHostToDevice, s);
+    cudaMemcpyAsync(g->d_delta, g->h_delta, n3 * sizeof(float), cudaMemcpyHostToDevice, s);
+    k_moved<<<(unsigned)((n3 + 255) / 256), 256, 0, s>>>((double *)(g->d_stage + xd_off), g->d_xref,
+                                                       g->d_delta, n3);
   } else {
     cudaMemcpyAsync(g->d_stage, g->h_stage, sizeof(StepHeader), cudaMemcpyHostToDevice, s);
     cudaMemcpyAsync(g->d_stage + xd_off, g->h_stage + xd_off,
                     (size_t)n_total * (3 * sizeof(double) + sizeof(int)), cudaMemcpyHostToDevice, s);
     k_stage<<<(n_total + 255) / 256, 256, 0, s>>>(g->d_stage, n_total);
+    if (mode == LIST_BUILD)
+      cudaMemcpyAsync(g->d_xref, g->d_stage + xd_off, n3 * sizeof(double), cudaMemcpyDeviceToDevice, s);
   }
   mark(g, "positions in");
   int tb = 128, bt = (n_total + tb - 1) / tb, bl = (n_local + tb - 1) / tb;
@@ -2747,7 +2790,7 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, 
   }
   mark(g, "network fwd+bwd");
   }
-  size_t shb = WARPS_PER_BLOCK * aev_bwd_words(P.D, g->max_nb) * sizeof(float);
+  size_t shb = WARPS_PER_BLOCK * aev_bwd_words(aev_bwd_dG_words(P), g->max_nb) * sizeof(float);
   /* ANI-1x's counts at compile time (terms in registers); other models at run time */
   auto *bwd = ani1x_counts(P) ? k_aev_backward<16, 4, 8> : k_aev_backward<0, 0, 0>;
   const int wb_bwd = wb < BWD_BLOCKS_PER_SM * g->n_sm ? wb : BWD_BLOCKS_PER_SM * g->n_sm;
@@ -2983,14 +3026,16 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
      * from there on, no atom moves more than skin/2 before the next rebuild */
     const int build = general && skin > 0.0 && list_age == 0 && !g->no_reuse;
     /* a step on the kept list (the same atoms as at its build, no buffer moved since): only the
-     * double positions are staged, with no bounding box (the cell grid is not used) */
+     * moves since its build are staged, as floats, with no bounding box (the cell grid is not
+     * used); the build's positions stay in h_stage */
     if (general && skin > 0.0 && list_age > 0 && g->list_kept && g->list_skin == (float)skin &&
         g->list_local == n_local && g->list_total == n_total &&
         g->list_generation == g->generation) {
       const auto t_b = std::chrono::steady_clock::now();
-      double *raw = (double *)stage_xd(g->h_stage, n_total);
+      const double *ref = stage_xd(g->h_stage, n_total);
+      float *moved = g->h_delta;
 #pragma omp parallel for num_threads(nt) schedule(static)
-      for (long k = 0; k < 3L * n_total; k++) raw[k] = x[k];
+      for (long k = 0; k < 3L * n_total; k++) moved[k] = (float)(x[k] - ref[k]);
       t_bbox += us_since(t_b);
       t_stage = us_since(t_start);
       const auto t_run = std::chrono::steady_clock::now();
