@@ -1622,6 +1622,7 @@ struct NetArgs {
   /* resident step: hidden layer l's staged weights at Ws + woff[l - 1], its biases at
    * Ws + boff[l - 1]; the output unit's weights at Ws + ooff, its bias after them */
   int woff[MLFF_MAX_LAYERS], boff[MLFF_MAX_LAYERS], ooff;
+  int scratch;           /* floats of one atom's share of shared memory (fused_atom), 16-byte multiple */
   float scale, e0[MLFF_MAX_ELEMENTS];
   const float *W[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS], *b[MLFF_MAX_ELEMENTS][MLFF_MAX_LAYERS];
   /* MLFF_GPU_PROFILE: block 0 writes its SM clock (clock64) and the global timer (ns) at the end
@@ -1781,36 +1782,62 @@ __device__ __forceinline__ void fused_descriptor_backward(const AevParams &P, in
   }
 }
 
-/* Block per atom: neighbours (brute force over all atoms), descriptor, the element's network
- * forward and backward (matrix-vector products, weights from L2), descriptor backward and
- * force scatter. Sizes: hidden widths <= 1024 in all. loaded (the resident step): the block's
- * shared memory keeps every hidden layer of element *loaded between steps (at Ws + woff), staged
- * again only when the block's atom is of another element; NULL: one layer at a time. */
+/* The barrier of T threads that work on one atom: the block, or one half of it (named barriers
+ * 1 and 2; __syncthreads is barrier 0) */
+template <int T, bool HALF>
+__device__ __forceinline__ void group_sync(int h) {
+  if constexpr (HALF)
+    asm volatile("bar.sync %0, %1;" ::"r"(1 + h), "r"(T) : "memory");
+  else
+    __syncthreads();
+}
+
+/* Every hidden layer and the output unit of element e into shared memory (Ws + woff, boff,
+ * ooff): the resident step's blocks hold their element's weights between steps */
 template <int T>
+__device__ __forceinline__ void hold_weights(const NetArgs &N, float *Ws, int e, int t) {
+  const int L = N.n_layers, last = N.sizes[L - 1];
+  for (int l = 1; l < L; l++) {
+    stage_weights<T>(Ws + N.woff[l - 1], N.W[e][l - 1], N.sizes[l], N.sizes[l - 1], t, N.fp16);
+    for (int o = t; o < N.sizes[l]; o += T) Ws[N.boff[l - 1] + o] = N.b[e][l - 1][o];
+  }
+  for (int k = t; k <= last; k += T) Ws[N.ooff + k] = k < last ? N.W[e][L - 1][k] : N.b[e][L - 1][0];
+  __syncthreads();
+}
+
+/* T threads per atom (the block, or with HALF one half of it, whose two halves take two atoms at
+ * once): neighbours (brute force over all atoms), descriptor, the element's network forward and
+ * backward (matrix-vector products), descriptor backward and force scatter. Sizes: hidden widths
+ * <= 1024 in all. scratch: the atom's own share of shared memory (N.scratch floats). held (the
+ * resident step): every hidden layer of the atom's element is in Ws already (hold_weights);
+ * else the weights are staged into Ws one layer at a time (from L2). */
+template <int T, bool HALF = false>
 __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, const NetArgs &N, const char *stage,
                                            int n_total, float rc, float *force, float *eatom,
                                            float *vatom, double *sums, int *overflow,
-                                           int *loaded) {
-  extern __shared__ float sh[];
-  __shared__ int cnt, na;
-  __shared__ float red[T / 32];
-  __shared__ float part[T]; /* partial dot products of split matrix-vector products */
-  const int t = threadIdx.x, lane = t % 32, warp = t / 32;
+                                           float *scratch, float *Ws, bool held) {
+  constexpr int NG = HALF ? 2 : 1; /* groups of T threads in the block */
+  __shared__ int cnt_[NG], na_[NG];
+  __shared__ float red_[NG][T / 32];
+  __shared__ float part_[NG][T]; /* partial dot products of split matrix-vector products */
+  __shared__ float vblk_[NG][T / 32][6];
+  const int hf = HALF ? threadIdx.x / T : 0, t = threadIdx.x - hf * T, lane = t % 32, warp = t / 32;
+  int &cnt = cnt_[hf], &na = na_[hf];
+  float *red = red_[hf], *part = part_[hf];
   const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
   const float4 p = pos[i];
   if (p.w < 0.f) return;
   const int e = (int)p.w;
-  float4 *nd = (float4 *)sh;                          /* [FUSED_MAX_NB] */
+  float4 *nd = (float4 *)scratch;                     /* [FUSED_MAX_NB] */
   int *nj = (int *)(nd + FUSED_MAX_NB);               /* [FUSED_MAX_NB] */
   int *ang = nj + FUSED_MAX_NB;                       /* [FUSED_MAX_NB] */
   int *ns = ang + FUSED_MAX_NB;                       /* [FUSED_MAX_NB] neighbour species */
   float *gr = (float *)(ns + FUSED_MAX_NB);           /* [3 FUSED_MAX_NB] */
   float *G = gr + 3 * FUSED_MAX_NB;                   /* [D]: descriptor, later dE/dG */
-  float *H = G + P.D;                                 /* per hidden layer: act, act' */
-  float *Ws = H + N.hidden_total + 2 * 1024;         /* one layer's weights (or all), rows padded */
+  float *H = G + P.D;                                 /* per hidden layer: act, act'; 2 x 1024 */
   fused_phase(N, 0);
   if (t == 0) { cnt = 0; na = 0; }
-  __syncthreads();
+  group_sync<T, HALF>(hf);
   const float rc2_loose = rc * rc * CUTOFF_MARGIN;
   const int4 meta = ((const StepHeader *)stage)->meta;
   const double *xd = stage_xd(stage, meta.x);
@@ -1829,7 +1856,7 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
     }
   }
   for (int f = t; f < P.D; f += T) G[f] = 0.f;
-  __syncthreads();
+  group_sync<T, HALF>(hf);
   if (cnt > FUSED_MAX_NB) {
     if (t == 0) atomicMax(overflow, cnt);
     return;
@@ -1840,7 +1867,7 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
     if (nd[k].w < P.Rca) ang[atomicAdd(&na, 1)] = k;
     gr[3 * k] = gr[3 * k + 1] = gr[3 * k + 2] = 0.f;
   }
-  __syncthreads();
+  group_sync<T, HALF>(hf);
   const int npairs = na * (na - 1) / 2;
   /* descriptor: warps take the neighbours, then the pairs, in turn; lanes own features (few
    * collisions). A lane reads the shell constants of its first feature once: the lanes of a
@@ -1876,32 +1903,23 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
       atomicAdd(&Gp[f], wgt * pw * __expf(-P.etaA * u * u));
     }
   }
-  __syncthreads();
+  group_sync<T, HALF>(hf);
   fused_phase(N, 2);
   /* network forward: warp w takes outputs w, w+4, ...; lanes split the dot product */
   const float *in = G;
   float *layer_out[MLFF_MAX_LAYERS];
   float *h = H;
   const int L = N.n_layers, last = N.sizes[L - 1];
-  if (loaded && *loaded != e) { /* every thread has read *loaded before the first barrier */
-    for (int l = 1; l < L; l++) {
-      stage_weights<T>(Ws + N.woff[l - 1], N.W[e][l - 1], N.sizes[l], N.sizes[l - 1], t, N.fp16);
-      for (int o = t; o < N.sizes[l]; o += T) Ws[N.boff[l - 1] + o] = N.b[e][l - 1][o];
-    }
-    for (int k = t; k <= last; k += T)
-      Ws[N.ooff + k] = k < last ? N.W[e][L - 1][k] : N.b[e][L - 1][0];
-    __syncthreads();
-    if (t == 0) *loaded = e;
-  }
   /* Each layer's weights are staged in shared memory first: one burst of independent,
    * coalesced loads, instead of a chain of L2 round trips inside the dot products. Rows are
    * padded to K+1 so that both W x (thread per row) and W^T y (thread per column) are free of
    * bank conflicts. */
   for (int l = 1; l < N.n_layers; l++) {
     const int K = N.sizes[l - 1], O = N.sizes[l];
-    const float *bias = loaded ? Ws + N.boff[l - 1] : N.b[e][l - 1];
-    const float *Wl = loaded ? Ws + N.woff[l - 1] : Ws;
-    if (!loaded) stage_weights<T>(Ws, N.W[e][l - 1], O, K, t, N.fp16);
+    const float *bias = held ? Ws + N.boff[l - 1] : N.b[e][l - 1];
+    const float *Wl = held ? Ws + N.woff[l - 1] : Ws;
+    if constexpr (!HALF) /* (halves share held weights) */
+      if (!held) stage_weights<T>(Ws, N.W[e][l - 1], O, K, t, N.fp16);
     float *a_out = h, *d_out = h + O;
     /* S threads per output, each a K/S slice of the dot product (a latency chain S times
      * shorter); thread u takes output u % O, slice u / O, so a warp's lanes read consecutive
@@ -1926,7 +1944,7 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
       d_out[o] = dz;
     }
     if (S > 1) {
-      __syncthreads();
+      group_sync<T, HALF>(hf);
       for (int o = t; o < O; o += T) {
         float z = bias[o], dz;
         for (int q = 0; q < S; q++) z += part[q * O + o];
@@ -1934,14 +1952,14 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
         d_out[o] = dz;
       }
     }
-    __syncthreads();
+    group_sync<T, HALF>(hf);
     layer_out[l] = h;
     in = a_out;
     h += 2 * O;
     if (l <= 3) fused_phase(N, 9 + l);
   }
   /* output unit: energy; then dE/d(last hidden pre-activation) */
-  const float *wl = loaded ? Ws + N.ooff : N.W[e][L - 1];
+  const float *wl = held ? Ws + N.ooff : N.W[e][L - 1];
   float y = 0.f;
   for (int k = t; k < last; k += T) y += rnd(wl[k], N.fp16) * rnd(in[k], N.fp16);
   for (int off = 16; off; off >>= 1) y += __shfl_down_sync(0xffffffffu, y, off);
@@ -1949,10 +1967,10 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
   float *dz = h, *dprev = h + 1024;
   for (int k = t; k < last; k += T)
     dz[k] = N.scale * rnd(wl[k], N.fp16) * layer_out[L - 1][last + k];
-  __syncthreads();
+  group_sync<T, HALF>(hf);
   fused_phase(N, 3);
   if (t == 0) {
-    float yy = loaded ? wl[last] : N.b[e][L - 1][0];
+    float yy = held ? wl[last] : N.b[e][L - 1][0];
     for (int w = 0; w < T / 32; w++) yy += red[w];
     float en = N.scale * yy + N.e0[e];
     eatom[i] = en;
@@ -1963,8 +1981,9 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
     const int K = N.sizes[l - 1], O = N.sizes[l];
     float *dst = l == 1 ? G : dprev;
     /* the last hidden layer's weights are still staged from the forward pass */
-    const float *Wl = loaded ? Ws + N.woff[l - 1] : Ws;
-    if (!loaded && l < L - 1) stage_weights<T>(Ws, N.W[e][l - 1], O, K, t, N.fp16);
+    const float *Wl = held ? Ws + N.woff[l - 1] : Ws;
+    if constexpr (!HALF)
+      if (!held && l < L - 1) stage_weights<T>(Ws, N.W[e][l - 1], O, K, t, N.fp16);
     /* as forward: S threads per input k, each a slice of the outputs o */
     const int S = !N.split || K >= T ? 1 : T / K, chunk = (O + S - 1) / S;
     for (int u = t; u < K * S; u += T) {
@@ -1981,14 +2000,14 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
       else dst[k] = l > 1 ? acc * layer_out[l - 1][K + k] : acc;
     }
     if (S > 1) {
-      __syncthreads();
+      group_sync<T, HALF>(hf);
       for (int k = t; k < K; k += T) {
         float acc = 0.f;
         for (int q = 0; q < S; q++) acc += part[q * K + k];
         dst[k] = l > 1 ? acc * layer_out[l - 1][K + k] : acc;
       }
     }
-    __syncthreads(); /* dst complete, and Ws free for the next layer */
+    group_sync<T, HALF>(hf); /* dst complete, and Ws free for the next layer */
     if (l <= 3) fused_phase(N, 16 - l);
     if (l > 1) {
       float *tmp = dz; dz = dprev; dprev = tmp;
@@ -2000,15 +2019,15 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
     fused_descriptor_backward<T, 16, 4, 8>(P, t, n, na, nd, ns, ang, G, gr);
   else
     fused_descriptor_backward<T, 0, 0, 0>(P, t, n, na, nd, ns, ang, G, gr);
-  __syncthreads();
+  group_sync<T, HALF>(hf);
   fused_phase(N, 5);
   float vacc[6] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
   scatter_forces(t, T, i, n, nj, nd, gr, force, vatom, vacc);
   /* the block's virial, one atomic per component (not per warp: on six addresses for all) */
-  __shared__ float vblk[T / 32][6];
+  float(*vblk)[6] = vblk_[hf];
   if (lane == 0)
     for (int q = 0; q < 6; q++) vblk[warp][q] = vacc[q];
-  __syncthreads();
+  group_sync<T, HALF>(hf);
   if (t < 6) {
     float v = 0.f;
     for (int w = 0; w < T / 32; w++) v += vblk[w][t];
@@ -2044,7 +2063,9 @@ __global__ void __launch_bounds__(FUSED_THREADS)
 k_fused(AevParams P, NetArgs N, const char *stage, int n_total, float rc, float *force,
         float *eatom, float *vatom, double *sums, int *overflow, int *out_dev, int *out_host,
         int out_words, int *ticket) {
-  fused_atom<FUSED_THREADS>(blockIdx.x, P, N, stage, n_total, rc, force, eatom, vatom, sums, overflow, nullptr);
+  extern __shared__ float sh[];
+  fused_atom<FUSED_THREADS>(blockIdx.x, P, N, stage, n_total, rc, force, eatom, vatom, sums, overflow,
+                            sh, sh + N.scratch, false);
   if (out_host) copy_out_if_last<FUSED_THREADS>(out_dev, out_host, out_words, ticket);
 }
 
@@ -2067,6 +2088,7 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_total, float rc, float 
 /* Threads of a resident block: one block per SM, so twice k_fused's, for the latency-bound
  * phases of one atom (ptxas then keeps the kernel within 128 registers) */
 #define RESIDENT_THREADS 512
+#define HALF_THREADS (RESIDENT_THREADS / 2)
 #define RESIDENT_MINE 32         /* a block's atoms: <= 2 x RESIDENT_ATOMS_PER_SM (see deal_atoms) */
 struct ResidentArgs {
   const int4 *stage_host;   /* the staged positions in pinned host memory */
@@ -2143,6 +2165,7 @@ k_fused_resident(AevParams P, NetArgs N, ResidentArgs R, int n_local, int n_tota
   extern __shared__ float sh[];
   __shared__ int cmd, loaded, n_mine, mine[RESIDENT_MINE];
   int4 *stage = (int4 *)(sh + R.stage_off);
+  float *Ws = sh + 2 * N.scratch; /* after two atoms' scratch: the element's weights */
   const int t = threadIdx.x;
   const bool relay = blockIdx.x == 0;
   if (t == 0) loaded = -1;
@@ -2182,9 +2205,20 @@ k_fused_resident(AevParams P, NetArgs N, ResidentArgs R, int n_local, int n_tota
     fused_phase(N, 8);
     const float4 *pos = (const float4 *)((const char *)stage + sizeof(StepHeader));
     deal_atoms(pos, n_local, P.nS, mine, &n_mine);
-    for (int k = 0; k < n_mine; k++)
-      fused_atom<RESIDENT_THREADS>(mine[k], P, N, (const char *)stage, n_total, rc, force, eatom, vatom, sums,
-                 overflow, &loaded);
+    /* the block's atoms are of one element (deal_atoms): its weights, unless held already */
+    const int e = n_mine > 0 ? (int)pos[mine[0]].w : -1;
+    if (e >= 0 && e != loaded) {
+      hold_weights<RESIDENT_THREADS>(N, Ws, e, t);
+      if (t == 0) loaded = e; /* read again after the next step's barriers */
+    }
+    if (n_mine == 1)
+      fused_atom<RESIDENT_THREADS>(mine[0], P, N, (const char *)stage, n_total, rc, force, eatom, vatom,
+                                   sums, overflow, sh, Ws, true);
+    else /* two atoms at once, one per half of the block (a half is 1.2-1.4x slower on one atom
+          * than the whole block: the phases of one atom are latency-bound) */
+      for (int k = t / HALF_THREADS; k < n_mine; k += 2)
+        fused_atom<HALF_THREADS, true>(mine[k], P, N, (const char *)stage, n_total, rc, force, eatom,
+                                       vatom, sums, overflow, sh + (t / HALF_THREADS) * N.scratch, Ws, true);
     if (copy_out_if_last<RESIDENT_THREADS>(out_dev, out_host, out_words, ticket) && t == 0) {
       if (N.phase) { /* block 0's clocks, for once written by the last block */
         unsigned long long gt;
@@ -2330,6 +2364,7 @@ static mlff_status reserve(mlff_gpu *g, int atoms, int cells, int max_nb) {
 }
 
 static size_t fused_smem(const mlff_gpu *g, int resident);
+static size_t fused_scratch(const mlff_gpu *g);
 
 static int g_widest_hidden(const mlff_network *n) {
   int w = 0;
@@ -2565,6 +2600,7 @@ static NetArgs net_args(const mlff_gpu *g, int n_local) {
   N.boff[0] = N.woff[Lh - 1] + g->sizes[Lh] * (g->sizes[Lh - 1] + 1);
   for (int l = 1; l < Lh; l++) N.boff[l] = N.boff[l - 1] + g->sizes[l];
   N.ooff = N.boff[Lh - 1] + g->sizes[Lh];
+  N.scratch = (int)fused_scratch(g);
   for (int l = 0; l <= g->n_layers; l++) N.sizes[l] = g->sizes[l];
   N.act = g->act;
   N.fp16 = g->fp16;
@@ -2580,33 +2616,34 @@ static NetArgs net_args(const mlff_gpu *g, int n_local) {
   return N;
 }
 
-/* neighbours, descriptor, hidden activations and their derivatives, two backward buffers,
- * then one layer's weights; the resident step: every hidden layer's, and the staged positions
- * (at resident_stage_off floats, 16-byte aligned) */
-static size_t resident_stage_off(const mlff_gpu *g) {
-  size_t hidden = 0, wall = g->sizes[g->n_layers - 1] + 1; /* the output unit */
-  for (int l = 1; l < g->n_layers; l++) {
-    hidden += 2 * g->sizes[l];
-    wall += (size_t)g->sizes[l] * (g->sizes[l - 1] + 2); /* weights (rows padded) and biases */
-  }
-  size_t words = FUSED_MAX_NB * (sizeof(float4) + 3 * sizeof(int) + 3 * sizeof(float)) / sizeof(float) +
-                 g->aev.D + hidden + 2 * 1024 + wall;
+/* One atom's scratch in fused_atom (floats, a multiple of 4): neighbours, descriptor, hidden
+ * activations and their derivatives, two backward buffers. k_fused's shared memory: one scratch,
+ * then one layer's weights; the resident step's: two (a block's halves take two atoms at once),
+ * every hidden layer's weights, and the staged positions (at resident_stage_off floats). */
+static size_t fused_scratch(const mlff_gpu *g) {
+  size_t hidden = 0;
+  for (int l = 1; l < g->n_layers; l++) hidden += 2 * g->sizes[l];
+  const size_t words = FUSED_MAX_NB * (sizeof(float4) + 3 * sizeof(int) + 3 * sizeof(float)) / sizeof(float) +
+                       g->aev.D + hidden + 2 * 1024;
   return (words + 3) & ~(size_t)3;
+}
+static size_t resident_stage_off(const mlff_gpu *g) {
+  size_t wall = g->sizes[g->n_layers - 1] + 1; /* the output unit */
+  for (int l = 1; l < g->n_layers; l++)
+    wall += (size_t)g->sizes[l] * (g->sizes[l - 1] + 2); /* weights (rows padded) and biases */
+  return (2 * fused_scratch(g) + wall + 3) & ~(size_t)3;
 }
 static size_t resident_stage_bytes(int n_total) {
   return (sizeof(StepHeader) + (size_t)n_total * (sizeof(float4) + 3 * sizeof(double)) + 15) & ~(size_t)15;
 }
 static size_t fused_smem(const mlff_gpu *g, int resident) {
   if (resident) return resident_stage_off(g) * sizeof(float) + resident_stage_bytes(RESIDENT_MAX_ATOMS);
-  size_t hidden = 0;
-  for (int l = 1; l < g->n_layers; l++) hidden += 2 * g->sizes[l];
   size_t wmax = 0;
   for (int l = 0; l < g->n_layers - 1; l++) {
     size_t w = (size_t)g->sizes[l + 1] * (g->sizes[l] + 1);
     wmax = w > wmax ? w : wmax;
   }
-  return (size_t)FUSED_MAX_NB * (sizeof(float4) + 3 * sizeof(int) + 3 * sizeof(float)) +
-         (g->aev.D + hidden + 2 * 1024 + wmax) * sizeof(float);
+  return (fused_scratch(g) + wmax) * sizeof(float);
 }
 
 static LayerArgs layer_args(const mlff_gpu *g, int l) {
