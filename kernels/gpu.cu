@@ -1632,20 +1632,25 @@ struct NetArgs {
 
 /* slots: 0-6 the phases of fused_atom; 7-9 the resident step's hand-over (block 0 saw the step,
  * block 0 has the positions, the last block's results are out); 10-12 the end of hidden layers
- * 1-3 forward, 13-15 backward (3, 2, 1) */
-#define FUSED_PHASES 16
+ * 1-3 forward, 13-15 backward (3, 2, 1); 16-17 the last block's ticket and copy (by that block) */
+#define FUSED_PHASES 18
 static const char *const fused_phase_name[FUSED_PHASES] = {
     "entry", "neighbours", "descriptor", "network forward (output)", "network backward (output)",
     "descriptor backward", "forces", "step seen", "positions in", "results out",
-    "layer 1", "layer 2", "layer 3", "layer 3 back", "layer 2 back", "layer 1 back"};
+    "layer 1", "layer 2", "layer 3", "layer 3 back", "layer 2 back", "layer 1 back",
+    "last block's ticket", "results copied"};
 /* the order in time in which print_phases reads the slots */
-static const int fused_phase_order[FUSED_PHASES] = {7, 8, 0, 1, 2, 10, 11, 12, 3, 13, 14, 15, 4, 5, 6, 9};
-__device__ __forceinline__ void fused_phase(const NetArgs &N, int k) {
-  if (!N.phase || blockIdx.x != 0 || threadIdx.x != 0) return;
+static const int fused_phase_order[FUSED_PHASES] = {7, 8, 0, 1, 2, 10, 11, 12, 3, 13, 14, 15, 4, 5, 6, 16, 17, 9};
+/* slot k's clocks, by thread 0 of the block that calls it */
+__device__ __forceinline__ void stamp_phase(unsigned long long *phase, int k) {
+  if (!phase || threadIdx.x != 0) return;
   unsigned long long gt;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(gt));
-  N.phase[2 * k] = clock64();
-  N.phase[2 * k + 1] = gt;
+  phase[2 * k] = clock64();
+  phase[2 * k + 1] = gt;
+}
+__device__ __forceinline__ void fused_phase(const NetArgs &N, int k) {
+  if (blockIdx.x == 0) stamp_phase(N.phase, k);
 }
 
 /* FP16 operands with FP32 accumulation, as on the tensor cores, where fp16 is on */
@@ -2040,16 +2045,19 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
  * out_words 4-byte words) into pinned host memory and zeroes the buffer for the next step:
  * no copies, no memset around the kernel. Returns whether this block did. */
 template <int T>
-__device__ __forceinline__ bool copy_out_if_last(int *out_dev, int *out_host, int out_words, int *ticket) {
+__device__ __forceinline__ bool copy_out_if_last(int *out_dev, int *out_host, int out_words, int *ticket,
+                                                 unsigned long long *phase) {
   __shared__ int last;
   __threadfence(); /* this block's results are visible device-wide before its ticket */
   __syncthreads();
   if (threadIdx.x == 0) last = atomicAdd(ticket, 1) == (int)gridDim.x - 1;
   __syncthreads();
   if (!last) return false;
+  stamp_phase(phase, 16);
   __threadfence();
   for (int w = threadIdx.x; w < out_words; w += T) out_host[w] = __ldcg(&out_dev[w]);
   __syncthreads();
+  stamp_phase(phase, 17);
   for (int w = threadIdx.x; w < out_words; w += T) out_dev[w] = 0; /* ticket too */
   __threadfence_system();
   __syncthreads(); /* every thread's results are out before whatever the block writes next */
@@ -2066,7 +2074,7 @@ k_fused(AevParams P, NetArgs N, const char *stage, int n_total, float rc, float 
   extern __shared__ float sh[];
   fused_atom<FUSED_THREADS>(blockIdx.x, P, N, stage, n_total, rc, force, eatom, vatom, sums, overflow,
                             sh, sh + N.scratch, false);
-  if (out_host) copy_out_if_last<FUSED_THREADS>(out_dev, out_host, out_words, ticket);
+  if (out_host) copy_out_if_last<FUSED_THREADS>(out_dev, out_host, out_words, ticket, N.phase);
 }
 
 /* The resident step (small systems, a GPU not shared with other processes): k_fused's blocks
@@ -2219,13 +2227,8 @@ k_fused_resident(AevParams P, NetArgs N, ResidentArgs R, int n_local, int n_tota
       for (int k = t / HALF_THREADS; k < n_mine; k += 2)
         fused_atom<HALF_THREADS, true>(mine[k], P, N, (const char *)stage, n_total, rc, force, eatom,
                                        vatom, sums, overflow, sh + (t / HALF_THREADS) * N.scratch, Ws, true);
-    if (copy_out_if_last<RESIDENT_THREADS>(out_dev, out_host, out_words, ticket) && t == 0) {
-      if (N.phase) { /* block 0's clocks, for once written by the last block */
-        unsigned long long gt;
-        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(gt));
-        N.phase[18] = clock64();
-        N.phase[19] = gt;
-      }
+    if (copy_out_if_last<RESIDENT_THREADS>(out_dev, out_host, out_words, ticket, N.phase) && t == 0) {
+      stamp_phase(N.phase, 9);
       *R.done = seq;
     }
   }
