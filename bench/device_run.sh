@@ -4,7 +4,8 @@
 # the floors of a small step (bench/latency_probe: $OUT/<gpu>-<date>-latency.json),
 # GPU tests (test_gpu; test_lammps on the GPU under mpiexec with 1, 2, 4 ranks), compute-sanitizer
 # memcheck and racecheck, bench/run.sh gpu (LAMMPS timings, memory,
-# accuracy: $OUT/<gpu>-<date>-gpu.json) and the C-API benchmark while time is left (the call has
+# accuracy: $OUT/<gpu>-<date>-gpu.json), the C-API benchmark and the stage times of the 49,152-atom
+# step ($OUT/<gpu>-<date>-stages.json, bench/stages.py) while time is left (the call has
 # ~8 min; MLFF_DEVICE_SECONDS, default 420, is what this script plans for), everything written
 # under $OUT (logs in one tarball: at most 8 files come back). MLFF_BENCH_MODEL: another model;
 # MLFF_DEVICE_SANITIZE=0: no compute-sanitizer runs (more of the call left to the benchmarks).
@@ -95,5 +96,22 @@ if [ "$left" -gt 30 ]; then
   timeout 60 "$B/gpu_bench" .devdata/liquid49152.data - 0 profile 2>&1 | tail -12
 else
   echo "== C API benchmark skipped: $SECONDS s spent"
+fi
+# where the 49,152-atom step's time goes (bench/stages.py): the timed t8 runs of bench/run.sh
+# above, and the same input with MLFF_GPU_PROFILE=1 -> $out/<gpu>-<date>-stages.json
+if [ $(( ${MLFF_DEVICE_SECONDS:-420} - SECONDS )) -gt 40 ]; then
+  echo "== stage times of the 49,152-atom step, LAMMPS, 8 threads ($SECONDS s so far)"
+  cases=()
+  for fp in fp16 fp32; do
+    timed=$out/logs/bench/liquid49152_gpu_${fp}_t8.1.log
+    [ -f "$timed" ] || continue
+    OMP_NUM_THREADS=8 MLFF_GPU_PROFILE=1 timeout 60 "$B/lmp" -nocite -screen none \
+      -log "$out/logs/stages_$fp.log" -var plugin .device/lib/mlffplugin.so -var model "$model" \
+      -var data .devdata/liquid49152.data -var device gpu -var fp16 $([ $fp = fp16 ] && echo yes || echo no) \
+      -var steps 60 -var warmup 10 -in bench/in.bench -sf omp -pk omp 8 2>"$out/logs/stages_$fp.err" &&
+      cases+=("liquid49152_gpu_${fp}_t8=$timed:$out/logs/stages_$fp.err")
+  done
+  [ ${#cases[@]} -gt 0 ] && python3 bench/stages.py --out "$out/${gpu:-gpu}-$(date -u +%Y-%m-%d)-stages.json" \
+    --gpu "$(cut -d, -f1 "$out/logs/gpu.txt")" "${cases[@]}" && cat "$out/${gpu:-gpu}-$(date -u +%Y-%m-%d)-stages.json"
 fi
 tar -czf "$out/logs.tar.gz" -C "$out" logs && rm -rf "$out/logs"

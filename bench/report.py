@@ -139,6 +139,8 @@ class Src:
         d = self.data
         if d.get("kind") == "scaling":
             return "scaling"
+        if d.get("kind") == "stages":
+            return "stages"
         if "verdict" in d and ("criteria" in d or "series" in d or "error" in d):
             return "nve"
         if "peers" in self.fkind or "peers" in d or "potentials" in d:
@@ -775,6 +777,16 @@ def build(args):
         L.append("No NVE JSON (`*-nve-*.json`, written by `scripts/check_nve.py --json`) in the "
                  "results folder.\n")
 
+    # ---- stages -----------------------------------------------------------------------------
+    L.append("## Where a large GPU step's time goes\n")
+    st_srcs = [s for s in used if s.kind == "stages"]
+    if st_srcs:
+        for s in st_srcs:
+            L.extend(stages_section(s))
+    else:
+        L.append("No stages JSON (`*-stages.json`, written by `bench/stages.py` from "
+                 "`bench/device_run.sh`) in the results folder.\n")
+
     # ---- peers ------------------------------------------------------------------------------
     L.append("## Peers\n")
     peer_srcs = [s for s in used if s.kind == "peers"]
@@ -1082,6 +1094,65 @@ def target_checks(best, rows):
                             target_text=f"≥ {TARGET_FP16_SPEEDUP:g}×",
                             ok=ratio >= TARGET_FP16_SPEEDUP, **{"from": src_of(twin, r)}))
     return out
+
+
+def stages_section(s):
+    """LAMMPS's timing breakdown and the GPU path's stages, a column per case; where an FP16 and
+    an FP32 case are there, what the FP16 network saves against what both share."""
+    d = s.data
+    cases = {k: c for k, c in (d.get("cases") or {}).items() if isinstance(c, dict)}
+    if not cases:
+        return [f"`{s.show}`: no cases.\n"]
+    names = list(cases)
+    n_prof = ", ".join(f"{k}: {cases[k].get('steps_profiled', '?')}" for k in names)
+    L = [f"`{s.show}` ({(d.get('machine') or {}).get('gpu', '?')}): per case, the timed run's "
+         "LAMMPS timing breakdown (ms per step: section time / steps, from its log) and the GPU "
+         "path's stages under `MLFF_GPU_PROFILE=1` (µs, medians over the steps on the kept "
+         f"neighbour list; steps profiled: {n_prof}). Profiled steps run without the CUDA graph "
+         "and with an event after each stage: their stages add up to more than the timed step's "
+         "Pair; they show the split, the timed run the total.\n"]
+    rows = [["LAMMPS step (Loop time), ms"] + [f"{c['loop_ms_per_step']:.3f}" if is_num(
+        c.get("loop_ms_per_step")) else "—" for c in cases.values()]]
+    for sec in ("Pair", "Comm", "Modify", "Neigh", "Output", "Other"):
+        vals = [(c.get("lammps_ms_per_step") or {}).get(sec) for c in cases.values()]
+        if any(is_num(v) for v in vals):
+            rows.append([f"LAMMPS {sec}, ms"] + [f"{v:.3f}" if is_num(v) else "—" for v in vals])
+    stages = []
+    for c in cases.values():
+        for k in (c.get("gpu_stages_us") or {}):
+            if k not in stages:
+                stages.append(k)
+    for k in stages:
+        rows.append([f"GPU {k}, µs"] + [f_us((c.get("gpu_stages_us") or {}).get(k))
+                                         for c in cases.values()])
+    hosts = []
+    for c in cases.values():
+        for k in (c.get("host_us") or {}):
+            if k not in hosts:
+                hosts.append(k)
+    for k in hosts:
+        rows.append([f"host: {k}, µs"] + [f_us((c.get("host_us") or {}).get(k))
+                                           for c in cases.values()])
+    L.append(md_table(["", *names], rows))
+    L.append("")
+    f16 = [k for k in names if "fp16" in k]
+    for k16 in f16:
+        k32 = k16.replace("fp16", "fp32")
+        if k32 not in cases:
+            continue
+        t16, t32 = cases[k16].get("loop_ms_per_step"), cases[k32].get("loop_ms_per_step")
+        n16 = (cases[k16].get("gpu_stages_us") or {}).get("network fwd+bwd")
+        n32 = (cases[k32].get("gpu_stages_us") or {}).get("network fwd+bwd")
+        if not all(is_num(v) for v in (t16, t32, n16, n32)):
+            continue
+        common = t16 - n16 / 1e3
+        need = (n32 - 1.3 * n16) / 0.3 / 1e3
+        L.append(f"{k16} against {k32}: FP16 changes one stage, the network (fwd+bwd {n16:.1f} µs "
+                 f"against {n32:.1f} µs in FP32); the timed steps take {t16:.3f} and {t32:.3f} ms "
+                 f"(FP32/FP16 {t32 / t16:.2f}×). The rest of the FP16 step, {common:.3f} ms, is "
+                 "common to both; with these network times FP32/FP16 reaches 1.3× only when that "
+                 f"common part is at most {need:.3f} ms.\n")
+    return L
 
 
 def scaling_section(s, machines, plots):

@@ -125,6 +125,18 @@ def fixtures(d):
                      {"gpus": 1, "mpi_ranks": 2, "atoms": 983040, "us_per_step": 100000.0,
                       "atom_steps_per_s": 9.8304e6, "efficiency": 0.8}],
           "not_run": [{"gpus": 2, "why": "this machine has 1 GPU(s)"}]})
+    # the shape bench/stages.py writes: an FP16 and an FP32 case
+    stage_case = lambda loop, pair, net: {  # noqa: E731
+        "loop_ms_per_step": loop, "steps": 100, "atoms": 49152,
+        "lammps_ms_per_step": {"Pair": pair, "Comm": 0.2, "Modify": 0.15},
+        "local_atoms": 49152, "total_atoms": 65000, "steps_profiled": 50, "rebuild_steps": 5,
+        "gpu_stages_us": {"positions in": 50.0, "network fwd+bwd": net,
+                          "descriptor backward+forces": 275.5},
+        "host_us": {"staging": 35.0, "adding results": 40.0}}
+    dump(os.path.join(r, "h100-2030-01-02-stages.json"),
+         {"kind": "stages", "date": "2030-01-02", "machine": {"gpu": "NVIDIA H100"},
+          "cases": {"liquid49152_gpu_fp16_t8": stage_case(1.2, 0.8, 70.0),
+                    "liquid49152_gpu_fp32_t8": stage_case(1.43, 1.03, 300.0)}})
     dump(os.path.join(r, "broken-2030-01-02.json"), "{not json")
     dump(os.path.join(d, "reference", "ref.json"),
          {"source": "fixture reference", "machine": "H100", "pytorch": "9.9",
@@ -253,6 +265,17 @@ def main():
     if "liquid768 (768 atoms) µs/atom-step" not in peers or \
             "from results/cpuhost-2030-01-02-peers.json, potentials.*.timing" not in peers:
         fail("peer table header and source", peers)
+    stg = section(text, "Where a large GPU step's time goes")
+    c = one_row(stg, "stages network", "| GPU network fwd+bwd, µs |")
+    if c[1:3] != ["70.00", "300.0"]:
+        fail(f"stages: the network row, FP16 and FP32 columns: {c}", stg)
+    c = one_row(stg, "stages Pair", "| LAMMPS Pair, ms |")
+    if c[1:3] != ["0.800", "1.030"]:
+        fail(f"stages: LAMMPS Pair per step: {c}", stg)
+    # common part 1.2 - 0.07 = 1.130 ms; 1.3x needs (300 - 1.3 * 70) / 0.3 us = 0.697 ms
+    if "FP32/FP16 1.19×" not in stg or "1.130 ms, is common" not in stg or \
+            "at most 0.697 ms" not in stg:
+        fail("stages: the FP16 saving against the common part, from the JSON", stg)
     mg = section(text, "Multi-GPU")
     c = one_row(mg, "shared 2 ranks", "| ranks sharing one GPU | 1 | 2 |")
     if c[3] != "983,040" or c[6] != "80 %":
@@ -298,7 +321,8 @@ def main():
     if p.returncode != 0 or not os.path.exists(out2):
         fail(f"empty folder: report.py exited {p.returncode}", p.stdout + p.stderr)
     t2 = open(out2).read()
-    for want in ("No timing files", "No NVE JSON", "No peers JSON", "No scaling JSON"):
+    for want in ("No timing files", "No NVE JSON", "No peers JSON", "No scaling JSON",
+                 "No stages JSON"):
         if want not in t2:
             fail(f"empty report lacks {want!r}", t2)
     print("report: ok" + ("" if has_mpl else " (PNG checks skipped)"))
