@@ -1117,22 +1117,13 @@ def stages_section(s):
         vals = [(c.get("lammps_ms_per_step") or {}).get(sec) for c in cases.values()]
         if any(is_num(v) for v in vals):
             rows.append([f"LAMMPS {sec}, ms"] + [f"{v:.3f}" if is_num(v) else "—" for v in vals])
-    stages = []
-    for c in cases.values():
-        for k in (c.get("gpu_stages_us") or {}):
-            if k not in stages:
-                stages.append(k)
-    for k in stages:
-        rows.append([f"GPU {k}, µs"] + [f_us((c.get("gpu_stages_us") or {}).get(k))
-                                         for c in cases.values()])
-    hosts = []
-    for c in cases.values():
-        for k in (c.get("host_us") or {}):
-            if k not in hosts:
-                hosts.append(k)
-    for k in hosts:
-        rows.append([f"host: {k}, µs"] + [f_us((c.get("host_us") or {}).get(k))
-                                           for c in cases.values()])
+    for field, label in (("gpu_stages_us", "GPU"), ("host_us", "host:")):
+        keys = []  # every case's keys, in first-seen order
+        for c in cases.values():
+            keys += [k for k in (c.get(field) or {}) if k not in keys]
+        for k in keys:
+            rows.append([f"{label} {k}, µs"] + [f_us((c.get(field) or {}).get(k))
+                                               for c in cases.values()])
     L.append(md_table(["", *names], rows))
     L.append("")
     f16 = [k for k in names if "fp16" in k]

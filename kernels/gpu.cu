@@ -803,8 +803,9 @@ __global__ void __launch_bounds__(32 * WARPS_PER_BLOCK, BWD_BLOCKS_PER_SM) k_aev
   extern __shared__ float sh[];
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int nb4 = aev_fwd_round4(max_nb);
-  float *dG = sh + w * aev_bwd_words(aev_bwd_dG_words(P), max_nb);
-  float4 *angd = (float4 *)(dG + aev_fwd_round4(aev_bwd_dG_words(P))); /* [max_nb] angular neighbours' d */
+  const int dG_words = aev_bwd_dG_words(P), nAZ = P.nA * P.nZ, stride = nAZ + AEV_BLOCK_PAD;
+  float *dG = sh + w * aev_bwd_words(dG_words, max_nb);
+  float4 *angd = (float4 *)(dG + aev_fwd_round4(dG_words)); /* [max_nb] angular neighbours' d */
   float2 *angc = (float2 *)(angd + nb4);              /* their fc, dfc at Rca */
   float *gr = (float *)(angc + nb4);                  /* [max_nb][3] */
   int *ang = (int *)(gr + 3 * nb4);                   /* [max_nb] their neighbour slots */
@@ -817,7 +818,6 @@ __global__ void __launch_bounds__(32 * WARPS_PER_BLOCK, BWD_BLOCKS_PER_SM) k_aev
     if (row[i] < 0) continue;
     __syncwarp(); /* the previous atom's scatter is done with this warp's shared memory */
     const float *src = dG_in + (size_t)row[i] * P.D;
-    const int nAZ = P.nA * P.nZ, stride = nAZ + AEV_BLOCK_PAD;
     for (int f = lane; f < P.D; f += 32)
       dG[f < P.n_radial ? f : f + AEV_BLOCK_PAD * ((f - P.n_radial) / nAZ)] = src[f];
     int n = nbr_n[i];
