@@ -177,6 +177,9 @@ struct mlff_gpu {
   /* host */
   char *h_stage;
   char *h_stage_dev, *h_out_dev; /* the same pinned buffers as the device addresses them */
+  /* the resident step's results: an 8-byte entry (step << 32 | word) per 4-byte word of h_out,
+   * so that the host knows each word of a step by itself (copy_out_tagged) */
+  unsigned long long *h_tagged, *h_tagged_dev;
   /* graphs: [0] steps that build a list, [1] steps that reuse the kept one */
   struct {
     cudaGraphExec_t exec;
@@ -2064,6 +2067,48 @@ __device__ __forceinline__ bool copy_out_if_last(int *out_dev, int *out_host, in
   return true;
 }
 
+/* The resident step's copy-out: as copy_out_if_last, but each word goes to host memory as an
+ * 8-byte entry with the step number (one PCIe write, not torn), which the host checks word by
+ * word: no system fence and no flag after the results (~2 us of a benzene's step on an H200,
+ * MLFF_GPU_PROFILE). The buffer is zeroed before the results go out, and a device-wide fence
+ * keeps the zeros ahead of them: whatever the next step adds comes after the host saw them. */
+template <int T>
+__device__ __forceinline__ bool copy_out_tagged(int *out_dev, unsigned long long *out_host, int out_words,
+                                                int *ticket, int seq, unsigned long long *phase) {
+  constexpr int PER = 8; /* words per thread held in registers */
+  __shared__ int last;
+  __threadfence(); /* this block's results are visible device-wide before its ticket */
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(ticket, 1) == (int)gridDim.x - 1;
+  __syncthreads();
+  if (!last) return false;
+  stamp_phase(phase, 16);
+  __threadfence();
+  const unsigned long long tag = (unsigned long long)seq << 32;
+  for (int base = 0; base < out_words; base += PER * T) { /* out_words <= PER T in one round */
+    int v[PER];
+#pragma unroll
+    for (int u = 0; u < PER; u++) {
+      const int w = base + u * T + threadIdx.x;
+      v[u] = w < out_words ? __ldcg(&out_dev[w]) : 0;
+    }
+    __syncthreads(); /* every word read before any is zeroed (the ticket too) */
+#pragma unroll
+    for (int u = 0; u < PER; u++) {
+      const int w = base + u * T + threadIdx.x;
+      if (w < out_words) out_dev[w] = 0;
+    }
+    __threadfence(); /* the zeros are in L2 before the host can see this step's results */
+#pragma unroll
+    for (int u = 0; u < PER; u++) {
+      const int w = base + u * T + threadIdx.x;
+      if (w < out_words) ((volatile unsigned long long *)out_host)[w] = tag | (unsigned)v[u];
+    }
+  }
+  stamp_phase(phase, 17);
+  return true;
+}
+
 /* Block per local atom (fused_atom). With out_host set (small systems): the positions are
  * read straight from pinned host memory, and the last block copies the results out, so that
  * the step is one graph node. */
@@ -2103,7 +2148,6 @@ struct ResidentArgs {
   int4 *stage_dev;          /* their relay in device memory (block 0 writes, the others read) */
   int stage_words;          /* 16-byte words of the staged positions */
   const volatile int *go;   /* host-mapped: the step the host asks for (< 0: return) */
-  volatile int *done;       /* host-mapped: the last step whose results are out */
   volatile int *bcast;      /* device: block 0's word to the other blocks */
   int seq0, epoch;          /* the last step done before this launch; this launch's number */
   long long idle_ns;
@@ -2169,7 +2213,7 @@ __device__ __forceinline__ void deal_atoms(const float4 *pos, int n_local, int n
 __global__ void __launch_bounds__(RESIDENT_THREADS, 1)
 k_fused_resident(AevParams P, NetArgs N, ResidentArgs R, int n_local, int n_total, float rc,
                  float *force, float *eatom, float *vatom, double *sums, int *overflow,
-                 int *out_dev, int *out_host, int out_words, int *ticket) {
+                 int *out_dev, unsigned long long *out_host, int out_words, int *ticket) {
   extern __shared__ float sh[];
   __shared__ int cmd, loaded, n_mine, mine[RESIDENT_MINE];
   int4 *stage = (int4 *)(sh + R.stage_off);
@@ -2227,10 +2271,8 @@ k_fused_resident(AevParams P, NetArgs N, ResidentArgs R, int n_local, int n_tota
       for (int k = t / HALF_THREADS; k < n_mine; k += 2)
         fused_atom<HALF_THREADS, true>(mine[k], P, N, (const char *)stage, n_total, rc, force, eatom,
                                        vatom, sums, overflow, sh + (t / HALF_THREADS) * N.scratch, Ws, true);
-    if (copy_out_if_last<RESIDENT_THREADS>(out_dev, out_host, out_words, ticket, N.phase) && t == 0) {
+    if (copy_out_tagged<RESIDENT_THREADS>(out_dev, out_host, out_words, ticket, seq, N.phase))
       stamp_phase(N.phase, 9);
-      *R.done = seq;
-    }
   }
 }
 
@@ -2259,10 +2301,12 @@ static void free_buffers(mlff_gpu *g) {
   }
   cudaFreeHost(g->h_stage);
   cudaFreeHost(g->h_out);
+  cudaFreeHost(g->h_tagged);
   cudaFreeHost(g->h_delta);
   g->d_out = g->h_out = nullptr;
   g->d_xref = nullptr;
   g->d_delta = g->h_delta = nullptr;
+  g->h_tagged = g->h_tagged_dev = nullptr;
   g->d_stage = nullptr; g->d_cell_count = g->d_cell_start = g->d_cell_fill = nullptr;
   g->d_cell_of = g->d_cell_atoms = nullptr; g->d_scan_tmp = nullptr;
   g->d_nbr_n = g->d_nbr_j = g->d_cand_n = g->d_cand_j = nullptr; g->d_nbr_d = nullptr;
@@ -2276,7 +2320,19 @@ static double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 static volatile int &mail_go(mlff_gpu *g) { return ((volatile int *)g->h_mail)[0]; }
-static volatile int &mail_done(mlff_gpu *g) { return ((volatile int *)g->h_mail)[32]; }
+/* Whether every word of step seq's results is in (copy_out_tagged); if so, into h_out */
+static bool tagged_results(mlff_gpu *g, int seq) {
+  const int n = (int)(g->out_bytes / 4);
+  const volatile unsigned long long *e = g->h_tagged;
+  if ((int)(e[n - 1] >> 32) != seq) return false; /* the last word first: cheap while waiting */
+  int *out = (int *)g->h_out;
+  for (int w = 0; w < n; w++) {
+    const unsigned long long x = e[w]; /* one read: the word and its step together */
+    if ((int)(x >> 32) != seq) return false;
+    out[w] = (int)(unsigned)x;
+  }
+  return true;
+}
 
 /* Ask a running resident step to return and wait until it has (its buffers may go next). */
 static cudaError_t stop_resident(mlff_gpu *g) {
@@ -2349,12 +2405,15 @@ static mlff_status reserve(mlff_gpu *g, int atoms, int cells, int max_nb) {
   ALLOC(cudaMalloc(&g->d_out, out_cap), out_cap);
   ALLOC(cudaMallocHost(&g->h_stage, stage_cap), stage_cap);
   ALLOC(cudaMallocHost(&g->h_out, out_cap), out_cap);
+  ALLOC(cudaMallocHost(&g->h_tagged, 2 * out_cap), 2 * out_cap);
+  memset(g->h_tagged, 0, 2 * out_cap); /* no entry of a step yet */
   ALLOC(cudaMalloc(&g->d_xref, A * 3 * sizeof(double)), A * 3 * sizeof(double));
   ALLOC(cudaMalloc(&g->d_delta, A * 3 * sizeof(float)), A * 3 * sizeof(float));
   ALLOC(cudaMallocHost(&g->h_delta, A * 3 * sizeof(float)), A * 3 * sizeof(float));
   ALLOC(cudaMemset(g->d_out, 0, out_cap), out_cap); /* zero between steps from here on */
   if (cudaHostGetDevicePointer((void **)&g->h_stage_dev, g->h_stage, 0) != cudaSuccess ||
-      cudaHostGetDevicePointer((void **)&g->h_out_dev, g->h_out, 0) != cudaSuccess) {
+      cudaHostGetDevicePointer((void **)&g->h_out_dev, g->h_out, 0) != cudaSuccess ||
+      cudaHostGetDevicePointer((void **)&g->h_tagged_dev, g->h_tagged, 0) != cudaSuccess) {
     cudaGetLastError();
     return mlff_fail(MLFF_ERR_DEVICE, "the GPU cannot address pinned host memory (no unified "
                      "addressing?): the one-kernel step needs it");
@@ -2876,7 +2935,6 @@ static mlff_status launch_resident(mlff_gpu *g, int n_local, int n_total, int wa
   A.stage_dev = (int4 *)g->d_stage;
   A.stage_words = (int)(resident_stage_bytes(n_total) / 16);
   A.go = g->h_mail_dev;
-  A.done = g->h_mail_dev + 32;
   A.bcast = g->d_bcast;
   A.seq0 = R.done;
   A.epoch = ++R.epoch;
@@ -2887,7 +2945,8 @@ static mlff_status launch_resident(mlff_gpu *g, int n_local, int n_total, int wa
    * nothing else to run, whatever the number of atoms */
   N.split = 1;
   float *vatom = want_vatom ? g->d_vatom : nullptr;
-  int *out_dev = (int *)g->d_out, *out_host = (int *)g->h_out_dev, out_words = (int)(g->out_bytes / 4);
+  int *out_dev = (int *)g->d_out, out_words = (int)(g->out_bytes / 4);
+  unsigned long long *out_host = g->h_tagged_dev;
   void *args[] = {&g->aev, &N, &A, &n_local, &n_total, &g->rc, &g->d_force, &g->d_eatom, &vatom,
                   &g->d_sums, &g->d_overflow, &out_dev, &out_host, &out_words, &g->d_ticket};
   const int blocks = n_local < g->n_sm ? n_local : g->n_sm;
@@ -2913,8 +2972,11 @@ static mlff_status run_resident(mlff_gpu *g, int n_local, int n_total, int want_
   set_layout(g, n_local, n_total, want_vatom);
   if (R.running && (R.local != n_local || R.total != n_total || R.vatom != want_vatom || R.seq >= (1 << 30)))
     CUDA_TRY(stop_resident(g));
-  if (R.seq >= (1 << 30)) /* numbers only grow: start again from 0 once in 10^9 steps */
+  if (R.seq >= (1 << 30)) { /* numbers only grow: start again from 0 once in 10^9 steps */
     mail_go(g) = R.seq = R.done = 0;
+    /* and no result entry may carry a number the steps reach again */
+    memset(g->h_tagged, 0, 2 * (64 + 10 * (size_t)g->cap_atoms * sizeof(float)));
+  }
   if (R.running && now_s() - R.last > 0.5 * RESIDENT_IDLE_S) { /* it may have returned */
     cudaError_t q = cudaStreamQuery(g->stream);
     if (q == cudaSuccess) R.running = 0;
@@ -2929,7 +2991,7 @@ static mlff_status run_resident(mlff_gpu *g, int n_local, int n_total, int want_
   std::atomic_thread_fence(std::memory_order_seq_cst); /* the staged positions first */
   mail_go(g) = seq;
   const double t0 = now_s();
-  for (long k = 1; mail_done(g) != seq; k++) {
+  for (long k = 1; !tagged_results(g, seq); k++) {
     if (k % 256) continue;
     const double waited = now_s() - t0;
     if (waited < 1e-4) continue;
@@ -2946,7 +3008,6 @@ static mlff_status run_resident(mlff_gpu *g, int n_local, int n_total, int want_
                        "(MLFF_GPU_RESIDENT=0 turns it off)", RESIDENT_TIMEOUT_S);
     }
   }
-  std::atomic_thread_fence(std::memory_order_seq_cst); /* the results after the flag */
   R.done = seq;
   R.last = now_s();
   if (g->profile) {
