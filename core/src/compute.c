@@ -520,7 +520,8 @@ static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index,
  * the whole system, and a row of 500 dimers spans ~10^4 Å, where float32 steps are 1e-3 Å
  * (force errors of ~1 % were measured so); a grid keeps the span near cbrt(n) cells. */
 static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_local,
-                                  const int *ilist, double *f, double *ea, double *va) {
+                                  const int *ilist, double *f, double *ea, double *va,
+                                  double virial[6]) {
   struct sysbuf *s = &c->sys;
   struct gpubuf *gb = &c->gb;
   const int N = s->n;
@@ -578,13 +579,15 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
     for (int k = 0; k < 3; k++) x[3 * (size_t)q + k] = s->x[3 * (size_t)i + k] + shift[3 * local[i] + k];
     sp[q] = s->species[i];
   }
-  double energy, virial[6];
-  if ((st = mlff_gpu_compute(c->gpu, n_local, N, x, sp, 0.0, 0, fo, eo, vo, &energy, virial)))
+  double energy;
+  if ((st = mlff_gpu_compute(c->gpu, n_local, N, x, sp, 0.0, 0, fo, eo, va ? vo : NULL, &energy,
+                             virial)))
     goto done;
   for (int q = 0; q < N; q++) {
     int i = order[q];
     for (int d = 0; d < 3; d++) f[3 * (size_t)i + d] = fo[3 * (size_t)q + d];
-    for (int d = 0; d < 6; d++) va[6 * (size_t)i + d] = vo[6 * (size_t)q + d];
+    if (va)
+      for (int d = 0; d < 6; d++) va[6 * (size_t)i + d] = vo[6 * (size_t)q + d];
     if (q < n_local) ea[i] = eo[q];
   }
 done:
@@ -641,9 +644,15 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
     goto out2;
   }
   double energy, virial[6];
+  /* per-atom virials give each structure's virial; one structure not asking for them takes the
+   * total (on the device: no per-atom virial atomics, fewer results to copy) */
+  int per_atom_virial = 1;
 #ifdef MLFF_HAVE_CUDA
   if (c->gpu) { /* sets every entry read below */
-    if ((ret = gpu_structures(c, n, starts, n_local, ilist, f, ea, va))) goto out2;
+    per_atom_virial = n > 1 || (n == 1 && res[0].virial_atom);
+    if ((ret = gpu_structures(c, n, starts, n_local, ilist, f, ea, per_atom_virial ? va : NULL,
+                              virial)))
+      goto out2;
   } else
 #endif
   {
@@ -662,10 +671,12 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
       int o = s->owner[i] - s0; /* the structure's own atom this is (an image of) */
       if (r->forces)
         for (int x = 0; x < 3; x++) r->forces[3 * o + x] += f[3 * (size_t)i + x];
-      for (int q = 0; q < 6; q++) r->virial[q] += va[6 * (size_t)i + q];
+      if (per_atom_virial)
+        for (int q = 0; q < 6; q++) r->virial[q] += va[6 * (size_t)i + q];
       if (r->virial_atom)
         for (int q = 0; q < 6; q++) r->virial_atom[6 * o + q] += va[6 * (size_t)i + q];
     }
+    if (!per_atom_virial) memcpy(r->virial, virial, sizeof r->virial);
     for (int i = 0; i < na; i++) {
       r->energy += ea[s0 + i];
       if (r->energy_atom) r->energy_atom[i] = ea[s0 + i];
