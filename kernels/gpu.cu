@@ -113,6 +113,27 @@ __global__ void k_moved(double *xd, const double *xref, const float *delta, long
   if (k < n3) xd[k] = xref[k] + (double)delta[k];
 }
 
+/* Images made here, on the kept list: each at its owner's position plus its shift in the
+ * current cell (which may change between list builds, as under a barostat) */
+__global__ void k_images(double *xd, int n_local, int n_img, const int2 *img, const double *cell) {
+  const int q = blockIdx.x * blockDim.x + threadIdx.x;
+  if (q >= n_img) return;
+  const int2 m = img[q];
+  const double sa = m.y % 3 - 1, sb = m.y / 3 % 3 - 1, sc = m.y / 9 - 1;
+  for (int d = 0; d < 3; d++)
+    xd[3 * ((size_t)n_local + q) + d] = xd[3 * (size_t)m.x + d] + sa * cell[d] + sb * cell[3 + d] + sc * cell[6 + d];
+}
+
+/* Images' forces and per-atom virials onto their owners (the caller sees local atoms only) */
+__global__ void k_fold(int n_local, int n_img, const int2 *img, float *force, float *vatom) {
+  const int q = blockIdx.x * blockDim.x + threadIdx.x;
+  if (q >= n_img) return;
+  const size_t o = img[q].x, g = (size_t)n_local + q;
+  for (int x = 0; x < 3; x++) atomicAdd(&force[3 * o + x], force[3 * g + x]);
+  if (vatom)
+    for (int x = 0; x < 6; x++) atomicAdd(&vatom[6 * o + x], vatom[6 * g + x]);
+}
+
 /* Displacement x_j - x_i and its length, from the double positions. */
 __device__ __forceinline__ float4 displacement(const double *xd, int i, int j) {
   double dx = xd[3 * (size_t)j] - xd[3 * (size_t)i], dy = xd[3 * (size_t)j + 1] - xd[3 * (size_t)i + 1],
@@ -154,8 +175,20 @@ struct mlff_gpu {
    * plus the moves since, sent as floats (h_delta -> d_delta): half the bytes of doubles */
   double *d_xref;
   float *d_delta, *h_delta;
-  int list_kept, list_local, list_total;
+  int list_kept, list_local, list_total, list_images;
   float list_skin;
+  /* Periodic images made here (mlff_gpu_compute with a cell: the caller's atoms are all local).
+   * Image q of n_img is atom h_img[q].x shifted by cell rows (code % 3 - 1, code / 3 % 3 - 1,
+   * code / 9 - 1), code = h_img[q].y; staged after the local atoms. On the kept list an image
+   * follows its owner with the current cell (k_images), and its forces go to the owner (k_fold;
+   * the host on the one-kernel paths). */
+  int n_img, cap_img, cap_all, cap_off;
+  int2 *h_img, *d_img;
+  int *h_img_off; /* [cap_off] each atom's first image (make_images) */
+  double *h_cell, *d_cell; /* [9], rows a, b, c: pinned, sent every step */
+  double *h_all;           /* local atoms then images, staged from here (cap_all atoms) */
+  int *h_all_sp;
+  int moving; /* atoms whose moves a kept-list step sends: all, or the local ones with images */
   long list_generation;
   int no_reuse; /* MLFF_GPU_LIST_REUSE=0: a new list every call (benchmarks) */
   int *d_count, *d_offset, *d_fill, *d_row, *d_row_atom;
@@ -185,7 +218,7 @@ struct mlff_gpu {
   /* graphs: [0] steps that build a list, [1] steps that reuse the kept one */
   struct {
     cudaGraphExec_t exec;
-    int local, total, vatom, fused, mode;
+    int local, total, vatom, fused, mode, images;
     float skin;
   } graph[2];
   long replays, captures;
@@ -2680,6 +2713,13 @@ extern "C" void mlff_gpu_free(mlff_gpu *g) {
       cudaFree(g->net[e].Wh[l]);
     }
   cudaFree(g->d_e0);
+  cudaFree(g->d_img);
+  cudaFree(g->d_cell);
+  cudaFreeHost(g->h_img);
+  cudaFreeHost(g->h_cell);
+  free(g->h_all);
+  free(g->h_all_sp);
+  free(g->h_img_off);
   cudaFree(g->d_phase);
   cudaFree(g->d_bcast);
   cudaFreeHost(g->h_mail);
@@ -2836,11 +2876,19 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, 
    * list the moves since its build alone (the header and the species in the float4s stay) */
   const size_t xd_off = sizeof(StepHeader) + (size_t)n_total * sizeof(float4);
   const long n3 = 3L * n_total;
+  if (g->n_img) /* the current cell (k_images) */
+    cudaMemcpyAsync(g->d_cell, g->h_cell, 9 * sizeof(double), cudaMemcpyHostToDevice, s);
   if (mode == LIST_REUSE) {
-    cudaMemcpyAsync(g->d_delta, g->h_delta, n3 * sizeof(float), cudaMemcpyHostToDevice, s);
-    k_moved<<<(unsigned)((n3 + 255) / 256), 256, 0, s>>>((double *)(g->d_stage + xd_off), g->d_xref,
-                                                       g->d_delta, n3);
+    const long m3 = 3L * g->moving;
+    cudaMemcpyAsync(g->d_delta, g->h_delta, m3 * sizeof(float), cudaMemcpyHostToDevice, s);
+    k_moved<<<(unsigned)((m3 + 255) / 256), 256, 0, s>>>((double *)(g->d_stage + xd_off), g->d_xref,
+                                                       g->d_delta, m3);
+    if (g->n_img)
+      k_images<<<(g->n_img + 255) / 256, 256, 0, s>>>((double *)(g->d_stage + xd_off), n_local,
+                                                      g->n_img, g->d_img, g->d_cell);
   } else {
+    if (g->n_img)
+      cudaMemcpyAsync(g->d_img, g->h_img, g->n_img * sizeof(int2), cudaMemcpyHostToDevice, s);
     cudaMemcpyAsync(g->d_stage, g->h_stage, sizeof(StepHeader), cudaMemcpyHostToDevice, s);
     cudaMemcpyAsync(g->d_stage + xd_off, g->h_stage + xd_off,
                     (size_t)n_total * (3 * sizeof(double) + sizeof(int)), cudaMemcpyHostToDevice, s);
@@ -2940,6 +2988,9 @@ static void enqueue_step(mlff_gpu *g, int n_local, int n_total, int want_vatom, 
                                                       g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_dG,
                                                       g->d_force, want_vatom ? g->d_vatom : nullptr,
                                                       g->d_sums);
+  if (g->n_img)
+    k_fold<<<(g->n_img + 255) / 256, 256, 0, s>>>(n_local, g->n_img, g->d_img, g->d_force,
+                                                  want_vatom ? g->d_vatom : nullptr);
   mark(g, "descriptor backward+forces");
   cudaMemcpyAsync(g->h_out, g->d_out, g->out_bytes, cudaMemcpyDeviceToHost, s);
   cudaMemsetAsync(g->d_out, 0, g->out_bytes, s);
@@ -3110,7 +3161,7 @@ static mlff_status run_step(mlff_gpu *g, int n_local, int n_total, int want_vato
   }
   auto &gr = g->graph[mode == LIST_REUSE];
   if (!gr.exec || gr.local != n_local || gr.total != n_total || gr.vatom != want_vatom ||
-      gr.fused != fused || gr.mode != mode || gr.skin != skin) {
+      gr.fused != fused || gr.mode != mode || gr.skin != skin || gr.images != g->n_img) {
     g->fused = fused;
     if (gr.exec) cudaGraphExecDestroy(gr.exec);
     gr.exec = nullptr;
@@ -3128,6 +3179,7 @@ static mlff_status run_step(mlff_gpu *g, int n_local, int n_total, int want_vato
     gr.fused = fused;
     gr.mode = mode;
     gr.skin = skin;
+    gr.images = g->n_img;
     g->captures++;
   } else {
     g->replays++;
@@ -3139,10 +3191,125 @@ static mlff_status run_step(mlff_gpu *g, int n_local, int n_total, int want_vato
   return MLFF_OK;
 }
 
+/* The periodic images of n atoms in the cell (rows a, b, c) that lie within cut of them: along
+ * each axis, those whose fractional coordinate is within cut (over the face spacing) of the
+ * atoms' own range there (the atoms may have moved a little out of the cell since they were
+ * wrapped). One layer of images: the cell must be at least cut wide across each face. Writes
+ * the atoms then their images into h_all / h_all_sp, the images into h_img, and the cell into
+ * h_cell; sets n_img. Images run in atom order, then shift order: the same every call. */
+static mlff_status make_images(mlff_gpu *g, int n, const double *x, const int *species,
+                               const double *cell, double cut, int nt) {
+  (void)nt; /* nvcc does not see its use in the pragmas */
+  const double *A = cell, *B = cell + 3, *C = cell + 6;
+  /* columns of the inverse: fractional coordinate f_d = x . inv[d] */
+  const double det = A[0] * (B[1] * C[2] - B[2] * C[1]) - A[1] * (B[0] * C[2] - B[2] * C[0]) +
+                     A[2] * (B[0] * C[1] - B[1] * C[0]);
+  if (!(fabs(det) > 1e-9))
+    return mlff_fail(MLFF_ERR_ARGUMENT, "periodic images on the GPU: the cell (a = %g %g %g, b = "
+                     "%g %g %g, c = %g %g %g Å) has no volume", A[0], A[1], A[2], B[0], B[1], B[2],
+                     C[0], C[1], C[2]);
+  const double inv[3][3] = {
+      {(B[1] * C[2] - B[2] * C[1]) / det, (B[2] * C[0] - B[0] * C[2]) / det, (B[0] * C[1] - B[1] * C[0]) / det},
+      {(C[1] * A[2] - C[2] * A[1]) / det, (C[2] * A[0] - C[0] * A[2]) / det, (C[0] * A[1] - C[1] * A[0]) / det},
+      {(A[1] * B[2] - A[2] * B[1]) / det, (A[2] * B[0] - A[0] * B[2]) / det, (A[0] * B[1] - A[1] * B[0]) / det}};
+  double m[3], lo[3] = {1e300, 1e300, 1e300}, hi[3] = {-1e300, -1e300, -1e300};
+  for (int d = 0; d < 3; d++) /* cut in fractional units: cut / face spacing */
+    m[d] = cut * sqrt(inv[d][0] * inv[d][0] + inv[d][1] * inv[d][1] + inv[d][2] * inv[d][2]);
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(min : lo[:3]) reduction(max : hi[:3])
+  for (int i = 0; i < n; i++)
+    for (int d = 0; d < 3; d++) {
+      const double f = x[3 * (size_t)i] * inv[d][0] + x[3 * (size_t)i + 1] * inv[d][1] + x[3 * (size_t)i + 2] * inv[d][2];
+      if (f < lo[d]) lo[d] = f;
+      if (f > hi[d]) hi[d] = f;
+    }
+  for (int d = 0; d < 3 && n > 0; d++)
+    if (m[d] > 1.0 || hi[d] - lo[d] + m[d] >= 2.0)
+      return mlff_fail(MLFF_ERR_ARGUMENT, "periodic images on the GPU: along cell vector %c the "
+                       "atoms span %.3g cells and the cutoff + skin (%.2f Å) is %.3g of the face "
+                       "spacing; one layer of images needs a wider cell and wrapped positions",
+                       "abc"[d], hi[d] - lo[d], cut, m[d]);
+  /* count, then fill: each atom's images in shift order. Along an axis an atom has an image
+   * at +1 (or -1) only near the low (or high) face: most atoms have none. */
+  auto shifts = [&](int i, int lo_s[3], int hi_s[3]) {
+    int any = 0;
+    for (int d = 0; d < 3; d++) {
+      const double f = x[3 * (size_t)i] * inv[d][0] + x[3 * (size_t)i + 1] * inv[d][1] + x[3 * (size_t)i + 2] * inv[d][2];
+      lo_s[d] = f - 1.0 >= lo[d] - m[d] ? -1 : 0;
+      hi_s[d] = f + 1.0 <= hi[d] + m[d] ? 1 : 0;
+      any |= lo_s[d] | hi_s[d];
+    }
+    return any && species[i] >= 0;
+  };
+  if (n + 1 > g->cap_off) {
+    int *o = (int *)realloc(g->h_img_off, (size_t)(n + 1) * sizeof(int));
+    if (!o) return mlff_fail(MLFF_ERR_NOMEM, "periodic images on the GPU: out of host memory");
+    g->h_img_off = o;
+    g->cap_off = n + 1;
+  }
+  int *off = g->h_img_off;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int i = 0; i < n; i++) {
+    int lo_s[3], hi_s[3];
+    off[i] = shifts(i, lo_s, hi_s) ? (hi_s[0] - lo_s[0] + 1) * (hi_s[1] - lo_s[1] + 1) * (hi_s[2] - lo_s[2] + 1) - 1 : 0;
+  }
+  int n_img = 0;
+  for (int i = 0; i < n; i++) { /* counts -> offsets */
+    const int c = off[i];
+    off[i] = n_img;
+    n_img += c;
+  }
+  if (n + n_img > g->cap_all) {
+    const int cap = n + n_img + (n + n_img) / 4 + 64;
+    double *xa = (double *)realloc(g->h_all, 3 * (size_t)cap * sizeof(double));
+    if (xa) g->h_all = xa;
+    int *sa = (int *)realloc(g->h_all_sp, (size_t)cap * sizeof(int));
+    if (sa) g->h_all_sp = sa;
+    if (!xa || !sa) return mlff_fail(MLFF_ERR_NOMEM, "periodic images on the GPU: out of host memory");
+    g->cap_all = cap;
+  }
+  if (n_img > g->cap_img) {
+    const int cap = n_img + n_img / 2 + 64;
+    cudaFreeHost(g->h_img);
+    cudaFree(g->d_img);
+    g->h_img = nullptr;
+    g->d_img = nullptr;
+    g->cap_img = 0;
+    if (cudaMallocHost(&g->h_img, cap * sizeof(int2)) != cudaSuccess ||
+        cudaMalloc(&g->d_img, cap * sizeof(int2)) != cudaSuccess)
+      return mlff_fail(MLFF_ERR_DEVICE, "periodic images on the GPU: cannot allocate %d images", cap);
+    g->cap_img = cap;
+    drop_graphs(g); /* they hold the old pointers */
+  }
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int i = 0; i < n; i++) {
+    for (int d = 0; d < 3; d++) g->h_all[3 * (size_t)i + d] = x[3 * (size_t)i + d];
+    g->h_all_sp[i] = species[i];
+    int lo_s[3], hi_s[3];
+    if (!shifts(i, lo_s, hi_s)) continue;
+    int q = off[i];
+    for (int sc = lo_s[2]; sc <= hi_s[2]; sc++)
+      for (int sb = lo_s[1]; sb <= hi_s[1]; sb++)
+        for (int sa = lo_s[0]; sa <= hi_s[0]; sa++) {
+          if (!sa && !sb && !sc) continue; /* the atom itself */
+          double *y = g->h_all + 3 * ((size_t)n + q);
+          for (int d = 0; d < 3; d++) y[d] = x[3 * (size_t)i + d] + sa * A[d] + sb * B[d] + sc * C[d];
+          g->h_all_sp[n + q] = species[i];
+          g->h_img[q] = make_int2(i, (sa + 1) + 3 * (sb + 1) + 9 * (sc + 1));
+          q++;
+        }
+  }
+  if (!g->h_cell && (cudaMallocHost(&g->h_cell, 9 * sizeof(double)) != cudaSuccess ||
+                     cudaMalloc(&g->d_cell, 9 * sizeof(double)) != cudaSuccess))
+    return mlff_fail(MLFF_ERR_DEVICE, "periodic images on the GPU: cannot allocate the cell");
+  memcpy(g->h_cell, cell, 9 * sizeof(double));
+  g->n_img = n_img;
+  return MLFF_OK;
+}
+
 extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, const double *x,
                                         const int *species, double skin, int list_age,
-                                        double *forces, double *energy_atom, double *virial_atom,
-                                        double *energy, double virial[6]) {
+                                        const double *lattice, double *forces, double *energy_atom,
+                                        double *virial_atom, double *energy, double virial[6]) {
   *energy = 0.0;
   for (int q = 0; q < 6; q++) virial[q] = 0.0;
   if (n_local <= 0) return MLFF_OK; /* nothing to add; no kernel may have an empty grid */
@@ -3161,7 +3328,36 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
   const int nt = n_total >= HOST_THREADS_MIN_ATOMS ? g->n_threads : 1;
   (void)nt; /* nvcc does not see its use in the pragmas */
   double t_bbox = 0.0, t_reserve = 0.0;
+  /* with a cell the caller's atoms are all local, and the images are made here: anew where no
+   * kept list applies, else those of its build follow their owners (k_images) */
+  const int n_caller = n_total;
+  if (lattice && n_total != n_local)
+    return mlff_fail(MLFF_ERR_ARGUMENT, "periodic images on the GPU: with a cell every atom is "
+                     "local (%d of %d are), the images are made here", n_local, n_total);
+  auto kept_ok = [&](int n_all) {
+    return skin > 0.0 && list_age > 0 && g->list_kept && !g->no_reuse &&
+           g->list_skin == (float)skin && g->list_local == n_local && g->list_total == n_all &&
+           g->list_generation == g->generation && g->list_images == (lattice != nullptr);
+  };
+  bool images_made = false;
+  if (!lattice)
+    g->n_img = 0;
+  else if (kept_ok(n_local + g->n_img)) {
+    memcpy(g->h_cell, lattice, 9 * sizeof(double));
+    n_total = n_local + g->n_img;
+  }
+  g->moving = lattice ? n_local : n_total;
   for (;;) {
+    if (lattice && !images_made && !kept_ok(n_total)) {
+      const auto t_b = std::chrono::steady_clock::now();
+      mlff_status st = make_images(g, n_local, x, species, lattice, g->rc + skin, nt);
+      if (st) return st;
+      x = g->h_all;
+      species = g->h_all_sp;
+      n_total = n_local + g->n_img;
+      images_made = true;
+      t_bbox += us_since(t_b);
+    }
     /* the general path copies positions and species as given and finds the corner in the
      * same pass (k_stage makes the float4 positions); the one-kernel path stages float4 and
      * double positions relative to the corner on the host */
@@ -3172,14 +3368,13 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
     /* a step on the kept list (the same atoms as at its build, no buffer moved since): only the
      * moves since its build are staged, as floats, with no bounding box (the cell grid is not
      * used); the build's positions stay in h_stage */
-    if (general && skin > 0.0 && list_age > 0 && g->list_kept && g->list_skin == (float)skin &&
-        g->list_local == n_local && g->list_total == n_total &&
-        g->list_generation == g->generation) {
+    if (general && kept_ok(n_total)) {
       const auto t_b = std::chrono::steady_clock::now();
       const double *ref = stage_xd(g->h_stage, n_total);
       float *moved = g->h_delta;
+      const long m3 = 3L * g->moving; /* images follow their owners on the device */
 #pragma omp parallel for num_threads(nt) schedule(static)
-      for (long k = 0; k < 3L * n_total; k++) moved[k] = (float)(x[k] - ref[k]);
+      for (long k = 0; k < m3; k++) moved[k] = (float)(x[k] - ref[k]);
       t_bbox += us_since(t_b);
       t_stage = us_since(t_start);
       const auto t_run = std::chrono::steady_clock::now();
@@ -3263,6 +3458,7 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
         g->list_local = n_local;
         g->list_total = n_total;
         g->list_generation = g->generation;
+        g->list_images = lattice != nullptr;
       }
       break;
     }
@@ -3278,7 +3474,14 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
                        build ? " Or use a smaller neighbour skin." : "");
     if ((st = reserve(g, n_total, (int)ncell, need))) return st; /* and run again */
   }
-  const long n3 = forces ? 3L * n_total : 0, n6 = virial_atom ? 6L * n_total : 0;
+  if (lattice && g->fused) /* the one-kernel paths leave the images' results to the host */
+    for (int q = 0; q < g->n_img; q++) {
+      const size_t o = g->h_img[q].x, i = (size_t)n_local + q;
+      for (int k = 0; k < 3; k++) g->h_force[3 * o + k] += g->h_force[3 * i + k];
+      if (virial_atom)
+        for (int k = 0; k < 6; k++) g->h_vatom[6 * o + k] += g->h_vatom[6 * i + k];
+    }
+  const long n3 = forces ? 3L * n_caller : 0, n6 = virial_atom ? 6L * n_caller : 0;
   const int ne = energy_atom ? n_local : 0;
 #pragma omp parallel num_threads(nt)
   {

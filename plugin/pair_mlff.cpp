@@ -3,6 +3,7 @@
 
 #include "atom.h"
 #include "comm.h"
+#include "domain.h"
 #include "error.h"
 #include "force.h"
 #include "memory.h"
@@ -23,6 +24,12 @@ using namespace LAMMPS_NS;
 // (0.0019872067 kcal/mol/K / 8.617343e-5 eV/K), so converted energies agree with LAMMPS's
 // kinetic energy and temperature in units real.
 static constexpr double KCALMOL_PER_EV = 23.060547830619;
+
+// images: who makes the periodic images of a one-rank periodic box
+enum { IMAGES_AUTO, IMAGES_GPU, IMAGES_LAMMPS };
+// the nominal pair cutoff while the GPU makes the images: LAMMPS then keeps ghost atoms only
+// within it plus the skin (not 0, which has LAMMPS warn that atoms may get lost)
+static constexpr double IMAGES_CUTOFF = 0.01;
 
 static const char *device_name(mlff_device d)
 {
@@ -51,6 +58,8 @@ PairMLFF::PairMLFF(LAMMPS *lmp) : Pair(lmp)
   calc = nullptr;
   fp16 = 0;
   device = MLFF_DEVICE_AUTO;
+  images = IMAGES_AUTO;
+  own_images = false;
   calc_threads = -1;
   warn_every = 0;
   last_checked = -1;
@@ -116,18 +125,19 @@ void PairMLFF::set_units()
 }
 
 /* ----------------------------------------------------------------------
-   pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu] [warn_extrapolation N]
+   pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu] [images auto|gpu|lammps]
+                        [warn_extrapolation N]
 ------------------------------------------------------------------------- */
 
 void PairMLFF::settings(int narg, char **arg)
 {
-  const char *usage =
-      "pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu] [warn_extrapolation N]";
+  const char *usage = "pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu] "
+                      "[images auto|gpu|lammps] [warn_extrapolation N]";
   if (narg < 1) error->all(FLERR, "Illegal pair_style mlff command: expected '{}'", usage);
 
   set_units();
 
-  int new_fp16 = 0, new_warn = 0;
+  int new_fp16 = 0, new_warn = 0, new_images = IMAGES_AUTO;
   mlff_device new_device = MLFF_DEVICE_AUTO;
   for (int iarg = 1; iarg < narg; iarg += 2) {
     if (iarg + 1 >= narg)
@@ -144,6 +154,16 @@ void PairMLFF::settings(int narg, char **arg)
         new_device = MLFF_DEVICE_CPU;
       else
         error->all(FLERR, "pair_style mlff: device '{}' is not one of auto, gpu, cpu",
+                   arg[iarg + 1]);
+    } else if (strcmp(arg[iarg], "images") == 0) {
+      if (strcmp(arg[iarg + 1], "auto") == 0)
+        new_images = IMAGES_AUTO;
+      else if (strcmp(arg[iarg + 1], "gpu") == 0)
+        new_images = IMAGES_GPU;
+      else if (strcmp(arg[iarg + 1], "lammps") == 0)
+        new_images = IMAGES_LAMMPS;
+      else
+        error->all(FLERR, "pair_style mlff: images '{}' is not one of auto, gpu, lammps",
                    arg[iarg + 1]);
     } else if (strcmp(arg[iarg], "warn_extrapolation") == 0) {
       new_warn = utils::inumeric(FLERR, arg[iarg + 1], false, lmp);
@@ -167,6 +187,7 @@ void PairMLFF::settings(int narg, char **arg)
   model_file = arg[0];
   fp16 = new_fp16;
   device = new_device;
+  images = new_images;
   warn_every = new_warn;
   last_checked = -1;
 
@@ -312,7 +333,58 @@ void PairMLFF::init_style()
   if (comm->nthreads != calc_threads) create_calc();
 
   // the GPU finds its own neighbours among local and ghost atoms: no LAMMPS list to build
-  if (mlff_calc_device(calc) != MLFF_DEVICE_GPU) neighbor->add_request(this, NeighConst::REQ_FULL);
+  const bool on_gpu = mlff_calc_device(calc) == MLFF_DEVICE_GPU;
+  if (!on_gpu) neighbor->add_request(this, NeighConst::REQ_FULL);
+
+  // one rank, periodic box: the GPU makes the images, LAMMPS's ghost atoms go unused
+  const std::string why = why_no_own_images();
+  own_images = images != IMAGES_LAMMPS && why.empty();
+  if (images == IMAGES_GPU && !own_images)
+    error->all(FLERR, "pair_style mlff: images gpu needs {}; use 'images auto' or 'images "
+               "lammps' (LAMMPS's ghost atoms)", why);
+  if (own_images && comm->me == 0)
+    utils::logmesg(lmp, "pair_style mlff: the GPU makes the periodic images (one MPI rank, "
+                   "periodic box); LAMMPS keeps ghost atoms only within the skin. Commands "
+                   "that need ghost atoms within a cutoff (compute rdf, coord/atom ...) take "
+                   "'comm_modify cutoff', or use 'images lammps'\n");
+  else if (on_gpu && images == IMAGES_AUTO && comm->me == 0)
+    utils::logmesg(lmp, "pair_style mlff: periodic images from LAMMPS's ghost atoms (the GPU "
+                   "makes them itself with {})\n", why);
+}
+
+/* the periodic cell of the box, rows a, b, c (LAMMPS's restricted triclinic form) */
+void PairMLFF::cell_of_box(double cell[9]) const
+{
+  const double *h = domain->h;    // xprd yprd zprd yz xz xy
+  const double c[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+  memcpy(cell, c, sizeof(c));
+}
+
+/* why the GPU cannot make the images in this run ("" when it can) */
+std::string PairMLFF::why_no_own_images() const
+{
+  if (mlff_calc_device(calc) != MLFF_DEVICE_GPU) return "the GPU (device gpu)";
+  if (comm->nprocs != 1) return fmt::format("one MPI rank (this run has {})", comm->nprocs);
+  if (domain->dimension != 3 || !domain->xperiodic || !domain->yperiodic || !domain->zperiodic)
+    return "a box periodic in x, y and z";
+  // one layer of images: the box at least cutoff + skin wide across each face
+  double cell[9];
+  cell_of_box(cell);
+  const double *a = cell, *b = cell + 3, *c = cell + 6;
+  const double vol = a[0] * b[1] * c[2];
+  const double bc[3] = {b[1] * c[2] - b[2] * c[1], b[2] * c[0] - b[0] * c[2], b[0] * c[1] - b[1] * c[0]};
+  const double ca[3] = {c[1] * a[2] - c[2] * a[1], c[2] * a[0] - c[0] * a[2], c[0] * a[1] - c[1] * a[0]};
+  const double ab[3] = {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+  const double *cross[3] = {bc, ca, ab};
+  for (int d = 0; d < 3; d++) {
+    const double spacing = vol / sqrt(cross[d][0] * cross[d][0] + cross[d][1] * cross[d][1] +
+                                      cross[d][2] * cross[d][2]);
+    if (spacing < cutoff + 1.5 * neighbor->skin)
+      return fmt::format("a box at least cutoff + 1.5 x skin = {:.2f} Å wide across each face "
+                         "(it is {:.2f} Å across the faces spanned by the other two of a, b, c "
+                         "than {})", cutoff + 1.5 * neighbor->skin, spacing, "abc"[d]);
+  }
+  return "";
 }
 
 /* ---------------------------------------------------------------------- */
@@ -321,7 +393,7 @@ double PairMLFF::init_one(int i, int j)
 {
   if (setflag[i][j] == 0)
     error->all(FLERR, "pair_style mlff: pair_coeff * * E1 ... E{} is missing", atom->ntypes);
-  return cutoff;
+  return own_images ? IMAGES_CUTOFF : cutoff;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -331,7 +403,8 @@ void PairMLFF::compute(int eflag, int vflag)
   ev_init(eflag, vflag);
 
   const int nlocal = atom->nlocal;
-  const int nall = nlocal + atom->nghost;
+  // own images: the local atoms alone, the GPU makes their images (ghost atoms unused)
+  const int nall = own_images ? nlocal : nlocal + atom->nghost;
   const bool on_gpu = mlff_calc_device(calc) == MLFF_DEVICE_GPU;
   const int inum = on_gpu ? nlocal : list->inum;
   if (inum == 0) return;    // no local atoms: no energy, no forces from this rank
@@ -370,6 +443,9 @@ void PairMLFF::compute(int eflag, int vflag)
   // the GPU keeps its list until LAMMPS rebuilds its own (same skin, same check)
   nl.skin = neighbor->skin;
   nl.list_age = neighbor->ago > 0 ? neighbor->ago : 0;
+  double cell[9];
+  if (own_images) cell_of_box(cell);
+  nl.cell = own_images ? cell : nullptr;
 
   mlff_result r;
   memset(&r, 0, sizeof(r));

@@ -1,11 +1,14 @@
 /* pair_mlff.h — LAMMPS pair style `mlff`: a thin C++ layer over libmlff's C API (mlff.h).
  *
- *   pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu]
+ *   pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu] [images auto|gpu|lammps]
  *   pair_coeff * * E1 E2 ...        (one model element per LAMMPS atom type)
  *
  * Units metal natively (eV, Å); units real converted (kcal/mol). Needs newton pair on and a
  * full neighbour list; the model is strictly local, so LAMMPS's ghost atoms within the cutoff
- * are all it needs. Energy, forces, global and per-atom virial come from libmlff.
+ * are all it needs. On one MPI rank with a GPU and a box periodic in x, y and z, the GPU makes
+ * the periodic images itself (images auto|gpu) and LAMMPS keeps ghost atoms only within the
+ * skin (the pair style's nominal cutoff is then IMAGES_CUTOFF). Energy, forces, global and
+ * per-atom virial come from libmlff.
  */
 #ifndef LMP_PAIR_MLFF_H
 #define LMP_PAIR_MLFF_H
@@ -37,6 +40,8 @@ class PairMLFF : public Pair {
   mlff_calc *calc;
   int fp16;
   mlff_device device;
+  int images;              // IMAGES_AUTO, IMAGES_GPU, IMAGES_LAMMPS (the keyword)
+  bool own_images;         // this run: the GPU makes the periodic images (init_style)
   int calc_threads;        // thread count the calc was created with
   int warn_every;          // warn_extrapolation N: check the training range every N steps (0 off)
   bigint last_checked;     // the step checked last (minimisers evaluate a step several times)
@@ -55,6 +60,8 @@ class PairMLFF : public Pair {
   std::string element_list() const;
   void report_extrapolation();
   int gpu_of_rank(int *shared);
+  void cell_of_box(double cell[9]) const;
+  std::string why_no_own_images() const;
 };
 
 }    // namespace LAMMPS_NS

@@ -176,6 +176,12 @@ typedef struct {
    * on every call. The CPU path uses the list above and ignores both. */
   double skin;
   int list_age;
+  /* NULL, or a cell [3][3] (rows a, b, c, Å) periodic along all three: then every atom is local
+   * (n_list == n_total, ilist NULL, no list: neighbour arrays NULL) and the library makes the
+   * periodic images itself, so the caller needs no ghost atoms (LAMMPS on one rank). The cell
+   * must be at least cutoff + skin wide across each face, the positions wrapped into it (up to
+   * skin/2 outside). GPU calcs only. */
+  const double *cell;
 } mlff_neighbors;
 
 /* energy and virial are set; forces [n_total][3], energy_atom [n_total] and virial_atom

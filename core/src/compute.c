@@ -410,8 +410,8 @@ static mlff_status gpu_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_re
       return mlff_fail(MLFF_ERR_UNSUPPORTED, "GPU path: ilist must list atoms 0..%d in order "
                        "(local atoms first, then ghosts)", nl->n_list - 1);
   return mlff_gpu_compute(c->gpu, nl->n_list, nl->n_total, nl->positions, nl->species, nl->skin,
-                          nl->list_age, r->forces, r->energy_atom, r->virial_atom, &r->energy,
-                          r->virial);
+                          nl->list_age, nl->cell, r->forces, r->energy_atom, r->virial_atom,
+                          &r->energy, r->virial);
 }
 #endif
 
@@ -421,9 +421,17 @@ mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_
     return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: skin %g Å and list_age %d: the "
                      "skin must be in [0, 100] Å (0: no list kept) and list_age >= 0",
                      nl->skin, nl->list_age);
+  if (nl->cell && (nl->n_list != nl->n_total || nl->ilist))
+    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: with a cell every atom is local "
+                     "(n_list %d, n_total %d, ilist %s): the periodic images are made by the "
+                     "library", nl->n_list, nl->n_total, nl->ilist ? "given" : "NULL");
 #ifdef MLFF_HAVE_CUDA
   if (c->gpu) return gpu_neighbors(c, nl, r);
 #endif
+  if (nl->cell)
+    return mlff_fail(MLFF_ERR_UNSUPPORTED, "mlff_compute_neighbors: a cell (periodic images made "
+                     "by the library) needs a GPU calc; on the CPU pass the images as ghost atoms "
+                     "with a neighbour list, or use mlff_compute with a periodic structure");
   return compute_core(c, nl, r->forces, r->energy_atom, r->virial_atom, &r->energy, r->virial);
 }
 
@@ -580,7 +588,7 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
     sp[q] = s->species[i];
   }
   double energy;
-  if ((st = mlff_gpu_compute(c->gpu, n_local, N, x, sp, 0.0, 0, fo, eo, va ? vo : NULL, &energy,
+  if ((st = mlff_gpu_compute(c->gpu, n_local, N, x, sp, 0.0, 0, NULL, fo, eo, va ? vo : NULL, &energy,
                              virial)))
     goto done;
   for (int q = 0; q < N; q++) {
@@ -633,7 +641,7 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
   for (int i = 0; i < s->n; i++)
     if (s->numneigh[i]) s->firstneigh[i] = s->nbr + (size_t)(uintptr_t)s->firstneigh[i];
   mlff_neighbors nl = {s->n, s->x, s->species, n_local, ilist, s->numneigh,
-                       (const int *const *)s->firstneigh, 0, 0.0, 0};
+                       (const int *const *)s->firstneigh, 0, 0.0, 0, NULL};
   if (features) {
     int rows, species_start[MLFF_MAX_ELEMENTS + 1];
     if ((ret = prepare(c, &nl, &rows, species_start))) goto out2;

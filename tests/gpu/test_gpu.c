@@ -41,7 +41,7 @@ static double kept_list_error(mlff_calc *cpu, mlff_calc *gpu, int n, const doubl
   double *F0 = malloc(24 * n), *F1 = calloc(3 * n, 8);
   mlff_structure s = {n, x, sp, NULL, {0, 0, 0}};
   mlff_result r0 = {0, {0}, F0, 0, 0}, r1 = {0, {0}, F1, 0, 0};
-  mlff_neighbors nl = {n, x, sp, n, NULL, NULL, NULL, 0, skin, list_age};
+  mlff_neighbors nl = {n, x, sp, n, NULL, NULL, NULL, 0, skin, list_age, NULL};
   CHECK_OK(mlff_compute(cpu, &s, &r0));
   CHECK_OK(mlff_compute_neighbors(gpu, &nl, &r1));
   double fm = 0, dm = 0;
@@ -56,6 +56,37 @@ static double kept_list_error(mlff_calc *cpu, mlff_calc *gpu, int n, const doubl
   }
   free(F0); free(F1);
   return dm / fm;
+}
+
+/* Periodic images made on the GPU (mlff_neighbors.cell, all atoms local: LAMMPS on one rank)
+ * against the CPU on the periodic structure with positions x in cell: forces, energy, virial */
+static cmp images_error(mlff_calc *cpu, mlff_calc *gpu, const tstruct *t, const double *x,
+                        const double *cell, double skin, int list_age) {
+  const int n = t->n;
+  double *F0 = malloc(24 * n), *F1 = calloc(3 * n, 8);
+  mlff_structure s = {n, x, t->species, cell, {1, 1, 1}};
+  mlff_result r0 = {0, {0}, F0, 0, 0}, r1 = {0, {0}, F1, 0, 0};
+  mlff_neighbors nl = {n, x, t->species, n, NULL, NULL, NULL, 0, skin, list_age, cell};
+  CHECK_OK(mlff_compute(cpu, &s, &r0));
+  CHECK_OK(mlff_compute_neighbors(gpu, &nl, &r1));
+  double fm = 0, dm = 0, ss = 0, vm = 0, dv = 0;
+  for (int i = 0; i < n; i++) {
+    double a = 0, d = 0;
+    for (int k = 0; k < 3; k++) {
+      a += F0[3 * i + k] * F0[3 * i + k];
+      d += (F1[3 * i + k] - F0[3 * i + k]) * (F1[3 * i + k] - F0[3 * i + k]);
+    }
+    fm = fmax(fm, sqrt(a));
+    dm = fmax(dm, sqrt(d));
+    ss += a;
+  }
+  for (int q = 0; q < 6; q++) {
+    vm = fmax(vm, fabs(r0.virial[q]));
+    dv = fmax(dv, fabs(r1.virial[q] - r0.virial[q]));
+  }
+  cmp c = {dm / fm, fabs(r1.energy - r0.energy) / fabs(r0.energy), dv / vm, sqrt(ss / n)};
+  free(F0); free(F1);
+  return c;
 }
 
 int main(void) {
@@ -232,6 +263,56 @@ int main(void) {
     CHECK(e_fewer <= 1e-5);
     free(x1); free(x2);
   }
+  { /* periodic images made on the GPU (all atoms local, a cell): the 768-atom box (the
+     * one-kernel path: images' forces added on the host), the triclinic 324 and the 4116-atom
+     * box (general path: k_fold), the latter on a kept list built at age 0, reused after moves
+     * of up to 0.4 Å, then reused in a cell 0.2 % larger (a barostat: images follow the cell) */
+    const tstruct *ps[] = {&l, &lt, &big};
+    const char *pn[] = {"liquid 768", "triclinic 324", "liquid 4116"};
+    for (int k = 0; k < 3; k++) {
+      cmp c = images_error(cpu, gpu, ps[k], ps[k]->x, ps[k]->cell, 0.0, 0);
+      printf("images on the GPU, %-14s max|dF|/max|F| %.2e  |dE|/|E| %.2e  max|dW|/max|W| %.2e\n",
+             pn[k], c.f_rel, c.e_rel, c.v_rel);
+      CHECK(c.f_rel <= 1e-5);
+      CHECK(c.e_rel <= 1e-5);
+      CHECK(c.v_rel <= 1e-4);
+    }
+    mlff_calc *kept;
+    CHECK_OK(mlff_calc_create(m, &og, &kept));
+    const int n = big.n;
+    double *x1 = malloc(24 * n), *x2 = malloc(24 * n), cell2[9];
+    unsigned rng = 777u;
+    for (int k = 0; k < 3 * n; k++) {
+      rng = rng * 1103515245u + 12345u;
+      x1[k] = big.x[k] + 0.4 / sqrt(3.0) * (2.0 * ((rng >> 8) & 0xffff) / 65535.0 - 1.0);
+      x2[k] = 1.002 * x1[k];
+    }
+    for (int k = 0; k < 9; k++) cell2[k] = 1.002 * big.cell[k];
+    cmp c0 = images_error(cpu, kept, &big, big.x, big.cell, 1.0, 0);
+    cmp c1 = images_error(cpu, kept, &big, x1, big.cell, 1.0, 1);
+    cmp c2 = images_error(cpu, kept, &big, x2, cell2, 1.0, 2);
+    /* the list is really kept (so k_images placed the images above): atom 0 moved 2.5 Å at
+     * age 3 misses its new neighbours */
+    x2[0] += 2.5;
+    cmp c3 = images_error(cpu, kept, &big, x2, cell2, 1.0, 3);
+    printf("images on the GPU, kept list: built %.2e, after moves %.2e, in a 0.2 %% larger cell "
+           "%.2e max|dF|/max|F| (virial %.2e); atom 0 moved 2.5 Å %.2e (must be wrong)\n",
+           c0.f_rel, c1.f_rel, c2.f_rel, c2.v_rel, c3.f_rel);
+    CHECK(c0.f_rel <= 1e-5 && c1.f_rel <= 1e-5 && c2.f_rel <= 1e-5);
+    CHECK(c1.v_rel <= 1e-4 && c2.v_rel <= 1e-4);
+    CHECK(c3.f_rel > 1e-3);
+    /* a cell narrower than cutoff + skin across a face: refused, naming the axis and the fix */
+    const double small[9] = {6.0, 0, 0, 0, 30, 0, 0, 0, 30};
+    double *F = calloc(3 * b.n, 8);
+    mlff_result r = {0, {0}, F, 0, 0};
+    mlff_neighbors nl = {b.n, b.x, b.species, b.n, NULL, NULL, NULL, 0, 1.0, 0, small};
+    CHECK(mlff_compute_neighbors(kept, &nl, &r) == MLFF_ERR_ARGUMENT);
+    CHECK(strstr(mlff_last_error(), "along cell vector a") != NULL);
+    CHECK(strstr(mlff_last_error(), "needs a wider cell") != NULL);
+    printf("images on the GPU, 6 Å cell: %s\n", mlff_last_error());
+    free(F); free(x1); free(x2);
+    mlff_calc_free(kept);
+  }
   { /* the first call of a fresh calc on two benzenes 150 Å apart: the cell grid outgrows its
      * first allocation while the atoms fit (the staging buffer moves under the one-kernel path;
      * mlff eval --fp16 yes crashed so) */
@@ -297,7 +378,7 @@ int main(void) {
       for (int j = 0; j < n; j++) if (j != i) all[i * n + num[i]++] = j;
       first[i] = all + i * n;
     }
-    mlff_neighbors nl = {n, d.x, d.species, n, ilist, num, first, 0, 0.0, 0};
+    mlff_neighbors nl = {n, d.x, d.species, n, ilist, num, first, 0, 0.0, 0, NULL};
     double *F0 = calloc(3 * n, 8), *F1 = calloc(3 * n, 8), *e1 = calloc(n, 8), *v1 = calloc(6 * n, 8);
     mlff_result r0 = {0, {0}, F0, NULL, NULL}, r1 = {0, {0}, F1, e1, v1};
     CHECK_OK(mlff_compute_neighbors(cpu, &nl, &r0));

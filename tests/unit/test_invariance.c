@@ -137,7 +137,7 @@ int main(void) {
       if (j != i) all[i * n + num[i]++] = j | (1 << 30); /* flag bits the mask must strip */
     first[i] = all + i * n;
   }
-  mlff_neighbors nl = {n, d.x, d.species, n, ilist, num, first, (1 << 29) - 1, 0.0, 0};
+  mlff_neighbors nl = {n, d.x, d.species, n, ilist, num, first, (1 << 29) - 1, 0.0, 0, NULL};
   mlff_result rn = alloc_result(n);
   CHECK_OK(mlff_compute_neighbors(c, &nl, &rn));
   CHECK_CLOSE(rn.energy, r0.energy, tol * fabs(r0.energy));
@@ -160,6 +160,20 @@ int main(void) {
   nl.list_age = -1;
   CHECK(mlff_compute_neighbors(c, &nl, &rn) == MLFF_ERR_ARGUMENT);
   CHECK(strstr(mlff_last_error(), "list_age -1") != NULL);
+  /* a cell (images made by the library): every atom local, and a GPU calc */
+  const double cell[9] = {30, 0, 0, 0, 30, 0, 0, 0, 30};
+  nl.list_age = 0;
+  nl.cell = cell;
+  CHECK(mlff_compute_neighbors(c, &nl, &rn) == MLFF_ERR_ARGUMENT); /* ilist given */
+  CHECK(strstr(mlff_last_error(), "with a cell every atom is local") != NULL);
+  mlff_neighbors nc = {n, d.x, d.species, n, NULL, NULL, NULL, 0, 1.0, 0, cell};
+  CHECK(mlff_compute_neighbors(c, &nc, &rn) == MLFF_ERR_UNSUPPORTED);
+  CHECK(strstr(mlff_last_error(), "needs a GPU calc") != NULL);
+  nc.n_list = n - 1;
+  CHECK(mlff_compute_neighbors(c, &nc, &rn) == MLFF_ERR_ARGUMENT);
+  char want[64];
+  snprintf(want, sizeof want, "(n_list %d, n_total %d, ilist NULL)", n - 1, n);
+  CHECK(strstr(mlff_last_error(), want) != NULL);
   free_result(&rn); free(ilist); free(num); free(all); free(first);
 
   for (int k = 0; k < 4; k++) free_result(&sr[k]);
