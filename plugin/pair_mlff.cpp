@@ -60,6 +60,7 @@ PairMLFF::PairMLFF(LAMMPS *lmp) : Pair(lmp)
   device = MLFF_DEVICE_AUTO;
   images = IMAGES_AUTO;
   own_images = false;
+  sort_binsize = 0.0;
   calc_threads = -1;
   warn_every = 0;
   last_checked = -1;
@@ -74,6 +75,7 @@ PairMLFF::PairMLFF(LAMMPS *lmp) : Pair(lmp)
 
 PairMLFF::~PairMLFF()
 {
+  release_sort_binsize();
   free_model();
   memory->destroy(species);
   memory->destroy(fbuf);
@@ -342,6 +344,14 @@ void PairMLFF::init_style()
   if (images == IMAGES_GPU && !own_images)
     error->all(FLERR, "pair_style mlff: images gpu needs {}; use 'images auto' or 'images "
                "lammps' (LAMMPS's ghost atoms)", why);
+  // LAMMPS sorts atoms in bins of half the neighbour cutoff, which the nominal cutoff would
+  // make ~0.5 A (millions of bins in a large box: 16 benzenes in a 340 A box lost 7 us a step);
+  // unless the input set a bin size (atom_modify sort), the one of the model's cutoff
+  release_sort_binsize();
+  if (own_images && atom->userbinsize == 0.0) {
+    sort_binsize = 0.5 * (cutoff + neighbor->skin);
+    atom->userbinsize = sort_binsize;
+  }
   if (own_images && comm->me == 0)
     utils::logmesg(lmp, "pair_style mlff: the GPU makes the periodic images (one MPI rank, "
                    "periodic box); LAMMPS keeps ghost atoms only within the skin. Commands "
@@ -350,6 +360,13 @@ void PairMLFF::init_style()
   else if (on_gpu && images == IMAGES_AUTO && comm->me == 0)
     utils::logmesg(lmp, "pair_style mlff: periodic images from LAMMPS's ghost atoms (the GPU "
                    "makes them itself with {})\n", why);
+}
+
+/* the sort bin size set for own images back to LAMMPS's default, unless changed since */
+void PairMLFF::release_sort_binsize()
+{
+  if (sort_binsize > 0.0 && atom->userbinsize == sort_binsize) atom->userbinsize = 0.0;
+  sort_binsize = 0.0;
 }
 
 /* the periodic cell of the box, rows a, b, c (LAMMPS's restricted triclinic form) */

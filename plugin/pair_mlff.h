@@ -42,6 +42,7 @@ class PairMLFF : public Pair {
   mlff_device device;
   int images;              // IMAGES_AUTO, IMAGES_GPU, IMAGES_LAMMPS (the keyword)
   bool own_images;         // this run: the GPU makes the periodic images (init_style)
+  double sort_binsize;     // atom->userbinsize set here for own images (0: not set)
   int calc_threads;        // thread count the calc was created with
   int warn_every;          // warn_extrapolation N: check the training range every N steps (0 off)
   bigint last_checked;     // the step checked last (minimisers evaluate a step several times)
@@ -62,6 +63,7 @@ class PairMLFF : public Pair {
   int gpu_of_rank(int *shared);
   void cell_of_box(double cell[9]) const;
   std::string why_no_own_images() const;
+  void release_sort_binsize();
 };
 
 }    // namespace LAMMPS_NS
