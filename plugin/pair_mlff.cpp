@@ -384,7 +384,8 @@ std::string PairMLFF::why_no_own_images() const
   if (comm->nprocs != 1) return fmt::format("one MPI rank (this run has {})", comm->nprocs);
   if (domain->dimension != 3 || !domain->xperiodic || !domain->yperiodic || !domain->zperiodic)
     return "a box periodic in x, y and z";
-  // one layer of images: the box at least cutoff + skin wide across each face
+  // one layer of images: the box at least cutoff + skin wide across each face, and room for
+  // atoms that leave it by up to skin/2 between LAMMPS's rebuilds
   double cell[9];
   cell_of_box(cell);
   const double *a = cell, *b = cell + 3, *c = cell + 6;
@@ -393,13 +394,14 @@ std::string PairMLFF::why_no_own_images() const
   const double ca[3] = {c[1] * a[2] - c[2] * a[1], c[2] * a[0] - c[0] * a[2], c[0] * a[1] - c[1] * a[0]};
   const double ab[3] = {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
   const double *cross[3] = {bc, ca, ab};
+  const char *faces[3] = {"b and c", "c and a", "a and b"};
   for (int d = 0; d < 3; d++) {
     const double spacing = vol / sqrt(cross[d][0] * cross[d][0] + cross[d][1] * cross[d][1] +
                                       cross[d][2] * cross[d][2]);
     if (spacing < cutoff + 1.5 * neighbor->skin)
       return fmt::format("a box at least cutoff + 1.5 x skin = {:.2f} Å wide across each face "
-                         "(it is {:.2f} Å across the faces spanned by the other two of a, b, c "
-                         "than {})", cutoff + 1.5 * neighbor->skin, spacing, "abc"[d]);
+                         "(it is {:.2f} Å between the faces spanned by {})",
+                         cutoff + 1.5 * neighbor->skin, spacing, faces[d]);
   }
   return "";
 }
@@ -491,8 +493,9 @@ void PairMLFF::compute(int eflag, int vflag)
   if (check) mlff_calc_check_range(calc, RANGE_TOLERANCE);    // validated in create_calc()
 
   if (mlff_compute_neighbors(calc, &nl, &r) != MLFF_OK)
-    error->one(FLERR, "pair_style mlff: evaluation of model '{}' failed: {}", model_file,
-               mlff_last_error());
+    error->one(FLERR, "pair_style mlff: evaluation of model '{}' failed: {}{}", model_file,
+               mlff_last_error(),
+               own_images ? " ('images lammps' takes LAMMPS's ghost atoms instead)" : "");
 
   if (!direct) {
     double **f = atom->f;

@@ -785,6 +785,14 @@ int case_errors()
     if (mlff_calc_create(m, &c.o, &calc) == MLFF_OK) {
       mlff_calc_free(calc);
       say("  %-24s -> works on this build/machine: error case skipped\n", c.name);
+      if (!strcmp(c.name, "device gpu")) { // then: a box too small for one layer of images
+        write_data("errors_small.data", benzene_in_box(7.0, 9), TYPES_CH);
+        cases.push_back({"images gpu, 7 A box", "metal", "", ps + " device gpu images gpu",
+                         "pair_coeff * * C H", "run 0",
+                         {"images gpu needs a box at least cutoff + 1.5 x skin",
+                          "between the faces spanned by b and c", "'images lammps'"},
+                         "atomic", "errors_small.data"});
+      }
       continue;
     }
     std::string msg = mlff_last_error();
