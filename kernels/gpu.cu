@@ -3362,9 +3362,10 @@ extern "C" mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, c
            g->list_generation == g->generation && g->list_images == (lattice != nullptr);
   };
   bool images_made = false;
-  if (!lattice)
+  if (!lattice) {
     g->n_img = 0;
-  else if (kept_ok(n_local + g->n_img)) {
+    g->img_local = -1; /* a later call with a cell makes its images anew */
+  } else if (kept_ok(n_local + g->n_img)) {
     memcpy(g->h_cell, lattice, 9 * sizeof(double));
     n_total = n_local + g->n_img;
   }
