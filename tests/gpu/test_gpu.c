@@ -8,28 +8,36 @@
 
 typedef struct { double f_rel, e_rel, v_rel, f_rms; } cmp;
 
+/* r1 against the reference r0: max|dF|/max|F| and the force RMS over atoms [i0, i1), |dE|/|E|,
+ * max|dW|/max|W| */
+static cmp results_cmp(const mlff_result *r0, const mlff_result *r1, int i0, int i1) {
+  const double *F0 = r0->forces, *F1 = r1->forces;
+  double fm = 0, dmax = 0, ss = 0, vmax = 0, dv = 0;
+  for (int i = i0; i < i1; i++) {
+    double a = 0, d = 0;
+    for (int x = 0; x < 3; x++) {
+      a += F0[3 * i + x] * F0[3 * i + x];
+      d += (F1[3 * i + x] - F0[3 * i + x]) * (F1[3 * i + x] - F0[3 * i + x]);
+    }
+    fm = fmax(fm, sqrt(a));
+    dmax = fmax(dmax, sqrt(d));
+    ss += a;
+  }
+  for (int q = 0; q < 6; q++) {
+    vmax = fmax(vmax, fabs(r0->virial[q]));
+    dv = fmax(dv, fabs(r1->virial[q] - r0->virial[q]));
+  }
+  cmp c = {dmax / fm, fabs(r1->energy - r0->energy) / fabs(r0->energy), dv / vmax, sqrt(ss / (i1 - i0))};
+  return c;
+}
+
 static cmp compare(mlff_calc *ref, mlff_calc *gpu, const tstruct *t) {
   mlff_structure s = tview(t);
   double *F0 = malloc(24 * t->n), *F1 = malloc(24 * t->n);
   mlff_result r0 = {0, {0}, F0, 0, 0}, r1 = {0, {0}, F1, 0, 0};
   CHECK_OK(mlff_compute(ref, &s, &r0));
   CHECK_OK(mlff_compute(gpu, &s, &r1));
-  double fm = 0, dmax = 0, ss = 0, vmax = 0, dv = 0;
-  for (int i = 0; i < t->n; i++) {
-    double a = 0, d = 0;
-    for (int x = 0; x < 3; x++) {
-      a += F0[3 * i + x] * F0[3 * i + x];
-      d += (F1[3 * i + x] - F0[3 * i + x]) * (F1[3 * i + x] - F0[3 * i + x]);
-    }
-    fm = fm > sqrt(a) ? fm : sqrt(a);
-    dmax = dmax > sqrt(d) ? dmax : sqrt(d);
-    ss += a;
-  }
-  for (int q = 0; q < 6; q++) {
-    vmax = fmax(vmax, fabs(r0.virial[q]));
-    dv = fmax(dv, fabs(r1.virial[q] - r0.virial[q]));
-  }
-  cmp c = {dmax / fm, fabs(r1.energy - r0.energy) / fabs(r0.energy), dv / vmax, sqrt(ss / t->n)};
+  cmp c = results_cmp(&r0, &r1, 0, t->n);
   free(F0); free(F1);
   return c;
 }
@@ -44,18 +52,9 @@ static double kept_list_error(mlff_calc *cpu, mlff_calc *gpu, int n, const doubl
   mlff_neighbors nl = {n, x, sp, n, NULL, NULL, NULL, 0, skin, list_age, NULL};
   CHECK_OK(mlff_compute(cpu, &s, &r0));
   CHECK_OK(mlff_compute_neighbors(gpu, &nl, &r1));
-  double fm = 0, dm = 0;
-  for (int i = only >= 0 ? only : 0; i < (only >= 0 ? only + 1 : n); i++) {
-    double a = 0, d = 0;
-    for (int k = 0; k < 3; k++) {
-      a += F0[3 * i + k] * F0[3 * i + k];
-      d += (F1[3 * i + k] - F0[3 * i + k]) * (F1[3 * i + k] - F0[3 * i + k]);
-    }
-    fm = fmax(fm, sqrt(a));
-    dm = fmax(dm, sqrt(d));
-  }
+  const double e = results_cmp(&r0, &r1, only >= 0 ? only : 0, only >= 0 ? only + 1 : n).f_rel;
   free(F0); free(F1);
-  return dm / fm;
+  return e;
 }
 
 /* Periodic images made on the GPU (mlff_neighbors.cell, all atoms local: LAMMPS on one rank)
@@ -69,22 +68,7 @@ static cmp images_error(mlff_calc *cpu, mlff_calc *gpu, const tstruct *t, const 
   mlff_neighbors nl = {n, x, t->species, n, NULL, NULL, NULL, 0, skin, list_age, cell};
   CHECK_OK(mlff_compute(cpu, &s, &r0));
   CHECK_OK(mlff_compute_neighbors(gpu, &nl, &r1));
-  double fm = 0, dm = 0, ss = 0, vm = 0, dv = 0;
-  for (int i = 0; i < n; i++) {
-    double a = 0, d = 0;
-    for (int k = 0; k < 3; k++) {
-      a += F0[3 * i + k] * F0[3 * i + k];
-      d += (F1[3 * i + k] - F0[3 * i + k]) * (F1[3 * i + k] - F0[3 * i + k]);
-    }
-    fm = fmax(fm, sqrt(a));
-    dm = fmax(dm, sqrt(d));
-    ss += a;
-  }
-  for (int q = 0; q < 6; q++) {
-    vm = fmax(vm, fabs(r0.virial[q]));
-    dv = fmax(dv, fabs(r1.virial[q] - r0.virial[q]));
-  }
-  cmp c = {dm / fm, fabs(r1.energy - r0.energy) / fabs(r0.energy), dv / vm, sqrt(ss / n)};
+  cmp c = results_cmp(&r0, &r1, 0, n);
   free(F0); free(F1);
   return c;
 }
