@@ -8,7 +8,8 @@
 # step ($OUT/<gpu>-<date>-stages.json, bench/stages.py) while time is left (the call has
 # ~8 min; MLFF_DEVICE_SECONDS, default 420, is what this script plans for), everything written
 # under $OUT (logs in one tarball: at most 8 files come back). MLFF_BENCH_MODEL: another model;
-# MLFF_DEVICE_SANITIZE=0: no compute-sanitizer runs (more of the call left to the benchmarks).
+# MLFF_DEVICE_SANITIZE=0: no compute-sanitizer runs (more of the call left to the benchmarks);
+# MLFF_DEVICE_NVE=1: the 100 ps NVE validations on the GPU at the end (SPEC 7).
 # The held-out set of the accuracy section: .devdata/heldout.h5 (or MLFF_BENCH_HELDOUT).
 set -uo pipefail
 out=${OUT:-/tmp/out}
@@ -113,5 +114,29 @@ if [ $(( ${MLFF_DEVICE_SECONDS:-420} - SECONDS )) -gt 40 ]; then
   done
   [ ${#cases[@]} -gt 0 ] && python3 bench/stages.py --out "$out/${gpu:-gpu}-$(date -u +%Y-%m-%d)-stages.json" \
     --gpu "$(cut -d, -f1 "$out/logs/gpu.txt")" "${cases[@]}" && cat "$out/${gpu:-gpu}-$(date -u +%Y-%m-%d)-stages.json"
+fi
+# 100 ps NVE on the GPU (SPEC 7), with MLFF_DEVICE_NVE=1 (~2 min more): one benzene in FP32 and
+# FP16 (the resident step) and the 12,288-atom liquid in FP32 on 8 threads (kept list, periodic
+# images made on the GPU), judged by scripts/check_nve.py ->
+# $out/<gpu>-<date>-nve-gpu-{fp32,fp16,liquid12288-fp32}.json (MLFF_DEVICE_NVE_PS: a shorter run)
+if [ "${MLFF_DEVICE_NVE:-0}" = 1 ]; then
+  stamp=${gpu:-gpu}-$(date -u +%Y-%m-%d)
+  for c in fp32:no:examples/lammps/benzene.data:1 fp16:yes:examples/lammps/benzene.data:1 \
+    liquid12288-fp32:no:.devdata/liquid12288.data:8; do
+    IFS=: read -r name fp16 data threads <<<"$c"
+    if [ $(( ${MLFF_DEVICE_SECONDS:-420} - SECONDS )) -lt 60 ]; then
+      echo "== NVE $name skipped: $SECONDS s spent"
+      continue
+    fi
+    echo "== ${MLFF_DEVICE_NVE_PS:-100} ps NVE on the GPU: $name ($SECONDS s so far)"
+    omp=()
+    [ "$threads" -gt 1 ] && omp=(-sf omp -pk omp "$threads")
+    OMP_NUM_THREADS=$threads timeout $(( ${MLFF_DEVICE_SECONDS:-420} - SECONDS )) "$B/lmp" -nocite \
+      -screen none -log "$out/logs/nve-$name.log" -var plugin .device/lib/mlffplugin.so \
+      -var model "$model" -var data "$data" -var device gpu -var fp16 "$fp16" \
+      -var nve_ps "${MLFF_DEVICE_NVE_PS:-100}" "${omp[@]}" -in examples/lammps/in.benzene_nve
+    python3 scripts/check_nve.py "$out/logs/nve-$name.log" --out "$out/logs/nve-$name" --no-plot \
+      --json "$out/$stamp-nve-gpu-$name.json" | tail -2
+  done
 fi
 tar -czf "$out/logs.tar.gz" -C "$out" logs && rm -rf "$out/logs"
