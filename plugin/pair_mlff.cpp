@@ -384,6 +384,8 @@ std::string PairMLFF::why_no_own_images() const
   if (comm->nprocs != 1) return fmt::format("one MPI rank (this run has {})", comm->nprocs);
   if (domain->dimension != 3 || !domain->xperiodic || !domain->yperiodic || !domain->zperiodic)
     return "a box periodic in x, y and z";
+  // bonds, angles ... across the boundary need LAMMPS's ghost atoms
+  if (atom->molecular != Atom::ATOMIC) return "an atomic system (no molecular topology)";
   // one layer of images: the box at least cutoff + skin wide across each face, and room for
   // atoms that leave it by up to skin/2 between LAMMPS's rebuilds
   double cell[9];
