@@ -386,8 +386,9 @@ std::string PairMLFF::why_no_own_images() const
     return "a box periodic in x, y and z";
   // bonds, angles ... across the boundary need LAMMPS's ghost atoms
   if (atom->molecular != Atom::ATOMIC) return "an atomic system (no molecular topology)";
-  // one layer of images: the box at least cutoff + skin wide across each face, and room for
-  // atoms that leave it by up to skin/2 between LAMMPS's rebuilds
+  // one layer of images: the atoms, up to skin/2 out of the box on either side between
+  // LAMMPS's rebuilds, and their images within cutoff + skin must span less than two boxes
+  // (libmlff refuses the step otherwise): the box wider than cutoff + 2 skin across each face
   double cell[9];
   cell_of_box(cell);
   const double *a = cell, *b = cell + 3, *c = cell + 6;
@@ -400,10 +401,10 @@ std::string PairMLFF::why_no_own_images() const
   for (int d = 0; d < 3; d++) {
     const double spacing = vol / sqrt(cross[d][0] * cross[d][0] + cross[d][1] * cross[d][1] +
                                       cross[d][2] * cross[d][2]);
-    if (spacing < cutoff + 1.5 * neighbor->skin)
-      return fmt::format("a box at least cutoff + 1.5 x skin = {:.2f} Å wide across each face "
+    if (spacing <= cutoff + 2.0 * neighbor->skin)
+      return fmt::format("a box wider than cutoff + 2 x skin = {:.2f} Å across each face "
                          "(it is {:.2f} Å between the faces spanned by {})",
-                         cutoff + 1.5 * neighbor->skin, spacing, faces[d]);
+                         cutoff + 2.0 * neighbor->skin, spacing, faces[d]);
   }
   return "";
 }

@@ -789,7 +789,7 @@ int case_errors()
         write_data("errors_small.data", benzene_in_box(7.0, 9), TYPES_CH);
         cases.push_back({"images gpu, 7 A box", "metal", "", ps + " device gpu images gpu",
                          "pair_coeff * * C H", "run 0",
-                         {"images gpu needs a box at least cutoff + 1.5 x skin",
+                         {"images gpu needs a box wider than cutoff + 2 x skin",
                           "between the faces spanned by b and c", "'images lammps'"},
                          "atomic", "errors_small.data"});
       }
