@@ -2432,6 +2432,9 @@ static void drop_graphs(mlff_gpu *g) {
   }
 }
 
+/* Bytes of the results buffer (set_layout) for so many atoms: sums, force, eatom, vatom */
+static size_t out_capacity(size_t atoms) { return 64 + 10 * atoms * sizeof(float); }
+
 static mlff_status reserve(mlff_gpu *g, int atoms, int cells, int max_nb) {
   if (atoms <= g->cap_atoms && cells <= g->cap_cells && max_nb <= g->max_nb) return MLFF_OK;
   drop_graphs(g);
@@ -2480,7 +2483,7 @@ static mlff_status reserve(mlff_gpu *g, int atoms, int cells, int max_nb) {
   }
   ALLOC(cudaMalloc(&g->d_bufA, A * g->widest * sizeof(float)), A * g->widest * sizeof(float));
   ALLOC(cudaMalloc(&g->d_bufB, A * g->widest * sizeof(float)), A * g->widest * sizeof(float));
-  size_t out_cap = 64 + 10 * A * sizeof(float);
+  size_t out_cap = out_capacity(A);
   ALLOC(cudaMalloc(&g->d_out, out_cap), out_cap);
   ALLOC(cudaMallocHost(&g->h_stage, stage_cap), stage_cap);
   ALLOC(cudaMallocHost(&g->h_out, out_cap), out_cap);
@@ -3073,7 +3076,7 @@ static mlff_status run_resident(mlff_gpu *g, int n_local, int n_total, int want_
   if (R.seq >= (1 << 30)) { /* numbers only grow: start again from 0 once in 10^9 steps */
     mail_go(g) = R.seq = R.done = 0;
     /* and no result entry may carry a number the steps reach again */
-    memset(g->h_tagged, 0, 2 * (64 + 10 * (size_t)g->cap_atoms * sizeof(float)));
+    memset(g->h_tagged, 0, 2 * out_capacity(g->cap_atoms));
   }
   if (R.running && now_s() - R.last > 0.5 * RESIDENT_IDLE_S) { /* it may have returned */
     cudaError_t q = cudaStreamQuery(g->stream);
@@ -3216,13 +3219,16 @@ static mlff_status make_images(mlff_gpu *g, int n, const double *x, const int *s
       {(B[1] * C[2] - B[2] * C[1]) / det, (B[2] * C[0] - B[0] * C[2]) / det, (B[0] * C[1] - B[1] * C[0]) / det},
       {(C[1] * A[2] - C[2] * A[1]) / det, (C[2] * A[0] - C[0] * A[2]) / det, (C[0] * A[1] - C[1] * A[0]) / det},
       {(A[1] * B[2] - A[2] * B[1]) / det, (A[2] * B[0] - A[0] * B[2]) / det, (A[0] * B[1] - A[1] * B[0]) / det}};
+  auto frac = [&](int i, int d) {
+    return x[3 * (size_t)i] * inv[d][0] + x[3 * (size_t)i + 1] * inv[d][1] + x[3 * (size_t)i + 2] * inv[d][2];
+  };
   double m[3], lo[3] = {1e300, 1e300, 1e300}, hi[3] = {-1e300, -1e300, -1e300};
   for (int d = 0; d < 3; d++) /* cut in fractional units: cut / face spacing */
     m[d] = cut * sqrt(inv[d][0] * inv[d][0] + inv[d][1] * inv[d][1] + inv[d][2] * inv[d][2]);
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(min : lo[:3]) reduction(max : hi[:3])
   for (int i = 0; i < n; i++)
     for (int d = 0; d < 3; d++) {
-      const double f = x[3 * (size_t)i] * inv[d][0] + x[3 * (size_t)i + 1] * inv[d][1] + x[3 * (size_t)i + 2] * inv[d][2];
+      const double f = frac(i, d);
       if (f < lo[d]) lo[d] = f;
       if (f > hi[d]) hi[d] = f;
     }
@@ -3237,7 +3243,7 @@ static mlff_status make_images(mlff_gpu *g, int n, const double *x, const int *s
   auto shifts = [&](int i, int lo_s[3], int hi_s[3]) {
     int any = 0;
     for (int d = 0; d < 3; d++) {
-      const double f = x[3 * (size_t)i] * inv[d][0] + x[3 * (size_t)i + 1] * inv[d][1] + x[3 * (size_t)i + 2] * inv[d][2];
+      const double f = frac(i, d);
       lo_s[d] = f - 1.0 >= lo[d] - m[d] ? -1 : 0;
       hi_s[d] = f + 1.0 <= hi[d] + m[d] ? 1 : 0;
       any |= lo_s[d] | hi_s[d];

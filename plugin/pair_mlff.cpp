@@ -388,19 +388,14 @@ std::string PairMLFF::why_no_own_images() const
   if (atom->molecular != Atom::ATOMIC) return "an atomic system (no molecular topology)";
   // one layer of images: the atoms, up to skin/2 out of the box on either side between
   // LAMMPS's rebuilds, and their images within cutoff + skin must span less than two boxes
-  // (libmlff refuses the step otherwise): the box wider than cutoff + 2 skin across each face
-  double cell[9];
-  cell_of_box(cell);
-  const double *a = cell, *b = cell + 3, *c = cell + 6;
-  const double vol = a[0] * b[1] * c[2];
-  const double bc[3] = {b[1] * c[2] - b[2] * c[1], b[2] * c[0] - b[0] * c[2], b[0] * c[1] - b[1] * c[0]};
-  const double ca[3] = {c[1] * a[2] - c[2] * a[1], c[2] * a[0] - c[0] * a[2], c[0] * a[1] - c[1] * a[0]};
-  const double ab[3] = {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
-  const double *cross[3] = {bc, ca, ab};
+  // (libmlff refuses the step otherwise): the box wider than cutoff + 2 skin across each face.
+  // Face spacings: 1 / |row| of the inverse box matrix (LAMMPS's x -> lamda map)
+  const double *hi = domain->h_inv;
+  const double rows[3][3] = {{hi[0], hi[5], hi[4]}, {0.0, hi[1], hi[3]}, {0.0, 0.0, hi[2]}};
   const char *faces[3] = {"b and c", "c and a", "a and b"};
   for (int d = 0; d < 3; d++) {
-    const double spacing = vol / sqrt(cross[d][0] * cross[d][0] + cross[d][1] * cross[d][1] +
-                                      cross[d][2] * cross[d][2]);
+    const double spacing =
+        1.0 / sqrt(rows[d][0] * rows[d][0] + rows[d][1] * rows[d][1] + rows[d][2] * rows[d][2]);
     if (spacing <= cutoff + 2.0 * neighbor->skin)
       return fmt::format("a box wider than cutoff + 2 x skin = {:.2f} Å across each face "
                          "(it is {:.2f} Å between the faces spanned by {})",
