@@ -2,7 +2,7 @@
 #ifndef MLFF_CLI_H
 #define MLFF_CLI_H
 
-#include "mlff.h"
+#include "mlff_distill.h"
 
 #define EXIT_USAGE 2
 

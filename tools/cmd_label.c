@@ -46,9 +46,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-/* The sampling numerics and mlff_fail (the workers report errors as the core does). */
-#include "../core/src/internal.h"
-#include "../core/src/sampling.h"
+#include "mlff_distill.h"
 
 #define MAX_TEMPS 16
 #define MAX_PHASES (MAX_TEMPS + 5)
@@ -319,7 +317,7 @@ static mlff_status prepare(worker *w) {
   int n = 3 * p->nat, steps = 0;
   double fmax = 0, t0 = now_s();
   double *x = malloc((size_t)n * sizeof *x), *H = malloc((size_t)n * n * sizeof *H);
-  mlff_status st = x && H ? MLFF_OK : mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  mlff_status st = x && H ? MLFF_OK : mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   if (!st) {
     memcpy(x, p->x, (size_t)n * sizeof *x);
     st = fresh_teacher(w);
@@ -359,7 +357,7 @@ static mlff_status run_md(worker *w, const task_msg *tk) {
   memset(&md, 0, sizeof md);
   mlff_smp_rng rng;
   mlff_smp_rng_seed(&rng, (uint64_t)p->seed, STREAM_MD + (uint64_t)tk->phase, (uint64_t)tk->seg);
-  if (!x || !v) st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!x || !v) st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   if (!st) {
     mlff_smp_modes_sample(&w->modes, &rng, ph->T, x, v);
     st = fresh_teacher(w);
@@ -373,12 +371,12 @@ static mlff_status run_md(worker *w, const task_msg *tk) {
     counted = md.calls;
     int64_t k = tk->first + j;
     if (k >= tk->emit_from && send_structure(w, k, p->nat, md.x, md.energy, md.f))
-      st = mlff_fail(MLFF_ERR_IO, "lost the connection to the main process");
+      st = mlff_set_error(MLFF_ERR_IO, "lost the connection to the main process");
   }
   if (st && md.x) {
     char why[1024];
     snprintf(why, sizeof why, "%s", mlff_last_error());
-    st = mlff_fail(st, "%s trajectory %d: %s", ph->tag, tk->seg, why);
+    st = mlff_set_error(st, "%s trajectory %d: %s", ph->tag, tk->seg, why);
   }
   mlff_smp_md_free(&md);
   free(x);
@@ -395,11 +393,11 @@ static mlff_status label_one(worker *w, int64_t k, int nat, const int *Z, const 
   if (st) {
     char why[1024];
     snprintf(why, sizeof why, "%s", mlff_last_error());
-    return mlff_fail(st, "structure %lld (%s): %s", (long long)k,
+    return mlff_set_error(st, "structure %lld (%s): %s", (long long)k,
                      w->p->ph[phase_of(w->p, k)].tag, why);
   }
   if (send_structure(w, k, nat, x, e, f))
-    return mlff_fail(MLFF_ERR_IO, "lost the connection to the main process");
+    return mlff_set_error(MLFF_ERR_IO, "lost the connection to the main process");
   return MLFF_OK;
 }
 
@@ -410,7 +408,7 @@ static mlff_status run_nm(worker *w, const task_msg *tk) {
   if (st) return st;
   int n = 3 * p->nat;
   double *x = malloc((size_t)n * sizeof *x), *f = malloc((size_t)n * sizeof *f);
-  if (!x || !f) st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!x || !f) st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   for (int64_t j = 0; j < tk->count && !st; j++) {
     int64_t k = tk->first + j;
     mlff_smp_rng rng;
@@ -428,10 +426,10 @@ static mlff_status run_clusters(worker *w, int in, const task_msg *tk) {
   const plan *p = w->p;
   int nat = atoms_of(p, tk->phase);
   double *x = malloc((size_t)nat * 3 * sizeof *x), *f = malloc((size_t)nat * 3 * sizeof *f);
-  mlff_status st = x && f ? MLFF_OK : mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  mlff_status st = x && f ? MLFF_OK : mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   for (int64_t j = 0; j < tk->count; j++) {
     if (read_full(in, x, (size_t)nat * 3 * sizeof *x) != 1) {
-      st = mlff_fail(MLFF_ERR_IO, "lost the connection to the main process");
+      st = mlff_set_error(MLFF_ERR_IO, "lost the connection to the main process");
       break;
     }
     if (!st) st = label_one(w, tk->first + j, nat, p->Zrep, x, f);
@@ -620,14 +618,14 @@ static mlff_status cluster_geometry(parent *P, int ph, int64_t k, double *out) {
                            CLUSTER_TRIES / 10, out) >= 0)
         return MLFF_OK;
     }
-    return mlff_fail(MLFF_ERR_ARGUMENT, "structure %lld (%s): could not place %d molecules in "
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %lld (%s): could not place %d molecules in "
                      "a sphere of %.1f-%.1f A without overlaps in %d attempts: lower "
                      "--droplet-density or --droplet-molecules", (long long)k, f->tag, f->n_mol,
                      f->dmin, f->dmax, DROPLET_RETRIES);
   }
   if (mlff_smp_cluster(&rng, f->n_mol, p->nat, p->Z, mono, f->dmin, f->dmax, CLUSTER_TRIES,
                        out) < 0)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "structure %lld (%s): could not place %d molecules "
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %lld (%s): could not place %d molecules "
                      "%g-%g A apart without overlaps in %d tries", (long long)k, f->tag,
                      f->n_mol, f->dmin, f->dmax, CLUSTER_TRIES);
   return MLFF_OK;
@@ -642,16 +640,16 @@ static mlff_status dispatch(parent *P, worker_proc *wp, task *tk) {
   m.count = tk->count;
   m.emit_from = tk->emit_from;
   if (write_full(wp->to, &m, sizeof m))
-    return mlff_fail(MLFF_ERR_IO, "a worker process died (pid %d)", (int)wp->pid);
+    return mlff_set_error(MLFF_ERR_IO, "a worker process died (pid %d)", (int)wp->pid);
   if (tk->kind == PH_CLUSTER) {
     int nat = atoms_of(P->p, tk->phase);
     double *x = malloc((size_t)nat * 3 * sizeof *x);
-    if (!x) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    if (!x) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     mlff_status st = MLFF_OK;
     for (int64_t j = 0; j < tk->count && !st; j++) {
       if (!(st = cluster_geometry(P, tk->phase, tk->first + j, x)) &&
           write_full(wp->to, x, (size_t)nat * 3 * sizeof *x))
-        st = mlff_fail(MLFF_ERR_IO, "a worker process died (pid %d)", (int)wp->pid);
+        st = mlff_set_error(MLFF_ERR_IO, "a worker process died (pid %d)", (int)wp->pid);
     }
     free(x);
     if (st) return st;
@@ -666,18 +664,18 @@ static mlff_status receive(parent *P, worker_proc *wp) {
   rec_msg r;
   int got = read_full(wp->from, &r, sizeof r);
   if (got != 1)
-    return mlff_fail(MLFF_ERR_IO, "a worker process (pid %d) ended unexpectedly (killed, or "
+    return mlff_set_error(MLFF_ERR_IO, "a worker process (pid %d) ended unexpectedly (killed, or "
                      "out of memory?)", (int)wp->pid);
   if (r.type == REC_ERROR || r.type == REC_INFO) {
     char *text = calloc((size_t)r.text_len + 1, 1);
     if (!text || read_full(wp->from, text, (size_t)r.text_len) != 1) {
       free(text);
-      return mlff_fail(MLFF_ERR_IO, "a worker process (pid %d) ended unexpectedly",
+      return mlff_set_error(MLFF_ERR_IO, "a worker process (pid %d) ended unexpectedly",
                        (int)wp->pid);
     }
     mlff_status st = MLFF_OK;
     if (r.type == REC_ERROR) {
-      st = mlff_fail(MLFF_ERR_ARGUMENT, "%s", text);
+      st = mlff_set_error(MLFF_ERR_ARGUMENT, "%s", text);
     } else {
       static int shown;
       if (!shown++) {
@@ -693,16 +691,16 @@ static mlff_status receive(parent *P, worker_proc *wp) {
     return MLFF_OK;
   }
   if (r.k < 0 || r.k >= P->p->total || r.n_atoms != atoms_of(P->p, phase_of(P->p, r.k)))
-    return mlff_fail(MLFF_ERR_IO, "a worker sent a malformed result");
+    return mlff_set_error(MLFF_ERR_IO, "a worker sent a malformed result");
   result *res = &P->res[r.k];
   res->n = r.n_atoms;
   res->energy = r.energy;
   res->x = malloc((size_t)r.n_atoms * 3 * sizeof *res->x);
   res->f = malloc((size_t)r.n_atoms * 3 * sizeof *res->f);
-  if (!res->x || !res->f) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!res->x || !res->f) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   if (read_full(wp->from, res->x, (size_t)r.n_atoms * 3 * sizeof *res->x) != 1 ||
       read_full(wp->from, res->f, (size_t)r.n_atoms * 3 * sizeof *res->f) != 1)
-    return mlff_fail(MLFF_ERR_IO, "a worker process (pid %d) ended unexpectedly", (int)wp->pid);
+    return mlff_set_error(MLFF_ERR_IO, "a worker process (pid %d) ended unexpectedly", (int)wp->pid);
   res->received = 1;
   int ph = phase_of(P->p, r.k);
   P->ph_seconds[ph] += r.seconds;
@@ -767,12 +765,12 @@ static void stop_workers(worker_proc *w, int n, int kill_them) {
 static mlff_status run_plan(parent *P, int n_jobs) {
   int n_tasks = 0;
   task *tasks = make_tasks(P->p, P->n_done, P->target, &n_tasks);
-  if (!tasks) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!tasks) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   if (n_jobs > n_tasks) n_jobs = n_tasks;
   worker_proc *w = calloc((size_t)(n_jobs ? n_jobs : 1), sizeof *w);
   if (!w) {
     free(tasks);
-    return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   }
   mlff_status st = MLFF_OK;
   fflush(stdout);
@@ -781,12 +779,12 @@ static mlff_status run_plan(parent *P, int n_jobs) {
     int a[2], b[2];
     w[i].to = w[i].from = -1;
     if (pipe(a) || pipe(b)) {
-      st = mlff_fail(MLFF_ERR_IO, "cannot create a pipe: %s", strerror(errno));
+      st = mlff_set_error(MLFF_ERR_IO, "cannot create a pipe: %s", strerror(errno));
       break;
     }
     pid_t pid = fork();
     if (pid < 0) {
-      st = mlff_fail(MLFF_ERR_IO, "cannot start a worker process: %s", strerror(errno));
+      st = mlff_set_error(MLFF_ERR_IO, "cannot start a worker process: %s", strerror(errno));
       close(a[0]); close(a[1]); close(b[0]); close(b[1]);
       break;
     }
@@ -830,13 +828,13 @@ static mlff_status run_plan(parent *P, int n_jobs) {
         idx[nf++] = i;
       }
     if (!nf) {
-      st = mlff_fail(MLFF_ERR_ARGUMENT, "internal error: nothing left to compute before "
+      st = mlff_set_error(MLFF_ERR_ARGUMENT, "internal error: nothing left to compute before "
                      "structure %lld", (long long)P->written);
       break;
     }
     int r = poll(fds, (nfds_t)nf, 500);
     if (r < 0 && errno != EINTR) {
-      st = mlff_fail(MLFF_ERR_IO, "poll: %s", strerror(errno));
+      st = mlff_set_error(MLFF_ERR_IO, "poll: %s", strerror(errno));
       break;
     }
     for (int i = 0; i < nf && r > 0 && !st; i++)

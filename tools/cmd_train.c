@@ -1,5 +1,5 @@
 /* cmd_train.c — `mlff train`: fit a student model to a labelled dataset (SPEC §4). A thin layer
- * over mlff_train (core/src/train.c): options, the model to start from, a progress line per
+ * over mlff_train (distill/train.c): options, the model to start from, a progress line per
  * epoch on stderr, the model file and a summary at the end. */
 #include <errno.h>
 #include <libgen.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "../core/src/train.h" /* mlff_train_ex: held-out source tags (not yet in mlff.h) */
+#include "mlff_distill.h"
 
 static const char USAGE[] =
     "mlff train DATA.h5 --out MODEL.h5 [--elements C,H] [--hidden 128,64,64]\n"
@@ -313,8 +313,8 @@ static int run(int argc, char **argv) {
   progress_state ps = {isatty(2), 0};
   o.progress = on_progress;
   o.user = &ps;
-  mlff_train_extra x = {test_sources, 0};
-  mlff_status st = mlff_train_ex(m, d, &o, &x);
+  o.test_sources = test_sources;
+  mlff_status st = mlff_train(m, d, &o);
   if (ps.printed && ps.tty) fprintf(stderr, "\n");
   if (st) {
     rc = cli_fail("train");

@@ -5,11 +5,11 @@
 #include <string.h>
 
 #include "freq.h"
-#include "../core/src/sampling.h"
+#include "mlff_distill.h"
 
 /* ---- Jacobi eigensolver ------------------------------------------------------------------- */
 
-/* one solver for the project: core/src/sampling.c's */
+/* one solver for the project: distill/sampling.c's */
 int freq_jacobi(int n, double *A, double *w, double *V) { return mlff_smp_jacobi(n, A, w, V); }
 
 /* ---- masses ------------------------------------------------------------------------------- */

@@ -18,7 +18,7 @@
 #include "internal.h"
 #include "network.h"
 #ifdef MLFF_HAVE_CUDA
-#include "../../kernels/mlff_gpu.h"
+#include "../../cuda/mlff_gpu.h"
 #endif
 
 #define MLP_BLOCK 64 /* rows per dgemm: large enough for BLAS, small enough to spread */
@@ -70,34 +70,40 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
   return 1;
 }
 
+void mlff_calc_options_default(mlff_calc_options *o) {
+  memset(o, 0, sizeof *o);
+  o->device = MLFF_DEVICE_AUTO;
+}
+
 mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, mlff_calc **out) {
   *out = NULL;
-  if (!m) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_calc_create: model is NULL");
-  mlff_calc_options def = {MLFF_DEVICE_AUTO, 0, 0, 0, 0};
+  if (!m) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_calc_create: model is NULL");
+  mlff_calc_options def;
+  mlff_calc_options_default(&def);
   if (!o) o = &def;
 #ifndef MLFF_HAVE_CUDA
   if (o->device == MLFF_DEVICE_GPU)
-    return mlff_fail(MLFF_ERR_UNSUPPORTED,
+    return mlff_set_error(MLFF_ERR_UNSUPPORTED,
                      "device gpu requested, but this libmlff was built without CUDA "
                      "(rebuild where nvcc is found, or use device cpu)");
   if (o->fp16)
-    return mlff_fail(MLFF_ERR_UNSUPPORTED,
+    return mlff_set_error(MLFF_ERR_UNSUPPORTED,
                      "fp16 yes runs the network on GPU tensor cores, but this libmlff was built "
                      "without CUDA: use fp16 no (the CPU path computes in double precision)");
 #endif
   if (o->fp16 && o->device == MLFF_DEVICE_CPU)
-    return mlff_fail(MLFF_ERR_UNSUPPORTED,
+    return mlff_set_error(MLFF_ERR_UNSUPPORTED,
                      "fp16 yes needs the GPU path; with device cpu use fp16 no");
   mlff_device device = MLFF_DEVICE_CPU;
 #ifdef MLFF_HAVE_CUDA
   if (o->device == MLFF_DEVICE_GPU || (o->device == MLFF_DEVICE_AUTO && mlff_gpu_device_count() > 0))
     device = MLFF_DEVICE_GPU;
   else if (o->fp16)
-    return mlff_fail(MLFF_ERR_DEVICE, "fp16 yes needs a GPU, and no CUDA device is visible: use "
+    return mlff_set_error(MLFF_ERR_DEVICE, "fp16 yes needs a GPU, and no CUDA device is visible: use "
                                       "fp16 no (the CPU path computes in double precision)");
 #endif
   mlff_calc *c = calloc(1, sizeof *c);
-  if (!c) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!c) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   c->model = m;
   c->device = device;
 #ifdef MLFF_HAVE_CUDA
@@ -157,21 +163,21 @@ static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
   for (int i = 0; i < nl->n_total; i++) {
     int s = nl->species[i];
     if (s < -1 || s >= S)
-      return mlff_fail(MLFF_ERR_ARGUMENT, "atom %d has species %d; the model has %d (0..%d)",
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "atom %d has species %d; the model has %d (0..%d)",
                        i, s, S, S - 1);
     const double *x = nl->positions + 3 * (size_t)i;
     if (!isfinite(x[0]) || !isfinite(x[1]) || !isfinite(x[2]))
-      return mlff_fail(MLFF_ERR_ARGUMENT, "position of atom %d is not finite (%g %g %g)", i,
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "position of atom %d is not finite (%g %g %g)", i,
                        x[0], x[1], x[2]);
   }
   if (!nl->numneigh || !nl->firstneigh)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "the CPU path needs a neighbour list (numneigh, firstneigh)");
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "the CPU path needs a neighbour list (numneigh, firstneigh)");
   int count[MLFF_MAX_ELEMENTS] = {0};
   size_t total_nb = 0;
   for (int ii = 0; ii < nl->n_list; ii++) {
     int i = nl->ilist ? nl->ilist[ii] : ii;
     if (i < 0 || i >= nl->n_total)
-      return mlff_fail(MLFF_ERR_ARGUMENT, "ilist[%d] = %d outside 0..%d", ii, i, nl->n_total - 1);
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "ilist[%d] = %d outside 0..%d", ii, i, nl->n_total - 1);
     if (nl->species[i] < 0) continue;
     count[nl->species[i]]++;
     total_nb += nl->numneigh[i];
@@ -196,15 +202,15 @@ static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
     double *e = realloc(c->e_row, n * sizeof(double));
     if (e) c->e_row = e;
     if (!ra || !no || !nc || !G || !dG || !e)
-      return mlff_fail(MLFF_ERR_NOMEM, "out of memory for %d descriptors", rows);
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %d descriptors", rows);
     c->cap_rows = n;
   }
   size_t nb_cap = c->cap_nb;
   if (!grow((void **)&c->nb, &nb_cap, total_nb, sizeof(mlff_neighbor_entry)))
-    return mlff_fail(MLFF_ERR_NOMEM, "out of memory for %zu neighbours", total_nb);
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %zu neighbours", total_nb);
   nb_cap = c->cap_nb;
   if (!grow((void **)&c->grad, &nb_cap, total_nb, sizeof(double[3])))
-    return mlff_fail(MLFF_ERR_NOMEM, "out of memory for %zu neighbours", total_nb);
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %zu neighbours", total_nb);
   c->cap_nb = nb_cap;
   int fill[MLFF_MAX_ELEMENTS];
   for (int s = 0; s < S; s++) fill[s] = species_start[s];
@@ -242,7 +248,7 @@ static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
     c->nb_cnt[r] = n;
   }
   if (bad >= 0)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "neighbour list of atom %d holds an index outside 0..%d",
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "neighbour list of atom %d holds an index outside 0..%d",
                      bad, nl->n_total - 1);
   *n_rows = rows;
   return MLFF_OK;
@@ -262,7 +268,7 @@ static mlff_status forward(mlff_calc *c, int rows, const int *species_start, int
     per_thread = w > per_thread ? w : per_thread;
   }
   if (!grow((void **)&c->work, &c->cap_mlp, per_thread * c->n_threads, sizeof(double)))
-    return mlff_fail(MLFF_ERR_NOMEM, "out of memory for network workspace");
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for network workspace");
   /* blocks of up to MLP_BLOCK rows of one species */
   int n_blocks = 0;
   for (int s = 0; s < m->n_elements; s++)
@@ -332,14 +338,14 @@ static void check_range(mlff_calc *c, const int *species_start) {
 }
 
 mlff_status mlff_calc_check_range(mlff_calc *c, double tolerance) {
-  if (!c) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_calc_check_range: NULL calc");
+  if (!c) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_calc_check_range: NULL calc");
   if (tolerance >= 0) {
     if (c->device == MLFF_DEVICE_GPU)
-      return mlff_fail(MLFF_ERR_UNSUPPORTED, "the training-range check runs on the CPU path only "
+      return mlff_set_error(MLFF_ERR_UNSUPPORTED, "the training-range check runs on the CPU path only "
                        "(device cpu), not on the GPU yet");
     for (int s = 0; s < c->model->n_elements; s++)
       if (!c->model->net[s].feature_min || !c->model->net[s].feature_max)
-        return mlff_fail(MLFF_ERR_UNSUPPORTED, "the model stores no training range for element "
+        return mlff_set_error(MLFF_ERR_UNSUPPORTED, "the model stores no training range for element "
                          "%s (feature_min/feature_max, written by `mlff train`): nothing to "
                          "check against", c->model->elements[s]);
   }
@@ -407,7 +413,7 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
 static mlff_status gpu_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r) {
   for (int ii = 0; nl->ilist && ii < nl->n_list; ii++)
     if (nl->ilist[ii] != ii)
-      return mlff_fail(MLFF_ERR_UNSUPPORTED, "GPU path: ilist must list atoms 0..%d in order "
+      return mlff_set_error(MLFF_ERR_UNSUPPORTED, "GPU path: ilist must list atoms 0..%d in order "
                        "(local atoms first, then ghosts)", nl->n_list - 1);
   return mlff_gpu_compute(c->gpu, nl->n_list, nl->n_total, nl->positions, nl->species, nl->skin,
                           nl->list_age, nl->cell, r->forces, r->energy_atom, r->virial_atom,
@@ -416,20 +422,20 @@ static mlff_status gpu_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_re
 #endif
 
 mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r) {
-  if (!c || !nl || !r) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: NULL argument");
+  if (!c || !nl || !r) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: NULL argument");
   if (!(nl->skin >= 0.0 && nl->skin <= 100.0) || nl->list_age < 0) /* NaN fails too */
-    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: skin %g Å and list_age %d: the "
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: skin %g Å and list_age %d: the "
                      "skin must be in [0, 100] Å (0: no list kept) and list_age >= 0",
                      nl->skin, nl->list_age);
   if (nl->cell && (nl->n_list != nl->n_total || nl->ilist))
-    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: with a cell every atom is local "
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: with a cell every atom is local "
                      "(n_list %d, n_total %d, ilist %s): the periodic images are made by the "
                      "library", nl->n_list, nl->n_total, nl->ilist ? "given" : "NULL");
 #ifdef MLFF_HAVE_CUDA
   if (c->gpu) return gpu_neighbors(c, nl, r);
 #endif
   if (nl->cell)
-    return mlff_fail(MLFF_ERR_UNSUPPORTED, "mlff_compute_neighbors: a cell (periodic images made "
+    return mlff_set_error(MLFF_ERR_UNSUPPORTED, "mlff_compute_neighbors: a cell (periodic images made "
                      "by the library) needs a GPU calc; on the CPU pass the images as ghost atoms "
                      "with a neighbour list, or use mlff_compute with a periodic structure");
   return compute_core(c, nl, r->forces, r->energy_atom, r->virial_atom, &r->energy, r->virial);
@@ -469,25 +475,25 @@ static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index,
   struct sysbuf *s = &c->sys;
   const int n = st->n_atoms, base = s->n;
   if (n < 0 || (n > 0 && (!st->positions || !st->species)))
-    return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d: n_atoms %d with NULL arrays", index, n);
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %d: n_atoms %d with NULL arrays", index, n);
   int periodic = st->cell && (st->pbc[0] || st->pbc[1] || st->pbc[2]);
   if (!periodic && (st->pbc[0] || st->pbc[1] || st->pbc[2]))
-    return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d: pbc set but no cell given", index);
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %d: pbc set but no cell given", index);
   if (periodic) {
     double inv[9], det;
     mlff_inverse3(st->cell, inv, &det);
     if (!(fabs(det) > 1e-9) || !isfinite(det))
-      return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d: cell is singular (volume %g Å^3)",
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %d: cell is singular (volume %g Å^3)",
                        index, det);
   }
   for (int i = 0; i < n; i++) {
     const double *x = st->positions + 3 * (size_t)i;
     if (!isfinite(x[0]) || !isfinite(x[1]) || !isfinite(x[2]))
-      return mlff_fail(MLFF_ERR_ARGUMENT,
+      return mlff_set_error(MLFF_ERR_ARGUMENT,
                        "structure %d: position of atom %d is not finite (%g %g %g)", index, i,
                        x[0], x[1], x[2]);
     if (st->species[i] < 0 || st->species[i] >= c->model->n_elements)
-      return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d: atom %d has species %d; the model has %d",
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %d: atom %d has species %d; the model has %d",
                        index, i, st->species[i], c->model->n_elements);
   }
   mlff_images im;
@@ -496,7 +502,7 @@ static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index,
   if (ret) return ret;
   if (!sys_reserve(s, base + im.n_total)) {
     mlff_images_free(&im);
-    return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   }
   for (int t = 0; t < im.n_total; t++)
     sys_add(s, im.x + 3 * (size_t)t, st->species[im.owner[t]], base + im.owner[t]);
@@ -508,7 +514,7 @@ static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index,
     size_t len = im.nb_off[n];
     if (!grow((void **)&s->nbr, &s->cap_nbr, s->n_nbr + len, sizeof(int))) {
       mlff_images_free(&im);
-      return mlff_fail(MLFF_ERR_NOMEM, "out of memory for neighbour lists");
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for neighbour lists");
     }
     for (int t = 0; t < n; t++) {
       s->numneigh[base + t] = im.nb_off[t + 1] - im.nb_off[t];
@@ -541,7 +547,7 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
       !grow((void **)&gb->local, &gb->cap_local, N + 1, sizeof(int)) ||
       !grow((void **)&gb->x, &gb->cap_x, 3 * (size_t)N + 1, sizeof(double)) ||
       !grow((void **)&gb->out, &gb->cap_out, 10 * (size_t)N + 1, sizeof(double))) {
-    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     goto done;
   }
   int *order = gb->order, *sp = gb->sp, *local = gb->local;
@@ -609,14 +615,14 @@ done:
 static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure *st,
                                       mlff_result *res, double *features) {
   if (!c || n < 0 || (n > 0 && !st) || (!res && !features))
-    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_compute: NULL argument");
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_compute: NULL argument");
   struct sysbuf *s = &c->sys;
   s->n = 0;
   s->n_nbr = 0;
   int n_local = 0;
   mlff_status ret;
   int *starts = malloc((n + 1) * sizeof(int));
-  if (!starts) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!starts) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   for (int b = 0; b < n; b++) {
     starts[b] = s->n;
     n_local += st[b].n_atoms;
@@ -630,7 +636,7 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
   /* the local atoms of every structure, in order, are what we compute */
   int *ilist = malloc((n_local + 1) * sizeof(int));
   if (!ilist || !grow((void **)&s->out, &s->cap_out, 10 * (size_t)s->n + 1, sizeof(double))) {
-    ret = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    ret = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     goto out2;
   }
   /* kept in the calc: fresh zeroed pages for 10 doubles per atom cost page faults every call */
@@ -706,6 +712,6 @@ mlff_status mlff_compute_batch(mlff_calc *c, int n, const mlff_structure *s, mlf
 }
 
 mlff_status mlff_compute_features(mlff_calc *c, const mlff_structure *s, double *features) {
-  if (!features) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_compute_features: features is NULL");
+  if (!features) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_compute_features: features is NULL");
   return compute_structures(c, 1, s, NULL, features);
 }

@@ -1,16 +1,20 @@
 /* error.c — per-thread last-error message (no global mutable state shared across threads). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "internal.h"
 
 static _Thread_local char last_error[1024];
 
-mlff_status mlff_fail(mlff_status s, const char *fmt, ...) {
+mlff_status mlff_set_error(mlff_status s, const char *fmt, ...) {
+  /* Through a copy: the message may quote the last error itself (mlff_last_error()). */
+  char buf[sizeof last_error];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
+  memcpy(last_error, buf, sizeof buf);
   return s;
 }
 

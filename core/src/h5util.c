@@ -100,5 +100,5 @@ mlff_status h5_fail(const h5_reader *r, mlff_status s, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  return mlff_fail(s, "%s '%s': %s", r->kind, r->path, msg);
+  return mlff_set_error(s, "%s '%s': %s", r->kind, r->path, msg);
 }

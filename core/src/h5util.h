@@ -38,7 +38,7 @@ typedef struct {
   const char *path;
   hid_t file;
 } h5_reader;
-/* mlff_fail with "<kind> '<path>': " before the message. */
+/* mlff_set_error with "<kind> '<path>': " before the message. */
 mlff_status h5_fail(const h5_reader *r, mlff_status s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

@@ -191,5 +191,5 @@ mlff_status mlff_images_build(mlff_images *im, const double *pos, int n, const d
   return MLFF_OK;
 nomem:
   mlff_images_free(im);
-  return mlff_fail(MLFF_ERR_NOMEM, "out of memory for periodic images and neighbour lists");
+  return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for periodic images and neighbour lists");
 }

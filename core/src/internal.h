@@ -1,4 +1,4 @@
-/* internal.h — data layout shared by the core's modules (and, read-only, by kernels/).
+/* internal.h — data layout shared by the core's modules (and, until cuda/ has its own boundary, read by it).
  * Not installed; users see only mlff.h. */
 #ifndef MLFF_INTERNAL_H
 #define MLFF_INTERNAL_H
@@ -42,12 +42,6 @@ struct mlff_model {
   mlff_attr *attrs;
 };
 
-/* Set the thread's last error; returns status so callers can `return mlff_fail(...)`. */
-mlff_status mlff_fail(mlff_status s, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
 
 /* Allocate an empty model (zeroed, arch set); networks allocated by mlff_network_alloc. */
 mlff_model *mlff_model_alloc(void);

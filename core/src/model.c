@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rng.h"
 
 void mlff_descriptor_params_ani1x(mlff_descriptor_params *p) {
   memset(p, 0, sizeof *p);
@@ -46,7 +47,7 @@ mlff_model *mlff_model_alloc(void) {
 
 mlff_status mlff_network_alloc(mlff_network *n, int n_layers, const int *sizes) {
   if (n_layers < 1 || n_layers > MLFF_MAX_LAYERS)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "network has %d layers; 1..%d supported", n_layers,
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "network has %d layers; 1..%d supported", n_layers,
                      MLFF_MAX_LAYERS);
   n->n_layers = n_layers;
   for (int l = 0; l <= n_layers; l++) n->sizes[l] = sizes[l];
@@ -57,7 +58,7 @@ mlff_status mlff_network_alloc(mlff_network *n, int n_layers, const int *sizes) 
     n->Wd[l] = calloc(nw, sizeof(double));
     n->bd[l] = calloc(nb, sizeof(double));
     if (!n->W[l] || !n->b[l] || !n->Wd[l] || !n->bd[l])
-      return mlff_fail(MLFF_ERR_NOMEM, "out of memory allocating a %dx%d layer", sizes[l + 1],
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory allocating a %dx%d layer", sizes[l + 1],
                        sizes[l]);
   }
   return MLFF_OK;
@@ -89,45 +90,38 @@ void mlff_model_free(mlff_model *m) {
   free(m);
 }
 
-/* splitmix64: small, seedable, the same stream on every platform. */
-static uint64_t splitmix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-static double uniform01(uint64_t *s) { return (splitmix64(s) >> 11) * 0x1.0p-53; }
+static double uniform01(uint64_t *s) { return (mlff_splitmix64(s) >> 11) * 0x1.0p-53; }
 
 static mlff_status check_descriptor(const mlff_descriptor_params *p) {
   if (!(p->Rcr > 0) || !(p->Rca > 0) || !(p->etaR > 0) || !(p->etaA > 0) || !(p->zeta > 0))
-    return mlff_fail(MLFF_ERR_ARGUMENT, "descriptor: Rcr, Rca, etaR, etaA, zeta must be > 0");
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "descriptor: Rcr, Rca, etaR, etaA, zeta must be > 0");
   if (p->n_muR < 1 || p->n_muR > MLFF_MAX_RADIAL_SHELLS || p->n_muA < 1 ||
       p->n_muA > MLFF_MAX_ANGULAR_SHELLS || p->n_thetaZ < 1 ||
       p->n_thetaZ > MLFF_MAX_ANGLE_SECTIONS)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "descriptor: shell counts out of range");
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "descriptor: shell counts out of range");
   return MLFF_OK;
 }
 
 mlff_status mlff_model_create(const mlff_model_spec *spec, mlff_model **out) {
   *out = NULL;
   if (!spec || spec->n_elements < 1 || spec->n_elements > MLFF_MAX_ELEMENTS)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "model needs 1..%d elements", MLFF_MAX_ELEMENTS);
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "model needs 1..%d elements", MLFF_MAX_ELEMENTS);
   if (spec->n_hidden < 1 || spec->n_hidden > MLFF_MAX_HIDDEN)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "model needs 1..%d hidden layers", MLFF_MAX_HIDDEN);
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "model needs 1..%d hidden layers", MLFF_MAX_HIDDEN);
   for (int l = 0; l < spec->n_hidden; l++)
     if (spec->hidden[l] < 1)
-      return mlff_fail(MLFF_ERR_ARGUMENT, "hidden layer %d has width %d", l, spec->hidden[l]);
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "hidden layer %d has width %d", l, spec->hidden[l]);
   mlff_status st = check_descriptor(&spec->descriptor);
   if (st) return st;
   for (int e = 0; e < spec->n_elements; e++) {
     if (!mlff_atomic_number(spec->elements[e]))
-      return mlff_fail(MLFF_ERR_ARGUMENT, "unknown element symbol '%s'", spec->elements[e]);
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "unknown element symbol '%s'", spec->elements[e]);
     for (int f = 0; f < e; f++)
       if (!strcmp(spec->elements[e], spec->elements[f]))
-        return mlff_fail(MLFF_ERR_ARGUMENT, "element '%s' given twice", spec->elements[e]);
+        return mlff_set_error(MLFF_ERR_ARGUMENT, "element '%s' given twice", spec->elements[e]);
   }
   mlff_model *m = mlff_model_alloc();
-  if (!m) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!m) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   m->n_elements = spec->n_elements;
   m->activation = spec->activation;
   m->desc = spec->descriptor;
@@ -179,7 +173,7 @@ const char *mlff_model_attr(const mlff_model *m, const char *name) {
 
 mlff_status mlff_model_set_attr(mlff_model *m, const char *name, const char *value) {
   char *v = strdup(value);
-  if (!v) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!v) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   for (int i = 0; i < m->n_attrs; i++)
     if (!strcmp(m->attrs[i].name, name)) {
       free(m->attrs[i].value);
@@ -191,7 +185,7 @@ mlff_status mlff_model_set_attr(mlff_model *m, const char *name, const char *val
   if (!a || !nm) {
     free(v); free(nm);
     if (a) m->attrs = a;
-    return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   }
   m->attrs = a;
   a[m->n_attrs].name = nm;

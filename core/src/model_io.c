@@ -115,7 +115,7 @@ static mlff_status attr_doubles(const h5_reader *r, hid_t loc, const char *obj, 
                  "upgrade mlff or use a smaller descriptor", name, obj, (long long)n, max_n,
                  max_what);
   else if (!(buf = malloc((size_t)n * sizeof *buf)))
-    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
+    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
   else if (H5Aread(a, H5T_NATIVE_DOUBLE, buf) < 0)
     st = h5_fail(r, MLFF_ERR_IO, "cannot read attribute '%s' of %s (corrupt file?)", name, obj);
   else {
@@ -379,7 +379,7 @@ static mlff_status read_normalization(const h5_reader *r, mlff_model *m, int e) 
                      "length D): %s", path, got, m->n_features, FIX_HINT);
     }
     if (!(*dst[k] = malloc((size_t)m->n_features * sizeof(float))))
-      return mlff_fail(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
     if ((st = dataset_read(r, path, *dst[k], m->n_features, 0))) return st;
   }
   return MLFF_OK;
@@ -462,16 +462,16 @@ static mlff_status read_model(h5_reader *r, mlff_model *m) {
 }
 
 mlff_status mlff_model_load(const char *path, mlff_model **out) {
-  if (!out) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_model_load: out is NULL");
+  if (!out) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_load: out is NULL");
   *out = NULL;
-  if (!path) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_model_load: path is NULL");
+  if (!path) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_load: path is NULL");
   struct stat sb;
   FILE *f = fopen(path, "rb");
-  if (!f) return mlff_fail(MLFF_ERR_IO, "cannot open model file '%s': %s", path, strerror(errno));
+  if (!f) return mlff_set_error(MLFF_ERR_IO, "cannot open model file '%s': %s", path, strerror(errno));
   int is_dir = fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode);
   fclose(f);
   if (is_dir)
-    return mlff_fail(MLFF_ERR_IO, "cannot open model file '%s': it is a directory; give the "
+    return mlff_set_error(MLFF_ERR_IO, "cannot open model file '%s': it is a directory; give the "
                      "path of a model .h5 file", path);
   h5_quiet q;
   h5_quiet_begin(&q);
@@ -479,14 +479,14 @@ mlff_status mlff_model_load(const char *path, mlff_model **out) {
   h5_reader r = {"model file", path, -1};
   mlff_model *m = NULL;
   if (H5Fis_hdf5(path) <= 0) {
-    st = mlff_fail(MLFF_ERR_IO, "cannot read model file '%s': it is not an HDF5 file (an mlff "
+    st = mlff_set_error(MLFF_ERR_IO, "cannot read model file '%s': it is not an HDF5 file (an mlff "
                    "model is an HDF5 file written by `mlff train` or mlff_model_save); check the "
                    "path", path);
   } else if ((r.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
-    st = mlff_fail(MLFF_ERR_IO, "cannot open model file '%s': HDF5 cannot read it (truncated or "
+    st = mlff_set_error(MLFF_ERR_IO, "cannot open model file '%s': HDF5 cannot read it (truncated or "
                    "corrupt?); copy the file again", path);
   } else if (!(m = mlff_model_alloc())) {
-    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory loading '%s'", path);
+    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory loading '%s'", path);
   } else {
     st = read_model(&r, m);
   }
@@ -666,23 +666,23 @@ static void write_model(writer *w, hid_t file, const mlff_model *m, const char *
 
 static mlff_status check_savable(const mlff_model *m, const char *path) {
   if (m->n_elements < 1 || m->n_elements > MLFF_MAX_ELEMENTS)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "cannot save model to '%s': it has %d elements", path,
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "cannot save model to '%s': it has %d elements", path,
                      m->n_elements);
   for (int e = 0; e < m->n_elements; e++) {
     const mlff_network *n = &m->net[e];
     if (n->n_layers < 1 || n->sizes[0] != m->n_features || n->sizes[n->n_layers] != 1)
-      return mlff_fail(MLFF_ERR_ARGUMENT, "cannot save model to '%s': the network of '%s' does "
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "cannot save model to '%s': the network of '%s' does "
                        "not map %d features to one output", path, m->elements[e], m->n_features);
     for (int l = 0; l < n->n_layers; l++)
       if (!n->W[l] || !n->b[l])
-        return mlff_fail(MLFF_ERR_ARGUMENT, "cannot save model to '%s': layer %d of '%s' has no "
+        return mlff_set_error(MLFF_ERR_ARGUMENT, "cannot save model to '%s': layer %d of '%s' has no "
                          "weights", path, l, m->elements[e]);
   }
   return MLFF_OK;
 }
 
 mlff_status mlff_model_save(const mlff_model *m, const char *path) {
-  if (!m || !path) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_model_save: model or path is NULL");
+  if (!m || !path) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_save: model or path is NULL");
   mlff_status st = check_savable(m, path);
   if (st) return st;
   /* "created" is stamped once, when a model without one is first written. */
@@ -697,7 +697,7 @@ mlff_status mlff_model_save(const mlff_model *m, const char *path) {
   /* Write next to the target and rename: a failed save never destroys an existing model. */
   size_t len = strlen(path) + 32;
   char *tmp = malloc(len);
-  if (!tmp) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!tmp) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
 
   h5_quiet q;
@@ -721,16 +721,16 @@ mlff_status mlff_model_save(const mlff_model *m, const char *path) {
       fclose(f);
       remove(tmp);
     }
-    st = mlff_fail(MLFF_ERR_IO, "cannot create model file '%s': %s", path, why);
+    st = mlff_set_error(MLFF_ERR_IO, "cannot create model file '%s': %s", path, why);
   } else {
     write_model(&w, file, m, stamp);
     if (H5Fclose(file) < 0 && !w.failed) w.failed = "(closing the file)";
     if (w.failed) {
-      st = mlff_fail(MLFF_ERR_IO, "cannot write model file '%s': HDF5 failed writing %s (disk "
+      st = mlff_set_error(MLFF_ERR_IO, "cannot write model file '%s': HDF5 failed writing %s (disk "
                      "full or no permission?)", path, w.failed);
       remove(tmp);
     } else if (rename(tmp, path) != 0) {
-      st = mlff_fail(MLFF_ERR_IO, "cannot write model file '%s': rename from '%s' failed: %s",
+      st = mlff_set_error(MLFF_ERR_IO, "cannot write model file '%s': rename from '%s' failed: %s",
                      path, tmp, strerror(errno));
       remove(tmp);
     }

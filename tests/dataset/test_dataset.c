@@ -12,7 +12,7 @@
 #include <hdf5.h>
 
 #include "io_test.h"
-#include "mlff.h"
+#include "mlff_distill.h"
 
 static const char *tmp, *data;
 

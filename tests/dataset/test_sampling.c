@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "io_test.h"
-#include "sampling.h"
+#include "mlff_distill.h"
 
 static void test_rng(void) {
   mlff_smp_rng a, b, c;

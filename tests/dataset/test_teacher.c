@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 
 #include "io_test.h"
-#include "mlff.h"
-#include "sampling.h"
+#include "mlff_distill.h"
+#include "mlff_distill.h"
 
 #define HARTREE_EV 27.211386245988
 

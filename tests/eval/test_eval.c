@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlff.h"
+#include "mlff_distill.h"
 
 #define CHECK(cond)                                                         \
   do {                                                                      \

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "freq.h"
-#include "mlff.h"
+#include "mlff_distill.h"
 
 typedef struct {
   mlff_teacher *t;

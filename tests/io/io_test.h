@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlff.h"
+#include "mlff_distill.h"
 
 /* Report a failure and stop (exit flushes stdout). */
 #define CHECK(cond)                                                         \

@@ -12,7 +12,7 @@
 #include <mpi.h>
 
 #include "library.h"
-#include "mlff.h"
+#include "mlff_distill.h"
 
 #include <algorithm>
 #include <cmath>

@@ -115,9 +115,9 @@ int main(int argc, char **argv) {
   o.lr_min = lr < o.lr_min ? lr : o.lr_min;
   o.progress = progress;
   n_train_structs = mlff_dataset_size(d) - (int)lround(0.1 * mlff_dataset_size(d)) * 2;
-  mlff_train_extra x = {test_sources, fp64};
+  o.test_sources = test_sources;
   t0 = t_last = omp_get_wtime();
-  CHECK_OK(mlff_train_ex(m, d, &o, &x));
+  CHECK_OK(mlff_train_ex(m, d, &o, fp64));
   const char *js = mlff_model_attr(m, "training_summary");
   const char *p = strstr(js, "\"precomputed\"");
   printf("%.*s\n", p ? (int)(strchr(p, '}') - p + 1) : 0, p ? p : "");

@@ -100,8 +100,8 @@ static unsigned char *model_bytes(mlff_model *m, const char *name, long *len) {
 }
 
 static void expect_refusal(mlff_model *m, const mlff_dataset *d, const mlff_train_options *o,
-                           const mlff_train_extra *x, const char *needle) {
-  mlff_status st = mlff_train_ex(m, d, o, x);
+                           const char *needle) {
+  mlff_status st = mlff_train(m, d, o);
   const char *msg = mlff_last_error();
   if (st == MLFF_OK || !strstr(msg, needle)) {
     fprintf(stderr, "expected a refusal mentioning \"%s\"; got status %d: %s\n", needle, st, msg);
@@ -135,10 +135,10 @@ int main(int argc, char **argv) {
   progress_log log = {0};
   o.progress = log_progress;
   o.user = &log;
-  mlff_train_extra x = {"box", 0};
+  o.test_sources = "box";
   mlff_model *m = student(3);
   double t0 = omp_get_wtime();
-  CHECK_OK(mlff_train_ex(m, d, &o, &x));
+  CHECK_OK(mlff_train(m, d, &o));
   double secs = omp_get_wtime() - t0;
   const char *js = mlff_model_attr(m, "training_summary");
   printf("30 epochs in %.2f s: validation loss %.4g after epoch 1 -> %.4g at the end "
@@ -169,7 +169,7 @@ int main(int argc, char **argv) {
   o2.checkpoint = NULL;
   o2.n_threads = 1;
   mlff_model *m2 = student(3);
-  CHECK_OK(mlff_train_ex(m2, d, &o2, &x));
+  CHECK_OK(mlff_train(m2, d, &o2));
   unsigned char *b2 = model_bytes(m2, "run_b.h5", &l2);
   CHECK(l1 == l2 && !memcmp(b1, b2, l1));
   printf("same seed, 2 threads vs 1: model files %s (%ld bytes)\n",
@@ -177,7 +177,7 @@ int main(int argc, char **argv) {
   o2.seed = 6;
   o2.max_epochs = 3;
   mlff_model *m3 = student(3);
-  CHECK_OK(mlff_train_ex(m3, d, &o2, &x));
+  CHECK_OK(mlff_train(m3, d, &o2));
   unsigned char *b3 = model_bytes(m3, "run_c.h5", &l3);
   CHECK(l1 != l3 || memcmp(b1, b3, l1));
   free(b1); free(b2); free(b3);
@@ -199,7 +199,7 @@ int main(int argc, char **argv) {
     CHECK(p != NULL);
     if (p) best = strtod(p + strlen("\"best_valid\":{\"loss\":"), NULL);
   }
-  CHECK_OK(mlff_train_ex(m, d, &oc, &x));
+  CHECK_OK(mlff_train(m, d, &oc));
   printf("continued: validation loss %.6g (the trained model's best %.6g)\n", lc.first_loss, best);
   CHECK(fabs(lc.first_loss - best) < 1e-3 * best);
   CHECK(strstr(mlff_model_attr(m, "training_summary"), "\"start\":\"continued") != NULL);
@@ -209,9 +209,10 @@ int main(int argc, char **argv) {
   mlff_train_options ot = o2;
   ot.max_epochs = 1000000;
   ot.time_limit_s = 1.0;
+  ot.test_sources = NULL;
   m = student(4);
   t0 = omp_get_wtime();
-  CHECK_OK(mlff_train_ex(m, d, &ot, NULL));
+  CHECK_OK(mlff_train(m, d, &ot));
   secs = omp_get_wtime() - t0;
   printf("time limit 1 s: stopped after %.2f s\n", secs);
   CHECK(secs < 4.0); /* the limit, one step and one validation pass; not the 10^6 epochs */
@@ -222,7 +223,7 @@ int main(int argc, char **argv) {
   m = student(4);
   mlff_train_options b;
 #define BAD_OPTION(field, value, needle) \
-  b = o2; b.field = value; expect_refusal(m, d, &b, NULL, needle)
+  b = o2; b.test_sources = NULL; b.field = value; expect_refusal(m, d, &b, needle)
   BAD_OPTION(batch_size, 0, "batch size must be >= 1");
   BAD_OPTION(valid_fraction, 0.0, "validation fraction must be in (0, 1)");
   BAD_OPTION(test_fraction, 0.9, "leave nothing to train on");
@@ -233,14 +234,17 @@ int main(int argc, char **argv) {
   BAD_OPTION(w_forces, NAN, "loss weights must be finite");
   b = o2;
   b.w_energy = b.w_forces = 0;
-  expect_refusal(m, d, &b, NULL, "loss weights are both zero");
-  mlff_train_extra xs = {"md900,box", 0};
-  expect_refusal(m, d, &o2, &xs, "no structure of the dataset has source 'md900'");
-  mlff_train_extra xa = {"monomer,dimer,box", 0};
-  expect_refusal(m, d, &o2, &xa, "the training set is empty");
+  expect_refusal(m, d, &b, "loss weights are both zero");
+  b = o2;
+  b.test_sources = "md900,box";
+  expect_refusal(m, d, &b, "no structure of the dataset has source 'md900'");
+  b.test_sources = "monomer,dimer,box";
+  expect_refusal(m, d, &b, "the training set is empty");
   mlff_dataset *empty;
   CHECK_OK(mlff_dataset_create(&empty));
-  expect_refusal(m, empty, &o2, NULL, "the dataset holds no structures");
+  b = o2;
+  b.test_sources = NULL;
+  expect_refusal(m, empty, &b, "the dataset holds no structures");
   mlff_dataset_free(empty);
   mlff_model_free(m);
   { /* the model lacks an element of the data */
@@ -253,14 +257,16 @@ int main(int argc, char **argv) {
     spec.hidden = h;
     mlff_descriptor_params_ani1x(&spec.descriptor);
     CHECK_OK(mlff_model_create(&spec, &m));
-    expect_refusal(m, d, &o2, NULL, "element 'H'");
+    b = o2;
+    b.test_sources = NULL;
+    expect_refusal(m, d, &b, "element 'H'");
     mlff_model_free(m);
     /* the model has an element the training data lack */
     const char *cho[3] = {"C", "H", "O"};
     spec.n_elements = 3;
     spec.elements = cho;
     CHECK_OK(mlff_model_create(&spec, &m));
-    expect_refusal(m, d, &o2, NULL, "element O of the model has no atoms in the training set");
+    expect_refusal(m, d, &b, "element O of the model has no atoms in the training set");
     mlff_model_free(m);
   }
   mlff_dataset_free(d);

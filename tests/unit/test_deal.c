@@ -1,9 +1,9 @@
-/* The resident GPU step's deal of blocks to elements (kernels/resident_deal.h), on the CPU:
+/* The resident GPU step's deal of blocks to elements (cuda/resident_deal.h), on the CPU:
  * every block is used, every element with atoms has a block, the returned load is the true
  * largest one and stays within 2n/nb + 1 where blocks are many, and the cases the host must
  * decline (more elements than blocks, a block left with more atoms than it holds) say so. */
 #include "test_util.h"
-#include "../../kernels/resident_deal.h"
+#include "../../cuda/resident_deal.h"
 
 /* the deal's invariants; returns its load */
 static int check_deal(const int *count, int ns, int nb) {

@@ -1,6 +1,6 @@
 /* The descriptor's Jacobian (used by the trainer) against central differences of the
  * descriptor, and against the backward pass: J^T w equals mlff_aev_backward(w). */
-#include "../../core/src/descriptor.h"
+#include "descriptor.h"
 #include "test_util.h"
 
 static void entries(const tstruct *t, int i, const mlff_aev *A, mlff_neighbor_entry *nb, int *n) {

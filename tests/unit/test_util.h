@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlff.h"
+#include "mlff_distill.h"
 
 static int test_failures;
 #define CHECK(cond)                                                              \

@@ -14,19 +14,12 @@
 #define MLFF_TRAIN_H
 
 #include "internal.h"
+#include "mlff_distill.h"
 
-/* What mlff_train's public options cannot say (yet). */
-typedef struct {
-  /* Comma-separated `source` tags whose structures all go to the test set (held-out
-   * trajectories, clusters), e.g. "md900,tetramer"; NULL or "" for none. */
-  const char *test_sources;
-  /* Store Jacobians in double instead of float (tests: forces to 1e-10). */
-  int jacobian_fp64;
-} mlff_train_extra;
-
-/* mlff_train with the extras above (x may be NULL). */
+/* mlff_train, with the Jacobians stored in double instead of float when jacobian_fp64 != 0
+ * (tests: forces to 1e-10). */
 mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train_options *o,
-                          const mlff_train_extra *x);
+                          int jacobian_fp64);
 
 typedef struct mlff_trainer mlff_trainer;
 

@@ -38,6 +38,7 @@
 #include "descriptor.h"
 #include "images.h"
 #include "internal.h"
+#include "rng.h"
 #include "train.h"
 
 #define ROW_BLOCK 32 /* atoms per dgemm block: fixed, so sums do not depend on threads */
@@ -47,17 +48,10 @@
 
 /* ---- small helpers ------------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 /* Uniform integer in [0, n) without modulo bias. */
 static uint64_t rand_below(uint64_t *s, uint64_t n) {
   uint64_t lim = UINT64_MAX - UINT64_MAX % n, r;
-  do r = splitmix64(s);
+  do r = mlff_splitmix64(s);
   while (r >= lim);
   return r % n;
 }
@@ -130,23 +124,23 @@ static int frame_periodic(const mlff_frame *f) {
  * for memory). */
 static mlff_status check_frame(const mlff_frame *f, int index) {
   if (f->n_atoms < 1)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "dataset structure %d has no atoms", index);
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "dataset structure %d has no atoms", index);
   if (!f->has_energy || !f->has_forces || !f->forces)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "dataset structure %d lacks %s", index,
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "dataset structure %d lacks %s", index,
                      !f->has_energy ? "its energy label" : "its force labels");
   if (!isfinite(f->energy))
-    return mlff_fail(MLFF_ERR_ARGUMENT, "dataset structure %d: energy is not finite", index);
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "dataset structure %d: energy is not finite", index);
   for (int i = 0; i < 3 * f->n_atoms; i++)
     if (!isfinite(f->positions[i]) || !isfinite(f->forces[i]))
-      return mlff_fail(MLFF_ERR_ARGUMENT, "dataset structure %d: %s of atom %d is not finite",
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "dataset structure %d: %s of atom %d is not finite",
                        index, isfinite(f->positions[i]) ? "force" : "position", i / 3);
   if (!f->has_cell && (f->pbc[0] || f->pbc[1] || f->pbc[2]))
-    return mlff_fail(MLFF_ERR_ARGUMENT, "dataset structure %d: pbc set but no cell", index);
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "dataset structure %d: pbc set but no cell", index);
   if (frame_periodic(f)) {
     double inv[9], det;
     mlff_inverse3(f->cell, inv, &det);
     if (!(fabs(det) > 1e-9) || !isfinite(det))
-      return mlff_fail(MLFF_ERR_ARGUMENT, "dataset structure %d: cell is singular (volume %g Å^3)",
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "dataset structure %d: cell is singular (volume %g Å^3)",
                        index, det);
   }
   return MLFF_OK;
@@ -362,12 +356,12 @@ mlff_status mlff_trainer_create(const mlff_model *m, const mlff_dataset *d, int 
                                 mlff_trainer **out) {
   *out = NULL;
   if (!m || !d || n < 0 || (n > 0 && !indices))
-    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_trainer_create: NULL argument");
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_trainer_create: NULL argument");
   if (m->n_elements > 15)
-    return mlff_fail(MLFF_ERR_UNSUPPORTED, "training supports up to 15 elements, the model has %d",
+    return mlff_set_error(MLFF_ERR_UNSUPPORTED, "training supports up to 15 elements, the model has %d",
                      m->n_elements);
   mlff_trainer *t = calloc(1, sizeof *t);
-  if (!t) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!t) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   t->m = m;
   t->S = m->n_elements;
   t->D = m->n_features;
@@ -390,7 +384,7 @@ mlff_status mlff_trainer_create(const mlff_model *m, const mlff_dataset *d, int 
     memcpy(l->sizes, net->sizes, sizeof l->sizes);
     if (l->sizes[0] != t->D || l->sizes[l->L] != 1) {
       mlff_trainer_free(t);
-      return mlff_fail(MLFF_ERR_ARGUMENT, "network %s maps %d -> %d; expected %d inputs, 1 output",
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "network %s maps %d -> %d; expected %d inputs, 1 output",
                        m->elements[e], l->sizes[0], l->sizes[l->L], t->D);
     }
     l->off = P;
@@ -415,7 +409,7 @@ mlff_status mlff_trainer_create(const mlff_model *m, const mlff_dataset *d, int 
   int **species = calloc(n ? (size_t)n : 1, sizeof(int *));
   mlff_status st = MLFF_OK;
   if (!t->theta || !t->mu || !t->sigma || !t->fmin || !t->fmax || !t->st || !frames || !species) {
-    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     goto out;
   }
   t->n = n;
@@ -426,13 +420,13 @@ mlff_status mlff_trainer_create(const mlff_model *m, const mlff_dataset *d, int 
     if ((st = check_frame(&frames[i], indices[i]))) break;
     species[i] = malloc((size_t)frames[i].n_atoms * sizeof(int));
     if (!species[i]) {
-      st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+      st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
       break;
     }
     if ((st = mlff_frame_species(m, &frames[i], species[i]))) {
       char msg[512];
       snprintf(msg, sizeof msg, "%s", mlff_last_error());
-      st = mlff_fail(st, "dataset structure %d: %s", indices[i], msg);
+      st = mlff_set_error(st, "dataset structure %d: %s", indices[i], msg);
     }
   }
   if (st) goto out;
@@ -441,7 +435,7 @@ mlff_status mlff_trainer_create(const mlff_model *m, const mlff_dataset *d, int 
   for (int i = 0; i < n; i++)
     if (precompute(t, &frames[i], species[i], &t->st[i])) failed = 1;
   if (failed) {
-    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory precomputing descriptors and Jacobians");
+    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory precomputing descriptors and Jacobians");
     goto out;
   }
   for (int i = 0; i < n; i++) t->bytes += tstruct_bytes(t, &t->st[i], &t->jac_bytes);
@@ -523,15 +517,15 @@ static void lsq_min_norm(int n, int k, const double *A, const double *b, double 
 mlff_status mlff_trainer_setup(mlff_trainer *t, int n_fit, const int *fit, int fresh) {
   const int S = t->S, D = t->D;
   const mlff_model *m = t->m;
-  if (n_fit < 1) return mlff_fail(MLFF_ERR_ARGUMENT, "no structures to fit the normalisation on");
+  if (n_fit < 1) return mlff_set_error(MLFF_ERR_ARGUMENT, "no structures to fit the normalisation on");
   for (int i = 0; i < n_fit; i++)
     if (fit[i] < 0 || fit[i] >= t->n)
-      return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d outside the trainer's 0..%d", fit[i],
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %d outside the trainer's 0..%d", fit[i],
                        t->n - 1);
   /* per-element feature statistics over the fit set (serial: a fixed summation order) */
   long count[MLFF_MAX_ELEMENTS] = {0};
   double *sq = calloc((size_t)S * D, sizeof(double));
-  if (!sq) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!sq) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   for (int i = 0; i < S * D; i++) {
     t->mu[i] = 0.0;
     t->fmin[i] = INFINITY;
@@ -550,7 +544,7 @@ mlff_status mlff_trainer_setup(mlff_trainer *t, int n_fit, const int *fit, int f
   for (int e = 0; e < S; e++) {
     if (!count[e]) {
       free(sq);
-      return mlff_fail(MLFF_ERR_ARGUMENT,
+      return mlff_set_error(MLFF_ERR_ARGUMENT,
                        "element %s of the model has no atoms in the training set (nothing would "
                        "train its network)", m->elements[e]);
     }
@@ -614,7 +608,7 @@ mlff_status mlff_trainer_setup(mlff_trainer *t, int n_fit, const int *fit, int f
     double *A = malloc((size_t)n_fit * S * sizeof(double)), *E = malloc((size_t)n_fit * sizeof(double));
     if (!A || !E) {
       free(A); free(E);
-      return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < n_fit; i++) {
       const tstruct_t *s = &t->st[fit[i]];
@@ -643,9 +637,9 @@ mlff_status mlff_trainer_setup(mlff_trainer *t, int n_fit, const int *fit, int f
 
 mlff_status mlff_trainer_export(const mlff_trainer *t, mlff_model *m) {
   const int S = t->S, D = t->D;
-  if (!t->ready) return mlff_fail(MLFF_ERR_ARGUMENT, "trainer not set up");
+  if (!t->ready) return mlff_set_error(MLFF_ERR_ARGUMENT, "trainer not set up");
   if (m->n_elements != S || m->n_features != D)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "export: the model's shape differs from the trainer's");
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "export: the model's shape differs from the trainer's");
   for (int e = 0; e < S; e++) {
     mlff_network *net = &m->net[e];
     const layout_t *l = &t->lay[e];
@@ -672,7 +666,7 @@ mlff_status mlff_trainer_export(const mlff_trainer *t, mlff_model *m) {
     mlff_network_sync(net);
     if (!net->feature_min) net->feature_min = malloc((size_t)D * sizeof(float));
     if (!net->feature_max) net->feature_max = malloc((size_t)D * sizeof(float));
-    if (!net->feature_min || !net->feature_max) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    if (!net->feature_min || !net->feature_max) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     memcpy(net->feature_min, t->fmin + (size_t)e * D, (size_t)D * sizeof(float));
     memcpy(net->feature_max, t->fmax + (size_t)e * D, (size_t)D * sizeof(float));
     m->e0[e] = t->e0[e];
@@ -702,7 +696,7 @@ static mlff_status ensure(void **p, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return MLFF_OK;
   size_t n = need + need / 2 + 16;
   void *q = realloc(*p, n * elem);
-  if (!q) return mlff_fail(MLFF_ERR_NOMEM, "out of memory for the training workspace");
+  if (!q) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the training workspace");
   *p = q;
   *cap = n;
   return MLFF_OK;
@@ -715,7 +709,7 @@ static mlff_status ews_ensure(mlff_trainer *t, int e, size_t rows) {
   size_t cap = rows + rows / 2 + 16, per = 3 * (size_t)t->D + 2;
   for (int k = 0; k + 1 < l->L; k++) per += 8 * (size_t)l->sizes[k + 1];
   double *mem = malloc(cap * per * sizeof(double));
-  if (!mem) return mlff_fail(MLFF_ERR_NOMEM, "out of memory for the training workspace");
+  if (!mem) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the training workspace");
   free(w->mem);
   w->mem = mem;
   w->cap = cap;
@@ -938,7 +932,7 @@ static mlff_status grow_batch(mlff_trainer *t, size_t atoms, size_t structs, siz
     if (Fp) t->Fp = Fp;
     double *lam = realloc(t->lam, 3 * c * sizeof(double));
     if (lam) t->lam = lam;
-    if (!row || !Fp || !lam) return mlff_fail(MLFF_ERR_NOMEM, "out of memory for a batch");
+    if (!row || !Fp || !lam) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for a batch");
     t->cap_atoms = c;
   }
   if (structs + 1 > t->cap_structs) {
@@ -951,7 +945,7 @@ static mlff_status grow_batch(mlff_trainer *t, size_t atoms, size_t structs, siz
     if (sq) t->s_sqf = sq;
     double *ab = realloc(t->s_absf, c * sizeof(double));
     if (ab) t->s_absf = ab;
-    if (!a0 || !de || !sq || !ab) return mlff_fail(MLFF_ERR_NOMEM, "out of memory for a batch");
+    if (!a0 || !de || !sq || !ab) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for a batch");
     t->cap_structs = c;
   }
   mlff_status st;
@@ -959,7 +953,7 @@ static mlff_status grow_batch(mlff_trainer *t, size_t atoms, size_t structs, siz
   if ((st = ensure((void **)&t->gbuf, &t->cap_gbuf, gsize, sizeof(double)))) return st;
   if (!t->scratch) {
     t->scratch = malloc((size_t)t->n_threads * 2 * t->D * sizeof(double));
-    if (!t->scratch) return mlff_fail(MLFF_ERR_NOMEM, "out of memory for a batch");
+    if (!t->scratch) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for a batch");
   }
   return MLFF_OK;
 }
@@ -972,11 +966,11 @@ static mlff_status run_batch(mlff_trainer *t, int n, const int *ids, double wE, 
                              double *forces) {
   const int S = t->S, D = t->D;
   mlff_status st;
-  if (!t->ready) return mlff_fail(MLFF_ERR_ARGUMENT, "trainer not set up");
-  if (n < 1) return mlff_fail(MLFF_ERR_ARGUMENT, "empty batch");
+  if (!t->ready) return mlff_set_error(MLFF_ERR_ARGUMENT, "trainer not set up");
+  if (n < 1) return mlff_set_error(MLFF_ERR_ARGUMENT, "empty batch");
   for (int i = 0; i < n; i++)
     if (ids[i] < 0 || ids[i] >= t->n)
-      return mlff_fail(MLFF_ERR_ARGUMENT, "structure %d outside the trainer's 0..%d", ids[i],
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %d outside the trainer's 0..%d", ids[i],
                        t->n - 1);
   const int want_grad = mode == MODE_GRAD && grad != NULL;
   const int tangent = want_grad && wF != 0.0;
@@ -1161,7 +1155,7 @@ void mlff_train_options_default(mlff_train_options *o) {
 }
 
 static mlff_status check_options(const mlff_train_options *o) {
-#define BAD(...) return mlff_fail(MLFF_ERR_ARGUMENT, __VA_ARGS__)
+#define BAD(...) return mlff_set_error(MLFF_ERR_ARGUMENT, __VA_ARGS__)
   if (!(o->w_energy >= 0) || !isfinite(o->w_energy) || !(o->w_forces >= 0) ||
       !isfinite(o->w_forces))
     BAD("loss weights must be finite and >= 0 (w_energy %g, w_forces %g)", o->w_energy,
@@ -1307,7 +1301,7 @@ static mlff_status test_errors(const mlff_model *m, const mlff_dataset *d, const
     if (sp2) sp = sp2;
     if (F2) F = F2;
     if (!sp2 || !F2) {
-      st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+      st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
       break;
     }
     if ((st = mlff_frame_species(m, &f, sp))) break;
@@ -1338,25 +1332,25 @@ static mlff_status test_errors(const mlff_model *m, const mlff_dataset *d, const
 static mlff_status set_summary(mlff_model *m, const mlff_trainer *t, const summary_t *s,
                                const char *teacher) {
   char *js = summary_json(m, t, s, teacher);
-  if (!js) return mlff_fail(MLFF_ERR_NOMEM, "out of memory writing the training summary");
+  if (!js) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory writing the training summary");
   mlff_status st = mlff_model_set_attr(m, "training_summary", js);
   free(js);
   return st;
 }
 
 mlff_status mlff_train(mlff_model *m, const mlff_dataset *d, const mlff_train_options *o) {
-  return mlff_train_ex(m, d, o, NULL);
+  return mlff_train_ex(m, d, o, 0);
 }
 
 mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train_options *o,
-                          const mlff_train_extra *x) {
+                          int jacobian_fp64) {
   const double t_start = now_s();
-  if (!m || !d || !o) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_train: NULL argument");
+  if (!m || !d || !o) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_train: NULL argument");
   mlff_status st = check_options(o);
   if (st) return st;
-  const char *test_sources = x && x->test_sources && *x->test_sources ? x->test_sources : NULL;
+  const char *test_sources = o->test_sources && *o->test_sources ? o->test_sources : NULL;
   const int N = mlff_dataset_size(d);
-  if (N < 1) return mlff_fail(MLFF_ERR_ARGUMENT, "the dataset holds no structures");
+  if (N < 1) return mlff_set_error(MLFF_ERR_ARGUMENT, "the dataset holds no structures");
   const int n_threads = o->n_threads > 0 ? o->n_threads : omp_get_max_threads();
   int *all = malloc((size_t)N * sizeof(int)), *held = calloc((size_t)N, sizeof(int));
   int *sp = NULL, *train = NULL, *valid = NULL, *test = NULL, *ids = NULL, *perm = NULL;
@@ -1366,7 +1360,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   memset(&sum, 0, sizeof sum);
   const char *teacher = mlff_dataset_attr(d, "teacher");
   if (!all || !held) {
-    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     goto out;
   }
   /* every structure must be of the model's elements (also the test ones, evaluated at the end) */
@@ -1376,7 +1370,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
     if ((st = mlff_dataset_get(d, i, &f, &src))) break;
     int *q = realloc(sp, (size_t)(f.n_atoms > 0 ? f.n_atoms : 1) * sizeof(int));
     if (!q) {
-      st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+      st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
       break;
     }
     sp = q;
@@ -1384,7 +1378,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
     if ((st = mlff_frame_species(m, &f, sp))) {
       char msg[512];
       snprintf(msg, sizeof msg, "%s", mlff_last_error());
-      st = mlff_fail(st, "dataset structure %d: %s", i, msg);
+      st = mlff_set_error(st, "dataset structure %d: %s", i, msg);
       break;
     }
     if (test_sources && src && in_list(test_sources, src)) held[i] = 1;
@@ -1406,7 +1400,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
         if (mlff_dataset_get(d, i, &f, &src) == MLFF_OK && src && !strcmp(src, tag)) found = 1;
       }
       if (!found) {
-        st = mlff_fail(MLFF_ERR_ARGUMENT, "test sources: no structure of the dataset has source "
+        st = mlff_set_error(MLFF_ERR_ARGUMENT, "test sources: no structure of the dataset has source "
                                           "'%s'", tag);
         goto out;
       }
@@ -1420,7 +1414,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
     else n_held++;
   }
   if (n_pool < 2) {
-    st = mlff_fail(MLFF_ERR_ARGUMENT,
+    st = mlff_set_error(MLFF_ERR_ARGUMENT,
                    "the training set is empty: of %d structures, %d are held out by their source "
                    "tag (%s) and %d remain; training needs at least 2 (training and "
                    "validation)", N, n_held, test_sources ? test_sources : "none", n_pool);
@@ -1434,7 +1428,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   if (o->test_fraction > 0 && n_test_r < 1) n_test_r = 1;
   int n_train = n_pool - n_valid - n_test_r;
   if (n_train < 1) {
-    st = mlff_fail(MLFF_ERR_ARGUMENT,
+    st = mlff_set_error(MLFF_ERR_ARGUMENT,
                    "the training set is empty: %d structures, %d held out by source, %d for "
                    "validation, %d for test (use more data or smaller fractions)",
                    N, n_held, n_valid, n_test_r);
@@ -1446,7 +1440,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   ids = malloc((size_t)(n_train + n_valid) * sizeof(int));
   perm = malloc((size_t)n_train * sizeof(int));
   if (!train || !valid || !test || !ids || !perm) {
-    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     goto out;
   }
   memcpy(valid, all, (size_t)n_valid * sizeof(int));
@@ -1462,7 +1456,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   memcpy(ids, train, (size_t)n_train * sizeof(int));
   memcpy(ids + n_train, valid, (size_t)n_valid * sizeof(int));
   double t0 = now_s();
-  if ((st = mlff_trainer_create(m, d, n_train + n_valid, ids, x ? x->jacobian_fp64 : 0, n_threads,
+  if ((st = mlff_trainer_create(m, d, n_train + n_valid, ids, jacobian_fp64, n_threads,
                                 &t)))
     goto out;
   for (int i = 0; i < n_train + n_valid; i++) ids[i] = i;
@@ -1492,7 +1486,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   av = calloc(P, sizeof(double));
   best = malloc(P * sizeof(double));
   if (!grad || !am || !av || !best) {
-    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     goto out;
   }
   memcpy(best, t->theta, P * sizeof(double));
@@ -1514,7 +1508,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
       if ((st = mlff_trainer_loss_grad(t, nb, perm + b0, o->w_energy, o->w_forces, &loss, grad)))
         goto out;
       if (!isfinite(loss)) {
-        st = mlff_fail(MLFF_ERR_ARGUMENT,
+        st = mlff_set_error(MLFF_ERR_ARGUMENT,
                        "training diverged in epoch %d (loss %g); try a smaller learning rate "
                        "(now %g)", epoch, loss, lr);
         goto out;
@@ -1545,7 +1539,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
     sum.epochs = epoch;
     sum.last_train_loss = loss_sum / loss_n;
     if (!isfinite(ve.loss)) {
-      st = mlff_fail(MLFF_ERR_ARGUMENT, "training diverged in epoch %d (validation loss %g); try a "
+      st = mlff_set_error(MLFF_ERR_ARGUMENT, "training diverged in epoch %d (validation loss %g); try a "
                                         "smaller learning rate (now %g)", epoch, ve.loss, lr);
       goto out;
     }
@@ -1601,7 +1595,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
     if (stop) break;
   }
   if (sum.hist.failed) {
-    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     goto out;
   }
   /* the best weights, folded, into m; test errors of the model as it will be saved */

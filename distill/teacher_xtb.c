@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "mlff_distill.h"
 
 #define HARTREE_EV 27.211386245988
 #define BOHR_ANGSTROM 0.529177210903
@@ -32,7 +33,7 @@ struct mlff_teacher {
 };
 
 static mlff_status no_xtb(void) {
-  return mlff_fail(MLFF_ERR_UNSUPPORTED, "this libmlff was built without libxtb, so the GFN2-xTB "
+  return mlff_set_error(MLFF_ERR_UNSUPPORTED, "this libmlff was built without libxtb, so the GFN2-xTB "
                    "teacher is not available: install libxtb-dev (Debian: apt-get install "
                    "libxtb-dev xtb) and rebuild mlff");
 }
@@ -105,14 +106,14 @@ static void drop_molecule(mlff_teacher *t) {
 }
 
 mlff_status mlff_teacher_create_xtb(mlff_teacher **out) {
-  if (!out) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_teacher_create_xtb: out is NULL");
+  if (!out) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_teacher_create_xtb: out is NULL");
   *out = NULL;
   mlff_teacher *t = calloc(1, sizeof *t);
-  if (!t) return mlff_fail(MLFF_ERR_NOMEM, "out of memory creating the teacher");
+  if (!t) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory creating the teacher");
   t->env = xtb_newEnvironment();
   if (!t->env) {
     free(t);
-    return mlff_fail(MLFF_ERR_UNSUPPORTED, "libxtb could not create a calculation environment");
+    return mlff_set_error(MLFF_ERR_UNSUPPORTED, "libxtb could not create a calculation environment");
   }
   xtb_setVerbosity(t->env, XTB_VERBOSITY_MUTED);
   t->threads = 1;
@@ -123,7 +124,7 @@ mlff_status mlff_teacher_create_xtb(mlff_teacher **out) {
     if (*end || v < 1 || v > 1024) {
       xtb_delEnvironment(&t->env);
       free(t);
-      return mlff_fail(MLFF_ERR_ARGUMENT, "MLFF_TEACHER_THREADS is '%s'; it must be a positive "
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "MLFF_TEACHER_THREADS is '%s'; it must be a positive "
                        "integer (libxtb's threads), or unset for one", e);
     }
     t->threads = (int)v;
@@ -174,22 +175,22 @@ static double det3(const double *c) {
 
 static mlff_status check_frame(const mlff_frame *f, int periodic) {
   if (f->n_atoms < 1 || !f->atomic_numbers || !f->positions)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "teacher: the structure has no atoms");
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "teacher: the structure has no atoms");
   for (int i = 0; i < f->n_atoms; i++) {
     int z = f->atomic_numbers[i];
     if (z < 1 || z > 86)
-      return mlff_fail(MLFF_ERR_ARGUMENT, "teacher: atom %d has atomic number %d; GFN2-xTB "
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "teacher: atom %d has atomic number %d; GFN2-xTB "
                        "covers elements 1 to 86 (H to Rn)", i, z);
     for (int k = 0; k < 3; k++)
       if (!isfinite(f->positions[3 * i + k]))
-        return mlff_fail(MLFF_ERR_ARGUMENT, "teacher: atom %d has a non-finite position", i);
+        return mlff_set_error(MLFF_ERR_ARGUMENT, "teacher: atom %d has a non-finite position", i);
   }
   if (periodic) {
     for (int k = 0; k < 9; k++)
       if (!isfinite(f->cell[k]))
-        return mlff_fail(MLFF_ERR_ARGUMENT, "teacher: the cell has a non-finite value");
+        return mlff_set_error(MLFF_ERR_ARGUMENT, "teacher: the cell has a non-finite value");
     if (fabs(det3(f->cell)) < 1e-6)
-      return mlff_fail(MLFF_ERR_ARGUMENT, "teacher: the cell is degenerate (volume %g Å^3)",
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "teacher: the cell is degenerate (volume %g Å^3)",
                        det3(f->cell));
   }
   return MLFF_OK;
@@ -224,7 +225,7 @@ static mlff_status new_molecule(mlff_teacher *t, const mlff_frame *f, const bool
   if (x) t->xyz = x;
   double *g = x ? realloc(t->grad, (size_t)n * 3 * sizeof *g) : NULL;
   if (g) t->grad = g;
-  if (!g) return mlff_fail(MLFF_ERR_NOMEM, "teacher: out of memory for %d atoms", n);
+  if (!g) return mlff_set_error(MLFF_ERR_NOMEM, "teacher: out of memory for %d atoms", n);
   memcpy(t->Z, f->atomic_numbers, (size_t)n * sizeof *Z);
   rotate_in(f->positions, t->xyz, n, 1.0 / BOHR_ANGSTROM);
   double charge = 0.0;
@@ -234,7 +235,7 @@ static mlff_status new_molecule(mlff_teacher *t, const mlff_frame *f, const bool
   if (!t->mol || xtb_checkEnvironment(t->env)) {
     xtb_message(t, msg, sizeof msg);
     drop_molecule(t);
-    return mlff_fail(MLFF_ERR_ARGUMENT, "teacher (GFN2-xTB): libxtb refused the %d-atom "
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "teacher (GFN2-xTB): libxtb refused the %d-atom "
                      "structure: %s", n, msg);
   }
   t->calc = xtb_newCalculator();
@@ -242,7 +243,7 @@ static mlff_status new_molecule(mlff_teacher *t, const mlff_frame *f, const bool
   if (xtb_checkEnvironment(t->env)) {
     xtb_message(t, msg, sizeof msg);
     drop_molecule(t);
-    return mlff_fail(MLFF_ERR_UNSUPPORTED, "teacher (GFN2-xTB): libxtb could not set up GFN2-xTB "
+    return mlff_set_error(MLFF_ERR_UNSUPPORTED, "teacher (GFN2-xTB): libxtb could not set up GFN2-xTB "
                      "for the %d-atom %sstructure: %s", n, periodic ? "periodic " : "", msg);
   }
   t->res = xtb_newResults();
@@ -254,7 +255,7 @@ static mlff_status new_molecule(mlff_teacher *t, const mlff_frame *f, const bool
 mlff_status mlff_teacher_compute(mlff_teacher *t, const mlff_frame *f, double *energy,
                                  double *forces) {
   if (!t || !f || !energy || !forces)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_teacher_compute: NULL argument");
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_teacher_compute: NULL argument");
   int periodic = f->has_cell && (f->pbc[0] || f->pbc[1] || f->pbc[2]);
   mlff_status st = check_frame(f, periodic);
   if (st) return st;
@@ -273,7 +274,7 @@ mlff_status mlff_teacher_compute(mlff_teacher *t, const mlff_frame *f, double *e
     if (xtb_checkEnvironment(t->env)) {
       xtb_message(t, msg, sizeof msg);
       drop_molecule(t);
-      st = mlff_fail(MLFF_ERR_ARGUMENT, "teacher (GFN2-xTB): libxtb refused the new coordinates "
+      st = mlff_set_error(MLFF_ERR_ARGUMENT, "teacher (GFN2-xTB): libxtb refused the new coordinates "
                      "of the %d-atom structure: %s", n, msg);
     }
   } else {
@@ -285,11 +286,11 @@ mlff_status mlff_teacher_compute(mlff_teacher *t, const mlff_frame *f, double *e
       xtb_message(t, msg, sizeof msg);
       drop_molecule(t); /* start the next call from scratch, not from a failed wavefunction */
       if (periodic && strstr(msg, "PBC"))
-        st = mlff_fail(MLFF_ERR_UNSUPPORTED, "teacher (GFN2-xTB): libxtb %s cannot compute "
+        st = mlff_set_error(MLFF_ERR_UNSUPPORTED, "teacher (GFN2-xTB): libxtb %s cannot compute "
                        "periodic structures with GFN2-xTB (libxtb: %s); label molecules and "
                        "clusters without a cell", MLFF_XTB_VERSION, msg);
       else
-        st = mlff_fail(MLFF_ERR_ARGUMENT, "teacher (GFN2-xTB): the single point of the %d-atom "
+        st = mlff_set_error(MLFF_ERR_ARGUMENT, "teacher (GFN2-xTB): the single point of the %d-atom "
                      "structure failed: %s; check the geometry (atoms too close together or "
                      "far apart?) and that it is neutral and closed-shell", n, msg);
     }
@@ -301,7 +302,7 @@ mlff_status mlff_teacher_compute(mlff_teacher *t, const mlff_frame *f, double *e
     if (xtb_checkEnvironment(t->env)) {
       xtb_message(t, msg, sizeof msg);
       drop_molecule(t);
-      st = mlff_fail(MLFF_ERR_ARGUMENT, "teacher (GFN2-xTB): reading the energy and gradient "
+      st = mlff_set_error(MLFF_ERR_ARGUMENT, "teacher (GFN2-xTB): reading the energy and gradient "
                      "failed: %s", msg);
     }
   }
@@ -311,7 +312,7 @@ mlff_status mlff_teacher_compute(mlff_teacher *t, const mlff_frame *f, double *e
   for (int i = 0; i < 3 * n && finite; i++) finite = isfinite(t->grad[i]);
   if (!finite) {
     drop_molecule(t);
-    return mlff_fail(MLFF_ERR_ARGUMENT, "teacher (GFN2-xTB): the %d-atom structure gave a "
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "teacher (GFN2-xTB): the %d-atom structure gave a "
                      "non-finite energy or gradient (atoms on top of each other?)", n);
   }
   *energy = e * HARTREE_EV;

@@ -8,24 +8,18 @@
 #include <string.h>
 
 #include "internal.h"
-#include "sampling.h"
+#include "rng.h"
+#include "mlff_distill.h"
 
 /* ---- random numbers ------------------------------------------------------------------------ */
 
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 void mlff_smp_rng_seed(mlff_smp_rng *r, uint64_t seed, uint64_t stream, uint64_t index) {
   uint64_t x = seed;
-  uint64_t a = splitmix64(&x);
+  uint64_t a = mlff_splitmix64(&x);
   x = a ^ (stream * 0xd1342543de82ef95ULL + 0x632be59bd9b4e019ULL);
-  uint64_t b = splitmix64(&x);
+  uint64_t b = mlff_splitmix64(&x);
   x = b ^ (index * 0xaf251af3b0f025b5ULL + 0x2545f4914f6cdd1dULL);
-  for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+  for (int i = 0; i < 4; i++) r->s[i] = mlff_splitmix64(&x);
 }
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
@@ -366,7 +360,7 @@ mlff_status mlff_smp_optimize(mlff_teacher *t, int nat, const int *Z, double *x,
   if (!v || !f) {
     free(v);
     free(f);
-    return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   }
   double dt = 0.1, a = astart, e;
   int since_neg = 0, s;
@@ -417,7 +411,7 @@ mlff_status mlff_smp_hessian(mlff_teacher *t, int nat, const int *Z, const doubl
   double *xp = malloc((size_t)n * sizeof *xp), *fp = malloc((size_t)n * sizeof *fp),
          *fm = malloc((size_t)n * sizeof *fm);
   mlff_status st = MLFF_OK;
-  if (!xp || !fp || !fm) st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!xp || !fp || !fm) st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   for (int i = 0; i < n && !st; i++) {
     double e;
     memcpy(xp, x, (size_t)n * sizeof *xp);
@@ -462,7 +456,7 @@ mlff_status mlff_smp_normal_modes(int nat, const int *Z, const double *x, const 
   m->mass = malloc((size_t)nat * sizeof *m->mass);
   mlff_status st = MLFF_OK;
   if (!A || !V || !w || !D || !P || !T || !m->x0 || !m->mass) {
-    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory for the normal modes");
+    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the normal modes");
     goto done;
   }
   m->nat = nat;
@@ -532,7 +526,7 @@ mlff_status mlff_smp_normal_modes(int nat, const int *Z, const double *x, const 
   for (int i = 0; i < n; i++)
     for (int j = i + 1; j < n; j++) A[i * n + j] = A[j * n + i] = 0.5 * (A[i * n + j] + A[j * n + i]);
   if (mlff_smp_jacobi(n, A, w, V) < 0) {
-    st = mlff_fail(MLFF_ERR_ARGUMENT, "normal modes: the Jacobi eigensolver did not converge");
+    st = mlff_set_error(MLFF_ERR_ARGUMENT, "normal modes: the Jacobi eigensolver did not converge");
     goto done;
   }
   int kept = 0;
@@ -543,7 +537,7 @@ mlff_status mlff_smp_normal_modes(int nat, const int *Z, const double *x, const 
   m->lambda = malloc((size_t)(kept ? kept : 1) * sizeof *m->lambda);
   m->modes = malloc((size_t)(kept ? kept : 1) * n * sizeof *m->modes);
   if (!m->lambda || !m->modes) {
-    st = mlff_fail(MLFF_ERR_NOMEM, "out of memory for the normal modes");
+    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the normal modes");
     goto done;
   }
   for (int k = 0, j = 0; k < n; k++) {
@@ -600,7 +594,7 @@ mlff_status mlff_smp_md_init(mlff_smp_md *md, mlff_teacher *t, int nat, const in
   md->mass = malloc((size_t)nat * sizeof *md->mass);
   if (!md->x || !md->v || !md->f || !md->mass) {
     mlff_smp_md_free(md);
-    return mlff_fail(MLFF_ERR_NOMEM, "out of memory for the dynamics");
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the dynamics");
   }
   memcpy(md->x, x0, n * sizeof *md->x);
   if (v0) memcpy(md->v, v0, n * sizeof *md->v);

@@ -37,6 +37,7 @@
 
 #include "h5util.h"
 #include "internal.h"
+#include "mlff_distill.h"
 
 struct mlff_dataset {
   int n, cap;              /* structures held / allocated */
@@ -63,12 +64,12 @@ static const char FIX_HINT[] = "regenerate it with `mlff label` or `mlff import`
 /* ---- memory ----------------------------------------------------------------------------- */
 
 mlff_status mlff_dataset_create(mlff_dataset **out) {
-  if (!out) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_create: out is NULL");
+  if (!out) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_create: out is NULL");
   mlff_dataset *d = calloc(1, sizeof *d);
   if (!d || !(d->offset = calloc(1, sizeof *d->offset))) {
     free(d);
     *out = NULL;
-    return mlff_fail(MLFF_ERR_NOMEM, "out of memory creating a dataset");
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory creating a dataset");
   }
   *out = d;
   return MLFF_OK;
@@ -105,7 +106,7 @@ static int grow(void **p, size_t elem, int64_t n) {
 /* Room for n structures and a atoms in total. */
 static mlff_status reserve(mlff_dataset *d, int64_t n, int64_t a) {
   if (n > INT32_MAX - 1)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "a dataset holds at most %d structures", INT32_MAX - 1);
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "a dataset holds at most %d structures", INT32_MAX - 1);
   if (n > d->cap) {
     int64_t c = d->cap ? d->cap : 64;
     while (c < n) c *= 2;
@@ -115,7 +116,7 @@ static mlff_status reserve(mlff_dataset *d, int64_t n, int64_t a) {
         !grow((void **)&d->cell, 9 * sizeof *d->cell, c) ||
         !grow((void **)&d->pbc, 3 * sizeof *d->pbc, c) ||
         !grow((void **)&d->source, sizeof *d->source, c))
-      return mlff_fail(MLFF_ERR_NOMEM, "out of memory for %lld structures", (long long)n);
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %lld structures", (long long)n);
     d->cap = (int)c;
   }
   if (a > d->atom_cap) {
@@ -124,7 +125,7 @@ static mlff_status reserve(mlff_dataset *d, int64_t n, int64_t a) {
     if (!grow((void **)&d->Z, sizeof *d->Z, c) ||
         !grow((void **)&d->pos, 3 * sizeof *d->pos, c) ||
         !grow((void **)&d->forces, 3 * sizeof *d->forces, c))
-      return mlff_fail(MLFF_ERR_NOMEM, "out of memory for %lld atoms", (long long)a);
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %lld atoms", (long long)a);
     d->atom_cap = c;
   }
   return MLFF_OK;
@@ -143,29 +144,29 @@ static int cell_is_zero(const double *c) {
 }
 
 mlff_status mlff_dataset_add(mlff_dataset *d, const mlff_frame *f, const char *source) {
-  if (!d || !f) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_add: NULL argument");
+  if (!d || !f) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_add: NULL argument");
   int i = d->n;
   if (f->n_atoms < 1 || !f->atomic_numbers || !f->positions)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_add: structure %d has no atoms", i);
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_add: structure %d has no atoms", i);
   if (!f->has_energy || !f->has_forces || !f->forces)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_add: structure %d lacks its %s; a "
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_add: structure %d lacks its %s; a "
                      "dataset holds labelled structures (energy and forces)", i,
                      !f->has_energy ? "energy" : "forces");
   for (int a = 0; a < f->n_atoms; a++)
     if (!mlff_element_symbol(f->atomic_numbers[a]))
-      return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_add: structure %d, atom %d has atomic "
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_add: structure %d, atom %d has atomic "
                        "number %d, which is not an element", i, a, f->atomic_numbers[a]);
   if (!all_finite(f->positions, 3 * (int64_t)f->n_atoms) || !isfinite(f->energy) ||
       !all_finite(f->forces, 3 * (int64_t)f->n_atoms) || (f->has_cell && !all_finite(f->cell, 9)))
-    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_add: structure %d has a non-finite "
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_add: structure %d has a non-finite "
                      "position, energy, force or cell value", i);
   int periodic = f->has_cell && (f->pbc[0] || f->pbc[1] || f->pbc[2]);
   if (periodic && cell_is_zero(f->cell))
-    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_add: structure %d is periodic but its "
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_add: structure %d is periodic but its "
                      "cell is zero", i);
   char *src = strdup(source ? source : "");
   mlff_status st = src ? reserve(d, (int64_t)i + 1, d->n_atoms + f->n_atoms)
-                       : mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+                       : mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   if (st) {
     free(src);
     return st;
@@ -185,9 +186,9 @@ mlff_status mlff_dataset_add(mlff_dataset *d, const mlff_frame *f, const char *s
 }
 
 mlff_status mlff_dataset_get(const mlff_dataset *d, int i, mlff_frame *f, const char **source) {
-  if (!d || !f) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_get: NULL argument");
+  if (!d || !f) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_get: NULL argument");
   if (i < 0 || i >= d->n)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_get: structure %d out of range (the "
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_get: structure %d out of range (the "
                      "dataset holds %d)", i, d->n);
   int64_t o = d->offset[i];
   memset(f, 0, sizeof *f);
@@ -229,30 +230,30 @@ const char *mlff_dataset_attr(const mlff_dataset *d, const char *name) {
 
 mlff_status mlff_dataset_set_attr(mlff_dataset *d, const char *name, const char *value) {
   if (!d || !name || !value || !*name)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_set_attr: NULL or empty argument");
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_set_attr: NULL or empty argument");
   if (!strcmp(name, "units")) {
     if (!units_ok(value))
-      return mlff_fail(MLFF_ERR_ARGUMENT, "dataset units \"%s\" are not supported: mlff "
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "dataset units \"%s\" are not supported: mlff "
                        "datasets hold eV and Å (\"%s\"); convert the values first", value, UNITS);
     return MLFF_OK;
   }
   for (int i = 0; i < d->n_attrs; i++)
     if (!strcmp(d->attrs[i].name, name)) {
       char *v = strdup(value);
-      if (!v) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+      if (!v) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
       free(d->attrs[i].value);
       d->attrs[i].value = v;
       return MLFF_OK;
     }
   mlff_attr *a = realloc(d->attrs, (size_t)(d->n_attrs + 1) * sizeof *a);
-  if (!a) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!a) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   d->attrs = a;
   a[d->n_attrs].name = strdup(name);
   a[d->n_attrs].value = strdup(value);
   if (!a[d->n_attrs].name || !a[d->n_attrs].value) {
     free(a[d->n_attrs].name);
     free(a[d->n_attrs].value);
-    return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   }
   d->n_attrs++;
   return MLFF_OK;
@@ -327,7 +328,7 @@ static mlff_status load_ds(const h5_reader *r, const char *path, const char *cla
   }
   size_t bytes = (size_t)n * elem_per_row * H5Tget_size(mem);
   *buf = malloc(bytes ? bytes : 1);
-  if (!*buf) st = mlff_fail(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
+  if (!*buf) st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
   else if (n) st = read_ds(r, d, path, mem, *buf);
   H5Dclose(d);
   if (n0) *n0 = n;
@@ -480,7 +481,7 @@ static mlff_status read_pbc(const h5_reader *r, int64_t n, int *pbc) {
       st = h5_fail(r, MLFF_ERR_FORMAT, "dataset %s is an enum that is not a bool: %s", path,
                    FIX_HINT);
     else if (!buf)
-      st = mlff_fail(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
+      st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
     else if (!(st = read_ds(r, d, path, mt, buf)))
       for (int64_t i = 0; i < 3 * n; i++) {
         int64_t v = 0;
@@ -508,7 +509,7 @@ static mlff_status read_source(const h5_reader *r, mlff_dataset *d) {
   for (int i = 0; i < d->n; i++) d->source[i] = NULL;
   if (!h5_path_exists(r->file, path)) { /* optional: the PyTorch pipeline does not write it */
     for (int i = 0; i < d->n; i++)
-      if (!(d->source[i] = strdup(""))) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+      if (!(d->source[i] = strdup(""))) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     return MLFF_OK;
   }
   hid_t ds;
@@ -668,24 +669,24 @@ done:
 static mlff_status check_readable(const char *path) {
   struct stat sb;
   FILE *f = fopen(path, "rb");
-  if (!f) return mlff_fail(MLFF_ERR_IO, "cannot open dataset file '%s': %s", path,
+  if (!f) return mlff_set_error(MLFF_ERR_IO, "cannot open dataset file '%s': %s", path,
                            strerror(errno));
   int is_dir = fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode);
   fclose(f);
   if (is_dir)
-    return mlff_fail(MLFF_ERR_IO, "cannot open dataset file '%s': it is a directory; give the "
+    return mlff_set_error(MLFF_ERR_IO, "cannot open dataset file '%s': it is a directory; give the "
                      "path of a dataset .h5 file", path);
   if (H5Fis_hdf5(path) <= 0)
-    return mlff_fail(MLFF_ERR_IO, "cannot read dataset file '%s': it is not an HDF5 file (a "
+    return mlff_set_error(MLFF_ERR_IO, "cannot read dataset file '%s': it is not an HDF5 file (a "
                      "dataset is HDF5, written by `mlff label`, `mlff import` or h5py; an "
                      "extended XYZ file is converted with `mlff import`)", path);
   return MLFF_OK;
 }
 
 mlff_status mlff_dataset_load(const char *path, mlff_dataset **out) {
-  if (!out) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_load: out is NULL");
+  if (!out) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_load: out is NULL");
   *out = NULL;
-  if (!path) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_load: path is NULL");
+  if (!path) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_load: path is NULL");
   h5_quiet q;
   h5_quiet_begin(&q);
   mlff_dataset *d = NULL;
@@ -693,7 +694,7 @@ mlff_status mlff_dataset_load(const char *path, mlff_dataset **out) {
   mlff_status st = check_readable(path);
   if (st) {
   } else if ((r.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
-    st = mlff_fail(MLFF_ERR_IO, "cannot open dataset file '%s': HDF5 cannot read it (truncated "
+    st = mlff_set_error(MLFF_ERR_IO, "cannot open dataset file '%s': HDF5 cannot read it (truncated "
                    "or corrupt, or open for writing elsewhere?)", path);
   } else if (!(st = mlff_dataset_create(&d))) {
     st = read_dataset(&r, d);
@@ -904,7 +905,7 @@ static mlff_status append_into(writer *w, const h5_reader *r, hid_t file, const 
   }
   /* In name order, so that the bytes do not depend on the order the attributes were set. */
   const mlff_attr **sorted = malloc((size_t)(d->n_attrs ? d->n_attrs : 1) * sizeof *sorted);
-  if (!sorted) st = mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!sorted) st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   for (int i = 0; i < d->n_attrs && sorted; i++) sorted[i] = &d->attrs[i];
   if (sorted) qsort(sorted, (size_t)d->n_attrs, sizeof *sorted, cmp_attr);
   for (int i = 0; i < d->n_attrs && !st && !w->failed; i++) {
@@ -937,7 +938,7 @@ static mlff_status append_into(writer *w, const h5_reader *r, hid_t file, const 
     H5Pclose(dcpl);
     H5Sclose(sp);
     const char **empty = calloc(n_old ? n_old : 1, sizeof *empty);
-    if (!empty) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    if (!empty) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     for (hsize_t i = 0; i < n_old; i++) empty[i] = "";
     extend_write(w, file, DS_SRC, 0, n_old, empty);
     free(empty);
@@ -953,7 +954,7 @@ static mlff_status append_into(writer *w, const h5_reader *r, hid_t file, const 
   if (!split || !pbc) {
     free(split);
     free(pbc);
-    return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   }
   for (hsize_t i = 0, k = 0; i < n; i++)
     if (i || n_old) split[k++] = (int64_t)a_old + d->offset[i];
@@ -976,7 +977,7 @@ static mlff_status copy_file(const char *from, const char *to, const char *targe
   FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
   mlff_status st = MLFF_OK;
   if (!in || !out) {
-    st = mlff_fail(MLFF_ERR_IO, "cannot append to dataset file '%s': cannot %s '%s': %s", target,
+    st = mlff_set_error(MLFF_ERR_IO, "cannot append to dataset file '%s': cannot %s '%s': %s", target,
                    in ? "create" : "read", in ? to : from, strerror(errno));
   } else {
     char buf[1 << 16];
@@ -984,12 +985,12 @@ static mlff_status copy_file(const char *from, const char *to, const char *targe
     while ((k = fread(buf, 1, sizeof buf, in)) > 0)
       if (fwrite(buf, 1, k, out) != k) break;
     if (ferror(in) || ferror(out))
-      st = mlff_fail(MLFF_ERR_IO, "cannot append to dataset file '%s': copying it to '%s' "
+      st = mlff_set_error(MLFF_ERR_IO, "cannot append to dataset file '%s': copying it to '%s' "
                      "failed: %s (disk full?)", target, to, strerror(errno));
   }
   if (in) fclose(in);
   if (out && fclose(out) != 0 && !st)
-    st = mlff_fail(MLFF_ERR_IO, "cannot append to dataset file '%s': writing '%s' failed: %s",
+    st = mlff_set_error(MLFF_ERR_IO, "cannot append to dataset file '%s': writing '%s' failed: %s",
                    target, to, strerror(errno));
   if (st && out) remove(to);
   return st;
@@ -1000,7 +1001,7 @@ static mlff_status copy_file(const char *from, const char *to, const char *targe
 static mlff_status write_file(const mlff_dataset *d, const char *path, int fresh) {
   size_t len = strlen(path) + 32;
   char *tmp = malloc(len);
-  if (!tmp) return mlff_fail(MLFF_ERR_NOMEM, "out of memory");
+  if (!tmp) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
   h5_quiet q;
   h5_quiet_begin(&q);
@@ -1016,7 +1017,7 @@ static mlff_status write_file(const mlff_dataset *d, const char *path, int fresh
   if (!fresh) {
     if (!(st = check_readable(path)) && !(st = copy_file(path, tmp, path))) {
       if ((file = H5Fopen(tmp, H5F_ACC_RDWR, fapl)) < 0)
-        st = mlff_fail(MLFF_ERR_IO, "cannot append to dataset file '%s': HDF5 cannot open it "
+        st = mlff_set_error(MLFF_ERR_IO, "cannot append to dataset file '%s': HDF5 cannot open it "
                        "for writing (truncated or corrupt?)", path);
       else if (!h5_path_exists(file, "/structures") || !h5_path_exists(file, "/labels"))
         st = h5_fail(&r, MLFF_ERR_FORMAT, "cannot append: it has no /structures and /labels "
@@ -1030,17 +1031,17 @@ static mlff_status write_file(const mlff_dataset *d, const char *path, int fresh
     FILE *f = fopen(tmp, "wb"); /* HDF5 does not say why; the C library does */
     const char *why = f ? "HDF5 could not create it" : strerror(errno);
     if (f) fclose(f);
-    st = mlff_fail(MLFF_ERR_IO, "cannot create dataset file '%s': %s", path, why);
+    st = mlff_set_error(MLFF_ERR_IO, "cannot create dataset file '%s': %s", path, why);
   } else {
     create_layout(&w, file);
   }
   if (!st && !w.failed) st = append_into(&w, &r, file, d, rows);
   if (file >= 0 && H5Fclose(file) < 0 && !w.failed) w.failed = "(closing the file)";
   if (!st && w.failed)
-    st = mlff_fail(MLFF_ERR_IO, "cannot write dataset file '%s': HDF5 failed writing %s (disk "
+    st = mlff_set_error(MLFF_ERR_IO, "cannot write dataset file '%s': HDF5 failed writing %s (disk "
                    "full or no permission?)", path, w.failed);
   if (!st && rename(tmp, path) != 0)
-    st = mlff_fail(MLFF_ERR_IO, "cannot write dataset file '%s': rename from '%s' failed: %s",
+    st = mlff_set_error(MLFF_ERR_IO, "cannot write dataset file '%s': rename from '%s' failed: %s",
                    path, tmp, strerror(errno));
   if (st) remove(tmp);
   writer_close(&w);
@@ -1052,12 +1053,12 @@ static mlff_status write_file(const mlff_dataset *d, const char *path, int fresh
 }
 
 mlff_status mlff_dataset_save(const mlff_dataset *d, const char *path) {
-  if (!d || !path) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_save: NULL argument");
+  if (!d || !path) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_save: NULL argument");
   return write_file(d, path, 1);
 }
 
 mlff_status mlff_dataset_append(const mlff_dataset *d, const char *path) {
-  if (!d || !path) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_dataset_append: NULL argument");
+  if (!d || !path) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_append: NULL argument");
   struct stat sb;
   int exists = stat(path, &sb) == 0;
   return write_file(d, path, !exists);
@@ -1154,10 +1155,10 @@ static void sha256_final(sha256_ctx *c, char hex[65]) {
 }
 
 mlff_status mlff_file_sha256(const char *path, char hex[65]) {
-  if (!path || !hex) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_file_sha256: NULL argument");
+  if (!path || !hex) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_file_sha256: NULL argument");
   hex[0] = '\0';
   FILE *f = fopen(path, "rb");
-  if (!f) return mlff_fail(MLFF_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+  if (!f) return mlff_set_error(MLFF_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
   sha256_ctx c;
   sha256_init(&c);
   unsigned char buf[1 << 16];
@@ -1165,7 +1166,7 @@ mlff_status mlff_file_sha256(const char *path, char hex[65]) {
   while ((k = fread(buf, 1, sizeof buf, f)) > 0) sha256_update(&c, buf, k);
   int err = ferror(f);
   fclose(f);
-  if (err) return mlff_fail(MLFF_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+  if (err) return mlff_set_error(MLFF_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
   sha256_final(&c, hex);
   return MLFF_OK;
 }

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "mlff_distill.h"
 
 #define MAX_PROPERTIES 64
 
@@ -34,7 +35,7 @@ static mlff_status xfail(const xyz_reader *x, int line, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  return mlff_fail(MLFF_ERR_FORMAT, "%s, line %d: %s", x->path, line, msg);
+  return mlff_set_error(MLFF_ERR_FORMAT, "%s, line %d: %s", x->path, line, msg);
 }
 
 /* Next line without its end-of-line (\n or \r\n); NULL at end of file. */
@@ -304,7 +305,7 @@ static mlff_status read_frame(xyz_reader *x, long n, int frame_no, mlff_frame *f
   f->positions = malloc((size_t)n * 3 * sizeof *f->positions);
   f->forces = frc ? malloc((size_t)n * 3 * sizeof *f->forces) : NULL;
   if (!f->atomic_numbers || !f->positions || (frc && !f->forces))
-    return mlff_fail(MLFF_ERR_NOMEM, "%s: out of memory for %ld atoms", x->path, n);
+    return mlff_set_error(MLFF_ERR_NOMEM, "%s: out of memory for %ld atoms", x->path, n);
   f->has_cell = h.has_lattice;
   if (h.has_lattice) memcpy(f->cell, h.lattice, sizeof f->cell);
   memcpy(f->pbc, h.pbc, sizeof f->pbc);
@@ -354,11 +355,11 @@ static mlff_status read_frame(xyz_reader *x, long n, int frame_no, mlff_frame *f
 
 mlff_status mlff_read_extxyz(const char *path, mlff_frame **frames, int *n_frames) {
   if (!frames || !n_frames || !path)
-    return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_read_extxyz: NULL argument");
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_read_extxyz: NULL argument");
   *frames = NULL;
   *n_frames = 0;
   xyz_reader x = {path, fopen(path, "r"), NULL, 0, 0};
-  if (!x.f) return mlff_fail(MLFF_ERR_IO, "cannot open structure file '%s': %s", path,
+  if (!x.f) return mlff_set_error(MLFF_ERR_IO, "cannot open structure file '%s': %s", path,
                              strerror(errno));
   mlff_frame *fr = NULL;
   int n = 0, cap = 0;
@@ -377,7 +378,7 @@ mlff_status mlff_read_extxyz(const char *path, mlff_frame **frames, int *n_frame
       int nc = cap ? 2 * cap : 8;
       mlff_frame *g = realloc(fr, (size_t)nc * sizeof *g);
       if (!g) {
-        st = mlff_fail(MLFF_ERR_NOMEM, "%s: out of memory", path);
+        st = mlff_set_error(MLFF_ERR_NOMEM, "%s: out of memory", path);
         break;
       }
       fr = g;
@@ -388,10 +389,10 @@ mlff_status mlff_read_extxyz(const char *path, mlff_frame **frames, int *n_frame
     if ((st = read_frame(&x, count, n - 1, &fr[n - 1]))) break;
   }
   if (!st && ferror(x.f))
-    st = mlff_fail(MLFF_ERR_IO, "%s, line %d: read error: %s", path, x.line + 1,
+    st = mlff_set_error(MLFF_ERR_IO, "%s, line %d: read error: %s", path, x.line + 1,
                    strerror(errno));
   if (!st && n == 0)
-    st = mlff_fail(MLFF_ERR_FORMAT, "structure file '%s' holds no frames (empty file?)", path);
+    st = mlff_set_error(MLFF_ERR_FORMAT, "structure file '%s' holds no frames (empty file?)", path);
   free(x.buf);
   fclose(x.f);
   if (st) {
@@ -404,7 +405,7 @@ mlff_status mlff_read_extxyz(const char *path, mlff_frame **frames, int *n_frame
 }
 
 mlff_status mlff_frame_species(const mlff_model *m, const mlff_frame *f, int *species) {
-  if (!m || !f || !species) return mlff_fail(MLFF_ERR_ARGUMENT, "mlff_frame_species: NULL");
+  if (!m || !f || !species) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_frame_species: NULL");
   for (int i = 0; i < f->n_atoms; i++) {
     const char *sym = mlff_element_symbol(f->atomic_numbers[i]);
     int s = sym ? mlff_model_find_element(m, sym) : -1;
@@ -415,9 +416,9 @@ mlff_status mlff_frame_species(const mlff_model *m, const mlff_frame *f, int *sp
         strcat(list, m->elements[e]);
       }
       if (sym)
-        return mlff_fail(MLFF_ERR_ARGUMENT, "the structure has element '%s' (atom %d), which "
+        return mlff_set_error(MLFF_ERR_ARGUMENT, "the structure has element '%s' (atom %d), which "
                          "the model does not know; its elements are %s", sym, i + 1, list);
-      return mlff_fail(MLFF_ERR_ARGUMENT, "atom %d has atomic number %d, which the model does "
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "atom %d has atomic number %d, which the model does "
                        "not know; its elements are %s", i + 1, f->atomic_numbers[i], list);
     }
     species[i] = s;

@@ -1,4 +1,7 @@
-/* mlff.h — public C API of libmlff: distilled machine-learned force fields.
+/* mlff.h — the run-time C API of libmlff: load a distilled machine-learned force field and
+ * evaluate energies, forces and virials on the CPU or a GPU. This header is the library's
+ * contract: libmlff.so exports exactly the functions declared here. Building datasets, the
+ * teacher and training are in mlff_distill.h (libmlff_distill).
  *
  * Units: eV and Å throughout. Every symbol is prefixed mlff_; objects are opaque handles
  * created and freed by the library; every function that can fail returns an mlff_status,
@@ -18,10 +21,23 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Exported from libmlff when it is built (MLFF_BUILDING_LIBMLFF, -fvisibility=hidden); nothing
+ * for users of the library. */
+#ifndef MLFF_API
+#if defined(MLFF_BUILDING_LIBMLFF) && defined(__GNUC__)
+#define MLFF_API __attribute__((visibility("default")))
+#else
+#define MLFF_API
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* MLFF_API_VERSION grows by one with every change of this header that is not backward
+ * compatible (a field moved, a function changed); additions keep it. */
+#define MLFF_API_VERSION 1
 #define MLFF_VERSION_STRING "0.1.0"
 #define MLFF_FORMAT_VERSION 1 /* newest model-file format_version this library reads */
 
@@ -36,8 +52,16 @@ typedef enum {
 } mlff_status;
 
 /* Message of the last failed call on this thread ("" if none). Valid until the next call. */
-const char *mlff_last_error(void);
-const char *mlff_status_name(mlff_status s);
+MLFF_API const char *mlff_last_error(void);
+MLFF_API const char *mlff_status_name(mlff_status s);
+/* Record a failure as the calling thread's last error and return s, for libraries and bindings
+ * layered on libmlff (libmlff_distill, the Python package), so that one mlff_last_error() serves
+ * them all. printf-style. */
+MLFF_API mlff_status mlff_set_error(mlff_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* ---- descriptor (ANI-style atomic environment vector, SPEC §2) ------------------------- */
 
@@ -57,9 +81,9 @@ typedef struct {
 } mlff_descriptor_params;
 
 /* Fill p with the ANI-1x defaults (Rcr 5.2, Rca 3.5, 16 radial shells, 4x8 angular). */
-void mlff_descriptor_params_ani1x(mlff_descriptor_params *p);
+MLFF_API void mlff_descriptor_params_ani1x(mlff_descriptor_params *p);
 /* Length of one atom's descriptor for n_elements species. */
-int mlff_descriptor_length(const mlff_descriptor_params *p, int n_elements);
+MLFF_API int mlff_descriptor_length(const mlff_descriptor_params *p, int n_elements);
 
 /* ---- model ------------------------------------------------------------------------------ */
 
@@ -79,25 +103,25 @@ typedef struct {
   uint64_t seed;
 } mlff_model_spec;
 
-mlff_status mlff_model_create(const mlff_model_spec *spec, mlff_model **out);
+MLFF_API mlff_status mlff_model_create(const mlff_model_spec *spec, mlff_model **out);
 /* Read a model file (HDF5, SPEC §3). Refuses wrong format, newer format_version, missing or
  * mis-shaped datasets, non-finite weights and duplicated elements, naming file and field. */
-mlff_status mlff_model_load(const char *path, mlff_model **out);
-mlff_status mlff_model_save(const mlff_model *m, const char *path);
-void mlff_model_free(mlff_model *m);
+MLFF_API mlff_status mlff_model_load(const char *path, mlff_model **out);
+MLFF_API mlff_status mlff_model_save(const mlff_model *m, const char *path);
+MLFF_API void mlff_model_free(mlff_model *m);
 
-int mlff_model_n_elements(const mlff_model *m);
-const char *mlff_model_element(const mlff_model *m, int species); /* NULL if out of range */
-int mlff_model_find_element(const mlff_model *m, const char *symbol); /* species or -1 */
-int mlff_model_n_features(const mlff_model *m);
-double mlff_model_cutoff(const mlff_model *m); /* max(Rcr, Rca), Å */
-const mlff_descriptor_params *mlff_model_descriptor(const mlff_model *m);
-const char *mlff_model_arch(const mlff_model *m);
+MLFF_API int mlff_model_n_elements(const mlff_model *m);
+MLFF_API const char *mlff_model_element(const mlff_model *m, int species); /* NULL if out of range */
+MLFF_API int mlff_model_find_element(const mlff_model *m, const char *symbol); /* species or -1 */
+MLFF_API int mlff_model_n_features(const mlff_model *m);
+MLFF_API double mlff_model_cutoff(const mlff_model *m); /* max(Rcr, Rca), Å */
+MLFF_API const mlff_descriptor_params *mlff_model_descriptor(const mlff_model *m);
+MLFF_API const char *mlff_model_arch(const mlff_model *m);
 /* Free-form metadata strings (attributes of the file root); "" when absent. Setting copies. */
-const char *mlff_model_attr(const mlff_model *m, const char *name);
-mlff_status mlff_model_set_attr(mlff_model *m, const char *name, const char *value);
+MLFF_API const char *mlff_model_attr(const mlff_model *m, const char *name);
+MLFF_API mlff_status mlff_model_set_attr(mlff_model *m, const char *name, const char *value);
 /* Human-readable summary: elements, descriptor, layer shapes, parameters, metadata. */
-void mlff_model_print(const mlff_model *m, FILE *out);
+MLFF_API void mlff_model_print(const mlff_model *m, FILE *out);
 
 /* ---- evaluation ------------------------------------------------------------------------- */
 
@@ -112,21 +136,23 @@ typedef struct {
   int gpu_shared;     /* other processes use this GPU too (MPI ranks sharing it). Otherwise small
                          systems (up to 512 atoms with images) run on a resident step: a kernel
                          that stays on the GPU between calls, its weights in shared memory, and
-                         spins waiting for the next call (up to 2 ms; MLFF_GPU_RESIDENT=0 turns
-                         it off). Processes that share a GPU take turns on it, and a spinning
-                         kernel would hold their turns. */
+                         spins waiting for the next call (up to 2 ms). Processes that share a GPU
+                         take turns on it, and a spinning kernel would hold their turns. */
 } mlff_calc_options;
 
+/* The defaults: device AUTO, fp16 off, OpenMP's threads, GPU 0, not shared. */
+MLFF_API void mlff_calc_options_default(mlff_calc_options *o);
+
 /* CUDA devices visible to this libmlff (0 when it was built without CUDA, or none is). */
-int mlff_gpu_count(void);
+MLFF_API int mlff_gpu_count(void);
 
 /* An evaluation context: holds workspaces sized to the last call. The model must outlive it.
  * A calc is not thread-safe; use one per thread. options may be NULL (defaults). */
 typedef struct mlff_calc mlff_calc;
-mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *options,
+MLFF_API mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *options,
                              mlff_calc **out);
-void mlff_calc_free(mlff_calc *c);
-mlff_device mlff_calc_device(const mlff_calc *c); /* the device actually used */
+MLFF_API void mlff_calc_free(mlff_calc *c);
+MLFF_API mlff_device mlff_calc_device(const mlff_calc *c); /* the device actually used */
 
 /* One structure: open (cell NULL) or periodic along the axes with pbc[k] != 0. */
 typedef struct {
@@ -147,9 +173,9 @@ typedef struct {
 } mlff_result;
 
 /* Energy, forces, virial of one structure. Per-atom arrays are overwritten. */
-mlff_status mlff_compute(mlff_calc *c, const mlff_structure *s, mlff_result *r);
+MLFF_API mlff_status mlff_compute(mlff_calc *c, const mlff_structure *s, mlff_result *r);
 /* B independent structures in one call (one launch sequence on the GPU); results[b] as above. */
-mlff_status mlff_compute_batch(mlff_calc *c, int n_structures, const mlff_structure *s,
+MLFF_API mlff_status mlff_compute_batch(mlff_calc *c, int n_structures, const mlff_structure *s,
                                mlff_result *results);
 
 /* A system described the way an MD code holds it: local atoms, ghost (image) atoms, and a full
@@ -186,7 +212,7 @@ typedef struct {
 
 /* energy and virial are set; forces [n_total][3], energy_atom [n_total] and virial_atom
  * [n_total][6] are ADDED to (as a pair style accumulates), so the caller zeroes them. */
-mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r);
+MLFF_API mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r);
 
 /* Extrapolation check: the descriptors of the atoms computed against the range the model saw
  * in training (stored by `mlff train`). While on, every call counts the atoms with a feature
@@ -194,7 +220,7 @@ mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_
  * span: the trainer's floor on its feature scales) outside the training range. tolerance
  * < 0 switches it off (the default). CPU path only: on a GPU calc, and for a model that stores
  * no range, MLFF_ERR_UNSUPPORTED. */
-mlff_status mlff_calc_check_range(mlff_calc *c, double tolerance);
+MLFF_API mlff_status mlff_calc_check_range(mlff_calc *c, double tolerance);
 typedef struct {
   int n_atoms;         /* atoms of the last call outside the range (0 when the check is off) */
   int species;         /* the largest excursion: species, -1 when none */
@@ -203,112 +229,15 @@ typedef struct {
   double min, max;     /* the feature's training range */
   double excess;       /* how far outside, in (floored) training spans */
 } mlff_range_report;
-void mlff_calc_range_report(const mlff_calc *c, mlff_range_report *out);
+MLFF_API void mlff_calc_range_report(const mlff_calc *c, mlff_range_report *out);
 
 /* Descriptor of every atom of s, row-major [n_atoms][n_features] (mlff_model_n_features). */
-mlff_status mlff_compute_features(mlff_calc *c, const mlff_structure *s, double *features);
+MLFF_API mlff_status mlff_compute_features(mlff_calc *c, const mlff_structure *s, double *features);
 
-/* ---- structures on disk ---------------------------------------------------------------- */
+/* ---- elements --------------------------------------------------------------------------- */
 
-/* A structure read from a file, owning its arrays. Element symbols are kept as atomic numbers;
- * map them to a model's species with mlff_frame_species. */
-typedef struct {
-  int n_atoms;
-  int *atomic_numbers; /* [n_atoms] */
-  double *positions;   /* [n_atoms][3] */
-  double cell[9];
-  int pbc[3];
-  int has_cell;
-  int has_energy, has_forces;
-  double energy;       /* eV, when the file gives one */
-  double *forces;      /* [n_atoms][3] eV/Å or NULL */
-} mlff_frame;
-
-/* Read every frame of an extended-XYZ file. *frames is an array of *n_frames frames. */
-mlff_status mlff_read_extxyz(const char *path, mlff_frame **frames, int *n_frames);
-void mlff_frames_free(mlff_frame *frames, int n_frames);
-/* species[i] = model species of frame atom i; fails naming the element the model lacks. */
-mlff_status mlff_frame_species(const mlff_model *m, const mlff_frame *f, int *species);
-/* A view of a frame as an mlff_structure (species from mlff_frame_species). */
-mlff_structure mlff_frame_structure(const mlff_frame *f, const int *species);
-
-int mlff_atomic_number(const char *symbol); /* 0 if unknown */
-const char *mlff_element_symbol(int z);     /* NULL if unknown */
-
-/* ---- datasets (SPEC §3): labelled structures in the PyTorch pipeline's ragged layout -------
- * /structures/{atomic_numbers, positions, cells, pbc, atomic_numbers_splits},
- * /labels/{energy, forces, forces_splits, source}; /labels attrs teacher, units. Splits follow
- * numpy.split: the N-1 interior offsets of the concatenated per-atom arrays. */
-
-typedef struct mlff_dataset mlff_dataset;
-
-mlff_status mlff_dataset_create(mlff_dataset **out); /* empty */
-void mlff_dataset_free(mlff_dataset *d);
-/* Refuses, naming file and field: inconsistent splits, non-finite values, unknown elements,
- * missing labels, units other than eV/Å. */
-mlff_status mlff_dataset_load(const char *path, mlff_dataset **out);
-mlff_status mlff_dataset_save(const mlff_dataset *d, const char *path); /* replaces path */
-/* Append d's structures to path, creating it if missing: labelling writes in chunks and an
- * interrupted run loses at most the chunk in flight. */
-mlff_status mlff_dataset_append(const mlff_dataset *d, const char *path);
-int mlff_dataset_size(const mlff_dataset *d);
-/* Copy in one labelled structure (has_energy and has_forces required); source tags where it
- * came from ("md300", "normal_modes", "dimer", ...). */
-mlff_status mlff_dataset_add(mlff_dataset *d, const mlff_frame *f, const char *source);
-/* A view of structure i: pointers into d, valid while d is unchanged; *source may be "". */
-mlff_status mlff_dataset_get(const mlff_dataset *d, int i, mlff_frame *f, const char **source);
-const char *mlff_dataset_attr(const mlff_dataset *d, const char *name); /* "" when absent */
-mlff_status mlff_dataset_set_attr(mlff_dataset *d, const char *name, const char *value);
-/* SHA-256 of a file's bytes, as 64 hex digits (models record their dataset's). */
-mlff_status mlff_file_sha256(const char *path, char hex[65]);
-
-/* ---- teacher (SPEC §4): GFN2-xTB through libxtb, in process --------------------------------- */
-
-typedef struct mlff_teacher mlff_teacher;
-
-/* MLFF_ERR_UNSUPPORTED when libmlff was built without libxtb. */
-mlff_status mlff_teacher_create_xtb(mlff_teacher **out);
-void mlff_teacher_free(mlff_teacher *t);
-const char *mlff_teacher_name(const mlff_teacher *t); /* e.g. "GFN2-xTB (libxtb 6.5.1)" */
-/* Energy (eV) and forces (eV/Å, [n][3]) of a neutral closed-shell structure (open, or periodic
- * when f->has_cell). Reuses the previous wavefunction when the atoms are the same. */
-mlff_status mlff_teacher_compute(mlff_teacher *t, const mlff_frame *f, double *energy,
-                                 double *forces);
-
-/* ---- training (SPEC §4) ------------------------------------------------------------------ */
-
-typedef struct {
-  int epoch, max_epochs;
-  double elapsed_s, eta_s;
-  double lr;
-  double train_loss, valid_loss;
-  double valid_energy_mae;  /* eV/atom */
-  double valid_force_mae;   /* eV/Å */
-  int improved;             /* validation loss improved this epoch */
-} mlff_train_progress;
-
-typedef struct {
-  double w_energy, w_forces; /* loss = wE mean((dE/N)^2) + wF mean(|dF|^2), eV and Å */
-  int max_epochs;
-  double time_limit_s;       /* stop (keeping the best model) after this; 0 = none */
-  int batch_size;            /* structures per Adam step */
-  double lr, lr_min;         /* learning rate, decayed on validation plateaus down to lr_min */
-  int patience;              /* epochs without validation improvement before stopping */
-  double valid_fraction, test_fraction;
-  uint64_t seed;             /* split, initial weights' shuffle: same seed, same model */
-  int n_threads;             /* 0 = OpenMP's default */
-  const char *checkpoint;    /* model file written at every validation improvement, or NULL */
-  void (*progress)(const mlff_train_progress *p, void *user); /* once per epoch, or NULL */
-  void *user;
-} mlff_train_options;
-
-void mlff_train_options_default(mlff_train_options *o);
-/* Fit m (architecture and initial weights given, e.g. by mlff_model_create) to d: e0 by least
- * squares, then Adam on the loss with analytic force-loss gradients. m ends as the best model
- * on the validation set, with input normalisation folded into its first layer, the training
- * range of the descriptor, and attrs teacher, dataset_sha256 (when d came from a file, set by
- * the caller) and training_summary (JSON: options, split indices, losses, timings). */
-mlff_status mlff_train(mlff_model *m, const mlff_dataset *d, const mlff_train_options *o);
+MLFF_API int mlff_atomic_number(const char *symbol); /* 0 if unknown */
+MLFF_API const char *mlff_element_symbol(int z);     /* NULL if unknown */
 
 #ifdef __cplusplus
 }
