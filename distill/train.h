@@ -23,6 +23,10 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
 
 typedef struct mlff_trainer mlff_trainer;
 
+/* The checks a dataset structure must pass before training (labels present and finite, a
+ * non-singular cell where periodic), with a message naming the structure by index. */
+mlff_status mlff_trainer_check_frame(const mlff_frame *f, int index);
+
 /* Precompute structures indices[0..n) of d for model m (which must outlive the trainer):
  * neighbours (periodic images folded onto their atoms), G and J. The trainer's structures are
  * then numbered 0..n-1 in that order. n_threads 0 = OpenMP's default. */
@@ -40,6 +44,7 @@ void mlff_trainer_free(mlff_trainer *t);
 mlff_status mlff_trainer_setup(mlff_trainer *t, int n_fit, const int *fit, int fresh);
 
 size_t mlff_trainer_n_params(const mlff_trainer *t);
+int mlff_trainer_structure_atoms(const mlff_trainer *t, int i); /* atoms of structure i */
 double *mlff_trainer_params(mlff_trainer *t); /* theta, writable */
 double mlff_trainer_scale(const mlff_trainer *t);
 const double *mlff_trainer_e0(const mlff_trainer *t);

@@ -122,6 +122,13 @@ MLFF_DISTILL_API void mlff_train_options_default(mlff_train_options *o);
  * the caller) and training_summary (JSON: options, split indices, losses, timings). */
 MLFF_DISTILL_API mlff_status mlff_train(mlff_model *m, const mlff_dataset *d, const mlff_train_options *o);
 
+/* The train/valid/test split that mlff_train recorded in m's training_summary: *recorded = 1
+ * and the dataset indices of `part` ("train", "valid" or "test") in *indices (malloc'd: free()
+ * it), *n of them; *recorded = 0 when m records no split (not trained by mlff, or before the
+ * split was recorded). MLFF_ERR_FORMAT, naming what is wrong, when the record is malformed. */
+MLFF_DISTILL_API mlff_status mlff_training_split(const mlff_model *m, const char *part,
+                                                 int *recorded, int **indices, int *n);
+
 /* ---- sampling (`mlff label`): a seedable random number generator, element masses and radii,
  * a Jacobi eigensolver, geometry optimisation, the finite-difference Hessian and its normal
  * modes, Langevin dynamics, and molecular clusters. Everything is driven by an mlff_teacher and

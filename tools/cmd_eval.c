@@ -99,122 +99,6 @@ static void jkey(FILE *f, const char *indent, const char *key) {
   fputs(": ", f);
 }
 
-/* ---- the split recorded in training_summary (minimal JSON scanning) ------------------------- */
-
-static const char *skip_ws(const char *p, const char *end) {
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
-  return p;
-}
-
-/* End of the string token starting at p (p points at '"'): the character after the closing quote. */
-static const char *skip_string(const char *p, const char *end) {
-  for (p++; p < end; p++) {
-    if (*p == '\\') p++;
-    else if (*p == '"') return p + 1;
-  }
-  return end;
-}
-
-/* Value of the first object key equal to `key` in [s, end) at any depth (a string token followed
- * by ':'), or NULL. */
-static const char *json_key(const char *s, const char *end, const char *key) {
-  size_t kl = strlen(key);
-  for (const char *p = s; p < end;) {
-    if (*p != '"') {
-      p++;
-      continue;
-    }
-    const char *q = skip_string(p, end);
-    const char *c = skip_ws(q, end);
-    if (c < end && *c == ':' && (size_t)(q - p) == kl + 2 && !strncmp(p + 1, key, kl))
-      return skip_ws(c + 1, end);
-    p = q;
-  }
-  return NULL;
-}
-
-/* End of the object or array starting at p ('{' or '['), or NULL if unbalanced. */
-static const char *skip_container(const char *p, const char *end) {
-  int depth = 0;
-  while (p < end) {
-    if (*p == '"') {
-      p = skip_string(p, end);
-      continue;
-    }
-    if (*p == '{' || *p == '[') depth++;
-    else if (*p == '}' || *p == ']') {
-      if (--depth == 0) return p + 1;
-    }
-    p++;
-  }
-  return NULL;
-}
-
-/* Read the integer list at p ('[' ...). Returns 0 and a malloc'd array (possibly empty), or -1
- * when malformed. */
-static int parse_int_list(const char *p, const char *end, int **out, int *count) {
-  *out = NULL;
-  *count = 0;
-  if (p >= end || *p != '[') return -1;
-  int cap = 0;
-  p = skip_ws(p + 1, end);
-  if (p < end && *p == ']') return 0;
-  for (;;) {
-    char *e;
-    long v = strtol(p, &e, 10);
-    if (e == p || e > end || v < 0 || v > 2000000000L) break;
-    if (*count == cap) {
-      cap = cap ? 2 * cap : 64;
-      int *t = realloc(*out, (size_t)cap * sizeof *t);
-      if (!t) break;
-      *out = t;
-    }
-    (*out)[(*count)++] = (int)v;
-    p = skip_ws(e, end);
-    if (p < end && *p == ']') return 0;
-    if (p >= end || *p != ',') break;
-    p = skip_ws(p + 1, end);
-  }
-  free(*out);
-  *out = NULL;
-  *count = 0;
-  return -1;
-}
-
-/* The model's recorded split: 1 and the indices of part `name` ("train", "valid", "test");
- * 0 when the summary records no split; -1 (with msg) when the record is malformed or lacks the
- * part. */
-static int recorded_split(const char *summary, const char *name, int **idx, int *count, char *msg,
-                          size_t msg_size) {
-  const char *end = summary + strlen(summary);
-  const char *v = json_key(summary, end, "split");
-  if (!v) return 0;
-  if (v >= end || *v != '{') {
-    snprintf(msg, msg_size, "the model's training_summary has a \"split\" that is not an object");
-    return -1;
-  }
-  const char *vend = skip_container(v, end);
-  if (!vend) {
-    snprintf(msg, msg_size, "the model's training_summary is not valid JSON (unbalanced \"split\")");
-    return -1;
-  }
-  const char *aliases[3] = {name, NULL, NULL};
-  if (!strcmp(name, "valid")) aliases[1] = "validation", aliases[2] = "val";
-  const char *list = NULL;
-  for (int k = 0; k < 3 && aliases[k] && !list; k++) list = json_key(v + 1, vend, aliases[k]);
-  if (!list) {
-    snprintf(msg, msg_size, "the split in the model's training_summary has no \"%s\" list", name);
-    return -1;
-  }
-  if (parse_int_list(list, vend, idx, count)) {
-    snprintf(msg, msg_size,
-             "the \"%s\" entry of the split in the model's training_summary is not a list of "
-             "structure indices", name);
-    return -1;
-  }
-  return 1;
-}
-
 /* ---- errors of one structure and their sums ---------------------------------------------- */
 
 typedef struct {
@@ -518,7 +402,6 @@ static int eval_dataset(const options *o) {
   accum *by_tag = NULL, *by_el = NULL;
   interaction ia = {0};
   FILE *jf = NULL;
-  char msg[1024];
   const char *split_desc = NULL;
 
   if (mlff_model_load(o->model_path, &m) || mlff_dataset_load(o->data_path, &d)) {
@@ -536,9 +419,8 @@ static int eval_dataset(const options *o) {
   const char *want = o->split ? o->split : "test";
   int n_split = 0, has = 0;
   if (!o->split || strcmp(o->split, "all")) {
-    has = recorded_split(summary, want, &split_idx, &n_split, msg, sizeof msg);
-    if (has < 0) {
-      fprintf(stderr, "mlff eval: %s: %s\n", o->model_path, msg);
+    if (mlff_training_split(m, want, &has, &split_idx, &n_split)) {
+      fprintf(stderr, "mlff eval: %s: %s\n", o->model_path, mlff_last_error());
       goto out;
     }
     if (!has && o->split) {

@@ -155,6 +155,12 @@ int main(int argc, char **argv) {
   /* the boxes (structures 130..139) are all in the test split */
   const char *test = strstr(js, "\"test\":[");
   CHECK(test && strstr(test, "130,131,132,133,134,135,136,137,138,139]"));
+  { /* and read back by the library's reader, as `mlff eval` reads it */
+    int rec = 0, n_test = 0, *ids = NULL;
+    CHECK_OK(mlff_training_split(m, "test", &rec, &ids, &n_test));
+    CHECK(rec == 1 && n_test >= 10 && ids && ids[n_test - 1] == 139 && ids[n_test - 10] == 130);
+    free(ids);
+  }
   /* the checkpoint exists and loads */
   mlff_model *mc;
   CHECK_OK(mlff_model_load(ck, &mc));
