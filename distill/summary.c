@@ -17,11 +17,20 @@ void mlff_sb_printf(mlff_sbuf *b, const char *fmt, ...) {
     va_start(ap, fmt);
     int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
     va_end(ap);
-    if (k < 0) { b->failed = 1; return; }
-    if (b->s && b->n + (size_t)k < b->cap) { b->n += k; return; }
+    if (k < 0) {
+      b->failed = 1;
+      return;
+    }
+    if (b->s && b->n + (size_t)k < b->cap) {
+      b->n += k;
+      return;
+    }
     size_t cap = (b->cap + k + 1) * 2;
     char *p = realloc(b->s, cap);
-    if (!p) { b->failed = 1; return; }
+    if (!p) {
+      b->failed = 1;
+      return;
+    }
     b->s = p;
     b->cap = cap;
   }
@@ -31,9 +40,12 @@ static void sb_json_string(mlff_sbuf *b, const char *s) {
   mlff_sb_printf(b, "\"");
   for (; s && *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') mlff_sb_printf(b, "\\%c", c);
-    else if (c < 0x20) mlff_sb_printf(b, "\\u%04x", c);
-    else mlff_sb_printf(b, "%c", c);
+    if (c == '"' || c == '\\')
+      mlff_sb_printf(b, "\\%c", c);
+    else if (c < 0x20)
+      mlff_sb_printf(b, "\\u%04x", c);
+    else
+      mlff_sb_printf(b, "%c", c);
   }
   mlff_sb_printf(b, "\"");
 }
@@ -44,27 +56,33 @@ static void sb_json_ints(mlff_sbuf *b, const int *v, int n) {
   mlff_sb_printf(b, "]");
 }
 
-char *mlff_summary_json(const mlff_model *m, const double *e0, double scale,
-                        const mlff_summary *s, const char *teacher) {
+char *mlff_summary_json(const mlff_model *m, const double *e0, double scale, const mlff_summary *s,
+                        const char *teacher) {
   const mlff_train_options *o = s->o;
   mlff_sbuf b = {0};
-  mlff_sb_printf(&b, "{\"trainer\":\"mlff %s train (aev-mlp, Adam, analytic force-loss gradients)\"",
-            MLFF_VERSION_STRING);
-  mlff_sb_printf(&b, ",\"loss\":\"w_energy*mean_s((dE_s/N_s)^2) + w_forces*mean_atoms(|dF_a|^2); eV, "
-                "Angstrom\"");
-  mlff_sb_printf(&b, ",\"options\":{\"w_energy\":%.9g,\"w_forces\":%.9g,\"max_epochs\":%d,"
-                "\"time_limit_s\":%.9g,\"batch_size\":%d,\"lr\":%.9g,\"lr_min\":%.9g,"
-                "\"patience\":%d,\"valid_fraction\":%.9g,\"test_fraction\":%.9g,"
-                "\"test_sources\":",
-            o->w_energy, o->w_forces, o->max_epochs, o->time_limit_s, o->batch_size, o->lr,
-            o->lr_min, o->patience, o->valid_fraction, o->test_fraction);
+  mlff_sb_printf(&b,
+                 "{\"trainer\":\"mlff %s train (aev-mlp, Adam, analytic force-loss gradients)\"",
+                 MLFF_VERSION_STRING);
+  mlff_sb_printf(&b,
+                 ",\"loss\":\"w_energy*mean_s((dE_s/N_s)^2) + w_forces*mean_atoms(|dF_a|^2); eV, "
+                 "Angstrom\"");
+  mlff_sb_printf(&b,
+                 ",\"options\":{\"w_energy\":%.9g,\"w_forces\":%.9g,\"max_epochs\":%d,"
+                 "\"time_limit_s\":%.9g,\"batch_size\":%d,\"lr\":%.9g,\"lr_min\":%.9g,"
+                 "\"patience\":%d,\"valid_fraction\":%.9g,\"test_fraction\":%.9g,"
+                 "\"test_sources\":",
+                 o->w_energy, o->w_forces, o->max_epochs, o->time_limit_s, o->batch_size, o->lr,
+                 o->lr_min, o->patience, o->valid_fraction, o->test_fraction);
   sb_json_string(&b, s->test_sources ? s->test_sources : "");
   mlff_sb_printf(&b, ",\"seed\":%llu,\"threads\":%d}", (unsigned long long)o->seed, s->n_threads);
-  mlff_sb_printf(&b, ",\"start\":\"%s\"", s->fresh ? "fresh (e0 fitted, normalisation from the "
-                                                "training set)"
-                                              : "continued from a trained model (e0, scale kept)");
-  mlff_sb_printf(&b, ",\"dataset\":{\"structures\":%d,\"train\":%d,\"valid\":%d,\"test\":%d,"
-                "\"teacher\":", s->N, s->n_train, s->n_valid, s->n_test);
+  mlff_sb_printf(&b, ",\"start\":\"%s\"",
+                 s->fresh ? "fresh (e0 fitted, normalisation from the "
+                            "training set)"
+                          : "continued from a trained model (e0, scale kept)");
+  mlff_sb_printf(&b,
+                 ",\"dataset\":{\"structures\":%d,\"train\":%d,\"valid\":%d,\"test\":%d,"
+                 "\"teacher\":",
+                 s->N, s->n_train, s->n_valid, s->n_test);
   sb_json_string(&b, teacher);
   mlff_sb_printf(&b, "}");
   mlff_sb_printf(&b, ",\"split\":{\"train\":");
@@ -78,23 +96,27 @@ char *mlff_summary_json(const mlff_model *m, const double *e0, double scale,
   for (int e = 0; e < m->n_elements; e++)
     mlff_sb_printf(&b, "%s\"%s\":%.12g", e ? "," : "", m->elements[e], e0[e]);
   mlff_sb_printf(&b, "},\"scale\":%.12g", scale);
-  mlff_sb_printf(&b, ",\"precomputed\":{\"training_atoms_and_validation_atoms\":%ld,"
-                "\"jacobian_bytes\":%zu,\"total_bytes\":%zu,\"seconds\":%.3f}",
-            s->atoms, s->jac_bytes, s->bytes, s->precompute_s);
+  mlff_sb_printf(&b,
+                 ",\"precomputed\":{\"training_atoms_and_validation_atoms\":%ld,"
+                 "\"jacobian_bytes\":%zu,\"total_bytes\":%zu,\"seconds\":%.3f}",
+                 s->atoms, s->jac_bytes, s->bytes, s->precompute_s);
   mlff_sb_printf(&b, ",\"epochs\":%d,\"steps\":%ld,\"stop\":\"%s\",\"best_epoch\":%d", s->epochs,
-            s->steps, s->stop, s->best_epoch);
-  mlff_sb_printf(&b, ",\"best_valid\":{\"loss\":%.9g,\"energy_mae_meV_per_atom\":%.6g,"
-                "\"force_mae_meV_per_A\":%.6g}",
-            s->best_loss, 1e3 * s->best_emae, 1e3 * s->best_fmae);
+                 s->steps, s->stop, s->best_epoch);
+  mlff_sb_printf(&b,
+                 ",\"best_valid\":{\"loss\":%.9g,\"energy_mae_meV_per_atom\":%.6g,"
+                 "\"force_mae_meV_per_A\":%.6g}",
+                 s->best_loss, 1e3 * s->best_emae, 1e3 * s->best_fmae);
   mlff_sb_printf(&b, ",\"last_train_loss\":%.9g", s->last_train_loss);
   if (s->have_test)
-    mlff_sb_printf(&b, ",\"test\":{\"structures\":%d,\"energy_mae_meV_per_atom\":%.6g,"
-                  "\"force_mae_meV_per_A\":%.6g,\"force_rmse_meV_per_A\":%.6g}",
-              s->n_test, 1e3 * s->test_emae, 1e3 * s->test_fmae, 1e3 * s->test_frmse);
-  mlff_sb_printf(&b, ",\"history\":{\"columns\":[\"epoch\",\"train_loss\",\"valid_loss\","
-                "\"valid_energy_mae_meV_per_atom\",\"valid_force_mae_meV_per_A\",\"lr\"],"
-                "\"rows\":[%s]}",
-            s->hist.s ? s->hist.s : "");
+    mlff_sb_printf(&b,
+                   ",\"test\":{\"structures\":%d,\"energy_mae_meV_per_atom\":%.6g,"
+                   "\"force_mae_meV_per_A\":%.6g,\"force_rmse_meV_per_A\":%.6g}",
+                   s->n_test, 1e3 * s->test_emae, 1e3 * s->test_fmae, 1e3 * s->test_frmse);
+  mlff_sb_printf(&b,
+                 ",\"history\":{\"columns\":[\"epoch\",\"train_loss\",\"valid_loss\","
+                 "\"valid_energy_mae_meV_per_atom\",\"valid_force_mae_meV_per_A\",\"lr\"],"
+                 "\"rows\":[%s]}",
+                 s->hist.s ? s->hist.s : "");
   mlff_sb_printf(&b, ",\"train_time_s\":%.3f}", s->train_s);
   if (b.failed) {
     free(b.s);
@@ -110,11 +132,14 @@ static const char *skip_ws(const char *p, const char *end) {
   return p;
 }
 
-/* End of the string token starting at p (p points at '"'): the character after the closing quote. */
+/* End of the string token starting at p (p points at '"'): the character after the closing quote.
+ */
 static const char *skip_string(const char *p, const char *end) {
   for (p++; p < end; p++) {
-    if (*p == '\\') p++;
-    else if (*p == '"') return p + 1;
+    if (*p == '\\')
+      p++;
+    else if (*p == '"')
+      return p + 1;
   }
   return end;
 }
@@ -145,7 +170,8 @@ static const char *skip_container(const char *p, const char *end) {
       p = skip_string(p, end);
       continue;
     }
-    if (*p == '{' || *p == '[') depth++;
+    if (*p == '{' || *p == '[')
+      depth++;
     else if (*p == '}' || *p == ']') {
       if (--depth == 0) return p + 1;
     }
@@ -185,8 +211,8 @@ static int parse_int_list(const char *p, const char *end, int **out, int *count)
   return -1;
 }
 
-mlff_status mlff_training_split(const mlff_model *m, const char *part, int *recorded,
-                                int **indices, int *n) {
+mlff_status mlff_training_split(const mlff_model *m, const char *part, int *recorded, int **indices,
+                                int *n) {
   *recorded = 0;
   *indices = NULL;
   *n = 0;
@@ -214,7 +240,8 @@ mlff_status mlff_training_split(const mlff_model *m, const char *part, int *reco
   if (parse_int_list(list, vend, indices, n))
     return mlff_set_error(MLFF_ERR_FORMAT,
                           "the \"%s\" entry of the split in the model's training_summary is not "
-                          "a list of structure indices", part);
+                          "a list of structure indices",
+                          part);
   *recorded = 1;
   return MLFF_OK;
 }

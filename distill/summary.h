@@ -46,7 +46,7 @@ typedef struct {
 } mlff_summary;
 
 /* The summary as JSON (malloc'd), or NULL when out of memory. e0 and scale: the trained ones. */
-char *mlff_summary_json(const mlff_model *m, const double *e0, double scale,
-                        const mlff_summary *s, const char *teacher);
+char *mlff_summary_json(const mlff_model *m, const double *e0, double scale, const mlff_summary *s,
+                        const char *teacher);
 
 #endif

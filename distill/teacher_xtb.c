@@ -6,8 +6,8 @@
  * (atomic numbers in the same order, same periodicity), only the coordinates are updated and
  * the SCF starts from the previous wavefunction (about 3–5 ms for benzene instead of ~7).
  *
- * Threads: libxtb runs on one thread (OpenMP and OpenBLAS) during our calls, unless the
- * environment variable MLFF_TEACHER_THREADS says otherwise; the caller's thread counts are
+ * Threads: libxtb runs on one thread (OpenMP and OpenBLAS) during our calls, unless
+ * mlff_teacher_set_threads says otherwise; the caller's thread counts are
  * restored afterwards. For molecules of tens of atoms libxtb's threading gains little, while
  * one process per core (as `mlff label --jobs` runs) gains nearly the core count; and a fixed
  * count keeps results bitwise reproducible, which resuming a labelling run relies on.
@@ -33,7 +33,7 @@ struct mlff_teacher {
 };
 
 static mlff_status no_xtb(void) {
-  return mlff_set_error(MLFF_ERR_UNSUPPORTED, "this libmlff was built without libxtb, so the GFN2-xTB "
+  return mlff_set_error(MLFF_ERR_UNSUPPORTED, "this libmlff_distill was built without libxtb, so the GFN2-xTB "
                    "teacher is not available: install libxtb-dev (Debian: apt-get install "
                    "libxtb-dev xtb) and rebuild mlff");
 }
@@ -51,6 +51,7 @@ mlff_status mlff_teacher_compute(mlff_teacher *t, const mlff_frame *f, double *e
                                  double *forces) {
   return no_xtb();
 }
+mlff_status mlff_teacher_set_threads(mlff_teacher *t, int n_threads) { return no_xtb(); }
 
 #else
 
@@ -117,20 +118,17 @@ mlff_status mlff_teacher_create_xtb(mlff_teacher **out) {
   }
   xtb_setVerbosity(t->env, XTB_VERBOSITY_MUTED);
   t->threads = 1;
-  const char *e = getenv("MLFF_TEACHER_THREADS");
-  if (e && *e) {
-    char *end;
-    long v = strtol(e, &end, 10);
-    if (*end || v < 1 || v > 1024) {
-      xtb_delEnvironment(&t->env);
-      free(t);
-      return mlff_set_error(MLFF_ERR_ARGUMENT, "MLFF_TEACHER_THREADS is '%s'; it must be a positive "
-                       "integer (libxtb's threads), or unset for one", e);
-    }
-    t->threads = (int)v;
-  }
   snprintf(t->name, sizeof t->name, "GFN2-xTB (libxtb %s)", MLFF_XTB_VERSION);
   *out = t;
+  return MLFF_OK;
+}
+
+mlff_status mlff_teacher_set_threads(mlff_teacher *t, int n_threads) {
+  if (!t) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_teacher_set_threads: teacher is NULL");
+  if (n_threads < 1 || n_threads > 1024)
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "the teacher's thread count must be 1 to 1024, not %d",
+                          n_threads);
+  t->threads = n_threads;
   return MLFF_OK;
 }
 

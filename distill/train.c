@@ -29,7 +29,9 @@ static uint64_t rand_below(uint64_t *s, uint64_t n) {
 static void shuffle(int *v, int n, uint64_t *rng) {
   for (int i = n - 1; i > 0; i--) {
     int j = (int)rand_below(rng, (uint64_t)i + 1);
-    int t = v[i]; v[i] = v[j]; v[j] = t;
+    int t = v[i];
+    v[i] = v[j];
+    v[j] = t;
   }
 }
 
@@ -37,7 +39,6 @@ static int cmp_int(const void *a, const void *b) {
   int x = *(const int *)a, y = *(const int *)b;
   return (x > y) - (x < y);
 }
-
 
 /* ---- mlff_train ------------------------------------------------------------------------------ */
 
@@ -80,8 +81,8 @@ static mlff_status check_options(const mlff_train_options *o) {
   if (!(o->valid_fraction + o->test_fraction < 1))
     BAD("validation + test fractions (%g + %g) leave nothing to train on", o->valid_fraction,
         o->test_fraction);
-  if (o->n_threads < 0) BAD("thread count must be >= 0 (0 = OpenMP's default), not %d",
-                            o->n_threads);
+  if (o->n_threads < 0)
+    BAD("thread count must be >= 0 (0 = OpenMP's default), not %d", o->n_threads);
   return MLFF_OK;
 #undef BAD
 }
@@ -108,7 +109,10 @@ static double now_s(void) { return omp_get_wtime(); }
 static mlff_status test_errors(const mlff_model *m, const mlff_dataset *d, const int *idx, int n,
                                int n_threads, mlff_summary *s) {
   mlff_calc *c;
-  mlff_calc_options co = {MLFF_DEVICE_CPU, 0, n_threads, 0, 0};
+  mlff_calc_options co;
+  mlff_calc_options_default(&co);
+  co.device = MLFF_DEVICE_CPU;
+  co.n_threads = n_threads;
   mlff_status st = mlff_calc_create(m, &co, &c);
   if (st) return st;
   double se = 0, sf = 0, sf2 = 0;
@@ -223,8 +227,10 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
         if (mlff_dataset_get(d, i, &f, &src) == MLFF_OK && src && !strcmp(src, tag)) found = 1;
       }
       if (!found) {
-        st = mlff_set_error(MLFF_ERR_ARGUMENT, "test sources: no structure of the dataset has source "
-                                          "'%s'", tag);
+        st = mlff_set_error(MLFF_ERR_ARGUMENT,
+                            "test sources: no structure of the dataset has source "
+                            "'%s'",
+                            tag);
         goto out;
       }
     }
@@ -233,14 +239,18 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   /* split: held-out sources to test; the rest shuffled (seeded) into valid, test, train */
   int n_pool = 0, n_held = 0;
   for (int i = 0; i < N; i++) {
-    if (!held[i]) all[n_pool++] = i;
-    else n_held++;
+    if (!held[i])
+      all[n_pool++] = i;
+    else
+      n_held++;
   }
   if (n_pool < 2) {
-    st = mlff_set_error(MLFF_ERR_ARGUMENT,
-                   "the training set is empty: of %d structures, %d are held out by their source "
-                   "tag (%s) and %d remain; training needs at least 2 (training and "
-                   "validation)", N, n_held, test_sources ? test_sources : "none", n_pool);
+    st = mlff_set_error(
+        MLFF_ERR_ARGUMENT,
+        "the training set is empty: of %d structures, %d are held out by their source "
+        "tag (%s) and %d remain; training needs at least 2 (training and "
+        "validation)",
+        N, n_held, test_sources ? test_sources : "none", n_pool);
     goto out;
   }
   uint64_t rng = o->seed ^ 0x6d6c66662d73706cull; /* "mlff-spl" */
@@ -252,9 +262,9 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   int n_train = n_pool - n_valid - n_test_r;
   if (n_train < 1) {
     st = mlff_set_error(MLFF_ERR_ARGUMENT,
-                   "the training set is empty: %d structures, %d held out by source, %d for "
-                   "validation, %d for test (use more data or smaller fractions)",
-                   N, n_held, n_valid, n_test_r);
+                        "the training set is empty: %d structures, %d held out by source, %d for "
+                        "validation, %d for test (use more data or smaller fractions)",
+                        N, n_held, n_valid, n_test_r);
     goto out;
   }
   train = malloc((size_t)n_train * sizeof(int));
@@ -279,8 +289,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   memcpy(ids, train, (size_t)n_train * sizeof(int));
   memcpy(ids + n_train, valid, (size_t)n_valid * sizeof(int));
   double t0 = now_s();
-  if ((st = mlff_trainer_create(m, d, n_train + n_valid, ids, jacobian_fp64, n_threads,
-                                &t)))
+  if ((st = mlff_trainer_create(m, d, n_train + n_valid, ids, jacobian_fp64, n_threads, &t)))
     goto out;
   for (int i = 0; i < n_train + n_valid; i++) ids[i] = i;
   const int *tr_ids = ids, *va_ids = ids + n_train;
@@ -332,8 +341,9 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
         goto out;
       if (!isfinite(loss)) {
         st = mlff_set_error(MLFF_ERR_ARGUMENT,
-                       "training diverged in epoch %d (loss %g); try a smaller learning rate "
-                       "(now %g)", epoch, loss, lr);
+                            "training diverged in epoch %d (loss %g); try a smaller learning rate "
+                            "(now %g)",
+                            epoch, loss, lr);
         goto out;
       }
       sum.steps++;
@@ -362,8 +372,10 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
     sum.epochs = epoch;
     sum.last_train_loss = loss_sum / loss_n;
     if (!isfinite(ve.loss)) {
-      st = mlff_set_error(MLFF_ERR_ARGUMENT, "training diverged in epoch %d (validation loss %g); try a "
-                                        "smaller learning rate (now %g)", epoch, ve.loss, lr);
+      st = mlff_set_error(MLFF_ERR_ARGUMENT,
+                          "training diverged in epoch %d (validation loss %g); try a "
+                          "smaller learning rate (now %g)",
+                          epoch, ve.loss, lr);
       goto out;
     }
     int improved = ve.loss < sum.best_loss;
@@ -382,15 +394,18 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
       }
     }
     mlff_sb_printf(&sum.hist, "%s[%d,%.6g,%.6g,%.5g,%.5g,%.3g]", epoch > 1 ? "," : "", epoch,
-              sum.last_train_loss, ve.loss, 1e3 * emae, 1e3 * fmae, lr_epoch);
+                   sum.last_train_loss, ve.loss, 1e3 * emae, 1e3 * fmae, lr_epoch);
     double elapsed = now_s() - t_start;
     sum.train_s = now_s() - t_loop;
     int stop = 0;
-    if (since_best >= o->patience) { stop = 1; sum.stop = "patience"; }
-    else if (out_of_time || (o->time_limit_s > 0 && elapsed + valid_s >= o->time_limit_s)) {
+    if (since_best >= o->patience) {
+      stop = 1;
+      sum.stop = "patience";
+    } else if (out_of_time || (o->time_limit_s > 0 && elapsed + valid_s >= o->time_limit_s)) {
       stop = 1;
       sum.stop = "time_limit";
-    } else if (epoch == o->max_epochs) stop = 1;
+    } else if (epoch == o->max_epochs)
+      stop = 1;
     if (improved && o->checkpoint) {
       if (!(st = mlff_trainer_export(t, m)) && !(st = set_summary(m, t, &sum, teacher))) {
         if (*teacher) st = mlff_model_set_attr(m, "teacher", teacher);
@@ -425,15 +440,25 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   memcpy(mlff_trainer_params(t), best, P * sizeof(double));
   if ((st = mlff_trainer_export(t, m))) goto out;
   if ((st = mlff_model_set_attr(m, "teacher",
-                                 *teacher ? teacher : "unknown (the dataset names no teacher)")))
+                                *teacher ? teacher : "unknown (the dataset names no teacher)")))
     goto out;
   if ((st = test_errors(m, d, test, n_test, n_threads, &sum))) goto out;
   sum.train_s = now_s() - t_loop;
   st = set_summary(m, t, &sum, teacher);
 out:
-  free(all); free(held); free(sp); free(train); free(valid); free(test); free(ids); free(perm);
-  free(grad); free(am); free(av); free(best); free(sum.hist.s);
+  free(all);
+  free(held);
+  free(sp);
+  free(train);
+  free(valid);
+  free(test);
+  free(ids);
+  free(perm);
+  free(grad);
+  free(am);
+  free(av);
+  free(best);
+  free(sum.hist.s);
   mlff_trainer_free(t);
   return st;
 }
-

@@ -45,7 +45,7 @@ mlff_status mlff_trainer_setup(mlff_trainer *t, int n_fit, const int *fit, int f
 
 size_t mlff_trainer_n_params(const mlff_trainer *t);
 int mlff_trainer_structure_atoms(const mlff_trainer *t, int i); /* atoms of structure i */
-double *mlff_trainer_params(mlff_trainer *t); /* theta, writable */
+double *mlff_trainer_params(mlff_trainer *t);                   /* theta, writable */
 double mlff_trainer_scale(const mlff_trainer *t);
 const double *mlff_trainer_e0(const mlff_trainer *t);
 size_t mlff_trainer_jacobian_bytes(const mlff_trainer *t); /* J storage, bytes */
@@ -61,11 +61,11 @@ mlff_status mlff_trainer_loss_grad(mlff_trainer *t, int n, const int *ids, doubl
 typedef struct {
   int n_structures;
   long n_atoms;
-  double loss;          /* as mlff_trainer_loss_grad */
-  double sum_abs_e;     /* sum_s |dE_s| / N_s, eV/atom */
-  double sum_sq_e;      /* sum_s (dE_s / N_s)^2 */
-  double sum_abs_f;     /* sum over atoms and components of |dF|, eV/Å */
-  double sum_sq_f;      /* sum over atoms of |dF|^2 */
+  double loss;      /* as mlff_trainer_loss_grad */
+  double sum_abs_e; /* sum_s |dE_s| / N_s, eV/atom */
+  double sum_sq_e;  /* sum_s (dE_s / N_s)^2 */
+  double sum_abs_f; /* sum over atoms and components of |dF|, eV/Å */
+  double sum_sq_f;  /* sum over atoms of |dF|^2 */
 } mlff_trainer_errors;
 mlff_status mlff_trainer_errors_of(mlff_trainer *t, int n, const int *ids, double w_energy,
                                    double w_forces, mlff_trainer_errors *e);

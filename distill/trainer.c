@@ -58,21 +58,21 @@ mlff_status mlff_trainer_check_frame(const mlff_frame *f, int index) {
     return mlff_set_error(MLFF_ERR_ARGUMENT, "dataset structure %d has no atoms", index);
   if (!f->has_energy || !f->has_forces || !f->forces)
     return mlff_set_error(MLFF_ERR_ARGUMENT, "dataset structure %d lacks %s", index,
-                     !f->has_energy ? "its energy label" : "its force labels");
+                          !f->has_energy ? "its energy label" : "its force labels");
   if (!isfinite(f->energy))
     return mlff_set_error(MLFF_ERR_ARGUMENT, "dataset structure %d: energy is not finite", index);
   for (int i = 0; i < 3 * f->n_atoms; i++)
     if (!isfinite(f->positions[i]) || !isfinite(f->forces[i]))
       return mlff_set_error(MLFF_ERR_ARGUMENT, "dataset structure %d: %s of atom %d is not finite",
-                       index, isfinite(f->positions[i]) ? "force" : "position", i / 3);
+                            index, isfinite(f->positions[i]) ? "force" : "position", i / 3);
   if (!f->has_cell && (f->pbc[0] || f->pbc[1] || f->pbc[2]))
     return mlff_set_error(MLFF_ERR_ARGUMENT, "dataset structure %d: pbc set but no cell", index);
   if (frame_periodic(f)) {
     double inv[9], det;
     mlff_inverse3(f->cell, inv, &det);
     if (!(fabs(det) > 1e-9) || !isfinite(det))
-      return mlff_set_error(MLFF_ERR_ARGUMENT, "dataset structure %d: cell is singular (volume %g Å^3)",
-                       index, det);
+      return mlff_set_error(MLFF_ERR_ARGUMENT,
+                            "dataset structure %d: cell is singular (volume %g Å^3)", index, det);
   }
   return MLFF_OK;
 }
@@ -89,7 +89,8 @@ static mlff_status frame_neighbors(const mlff_frame *f, const int *species, doub
   int *off = malloc(((size_t)n + 1) * sizeof(int));
   mlff_neighbor_entry *nb = malloc((len + 1) * sizeof *nb);
   if (!off || !nb) {
-    free(off); free(nb);
+    free(off);
+    free(nb);
     mlff_images_free(&im);
     return MLFF_ERR_NOMEM;
   }
@@ -116,22 +117,22 @@ static mlff_status frame_neighbors(const mlff_frame *f, const int *species, doub
 
 /* One precomputed structure. */
 typedef struct {
-  int n;                 /* atoms */
-  int *species;          /* [n] */
-  double energy;         /* reference, eV */
-  double *forces;        /* [n][3] reference, eV/Å */
-  double *G;             /* [n][D] raw descriptors */
-  int *nb_off;           /* [n+1] neighbour ranges */
-  int *owner;            /* [n_nb] the atom (of this structure) a neighbour is, or is an image of */
-  uint8_t *info;         /* [n_nb] species | NB_RADIAL | NB_ANGULAR: which J blocks are stored */
-  size_t *jac_off;       /* [n+1] start of each atom's J rows (in elements of 3 values) */
-  void *J;               /* float or double [rows][3] */
+  int n;           /* atoms */
+  int *species;    /* [n] */
+  double energy;   /* reference, eV */
+  double *forces;  /* [n][3] reference, eV/Å */
+  double *G;       /* [n][D] raw descriptors */
+  int *nb_off;     /* [n+1] neighbour ranges */
+  int *owner;      /* [n_nb] the atom (of this structure) a neighbour is, or is an image of */
+  uint8_t *info;   /* [n_nb] species | NB_RADIAL | NB_ANGULAR: which J blocks are stored */
+  size_t *jac_off; /* [n+1] start of each atom's J rows (in elements of 3 values) */
+  void *J;         /* float or double [rows][3] */
 } tstruct_t;
 
 typedef struct {
-  int L;                          /* layers */
-  int sizes[MLFF_MAX_LAYERS + 1]; /* D ... 1 */
-  size_t off, len;                /* this element's slice of theta */
+  int L;                                               /* layers */
+  int sizes[MLFF_MAX_LAYERS + 1];                      /* D ... 1 */
+  size_t off, len;                                     /* this element's slice of theta */
   size_t woff[MLFF_MAX_LAYERS], boff[MLFF_MAX_LAYERS]; /* within the slice */
 } layout_t;
 
@@ -160,36 +161,53 @@ struct mlff_trainer {
   layout_t lay[MLFF_MAX_ELEMENTS];
   size_t P;
   double *theta;
-  double *mu, *sigma;  /* [S][D] */
-  float *fmin, *fmax;  /* [S][D] */
+  double *mu, *sigma; /* [S][D] */
+  float *fmin, *fmax; /* [S][D] */
   double e0[MLFF_MAX_ELEMENTS], scale;
-  int ready;           /* setup done */
+  int ready; /* setup done */
   /* batch workspace (grow-only) */
   ews_t ws[MLFF_MAX_ELEMENTS];
   size_t cap_atoms, cap_structs, cap_blocks, cap_gbuf;
-  int *row;            /* [atoms] row of each batch atom within its element */
-  int *atom0;          /* [structs+1] first batch atom of each structure */
-  double *Fp, *lam;    /* [atoms][3] */
+  int *row;                      /* [atoms] row of each batch atom within its element */
+  int *atom0;                    /* [structs+1] first batch atom of each structure */
+  double *Fp, *lam;              /* [atoms][3] */
   double *s_de, *s_sqf, *s_absf; /* [structs] */
   block_t *blocks;
-  double *gbuf;        /* [blocks][max len] */
-  double *scratch;     /* [threads][2 D] */
+  double *gbuf;    /* [blocks][max len] */
+  double *scratch; /* [threads][2 D] */
 };
 
 static void tstruct_free(tstruct_t *s) {
-  free(s->species); free(s->forces); free(s->G); free(s->nb_off); free(s->owner);
-  free(s->info); free(s->jac_off); free(s->J);
+  free(s->species);
+  free(s->forces);
+  free(s->G);
+  free(s->nb_off);
+  free(s->owner);
+  free(s->info);
+  free(s->jac_off);
+  free(s->J);
 }
 
 void mlff_trainer_free(mlff_trainer *t) {
   if (!t) return;
   for (int i = 0; i < t->n; i++) tstruct_free(&t->st[i]);
   free(t->st);
-  free(t->theta); free(t->mu); free(t->sigma); free(t->fmin); free(t->fmax);
+  free(t->theta);
+  free(t->mu);
+  free(t->sigma);
+  free(t->fmin);
+  free(t->fmax);
   for (int e = 0; e < MLFF_MAX_ELEMENTS; e++) free(t->ws[e].mem);
-  free(t->row); free(t->atom0); free(t->Fp); free(t->lam);
-  free(t->s_de); free(t->s_sqf); free(t->s_absf);
-  free(t->blocks); free(t->gbuf); free(t->scratch);
+  free(t->row);
+  free(t->atom0);
+  free(t->Fp);
+  free(t->lam);
+  free(t->s_de);
+  free(t->s_sqf);
+  free(t->s_absf);
+  free(t->blocks);
+  free(t->gbuf);
+  free(t->scratch);
   free(t);
 }
 
@@ -248,16 +266,24 @@ static mlff_status precompute(const mlff_trainer *t, const mlff_frame *f, const 
       uint8_t info = s->info[off[i] + k];
       int sk = info & NB_SPECIES;
       int starts[1 + MLFF_MAX_ELEMENTS], lens[1 + MLFF_MAX_ELEMENTS], nblk = 0;
-      if (info & NB_RADIAL) { starts[nblk] = sk * t->nR; lens[nblk++] = t->nR; }
+      if (info & NB_RADIAL) {
+        starts[nblk] = sk * t->nR;
+        lens[nblk++] = t->nR;
+      }
       if (info & NB_ANGULAR)
-        for (int u = 0; u < t->S; u++) { starts[nblk] = t->ang_off[sk][u]; lens[nblk++] = t->nAZ; }
+        for (int u = 0; u < t->S; u++) {
+          starts[nblk] = t->ang_off[sk][u];
+          lens[nblk++] = t->nAZ;
+        }
       for (int b = 0; b < nblk; b++) { /* a block of len rows, stored [3][len] */
         const int len = lens[b];
         for (int q = 0; q < len; q++) {
           const double *src = Jd + (size_t)(starts[b] + q) * stride + 3 * k;
           for (int x = 0; x < 3; x++) {
-            if (t->fp64) ((double *)s->J)[3 * row + (size_t)x * len + q] = src[x];
-            else ((float *)s->J)[3 * row + (size_t)x * len + q] = (float)src[x];
+            if (t->fp64)
+              ((double *)s->J)[3 * row + (size_t)x * len + q] = src[x];
+            else
+              ((float *)s->J)[3 * row + (size_t)x * len + q] = (float)src[x];
           }
         }
         row += len;
@@ -277,8 +303,9 @@ static size_t tstruct_bytes(const mlff_trainer *t, const tstruct_t *s, size_t *j
   size_t n_nb = (size_t)s->nb_off[s->n];
   size_t j = s->jac_off[s->n] * 3 * (t->fp64 ? sizeof(double) : sizeof(float));
   *jac += j;
-  return j + (size_t)s->n * (sizeof(int) + 3 * sizeof(double) + t->D * sizeof(double) +
-                             sizeof(int) + sizeof(size_t)) +
+  return j +
+         (size_t)s->n * (sizeof(int) + 3 * sizeof(double) + t->D * sizeof(double) + sizeof(int) +
+                         sizeof(size_t)) +
          n_nb * (sizeof(int) + 1);
 }
 
@@ -289,8 +316,8 @@ mlff_status mlff_trainer_create(const mlff_model *m, const mlff_dataset *d, int 
   if (!m || !d || n < 0 || (n > 0 && !indices))
     return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_trainer_create: NULL argument");
   if (m->n_elements > 15)
-    return mlff_set_error(MLFF_ERR_UNSUPPORTED, "training supports up to 15 elements, the model has %d",
-                     m->n_elements);
+    return mlff_set_error(MLFF_ERR_UNSUPPORTED,
+                          "training supports up to 15 elements, the model has %d", m->n_elements);
   mlff_trainer *t = calloc(1, sizeof *t);
   if (!t) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   t->m = m;
@@ -315,8 +342,9 @@ mlff_status mlff_trainer_create(const mlff_model *m, const mlff_dataset *d, int 
     memcpy(l->sizes, net->sizes, sizeof l->sizes);
     if (l->sizes[0] != t->D || l->sizes[l->L] != 1) {
       mlff_trainer_free(t);
-      return mlff_set_error(MLFF_ERR_ARGUMENT, "network %s maps %d -> %d; expected %d inputs, 1 output",
-                       m->elements[e], l->sizes[0], l->sizes[l->L], t->D);
+      return mlff_set_error(MLFF_ERR_ARGUMENT,
+                            "network %s maps %d -> %d; expected %d inputs, 1 output",
+                            m->elements[e], l->sizes[0], l->sizes[l->L], t->D);
     }
     l->off = P;
     size_t q = 0;
@@ -408,8 +436,10 @@ static void lsq_min_norm(int n, int k, const double *A, const double *b, double 
     double off = 0.0, diag = 0.0;
     for (int i = 0; i < k; i++)
       for (int j = 0; j < k; j++) {
-        if (i == j) diag += M[i][j] * M[i][j];
-        else off += M[i][j] * M[i][j];
+        if (i == j)
+          diag += M[i][j] * M[i][j];
+        else
+          off += M[i][j] * M[i][j];
       }
     if (off <= 1e-30 * diag) break;
     for (int p = 0; p < k; p++)
@@ -449,11 +479,12 @@ static void lsq_min_norm(int n, int k, const double *A, const double *b, double 
 mlff_status mlff_trainer_setup(mlff_trainer *t, int n_fit, const int *fit, int fresh) {
   const int S = t->S, D = t->D;
   const mlff_model *m = t->m;
-  if (n_fit < 1) return mlff_set_error(MLFF_ERR_ARGUMENT, "no structures to fit the normalisation on");
+  if (n_fit < 1)
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "no structures to fit the normalisation on");
   for (int i = 0; i < n_fit; i++)
     if (fit[i] < 0 || fit[i] >= t->n)
       return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %d outside the trainer's 0..%d", fit[i],
-                       t->n - 1);
+                            t->n - 1);
   /* per-element feature statistics over the fit set (serial: a fixed summation order) */
   long count[MLFF_MAX_ELEMENTS] = {0};
   double *sq = calloc((size_t)S * D, sizeof(double));
@@ -476,9 +507,11 @@ mlff_status mlff_trainer_setup(mlff_trainer *t, int n_fit, const int *fit, int f
   for (int e = 0; e < S; e++) {
     if (!count[e]) {
       free(sq);
-      return mlff_set_error(MLFF_ERR_ARGUMENT,
-                       "element %s of the model has no atoms in the training set (nothing would "
-                       "train its network)", m->elements[e]);
+      return mlff_set_error(
+          MLFF_ERR_ARGUMENT,
+          "element %s of the model has no atoms in the training set (nothing would "
+          "train its network)",
+          m->elements[e]);
     }
     for (int f = 0; f < D; f++) t->mu[(size_t)e * D + f] /= count[e];
   }
@@ -537,9 +570,11 @@ mlff_status mlff_trainer_setup(mlff_trainer *t, int n_fit, const int *fit, int f
     }
   }
   if (fresh) {
-    double *A = malloc((size_t)n_fit * S * sizeof(double)), *E = malloc((size_t)n_fit * sizeof(double));
+    double *A = malloc((size_t)n_fit * S * sizeof(double)),
+           *E = malloc((size_t)n_fit * sizeof(double));
     if (!A || !E) {
-      free(A); free(E);
+      free(A);
+      free(E);
       return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < n_fit; i++) {
@@ -558,7 +593,8 @@ mlff_status mlff_trainer_setup(mlff_trainer *t, int n_fit, const int *fit, int f
       ss += r * r / t->st[fit[i]].n;
     }
     t->scale = fmax(sqrt(ss / n_fit), 0.01);
-    free(A); free(E);
+    free(A);
+    free(E);
   } else {
     for (int e = 0; e < S; e++) t->e0[e] = m->e0[e];
     t->scale = m->scale;
@@ -571,7 +607,8 @@ mlff_status mlff_trainer_export(const mlff_trainer *t, mlff_model *m) {
   const int S = t->S, D = t->D;
   if (!t->ready) return mlff_set_error(MLFF_ERR_ARGUMENT, "trainer not set up");
   if (m->n_elements != S || m->n_features != D)
-    return mlff_set_error(MLFF_ERR_ARGUMENT, "export: the model's shape differs from the trainer's");
+    return mlff_set_error(MLFF_ERR_ARGUMENT,
+                          "export: the model's shape differs from the trainer's");
   for (int e = 0; e < S; e++) {
     mlff_network *net = &m->net[e];
     const layout_t *l = &t->lay[e];
@@ -598,7 +635,8 @@ mlff_status mlff_trainer_export(const mlff_trainer *t, mlff_model *m) {
     mlff_network_sync(net);
     if (!net->feature_min) net->feature_min = malloc((size_t)D * sizeof(float));
     if (!net->feature_max) net->feature_max = malloc((size_t)D * sizeof(float));
-    if (!net->feature_min || !net->feature_max) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+    if (!net->feature_min || !net->feature_max)
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     memcpy(net->feature_min, t->fmin + (size_t)e * D, (size_t)D * sizeof(float));
     memcpy(net->feature_max, t->fmax + (size_t)e * D, (size_t)D * sizeof(float));
     m->e0[e] = t->e0[e];
@@ -612,7 +650,11 @@ mlff_status mlff_trainer_export(const mlff_trainer *t, mlff_model *m) {
 /* Activation, first and second derivative. */
 static inline double act3(mlff_activation a, double x, double *d1, double *d2) {
   if (a == MLFF_ACT_CELU) {
-    if (x > 0) { *d1 = 1.0; *d2 = 0.0; return x; }
+    if (x > 0) {
+      *d1 = 1.0;
+      *d2 = 0.0;
+      return x;
+    }
     double e = exp(x / 0.1);
     *d1 = e;
     *d2 = e / 0.1;
@@ -646,21 +688,34 @@ static mlff_status ews_ensure(mlff_trainer *t, int e, size_t rows) {
   w->mem = mem;
   w->cap = cap;
   double *q = mem;
-  w->X0 = q; q += cap * t->D;
-  w->V = q; q += cap * t->D;
-  w->U = q; q += cap * t->D;
-  w->y = q; q += cap;
-  w->c = q; q += cap;
+  w->X0 = q;
+  q += cap * t->D;
+  w->V = q;
+  q += cap * t->D;
+  w->U = q;
+  q += cap * t->D;
+  w->y = q;
+  q += cap;
+  w->c = q;
+  q += cap;
   for (int k = 0; k + 1 < l->L; k++) {
     size_t o = cap * l->sizes[k + 1];
-    w->H[k] = q; q += o;
-    w->S1[k] = q; q += o;
-    w->S2[k] = q; q += o;
-    w->Ad[k] = q; q += o;
-    w->Gd[k] = q; q += o;
-    w->Zd[k] = q; q += o;
-    w->Hd[k] = q; q += o;
-    w->A[k] = q; q += o;
+    w->H[k] = q;
+    q += o;
+    w->S1[k] = q;
+    q += o;
+    w->S2[k] = q;
+    q += o;
+    w->Ad[k] = q;
+    q += o;
+    w->Gd[k] = q;
+    q += o;
+    w->Zd[k] = q;
+    q += o;
+    w->Hd[k] = q;
+    q += o;
+    w->A[k] = q;
+    q += o;
   }
   return MLFF_OK;
 }
@@ -708,8 +763,8 @@ static void block_pass1(mlff_trainer *t, int e, int r0, int R) {
     double *Gd = w->Gd[k] + (size_t)r0 * o;
     for (size_t i = 0; i < (size_t)R * o; i++) Gd[i] = Ad[i] * S1[i];
     double *dst = k ? w->Ad[k - 1] + (size_t)r0 * ni : V;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, ni, o, 1.0, Gd, o,
-                th + l->woff[k], ni, 0.0, dst, ni);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, ni, o, 1.0, Gd, o, th + l->woff[k],
+                ni, 0.0, dst, ni);
   }
 }
 
@@ -772,14 +827,14 @@ static void block_pass2(mlff_trainer *t, int e, int r0, int R, int tangent, doub
     double *gW = g + l->woff[k], *gb = g + l->boff[k];
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, ni, R, 1.0, A, o, Hp, ni, 0.0, gW, ni);
     if (tangent)
-      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, ni, R, 1.0, Gd, o, Hdp, ni, 1.0,
-                  gW, ni);
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, ni, R, 1.0, Gd, o, Hdp, ni, 1.0, gW,
+                  ni);
     for (int i = 0; i < o; i++) gb[i] = 0.0;
     for (int r = 0; r < R; r++)
       for (int i = 0; i < o; i++) gb[i] += A[(size_t)r * o + i];
     if (k)
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, ni, o, 1.0, A, o,
-                  th + l->woff[k], ni, 0.0, w->A[k - 1] + (size_t)r0 * ni, ni);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, ni, o, 1.0, A, o, th + l->woff[k],
+                  ni, 0.0, w->A[k - 1] + (size_t)r0 * ni, ni);
   }
 }
 
@@ -787,70 +842,77 @@ static void block_pass2(mlff_trainer *t, int e, int r0, int R, int tangent, doub
  * stored component-major, [3][len], so that the loops vectorise):
  * forces: g_k = sum_f v[f] J[f][k]; F_owner(k) -= g_k; F_a += g_k;
  * tangent: u[f] += J[f][k] . (lam_owner(k) - lam_a). */
-#define DEFINE_CONTRACTIONS(T, FORCES, TANGENT)                                                  \
-  static inline void FORCES##_block(const T *J, const double *v, int len, double *g) {           \
-    double g0 = 0, g1 = 0, g2 = 0;                                                               \
-    const T *Jy = J + len, *Jz = J + 2 * len;                                                    \
-    for (int q = 0; q < len; q++) {                                                              \
-      g0 += v[q] * J[q];                                                                         \
-      g1 += v[q] * Jy[q];                                                                        \
-      g2 += v[q] * Jz[q];                                                                        \
-    }                                                                                            \
-    g[0] += g0; g[1] += g1; g[2] += g2;                                                          \
-  }                                                                                              \
-  static void FORCES(const mlff_trainer *t, const tstruct_t *s, int a, const double *v,          \
-                     double *F) {                                                                \
-    const T *J = (const T *)s->J + 3 * s->jac_off[a];                                            \
-    const int nR = t->nR, nAZ = t->nAZ, S = t->S;                                                \
-    double fa0 = 0, fa1 = 0, fa2 = 0;                                                            \
-    for (int k = s->nb_off[a]; k < s->nb_off[a + 1]; k++) {                                      \
-      uint8_t info = s->info[k];                                                                 \
-      int sk = info & NB_SPECIES;                                                                \
-      double g[3] = {0, 0, 0};                                                                   \
-      if (info & NB_RADIAL) {                                                                    \
-        FORCES##_block(J, v + sk * nR, nR, g);                                                   \
-        J += 3 * nR;                                                                             \
-      }                                                                                          \
-      if (info & NB_ANGULAR)                                                                     \
-        for (int u = 0; u < S; u++) {                                                            \
-          FORCES##_block(J, v + t->ang_off[sk][u], nAZ, g);                                      \
-          J += 3 * nAZ;                                                                          \
-        }                                                                                        \
-      double *fo = F + 3 * (size_t)s->owner[k];                                                  \
-      fo[0] -= g[0]; fo[1] -= g[1]; fo[2] -= g[2];                                               \
-      fa0 += g[0]; fa1 += g[1]; fa2 += g[2];                                                     \
-    }                                                                                            \
-    F[3 * a] += fa0; F[3 * a + 1] += fa1; F[3 * a + 2] += fa2;                                   \
-  }                                                                                              \
-  static inline void TANGENT##_block(const T *J, double m0, double m1, double m2, int len,       \
-                                     double *u) {                                                \
-    const T *Jy = J + len, *Jz = J + 2 * len;                                                    \
-    for (int q = 0; q < len; q++) u[q] += J[q] * m0 + Jy[q] * m1 + Jz[q] * m2;                   \
-  }                                                                                              \
-  static void TANGENT(const mlff_trainer *t, const tstruct_t *s, int a, const double *lam,       \
-                      double *u_out) {                                                           \
-    const T *J = (const T *)s->J + 3 * s->jac_off[a];                                            \
-    const int nR = t->nR, nAZ = t->nAZ, S = t->S;                                                \
-    const double *la = lam + 3 * (size_t)a;                                                      \
-    for (int k = s->nb_off[a]; k < s->nb_off[a + 1]; k++) {                                      \
-      uint8_t info = s->info[k];                                                                 \
-      int sk = info & NB_SPECIES;                                                                \
-      const double *lo = lam + 3 * (size_t)s->owner[k];                                          \
-      double m0 = lo[0] - la[0], m1 = lo[1] - la[1], m2 = lo[2] - la[2];                         \
-      if (info & NB_RADIAL) {                                                                    \
-        TANGENT##_block(J, m0, m1, m2, nR, u_out + sk * nR);                                     \
-        J += 3 * nR;                                                                             \
-      }                                                                                          \
-      if (info & NB_ANGULAR)                                                                     \
-        for (int w = 0; w < S; w++) {                                                            \
-          TANGENT##_block(J, m0, m1, m2, nAZ, u_out + t->ang_off[sk][w]);                        \
-          J += 3 * nAZ;                                                                          \
-        }                                                                                        \
-    }                                                                                            \
+#define DEFINE_CONTRACTIONS(T, FORCES, TANGENT)                                                    \
+  static inline void FORCES##_block(const T *J, const double *v, int len, double *g) {             \
+    double g0 = 0, g1 = 0, g2 = 0;                                                                 \
+    const T *Jy = J + len, *Jz = J + 2 * len;                                                      \
+    for (int q = 0; q < len; q++) {                                                                \
+      g0 += v[q] * J[q];                                                                           \
+      g1 += v[q] * Jy[q];                                                                          \
+      g2 += v[q] * Jz[q];                                                                          \
+    }                                                                                              \
+    g[0] += g0;                                                                                    \
+    g[1] += g1;                                                                                    \
+    g[2] += g2;                                                                                    \
+  }                                                                                                \
+  static void FORCES(const mlff_trainer *t, const tstruct_t *s, int a, const double *v,            \
+                     double *F) {                                                                  \
+    const T *J = (const T *)s->J + 3 * s->jac_off[a];                                              \
+    const int nR = t->nR, nAZ = t->nAZ, S = t->S;                                                  \
+    double fa0 = 0, fa1 = 0, fa2 = 0;                                                              \
+    for (int k = s->nb_off[a]; k < s->nb_off[a + 1]; k++) {                                        \
+      uint8_t info = s->info[k];                                                                   \
+      int sk = info & NB_SPECIES;                                                                  \
+      double g[3] = {0, 0, 0};                                                                     \
+      if (info & NB_RADIAL) {                                                                      \
+        FORCES##_block(J, v + sk * nR, nR, g);                                                     \
+        J += 3 * nR;                                                                               \
+      }                                                                                            \
+      if (info & NB_ANGULAR)                                                                       \
+        for (int u = 0; u < S; u++) {                                                              \
+          FORCES##_block(J, v + t->ang_off[sk][u], nAZ, g);                                        \
+          J += 3 * nAZ;                                                                            \
+        }                                                                                          \
+      double *fo = F + 3 * (size_t)s->owner[k];                                                    \
+      fo[0] -= g[0];                                                                               \
+      fo[1] -= g[1];                                                                               \
+      fo[2] -= g[2];                                                                               \
+      fa0 += g[0];                                                                                 \
+      fa1 += g[1];                                                                                 \
+      fa2 += g[2];                                                                                 \
+    }                                                                                              \
+    F[3 * a] += fa0;                                                                               \
+    F[3 * a + 1] += fa1;                                                                           \
+    F[3 * a + 2] += fa2;                                                                           \
+  }                                                                                                \
+  static inline void TANGENT##_block(const T *J, double m0, double m1, double m2, int len,         \
+                                     double *u) {                                                  \
+    const T *Jy = J + len, *Jz = J + 2 * len;                                                      \
+    for (int q = 0; q < len; q++) u[q] += J[q] * m0 + Jy[q] * m1 + Jz[q] * m2;                     \
+  }                                                                                                \
+  static void TANGENT(const mlff_trainer *t, const tstruct_t *s, int a, const double *lam,         \
+                      double *u_out) {                                                             \
+    const T *J = (const T *)s->J + 3 * s->jac_off[a];                                              \
+    const int nR = t->nR, nAZ = t->nAZ, S = t->S;                                                  \
+    const double *la = lam + 3 * (size_t)a;                                                        \
+    for (int k = s->nb_off[a]; k < s->nb_off[a + 1]; k++) {                                        \
+      uint8_t info = s->info[k];                                                                   \
+      int sk = info & NB_SPECIES;                                                                  \
+      const double *lo = lam + 3 * (size_t)s->owner[k];                                            \
+      double m0 = lo[0] - la[0], m1 = lo[1] - la[1], m2 = lo[2] - la[2];                           \
+      if (info & NB_RADIAL) {                                                                      \
+        TANGENT##_block(J, m0, m1, m2, nR, u_out + sk * nR);                                       \
+        J += 3 * nR;                                                                               \
+      }                                                                                            \
+      if (info & NB_ANGULAR)                                                                       \
+        for (int w = 0; w < S; w++) {                                                              \
+          TANGENT##_block(J, m0, m1, m2, nAZ, u_out + t->ang_off[sk][w]);                          \
+          J += 3 * nAZ;                                                                            \
+        }                                                                                          \
+    }                                                                                              \
   }
 DEFINE_CONTRACTIONS(float, forces_f32, tangent_f32)
 DEFINE_CONTRACTIONS(double, forces_f64, tangent_f64)
-
 
 enum { MODE_ERRORS = 0, MODE_GRAD = 1, MODE_PREDICT = 2 };
 
@@ -877,7 +939,8 @@ static mlff_status grow_batch(mlff_trainer *t, size_t atoms, size_t structs, siz
     if (sq) t->s_sqf = sq;
     double *ab = realloc(t->s_absf, c * sizeof(double));
     if (ab) t->s_absf = ab;
-    if (!a0 || !de || !sq || !ab) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for a batch");
+    if (!a0 || !de || !sq || !ab)
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for a batch");
     t->cap_structs = c;
   }
   mlff_status st;
@@ -893,8 +956,8 @@ static mlff_status grow_batch(mlff_trainer *t, size_t atoms, size_t structs, siz
 /* The batch ids[0..n): per-structure errors and the batch loss into *err; in MODE_GRAD with
  * grad != NULL also the gradient of the batch loss; in MODE_PREDICT (n == 1) the structure's
  * energy and forces. */
-static mlff_status run_batch(mlff_trainer *t, int n, const int *ids, double wE, double wF,
-                             int mode, double *grad, mlff_trainer_errors *err, double *energy,
+static mlff_status run_batch(mlff_trainer *t, int n, const int *ids, double wE, double wF, int mode,
+                             double *grad, mlff_trainer_errors *err, double *energy,
                              double *forces) {
   const int S = t->S, D = t->D;
   mlff_status st;
@@ -903,7 +966,7 @@ static mlff_status run_batch(mlff_trainer *t, int n, const int *ids, double wE, 
   for (int i = 0; i < n; i++)
     if (ids[i] < 0 || ids[i] >= t->n)
       return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %d outside the trainer's 0..%d", ids[i],
-                       t->n - 1);
+                            t->n - 1);
   const int want_grad = mode == MODE_GRAD && grad != NULL;
   const int tangent = want_grad && wF != 0.0;
   long n_atoms = 0;
@@ -951,7 +1014,8 @@ static mlff_status run_batch(mlff_trainer *t, int n, const int *ids, double wE, 
     }
   }
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-  for (int k = 0; k < n_blocks; k++) block_pass1(t, t->blocks[k].e, t->blocks[k].r0, t->blocks[k].R);
+  for (int k = 0; k < n_blocks; k++)
+    block_pass1(t, t->blocks[k].e, t->blocks[k].r0, t->blocks[k].R);
   /* per structure: energy, forces through J, residuals; the seeds c and U of pass 2 */
   const double scale = t->scale;
 #pragma omp parallel num_threads(nt)
@@ -969,8 +1033,10 @@ static mlff_status run_batch(mlff_trainer *t, int n, const int *ids, double wE, 
         E += scale * t->ws[e].y[row[a]] + t->e0[e];
         const double *V = t->ws[e].V + (size_t)row[a] * D, *sg = t->sigma + (size_t)e * D;
         for (int f = 0; f < D; f++) v[f] = scale * V[f] / sg[f];
-        if (t->fp64) forces_f64(t, s, a, v, F);
-        else forces_f32(t, s, a, v, F);
+        if (t->fp64)
+          forces_f64(t, s, a, v, F);
+        else
+          forces_f32(t, s, a, v, F);
       }
       double dE = E - s->energy, sq = 0.0, ab = 0.0;
       for (int q = 0; q < 3 * s->n; q++) {
@@ -990,8 +1056,10 @@ static mlff_status run_batch(mlff_trainer *t, int n, const int *ids, double wE, 
       for (int a = 0; a < s->n; a++) {
         int e = s->species[a];
         memset(u, 0, D * sizeof(double));
-        if (t->fp64) tangent_f64(t, s, a, lam, u);
-        else tangent_f32(t, s, a, lam, u);
+        if (t->fp64)
+          tangent_f64(t, s, a, lam, u);
+        else
+          tangent_f32(t, s, a, lam, u);
         double *U = t->ws[e].U + (size_t)row[a] * D;
         const double *sg = t->sigma + (size_t)e * D;
         for (int f = 0; f < D; f++) U[f] = -scale * u[f] / sg[f];
@@ -1048,8 +1116,8 @@ mlff_status mlff_trainer_errors_of(mlff_trainer *t, int n, const int *ids, doubl
     long atoms = 0;
     while (i1 < n && (i1 == i0 || atoms + t->st[ids[i1]].n <= 4096)) atoms += t->st[ids[i1++]].n;
     mlff_trainer_errors e;
-    mlff_status st = run_batch(t, i1 - i0, ids + i0, w_energy, w_forces, MODE_ERRORS, NULL, &e,
-                               NULL, NULL);
+    mlff_status st =
+        run_batch(t, i1 - i0, ids + i0, w_energy, w_forces, MODE_ERRORS, NULL, &e, NULL, NULL);
     if (st) return st;
     tot.n_structures += e.n_structures;
     tot.n_atoms += e.n_atoms;
@@ -1067,4 +1135,3 @@ mlff_status mlff_trainer_errors_of(mlff_trainer *t, int n, const int *ids, doubl
 mlff_status mlff_trainer_predict(mlff_trainer *t, int id, double *energy, double *forces) {
   return run_batch(t, 1, &id, 0.0, 0.0, MODE_PREDICT, NULL, NULL, energy, forces);
 }
-

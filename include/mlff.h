@@ -72,7 +72,7 @@ MLFF_API mlff_status mlff_set_error(mlff_status s, const char *fmt, ...)
 #define MLFF_MAX_HIDDEN 8
 
 typedef struct {
-  double Rcr, Rca;  /* radial and angular cutoffs, Å */
+  double Rcr, Rca; /* radial and angular cutoffs, Å */
   double etaR, etaA, zeta;
   int n_muR, n_muA, n_thetaZ;
   double muR[MLFF_MAX_RADIAL_SHELLS];
@@ -111,7 +111,8 @@ MLFF_API mlff_status mlff_model_save(const mlff_model *m, const char *path);
 MLFF_API void mlff_model_free(mlff_model *m);
 
 MLFF_API int mlff_model_n_elements(const mlff_model *m);
-MLFF_API const char *mlff_model_element(const mlff_model *m, int species); /* NULL if out of range */
+MLFF_API const char *mlff_model_element(const mlff_model *m,
+                                        int species); /* NULL if out of range */
 MLFF_API int mlff_model_find_element(const mlff_model *m, const char *symbol); /* species or -1 */
 MLFF_API int mlff_model_n_features(const mlff_model *m);
 MLFF_API double mlff_model_cutoff(const mlff_model *m); /* max(Rcr, Rca), Å */
@@ -150,7 +151,7 @@ MLFF_API int mlff_gpu_count(void);
  * A calc is not thread-safe; use one per thread. options may be NULL (defaults). */
 typedef struct mlff_calc mlff_calc;
 MLFF_API mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *options,
-                             mlff_calc **out);
+                                      mlff_calc **out);
 MLFF_API void mlff_calc_free(mlff_calc *c);
 MLFF_API mlff_device mlff_calc_device(const mlff_calc *c); /* the device actually used */
 
@@ -176,7 +177,7 @@ typedef struct {
 MLFF_API mlff_status mlff_compute(mlff_calc *c, const mlff_structure *s, mlff_result *r);
 /* B independent structures in one call (one launch sequence on the GPU); results[b] as above. */
 MLFF_API mlff_status mlff_compute_batch(mlff_calc *c, int n_structures, const mlff_structure *s,
-                               mlff_result *results);
+                                        mlff_result *results);
 
 /* A system described the way an MD code holds it: local atoms, ghost (image) atoms, and a full
  * neighbour list of each local atom over local+ghost atoms (LAMMPS's layout). Energy is computed
@@ -193,7 +194,7 @@ typedef struct {
    * atoms to compute must be 0 .. n_list-1, ghosts after them). */
   const int *numneigh;
   const int *const *firstneigh;
-  int index_mask;          /* if non-zero, neighbour indices are (value & index_mask) */
+  int index_mask; /* if non-zero, neighbour indices are (value & index_mask) */
   /* The GPU path may keep its own list between calls, as an MD code keeps its lists (LAMMPS:
    * neighbor->skin, neighbor->ago). skin > 0 (Å): a call with list_age 0 (the caller has just
    * rebuilt its lists; atoms may have moved between ranks or been reordered) builds a list to
@@ -222,12 +223,12 @@ MLFF_API mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *
  * no range, MLFF_ERR_UNSUPPORTED. */
 MLFF_API mlff_status mlff_calc_check_range(mlff_calc *c, double tolerance);
 typedef struct {
-  int n_atoms;         /* atoms of the last call outside the range (0 when the check is off) */
-  int species;         /* the largest excursion: species, -1 when none */
-  int feature;         /* its feature index (0 .. n_features-1) */
-  double value;        /* the feature's value there */
-  double min, max;     /* the feature's training range */
-  double excess;       /* how far outside, in (floored) training spans */
+  int n_atoms;     /* atoms of the last call outside the range (0 when the check is off) */
+  int species;     /* the largest excursion: species, -1 when none */
+  int feature;     /* its feature index (0 .. n_features-1) */
+  double value;    /* the feature's value there */
+  double min, max; /* the feature's training range */
+  double excess;   /* how far outside, in (floored) training spans */
 } mlff_range_report;
 MLFF_API void mlff_calc_range_report(const mlff_calc *c, mlff_range_report *out);
 

@@ -209,7 +209,7 @@ void PairMLFF::create_calc()
   if (calc) mlff_calc_free(calc);
   calc = nullptr;
   mlff_calc_options opt;
-  memset(&opt, 0, sizeof(opt));
+  mlff_calc_options_default(&opt);
   opt.device = device;
   opt.fp16 = fp16;
   opt.n_threads = comm->nthreads;

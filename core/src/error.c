@@ -22,13 +22,20 @@ const char *mlff_last_error(void) { return last_error; }
 
 const char *mlff_status_name(mlff_status s) {
   switch (s) {
-    case MLFF_OK: return "ok";
-    case MLFF_ERR_IO: return "I/O error";
-    case MLFF_ERR_FORMAT: return "format error";
-    case MLFF_ERR_ARGUMENT: return "invalid argument";
-    case MLFF_ERR_NOMEM: return "out of memory";
-    case MLFF_ERR_UNSUPPORTED: return "unsupported";
-    case MLFF_ERR_DEVICE: return "device error";
+    case MLFF_OK:
+      return "ok";
+    case MLFF_ERR_IO:
+      return "I/O error";
+    case MLFF_ERR_FORMAT:
+      return "format error";
+    case MLFF_ERR_ARGUMENT:
+      return "invalid argument";
+    case MLFF_ERR_NOMEM:
+      return "out of memory";
+    case MLFF_ERR_UNSUPPORTED:
+      return "unsupported";
+    case MLFF_ERR_DEVICE:
+      return "device error";
   }
   return "unknown status";
 }

@@ -206,6 +206,10 @@ int main(int argc, char **argv) {
   CHECK_OK(st);
   printf("teacher: %s\n", mlff_teacher_name(t));
   CHECK(!strncmp(mlff_teacher_name(t), "GFN2-xTB (libxtb ", 17));
+  /* the thread count is an option of the teacher, checked */
+  CHECK(mlff_teacher_set_threads(t, 0) == MLFF_ERR_ARGUMENT &&
+        strstr(mlff_last_error(), "thread count must be 1 to 1024, not 0"));
+  CHECK_OK(mlff_teacher_set_threads(t, 1));
   int rc;
   if (!strcmp(argv[1], "program")) rc = program(t, argv[2], argv[3]);
   else if (!strcmp(argv[1], "forces")) rc = forces(t, argv[3], 0, 0);

@@ -3,8 +3,8 @@
  * with no split, and every malformed record refused with a message that says what is wrong. */
 #include "../unit/test_util.h"
 
-static void expect_split(mlff_model *m, const char *summary, const char *part, int recorded,
-                         int n, const int *want) {
+static void expect_split(mlff_model *m, const char *summary, const char *part, int recorded, int n,
+                         const int *want) {
   CHECK_OK(mlff_model_set_attr(m, "training_summary", summary));
   int rec = -1, k = -1, *idx = NULL;
   CHECK_OK(mlff_training_split(m, part, &rec, &idx, &k));
@@ -49,7 +49,8 @@ int main(void) {
   expect_error(m, "{\"split\":{\"train\":[1]}}", "test", MLFF_ERR_FORMAT, "has no \"test\" list");
   expect_error(m, "{\"split\":{\"test\":[1,\"a\"]}}", "test", MLFF_ERR_FORMAT,
                "\"test\" entry of the split in the model's training_summary is not a list");
-  expect_error(m, "{\"split\":{\"test\":[-1]}}", "test", MLFF_ERR_FORMAT, "not a list of structure");
+  expect_error(m, "{\"split\":{\"test\":[-1]}}", "test", MLFF_ERR_FORMAT,
+               "not a list of structure");
   expect_error(m, NULL, "everything", MLFF_ERR_ARGUMENT, "part must be \"train\", \"valid\" or");
   mlff_model_free(m);
   if (!test_failures) printf("test_summary: all checks passed\n");
