@@ -2,18 +2,28 @@
 # make_liquid.sh N_MOLECULES OUT.data [SEED] — liquid benzene at 0.874 g/cm^3 (one molecule per
 # 5.29 Å cube), packed by packmol (tolerance 2.0 Å, 1 Å shy of each face so contacts across the
 # periodic boundary also stay >= 2 Å), written as a LAMMPS data file (types 1 = C, 2 = H).
+#
+# When packmol stops short of its tolerance (Debian's packmol 20.14: "ENDED WITHOUT PERFECT
+# PACKING", exit status 173; it still writes its best packing to the output file, and may write
+# <output>_FORCED, the same moved inside the box), that best packing is used and stderr says so,
+# with packmol's last "Maximum violation of target distance". Any other failure (packmol missing,
+# no packing written, an empty one) stops the script with a message and a non-zero status.
 set -euo pipefail
+die() { echo "make_liquid.sh: $*" >&2; exit 1; }
+[ $# -ge 2 ] || die "usage: make_liquid.sh N_MOLECULES OUT.data [SEED]"
 n=$1 out=$2 seed=${3:-1}
-command -v packmol >/dev/null || { echo "make_liquid.sh: packmol not found (apt-get install packmol)" >&2; exit 1; }
+command -v packmol >/dev/null || die "packmol not found (apt-get install packmol)"
 L=$(awk -v n="$n" 'BEGIN { printf "%.6f", 5.29 * n ^ (1 / 3) }')
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-awk 'BEGIN { pi = atan2(0, -1); print 12; print "benzene";
-  for (k = 0; k < 6; k++) printf "C %.6f %.6f 0\n", 1.397 * cos(k * pi / 3), 1.397 * sin(k * pi / 3);
-  for (k = 0; k < 6; k++) printf "H %.6f %.6f 0\n", 2.481 * cos(k * pi / 3), 2.481 * sin(k * pi / 3) }' >"$tmp/benzene.xyz"
+awk 'BEGIN { pi = atan2(0, -1); print 12; print "benzene"
+  for (k = 0; k < 6; k++) printf "C %.6f %.6f 0\n", 1.397 * cos(k * pi / 3), 1.397 * sin(k * pi / 3)
+  for (k = 0; k < 6; k++) printf "H %.6f %.6f 0\n", 2.481 * cos(k * pi / 3), 2.481 * sin(k * pi / 3)
+}' >"$tmp/benzene.xyz"
 hi=$(awk -v L="$L" 'BEGIN { printf "%.6f", L - 1 }')
+tol=2.0
 cat >"$tmp/pack.inp" <<INP
-tolerance 2.0
+tolerance $tol
 filetype xyz
 output $tmp/box.xyz
 seed $seed
@@ -22,12 +32,36 @@ structure $tmp/benzene.xyz
   inside box 1.0 1.0 1.0 $hi $hi $hi
 end structure
 INP
-packmol <"$tmp/pack.inp" >"$tmp/packmol.log" || { tail -20 "$tmp/packmol.log" >&2; exit 1; }
-grep -q "Success" "$tmp/packmol.log" || echo "make_liquid.sh: packmol did not reach its tolerance; using its best packing" >&2
-awk -v L="$L" -v n="$n" 'NR > 2 && NF >= 4 { t[++na] = ($1 == "C") ? 1 : 2; x[na] = $2; y[na] = $3; z[na] = $4 }
+rc=0
+packmol <"$tmp/pack.inp" >"$tmp/packmol.log" 2>&1 || rc=$?
+box=$tmp/box.xyz
+# a packing is usable when it holds all 12 n atoms (the xyz header's count)
+usable() { [ -s "$1" ] && [ "$(head -1 "$1" | tr -d ' \r')" = "$((12 * n))" ]; }
+if grep -q "WITHOUT PERFECT PACKING" "$tmp/packmol.log"; then
+  usable "$box" || box=$tmp/box.xyz_FORCED
+  if ! usable "$box"; then
+    tail -20 "$tmp/packmol.log" >&2
+    die "packmol (exit status $rc) did not reach its tolerance and wrote no packing of" \
+      "$((12 * n)) atoms (neither box.xyz nor box.xyz_FORCED)"
+  fi
+  viol=$(awk '/Maximum violation of target distance:/ { v = $NF } END { print v }' \
+    "$tmp/packmol.log")
+  echo "make_liquid.sh: packmol did not reach its tolerance (exit status $rc, $n molecules," \
+    "seed $seed); using its best packing ($(basename "$box")); its last maximum violation of" \
+    "target distance: ${viol:-not printed} (tolerance $tol Å)" >&2
+elif [ "$rc" -ne 0 ]; then
+  tail -20 "$tmp/packmol.log" >&2
+  die "packmol failed (exit status $rc); its log's tail is above"
+elif ! grep -q "Success" "$tmp/packmol.log"; then
+  echo "make_liquid.sh: packmol did not report success (exit status 0); using its packing" >&2
+fi
+usable "$box" || die "packmol exited 0 but wrote no packing of $((12 * n)) atoms"
+awk -v L="$L" -v n="$n" '
+  NR > 2 && NF >= 4 { t[++na] = ($1 == "C") ? 1 : 2; x[na] = $2; y[na] = $3; z[na] = $4 }
   END {
     printf "liquid benzene, %d molecules, packmol\n\n%d atoms\n2 atom types\n\n", n, na
-    printf "0 %s xlo xhi\n0 %s ylo yhi\n0 %s zlo zhi\n\nMasses\n\n1 12.011\n2 1.008\n\nAtoms # atomic\n\n", L, L, L
+    printf "0 %s xlo xhi\n0 %s ylo yhi\n0 %s zlo zhi\n\n", L, L, L
+    printf "Masses\n\n1 12.011\n2 1.008\n\nAtoms # atomic\n\n"
     for (i = 1; i <= na; i++) printf "%d %d %.6f %.6f %.6f\n", i, t[i], x[i], y[i], z[i]
-  }' "$tmp/box.xyz" >"$out"
+  }' "$box" >"$out"
 echo "make_liquid.sh: $n molecules, $((12 * n)) atoms, box $L Å -> $out" >&2

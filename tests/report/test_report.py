@@ -3,16 +3,23 @@
 
 usage: test_report.py REPORT_PY WORKDIR [PYTHON]
 Writes the fixtures into WORKDIR, runs REPORT_PY with PYTHON (default: this interpreter) and
-checks that given numbers land in the right rows of the right tables, that the issue-5 targets
-are judged from them, that superseded and unreadable files are named, and, when PYTHON can
-import matplotlib, that the PNGs are written and linked. Then: an empty results folder still
-gives a report.
+checks the report's shape and figures: the headline table (at most 15 rows, the cards it shows,
+its derived figures, every figure naming a JSON file and field that holds it), the issue-5
+targets, the detail tables, superseded and unreadable files named; when PYTHON can import
+matplotlib, that at most five plots are written and linked, each of at most six series with its
+legend clear of the axes and a caption naming the sources of every series, and that plots of
+earlier versions are removed. Then the same structural checks on the repository's own
+bench/results (as bench/report.sh would read them, written into WORKDIR), and an empty results
+folder still gives a report.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+
+MAX_HEADLINE_ROWS, MAX_PLOTS, MAX_SERIES = 15, 5, 6
 
 
 def fail(msg, text=""):
@@ -40,6 +47,28 @@ def case(atoms, us, threads=1, ranks=1, steps=100, **kw):
 
 
 CPU_MACHINE = {"hostname": "cpuhost", "cpu": "TestCPU 9000", "cores": 4}
+
+
+def nve(verdict, slope, device, fp16, n_atoms, failed=()):
+    n = 50
+    return {"source": "scripts/check_nve.py",
+            "setup": {"model": "fixture-model", "device": device, "fp16": fp16},
+            "verdict": verdict, "failed": list(failed),
+            "criteria": [{"name": "energy drift (seed)", "key": "drift_pct", "value": 0.5,
+                          "unit": "%", "limit": "|.| < 1", "pass": True,
+                          "text": "(E_end - E_0)/|E_0| = +0.500000 %"},
+                         {"name": "energy drift (linear fit)", "key": "slope_mev_atom_ps",
+                          "value": slope, "unit": "meV/atom/ps", "limit": "|.| < 0.01",
+                          "pass": abs(slope) < 0.01, "text": f"{slope:+.6f} meV/atom/ps"},
+                         {"name": "temperature", "key": "T_mean", "value": 342.17, "unit": "K",
+                          "limit": "300 +- 20", "pass": "temperature" not in failed,
+                          "text": "mean T = 342.17 K"}],
+            "values": {"n_atoms": n_atoms, "atoms_lost": 0, "drift_pct": 0.5,
+                       "slope_mev_atom_ps": slope, "std_over_ke": 0.012, "T_mean": 342.17,
+                       "target_temp": 300.0, "duration_ps": 4.9},
+            "series": {"n_rows": n, "n_kept": n, "time_ps": [i * 0.1 for i in range(n)],
+                       "pe": [-10.0 - 0.01 * i for i in range(n)], "ke": [0.4] * n,
+                       "etotal": [-9.6 - 0.01 * i for i in range(n)], "temp": [342.0] * n}}
 
 
 def fixtures(d):
@@ -70,6 +99,29 @@ def fixtures(d):
                     "benzene16_gpu_fp32": case(192, 36.0),
                     "liquid49152_gpu_fp32": case(49152, 1000.0, peak_device_mem_mb=2345.0),
                     "liquid49152_gpu_fp16": case(49152, 800.0)}})
+    # the newest card: its newest file is used, the older one is superseded
+    dump(os.path.join(r, "h200-2030-01-02-gpu.json"),
+         {"machine": {"gpu": "NVIDIA H200"}, "date": "2030-01-02T00:00:00+00:00",
+          "model": "fixture-model", "cases": {"benzene_gpu_fp32": case(12, 777.7)}})
+    dump(os.path.join(r, "h200-2030-01-03-gpu.json"),
+         {"machine": {"gpu": "NVIDIA H200"}, "date": "2030-01-03T00:00:00+00:00",
+          "model": "fixture-model",
+          "accuracy": {"fp16_vs_fp32_gpu": {"force_rmse_meV_per_A": 0.6},
+                       "student_vs_teacher": {"gpu_fp32": {"force_rmse_meV_per_A": 30.0},
+                                              "gpu_fp16": {"force_rmse_meV_per_A": 30.1,
+                                                           "force_mae_meV_per_A": 20.0}}},
+          "cases": {"benzene_gpu_fp32": case(12, 10.0, graph=True, resident=True),
+                    "benzene_gpu_fp16": case(12, 12.5, graph=True, resident=True),
+                    "benzene4_gpu_fp32": case(48, 11.0, graph=True, resident=True),
+                    "benzene16_gpu_fp32": case(192, 40.0, graph=True, resident=True),
+                    "liquid49152_gpu_fp32": case(49152, 700.0),
+                    "liquid49152_gpu_fp16": case(49152, 500.0, graph=True),
+                    "liquid1327104_gpu_fp16": case(1327104, 25000.0, graph=True),
+                    "liquid1327104_gpu_fp32": case(1327104, 30000.0, graph=True)}})
+    # a third card, neither the reference's nor the newest: not in the headline
+    dump(os.path.join(r, "a100-2029-12-31-gpu.json"),
+         {"machine": {"gpu": "NVIDIA A100"}, "date": "2029-12-31T00:00:00+00:00",
+          "cases": {"benzene_gpu_fp32": case(12, 55.5)}})
     dump(os.path.join(r, "h100-2030-01-02-gpu-capi-y.json"),
          {"device": "NVIDIA H100 80GB HBM3", "source": "wall time per call",
           "fp32": {"benzene_us": 30.0,
@@ -94,24 +146,24 @@ def fixtures(d):
                                     "md300": {"force_mae_meV_per_A": 444.4}}},
               "reaxff": {"pair": ["pair_style reaxff NULL"], "units": "real",
                          "timing": {"liquid768": {"loop_time_s": [], "failed": "lmp exited 1"}},
-                         "errors": {"failed": "lmp exited 1"}}}})
-    n = 50
-    t = [i * 0.1 for i in range(n)]
+                         "errors": {"failed": "lmp exited 1"}},
+              # two more peers: more rows than the headline has room for
+              **{name: {"pair": [f"pair_style {name}"], "units": "metal",
+                        "timing": {"liquid768": {"atoms": 768, "us_per_atom_step": 1.0,
+                                                 "atom_steps_per_s": 1e6}},
+                        "errors": {"all": {"force_mae_meV_per_A": 900.0,
+                                           "force_rmse_meV_per_A": 999.0}}}
+                 for name in ("tersoff", "rebo")},
+              "mlff": {"pair": ["pair_style mlff m.h5 device cpu"], "units": "metal",
+                       "timing": {"liquid768": {"loop_time_s": [1.0], "atoms": 768,
+                                                "steps": 50, "us_per_atom_step": 3.885,
+                                                "atom_steps_per_s": 257400.0}},
+                       "errors": {"all": {"force_mae_meV_per_A": 22.22,
+                                          "force_rmse_meV_per_A": 30.3}}}}})
     dump(os.path.join(r, "cpuhost-2030-01-02-nve-cpu.json"),
-         {"source": "scripts/check_nve.py", "setup": {"model": "fixture-model", "device": "cpu",
-                                                       "fp16": "no"},
-          "verdict": "FAIL", "failed": ["temperature"],
-          "criteria": [{"name": "energy drift (seed)", "value": 0.5, "pass": True,
-                        "text": "(E_end - E_0)/|E_0| = +0.500000 %"},
-                       {"name": "temperature", "value": 342.17, "pass": False,
-                        "text": "mean T = 342.17 K"}],
-          "values": {"n_atoms": 12, "atoms_lost": 0, "drift_pct": 0.5,
-                     "slope_mev_atom_ps": 0.0321, "std_over_ke": 0.012, "T_mean": 342.17,
-                     "target_temp": 300.0},
-          "series": {"n_rows": n, "n_kept": n, "time_ps": t, "pe": [-10.0 - 0.01 * i for i in
-                                                                    range(n)],
-                     "ke": [0.4] * n, "etotal": [-9.6 - 0.01 * i for i in range(n)],
-                     "temp": [342.0] * n}})
+         nve("FAIL", 0.0321, "cpu", "no", 12, failed=("temperature",)))
+    dump(os.path.join(r, "h200-2030-01-03-nve-gpu-fp16.json"),
+         nve("PASS", -0.00025, "gpu", "yes", 12))
     # the shape bench/scaling.py writes: one GPU, one failed run
     dump(os.path.join(r, "h100-2030-01-02-scaling.json"),
          {"kind": "scaling", "date": "2030-01-02", "machine": {"gpu": "NVIDIA H100"},
@@ -140,12 +192,22 @@ def fixtures(d):
     dump(os.path.join(r, "broken-2030-01-02.json"), "{not json")
     dump(os.path.join(d, "reference", "ref.json"),
          {"source": "fixture reference", "machine": "H100", "pytorch": "9.9",
+          "modes": {"eager": "eager", "compile": "torch.compile, FP32",
+                    "compile_fp16": "torch.compile with FP16"},
           "networks": {"aev_mlp": {"description": "aev", "systems": {
-              "benzene": {"molecules": 1, "atoms": 12, "median_ms": {"compile": 2.0}},
+              "benzene": {"molecules": 1, "atoms": 12,
+                          "median_ms": {"compile": 2.0, "compile_fp16": 3.8}},
+              "benzene16": {"molecules": 16, "atoms": 192, "median_ms": {"compile": 4.0}},
               "liquid49152": {"atoms": 49152, "median_ms": {"compile": 1.5,
                                                             "eager": 4.25}}}}}})
+    # plots of earlier versions of the report (removed) and a PNG of someone else's (kept)
+    for png in ("scaling.png", "gpus.png", "nve-old.png", "keep.png"):
+        dump(os.path.join(d, "out", "plots", png), "not a plot")
 
 
+# ----------------------------------------------------------------------------------------------
+# reading the report
+# ----------------------------------------------------------------------------------------------
 def rows_with(text, *needles):
     """Table rows (lines starting with '|') that hold every needle."""
     return [ln for ln in text.splitlines()
@@ -153,14 +215,24 @@ def rows_with(text, *needles):
 
 
 def section(text, title):
-    part = text.split(f"\n## {title}", 1)
-    if len(part) != 2:
+    """The text of a section (## or ###) up to the next heading of any level."""
+    m = re.search(rf"^#{{2,3}} {re.escape(title)}[^\n]*\n(.*?)(?=^#{{2,3}} |\Z)", text,
+                  re.M | re.S)
+    if not m:
         fail(f"no section {title!r}", text)
-    return part[1].split("\n## ", 1)[0]
+    return m.group(1)
+
+
+def block(text, bold):
+    """The text after a bold paragraph title ('**title**') up to the next one."""
+    part = text.split(f"**{bold}**", 1)
+    if len(part) != 2:
+        fail(f"no block **{bold}**", text)
+    return part[1].split("\n**", 1)[0]
 
 
 def cells(row):
-    return [c.strip() for c in row.strip().strip("|").split("|")]
+    return [c.strip() for c in re.split(r"(?<!\\)\|", row.strip().strip("|"))]
 
 
 def one_row(text, what, *needles):
@@ -170,38 +242,196 @@ def one_row(text, what, *needles):
     return cells(rs[0])
 
 
-def main():
-    if len(sys.argv) not in (3, 4):
-        sys.exit(__doc__)
-    report_py, work = sys.argv[1], sys.argv[2]
-    py = sys.argv[3] if len(sys.argv) == 4 else sys.executable
-    shutil.rmtree(work, ignore_errors=True)
-    fixtures(work)
-    out = os.path.join(work, "out", "REPORT.md")
-    cmd = [py, report_py, "--results", os.path.join(work, "results"),
-           "--reference", os.path.join(work, "reference", "ref.json"), "--model-eval", "",
-           "--out", out, "--root", work]
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        fail(f"report.py exited {p.returncode}", p.stdout + p.stderr)
-    text = open(out).read()
+def table_rows(text):
+    """The body rows of the first table in text."""
+    lines = [ln for ln in text.splitlines() if ln.startswith("|")]
+    if len(lines) < 2 or not set(lines[1]) <= set("|-"):
+        fail("no table", text)
+    return [cells(ln) for ln in lines[2:]]
 
-    # The seed's table: configuration | speedup | memory | accuracy | machine | time
+
+def resolve(root, path, field):
+    """The value at a dotted field (with [i] indices) of a JSON file under root."""
+    full = path if os.path.isabs(path) else os.path.join(root, path)
+    if not os.path.exists(full):
+        return KeyError(f"no file {full}")
+    v = json.load(open(full))
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", field):
+        try:
+            v = v[int(part[1:-1])] if part.startswith("[") else v[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return KeyError(f"{path}: no field {field}")
+    return v
+
+
+def sources(cell):
+    """[(file, field)] of a headline 'from' cell: '`file` f1, f2; `file` f3'."""
+    out = []
+    for f, flds in re.findall(r"`([^`]+\.json)` ([^`;—]+)", cell):
+        out += [(f, x.strip()) for x in flds.split(",") if x.strip()]
+    return out
+
+
+def check_headline(text, root):
+    """The structure every report's headline must have; returns its rows."""
+    rows = table_rows(section(text, "Headline"))
+    if not 0 < len(rows) <= MAX_HEADLINE_ROWS:
+        fail(f"headline: {len(rows)} rows, want 1 to {MAX_HEADLINE_ROWS}", text)
+    for c in rows:
+        if len(c) != 7:
+            fail(f"headline row of {len(c)} cells, want 7: {c}")
+        if not c[1]:
+            fail(f"headline row without a machine: {c}")
+        ours, _, theirs = c[6].partition(" — theirs: ")
+        if not ours.startswith("ours: ") or not sources(ours):
+            fail(f"headline: our figure {c[2]!r} names no JSON file and field: {c}")
+        if c[4] != "—" and not sources(theirs):
+            fail(f"headline: the compared figure {c[4]!r} names no JSON file and field: {c}")
+        for f, fld in sources(c[6]):
+            v = resolve(root, f, fld)
+            if isinstance(v, Exception) or isinstance(v, (dict, list)):
+                fail(f"headline: {f}, {fld} is not a value of the file ({v!r}): {c}")
+    return rows
+
+
+def check_plots(text, meta_path, out_dir, stderr):
+    """At most five plots, each at most six series (none left out for want of room), legends
+    outside the axes, every series named with its sources in the caption; returns the plot
+    names."""
+    if "series, not " in stderr:
+        fail("a plot had more series than it has room for", stderr)
+    meta = json.load(open(meta_path))
+    plots = section(text, "Plots")
+    linked = re.findall(r"!\[[^\]]*\]\(plots/([^)]+\.png)\)", plots)
+    if not 0 < len(linked) <= MAX_PLOTS or sorted(linked) != sorted(meta):
+        fail(f"plots: linked {linked}, drawn {sorted(meta)}; want the same, 1 to {MAX_PLOTS}",
+             plots)
+    for png, m in meta.items():
+        path = os.path.join(out_dir, "plots", png)
+        with open(path, "rb") as f:
+            if f.read(8) != b"\x89PNG\r\n\x1a\n" or os.path.getsize(path) < 1000:
+                fail(f"{png} is not a PNG")
+        if not 0 < len(m["series"]) <= MAX_SERIES:
+            fail(f"{png}: {len(m['series'])} series, want 1 to {MAX_SERIES}: {m['series']}")
+        if m["artists"] != len(m["series"]):
+            fail(f"{png}: {m['artists']} artists drawn for {len(m['series'])} labelled series")
+        if not m["legend_outside"]:
+            fail(f"{png}: a legend overlaps the axes")
+        cap = plots.split(f"(plots/{png})", 1)[1].split("![", 1)[0]
+        for lab in m["series"]:
+            if not re.search(rf"\*\*{re.escape(lab)}\*\*, from \S+\.json, \S", cap):
+                fail(f"{png}: series {lab!r} without its JSON file and field in the caption", cap)
+    return list(meta)
+
+
+def run_report(py, report_py, results, out, root, ref, extra=()):
+    cmd = [py, report_py, "--results", results, "--model-eval", "", "--out", out,
+           "--root", root, *extra] + (["--reference", ref] if ref else [])
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0 or not os.path.exists(out):
+        fail(f"report.py exited {p.returncode}: {' '.join(cmd)}", p.stdout + p.stderr)
+    return open(out).read(), p
+
+
+# ----------------------------------------------------------------------------------------------
+def check_fixture_figures(text, work):
+    hl = section(text, "Headline")
+    rows = check_headline(text, work)
+    if any("A100" in c[1] for c in rows) or not all(
+            any(card == c[1] for c in rows) for card in ("H100", "H200")):
+        fail("headline: the reference's card (H100) and the newest (H200), not the A100", hl)
+    if "777.7" in text or "999.9" in text:
+        fail("a figure of a superseded file is in the report", text)
+    # derived figures of the fixtures: their time / ours, our throughput / theirs
+    want = [("1 benzene (12 atoms), LAMMPS, GPU FP32, resident step", "H100",
+             "15.00 µs/step", "2,000.0 µs/call", "133.3× faster"),
+            ("1 benzene (12 atoms), LAMMPS, GPU FP32, resident step", "H200",
+             "10.00 µs/step", "2,000.0 µs/call", "200.0× faster"),
+            ("1 benzene (12 atoms), LAMMPS, GPU FP16", "H100",
+             "19.00 µs/step", "3,800.0 µs/call", "200.0× faster"),        # compile_fp16
+            ("16 benzenes (192 atoms), LAMMPS, GPU FP32", "H100",
+             "36.00 µs/step", "4,000.0 µs/call", "111.1× faster"),
+            ("16 benzenes (192 atoms), LAMMPS, GPU FP32, resident step", "H200",
+             "40.00 µs/step", "4,000.0 µs/call", "100.0× faster"),
+            ("liquid benzene, 49,152 atoms, LAMMPS, GPU FP16", "H100",
+             "6.14e7 atom-steps/s", "3.28e7 atom-steps/s", "1.88× faster"),
+            ("liquid benzene, 49,152 atoms, LAMMPS, GPU FP32", "H200",
+             "7.02e7 atom-steps/s", "3.28e7 atom-steps/s", "2.14× faster"),
+            ("liquid benzene, 1,327,104 atoms, LAMMPS, GPU FP16, CUDA graph", "H200",
+             "5.31e7 atom-steps/s", "9.83e7 atom-steps/s", "54 % of that throughput")]
+    for what, mach, ours, theirs, ratio in want:
+        c = [c for c in rows if c[0] == what and c[1] == mach]
+        if len(c) != 1 or c[0][2] != ours or c[0][4] != theirs or c[0][5] != ratio:
+            fail(f"headline {what}, {mach}: want {ours} / {theirs} / {ratio}, got {c}", hl)
+    c = one_row(hl, "H100 liquid FP16 sources", "liquid benzene, 49,152 atoms, LAMMPS, GPU FP16",
+                "| H100 |")
+    if sources(c[6]) != [("results/h100-2030-01-02-gpu-lammps-x.json",
+                          "cases.liquid49152_gpu_fp16.atom_steps_per_s"),
+                         ("reference/ref.json", "networks.aev_mlp.systems.liquid49152.atoms"),
+                         ("reference/ref.json",
+                          "networks.aev_mlp.systems.liquid49152.median_ms.compile")]:
+        fail(f"headline: the throughput row's sources: {sources(c[6])}", hl)
+    c = one_row(hl, "airebo", "mlff against airebo")
+    if c[1] != "cpuhost (4-core TestCPU 9000)" or \
+            c[2] != "3.88 µs/atom-step (liquid768); F MAE 22.2 meV/Å" or \
+            c[4] != "7.77 µs/atom-step; F MAE 556 meV/Å" or \
+            c[5] != "2.00× faster; 25.0× smaller force error":
+        fail(f"headline: mlff against AIREBO (7.77 / 3.885, 555.5 / 22.22): {c}", hl)
+    if rows_with(hl, "against reaxff") or rows_with(hl, "against rebo") or \
+            not rows_with(hl, "against tersoff"):
+        fail("headline: the first two classical peers with figures (ReaxFF failed): AIREBO, "
+             "Tersoff", hl)
+    c = one_row(hl, "NVE", "NVE (SPEC §7)")
+    if not c[2].startswith("1 of 2 runs PASS; largest linear drift +0.032100") or \
+            c[4] != "\\|.\\| < 0.01 meV/atom/ps" or c[5] != "**outside the limit**":
+        fail(f"headline: NVE verdicts and the largest drift against the limit: {c}", hl)
+    c = one_row(hl, "FP16", "FP16 against FP32")
+    if c[1] != "H200" or c[2] != "F RMSE 0.6 meV/Å (FP16 − FP32)" or \
+            c[4] != "F RMSE 30 meV/Å" or c[5] != "50.0× smaller":
+        fail(f"headline: FP16 error beside the model's, newest card's file (30 / 0.6): {c}", hl)
+
+    # the issue-5 summary under the headline, and the details per target
+    head = text.split("## Plots", 1)[0]
+    if "B = 8 molecules: time / single-molecule time, target ≤ 1.6×: **missed** by all 1" \
+            not in head:
+        fail("summary: B = 8 (40 / 20 = 2.00) misses 1.6 in the one configuration", head)
+    tg = section(text, "Issue-5 targets")
+    c = one_row(block(tg, "One benzene on the GPU"), "benzene target",
+                "1 benzene (12 atoms), LAMMPS, GPU FP32 | H100")
+    if c[2] != "20.00 µs" or c[3] != "meets" or \
+            c[4] != "h100-2030-01-02-gpu-lammps-x.json, cases.benzene_gpu_fp32.us_per_step":
+        fail(f"20 us meets <= 25, its source: {c}", tg)
+    c = one_row(block(tg, "B = 8 molecules: time / single-molecule time"), "B=8", "LAMMPS")
+    if not c[2].startswith("2.00×") or c[3] != "**misses**":
+        fail(f"B = 8: 40 / 20 = 2.00 misses 1.6: {c}", tg)
+    c = one_row(block(tg, "B = 4 molecules: time / single-molecule time"), "B=4",
+                "LAMMPS, GPU FP32 | H100")
+    if not c[2].startswith("1.30×") or c[3] != "meets":
+        fail(f"B = 4: 26 / 20 = 1.30 meets: {c}", tg)
+    c = one_row(tg, "C-API B=4", "4 benzenes", "C API (batch call)")
+    if not c[2].startswith("1.10×") or c[3] != "meets":
+        fail(f"C-API B = 4: 33 / 30 = 1.10: {c}", tg)
+    c = one_row(block(tg, "49,152-atom liquid, FP16 atom-steps/s"), "liquid FP16", "H100")
+    if c[2] != "6.14e7" or c[3] != "meets":
+        fail(f"49152 / 800 us = 6.14e7 meets 5e7: {c}", tg)
+    c = one_row(block(tg, "FP16 speedup over FP32 (FP32 time / FP16 time)"), "FP16 liquid",
+                "49,152 atoms", "H100")
+    if not c[2].startswith("1.25×") or c[3] != "**misses**":
+        fail(f"FP16 liquid 1000 / 800 = 1.25 misses 1.3: {c}", tg)
+
+    # the configurations table: configuration | speedup | memory | accuracy | machine | time
     conf = section(text, "Configurations")
-    c = one_row(conf, "GPU benzene FP32", "1 benzene (12 atoms), LAMMPS, GPU FP32 |")
+    c = one_row(conf, "GPU benzene FP32", "1 benzene (12 atoms), LAMMPS, GPU FP32 | ", "| H100 |")
     if c[1] != "100.0× vs PyTorch compile (H100)" or c[4] != "H100" or c[5] != "20.00 µs/step":
         fail(f"GPU benzene FP32 row: speedup 2.0 ms / 20 us, machine, time: {c}", conf)
-    if "student vs teacher: E MAE 0.777 meV/atom, F RMSE 33.3 meV/Å" not in c[3]:
-        fail(f"accuracy cell from the file's accuracy section: {c[3]}", conf)
-    c = one_row(conf, "resident step", "1 benzene (12 atoms), LAMMPS, GPU FP32, resident step |")
-    if c[5] != "15.00 µs/step":
-        fail(f"resident row: no 'CUDA graph' in its name, its time: {c}", conf)
+    if c[3] != "33.3":
+        fail(f"accuracy cell: force RMSE from the file's accuracy section: {c[3]}", conf)
     c = one_row(conf, "resident step off",
                 "1 benzene (12 atoms), LAMMPS, GPU FP32, CUDA graph, resident step off |")
     if c[5] != "30.00 µs/step":
         fail(f"graph-path row of a small system: {c}", conf)
-    c = one_row(conf, "GPU benzene FP16", "1 benzene (12 atoms), LAMMPS, GPU FP16 |")
-    if c[2] != "device 123 MB" or "FP16 vs FP32: E MAE 0.0123 meV/atom, F RMSE 0.456" not in c[3]:
+    c = one_row(conf, "GPU benzene FP16", "1 benzene (12 atoms), LAMMPS, GPU FP16 | ")
+    if c[2] != "device 123 MB" or c[3] != "33.3; FP16 − FP32 0.456":
         fail(f"FP16 row: memory and FP16-vs-FP32 accuracy: {c}", conf)
     c = one_row(conf, "CPU benzene", "1 benzene (12 atoms), LAMMPS, CPU 1 thread")
     if c[4] != "cpuhost (4-core TestCPU 9000)" or c[5] != "300.5 µs/step":
@@ -209,50 +439,29 @@ def main():
     c = one_row(conf, "liquid 2 threads", "liquid benzene, 768 atoms, LAMMPS, CPU 2 threads")
     if not c[1].startswith("1.90× vs CPU 1 thread") or c[2] != "host 321 MB":
         fail(f"2-thread row: speedup over 1 thread (40000/21000), memory: {c}", conf)
-    c = one_row(conf, "liquid FP32", "liquid benzene, 49,152 atoms, LAMMPS, GPU FP32")
-    if c[1] != "1.50× vs PyTorch compile (H100)":
-        fail(f"liquid speedup 1.5 ms / 1000 us: {c}", conf)
-    if c[2] != "device 2,345 MB":  # bench/bench.py's field name
-        fail(f"liquid FP32 row: peak_device_mem_mb: {c}", conf)
+    c = one_row(conf, "liquid FP32", "liquid benzene, 49,152 atoms, LAMMPS, GPU FP32 | ",
+                "| H100 |")
+    if c[1] != "1.50× vs PyTorch compile (H100)" or c[2] != "device 2,345 MB":
+        fail(f"liquid speedup 1.5 ms / 1000 us, peak_device_mem_mb: {c}", conf)
     c = one_row(conf, "C API big box", "1,000,000 atoms, C API (liquid box), GPU FP32")
-    if c[2] != "device 5,000 B/atom (5.00 GB)" or c[5] != "100,000 µs/call":
-        fail(f"C-API row: memory from device_bytes_per_atom, time from ms_per_call: {c}", conf)
-    if "999.9" in text:
-        fail("a figure of the superseded file is in the report", text)
-    if "from results/h100-2030-01-02-gpu-lammps-x.json, cases.*.us_per_step" not in conf:
-        fail("source file and field named under the table", conf)
-    if "from reference/ref.json, networks.aev_mlp.systems.benzene.median_ms.compile" not in conf:
-        fail("speedup reference named under the table", conf)
+    if c[2] != "device 5,000 B/atom (5.00 GB)" or c[5] != "100,000 µs/call" or c[6] != "1.00e7":
+        fail(f"C-API row: memory from device_bytes_per_atom, ms_per_call, atom-steps/s: {c}",
+             conf)
+    if not rows_with(conf, "A100"):
+        fail("the third card's figures stay in the details", conf)
+    if "from results/h100-2030-01-02-gpu-lammps-x.json, cases.*.us_per_step" not in conf or \
+            "from reference/ref.json, networks.aev_mlp.systems.benzene.median_ms.compile" \
+            not in conf:
+        fail("source files and fields named under the configurations table", conf)
 
-    # Targets, computed from the fixtures
-    tg = section(text, "Issue-5 targets")
-    c = one_row(tg, "benzene target", "One benzene on the GPU", "LAMMPS, GPU FP32 |")
-    if c[3] != "20.00 µs" or c[5] != "meets":
-        fail(f"20 us meets <= 25: {c}", tg)
-    c = one_row(tg, "B=8", "B = 8 molecules", "LAMMPS")
-    if not c[3].startswith("2.00×") or c[5] != "**misses**":
-        fail(f"B = 8: 40 / 20 = 2.00 misses 1.6: {c}", tg)
-    c = one_row(tg, "B=4", "B = 4 molecules", "LAMMPS")
-    if not c[3].startswith("1.30×") or c[5] != "meets":
-        fail(f"B = 4: 26 / 20 = 1.30 meets: {c}", tg)
-    c = one_row(tg, "C-API B=4", "B = 4 molecules", "C API (batch call)")
-    if not c[3].startswith("1.10×") or c[5] != "meets":
-        fail(f"C-API B = 4: 33 / 30 = 1.10: {c}", tg)
-    c = one_row(tg, "liquid FP16", "FP16 atom-steps/s")
-    if c[3] != "6.14e7" or c[5] != "meets":
-        fail(f"49152 / 800 us = 6.14e7 meets 5e7: {c}", tg)
-    c = one_row(tg, "FP16 liquid", "FP16 speedup", "49,152 atoms")
-    if not c[3].startswith("1.25×") or c[5] != "**misses**":
-        fail(f"FP16 liquid 1000 / 800 = 1.25 misses 1.3: {c}", tg)
-    summ = section(text, "Summary")
-    if "**missed**" not in summ or "B = 8 molecules" not in summ:
-        fail("summary states the missed targets plainly", summ)
-
-    # NVE, peers, references, files
-    nve = section(text, "NVE validation")
-    c = one_row(nve, "NVE row", "cpuhost (4-core TestCPU 9000)")
-    if c[4] != "**FAIL**" or c[5] != "+0.500000" or c[6] != "+0.032100" or c[8] != "342.17":
-        fail(f"NVE row: verdict, drift, slope, mean T: {c}", nve)
+    # NVE, stages, peers, multi-GPU, references, files
+    nv = section(text, "NVE validation")
+    c = one_row(nv, "NVE row", "cpuhost (4-core TestCPU 9000)")
+    if c[5] != "**FAIL**" or c[6] != "temperature" or c[7] != "+0.500000" or \
+            c[8] != "+0.032100" or c[10] != "342.17":
+        fail(f"NVE row: verdict, failed, drift, slope, mean T: {c}", nv)
+    if "[FAIL] temperature: mean T = 342.17 K" not in nv or "[FAIL] energy drift (seed)" in nv:
+        fail("NVE: the failing criteria as the checker wrote them, and only those", nv)
     peers = section(text, "Peers")
     c = one_row(peers, "airebo timing", "| airebo |", "`pair_style airebo 3.0 1 1`")
     if c[2:4] != ["7.77", "1.29e5"]:
@@ -262,9 +471,6 @@ def main():
         fail(f"peer error row: F MAE, F RMSE, E MAE, F MAE md300: {c}", peers)
     if len(rows_with(peers, "| reaxff |", "failed")) != 2:
         fail("the failed ReaxFF runs are shown as failed in both tables", peers)
-    if "liquid768 (768 atoms) µs/atom-step" not in peers or \
-            "from results/cpuhost-2030-01-02-peers.json, potentials.*.timing" not in peers:
-        fail("peer table header and source", peers)
     stg = section(text, "Where a large GPU step's time goes")
     c = one_row(stg, "stages network", "| GPU network fwd+bwd, µs |")
     if c[1:3] != ["70.00", "300.0"]:
@@ -289,40 +495,67 @@ def main():
         fail(f"reference row: {c}", ref)
     files = section(text, "Files read")
     if not rows_with(files, "cpuhost-2030-01-01-cpu.json", "superseded by "
-                     "cpuhost-2030-01-02-cpu.json") or not rows_with(files, "broken-2030",
-                                                                   "unreadable"):
+                     "cpuhost-2030-01-02-cpu.json") or \
+            not rows_with(files, "h200-2030-01-02-gpu.json", "superseded") or \
+            not rows_with(files, "broken-2030", "unreadable"):
         fail("superseded and unreadable files named", files)
 
-    # Plots, when this interpreter has matplotlib
+
+def main():
+    if len(sys.argv) not in (3, 4):
+        sys.exit(__doc__)
+    report_py, work = sys.argv[1], sys.argv[2]
+    py = sys.argv[3] if len(sys.argv) == 4 else sys.executable
+    shutil.rmtree(work, ignore_errors=True)
+    fixtures(work)
+    out = os.path.join(work, "out", "REPORT.md")
+    meta = os.path.join(work, "out", "plot-meta.json")
+    text, p = run_report(py, report_py, os.path.join(work, "results"), out, work,
+                         os.path.join(work, "reference", "ref.json"), ["--plot-meta", meta])
+    check_fixture_figures(text, work)
+
     has_mpl = subprocess.run([py, "-c", "import matplotlib"], capture_output=True).returncode == 0
-    pngs = ["scaling.png", "batch.png", "gpus.png", "nve-cpuhost-2030-01-02-nve-cpu.png"]
+    plot_dir = os.path.join(work, "out", "plots")
     if has_mpl:
-        for png in pngs:
-            path = os.path.join(work, "out", "plots", png)
-            if not os.path.exists(path) or os.path.getsize(path) < 1000:
-                fail(f"plot {png} not written", p.stdout + p.stderr)
-            with open(path, "rb") as f:
-                if f.read(8) != b"\x89PNG\r\n\x1a\n":
-                    fail(f"{png} is not a PNG")
-            if f"(plots/{png})" not in text:
-                fail(f"{png} not linked relatively from the report", text)
+        drawn = check_plots(text, meta, os.path.join(work, "out"), p.stderr)
+        if set(drawn) != {"latency.png", "throughput.png", "batch.png", "nve.png",
+                          "accuracy.png"}:
+            fail(f"the fixtures give all five plots, drawn: {drawn}", p.stdout + p.stderr)
+        left = sorted(os.listdir(plot_dir))
+        if left != sorted(drawn + ["keep.png"]):
+            fail(f"plots of earlier versions removed, others kept: {left}")
+        # the CPU line, the PyTorch points and the peers in the throughput plot
+        m = json.load(open(meta))["throughput.png"]["series"]
+        if not any("airebo" in s for s in m) or not any("PyTorch" in s for s in m) or \
+                any("reaxff" in s for s in m):
+            fail(f"throughput plot: AIREBO and PyTorch drawn, failed ReaxFF not: {m}")
     else:
         print("matplotlib not importable by", py, "- PNG checks skipped")
         if "plots not drawn" not in text:
             fail("the report should say the plots were not drawn", text)
 
+    # the repository's own results, as bench/report.sh reads them: the same structure
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(report_py)))
+    real = os.path.join(repo, "bench", "results")
+    if os.path.isdir(real) and os.listdir(real):
+        out3 = os.path.join(work, "real", "REPORT.md")
+        meta3 = os.path.join(work, "real", "plot-meta.json")
+        refs = sorted(os.path.join(repo, "bench", "reference", f) for f in
+                      os.listdir(os.path.join(repo, "bench", "reference")))
+        text3, p3 = run_report(py, report_py, real, out3, repo, None,
+                              ["--plot-meta", meta3] + [a for r in refs
+                                                        for a in ("--reference", r)])
+        check_headline(text3, repo)
+        if has_mpl:
+            check_plots(text3, meta3, os.path.join(work, "real"), p3.stderr)
+
     # An empty results folder still gives a report, each section saying what is missing.
     empty = os.path.join(work, "empty")
     os.makedirs(empty, exist_ok=True)
-    out2 = os.path.join(work, "out2", "REPORT.md")
-    p = subprocess.run([py, report_py, "--results", empty, "--reference",
-                        os.path.join(work, "reference", "ref.json"), "--model-eval", "",
-                        "--out", out2, "--root", work], capture_output=True, text=True)
-    if p.returncode != 0 or not os.path.exists(out2):
-        fail(f"empty folder: report.py exited {p.returncode}", p.stdout + p.stderr)
-    t2 = open(out2).read()
-    for want in ("No timing files", "No NVE JSON", "No peers JSON", "No scaling JSON",
-                 "No stages JSON"):
+    t2, _ = run_report(py, report_py, empty, os.path.join(work, "out2", "REPORT.md"), work,
+                       os.path.join(work, "reference", "ref.json"))
+    for want in ("No figure in the JSON for the headline", "No timing files", "No NVE JSON",
+                 "No peers JSON", "No scaling JSON", "No stages JSON"):
         if want not in t2:
             fail(f"empty report lacks {want!r}", t2)
     print("report: ok" + ("" if has_mpl else " (PNG checks skipped)"))
