@@ -1,7 +1,7 @@
-/* sampling.c — numerics of `mlff label` (see sampling.h): random numbers, element data, a
- * Jacobi eigensolver, FIRE optimisation, the finite-difference Hessian and normal modes,
- * Langevin dynamics (BAOAB) and molecular clusters. Deterministic throughout: no clocks, no
- * threads, no global state. */
+/* sampling.c — numerics of `mlff label` (mlff_distill.h, "sampling"): random numbers, van der
+ * Waals radii, FIRE optimisation, harmonic samples of the normal modes (computed by harmonic.c,
+ * with its masses), Langevin dynamics (BAOAB) and molecular clusters. Deterministic throughout:
+ * no clocks, no threads, no global state. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
@@ -46,19 +46,7 @@ double mlff_smp_normal(mlff_smp_rng *r) {
   return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
-/* ---- elements ------------------------------------------------------------------------------ */
-
-static const double MASS[87] = {
-    0,      1.008,  4.0026, 6.94,   9.0122, 10.81,  12.011, 14.007, 15.999, 18.998, 20.180,
-    22.990, 24.305, 26.982, 28.085, 30.974, 32.06,  35.45,  39.948, 39.098, 40.078, 44.956,
-    47.867, 50.942, 51.996, 54.938, 55.845, 58.933, 58.693, 63.546, 65.38,  69.723, 72.630,
-    74.922, 78.971, 79.904, 83.798, 85.468, 87.62,  88.906, 91.224, 92.906, 95.95,  98.0,
-    101.07, 102.91, 106.42, 107.87, 112.41, 114.82, 118.71, 121.76, 127.60, 126.90, 131.29,
-    132.91, 137.33, 138.91, 140.12, 140.91, 144.24, 145.0,  150.36, 151.96, 157.25, 158.93,
-    162.50, 164.93, 167.26, 168.93, 173.05, 174.97, 178.49, 180.95, 183.84, 186.21, 190.23,
-    192.22, 195.08, 196.97, 200.59, 204.38, 207.2,  208.98, 209.0,  210.0,  222.0};
-
-double mlff_smp_mass(int z) { return z >= 1 && z <= 86 ? MASS[z] : 2.5 * z; }
+/* ---- elements (masses: mlff_atomic_mass, harmonic.c) -------------------------------------- */
 
 double mlff_smp_vdw_radius(int z) {
   switch (z) {
@@ -86,92 +74,13 @@ double mlff_smp_vdw_radius(int z) {
   }
 }
 
-/* ---- Jacobi eigensolver ---------------------------------------------------------------------- */
-
-int mlff_smp_jacobi(int n, double *A, double *w, double *V) {
-  double *Vw = V ? V : malloc((size_t)n * n * sizeof *Vw);
-  if (!Vw) return -2;
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < n; j++) Vw[i * n + j] = i == j;
-  int sweeps = -1;
-  for (int sweep = 1; sweep <= 100; sweep++) {
-    double off = 0, frob = 0;
-    for (int p = 0; p < n; p++)
-      for (int q = 0; q < n; q++) {
-        double a2 = A[p * n + q] * A[p * n + q];
-        frob += a2;
-        if (p != q) off += a2;
-      }
-    if (off == 0 || off <= 1e-30 * frob) {
-      sweeps = sweep - 1;
-      break;
-    }
-    int rotated = 0;
-    for (int p = 0; p < n - 1; p++)
-      for (int q = p + 1; q < n; q++) {
-        double apq = A[p * n + q], app = A[p * n + p], aqq = A[q * n + q];
-        if (apq == 0) continue;
-        /* after a few sweeps, an element too small to change either diagonal is set to zero */
-        double g = 100 * fabs(apq);
-        if (sweep > 4 && fabs(app) + g == fabs(app) && fabs(aqq) + g == fabs(aqq)) {
-          A[p * n + q] = A[q * n + p] = 0;
-          continue;
-        }
-        rotated = 1;
-        /* J = rotation in the (p, q) plane with tan(phi) = t, chosen so that (J^T A J)_pq = 0 */
-        double theta = (aqq - app) / (2 * apq);
-        double t = fabs(theta) > 1e150 ? 0.5 / theta
-                                       : (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
-        double c = 1 / sqrt(t * t + 1), s = t * c;
-        for (int k = 0; k < n; k++) { /* A J: columns p and q */
-          double akp = A[k * n + p], akq = A[k * n + q];
-          A[k * n + p] = c * akp - s * akq;
-          A[k * n + q] = s * akp + c * akq;
-        }
-        for (int k = 0; k < n; k++) { /* J^T (A J): rows p and q */
-          double apk = A[p * n + k], aqk = A[q * n + k];
-          A[p * n + k] = c * apk - s * aqk;
-          A[q * n + k] = s * apk + c * aqk;
-        }
-        A[p * n + q] = A[q * n + p] = 0;
-        for (int k = 0; k < n; k++) {
-          double vkp = Vw[k * n + p], vkq = Vw[k * n + q];
-          Vw[k * n + p] = c * vkp - s * vkq;
-          Vw[k * n + q] = s * vkp + c * vkq;
-        }
-      }
-    if (!rotated) {
-      sweeps = sweep;
-      break;
-    }
-  }
-  for (int i = 0; i < n; i++) w[i] = A[i * n + i];
-  /* sort ascending (selection sort: n is small), eigenvectors along */
-  for (int i = 0; i < n - 1; i++) {
-    int k = i;
-    for (int j = i + 1; j < n; j++)
-      if (w[j] < w[k]) k = j;
-    if (k == i) continue;
-    double tw = w[i];
-    w[i] = w[k];
-    w[k] = tw;
-    for (int r = 0; r < n; r++) {
-      double tv = Vw[r * n + i];
-      Vw[r * n + i] = Vw[r * n + k];
-      Vw[r * n + k] = tv;
-    }
-  }
-  if (!V) free(Vw);
-  return sweeps;
-}
-
 /* ---- geometry -------------------------------------------------------------------------------- */
 
 void mlff_smp_center_of_mass(int n, const int *Z, const double *x, double com[3]) {
   double m = 0.0;
   com[0] = com[1] = com[2] = 0.0;
   for (int i = 0; i < n; i++) {
-    double mi = mlff_smp_mass(Z[i]);
+    double mi = mlff_atomic_mass(Z[i]);
     m += mi;
     for (int k = 0; k < 3; k++) com[k] += mi * x[3 * i + k];
   }
@@ -324,7 +233,7 @@ int mlff_smp_droplet(mlff_smp_rng *r, int n_mol, int nat, const int *Z,
 
 double mlff_smp_droplet_radius(int n_mol, int nat, const int *Z, double density) {
   double mass = 0; /* amu */
-  for (int i = 0; i < nat; i++) mass += mlff_smp_mass(Z[i]);
+  for (int i = 0; i < nat; i++) mass += mlff_atomic_mass(Z[i]);
   /* volume per molecule, Å^3: amu / (g/cm^3) = 1.66053907 Å^3 */
   double v = mass * 1.66053906660 / density;
   return cbrt(3.0 * n_mol * v / (4.0 * M_PI));
@@ -332,23 +241,10 @@ double mlff_smp_droplet_radius(int n_mol, int nat, const int *Z, double density)
 
 /* ---- teacher-driven -------------------------------------------------------------------------- */
 
-mlff_status mlff_smp_teacher(mlff_teacher *t, int nat, const int *Z, const double *x,
-                             double *energy, double *forces) {
-  mlff_frame f;
-  memset(&f, 0, sizeof f);
-  f.n_atoms = nat;
-  f.atomic_numbers = (int *)Z;
-  f.positions = (double *)x;
-  return mlff_teacher_compute(t, &f, energy, forces);
-}
-
-static double max_force(int nat, const double *f) {
-  double m = 0;
-  for (int i = 0; i < nat; i++) {
-    double n = sqrt(f[3 * i] * f[3 * i] + f[3 * i + 1] * f[3 * i + 1] + f[3 * i + 2] * f[3 * i + 2]);
-    if (n > m) m = n;
-  }
-  return m;
+static mlff_status teacher_call(mlff_teacher *t, int nat, const int *Z, const double *x,
+                                double *energy, double *forces) {
+  mlff_teacher_molecule mol = {t, nat, Z};
+  return mlff_teacher_molecule_forces(&mol, x, energy, forces);
 }
 
 mlff_status mlff_smp_optimize(mlff_teacher *t, int nat, const int *Z, double *x, double fmax,
@@ -366,8 +262,8 @@ mlff_status mlff_smp_optimize(mlff_teacher *t, int nat, const int *Z, double *x,
   int since_neg = 0, s;
   mlff_status st = MLFF_OK;
   for (s = 0; s <= max_steps; s++) {
-    if ((st = mlff_smp_teacher(t, nat, Z, x, &e, f))) break;
-    double fm = max_force(nat, f);
+    if ((st = teacher_call(t, nat, Z, x, &e, f))) break;
+    double fm = mlff_max_atom_force(nat, f);
     if (fmax_out) *fmax_out = fm;
     if (fm < fmax || s == max_steps) break;
     double P = 0, vn = 0, fn = 0;
@@ -405,166 +301,16 @@ mlff_status mlff_smp_optimize(mlff_teacher *t, int nat, const int *Z, double *x,
   return st;
 }
 
-mlff_status mlff_smp_hessian(mlff_teacher *t, int nat, const int *Z, const double *x, double h,
-                             double *H) {
-  int n = 3 * nat;
-  double *xp = malloc((size_t)n * sizeof *xp), *fp = malloc((size_t)n * sizeof *fp),
-         *fm = malloc((size_t)n * sizeof *fm);
-  mlff_status st = MLFF_OK;
-  if (!xp || !fp || !fm) st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-  for (int i = 0; i < n && !st; i++) {
-    double e;
-    memcpy(xp, x, (size_t)n * sizeof *xp);
-    xp[i] = x[i] + h;
-    if ((st = mlff_smp_teacher(t, nat, Z, xp, &e, fp))) break;
-    xp[i] = x[i] - h;
-    if ((st = mlff_smp_teacher(t, nat, Z, xp, &e, fm))) break;
-    for (int j = 0; j < n; j++) H[i * n + j] = -(fp[j] - fm[j]) / (2 * h);
-  }
-  if (!st)
-    for (int i = 0; i < n; i++)
-      for (int j = i + 1; j < n; j++) H[i * n + j] = H[j * n + i] = 0.5 * (H[i * n + j] + H[j * n + i]);
-  free(xp);
-  free(fp);
-  free(fm);
-  return st;
-}
-
-void mlff_smp_modes_free(mlff_smp_modes *m) {
-  if (!m) return;
-  free(m->x0);
-  free(m->mass);
-  free(m->lambda);
-  free(m->modes);
-  memset(m, 0, sizeof *m);
-}
-
-double mlff_smp_wavenumber(double lambda) {
-  /* sqrt(lambda * 9.6485e27 s^-2) / (2 pi c), c in cm/s */
-  double omega = sqrt(fabs(lambda) * 1.602176634e-19 / (1e-20 * 1.66053906660e-27));
-  return (lambda < 0 ? -1 : 1) * omega / (2 * M_PI * 2.99792458e10);
-}
-
-mlff_status mlff_smp_normal_modes(int nat, const int *Z, const double *x, const double *H,
-                                  mlff_smp_modes *m) {
-  memset(m, 0, sizeof *m);
-  int n = 3 * nat;
-  double *A = malloc((size_t)n * n * sizeof *A), *V = malloc((size_t)n * n * sizeof *V);
-  double *w = malloc((size_t)n * sizeof *w), *D = calloc((size_t)6 * n, sizeof *D);
-  double *P = malloc((size_t)n * n * sizeof *P), *T = malloc((size_t)n * n * sizeof *T);
-  m->x0 = malloc((size_t)n * sizeof *m->x0);
-  m->mass = malloc((size_t)nat * sizeof *m->mass);
-  mlff_status st = MLFF_OK;
-  if (!A || !V || !w || !D || !P || !T || !m->x0 || !m->mass) {
-    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the normal modes");
-    goto done;
-  }
-  m->nat = nat;
-  memcpy(m->x0, x, (size_t)n * sizeof *x);
-  for (int i = 0; i < nat; i++) m->mass[i] = mlff_smp_mass(Z[i]);
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < n; j++)
-      A[i * n + j] = H[i * n + j] / sqrt(m->mass[i / 3] * m->mass[j / 3]);
-  /* Translations and rotations in mass-weighted coordinates, orthonormalised; a linear
-   * molecule has one rotation fewer (it drops out as a zero vector). */
-  double com[3];
-  mlff_smp_center_of_mass(nat, Z, x, com);
-  int nd = 0;
-  for (int k = 0; k < 6; k++) {
-    double *d = D + (size_t)nd * n;
-    for (int i = 0; i < nat; i++) {
-      double sm = sqrt(m->mass[i]), r[3];
-      for (int c = 0; c < 3; c++) r[c] = x[3 * i + c] - com[c];
-      if (k < 3) {
-        d[3 * i + k] = sm;
-      } else { /* e_a x r */
-        int a = k - 3;
-        double e[3] = {0, 0, 0};
-        e[a] = 1;
-        d[3 * i] = sm * (e[1] * r[2] - e[2] * r[1]);
-        d[3 * i + 1] = sm * (e[2] * r[0] - e[0] * r[2]);
-        d[3 * i + 2] = sm * (e[0] * r[1] - e[1] * r[0]);
-      }
-    }
-    double len0 = 0;
-    for (int i = 0; i < n; i++) len0 += d[i] * d[i];
-    for (int l = 0; l < nd; l++) {
-      const double *o = D + (size_t)l * n;
-      double dot = 0;
-      for (int i = 0; i < n; i++) dot += d[i] * o[i];
-      for (int i = 0; i < n; i++) d[i] -= dot * o[i];
-    }
-    double len = 0;
-    for (int i = 0; i < n; i++) len += d[i] * d[i];
-    if (len > 1e-10 * (len0 > 0 ? len0 : 1) && len > 1e-20) {
-      len = sqrt(len);
-      for (int i = 0; i < n; i++) d[i] /= len;
-      nd++;
-    } else {
-      for (int i = 0; i < n; i++) d[i] = 0;
-    }
-  }
-  /* A <- P A P with P = I - sum d d^T. */
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < n; j++) {
-      double p = i == j ? 1.0 : 0.0;
-      for (int l = 0; l < nd; l++) p -= D[(size_t)l * n + i] * D[(size_t)l * n + j];
-      P[i * n + j] = p;
-    }
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < n; j++) {
-      double s = 0;
-      for (int k = 0; k < n; k++) s += A[i * n + k] * P[k * n + j];
-      T[i * n + j] = s;
-    }
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < n; j++) {
-      double s = 0;
-      for (int k = 0; k < n; k++) s += P[i * n + k] * T[k * n + j];
-      A[i * n + j] = s;
-    }
-  for (int i = 0; i < n; i++)
-    for (int j = i + 1; j < n; j++) A[i * n + j] = A[j * n + i] = 0.5 * (A[i * n + j] + A[j * n + i]);
-  if (mlff_smp_jacobi(n, A, w, V) < 0) {
-    st = mlff_set_error(MLFF_ERR_ARGUMENT, "normal modes: the Jacobi eigensolver did not converge");
-    goto done;
-  }
-  int kept = 0;
-  for (int k = 0; k < n; k++) {
-    if (w[k] > MLFF_SMP_MIN_EIGEN) kept++;
-    else if (w[k] < -MLFF_SMP_MIN_EIGEN) m->n_imaginary++;
-  }
-  m->lambda = malloc((size_t)(kept ? kept : 1) * sizeof *m->lambda);
-  m->modes = malloc((size_t)(kept ? kept : 1) * n * sizeof *m->modes);
-  if (!m->lambda || !m->modes) {
-    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the normal modes");
-    goto done;
-  }
-  for (int k = 0, j = 0; k < n; k++) {
-    if (!(w[k] > MLFF_SMP_MIN_EIGEN)) continue;
-    m->lambda[j] = w[k];
-    for (int i = 0; i < n; i++) m->modes[(size_t)j * n + i] = V[i * n + k];
-    j++;
-  }
-  m->n_modes = kept;
-done:
-  free(A);
-  free(V);
-  free(w);
-  free(D);
-  free(P);
-  free(T);
-  if (st) mlff_smp_modes_free(m);
-  return st;
-}
-
-void mlff_smp_modes_sample(const mlff_smp_modes *m, mlff_smp_rng *r, double T, double *x,
+void mlff_smp_modes_sample(const mlff_modes *m, mlff_smp_rng *r, double T, double *x,
                            double *v) {
   int n = 3 * m->nat;
   double kT = MLFF_KB_EV * T;
   memcpy(x, m->x0, (size_t)n * sizeof *x);
   if (v) memset(v, 0, (size_t)n * sizeof *v);
-  for (int k = 0; k < m->n_modes; k++) {
+  for (int k = 0; k < m->n_vib; k++) {
+    /* soft and imaginary modes stay at rest (kT/lambda would be huge or undefined); they draw
+     * no random numbers, so samples do not depend on how many there are */
+    if (!(m->lambda[k] > MLFF_SMP_MIN_EIGEN)) continue;
     double q = sqrt(kT / m->lambda[k]) * mlff_smp_normal(r);
     double qd = v ? sqrt(kT * MLFF_ACC_UNIT) * mlff_smp_normal(r) : 0.0;
     const double *e = m->modes + (size_t)k * n;
@@ -598,9 +344,14 @@ mlff_status mlff_smp_md_init(mlff_smp_md *md, mlff_teacher *t, int nat, const in
   }
   memcpy(md->x, x0, n * sizeof *md->x);
   if (v0) memcpy(md->v, v0, n * sizeof *md->v);
-  for (int i = 0; i < nat; i++) md->mass[i] = mlff_smp_mass(Z[i]);
+  for (int i = 0; i < nat; i++)
+    if (!((md->mass[i] = mlff_atomic_mass(Z[i])) > 0)) {
+      mlff_smp_md_free(md);
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "dynamics: no standard atomic mass for element "
+                            "Z = %d (atom %d)", Z[i], i);
+    }
   md->calls = 1;
-  return mlff_smp_teacher(t, nat, Z, md->x, &md->energy, md->f);
+  return teacher_call(t, nat, Z, md->x, &md->energy, md->f);
 }
 
 mlff_status mlff_smp_md_step(mlff_smp_md *md, int n_steps) {
@@ -618,7 +369,7 @@ mlff_status mlff_smp_md_step(mlff_smp_md *md, int n_steps) {
         *x += h * *v;
       }
     }
-    mlff_status st = mlff_smp_teacher(md->teacher, n, md->Z, md->x, &md->energy, md->f);
+    mlff_status st = teacher_call(md->teacher, n, md->Z, md->x, &md->energy, md->f);
     md->calls++;
     if (st) return st;
     for (int i = 0; i < n; i++) { /* B */

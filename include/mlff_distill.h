@@ -79,6 +79,10 @@ typedef struct mlff_teacher mlff_teacher;
 MLFF_DISTILL_API mlff_status mlff_teacher_create_xtb(mlff_teacher **out);
 MLFF_DISTILL_API void mlff_teacher_free(mlff_teacher *t);
 MLFF_DISTILL_API const char *mlff_teacher_name(const mlff_teacher *t); /* e.g. "GFN2-xTB (libxtb 6.5.1)" */
+/* Threads libxtb may use during mlff_teacher_compute (default 1: for molecules of tens of atoms
+ * its threading gains little, while one process per core gains nearly the core count, and a
+ * fixed count keeps labels bitwise reproducible). */
+MLFF_DISTILL_API mlff_status mlff_teacher_set_threads(mlff_teacher *t, int n_threads);
 /* Energy (eV) and forces (eV/Å, [n][3]) of a neutral closed-shell structure (open, or periodic
  * when f->has_cell). Reuses the previous wavefunction when the atoms are the same. */
 MLFF_DISTILL_API mlff_status mlff_teacher_compute(mlff_teacher *t, const mlff_frame *f, double *energy,
@@ -129,10 +133,112 @@ MLFF_DISTILL_API mlff_status mlff_train(mlff_model *m, const mlff_dataset *d, co
 MLFF_DISTILL_API mlff_status mlff_training_split(const mlff_model *m, const char *part,
                                                  int *recorded, int **indices, int *n);
 
-/* ---- sampling (`mlff label`): a seedable random number generator, element masses and radii,
- * a Jacobi eigensolver, geometry optimisation, the finite-difference Hessian and its normal
- * modes, Langevin dynamics, and molecular clusters. Everything is driven by an mlff_teacher and
- * is deterministic: the same inputs and seed give the same bits. Units: Å, eV, amu, fs, K. -- */
+/* ---- harmonic analysis (`mlff label`'s normal-mode sampling, `mlff eval --freq`): the one
+ * Jacobi eigensolver, table of atomic masses, BFGS relaxation, finite-difference Hessian and
+ * set of normal modes of the project, so that the teacher and a student, and labelling and
+ * evaluation, are analysed alike. Calculator-agnostic: forces come from a callback. Units: eV,
+ * Å, amu; wavenumbers in cm^-1. ---------------------------------------------------------------- */
+
+/* Standard atomic weight (amu) of element z = 1..86, IUPAC 2013 (published 2016; ASE's default
+ * masses, atomic_masses_iupac2016): conventional values where IUPAC gives an interval, the mass
+ * of the longest-lived isotope for Tc, Pm, Po, At, Rn. 0 for any other z. */
+MLFF_DISTILL_API double mlff_atomic_mass(int z);
+
+/* Eigen-decomposition of the symmetric n x n matrix a (row-major, destroyed) by cyclic Jacobi
+ * rotations: w[n] ascending eigenvalues, v[n][n] (may be NULL) row-major with the eigenvectors
+ * as COLUMNS (v[i*n + k] is component i of eigenvector k). Returns the number of sweeps, -1 when
+ * it did not converge in 100 sweeps (w and v then hold the last iterate), -2 when out of memory
+ * (v NULL). */
+MLFF_DISTILL_API int mlff_jacobi_eigen(int n, double *a, double *w, double *v);
+
+/* Energy (eV) and forces (eV/Å, [nat][3]) at positions x ([nat][3], Å). A failure returns its
+ * status with the message set (mlff_set_error); the functions below pass it on. */
+typedef mlff_status (*mlff_force_fn)(void *user, const double *x, double *energy,
+                                     double *forces);
+
+/* The teacher on a bare molecule (no cell) as an mlff_force_fn: user is one of these. */
+typedef struct {
+  mlff_teacher *teacher;
+  int nat;
+  const int *Z;
+} mlff_teacher_molecule;
+MLFF_DISTILL_API mlff_status mlff_teacher_molecule_forces(void *molecule, const double *x,
+                                                          double *energy, double *forces);
+
+/* The largest atomic force norm max_i |f_i| (eV/Å) of forces [nat][3]: the relaxations' test. */
+MLFF_DISTILL_API double mlff_max_atom_force(int nat, const double *forces);
+
+typedef struct {
+  int steps;       /* BFGS steps taken */
+  int n_calls;     /* force evaluations */
+  int converged;   /* max atomic |F| < fmax reached */
+  double fmax;     /* max atomic |F| at the final geometry, eV/Å */
+  double energy;   /* energy at the final geometry, eV */
+} mlff_relax_info;
+
+/* Relax x ([nat][3], in place) with BFGS in Cartesian coordinates (ASE's scheme: initial Hessian
+ * 70 eV/Å², steps along the eigenvectors of the updated Hessian with |eigenvalues|, the largest
+ * atomic displacement capped at maxstep Å) until the largest atomic force norm is below fmax
+ * eV/Å or max_steps steps were taken. Not converging is not an error: see info->converged. On
+ * the callback's failure its status is returned and x is the last geometry that evaluated. */
+MLFF_DISTILL_API mlff_status mlff_harmonic_relax(mlff_force_fn fn, void *user, int nat, double *x,
+                                                 double fmax, int max_steps, double maxstep,
+                                                 mlff_relax_info *info);
+
+/* Hessian H [3 nat][3 nat] (eV/Å²) at x by central differences of the forces with step h (Å):
+ * H_ij = -(F_j(x + h e_i) - F_j(x - h e_i)) / 2h, 6 nat force calls, then symmetrised;
+ * *asymmetry (may be NULL) = max_ij |H_ij - H_ji| / 2 before symmetrising. */
+MLFF_DISTILL_API mlff_status mlff_harmonic_hessian(mlff_force_fn fn, void *user, int nat,
+                                                   const double *x, double h, double *H,
+                                                   double *asymmetry);
+
+/* Normal modes: the vibrations of a molecule about x, translations and rotations projected out. */
+typedef struct {
+  int nat;
+  int n_tr;        /* translations + rotations removed: 6, or 5 for a linear molecule */
+  int linear;
+  int n_vib;       /* 3 nat - n_tr vibrational modes */
+  int n_imaginary; /* vibrational modes with a negative eigenvalue */
+  int converged;   /* 0 when the eigensolver stopped at its sweep limit: modes approximate */
+  double tr[6];    /* eigenvalues of the n_tr discarded modes, eV/(Å² amu) (~0: a check) */
+  double *x0;      /* [nat][3] reference geometry */
+  double *mass;    /* [nat] amu, mlff_atomic_mass */
+  double *lambda;  /* [n_vib] ascending eigenvalues of the mass-weighted Hessian, eV/(Å² amu) */
+  double *modes;   /* [n_vib][3 nat] unit eigenvectors in mass-weighted coordinates */
+} mlff_modes;
+
+/* Normal modes of the Hessian H [3 nat][3 nat] (eV/Å²) of atoms Z at x: mass-weighted with
+ * mlff_atomic_mass, projected with P = 1 - (orthonormalised translations and rotations about the
+ * centre of mass), diagonalised; the n_tr eigenvectors of largest overlap with the translations
+ * and rotations are discarded. Refuses fewer than 2 atoms and elements without a mass. */
+MLFF_DISTILL_API mlff_status mlff_harmonic_modes(int nat, const int *Z, const double *x,
+                                                 const double *H, mlff_modes *m);
+MLFF_DISTILL_API void mlff_modes_free(mlff_modes *m);
+/* Wavenumber (cm^-1) of an eigenvalue of the mass-weighted Hessian: sqrt(|lambda|) x
+ * MLFF_CM1_PER_SQRT_EV_A2_AMU, negative for a negative eigenvalue (an imaginary frequency). */
+MLFF_DISTILL_API double mlff_harmonic_wavenumber(double lambda);
+#define MLFF_CM1_PER_SQRT_EV_A2_AMU 521.4708983725 /* sqrt(eV / (Å² amu)) / (2 pi c) in cm^-1 */
+
+/* Molecules of a cluster: atoms closer than bond (Å) are bonded; label[n] gets the molecule of
+ * every atom (0, 1, ... in order of each molecule's first atom). Returns the number of
+ * molecules, or -1 when out of memory. Open boundaries (no periodic images). */
+MLFF_DISTILL_API int mlff_fragments(int n, const double *x, double bond, int *label);
+
+/* RMSD (Å) between geometries a and b ([n][3]) after translating both to their centroids and
+ * rotating b onto a optimally (quaternion method, weights all 1). */
+MLFF_DISTILL_API double mlff_rmsd_aligned(int n, const double *a, const double *b);
+
+/* Rotate x ([n][3]) in place about its centroid by a fixed, generic rotation (Euler angles
+ * 0.3, 0.7, 1.1 rad), so that no two atoms of a symmetric input share a Cartesian coordinate:
+ * libxtb 6.5.1 (Debian's) returns gradients inconsistent with its energy, by up to 1e-3
+ * Eh/bohr, when atoms share a coordinate to within ~1e-8 Å (grimme-lab/xtb issue 986, fixed
+ * upstream by PR 1208); a symmetric molecule relaxed by BFGS keeps such coincidences. */
+MLFF_DISTILL_API void mlff_generic_orientation(int n, double *x);
+
+/* ---- sampling (`mlff label`): a seedable random number generator, van der Waals radii,
+ * geometry optimisation, harmonic samples of the normal modes (harmonic analysis above),
+ * Langevin dynamics, and molecular clusters. Everything is driven by an mlff_teacher and is
+ * deterministic: the same inputs and seed give the same bits. Units: Å, eV, amu, fs, K. ---- */
 
 #define MLFF_KB_EV 8.617333262e-5     /* Boltzmann constant, eV/K */
 #define MLFF_ACC_UNIT 9.648533212e-3  /* (eV/Å)/amu in Å/fs² */
@@ -148,19 +254,9 @@ MLFF_DISTILL_API uint64_t mlff_smp_rng_next(mlff_smp_rng *r);
 MLFF_DISTILL_API double mlff_smp_uniform(mlff_smp_rng *r); /* [0, 1) */
 MLFF_DISTILL_API double mlff_smp_normal(mlff_smp_rng *r);  /* standard normal (Box–Muller, one per call) */
 
-/* ---- elements ------------------------------------------------------------------------------ */
+/* ---- elements (masses: mlff_atomic_mass) --------------------------------------------------- */
 
-MLFF_DISTILL_API double mlff_smp_mass(int z);       /* standard atomic weight, amu (1..86) */
 MLFF_DISTILL_API double mlff_smp_vdw_radius(int z); /* Bondi van der Waals radius, Å (2.0 where unknown) */
-
-/* ---- linear algebra -------------------------------------------------------------------------- */
-
-/* Eigen-decomposition of the symmetric n x n matrix a (row-major, destroyed) by cyclic Jacobi
- * rotations: w[n] ascending eigenvalues, v[n][n] (may be NULL) row-major with the eigenvectors
- * as COLUMNS (v[i*n + k] is component i of eigenvector k). Returns the number of sweeps, -1 when
- * it did not converge in 100 sweeps (w and v then hold the last iterate), -2 when out of memory
- * (v NULL). */
-MLFF_DISTILL_API int mlff_smp_jacobi(int n, double *a, double *w, double *v);
 
 /* ---- geometry -------------------------------------------------------------------------------- */
 
@@ -196,31 +292,14 @@ MLFF_DISTILL_API double mlff_smp_min_contact(int n_mol, int nat, const int *Z, c
 MLFF_DISTILL_API mlff_status mlff_smp_optimize(mlff_teacher *t, int nat, const int *Z, double *x, double fmax,
                               int max_steps, int *steps, double *fmax_out);
 
-/* Hessian (eV/Å², [3n][3n], symmetrised) by central differences of the teacher's forces. */
-MLFF_DISTILL_API mlff_status mlff_smp_hessian(mlff_teacher *t, int nat, const int *Z, const double *x, double h,
-                             double *H);
+/* Normal-mode samples (mlff_modes from mlff_harmonic_modes) move only the modes stiffer than
+ * this: soft and imaginary ones stay at rest. */
+#define MLFF_SMP_MIN_EIGEN 1e-2 /* eV/(Å² amu), about 52 cm^-1 */
 
-typedef struct {
-  int nat, n_modes;  /* atoms; vibrational modes kept (eigenvalue > MLFF_SMP_MIN_EIGEN) */
-  int n_imaginary;   /* modes with a clearly negative eigenvalue (not a minimum), left out */
-  double *x0;        /* [nat][3] reference geometry */
-  double *mass;      /* [nat] amu */
-  double *lambda;    /* [n_modes] eigenvalues of the mass-weighted Hessian, eV/(Å² amu) */
-  double *modes;     /* [n_modes][3 nat] unit eigenvectors in mass-weighted coordinates */
-} mlff_smp_modes;
-
-#define MLFF_SMP_MIN_EIGEN 1e-2 /* about 50 cm^-1 */
-
-/* Normal modes of H at x: mass-weighted, translations and rotations projected out. */
-MLFF_DISTILL_API mlff_status mlff_smp_normal_modes(int nat, const int *Z, const double *x, const double *H,
-                                  mlff_smp_modes *m);
-MLFF_DISTILL_API void mlff_smp_modes_free(mlff_smp_modes *m);
-/* Wavenumber (cm^-1) of an eigenvalue of the mass-weighted Hessian. */
-MLFF_DISTILL_API double mlff_smp_wavenumber(double lambda);
-/* A classical harmonic sample at temperature T (K): x = x0 + displacements with each mode's
- * coordinate ~ N(0, kT/lambda); v (Å/fs, or NULL) with each mode's velocity ~ N(0, kT). */
-MLFF_DISTILL_API void mlff_smp_modes_sample(const mlff_smp_modes *m, mlff_smp_rng *r, double T, double *x,
-                           double *v);
+/* A classical harmonic sample at temperature T (K): x = x0 + displacements with each sampled
+ * mode's coordinate ~ N(0, kT/lambda); v (Å/fs, or NULL) with its velocity ~ N(0, kT). */
+MLFF_DISTILL_API void mlff_smp_modes_sample(const mlff_modes *m, mlff_smp_rng *r, double T,
+                                            double *x, double *v);
 
 /* Langevin dynamics (BAOAB splitting, one teacher call per step). */
 typedef struct {
@@ -241,10 +320,6 @@ MLFF_DISTILL_API mlff_status mlff_smp_md_init(mlff_smp_md *md, mlff_teacher *t, 
                              double T, mlff_smp_rng *rng);
 MLFF_DISTILL_API mlff_status mlff_smp_md_step(mlff_smp_md *md, int n_steps);
 MLFF_DISTILL_API void mlff_smp_md_free(mlff_smp_md *md);
-
-/* Teacher call on a bare molecule (no cell). */
-MLFF_DISTILL_API mlff_status mlff_smp_teacher(mlff_teacher *t, int nat, const int *Z, const double *x,
-                             double *energy, double *forces);
 
 #ifdef __cplusplus
 }

@@ -272,7 +272,7 @@ typedef struct {
   int out;               /* result pipe */
   mlff_teacher *t;
   int prepared;
-  mlff_smp_modes modes;  /* around the optimised geometry */
+  mlff_modes modes;      /* around the optimised geometry */
   double mark, cpu_mark; /* wall and CPU time of the last record */
   long calls;            /* teacher calls since the last record */
 } worker;
@@ -323,17 +323,25 @@ static mlff_status prepare(worker *w) {
     st = fresh_teacher(w);
   }
   if (!st) st = mlff_smp_optimize(w->t, p->nat, p->Z, x, OPT_FMAX, OPT_STEPS, &steps, &fmax);
-  if (!st) st = mlff_smp_hessian(w->t, p->nat, p->Z, x, HESSIAN_STEP, H);
-  if (!st) st = mlff_smp_normal_modes(p->nat, p->Z, x, H, &w->modes);
+  mlff_teacher_molecule mol = {w->t, p->nat, p->Z};
+  if (!st) st = mlff_harmonic_hessian(mlff_teacher_molecule_forces, &mol, p->nat, x, HESSIAN_STEP,
+                                      H, NULL);
+  if (!st) st = mlff_harmonic_modes(p->nat, p->Z, x, H, &w->modes);
+  if (!st && !w->modes.converged)
+    st = mlff_set_error(MLFF_ERR_ARGUMENT, "normal modes: the Jacobi eigensolver did not converge");
   if (!st) {
     char info[512];
-    const mlff_smp_modes *m = &w->modes;
+    const mlff_modes *m = &w->modes;
+    int first = 0; /* the modes sampled: lambda ascending, those above MLFF_SMP_MIN_EIGEN */
+    while (first < m->n_vib && !(m->lambda[first] > MLFF_SMP_MIN_EIGEN)) first++;
+    int n_sampled = m->n_vib - first;
     snprintf(info, sizeof info, "optimised the molecule in %d teacher calls (largest force "
              "%.1e eV/A%s); Hessian from %d calls: %d vibrational modes, %.0f-%.0f cm^-1%s; "
              "%.1f s", steps + 1, fmax, fmax < OPT_FMAX ? "" : ", NOT converged", 2 * n,
-             m->n_modes, m->n_modes ? mlff_smp_wavenumber(m->lambda[0]) : 0.0,
-             m->n_modes ? mlff_smp_wavenumber(m->lambda[m->n_modes - 1]) : 0.0,
-             m->n_imaginary ? " (and imaginary ones, left out: not a minimum)" : "",
+             n_sampled, n_sampled ? mlff_harmonic_wavenumber(m->lambda[first]) : 0.0,
+             n_sampled ? mlff_harmonic_wavenumber(m->lambda[m->n_vib - 1]) : 0.0,
+             m->lambda[0] < -MLFF_SMP_MIN_EIGEN ? " (and imaginary ones, left out: not a minimum)"
+                                                : "",
              now_s() - t0);
     send_text(w, REC_INFO, info);
     w->prepared = 1;
@@ -388,7 +396,8 @@ static mlff_status label_one(worker *w, int64_t k, int nat, const int *Z, const 
                              double *f) {
   double e;
   mlff_status st = fresh_teacher(w);
-  if (!st) st = mlff_smp_teacher(w->t, nat, Z, x, &e, f);
+  mlff_teacher_molecule mol = {w->t, nat, Z};
+  if (!st) st = mlff_teacher_molecule_forces(&mol, x, &e, f);
   w->calls++;
   if (st) {
     char why[1024];
@@ -468,7 +477,7 @@ static int worker_main(const plan *p, int in, int out) {
     if (write_full(out, &done, sizeof done)) break;
   }
   mlff_teacher_free(w.t);
-  mlff_smp_modes_free(&w.modes);
+  mlff_modes_free(&w.modes);
   return rc;
 }
 

@@ -1,6 +1,6 @@
 /* test_sampling.c — the numerics of `mlff label` that need no teacher: the random numbers, the
- * Jacobi eigensolver, normal modes (projection, harmonic sampling statistics), rotations and
- * molecular clusters. */
+ * Jacobi eigensolver and normal modes (libmlff_distill's harmonic analysis: projection) and the
+ * harmonic sampling statistics, rotations and molecular clusters. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -46,7 +46,7 @@ static void test_jacobi(void) {
   A[0] = A[n + 1] = 2.5; /* a near-degenerate pair */
   A[1] = A[n] = 0;
   memcpy(B, A, n * n * sizeof *A);
-  int sweeps = mlff_smp_jacobi(n, B, w, V);
+  int sweeps = mlff_jacobi_eigen(n, B, w, V);
   CHECK(sweeps > 0 && sweeps < 20);
   double res = 0, orth = 0;
   for (int k = 0; k < n; k++) {
@@ -94,9 +94,10 @@ static void test_normal_modes(void) {
           H[(3 * i + a) * 3 * N + 3 * i + b] += k * u[a] * u[b];
         }
     }
-  mlff_smp_modes m;
-  CHECK_OK(mlff_smp_normal_modes(N, Z, x, H, &m));
-  CHECK(m.n_modes == 3 * N - 6 && m.n_imaginary == 0);
+  mlff_modes m;
+  CHECK_OK(mlff_harmonic_modes(N, Z, x, H, &m));
+  CHECK(m.n_vib == 3 * N - 6 && m.n_imaginary == 0);
+  CHECK(m.lambda[0] > MLFF_SMP_MIN_EIGEN); /* every mode is sampled */
   /* Classical harmonic samples: <E_pot> = <E_kin> = n_modes kT / 2. */
   const double T = 500, kT = MLFF_KB_EV * T;
   double epot = 0, ekin = 0, xs[3 * N], v[3 * N];
@@ -110,18 +111,18 @@ static void test_normal_modes(void) {
     epot += e;
     for (int i = 0; i < N; i++)
       for (int c = 0; c < 3; c++) {
-        ekin += 0.5 * mlff_smp_mass(Z[i]) * v[3 * i + c] * v[3 * i + c] / MLFF_ACC_UNIT;
-        p[c] += mlff_smp_mass(Z[i]) * v[3 * i + c];
+        ekin += 0.5 * mlff_atomic_mass(Z[i]) * v[3 * i + c] * v[3 * i + c] / MLFF_ACC_UNIT;
+        p[c] += mlff_atomic_mass(Z[i]) * v[3 * i + c];
       }
     for (int c = 0; c < 3; c++) CHECK(fabs(p[c]) < 1e-10); /* no centre-of-mass motion */
   }
-  epot /= samples * 0.5 * m.n_modes * kT;
-  ekin /= samples * 0.5 * m.n_modes * kT;
+  epot /= samples * 0.5 * m.n_vib * kT;
+  ekin /= samples * 0.5 * m.n_vib * kT;
   printf("normal modes: %d, %.0f-%.0f cm^-1; <E_pot>, <E_kin> / (n kT/2) = %.3f, %.3f\n",
-         m.n_modes, mlff_smp_wavenumber(m.lambda[0]), mlff_smp_wavenumber(m.lambda[m.n_modes - 1]),
-         epot, ekin);
+         m.n_vib, mlff_harmonic_wavenumber(m.lambda[0]),
+         mlff_harmonic_wavenumber(m.lambda[m.n_vib - 1]), epot, ekin);
   CHECK(fabs(epot - 1) < 0.05 && fabs(ekin - 1) < 0.05);
-  mlff_smp_modes_free(&m);
+  mlff_modes_free(&m);
 }
 
 static const int BZ_Z[12] = {6, 6, 6, 6, 6, 6, 1, 1, 1, 1, 1, 1};
