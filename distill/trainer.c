@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "descriptor.h"
+#include "dispersion.h"
 #include "images.h"
 #include "internal.h"
 #include "train.h"
@@ -120,7 +121,9 @@ typedef struct {
   int n;           /* atoms */
   int *species;    /* [n] */
   double energy;   /* reference, eV */
-  double *forces;  /* [n][3] reference, eV/Å */
+  double *forces;  /* [n][3] reference, eV/Å: the networks' part (teacher minus dispersion) */
+  double e_disp;   /* the model's dispersion (eV) and forces ([n][3] eV/Å, NULL without it), */
+  double *f_disp;  /* taken off the labels and added back to predictions */
   double *G;       /* [n][D] raw descriptors */
   int *nb_off;     /* [n+1] neighbour ranges */
   int *owner;      /* [n_nb] the atom (of this structure) a neighbour is, or is an image of */
@@ -180,6 +183,7 @@ struct mlff_trainer {
 static void tstruct_free(tstruct_t *s) {
   free(s->species);
   free(s->forces);
+  free(s->f_disp);
   free(s->G);
   free(s->nb_off);
   free(s->owner);
@@ -241,6 +245,15 @@ static mlff_status precompute(const mlff_trainer *t, const mlff_frame *f, const 
   if (!s->species || !s->forces || !s->G || !s->owner || !s->info || !s->jac_off || !Jd) goto nomem;
   memcpy(s->species, species, (size_t)n * sizeof(int));
   memcpy(s->forces, f->forces, 3 * (size_t)n * sizeof(double));
+  if (t->m->disp.on) { /* the networks learn the teacher minus the dispersion term */
+    if (!(s->f_disp = malloc(3 * (size_t)n * sizeof(double)))) goto nomem;
+    int periodic = frame_periodic(f);
+    if (mlff_disp_structure(&t->m->disp, t->m->n_elements, n, f->positions, species,
+                            periodic ? f->cell : NULL, f->pbc, &s->e_disp, s->f_disp, NULL))
+      goto nomem;
+    s->energy -= s->e_disp;
+    for (int q = 0; q < 3 * n; q++) s->forces[q] -= s->f_disp[q];
+  }
   size_t rows = 0;
   for (int i = 0; i < n; i++) {
     s->jac_off[i] = rows;
@@ -1133,5 +1146,11 @@ mlff_status mlff_trainer_errors_of(mlff_trainer *t, int n, const int *ids, doubl
 }
 
 mlff_status mlff_trainer_predict(mlff_trainer *t, int id, double *energy, double *forces) {
-  return run_batch(t, 1, &id, 0.0, 0.0, MODE_PREDICT, NULL, NULL, energy, forces);
+  mlff_status st = run_batch(t, 1, &id, 0.0, 0.0, MODE_PREDICT, NULL, NULL, energy, forces);
+  const tstruct_t *s = &t->st[id];
+  if (!st && s->f_disp) { /* the whole model's prediction */
+    *energy += s->e_disp;
+    for (int q = 0; q < 3 * s->n && forces; q++) forces[q] += s->f_disp[q];
+  }
+  return st;
 }

@@ -115,9 +115,39 @@ MLFF_API const char *mlff_model_element(const mlff_model *m,
                                         int species); /* NULL if out of range */
 MLFF_API int mlff_model_find_element(const mlff_model *m, const char *symbol); /* species or -1 */
 MLFF_API int mlff_model_n_features(const mlff_model *m);
-MLFF_API double mlff_model_cutoff(const mlff_model *m); /* max(Rcr, Rca), Å */
+MLFF_API double
+mlff_model_cutoff(const mlff_model *m); /* interaction range: max(Rcr, Rca, dispersion cutoff), Å */
 MLFF_API const mlff_descriptor_params *mlff_model_descriptor(const mlff_model *m);
 MLFF_API const char *mlff_model_arch(const mlff_model *m);
+/* Long-range dispersion, an optional part of a model (docs/model.md): pairwise C6/r^6 + C8/r^8
+ * with Becke–Johnson damping, e(r) = -s6 C6/(r^6 + R0^6) - s8 C8/(r^8 + R0^8) with
+ * R0 = a1 sqrt(C8/C6) + a2, over pairs within `cutoff`, plus the mean-field tail beyond it
+ * (periodic systems; LAMMPS's pair_modify tail) when `tail` is set. E = networks + this. */
+typedef struct {
+  double s6, s8, a1, a2; /* a2 in Å (GFN2-xTB's D4: 1, 2.7, 0.52, 5.0 Bohr = 2.6459 Å) */
+  double cutoff;         /* Å, at least the descriptor's */
+  int tail;              /* add the mean-field tail beyond the cutoff */
+  double c6[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS]; /* eV Å^6, by species, symmetric */
+  double c8[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS]; /* eV Å^8, by species, symmetric */
+} mlff_dispersion_params;
+/* Give m a dispersion term (copied; checked: finite, coefficients >= 0 and symmetric), or take
+ * it away (p NULL). The model's calcs must be created after the change. */
+MLFF_API mlff_status mlff_model_set_dispersion(mlff_model *m, const mlff_dispersion_params *p);
+/* Give m the dispersion of a file holding a /dispersion group: a model file, or a standalone one
+ * whose group has an `elements` attribute (scripts/dispersion_d4.py writes one from D4). The
+ * file's elements may be any superset of m's. Refuses, naming file and field, as the model
+ * reader does. */
+MLFF_API mlff_status mlff_model_load_dispersion(mlff_model *m, const char *path);
+/* The dispersion's mean-field tail beyond its cutoff for species a and b, per N_a N_b / V (a
+ * uniform pair density there, the damped form): energy and diagonal virial W_xx = W_yy = W_zz,
+ * both eV Å^3, so that a periodic system of volume V gains sum over ordered species pairs of
+ * N_a N_b energy / V and N_a N_b virial / V (LAMMPS's etail_ij and ptail_ij up to its counts).
+ * Zero when the model has no dispersion or its tail is off. */
+MLFF_API mlff_status mlff_model_dispersion_tail(const mlff_model *m, int a, int b, double *energy,
+                                                double *virial);
+/* The model's dispersion, or NULL when it has none. */
+MLFF_API const mlff_dispersion_params *mlff_model_dispersion(const mlff_model *m);
+
 /* Free-form metadata strings (attributes of the file root); "" when absent. Setting copies. */
 MLFF_API const char *mlff_model_attr(const mlff_model *m, const char *name);
 MLFF_API mlff_status mlff_model_set_attr(mlff_model *m, const char *name, const char *value);

@@ -199,6 +199,14 @@ void PairMLFF::settings(int narg, char **arg)
     error->all(FLERR, "pair_style mlff: {}", msg);    // the core's message names the file
   }
   cutoff = mlff_model_cutoff(model);
+  // a model whose dispersion has a tail brings it, as 'pair_modify tail yes' would
+  const mlff_dispersion_params *disp = mlff_model_dispersion(model);
+  if (disp && disp->tail) {
+    tail_flag = 1;
+    if (comm->me == 0)
+      utils::logmesg(lmp, "pair_style mlff: long-range dispersion to {:.4g} Å with its mean-field "
+                     "tail beyond (as pair_modify tail yes)\n", disp->cutoff);
+  }
   create_calc();
 }
 
@@ -410,6 +418,22 @@ double PairMLFF::init_one(int i, int j)
 {
   if (setflag[i][j] == 0)
     error->all(FLERR, "pair_style mlff: pair_coeff * * E1 ... E{} is missing", atom->ntypes);
+  // the model's long-range dispersion: its mean-field tail beyond the cutoff, as LAMMPS's
+  // pair_modify tail (libmlff gives it per N_i N_j / V; LAMMPS divides by the volume)
+  double e_ab = 0.0, w_ab = 0.0;
+  const int si = type2species[i], sj = type2species[j];
+  if (tail_flag && si >= 0 && sj >= 0) mlff_model_dispersion_tail(model, si, sj, &e_ab, &w_ab);
+  if (e_ab != 0.0 || w_ab != 0.0) {
+    double count[2] = {0.0, 0.0}, all[2];
+    for (int k = 0; k < atom->nlocal; k++) {
+      if (atom->type[k] == i) count[0] += 1.0;
+      if (atom->type[k] == j) count[1] += 1.0;
+    }
+    MPI_Allreduce(count, all, 2, MPI_DOUBLE, MPI_SUM, world);
+    etail_ij = escale * all[0] * all[1] * e_ab;
+    ptail_ij = escale * all[0] * all[1] * w_ab;
+  } else
+    etail_ij = ptail_ij = 0.0;
   return own_images ? IMAGES_CUTOFF : cutoff;
 }
 

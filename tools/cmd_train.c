@@ -17,7 +17,8 @@ static const char USAGE[] =
     "                  [--activation silu|celu] [--epochs N] [--time-limit S] [--batch B]\n"
     "                  [--lr X] [--lr-min X] [--patience N] [--w-energy X] [--w-forces X]\n"
     "                  [--valid-fraction F] [--test-fraction F] [--test-sources LIST] [--seed S]\n"
-    "                  [--threads N] [--checkpoint FILE] [--init MODEL.h5]";
+    "                  [--threads N] [--checkpoint FILE] [--init MODEL.h5]\n"
+    "                  [--dispersion DISP.h5]";
 static const char HELP[] =
     "Fit a student (aev-mlp: ANI-1x descriptor, one MLP per element) to the energies and\n"
     "forces of a dataset (from `mlff label` or `mlff import`) and write it to MODEL.h5.\n"
@@ -63,7 +64,10 @@ static const char HELP[] =
     "  --init MODEL.h5     start from this model instead of random weights: a trained model\n"
     "                      continues (its e0, scale and function kept); a model from `mlff init`\n"
     "                      is a fresh start with its weights. --hidden and --activation do not\n"
-    "                      apply.\n";
+    "                      apply.\n"
+    "  --dispersion FILE   give the model this long-range dispersion term (the /dispersion group\n"
+    "                      of FILE, e.g. from scripts/dispersion_d4.py): the networks then learn\n"
+    "                      the teacher minus it, and the model evaluates both (docs/model.md)\n";
 
 static int usage(const char *fmt, const char *arg) {
   return cli_usage_error("train", USAGE, fmt, arg);
@@ -143,7 +147,7 @@ static int run(int argc, char **argv) {
   mlff_train_options o;
   mlff_train_options_default(&o);
   const char *data = NULL, *out = NULL, *elements = NULL, *hidden = NULL, *act = NULL,
-             *init = NULL, *test_sources = NULL;
+             *init = NULL, *test_sources = NULL, *dispersion = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     long long n;
@@ -169,6 +173,7 @@ static int run(int argc, char **argv) {
     else if (!strcmp(a, "--activation")) { NEED_VALUE(); act = v; }
     else if (!strcmp(a, "--init")) { NEED_VALUE(); init = v; }
     else if (!strcmp(a, "--test-sources")) { NEED_VALUE(); test_sources = v; }
+    else if (!strcmp(a, "--dispersion")) { NEED_VALUE(); dispersion = v; }
     else if (!strcmp(a, "--checkpoint")) { NEED_VALUE(); o.checkpoint = v; }
     else if (!strcmp(a, "--epochs")) COUNT(o.max_epochs, "--epochs");
     else if (!strcmp(a, "--batch")) COUNT(o.batch_size, "--batch");
@@ -300,6 +305,10 @@ static int run(int argc, char **argv) {
       goto done;
     }
   }
+  if (dispersion && mlff_model_load_dispersion(m, dispersion)) {
+    rc = cli_fail("train");
+    goto done;
+  }
   char sha[65];
   if (mlff_file_sha256(data, sha) || mlff_model_set_attr(m, "dataset_sha256", sha)) {
     rc = cli_fail("train");
@@ -308,8 +317,10 @@ static int run(int argc, char **argv) {
   fprintf(stderr, "mlff train: %s: %d structures; model: elements", data, N);
   for (int e = 0; e < mlff_model_n_elements(m); e++)
     fprintf(stderr, " %s", mlff_model_element(m, e));
-  fprintf(stderr, ", %d features%s\n", mlff_model_n_features(m),
-          init ? ", continuing from --init" : "");
+  fprintf(stderr, ", %d features%s%s\n", mlff_model_n_features(m),
+          init ? ", continuing from --init" : "",
+          mlff_model_dispersion(m) ? ", with long-range dispersion (the networks learn the rest)"
+                                   : "");
   progress_state ps = {isatty(2), 0};
   o.progress = on_progress;
   o.user = &ps;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "descriptor.h"
+#include "dispersion.h"
 #include "images.h"
 #include "internal.h"
 #include "network.h"
@@ -102,6 +103,10 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
     return mlff_set_error(MLFF_ERR_DEVICE, "fp16 yes needs a GPU, and no CUDA device is visible: use "
                                       "fp16 no (the CPU path computes in double precision)");
 #endif
+  if (device == MLFF_DEVICE_GPU && m->disp.on)
+    return mlff_set_error(MLFF_ERR_UNSUPPORTED, "the model's long-range dispersion runs on the "
+                          "CPU path only in this libmlff (%s): use device cpu",
+                          o->device == MLFF_DEVICE_AUTO ? "device auto chose the GPU" : "device gpu");
   mlff_calc *c = calloc(1, sizeof *c);
   if (!c) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   c->model = m;
@@ -404,6 +409,9 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
   }
   *energy = e;
   memcpy(virial, w, sizeof w);
+  if (c->model->disp.on) /* the long-range term, on the same (full) list */
+    return mlff_disp_list(&c->model->disp, nl, c->row_atom, rows, c->n_threads, forces, eatom,
+                          vatom, energy, virial);
   return MLFF_OK;
 }
 
@@ -497,8 +505,9 @@ static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index,
                        index, i, st->species[i], c->model->n_elements);
   }
   mlff_images im;
+  /* images and lists to the model's whole range: the dispersion's cutoff where it has one */
   mlff_status ret = mlff_images_build(&im, st->positions, n, periodic ? st->cell : NULL, st->pbc,
-                                      c->aev.rc, with_lists);
+                                      mlff_model_cutoff(c->model), with_lists);
   if (ret) return ret;
   if (!sys_reserve(s, base + im.n_total)) {
     mlff_images_free(&im);
@@ -691,6 +700,9 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
         for (int q = 0; q < 6; q++) r->virial_atom[6 * o + q] += va[6 * (size_t)i + q];
     }
     if (!per_atom_virial) memcpy(r->virial, virial, sizeof r->virial);
+    /* the dispersion's mean-field tail: whole-system energy and pressure, no per-atom share */
+    mlff_disp_add_tail(&c->model->disp, c->model->n_elements, na, st[b].species, st[b].cell,
+                       st[b].pbc, &r->energy, r->virial);
     for (int i = 0; i < na; i++) {
       r->energy += ea[s0 + i];
       if (r->energy_atom) r->energy_atom[i] = ea[s0 + i];

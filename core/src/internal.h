@@ -28,6 +28,15 @@ typedef struct {
   char *name, *value;
 } mlff_attr;
 
+/* Long-range dispersion (dispersion.h), optional: on = 0 for models without /dispersion. */
+typedef struct {
+  int on;
+  mlff_dispersion_params p;
+  double r0_6[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS], r0_8[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS];
+  /* tail beyond the cutoff per N_a N_b / V: energy (eV Å^3) and virial W_xx (eV Å^3) */
+  double tail_e[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS], tail_w[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS];
+} mlff_dispersion;
+
 struct mlff_model {
   char arch[32];                 /* "aev-mlp" */
   int n_elements;
@@ -38,6 +47,7 @@ struct mlff_model {
   double e0[MLFF_MAX_ELEMENTS];  /* per-element energy offset, eV */
   double scale;                  /* E_i = scale * NN(G_i) + e0 */
   mlff_network net[MLFF_MAX_ELEMENTS];
+  mlff_dispersion disp;
   int n_attrs;                   /* free-form root attributes: created, teacher, ... */
   mlff_attr *attrs;
 };

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispersion.h"
 #include "internal.h"
 #include "rng.h"
 
@@ -161,7 +162,44 @@ int mlff_model_find_element(const mlff_model *m, const char *sym) {
   return -1;
 }
 int mlff_model_n_features(const mlff_model *m) { return m->n_features; }
-double mlff_model_cutoff(const mlff_model *m) { return fmax(m->desc.Rcr, m->desc.Rca); }
+double mlff_model_cutoff(const mlff_model *m) {
+  double rc = fmax(m->desc.Rcr, m->desc.Rca);
+  return m->disp.on ? fmax(rc, m->disp.p.cutoff) : rc;
+}
+
+mlff_status mlff_model_set_dispersion(mlff_model *m, const mlff_dispersion_params *p) {
+  if (!m) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_set_dispersion: model is NULL");
+  if (!p) {
+    memset(&m->disp, 0, sizeof m->disp);
+    return MLFF_OK;
+  }
+  mlff_dispersion d;
+  memset(&d, 0, sizeof d);
+  d.on = 1;
+  d.p = *p;
+  char why[256];
+  if (mlff_disp_check(&d, m->n_elements, why, sizeof why))
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "dispersion parameters: %s", why);
+  mlff_disp_setup(&d, m->n_elements);
+  m->disp = d;
+  return MLFF_OK;
+}
+
+mlff_status mlff_model_dispersion_tail(const mlff_model *m, int a, int b, double *energy,
+                                       double *virial) {
+  if (!m || !energy || !virial || a < 0 || b < 0 || a >= m->n_elements || b >= m->n_elements)
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_dispersion_tail: species %d, %d of a "
+                          "model with %d elements (or a NULL argument)", a, b,
+                          m ? m->n_elements : 0);
+  int on = m->disp.on && m->disp.p.tail;
+  *energy = on ? m->disp.tail_e[a][b] : 0.0;
+  *virial = on ? m->disp.tail_w[a][b] : 0.0;
+  return MLFF_OK;
+}
+
+const mlff_dispersion_params *mlff_model_dispersion(const mlff_model *m) {
+  return m && m->disp.on ? &m->disp.p : NULL;
+}
 const mlff_descriptor_params *mlff_model_descriptor(const mlff_model *m) { return &m->desc; }
 const char *mlff_model_arch(const mlff_model *m) { return m->arch; }
 
@@ -216,6 +254,16 @@ void mlff_model_print(const mlff_model *m, FILE *o) {
   fprintf(o, "energy      E = %.6g * NN(G) + e0;  e0:", m->scale);
   for (int e = 0; e < m->n_elements; e++) fprintf(o, " %s %.6f", m->elements[e], m->e0[e]);
   fprintf(o, " eV\n");
+  if (m->disp.on) {
+    const mlff_dispersion_params *p = &m->disp.p;
+    fprintf(o, "dispersion  C6/r^6 + C8/r^8, Becke-Johnson damping: s6 %.4g s8 %.4g a1 %.4g a2 %.4g "
+               "Å, cutoff %.4g Å, tail %s\n", p->s6, p->s8, p->a1, p->a2, p->cutoff,
+            p->tail ? "yes" : "no");
+    for (int a = 0; a < m->n_elements; a++)
+      for (int b = a; b < m->n_elements; b++)
+        fprintf(o, "  %s-%s  C6 %.6g eV Å^6  C8 %.6g eV Å^8\n", m->elements[a], m->elements[b],
+                p->c6[a][b], p->c8[a][b]);
+  }
   long total = 0;
   for (int e = 0; e < m->n_elements; e++) {
     const mlff_network *n = &m->net[e];

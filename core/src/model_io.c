@@ -17,6 +17,7 @@
 
 #include <hdf5.h>
 
+#include "dispersion.h"
 #include "h5util.h"
 #include "internal.h"
 
@@ -385,6 +386,55 @@ static mlff_status read_normalization(const h5_reader *r, mlff_model *m, int e) 
   return MLFF_OK;
 }
 
+/* Optional long-range dispersion (dispersion.h): /dispersion with attributes s6, s8, a1, a2 (Å),
+ * cutoff (Å), tail (0/1), c6 [n*n] (eV Å^6) and c8 [n*n] (eV Å^8), by species, row-major. */
+/* The /dispersion group of an open file, its coefficients indexed by the n elements of `order`
+ * (a model's, or the group's own `elements` attribute in a standalone file). */
+static mlff_status read_dispersion_group(const h5_reader *r, int n_elements, mlff_dispersion *d) {
+  hid_t g;
+  mlff_status st = open_group(r, "/dispersion", &g);
+  if (st) return st;
+  const char *obj = "/dispersion";
+  double c6[MLFF_MAX_ELEMENTS * MLFF_MAX_ELEMENTS], c8[MLFF_MAX_ELEMENTS * MLFF_MAX_ELEMENTS];
+  int n6 = 0, n8 = 0;
+  long long tail = 0;
+  const int nn = n_elements * n_elements;
+  if (!(st = attr_doubles(r, g, obj, "s6", &d->p.s6, 1, NULL, NULL)) &&
+      !(st = attr_doubles(r, g, obj, "s8", &d->p.s8, 1, NULL, NULL)) &&
+      !(st = attr_doubles(r, g, obj, "a1", &d->p.a1, 1, NULL, NULL)) &&
+      !(st = attr_doubles(r, g, obj, "a2", &d->p.a2, 1, NULL, NULL)) &&
+      !(st = attr_doubles(r, g, obj, "cutoff", &d->p.cutoff, 1, NULL, NULL)) &&
+      !(st = attr_int(r, g, obj, "tail", &tail)) &&
+      !(st = attr_doubles(r, g, obj, "c6", c6, MLFF_MAX_ELEMENTS * MLFF_MAX_ELEMENTS,
+                          "elements squared", &n6)) &&
+      !(st = attr_doubles(r, g, obj, "c8", c8, MLFF_MAX_ELEMENTS * MLFF_MAX_ELEMENTS,
+                          "elements squared", &n8))) {
+    if (n6 != nn || n8 != nn)
+      st = h5_fail(r, MLFF_ERR_FORMAT, "attribute '%s' of /dispersion holds %d values, expected %d "
+                   "(elements x elements, row-major)", n6 != nn ? "c6" : "c8",
+                   n6 != nn ? n6 : n8, nn);
+  }
+  h5_close(&g, H5Gclose);
+  if (st) return st;
+  for (int a = 0; a < n_elements; a++)
+    for (int b = 0; b < n_elements; b++) {
+      d->p.c6[a][b] = c6[a * n_elements + b];
+      d->p.c8[a][b] = c8[a * n_elements + b];
+    }
+  d->p.tail = tail != 0;
+  char why[256];
+  if (mlff_disp_check(d, n_elements, why, sizeof why))
+    return h5_fail(r, MLFF_ERR_FORMAT, "group /dispersion: %s", why);
+  d->on = 1;
+  mlff_disp_setup(d, n_elements);
+  return MLFF_OK;
+}
+
+static mlff_status read_dispersion(const h5_reader *r, mlff_model *m) {
+  if (!h5_path_exists(r->file, "/dispersion")) return MLFF_OK;
+  return read_dispersion_group(r, m->n_elements, &m->disp);
+}
+
 /* H5Aiterate2 callback: keep every non-reserved scalar string root attribute. */
 typedef struct {
   const h5_reader *r;
@@ -454,6 +504,7 @@ static mlff_status read_model(h5_reader *r, mlff_model *m) {
   if ((st = read_energy(r, m))) return st;
   for (int e = 0; e < m->n_elements; e++)
     if ((st = read_network(r, m, e)) || (st = read_normalization(r, m, e))) return st;
+  if ((st = read_dispersion(r, m))) return st;
   attr_walk w = {r, m, MLFF_OK};
   hsize_t idx = 0;
   if (H5Aiterate2(r->file, H5_INDEX_NAME, H5_ITER_INC, &idx, keep_attr, &w) < 0 && !w.st)
@@ -498,6 +549,58 @@ mlff_status mlff_model_load(const char *path, mlff_model **out) {
   }
   *out = m;
   return MLFF_OK;
+}
+
+/* The /dispersion group of a standalone file (dispersion_d4.py writes one; its `elements`
+ * attribute names the species) or of a model file (the root's `elements`), its coefficients
+ * mapped onto m's elements. */
+mlff_status mlff_model_load_dispersion(mlff_model *m, const char *path) {
+  if (!m || !path) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_load_dispersion: NULL argument");
+  h5_quiet q;
+  h5_quiet_begin(&q);
+  h5_reader r = {"dispersion file", path, -1};
+  mlff_status st = MLFF_OK;
+  char *sym[MLFF_MAX_ELEMENTS] = {0};
+  int n = 0;
+  mlff_dispersion d;
+  memset(&d, 0, sizeof d);
+  hid_t g = -1;
+  if (H5Fis_hdf5(path) <= 0)
+    st = mlff_set_error(MLFF_ERR_IO, "cannot read dispersion file '%s': it is missing or not an "
+                        "HDF5 file (scripts/dispersion_d4.py writes one)", path);
+  else if ((r.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+    st = mlff_set_error(MLFF_ERR_IO, "cannot open dispersion file '%s' (truncated or corrupt?)",
+                        path);
+  else if (!(st = open_group(&r, "/dispersion", &g))) {
+    /* a standalone file names its elements on the group; a model file on its root */
+    if (H5Aexists(g, "elements") > 0)
+      st = attr_strings(&r, g, "/dispersion", "elements", sym, MLFF_MAX_ELEMENTS, &n);
+    else
+      st = attr_strings(&r, r.file, "/", "elements", sym, MLFF_MAX_ELEMENTS, &n);
+    if (!st) st = read_dispersion_group(&r, n, &d);
+  }
+  h5_close(&g, H5Gclose);
+  int map[MLFF_MAX_ELEMENTS];
+  for (int e = 0; e < m->n_elements && !st; e++) {
+    map[e] = -1;
+    for (int k = 0; k < n; k++)
+      if (!strcmp(sym[k], m->elements[e])) map[e] = k;
+    if (map[e] < 0)
+      st = h5_fail(&r, MLFF_ERR_FORMAT, "/dispersion has no coefficients for element %s of the "
+                   "model (it has %d elements); make the file for the model's elements",
+                   m->elements[e], n);
+  }
+  h5_close(&r.file, H5Fclose);
+  h5_quiet_end(&q);
+  for (int k = 0; k < n; k++) free(sym[k]);
+  if (st) return st;
+  mlff_dispersion_params p = d.p;
+  for (int a = 0; a < m->n_elements; a++)
+    for (int b = 0; b < m->n_elements; b++) {
+      p.c6[a][b] = d.p.c6[map[a]][map[b]];
+      p.c8[a][b] = d.p.c8[map[a]][map[b]];
+    }
+  return mlff_model_set_dispersion(m, &p);
 }
 
 /* ---- writer ---------------------------------------------------------------------------- */
@@ -661,6 +764,26 @@ static void write_model(writer *w, hid_t file, const mlff_model *m, const char *
       h5_close(&ge, H5Gclose);
     }
     h5_close(&gn, H5Gclose);
+  }
+  if (m->disp.on) {
+    const mlff_dispersion *d = &m->disp;
+    double c6[MLFF_MAX_ELEMENTS * MLFF_MAX_ELEMENTS], c8[MLFF_MAX_ELEMENTS * MLFF_MAX_ELEMENTS];
+    const int n = m->n_elements;
+    for (int a = 0; a < n; a++)
+      for (int b = 0; b < n; b++) c6[a * n + b] = d->p.c6[a][b], c8[a * n + b] = d->p.c8[a][b];
+    hid_t gd = w_group(w, file, "dispersion");
+    w_attr_doubles(w, gd, "s6", &d->p.s6, 0);
+    w_attr_doubles(w, gd, "s8", &d->p.s8, 0);
+    w_attr_doubles(w, gd, "a1", &d->p.a1, 0);
+    w_attr_doubles(w, gd, "a2", &d->p.a2, 0);
+    w_attr_doubles(w, gd, "cutoff", &d->p.cutoff, 0);
+    int tail = d->p.tail;
+    hid_t sp1 = H5Screate(H5S_SCALAR);
+    w_attr(w, gd, "tail", H5T_STD_I32LE, H5T_NATIVE_INT, sp1, &tail);
+    H5Sclose(sp1);
+    w_attr_doubles(w, gd, "c6", c6, n * n);
+    w_attr_doubles(w, gd, "c8", c8, n * n);
+    h5_close(&gd, H5Gclose);
   }
 }
 

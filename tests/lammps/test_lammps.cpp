@@ -96,7 +96,18 @@ struct Rng {
 const char *const ELEM_CH[2] = {"C", "H"};
 
 // Rank 0 writes a random C/H model to path; everyone waits for it.
-void make_model(const std::string &path, uint64_t seed)
+// A long-range dispersion of the magnitude of D4's in benzene (C = species 0, H = 1).
+mlff_dispersion_params test_dispersion(double cutoff, int tail)
+{
+  mlff_dispersion_params p;
+  memset(&p, 0, sizeof(p));
+  p.s6 = 1.0, p.s8 = 2.7, p.a1 = 0.52, p.a2 = 2.6459, p.cutoff = cutoff, p.tail = tail;
+  p.c6[0][0] = 19.3, p.c6[0][1] = p.c6[1][0] = 4.48, p.c6[1][1] = 1.04;
+  p.c8[0][0] = 156.3, p.c8[0][1] = p.c8[1][0] = 23.4, p.c8[1][1] = 3.53;
+  return p;
+}
+
+void make_model(const std::string &path, uint64_t seed, const mlff_dispersion_params *disp = nullptr)
 {
   if (g_rank == 0) {
     int hidden[2] = {32, 32};
@@ -111,6 +122,7 @@ void make_model(const std::string &path, uint64_t seed)
     spec.seed = seed;
     mlff_model *m = nullptr;
     if (mlff_model_create(&spec, &m) != MLFF_OK) die(std::string("mlff_model_create: ") + mlff_last_error());
+    if (disp && mlff_model_set_dispersion(m, disp) != MLFF_OK) die(mlff_last_error());
     if (mlff_model_save(m, path.c_str()) != MLFF_OK) die(std::string("mlff_model_save: ") + mlff_last_error());
     mlff_model_free(m);
   }
@@ -893,11 +905,13 @@ std::string forces_file(int np)
 }
 
 // MPI: a periodic box of 96 molecules; LAMMPS on any rank count equals the core (and so each
-// other), forces compared per atom ID.
+// other), forces compared per atom ID. On the CPU the model has long-range dispersion.
 int case_mpi_box()
 {
   const std::string model = "mpi_box_model.h5";
-  make_model(model, 17);
+  // on the CPU with long-range dispersion (8 Å: ghosts beyond the descriptor's cutoff)
+  const mlff_dispersion_params disp = test_dispersion(8.0, 0);
+  make_model(model, 17, g_gpu ? nullptr : &disp);
   write_data("mpi_box.data", liquid(4, 4, 6, 6.0, 11), TYPES_CH);
   Eval e;
   {
@@ -922,6 +936,51 @@ int case_mpi_box()
       fclose(f);
     }
   }
+  return 0;
+}
+
+// Long-range dispersion (9 Å, in boxes of 12 Å: ghosts over more than one image): LAMMPS equals
+// the core (energy, forces, per-atom energy and virial); the virial is -dE/dstrain; with the
+// tail, pe and pressure carry it (as the core's energy and virial do) and pe/atom does not.
+int case_dispersion()
+{
+  const std::string model = "disp_model.h5", model_tail = "disp_tail_model.h5";
+  const mlff_dispersion_params p = test_dispersion(9.0, 0), pt = test_dispersion(9.0, 1);
+  make_model(model, 21, &p);
+  make_model(model_tail, 21, &pt);
+  struct {
+    const char *name;
+    Sys sys;
+  } systems[] = {
+      {"dimer, 20 A box", dimer_in_box(20.0, 5)},
+      {"8 molecules, triclinic 12 A", liquid(2, 2, 2, 6.0, 6, 1.2, -0.8, 0.9)},
+  };
+  for (auto &t : systems) {
+    write_data("disp.data", t.sys, TYPES_CH);
+    Eval e, et;
+    for (int k = 0; k < 2; k++) {
+      Lmp l;
+      Setup s;
+      s.data = "disp.data";
+      s.model = k ? model_tail : model;
+      setup(l, s);
+      (k ? et : e) = evaluate(l);
+    }
+    Ref r = reference(model, e, SPECIES_CH), rt = reference(model_tail, et, SPECIES_CH);
+    compare_with_core(t.name, e, r);
+    // the tail: whole-system energy and pressure, no per-atom share
+    double eE = rel1(et.pe, rt.E), eW = rel_err(et.W, rt.W, 6), eF = rel_err(et.f, rt.F);
+    double tail = et.pe - et.pesum;
+    say("  %-28s with tail: rel.err E %.1e F %.1e virial %.1e; tail %.6f eV (core %.6f)\n",
+        t.name, eE, eF, eW, tail, rt.E - r.E);
+    CHECK(eE <= TOL && eF <= TOL && eW <= TOL, "%s: with the tail LAMMPS differs from the core",
+          t.name);
+    CHECK(rel1(tail, rt.E - r.E) <= 1e-8, "%s: pe - sum(pe/atom) %.10g is not the tail %.10g",
+          t.name, tail, rt.E - r.E);
+    CHECK(tail < 0 && (et.W[0] - e.W[0]) < 0, "%s: the tail must bind (energy and pressure)",
+          t.name);
+  }
+  check_virial("dispersion, 8 molecules", liquid(2, 2, 2, 6.0, 7, 0.6, 0.3, -0.4), model, true);
   return 0;
 }
 
@@ -1142,7 +1201,7 @@ int case_extrapolation()
 
 int usage()
 {
-  say("usage: test_lammps CASE [gpu]\n  cases: match virial units forcefd errors nve mpi_box "
+  say("usage: test_lammps CASE [gpu]\n  cases: match virial units forcefd errors nve dispersion mpi_box "
       "mpi_sparse mpi_compare lmp_binary extrapolation\n  gpu (mpi_box, mpi_sparse, "
       "mpi_compare): pair_style mlff ... device gpu; exit 77 where no GPU is visible\n");
   return 2;
@@ -1180,6 +1239,7 @@ int main(int argc, char **argv)
     else if (c == "mpi_compare") rc = case_mpi_compare();
     else if (c == "lmp_binary") rc = case_lmp_binary();
     else if (c == "extrapolation") rc = case_extrapolation();
+    else if (c == "dispersion") rc = case_dispersion();
     else rc = usage();
   }
   int fail = g_fail;

@@ -99,6 +99,19 @@ int main(void) {
          mlff_trainer_jacobian_bytes(t));
   compare(t, m, d, 2e-6, "float32 Jacobians vs mlff_compute");
   mlff_trainer_free(t);
+  /* a model with long-range dispersion: the trainer takes it off the labels and adds it back
+   * to its predictions, which equal mlff_compute's (periodic boxes with the tail) */
+  mlff_dispersion_params dp;
+  memset(&dp, 0, sizeof dp);
+  dp.s6 = 1.0, dp.s8 = 2.7, dp.a1 = 0.52, dp.a2 = 2.6459, dp.cutoff = 9.0, dp.tail = 1;
+  dp.c6[0][0] = 19.4, dp.c6[0][1] = dp.c6[1][0] = 4.5, dp.c6[1][1] = 1.05;
+  dp.c8[0][0] = 520, dp.c8[0][1] = dp.c8[1][0] = 84, dp.c8[1][1] = 12;
+  CHECK_OK(mlff_model_set_dispersion(m, &dp));
+  CHECK_OK(mlff_trainer_create(m, d, 5, idx, 1, 2, &t));
+  CHECK_OK(mlff_trainer_setup(t, 5, idx, 0));
+  compare(t, m, d, 1e-10, "with dispersion, float64 vs mlff_compute");
+  mlff_trainer_free(t);
+  CHECK_OK(mlff_model_set_dispersion(m, NULL));
   mlff_dataset_free(d);
 
   /* e0: energies exactly linear in the composition; fragments of benzene give varied C/H */

@@ -1,0 +1,174 @@
+/* dispersion.c — the long-range dispersion's constants, tail and parameter checks
+ * (dispersion.h); the pair sums live with each evaluation path (compute.c, the trainer). */
+#include "dispersion.h"
+
+#include "images.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* int_rc^inf r^2 e(r) dr and int_rc^inf r^3 (-e'(r)) dr of species a, b: r = rc / t maps the
+ * range onto t in (0, 1], where both integrands are smooth (~ t^2 near 0); Simpson's rule. */
+static void tail_integrals(const mlff_dispersion *d, int a, int b, double *ie, double *iw) {
+  const int n = 2000; /* even */
+  const double rc = d->p.cutoff;
+  double se = 0.0, sw = 0.0;
+  for (int k = 1; k <= n; k++) { /* t = 0 contributes 0 */
+    double t = (double)k / n, r = rc / t, dedr;
+    double e = mlff_disp_pair(d, a, b, r, &dedr);
+    double jac = rc / (t * t), wk = k == n ? 1.0 : (k % 2 ? 4.0 : 2.0);
+    se += wk * r * r * e * jac;
+    sw += wk * r * r * r * (-dedr) * jac;
+  }
+  *ie = se / (3.0 * n);
+  *iw = sw / (3.0 * n);
+}
+
+void mlff_disp_setup(mlff_dispersion *d, int n_elements) {
+  for (int a = 0; a < n_elements; a++)
+    for (int b = 0; b < n_elements; b++) {
+      double c6 = d->p.c6[a][b], c8 = d->p.c8[a][b];
+      double r0 = d->p.a1 * (c6 > 0 ? sqrt(c8 / c6) : 0.0) + d->p.a2;
+      double r0_2 = r0 * r0;
+      d->r0_6[a][b] = r0_2 * r0_2 * r0_2;
+      d->r0_8[a][b] = d->r0_6[a][b] * r0_2;
+    }
+  for (int a = 0; a < n_elements; a++)
+    for (int b = 0; b < n_elements; b++) {
+      double ie, iw;
+      tail_integrals(d, a, b, &ie, &iw);
+      d->tail_e[a][b] = 2.0 * M_PI * ie;
+      d->tail_w[a][b] = (2.0 * M_PI / 3.0) * iw;
+    }
+}
+
+void mlff_disp_tail(const mlff_dispersion *d, int n_elements, const long *count, double volume,
+                    double *energy, double *virial_diag) {
+  double e = 0.0, w = 0.0;
+  for (int a = 0; a < n_elements; a++)
+    for (int b = 0; b < n_elements; b++) {
+      e += (double)count[a] * count[b] * d->tail_e[a][b];
+      w += (double)count[a] * count[b] * d->tail_w[a][b];
+    }
+  *energy = e / volume;
+  *virial_diag = w / volume;
+}
+
+const char *mlff_disp_check(const mlff_dispersion *d, int n_elements, char *buf, size_t size) {
+  if (!(d->p.cutoff > 0))
+    return snprintf(buf, size, "cutoff is %g Å; it must be > 0", d->p.cutoff), buf;
+  const double *par[4] = {&d->p.s6, &d->p.s8, &d->p.a1, &d->p.a2};
+  const char *name[4] = {"s6", "s8", "a1", "a2"};
+  for (int k = 0; k < 4; k++)
+    if (!(*par[k] >= 0)) return snprintf(buf, size, "%s is %g; it must be >= 0", name[k], *par[k]), buf;
+  for (int a = 0; a < n_elements; a++)
+    for (int b = 0; b < n_elements; b++) {
+      const double(*c[2])[MLFF_MAX_ELEMENTS] = {d->p.c6, d->p.c8};
+      const char *cn[2] = {"c6", "c8"};
+      for (int k = 0; k < 2; k++) {
+        if (!(c[k][a][b] >= 0))
+          return snprintf(buf, size, "%s[%d][%d] is %g; coefficients must be >= 0", cn[k], a, b,
+                          c[k][a][b]), buf;
+        if (c[k][a][b] != c[k][b][a])
+          return snprintf(buf, size, "%s is not symmetric: [%d][%d] = %g but [%d][%d] = %g", cn[k],
+                          a, b, c[k][a][b], b, a, c[k][b][a]), buf;
+      }
+      if ((d->p.c6[a][b] > 0) != (d->p.c8[a][b] > 0))
+        return snprintf(buf, size, "c6[%d][%d] = %g and c8[%d][%d] = %g: both zero or both > 0",
+                        a, b, d->p.c6[a][b], a, b, d->p.c8[a][b]), buf;
+    }
+  return NULL;
+}
+
+mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, const int *atoms,
+                           int n, int n_threads, double *forces, double *eatom, double *vatom,
+                           double *energy, double virial[6]) {
+  double *sums = calloc(7 * (size_t)n + 1, sizeof(double)); /* per atom: energy, virial[6] */
+  if (!sums) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the dispersion sums");
+  const double rc2 = d->p.cutoff * d->p.cutoff, *X = nl->positions;
+#pragma omp parallel for schedule(dynamic, 16) num_threads(n >= 48 ? n_threads : 1)
+  for (int r = 0; r < n; r++) {
+    const int i = atoms[r], si = nl->species[i];
+    if (si < 0) continue;
+    double e = 0.0, f[3] = {0, 0, 0}, w[6] = {0, 0, 0, 0, 0, 0};
+    const int *list = nl->firstneigh[i];
+    for (int jj = 0; jj < nl->numneigh[i]; jj++) {
+      int j = nl->index_mask ? list[jj] & nl->index_mask : list[jj];
+      if (j < 0 || j >= nl->n_total || j == i || nl->species[j] < 0) continue;
+      double dx[3] = {X[3 * (size_t)j] - X[3 * (size_t)i], X[3 * (size_t)j + 1] - X[3 * (size_t)i + 1],
+                      X[3 * (size_t)j + 2] - X[3 * (size_t)i + 2]};
+      double r2 = dx[0] * dx[0] + dx[1] * dx[1] + dx[2] * dx[2];
+      if (r2 >= rc2 || r2 == 0.0) continue;
+      double rr = sqrt(r2), dedr;
+      e += 0.5 * mlff_disp_pair(d, si, nl->species[j], rr, &dedr);
+      /* the pair's force on i is +e'(r) d/r (toward j when attractive); half of its virial
+       * d (x) f_j = -e'(r) d (x) d / r is this atom's */
+      double g = dedr / rr;
+      for (int x = 0; x < 3; x++) f[x] += g * dx[x];
+      double h = -0.5 * g;
+      w[0] += h * dx[0] * dx[0], w[1] += h * dx[1] * dx[1], w[2] += h * dx[2] * dx[2];
+      w[3] += h * dx[0] * dx[1], w[4] += h * dx[0] * dx[2], w[5] += h * dx[1] * dx[2];
+    }
+    if (forces)
+      for (int x = 0; x < 3; x++) forces[3 * (size_t)i + x] += f[x];
+    if (eatom) eatom[i] += e;
+    if (vatom)
+      for (int q = 0; q < 6; q++) vatom[6 * (size_t)i + q] += w[q];
+    sums[7 * (size_t)r] = e;
+    for (int q = 0; q < 6; q++) sums[7 * (size_t)r + 1 + q] = w[q];
+  }
+  for (int r = 0; r < n; r++) {
+    *energy += sums[7 * (size_t)r];
+    for (int q = 0; q < 6; q++) virial[q] += sums[7 * (size_t)r + 1 + q];
+  }
+  free(sums);
+  return MLFF_OK;
+}
+
+void mlff_disp_add_tail(const mlff_dispersion *d, int n_elements, int n, const int *species,
+                        const double *cell, const int pbc[3], double *energy, double virial[6]) {
+  if (!d->on || !d->p.tail || !cell || !pbc[0] || !pbc[1] || !pbc[2]) return;
+  long count[MLFF_MAX_ELEMENTS] = {0};
+  for (int i = 0; i < n; i++) count[species[i]]++;
+  double inv[9], det, et, wt;
+  mlff_inverse3(cell, inv, &det);
+  mlff_disp_tail(d, n_elements, count, fabs(det), &et, &wt);
+  *energy += et;
+  for (int q = 0; q < 3; q++) virial[q] += wt;
+}
+
+mlff_status mlff_disp_structure(const mlff_dispersion *d, int n_elements, int n, const double *x,
+                                const int *species, const double *cell, const int pbc[3],
+                                double *energy, double *forces, double *virial) {
+  mlff_images im;
+  mlff_status st = mlff_images_build(&im, x, n, cell, pbc, d->p.cutoff, 1);
+  if (st) return st;
+  int *sp = malloc((size_t)(im.n_total + 1) * sizeof(int));
+  int *numneigh = malloc((size_t)(n + 1) * sizeof(int));
+  const int **first = malloc((size_t)(n + 1) * sizeof(int *));
+  int *atoms = malloc((size_t)(n + 1) * sizeof(int));
+  double *f = calloc(3 * (size_t)(n + 1), sizeof(double)), w[6] = {0, 0, 0, 0, 0, 0}, e = 0.0;
+  if (!sp || !numneigh || !first || !atoms || !f) {
+    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the dispersion of %d atoms", n);
+    goto out;
+  }
+  for (int t = 0; t < im.n_total; t++) sp[t] = species[im.owner[t]];
+  for (int i = 0; i < n; i++) {
+    numneigh[i] = im.nb_off[i + 1] - im.nb_off[i];
+    first[i] = im.nb + im.nb_off[i];
+    atoms[i] = i;
+  }
+  /* only the structure's own atoms have lists, and each is computed from its own */
+  mlff_neighbors nl = {im.n_total, im.x, sp, n, atoms, numneigh, first, 0, 0.0, 0, NULL};
+  if ((st = mlff_disp_list(d, &nl, atoms, n, 1, f, NULL, NULL, &e, w))) goto out;
+  mlff_disp_add_tail(d, n_elements, n, species, cell, pbc, &e, w);
+  *energy = e;
+  if (forces) memcpy(forces, f, 3 * (size_t)n * sizeof(double));
+  if (virial) memcpy(virial, w, sizeof w);
+out:
+  free(sp), free(numneigh), free(first), free(atoms), free(f);
+  mlff_images_free(&im);
+  return st;
+}

@@ -1,0 +1,176 @@
+/* test_dispersion.c — the model's long-range dispersion (dispersion.h) on the CPU path:
+ *  - forces and virial against finite differences, per-atom sums (check_fd), on a dimer and a
+ *    triclinic periodic box with a cutoff longer than the box (several image shells);
+ *  - the pair energy against the D3/D4 formula written out here, and zero beyond the cutoff;
+ *  - the tail: a uniform random gas gives the same energy and pressure with a short cutoff plus
+ *    tail as with a long one, and differs clearly without the tail;
+ *  - a model file round trip, and the reader's refusals of bad /dispersion groups (messages);
+ *  - bad parameters refused by mlff_model_set_dispersion. */
+#include <hdf5.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static mlff_dispersion_params params(double cutoff, int tail) {
+  mlff_dispersion_params p;
+  memset(&p, 0, sizeof p);
+  p.s6 = 1.0, p.s8 = 2.7, p.a1 = 0.52, p.a2 = 5.0 * 0.529177210903;
+  p.cutoff = cutoff;
+  p.tail = tail;
+  /* species 0 = C, 1 = H; magnitudes of D4's in benzene (eV Å^6, eV Å^8) */
+  double c6[2][2] = {{19.4, 4.5}, {4.5, 1.05}}, c8[2][2] = {{520.0, 84.0}, {84.0, 12.0}};
+  for (int a = 0; a < 2; a++)
+    for (int b = 0; b < 2; b++) p.c6[a][b] = c6[a][b], p.c8[a][b] = c8[a][b];
+  return p;
+}
+
+/* Energy and virial trace of a structure. */
+static double energy_virial(mlff_calc *c, const tstruct *t, double *wtrace) {
+  mlff_structure s = tview(t);
+  mlff_result r = {0};
+  CHECK_OK(mlff_compute(c, &s, &r));
+  if (wtrace) *wtrace = r.virial[0] + r.virial[1] + r.virial[2];
+  return r.energy;
+}
+
+/* The D4(BJ) pair formula, written independently of dispersion.h. */
+static double pair_ref(const mlff_dispersion_params *p, int a, int b, double r) {
+  double r0 = p->a1 * sqrt(p->c8[a][b] / p->c6[a][b]) + p->a2;
+  return -p->s6 * p->c6[a][b] / (pow(r, 6) + pow(r0, 6)) -
+         p->s8 * p->c8[a][b] / (pow(r, 8) + pow(r0, 8));
+}
+
+static void damage(const char *path, const char *attr, const double *v, int n) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), g = H5Gopen2(f, "/dispersion", H5P_DEFAULT);
+  H5Adelete(g, attr);
+  hsize_t dim = (hsize_t)n;
+  hid_t sp = n ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(g, attr, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(a, H5T_NATIVE_DOUBLE, v);
+  H5Aclose(a), H5Sclose(sp), H5Gclose(g), H5Fclose(f);
+}
+
+static void expect_load_error(const char *path, const char *needle) {
+  mlff_model *m = NULL;
+  mlff_status st = mlff_model_load(path, &m);
+  if (st != MLFF_ERR_FORMAT || !strstr(mlff_last_error(), needle)) {
+    fprintf(stderr, "load of %s: status %d, \"%s\"; wanted a format error with \"%s\"\n", path, st,
+            mlff_last_error(), needle);
+    test_failures++;
+  } else
+    printf("refused: %s\n", mlff_last_error());
+  mlff_model_free(m);
+}
+
+int main(int argc, char **argv) {
+  const char *tmp = argc > 1 ? argv[1] : "/tmp";
+  mlff_model *m = make_model(CH, 11);
+  mlff_calc_options o;
+  mlff_calc_options_default(&o);
+  o.device = MLFF_DEVICE_CPU;
+  mlff_calc *c0, *c;
+  CHECK_OK(mlff_calc_create(m, &o, &c0));
+  tstruct d = make_dimer();
+  double e_nn = energy_virial(c0, &d, NULL);
+  mlff_calc_free(c0);
+
+  /* 1. the term's value: dimer energy minus the network's = the sum of pair energies */
+  mlff_dispersion_params p = params(9.0, 0);
+  CHECK_OK(mlff_model_set_dispersion(m, &p));
+  CHECK(mlff_model_dispersion(m) && mlff_model_dispersion(m)->cutoff == 9.0);
+  CHECK(mlff_model_cutoff(m) == 9.0);
+  CHECK_OK(mlff_calc_create(m, &o, &c));
+  double e_ref = 0;
+  for (int i = 0; i < d.n; i++)
+    for (int j = i + 1; j < d.n; j++) {
+      double r = sqrt(pow(d.x[3 * j] - d.x[3 * i], 2) + pow(d.x[3 * j + 1] - d.x[3 * i + 1], 2) +
+                      pow(d.x[3 * j + 2] - d.x[3 * i + 2], 2));
+      if (r < p.cutoff) e_ref += pair_ref(&p, d.species[i], d.species[j], r);
+    }
+  double e_disp = energy_virial(c, &d, NULL) - e_nn;
+  printf("dimer: dispersion %.6f eV (pair sum %.6f)\n", e_disp, e_ref);
+  CHECK_CLOSE(e_disp, e_ref, 1e-10 * fabs(e_ref));
+  CHECK(e_ref < -0.05); /* a dimer at 3.8 Å is bound by dispersion */
+
+  /* 2. derivatives, open and periodic (cutoff 9 Å in a 7 Å box: two image shells) */
+  check_fd(c, &d, "dimer", 1);
+  tstruct l = make_liquid(1, 7.0, 0.1);
+  check_fd(c, &l, "box", 1);
+  mlff_calc_free(c);
+
+  /* 3. the tail: a uniform random gas of C and H, 30 Å box */
+  tstruct g = {0};
+  g.periodic = 1;
+  double L = 30.0, cell[9] = {L, 0, 0, 0, L, 0, 0, 0, L};
+  memcpy(g.cell, cell, sizeof cell);
+  g.n = 1000;
+  g.x = malloc(3 * sizeof(double) * g.n);
+  g.species = malloc(sizeof(int) * g.n);
+  for (int i = 0; i < g.n; i++) {
+    for (int k = 0; k < 3; k++) g.x[3 * i + k] = L * trand();
+    g.species[i] = i % 2;
+  }
+  double e[3], w[3];
+  const double rc[3] = {8.0, 14.0, 8.0};
+  const int tail[3] = {1, 1, 0};
+  for (int k = 0; k < 3; k++) {
+    p = params(rc[k], tail[k]);
+    CHECK_OK(mlff_model_set_dispersion(m, &p));
+    CHECK_OK(mlff_calc_create(m, &o, &c));
+    e[k] = energy_virial(c, &g, &w[k]);
+    mlff_calc_free(c);
+  }
+  printf("gas: E %.5f (8 Å + tail) %.5f (14 Å + tail) %.5f (8 Å, no tail) eV; W %.5f %.5f %.5f eV\n",
+         e[0], e[1], e[2], w[0], w[1], w[2]);
+  double et = e[0] - e[2], wt = w[0] - w[2]; /* the tail at 8 Å */
+  CHECK(et < 0 && wt < 0);
+  CHECK(fabs(e[0] - e[1]) < 0.05 * fabs(et)); /* agrees with the longer cutoff ... */
+  CHECK(fabs(e[2] - e[1]) > 0.5 * fabs(et));  /* ... which the truncated sum does not */
+  CHECK(fabs(w[0] - w[1]) < 0.05 * fabs(wt));
+  CHECK(fabs(w[2] - w[1]) > 0.5 * fabs(wt));
+
+  /* 4. file round trip and refusals */
+  p = params(12.0, 1);
+  CHECK_OK(mlff_model_set_dispersion(m, &p));
+  char path[1024];
+  snprintf(path, sizeof path, "%s/dispersion_model.h5", tmp);
+  CHECK_OK(mlff_model_save(m, path));
+  mlff_model *m2;
+  CHECK_OK(mlff_model_load(path, &m2));
+  const mlff_dispersion_params *q = mlff_model_dispersion(m2);
+  CHECK(q && !memcmp(q, &p, sizeof p));
+  /* a model file is a dispersion source too (mlff train --dispersion reads this one) */
+  mlff_model *m3 = make_model(CH, 12);
+  CHECK_OK(mlff_model_load_dispersion(m3, path));
+  CHECK(mlff_model_dispersion(m3) && !memcmp(mlff_model_dispersion(m3), &p, sizeof p));
+  char keep[1024];
+  snprintf(keep, sizeof keep, "%s/dispersion_source.h5", tmp);
+  CHECK_OK(mlff_model_save(m2, keep));
+  mlff_model_free(m3);
+  mlff_model_free(m2);
+  double asym[4] = {19.4, 4.5, 4.4, 1.05}, three[3] = {1, 2, 3}, neg = -1.0;
+  damage(path, "c6", asym, 4);
+  expect_load_error(path, "group /dispersion: c6 is not symmetric: [0][1] = 4.5 but [1][0] = 4.4");
+  damage(path, "c6", three, 3);
+  expect_load_error(path, "attribute 'c6' of /dispersion holds 3 values, expected 4");
+  CHECK_OK(mlff_model_save(m, path));
+  damage(path, "cutoff", &neg, 0);
+  expect_load_error(path, "group /dispersion: cutoff is -1 Å; it must be > 0");
+  unlink(path);
+
+  /* 5. bad parameters, and taking the term away */
+  p = params(12.0, 1);
+  p.c8[0][1] = 0;
+  mlff_status st = mlff_model_set_dispersion(m, &p);
+  CHECK(st == MLFF_ERR_ARGUMENT && strstr(mlff_last_error(), "c8 is not symmetric"));
+  p.c8[1][0] = 0;
+  st = mlff_model_set_dispersion(m, &p);
+  CHECK(st == MLFF_ERR_ARGUMENT && strstr(mlff_last_error(), "both zero or both > 0"));
+  CHECK_OK(mlff_model_set_dispersion(m, NULL));
+  CHECK(!mlff_model_dispersion(m) && mlff_model_cutoff(m) == 5.2);
+
+  tfree(&d), tfree(&l), tfree(&g);
+  mlff_model_free(m);
+  if (test_failures) fprintf(stderr, "%d check(s) failed\n", test_failures);
+  return test_failures != 0;
+}
