@@ -42,11 +42,13 @@ static const char HELP[] =
     "  --predictions FILE  also write the student's predictions, one line per structure:\n"
     "                 dataset index, atom count, energy (eV), then the forces (eV/Å, x y z of\n"
     "                 every atom); for comparing two devices or precisions structure by structure\n"
-    "  --interaction  for clusters (source containing dimer, trimer, tetramer, cluster or\n"
-    "                 droplet; open boundaries): split each into molecules (atoms closer than\n"
+    "  --interaction  for clusters (source containing dimer, trimer, tetramer, cluster,\n"
+    "                 droplet, liquid or relaxed; open boundaries): split each into molecules\n"
+    "                 (atoms closer than\n"
     "                 1.6 Å are bonded), E_int = E(cluster) - sum E(molecule) with the student\n"
     "                 and with the teacher (GFN2-xTB, computed here for the cluster and its\n"
     "                 molecules alike); reports the interaction-energy errors in meV per cluster\n"
+    "                 and per molecule of the cluster\n"
     "                 (negative mean: the student over-binds). Needs libxtb; skipped otherwise.\n"
     "  --json FILE    also write every figure as JSON to FILE ('-': stdout; the table then goes\n"
     "                 to stderr)\n"
@@ -183,20 +185,25 @@ static void print_row(FILE *o, const char *label, const accum *a, int with_energ
 
 typedef struct {
   long n;
-  double abs, sq, sum, teacher_sum; /* eV */
+  double abs, sq, sum, teacher_sum; /* eV, per cluster */
+  double abs_pm, sum_pm, teacher_pm; /* eV, per molecule of each cluster (err / molecules) */
 } iaccum;
 
-static void iaccum_add(iaccum *a, double err, double teacher) {
+static void iaccum_add(iaccum *a, double err, double teacher, int n_mol) {
   a->n++;
   a->abs += fabs(err);
   a->sq += err * err;
   a->sum += err;
   a->teacher_sum += teacher;
+  a->abs_pm += fabs(err) / n_mol;
+  a->sum_pm += err / n_mol;
+  a->teacher_pm += teacher / n_mol;
 }
 
 static int is_cluster_source(const char *s) {
-  static const char *const words[] = {"dimer", "trimer", "tetramer", "cluster", "droplet"};
-  for (int k = 0; k < 5; k++)
+  static const char *const words[] = {"dimer", "trimer", "tetramer", "cluster", "droplet",
+                                      "liquid", "relaxed"};
+  for (int k = 0; k < 7; k++)
     if (strstr(s, words[k])) return 1;
   return 0;
 }
@@ -313,9 +320,9 @@ static int run_interaction(interaction *ia, const mlff_dataset *d, mlff_calc *ca
         ia->n_teacher_failed++;
       } else if (!rc) {
         double eis = s->e_model - es_sum, eit = etc - et_sum;
-        iaccum_add(&ia->all, eis - eit, eit);
+        iaccum_add(&ia->all, eis - eit, eit, n_mol);
         for (int g = 0; g < n_tags; g++)
-          if (!strcmp(tags[g], s->source)) iaccum_add(&ia->by_tag[g], eis - eit, eit);
+          if (!strcmp(tags[g], s->source)) iaccum_add(&ia->by_tag[g], eis - eit, eit, n_mol);
         ia->label_dev_sum += fabs(s->e_ref - etc) / f.n_atoms;
       }
     }
@@ -337,6 +344,11 @@ static void json_iaccum(FILE *f, const char *ind, const iaccum *a) {
   jkey(f, in2, "interaction_mean_error_meV_per_cluster"), jnum(f, 1000 * a->sum / n),
       fputs(",\n", f);
   jkey(f, in2, "teacher_mean_interaction_meV_per_cluster"), jnum(f, 1000 * a->teacher_sum / n),
+      fputs(",\n", f);
+  jkey(f, in2, "interaction_mae_meV_per_molecule"), jnum(f, 1000 * a->abs_pm / n), fputs(",\n", f);
+  jkey(f, in2, "interaction_mean_error_meV_per_molecule"), jnum(f, 1000 * a->sum_pm / n),
+      fputs(",\n", f);
+  jkey(f, in2, "teacher_mean_interaction_meV_per_molecule"), jnum(f, 1000 * a->teacher_pm / n),
       fprintf(f, "\n%s}", ind);
 }
 
@@ -704,12 +716,12 @@ static int eval_dataset(const options *o) {
               BOND_CUTOFF);
       if (ia.all.n == 0) {
         fprintf(out, "  no cluster in the selection (sources containing dimer, trimer, tetramer, "
-                "cluster or droplet)\n");
+                "cluster, droplet, liquid or relaxed)\n");
       } else {
-        fprintf(out, "  %-22s %8s %12s %12s %12s %14s\n", "", "clusters", "MAE", "RMSE",
-                "mean error", "teacher mean");
-        fprintf(out, "  %-22s %8s %12s %12s %12s %14s\n", "", "", "meV/cluster", "meV/cluster",
-                "meV/cluster", "E_int meV");
+        fprintf(out, "  %-22s %8s %12s %12s %12s %14s %12s %14s\n", "", "clusters", "MAE", "RMSE",
+                "mean error", "teacher mean", "MAE", "teacher mean");
+        fprintf(out, "  %-22s %8s %12s %12s %12s %14s %12s %14s\n", "", "", "meV/cluster",
+                "meV/cluster", "meV/cluster", "E_int meV", "meV/molec.", "meV/molec.");
         for (int g = -1; g < ia.n_tags; g++) {
           const iaccum *a = g < 0 ? &ia.all : &ia.by_tag[g];
           if (!a->n) continue;
@@ -717,9 +729,9 @@ static int eval_dataset(const options *o) {
           if (g < 0) snprintf(label, sizeof label, "all clusters");
           else snprintf(label, sizeof label, "source %s", ia.tags[g]);
           double nn = (double)a->n;
-          fprintf(out, "  %-22s %8ld %12.3f %12.3f %+12.3f %+14.3f\n", label, a->n,
-                  1000 * a->abs / nn, 1000 * sqrt(a->sq / nn), 1000 * a->sum / nn,
-                  1000 * a->teacher_sum / nn);
+          fprintf(out, "  %-22s %8ld %12.3f %12.3f %+12.3f %+14.3f %12.3f %+14.3f\n", label,
+                  a->n, 1000 * a->abs / nn, 1000 * sqrt(a->sq / nn), 1000 * a->sum / nn,
+                  1000 * a->teacher_sum / nn, 1000 * a->abs_pm / nn, 1000 * a->teacher_pm / nn);
         }
         fprintf(out, "  (negative mean error: the student over-binds.) Dataset labels vs this "
                 "teacher on these clusters: mean |difference| %.3f meV/atom (~0 when the labels "

@@ -492,6 +492,10 @@ int main(int argc, char **argv) {
     close_to(J(j, "interaction", "all", "n_clusters"), 3, "interaction clusters");
     close_to(J(j, "interaction", "by_source", "dimer", "n_clusters"), 3, "dimer clusters");
     CHECK(isfinite(J(j, "interaction", "all", "interaction_mae_meV_per_cluster")));
+    /* dimers: two molecules a cluster, so per molecule is half per cluster */
+    close_to(J(j, "interaction", "all", "interaction_mae_meV_per_molecule"),
+             0.5 * J(j, "interaction", "all", "interaction_mae_meV_per_cluster"),
+             "interaction MAE per molecule of dimers");
   }
   free(j);
 
