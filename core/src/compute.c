@@ -19,7 +19,7 @@
 #include "internal.h"
 #include "network.h"
 #ifdef MLFF_HAVE_CUDA
-#include "../../cuda/mlff_gpu.h"
+#include "gpu.h"
 #endif
 
 #define MLP_BLOCK 64 /* rows per dgemm: large enough for BLAS, small enough to spread */

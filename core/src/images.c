@@ -20,6 +20,15 @@ void mlff_inverse3(const double *h, double *inv, double *det) {
   inv[8] = (h[0] * h[4] - h[1] * h[3]) / d;
 }
 
+void mlff_face_spacings(const double *h, double det, double w[3]) {
+  for (int d = 0; d < 3; d++) {
+    const double *a = h + 3 * ((d + 1) % 3), *b = h + 3 * ((d + 2) % 3);
+    double cx = a[1] * b[2] - a[2] * b[1], cy = a[2] * b[0] - a[0] * b[2],
+           cz = a[0] * b[1] - a[1] * b[0];
+    w[d] = fabs(det) / sqrt(cx * cx + cy * cy + cz * cz); /* distance between faces */
+  }
+}
+
 void mlff_images_free(mlff_images *im) {
   free(im->x);
   free(im->owner);
@@ -129,12 +138,7 @@ mlff_status mlff_images_build(mlff_images *im, const double *pos, int n, const d
   if (periodic) {
     memcpy(H, cell, sizeof H);
     mlff_inverse3(H, inv, &det);
-    for (int d = 0; d < 3; d++) {
-      const double *a = H + 3 * ((d + 1) % 3), *b = H + 3 * ((d + 2) % 3);
-      double cx = a[1] * b[2] - a[2] * b[1], cy = a[2] * b[0] - a[0] * b[2],
-             cz = a[0] * b[1] - a[1] * b[0];
-      w[d] = fabs(det) / sqrt(cx * cx + cy * cy + cz * cz); /* distance between faces */
-    }
+    mlff_face_spacings(H, det, w);
   }
   for (int i = 0; i < n; i++) {
     const double *p = pos + 3 * (size_t)i;

@@ -16,6 +16,9 @@ typedef struct {
 
 /* 3x3 inverse of a row-major matrix; *det its determinant. */
 void mlff_inverse3(const double *h, double *inv, double *det);
+/* Distances between opposite faces of the cell h (rows a, b, c; det its determinant): w[d]
+ * across the faces spanned by the other two rows. */
+void mlff_face_spacings(const double *h, double det, double w[3]);
 /* Build im for n atoms at positions; periodic along axis d when cell != NULL and pbc[d]. The
  * cell must be non-singular (callers check, with their own message). with_lists = 0 skips the
  * neighbour list (nb_off, nb stay NULL). Only MLFF_ERR_NOMEM can fail. */

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include "../unit/test_util.h"
-#include "../../cuda/mlff_gpu.h"
 
 typedef struct { double f_rel, e_rel, v_rel, f_rms; } cmp;
 

@@ -31,8 +31,9 @@ fi
 # exported functions against the declarations of the public header
 exports_match() { # library header
   nm -D --defined-only "$1" | awk '$2 ~ /^[TWDBVR]$/ {print $3}' | sort -u >"$work/exported"
-  grep -oE '^MLFF_(DISTILL_)?API [^(]*\bmlff_[a-z0-9_]+\(' "$2" | grep -oE 'mlff_[a-z0-9_]+\($' |
-    tr -d '(' | sort -u >"$work/declared"
+  # a declaration may wrap after its return type: join the lines first
+  tr '\n' ' ' <"$2" | grep -oE 'MLFF_(DISTILL_)?API [^(;]*\bmlff_[a-z0-9_]+\(' |
+    grep -oE 'mlff_[a-z0-9_]+\($' | tr -d '(' | sort -u >"$work/declared"
   if ! diff "$work/declared" "$work/exported" >"$work/diff"; then
     echo "exports of $1 differ from the declarations of $2 (< declared only, > exported only):" >&2
     cat "$work/diff" >&2

@@ -3,7 +3,7 @@
  * largest one and stays within 2n/nb + 1 where blocks are many, and the cases the host must
  * decline (more elements than blocks, a block left with more atoms than it holds) say so. */
 #include "test_util.h"
-#include "../../cuda/resident_deal.h"
+#include "resident_deal.h" /* cuda/, the include directory CMake sets */
 
 /* the deal's invariants; returns its load */
 static int check_deal(const int *count, int ns, int nb) {

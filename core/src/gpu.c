@@ -1,0 +1,100 @@
+/* gpu.c — the core side of the GPU path: the model as the kernels' flat description
+ * (cuda/mlff_cuda.h), the periodic cell's geometry from images.c, and the kernels' failures as
+ * libmlff's status and last error (the same codes and messages the kernels write). */
+#include <string.h>
+
+#include "gpu.h"
+#include "images.h"
+#include "mlff_cuda.h"
+
+/* the boundary's sizes are libmlff's */
+_Static_assert(MLFF_CUDA_MAX_ELEMENTS == MLFF_MAX_ELEMENTS, "element count");
+_Static_assert(MLFF_CUDA_MAX_LAYERS == MLFF_MAX_LAYERS, "layer count");
+_Static_assert(MLFF_CUDA_MAX_RADIAL_SHELLS == MLFF_MAX_RADIAL_SHELLS, "radial shells");
+_Static_assert(MLFF_CUDA_MAX_ANGULAR_SHELLS == MLFF_MAX_ANGULAR_SHELLS, "angular shells");
+_Static_assert(MLFF_CUDA_MAX_ANGLE_SECTIONS == MLFF_MAX_ANGLE_SECTIONS, "angle sections");
+_Static_assert(MLFF_CUDA_MESSAGE_LEN <= 1024, "a message fits mlff_last_error's buffer");
+
+/* The kernels' failure as libmlff's: the same message, the matching status */
+static mlff_status failed(mlff_cuda_status s, const mlff_cuda_message *msg) {
+  mlff_status st = MLFF_ERR_DEVICE;
+  switch (s) {
+    case MLFF_CUDA_OK:
+      return MLFF_OK;
+    case MLFF_CUDA_ERR_ARGUMENT:
+      st = MLFF_ERR_ARGUMENT;
+      break;
+    case MLFF_CUDA_ERR_NOMEM:
+      st = MLFF_ERR_NOMEM;
+      break;
+    case MLFF_CUDA_ERR_UNSUPPORTED:
+      st = MLFF_ERR_UNSUPPORTED;
+      break;
+    case MLFF_CUDA_ERR_DEVICE:
+      st = MLFF_ERR_DEVICE;
+      break;
+  }
+  return mlff_set_error(st, "%s", msg->text);
+}
+
+/* The model as the kernels take it: numbers and pointers to its float weights (which stay the
+ * model's; mlff_cuda_create copies them to the device) */
+static void describe(const mlff_model *m, mlff_cuda_model *d) {
+  const mlff_descriptor_params *p = &m->desc;
+  memset(d, 0, sizeof *d);
+  d->n_elements = m->n_elements;
+  d->n_features = m->n_features;
+  d->Rcr = p->Rcr;
+  d->Rca = p->Rca;
+  d->etaR = p->etaR;
+  d->etaA = p->etaA;
+  d->zeta = p->zeta;
+  d->n_muR = p->n_muR;
+  d->n_muA = p->n_muA;
+  d->n_thetaZ = p->n_thetaZ;
+  memcpy(d->muR, p->muR, sizeof d->muR);
+  memcpy(d->muA, p->muA, sizeof d->muA);
+  memcpy(d->thetaZ, p->thetaZ, sizeof d->thetaZ);
+  d->activation = m->activation == MLFF_ACT_CELU ? MLFF_CUDA_ACT_CELU : MLFF_CUDA_ACT_SILU;
+  d->scale = m->scale;
+  for (int e = 0; e < m->n_elements; e++) {
+    const mlff_network *n = &m->net[e];
+    d->e0[e] = m->e0[e];
+    d->net[e].n_layers = n->n_layers;
+    memcpy(d->net[e].sizes, n->sizes, sizeof d->net[e].sizes);
+    for (int l = 0; l < n->n_layers; l++) {
+      d->net[e].W[l] = n->W[l];
+      d->net[e].b[l] = n->b[l];
+    }
+  }
+}
+
+int mlff_gpu_device_count(void) { return mlff_cuda_device_count(); }
+
+mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device, int n_threads,
+                            int shared_gpu, mlff_gpu **out) {
+  mlff_cuda_model d;
+  mlff_cuda_message msg;
+  const mlff_cuda_options o = {fp16, device, n_threads, shared_gpu};
+  describe(m, &d);
+  return failed(mlff_cuda_create(&d, &o, out, &msg), &msg);
+}
+
+void mlff_gpu_free(mlff_gpu *g) { mlff_cuda_free(g); }
+
+mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, const double *x,
+                             const int *species, double skin, int list_age, const double *lattice,
+                             double *forces, double *energy_atom, double *virial_atom,
+                             double *energy, double virial[6]) {
+  mlff_cuda_cell cell;
+  mlff_cuda_message msg;
+  if (lattice) { /* the geometry the images need, as the CPU path derives it */
+    memcpy(cell.h, lattice, sizeof cell.h);
+    mlff_inverse3(cell.h, cell.inverse, &cell.det);
+    mlff_face_spacings(cell.h, cell.det, cell.spacing);
+  }
+  return failed(mlff_cuda_compute(g, n_local, n_total, x, species, skin, list_age,
+                                  lattice ? &cell : NULL, forces, energy_atom, virial_atom, energy,
+                                  virial, &msg),
+                &msg);
+}

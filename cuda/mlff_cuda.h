@@ -1,0 +1,103 @@
+/* mlff_cuda.h — the boundary of the CUDA kernels (SPEC §6): the only header of cuda/ that code
+ * outside it includes (core/src/gpu.c). Plain C, flat arrays and plain structs: the kernels know
+ * nothing of libmlff's model, API or error handling, and libmlff nothing of CUDA. Failures come
+ * back as an mlff_cuda_status and a message in a caller's buffer; libmlff turns them into its
+ * own status and last error.
+ *
+ * One context per calc: the model's weights on the device, device buffers sized to the largest
+ * system seen, and a CUDA graph of one step that is replayed while the atom counts stay. */
+#ifndef MLFF_CUDA_H
+#define MLFF_CUDA_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Sizes of the model description (libmlff checks at compile time that its own agree). */
+#define MLFF_CUDA_MAX_ELEMENTS 16
+#define MLFF_CUDA_MAX_LAYERS 9 /* hidden layers and the output unit */
+#define MLFF_CUDA_MAX_RADIAL_SHELLS 64
+#define MLFF_CUDA_MAX_ANGULAR_SHELLS 16
+#define MLFF_CUDA_MAX_ANGLE_SECTIONS 32
+#define MLFF_CUDA_MESSAGE_LEN 1024
+
+typedef enum {
+  MLFF_CUDA_OK = 0,
+  MLFF_CUDA_ERR_ARGUMENT,    /* the call's data: too many neighbours, a cell too narrow ... */
+  MLFF_CUDA_ERR_NOMEM,       /* host memory */
+  MLFF_CUDA_ERR_UNSUPPORTED, /* a model shape or option these kernels do not run */
+  MLFF_CUDA_ERR_DEVICE       /* no usable device, or a CUDA runtime error */
+} mlff_cuda_status;
+
+/* The text of a failure, written by the call that fails (NUL-terminated, truncated to fit). */
+typedef struct {
+  char text[MLFF_CUDA_MESSAGE_LEN];
+} mlff_cuda_message;
+
+enum { MLFF_CUDA_ACT_SILU = 0, MLFF_CUDA_ACT_CELU = 1 /* alpha = 0.1 */ };
+
+/* One element's network: n_layers dense layers, sizes[0] = D ... sizes[n_layers] = 1; W[l] is
+ * [sizes[l+1]][sizes[l]] row-major, b[l] is [sizes[l+1]] (the caller's memory, read by create) */
+typedef struct {
+  int n_layers;
+  int sizes[MLFF_CUDA_MAX_LAYERS + 1];
+  const float *W[MLFF_CUDA_MAX_LAYERS], *b[MLFF_CUDA_MAX_LAYERS];
+} mlff_cuda_network;
+
+/* The model (SPEC §2): descriptor parameters, per-element networks, E_i = scale NN + e0. */
+typedef struct {
+  int n_elements;
+  int n_features; /* D, the descriptor length */
+  double Rcr, Rca, etaR, etaA, zeta;
+  int n_muR, n_muA, n_thetaZ;
+  double muR[MLFF_CUDA_MAX_RADIAL_SHELLS], muA[MLFF_CUDA_MAX_ANGULAR_SHELLS];
+  double thetaZ[MLFF_CUDA_MAX_ANGLE_SECTIONS];
+  int activation; /* MLFF_CUDA_ACT_* */
+  double scale, e0[MLFF_CUDA_MAX_ELEMENTS];
+  mlff_cuda_network net[MLFF_CUDA_MAX_ELEMENTS];
+} mlff_cuda_model;
+
+typedef struct {
+  int fp16;       /* network matrix products in FP16 with FP32 accumulation */
+  int device;     /* CUDA ordinal among the visible devices */
+  int n_threads;  /* host threads for the per-atom loops of large systems (staging, results) */
+  int gpu_shared; /* other processes use this GPU too: small systems take the graph path, not
+                   * the resident step */
+} mlff_cuda_options;
+
+/* A periodic cell, rows a, b, c, with what its caller derives from it (the core's cell
+ * geometry): the inverse (row-major; fractional coordinate f_d = sum_k x_k inverse[3k + d]),
+ * the determinant and the distances between opposite faces. */
+typedef struct {
+  double h[9], inverse[9], det, spacing[3];
+} mlff_cuda_cell;
+
+typedef struct mlff_cuda mlff_cuda;
+
+/* Number of visible CUDA devices (0 when none or no driver); never fails. */
+int mlff_cuda_device_count(void);
+
+/* Upload the model to the device of o; *out is NULL on failure. */
+mlff_cuda_status mlff_cuda_create(const mlff_cuda_model *m, const mlff_cuda_options *o,
+                                  mlff_cuda **out, mlff_cuda_message *msg);
+void mlff_cuda_free(mlff_cuda *g);
+
+/* One evaluation. Atoms [0, n_local) get energies; atoms [n_local, n_total) are images/ghosts
+ * that only act as neighbours. Neighbours are found on the device (cell list) within the
+ * model's cutoff; species < 0 atoms are ignored. skin and list_age as in mlff_neighbors (skin
+ * > 0: the list is kept between calls, above the one-kernel size). cell (NULL, or periodic
+ * along all three rows): every atom is local (n_total == n_local) and the periodic images are
+ * made here, their forces added to their atoms'. Outputs, each when not NULL: forces
+ * [n_total][3], energy_atom [n_local] and virial_atom [n_total][6] are ADDED to (as LAMMPS
+ * accumulates; no host copy in between), energy and virial (W = sum d (x) f_j, xx yy zz xy xz
+ * yz) are set. */
+mlff_cuda_status mlff_cuda_compute(mlff_cuda *g, int n_local, int n_total, const double *x,
+                                   const int *species, double skin, int list_age,
+                                   const mlff_cuda_cell *cell, double *forces, double *energy_atom,
+                                   double *virial_atom, double *energy, double virial[6],
+                                   mlff_cuda_message *msg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
