@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench.py — the LAMMPS benchmarks of pair_style mlff (issue 6; SPEC §7). Called by
+"""bench.py — the LAMMPS benchmarks of pair_style mlff (issue 6; docs/validation.md). Called by
 bench/run.sh, which builds or finds the programs and makes the data files; Python standard
 library only (it also runs on the GPU machine).
 

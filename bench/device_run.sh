@@ -9,7 +9,7 @@
 # ~8 min; MLFF_DEVICE_SECONDS, default 420, is what this script plans for), everything written
 # under $OUT (logs in one tarball: at most 8 files come back). MLFF_BENCH_MODEL: another model;
 # MLFF_DEVICE_SANITIZE=0: no compute-sanitizer runs (more of the call left to the benchmarks);
-# MLFF_DEVICE_NVE=1: the 100 ps NVE validations on the GPU at the end (SPEC 7).
+# MLFF_DEVICE_NVE=1: the 100 ps NVE validations on the GPU at the end (docs/validation.md).
 # The held-out set of the accuracy section: .devdata/heldout.h5 (or MLFF_BENCH_HELDOUT).
 set -uo pipefail
 out=${OUT:-/tmp/out}
@@ -115,7 +115,7 @@ if [ $(( ${MLFF_DEVICE_SECONDS:-420} - SECONDS )) -gt 40 ]; then
   [ ${#cases[@]} -gt 0 ] && python3 bench/stages.py --out "$out/${gpu:-gpu}-$(date -u +%Y-%m-%d)-stages.json" \
     --gpu "$(cut -d, -f1 "$out/logs/gpu.txt")" "${cases[@]}" && cat "$out/${gpu:-gpu}-$(date -u +%Y-%m-%d)-stages.json"
 fi
-# 100 ps NVE on the GPU (SPEC 7), with MLFF_DEVICE_NVE=1 (~2 min more): one benzene in FP32 and
+# 100 ps NVE on the GPU (docs/validation.md), with MLFF_DEVICE_NVE=1 (~2 min more): one benzene in FP32 and
 # FP16 (the resident step) and the 12,288-atom liquid in FP32 on 8 threads (kept list, periodic
 # images made on the GPU), judged by scripts/check_nve.py ->
 # $out/<gpu>-<date>-nve-gpu-{fp32,fp16,liquid12288-fp32}.json (MLFF_DEVICE_NVE_PS: a shorter run)

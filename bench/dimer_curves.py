@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """dimer_curves.py — interaction-energy curves of a molecule's dimer, teacher against model
-(SPEC §7, issue 21).
+(docs/validation.md, issue 21).
 
 usage: dimer_curves.py [--model MODEL] [--molecule XYZ] [--distances 3:8:0.25] [--shift 1.5]
                        [--no-relax] [--jobs N] [--machine NAME] [--label L]
@@ -313,7 +313,7 @@ def main(argv=None):
     overall = curve_stats(allpts)
     for k in ("teacher_min", "model_min"):
         overall.pop(k, None)
-    res = {"source": "bench/dimer_curves.py (SPEC 7, issue 21)", "machine": a.machine,
+    res = {"source": "bench/dimer_curves.py (docs/validation.md, issue 21)", "machine": a.machine,
            "date": a.date, "label": label,
            "inputs": {"model": a.model,
                       "model_sha256": hashlib.sha256(open(a.model, "rb").read()).hexdigest(),

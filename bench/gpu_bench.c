@@ -1,4 +1,4 @@
-/* gpu_bench.c — the C API on the GPU (SPEC §7): wall time per mlff_compute call, everything
+/* gpu_bench.c — the C API on the GPU (docs/validation.md): wall time per mlff_compute call, everything
  * included (host staging, copies, graph replay), median of repeats; writes JSON on stdout.
  *   gpu_bench LIQUID.data [REPLICATE]   (a LAMMPS data file of liquid benzene, types 1=C 2=H)
  * Cases: one benzene; B = 1, 4, 8, 16 benzenes through the batch API and as one structure;

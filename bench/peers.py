@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""peers.py — classical peers of the student in LAMMPS (issue 6, part 3; SPEC §7): AIREBO and
+"""peers.py — classical peers of the student in LAMMPS (issue 6, part 3; docs/validation.md): AIREBO and
 ReaxFF/QEq from the same LAMMPS build, next to pair_style mlff, timed on the same liquid benzene
 box and compared with the teacher's (GFN2-xTB) forces on held-out structures.
 
@@ -117,7 +117,7 @@ def reaxff_atom_params(ffield):
 
 
 def read_dataset(path):
-    """Structures of a dataset file (SPEC §3, the ragged layout): list of dicts with Z, R (Å),
+    """Structures of a dataset file (docs/file_format.md, the ragged layout): list of dicts with Z, R (Å),
     F (eV/Å), E (eV), source, periodic."""
     import h5py
     with h5py.File(path, "r") as f:

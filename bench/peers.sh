@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# peers.sh — classical peers of pair_style mlff on the CPU (issue 6, part 3; SPEC §7): AIREBO
+# peers.sh — classical peers of pair_style mlff on the CPU (issue 6, part 3; docs/validation.md): AIREBO
 # (CH.airebo) and ReaxFF with QEq (ffield.reax.cho, param.qeq of examples/reaxff/CHO) from the
 # same LAMMPS build, next to the mlff plugin with the shipped model. In one run:
 #   1. cost per atom-step on a 768-atom liquid benzene box (bench/make_liquid.sh), 1 thread,

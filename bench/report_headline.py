@@ -17,7 +17,7 @@ from report_sections import OURS, classical_peers, nve_config, nve_sorted, peer_
 from report_targets import TARGET_LIQUID_ATOMS
 
 MAX_ROWS = 15
-PEER_NET = "aev_mlp"   # the PyTorch version of our student (SPEC §7's torch.compile peer)
+PEER_NET = "aev_mlp"   # the PyTorch version of our student (docs/validation.md's torch.compile peer)
 BIG_BOX = 1_000_000    # the "10⁶-atom box": the largest liquid box of at least this many atoms
 
 
@@ -164,7 +164,7 @@ def nve_row(used, machines):
     slopes = [s for s in runs if is_num((s.data.get("values") or {}).get("slope_mev_atom_ps"))]
     mach = ", ".join(dict.fromkeys(machines.nve(s)[1] for s in runs))
     if not slopes:
-        return [HRow("NVE (SPEC §7): every run", mach, [verdict], "—", [], "—")]
+        return [HRow("NVE (docs/validation.md): every run", mach, [verdict], "—", [], "—")]
     w = max(slopes, key=lambda s: abs(s.data["values"]["slope_mev_atom_ps"]))
     v = w.data["values"]["slope_mev_atom_ps"]
     dev, m = machines.nve(w)
@@ -175,12 +175,12 @@ def nve_row(used, machines):
     lim = re.search(r"[\d.]+(?:e-?\d+)?$", str(crit[i].get("limit", ""))) if i is not None \
         else None
     if lim is None:
-        return [HRow("NVE (SPEC §7): every run", mach, ours, "—", [], "—")]
+        return [HRow("NVE (docs/validation.md): every run", mach, ours, "—", [], "—")]
     theirs = Fig(f"{crit[i]['limit']} {crit[i].get('unit', '')}".strip(),
                  (w, f"criteria[{i}].limit"))
     x = float(lim.group(0)) / abs(v) if v else float("inf")
     ratio = f"{f_speedup(x)} inside the limit" if x > 1 else "**outside the limit**"
-    return [HRow("NVE (SPEC §7): every run", mach, ours,
+    return [HRow("NVE (docs/validation.md): every run", mach, ours,
                  "`scripts/check_nve.py`'s limit on the linear drift", [theirs], ratio)]
 
 

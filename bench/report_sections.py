@@ -77,7 +77,7 @@ def nve_section(nve_srcs, machines):
         for c in s.data.get("criteria") or []:
             limits.setdefault(c.get("name"), f"{c.get('limit', '?')} {c.get('unit', '')}".strip())
     L = ["Benzene (`examples/lammps/in.benzene_nve`) and liquid boxes: Langevin, then NVE, judged "
-         "by `scripts/check_nve.py` (SPEC §7).\n",
+         "by `scripts/check_nve.py` (docs/validation.md).\n",
          md_table(["config", "device", "machine", "atoms", "NVE ps", "verdict", "failed",
                    "drift %", "linear drift meV/atom/ps", "std(E)/mean KE", "mean T (K)",
                    "atoms lost", "µs/step (NVE run)"], rows),

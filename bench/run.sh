@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh — the benchmark driver of pair_style mlff in LAMMPS (issue 6; SPEC §7). Every timing is
+# run.sh — the benchmark driver of pair_style mlff in LAMMPS (issue 6; docs/validation.md). Every timing is
 # LAMMPS's "Loop time" of the timed run (median of repeats), with each process's peak host
 # memory and, on the GPU, its peak device memory; the accuracy of the student against the
 # teacher (and FP16 vs FP32, GPU vs CPU) on a held-out set through `mlff eval`. The cases and

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""validate_liquid.py — physical validation of a liquid from LAMMPS logs (SPEC §7, issue 21).
+"""validate_liquid.py — physical validation of a liquid from LAMMPS logs (docs/validation.md, issue 21).
 
 usage: validate_liquid.py --npt LOG [--gas LOG] [--rdf FILE] [--compound NAME|FORMULA|none]
                           [--machine NAME] [--label L] [--json FILE | --results DIR]
@@ -19,7 +19,7 @@ the NPT run, and reports:
   verdicts    density within 5 % of experiment, dH_vap within 10 % (the issue's pass lines),
               stable = |production density drift| < 1 % and no atom lost (run complete)
 
-The experimental yardsticks (SPEC §7) are the only numbers typed in here; every other figure is
+The experimental yardsticks (docs/validation.md) are the only numbers typed in here; every other figure is
 read from the logs. The JSON (--json, or --results DIR/<machine>-<date>-liquid-<label>.json)
 holds every figure, the inputs and the verdicts; plots (matplotlib, when importable): density
 against time and the RDFs. Python standard library only (matplotlib optional).
@@ -38,13 +38,13 @@ import sys
 EV_KJMOL = 96.48533212  # eV -> kJ/mol (e N_A / 1000, exact since SI 2019)
 R_KJMOL = 8.314462618e-3  # kJ/(mol K)
 
-# Experimental yardsticks (SPEC §7): density g/cm^3, dH_vap kJ/mol, at T_K.
+# Experimental yardsticks (docs/validation.md): density g/cm^3, dH_vap kJ/mol, at T_K.
 EXPERIMENT = {
     "benzene": {"formula": "C6H6", "density": 0.874, "dhvap": 33.9, "T_K": 298.0},
     "water": {"formula": "H2O", "density": 0.997, "dhvap": None, "T_K": 298.0},
     "ethanol": {"formula": "C2H6O", "density": 0.789, "dhvap": None, "T_K": 298.0},
 }
-EXPERIMENT_SOURCE = "SPEC §7 (experimental yardsticks), at 298 K"
+EXPERIMENT_SOURCE = "docs/validation.md (experimental yardsticks), at 298 K"
 
 
 class LogError(Exception):
@@ -259,7 +259,7 @@ def analyse(a):
     atoms0 = int(float(marker.get("atoms", prod["Atoms"][0])))
     t, rho = prod["Time"], prod["Density"]
     nb = a.blocks
-    res = {"source": "bench/validate_liquid.py (SPEC 7, issue 21) from LAMMPS logs",
+    res = {"source": "bench/validate_liquid.py (docs/validation.md, issue 21) from LAMMPS logs",
            "machine": a.machine, "date": a.date, "label": a.label,
            "lammps_version": npt["version"]}
     liq = {"rows": len(rho), "production_ps": t[-1] - t[0], "target_temp_K": temp_k,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# validate_liquid.sh — physical validation of a liquid, end to end (SPEC §7, issue 21): make the
+# validate_liquid.sh — physical validation of a liquid, end to end (docs/validation.md, issue 21): make the
 # box, run examples/lammps/in.liquid_npt (NPT density, RDFs) and examples/lammps/in.gas_nvt (one
 # molecule, <E_gas>), then bench/validate_liquid.py (block averages, dH_vap, verdicts against
 # experiment, plots, JSON in bench/results/<machine>-<date>-liquid-<label>.json). Exit status:

@@ -283,6 +283,7 @@ static mlff_cuda_status setup(mlff_cuda *g, const mlff_cuda_model *m) {
     }
   for (int e = 0; e < m->n_elements; e++) g->bout[e] = m->net[e].b[g->n_layers - 1][0];
   if (!st) st = mlp_setup(g, m);
+  if (!st) st = dispersion_setup(g, m);
   if (!st && (cudaMalloc(&g->d_e0, MLFF_CUDA_MAX_ELEMENTS * sizeof(float)) != cudaSuccess ||
               cudaMemcpy(g->d_e0, g->e0, MLFF_CUDA_MAX_ELEMENTS * sizeof(float),
                          cudaMemcpyHostToDevice) != cudaSuccess))
@@ -372,6 +373,7 @@ extern "C" void mlff_cuda_free(mlff_cuda *g) {
       cudaFree(g->net[e].Wh[l]);
     }
   cudaFree(g->d_e0);
+  dispersion_free(g);
   cudaFree(g->d_img);
   cudaFree(g->d_cell);
   cudaFreeHost(g->h_img);

@@ -134,6 +134,14 @@ struct mlff_cuda {
   } res;
   cudaEvent_t ev[32];
   const char *ev_name[32];
+  /* Long-range dispersion (dispersion.cu), none when disp_rc is 0: its own list of candidates
+   * within disp_rc (+ skin on a kept list), made from the cell list when the neighbour list is
+   * (k_neighbors, further out), and the pairs' energies and forces after the network's. */
+  float disp_rc;
+  float4 *d_disp_coef;          /* [n_elements^2]: c6, c8, r0^6, r0^8 of each pair of species */
+  int *d_disp_n, *d_disp_j;     /* [disp_cap_atoms], [disp_cap_atoms][disp_max] */
+  int disp_cap_atoms, disp_max;
+  int *d_disp_over, *h_disp_over; /* the largest count that did not fit (pinned host copy) */
 };
 
 /* ---- context.cu ------------------------------------------------------------------------- */
@@ -206,6 +214,17 @@ void resident_setup(mlff_cuda *g);
 bool resident_fits(const mlff_cuda *g, int n_local, int n_total);
 mlff_cuda_status run_resident(mlff_cuda *g, int n_local, int n_total, int want_vatom);
 cudaError_t stop_resident(mlff_cuda *g);
+
+/* dispersion.cu: the long-range dispersion (none when g->disp_rc is 0) */
+mlff_cuda_status dispersion_setup(mlff_cuda *g, const mlff_cuda_model *m);
+void dispersion_free(mlff_cuda *g);
+/* its list for n_local atoms of at most max_entries candidates each (grow only; the graphs go
+ * when it moves) */
+mlff_cuda_status dispersion_reserve(mlff_cuda *g, int n_local, int max_entries);
+/* the pairs' energies, forces and virials added to the step's results (after the network) */
+void enqueue_dispersion(mlff_cuda *g, int n_local, int want_vatom);
+/* neighbors.cu: its list, from the cell list of the step (list modes as the neighbours') */
+void enqueue_dispersion_list(mlff_cuda *g, int n_local, int mode, float skin);
 
 /* images.cu: the periodic images of the caller's atoms, into h_all / h_all_sp (host) */
 mlff_cuda_status make_images(mlff_cuda *g, int n, const double *x, const int *species,

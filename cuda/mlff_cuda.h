@@ -1,4 +1,4 @@
-/* mlff_cuda.h — the boundary of the CUDA kernels (SPEC §6): the only header of cuda/ that code
+/* mlff_cuda.h — the boundary of the CUDA kernels (docs/gpu.md): the only header of cuda/ that code
  * outside it includes (core/src/gpu.c). Plain C, flat arrays and plain structs: the kernels know
  * nothing of libmlff's model, API or error handling, and libmlff nothing of CUDA. Failures come
  * back as an mlff_cuda_status and a message in a caller's buffer; libmlff turns them into its
@@ -44,7 +44,7 @@ typedef struct {
   const float *W[MLFF_CUDA_MAX_LAYERS], *b[MLFF_CUDA_MAX_LAYERS];
 } mlff_cuda_network;
 
-/* The model (SPEC §2): descriptor parameters, per-element networks, E_i = scale NN + e0. */
+/* The model (docs/model.md): descriptor parameters, per-element networks, E_i = scale NN + e0. */
 typedef struct {
   int n_elements;
   int n_features; /* D, the descriptor length */
@@ -55,6 +55,14 @@ typedef struct {
   int activation; /* MLFF_CUDA_ACT_* */
   double scale, e0[MLFF_CUDA_MAX_ELEMENTS];
   mlff_cuda_network net[MLFF_CUDA_MAX_ELEMENTS];
+  /* Long-range dispersion (docs/model.md), none when disp_cutoff is 0: per pair of species
+   * e(r) = -c6 / (r^6 + r0_6) - c8 / (r^8 + r0_8) within disp_cutoff (Å), the weights s6, s8
+   * folded into c6 and c8, r0_6 and r0_8 the damping radius to the 6th and 8th power. */
+  double disp_cutoff;
+  double disp_c6[MLFF_CUDA_MAX_ELEMENTS][MLFF_CUDA_MAX_ELEMENTS];
+  double disp_c8[MLFF_CUDA_MAX_ELEMENTS][MLFF_CUDA_MAX_ELEMENTS];
+  double disp_r0_6[MLFF_CUDA_MAX_ELEMENTS][MLFF_CUDA_MAX_ELEMENTS];
+  double disp_r0_8[MLFF_CUDA_MAX_ELEMENTS][MLFF_CUDA_MAX_ELEMENTS];
 } mlff_cuda_model;
 
 typedef struct {

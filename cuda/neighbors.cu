@@ -71,14 +71,16 @@ __global__ void k_cell_fill(int n_total, const int *cell_of, const int *cell_sta
   cell_atoms[cell_start[c] + atomicAdd(&cell_fill[c], 1)] = i;
 }
 
-/* Warp per local atom: neighbours within rc from the 27 cells around it, a cell's atoms across
- * the lanes, found ones compacted by ballot (a thread per atom, scanning ~300 candidates alone
- * and writing its list with a stride, was latency-bound). Order: by cell, then cell order.
- * nbr_d NULL: candidates of a kept list (float test with its margin only, no displacements). */
+/* Warp per local atom: neighbours within rc from the cells within `reach` cells around it (1:
+ * the 27 of the descriptor's list; 0: as far as rc reaches in this step's grid, for the
+ * dispersion's longer cutoff, read on the device as a replayed graph must), a cell's atoms
+ * across the lanes, found ones compacted by ballot (a thread per atom, scanning ~300 candidates
+ * alone and writing its list with a stride, was latency-bound). Order: by cell, then cell
+ * order. nbr_d NULL: candidates (float test with its margin only, no displacements). */
 #define NEIGHBOR_WARPS 4
-__global__ void k_neighbors(const char *stage, int n_local, float rc, const int *cell_of,
-                            const int *cell_start, const int *cell_atoms, int max_nb,
-                            int *nbr_n, int *nbr_j, float4 *nbr_d, int *overflow) {
+__global__ void k_neighbors(const char *stage, int n_local, float rc, int reach,
+                            const int *cell_of, const int *cell_start, const int *cell_atoms,
+                            int max_nb, int *nbr_n, int *nbr_j, float4 *nbr_d, int *overflow) {
   const int lane = threadIdx.x % 32;
   const int i = blockIdx.x * NEIGHBOR_WARPS + threadIdx.x / 32;
   if (i >= n_local) return;
@@ -90,12 +92,23 @@ __global__ void k_neighbors(const char *stage, int n_local, float rc, const int 
     const int c = cell_of[i];
     const int cx = c % h->dims[0], cy = (c / h->dims[0]) % h->dims[1],
               cz = c / (h->dims[0] * h->dims[1]);
+    if (reach <= 0) reach = (int)ceilf(rc * h->inv_cell);
     const float rc2 = rc * rc, rc2_loose = rc2 * CUTOFF_MARGIN;
     const double *xd = stage_xd(stage, h->meta.x);
     const unsigned below = (1u << lane) - 1;
-    for (int z = max(cz - 1, 0); z <= min(cz + 1, h->dims[2] - 1); z++)
-      for (int y = max(cy - 1, 0); y <= min(cy + 1, h->dims[1] - 1); y++)
-        for (int x = max(cx - 1, 0); x <= min(cx + 1, h->dims[0] - 1); x++) {
+    for (int z = max(cz - reach, 0); z <= min(cz + reach, h->dims[2] - 1); z++)
+      for (int y = max(cy - reach, 0); y <= min(cy + reach, h->dims[1] - 1); y++)
+        for (int x = max(cx - reach, 0); x <= min(cx + reach, h->dims[0] - 1); x++) {
+          if (reach > 1) { /* far reaches: skip the cells that lie wholly beyond rc */
+            const float w = 1.f / h->inv_cell, q[3] = {p.x, p.y, p.z};
+            const int cxyz[3] = {x, y, z};
+            float gap2 = 0.f;
+            for (int k = 0; k < 3; k++) {
+              const float lo = cxyz[k] * w, t = fmaxf(fmaxf(lo - q[k], q[k] - lo - w), 0.f);
+              gap2 += t * t;
+            }
+            if (gap2 >= rc2_loose) continue;
+          }
           const int cc = (z * h->dims[1] + y) * h->dims[0] + x;
           const int s1 = cell_start[cc + 1];
           for (int base = cell_start[cc]; base < s1; base += 32) {
@@ -219,6 +232,8 @@ void enqueue_positions(mlff_cuda *g, int n_local, int n_total, int mode) {
     if (g->n_img)
       k_images<<<(g->n_img + 255) / 256, 256, 0, s>>>((double *)(g->d_stage + xd_off), n_local,
                                                       g->n_img, g->d_img, g->d_cell);
+    if (g->disp_rc > 0.f) /* the dispersion's pairs read the float positions: now's */
+      k_stage<<<(n_total + 255) / 256, 256, 0, s>>>(g->d_stage, n_total);
   } else {
     if (g->n_img)
       cudaMemcpyAsync(g->d_img, g->h_img, g->n_img * sizeof(int2), cudaMemcpyHostToDevice, s);
@@ -248,11 +263,11 @@ void enqueue_neighbor_list(mlff_cuda *g, int n_local, int n_total, int mode, flo
                                   g->d_cell_atoms);
     if (mode == LIST_NEW)
       k_neighbors<<<nbw, 32 * NEIGHBOR_WARPS, 0, s>>>(
-          g->d_stage, n_local, g->rc, g->d_cell_of, g->d_cell_start, g->d_cell_atoms, g->max_nb,
-          g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_overflow);
+          g->d_stage, n_local, g->rc, 1, g->d_cell_of, g->d_cell_start, g->d_cell_atoms,
+          g->max_nb, g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_overflow);
     else
       k_neighbors<<<nbw, 32 * NEIGHBOR_WARPS, 0, s>>>(
-          g->d_stage, n_local, g->rc + skin, g->d_cell_of, g->d_cell_start, g->d_cell_atoms,
+          g->d_stage, n_local, g->rc + skin, 1, g->d_cell_of, g->d_cell_start, g->d_cell_atoms,
           g->max_nb, g->d_cand_n, g->d_cand_j, nullptr, g->d_overflow);
   }
   if (mode != LIST_NEW)
@@ -268,6 +283,21 @@ void enqueue_neighbor_list(mlff_cuda *g, int n_local, int n_total, int mode, flo
                              g->d_row_atom);
   }
   mark(g, "rows by element");
+}
+
+void enqueue_dispersion_list(mlff_cuda *g, int n_local, int mode, float skin) {
+  if (mode == LIST_REUSE) return; /* the kept one: its pairs stay within cutoff + skin */
+  cudaStream_t s = g->stream;
+  const float rc = g->disp_rc + (mode == LIST_BUILD ? skin : 0.f);
+  const int nbw = (n_local + NEIGHBOR_WARPS - 1) / NEIGHBOR_WARPS;
+  k_neighbors<<<nbw, 32 * NEIGHBOR_WARPS, 0, s>>>(g->d_stage, n_local, rc, 0, g->d_cell_of,
+                                                  g->d_cell_start, g->d_cell_atoms, g->disp_max,
+                                                  g->d_disp_n, g->d_disp_j, nullptr,
+                                                  g->d_disp_over);
+  /* a list too short shows on the host after the step (which then runs again, longer) */
+  cudaMemcpyAsync(g->h_disp_over, g->d_disp_over, sizeof(int), cudaMemcpyDeviceToHost, s);
+  cudaMemsetAsync(g->d_disp_over, 0, sizeof(int), s);
+  mark(g, "dispersion list");
 }
 
 void enqueue_image_forces(mlff_cuda *g, int n_local, int want_vatom) {

@@ -67,6 +67,10 @@ static void enqueue_step(mlff_cuda *g, int n_local, int n_total, int want_vatom,
   enqueue_network(g, n_local);
   mark(g, "network fwd+bwd");
   enqueue_descriptor_backward(g, n_local, want_vatom);
+  if (g->disp_rc > 0.f) {
+    enqueue_dispersion_list(g, n_local, mode, skin);
+    enqueue_dispersion(g, n_local, want_vatom);
+  }
   if (g->n_img) enqueue_image_forces(g, n_local, want_vatom);
   mark(g, "descriptor backward+forces");
   cudaMemcpyAsync(g->h_out, g->d_out, g->out_bytes, cudaMemcpyDeviceToHost, g->stream);
@@ -193,7 +197,9 @@ static mlff_cuda_status compute(mlff_cuda *g, int n_local, int n_total, const do
          * resident step: one benzene 24 -> 27 us, 16 benzenes 40 -> 56 us) */
         if (g->n_img) refill_images(g, n_local, x, species, lattice, nt);
       } else {
-        mlff_cuda_status st = make_images(g, n_local, x, species, box, g->rc + skin, nt);
+        /* to the model's whole range: the dispersion's cutoff where it has one */
+        mlff_cuda_status st =
+            make_images(g, n_local, x, species, box, fmaxf(g->rc, g->disp_rc) + skin, nt);
         if (st) return st;
         g->img_local = skin > 0.0 && list_age == 0 ? n_local : -1; /* valid until a rebuild */
         g->img_skin = (float)skin;
@@ -280,6 +286,13 @@ static mlff_cuda_status compute(mlff_cuda *g, int n_local, int n_total, const do
     if (general && g->generation != generation) continue; /* buffers grew: stage again */
     const int mode = build ? LIST_BUILD : LIST_NEW;
     g->list_kept = 0; /* until this step has built one */
+    if (g->disp_rc > 0.f) { /* its list: room for the pairs of the mean density, and more */
+      double vol = 1.0;
+      for (int d = 0; d < 3; d++) vol *= fmax(hi[d] - lo[d], 1.0);
+      const double r = g->disp_rc + (build ? skin : 0.0);
+      const double pairs = fmin((double)n_total, n_total / vol * 4.18879 * r * r * r);
+      if ((st = dispersion_reserve(g, n_local, (int)(1.5 * pairs) + 64))) return st;
+    }
     StepHeader *h = (StepHeader *)g->h_stage;
     for (int d = 0; d < 3; d++) {
       h->dims[d] = dims[d];
@@ -302,6 +315,12 @@ static mlff_cuda_status compute(mlff_cuda *g, int n_local, int n_total, const do
     const auto t_run = std::chrono::steady_clock::now();
     if ((st = run_step(g, n_local, n_total, virial_atom != nullptr, mode, (float)skin))) return st;
     t_step += us_since(t_run);
+    if (g->disp_rc > 0.f && *g->h_disp_over > 0) { /* its list was too short: longer, again */
+      const int need = *g->h_disp_over + 64;
+      *g->h_disp_over = 0;
+      if ((st = dispersion_reserve(g, n_local, need))) return st;
+      continue;
+    }
     if (*g->h_overflow == 0) {
       if (mode == LIST_BUILD) {
         g->list_kept = 1;

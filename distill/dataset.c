@@ -1,4 +1,4 @@
-/* dataset.c — labelled structures (SPEC §3): mlff_dataset in memory, and its HDF5 file in the
+/* dataset.c — labelled structures (docs/file_format.md): mlff_dataset in memory, and its HDF5 file in the
  * PyTorch pipeline's ragged layout, so that files written by either side load in the other:
  *
  *   /structures/atomic_numbers         int    [A]        (written int64)
@@ -539,7 +539,7 @@ static mlff_status read_dataset(const h5_reader *r, mlff_dataset *d) {
       return h5_fail(r, MLFF_ERR_FORMAT, "group %s is missing: this looks like an mlff model "
                      "file, not a dataset; give the path of a labelled dataset", which);
     return h5_fail(r, MLFF_ERR_FORMAT, "group %s is missing: not a labelled dataset (expected "
-                   "/structures and /labels, SPEC §3): %s", which, FIX_HINT);
+                   "/structures and /labels, docs/file_format.md): %s", which, FIX_HINT);
   }
   if ((st = read_attrs(r, d))) return st;
 
@@ -573,7 +573,7 @@ static mlff_status read_dataset(const h5_reader *r, mlff_dataset *d) {
   snprintf(want, sizeof want, "float [%lld, 3, 3] (one cell per structure, N = %lld from "
            "/labels/energy; zeros for no cell)", (long long)n, (long long)n);
   {
-    /* [N, 3, 3] as SPEC §3 says; [N, 9] is read too. */
+    /* [N, 3, 3] as docs/file_format.md says; [N, 9] is read too. */
     int rank = 3;
     hid_t dd = h5_path_exists(r->file, "/structures/cells")
                    ? H5Dopen2(r->file, "/structures/cells", H5P_DEFAULT) : -1;

@@ -1,4 +1,4 @@
-/* teacher_xtb.c — the built-in teacher (SPEC §4): GFN2-xTB through libxtb's C API, in process.
+/* teacher_xtb.c — the built-in teacher (docs/cli.md): GFN2-xTB through libxtb's C API, in process.
  *
  * Units: libxtb works in Hartree and Bohr; we convert with 27.211386245988 eV/Eh and
  * 0.529177210903 Å/Bohr, and forces are the negative gradient. A teacher keeps libxtb's

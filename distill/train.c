@@ -44,7 +44,7 @@ static int cmp_int(const void *a, const void *b) {
 
 void mlff_train_options_default(mlff_train_options *o) {
   memset(o, 0, sizeof *o);
-  o->w_energy = 1.0; /* SPEC §4: wF/wE = 1 cut the interaction-energy offset */
+  o->w_energy = 1.0; /* docs/cli.md: wF/wE = 1 cut the interaction-energy offset */
   o->w_forces = 1.0;
   o->max_epochs = 1000;
   o->time_limit_s = 0.0;

@@ -2,7 +2,7 @@
  * Not installed; users see mlff_train() in mlff.h.
  *
  * A trainer holds a set of labelled structures with their descriptors G and descriptor
- * Jacobians J = dG/d(neighbour vectors), computed once (SPEC §4), and the network in its
+ * Jacobians J = dG/d(neighbour vectors), computed once (docs/cli.md), and the network in its
  * training parameterisation: one flat vector theta of every element's weights acting on
  * NORMALISED descriptors (G - mu) / sigma, with per-element energy offsets e0 and the output
  * scale: E = sum_a (scale * NN_{s_a}((G_a - mu) / sigma) + e0_{s_a}).

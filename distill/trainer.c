@@ -341,7 +341,7 @@ mlff_status mlff_trainer_create(const mlff_model *m, const mlff_dataset *d, int 
   t->fp64 = jacobian_fp64 != 0;
   t->n_threads = n_threads > 0 ? n_threads : omp_get_max_threads();
   t->scale = 1.0;
-  openblas_set_num_threads(1); /* we thread over blocks; see SPEC §5 */
+  openblas_set_num_threads(1); /* we thread over blocks; see docs/pair_style.md */
   mlff_aev_setup(&t->aev, &t->m->desc, t->S);
   for (int s = 0; s < t->S; s++)
     for (int u = 0; u < t->S; u++)

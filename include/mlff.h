@@ -63,7 +63,7 @@ MLFF_API mlff_status mlff_set_error(mlff_status s, const char *fmt, ...)
 #endif
     ;
 
-/* ---- descriptor (ANI-style atomic environment vector, SPEC §2) ------------------------- */
+/* ---- descriptor (ANI-style atomic environment vector, docs/model.md) ------------------------- */
 
 #define MLFF_MAX_RADIAL_SHELLS 64
 #define MLFF_MAX_ANGULAR_SHELLS 16
@@ -104,7 +104,7 @@ typedef struct {
 } mlff_model_spec;
 
 MLFF_API mlff_status mlff_model_create(const mlff_model_spec *spec, mlff_model **out);
-/* Read a model file (HDF5, SPEC §3). Refuses wrong format, newer format_version, missing or
+/* Read a model file (HDF5, docs/file_format.md). Refuses wrong format, newer format_version, missing or
  * mis-shaped datasets, non-finite weights and duplicated elements, naming file and field. */
 MLFF_API mlff_status mlff_model_load(const char *path, mlff_model **out);
 MLFF_API mlff_status mlff_model_save(const mlff_model *m, const char *path);

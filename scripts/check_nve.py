@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""check_nve.py — judge the NVE section of a LAMMPS log (SPEC §7).
+"""check_nve.py — judge the NVE section of a LAMMPS log (docs/validation.md).
 
 Reads the log written by examples/lammps/in.benzene_nve (or any log whose NVE run follows a
 line starting with "MLFF_NVE_BEGIN" and whose thermo has the columns Step, PotEng, KinEng,
@@ -264,7 +264,7 @@ def analyse(info, args):
 def fmt_report(info, r, args):
     L = []
     verdict = "PASS" if r["pass"] else "FAIL"
-    L.append("mlff NVE validation report (scripts/check_nve.py, SPEC §7)")
+    L.append("mlff NVE validation report (scripts/check_nve.py, docs/validation.md)")
     L.append("=" * 60)
     if args.model_note:
         L.append(f"NOTE: {args.model_note}")
@@ -341,7 +341,7 @@ def to_json(info, r, args):
     pick = lambda v: [v[i] for i in idx]
     failed = [name for name, ok, _ in r["checks"] if not ok]
     out = {
-        "source": "scripts/check_nve.py (SPEC 7 NVE validation) from a LAMMPS log",
+        "source": "scripts/check_nve.py (docs/validation.md NVE validation) from a LAMMPS log",
         "log": info["path"],
         "lammps_version": info["lammps_version"],
         "setup": info["setup"],

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # device_bundle.sh — everything the GPU machine needs to run our tests and benchmarks, built
 # here for sm_90 and gathered into one folder (default .device/, ignored by git) that the device
-# tool carries: a lean LAMMPS (PLUGIN + MOLECULE, stripped; SPEC §6) with MPI and OPENMP (the
+# tool carries: a lean LAMMPS (PLUGIN + MOLECULE, stripped; docs/gpu.md) with MPI and OPENMP (the
 # threaded integrator, fix nve/omp, for large boxes), libmlff with the
 # CUDA kernels, the plugin, the tool, the GPU tests and benchmarks, and the shared libraries they
 # need that a bare CUDA machine lacks. The GPU machine has no MPI: MPICH comes along as the
@@ -45,7 +45,8 @@ if [ ! -f "$lean/share/mlff/lammps-src/pair.h" ]; then # what plugin/CMakeLists.
   find "$lean/share/mlff/lammps-src" -type f ! -name '*.h' -delete
 fi
 build=${MLFF_DEVICE_BUILD:-$here/build-device}
-cmake -S "$here" -B "$build" -D MLFF_CUDA=ON -D CMAKE_CUDA_ARCHITECTURES=90 \
+# no teacher there (MLFF_XTB=OFF): the GPU machine evaluates, it does not label
+cmake -S "$here" -B "$build" -D MLFF_CUDA=ON -D CMAKE_CUDA_ARCHITECTURES=90 -D MLFF_XTB=OFF \
   -D MLFF_LAMMPS_PREFIX="$lean" -D MLFF_LAMMPS_MPI=ON -D MPI_C_COMPILER="$mpich/bin/mpicc" \
   -D MPI_CXX_COMPILER="$mpich/bin/mpicxx" -D MPIEXEC_EXECUTABLE="$mpich/bin/mpiexec" >"$build.cmake.log" 2>&1 || { tail -20 "$build.cmake.log" >&2; exit 1; }
 cmake --build "$build" -j "$(nproc)" >"$build.log" 2>&1 || { grep -E "error" "$build.log" | head -20 >&2; exit 1; }
@@ -64,7 +65,7 @@ cp "$build/plugin/mlffplugin.so" "$out/lib/"
 cp -L "$lean"/lib*/liblammps.so.0 "$out/lib/"
 # every shared library of these that is not part of the base system (glibc, libstdc++, libgcc)
 for f in "$out"/bin/* "$out"/lib/*.so*; do
-  LD_LIBRARY_PATH=$build/core:$out/lib ldd "$f" 2>/dev/null | awk '/=> \// { print $3 }'
+  LD_LIBRARY_PATH=$build/core:$build/distill:$out/lib ldd "$f" 2>/dev/null | awk '/=> \// { print $3 }'
 done | sort -u | grep -vE '/(libc|libm|libdl|librt|libpthread|ld-linux|libstdc\+\+|libgcc_s)\.so' |
   grep -vE "^($mpich|$out)/" |
   while read -r lib; do [ -e "$out/lib/$(basename "$lib")" ] || cp -L "$lib" "$out/lib/"; done

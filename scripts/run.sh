@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run.sh — the README's main command: build what is missing, run the benzene NVE validation
-# (examples/lammps/in.benzene_nve, SPEC §7) in LAMMPS with the mlff plugin, check it with
+# (examples/lammps/in.benzene_nve, docs/validation.md) in LAMMPS with the mlff plugin, check it with
 # scripts/check_nve.py and print the verdict. Log, report (text and nve.json) and plot go to
 # build/validation/.
 #

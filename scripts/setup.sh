@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # setup.sh — install what mlff needs on a fresh Debian (bookworm) machine and build
-# LAMMPS 4Feb2025 from Debian's source package (SPEC §5). Idempotent: every step
+# LAMMPS 4Feb2025 from Debian's source package (docs/pair_style.md). Idempotent: every step
 # checks whether its result is already there. LAMMPS is cached outside the clone,
 # keyed by version and options, so a second run costs seconds.
 #

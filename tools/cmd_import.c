@@ -13,7 +13,7 @@
 static const char USAGE[] =
     "mlff import IN.extxyz|IN.h5 OUT.h5 [--source TAG] [--teacher NAME] [--append|--overwrite]";
 static const char HELP[] =
-    "Convert labelled structures into an mlff dataset (SPEC §3).\n"
+    "Convert labelled structures into an mlff dataset (docs/file_format.md).\n"
     "  IN.extxyz   extended XYZ as ASE writes it: every frame needs energy= in its comment\n"
     "              line and a forces column (Properties=species:S:1:pos:R:3:forces:R:3), in eV\n"
     "              and Å (ASE's units); Lattice and pbc are kept\n"

@@ -1,4 +1,4 @@
-/* cmd_train.c — `mlff train`: fit a student model to a labelled dataset (SPEC §4). A thin layer
+/* cmd_train.c — `mlff train`: fit a student model to a labelled dataset (docs/cli.md). A thin layer
  * over mlff_train (distill/train.c): options, the model to start from, a progress line per
  * epoch on stderr, the model file and a summary at the end. */
 #include <errno.h>

@@ -187,7 +187,7 @@ static const char FEATURES_USAGE[] = "mlff features MODEL.h5 STRUCTURE.extxyz [-
 static const char FEATURES_HELP[] =
     "Print the descriptor (atomic environment vector) of every atom of one frame (default 0):\n"
     "a '#' header line, then one row per atom with the model's D features as %.10e.\n"
-    "Feature order: radial [species][shell], then angular [pair][muA][thetaZ] (SPEC §2).\n";
+    "Feature order: radial [species][shell], then angular [pair][muA][thetaZ] (docs/model.md).\n";
 
 static int cmd_features(int argc, char **argv) {
   const char *mp, *xp;

@@ -103,10 +103,6 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
     return mlff_set_error(MLFF_ERR_DEVICE, "fp16 yes needs a GPU, and no CUDA device is visible: use "
                                       "fp16 no (the CPU path computes in double precision)");
 #endif
-  if (device == MLFF_DEVICE_GPU && m->disp.on)
-    return mlff_set_error(MLFF_ERR_UNSUPPORTED, "the model's long-range dispersion runs on the "
-                          "CPU path only in this libmlff (%s): use device cpu",
-                          o->device == MLFF_DEVICE_AUTO ? "device auto chose the GPU" : "device gpu");
   mlff_calc *c = calloc(1, sizeof *c);
   if (!c) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   c->model = m;
@@ -548,7 +544,8 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
   struct sysbuf *s = &c->sys;
   struct gpubuf *gb = &c->gb;
   const int N = s->n;
-  const double gap = 2.0 * c->aev.rc + 1.0;
+  /* no pair between structures: apart by more than the model's whole range (dispersion too) */
+  const double gap = 2.0 * mlff_model_cutoff(c->model) + 1.0;
   double *shift = malloc((3 * (size_t)n + 1) * sizeof(double));
   mlff_status st = MLFF_OK;
   if (!shift || !grow((void **)&gb->order, &gb->cap_order, N + 1, sizeof(int)) ||

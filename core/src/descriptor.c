@@ -1,4 +1,4 @@
-/* descriptor.c — the ANI-style atomic environment vector of one atom (SPEC §2) and its
+/* descriptor.c — the ANI-style atomic environment vector of one atom (docs/model.md) and its
  * backward pass: given dE/dG, the gradient of E with respect to each neighbour vector.
  * Double precision; the same arithmetic as TorchANI's AEVComputer, reorganised so that the
  * angular term of a pair costs n_muA + n_thetaZ transcendental calls instead of their product:
@@ -246,7 +246,7 @@ void mlff_aev_backward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb,
 }
 
 /* Forward-mode: G and its full Jacobian with respect to the neighbour vectors, for training
- * (SPEC §4: descriptors and their Jacobian are fixed per structure, computed once). */
+ * (docs/cli.md: descriptors and their Jacobian are fixed per structure, computed once). */
 void mlff_aev_jacobian(const mlff_aev *A, int n, const mlff_neighbor_entry *nb, double *G,
                        double *J) {
   const mlff_descriptor_params *p = A->p;

@@ -57,6 +57,17 @@ static void describe(const mlff_model *m, mlff_cuda_model *d) {
   memcpy(d->thetaZ, p->thetaZ, sizeof d->thetaZ);
   d->activation = m->activation == MLFF_ACT_CELU ? MLFF_CUDA_ACT_CELU : MLFF_CUDA_ACT_SILU;
   d->scale = m->scale;
+  if (m->disp.on) {
+    const mlff_dispersion *q = &m->disp;
+    d->disp_cutoff = q->p.cutoff;
+    for (int a = 0; a < m->n_elements; a++)
+      for (int b = 0; b < m->n_elements; b++) {
+        d->disp_c6[a][b] = q->p.s6 * q->p.c6[a][b];
+        d->disp_c8[a][b] = q->p.s8 * q->p.c8[a][b];
+        d->disp_r0_6[a][b] = q->r0_6[a][b];
+        d->disp_r0_8[a][b] = q->r0_8[a][b];
+      }
+  }
   for (int e = 0; e < m->n_elements; e++) {
     const mlff_network *n = &m->net[e];
     d->e0[e] = m->e0[e];

@@ -1,4 +1,4 @@
-/* gpu.h — the core side of the GPU path (SPEC §6): compute.c's calls into cuda/, in libmlff's
+/* gpu.h — the core side of the GPU path (docs/gpu.md): compute.c's calls into cuda/, in libmlff's
  * terms (model, status, last error). Only where libmlff is built with CUDA (MLFF_HAVE_CUDA). */
 #ifndef MLFF_GPU_H
 #define MLFF_GPU_H

@@ -1,5 +1,5 @@
 /* model_io.c — model files: mlff_model_load and mlff_model_save with libhdf5, schema v1 of
- * SPEC §3. The reader trusts nothing in the file: every field is checked, and every refusal
+ * docs/file_format.md. The reader trusts nothing in the file: every field is checked, and every refusal
  * names the file and the field and says what to do. libhdf5's own error-stack printing is
  * switched off for the duration of our calls (and restored) so users see only our message.
  * The writer produces byte-reproducible files: no object timestamps, attributes in a fixed

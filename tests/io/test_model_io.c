@@ -1,5 +1,5 @@
 /* test_model_io.c — model files: a saved model loads back bit for bit and saves to the same
- * bytes; every kind of bad file (SPEC §3) is refused with a message naming the file and the
+ * bytes; every kind of bad file (docs/file_format.md) is refused with a message naming the file and the
  * field, and libhdf5 prints nothing of its own. Usage: test_model_io TMPDIR
  * (Failures print on stdout: stderr is redirected while bad files are refused.) */
 #define _POSIX_C_SOURCE 200809L

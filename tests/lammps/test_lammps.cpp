@@ -442,7 +442,7 @@ double rel1(double a, double b)
 }
 
 const double TOL = 1e-10;
-// GPU FP32 against the core's double path (SPEC §6); also rank counts on the GPU, whose float
+// GPU FP32 against the core's double path (docs/gpu.md); also rank counts on the GPU, whose float
 // atomics add in a different order each run
 const double GPU_TOL = 1e-5;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Test of bench/peers.py's force-error path (label lammps): the AIREBO and ReaxFF energies and
 forces it reads back from LAMMPS, on three tiny structures (two distorted benzenes and a dimer)
-written to a dataset file in SPEC §3's layout.
+written to a dataset file in docs/file_format.md's layout.
 
 usage: test_peers.py REPO LMP LAMMPS_LIBDIR POTENTIALS_DIR CHO_EXAMPLE_DIR WORKDIR
 

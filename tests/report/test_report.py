@@ -381,7 +381,7 @@ def check_fixture_figures(text, work):
             not rows_with(hl, "against tersoff"):
         fail("headline: the first two classical peers with figures (ReaxFF failed): AIREBO, "
              "Tersoff", hl)
-    c = one_row(hl, "NVE", "NVE (SPEC §7)")
+    c = one_row(hl, "NVE", "NVE (docs/validation.md)")
     if not c[2].startswith("1 of 2 runs PASS; largest linear drift +0.032100") or \
             c[4] != "\\|.\\| < 0.01 meV/atom/ps" or c[5] != "**outside the limit**":
         fail(f"headline: NVE verdicts and the largest drift against the limit: {c}", hl)

@@ -1,7 +1,7 @@
 #include <omp.h>
 /* mlff_train end to end on a small learnable dataset: labels from a different random mlff
  * model (the teacher: benzene monomers, dimers, periodic boxes). Checks that
- *   - training reduces the validation loss clearly and the model file holds what SPEC §3 asks
+ *   - training reduces the validation loss clearly and the model file holds what docs/file_format.md asks
  *     (training range, e0, teacher, training_summary with the split);
  *   - the same seed gives the same model bit for bit, with 1 or 2 threads;
  *   - held-out source tags all land in the test split; the checkpoint is written; the time

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# device_dispersion.sh — on the GPU machine, from the repository root, with .device/ (from
+# scripts/device_bundle.sh) and .devdata/ (liquid boxes from bench/make_liquid.sh; a model with
+# long-range dispersion, MODEL_DISP, and the same networks without it, MODEL): the dispersion
+# term on the GPU in LAMMPS.
+#   1. step 0 of the 12,288-atom liquid, GPU against CPU (energy, pressure): the same numbers;
+#   2. the cost: the 49,152-atom liquid, FP16 and FP32, 8 host threads, with and without the
+#      term, interleaved repeats; LAMMPS's "Loop time" per step.
+# Writes $OUT/<gpu>-<date>-dispersion.json and logs under $OUT/logs.
+set -uo pipefail
+out=${OUT:-/tmp/out}
+mkdir -p "$out/logs"
+export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+B=$PWD/.device/bin
+plugin=$PWD/.device/lib/mlffplugin.so
+model=${MODEL:-models/benzene-gfn2.h5}
+model_disp=${MODEL_DISP:-.devdata/benzene-disp.h5}
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 |
+  awk '{ for (i = 1; i <= NF; i++) if (toupper($i) != "NVIDIA") { print tolower($i); exit } }')
+run() { # name model data device fp16 steps warmup threads
+  local omp=()
+  [ "$8" -gt 1 ] && omp=(-sf omp -pk omp "$8")
+  OMP_NUM_THREADS=$8 timeout 300 "$B/lmp" -nocite -screen none -log "$out/logs/$1.log" \
+    -var plugin "$plugin" -var model "$2" -var data "$3" -var device "$4" -var fp16 "$5" \
+    -var steps "$6" -var warmup "$7" -in bench/in.bench "${omp[@]}"
+}
+thermo0() { # the step-0 row of a log: PotEng and Press
+  awk '/^ *Step/ { h = 1; next } h && NF > 3 { print $3, $NF; exit }' "$1"
+}
+echo "== step 0, 12,288 atoms, with dispersion: GPU against CPU (16 threads)"
+run step0_gpu "$model_disp" .devdata/liquid12288.data gpu no 0 0 1
+run step0_cpu "$model_disp" .devdata/liquid12288.data cpu no 0 0 16
+read -r eg pg < <(thermo0 "$out/logs/step0_gpu.log")
+read -r ec pc < <(thermo0 "$out/logs/step0_cpu.log")
+echo "GPU pe $eg press $pg; CPU pe $ec press $pc"
+echo "== cost on 49,152 atoms, 8 threads (3 interleaved repeats of 1000 steps)"
+for rep in 1 2 3; do
+  for fp in no yes; do
+    for m in plain disp; do
+      mf=$model; [ $m = disp ] && mf=$model_disp
+      run "cost_${m}_fp16${fp}_$rep" "$mf" .devdata/liquid49152.data gpu $fp 1000 100 8
+    done
+  done
+done
+python3 - "$out" "$gpu" "$eg" "$pg" "$ec" "$pc" <<'PY'
+import glob, json, os, re, statistics, sys, time
+out, gpu, eg, pg, ec, pc = sys.argv[1:7]
+def loop_us(path):
+    t = None
+    for l in open(path):
+        m = re.match(r"Loop time of ([0-9.eE+-]+) on .* for (\d+) steps", l)
+        if m and int(m.group(2)) >= 1000: t = 1e6 * float(m.group(1)) / int(m.group(2))
+    return t
+cases = {}
+for fp in ("no", "yes"):
+    for m in ("plain", "disp"):
+        ts = [loop_us(p) for p in sorted(glob.glob(f"{out}/logs/cost_{m}_fp16{fp}_*.log"))]
+        ts = [t for t in ts if t]
+        cases[f"{m}_fp16_{fp}"] = {"us_per_step": ts, "median": statistics.median(ts) if ts else None}
+res = {"machine": gpu, "date": time.strftime("%Y-%m-%d"),
+       "step0_12288": {"gpu": {"pe_eV": float(eg), "press_bar": float(pg)},
+                       "cpu": {"pe_eV": float(ec), "press_bar": float(pc)},
+                       "pe_rel_diff": abs(float(eg) - float(ec)) / abs(float(ec))},
+       "cost_49152_t8": cases}
+for fp in ("no", "yes"):
+    a, b = cases[f"plain_fp16_{fp}"]["median"], cases[f"disp_fp16_{fp}"]["median"]
+    if a and b:
+        res[f"dispersion_share_fp16_{fp}"] = (b - a) / b
+        print(f"fp16 {fp}: {a:.1f} us/step without, {b:.1f} with; the term is {100 * (b - a) / b:.1f} % of the step")
+print(f"step 0: pe GPU {eg} CPU {ec} (rel. diff {res['step0_12288']['pe_rel_diff']:.2e}); press GPU {pg} CPU {pc}")
+json.dump(res, open(f"{out}/{gpu}-{res['date']}-dispersion.json", "w"), indent=1)
+PY
