@@ -44,7 +44,7 @@ MLFF_DISTILL_API mlff_status mlff_frame_species(const mlff_model *m, const mlff_
 /* A view of a frame as an mlff_structure (species from mlff_frame_species). */
 MLFF_DISTILL_API mlff_structure mlff_frame_structure(const mlff_frame *f, const int *species);
 
-/* ---- datasets (SPEC §3): labelled structures in the PyTorch pipeline's ragged layout -------
+/* ---- datasets (docs/file_format.md): labelled structures in the PyTorch pipeline's ragged layout -------
  * /structures/{atomic_numbers, positions, cells, pbc, atomic_numbers_splits},
  * /labels/{energy, forces, forces_splits, source}; /labels attrs teacher, units. Splits follow
  * numpy.split: the N-1 interior offsets of the concatenated per-atom arrays. */
@@ -71,7 +71,7 @@ MLFF_DISTILL_API mlff_status mlff_dataset_set_attr(mlff_dataset *d, const char *
 /* SHA-256 of a file's bytes, as 64 hex digits (models record their dataset's). */
 MLFF_DISTILL_API mlff_status mlff_file_sha256(const char *path, char hex[65]);
 
-/* ---- teacher (SPEC §4): GFN2-xTB through libxtb, in process --------------------------------- */
+/* ---- teacher (docs/cli.md): GFN2-xTB through libxtb, in process --------------------------------- */
 
 typedef struct mlff_teacher mlff_teacher;
 
@@ -88,7 +88,7 @@ MLFF_DISTILL_API mlff_status mlff_teacher_set_threads(mlff_teacher *t, int n_thr
 MLFF_DISTILL_API mlff_status mlff_teacher_compute(mlff_teacher *t, const mlff_frame *f, double *energy,
                                  double *forces);
 
-/* ---- training (SPEC §4) ------------------------------------------------------------------ */
+/* ---- training (docs/cli.md) ------------------------------------------------------------------ */
 
 typedef struct {
   int epoch, max_epochs;
@@ -237,8 +237,9 @@ MLFF_DISTILL_API void mlff_generic_orientation(int n, double *x);
 
 /* ---- sampling (`mlff label`): a seedable random number generator, van der Waals radii,
  * geometry optimisation, harmonic samples of the normal modes (harmonic analysis above),
- * Langevin dynamics, and molecular clusters. Everything is driven by an mlff_teacher and is
- * deterministic: the same inputs and seed give the same bits. Units: Å, eV, amu, fs, K. ---- */
+ * Langevin dynamics, molecular clusters and periodic liquids. Everything is driven by an
+ * mlff_teacher and is deterministic: the same inputs and seed give the same bits. Units: Å, eV,
+ * amu, fs, K. ---- */
 
 #define MLFF_KB_EV 8.617333262e-5     /* Boltzmann constant, eV/K */
 #define MLFF_ACC_UNIT 9.648533212e-3  /* (eV/Å)/amu in Å/fs² */
@@ -285,12 +286,63 @@ MLFF_DISTILL_API double mlff_smp_droplet_radius(int n_mol, int nat, const int *Z
 /* Closest distance between atoms of different molecules of a cluster built as above. */
 MLFF_DISTILL_API double mlff_smp_min_contact(int n_mol, int nat, const int *Z, const double *x, double *ratio);
 
+/* Periodic liquids, and spheres carved from them (whole molecules, open boundaries). */
+
+/* Side (Å) of the cubic box that holds n_mol molecules (atoms Z) at the density (g/cm^3). */
+MLFF_DISTILL_API double mlff_smp_box_side(int n_mol, int nat, const int *Z, double density);
+/* A periodic liquid: n_mol molecules (geometries mono[m]), each whole, with random orientations,
+ * no atom within `contact` x the contact distance of mlff_smp_cluster (2.0 Å for H..H) of an
+ * atom of another molecule or of its periodic images. Random insertion jams far below liquid
+ * densities, so the molecules are inserted (centres of mass uniform, max_tries each) into a box
+ * 1.4 times wider, which is then compressed to the side asked for (g/cm^3: mlff_smp_box_side)
+ * by hard-body Monte Carlo: compression steps that keep the contacts, with a sweep of random
+ * rigid moves after each step that does not. out: [n_mol * nat][3], molecules whole, centres
+ * in [0, side)^3. Returns the compression cycles, or -1 when a molecule could not be inserted,
+ * the compression stalled (too dense for these contacts), or a molecule would meet its own
+ * image (side too small: mlff_smp_liquid_box_molecules). */
+MLFF_DISTILL_API int mlff_smp_liquid_box(mlff_smp_rng *r, int n_mol, int nat, const int *Z,
+                     const double *const *mono, double side, double contact, int max_tries,
+                     double *out);
+/* Molecules of a box (at the density, contacts scaled by up to `contact`) from which
+ * mlff_smp_carve can take a sphere of n_keep: 2.4 times n_keep, or more where a molecule (atoms
+ * Z at x) is large for its volume, so that it cannot meet its own image. -1: out of memory. */
+MLFF_DISTILL_API int mlff_smp_liquid_box_molecules(int n_keep, int nat, const int *Z,
+                     const double *x, double density, double contact);
+/* The n_keep molecules of a periodic box (n_box molecules, whole) whose centres of mass lie
+ * nearest `centre` (nearest images; ties in box order): a sphere of whole molecules, written
+ * to out ([n_keep * nat][3]) nearest first with `centre` moved to the origin; *radius (or
+ * NULL) gets the distance of the farthest kept centre. Returns 0, or -1 when that radius
+ * exceeds half the side (a second image of a molecule could then lie in the sphere, missing:
+ * carve around another centre or from a larger box), n_keep is not 1..n_box, or out of
+ * memory. */
+MLFF_DISTILL_API int mlff_smp_carve(int n_box, int nat, const int *Z, const double *box,
+                     double side, const double centre[3], int n_keep, double *out,
+                     double *radius);
+/* Thermal motion of the molecules of a cluster as rigid bodies in a harmonic cage of
+ * MLFF_SMP_CAGE_CM1 at temperature T (K): each molecule in turn moved by a Gaussian step of
+ * variance kT / (M w^2) per axis and turned by a Gaussian rotation vector of variance
+ * kT / (I w^2) per axis (I: the mean principal moment); a move that brings it within `contact`
+ * x the contact distance of another molecule is not made. Returns the moves made, or -1 when
+ * out of memory. */
+MLFF_DISTILL_API int mlff_smp_rigid_jitter(mlff_smp_rng *r, int n_mol, int nat, const int *Z,
+                     double *x, double T, double contact);
+#define MLFF_SMP_CAGE_CM1 50.0 /* cm^-1: a molecule rattling in its liquid cage (benzene at
+                                  300 K: 0.19 Å and 9 degrees rms per axis) */
+
 /* ---- teacher-driven -------------------------------------------------------------------------- */
 
 /* FIRE minimisation of x (nat atoms) until the largest force component norm is below fmax
  * (eV/Å) or max_steps; steps and the final largest force norm are returned. */
 MLFF_DISTILL_API mlff_status mlff_smp_optimize(mlff_teacher *t, int nat, const int *Z, double *x, double fmax,
                               int max_steps, int *steps, double *fmax_out);
+/* Called by mlff_smp_fire at every teacher call (step 0: the start) with the geometry, its
+ * energy and forces; a status other than MLFF_OK stops the minimisation with that status. */
+typedef mlff_status (*mlff_smp_step_fn)(void *user, int step, const double *x, double energy,
+                                        const double *forces);
+/* mlff_smp_optimize, telling on_step (or nobody, NULL) every point of the path. */
+MLFF_DISTILL_API mlff_status mlff_smp_fire(mlff_teacher *t, int nat, const int *Z, double *x,
+                          double fmax, int max_steps, mlff_smp_step_fn on_step, void *user,
+                          int *steps, double *fmax_out);
 
 /* Normal-mode samples (mlff_modes from mlff_harmonic_modes) move only the modes stiffer than
  * this: soft and imaginary ones stay at rest. */

@@ -1,12 +1,13 @@
 /* cmd_label.c — `mlff label`: sample structures around a molecule with the teacher (GFN2-xTB)
- * and write them, labelled, to a dataset file (SPEC §3, §4).
+ * and write them, labelled, to a dataset file (docs/file_format.md, docs/cli.md). This file: arguments, the plan
+ * and the main process; cmd_label_worker.c: the workers, which call the teacher.
  *
  * The plan, in order of structure index k:
  *   md<T>      for each temperature: Langevin dynamics with the teacher (BAOAB, 0.5 fs,
  *              friction 0.01/fs), in independent trajectories of MD_SEGMENT samples: each
  *              starts from a classical harmonic sample (positions and velocities along the
- *              normal modes at T), equilibrates --md-equilibration steps, then yields a sample every
- *              --md-interval steps;
+ *              normal modes at T), equilibrates --md-equilibration steps, then yields a sample
+ *              every --md-interval steps;
  *   nm         normal-mode displacements: the harmonic Boltzmann distribution at the
  *              temperatures in turn, around the optimised geometry;
  *   dimer, far_dimer, trimer, tetramer
@@ -17,18 +18,28 @@
  *              an earlier one inside a sphere sized for 0.7-1.0 times --droplet-density,
  *              then compacted toward the centre down to closest contacts of 0.9-1.15 x 2.0 Å
  *              (H..H): liquid-like surroundings and the repulsive wall, without which a student
- *              falls apart in the condensed phase.
+ *              falls apart in the condensed phase;
+ *   relaxed    clusters of --relaxed-molecules (drawn) carved as for `liquid`, then relaxed
+ *              with the teacher (FIRE) for up to --relax-steps steps: RELAX_SAVES structures
+ *              of each path, from its start to its end (the condensed phase near its minimum,
+ *              whose interaction energies a model must match);
+ *   liquid     spheres of --liquid-molecules whole molecules carved from periodic liquids:
+ *              a cubic box of MD monomers at 0.6-1.1 x --liquid-density (contacts as for
+ *              droplets, packed by hard-body Monte Carlo), the molecules whose centres lie
+ *              nearest a random point, each then moved as a rigid body by thermal motion at
+ *              250-450 K (intramolecular motion: the MD samples'), labelled as open clusters.
  * Deterministic: everything derives from (seed, k) — an MD trajectory from (seed, its
- * temperature, its number) — and the teacher starts afresh for every trajectory and every
- * other structure, runs on one thread, so a structure's bits do not depend on which worker
- * computed it or when. The file grows in chunks (appends at multiples of --chunk); rerun with
- * the same arguments, an interrupted run resumes where the file ends (replaying, without
- * saving, the part of an MD trajectory already there) and ends with the same file as an
- * uninterrupted run.
+ * temperature, its number), a relaxation from (seed, its number) — and the teacher starts
+ * afresh for every trajectory, relaxation and other structure, runs on one thread, so a
+ * structure's bits do not depend on which worker computed it or when. The file grows in
+ * chunks (appends at multiples of --chunk); rerun with the same arguments, an interrupted run
+ * resumes where the file ends (replaying, without saving, the part of an MD trajectory or a
+ * relaxation already there) and ends with the same file as an uninterrupted run.
  *
  * Parallel: --jobs worker processes (fork), each with its own teacher; the parent hands out
- * tasks (an MD trajectory, a batch of normal-mode or cluster structures), builds the cluster
- * geometries, collects results through pipes, writes them in order and shows progress. */
+ * tasks (an MD trajectory, a batch of normal-mode or cluster structures, a relaxation), builds
+ * the cluster geometries, collects results through pipes, writes them in order and shows
+ * progress. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
@@ -39,48 +50,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "mlff_distill.h"
+#include "cmd_label.h"
 
-#define MAX_TEMPS 16
-#define MAX_PHASES (MAX_TEMPS + 5)
-#define MAX_JOBS 256
-#define MD_SEGMENT 100  /* samples per MD trajectory */
-#define MD_DT 0.5       /* fs */
-#define MD_GAMMA 0.01   /* 1/fs */
 #define NM_BATCH 25
 #define CLUSTER_BATCH 10
-#define OPT_FMAX 5e-4   /* eV/Å */
-#define OPT_STEPS 3000
-#define HESSIAN_STEP 0.005 /* Å */
+#define LIQUID_BATCH 2     /* liquid spheres per task: each costs as much as ~15 droplets */
 #define CLUSTER_TRIES 100000
-#define MAX_MOL 64         /* molecules in a cluster or droplet */
-#define MAX_MOL_TEXT "64"
 #define DROPLET_RETRIES 50 /* fresh radii drawn before a droplet is given up */
-
-/* RNG streams: a structure's random numbers come from (seed, stream, index). */
-#define STREAM_MD 100 /* + phase */
-#define STREAM_NM 1
-#define STREAM_CLUSTER 2
+#define LIQUID_RETRIES 12  /* boxes packed before a liquid is given up, contacts 3 % closer each */
+#define LIQUID_CENTRES 20  /* centres tried in a box before another box is packed */
+/* Libxtb keeps large arrays on the stack: single points of 600 benzene atoms or more crash with
+ * Linux's default 8 MiB (measured: 480 atoms ran, 600 and 720 did not; 720 ran with 64 MiB). */
+#define TEACHER_STACK ((rlim_t)512 << 20)
 
 static const char USAGE[] =
     "mlff label OUT.h5 --molecule MOL.xyz [--temperatures 300,600,900] [--md-structures N]\n"
     "                  [--md-interval STEPS] [--md-equilibration STEPS] [--normal-modes N]\n"
     "                  [--dimers N] [--far-dimers N] [--trimers N] [--tetramers N]\n"
     "                  [--droplets N] [--droplet-molecules M] [--droplet-density G_CM3]\n"
+    "                  [--liquids N] [--liquid-molecules M] [--liquid-density G_CM3]\n"
+    "                  [--relaxed N] [--relaxed-molecules LO-HI] [--relax-steps S]\n"
     "                  [--seed S] [--chunk N] [--jobs N]";
 static const char HELP[] =
     "Sample structures around one molecule and label them with the teacher (GFN2-xTB through\n"
     "libxtb): molecular dynamics at each temperature, normal-mode displacements, clusters\n"
-    "of 2-4 molecules and droplets. Writes the dataset OUT.h5 (SPEC §3) every --chunk structures; rerun\n"
-    "with the same arguments, an interrupted run resumes where OUT.h5 ends and ends with the\n"
-    "same file as an uninterrupted one.\n"
+    "of 2-4 molecules, droplets, relaxed clusters and spheres carved from periodic liquids.\n"
+    "Writes the dataset OUT.h5 (docs/file_format.md) every --chunk structures; rerun with the same\n"
+    "arguments, an interrupted run resumes where OUT.h5 ends and ends with the same file as an\n"
+    "uninterrupted one.\n"
     "  --molecule FILE      the molecule (XYZ or extended XYZ; first frame; no cell)\n"
     "  --temperatures LIST  MD and normal-mode temperatures, K (default 300,600,900)\n"
     "  --md-structures N    MD samples per temperature (default 1000)\n"
@@ -102,70 +105,66 @@ static const char HELP[] =
     "                       the liquid's density (default 0.874, benzene at 298 K); centres\n"
     "                       lie in a sphere that holds the droplet at 0.7-1.0 times it, then\n"
     "                       are compacted down to closest contacts of 1.8-2.3 A (H..H)\n"
-    "                       (clusters and droplets take their monomers from the MD samples at\n"
-    "                       the first temperature, with random orientations, overlaps rejected)\n"
+    "  --liquids N          spheres carved from periodic liquids (default 150): a box at\n"
+    "                       0.6-1.1 x --liquid-density, contacts as for droplets, the molecules\n"
+    "                       nearest a random point, moved as rigid bodies at 250-450 K\n"
+    "  --liquid-molecules M molecules per sphere (default 20, at most " MAX_MOL_TEXT ")\n"
+    "  --liquid-density G_CM3\n"
+    "                       the liquid's density (default: --droplet-density)\n"
+    "  --relaxed N          relaxed clusters (default 6), 6 structures each: a sphere carved\n"
+    "                       as for --liquids, relaxed with the teacher (FIRE), its start, 4\n"
+    "                       points of its path and its end\n"
+    "  --relaxed-molecules LO-HI\n"
+    "                       molecules per relaxed cluster, drawn (default 10-30)\n"
+    "  --relax-steps S      FIRE steps at most per relaxation (default 60; 5 or more)\n"
+    "                       (clusters, droplets, liquids and relaxed clusters take their monomers\n"
+    "                       from the MD samples at the first temperature, random orientations)\n"
     "  --seed S             random seed (default 1)\n"
     "  --chunk N            structures per write (default 50)\n"
     "  --jobs N             worker processes (default: the number of CPUs)\n"
     "Every structure's source records where it came from: md300, nm, dimer, far_dimer,\n"
-    "trimer, tetramer, droplet. Progress (done/total, rate, ETA, phase) goes to stderr.\n";
+    "trimer, tetramer, droplet, relaxed, liquid. Progress (done/total, rate, ETA, phase) goes\n"
+    "to stderr.\n";
 
 /* ---- the plan ------------------------------------------------------------------------------- */
 
-enum { PH_MD, PH_NM, PH_CLUSTER };
-
-typedef struct {
-  int kind;
-  char tag[24];
-  double T;     /* MD */
-  int n_mol;    /* clusters */
-  int droplet;  /* clusters: centres in a sphere of radius dmin..dmax (Å), not dmin..dmax apart */
-  double dmin, dmax;
-  int64_t start, count;
-} phase;
-
-typedef struct {
-  const char *out, *molecule;
-  double temps[MAX_TEMPS];
-  int n_temps;
-  long long n_md, interval, equil, n_nm, n_dimer, n_far, n_tri, n_tetra, n_drop, drop_mol, seed,
-      chunk, jobs, stop_after;
-  double drop_density; /* g/cm^3 */
-  int nat;        /* atoms of the molecule */
-  int *Z;         /* [nat] */
-  double *x;      /* [nat][3] as given */
-  int *Zrep;      /* [MAX_MOL * nat]: Z repeated for clusters */
-  char sha[65];   /* of the molecule file */
-  phase ph[MAX_PHASES];
-  int n_ph;
-  int64_t total;
-  char signature[1024];
-} plan;
-
-static int phase_of(const plan *p, int64_t k) {
+int phase_of(const plan *p, int64_t k) {
   for (int i = 0; i < p->n_ph; i++)
     if (k < p->ph[i].start + p->ph[i].count) return i;
   return p->n_ph - 1;
 }
 
-static int atoms_of(const plan *p, int ph) {
-  return p->ph[ph].kind == PH_CLUSTER ? p->ph[ph].n_mol * p->nat : p->nat;
+int relaxed_size(const plan *p, int ph, int64_t j, mlff_smp_rng *rng) {
+  const phase *f = &p->ph[ph];
+  mlff_smp_rng_seed(rng, (uint64_t)p->seed, STREAM_RELAXED, (uint64_t)j);
+  return f->n_mol + (int)(mlff_smp_uniform(rng) * (f->n_mol_hi - f->n_mol + 1));
 }
 
-static void add_phase(plan *p, int kind, const char *tag, double T, int n_mol, double dmin,
-                      double dmax, long long count) {
-  if (count <= 0) return;
+int atoms_at(const plan *p, int64_t k) {
+  int ph = phase_of(p, k);
+  const phase *f = &p->ph[ph];
+  if (f->kind == PH_RELAX) {
+    mlff_smp_rng rng;
+    return relaxed_size(p, ph, (k - f->start) / RELAX_SAVES, &rng) * p->nat;
+  }
+  return f->kind == PH_CLUSTER ? f->n_mol * p->nat : p->nat;
+}
+
+static phase *add_phase(plan *p, int kind, const char *tag, double T, int n_mol, double dmin,
+                        double dmax, long long count) {
+  if (count <= 0) return NULL;
   phase *f = &p->ph[p->n_ph++];
   memset(f, 0, sizeof *f);
   f->kind = kind;
   snprintf(f->tag, sizeof f->tag, "%s", tag);
   f->T = T;
-  f->n_mol = n_mol;
+  f->n_mol = f->n_mol_hi = n_mol;
   f->dmin = dmin;
   f->dmax = dmax;
   f->start = p->total;
   f->count = count;
   p->total += count;
+  return f;
 }
 
 static void make_plan(plan *p) {
@@ -183,302 +182,46 @@ static void make_plan(plan *p) {
   add_phase(p, PH_CLUSTER, "tetramer", 0, 4, 3.4, 7.0, p->n_tetra);
   /* droplets: the radius that holds them at the density, to 1/0.7 times the volume */
   double r1 = mlff_smp_droplet_radius((int)p->drop_mol, p->nat, p->Z, p->drop_density);
-  add_phase(p, PH_CLUSTER, "droplet", 0, (int)p->drop_mol, r1, r1 * cbrt(1 / 0.7), p->n_drop);
-  if (p->n_drop > 0) p->ph[p->n_ph - 1].droplet = 1;
-  char temps[256] = "";
+  phase *f = add_phase(p, PH_CLUSTER, "droplet", 0, (int)p->drop_mol, r1, r1 * cbrt(1 / 0.7),
+                       p->n_drop);
+  if (f) f->droplet = 1;
+  /* relaxations before liquids: long tasks first, so that short ones fill the workers' ends */
+  if ((f = add_phase(p, PH_RELAX, "relaxed", 0, (int)p->relaxed_lo, 0, 0,
+                     p->n_relaxed * RELAX_SAVES)))
+    f->n_mol_hi = (int)p->relaxed_hi;
+  if ((f = add_phase(p, PH_CLUSTER, "liquid", 0, (int)p->liquid_mol, 0, 0, p->n_liquid)))
+    f->liquid = 1;
+  char temps[256] = "", condensed[512] = "";
   for (int t = 0; t < p->n_temps; t++)
     snprintf(temps + strlen(temps), sizeof temps - strlen(temps), "%s%g", t ? "," : "",
              p->temps[t]);
+  /* (absent when neither is asked for: files of plans without them still resume) */
+  if (p->n_liquid || p->n_relaxed)
+    snprintf(condensed, sizeof condensed, "; relaxed %lld of %lld-%lld molecules (FIRE, %lld "
+             "steps at most, %d structures each); liquids %lld of %lld molecules (carved from "
+             "boxes at 0.6-1.1 x %g g/cm3, contacts 0.9-1.15 x 2.0 A, rigid motion at 250-450 K "
+             "in a %g cm-1 cage)", p->n_relaxed, p->relaxed_lo, p->relaxed_hi, p->relax_steps,
+             RELAX_SAVES, p->n_liquid, p->liquid_mol, p->liquid_density, MLFF_SMP_CAGE_CM1);
   /* Everything that decides the contents, and nothing else (not --chunk, --jobs). */
   snprintf(p->signature, sizeof p->signature,
            "mlff label v1: molecule sha256 %s (%d atoms); temperatures %s K; md %lld per "
            "temperature every %lld steps (dt %g fs, Langevin %g/fs, %d equilibration steps, "
            "%d samples per trajectory); normal modes %lld; dimers %lld (3.4-7 A); far dimers "
            "%lld (8-12 A); trimers %lld; tetramers %lld; droplets %lld of %lld molecules "
-           "(0.7-1.0 x %g g/cm3, contacts 0.9-1.15 x 2.0 A); seed %lld",
+           "(0.7-1.0 x %g g/cm3, contacts 0.9-1.15 x 2.0 A)%s; seed %lld",
            p->sha, p->nat, temps, p->n_md, p->interval, MD_DT, MD_GAMMA, (int)p->equil, MD_SEGMENT,
            p->n_nm, p->n_dimer, p->n_far, p->n_tri, p->n_tetra, p->n_drop, p->drop_mol,
-           p->drop_density, p->seed);
+           p->drop_density, condensed, p->seed);
 }
 
-/* Relative cost of structure k (teacher calls x atoms^2), for the ETA. */
-static double cost_of(const plan *p, int ph) {
-  double n = atoms_of(p, ph);
-  if (p->ph[ph].kind == PH_MD) return n * n * (p->interval + (double)p->equil / MD_SEGMENT);
-  return 1.5 * n * n;
-}
-
-/* ---- pipes ------------------------------------------------------------------------------------ */
-
-static int write_full(int fd, const void *buf, size_t n) {
-  const char *p = buf;
-  while (n) {
-    ssize_t k = write(fd, p, n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return -1;
-    p += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
-/* 1 when n bytes were read, 0 at end of file before any, -1 on error or a short read. */
-static int read_full(int fd, void *buf, size_t n) {
-  char *p = buf;
-  size_t got = 0;
-  while (got < n) {
-    ssize_t k = read(fd, p + got, n - got);
-    if (k < 0 && errno == EINTR) continue;
-    if (k < 0) return -1;
-    if (k == 0) return got ? -1 : 0;
-    got += (size_t)k;
-  }
-  return 1;
-}
-
-typedef struct {
-  int32_t kind, phase, seg, pad;
-  int64_t first, count, emit_from;
-} task_msg; /* cluster tasks are followed by count geometries of n_mol * nat atoms */
-
-enum { REC_STRUCTURE, REC_DONE, REC_ERROR, REC_INFO };
-
-typedef struct {
-  int32_t type, n_atoms;
-  int64_t k;
-  double energy, seconds, cpu_seconds; /* wall and CPU time since the previous record */
-  int64_t calls;
-  int32_t text_len, pad;
-} rec_msg; /* followed by positions and forces [n_atoms][3], or text_len bytes */
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* CPU time of this process: a worker computes on one thread, so this is its teacher's cost
- * whatever else the machine is running. */
-static double cpu_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* ---- worker ----------------------------------------------------------------------------------- */
-
-typedef struct {
-  const plan *p;
-  int out;               /* result pipe */
-  mlff_teacher *t;
-  int prepared;
-  mlff_modes modes;      /* around the optimised geometry */
-  double mark, cpu_mark; /* wall and CPU time of the last record */
-  long calls;            /* teacher calls since the last record */
-} worker;
-
-static int send_text(worker *w, int type, const char *text) {
-  rec_msg r = {0};
-  r.type = type;
-  r.text_len = (int32_t)strlen(text);
-  return write_full(w->out, &r, sizeof r) || write_full(w->out, text, (size_t)r.text_len);
-}
-
-static int send_structure(worker *w, int64_t k, int n, const double *x, double e,
-                          const double *f) {
-  rec_msg r = {0};
-  double t = now_s(), c = cpu_s();
-  r.type = REC_STRUCTURE;
-  r.n_atoms = n;
-  r.k = k;
-  r.energy = e;
-  r.seconds = t - w->mark;
-  r.cpu_seconds = c - w->cpu_mark;
-  r.calls = w->calls;
-  w->mark = t;
-  w->cpu_mark = c;
-  w->calls = 0;
-  return write_full(w->out, &r, sizeof r) ||
-         write_full(w->out, x, (size_t)n * 3 * sizeof *x) ||
-         write_full(w->out, f, (size_t)n * 3 * sizeof *f);
-}
-
-/* A teacher with no history: each trajectory and each independent structure starts afresh,
- * so that its result does not depend on what this worker computed before. */
-static mlff_status fresh_teacher(worker *w) {
-  mlff_teacher_free(w->t);
-  w->t = NULL;
-  return mlff_teacher_create_xtb(&w->t);
-}
-
-static mlff_status prepare(worker *w) {
-  if (w->prepared) return MLFF_OK;
-  const plan *p = w->p;
-  int n = 3 * p->nat, steps = 0;
-  double fmax = 0, t0 = now_s();
-  double *x = malloc((size_t)n * sizeof *x), *H = malloc((size_t)n * n * sizeof *H);
-  mlff_status st = x && H ? MLFF_OK : mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-  if (!st) {
-    memcpy(x, p->x, (size_t)n * sizeof *x);
-    st = fresh_teacher(w);
-  }
-  if (!st) st = mlff_smp_optimize(w->t, p->nat, p->Z, x, OPT_FMAX, OPT_STEPS, &steps, &fmax);
-  mlff_teacher_molecule mol = {w->t, p->nat, p->Z};
-  if (!st) st = mlff_harmonic_hessian(mlff_teacher_molecule_forces, &mol, p->nat, x, HESSIAN_STEP,
-                                      H, NULL);
-  if (!st) st = mlff_harmonic_modes(p->nat, p->Z, x, H, &w->modes);
-  if (!st && !w->modes.converged)
-    st = mlff_set_error(MLFF_ERR_ARGUMENT, "normal modes: the Jacobi eigensolver did not converge");
-  if (!st) {
-    char info[512];
-    const mlff_modes *m = &w->modes;
-    int first = 0; /* the modes sampled: lambda ascending, those above MLFF_SMP_MIN_EIGEN */
-    while (first < m->n_vib && !(m->lambda[first] > MLFF_SMP_MIN_EIGEN)) first++;
-    int n_sampled = m->n_vib - first;
-    snprintf(info, sizeof info, "optimised the molecule in %d teacher calls (largest force "
-             "%.1e eV/A%s); Hessian from %d calls: %d vibrational modes, %.0f-%.0f cm^-1%s; "
-             "%.1f s", steps + 1, fmax, fmax < OPT_FMAX ? "" : ", NOT converged", 2 * n,
-             n_sampled, n_sampled ? mlff_harmonic_wavenumber(m->lambda[first]) : 0.0,
-             n_sampled ? mlff_harmonic_wavenumber(m->lambda[m->n_vib - 1]) : 0.0,
-             m->lambda[0] < -MLFF_SMP_MIN_EIGEN ? " (and imaginary ones, left out: not a minimum)"
-                                                : "",
-             now_s() - t0);
-    send_text(w, REC_INFO, info);
-    w->prepared = 1;
-    w->mark = now_s(); /* the preparation is reported here, not in the first structure */
-    w->cpu_mark = cpu_s();
-    w->calls = 0;
-  }
-  free(x);
-  free(H);
-  return st;
-}
-
-static mlff_status run_md(worker *w, const task_msg *tk) {
-  const plan *p = w->p;
-  const phase *ph = &p->ph[tk->phase];
-  mlff_status st = prepare(w);
-  if (st) return st;
-  int n = 3 * p->nat;
-  double *x = malloc((size_t)n * sizeof *x), *v = malloc((size_t)n * sizeof *v);
-  mlff_smp_md md;
-  memset(&md, 0, sizeof md);
-  mlff_smp_rng rng;
-  mlff_smp_rng_seed(&rng, (uint64_t)p->seed, STREAM_MD + (uint64_t)tk->phase, (uint64_t)tk->seg);
-  if (!x || !v) st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-  if (!st) {
-    mlff_smp_modes_sample(&w->modes, &rng, ph->T, x, v);
-    st = fresh_teacher(w);
-  }
-  if (!st) st = mlff_smp_md_init(&md, w->t, p->nat, p->Z, x, v, MD_DT, MD_GAMMA, ph->T, &rng);
-  if (!st) st = mlff_smp_md_step(&md, (int)p->equil);
-  long counted = 0; /* the equilibration is charged to the first sample */
-  for (int64_t j = 0; j < tk->count && !st; j++) {
-    if ((st = mlff_smp_md_step(&md, (int)p->interval))) break;
-    w->calls += md.calls - counted;
-    counted = md.calls;
-    int64_t k = tk->first + j;
-    if (k >= tk->emit_from && send_structure(w, k, p->nat, md.x, md.energy, md.f))
-      st = mlff_set_error(MLFF_ERR_IO, "lost the connection to the main process");
-  }
-  if (st && md.x) {
-    char why[1024];
-    snprintf(why, sizeof why, "%s", mlff_last_error());
-    st = mlff_set_error(st, "%s trajectory %d: %s", ph->tag, tk->seg, why);
-  }
-  mlff_smp_md_free(&md);
-  free(x);
-  free(v);
-  return st;
-}
-
-static mlff_status label_one(worker *w, int64_t k, int nat, const int *Z, const double *x,
-                             double *f) {
-  double e;
-  mlff_status st = fresh_teacher(w);
-  mlff_teacher_molecule mol = {w->t, nat, Z};
-  if (!st) st = mlff_teacher_molecule_forces(&mol, x, &e, f);
-  w->calls++;
-  if (st) {
-    char why[1024];
-    snprintf(why, sizeof why, "%s", mlff_last_error());
-    return mlff_set_error(st, "structure %lld (%s): %s", (long long)k,
-                     w->p->ph[phase_of(w->p, k)].tag, why);
-  }
-  if (send_structure(w, k, nat, x, e, f))
-    return mlff_set_error(MLFF_ERR_IO, "lost the connection to the main process");
-  return MLFF_OK;
-}
-
-static mlff_status run_nm(worker *w, const task_msg *tk) {
-  const plan *p = w->p;
-  const phase *ph = &p->ph[tk->phase];
-  mlff_status st = prepare(w);
-  if (st) return st;
-  int n = 3 * p->nat;
-  double *x = malloc((size_t)n * sizeof *x), *f = malloc((size_t)n * sizeof *f);
-  if (!x || !f) st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-  for (int64_t j = 0; j < tk->count && !st; j++) {
-    int64_t k = tk->first + j;
-    mlff_smp_rng rng;
-    mlff_smp_rng_seed(&rng, (uint64_t)p->seed, STREAM_NM, (uint64_t)k);
-    double T = p->temps[(k - ph->start) % p->n_temps];
-    mlff_smp_modes_sample(&w->modes, &rng, T, x, NULL);
-    st = label_one(w, k, p->nat, p->Z, x, f);
-  }
-  free(x);
-  free(f);
-  return st;
-}
-
-static mlff_status run_clusters(worker *w, int in, const task_msg *tk) {
-  const plan *p = w->p;
-  int nat = atoms_of(p, tk->phase);
-  double *x = malloc((size_t)nat * 3 * sizeof *x), *f = malloc((size_t)nat * 3 * sizeof *f);
-  mlff_status st = x && f ? MLFF_OK : mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-  for (int64_t j = 0; j < tk->count; j++) {
-    if (read_full(in, x, (size_t)nat * 3 * sizeof *x) != 1) {
-      st = mlff_set_error(MLFF_ERR_IO, "lost the connection to the main process");
-      break;
-    }
-    if (!st) st = label_one(w, tk->first + j, nat, p->Zrep, x, f);
-  }
-  free(x);
-  free(f);
-  return st;
-}
-
-static int worker_main(const plan *p, int in, int out) {
-  signal(SIGINT, SIG_DFL);
-  worker w;
-  memset(&w, 0, sizeof w);
-  w.p = p;
-  w.out = out;
-  w.mark = now_s();
-  int rc = 0;
-  for (;;) {
-    task_msg tk;
-    int r = read_full(in, &tk, sizeof tk);
-    if (r != 1) break; /* the main process is done (or gone) */
-    w.mark = now_s(); /* time per structure: computing only, not waiting for tasks */
-    w.cpu_mark = cpu_s();
-    w.calls = 0;
-    mlff_status st;
-    if (tk.kind == PH_MD) st = run_md(&w, &tk);
-    else if (tk.kind == PH_NM) st = run_nm(&w, &tk);
-    else st = run_clusters(&w, in, &tk);
-    if (st) {
-      send_text(&w, REC_ERROR, mlff_last_error());
-      rc = 1;
-      break;
-    }
-    rec_msg done = {0};
-    done.type = REC_DONE;
-    if (write_full(out, &done, sizeof done)) break;
-  }
-  mlff_teacher_free(w.t);
-  mlff_modes_free(&w.modes);
-  return rc;
+/* Relative cost of structure k, for the ETA: teacher calls x atoms^2 (1 + atoms / 220), which
+ * follows the libxtb single points of 120-720 atoms timed for docs/cli.md to about 15 %. */
+static double cost_at(const plan *p, int64_t k) {
+  const phase *f = &p->ph[phase_of(p, k)];
+  double n = atoms_at(p, k), call = n * n * (1 + n / 220);
+  if (f->kind == PH_MD) return call * (p->interval + (double)p->equil / MD_SEGMENT);
+  if (f->kind == PH_RELAX) return call * (double)(p->relax_steps + 1) / RELAX_SAVES;
+  return 1.5 * call; /* a single point from scratch costs more than a restarted MD step */
 }
 
 /* ---- main process ------------------------------------------------------------------------------ */
@@ -517,7 +260,8 @@ typedef struct {
   int cur_phase;
   int printed_progress;
   double ph_seconds[MAX_PHASES], ph_cpu[MAX_PHASES];
-  int64_t ph_calls[MAX_PHASES], ph_count[MAX_PHASES];
+  int64_t ph_calls[MAX_PHASES], ph_count[MAX_PHASES], ph_atoms[MAX_PHASES];
+  double geometry_s; /* building cluster geometries here, in the main process */
 } parent;
 
 static void fmt_duration(char *buf, size_t size, double s) {
@@ -606,10 +350,61 @@ static int pool_ready(parent *P) {
   return 1;
 }
 
+/* A sphere of n_mol whole molecules carved from a periodic liquid of MD monomers (liquid and
+ * relaxed structures), given thermal motion as rigid bodies; `what` names it in errors. */
+static mlff_status liquid_geometry(parent *P, mlff_smp_rng *rng, int n_mol, const char *what,
+                                   double *out) {
+  const plan *p = P->p;
+  double T = 250 + 200 * mlff_smp_uniform(rng);
+  double density = (0.6 + 0.5 * mlff_smp_uniform(rng)) * p->liquid_density;
+  double contact = 0.9 + 0.25 * mlff_smp_uniform(rng); /* as droplets' */
+  int n_box = mlff_smp_liquid_box_molecules(n_mol, p->nat, p->Z, p->x, density, contact);
+  double side = mlff_smp_box_side(n_box, p->nat, p->Z, density);
+  double *box = malloc((size_t)(n_box > 0 ? n_box : 1) * p->nat * 3 * sizeof *box);
+  const double **mono = malloc((size_t)(n_box > 0 ? n_box : 1) * sizeof *mono);
+  mlff_status st = n_box > 0 && box && mono ? MLFF_OK
+                                            : mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+  int done = 0;
+  /* A packing that stalls (dense, wide contacts, an awkward shape) is packed again from other
+   * monomers with contacts 3 % closer: deterministic all the same. */
+  for (int tries = 0; tries < LIQUID_RETRIES && !st && !done; tries++, contact *= 0.97) {
+    for (int m = 0; m < n_box; m++)
+      mono[m] = pool_geometry(P, (int64_t)(mlff_smp_uniform(rng) * (double)p->ph[0].count));
+    if (mlff_smp_liquid_box(rng, n_box, p->nat, p->Z, mono, side, contact, CLUSTER_TRIES / 10,
+                            box) < 0)
+      continue;
+    for (int c = 0; c < LIQUID_CENTRES && !done; c++) { /* the sphere may not fit around one */
+      double centre[3];
+      for (int d = 0; d < 3; d++) centre[d] = side * mlff_smp_uniform(rng);
+      done = !mlff_smp_carve(n_box, p->nat, p->Z, box, side, centre, n_mol, out, NULL);
+    }
+    if (done && mlff_smp_rigid_jitter(rng, n_mol, p->nat, p->Z, out, T, contact) < 0)
+      st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+  }
+  if (!st && !done)
+    st = mlff_set_error(MLFF_ERR_ARGUMENT, "%s: could not pack %d molecules at %.3f g/cm3 into "
+                        "a periodic box in %d attempts (contacts down to %.2f x 2.0 A): lower "
+                        "--liquid-density", what, n_box, density, LIQUID_RETRIES, contact / 0.97);
+  free(box);
+  free(mono);
+  return st;
+}
+
 static mlff_status cluster_geometry(parent *P, int ph, int64_t k, double *out) {
   const plan *p = P->p;
   const phase *f = &p->ph[ph];
   mlff_smp_rng rng;
+  char what[64];
+  snprintf(what, sizeof what, "%s %lld (%s)", f->kind == PH_RELAX ? "relaxation" : "structure",
+           (long long)k, f->tag);
+  if (f->kind == PH_RELAX) { /* the start of relaxation k */
+    int n_mol = relaxed_size(p, ph, k, &rng);
+    return liquid_geometry(P, &rng, n_mol, what, out);
+  }
+  if (f->liquid) {
+    mlff_smp_rng_seed(&rng, (uint64_t)p->seed, STREAM_LIQUID, (uint64_t)k);
+    return liquid_geometry(P, &rng, f->n_mol, what, out);
+  }
   mlff_smp_rng_seed(&rng, (uint64_t)p->seed, STREAM_CLUSTER, (uint64_t)k);
   const double *mono[MAX_MOL];
   for (int m = 0; m < f->n_mol; m++) {
@@ -650,16 +445,19 @@ static mlff_status dispatch(parent *P, worker_proc *wp, task *tk) {
   m.emit_from = tk->emit_from;
   if (write_full(wp->to, &m, sizeof m))
     return mlff_set_error(MLFF_ERR_IO, "a worker process died (pid %d)", (int)wp->pid);
-  if (tk->kind == PH_CLUSTER) {
-    int nat = atoms_of(P->p, tk->phase);
-    double *x = malloc((size_t)nat * 3 * sizeof *x);
+  if (tk->kind == PH_CLUSTER || tk->kind == PH_RELAX) {
+    /* cluster structures, or the start of relaxation seg (one for all its structures) */
+    int nat = atoms_at(P->p, tk->first), n = tk->kind == PH_RELAX ? 1 : (int)tk->count;
+    double *x = malloc((size_t)nat * 3 * sizeof *x), t0 = cpu_s();
     if (!x) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     mlff_status st = MLFF_OK;
-    for (int64_t j = 0; j < tk->count && !st; j++) {
-      if (!(st = cluster_geometry(P, tk->phase, tk->first + j, x)) &&
+    for (int j = 0; j < n && !st; j++) {
+      int64_t which = tk->kind == PH_RELAX ? tk->seg : tk->first + j;
+      if (!(st = cluster_geometry(P, tk->phase, which, x)) &&
           write_full(wp->to, x, (size_t)nat * 3 * sizeof *x))
         st = mlff_set_error(MLFF_ERR_IO, "a worker process died (pid %d)", (int)wp->pid);
     }
+    P->geometry_s += cpu_s() - t0;
     free(x);
     if (st) return st;
   }
@@ -699,7 +497,7 @@ static mlff_status receive(parent *P, worker_proc *wp) {
     wp->busy = 0;
     return MLFF_OK;
   }
-  if (r.k < 0 || r.k >= P->p->total || r.n_atoms != atoms_of(P->p, phase_of(P->p, r.k)))
+  if (r.k < 0 || r.k >= P->p->total || r.n_atoms != atoms_at(P->p, r.k))
     return mlff_set_error(MLFF_ERR_IO, "a worker sent a malformed result");
   result *res = &P->res[r.k];
   res->n = r.n_atoms;
@@ -717,7 +515,8 @@ static mlff_status receive(parent *P, worker_proc *wp) {
   P->ph_calls[ph] += r.calls;
   P->ph_count[ph]++;
   P->received_this_run++;
-  P->units_done += cost_of(P->p, ph);
+  P->units_done += cost_at(P->p, r.k);
+  P->ph_atoms[ph] += r.n_atoms;
   P->cur_phase = ph;
   return MLFF_OK;
 }
@@ -729,7 +528,11 @@ static task *make_tasks(const plan *p, int64_t n_done, int64_t target, int *n_ta
   if (!t) return NULL;
   for (int i = 0; i < p->n_ph; i++) {
     const phase *f = &p->ph[i];
-    int64_t size = f->kind == PH_MD ? MD_SEGMENT : f->kind == PH_NM ? NM_BATCH : CLUSTER_BATCH;
+    int64_t size = f->kind == PH_MD      ? MD_SEGMENT
+                   : f->kind == PH_NM    ? NM_BATCH
+                   : f->kind == PH_RELAX ? RELAX_SAVES
+                   : f->liquid           ? LIQUID_BATCH
+                                         : CLUSTER_BATCH;
     for (int64_t s = 0; s * size < f->count; s++) {
       int64_t first = f->start + s * size, count = f->count - s * size;
       if (count > size) count = size;
@@ -749,7 +552,9 @@ static task *make_tasks(const plan *p, int64_t n_done, int64_t target, int *n_ta
       k->first = first;
       k->count = count;
       k->emit_from = first > n_done ? first : n_done;
-      if (f->kind != PH_MD) { /* independent structures: start at the first missing one */
+      /* independent structures: start at the first missing one (MD trajectories and
+       * relaxations are replayed from their start) */
+      if (f->kind == PH_NM || f->kind == PH_CLUSTER) {
         k->first = k->emit_from;
         k->count = first + count - k->first;
       }
@@ -822,7 +627,7 @@ static mlff_status run_plan(parent *P, int n_jobs) {
       while (next < n_tasks && tasks[next].dispatched) next++;
       for (int j = next; j < n_tasks; j++) {
         if (tasks[j].dispatched) continue;
-        if (tasks[j].kind == PH_CLUSTER && !pool_ready(P)) break;
+        if ((tasks[j].kind == PH_CLUSTER || tasks[j].kind == PH_RELAX) && !pool_ready(P)) break;
         st = dispatch(P, &w[i], &tasks[j]);
         break;
       }
@@ -909,6 +714,22 @@ static int load_molecule(plan *p) {
   return 0;
 }
 
+/* A density in g/cm^3 (0.05-25): 1, or 0 when s is not one. */
+static int parse_density(const char *s, double *v) {
+  char *end;
+  *v = strtod(s, &end);
+  return !*end && end != s && *v > 0.05 && *v < 25;
+}
+
+/* "LO-HI", molecules per relaxed cluster: 1, or 0 when s is not two counts LO <= HI. */
+static int parse_range(const char *s, long long *lo, long long *hi) {
+  char a[32], *dash = strchr(s, '-');
+  if (!dash || dash == s || (size_t)(dash - s) >= sizeof a) return 0;
+  memcpy(a, s, (size_t)(dash - s));
+  a[dash - s] = 0;
+  return cli_parse_count(a, lo) && cli_parse_count(dash + 1, hi) && *lo <= *hi;
+}
+
 static int parse_args(int argc, char **argv, plan *p) {
   p->n_md = 1000;
   p->interval = 40;
@@ -921,6 +742,12 @@ static int parse_args(int argc, char **argv, plan *p) {
   p->n_drop = 400;
   p->drop_mol = 13;
   p->drop_density = 0.874;
+  p->n_liquid = 150;
+  p->liquid_mol = 20;
+  p->n_relaxed = 6;
+  p->relaxed_lo = 10;
+  p->relaxed_hi = 30;
+  p->relax_steps = 60;
   p->seed = 1;
   p->chunk = 50;
   long n_cpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -933,7 +760,9 @@ static int parse_args(int argc, char **argv, plan *p) {
       {"--normal-modes", &p->n_nm, 0},  {"--dimers", &p->n_dimer, 0},
       {"--far-dimers", &p->n_far, 0},   {"--trimers", &p->n_tri, 0},
       {"--tetramers", &p->n_tetra, 0},  {"--droplets", &p->n_drop, 0},
-      {"--droplet-molecules", &p->drop_mol, 2}, {"--seed", &p->seed, 0},
+      {"--droplet-molecules", &p->drop_mol, 2}, {"--liquids", &p->n_liquid, 0},
+      {"--liquid-molecules", &p->liquid_mol, 2}, {"--relaxed", &p->n_relaxed, 0},
+      {"--relax-steps", &p->relax_steps, 1},    {"--seed", &p->seed, 0},
       {"--chunk", &p->chunk, 1},        {"--jobs", &p->jobs, 1},
       {"--stop-after", &p->stop_after, 0}, /* testing: exit after N structures are written */
   };
@@ -952,11 +781,17 @@ static int parse_args(int argc, char **argv, plan *p) {
     if (done) continue;
     if (!strcmp(a, "--molecule") && has_value) p->molecule = argv[++i];
     else if (!strcmp(a, "--droplet-density") && has_value) {
-      char *end;
-      p->drop_density = strtod(argv[++i], &end);
-      if (*end || end == argv[i] || !(p->drop_density > 0.05 && p->drop_density < 25))
+      if (!parse_density(argv[++i], &p->drop_density))
         return cli_usage_error("label", USAGE, "--droplet-density needs a density in g/cm3 "
                                "(0.05-25), not '%s'", argv[i]);
+    } else if (!strcmp(a, "--liquid-density") && has_value) {
+      if (!parse_density(argv[++i], &p->liquid_density))
+        return cli_usage_error("label", USAGE, "--liquid-density needs a density in g/cm3 "
+                               "(0.05-25), not '%s'", argv[i]);
+    } else if (!strcmp(a, "--relaxed-molecules") && has_value) {
+      if (!parse_range(argv[++i], &p->relaxed_lo, &p->relaxed_hi) || p->relaxed_lo < 2)
+        return cli_usage_error("label", USAGE, "--relaxed-molecules needs LO-HI, two counts "
+                               "with 2 <= LO <= HI, not '%s'", argv[i]);
     } else if (!strcmp(a, "--temperatures") && has_value) {
       if (!parse_temps(argv[++i], p))
         return cli_usage_error("label", USAGE, "--temperatures needs 1..16 positive numbers "
@@ -971,10 +806,20 @@ static int parse_args(int argc, char **argv, plan *p) {
   if (p->jobs > MAX_JOBS) p->jobs = MAX_JOBS;
   if (p->drop_mol > MAX_MOL)
     return cli_usage_error("label", USAGE, "--droplet-molecules is at most %s", MAX_MOL_TEXT);
-  if (!p->n_md && (p->n_dimer || p->n_far || p->n_tri || p->n_tetra || p->n_drop))
+  if (p->liquid_mol > MAX_MOL)
+    return cli_usage_error("label", USAGE, "--liquid-molecules is at most %s", MAX_MOL_TEXT);
+  if (p->relaxed_hi > MAX_MOL)
+    return cli_usage_error("label", USAGE, "--relaxed-molecules: at most %s", MAX_MOL_TEXT);
+  if (p->relax_steps < RELAX_SAVES - 1)
+    return cli_usage_error("label", USAGE, "--relax-steps is at least %s (the relaxation's "
+                           "structures are its start, 4 points of its path and its end)", "5");
+  if (!(p->liquid_density > 0)) p->liquid_density = p->drop_density;
+  if (!p->n_md && (p->n_dimer || p->n_far || p->n_tri || p->n_tetra || p->n_drop ||
+                   p->n_liquid || p->n_relaxed))
     return cli_usage_error("label", USAGE, "%s", "clusters take their monomers from the MD "
                            "samples: --md-structures must be positive when --dimers, "
-                           "--far-dimers, --trimers, --tetramers or --droplets are");
+                           "--far-dimers, --trimers, --tetramers, --droplets, --liquids or "
+                           "--relaxed are");
   return 0;
 }
 
@@ -1013,10 +858,10 @@ static int check_existing(parent *P) {
     const char *src;
     mlff_dataset_get(P->prefix, (int)k, &f, &src);
     int ph = phase_of(p, k);
-    if (strcmp(src, p->ph[ph].tag) || f.n_atoms != atoms_of(p, ph)) {
+    if (strcmp(src, p->ph[ph].tag) || f.n_atoms != atoms_at(p, k)) {
       fprintf(stderr, "mlff label: '%s': structure %lld is \"%s\" with %d atoms, but the plan "
               "has \"%s\" with %d there (edited file?); give a new output file\n", p->out,
-              (long long)k, src, f.n_atoms, p->ph[ph].tag, atoms_of(p, ph));
+              (long long)k, src, f.n_atoms, p->ph[ph].tag, atoms_at(p, k));
       return 1;
     }
   }
@@ -1039,10 +884,25 @@ static void print_summary(const parent *P, double wall, int n_jobs) {
   for (int i = 0; i < p->n_ph; i++) {
     if (!P->ph_count[i]) continue;
     double calls = P->ph_calls[i] ? (double)P->ph_calls[i] : 1.0;
-    printf("  %-10s %6d %6lld %9lld %12.2f %12.2f %16.1f\n", p->ph[i].tag, atoms_of(p, i),
-           (long long)P->ph_count[i], (long long)P->ph_calls[i], 1e3 * P->ph_seconds[i] / calls,
-           1e3 * P->ph_cpu[i] / calls, 1e3 * P->ph_cpu[i] / (double)P->ph_count[i]);
+    printf("  %-10s %6.0f %6lld %9lld %12.2f %12.2f %16.1f\n", p->ph[i].tag, /* mean atoms */
+           (double)P->ph_atoms[i] / (double)P->ph_count[i], (long long)P->ph_count[i],
+           (long long)P->ph_calls[i], 1e3 * P->ph_seconds[i] / calls, 1e3 * P->ph_cpu[i] / calls,
+           1e3 * P->ph_cpu[i] / (double)P->ph_count[i]);
   }
+  if (P->geometry_s > 0)
+    printf("  cluster geometries: %.1f s in the main process\n", P->geometry_s);
+}
+
+/* Room on the stack for libxtb's large clusters (TEACHER_STACK), raised before the workers
+ * start: Linux lets the main thread's stack grow to the soft limit in force when it grows, and
+ * the workers inherit it. Where the hard limit is lower, as much as it allows. */
+static void raise_stack_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_STACK, &rl) || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= TEACHER_STACK)
+    return;
+  rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < TEACHER_STACK ? rl.rlim_max
+                                                                            : TEACHER_STACK;
+  setrlimit(RLIMIT_STACK, &rl);
 }
 
 /* One `mlff label` per output file: OUT.lock, locked while we run (the lock goes with the
@@ -1121,12 +981,13 @@ static int run(int argc, char **argv) {
       int64_t from = p.ph[i].start > P.n_done ? p.ph[i].start : P.n_done;
       int64_t to = p.ph[i].start + p.ph[i].count < P.target ? p.ph[i].start + p.ph[i].count
                                                              : P.target;
-      if (to > from) P.units_total += (double)(to - from) * cost_of(&p, i);
+      for (int64_t k = from; k < to; k++) P.units_total += cost_at(&p, k);
     }
     P.tty = isatty(2);
     P.t_start = P.t_last_print = now_s();
     P.cur_phase = phase_of(&p, P.n_done);
     int n_jobs = (int)p.jobs;
+    raise_stack_limit();
     mlff_status st = run_plan(&P, n_jobs);
     double wall = now_s() - P.t_start;
     if (!st) progress(&P, 1);

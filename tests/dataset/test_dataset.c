@@ -1,4 +1,4 @@
-/* test_dataset.c — datasets (SPEC §3): round trip, appends, the h5py layout, every refusal of
+/* test_dataset.c — datasets (docs/file_format.md): round trip, appends, the h5py layout, every refusal of
  * a damaged file with its message, and SHA-256.
  * Usage: test_dataset TMPDIR DATADIR [MLFF]: with the mlff program, tests `mlff import`. */
 #define _POSIX_C_SOURCE 200809L

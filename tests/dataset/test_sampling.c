@@ -1,6 +1,7 @@
 /* test_sampling.c — the numerics of `mlff label` that need no teacher: the random numbers, the
  * Jacobi eigensolver and normal modes (libmlff_distill's harmonic analysis: projection) and the
- * harmonic sampling statistics, rotations and molecular clusters. */
+ * harmonic sampling statistics, rotations, molecular clusters, periodic liquids and the spheres
+ * carved from them. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -233,12 +234,175 @@ static void test_droplets(void) {
   CHECK(worst_shell >= 8);
 }
 
+static double dist3(const double *a, const double *b) {
+  return sqrt((a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) +
+              (a[2] - b[2]) * (a[2] - b[2]));
+}
+
+/* Closest contact of a periodic box, as a fraction of the contact distance (2.0 Å x the sum of
+ * van der Waals radii / 2.4), over every pair of molecules and every image of the 27 around the
+ * box, a molecule's own images included: brute force, independent of the library's minimum
+ * images. *across: how many pairs are closer than 1.3 x contact through a boundary. */
+static double box_contact(int n_mol, const double *x, double side, int *across) {
+  double worst = INFINITY;
+  *across = 0;
+  for (int m = 0; m < n_mol; m++)
+    for (int l = m; l < n_mol; l++)
+      for (int img = 0; img < 27; img++) {
+        double shift[3] = {side * (img % 3 - 1), side * (img / 3 % 3 - 1), side * (img / 9 - 1)};
+        if (l == m && img == 13) continue; /* a molecule with itself */
+        double pair = INFINITY;
+        for (int i = 0; i < 12; i++)
+          for (int j = 0; j < 12; j++) {
+            double b[3];
+            for (int k = 0; k < 3; k++) b[k] = x[36 * l + 3 * j + k] + shift[k];
+            double lim = 2.0 / 2.4 * (mlff_smp_vdw_radius(BZ_Z[i]) + mlff_smp_vdw_radius(BZ_Z[j]));
+            pair = fmin(pair, dist3(x + 36 * m + 3 * i, b) / lim);
+          }
+        worst = fmin(worst, pair);
+        if (img != 13 && pair < 1.3) ++*across;
+      }
+  return worst;
+}
+
+/* Periodic liquids: the density asked for, contacts kept across the boundary, molecules whole;
+ * spheres carved from them: whole molecules, the nearest ones; rigid thermal motion; the same
+ * seed, the same bytes. */
+static void test_liquids(void) {
+  enum { KEEP = 8, MAXBOX = 64 };
+  static double box[MAXBOX * 36], again[MAXBOX * 36], out[KEEP * 36], out2[KEEP * 36];
+  const double *mono[MAXBOX];
+  for (int m = 0; m < MAXBOX; m++) mono[m] = BZ_X;
+  const double mass = 6 * mlff_atomic_mass(6) + 6 * mlff_atomic_mass(1);
+  /* 0.6 and 1.1 x liquid benzene, contacts as droplets' (0.9-1.15 x 2.0 Å H..H) */
+  struct { double density, contact; } cases[] = {{0.524, 1.15}, {0.874, 1.0}, {0.961, 0.9},
+                                                 {0.961, 1.15}};
+  for (int c = 0; c < 4; c++) {
+    double rho = cases[c].density, contact = cases[c].contact;
+    int n_box = mlff_smp_liquid_box_molecules(KEEP, 12, BZ_Z, BZ_X, rho, contact);
+    CHECK(n_box >= (int)ceil(2.4 * KEEP) && n_box <= MAXBOX);
+    double side = mlff_smp_box_side(n_box, 12, BZ_Z, rho);
+    mlff_smp_rng r;
+    mlff_smp_rng_seed(&r, 4, 3, (uint64_t)c);
+    int cycles = mlff_smp_liquid_box(&r, n_box, 12, BZ_Z, mono, side, contact, 10000, box);
+    CHECK(cycles >= 0);
+    /* every centre in the box, so the box holds n_box molecules: its density is the one asked */
+    for (int m = 0; m < n_box; m++) {
+      double cm[3];
+      mlff_smp_center_of_mass(12, BZ_Z, box + 36 * m, cm);
+      for (int k = 0; k < 3; k++) CHECK(cm[k] >= 0 && cm[k] < side);
+      CHECK(fabs(dist3(box + 36 * m, box + 36 * m + 3) - 1.397) < 1e-9); /* rigid, whole */
+    }
+    double density = n_box * mass * 1.66053906660 / (side * side * side);
+    CHECK(fabs(density / rho - 1) < 1e-12);
+    int across;
+    double worst = box_contact(n_box, box, side, &across);
+    printf("liquid box: %d benzenes at %.3f g/cm3 (side %.2f A), contacts >= %.2f: %d cycles, "
+           "closest %.3f x contact, %d close pairs across the boundary\n", n_box, density, side,
+           contact, cycles, worst, across);
+    CHECK(worst >= contact && across > 0);
+    /* carve: whole molecules, the KEEP nearest the centre, each once */
+    double centre[3] = {0.1 * side, 0.95 * side, 0.5 * side}, radius;
+    CHECK(mlff_smp_carve(n_box, 12, BZ_Z, box, side, centre, KEEP, out, &radius) == 0);
+    CHECK(radius <= 0.5 * side);
+    int used[MAXBOX] = {0};
+    for (int j = 0; j < KEEP; j++) {
+      const double *o = out + 36 * j;
+      int found = -1;
+      for (int m = 0; m < n_box && found < 0; m++) {
+        /* the same molecule moved by one vector, which is a lattice vector minus the centre */
+        double v[3], dev = 0;
+        for (int k = 0; k < 3; k++) v[k] = o[k] - box[36 * m + k];
+        for (int i = 0; i < 12; i++)
+          for (int k = 0; k < 3; k++)
+            dev = fmax(dev, fabs(o[3 * i + k] - box[36 * m + 3 * i + k] - v[k]));
+        double lat = 0;
+        for (int k = 0; k < 3; k++) {
+          double n = (v[k] + centre[k]) / side;
+          lat = fmax(lat, fabs(n - nearbyint(n)));
+        }
+        if (dev < 1e-9 && lat < 1e-9) found = m;
+      }
+      CHECK(found >= 0 && !used[found]);
+      used[found] = 1;
+      double cj[3], zero[3] = {0, 0, 0};
+      mlff_smp_center_of_mass(12, BZ_Z, o, cj);
+      CHECK(dist3(cj, zero) <= radius + 1e-9);
+    }
+    for (int m = 0; m < n_box; m++) { /* left out: no nearer than the farthest kept */
+      if (used[m]) continue;
+      double cm[3], d2 = 0;
+      mlff_smp_center_of_mass(12, BZ_Z, box + 36 * m, cm);
+      for (int k = 0; k < 3; k++) {
+        double d = cm[k] - centre[k];
+        d -= side * nearbyint(d / side);
+        d2 += d * d;
+      }
+      CHECK(sqrt(d2) >= radius - 1e-9);
+    }
+    double ratio;
+    mlff_smp_min_contact(KEEP, 12, BZ_Z, out, &ratio);
+    CHECK(ratio >= contact);
+    /* thermal motion at 400 K: rigid, contacts kept */
+    memcpy(out2, out, sizeof out);
+    int moved = mlff_smp_rigid_jitter(&r, KEEP, 12, BZ_Z, out2, 400, contact);
+    CHECK(moved > 0 && moved <= KEEP);
+    mlff_smp_min_contact(KEEP, 12, BZ_Z, out2, &ratio);
+    CHECK(ratio >= contact);
+    for (int j = 0; j < KEEP; j++)
+      CHECK(fabs(dist3(out2 + 36 * j, out2 + 36 * j + 3) - 1.397) < 1e-9);
+    /* the same seed, the same bytes */
+    mlff_smp_rng_seed(&r, 4, 3, (uint64_t)c);
+    CHECK(mlff_smp_liquid_box(&r, n_box, 12, BZ_Z, mono, side, contact, 10000, again) == cycles);
+    CHECK(!memcmp(box, again, (size_t)n_box * 36 * sizeof *box));
+  }
+  /* A box too small for a molecule and its image, and a sphere too large for its box: refused. */
+  mlff_smp_rng r;
+  mlff_smp_rng_seed(&r, 4, 3, 9);
+  CHECK(mlff_smp_liquid_box(&r, 2, 12, BZ_Z, mono, 7.5, 1.0, 10000, box) == -1); /* < 7.8 A */
+  double side = mlff_smp_box_side(20, 12, BZ_Z, 0.874), centre[3] = {0, 0, 0};
+  mlff_smp_rng_seed(&r, 4, 3, 10);
+  CHECK(mlff_smp_liquid_box(&r, 20, 12, BZ_Z, mono, side, 1.0, 10000, box) >= 0);
+  CHECK(mlff_smp_carve(20, 12, BZ_Z, box, side, centre, 20, again, NULL) == -1);
+}
+
+/* Rigid thermal motion: its spread follows kT in the cage (0.19 Å per axis for benzene at
+ * 300 K, 50 cm^-1), less the moves refused: molecules far apart refuse none. */
+static void test_jitter(void) {
+  enum { N = 4 };
+  double x[N * 36], x0[N * 36], s2 = 0;
+  int moves = 0;
+  for (int s = 0; s < 500; s++) {
+    for (int m = 0; m < N; m++)
+      for (int i = 0; i < 12; i++)
+        for (int k = 0; k < 3; k++)
+          x0[36 * m + 3 * i + k] = BZ_X[3 * i + k] + (k == 0 ? 20.0 * m : 0); /* 20 Å apart */
+    memcpy(x, x0, sizeof x);
+    mlff_smp_rng r;
+    mlff_smp_rng_seed(&r, 8, 3, (uint64_t)s);
+    moves += mlff_smp_rigid_jitter(&r, N, 12, BZ_Z, x, 300, 1.0);
+    for (int m = 0; m < N; m++) {
+      double a[3], b[3];
+      mlff_smp_center_of_mass(12, BZ_Z, x0 + 36 * m, a);
+      mlff_smp_center_of_mass(12, BZ_Z, x + 36 * m, b);
+      for (int k = 0; k < 3; k++) s2 += (b[k] - a[k]) * (b[k] - a[k]);
+    }
+  }
+  double rms = sqrt(s2 / (500.0 * N * 3));
+  double w = 2 * M_PI * 2.99792458e-5 * MLFF_SMP_CAGE_CM1, M = 6 * 12.011 + 6 * 1.008;
+  double want = sqrt(MLFF_KB_EV * 300 * MLFF_ACC_UNIT / (M * w * w));
+  printf("rigid motion at 300 K: %.3f A rms per axis (kT in the cage: %.3f A)\n", rms, want);
+  CHECK(moves == 500 * N && fabs(rms / want - 1) < 0.05);
+}
+
 int main(void) {
   test_rng();
   test_jacobi();
   test_normal_modes();
   test_clusters();
   test_droplets();
+  test_liquids();
+  test_jitter();
   printf("test_sampling: all passed\n");
   return 0;
 }
