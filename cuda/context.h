@@ -138,8 +138,8 @@ struct mlff_cuda {
    * within disp_rc (+ skin on a kept list), made from the cell list when the neighbour list is
    * (k_neighbors, further out), and the pairs' energies and forces after the network's. */
   float disp_rc;
-  float4 *d_disp_coef;          /* [n_elements^2]: c6, c8, r0^6, r0^8 of each pair of species */
-  int *d_disp_n, *d_disp_j;     /* [disp_cap_atoms], [disp_cap_atoms][disp_max] */
+  float4 *d_disp_coef;      /* [n_elements^2]: c6, c8, r0^6, r0^8 of each pair of species */
+  int *d_disp_n, *d_disp_j; /* [disp_cap_atoms], [disp_cap_atoms][disp_max] */
   int disp_cap_atoms, disp_max;
   int *d_disp_over, *h_disp_over; /* the largest count that did not fit (pinned host copy) */
 };

@@ -104,8 +104,9 @@ typedef struct {
 } mlff_model_spec;
 
 MLFF_API mlff_status mlff_model_create(const mlff_model_spec *spec, mlff_model **out);
-/* Read a model file (HDF5, docs/file_format.md). Refuses wrong format, newer format_version, missing or
- * mis-shaped datasets, non-finite weights and duplicated elements, naming file and field. */
+/* Read a model file (HDF5, docs/file_format.md). Refuses wrong format, newer format_version,
+ * missing or mis-shaped datasets, non-finite weights and duplicated elements, naming file and
+ * field. */
 MLFF_API mlff_status mlff_model_load(const char *path, mlff_model **out);
 MLFF_API mlff_status mlff_model_save(const mlff_model *m, const char *path);
 MLFF_API void mlff_model_free(mlff_model *m);
