@@ -1,0 +1,308 @@
+/* test_lammps_cases.cpp — the cases of test_lammps that run on several ranks (mpi_box, mpi_compare,
+ * mpi_sparse), with long-range dispersion, through the lmp binary, and the extrapolation
+ * warning (harness.h). */
+#include "harness.h"
+
+namespace mlff_test {
+
+std::string forces_file(int np)
+{
+  return std::string("mpi_box") + (g_gpu ? "_gpu" : "") + "_np" + std::to_string(np) + ".forces";
+}
+
+// MPI: a periodic box of 96 molecules; LAMMPS on any rank count equals the core (and so each
+// other), forces compared per atom ID. On the CPU the model has long-range dispersion.
+int case_mpi_box()
+{
+  const std::string model = "mpi_box_model.h5";
+  // on the CPU with long-range dispersion (8 Å: ghosts beyond the descriptor's cutoff)
+  const mlff_dispersion_params disp = test_dispersion(8.0, 0);
+  make_model(model, 17, g_gpu ? nullptr : &disp);
+  write_data("mpi_box.data", liquid(4, 4, 6, 6.0, 11), TYPES_CH);
+  Eval e;
+  {
+    Lmp l;
+    Setup s;
+    s.data = "mpi_box.data";
+    s.model = model;
+    if (g_gpu) s.pair_extra = " device gpu";
+    setup(l, s);
+    e = evaluate(l);
+  }
+  Ref r = reference(model, e, SPECIES_CH);
+  char what[64];
+  snprintf(what, sizeof(what), "96 molecules, %d rank(s)%s", g_size, g_gpu ? ", GPU" : "");
+  compare_with_core(what, e, r, g_gpu ? GPU_TOL : TOL);
+  if (g_rank == 0) {    // mpi_compare reads them
+    FILE *f = fopen(forces_file(g_size).c_str(), "w");
+    if (f) {
+      fprintf(f, "# id fx fy fz (eV/A), %d ranks; E = %.17g eV\n", g_size, e.pe);
+      for (int i = 0; i < e.n; i++)
+        fprintf(f, "%d %.17g %.17g %.17g\n", i + 1, e.f[3 * i], e.f[3 * i + 1], e.f[3 * i + 2]);
+      fclose(f);
+    }
+  }
+  return 0;
+}
+
+// Long-range dispersion (9 Å, in boxes of 12 Å: ghosts over more than one image): LAMMPS equals
+// the core (energy, forces, per-atom energy and virial); the virial is -dE/dstrain; with the
+// tail, pe and pressure carry it (as the core's energy and virial do) and pe/atom does not.
+int case_dispersion()
+{
+  const std::string model = "disp_model.h5", model_tail = "disp_tail_model.h5";
+  const mlff_dispersion_params p = test_dispersion(9.0, 0), pt = test_dispersion(9.0, 1);
+  make_model(model, 21, &p);
+  make_model(model_tail, 21, &pt);
+  struct {
+    const char *name;
+    Sys sys;
+  } systems[] = {
+      {"dimer, 20 A box", dimer_in_box(20.0, 5)},
+      {"8 molecules, triclinic 12 A", liquid(2, 2, 2, 6.0, 6, 1.2, -0.8, 0.9)},
+  };
+  for (auto &t : systems) {
+    write_data("disp.data", t.sys, TYPES_CH);
+    Eval e, et;
+    for (int k = 0; k < 2; k++) {
+      Lmp l;
+      Setup s;
+      s.data = "disp.data";
+      s.model = k ? model_tail : model;
+      setup(l, s);
+      (k ? et : e) = evaluate(l);
+    }
+    Ref r = reference(model, e, SPECIES_CH), rt = reference(model_tail, et, SPECIES_CH);
+    compare_with_core(t.name, e, r);
+    // the tail: whole-system energy and pressure, no per-atom share
+    double eE = rel1(et.pe, rt.E), eW = rel_err(et.W, rt.W, 6), eF = rel_err(et.f, rt.F);
+    double tail = et.pe - et.pesum;
+    say("  %-28s with tail: rel.err E %.1e F %.1e virial %.1e; tail %.6f eV (core %.6f)\n",
+        t.name, eE, eF, eW, tail, rt.E - r.E);
+    CHECK(eE <= TOL && eF <= TOL && eW <= TOL, "%s: with the tail LAMMPS differs from the core",
+          t.name);
+    CHECK(rel1(tail, rt.E - r.E) <= 1e-8, "%s: pe - sum(pe/atom) %.10g is not the tail %.10g",
+          t.name, tail, rt.E - r.E);
+    CHECK(tail < 0 && (et.W[0] - e.W[0]) < 0, "%s: the tail must bind (energy and pressure)",
+          t.name);
+  }
+  check_virial("dispersion, 8 molecules", liquid(2, 2, 2, 6.0, 7, 0.6, 0.3, -0.4), model, true);
+  return 0;
+}
+
+// MPI: the force files that mpi_box wrote on 1, 2 and 4 ranks agree with each other.
+bool read_forces(const std::string &path, double &E, std::vector<double> &F)
+{
+  FILE *f = fopen(path.c_str(), "r");
+  if (!f) return false;
+  char line[512];
+  F.clear();
+  E = NAN;
+  while (fgets(line, sizeof(line), f)) {
+    if (line[0] == '#') {
+      const char *p = strstr(line, "E = ");
+      if (p) E = atof(p + 4);
+      continue;
+    }
+    int id;
+    double v[3];
+    if (sscanf(line, "%d %lf %lf %lf", &id, &v[0], &v[1], &v[2]) != 4) continue;
+    if ((int) F.size() < 3 * id) F.resize(3 * id, NAN);
+    for (int d = 0; d < 3; d++) F[3 * (id - 1) + d] = v[d];
+  }
+  fclose(f);
+  return std::isfinite(E) && !F.empty();
+}
+
+int case_mpi_compare()
+{
+  double E1;
+  std::vector<double> F1;
+  if (!read_forces(forces_file(1), E1, F1)) {
+    CHECK(false, "%s missing: run mpi_box on 1 rank first", forces_file(1).c_str());
+    return 1;
+  }
+  const double tol = g_gpu ? GPU_TOL : TOL;
+  for (int np : {2, 4}) {
+    double E;
+    std::vector<double> F;
+    std::string path = forces_file(np);
+    if (!read_forces(path, E, F)) {
+      CHECK(false, "%s missing", path.c_str());
+      continue;
+    }
+    CHECK(F.size() == F1.size(), "%s: %zu atoms, 1 rank: %zu", path.c_str(), F.size() / 3,
+          F1.size() / 3);
+    if (F.size() != F1.size()) continue;
+    double eE = rel1(E, E1), eF = rel_err(F, F1);
+    say("  %d ranks vs 1 rank (per atom ID): rel.err E %.1e F %.1e\n", np, eE, eF);
+    CHECK(eE <= tol && eF <= tol, "%d ranks differ from 1 rank: E %.3g F %.3g", np, eE, eF);
+  }
+  return 0;
+}
+
+// MPI: one molecule in a large box: most ranks own no atom.
+int case_mpi_sparse()
+{
+  const std::string model = "mpi_sparse_model.h5";
+  make_model(model, 18);
+  write_data("mpi_sparse.data", benzene_in_box(40.0, 12), TYPES_CH);
+  Eval e;
+  int empty = 0;
+  {
+    Lmp l;
+    Setup s;
+    s.data = "mpi_sparse.data";
+    s.model = model;
+    if (g_gpu) s.pair_extra = " device gpu";
+    setup(l, s);
+    e = evaluate(l);
+    int nlocal = lammps_extract_setting(l.h, "nlocal");
+    int mine = nlocal == 0;
+    MPI_Allreduce(&mine, &empty, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    // a few MD steps with empty ranks
+    l.cmd("velocity all create 300 1234 mom yes rot yes\ntimestep 0.0005\nfix nve all nve\n"
+          "run 20 post no");
+  }
+  say("  %d of %d ranks own no atom\n", empty, g_size);
+  if (g_size > 1) CHECK(empty > 0, "expected ranks without atoms");
+  Ref r = reference(model, e, SPECIES_CH);
+  char what[64];
+  snprintf(what, sizeof(what), "1 molecule, %d rank(s)%s", g_size, g_gpu ? ", GPU" : "");
+  compare_with_core(what, e, r, g_gpu ? GPU_TOL : TOL);
+  return 0;
+}
+
+// The real `lmp` binary loads the plugin by absolute path, with LD_LIBRARY_PATH reaching
+// liblammps only (libmlff through the plugin's RPATH), and prints the core's energy.
+#if defined(MLFF_LMP_BINARY) && defined(MLFF_LAMMPS_LIBDIR)
+// Run the lmp executable on the input text (written to in.NAME, output in NAME.out); its
+// exit status, and its whole output in *out.
+int run_lmp_binary(const std::string &name, const std::string &input, std::string *out)
+{
+  FILE *f = fopen(("in." + name).c_str(), "w");
+  fputs(input.c_str(), f);
+  fclose(f);
+  std::string cmd = std::string("env -u LD_LIBRARY_PATH LD_LIBRARY_PATH=") + MLFF_LAMMPS_LIBDIR +
+                    " OMP_NUM_THREADS=1 " + MLFF_LMP_BINARY + " -in in." + name +
+                    " -log none -nocite > " + name + ".out 2>&1";
+  int rc = system(cmd.c_str());
+  out->clear();
+  FILE *o = fopen((name + ".out").c_str(), "r");
+  char line[1024];
+  while (o && fgets(line, sizeof(line), o)) *out += line;
+  if (o) fclose(o);
+  return rc;
+}
+#endif
+
+int case_lmp_binary()
+{
+#if defined(MLFF_LMP_BINARY) && defined(MLFF_LAMMPS_LIBDIR)
+  const std::string model = "lmp_binary_model.h5";
+  make_model(model, 19);
+  Sys sys = dimer_in_box(20.0, 13);
+  write_data("lmp_binary.data", sys, TYPES_CH);
+  if (g_rank != 0) return 0;
+  std::string all;
+  int rc = run_lmp_binary("lmp_binary",
+                          "units metal\natom_style atomic\natom_modify map yes\nboundary p p p\n"
+                          "read_data lmp_binary.data\nplugin load " MLFF_PLUGIN_PATH "\n"
+                          "pair_style mlff " + model + " device cpu\n"
+                          "pair_coeff * * C H\nthermo_style custom step pe\n"
+                          "thermo_modify norm no\nrun 0\nprint \"MLFF_PE $(pe:%.17g)\"\n",
+                          &all);
+  double pe = NAN;
+  size_t at = all.find("\nMLFF_PE ");
+  if (at != std::string::npos) pe = atof(all.c_str() + at + 9);
+  CHECK(rc == 0 && std::isfinite(pe), "lmp failed (rc %d):\n%s", rc, all.c_str());
+  if (rc != 0 || !std::isfinite(pe)) return 0;
+  // the core's energy of the same structure (open cell suffices: 20 A box, molecule centred)
+  mlff_model *m = nullptr;
+  mlff_model_load(model.c_str(), &m);
+  mlff_calc_options opt = {MLFF_DEVICE_CPU, 0, 1, 0, 0};
+  mlff_calc *c = nullptr;
+  mlff_calc_create(m, &opt, &c);
+  std::vector<int> sp(sys.elem);
+  double cell[9] = {20, 0, 0, 0, 20, 0, 0, 0, 20};
+  mlff_structure st = {sys.n(), sys.x.data(), sp.data(), cell, {1, 1, 1}};
+  mlff_result res;
+  memset(&res, 0, sizeof(res));
+  if (mlff_compute(c, &st, &res) != MLFF_OK) die(mlff_last_error());
+  say("  lmp binary: pe %.12f eV, core %.12f eV, rel.err %.1e\n", pe, res.energy,
+      rel1(pe, res.energy));
+  CHECK(rel1(pe, res.energy) <= TOL, "lmp binary energy %.15g vs core %.15g", pe, res.energy);
+  mlff_calc_free(c);
+  mlff_model_free(m);
+  return 0;
+#else
+  say("  lmp binary not known at build time: skipped\n");
+  return 77;
+#endif
+}
+
+// warn_extrapolation with the shipped model (it stores its training range): a benzene
+// molecule as trained gives no warning; the same molecule squeezed to 75 % (atoms far closer
+// than any training structure) gives one per checked step, naming the atoms, the element and
+// the feature.
+int case_extrapolation()
+{
+#if defined(MLFF_LMP_BINARY) && defined(MLFF_LAMMPS_LIBDIR) && defined(MLFF_SHIPPED_MODEL)
+  Sys sys = benzene_in_box(20.0, 21), squeezed = sys;
+  for (int i = 0; i < sys.n(); i++)
+    for (int k = 0; k < 3; k++)
+      squeezed.x[3 * i + k] = 10.0 + 0.75 * (sys.x[3 * i + k] - 10.0);
+  write_data("extrap_ok.data", sys, TYPES_CH);
+  write_data("extrap_squeezed.data", squeezed, TYPES_CH);
+  if (g_rank != 0) return 0;
+  std::string out[2];
+  const char *names[2] = {"extrap_ok", "extrap_squeezed"};
+  for (int k = 0; k < 2; k++) {
+    int rc = run_lmp_binary(names[k],
+                            std::string("units metal\natom_style atomic\nboundary p p p\n"
+                                        "read_data ") + names[k] + ".data\nplugin load "
+                                MLFF_PLUGIN_PATH "\npair_style mlff " MLFF_SHIPPED_MODEL
+                                " device cpu warn_extrapolation 2\npair_coeff * * C H\n"
+                                "timestep 0.0001\nfix 1 all nve\nrun 4\n",
+                            &out[k]);
+    CHECK(rc == 0, "%s: lmp failed (rc %d):\n%s", names[k], rc, out[k].c_str());
+  }
+  CHECK(out[0].find("outside the training range") == std::string::npos,
+        "a benzene molecule as trained was reported as extrapolating:\n%s", out[0].c_str());
+  // checked at steps 0, 2 and 4
+  int n = 0;
+  for (size_t at = 0; (at = out[1].find("WARNING: pair_style mlff: step ", at)) != std::string::npos; at++) n++;
+  CHECK(n == 3, "squeezed benzene: %d warnings, expected 3 (steps 0, 2, 4):\n%s", n,
+        out[1].c_str());
+  for (const char *part : {"atom(s) outside the training range of model '", "Largest: element ",
+                           " feature ", "spans out"})
+    CHECK(out[1].find(part) != std::string::npos, "squeezed benzene: warning lacks '%s':\n%s",
+          part, out[1].c_str());
+  // the minimiser evaluates forces several times per step (line search): one warning a step
+  std::string mini;
+  int rc = run_lmp_binary("extrap_min",
+                          "units metal\natom_style atomic\nboundary p p p\n"
+                          "read_data extrap_squeezed.data\nplugin load " MLFF_PLUGIN_PATH
+                          "\npair_style mlff " MLFF_SHIPPED_MODEL
+                          " device cpu warn_extrapolation 1\npair_coeff * * C H\n"
+                          "min_style fire\nminimize 0 0 6 60\n",
+                          &mini);
+  CHECK(rc == 0, "extrap_min: lmp failed (rc %d):\n%s", rc, mini.c_str());
+  std::vector<long> steps;
+  for (size_t at = 0; (at = mini.find("WARNING: pair_style mlff: step ", at)) != std::string::npos; at++)
+    steps.push_back(atol(mini.c_str() + at + strlen("WARNING: pair_style mlff: step ")));
+  bool repeated = false;
+  for (size_t k = 1; k < steps.size(); k++) repeated |= steps[k] == steps[k - 1];
+  CHECK(!steps.empty() && !repeated, "minimize: %zu warnings, a step warned twice: %s\n%s",
+        steps.size(), repeated ? "yes" : "no", mini.c_str());
+  size_t w = out[1].find("WARNING: pair_style mlff: step 0:");
+  say("  %s\n", w == std::string::npos ? "(no warning)"
+                                       : out[1].substr(w, out[1].find('\n', w) - w).c_str());
+  return 0;
+#else
+  say("  lmp binary or shipped model not known at build time: skipped\n");
+  return 77;
+#endif
+}
+
+}    // namespace mlff_test
