@@ -644,10 +644,14 @@ static mlff_status read_dataset(const h5_reader *r, mlff_dataset *d) {
                    "in /structures/cells is zero: give the cell or set pbc false", (long long)i);
       goto done;
     }
-  memcpy(d->pos, pos, (size_t)a * 3 * sizeof *pos);
-  memcpy(d->forces, forces, (size_t)a * 3 * sizeof *forces);
-  memcpy(d->energy, energy, (size_t)n * sizeof *energy);
-  memcpy(d->cell, cell, (size_t)n * 9 * sizeof *cell);
+  if (a > 0) { /* an empty dataset has no arrays: memcpy of NULL is undefined even for 0 bytes */
+    memcpy(d->pos, pos, (size_t)a * 3 * sizeof *pos);
+    memcpy(d->forces, forces, (size_t)a * 3 * sizeof *forces);
+  }
+  if (n > 0) {
+    memcpy(d->energy, energy, (size_t)n * sizeof *energy);
+    memcpy(d->cell, cell, (size_t)n * 9 * sizeof *cell);
+  }
   d->n = (int)n;
   d->n_atoms = a;
   if ((st = read_source(r, d))) { /* some sources unset: free those that are, hold none */
