@@ -14,7 +14,7 @@ build=${MLFF_BUILD_DIR:-$here/build}
 if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
   [ -f "$build/cuda/libmlff_cuda.a" ] ||
     { echo "test.sh: nvcc is here but the CUDA code was not built ($build/cuda/libmlff_cuda.a)" >&2; exit 1; }
-  echo "[test] CUDA code compiled for sm_$(sed -n 's/^CMAKE_CUDA_ARCHITECTURES:[A-Z]*=//p' "$build/CMakeCache.txt")" >&2
+  echo "[test] CUDA code compiled ($build/cuda/libmlff_cuda.a; sm_90 unless CMAKE_CUDA_ARCHITECTURES says otherwise)" >&2
 fi
 (cd "$build" && ctest --output-on-failure -j "$(nproc)" "$@")
 bash "$here/scripts/check_format.sh"
