@@ -388,8 +388,8 @@ static mlff_status read_normalization(const h5_reader *r, mlff_model *m, int e) 
 
 /* Optional long-range dispersion (dispersion.h): /dispersion with attributes s6, s8, a1, a2 (Å),
  * cutoff (Å), tail (0/1), c6 [n*n] (eV Å^6) and c8 [n*n] (eV Å^8), by species, row-major. */
-/* The /dispersion group of an open file, its coefficients indexed by the n elements of `order`
- * (a model's, or the group's own `elements` attribute in a standalone file). */
+/* The /dispersion group of an open file, its coefficients indexed by n_elements species (a
+ * model's elements, or those of the group's own `elements` attribute in a standalone file). */
 static mlff_status read_dispersion_group(const h5_reader *r, int n_elements, mlff_dispersion *d) {
   hid_t g;
   mlff_status st = open_group(r, "/dispersion", &g);
