@@ -507,6 +507,59 @@ int mlff_smp_carve(int n_box, int nat, const int *Z, const double *box, double s
   return ok ? 0 : -1;
 }
 
+void mlff_smp_make_whole(int n_mol, int nat, double *x, double side) {
+  for (int m = 0; m < n_mol; m++) {
+    const double *a = x + 3 * (size_t)m * nat;
+    for (int i = 1; i < nat; i++)
+      for (int k = 0; k < 3; k++) {
+        double *b = x + 3 * ((size_t)m * nat + i) + k;
+        *b = a[k] + min_image(*b - a[k], side);
+      }
+  }
+}
+
+double mlff_smp_tightest_contact(int n_mol, int nat, const int *Z, const double *x, double side,
+                                 double centre[3]) {
+  double *rv = vdw_radii(nat, Z), (*c)[3] = malloc((size_t)(n_mol > 0 ? n_mol : 1) * sizeof *c);
+  double best = INFINITY, reach = 0, radius = 0;
+  if (!rv || !c) {
+    free(rv);
+    free(c);
+    return -1;
+  }
+  for (int m = 0; m < n_mol; m++) {
+    mlff_smp_center_of_mass(nat, Z, x + 3 * (size_t)m * nat, c[m]);
+    radius = fmax(radius, bounding_radius(nat, x + 3 * (size_t)m * nat, c[m]));
+  }
+  reach = 2 * radius + max_contact(nat, rv, 1.5); /* pairs of molecules farther apart: no contact */
+  for (int m = 0; m < n_mol; m++)
+    for (int l = m + 1; l < n_mol; l++) {
+      double s[3], d2 = 0; /* the shift that brings l to its image nearest m */
+      for (int k = 0; k < 3; k++) {
+        double d = min_image(c[l][k] - c[m][k], side);
+        s[k] = c[m][k] + d - c[l][k];
+        d2 += d * d;
+      }
+      if (d2 > reach * reach) continue;
+      for (int i = 0; i < nat; i++)
+        for (int j = 0; j < nat; j++) {
+          const double *a = x + 3 * ((size_t)m * nat + i), *b = x + 3 * ((size_t)l * nat + j);
+          double e2 = 0;
+          for (int k = 0; k < 3; k++) e2 += (b[k] + s[k] - a[k]) * (b[k] + s[k] - a[k]);
+          double ratio = sqrt(e2) / (CONTACT_SCALE * (rv[i] + rv[j]));
+          if (ratio >= best) continue;
+          best = ratio;
+          for (int k = 0; k < 3; k++) {
+            double mid = 0.5 * (a[k] + b[k] + s[k]);
+            centre[k] = mid - side * floor(mid / side);
+          }
+        }
+    }
+  free(rv);
+  free(c);
+  return best;
+}
+
 int mlff_smp_rigid_jitter(mlff_smp_rng *r, int n_mol, int nat, const int *Z, double *x,
                           double T, double contact) {
   /* a harmonic cage of MLFF_SMP_CAGE_CM1: k = M w^2 for translations, I w^2 for rotations */

@@ -318,6 +318,18 @@ MLFF_DISTILL_API int mlff_smp_liquid_box_molecules(int n_keep, int nat, const in
 MLFF_DISTILL_API int mlff_smp_carve(int n_box, int nat, const int *Z, const double *box,
                      double side, const double centre[3], int n_keep, double *out,
                      double *radius);
+/* Periodic frames (n_mol molecules of nat atoms each, in order; a cubic cell of this side, Å):
+ * each molecule made whole in place, every atom moved to its image nearest the molecule's first
+ * atom (as MD programs write wrapped coordinates). */
+MLFF_DISTILL_API void mlff_smp_make_whole(int n_mol, int nat, double *x, double side);
+/* The tightest contact between atoms of different molecules of a periodic box (whole molecules,
+ * cubic side): the smallest ratio of their distance (nearest images) to the contact distance of
+ * mlff_smp_cluster (2.0 Å for H..H), returned; centre gets the midpoint of that pair, in
+ * [0, side)^3. Where a student's MD goes wrong, molecules usually press into each other there.
+ * INFINITY when no two molecules come near; -1 when out of memory. */
+MLFF_DISTILL_API double mlff_smp_tightest_contact(int n_mol, int nat, const int *Z,
+                                                  const double *x, double side,
+                                                  double centre[3]);
 /* Thermal motion of the molecules of a cluster as rigid bodies in a harmonic cage of
  * MLFF_SMP_CAGE_CM1 at temperature T (K): each molecule in turn moved by a Gaussian step of
  * variance kT / (M w^2) per axis and turned by a Gaussian rotation vector of variance

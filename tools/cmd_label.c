@@ -27,7 +27,11 @@
  *              a cubic box of MD monomers at 0.6-1.1 x --liquid-density (contacts as for
  *              droplets, packed by hard-body Monte Carlo), the molecules whose centres lie
  *              nearest a random point, each then moved as a rigid body by thermal motion at
- *              250-450 K (intramolecular motion: the MD samples'), labelled as open clusters.
+ *              250-450 K (intramolecular motion: the MD samples'), labelled as open clusters;
+ *   liquid_md  spheres of --liquid-molecules carved from the periodic frames of --frames (a
+ *              student's MD, say): per frame, the first around its tightest intermolecular
+ *              contact (where a student that lets molecules press into each other goes wrong),
+ *              the others around random points; labelled as they are.
  * Deterministic: everything derives from (seed, k) — an MD trajectory from (seed, its
  * temperature, its number), a relaxation from (seed, its number) — and the teacher starts
  * afresh for every trajectory, relaxation and other structure, runs on one thread, so a
@@ -65,6 +69,7 @@
 #define DROPLET_RETRIES 50 /* fresh radii drawn before a droplet is given up */
 #define LIQUID_RETRIES 12  /* boxes packed before a liquid is given up, contacts 3 % closer each */
 #define LIQUID_CENTRES 20  /* centres tried in a box before another box is packed */
+#define FRAME_CENTRES 50   /* random centres tried in a frame before it is given up */
 /* Libxtb keeps large arrays on the stack: single points of 600 benzene atoms or more crash with
  * Linux's default 8 MiB (measured: 480 atoms ran, 600 and 720 did not; 720 ran with 64 MiB). */
 #define TEACHER_STACK ((rlim_t)512 << 20)
@@ -76,6 +81,7 @@ static const char USAGE[] =
     "                  [--droplets N] [--droplet-molecules M] [--droplet-density G_CM3]\n"
     "                  [--liquids N] [--liquid-molecules M] [--liquid-density G_CM3]\n"
     "                  [--relaxed N] [--relaxed-molecules LO-HI] [--relax-steps S]\n"
+    "                  [--frames FRAMES.xyz] [--frame-spheres N]\n"
     "                  [--seed S] [--chunk N] [--jobs N]";
 static const char HELP[] =
     "Sample structures around one molecule and label them with the teacher (GFN2-xTB through\n"
@@ -119,11 +125,19 @@ static const char HELP[] =
     "  --relax-steps S      FIRE steps at most per relaxation (default 60; 5 or more)\n"
     "                       (clusters, droplets, liquids and relaxed clusters take their monomers\n"
     "                       from the MD samples at the first temperature, random orientations)\n"
+    "  --frames FILE        periodic frames of a liquid of --molecule (extended XYZ with a cubic\n"
+    "                       Lattice, molecules in order, each atoms as in --molecule; e.g. a\n"
+    "                       student's MD, bench/dump2extxyz.sh converts LAMMPS dumps): spheres\n"
+    "                       of --liquid-molecules are carved from every frame, the first around\n"
+    "                       its tightest intermolecular contact, the others around random\n"
+    "                       points, and labelled as they are. With --frames, the other kinds\n"
+    "                       of structures default to none (ask for them to add them)\n"
+    "  --frame-spheres N    spheres per frame (default 2)\n"
     "  --seed S             random seed (default 1)\n"
     "  --chunk N            structures per write (default 50)\n"
     "  --jobs N             worker processes (default: the number of CPUs)\n"
     "Every structure's source records where it came from: md300, nm, dimer, far_dimer,\n"
-    "trimer, tetramer, droplet, relaxed, liquid. Progress (done/total, rate, ETA, phase) goes\n"
+    "trimer, tetramer, droplet, relaxed, liquid, liquid_md. Progress (done/total, rate, ETA, phase) goes\n"
     "to stderr.\n";
 
 /* ---- the plan ------------------------------------------------------------------------------- */
@@ -191,7 +205,10 @@ static void make_plan(plan *p) {
     f->n_mol_hi = (int)p->relaxed_hi;
   if ((f = add_phase(p, PH_CLUSTER, "liquid", 0, (int)p->liquid_mol, 0, 0, p->n_liquid)))
     f->liquid = 1;
-  char temps[256] = "", condensed[512] = "";
+  if ((f = add_phase(p, PH_CLUSTER, "liquid_md", 0, (int)p->liquid_mol, 0, 0,
+                     (long long)p->n_frames * p->frame_spheres)))
+    f->frames = 1;
+  char temps[256] = "", condensed[512] = "", frames[256] = "";
   for (int t = 0; t < p->n_temps; t++)
     snprintf(temps + strlen(temps), sizeof temps - strlen(temps), "%s%g", t ? "," : "",
              p->temps[t]);
@@ -202,16 +219,20 @@ static void make_plan(plan *p) {
              "boxes at 0.6-1.1 x %g g/cm3, contacts 0.9-1.15 x 2.0 A, rigid motion at 250-450 K "
              "in a %g cm-1 cage)", p->n_relaxed, p->relaxed_lo, p->relaxed_hi, p->relax_steps,
              RELAX_SAVES, p->n_liquid, p->liquid_mol, p->liquid_density, MLFF_SMP_CAGE_CM1);
+  if (p->n_frames)
+    snprintf(frames, sizeof frames, "; frames sha256 %s (%d frames), %lld spheres of %lld "
+             "molecules each (the first at the tightest contact)", p->frames_sha, p->n_frames,
+             p->frame_spheres, p->liquid_mol);
   /* Everything that decides the contents, and nothing else (not --chunk, --jobs). */
   snprintf(p->signature, sizeof p->signature,
            "mlff label v1: molecule sha256 %s (%d atoms); temperatures %s K; md %lld per "
            "temperature every %lld steps (dt %g fs, Langevin %g/fs, %d equilibration steps, "
            "%d samples per trajectory); normal modes %lld; dimers %lld (3.4-7 A); far dimers "
            "%lld (8-12 A); trimers %lld; tetramers %lld; droplets %lld of %lld molecules "
-           "(0.7-1.0 x %g g/cm3, contacts 0.9-1.15 x 2.0 A)%s; seed %lld",
+           "(0.7-1.0 x %g g/cm3, contacts 0.9-1.15 x 2.0 A)%s%s; seed %lld",
            p->sha, p->nat, temps, p->n_md, p->interval, MD_DT, MD_GAMMA, (int)p->equil, MD_SEGMENT,
            p->n_nm, p->n_dimer, p->n_far, p->n_tri, p->n_tetra, p->n_drop, p->drop_mol,
-           p->drop_density, condensed, p->seed);
+           p->drop_density, condensed, frames, p->seed);
 }
 
 /* Relative cost of structure k, for the ETA: teacher calls x atoms^2 (1 + atoms / 220), which
@@ -390,11 +411,38 @@ static mlff_status liquid_geometry(parent *P, mlff_smp_rng *rng, int n_mol, cons
   return st;
 }
 
+/* Sphere k of the frames phase f: frame j = k / spheres; the first around the frame's tightest
+ * contact, the others around random points (seeded by k). */
+static mlff_status frame_geometry(const plan *p, const phase *f, int64_t k, double *out) {
+  int64_t i = k - f->start;
+  int j = (int)(i / p->frame_spheres), n_box = p->frame_mol[j];
+  double side = p->frame_side[j], centre[3], radius = 0;
+  const double *box = p->frame_x[j];
+  if (i % p->frame_spheres == 0) {
+    if (mlff_smp_tightest_contact(n_box, p->nat, p->Z, box, side, centre) < 0)
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+    if (!mlff_smp_carve(n_box, p->nat, p->Z, box, side, centre, f->n_mol, out, &radius))
+      return MLFF_OK;
+  }
+  mlff_smp_rng rng;
+  mlff_smp_rng_seed(&rng, (uint64_t)p->seed, STREAM_FRAMES, (uint64_t)k);
+  for (int c = 0; c < FRAME_CENTRES; c++) {
+    for (int d = 0; d < 3; d++) centre[d] = side * mlff_smp_uniform(&rng);
+    if (!mlff_smp_carve(n_box, p->nat, p->Z, box, side, centre, f->n_mol, out, &radius))
+      return MLFF_OK;
+  }
+  return mlff_set_error(MLFF_ERR_ARGUMENT, "%s, frame %d: a sphere of %d molecules does not fit "
+                        "in its box (side %.2f A: the sphere's radius, %.2f A, must stay within "
+                        "half the side): lower --liquid-molecules or give larger boxes",
+                        p->frames, j + 1, f->n_mol, side, radius);
+}
+
 static mlff_status cluster_geometry(parent *P, int ph, int64_t k, double *out) {
   const plan *p = P->p;
   const phase *f = &p->ph[ph];
   mlff_smp_rng rng;
   char what[64];
+  if (f->frames) return frame_geometry(p, f, k, out);
   snprintf(what, sizeof what, "%s %lld (%s)", f->kind == PH_RELAX ? "relaxation" : "structure",
            (long long)k, f->tag);
   if (f->kind == PH_RELAX) { /* the start of relaxation k */
@@ -531,7 +579,7 @@ static task *make_tasks(const plan *p, int64_t n_done, int64_t target, int *n_ta
     int64_t size = f->kind == PH_MD      ? MD_SEGMENT
                    : f->kind == PH_NM    ? NM_BATCH
                    : f->kind == PH_RELAX ? RELAX_SAVES
-                   : f->liquid           ? LIQUID_BATCH
+                   : f->liquid || f->frames ? LIQUID_BATCH
                                          : CLUSTER_BATCH;
     for (int64_t s = 0; s * size < f->count; s++) {
       int64_t first = f->start + s * size, count = f->count - s * size;
@@ -627,7 +675,9 @@ static mlff_status run_plan(parent *P, int n_jobs) {
       while (next < n_tasks && tasks[next].dispatched) next++;
       for (int j = next; j < n_tasks; j++) {
         if (tasks[j].dispatched) continue;
-        if ((tasks[j].kind == PH_CLUSTER || tasks[j].kind == PH_RELAX) && !pool_ready(P)) break;
+        if ((tasks[j].kind == PH_CLUSTER || tasks[j].kind == PH_RELAX) &&
+            !P->p->ph[tasks[j].phase].frames && !pool_ready(P))
+          break;
         st = dispatch(P, &w[i], &tasks[j]);
         break;
       }
@@ -714,6 +764,79 @@ static int load_molecule(plan *p) {
   return 0;
 }
 
+/* The frames of --frames: cubic periodic cells holding whole numbers of --molecule's atoms in
+ * its order; kept with every molecule made whole. 0, or 1 after printing why not. */
+static int load_frames(plan *p) {
+  mlff_frame *fr;
+  int nf;
+  if (mlff_read_extxyz(p->frames, &fr, &nf)) return cli_fail("label");
+  p->frame_x = calloc((size_t)nf, sizeof *p->frame_x);
+  p->frame_side = calloc((size_t)nf, sizeof *p->frame_side);
+  p->frame_mol = calloc((size_t)nf, sizeof *p->frame_mol);
+  int rc = p->frame_x && p->frame_side && p->frame_mol ? 0 : 1;
+  if (rc) fprintf(stderr, "mlff label: out of memory\n");
+  for (int j = 0; j < nf && !rc; j++, p->n_frames++) {
+    const mlff_frame *f = &fr[j];
+    const double *c = f->cell;
+    double side = c[0], off = fabs(c[1]) + fabs(c[2]) + fabs(c[3]) + fabs(c[5]) + fabs(c[6]) +
+                              fabs(c[7]);
+    if (!f->has_cell || !f->pbc[0] || !f->pbc[1] || !f->pbc[2] || !(side > 0) ||
+        off > 1e-9 * side || fabs(c[4] - side) > 1e-6 * side || fabs(c[8] - side) > 1e-6 * side) {
+      fprintf(stderr, "mlff label: %s, frame %d: --frames needs periodic frames in a cubic cell "
+              "(Lattice=\"L 0 0 0 L 0 0 0 L\", pbc=\"T T T\"), as an isotropic NPT or an NVT run "
+              "writes them\n", p->frames, j + 1);
+      rc = 1;
+      break;
+    }
+    int n_mol = f->n_atoms / p->nat;
+    if (f->n_atoms % p->nat || n_mol < p->liquid_mol) {
+      fprintf(stderr, "mlff label: %s, frame %d: %d atoms are not %s whole molecules of %s's %d "
+              "atoms (--liquid-molecules %lld)\n", p->frames, j + 1, f->n_atoms,
+              f->n_atoms % p->nat ? "a number of" : "enough", p->molecule, p->nat, p->liquid_mol);
+      rc = 1;
+      break;
+    }
+    for (int i = 0; i < f->n_atoms; i++)
+      if (f->atomic_numbers[i] != p->Z[i % p->nat]) {
+        fprintf(stderr, "mlff label: %s, frame %d: atom %d is %s where molecule %d's atom %d is "
+                "%s in %s: the frames' molecules must list their atoms as --molecule does\n",
+                p->frames, j + 1, i + 1, mlff_element_symbol(f->atomic_numbers[i]) ?
+                mlff_element_symbol(f->atomic_numbers[i]) : "?", i / p->nat + 1, i % p->nat + 1,
+                mlff_element_symbol(p->Z[i % p->nat]), p->molecule);
+        rc = 1;
+        break;
+      }
+    if (rc) break;
+    p->frame_x[j] = malloc((size_t)f->n_atoms * 3 * sizeof **p->frame_x);
+    if (!p->frame_x[j]) {
+      fprintf(stderr, "mlff label: out of memory\n");
+      rc = 1;
+      break;
+    }
+    memcpy(p->frame_x[j], f->positions, (size_t)f->n_atoms * 3 * sizeof **p->frame_x);
+    mlff_smp_make_whole(n_mol, p->nat, p->frame_x[j], side);
+    p->frame_side[j] = side;
+    p->frame_mol[j] = n_mol;
+  }
+  mlff_frames_free(fr, nf);
+  if (!rc && !nf) {
+    fprintf(stderr, "mlff label: %s holds no frames\n", p->frames);
+    rc = 1;
+  }
+  if (!rc && mlff_file_sha256(p->frames, p->frames_sha)) rc = cli_fail("label");
+  return rc;
+}
+
+static void free_plan(plan *p) {
+  for (int j = 0; p->frame_x && j < p->n_frames; j++) free(p->frame_x[j]);
+  free(p->frame_x);
+  free(p->frame_side);
+  free(p->frame_mol);
+  free(p->Z);
+  free(p->Zrep);
+  free(p->x);
+}
+
 /* A density in g/cm^3 (0.05-25): 1, or 0 when s is not one. */
 static int parse_density(const char *s, double *v) {
   char *end;
@@ -753,7 +876,12 @@ static int parse_args(int argc, char **argv, plan *p) {
   long n_cpu = sysconf(_SC_NPROCESSORS_ONLN);
   p->jobs = n_cpu > 0 ? n_cpu : 1;
   p->stop_after = -1;
+  p->frame_spheres = 2;
   parse_temps("300,600,900", p);
+  for (int i = 1; i < argc; i++) /* labelling given frames: nothing else unless asked for */
+    if (!strcmp(argv[i], "--frames"))
+      p->n_md = p->n_nm = p->n_dimer = p->n_far = p->n_tri = p->n_tetra = p->n_drop =
+          p->n_liquid = p->n_relaxed = 0;
   struct { const char *name; long long *v; long long min; } counts[] = {
       {"--md-structures", &p->n_md, 0}, {"--md-interval", &p->interval, 1},
       {"--md-equilibration", &p->equil, 0},
@@ -764,6 +892,7 @@ static int parse_args(int argc, char **argv, plan *p) {
       {"--liquid-molecules", &p->liquid_mol, 2}, {"--relaxed", &p->n_relaxed, 0},
       {"--relax-steps", &p->relax_steps, 1},    {"--seed", &p->seed, 0},
       {"--chunk", &p->chunk, 1},        {"--jobs", &p->jobs, 1},
+      {"--frame-spheres", &p->frame_spheres, 1},
       {"--stop-after", &p->stop_after, 0}, /* testing: exit after N structures are written */
   };
   for (int i = 1; i < argc; i++) {
@@ -780,6 +909,7 @@ static int parse_args(int argc, char **argv, plan *p) {
     }
     if (done) continue;
     if (!strcmp(a, "--molecule") && has_value) p->molecule = argv[++i];
+    else if (!strcmp(a, "--frames") && has_value) p->frames = argv[++i];
     else if (!strcmp(a, "--droplet-density") && has_value) {
       if (!parse_density(argv[++i], &p->drop_density))
         return cli_usage_error("label", USAGE, "--droplet-density needs a density in g/cm3 "
@@ -932,19 +1062,16 @@ static int run(int argc, char **argv) {
   memset(&p, 0, sizeof p);
   int rc = parse_args(argc, argv, &p);
   if (!rc) rc = load_molecule(&p);
+  if (!rc && p.frames) rc = load_frames(&p);
   if (rc) {
-    free(p.Z);
-    free(p.Zrep);
-    free(p.x);
+    free_plan(&p);
     return rc;
   }
   make_plan(&p);
   char lock_path[4096];
   int lock = lock_output(p.out, lock_path, sizeof lock_path);
   if (lock < 0) {
-    free(p.Z);
-    free(p.Zrep);
-    free(p.x);
+    free_plan(&p);
     return 1;
   }
   parent P;
@@ -1014,9 +1141,7 @@ static int run(int argc, char **argv) {
   mlff_dataset_free(P.prefix);
   unlink(lock_path);
   close(lock);
-  free(p.Z);
-  free(p.Zrep);
-  free(p.x);
+  free_plan(&p);
   return rc;
 }
 

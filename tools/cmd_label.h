@@ -10,7 +10,7 @@
 #include "cli.h"
 
 #define MAX_TEMPS 16
-#define MAX_PHASES (MAX_TEMPS + 7)
+#define MAX_PHASES (MAX_TEMPS + 8)
 #define MAX_JOBS 256
 #define MD_SEGMENT 100 /* samples per MD trajectory */
 #define MD_DT 0.5      /* fs */
@@ -28,6 +28,7 @@
 #define STREAM_CLUSTER 2
 #define STREAM_LIQUID 3  /* index: the structure */
 #define STREAM_RELAXED 4 /* index: the relaxation */
+#define STREAM_FRAMES 5  /* index: the structure */
 
 /* ---- the plan -------------------------------------------------------------------------------- */
 
@@ -43,6 +44,7 @@ typedef struct {
   int n_mol_hi;
   int droplet; /* clusters: centres in a sphere of radius dmin..dmax (Å), not dmin..dmax apart */
   int liquid;  /* clusters: spheres carved from periodic liquids */
+  int frames;  /* clusters: spheres carved from the given periodic frames (--frames) */
   double dmin, dmax;
   int64_t start, count;
 } phase;
@@ -54,6 +56,13 @@ typedef struct {
   long long n_md, interval, equil, n_nm, n_dimer, n_far, n_tri, n_tetra, n_drop, drop_mol, seed,
       chunk, jobs, stop_after;
   long long n_liquid, liquid_mol, n_relaxed, relaxed_lo, relaxed_hi, relax_steps;
+  const char *frames; /* --frames: periodic frames of the molecule (extended XYZ) */
+  long long frame_spheres;
+  int n_frames;
+  double **frame_x;   /* [n_frames][frame_mol[f] * nat][3]: molecules whole */
+  double *frame_side; /* [n_frames] cubic cell side, Å */
+  int *frame_mol;     /* [n_frames] molecules */
+  char frames_sha[65];
   double drop_density;   /* g/cm^3 */
   double liquid_density; /* g/cm^3; 0 until given: then --droplet-density's */
   int nat;               /* atoms of the molecule */

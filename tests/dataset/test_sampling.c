@@ -395,6 +395,57 @@ static void test_jitter(void) {
   CHECK(moves == 500 * N && fabs(rms / want - 1) < 0.05);
 }
 
+/* Frames as MD writes them: molecules wrapped across the boundary made whole again; the
+ * tightest contact found across the boundary, with its midpoint. */
+static void test_frames(void) {
+  enum { N = 8 };
+  const double side = 14.0, step = 7.0;
+  static double x[N * 36], whole[N * 36];
+  for (int m = 0; m < N; m++) /* a 2x2x2 grid of flat benzenes, 7 Å apart */
+    for (int i = 0; i < 12; i++)
+      for (int k = 0; k < 3; k++)
+        whole[36 * m + 3 * i + k] = BZ_X[3 * i + k] + step * ((m >> k) & 1) + (k ? 0.5 : 5.0);
+  /* molecule 7 moved 0.54 Å along x: its right H comes within 1.5 Å of the left H of molecule
+   * 6's periodic image (0.75 x the contact distance); molecules 1, 3, 5 and 7 cross x = side */
+  for (int i = 0; i < 12; i++) whole[36 * 7 + 3 * i] += 0.54;
+  memcpy(x, whole, sizeof x);
+  for (int n = 0; n < N * 12; n++) /* wrapped into [0, side) */
+    for (int k = 0; k < 3; k++) x[3 * n + k] -= side * floor(x[3 * n + k] / side);
+  mlff_smp_make_whole(N, 12, x, side);
+  for (int m = 0; m < N; m++) /* every molecule whole: its atoms as the monomer's about atom 0 */
+    for (int i = 0; i < 12; i++)
+      for (int k = 0; k < 3; k++)
+        CHECK(fabs((x[36 * m + 3 * i + k] - x[36 * m + k]) -
+                   (BZ_X[3 * i + k] - BZ_X[k])) < 1e-9);
+  double centre[3];
+  double ratio = mlff_smp_tightest_contact(N, 12, BZ_Z, x, side, centre);
+  /* brute force over all pairs of atoms and the 27 images */
+  double best = INFINITY, mid[3] = {0, 0, 0};
+  for (int a = 0; a < N * 12; a++)
+    for (int b = 0; b < N * 12; b++) {
+      if (a / 12 == b / 12) continue;
+      for (int img = 0; img < 27; img++) {
+        double d2 = 0, s[3];
+        for (int k = 0, code = img; k < 3; k++, code /= 3) s[k] = side * (code % 3 - 1);
+        for (int k = 0; k < 3; k++)
+          d2 += (x[3 * b + k] + s[k] - x[3 * a + k]) * (x[3 * b + k] + s[k] - x[3 * a + k]);
+        double lim = 2.0 / 2.4 * (mlff_smp_vdw_radius(BZ_Z[a % 12]) +
+                                  mlff_smp_vdw_radius(BZ_Z[b % 12]));
+        if (sqrt(d2) / lim < best - 1e-12) {
+          best = sqrt(d2) / lim;
+          for (int k = 0; k < 3; k++) {
+            mid[k] = 0.5 * (x[3 * a + k] + x[3 * b + k] + s[k]);
+            mid[k] -= side * floor(mid[k] / side);
+          }
+        }
+      }
+    }
+  printf("frames: tightest contact %.4f x the contact distance (brute force %.4f), at %.3f "
+         "%.3f %.3f\n", ratio, best, centre[0], centre[1], centre[2]);
+  CHECK(fabs(ratio - best) < 1e-12 && ratio < 1.0);
+  for (int k = 0; k < 3; k++) CHECK(fabs(centre[k] - mid[k]) < 1e-9);
+}
+
 int main(void) {
   test_rng();
   test_jacobi();
@@ -403,6 +454,7 @@ int main(void) {
   test_droplets();
   test_liquids();
   test_jitter();
+  test_frames();
   printf("test_sampling: all passed\n");
   return 0;
 }
