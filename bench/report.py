@@ -18,6 +18,8 @@ accuracy (report_accuracy.py), machines, the PyTorch reference and the files rea
     peak_device_mem_mb (or device_mem_mb)]}}, [machine, date, model, source, note, accuracy]}
   * C-API timings: {"device", "fp32"/"fp16": {benzene_us, batch_api, one_box, liquid, ...}}
   * NVE validation: written by scripts/check_nve.py --json ("verdict", "criteria", "series")
+  * liquid validation (bench/validate_liquid.py) and dimer curves (bench/dimer_curves.py):
+    report_liquid.py
   * peers (*-peers.json): timings and errors of classical potentials, per potential
   * stages (bench/stages.py), scaling (bench/scaling.py): "kind" names them
   * accuracy sections (any file): FP16 vs FP32, student vs teacher
@@ -36,6 +38,7 @@ sys.path.insert(0, BENCH)
 from report_accuracy import Accuracy  # noqa: E402
 from report_headline import headline_section  # noqa: E402
 from report_load import Machines, Reference, Src, load_sources  # noqa: E402
+from report_liquid import dimers_section, liquid_section  # noqa: E402
 from report_plots import Plotter  # noqa: E402
 from report_rows import collect_rows, main_cards, newest_per_config  # noqa: E402
 from report_sections import (configurations_section, files_section, machines_section,  # noqa
@@ -134,6 +137,14 @@ def build(args):
         ("NVE validation", nve_section(nve_srcs, machines) if nve_srcs else [
             "No NVE JSON (`*-nve-*.json`, written by `scripts/check_nve.py --json`) in the "
             "results folder.\n"]),
+        ("Liquid: density and heat of vaporisation", liquid_section(
+            [s for s in used if s.kind == "liquid"]) if any(s.kind == "liquid" for s in used)
+         else ["No liquid JSON (`*-liquid-*.json`, written by `bench/validate_liquid.sh`) in the "
+               "results folder.\n"]),
+        ("Dimer curves against the teacher", dimers_section(
+            [s for s in used if s.kind == "dimers"]) if any(s.kind == "dimers" for s in used)
+         else ["No dimer-curve JSON (`*-dimers-*.json`, written by `bench/dimer_curves.py`) in "
+               "the results folder.\n"]),
         ("Where a large GPU step's time goes", [x for s in used if s.kind == "stages"
                                                 for x in stages_section(s)] or [
             "No stages JSON (`*-stages.json`, written by `bench/stages.py` from "

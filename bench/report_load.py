@@ -44,6 +44,10 @@ class Src:
         d = self.data
         if d.get("kind") in ("scaling", "stages"):
             return d["kind"]
+        if isinstance(d.get("liquid"), dict) and "experiment" in d and "verdict" in d:
+            return "liquid"  # bench/validate_liquid.py (before the NVE test: it has a verdict too)
+        if isinstance(d.get("curves"), dict) and isinstance(d.get("overall"), dict):
+            return "dimers"  # bench/dimer_curves.py
         if "verdict" in d and ("criteria" in d or "series" in d or "error" in d):
             return "nve"
         if "peers" in self.fkind or "peers" in d or "potentials" in d:
