@@ -418,10 +418,11 @@ static mlff_status frame_geometry(const plan *p, const phase *f, int64_t k, doub
   int j = (int)(i / p->frame_spheres), n_box = p->frame_mol[j];
   double side = p->frame_side[j], centre[3], radius = 0;
   const double *box = p->frame_x[j];
-  if (i % p->frame_spheres == 0) {
-    if (mlff_smp_tightest_contact(n_box, p->nat, p->Z, box, side, centre) < 0)
-      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-    if (!mlff_smp_carve(n_box, p->nat, p->Z, box, side, centre, f->n_mol, out, &radius))
+  if (i % p->frame_spheres == 0) { /* (no two molecules near each other: random centres) */
+    double ratio = mlff_smp_tightest_contact(n_box, p->nat, p->Z, box, side, centre);
+    if (ratio < 0) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+    if (isfinite(ratio) &&
+        !mlff_smp_carve(n_box, p->nat, p->Z, box, side, centre, f->n_mol, out, &radius))
       return MLFF_OK;
   }
   mlff_smp_rng rng;
