@@ -135,7 +135,16 @@ def read_dataset(path):
                if "labels/source" in f else [""] * n)
         attrs = {k: (v.decode() if isinstance(v, bytes) else str(v))
                  for k, v in f["labels"].attrs.items()}
-    bounds = np.concatenate([[0], splits, [len(z)]]).astype(int)
+    # N+1 cumulative offsets from 0 (the pipeline's form, written by mlff since issue 22) or the
+    # N-1 interior numpy.split offsets (mlff <= 0.1): told apart by length.
+    if len(splits) == n + 1 and n >= 0 and splits[0] == 0 and splits[-1] == len(z):
+        bounds = splits.astype(int)
+    elif len(splits) == max(n - 1, 0):
+        bounds = np.concatenate([[0], splits, [len(z)]]).astype(int)
+    else:
+        raise SystemExit(f"peers.py: {path}: atomic_numbers_splits has {len(splits)} rows; "
+                         f"expected N+1 = {n + 1} offsets from 0 to {len(z)} or "
+                         f"N-1 = {max(n - 1, 0)}")
     out = []
     for i in range(n):
         a, b = bounds[i], bounds[i + 1]

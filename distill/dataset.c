@@ -2,15 +2,22 @@
  * PyTorch pipeline's ragged layout, so that files written by either side load in the other:
  *
  *   /structures/atomic_numbers         int    [A]        (written int64)
- *   /structures/positions              float  [A, 3]     Å (written float64)
+ *   /structures/positions              float  [A, 3]     Å (float32 or float64; written float64)
  *   /structures/cells                  float  [N, 3, 3]  rows a, b, c; zeros when no cell
  *   /structures/pbc                    bool   [N, 3]     (written as h5py's bool enum; ints read)
- *   /structures/atomic_numbers_splits  int    [N-1]      numpy.split offsets (interior)
+ *   /structures/atomic_numbers_splits  int    [N+1]      cumulative offsets from 0 ([N-1]: below)
  *   /labels/energy                     float  [N]        eV
  *   /labels/forces                     float  [A, 3]     eV/Å
- *   /labels/forces_splits              int    [N-1]      must equal atomic_numbers_splits
+ *   /labels/forces_splits              int    [N+1]      must equal atomic_numbers_splits
  *   /labels/source                     string [N]        where each came from (ours; optional)
+ *   /labels/stress                     float  [N, 6]     Voigt, eV/Å³ (optional, kept, not used)
+ *   /labels/stress_mask                bool   [N]        which stresses are labels (optional)
+ *   /labels/structure_indices          int    [N]        the pipeline's (optional, kept)
  *   /labels attrs: units = "eV, Angstrom" (required), teacher, and any other string attributes.
+ *
+ * Splits: the pipeline writes N+1 cumulative offsets starting at 0; mlff <= 0.1 wrote the N-1
+ * interior numpy.split offsets. Both are read (told apart by length: N+1 and N-1 differ by 2);
+ * N+1 is written, and appending to a file of the old form rewrites its splits in the new one.
  *
  * The reader trusts nothing: every refusal names the file, the dataset and the index (and the
  * structure it belongs to) and says what to do. libhdf5's own error printing is silenced while
@@ -49,11 +56,24 @@ struct mlff_dataset {
   double *cell;            /* [cap][9], zeros when the structure has no cell */
   int *pbc;                /* [cap][3] */
   char **source;           /* [cap], "" when unknown */
+  /* The pipeline's optional labels, kept so that they are written back. A structure added
+   * without them gets a zero stress marked unknown in the mask, and its index. */
+  int has_stress;          /* /labels/stress: stress[] holds every structure's */
+  double *stress;          /* [cap][6] Voigt, eV/Å³ */
+  char mask_kind;          /* /labels/stress_mask: 0 absent, else its class ('b', 'i', 'f') */
+  double *stress_mask;     /* [cap] */
+  int has_sidx;            /* /labels/structure_indices */
+  int64_t *sidx;           /* [cap] */
   int n_attrs;
   mlff_attr *attrs;        /* /labels attributes except units (always eV and Å) */
 };
 
 static const char UNITS[] = "eV, Angstrom";
+static const char UNITS_ACCEPTED[] = "eV and Å, spelled \"eV, Angstrom\" (what mlff writes), "
+                                     "\"eV, eV/Angstrom\" (the PyTorch pipeline's), "
+                                     "\"eV/Angstrom\" or \"eV, Angstrom, eV/Angstrom\", with "
+                                     "Angstrom also as Angstroms, Ang, A or Å, case and spaces "
+                                     "ignored";
 static const char FIX_HINT[] = "regenerate it with `mlff label` or `mlff import`, or fix the "
                                "program that wrote it";
 
@@ -91,6 +111,9 @@ void mlff_dataset_free(mlff_dataset *d) {
   free(d->energy);
   free(d->cell);
   free(d->pbc);
+  free(d->stress);
+  free(d->stress_mask);
+  free(d->sidx);
   free(d);
 }
 
@@ -115,7 +138,10 @@ static mlff_status reserve(mlff_dataset *d, int64_t n, int64_t a) {
         !grow((void **)&d->energy, sizeof *d->energy, c) ||
         !grow((void **)&d->cell, 9 * sizeof *d->cell, c) ||
         !grow((void **)&d->pbc, 3 * sizeof *d->pbc, c) ||
-        !grow((void **)&d->source, sizeof *d->source, c))
+        !grow((void **)&d->source, sizeof *d->source, c) ||
+        !grow((void **)&d->stress, 6 * sizeof *d->stress, c) ||
+        !grow((void **)&d->stress_mask, sizeof *d->stress_mask, c) ||
+        !grow((void **)&d->sidx, sizeof *d->sidx, c))
       return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %lld structures", (long long)n);
     d->cap = (int)c;
   }
@@ -179,6 +205,15 @@ mlff_status mlff_dataset_add(mlff_dataset *d, const mlff_frame *f, const char *s
   for (int k = 0; k < 9; k++) d->cell[9 * i + k] = f->has_cell ? f->cell[k] : 0.0;
   for (int k = 0; k < 3; k++) d->pbc[3 * i + k] = f->has_cell && f->pbc[k] ? 1 : 0;
   d->source[i] = src;
+  if (d->has_stress) { /* no stress label: zeros, marked unknown (a mask is made if none) */
+    for (int k = 0; k < 6; k++) d->stress[6 * i + k] = 0.0;
+    if (!d->mask_kind) {
+      d->mask_kind = 'b';
+      for (int k = 0; k < i; k++) d->stress_mask[k] = 1.0;
+    }
+  }
+  if (d->mask_kind) d->stress_mask[i] = 0.0;
+  if (d->has_sidx) d->sidx[i] = i;
   d->n_atoms += f->n_atoms;
   d->offset[i + 1] = d->n_atoms;
   d->n++;
@@ -205,19 +240,48 @@ mlff_status mlff_dataset_get(const mlff_dataset *d, int i, mlff_frame *f, const 
   return MLFF_OK;
 }
 
-/* "eV, Angstrom" and its spellings ("eV/Å", "ev,angstrom", ...). */
+mlff_status mlff_dataset_set_source(mlff_dataset *d, int i, const char *source) {
+  if (!d || !source)
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_set_source: NULL argument");
+  if (i < 0 || i >= d->n)
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_dataset_set_source: structure %d out of range "
+                     "(the dataset holds %d)", i, d->n);
+  char *s = strdup(source);
+  if (!s) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+  free(d->source[i]);
+  d->source[i] = s;
+  return MLFF_OK;
+}
+
+/* A length unit spelled out in n bytes: Angstrom, Angstroms, Ang, A, Å (U+00C5, lower case
+ * U+00E5, or the Angstrom sign U+212B), lower case. */
+static int length_unit(const char *s, size_t n) {
+  static const char *const L[] = {"angstrom", "angstroms", "ang", "a", "\xc3\x85", "\xc3\xa5",
+                                  "\xe2\x84\xab"};
+  for (size_t i = 0; i < sizeof L / sizeof *L; i++)
+    if (strlen(L[i]) == n && !memcmp(s, L[i], n)) return 1;
+  return 0;
+}
+
+/* eV and Å, compared without case and whitespace: "eV, L" (energy, length: mlff's "eV, Angstrom"),
+ * "eV/L" (the force unit), "eV, eV/L" (energy, force: the pipeline's "eV, eV/Angstrom") and
+ * "eV, L, eV/L", with L any spelling of length_unit. */
 static int units_ok(const char *u) {
   char norm[64];
   size_t n = 0;
-  for (const unsigned char *p = (const unsigned char *)u; *p && n + 1 < sizeof norm; p++)
-    if (!isspace(*p)) norm[n++] = (char)tolower(*p);
+  for (const unsigned char *p = (const unsigned char *)u; *p; p++)
+    if (!isspace(*p)) {
+      if (n + 1 == sizeof norm) return 0; /* longer than any accepted spelling */
+      norm[n++] = (char)tolower(*p);
+    }
   norm[n] = '\0';
-  static const char *const OK[] = {"ev,angstrom", "ev/angstrom", "ev,\xc3\x85", "ev/\xc3\x85",
-                                   "ev,a", "ev/a", "ev,ang", "ev/ang", "ev,\xe2\x84\xab",
-                                   "ev/\xe2\x84\xab", "ev,angstroms"};
-  for (size_t i = 0; i < sizeof OK / sizeof *OK; i++)
-    if (!strcmp(norm, OK[i])) return 1;
-  return 0;
+  if (!strncmp(norm, "ev/", 3)) return length_unit(norm + 3, n - 3);
+  if (strncmp(norm, "ev,", 3)) return 0;
+  const char *rest = norm + 3, *comma = strchr(rest, ',');
+  if (!strncmp(rest, "ev/", 3)) return length_unit(rest + 3, strlen(rest + 3));
+  if (!comma) return length_unit(rest, strlen(rest));
+  return length_unit(rest, (size_t)(comma - rest)) && !strncmp(comma + 1, "ev/", 3) &&
+         length_unit(comma + 4, strlen(comma + 4));
 }
 
 const char *mlff_dataset_attr(const mlff_dataset *d, const char *name) {
@@ -234,7 +298,7 @@ mlff_status mlff_dataset_set_attr(mlff_dataset *d, const char *name, const char 
   if (!strcmp(name, "units")) {
     if (!units_ok(value))
       return mlff_set_error(MLFF_ERR_ARGUMENT, "dataset units \"%s\" are not supported: mlff "
-                       "datasets hold eV and Å (\"%s\"); convert the values first", value, UNITS);
+                       "datasets hold %s; convert the values first", value, UNITS_ACCEPTED);
     return MLFF_OK;
   }
   for (int i = 0; i < d->n_attrs; i++)
@@ -366,22 +430,45 @@ static mlff_status check_finite_rows(const h5_reader *r, const char *path, const
   return MLFF_OK;
 }
 
-/* The N-1 interior offsets must increase strictly inside (0, A). */
-static mlff_status check_splits(const h5_reader *r, const char *path, const int64_t *s, int64_t n,
-                                int64_t n_atoms) {
-  for (int64_t i = 0; i < n; i++) {
-    int64_t prev = i ? s[i - 1] : 0;
-    if (s[i] <= prev)
-      return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s is not increasing at index %lld (%lld after "
-                     "%lld): every structure needs at least one atom, and the splits are the "
-                     "numpy.split offsets of the concatenated atoms (the cumulative atom counts "
-                     "without the last): %s", path, (long long)i, (long long)s[i], (long long)prev,
-                     FIX_HINT);
-    if (s[i] >= n_atoms)
+/* Structure offsets off[0..n] (off[n] = a) from the `rows` values s of splits dataset `path`:
+ * N+1 cumulative offsets from 0 (the PyTorch pipeline's form) or the N-1 interior numpy.split
+ * offsets (mlff <= 0.1). The lengths differ by 2, so the form is never in doubt (N = 0: 1 or 0
+ * rows; N = 1: 2 or 0). Offsets must increase strictly: every structure has an atom. */
+static mlff_status parse_splits(const h5_reader *r, const char *path, const int64_t *s,
+                                int64_t rows, int64_t n, int64_t a, int64_t *off) {
+  int64_t interior = n ? n - 1 : 0;
+  if (rows != n + 1 && rows != interior)
+    return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has %lld rows, but the N = %lld structures "
+                   "(rows of /labels/energy) need N+1 = %lld cumulative offsets starting at 0 (the "
+                   "PyTorch pipeline's form) or N-1 = %lld interior numpy.split offsets (written "
+                   "by mlff <= 0.1): %s", path, (long long)rows, (long long)n, (long long)(n + 1),
+                   (long long)interior, FIX_HINT);
+  int cumulative = rows == n + 1;
+  if (cumulative && s[0] != 0)
+    return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s starts with %lld, not 0: its %lld rows (N+1 for "
+                   "the N = %lld structures of /labels/energy) are read as the pipeline's "
+                   "cumulative offsets, which start at 0 (the other form, N-1 interior offsets, "
+                   "has %lld rows): %s", path, (long long)s[0], (long long)rows, (long long)n,
+                   (long long)interior, FIX_HINT);
+  off[0] = 0;
+  for (int64_t k = 1; k < n; k++) off[k] = s[cumulative ? k : k - 1];
+  off[n] = cumulative ? s[n] : a;
+  const char *form = cumulative ? "N+1 cumulative offsets from 0 to the atom count"
+                                : "the N-1 interior numpy.split offsets, below the atom count";
+  for (int64_t k = 1; k < n || (cumulative && k == n); k++) { /* off[k] is row i of the file */
+    int64_t i = cumulative ? k : k - 1;
+    if (off[k] > a || (!cumulative && off[k] == a))
       return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s at index %lld is %lld, beyond the %lld atoms "
-                     "of /structures/atomic_numbers (the splits are the interior numpy.split "
-                     "offsets: N-1 values below the atom count): %s", path, (long long)i,
-                     (long long)s[i], (long long)n_atoms, FIX_HINT);
+                     "of /structures/atomic_numbers (the splits are %s): %s", path, (long long)i,
+                     (long long)off[k], (long long)a, form, FIX_HINT);
+    if (off[k] <= off[k - 1])
+      return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s is not increasing at index %lld (%lld after "
+                     "%lld): every structure needs at least one atom (the splits are %s): %s",
+                     path, (long long)i, (long long)off[k], (long long)off[k - 1], form, FIX_HINT);
+    if (k == n && off[k] != a)
+      return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s ends with %lld (index %lld), but "
+                     "/structures/atomic_numbers holds %lld atoms (the splits are %s): %s", path,
+                     (long long)off[k], (long long)i, (long long)a, form, FIX_HINT);
   }
   return MLFF_OK;
 }
@@ -439,8 +526,8 @@ static mlff_status read_attrs(const h5_reader *r, mlff_dataset *d) {
                  "'%s'), otherwise convert them first", UNITS);
   else if (!(st = labels_attr(r, g, "units", &units)) && !units_ok(units))
     st = h5_fail(r, MLFF_ERR_FORMAT, "attribute 'units' of /labels is \"%.100s\", but mlff "
-                 "datasets hold eV and Å (\"%s\"): convert energies to eV, positions to Å and "
-                 "forces to eV/Å, then set units", units, UNITS);
+                 "datasets hold %s: convert energies to eV, positions to Å and forces to eV/Å, "
+                 "then set units", units, UNITS_ACCEPTED);
   free(units);
   if (!st) {
     attr_walk w = {r, d, MLFF_OK};
@@ -453,14 +540,14 @@ static mlff_status read_attrs(const h5_reader *r, mlff_dataset *d) {
   return st;
 }
 
-/* pbc flags: integers, or h5py's bool (an enum over int8). */
-static mlff_status read_pbc(const h5_reader *r, int64_t n, int *pbc) {
-  static const char *path = "/structures/pbc";
-  const hsize_t tail[1] = {3};
+/* Flags [n, cols] (cols 0: [n]) of dataset path: integers, or h5py's bool (an enum over int8),
+ * as 0 or 1. */
+static mlff_status read_flags(const h5_reader *r, const char *path, int cols, const char *what,
+                              int64_t n, int *flags) {
+  const hsize_t tail[1] = {(hsize_t)cols};
   hid_t d;
   hsize_t rows;
-  mlff_status st = open_ds(r, path, "ib", 2, tail, "bool or int [N, 3] periodicity flags", &d,
-                           &rows);
+  mlff_status st = open_ds(r, path, "ib", cols ? 2 : 1, tail, what, &d, &rows);
   if (st) return st;
   if ((int64_t)rows != n) {
     H5Dclose(d);
@@ -468,22 +555,23 @@ static mlff_status read_pbc(const h5_reader *r, int64_t n, int *pbc) {
                    "structure, as /labels/energy): %s", path, (unsigned long long)rows,
                    (long long)n, FIX_HINT);
   }
+  int64_t count = n * (cols ? cols : 1);
   hid_t ft = H5Dget_type(d);
   if (!n) {
   } else if (H5Tget_class(ft) == H5T_INTEGER) {
-    st = read_ds(r, d, path, H5T_NATIVE_INT, pbc);
+    st = read_ds(r, d, path, H5T_NATIVE_INT, flags);
   } else {
     hid_t base = H5Tget_super(ft);
     size_t sz = H5Tget_size(ft);
     hid_t mt = H5Tget_native_type(ft, H5T_DIR_ASCEND);
-    unsigned char *buf = malloc((size_t)n * 3 * sz);
+    unsigned char *buf = malloc((size_t)count * sz);
     if (H5Tget_class(base) != H5T_INTEGER || (sz != 1 && sz != 2 && sz != 4 && sz != 8))
       st = h5_fail(r, MLFF_ERR_FORMAT, "dataset %s is an enum that is not a bool: %s", path,
                    FIX_HINT);
     else if (!buf)
       st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
     else if (!(st = read_ds(r, d, path, mt, buf)))
-      for (int64_t i = 0; i < 3 * n; i++) {
+      for (int64_t i = 0; i < count; i++) {
         int64_t v = 0;
         const unsigned char *p = buf + (size_t)i * sz;
         switch (sz) {
@@ -492,7 +580,7 @@ static mlff_status read_pbc(const h5_reader *r, int64_t n, int *pbc) {
           case 4: { int32_t x; memcpy(&x, p, 4); v = x; } break;
           default: memcpy(&v, p, 8);
         }
-        pbc[i] = v != 0;
+        flags[i] = v != 0;
       }
     free(buf);
     H5Tclose(mt);
@@ -500,7 +588,81 @@ static mlff_status read_pbc(const h5_reader *r, int64_t n, int *pbc) {
   }
   H5Tclose(ft);
   H5Dclose(d);
-  for (int64_t i = 0; i < 3 * n; i++) pbc[i] = pbc[i] != 0;
+  for (int64_t i = 0; i < count; i++) flags[i] = flags[i] != 0;
+  return st;
+}
+
+/* The pipeline's optional labels, kept to be written back: stress [N, 6] float, stress_mask [N]
+ * (bool, int or float), structure_indices [N] int. A stress must be finite where it is a label:
+ * everywhere without a mask, where the mask is non-zero with one. */
+static mlff_status read_optional(const h5_reader *r, mlff_dataset *d, int64_t n) {
+  static const char *SP = "/labels/stress", *MP = "/labels/stress_mask",
+                    *IP = "/labels/structure_indices";
+  int has_s = h5_path_exists(r->file, SP), has_m = h5_path_exists(r->file, MP);
+  if (has_m && !has_s)
+    return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s is there but %s is not (a mask of stresses "
+                   "that are missing): remove the mask or add the stresses", MP, SP);
+  mlff_status st = MLFF_OK;
+  void *buf = NULL;
+  char want[160];
+  if (has_s) {
+    const hsize_t t6[1] = {6};
+    snprintf(want, sizeof want, "float [%lld, 6]: one Voigt stress (eV/Å³) per structure, N from "
+             "/labels/energy", (long long)n);
+    if ((st = load_ds(r, SP, "f", 2, t6, want, n, H5T_NATIVE_DOUBLE, &buf, 6, NULL))) goto done;
+    if (n) memcpy(d->stress, buf, (size_t)n * 6 * sizeof *d->stress);
+    d->has_stress = 1;
+    free(buf);
+    buf = NULL;
+  }
+  if (has_m) { /* its class is kept, to be written back as it came */
+    H5T_class_t c = H5T_NO_CLASS;
+    hid_t ds = H5Dopen2(r->file, MP, H5P_DEFAULT);
+    if (ds >= 0) {
+      hid_t t = H5Dget_type(ds);
+      c = H5Tget_class(t);
+      H5Tclose(t);
+      H5Dclose(ds);
+    }
+    snprintf(want, sizeof want, "bool, int or float [%lld]: whether the stress of each structure "
+             "is a label", (long long)n);
+    if (c == H5T_FLOAT) {
+      if ((st = load_ds(r, MP, "f", 1, NULL, want, n, H5T_NATIVE_DOUBLE, &buf, 1, NULL)) ||
+          (st = check_finite_rows(r, MP, buf, n, 1, NULL, 0, "stress mask")))
+        goto done;
+      if (n) memcpy(d->stress_mask, buf, (size_t)n * sizeof *d->stress_mask);
+    } else {
+      int *flag = malloc((size_t)(n ? n : 1) * sizeof *flag);
+      buf = flag;
+      if (!flag) {
+        st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
+        goto done;
+      }
+      if ((st = read_flags(r, MP, 0, want, n, flag))) goto done;
+      for (int64_t i = 0; i < n; i++) d->stress_mask[i] = flag[i];
+    }
+    d->mask_kind = c == H5T_FLOAT ? 'f' : c == H5T_INTEGER ? 'i' : 'b';
+    free(buf);
+    buf = NULL;
+  }
+  for (int64_t i = 0; i < n && has_s; i++)
+    for (int k = 0; k < 6; k++)
+      if ((!has_m || d->stress_mask[i] != 0.0) && !isfinite(d->stress[6 * i + k])) {
+        st = h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has a non-finite value (%g) at [%lld, %d]: "
+                     "the stress of structure %lld is broken; remove that structure, relabel it "
+                     "or mark its stress as no label (%s false)", SP, d->stress[6 * i + k],
+                     (long long)i, k, (long long)i, MP);
+        goto done;
+      }
+  if (h5_path_exists(r->file, IP)) {
+    snprintf(want, sizeof want, "int [%lld]: one index per structure, N from /labels/energy",
+             (long long)n);
+    if ((st = load_ds(r, IP, "i", 1, NULL, want, n, H5T_NATIVE_INT64, &buf, 1, NULL))) goto done;
+    if (n) memcpy(d->sidx, buf, (size_t)n * sizeof *d->sidx);
+    d->has_sidx = 1;
+  }
+done:
+  free(buf);
   return st;
 }
 
@@ -560,7 +722,7 @@ static mlff_status read_dataset(const h5_reader *r, mlff_dataset *d) {
                     "numbers of all structures concatenated", -1, H5T_NATIVE_INT64,
                     (void **)&Z64, 1, &A)))
     goto done;
-  int64_t n = (int64_t)N, a = (int64_t)A, ns = n ? n - 1 : 0;
+  int64_t n = (int64_t)N, a = (int64_t)A;
   char want[160];
   snprintf(want, sizeof want, "float [%lld, 3] (one row per atom, A = %lld from "
            "/structures/atomic_numbers)", (long long)a, (long long)a);
@@ -588,12 +750,14 @@ static mlff_status read_dataset(const h5_reader *r, mlff_dataset *d) {
                       H5T_NATIVE_DOUBLE, (void **)&cell, 9, NULL)))
       goto done;
   }
-  snprintf(want, sizeof want, "int [%lld]: the N-1 interior numpy.split offsets (N = %lld "
-           "structures from /labels/energy)", (long long)ns, (long long)n);
-  if ((st = load_ds(r, "/structures/atomic_numbers_splits", "i", 1, NULL, want, ns,
-                    H5T_NATIVE_INT64, (void **)&splits, 1, NULL)) ||
-      (st = load_ds(r, "/labels/forces_splits", "i", 1, NULL, want, ns, H5T_NATIVE_INT64,
-                    (void **)&fsplits, 1, NULL)))
+  /* The splits' length tells their form (parse_splits), so any length is loaded here. */
+  snprintf(want, sizeof want, "int [N+1]: cumulative offsets from 0 (or [N-1], interior "
+           "offsets), N = %lld structures from /labels/energy", (long long)n);
+  hsize_t n_splits = 0, n_fsplits = 0;
+  if ((st = load_ds(r, "/structures/atomic_numbers_splits", "i", 1, NULL, want, -1,
+                    H5T_NATIVE_INT64, (void **)&splits, 1, &n_splits)) ||
+      (st = load_ds(r, "/labels/forces_splits", "i", 1, NULL, want, -1, H5T_NATIVE_INT64,
+                    (void **)&fsplits, 1, &n_fsplits)))
     goto done;
   if (n == 0 && a > 0) {
     st = h5_fail(r, MLFF_ERR_FORMAT, "/labels/energy is empty but /structures/atomic_numbers "
@@ -605,20 +769,25 @@ static mlff_status read_dataset(const h5_reader *r, mlff_dataset *d) {
                  "holds %lld structures: %s", (long long)n, FIX_HINT);
     goto done;
   }
-  if ((st = check_splits(r, "/structures/atomic_numbers_splits", splits, ns, a))) goto done;
-  for (int64_t i = 0; i < ns; i++)
+  if ((st = reserve(d, n, a)) ||
+      (st = parse_splits(r, "/structures/atomic_numbers_splits", splits, (int64_t)n_splits, n, a,
+                         d->offset)))
+    goto done;
+  if (n_fsplits != n_splits) {
+    st = h5_fail(r, MLFF_ERR_FORMAT, "dataset /labels/forces_splits has %llu rows but "
+                 "/structures/atomic_numbers_splits has %llu: forces must be split into "
+                 "structures exactly as the atoms are: %s", (unsigned long long)n_fsplits,
+                 (unsigned long long)n_splits, FIX_HINT);
+    goto done;
+  }
+  for (hsize_t i = 0; i < n_splits; i++)
     if (fsplits[i] != splits[i]) {
       st = h5_fail(r, MLFF_ERR_FORMAT, "dataset /labels/forces_splits differs from "
-                   "/structures/atomic_numbers_splits at index %lld (%lld vs %lld): forces must "
-                   "be split into structures exactly as the atoms are: %s", (long long)i,
+                   "/structures/atomic_numbers_splits at index %llu (%lld vs %lld): forces must "
+                   "be split into structures exactly as the atoms are: %s", (unsigned long long)i,
                    (long long)fsplits[i], (long long)splits[i], FIX_HINT);
       goto done;
     }
-
-  if ((st = reserve(d, n, a))) goto done;
-  d->offset[0] = 0;
-  for (int64_t i = 0; i < ns; i++) d->offset[i + 1] = splits[i];
-  if (n) d->offset[n] = a;
   for (int64_t i = 0; i < a; i++) {
     if (Z64[i] < 1 || Z64[i] > 1000 || !mlff_element_symbol((int)Z64[i])) {
       int s = structure_of(d->offset, (int)n, i);
@@ -637,7 +806,10 @@ static mlff_status read_dataset(const h5_reader *r, mlff_dataset *d) {
       (st = check_finite_rows(r, "/labels/energy", energy, n, 1, NULL, 0, "energy")) ||
       (st = check_finite_rows(r, "/structures/cells", cell, n, 9, NULL, 0, "cell")))
     goto done;
-  if ((st = read_pbc(r, n, d->pbc))) goto done;
+  if ((st = read_flags(r, "/structures/pbc", 3, "bool or int [N, 3] periodicity flags", n,
+                       d->pbc)) ||
+      (st = read_optional(r, d, n)))
+    goto done;
   for (int64_t i = 0; i < n; i++)
     if ((d->pbc[3 * i] || d->pbc[3 * i + 1] || d->pbc[3 * i + 2]) && cell_is_zero(cell + 9 * i)) {
       st = h5_fail(r, MLFF_ERR_FORMAT, "structure %lld is periodic (/structures/pbc) but its cell "
@@ -715,9 +887,10 @@ mlff_status mlff_dataset_load(const char *path, mlff_dataset **out) {
 
 /* ---- writer ----------------------------------------------------------------------------- */
 
-/* Per-dataset description of the layout: name, file type, rank, trailing dims, chunk rows. */
+/* Per-dataset description of the layout: name, file type, rank, trailing dims, chunk rows.
+ * Every file has the datasets up to DS_SRC; the pipeline's optional labels follow. */
 typedef enum { DS_Z, DS_POS, DS_CELLS, DS_PBC, DS_SPLITS, DS_E, DS_F, DS_FSPLITS, DS_SRC,
-               N_DS } ds_id;
+               DS_STRESS, DS_MASK, DS_SIDX, N_DS } ds_id;
 static const struct {
   const char *path;
   int rank;
@@ -734,6 +907,9 @@ static const struct {
     {"/labels/forces", 2, {3, 0}, ATOM_CHUNK, "f"},
     {"/labels/forces_splits", 1, {0, 0}, STRUCT_CHUNK, "i"},
     {"/labels/source", 1, {0, 0}, STRUCT_CHUNK, "s"},
+    {"/labels/stress", 2, {6, 0}, STRUCT_CHUNK, "f"},
+    {"/labels/stress_mask", 1, {0, 0}, STRUCT_CHUNK, "ibf"},
+    {"/labels/structure_indices", 1, {0, 0}, STRUCT_CHUNK, "i"},
 };
 
 typedef struct {
@@ -742,6 +918,14 @@ typedef struct {
   hid_t types[N_DS]; /* file types (and memory types where they differ: see mem_type) */
   hid_t pbc_mem, str_mem;
 } writer;
+
+/* What an existing file holds: rows of each dataset, which optional ones are there, and the
+ * class of its stress mask ('b' bool enum, 'i' integer, 'f' float). */
+typedef struct {
+  hsize_t rows[N_DS];
+  int present[N_DS];
+  char mask_kind;
+} file_state;
 
 static int wok(writer *w, herr_t e, const char *what) {
   if (e < 0 && !w->failed) w->failed = what;
@@ -769,6 +953,9 @@ static void writer_types(writer *w) {
   w->types[DS_SRC] = H5Tcopy(H5T_C_S1); /* variable-length UTF-8: h5py's str */
   H5Tset_size(w->types[DS_SRC], H5T_VARIABLE);
   H5Tset_cset(w->types[DS_SRC], H5T_CSET_UTF8);
+  w->types[DS_STRESS] = H5Tcopy(H5T_IEEE_F64LE);
+  w->types[DS_MASK] = bool_enum(H5T_STD_I8LE); /* a mask read as ints or floats stays so */
+  w->types[DS_SIDX] = H5Tcopy(H5T_STD_I64LE);
   w->pbc_mem = bool_enum(H5T_NATIVE_SCHAR);
   w->str_mem = H5Tcopy(w->types[DS_SRC]);
 }
@@ -783,9 +970,9 @@ static hid_t mem_type(const writer *w, ds_id i) {
   switch (i) {
     case DS_Z: return H5T_NATIVE_INT;
     case DS_PBC: return w->pbc_mem;
-    case DS_SPLITS: case DS_FSPLITS: return H5T_NATIVE_INT64;
+    case DS_SPLITS: case DS_FSPLITS: case DS_SIDX: return H5T_NATIVE_INT64;
     case DS_SRC: return w->str_mem;
-    default: return H5T_NATIVE_DOUBLE;
+    default: return H5T_NATIVE_DOUBLE; /* DS_MASK: see put_mask */
   }
 }
 
@@ -803,34 +990,40 @@ static void w_attr(writer *w, hid_t loc, const char *name, const char *value) {
   H5Sclose(sp);
 }
 
-/* An empty file with the layout, every dataset of length 0 and extendable. */
+/* Dataset i, of length 0 and extendable, of file type `type`. */
+static void create_ds(writer *w, hid_t file, ds_id i, hid_t type) {
+  if (w->failed) return;
+  hsize_t dims[3] = {0, LAYOUT[i].tail[0], LAYOUT[i].tail[1]};
+  hsize_t maxd[3] = {H5S_UNLIMITED, dims[1], dims[2]};
+  hsize_t chunk[3] = {LAYOUT[i].chunk, dims[1], dims[2]};
+  hid_t sp = H5Screate_simple(LAYOUT[i].rank, dims, maxd);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_obj_track_times(dcpl, 0);
+  H5Pset_chunk(dcpl, LAYOUT[i].rank, chunk);
+  hid_t d = H5Dcreate2(file, LAYOUT[i].path, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (wok(w, d, LAYOUT[i].path)) H5Dclose(d);
+  H5Pclose(dcpl);
+  H5Sclose(sp);
+}
+
+/* An empty file with the layout's datasets up to DS_SRC (the optional labels are created when
+ * there are some to write). */
 static void create_layout(writer *w, hid_t file) {
   hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
   H5Pset_obj_track_times(gcpl, 0);
   hid_t gs = H5Gcreate2(file, "structures", H5P_DEFAULT, gcpl, H5P_DEFAULT);
   hid_t gl = H5Gcreate2(file, "labels", H5P_DEFAULT, gcpl, H5P_DEFAULT);
   wok(w, gs < 0 || gl < 0 ? -1 : 0, "the groups /structures and /labels");
-  for (int i = 0; i < N_DS && !w->failed; i++) {
-    hsize_t dims[3] = {0, LAYOUT[i].tail[0], LAYOUT[i].tail[1]};
-    hsize_t maxd[3] = {H5S_UNLIMITED, dims[1], dims[2]};
-    hsize_t chunk[3] = {LAYOUT[i].chunk, dims[1], dims[2]};
-    hid_t sp = H5Screate_simple(LAYOUT[i].rank, dims, maxd);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_obj_track_times(dcpl, 0);
-    H5Pset_chunk(dcpl, LAYOUT[i].rank, chunk);
-    hid_t d = H5Dcreate2(file, LAYOUT[i].path, w->types[i], sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    if (wok(w, d, LAYOUT[i].path)) H5Dclose(d);
-    H5Pclose(dcpl);
-    H5Sclose(sp);
-  }
+  for (int i = 0; i <= DS_SRC; i++) create_ds(w, file, (ds_id)i, w->types[i]);
   if (gs >= 0) H5Gclose(gs);
   if (gl >= 0) H5Gclose(gl);
   H5Pclose(gcpl);
 }
 
-/* Extend dataset i by `rows` rows and write them from buf. */
-static void extend_write(writer *w, hid_t file, ds_id i, hsize_t old_rows, hsize_t rows,
-                         const void *buf) {
+/* Extend dataset i to old_rows + rows rows and write rows from buf (memory type mem) after
+ * old_rows (old_rows 0 with the current length or more: rewrite it whole). */
+static void extend_write_as(writer *w, hid_t file, ds_id i, hid_t mem, hsize_t old_rows,
+                            hsize_t rows, const void *buf) {
   if (w->failed || !rows) return;
   const char *p = LAYOUT[i].path;
   hid_t d = H5Dopen2(file, p, H5P_DEFAULT);
@@ -841,29 +1034,38 @@ static void extend_write(writer *w, hid_t file, ds_id i, hsize_t old_rows, hsize
     hid_t fs = H5Dget_space(d);
     hid_t ms = H5Screate_simple(LAYOUT[i].rank, count, NULL);
     if (wok(w, H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL), p))
-      wok(w, H5Dwrite(d, mem_type(w, i), ms, fs, H5P_DEFAULT, buf), p);
+      wok(w, H5Dwrite(d, mem, ms, fs, H5P_DEFAULT, buf), p);
     H5Sclose(ms);
     H5Sclose(fs);
   }
   H5Dclose(d);
 }
 
-/* Rows of every dataset in an existing file; refuses a file that is not our layout. */
-static mlff_status existing_rows(const h5_reader *r, hsize_t rows[N_DS]) {
+static void extend_write(writer *w, hid_t file, ds_id i, hsize_t old_rows, hsize_t rows,
+                         const void *buf) {
+  extend_write_as(w, file, i, mem_type(w, i), old_rows, rows, buf);
+}
+
+/* What an existing file holds; refuses a file that is not our layout. */
+static mlff_status existing_rows(const h5_reader *r, file_state *fs) {
+  memset(fs, 0, sizeof *fs);
   for (int i = 0; i < N_DS; i++) {
     hid_t d;
-    rows[i] = 0;
-    if (i == DS_SRC && !h5_path_exists(r->file, LAYOUT[i].path)) continue; /* added below */
+    if (i >= DS_SRC && !h5_path_exists(r->file, LAYOUT[i].path)) continue; /* added below */
+    fs->present[i] = 1;
     char what[96];
     snprintf(what, sizeof what, "a dataset of rank %d%s", LAYOUT[i].rank,
              i == DS_SRC ? " of strings" : "");
     mlff_status st = open_ds(r, LAYOUT[i].path, LAYOUT[i].classes,
-                             LAYOUT[i].rank, LAYOUT[i].tail, what, &d, &rows[i]);
+                             LAYOUT[i].rank, LAYOUT[i].tail, what, &d, &fs->rows[i]);
     if (st) return st;
     /* Appending needs extendable (chunked, unlimited) datasets, as mlff writes them. */
-    hid_t sp = H5Dget_space(d);
+    hid_t sp = H5Dget_space(d), t = H5Dget_type(d);
     hsize_t dims[3], maxd[3];
     H5Sget_simple_extent_dims(sp, dims, maxd);
+    H5T_class_t c = H5Tget_class(t);
+    if (i == DS_MASK) fs->mask_kind = c == H5T_FLOAT ? 'f' : c == H5T_INTEGER ? 'i' : 'b';
+    H5Tclose(t);
     H5Sclose(sp);
     H5Dclose(d);
     if (maxd[0] != H5S_UNLIMITED)
@@ -871,12 +1073,18 @@ static mlff_status existing_rows(const h5_reader *r, hsize_t rows[N_DS]) {
                      "another program?); rewrite the file first with `mlff import %s NEW.h5`",
                      LAYOUT[i].path, r->path);
   }
-  hsize_t n = rows[DS_E], a = rows[DS_Z], ns = n ? n - 1 : 0;
+  const hsize_t *rows = fs->rows;
+  hsize_t n = rows[DS_E], a = rows[DS_Z], interior = n ? n - 1 : 0;
+  int per_structure_ok = 1;
+  for (int i = DS_STRESS; i < N_DS; i++) per_structure_ok &= !fs->present[i] || rows[i] == n;
   if (rows[DS_POS] != a || rows[DS_F] != a || rows[DS_CELLS] != n || rows[DS_PBC] != n ||
-      rows[DS_SPLITS] != ns || rows[DS_FSPLITS] != ns || (n && a < n) || (!n && a))
+      (rows[DS_SPLITS] != n + 1 && rows[DS_SPLITS] != interior) ||
+      rows[DS_FSPLITS] != rows[DS_SPLITS] || (n && a < n) || (!n && a) || !per_structure_ok ||
+      (fs->present[DS_MASK] && !fs->present[DS_STRESS]))
     return h5_fail(r, MLFF_ERR_FORMAT, "cannot append: the datasets' lengths disagree (%llu "
-                   "energies, %llu atomic numbers, %llu positions, %llu forces, %llu splits); the "
-                   "file is damaged: check it with `mlff import %s CHECK.h5`",
+                   "energies, %llu atomic numbers, %llu positions, %llu forces, %llu splits, "
+                   "where N+1 or N-1 are read; stresses, their mask and structure_indices one per "
+                   "structure); the file is damaged: check it with `mlff import %s CHECK.h5`",
                    (unsigned long long)n, (unsigned long long)a, (unsigned long long)rows[DS_POS],
                    (unsigned long long)rows[DS_F], (unsigned long long)rows[DS_SPLITS], r->path);
   return MLFF_OK;
@@ -886,10 +1094,125 @@ static int cmp_attr(const void *a, const void *b) {
   return strcmp((*(const mlff_attr *const *)a)->name, (*(const mlff_attr *const *)b)->name);
 }
 
-/* Write d's structures after rows[] (the file's current lengths), and d's attributes (teacher
- * must agree with the file's). */
+/* The splits of the union, N+1 cumulative offsets. A file already in that form is extended; one
+ * without rows (new) or in mlff <= 0.1's N-1 form is rewritten whole in the new form (both
+ * datasets alike), so that the pipeline reads what we append to. */
+static mlff_status put_splits(writer *w, const h5_reader *r, hid_t file, const mlff_dataset *d,
+                              const file_state *fs) {
+  hsize_t n_old = fs->rows[DS_E], a_old = fs->rows[DS_Z], n = (hsize_t)d->n;
+  int cumulative = fs->rows[DS_SPLITS] == n_old + 1;
+  hsize_t first = cumulative ? n_old + 1 : 0, total = n_old + n + 1;
+  int64_t *split = malloc((size_t)(total - first + 1) * sizeof *split); /* + 1: never 0 bytes */
+  if (!split) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+  if (!cumulative) {
+    split[0] = 0;
+    hsize_t interior = fs->rows[DS_SPLITS]; /* n_old - 1, or 0 */
+    if (interior) {
+      const char *p = LAYOUT[DS_SPLITS].path;
+      hid_t ds = H5Dopen2(file, p, H5P_DEFAULT);
+      herr_t e = ds < 0 ? -1 : H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                       split + 1);
+      if (ds >= 0) H5Dclose(ds);
+      if (e < 0) {
+        free(split);
+        return h5_fail(r, MLFF_ERR_FORMAT, "cannot append: cannot read dataset %s (corrupt "
+                       "file?)", p);
+      }
+    }
+    split[n_old] = (int64_t)a_old;
+  }
+  for (hsize_t i = 0; i < n; i++) split[n_old + 1 + i - first] = (int64_t)a_old + d->offset[i + 1];
+  extend_write(w, file, DS_SPLITS, first, total - first, split);
+  extend_write(w, file, DS_FSPLITS, first, total - first, split);
+  free(split);
+  return MLFF_OK;
+}
+
+/* Optional dataset i after the append: created when the file lacks it (type ftype, its n_old
+ * rows from old_fill), then extended by the n rows of `fresh`; buffers of memory type mem. */
+static void put_optional(writer *w, hid_t file, const file_state *fs, ds_id i, hid_t ftype,
+                         hid_t mem, const void *old_fill, hsize_t n, const void *fresh) {
+  hsize_t n_old = fs->rows[DS_E];
+  if (!fs->present[i]) {
+    create_ds(w, file, i, ftype);
+    extend_write_as(w, file, i, mem, 0, n_old, old_fill);
+  }
+  extend_write_as(w, file, i, mem, n_old, n, fresh);
+}
+
+/* The stress mask's values v[n] as a buffer of the memory type for class kind (malloc'd). */
+static void *mask_buffer(char kind, const double *v, hsize_t n) {
+  size_t elem = kind == 'b' ? 1 : 8;
+  unsigned char *b = malloc((size_t)(n ? n : 1) * elem);
+  for (hsize_t i = 0; b && i < n; i++) {
+    if (kind == 'b') b[i] = v[i] != 0.0;
+    else if (kind == 'i') ((int64_t *)(void *)b)[i] = (int64_t)v[i];
+    else ((double *)(void *)b)[i] = v[i];
+  }
+  return b;
+}
+
+/* The pipeline's optional labels after the append. Structures without a stress get zeros,
+ * marked no label by the mask (made when the file or d lacks stresses the other has, its old
+ * rows 1 where the file had stresses); structures without structure_indices get their index. */
+static mlff_status put_labels(writer *w, hid_t file, const mlff_dataset *d, const file_state *fs) {
+  hsize_t n_old = fs->rows[DS_E], n = (hsize_t)d->n, most = n_old > n ? n_old : n;
+  int file_s = fs->present[DS_STRESS], need_s = file_s || d->has_stress;
+  int need_m = fs->present[DS_MASK] || d->mask_kind || (file_s && !d->has_stress && n) ||
+               (!file_s && d->has_stress && n_old);
+  int need_i = fs->present[DS_SIDX] || d->has_sidx;
+  if (!need_s && !need_i) return MLFF_OK;
+  double *zero = calloc((size_t)(6 * most + 1), sizeof *zero);
+  double *old_m = malloc((size_t)(n_old + 1) * sizeof *old_m);
+  double *new_m = malloc((size_t)(n + 1) * sizeof *new_m);
+  int64_t *old_i = malloc((size_t)(n_old + 1) * sizeof *old_i);
+  int64_t *new_i = malloc((size_t)(n + 1) * sizeof *new_i);
+  void *mb_old = NULL, *mb_new = NULL;
+  mlff_status st = MLFF_OK;
+  if (!zero || !old_m || !new_m || !old_i || !new_i) {
+    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  if (need_s)
+    put_optional(w, file, fs, DS_STRESS, w->types[DS_STRESS], H5T_NATIVE_DOUBLE, zero, n,
+                 d->has_stress ? d->stress : zero);
+  if (need_m) {
+    /* The file's class if it has a mask, else d's (bool when d has none either). */
+    char kind = fs->present[DS_MASK] ? fs->mask_kind : d->mask_kind ? d->mask_kind : 'b';
+    for (hsize_t k = 0; k < n_old; k++) old_m[k] = file_s ? 1.0 : 0.0;
+    for (hsize_t k = 0; k < n; k++)
+      new_m[k] = d->mask_kind ? d->stress_mask[k] : d->has_stress ? 1.0 : 0.0;
+    mb_old = mask_buffer(kind, old_m, n_old);
+    mb_new = mask_buffer(kind, new_m, n);
+    if (!mb_old || !mb_new) {
+      st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+      goto done;
+    }
+    hid_t ft = kind == 'i' ? H5T_STD_I64LE : kind == 'f' ? H5T_IEEE_F64LE : w->types[DS_MASK];
+    hid_t mt = kind == 'i' ? H5T_NATIVE_INT64 : kind == 'f' ? H5T_NATIVE_DOUBLE : w->pbc_mem;
+    put_optional(w, file, fs, DS_MASK, ft, mt, mb_old, n, mb_new);
+  }
+  if (need_i) {
+    for (hsize_t k = 0; k < n_old; k++) old_i[k] = (int64_t)k;
+    for (hsize_t k = 0; k < n; k++) new_i[k] = d->has_sidx ? d->sidx[k] : (int64_t)(n_old + k);
+    put_optional(w, file, fs, DS_SIDX, w->types[DS_SIDX], H5T_NATIVE_INT64, old_i, n, new_i);
+  }
+done:
+  free(zero);
+  free(old_m);
+  free(new_m);
+  free(old_i);
+  free(new_i);
+  free(mb_old);
+  free(mb_new);
+  return st;
+}
+
+/* Write d's structures after the file's (fs), and d's attributes (teacher must agree with the
+ * file's). */
 static mlff_status append_into(writer *w, const h5_reader *r, hid_t file, const mlff_dataset *d,
-                               const hsize_t rows[N_DS]) {
+                               const file_state *fs) {
+  const hsize_t *rows = fs->rows;
   hsize_t n_old = rows[DS_E], a_old = rows[DS_Z];
   hid_t g = H5Gopen2(file, "/labels", H5P_DEFAULT);
   if (g < 0) return h5_fail(r, MLFF_ERR_FORMAT, "/labels is not a group: %s", FIX_HINT);
@@ -899,7 +1222,7 @@ static mlff_status append_into(writer *w, const h5_reader *r, hid_t file, const 
   if (H5Aexists(g, "units") > 0) {
     if (!(st = labels_attr(r, g, "units", &units)) && !units_ok(units))
       st = h5_fail(r, MLFF_ERR_FORMAT, "cannot append: attribute 'units' of /labels is \"%.100s\""
-                   ", but mlff datasets hold eV and Å; use a new file", units);
+                   ", but mlff datasets hold %s; use a new file", units, UNITS_ACCEPTED);
     free(units);
   } else if (n_old) {
     st = h5_fail(r, MLFF_ERR_FORMAT, "cannot append: attribute 'units' of /labels is missing, so "
@@ -931,48 +1254,29 @@ static mlff_status append_into(writer *w, const h5_reader *r, hid_t file, const 
   if (st) return st;
 
   /* The source tags of structures already there, when the file had none (h5py files). */
-  if (!h5_path_exists(file, LAYOUT[DS_SRC].path) && !w->failed) {
-    hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {STRUCT_CHUNK};
-    hid_t sp = H5Screate_simple(1, dims, maxd), dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_obj_track_times(dcpl, 0);
-    H5Pset_chunk(dcpl, 1, chunk);
-    hid_t ds = H5Dcreate2(file, LAYOUT[DS_SRC].path, w->types[DS_SRC], sp, H5P_DEFAULT, dcpl,
-                          H5P_DEFAULT);
-    if (wok(w, ds, LAYOUT[DS_SRC].path)) H5Dclose(ds);
-    H5Pclose(dcpl);
-    H5Sclose(sp);
+  if (!fs->present[DS_SRC] && !w->failed) {
+    create_ds(w, file, DS_SRC, w->types[DS_SRC]);
     const char **empty = calloc(n_old ? n_old : 1, sizeof *empty);
     if (!empty) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     for (hsize_t i = 0; i < n_old; i++) empty[i] = "";
     extend_write(w, file, DS_SRC, 0, n_old, empty);
     free(empty);
   }
+  /* Before the structures: a file of the old form is converted even when none are added. */
+  if ((st = put_splits(w, r, file, d, fs)) || (st = put_labels(w, file, d, fs))) return st;
 
   hsize_t n = (hsize_t)d->n, a = (hsize_t)d->n_atoms;
   if (!n) return MLFF_OK;
-  /* Splits of the union: the old ones, then every new structure's start (the first one's
-   * only when structures were there before), shifted by the old atom count. */
-  hsize_t n_split = n_old ? n : n - 1;
-  int64_t *split = malloc((n_split ? n_split : 1) * sizeof *split);
   signed char *pbc = malloc(3 * n);
-  if (!split || !pbc) {
-    free(split);
-    free(pbc);
-    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-  }
-  for (hsize_t i = 0, k = 0; i < n; i++)
-    if (i || n_old) split[k++] = (int64_t)a_old + d->offset[i];
+  if (!pbc) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   for (hsize_t i = 0; i < 3 * n; i++) pbc[i] = (signed char)d->pbc[i];
   extend_write(w, file, DS_Z, a_old, a, d->Z);
   extend_write(w, file, DS_POS, a_old, a, d->pos);
   extend_write(w, file, DS_CELLS, n_old, n, d->cell);
   extend_write(w, file, DS_PBC, n_old, n, pbc);
-  extend_write(w, file, DS_SPLITS, rows[DS_SPLITS], n_split, split);
   extend_write(w, file, DS_E, n_old, n, d->energy);
   extend_write(w, file, DS_F, a_old, a, d->forces);
-  extend_write(w, file, DS_FSPLITS, rows[DS_FSPLITS], n_split, split);
   extend_write(w, file, DS_SRC, n_old, n, d->source);
-  free(split);
   free(pbc);
   return MLFF_OK;
 }
@@ -1017,7 +1321,8 @@ static mlff_status write_file(const mlff_dataset *d, const char *path, int fresh
   H5Pset_obj_track_times(fcpl, 0); /* no timestamps: the same data gives the same bytes */
   mlff_status st = MLFF_OK;
   hid_t file = -1;
-  hsize_t rows[N_DS] = {0};
+  file_state fs;
+  memset(&fs, 0, sizeof fs);
   if (!fresh) {
     if (!(st = check_readable(path)) && !(st = copy_file(path, tmp, path))) {
       if ((file = H5Fopen(tmp, H5F_ACC_RDWR, fapl)) < 0)
@@ -1028,7 +1333,7 @@ static mlff_status write_file(const mlff_dataset *d, const char *path, int fresh
                      "groups, so it is not a labelled dataset; give a new file name");
       else {
         r.file = file;
-        st = existing_rows(&r, rows);
+        st = existing_rows(&r, &fs);
       }
     }
   } else if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl)) < 0) {
@@ -1038,8 +1343,9 @@ static mlff_status write_file(const mlff_dataset *d, const char *path, int fresh
     st = mlff_set_error(MLFF_ERR_IO, "cannot create dataset file '%s': %s", path, why);
   } else {
     create_layout(&w, file);
+    for (int i = 0; i <= DS_SRC; i++) fs.present[i] = 1;
   }
-  if (!st && !w.failed) st = append_into(&w, &r, file, d, rows);
+  if (!st && !w.failed) st = append_into(&w, &r, file, d, &fs);
   if (file >= 0 && H5Fclose(file) < 0 && !w.failed) w.failed = "(closing the file)";
   if (!st && w.failed)
     st = mlff_set_error(MLFF_ERR_IO, "cannot write dataset file '%s': HDF5 failed writing %s (disk "

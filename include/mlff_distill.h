@@ -46,8 +46,10 @@ MLFF_DISTILL_API mlff_structure mlff_frame_structure(const mlff_frame *f, const 
 
 /* ---- datasets (docs/file_format.md): labelled structures in the PyTorch pipeline's ragged layout -------
  * /structures/{atomic_numbers, positions, cells, pbc, atomic_numbers_splits},
- * /labels/{energy, forces, forces_splits, source}; /labels attrs teacher, units. Splits follow
- * numpy.split: the N-1 interior offsets of the concatenated per-atom arrays. */
+ * /labels/{energy, forces, forces_splits, source}; /labels attrs teacher, units. Splits are the
+ * N+1 cumulative offsets of the concatenated per-atom arrays (the N-1 interior numpy.split
+ * offsets of files written by mlff <= 0.1 are read too). The pipeline's optional
+ * /labels/{stress, stress_mask, structure_indices} are kept and written back. */
 
 typedef struct mlff_dataset mlff_dataset;
 
@@ -66,6 +68,8 @@ MLFF_DISTILL_API int mlff_dataset_size(const mlff_dataset *d);
 MLFF_DISTILL_API mlff_status mlff_dataset_add(mlff_dataset *d, const mlff_frame *f, const char *source);
 /* A view of structure i: pointers into d, valid while d is unchanged; *source may be "". */
 MLFF_DISTILL_API mlff_status mlff_dataset_get(const mlff_dataset *d, int i, mlff_frame *f, const char **source);
+/* Replace the source tag of structure i (e.g. to tag structures of a file that had none). */
+MLFF_DISTILL_API mlff_status mlff_dataset_set_source(mlff_dataset *d, int i, const char *source);
 MLFF_DISTILL_API const char *mlff_dataset_attr(const mlff_dataset *d, const char *name); /* "" when absent */
 MLFF_DISTILL_API mlff_status mlff_dataset_set_attr(mlff_dataset *d, const char *name, const char *value);
 /* SHA-256 of a file's bytes, as 64 hex digits (models record their dataset's). */

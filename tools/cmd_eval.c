@@ -569,6 +569,7 @@ static int eval_dataset(const options *o) {
   {
     enum { MAX_BATCH = 256, MAX_BATCH_ATOMS = 20000 };
     mlff_structure st[MAX_BATCH];
+    mlff_frame fr[MAX_BATCH]; /* live for the whole batch: st[b].cell points into fr[b] */
     mlff_result res[MAX_BATCH];
     double *F = malloc((size_t)(total_atoms > 0 ? total_atoms : 1) * 3 * sizeof *F);
     if (!F) {
@@ -582,14 +583,13 @@ static int eval_dataset(const options *o) {
       while (k0 + nb < n_sel && nb < MAX_BATCH &&
              (nb == 0 || atoms + errs[k0 + nb].n_atoms <= MAX_BATCH_ATOMS)) {
         int k = k0 + nb;
-        mlff_frame f;
         const char *src;
-        mlff_dataset_get(d, sel[k], &f, &src);
-        st[nb] = mlff_frame_structure(&f, species[k]);
+        mlff_dataset_get(d, sel[k], &fr[nb], &src);
+        st[nb] = mlff_frame_structure(&fr[nb], species[k]);
         memset(&res[nb], 0, sizeof res[nb]);
         res[nb].forces = Fp;
-        Fp += 3 * f.n_atoms;
-        atoms += f.n_atoms;
+        Fp += 3 * fr[nb].n_atoms;
+        atoms += fr[nb].n_atoms;
         nb++;
       }
       if (mlff_compute_batch(calc, nb, st, res)) {

@@ -78,42 +78,21 @@ static int from_extxyz(const char *in, const char *source, mlff_dataset *d) {
   return rc;
 }
 
-/* A loaded dataset with `source` where a structure has none. */
+/* A loaded dataset with `source` where a structure has none (everything else kept as read). */
 static mlff_status from_h5(const char *in, const char *source, mlff_dataset **out) {
   mlff_dataset *d;
   mlff_status st = mlff_dataset_load(in, &d);
-  if (st) return st;
-  int missing = 0;
-  for (int i = 0; i < mlff_dataset_size(d); i++) {
+  for (int i = 0; !st && source && i < mlff_dataset_size(d); i++) {
     const char *src;
     mlff_frame f;
     mlff_dataset_get(d, i, &f, &src);
-    missing += !*src;
+    if (!*src) st = mlff_dataset_set_source(d, i, source);
   }
-  if (!missing || !source) {
-    *out = d;
-    return MLFF_OK;
-  }
-  /* Rebuild with the tag filled in (sources are set when a structure is added). */
-  mlff_dataset *e;
-  if ((st = mlff_dataset_create(&e))) {
+  if (st) {
     mlff_dataset_free(d);
     return st;
   }
-  const char *teacher = mlff_dataset_attr(d, "teacher");
-  if (*teacher) st = mlff_dataset_set_attr(e, "teacher", teacher);
-  for (int i = 0; i < mlff_dataset_size(d) && !st; i++) {
-    const char *src;
-    mlff_frame f;
-    mlff_dataset_get(d, i, &f, &src);
-    st = mlff_dataset_add(e, &f, *src ? src : source);
-  }
-  mlff_dataset_free(d);
-  if (st) {
-    mlff_dataset_free(e);
-    return st;
-  }
-  *out = e;
+  *out = d;
   return MLFF_OK;
 }
 

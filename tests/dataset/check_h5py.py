@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""check_h5py.py FILE — FILE (written by `mlff import` from data/h5py_dataset.h5) reads with
-h5py in the PyTorch pipeline's layout and holds the fixture's values."""
+"""check_h5py.py FILE — FILE (written by `mlff import` from data/h5py_dataset.h5, whose splits are
+the N-1 interior offsets mlff <= 0.1 wrote) reads with h5py in the PyTorch pipeline's layout (N+1
+splits) and holds the fixture's values."""
 import sys
 
 import h5py
@@ -15,9 +16,12 @@ with h5py.File(sys.argv[1], "r") as f:
     assert s["cells"].shape == (3, 3, 3)
     assert s["pbc"].dtype == np.bool_, s["pbc"].dtype
     assert s["pbc"][()].tolist() == [[False] * 3, [False] * 3, [True, True, False]]
+    # N+1 cumulative offsets from 0, the pipeline's form: structure k is splits[k]:splits[k+1]
     splits = s["atomic_numbers_splits"][()]
-    assert splits.tolist() == [3, 8] and l["forces_splits"][()].tolist() == [3, 8]
-    parts = np.split(l["forces"][()], splits)
+    assert splits.dtype.kind == "i", splits.dtype
+    assert splits.tolist() == [0, 3, 8, 10] and l["forces_splits"][()].tolist() == [0, 3, 8, 10]
+    forces = l["forces"][()]
+    parts = [forces[splits[k]:splits[k + 1]] for k in range(len(splits) - 1)]
     assert [p.shape[0] for p in parts] == [3, 5, 2]
     assert parts[1][2].tolist() == [-0.75, 0.0, 0.75], parts[1]
     assert l["energy"][()].tolist() == [-2079.25, -1104.25, -31.5]

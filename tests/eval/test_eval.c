@@ -93,14 +93,20 @@ static mlff_model *make_model(uint64_t seed) {
 }
 
 /* Label g with the labeller and add it to d. */
-static void add_labelled(mlff_dataset *d, mlff_calc *labeller, const mlff_model *lm,
-                         const geom *g, const char *source) {
+/* Label g with the labeller and add it to d; periodic in a cubic box of side `box` (0: open). */
+static void add_labelled_in(mlff_dataset *d, mlff_calc *labeller, const mlff_model *lm,
+                            const geom *g, const char *source, double box) {
   int sp[64];
   double F[192];
   mlff_frame f = {0};
   f.n_atoms = g->n;
   f.atomic_numbers = (int *)g->z;
   f.positions = (double *)g->x;
+  if (box > 0) {
+    f.has_cell = 1;
+    f.cell[0] = f.cell[4] = f.cell[8] = box;
+    f.pbc[0] = f.pbc[1] = f.pbc[2] = 1;
+  }
   CHECK_OK(mlff_frame_species(lm, &f, sp));
   mlff_structure s = mlff_frame_structure(&f, sp);
   mlff_result r = {0};
@@ -110,6 +116,11 @@ static void add_labelled(mlff_dataset *d, mlff_calc *labeller, const mlff_model 
   f.forces = F;
   f.has_energy = f.has_forces = 1;
   CHECK_OK(mlff_dataset_add(d, &f, source));
+}
+
+static void add_labelled(mlff_dataset *d, mlff_calc *labeller, const mlff_model *lm,
+                         const geom *g, const char *source) {
+  add_labelled_in(d, labeller, lm, g, source, 0.0);
 }
 
 /* ---- the direct computation ------------------------------------------------------------- */
@@ -512,6 +523,35 @@ int main(int argc, char **argv) {
     CHECK(pclose(p) == 0);
     CHECK(buf[0] == '{' && buf[len - 2] == '}');
     check_block(buf, "overall", NULL, &da);
+  }
+
+  /* 8. periodic structures of different cells evaluated in one batch: each with its own cell
+   * (the batch once kept a view of a frame that went out of scope, so all took the last's). */
+  {
+    mlff_model *lab = make_model(22);
+    mlff_calc *lc2;
+    CHECK_OK(mlff_calc_create(lab, NULL, &lc2));
+    mlff_dataset *db;
+    CHECK_OK(mlff_dataset_create(&db));
+    CHECK_OK(mlff_dataset_set_attr(db, "teacher", "random mlff model (seed 22)"));
+    for (int k = 0; k < 3; k++) { /* boxes of 4.5, 5 and 5.5 Å: the images are within cutoff */
+      geom g = {0};
+      add_methane(&g, origin, 0.05);
+      add_labelled_in(db, lc2, lab, &g, "box", 4.5 + 0.5 * k);
+    }
+    CHECK_OK(mlff_dataset_save(db, tpath(6, "data_boxes.h5")));
+    mlff_dataset_free(db);
+    mlff_calc_free(lc2);
+    mlff_model_free(lab);
+    CHECK_OK(mlff_dataset_load(tpath(6, "data_boxes.h5"), &db));
+    int three[3] = {0, 1, 2};
+    direct dbx = compute_direct(m, db, three, 3, NULL);
+    snprintf(args, sizeof args, "'%s' '%s' --split all", tpath(0, "student.h5"),
+             tpath(6, "data_boxes.h5"));
+    j = run_eval(args);
+    check_block(j, "overall", NULL, &dbx);
+    free(j);
+    mlff_dataset_free(db);
   }
 
   mlff_dataset_free(dl);

@@ -52,7 +52,7 @@ def write_h5(path, structs, rng):
     import h5py
     z = np.concatenate([s[0] for s in structs])
     r = np.concatenate([s[1] for s in structs])
-    splits = np.cumsum([len(s[0]) for s in structs])[:-1]
+    splits = np.concatenate([[0], np.cumsum([len(s[0]) for s in structs])])  # N+1, the pipeline's
     forces = rng.normal(scale=0.5, size=r.shape)
     energy = rng.normal(scale=1.0, size=len(structs)) - 400
     with h5py.File(path, "w") as f:

@@ -1,8 +1,11 @@
 #!/usr/bin/python3
-"""Write h5py_dataset.h5: a dataset the way the PyTorch pipeline writes it with h5py (numpy
-defaults: int64 atomic numbers, float64 arrays, bool pbc, an int32 and an int64 split array,
-variable-length string attributes, no chunking, no /labels/source). test_dataset.c loads it and
-checks every value against the numbers below. Run with Debian's python3 (python3-h5py)."""
+"""Write h5py_dataset.h5: a dataset written with h5py (numpy defaults: int64 atomic numbers,
+float64 arrays, bool pbc, an int32 and an int64 split array, variable-length string attributes,
+no chunking, no /labels/source) with the splits mlff <= 0.1 took for the PyTorch pipeline's: the
+N-1 interior numpy.split offsets. The pipeline writes N+1 cumulative offsets from 0
+(make_pipeline_fixture.py writes such a file at test time); this committed file stays as it is,
+the old form that readers still accept. test_dataset.c loads it and checks every value against
+the numbers below. Run with Debian's python3 (python3-h5py)."""
 import sys
 
 import h5py
@@ -28,7 +31,7 @@ energy = np.array([s[4] for s in structures])
 forces = np.concatenate([s[5] * np.array([[(a + 1) * (k - 1) for k in range(3)]
                                            for a in range(len(s[0]))], dtype=np.float64)
                          for s in structures])
-splits = np.cumsum([len(s[0]) for s in structures])[:-1]
+splits = np.cumsum([len(s[0]) for s in structures])[:-1]  # N-1 interior: the old form
 
 out = sys.argv[1] if len(sys.argv) > 1 else "h5py_dataset.h5"
 with h5py.File(out, "w") as f:
