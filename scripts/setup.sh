@@ -26,7 +26,7 @@ SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 # 1. Debian packages. Checked by dpkg first so a warm machine never touches the network.
 PKGS=(build-essential cmake pkg-config dpkg-dev xz-utils ca-certificates
   libhdf5-dev hdf5-tools libopenblas-dev libopenmpi-dev openmpi-bin
-  python3 python3-numpy python3-h5py python3-matplotlib valgrind packmol libxtb-dev xtb
+  python3 python3-numpy python3-h5py python3-matplotlib python3-ase valgrind packmol libxtb-dev xtb
   clang-format)
 missing=()
 for p in "${PKGS[@]}"; do
