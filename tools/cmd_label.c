@@ -80,6 +80,7 @@ static const char USAGE[] =
     "                  [--dimers N] [--far-dimers N] [--trimers N] [--tetramers N]\n"
     "                  [--droplets N] [--droplet-molecules M] [--droplet-density G_CM3]\n"
     "                  [--liquids N] [--liquid-molecules M] [--liquid-density G_CM3]\n"
+    "                  [--liquid-contact LO-HI]\n"
     "                  [--relaxed N] [--relaxed-molecules LO-HI] [--relax-steps S]\n"
     "                  [--frames FRAMES.xyz] [--frame-spheres N]\n"
     "                  [--seed S] [--chunk N] [--jobs N]";
@@ -117,6 +118,10 @@ static const char HELP[] =
     "  --liquid-molecules M molecules per sphere (default 20, at most " MAX_MOL_TEXT ")\n"
     "  --liquid-density G_CM3\n"
     "                       the liquid's density (default: --droplet-density)\n"
+    "  --liquid-contact LO-HI\n"
+    "                       closest contacts of liquids and relaxed clusters, drawn from LO-HI\n"
+    "                       x 2.0 A (H..H; default 0.9-1.15); below 0.9 the student sees the\n"
+    "                       repulsive wall that its MD would otherwise find holes in\n"
     "  --relaxed N          relaxed clusters (default 6), 6 structures each: a sphere carved\n"
     "                       as for --liquids, relaxed with the teacher (FIRE), its start, 4\n"
     "                       points of its path and its end\n"
@@ -216,9 +221,10 @@ static void make_plan(plan *p) {
   if (p->n_liquid || p->n_relaxed)
     snprintf(condensed, sizeof condensed, "; relaxed %lld of %lld-%lld molecules (FIRE, %lld "
              "steps at most, %d structures each); liquids %lld of %lld molecules (carved from "
-             "boxes at 0.6-1.1 x %g g/cm3, contacts 0.9-1.15 x 2.0 A, rigid motion at 250-450 K "
+             "boxes at 0.6-1.1 x %g g/cm3, contacts %g-%g x 2.0 A, rigid motion at 250-450 K "
              "in a %g cm-1 cage)", p->n_relaxed, p->relaxed_lo, p->relaxed_hi, p->relax_steps,
-             RELAX_SAVES, p->n_liquid, p->liquid_mol, p->liquid_density, MLFF_SMP_CAGE_CM1);
+             RELAX_SAVES, p->n_liquid, p->liquid_mol, p->liquid_density, p->contact_lo,
+             p->contact_hi, MLFF_SMP_CAGE_CM1);
   if (p->n_frames)
     snprintf(frames, sizeof frames, "; frames sha256 %s (%d frames), %lld spheres of %lld "
              "molecules each (the first at the tightest contact)", p->frames_sha, p->n_frames,
@@ -378,7 +384,7 @@ static mlff_status liquid_geometry(parent *P, mlff_smp_rng *rng, int n_mol, cons
   const plan *p = P->p;
   double T = 250 + 200 * mlff_smp_uniform(rng);
   double density = (0.6 + 0.5 * mlff_smp_uniform(rng)) * p->liquid_density;
-  double contact = 0.9 + 0.25 * mlff_smp_uniform(rng); /* as droplets' */
+  double contact = p->contact_lo + (p->contact_hi - p->contact_lo) * mlff_smp_uniform(rng);
   int n_box = mlff_smp_liquid_box_molecules(n_mol, p->nat, p->Z, p->x, density, contact);
   double side = mlff_smp_box_side(n_box, p->nat, p->Z, density);
   double *box = malloc((size_t)(n_box > 0 ? n_box : 1) * p->nat * 3 * sizeof *box);
@@ -878,6 +884,8 @@ static int parse_args(int argc, char **argv, plan *p) {
   p->jobs = n_cpu > 0 ? n_cpu : 1;
   p->stop_after = -1;
   p->frame_spheres = 2;
+  p->contact_lo = 0.9; /* as droplets' */
+  p->contact_hi = 1.15;
   parse_temps("300,600,900", p);
   for (int i = 1; i < argc; i++) /* labelling given frames: nothing else unless asked for */
     if (!strcmp(argv[i], "--frames"))
@@ -919,6 +927,16 @@ static int parse_args(int argc, char **argv, plan *p) {
       if (!parse_density(argv[++i], &p->liquid_density))
         return cli_usage_error("label", USAGE, "--liquid-density needs a density in g/cm3 "
                                "(0.05-25), not '%s'", argv[i]);
+    } else if (!strcmp(a, "--liquid-contact") && has_value) {
+      char *dash = strchr(argv[++i], '-'), *end1 = NULL, *end2 = NULL;
+      if (dash) {
+        p->contact_lo = strtod(argv[i], &end1);
+        p->contact_hi = strtod(dash + 1, &end2);
+      }
+      if (!dash || end1 != dash || *end2 || !(p->contact_lo >= 0.3) ||
+          !(p->contact_hi >= p->contact_lo) || !(p->contact_hi <= 2))
+        return cli_usage_error("label", USAGE, "--liquid-contact needs LO-HI, two scales of the "
+                               "2.0 A contact with 0.3 <= LO <= HI <= 2, not '%s'", argv[i]);
     } else if (!strcmp(a, "--relaxed-molecules") && has_value) {
       if (!parse_range(argv[++i], &p->relaxed_lo, &p->relaxed_hi) || p->relaxed_lo < 2)
         return cli_usage_error("label", USAGE, "--relaxed-molecules needs LO-HI, two counts "

@@ -63,13 +63,14 @@ typedef struct {
   double *frame_side; /* [n_frames] cubic cell side, Å */
   int *frame_mol;     /* [n_frames] molecules */
   char frames_sha[65];
-  double drop_density;   /* g/cm^3 */
-  double liquid_density; /* g/cm^3; 0 until given: then --droplet-density's */
-  int nat;               /* atoms of the molecule */
-  int *Z;                /* [nat] */
-  double *x;             /* [nat][3] as given */
-  int *Zrep;             /* [MAX_MOL * nat]: Z repeated for clusters */
-  char sha[65];          /* of the molecule file */
+  double drop_density;           /* g/cm^3 */
+  double liquid_density;         /* g/cm^3; 0 until given: then --droplet-density's */
+  double contact_lo, contact_hi; /* --liquid-contact: scales of the 2.0 Å H..H contact */
+  int nat;                       /* atoms of the molecule */
+  int *Z;                        /* [nat] */
+  double *x;                     /* [nat][3] as given */
+  int *Zrep;                     /* [MAX_MOL * nat]: Z repeated for clusters */
+  char sha[65];                  /* of the molecule file */
   phase ph[MAX_PHASES];
   int n_ph;
   int64_t total;
