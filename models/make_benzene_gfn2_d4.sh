@@ -44,7 +44,7 @@ t3=$(date +%s)
 # 3. its own liquid: 128 molecules packed at 0.874 g/cm3, NPT at 300 and 400 K for 5 ps each in
 #    LAMMPS (examples/lammps/in.liquid_frames, stopped where it heats past 1000 K), a frame every
 #    100 fs; two spheres of 20 molecules from each frame (the first at its tightest contact)
-#    labelled by the teacher, added to the training data
+#    labelled by the teacher, added to the training data (bench/make_liquid.sh 128, seed 7)
 prefix=$(bash "$here/scripts/setup.sh" | sed -n 's/^MLFF_LAMMPS_PREFIX=//p')
 export LD_LIBRARY_PATH=$prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 [ -f "$work/liquid128.data" ] || bash "$here/bench/make_liquid.sh" 128 "$work/liquid128.data" 7
@@ -64,6 +64,14 @@ fi
 "$mlff" label "$work/benzene-gfn2-liquid-md.h5" --molecule "$mol" --frames "$frames" \
   --frame-spheres 2 --liquid-molecules 20 --seed 5
 "$mlff" import "$work/benzene-gfn2-liquid-md.h5" "$work/benzene-gfn2-train.h5" --append
+# 3b. the repulsive wall: 240 spheres of 10 molecules with closest contacts of 0.6-0.9 x 2.0 Å
+#     (H..H 1.2-1.8 Å). The first student, trained on contacts of 0.9 x and up, let FIRE slide
+#     a C-H of one molecule onto a C-C bond of the next on the packed 1,024-molecule box (its
+#     liquid blew up within 50 fs); these show the student the teacher's wall there.
+"$mlff" label "$work/benzene-gfn2-wall.h5" --molecule "$mol" --seed 6 --temperatures 300 \
+  --md-structures 40 "${none[@]}" --liquids 240 --liquid-molecules 10 --liquid-contact 0.6-0.9 \
+  --relaxed 0
+"$mlff" import "$work/benzene-gfn2-wall.h5" "$work/benzene-gfn2-train.h5" --append
 t4=$(date +%s)
 # 4. held-out data: new trajectories (300 and 600 K), dimers and droplets; new liquid spheres
 #    and relaxed clusters (other seeds)

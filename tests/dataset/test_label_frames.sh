@@ -86,4 +86,31 @@ grep -q "wrote .*a.h5: 4 structures of the plan's 4" "$dir/a.out" || fail "summa
 cmp "$dir/a.h5" "$dir/b.h5" || fail "the resumed file differs"
 "$mlff" label "$dir/a.h5" $plan --frame-spheres 3 >"$dir/c.out" 2>&1 && fail "other plan accepted"
 grep -q "holds 4 structures of another labelling plan" "$dir/c.out" || fail "plan refusal"
-echo "label --frames: refusals, dump2extxyz.sh, 4 spheres, resumed identically"
+
+# --liquid-contact: liquids packed at 0.6-0.65 x the 2.0 A contact hold closer contacts than the
+# default range allows (0.9 x), and none closer than 0.6 x 0.97^11 (the packer's retries)
+"$mlff" label "$dir/w.h5" --molecule "$mol" --temperatures 300 --md-structures 4 \
+  --md-interval 5 --md-equilibration 10 --normal-modes 0 --dimers 0 --far-dimers 0 --trimers 0 \
+  --tetramers 0 --droplets 0 --relaxed 0 --liquids 3 --liquid-molecules 4 \
+  --liquid-contact 0.6-0.65 --seed 2 >"$dir/w.out" 2>&1 || { cat "$dir/w.out"; fail "--liquid-contact run"; }
+py=/usr/bin/python3
+if [ -x $py ] && $py -c "import h5py, numpy" 2>/dev/null; then
+  $py - "$dir/w.h5" <<'PY' || fail "--liquid-contact: contacts"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+z = f["/structures/atomic_numbers"][()]; x = f["/structures/positions"][()]
+sp = list(f["/structures/atomic_numbers_splits"][()]); src = f["/labels/source"][()]
+if sp and sp[0] != 0: sp = [0] + sp + [len(z)]
+r = {1: 1.2, 6: 1.7}
+for k in range(len(src)):
+    if (src[k].decode() if isinstance(src[k], bytes) else src[k]) != "liquid": continue
+    a, b = sp[k], sp[k + 1]
+    xs, zs = x[a:b], z[a:b]; mol = np.arange(b - a) // 12
+    d = np.linalg.norm(xs[:, None] - xs[None], axis=-1)
+    lim = 2.0 / 2.4 * (np.vectorize(r.get)(zs)[:, None] + np.vectorize(r.get)(zs)[None])
+    ratio = np.where(mol[:, None] != mol[None], d / lim, 9).min()
+    print(f"liquid {k}: tightest contact {ratio:.3f} x the contact distance")
+    assert 0.6 * 0.97 ** 11 - 1e-9 <= ratio < 0.9, ratio
+PY
+fi
+echo "label --frames: refusals, dump2extxyz.sh, 4 spheres, resumed identically; --liquid-contact"
