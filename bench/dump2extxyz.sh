@@ -6,7 +6,9 @@
 set -euo pipefail
 die() { echo "dump2extxyz.sh: $*" >&2; exit 1; }
 [ $# -ge 1 ] && [ -r "$1" ] || die "usage: dump2extxyz.sh DUMP [OUT.xyz] (DUMP readable)"
-out=${2:-/dev/stdout}
+# (no redirection to stdout by name: `>> frames.xyz` must append, and opening /dev/stdout
+#  with > would truncate what the caller appends to)
+convert() {
 awk -v src="$1" '
 function fail(msg) { printf "dump2extxyz.sh: %s, line %d: %s\n", src, NR, msg > "/dev/stderr"; bad = 1; exit 1 }
 /^ITEM: TIMESTEP/ { getline step; next }
@@ -39,4 +41,6 @@ function fail(msg) { printf "dump2extxyz.sh: %s, line %d: %s\n", src, NR, msg > 
   next
 }
 END { if (!bad && !frames) { printf "dump2extxyz.sh: %s holds no frames\n", src > "/dev/stderr"; exit 1 } }
-' "$1" >"$out"
+' "$1"
+}
+if [ $# -ge 2 ]; then convert "$1" >"$2"; else convert "$1"; fi

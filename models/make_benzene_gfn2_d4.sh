@@ -81,9 +81,9 @@ t4=$(date +%s)
 "$mlff" label "$work/benzene-gfn2-test-condensed.h5" --molecule "$mol" --seed 4 --temperatures 300 \
   --md-structures 10 "${none[@]}" --liquids 20 --relaxed 2
 t5=$(date +%s)
-# 5. the student: the first one trained on on everything
-"$mlff" train "$work/benzene-gfn2-train.h5" --out "$work/benzene-gfn2-d4.h5" --elements C,H \
-  --hidden 128,64,64 --time-limit 900 --seed 1 --dispersion "$disp" --init "$work/student-v1.h5"
+# 5. the student: the first one trained on everything (its network, e0 and dispersion kept)
+"$mlff" train "$work/benzene-gfn2-train.h5" --out "$work/benzene-gfn2-d4.h5" --time-limit 900 \
+  --seed 1 --init "$work/student-v1.h5"
 t6=$(date +%s)
 # 6. evaluation: held-out structures, interaction energies (per molecule of each cluster),
 #    harmonic frequencies, the dimer curves

@@ -1,0 +1,215 @@
+#!/usr/bin/python3
+"""teacher_bulk.py — the teacher's own liquid, where its MD cannot go (issue 21): energies of small
+periodic boxes of the liquid at several densities, by the teacher (GFN2-xTB, periodic, through
+tblite: libxtb 6.5.1 has no periodic GFN2) and by a student (`mlff energy`), per molecule relative
+to its molecules alone at their geometries in the box (the interaction energy per molecule). The configurations are the
+student's own liquid at each density (LAMMPS NVT at 300 K, examples/lammps/in.liquid_nvt_frames),
+so the comparison says whether the student follows its teacher in the bulk, density by density:
+where it does, the density the student's NPT finds is the teacher's.
+
+usage: teacher_bulk.py --model MODEL.h5 [--mlff PATH] [--molecules 8] [--boxes 2]
+                       [--densities 0.68,0.78,0.874] [--frames 3] [--python-tblite PY]
+                       [--lmp PATH] [--plugin PATH] [--json FILE]
+Boxes: bench/make_liquid.sh (packmol at 0.874 g/cm3, seeds 1..boxes), the molecules' centres
+scaled with the cell to each density, then the student's NVT at 300 K (FIRE, 1 ps, then a frame
+every 0.25 ps). The teacher runs in the Python that has
+tblite (default: the mlff cache's venv, ~/.cache/mlff/venv-dftd4-4.3.1, where scripts/
+dispersion_d4.py put dftd4; `pip install tblite` there once); it agrees with libxtb on molecules
+(benzene: -432.080443 eV from both). Needs numpy.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+MASS = {"C": 12.011, "H": 1.008}
+TEACHER = r"""
+import sys, json, numpy as np
+from tblite.interface import Calculator
+ANG, HARTREE = 1 / 0.52917721067, 27.211386245988
+Z = {"H": 1, "C": 6}
+out = []
+for el, x, lat in json.load(open(sys.argv[1])):
+    kw = {"lattice": np.array(lat).reshape(3, 3) * ANG, "periodic": np.array([True] * 3)} if lat else {}
+    c = Calculator("GFN2-xTB", np.array([Z[e] for e in el]), np.array(x) * ANG, **kw)
+    c.set("verbosity", 0)
+    out.append(c.singlepoint().get("energy") * HARTREE)
+    print(len(out), out[-1], file=sys.stderr, flush=True)
+json.dump(out, open(sys.argv[2], "w"))
+"""
+
+
+def read_data(path):
+    lines = open(path).read().split("\n")
+    L = float(next(l for l in lines if "xlo" in l).split()[1])
+    i = next(k for k, l in enumerate(lines) if l.startswith("Atoms"))
+    rows = [l.split() for l in lines[i + 2:] if len(l.split()) >= 5]
+    rows.sort(key=lambda r: int(r[0]))
+    el = ["C" if r[1] == "1" else "H" for r in rows]
+    return el, np.array([[float(v) for v in r[2:5]] for r in rows]), L
+
+
+def scaled(el, x, L, factor):
+    """Molecules (12 atoms each, in order) rigid, centres of mass scaled with the cell."""
+    m = np.array([MASS[e] for e in el])
+    y = x.copy()
+    for k in range(0, len(el), 12):
+        c = (m[k:k + 12, None] * x[k:k + 12]).sum(0) / m[k:k + 12].sum()
+        y[k:k + 12] += (factor - 1) * c
+    return y, L * factor
+
+
+def write_xyz(path, frames):
+    with open(path, "w") as f:
+        for el, x, lat in frames:
+            f.write(f"{len(el)}\n")
+            if lat:
+                f.write('Lattice="%s" Properties=species:S:1:pos:R:3 pbc="T T T"\n'
+                        % " ".join(f"{v:.10f}" for v in lat))
+            else:
+                f.write('Properties=species:S:1:pos:R:3 pbc="F F F"\n')
+            for e, p in zip(el, x):
+                f.write(f"{e} {p[0]:.10f} {p[1]:.10f} {p[2]:.10f}\n")
+
+
+LMP_IN = """units metal
+atom_style atomic
+boundary p p p
+read_data {data}
+plugin load {plugin}
+pair_style mlff {model} device cpu
+pair_coeff * * C H
+neighbor 2.0 bin
+neigh_modify every 1 delay 0 check yes
+thermo 500
+min_style fire
+minimize 0.0 0.05 100 1000
+reset_timestep 0
+timestep 0.0005
+velocity all create 300 {seed} mom yes rot no dist gaussian
+fix t all nvt temp 300 300 0.1
+run 2000
+dump d all custom 500 {dump} id element xu yu zu
+dump_modify d element C H sort id format float %.6f
+run {steps}
+"""
+
+
+def write_data(path, el, x, L):
+    with open(path, "w") as f:
+        f.write(f"teacher_bulk box\n\n{len(el)} atoms\n2 atom types\n\n0 {L} xlo xhi\n0 {L} ylo yhi\n"
+                f"0 {L} zlo zhi\n\nMasses\n\n1 12.011\n2 1.008\n\nAtoms # atomic\n\n")
+        for i, (e, p) in enumerate(zip(el, x)):
+            f.write(f"{i + 1} {1 if e == 'C' else 2} {p[0]:.8f} {p[1]:.8f} {p[2]:.8f}\n")
+
+
+def read_frames(path):
+    L = open(path).read().split("\n")
+    i, out = 0, []
+    while i < len(L) and L[i].strip():
+        n = int(L[i])
+        lat = [float(v) for v in L[i + 1].split('Lattice="')[1].split('"')[0].split()]
+        rows = [l.split() for l in L[i + 2:i + 2 + n]]
+        out.append(([r[0] for r in rows], np.array([[float(v) for v in r[1:4]] for r in rows]),
+                    lat))
+        i += n + 2
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--mlff", default=os.path.join(ROOT, "build", "tools", "mlff"))
+    ap.add_argument("--molecules", type=int, default=8)
+    ap.add_argument("--boxes", type=int, default=2)
+    ap.add_argument("--densities", default="0.68,0.78,0.874")
+    ap.add_argument("--frames", type=int, default=3)
+    ap.add_argument("--python-tblite", default=os.path.expanduser(
+        "~/.cache/mlff/venv-dftd4-4.3.1/bin/python"))
+    ap.add_argument("--lmp", default=None)
+    ap.add_argument("--plugin", default=os.path.join(ROOT, "build", "plugin", "mlffplugin.so"))
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    if a.lmp is None:
+        prefix = subprocess.run(["bash", os.path.join(ROOT, "scripts", "setup.sh")],
+                                capture_output=True, text=True).stdout
+        a.lmp = re.search(r"^MLFF_LAMMPS_PREFIX=(.*)$", prefix, re.M).group(1) + "/bin/lmp"
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(os.path.dirname(os.path.dirname(a.lmp)),
+                                                        "lib"))
+    dens = [float(v) for v in a.densities.split(",")]
+    work = tempfile.mkdtemp(prefix="teacher_bulk-")
+    frames, tags = [], []
+    for b in range(a.boxes):
+        data = os.path.join(work, f"box{b}.data")
+        subprocess.run(["bash", os.path.join(HERE, "make_liquid.sh"), str(a.molecules), data,
+                        str(b + 1)], check=True, capture_output=True)
+        el, x, L = read_data(data)
+        for rho in dens:
+            y, Ls = scaled(el, x, L, (0.874 / rho) ** (1 / 3))
+            d2, dump = os.path.join(work, f"b{b}-{rho}.data"), os.path.join(work, f"b{b}-{rho}.dump")
+            write_data(d2, el, y, Ls)
+            inp = os.path.join(work, f"b{b}-{rho}.in")
+            open(inp, "w").write(LMP_IN.format(data=d2, plugin=a.plugin, model=os.path.abspath(
+                a.model), seed=1000 + b, dump=dump, steps=500 * a.frames))
+            subprocess.run([a.lmp, "-screen", "none", "-log", inp + ".log", "-in", inp],
+                           check=True, env=env)
+            xyz = subprocess.run(["bash", os.path.join(HERE, "dump2extxyz.sh"), dump],
+                                 check=True, capture_output=True, text=True).stdout
+            path = os.path.join(work, f"b{b}-{rho}.xyz")
+            open(path, "w").write(xyz)
+            for el2, x2, lat in read_frames(path)[1:]:  # the frames after the first 1 ps
+                frames.append((el2, x2, lat))
+                tags.append((b, rho, "box"))
+                for m in range(0, len(el2), 12):  # each molecule alone
+                    frames.append((el2[m:m + 12], x2[m:m + 12], None))
+                    tags.append((b, rho, "molecule"))
+    xyz = os.path.join(work, "frames.xyz")
+    write_xyz(xyz, frames)
+    p = subprocess.run([a.mlff, "energy", a.model, xyz], capture_output=True, text=True,
+                       check=True)
+    student = [float(v) for v in re.findall(
+        r"^frame \d+: \d+ atoms\s+energy (-?[\d.]+(?:[eE][-+]?\d+)?) eV", p.stdout, re.M)]
+    jin, jout, script = (os.path.join(work, n) for n in ("in.json", "out.json", "teacher.py"))
+    json.dump([(el, np.asarray(x).tolist(), lat) for el, x, lat in frames], open(jin, "w"))
+    open(script, "w").write(TEACHER)
+    subprocess.run([a.python_tblite, script, jin, jout], check=True,
+                   env=dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2")))
+    teacher = json.load(open(jout))
+    assert len(student) == len(teacher) == len(frames)
+    rows, n = {}, a.molecules
+    k = 0
+    while k < len(frames):
+        b, rho, _ = tags[k]
+        es = student[k] - sum(student[k + 1:k + 1 + n])
+        et = teacher[k] - sum(teacher[k + 1:k + 1 + n])
+        rows.setdefault(rho, []).append({"box": b, "student_meV": 1000 * es / n,
+                                         "teacher_meV": 1000 * et / n})
+        k += 1 + n
+    res = {"source": "bench/teacher_bulk.py (issue 21)", "model": a.model,
+           "molecules": a.molecules, "boxes": a.boxes, "frames_per_box": a.frames,
+           "teacher": "GFN2-xTB, tblite (periodic)", "per_density": []}
+    print("interaction energy per molecule in the student's own liquid (meV/molecule):")
+    print(f"{'g/cm3':>6} {'frames':>6} {'teacher':>9} {'student':>9} {'student-teacher':>16} {'MAE':>6}")
+    for rho in dens:
+        r = rows[rho]
+        t = np.mean([q["teacher_meV"] for q in r])
+        s = np.mean([q["student_meV"] for q in r])
+        mae = np.mean([abs(q["student_meV"] - q["teacher_meV"]) for q in r])
+        res["per_density"].append({"density": rho, "frames": len(r), "teacher_meV_per_molecule": t,
+                                   "student_meV_per_molecule": s, "mae_meV_per_molecule": mae,
+                                   "frames_detail": r})
+        print(f"{rho:6.3f} {len(r):6d} {t:9.1f} {s:9.1f} {s - t:+16.1f} {mae:6.1f}")
+    if a.json:
+        json.dump(res, open(a.json, "w"), indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
