@@ -66,6 +66,11 @@ sed -n 2p "$dir/f2_conv.xyz" | grep -q 'Lattice="18.6 0 0 0 18.6 0 0 0 18.6" .*p
 sed -n '3,$p' "$dir/f2_conv.xyz" | awk '{ printf "%s %.4f %.4f %.4f\n", $1, $2, $3, $4 }' >"$dir/a.txt"
 sed -n '3,$p' "$dir/f2.xyz" | awk '{ printf "%s %.4f %.4f %.4f\n", $1, $2, $3, $4 }' >"$dir/b.txt"
 cmp -s "$dir/a.txt" "$dir/b.txt" || fail "dump2extxyz.sh moved atoms"
+# to stdout, appended twice: two frames (opening /dev/stdout with > truncated the first)
+rm -f "$dir/twice.xyz"
+bash "$conv" "$dir/f2.dump" >>"$dir/twice.xyz" && bash "$conv" "$dir/f2.dump" >>"$dir/twice.xyz" ||
+  fail "dump2extxyz.sh to stdout failed"
+[ "$(grep -c Lattice "$dir/twice.xyz")" = 2 ] || fail "dump2extxyz.sh >> kept $(grep -c Lattice "$dir/twice.xyz") frames of 2"
 awk 'NR == 10 { print "2" substr($0, 2); next } { print }' "$dir/f2.dump" >"$dir/unsorted.dump"
 bash "$conv" "$dir/unsorted.dump" "$dir/unsorted.xyz" 2>"$dir/unsorted.err" && fail "unsorted dump accepted"
 grep -q "unsorted.dump, line 10: atom ids not 1..N in order (add: dump_modify ID sort id)" \
