@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# device_liquid.sh MODEL LABEL [FRAMES_PS] — on the GPU machine, from the repository root, with
+# device_liquid.sh MODEL LABEL [FRAMES_PS [EQ_PS [PROD_PS]]] — on the GPU machine, from the repository root, with
 # the bundle of scripts/device_bundle.sh (.device/, or .device.tar.xz unpacked here) and the boxes
 # of .devdata/ carried: a student's liquid, watched and then validated (issue 21).
 #   1. its own MD of the 1,024-molecule liquid (.devdata/liquid12288.data): examples/lammps/
 #      in.liquid_frames, NPT at 300 K for FRAMES_PS ps (default 5), a frame every 100 fs, stopped
 #      where it heats past 1000 K; the frames come back as $OUT/LABEL-frames.xyz.xz (extended XYZ,
 #      for `mlff label --frames` here) with the log;
-#   2. when it held: bench/validate_liquid.sh (20 + 100 ps NPT, the gas run, RDFs), its JSON in
+#   2. when it held: bench/validate_liquid.sh (EQ_PS + PROD_PS NPT, default 20 + 100 ps, the gas
+#      run, RDFs; a packed box first expands, then re-densifies over ~100 ps), its JSON in
 #      $OUT (<gpu>-<date>-liquid-LABEL-gpu-fp32-1024.json) and its plots in $OUT/LABEL-plots.tar.
 # Logs: $OUT/LABEL-logs.tar.xz.
 set -uo pipefail
-model=${1:?usage: device_liquid.sh MODEL LABEL [FRAMES_PS]} label=${2:?label} frames_ps=${3:-5}
+model=${1:?usage: device_liquid.sh MODEL LABEL [FRAMES_PS [EQ_PS [PROD_PS]]]} label=${2:?label}
+frames_ps=${3:-5} eq_ps=${4:-20} prod_ps=${5:-100}
 out=${OUT:-/tmp/out}
 mkdir -p "$out"
 [ -x .device/bin/lmp ] || tar xJf .device.tar.xz || exit 3
@@ -39,6 +41,7 @@ if [ "$held" = 1 ]; then
   t0=$SECONDS
   bash bench/validate_liquid.sh --model "$model" --data .devdata/liquid12288.data --device gpu \
     --threads 8 --machine "$gpu" --label "$label-gpu-fp32-1024" --results "$out" \
+    --eq-ps "$eq_ps" --prod-ps "$prod_ps" \
     --work "$work/validation"
   echo "validation: exit $?, $((SECONDS - t0)) s"
   (cd "$work/validation" && tar cf "$out/$label-plots.tar" ./*.png 2>/dev/null)
