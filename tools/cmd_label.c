@@ -142,8 +142,8 @@ static const char HELP[] =
     "  --chunk N            structures per write (default 50)\n"
     "  --jobs N             worker processes (default: the number of CPUs)\n"
     "Every structure's source records where it came from: md300, nm, dimer, far_dimer,\n"
-    "trimer, tetramer, droplet, relaxed, liquid, liquid_md. Progress (done/total, rate, ETA, phase) goes\n"
-    "to stderr.\n";
+    "trimer, tetramer, droplet, relaxed, liquid, liquid_md. Progress (done/total, rate, ETA,\n"
+    "phase) goes to stderr.\n";
 
 /* ---- the plan ------------------------------------------------------------------------------- */
 
