@@ -145,6 +145,11 @@ if liquid:
         checks.append(("liquid density, NPT 300 K 1 atm", dev, 5,
                        f"% from {exp['density']} g/cm³ (got {dn['mean']:.4f} ± {dn['se']:.4f}, "
                        f"drift {dn.get('drift_pct', float('nan')):+.2f} % over production)"))
+    if dn.get("drift_pct") is not None:
+        limit = (liquid.get("limits") or {}).get("density_drift_pct", 1.0)
+        checks.append(("liquid density stable (drift over production)", abs(dn["drift_pct"]),
+                       limit, f"% over {liquid['liquid'].get('production_ps', '?')} ps "
+                       f"(first {dn['first']:.4f}, last {dn['last']:.4f} g/cm³)"))
     dh = liquid.get("dhvap") or {}
     if exp.get("dhvap") and dh.get("dhvap_kJmol") is not None:
         dev = 100 * abs(dh["dhvap_kJmol"] - exp["dhvap"]) / exp["dhvap"]
