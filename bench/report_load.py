@@ -9,6 +9,7 @@ import os
 import re
 
 from report_fmt import is_num
+from report_liquid import is_dimers, is_liquid
 
 GPU_NAMES = re.compile(r"^(h100|h200|a100|a10|l4|l40s?|v100|t4|rtx\w*|gh200|b200|mi\d+\w*|gpu)$",
                        re.I)
@@ -44,10 +45,10 @@ class Src:
         d = self.data
         if d.get("kind") in ("scaling", "stages"):
             return d["kind"]
-        if isinstance(d.get("liquid"), dict) and "experiment" in d and "verdict" in d:
-            return "liquid"  # bench/validate_liquid.py (before the NVE test: it has a verdict too)
-        if isinstance(d.get("curves"), dict) and isinstance(d.get("overall"), dict):
-            return "dimers"  # bench/dimer_curves.py
+        if is_liquid(d):  # bench/validate_liquid.py (before the NVE test: it has a verdict too)
+            return "liquid"
+        if is_dimers(d):  # bench/dimer_curves.py
+            return "dimers"
         if "verdict" in d and ("criteria" in d or "series" in d or "error" in d):
             return "nve"
         if "peers" in self.fkind or "peers" in d or "potentials" in d:

@@ -29,7 +29,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-MASS = {"C": 12.011, "H": 1.008}
+sys.path.insert(0, HERE)
+from validate_data import masses_of, write_data  # noqa: E402
 TEACHER = r"""
 import sys, json, numpy as np
 from tblite.interface import Calculator
@@ -58,7 +59,7 @@ def read_data(path):
 
 def scaled(el, x, L, factor):
     """Molecules (12 atoms each, in order) rigid, centres of mass scaled with the cell."""
-    m = np.array([MASS[e] for e in el])
+    m = np.array(masses_of(el))
     y = x.copy()
     for k in range(0, len(el), 12):
         c = (m[k:k + 12, None] * x[k:k + 12]).sum(0) / m[k:k + 12].sum()
@@ -100,14 +101,6 @@ dump d all custom 500 {dump} id element xu yu zu
 dump_modify d element C H sort id format float %.6f
 run {steps}
 """
-
-
-def write_data(path, el, x, L):
-    with open(path, "w") as f:
-        f.write(f"teacher_bulk box\n\n{len(el)} atoms\n2 atom types\n\n0 {L} xlo xhi\n0 {L} ylo yhi\n"
-                f"0 {L} zlo zhi\n\nMasses\n\n1 12.011\n2 1.008\n\nAtoms # atomic\n\n")
-        for i, (e, p) in enumerate(zip(el, x)):
-            f.write(f"{i + 1} {1 if e == 'C' else 2} {p[0]:.8f} {p[1]:.8f} {p[2]:.8f}\n")
 
 
 def read_frames(path):
@@ -154,7 +147,8 @@ def main():
         for rho in dens:
             y, Ls = scaled(el, x, L, (0.874 / rho) ** (1 / 3))
             d2, dump = os.path.join(work, f"b{b}-{rho}.data"), os.path.join(work, f"b{b}-{rho}.dump")
-            write_data(d2, el, y, Ls)
+            write_data(d2, "teacher_bulk box", ["C", "H"], [1 if e == "C" else 2 for e in el], y,
+                       [0, 0, 0], [Ls] * 3)
             inp = os.path.join(work, f"b{b}-{rho}.in")
             open(inp, "w").write(LMP_IN.format(data=d2, plugin=a.plugin, model=os.path.abspath(
                 a.model), seed=1000 + b, dump=dump, steps=500 * a.frames))

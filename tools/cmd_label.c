@@ -860,6 +860,16 @@ static int parse_range(const char *s, long long *lo, long long *hi) {
   return cli_parse_count(a, lo) && cli_parse_count(dash + 1, hi) && *lo <= *hi;
 }
 
+/* "LO-HI", two numbers: 1, or 0 when s is not two numbers LO <= HI (as parse_range, not counts). */
+static int parse_scale_range(const char *s, double *lo, double *hi) {
+  const char *dash = strchr(s, '-');
+  char *end1, *end2;
+  if (!dash || dash == s) return 0;
+  *lo = strtod(s, &end1);
+  *hi = strtod(dash + 1, &end2);
+  return end1 == dash && end2 != dash + 1 && !*end2 && *lo <= *hi;
+}
+
 static int parse_args(int argc, char **argv, plan *p) {
   p->n_md = 1000;
   p->interval = 40;
@@ -928,13 +938,8 @@ static int parse_args(int argc, char **argv, plan *p) {
         return cli_usage_error("label", USAGE, "--liquid-density needs a density in g/cm3 "
                                "(0.05-25), not '%s'", argv[i]);
     } else if (!strcmp(a, "--liquid-contact") && has_value) {
-      char *dash = strchr(argv[++i], '-'), *end1 = NULL, *end2 = NULL;
-      if (dash) {
-        p->contact_lo = strtod(argv[i], &end1);
-        p->contact_hi = strtod(dash + 1, &end2);
-      }
-      if (!dash || end1 != dash || *end2 || !(p->contact_lo >= 0.3) ||
-          !(p->contact_hi >= p->contact_lo) || !(p->contact_hi <= 2))
+      if (!parse_scale_range(argv[++i], &p->contact_lo, &p->contact_hi) ||
+          !(p->contact_lo >= 0.3) || !(p->contact_hi <= 2))
         return cli_usage_error("label", USAGE, "--liquid-contact needs LO-HI, two scales of the "
                                "2.0 A contact with 0.3 <= LO <= HI <= 2, not '%s'", argv[i]);
     } else if (!strcmp(a, "--relaxed-molecules") && has_value) {
