@@ -6,7 +6,9 @@
 #   1. step 0 of the 12,288-atom liquid, GPU against CPU (energy, pressure): the same numbers;
 #   2. the cost: the 49,152-atom liquid, FP16 and FP32, 8 host threads, with and without the
 #      term, interleaved repeats; LAMMPS's "Loop time" per step.
-# Writes $OUT/<gpu>-<date>-dispersion.json and logs under $OUT/logs.
+# With MODEL the same model's pair term alone and MODEL_DISP with the three-body term too, it
+# measures that term instead; LABEL (default "dispersion") names the JSON.
+# Writes $OUT/<gpu>-<date>-LABEL.json and logs under $OUT/logs.
 set -uo pipefail
 out=${OUT:-/tmp/out}
 mkdir -p "$out/logs"
@@ -42,9 +44,9 @@ for rep in 1 2 3; do
     done
   done
 done
-python3 - "$out" "$gpu" "$eg" "$pg" "$ec" "$pc" <<'PY'
+python3 - "$out" "$gpu" "$eg" "$pg" "$ec" "$pc" "${LABEL:-dispersion}" "$model" "$model_disp" <<'PY'
 import glob, json, os, re, statistics, sys, time
-out, gpu, eg, pg, ec, pc = sys.argv[1:7]
+out, gpu, eg, pg, ec, pc, label, model, model_disp = sys.argv[1:10]
 def loop_us(path):
     t = None
     for l in open(path):
@@ -57,7 +59,7 @@ for fp in ("no", "yes"):
         ts = [loop_us(p) for p in sorted(glob.glob(f"{out}/logs/cost_{m}_fp16{fp}_*.log"))]
         ts = [t for t in ts if t]
         cases[f"{m}_fp16_{fp}"] = {"us_per_step": ts, "median": statistics.median(ts) if ts else None}
-res = {"machine": gpu, "date": time.strftime("%Y-%m-%d"),
+res = {"machine": gpu, "date": time.strftime("%Y-%m-%d"), "model": model, "model_disp": model_disp,
        "step0_12288": {"gpu": {"pe_eV": float(eg), "press_bar": float(pg)},
                        "cpu": {"pe_eV": float(ec), "press_bar": float(pc)},
                        "pe_rel_diff": abs(float(eg) - float(ec)) / abs(float(ec))},
@@ -68,5 +70,5 @@ for fp in ("no", "yes"):
         res[f"dispersion_share_fp16_{fp}"] = (b - a) / b
         print(f"fp16 {fp}: {a:.1f} us/step without, {b:.1f} with; the term is {100 * (b - a) / b:.1f} % of the step")
 print(f"step 0: pe GPU {eg} CPU {ec} (rel. diff {res['step0_12288']['pe_rel_diff']:.2e}); press GPU {pg} CPU {pc}")
-json.dump(res, open(f"{out}/{gpu}-{res['date']}-dispersion.json", "w"), indent=1)
+json.dump(res, open(f"{out}/{gpu}-{res['date']}-{label}.json", "w"), indent=1)
 PY

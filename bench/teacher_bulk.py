@@ -5,7 +5,9 @@ tblite: libxtb 6.5.1 has no periodic GFN2) and by a student (`mlff energy`), per
 to its molecules alone at their geometries in the box (the interaction energy per molecule). The configurations are the
 student's own liquid at each density (LAMMPS NVT at 300 K, examples/lammps/in.liquid_nvt_frames),
 so the comparison says whether the student follows its teacher in the bulk, density by density:
-where it does, the density the student's NPT finds is the teacher's.
+where it does, the density the student's NPT finds is the teacher's. The teacher's D4 dispersion
+(dftd4, GFN2's damping) is reported too, split into its two-body part and its three-body (ATM,
+s9 5) part: the latter is the many-body repulsion a pairwise term cannot carry.
 
 usage: teacher_bulk.py --model MODEL.h5 [--mlff PATH] [--molecules 8] [--boxes 2]
                        [--densities 0.68,0.78,0.874] [--frames 3] [--python-tblite PY]
@@ -34,14 +36,20 @@ from validate_data import masses_of, write_data  # noqa: E402
 TEACHER = r"""
 import sys, json, numpy as np
 from tblite.interface import Calculator
+from dftd4.interface import DampingParam, DispersionModel
 ANG, HARTREE = 1 / 0.52917721067, 27.211386245988
 Z = {"H": 1, "C": 6}
 out = []
 for el, x, lat in json.load(open(sys.argv[1])):
     kw = {"lattice": np.array(lat).reshape(3, 3) * ANG, "periodic": np.array([True] * 3)} if lat else {}
-    c = Calculator("GFN2-xTB", np.array([Z[e] for e in el]), np.array(x) * ANG, **kw)
+    z, xb = np.array([Z[e] for e in el]), np.array(x) * ANG
+    c = Calculator("GFN2-xTB", z, xb, **kw)
     c.set("verbosity", 0)
-    out.append(c.singlepoint().get("energy") * HARTREE)
+    # and GFN2's dispersion alone (D4, its damping), two-body and with its three-body term
+    d4 = DispersionModel(z, xb, **kw)
+    disp = [d4.get_dispersion(DampingParam(s6=1.0, s8=2.7, a1=0.52, a2=5.0, s9=s9),
+                              grad=False)["energy"] * HARTREE for s9 in (0.0, 5.0)]
+    out.append([c.singlepoint().get("energy") * HARTREE, disp[0], disp[1] - disp[0]])
     print(len(out), out[-1], file=sys.stderr, flush=True)
 json.dump(out, open(sys.argv[2], "w"))
 """
@@ -175,31 +183,40 @@ def main():
     open(script, "w").write(TEACHER)
     subprocess.run([a.python_tblite, script, jin, jout], check=True,
                    env=dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2")))
-    teacher = json.load(open(jout))
-    assert len(student) == len(teacher) == len(frames)
+    got = json.load(open(jout))
+    assert len(student) == len(got) == len(frames)
     rows, n = {}, a.molecules
     k = 0
     while k < len(frames):
         b, rho, _ = tags[k]
         es = student[k] - sum(student[k + 1:k + 1 + n])
-        et = teacher[k] - sum(teacher[k + 1:k + 1 + n])
+        # the teacher's, and its D4 two- and three-body parts
+        et, e2, e3 = (got[k][q] - sum(g[q] for g in got[k + 1:k + 1 + n]) for q in range(3))
         rows.setdefault(rho, []).append({"box": b, "student_meV": 1000 * es / n,
-                                         "teacher_meV": 1000 * et / n})
+                                         "teacher_meV": 1000 * et / n,
+                                         "teacher_d4_two_body_meV": 1000 * e2 / n,
+                                         "teacher_d4_three_body_meV": 1000 * e3 / n})
         k += 1 + n
     res = {"source": "bench/teacher_bulk.py (issue 21)", "model": a.model,
            "molecules": a.molecules, "boxes": a.boxes, "frames_per_box": a.frames,
            "teacher": "GFN2-xTB, tblite (periodic)", "per_density": []}
     print("interaction energy per molecule in the student's own liquid (meV/molecule):")
-    print(f"{'g/cm3':>6} {'frames':>6} {'teacher':>9} {'student':>9} {'student-teacher':>16} {'MAE':>6}")
+    print(f"{'g/cm3':>6} {'frames':>6} {'teacher':>9} {'student':>9} {'student-teacher':>16} "
+          f"{'MAE':>6}   teacher's D4: {'2-body':>7} {'3-body':>7}")
     for rho in dens:
         r = rows[rho]
         t = np.mean([q["teacher_meV"] for q in r])
         s = np.mean([q["student_meV"] for q in r])
         mae = np.mean([abs(q["student_meV"] - q["teacher_meV"]) for q in r])
+        d2 = np.mean([q["teacher_d4_two_body_meV"] for q in r])
+        d3 = np.mean([q["teacher_d4_three_body_meV"] for q in r])
         res["per_density"].append({"density": rho, "frames": len(r), "teacher_meV_per_molecule": t,
                                    "student_meV_per_molecule": s, "mae_meV_per_molecule": mae,
+                                   "teacher_d4_two_body_meV_per_molecule": d2,
+                                   "teacher_d4_three_body_meV_per_molecule": d3,
                                    "frames_detail": r})
-        print(f"{rho:6.3f} {len(r):6d} {t:9.1f} {s:9.1f} {s - t:+16.1f} {mae:6.1f}")
+        print(f"{rho:6.3f} {len(r):6d} {t:9.1f} {s:9.1f} {s - t:+16.1f} {mae:6.1f}   "
+              f"{'':14}{d2:7.1f} {d3:7.1f}")
     if a.json:
         json.dump(res, open(a.json, "w"), indent=1)
     return 0

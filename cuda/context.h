@@ -142,6 +142,9 @@ struct mlff_cuda {
   int *d_disp_n, *d_disp_j; /* [disp_cap_atoms], [disp_cap_atoms][disp_max] */
   int disp_cap_atoms, disp_max;
   int *d_disp_over, *h_disp_over; /* the largest count that did not fit (pinned host copy) */
+  /* its three-body term (none when disp3_rc is 0): per pair of species w, r0 (see mlff_cuda.h) */
+  float disp3_rc, disp3_alp;
+  float2 *d_disp3_coef;
 };
 
 /* ---- context.cu ------------------------------------------------------------------------- */

@@ -68,6 +68,129 @@ __global__ void __launch_bounds__(32 * DISP_WARPS)
   }
 }
 
+/* The three-body (ATM) term, as dispersion.c's mlff_disp_triples: one warp per local atom i.
+ * Its neighbours within the three-body cutoff are first gathered from its list into the warp's
+ * shared memory (relative position, squared distance, species); then the lanes share its pairs
+ * (j, k): each triple with r_jk in range gives i a third of its energy and virial and its whole
+ * force -de/dx_i, so each triple, found from each of its atoms, is counted once and no atom
+ * writes another's. An atom with more neighbours than fit reads them from its list instead. */
+#define DISP3_WARPS 4
+#define DISP3_CAP 512
+
+struct Disp3Acc {
+  float a[10]; /* e, f[3], w[6] */
+};
+
+__device__ __forceinline__ void disp3_triple(float4 dj, int sj, float4 dk, int sk, int si,
+                                             const float2 *cs, int ns, float rc2, float alp3,
+                                             Disp3Acc &acc) {
+  const float3 djk = make_float3(dk.x - dj.x, dk.y - dj.y, dk.z - dj.z);
+  const float a = dj.w, b = dk.w, c = djk.x * djk.x + djk.y * djk.y + djk.z * djk.z;
+  if (c >= rc2 || c == 0.f) return;
+  const float2 pij = cs[si * ns + sj], pik = cs[si * ns + sk], pjk = cs[sj * ns + sk];
+  const float c9 = pij.x * pik.x * pjk.x;
+  const float r1 = sqrtf(a * b * c), ir1 = 1.f / r1, ir3 = ir1 * ir1 * ir1, ir5 = ir3 * ir1 * ir1;
+  const float u = a + c - b, v = a - c + b, t = -a + c + b, uvt = u * v * t;
+  const float ang = 0.375f * uvt * ir5 + ir3;
+  const float q = exp2f(alp3 * __log2f(pij.y * pik.y * pjk.y * ir1));
+  const float fd = 1.f / (1.f + 6.f * q), fq = fd * fd * 3.f * q * alp3;
+  const float ia = 1.f / a, ib = 1.f / b, ic = 1.f / c;
+  const float ga = c9 * ((0.375f * (v * t + u * t - u * v - 2.5f * uvt * ia) * ir5 - 1.5f * ia * ir3) * fd + ang * fq * ia);
+  const float gb = c9 * ((0.375f * (-v * t + u * t + u * v - 2.5f * uvt * ib) * ir5 - 1.5f * ib * ir3) * fd + ang * fq * ib);
+  const float gc = c9 * ((0.375f * (v * t - u * t + u * v - 2.5f * uvt * ic) * ir5 - 1.5f * ic * ir3) * fd + ang * fq * ic);
+  acc.a[0] += c9 * ang * fd * (1.f / 3.f);
+  acc.a[1] += 2.f * (ga * dj.x + gb * dk.x);
+  acc.a[2] += 2.f * (ga * dj.y + gb * dk.y);
+  acc.a[3] += 2.f * (ga * dj.z + gb * dk.z);
+  const float h0 = -2.f / 3.f * ga, h1 = -2.f / 3.f * gb, h2 = -2.f / 3.f * gc;
+  acc.a[4] += h0 * dj.x * dj.x + h1 * dk.x * dk.x + h2 * djk.x * djk.x;
+  acc.a[5] += h0 * dj.y * dj.y + h1 * dk.y * dk.y + h2 * djk.y * djk.y;
+  acc.a[6] += h0 * dj.z * dj.z + h1 * dk.z * dk.z + h2 * djk.z * djk.z;
+  acc.a[7] += h0 * dj.x * dj.y + h1 * dk.x * dk.y + h2 * djk.x * djk.y;
+  acc.a[8] += h0 * dj.x * dj.z + h1 * dk.x * dk.z + h2 * djk.x * djk.z;
+  acc.a[9] += h0 * dj.y * dj.z + h1 * dk.y * dk.z + h2 * djk.y * djk.z;
+}
+
+/* entry k of atom i's list as (x_j - x_i, r^2) and species, or species -1 when out of range */
+__device__ __forceinline__ float4 disp3_entry(const float4 *pos, const int *list, int k, float4 p,
+                                              float rc2, int *sp) {
+  const float4 q = pos[list[k]];
+  const float4 d = make_float4(q.x - p.x, q.y - p.y, q.z - p.z, 0.f);
+  const float r2 = d.x * d.x + d.y * d.y + d.z * d.z;
+  *sp = (q.w < 0.f || r2 >= rc2 || r2 == 0.f) ? -1 : (int)q.w;
+  return make_float4(d.x, d.y, d.z, r2);
+}
+
+__global__ void __launch_bounds__(32 * DISP3_WARPS)
+    k_dispersion3(const char *stage, int n_local, float rc, float alp3, int n_species,
+                  const float2 *coef, int max_disp, const int *disp_n, const int *disp_j,
+                  float *force, float *eatom, float *vatom, double *sums) {
+  __shared__ float2 cs[MLFF_CUDA_MAX_ELEMENTS * MLFF_CUDA_MAX_ELEMENTS];
+  __shared__ float4 nb[DISP3_WARPS][DISP3_CAP];
+  __shared__ int nsp[DISP3_WARPS][DISP3_CAP];
+  __shared__ float part[DISP3_WARPS][7];
+  for (int k = threadIdx.x; k < n_species * n_species; k += blockDim.x) cs[k] = coef[k];
+  __syncthreads();
+  const int lane = threadIdx.x % 32, w = threadIdx.x / 32;
+  const int i = blockIdx.x * DISP3_WARPS + w;
+  const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
+  const float rc2 = rc * rc;
+  Disp3Acc acc = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0}};
+  const int si = i < n_local ? (int)pos[i].w : -1;
+  if (si >= 0) {
+    const float4 p = pos[i];
+    const int n = disp_n[i];
+    const int *list = disp_j + (size_t)i * max_disp;
+    int m = 0; /* gather the neighbours in range, in list order */
+    for (int k0 = 0; k0 < n; k0 += 32) {
+      int sj = -1;
+      float4 d = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (k0 + lane < n) d = disp3_entry(pos, list, k0 + lane, p, rc2, &sj);
+      const unsigned in = __ballot_sync(0xffffffffu, sj >= 0);
+      const int slot = m + __popc(in & ((1u << lane) - 1u));
+      if (sj >= 0 && slot < DISP3_CAP) nb[w][slot] = d, nsp[w][slot] = sj;
+      m += __popc(in);
+    }
+    __syncwarp();
+    if (m <= DISP3_CAP) {
+      for (int j = 0; j < m - 1; j++) {
+        const float4 dj = nb[w][j];
+        const int sj = nsp[w][j];
+        for (int k = j + 1 + lane; k < m; k += 32)
+          disp3_triple(dj, sj, nb[w][k], nsp[w][k], si, cs, n_species, rc2, alp3, acc);
+      }
+    } else { /* too many to gather: the same sums from the list itself */
+      for (int j = 0; j < n; j++) {
+        int sj, sk;
+        const float4 dj = disp3_entry(pos, list, j, p, rc2, &sj);
+        if (sj < 0) continue;
+        for (int k = j + 1 + lane; k < n; k += 32) {
+          const float4 dk = disp3_entry(pos, list, k, p, rc2, &sk);
+          if (sk >= 0) disp3_triple(dj, sj, dk, sk, si, cs, n_species, rc2, alp3, acc);
+        }
+      }
+    }
+  }
+  for (int q = 0; q < 10; q++)
+    for (int off = 16; off; off >>= 1) acc.a[q] += __shfl_xor_sync(0xffffffffu, acc.a[q], off);
+  if (lane == 0) {
+    if (si >= 0) { /* after the pair term's kernel, in stream order: i is this warp's alone */
+      for (int x = 0; x < 3; x++) force[3 * (size_t)i + x] += acc.a[1 + x];
+      eatom[i] += acc.a[0];
+      if (vatom)
+        for (int q = 0; q < 6; q++) vatom[6 * (size_t)i + q] += acc.a[4 + q];
+    }
+    part[w][0] = acc.a[0];
+    for (int q = 0; q < 6; q++) part[w][1 + q] = acc.a[4 + q];
+  }
+  __syncthreads();
+  if (threadIdx.x < 7) {
+    double s = 0.0;
+    for (int k = 0; k < DISP3_WARPS; k++) s += part[k][threadIdx.x];
+    atomicAdd(&sums[threadIdx.x], s);
+  }
+}
+
 mlff_cuda_status dispersion_setup(mlff_cuda *g, const mlff_cuda_model *m) {
   g->disp_rc = (float)m->disp_cutoff;
   if (g->disp_rc <= 0.f) return MLFF_CUDA_OK;
@@ -86,6 +209,19 @@ mlff_cuda_status dispersion_setup(mlff_cuda *g, const mlff_cuda_model *m) {
     return fail(g, MLFF_CUDA_ERR_DEVICE, "cannot set up the dispersion term on the GPU");
   }
   *g->h_disp_over = 0;
+  g->disp3_rc = (float)m->disp3_cutoff;
+  g->disp3_alp = (float)m->disp3_alp;
+  if (g->disp3_rc > 0.f) {
+    float2 c3[MLFF_CUDA_MAX_ELEMENTS * MLFF_CUDA_MAX_ELEMENTS];
+    for (int a = 0; a < ns; a++)
+      for (int b = 0; b < ns; b++)
+        c3[a * ns + b] = make_float2((float)m->disp3_w[a][b], (float)m->disp3_r0[a][b]);
+    if (cudaMalloc(&g->d_disp3_coef, sizeof c3) != cudaSuccess ||
+        cudaMemcpy(g->d_disp3_coef, c3, sizeof c3, cudaMemcpyHostToDevice) != cudaSuccess) {
+      cudaGetLastError();
+      return fail(g, MLFF_CUDA_ERR_DEVICE, "cannot set up the three-body dispersion on the GPU");
+    }
+  }
   /* its pairs come from its own list, which the one-kernel paths do not make */
   g->no_fused = 1;
   return MLFF_CUDA_OK;
@@ -93,6 +229,7 @@ mlff_cuda_status dispersion_setup(mlff_cuda *g, const mlff_cuda_model *m) {
 
 void dispersion_free(mlff_cuda *g) {
   cudaFree(g->d_disp_coef);
+  cudaFree(g->d_disp3_coef);
   cudaFree(g->d_disp_n);
   cudaFree(g->d_disp_j);
   cudaFree(g->d_disp_over);
@@ -127,4 +264,12 @@ void enqueue_dispersion(mlff_cuda *g, int n_local, int want_vatom) {
       g->d_stage, n_local, g->disp_rc, g->n_elements, g->d_disp_coef, g->disp_max, g->d_disp_n,
       g->d_disp_j, g->d_force, g->d_eatom, want_vatom ? g->d_vatom : nullptr, g->d_sums);
   mark(g, "dispersion");
+  if (g->disp3_rc > 0.f) {
+    const int blocks3 = (n_local + DISP3_WARPS - 1) / DISP3_WARPS;
+    k_dispersion3<<<blocks3, 32 * DISP3_WARPS, 0, g->stream>>>(
+        g->d_stage, n_local, g->disp3_rc, g->disp3_alp / 3.f, g->n_elements, g->d_disp3_coef,
+        g->disp_max, g->d_disp_n, g->d_disp_j, g->d_force, g->d_eatom,
+        want_vatom ? g->d_vatom : nullptr, g->d_sums);
+    mark(g, "dispersion three-body");
+  }
 }

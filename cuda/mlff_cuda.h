@@ -63,6 +63,13 @@ typedef struct {
   double disp_c8[MLFF_CUDA_MAX_ELEMENTS][MLFF_CUDA_MAX_ELEMENTS];
   double disp_r0_6[MLFF_CUDA_MAX_ELEMENTS][MLFF_CUDA_MAX_ELEMENTS];
   double disp_r0_8[MLFF_CUDA_MAX_ELEMENTS][MLFF_CUDA_MAX_ELEMENTS];
+  /* Its three-body (ATM) term, none when disp3_cutoff is 0: over triples with all sides within
+   * disp3_cutoff (Å), e = w_ab w_ac w_bc (3 cos cos cos + 1) / (r_ab r_ac r_bc)^3 / (1 + 6
+   * (r0_ab r0_ac r0_bc / (r_ab r_ac r_bc))^(alp/3)): C9 = s9 sqrt(C6 C6 C6 / Eh) split into
+   * per-pair factors w = (s9 / sqrt(Eh))^(1/3) sqrt(C6) (eV^(1/3) Å^3), r0 the damping radius. */
+  double disp3_cutoff, disp3_alp;
+  double disp3_w[MLFF_CUDA_MAX_ELEMENTS][MLFF_CUDA_MAX_ELEMENTS];
+  double disp3_r0[MLFF_CUDA_MAX_ELEMENTS][MLFF_CUDA_MAX_ELEMENTS];
 } mlff_cuda_model;
 
 typedef struct {

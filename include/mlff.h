@@ -130,6 +130,12 @@ typedef struct {
   int tail;              /* add the mean-field tail beyond the cutoff */
   double c6[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS]; /* eV Å^6, by species, symmetric */
   double c8[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS]; /* eV Å^8, by species, symmetric */
+  /* Three-body Axilrod–Teller–Muto term of D3/D4, off when s9 is 0: over triples with all three
+   * distances within cutoff3 (Å, at most cutoff),
+   *   e = C9 (3 cos a cos b cos c + 1) / (r_ij r_ik r_jk)^3 / (1 + 6 (R0_ij R0_ik R0_jk /
+   *       (r_ij r_ik r_jk))^(alp/3)),  C9 = s9 sqrt(C6_ij C6_ik C6_jk / Eh)  (C6 in eV Å^6),
+   * R0 as above; D4 takes alp 16 and GFN2-xTB s9 5. No tail beyond cutoff3. */
+  double s9, alp, cutoff3;
 } mlff_dispersion_params;
 /* Give m a dispersion term (copied; checked: finite, coefficients >= 0 and symmetric), or take
  * it away (p NULL). The model's calcs must be created after the change. */

@@ -207,6 +207,9 @@ void PairMLFF::settings(int narg, char **arg)
       utils::logmesg(lmp, "pair_style mlff: long-range dispersion to {:.4g} Å with its mean-field "
                      "tail beyond (as pair_modify tail yes)\n", disp->cutoff);
   }
+  if (disp && disp->s9 > 0 && comm->me == 0)    // no tail for it: say where it stops
+    utils::logmesg(lmp, "pair_style mlff: three-body dispersion (s9 {:.4g}) over triples within "
+                   "{:.4g} Å, no tail beyond\n", disp->s9, disp->cutoff3);
   create_calc();
 }
 

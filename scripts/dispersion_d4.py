@@ -73,8 +73,12 @@ def main():
     ap.add_argument("--s8", type=float, default=2.7)
     ap.add_argument("--a1", type=float, default=0.52)
     ap.add_argument("--a2-bohr", type=float, default=5.0)
-    ap.add_argument("--s9", type=float, default=5.0,
-                    help="three-body weight of the reference's comparison only (GFN2: 5)")
+    ap.add_argument("--s9", type=float, default=5.0, help="three-body weight (GFN2: 5)")
+    ap.add_argument("--three-body", choices=["yes", "no"], default="yes",
+                    help="put D4's three-body (ATM) term into the model (default yes)")
+    ap.add_argument("--cutoff3", type=float, default=8.0,
+                    help="Å, the three-body term's cutoff on all three sides (default 8)")
+    ap.add_argument("--alp", type=float, default=16.0, help="three-body damping exponent (D4: 16)")
     a = ap.parse_args()
     if os.environ.get("MLFF_DISPERSION_IN_VENV") != "1":
         env = dict(os.environ, MLFF_DISPERSION_IN_VENV="1")
@@ -125,34 +129,92 @@ def main():
                 e -= a.s6 * c6_ev[ai, aj] / (r ** 6 + r0 ** 6) + a.s8 * c8_ev[ai, aj] / (r ** 8 + r0 ** 8)
         return e
 
+    def atm(z, x, s9):  # the three-body form of docs/model.md with these C6, eV (no cutoff)
+        x = np.asarray(x)
+        e, n = 0.0, len(z)
+        r0 = a.a1 * np.sqrt(c8_ev / c6_ev) + a2
+        for i in range(n):
+            for j in range(i + 1, n):
+                for k in range(j + 1, n):
+                    t = (idx[z[i]], idx[z[j]], idx[z[k]])
+                    rij, rik, rjk = (np.linalg.norm(x[p] - x[q]) for p, q in ((i, j), (i, k), (j, k)))
+                    ca = (rij ** 2 + rik ** 2 - rjk ** 2) / (2 * rij * rik)
+                    cb = (rij ** 2 + rjk ** 2 - rik ** 2) / (2 * rij * rjk)
+                    cc = (rik ** 2 + rjk ** 2 - rij ** 2) / (2 * rik * rjk)
+                    rr = rij * rik * rjk
+                    c9 = s9 * np.sqrt(c6_ev[t[0], t[1]] * c6_ev[t[0], t[2]] * c6_ev[t[1], t[2]] / HARTREE)
+                    damp = 1 / (1 + 6 * (r0[t[0], t[1]] * r0[t[0], t[2]] * r0[t[1], t[2]] / rr) ** (a.alp / 3))
+                    e += c9 * (3 * ca * cb * cc + 1) / rr ** 3 * damp
+        return e
+
     def d4(z, x, s9):
         m = DispersionModel(np.array(z), np.asarray(x) / BOHR)
         p = DampingParam(s6=a.s6, s8=a.s8, a1=a.a1, a2=a.a2_bohr, s9=s9)
         return m.get_dispersion(p, grad=False)["energy"] * HARTREE
 
-    report = {"dftd4_version": DFTD4_VERSION, "damping": {"s6": a.s6, "s8": a.s8, "a1": a.a1,
-              "a2_bohr": a.a2_bohr}, "systems": []}
-    print(f"{'system':<34} {'this form':>11} {'D4 2-body':>11} {'D4 +3-body':>11}  (eV)")
+    three = a.three_body == "yes" and a.s9 > 0
+    # Each molecule alone, its dimer and its stacked trimer: the copies moved along the
+    # molecule's thinnest principal axis by 3.7 Å
+    systems = []
     for path, (z, x) in zip(a.molecule, mols):
         x = np.asarray(x)
-        # a dimer: the copy moved along the molecule's thinnest principal axis, 3.7 Å
         c = x - x.mean(axis=0)
         axis = np.linalg.eigh(c.T @ c)[1][:, 0]
-        x2 = np.vstack([x, x + 3.7 * axis])
-        z2 = list(z) + list(z)
-        for name, zz, xx in ((os.path.basename(path), z, x),
-                             (os.path.basename(path) + " dimer (3.7 Å)", z2, x2)):
-            row = {"system": name, "this_form_eV": ours(zz, xx), "d4_two_body_eV": d4(zz, xx, 0.0),
-                   "d4_with_three_body_eV": d4(zz, xx, a.s9)}
-            report["systems"].append(row)
-            print(f"{name:<34} {row['this_form_eV']:11.5f} {row['d4_two_body_eV']:11.5f} "
-                  f"{row['d4_with_three_body_eV']:11.5f}")
-        dimer, mono = report["systems"][-1], report["systems"][-2]
+        name = os.path.basename(path)
+        systems.append((name, list(z), x, 1))
+        systems.append((name + " dimer (3.7 Å)", list(z) * 2, np.vstack([x, x + 3.7 * axis]), 2))
+        systems.append((name + " trimer (3.7 Å)", list(z) * 3,
+                        np.vstack([x, x + 3.7 * axis, x + 7.4 * axis]), 3))
+        # a condensed-phase-like cluster: six randomly turned copies around it, along +-x, y, z,
+        # each moved in until it is 2.4 Å from the cluster's atoms (seeded, reproducible)
+        rng, xs_c = np.random.default_rng(7), [c]
+        for d in np.vstack([np.eye(3), -np.eye(3)]):
+            q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+            y = c @ q.T
+            t = 12.0
+            while t > 0 and min(np.min(np.linalg.norm(y[:, None] + t * d - w[None], axis=2))
+                                for w in xs_c) > 2.4:
+                t -= 0.1
+            xs_c.append(y + (t + 0.1) * d)
+        systems.append((name + " cluster of 7", list(z) * 7, np.vstack(xs_c), 7))
+    # D4's three-body term takes its C6 at zero charges (dftd4's disp.f90), which its Python API
+    # does not give: C9 here is GFN2's s9 times the least-squares ratio of dftd4's three-body
+    # interaction energy (the clusters' minus their molecules') to this form's, over these systems
+    d4_three = [d4(z, x, a.s9) - d4(z, x, 0.0) for _, z, x, _ in systems] if three else []
+    ours_three = [atm(z, x, a.s9) for _, z, x, _ in systems] if three else []
+    scale = 1.0
+    if three:
+        di, oi, mono_k = [], [], 0
+        for k, (_, _, _, nm) in enumerate(systems):
+            if nm == 1:
+                mono_k = k
+            else:
+                di.append(d4_three[k] - nm * d4_three[mono_k])
+                oi.append(ours_three[k] - nm * ours_three[mono_k])
+        scale = float(np.dot(di, oi) / np.dot(oi, oi))
+    s9 = a.s9 * scale if three else 0.0
+    report = {"dftd4_version": DFTD4_VERSION, "damping": {"s6": a.s6, "s8": a.s8, "a1": a.a1,
+              "a2_bohr": a.a2_bohr}, "s9_reference": a.s9, "s9": s9,
+              "three_body_scale": scale, "systems": []}
+    print(f"{'system':<34} {'this form':>11} {'D4 2-body':>11} {'D4 +3-body':>11}  (eV)")
+    mono = {}
+    for k, (name, z, x, nm) in enumerate(systems):
+        row = {"system": name, "this_form_eV": ours(z, x) + (ours_three[k] * scale if three else 0),
+               "d4_two_body_eV": d4(z, x, 0.0), "d4_with_three_body_eV": d4(z, x, a.s9)}
+        report["systems"].append(row)
+        print(f"{name:<34} {row['this_form_eV']:11.5f} {row['d4_two_body_eV']:11.5f} "
+              f"{row['d4_with_three_body_eV']:11.5f}")
+        if nm == 1:
+            mono = row
+            continue
         for key in ("this_form_eV", "d4_two_body_eV", "d4_with_three_body_eV"):
-            dimer[key.replace("_eV", "_interaction_eV")] = dimer[key] - 2 * mono[key]
-        print(f"{'  interaction of the dimer':<34} {dimer['this_form_interaction_eV']:11.5f} "
-              f"{dimer['d4_two_body_interaction_eV']:11.5f} "
-              f"{dimer['d4_with_three_body_interaction_eV']:11.5f}")
+            row[key.replace("_eV", "_interaction_eV")] = row[key] - nm * mono[key]
+        print(f"{'  its interaction':<34} {row['this_form_interaction_eV']:11.5f} "
+              f"{row['d4_two_body_interaction_eV']:11.5f} "
+              f"{row['d4_with_three_body_interaction_eV']:11.5f}")
+    if three:
+        print(f"three-body: s9 {a.s9} x {scale:.4f} (zero-charge C6 of D4's three-body term, fitted "
+              f"on the systems above) = {s9:.4f}, cutoff3 {a.cutoff3} Å")
 
     with h5py.File(a.out, "w") as f:
         g = f.create_group("dispersion")
@@ -160,11 +222,16 @@ def main():
         for k, v in (("s6", a.s6), ("s8", a.s8), ("a1", a.a1), ("a2", a2), ("cutoff", a.cutoff)):
             g.attrs[k] = np.float64(v)
         g.attrs["tail"] = np.int32(a.tail == "yes")
+        if three:
+            for k, v in (("s9", s9), ("alp", a.alp), ("cutoff3", min(a.cutoff3, a.cutoff))):
+                g.attrs[k] = np.float64(v)
         g.attrs["c6"] = c6_ev.reshape(-1)
         g.attrs["c8"] = c8_ev.reshape(-1)
         g.attrs["source"] = (f"dftd4 {DFTD4_VERSION} D4 C6 (EEQ charges) averaged over element "
                              f"pairs of {', '.join(os.path.basename(p) for p in a.molecule)}; "
-                             f"C8 = 3 C6 r4r2_a r4r2_b")
+                             f"C8 = 3 C6 r4r2_a r4r2_b" + (
+                                 f"; three-body s9 = {a.s9} x {scale:.4f} (fitted to dftd4's "
+                                 f"three-body energy, its C6 at zero charge)" if three else ""))
     with open(os.path.splitext(a.out)[0] + ".json", "w") as f:
         json.dump(report, f, indent=1)
     for i in range(ne):

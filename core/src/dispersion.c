@@ -32,8 +32,14 @@ void mlff_disp_setup(mlff_dispersion *d, int n_elements) {
       double c6 = d->p.c6[a][b], c8 = d->p.c8[a][b];
       double r0 = d->p.a1 * (c6 > 0 ? sqrt(c8 / c6) : 0.0) + d->p.a2;
       double r0_2 = r0 * r0;
+      d->r0[a][b] = r0;
       d->r0_6[a][b] = r0_2 * r0_2 * r0_2;
       d->r0_8[a][b] = d->r0_6[a][b] * r0_2;
+    }
+  for (int a = 0; a < n_elements; a++)
+    for (int b = 0; b < n_elements; b++) {
+      for (int c = 0; c < n_elements; c++) /* D4's C9 = -sqrt(C6 C6 C6) in atomic units */
+        d->c9[a][b][c] = d->p.s9 * sqrt(d->p.c6[a][b] * d->p.c6[a][c] * d->p.c6[b][c] / MLFF_EH);
     }
   for (int a = 0; a < n_elements; a++)
     for (int b = 0; b < n_elements; b++) {
@@ -63,6 +69,13 @@ const char *mlff_disp_check(const mlff_dispersion *d, int n_elements, char *buf,
   const char *name[4] = {"s6", "s8", "a1", "a2"};
   for (int k = 0; k < 4; k++)
     if (!(*par[k] >= 0)) return snprintf(buf, size, "%s is %g; it must be >= 0", name[k], *par[k]), buf;
+  if (!(d->p.s9 >= 0)) return snprintf(buf, size, "s9 is %g; it must be >= 0", d->p.s9), buf;
+  if (d->p.s9 > 0 && !(d->p.cutoff3 > 0 && d->p.cutoff3 <= d->p.cutoff))
+    return snprintf(buf, size, "cutoff3 is %g Å with s9 %g; the three-body cutoff must be > 0 "
+                    "and at most the pair cutoff (%g Å)", d->p.cutoff3, d->p.s9, d->p.cutoff), buf;
+  if (d->p.s9 > 0 && !(d->p.alp > 0))
+    return snprintf(buf, size, "alp is %g with s9 %g; the three-body damping exponent must be > 0 "
+                    "(D4: 16)", d->p.alp, d->p.s9), buf;
   for (int a = 0; a < n_elements; a++)
     for (int b = 0; b < n_elements; b++) {
       const double(*c[2])[MLFF_MAX_ELEMENTS] = {d->p.c6, d->p.c8};
@@ -82,18 +95,78 @@ const char *mlff_disp_check(const mlff_dispersion *d, int n_elements, char *buf,
   return NULL;
 }
 
+void mlff_disp_triples(const mlff_dispersion *d, int si, int m, const double (*dx)[3],
+                       const double *r2, const int *sp, double *e, double f[3], double w[6]) {
+  const double rc2 = d->p.cutoff3 * d->p.cutoff3, alp3 = d->p.alp / 3.0;
+  for (int j = 0; j < m; j++)
+    for (int k = j + 1; k < m; k++) {
+      double djk[3] = {dx[k][0] - dx[j][0], dx[k][1] - dx[j][1], dx[k][2] - dx[j][2]};
+      /* a, b, c: the squared sides ij, ik, jk */
+      const double a = r2[j], b = r2[k], c = djk[0] * djk[0] + djk[1] * djk[1] + djk[2] * djk[2];
+      if (c >= rc2 || c == 0.0) continue;
+      const int sj = sp[j], sk = sp[k];
+      const double r1 = sqrt(a * b * c), r3 = r1 * r1 * r1, r5 = r3 * r1 * r1;
+      /* 3 cos cos cos + 1 over (r_ij r_ik r_jk)^3, from the sides: (3/8) u v w / r1^5 + 1/r1^3 */
+      const double u = a + c - b, v = a - c + b, t = -a + c + b;
+      const double ang = 0.375 * u * v * t / r5 + 1.0 / r3;
+      const double q = pow(d->r0[si][sj] * d->r0[si][sk] * d->r0[sj][sk] / r1, alp3);
+      const double fd = 1.0 / (1.0 + 6.0 * q), c9 = d->c9[si][sj][sk];
+      const double en = c9 * ang * fd;
+      /* d/da etc.: r1 grows as sqrt(a) (dr1/da = r1 / 2a), the damping through q ~ r1^-alp3 */
+      const double pa = v * t + u * t - u * v, pb = -v * t + u * t + u * v, pc = v * t - u * t + u * v;
+      const double fq = fd * fd * 6.0 * q * alp3 * 0.5; /* d fd / d ln(x) for x = a, b, c */
+      const double ga = c9 * ((0.375 * (pa - 2.5 * u * v * t / a) / r5 - 1.5 / (a * r3)) * fd +
+                              ang * fq / a);
+      const double gb = c9 * ((0.375 * (pb - 2.5 * u * v * t / b) / r5 - 1.5 / (b * r3)) * fd +
+                              ang * fq / b);
+      const double gc = c9 * ((0.375 * (pc - 2.5 * u * v * t / c) / r5 - 1.5 / (c * r3)) * fd +
+                              ang * fq / c);
+      *e += en / 3.0;
+      /* a = |dx_j|^2, b = |dx_k|^2 with dx = x - x_i: -de/dx_i = 2 ga dx_j + 2 gb dx_k */
+      for (int x = 0; x < 3; x++) f[x] += 2.0 * (ga * dx[j][x] + gb * dx[k][x]);
+      /* the triple's virial sum_v x_v (x) f_v = -2 (ga dx_j dx_j + gb dx_k dx_k + gc djk djk) */
+      const double h[3] = {-2.0 * ga / 3.0, -2.0 * gb / 3.0, -2.0 * gc / 3.0};
+      const double *vv[3] = {dx[j], dx[k], djk};
+      for (int s = 0; s < 3; s++) {
+        const double *z = vv[s];
+        w[0] += h[s] * z[0] * z[0], w[1] += h[s] * z[1] * z[1], w[2] += h[s] * z[2] * z[2];
+        w[3] += h[s] * z[0] * z[1], w[4] += h[s] * z[0] * z[2], w[5] += h[s] * z[1] * z[2];
+      }
+    }
+}
+
 mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, const int *atoms,
                            int n, int n_threads, double *forces, double *eatom, double *vatom,
                            double *energy, double virial[6]) {
   double *sums = calloc(7 * (size_t)n + 1, sizeof(double)); /* per atom: energy, virial[6] */
   if (!sums) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the dispersion sums");
   const double rc2 = d->p.cutoff * d->p.cutoff, *X = nl->positions;
-#pragma omp parallel for schedule(dynamic, 16) num_threads(n >= 48 ? n_threads : 1)
+  const double rc3_2 = d->p.cutoff3 * d->p.cutoff3;
+  const int three = d->p.s9 > 0;
+  int failed = 0;
+#pragma omp parallel num_threads(n >= 48 ? n_threads : 1)
+  {
+  /* the three-body term's neighbours of one atom, grown as needed (per thread) */
+  double(*tdx)[3] = NULL, *tr2 = NULL;
+  int *tsp = NULL, tcap = 0;
+#pragma omp for schedule(dynamic, 16)
   for (int r = 0; r < n; r++) {
     const int i = atoms[r], si = nl->species[i];
     if (si < 0) continue;
     double e = 0.0, f[3] = {0, 0, 0}, w[6] = {0, 0, 0, 0, 0, 0};
     const int *list = nl->firstneigh[i];
+    int m = 0;
+    if (three && nl->numneigh[i] > tcap) {
+      tcap = nl->numneigh[i] + nl->numneigh[i] / 4;
+      free(tdx), free(tr2), free(tsp);
+      tdx = malloc((size_t)tcap * sizeof *tdx), tr2 = malloc((size_t)tcap * sizeof *tr2);
+      tsp = malloc((size_t)tcap * sizeof *tsp);
+      if (!tdx || !tr2 || !tsp) {
+#pragma omp atomic write
+        failed = 1;
+        tcap = 0;
+      }
+    }
     for (int jj = 0; jj < nl->numneigh[i]; jj++) {
       int j = nl->index_mask ? list[jj] & nl->index_mask : list[jj];
       if (j < 0 || j >= nl->n_total || j == i || nl->species[j] < 0) continue;
@@ -110,7 +183,12 @@ mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, c
       double h = -0.5 * g;
       w[0] += h * dx[0] * dx[0], w[1] += h * dx[1] * dx[1], w[2] += h * dx[2] * dx[2];
       w[3] += h * dx[0] * dx[1], w[4] += h * dx[0] * dx[2], w[5] += h * dx[1] * dx[2];
+      if (three && r2 < rc3_2 && m < tcap) {
+        memcpy(tdx[m], dx, sizeof dx);
+        tr2[m] = r2, tsp[m] = nl->species[j], m++;
+      }
     }
+    if (three) mlff_disp_triples(d, si, m, (const double(*)[3])tdx, tr2, tsp, &e, f, w);
     if (forces)
       for (int x = 0; x < 3; x++) forces[3 * (size_t)i + x] += f[x];
     if (eatom) eatom[i] += e;
@@ -118,6 +196,12 @@ mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, c
       for (int q = 0; q < 6; q++) vatom[6 * (size_t)i + q] += w[q];
     sums[7 * (size_t)r] = e;
     for (int q = 0; q < 6; q++) sums[7 * (size_t)r + 1 + q] = w[q];
+  }
+  free(tdx), free(tr2), free(tsp);
+  }
+  if (failed) {
+    free(sums);
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the three-body dispersion's lists");
   }
   for (int r = 0; r < n; r++) {
     *energy += sums[7 * (size_t)r];

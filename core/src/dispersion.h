@@ -10,6 +10,8 @@
 
 #include "internal.h"
 
+#define MLFF_EH 27.211386245988 /* Hartree in eV (CODATA 2018), for D4's C9 */
+
 /* Derived constants of a model's dispersion (R0 powers, tail integrals); call after the
  * parameters change. */
 void mlff_disp_setup(mlff_dispersion *d, int n_elements);
@@ -23,6 +25,14 @@ static inline double mlff_disp_pair(const mlff_dispersion *d, int a, int b, doub
   *dedr = (6.0 * c6 * r6 * t6 * t6 + 8.0 * c8 * r8 * t8 * t8) / r;
   return -(c6 * t6 + c8 * t8);
 }
+
+/* The three-body (ATM) sum of atom i (species si) over the pairs of its m neighbours within
+ * cutoff3, given as displacements dx[j] = x_j - x_i, squared distances r2[j] and species sp[j]:
+ * every triple (i, j, k) with r_jk < cutoff3 too. Adds a third of each triple's energy and
+ * virial (each triple is found from its three atoms alike) and its whole force on i (-de/dx_i)
+ * into *e, f[3], w[6]. */
+void mlff_disp_triples(const mlff_dispersion *d, int si, int m, const double (*dx)[3],
+                       const double *r2, const int *sp, double *e, double f[3], double w[6]);
 
 /* Mean-field tail beyond the cutoff of a periodic system of volume V (Å^3) holding count[s]
  * atoms of each species, with a uniform pair density there (g(r) = 1) and the damped pair form:

@@ -1,8 +1,10 @@
 /* gpu.c — the core side of the GPU path: the model as the kernels' flat description
  * (cuda/mlff_cuda.h), the periodic cell's geometry from images.c, and the kernels' failures as
  * libmlff's status and last error (the same codes and messages the kernels write). */
+#include <math.h>
 #include <string.h>
 
+#include "dispersion.h"
 #include "gpu.h"
 #include "images.h"
 #include "mlff_cuda.h"
@@ -66,7 +68,10 @@ static void describe(const mlff_model *m, mlff_cuda_model *d) {
         d->disp_c8[a][b] = q->p.s8 * q->p.c8[a][b];
         d->disp_r0_6[a][b] = q->r0_6[a][b];
         d->disp_r0_8[a][b] = q->r0_8[a][b];
+        d->disp3_w[a][b] = cbrt(q->p.s9 / sqrt(MLFF_EH)) * sqrt(q->p.c6[a][b]);
+        d->disp3_r0[a][b] = q->r0[a][b];
       }
+    if (q->p.s9 > 0) d->disp3_cutoff = q->p.cutoff3, d->disp3_alp = q->p.alp;
   }
   for (int e = 0; e < m->n_elements; e++) {
     const mlff_network *n = &m->net[e];

@@ -131,6 +131,9 @@ class mlff_dispersion_params(ctypes.Structure):
         ("tail", ctypes.c_int),
         ("c6", (ctypes.c_double * MLFF_MAX_ELEMENTS) * MLFF_MAX_ELEMENTS),
         ("c8", (ctypes.c_double * MLFF_MAX_ELEMENTS) * MLFF_MAX_ELEMENTS),
+        ("s9", ctypes.c_double),
+        ("alp", ctypes.c_double),
+        ("cutoff3", ctypes.c_double),
     ]
 
 

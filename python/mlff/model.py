@@ -126,7 +126,8 @@ class Model:
         return {"s6": d.s6, "s8": d.s8, "a1": d.a1, "a2": d.a2, "cutoff": d.cutoff,
                 "tail": bool(d.tail),
                 "c6": np.array([[d.c6[a][b] for b in range(n)] for a in range(n)]),
-                "c8": np.array([[d.c8[a][b] for b in range(n)] for a in range(n)])}
+                "c8": np.array([[d.c8[a][b] for b in range(n)] for a in range(n)]),
+                "s9": d.s9, "alp": d.alp, "cutoff3": d.cutoff3}
 
     def dispersion_tail(self, a, b):
         """(energy, virial) of the dispersion's mean-field tail for species a and b, per
@@ -151,7 +152,8 @@ class Model:
 
     def set_dispersion(self, params):
         """Give the model a dispersion term (a dict as `dispersion` returns: s6, s8, a1, a2,
-        cutoff, tail, c6 and c8 as n x n arrays by species), or take it away (None). Evaluators
+        cutoff, tail, c6 and c8 as n x n arrays by species, optionally s9, alp, cutoff3), or take
+        it away (None). Evaluators
         made earlier re-create their calc on their next call."""
         h = self._handle()
         if params is None:
@@ -161,6 +163,9 @@ class Model:
             for k in ("s6", "s8", "a1", "a2", "cutoff"):
                 setattr(p, k, float(params[k]))
             p.tail = int(bool(params["tail"]))
+            # the three-body term is optional (off unless s9 is given)
+            p.s9, p.alp = float(params.get("s9", 0.0)), float(params.get("alp", 16.0))
+            p.cutoff3 = float(params.get("cutoff3", 0.0))
             c6, c8 = np.asarray(params["c6"], float), np.asarray(params["c8"], float)
             if c6.shape != (n, n) or c8.shape != (n, n):
                 raise L.error("dispersion c6 and c8 must be %d x %d (the model's elements)" % (n, n))

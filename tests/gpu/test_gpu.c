@@ -392,14 +392,17 @@ int main(void) {
     for (int k = 0; k < 3 * n; k++) CHECK_CLOSE(F1[k], F0[k], 1e-5);
     free(ilist); free(num); free(all); free(first); free(F0); free(F1); free(e1); free(v1);
   }
-  { /* long-range dispersion (12 Å, the tail on): the GPU's pairs against the CPU's, on the
-     * dimer (now on the general path), the liquid boxes with structures (images of the core) and
-     * with images made on the GPU, built and on a kept list after moves; FP16 networks too */
+  /* long-range dispersion (12 Å, the tail on): the GPU's pairs against the CPU's, on the
+   * dimer (now on the general path), the liquid boxes with structures (images of the core) and
+   * with images made on the GPU, built and on a kept list after moves; FP16 networks too; then
+   * the same with the three-body term (GFN2's s9, 8 Å) */
+  for (int three = 0; three < 2; three++) {
     mlff_dispersion_params dp;
     memset(&dp, 0, sizeof dp);
     dp.s6 = 1.0, dp.s8 = 2.7, dp.a1 = 0.52, dp.a2 = 2.6459, dp.cutoff = 12.0, dp.tail = 1;
     dp.c6[0][0] = 19.3, dp.c6[0][1] = dp.c6[1][0] = 4.48, dp.c6[1][1] = 1.04;
     dp.c8[0][0] = 156.3, dp.c8[0][1] = dp.c8[1][0] = 23.4, dp.c8[1][1] = 3.53;
+    if (three) dp.s9 = 5.0, dp.alp = 16.0, dp.cutoff3 = 8.0;
     CHECK_OK(mlff_model_set_dispersion(m, &dp));
     mlff_calc *dc, *dg, *dh, *dk;
     CHECK_OK(mlff_calc_create(m, &oc, &dc));
@@ -410,8 +413,9 @@ int main(void) {
     const char *dn[] = {"dimer", "liquid 768", "triclinic 324", "liquid 4116"};
     for (int k = 0; k < 4; k++) {
       cmp c = compare(dc, dg, ds[k]), h = compare(dg, dh, ds[k]);
-      printf("dispersion FP32 vs CPU %-14s max|dF|/max|F| %.2e  |dE|/|E| %.2e  max|dW|/max|W| "
-             "%.2e; FP16 vs FP32 %.2e\n", dn[k], c.f_rel, c.e_rel, c.v_rel, h.f_rel);
+      printf("dispersion%s FP32 vs CPU %-14s max|dF|/max|F| %.2e  |dE|/|E| %.2e  max|dW|/max|W| "
+             "%.2e; FP16 vs FP32 %.2e\n", three ? " (3-body)" : "", dn[k], c.f_rel, c.e_rel,
+             c.v_rel, h.f_rel);
       CHECK(c.f_rel <= 1e-5 && c.e_rel <= 1e-5 && c.v_rel <= 1e-4);
       CHECK(h.f_rel <= 3e-3);
     }
@@ -426,8 +430,8 @@ int main(void) {
     cmp c1 = images_error(dc, dk, &big, x1, big.cell, 1.0, 1);
     /* mlff_compute_neighbors leaves the tail to the caller (LAMMPS adds its own): compare the
      * per-atom parts, forces and the network's and pairs' energies */
-    printf("dispersion, images on the GPU, kept list: built %.2e, after moves %.2e max|dF|/max|F|"
-           "\n", c0.f_rel, c1.f_rel);
+    printf("dispersion%s, images on the GPU, kept list: built %.2e, after moves %.2e "
+           "max|dF|/max|F|\n", three ? " (3-body)" : "", c0.f_rel, c1.f_rel);
     CHECK(c0.f_rel <= 1e-5 && c1.f_rel <= 1e-5);
     free(x1);
     mlff_calc_free(dc); mlff_calc_free(dg); mlff_calc_free(dh); mlff_calc_free(dk);

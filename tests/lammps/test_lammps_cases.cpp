@@ -16,7 +16,9 @@ int case_mpi_box()
 {
   const std::string model = "mpi_box_model.h5";
   // on the CPU with long-range dispersion (8 Å: ghosts beyond the descriptor's cutoff)
-  const mlff_dispersion_params disp = test_dispersion(8.0, 0);
+  // and its three-body term (6 Å): triples through ghosts on every rank
+  mlff_dispersion_params disp = test_dispersion(8.0, 0);
+  disp.s9 = 5.0, disp.alp = 16.0, disp.cutoff3 = 6.0;
   make_model(model, 17, g_gpu ? nullptr : &disp);
   write_data("mpi_box.data", liquid(4, 4, 6, 6.0, 11), TYPES_CH);
   Eval e;
@@ -47,7 +49,8 @@ int case_mpi_box()
 
 // Long-range dispersion (9 Å, in boxes of 12 Å: ghosts over more than one image): LAMMPS equals
 // the core (energy, forces, per-atom energy and virial); the virial is -dE/dstrain; with the
-// tail, pe and pressure carry it (as the core's energy and virial do) and pe/atom does not.
+// tail, pe and pressure carry it (as the core's energy and virial do) and pe/atom does not; and
+// the same with its three-body term.
 int case_dispersion()
 {
   const std::string model = "disp_model.h5", model_tail = "disp_tail_model.h5";
@@ -87,6 +90,24 @@ int case_dispersion()
           t.name);
   }
   check_virial("dispersion, 8 molecules", liquid(2, 2, 2, 6.0, 7, 0.6, 0.3, -0.4), model, true);
+  // with the three-body term (7 Å) too: LAMMPS equals the core, the virial is -dE/dstrain
+  const std::string model3 = "disp3_model.h5";
+  mlff_dispersion_params p3 = test_dispersion(9.0, 0);
+  p3.s9 = 5.0, p3.alp = 16.0, p3.cutoff3 = 7.0;
+  make_model(model3, 21, &p3);
+  for (auto &t : systems) {
+    write_data("disp3.data", t.sys, TYPES_CH);
+    Lmp l;
+    Setup s;
+    s.data = "disp3.data";
+    s.model = model3;
+    setup(l, s);
+    Eval e = evaluate(l);
+    compare_with_core((std::string(t.name) + ", three-body").c_str(), e,
+                      reference(model3, e, SPECIES_CH));
+  }
+  check_virial("three-body dispersion, 8 molecules", liquid(2, 2, 2, 6.0, 7, 0.6, 0.3, -0.4),
+               model3, true);
   return 0;
 }
 

@@ -2,6 +2,7 @@
  *  - forces and virial against finite differences, per-atom sums (check_fd), on a dimer and a
  *    triclinic periodic box with a cutoff longer than the box (several image shells);
  *  - the pair energy against the D3/D4 formula written out here, and zero beyond the cutoff;
+ *  - the three-body (ATM) term against its angle form written out here, with derivatives;
  *  - the tail: a uniform random gas gives the same energy and pressure with a short cutoff plus
  *    tail as with a long one, and differs clearly without the tail;
  *  - a model file round trip, and the reader's refusals of bad /dispersion groups (messages);
@@ -38,6 +39,39 @@ static double pair_ref(const mlff_dispersion_params *p, int a, int b, double r) 
   double r0 = p->a1 * sqrt(p->c8[a][b] / p->c6[a][b]) + p->a2;
   return -p->s6 * p->c6[a][b] / (pow(r, 6) + pow(r0, 6)) -
          p->s8 * p->c8[a][b] / (pow(r, 8) + pow(r0, 8));
+}
+
+/* The ATM triple energy from its angles, written independently of dispersion.c: all triples
+ * of an open structure with every side within cutoff3. */
+static double atm_ref(const mlff_dispersion_params *p, const tstruct *t) {
+  double e = 0.0;
+  const double *x = t->x;
+  for (int i = 0; i < t->n; i++)
+    for (int j = i + 1; j < t->n; j++)
+      for (int k = j + 1; k < t->n; k++) {
+        const int v[3] = {i, j, k}, s[3] = {t->species[i], t->species[j], t->species[k]};
+        double r[3], cosv[3];
+        for (int q = 0; q < 3; q++) { /* side q joins v[q] and v[(q+1)%3] */
+          const double *a = x + 3 * v[q], *b = x + 3 * v[(q + 1) % 3];
+          r[q] = sqrt(pow(b[0] - a[0], 2) + pow(b[1] - a[1], 2) + pow(b[2] - a[2], 2));
+        }
+        if (r[0] >= p->cutoff3 || r[1] >= p->cutoff3 || r[2] >= p->cutoff3) continue;
+        for (int q = 0; q < 3; q++) { /* the angle opposite side q, law of cosines */
+          const double o = r[q], a = r[(q + 1) % 3], b = r[(q + 2) % 3];
+          cosv[q] = (a * a + b * b - o * o) / (2 * a * b);
+        }
+        double r0[3], c6 = 1.0;
+        for (int q = 0; q < 3; q++) {
+          const int a = s[q], b = s[(q + 1) % 3];
+          r0[q] = p->a1 * sqrt(p->c8[a][b] / p->c6[a][b]) + p->a2;
+          c6 *= p->c6[a][b];
+        }
+        const double rr = r[0] * r[1] * r[2];
+        const double damp = 1.0 / (1.0 + 6.0 * pow(r0[0] * r0[1] * r0[2] / rr, p->alp / 3.0));
+        e += p->s9 * sqrt(c6 / 27.211386245988) * (3.0 * cosv[0] * cosv[1] * cosv[2] + 1.0) /
+             (rr * rr * rr) * damp;
+      }
+  return e;
 }
 
 static void damage(const char *path, const char *attr, const double *v, int n) {
@@ -98,6 +132,20 @@ int main(int argc, char **argv) {
   check_fd(c, &l, "box", 1);
   mlff_calc_free(c);
 
+  /* 2b. the three-body (ATM) term: its energy against atm_ref, its derivatives, open and
+   * periodic (cutoff3 6 Å in a 7 Å box: triples through the images) */
+  mlff_dispersion_params p3 = params(9.0, 0);
+  p3.s9 = 5.0, p3.alp = 16.0, p3.cutoff3 = 6.0;
+  CHECK_OK(mlff_model_set_dispersion(m, &p3));
+  CHECK_OK(mlff_calc_create(m, &o, &c));
+  double e3 = energy_virial(c, &d, NULL) - e_nn - e_ref, e3_ref = atm_ref(&p3, &d);
+  printf("dimer: three-body %.8f eV (triple sum %.8f)\n", e3, e3_ref);
+  CHECK_CLOSE(e3, e3_ref, 1e-9 * fabs(e3_ref));
+  CHECK(e3_ref > 1e-4); /* repulsive, and large enough to be seen */
+  check_fd(c, &d, "dimer three-body", 1);
+  check_fd(c, &l, "box three-body", 1);
+  mlff_calc_free(c);
+
   /* 3. the tail: a uniform random gas of C and H, 30 Å box */
   tstruct g = {0};
   g.periodic = 1;
@@ -156,6 +204,18 @@ int main(int argc, char **argv) {
   CHECK_OK(mlff_model_save(m, path));
   damage(path, "cutoff", &neg, 0);
   expect_load_error(path, "group /dispersion: cutoff is -1 Å; it must be > 0");
+  /* with the three-body term: kept by the round trip, refused past the pair cutoff */
+  p3 = params(12.0, 1);
+  p3.s9 = 5.0, p3.alp = 16.0, p3.cutoff3 = 8.0;
+  CHECK_OK(mlff_model_set_dispersion(m, &p3));
+  CHECK_OK(mlff_model_save(m, path));
+  CHECK_OK(mlff_model_load(path, &m2));
+  CHECK(mlff_model_dispersion(m2) && !memcmp(mlff_model_dispersion(m2), &p3, sizeof p3));
+  mlff_model_free(m2);
+  double far = 13.0;
+  damage(path, "cutoff3", &far, 0);
+  expect_load_error(path, "group /dispersion: cutoff3 is 13 Å with s9 5; the three-body cutoff "
+                    "must be > 0 and at most the pair cutoff (12 Å)");
   unlink(path);
 
   /* 5. bad parameters, and taking the term away */
