@@ -142,6 +142,28 @@ class Calculator(_AseCalculator):
                 changes.append(name)
         return changes
 
+    def get_property(self, name, atoms=None, allow_calculation=True):
+        """ASE's get_property (the same steps and results), without its Atoms.copy(): the
+        snapshot of the atoms is calculate()'s, in place (_snapshot)."""
+        if name not in self.implemented_properties:
+            raise PropertyNotImplementedError("%s property not implemented" % name)
+        if atoms is None:
+            atoms = self.atoms
+            system_changes = []
+        else:
+            system_changes = self.check_state(atoms)
+            if system_changes:
+                self.atoms = None
+                self.results = {}
+        if name not in self.results:
+            if not allow_calculation:
+                return None
+            self.calculate(atoms, [name], system_changes)
+        if name not in self.results:
+            raise PropertyNotImplementedError("%s not present in this calculation" % name)
+        result = self.results[name]
+        return result.copy() if isinstance(result, np.ndarray) else result
+
     def _snapshot(self, atoms):
         """self.atoms := a copy of atoms (what ASE's calculate does), in place where the arrays
         keep their shapes: into the last copy, which ASE's reset() let go of"""
