@@ -286,8 +286,8 @@ class _Kept:
         if positions.shape != (self.n, 3) or species.shape != (self.n,):
             raise L.error("positions %s and species %s: expected (%d, 3) and (%d,)"
                           % (positions.shape, species.shape, self.n, self.n))
-        np.copyto(self.positions, positions)
-        np.copyto(self.species, species)
+        self.positions[...] = positions
+        self.species[...] = species
         if pbc is None:
             pbc = (False, False, False)
         else:
@@ -296,7 +296,7 @@ class _Kept:
                 p = np.broadcast_to(p, (3,))
             pbc = (bool(p[0]), bool(p[1]), bool(p[2]))
         if cell is not None and any(pbc):
-            np.copyto(self.cell, cell)
+            self.cell[...] = cell
             self.s.cell = self.cell_p
         else:
             self.s.cell = None
