@@ -43,6 +43,9 @@ struct mlff_calc {
   double (*grad)[3];
   double *G, *dEdG, *e_row, *work; /* work: per-thread MLP scratch */
   int *starts, *ilist; /* compute_structures: first atom of each structure, atoms computed */
+  mlff_images im;       /* sys_append's images and lists, reused by every structure */
+  double *disp_sums;    /* the dispersion's per-atom sums (mlff_disp_list) */
+  size_t cap_disp_sums;
   size_t cap_starts, cap_ilist;
   /* structure path: system of local + image atoms */
   struct sysbuf {
@@ -159,7 +162,8 @@ void mlff_calc_free(mlff_calc *c) {
   free(c->gb.shift);
   free(c->keep.species); free(c->keep.xref); free(c->keep.shift); free(c->keep.xw);
 #endif
-  free(c->starts); free(c->ilist);
+  free(c->starts); free(c->ilist); free(c->disp_sums);
+  mlff_images_free(&c->im);
   free(c->row_atom); free(c->nb_off); free(c->nb_cnt); free(c->nb); free(c->grad);
   free(c->G); free(c->dEdG); free(c->e_row); free(c->work);
   struct sysbuf *s = &c->sys;
@@ -433,9 +437,12 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
   }
   *energy = e;
   memcpy(virial, w, sizeof w);
-  if (c->model->disp.on) /* the long-range term, on the same (full) list */
-    return mlff_disp_list(&c->model->disp, nl, c->row_atom, rows, c->n_threads, forces, eatom,
-                          vatom, energy, virial);
+  if (c->model->disp.on) { /* the long-range term, on the same (full) list */
+    if (!grow((void **)&c->disp_sums, &c->cap_disp_sums, 7 * (size_t)rows + 1, sizeof(double)))
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the dispersion sums");
+    return mlff_disp_list(&c->model->disp, nl, c->row_atom, rows, c->n_threads, c->disp_sums,
+                          forces, eatom, vatom, energy, virial);
+  }
   return MLFF_OK;
 }
 
@@ -531,35 +538,33 @@ static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index,
       return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %d: atom %d has species %d; the model has %d",
                        index, i, st->species[i], c->model->n_elements);
   }
-  mlff_images im;
-  /* images and lists to the model's whole range: the dispersion's cutoff where it has one */
-  mlff_status ret = mlff_images_build(&im, st->positions, n, periodic ? st->cell : NULL, st->pbc,
+  /* images and lists to the model's whole range: the dispersion's cutoff where it has one; in
+   * the calc's buffers, which the next structure or call reuses */
+  mlff_images *im = &c->im;
+  mlff_status ret = mlff_images_rebuild(im, st->positions, n, periodic ? st->cell : NULL, st->pbc,
                                       mlff_model_cutoff(c->model), with_lists);
   if (ret) return ret;
-  if (!sys_reserve(s, base + im.n_total)) {
-    mlff_images_free(&im);
+  if (!sys_reserve(s, base + im->n_total)) {
     return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   }
-  for (int t = 0; t < im.n_total; t++)
-    sys_add(s, im.x + 3 * (size_t)t, st->species[im.owner[t]], base + im.owner[t]);
-  for (int t = 0; t < im.n_total; t++) {
+  for (int t = 0; t < im->n_total; t++)
+    sys_add(s, im->x + 3 * (size_t)t, st->species[im->owner[t]], base + im->owner[t]);
+  for (int t = 0; t < im->n_total; t++) {
     s->numneigh[base + t] = 0;
     s->firstneigh[base + t] = NULL;
   }
   if (with_lists) {
-    size_t len = im.nb_off[n];
+    size_t len = im->nb_off[n];
     if (!grow((void **)&s->nbr, &s->cap_nbr, s->n_nbr + len, sizeof(int))) {
-      mlff_images_free(&im);
-      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for neighbour lists");
+        return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for neighbour lists");
     }
     for (int t = 0; t < n; t++) {
-      s->numneigh[base + t] = im.nb_off[t + 1] - im.nb_off[t];
+      s->numneigh[base + t] = im->nb_off[t + 1] - im->nb_off[t];
       /* an offset now, a pointer once nbr is final (it may still move) */
       s->firstneigh[base + t] = (int *)(uintptr_t)s->n_nbr;
-      for (int k = im.nb_off[t]; k < im.nb_off[t + 1]; k++) s->nbr[s->n_nbr++] = base + im.nb[k];
+      for (int k = im->nb_off[t]; k < im->nb_off[t + 1]; k++) s->nbr[s->n_nbr++] = base + im->nb[k];
     }
   }
-  mlff_images_free(&im);
   return MLFF_OK;
 }
 
