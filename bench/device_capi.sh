@@ -12,7 +12,9 @@
 #      "Loop time" / steps) and the ratio C API / LAMMPS (target <= 1.5);
 #   4. bench/python_timing.py: one benzene through mlff.Calculator (CPU and GPU) against the C
 #      API -> $OUT/<gpu>-<date>-python-timing.json (targets: GPU <= 60 us, CPU <= 2x the C API).
-# Logs: $OUT/capi-logs.tar.gz. MLFF_BENCH_MODEL: another model (default the shipped one).
+# Logs: $OUT/capi-logs.tar.gz. MLFF_BENCH_MODEL: another model (default the shipped one);
+# MLFF_CAPI_DATA, MLFF_CAPI_STEPS, MLFF_CAPI_DEVICE (gpu): another box, other step counts, the
+# CPU (a dry run on a small box); PYTHON: the Python with numpy (python3).
 set -uo pipefail
 out=${OUT:-/tmp/out}
 mkdir -p "$out/logs"
@@ -21,16 +23,18 @@ export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export MLFF_LIBRARY=$PWD/.device/lib/libmlff.so.0 PYTHONPATH=$PWD/python
 B=$PWD/.device/bin
 model=${MLFF_BENCH_MODEL:-models/benzene-gfn2.h5}
-data=.devdata/liquid49152.data
+data=${MLFF_CAPI_DATA:-.devdata/liquid49152.data}
+steps=${MLFF_CAPI_STEPS:-300}
+py=${PYTHON:-python3}
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 |
   awk '{ for (i = 1; i <= NF; i++) if (toupper($i) != "NVIDIA") { print tolower($i); exit } }')
 stamp=${gpu:-gpu}-$(date -u +%Y-%m-%d)
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/logs/gpu.txt"
-if ls .whl/ase-*.whl >/dev/null 2>&1 && ! python3 -c "import ase" 2>/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
+if ls .whl/ase-*.whl >/dev/null 2>&1 && ! "$py" -c "import ase" 2>/dev/null; then
+  "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
     .whl/*.whl && export PYTHONPATH=$PYTHONPATH:/tmp/site
 fi
-python3 -c "import ase; print('ASE', ase.__version__)" 2>&1 | tail -1
+"$py" -c "import ase; print('ASE', ase.__version__)" 2>&1 | tail -1
 
 echo "== tests"
 OMP_NUM_THREADS=2 "$B/test_repeat" >"$out/logs/test_repeat.log" 2>&1
@@ -40,7 +44,7 @@ grep -E "kept calc|lists built|CHECK" "$out/logs/test_repeat.log"
 echo "test_gpu rc=$?" | tee -a "$out/logs/test_gpu.log"
 grep -E "kept list|CHECK" "$out/logs/test_gpu.log"
 for case in repeat gpu; do
-  OMP_NUM_THREADS=1 python3 tests/python/test_mlff.py $case --repo . --work /tmp/pywork-$case \
+  OMP_NUM_THREADS=1 "$py" tests/python/test_mlff.py $case --repo . --work /tmp/pywork-$case \
     >"$out/logs/python_$case.log" 2>&1
   echo "python $case rc=$? (77: skipped)" | tee -a "$out/logs/python_$case.log"
   grep -E "^repeat|^gpu|FAIL|SKIP" "$out/logs/python_$case.log"
@@ -49,24 +53,25 @@ done
 echo "== the 49,152-atom liquid: C API and LAMMPS, same card ($SECONDS s so far)"
 for fp in fp32 fp16; do
   for t in 1 8; do
-    OMP_NUM_THREADS=$t "$B/capi_bench" liquid $data "$model" --threads $t \
-      $([ $fp = fp16 ] && echo --fp16) --steps 300 --json "$out/logs/capi_${fp}_t$t.json" |
+    OMP_NUM_THREADS=$t "$B/capi_bench" liquid $data "$model" --threads $t --device ${MLFF_CAPI_DEVICE:-gpu} \
+      $([ $fp = fp16 ] && echo --fp16) --steps $steps --json "$out/logs/capi_${fp}_t$t.json" |
       tee -a "$out/logs/capi.log"
     omp=()
     [ $t -gt 1 ] && omp=(-sf omp -pk omp $t)
     OMP_NUM_THREADS=$t "$B/lmp" -nocite -screen none -log "$out/logs/lammps_${fp}_t$t.log" \
       -var plugin .device/lib/mlffplugin.so -var model "$model" -var data $data -var device gpu \
-      -var fp16 $([ $fp = fp16 ] && echo yes || echo no) -var steps 300 -var warmup 20 \
+      -var fp16 $([ $fp = fp16 ] && echo yes || echo no) -var steps $steps -var warmup 20 \
       "${omp[@]}" -in bench/in.bench >/dev/null 2>&1
     grep -E "^Loop time" "$out/logs/lammps_${fp}_t$t.log" | tail -1
   done
 done
-python3 - "$out/logs" "$out/$stamp-capi-liquid.json" "$(cut -d, -f1 "$out/logs/gpu.txt")" <<'PY'
+"$py" - "$out/logs" "$out/$stamp-capi-liquid.json" "$(cut -d, -f1 "$out/logs/gpu.txt")" "$steps" <<'PY'
 import json, re, sys
-logs, dest, gpu = sys.argv[1:4]
+logs, dest, gpu, steps = sys.argv[1:5]
 res = {"gpu": gpu, "source": "bench/device_capi.sh: bench/capi_bench liquid (wall time per call, "
-       "mean over 300 MD-like calls after 10; the skin-0 row over 50) and LAMMPS bench/in.bench "
-       "(Loop time / 300 steps after 20), the same box, card and host threads",
+       "mean over %s MD-like calls after 10; the skin-0 row over at most 50) and LAMMPS "
+       "bench/in.bench (Loop time / %s steps after 20), the same box, card and host threads"
+       % (steps, steps),
        "target": "mlff_compute mean <= 1.5 x the LAMMPS step", "cases": {}}
 for fp in ("fp32", "fp16"):
     for t in (1, 8):
@@ -102,7 +107,7 @@ json.dump(res, open(dest, "w"), indent=1)
 PY
 
 echo "== one benzene: Python against the C API ($SECONDS s so far)"
-OMP_NUM_THREADS=1 python3 bench/python_timing.py --capi "$B/capi_bench" --calls 5000 \
+OMP_NUM_THREADS=1 "$py" bench/python_timing.py --capi "$B/capi_bench" --calls 5000 \
   --out "$out/$stamp-python-timing.json" 2>&1 | tee "$out/logs/python_timing.log"
 tar -czf "$out/capi-logs.tar.gz" -C "$out" logs && rm -rf "$out/logs"
 ls "$out"
