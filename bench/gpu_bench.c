@@ -2,7 +2,9 @@
  * included (host staging, copies, graph replay), median of repeats; writes JSON on stdout.
  *   gpu_bench LIQUID.data [REPLICATE]   (a LAMMPS data file of liquid benzene, types 1=C 2=H)
  * Cases: one benzene; B = 1, 4, 8, 16 benzenes through the batch API and as one structure;
- * the liquid box and its REPLICATE^3 copy; FP32 and FP16. */
+ * the liquid box and its REPLICATE^3 copy; FP32 and FP16. The calcs' options leave the skin at 0
+ * (a new neighbour list every call, the series' figures from before the kept list): repeated
+ * calls with the kept list, as MD makes them, are bench/capi_bench's. */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdio.h>

@@ -176,21 +176,39 @@ typedef struct {
                          that stays on the GPU between calls, its weights in shared memory, and
                          spins waiting for the next call (up to 2 ms). Processes that share a GPU
                          take turns on it, and a spinning kernel would hold their turns. */
+  double skin;        /* Å, for mlff_compute on a GPU calc: repeated calls on the same system
+                         (same atom count, species and cell, as in MD or an optimisation) keep
+                         the neighbour list and periodic images of the last build, made to
+                         cutoff + skin, and rebuild them only when an atom moved more than
+                         skin/2 since that build (LAMMPS's neighbor skin and check), so that such
+                         a call costs what an MD step costs. 0: a new list every call. Applies
+                         to open structures and to ones periodic along all three axes whose cell
+                         is wider than cutoff + skin across each face (others take a new list
+                         every call); results are those of a new list (the same neighbours
+                         within the cutoff). The CPU path ignores it. Default 1.0 (LAMMPS's
+                         `neighbor 1.0` of bench/in.bench). Aggregate initialisers that leave it
+                         out get 0, the behaviour of mlff <= 0.1. */
 } mlff_calc_options;
 
-/* The defaults: device AUTO, fp16 off, OpenMP's threads, GPU 0, not shared. */
+/* The defaults: device AUTO, fp16 off, OpenMP's threads, GPU 0, not shared, skin 1.0 Å. */
 MLFF_API void mlff_calc_options_default(mlff_calc_options *o);
 
 /* CUDA devices visible to this libmlff (0 when it was built without CUDA, or none is). */
 MLFF_API int mlff_gpu_count(void);
 
-/* An evaluation context: holds workspaces sized to the last call. The model must outlive it.
- * A calc is not thread-safe; use one per thread. options may be NULL (defaults). */
+/* An evaluation context: holds workspaces sized to the largest system seen (grown, never
+ * allocated per call) and, on a GPU with a skin, the last system's neighbour list. The model
+ * must outlive it. A calc is not thread-safe; use one per thread. options may be NULL
+ * (defaults). */
 typedef struct mlff_calc mlff_calc;
 MLFF_API mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *options,
                                       mlff_calc **out);
 MLFF_API void mlff_calc_free(mlff_calc *c);
 MLFF_API mlff_device mlff_calc_device(const mlff_calc *c); /* the device actually used */
+/* Neighbour lists built by mlff_compute and mlff_compute_batch on this calc so far: one per call,
+ * except where a kept list (mlff_calc_options.skin) was reused. For tests and for tuning the
+ * skin (calls / builds = the calls a list lasts). */
+MLFF_API long mlff_calc_list_builds(const mlff_calc *c);
 
 /* One structure: open (cell NULL) or periodic along the axes with pbc[k] != 0. */
 typedef struct {
@@ -210,7 +228,9 @@ typedef struct {
   double *virial_atom; /* [n][6], eV, same order as virial; sums to virial */
 } mlff_result;
 
-/* Energy, forces, virial of one structure. Per-atom arrays are overwritten. */
+/* Energy, forces, virial of one structure. Per-atom arrays are overwritten. On a GPU calc with
+ * a skin (mlff_calc_options), a call on the system of the previous call with no atom moved
+ * more than skin/2 since the list's build reuses that list; anything else builds a new one. */
 MLFF_API mlff_status mlff_compute(mlff_calc *c, const mlff_structure *s, mlff_result *r);
 /* B independent structures in one call (one launch sequence on the GPU); results[b] as above. */
 MLFF_API mlff_status mlff_compute_batch(mlff_calc *c, int n_structures, const mlff_structure *s,

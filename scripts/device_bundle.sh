@@ -53,7 +53,8 @@ cmake --build "$build" -j "$(nproc)" >"$build.log" 2>&1 || { grep -E "error" "$b
 rm -rf "$out" && mkdir -p "$out/bin" "$out/lib"
 cp "$lean/bin/lmp" "$out/bin/"
 cp "$build/tools/mlff" "$out/bin/"
-for t in "$build"/tests/gpu/test_* "$build"/tests/lammps/test_lammps "$build"/bench/gpu_bench "$build"/bench/latency_probe; do
+for t in "$build"/tests/gpu/test_* "$build"/tests/unit/test_repeat "$build"/tests/lammps/test_lammps \
+  "$build"/bench/gpu_bench "$build"/bench/capi_bench "$build"/bench/latency_probe; do
   [ -x "$t" ] && cp "$t" "$out/bin/"
 done
 # MPICH's launcher (it starts hydra_pmi_proxy from its own folder) and library (which finds

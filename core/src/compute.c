@@ -32,6 +32,8 @@ struct mlff_calc {
   mlff_gpu *gpu; /* the device path when device == MLFF_DEVICE_GPU */
 #endif
   mlff_aev aev;
+  double skin;              /* mlff_calc_options.skin: > 0 keeps mlff_compute's list (GPU) */
+  long list_builds;         /* mlff_calc_list_builds */
   double range_tol;         /* extrapolation check: < 0 off */
   mlff_range_report range;  /* of the last call */
   /* grow-only workspaces */
@@ -40,6 +42,11 @@ struct mlff_calc {
   mlff_neighbor_entry *nb;
   double (*grad)[3];
   double *G, *dEdG, *e_row, *work; /* work: per-thread MLP scratch */
+  int *starts, *ilist; /* compute_structures: first atom of each structure, atoms computed */
+  mlff_images im;       /* sys_append's images and lists, reused by every structure */
+  double *disp_sums;    /* the dispersion's per-atom sums (mlff_disp_list) */
+  size_t cap_disp_sums;
+  size_t cap_starts, cap_ilist;
   /* structure path: system of local + image atoms */
   struct sysbuf {
     int n, cap;
@@ -56,8 +63,22 @@ struct mlff_calc {
   struct gpubuf {
     size_t cap_order, cap_sp, cap_local, cap_x, cap_out;
     int *order, *sp, *local;
-    double *x, *out;
+    double *x, *out, *shift;
+    size_t cap_shift;
   } gb;
+  /* mlff_compute's kept system (skin > 0): what the device's kept list and images were built
+   * for, and the wrap into the cell made at that build, so that later calls pass the device
+   * positions continuous with those it built from (atoms that crossed a face stay where they
+   * are, up to skin/2 outside the cell, as LAMMPS's atoms between its rebuilds) */
+  struct keep {
+    int valid, n, periodic, shifted; /* shifted: some atom's shift is not 0 */
+    double cell[9];
+    size_t cap;
+    int *species;
+    double *xref;  /* the caller's positions at the build */
+    double *shift; /* added to the caller's positions: the build's wrap into the cell */
+    double *xw;    /* the positions passed to the device (when shifted) */
+  } keep;
 #endif
 };
 
@@ -74,6 +95,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
 void mlff_calc_options_default(mlff_calc_options *o) {
   memset(o, 0, sizeof *o);
   o->device = MLFF_DEVICE_AUTO;
+  o->skin = 1.0;
 }
 
 mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, mlff_calc **out) {
@@ -92,6 +114,9 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
                      "fp16 yes runs the network on GPU tensor cores, but this libmlff was built "
                      "without CUDA: use fp16 no (the CPU path computes in double precision)");
 #endif
+  if (!(o->skin >= 0.0 && o->skin <= 100.0)) /* NaN fails too */
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_calc_create: skin %g Å: it must be in [0, 100] "
+                          "Å (0: a new neighbour list every call)", o->skin);
   if (o->fp16 && o->device == MLFF_DEVICE_CPU)
     return mlff_set_error(MLFF_ERR_UNSUPPORTED,
                      "fp16 yes needs the GPU path; with device cpu use fp16 no");
@@ -119,6 +144,7 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
   }
 #endif
   c->n_threads = o->n_threads > 0 ? o->n_threads : omp_get_max_threads();
+  c->skin = o->skin;
   c->range_tol = -1; /* extrapolation check off */
   c->range.species = c->range.feature = -1;
   /* Our threads call BLAS: a threaded OpenBLAS underneath would oversubscribe the cores. */
@@ -133,7 +159,11 @@ void mlff_calc_free(mlff_calc *c) {
 #ifdef MLFF_HAVE_CUDA
   mlff_gpu_free(c->gpu);
   free(c->gb.order); free(c->gb.sp); free(c->gb.local); free(c->gb.x); free(c->gb.out);
+  free(c->gb.shift);
+  free(c->keep.species); free(c->keep.xref); free(c->keep.shift); free(c->keep.xw);
 #endif
+  free(c->starts); free(c->ilist); free(c->disp_sums);
+  mlff_images_free(&c->im);
   free(c->row_atom); free(c->nb_off); free(c->nb_cnt); free(c->nb); free(c->grad);
   free(c->G); free(c->dEdG); free(c->e_row); free(c->work);
   struct sysbuf *s = &c->sys;
@@ -143,6 +173,8 @@ void mlff_calc_free(mlff_calc *c) {
 }
 
 mlff_device mlff_calc_device(const mlff_calc *c) { return c->device; }
+
+long mlff_calc_list_builds(const mlff_calc *c) { return c ? c->list_builds : 0; }
 
 int mlff_gpu_count(void) {
 #ifdef MLFF_HAVE_CUDA
@@ -405,9 +437,12 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
   }
   *energy = e;
   memcpy(virial, w, sizeof w);
-  if (c->model->disp.on) /* the long-range term, on the same (full) list */
-    return mlff_disp_list(&c->model->disp, nl, c->row_atom, rows, c->n_threads, forces, eatom,
-                          vatom, energy, virial);
+  if (c->model->disp.on) { /* the long-range term, on the same (full) list */
+    if (!grow((void **)&c->disp_sums, &c->cap_disp_sums, 7 * (size_t)rows + 1, sizeof(double)))
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the dispersion sums");
+    return mlff_disp_list(&c->model->disp, nl, c->row_atom, rows, c->n_threads, c->disp_sums,
+                          forces, eatom, vatom, energy, virial);
+  }
   return MLFF_OK;
 }
 
@@ -436,7 +471,10 @@ mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_
                      "(n_list %d, n_total %d, ilist %s): the periodic images are made by the "
                      "library", nl->n_list, nl->n_total, nl->ilist ? "given" : "NULL");
 #ifdef MLFF_HAVE_CUDA
-  if (c->gpu) return gpu_neighbors(c, nl, r);
+  if (c->gpu) {
+    c->keep.valid = 0; /* the device's kept list is the caller's now */
+    return gpu_neighbors(c, nl, r);
+  }
 #endif
   if (nl->cell)
     return mlff_set_error(MLFF_ERR_UNSUPPORTED, "mlff_compute_neighbors: a cell (periodic images made "
@@ -500,35 +538,33 @@ static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index,
       return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %d: atom %d has species %d; the model has %d",
                        index, i, st->species[i], c->model->n_elements);
   }
-  mlff_images im;
-  /* images and lists to the model's whole range: the dispersion's cutoff where it has one */
-  mlff_status ret = mlff_images_build(&im, st->positions, n, periodic ? st->cell : NULL, st->pbc,
+  /* images and lists to the model's whole range: the dispersion's cutoff where it has one; in
+   * the calc's buffers, which the next structure or call reuses */
+  mlff_images *im = &c->im;
+  mlff_status ret = mlff_images_rebuild(im, st->positions, n, periodic ? st->cell : NULL, st->pbc,
                                       mlff_model_cutoff(c->model), with_lists);
   if (ret) return ret;
-  if (!sys_reserve(s, base + im.n_total)) {
-    mlff_images_free(&im);
+  if (!sys_reserve(s, base + im->n_total)) {
     return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   }
-  for (int t = 0; t < im.n_total; t++)
-    sys_add(s, im.x + 3 * (size_t)t, st->species[im.owner[t]], base + im.owner[t]);
-  for (int t = 0; t < im.n_total; t++) {
+  for (int t = 0; t < im->n_total; t++)
+    sys_add(s, im->x + 3 * (size_t)t, st->species[im->owner[t]], base + im->owner[t]);
+  for (int t = 0; t < im->n_total; t++) {
     s->numneigh[base + t] = 0;
     s->firstneigh[base + t] = NULL;
   }
   if (with_lists) {
-    size_t len = im.nb_off[n];
+    size_t len = im->nb_off[n];
     if (!grow((void **)&s->nbr, &s->cap_nbr, s->n_nbr + len, sizeof(int))) {
-      mlff_images_free(&im);
-      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for neighbour lists");
+        return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for neighbour lists");
     }
     for (int t = 0; t < n; t++) {
-      s->numneigh[base + t] = im.nb_off[t + 1] - im.nb_off[t];
+      s->numneigh[base + t] = im->nb_off[t + 1] - im->nb_off[t];
       /* an offset now, a pointer once nbr is final (it may still move) */
       s->firstneigh[base + t] = (int *)(uintptr_t)s->n_nbr;
-      for (int k = im.nb_off[t]; k < im.nb_off[t + 1]; k++) s->nbr[s->n_nbr++] = base + im.nb[k];
+      for (int k = im->nb_off[t]; k < im->nb_off[t + 1]; k++) s->nbr[s->n_nbr++] = base + im->nb[k];
     }
   }
-  mlff_images_free(&im);
   return MLFF_OK;
 }
 
@@ -546,9 +582,10 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
   const int N = s->n;
   /* no pair between structures: apart by more than the model's whole range (dispersion too) */
   const double gap = 2.0 * mlff_model_cutoff(c->model) + 1.0;
-  double *shift = malloc((3 * (size_t)n + 1) * sizeof(double));
   mlff_status st = MLFF_OK;
-  if (!shift || !grow((void **)&gb->order, &gb->cap_order, N + 1, sizeof(int)) ||
+  c->keep.valid = 0; /* this call's list replaces the kept one on the device */
+  if (!grow((void **)&gb->shift, &gb->cap_shift, 3 * (size_t)n + 1, sizeof(double)) ||
+      !grow((void **)&gb->order, &gb->cap_order, N + 1, sizeof(int)) ||
       !grow((void **)&gb->sp, &gb->cap_sp, N + 1, sizeof(int)) ||
       !grow((void **)&gb->local, &gb->cap_local, N + 1, sizeof(int)) ||
       !grow((void **)&gb->x, &gb->cap_x, 3 * (size_t)N + 1, sizeof(double)) ||
@@ -557,7 +594,7 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
     goto done;
   }
   int *order = gb->order, *sp = gb->sp, *local = gb->local;
-  double *x = gb->x;
+  double *x = gb->x, *shift = gb->shift;
   /* zeroed: the device adds into them */
   double *fo = gb->out, *eo = fo + 3 * (size_t)N, *vo = eo + N;
   memset(fo, 0, 10 * (size_t)N * sizeof(double));
@@ -611,7 +648,6 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
     if (q < n_local) ea[i] = eo[q];
   }
 done:
-  free(shift);
   return st;
 }
 #endif
@@ -627,8 +663,9 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
   s->n_nbr = 0;
   int n_local = 0;
   mlff_status ret;
-  int *starts = malloc((n + 1) * sizeof(int));
-  if (!starts) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+  if (!grow((void **)&c->starts, &c->cap_starts, (size_t)n + 1, sizeof(int)))
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+  int *starts = c->starts;
   for (int b = 0; b < n; b++) {
     starts[b] = s->n;
     n_local += st[b].n_atoms;
@@ -636,15 +673,15 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
 #ifdef MLFF_HAVE_CUDA
     with_lists = !c->gpu || features;
 #endif
-    if ((ret = sys_append(c, &st[b], b, with_lists))) goto out;
+    if ((ret = sys_append(c, &st[b], b, with_lists))) return ret;
   }
   starts[n] = s->n;
+  if (!features) c->list_builds++;
   /* the local atoms of every structure, in order, are what we compute */
-  int *ilist = malloc((n_local + 1) * sizeof(int));
-  if (!ilist || !grow((void **)&s->out, &s->cap_out, 10 * (size_t)s->n + 1, sizeof(double))) {
-    ret = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-    goto out2;
-  }
+  if (!grow((void **)&c->ilist, &c->cap_ilist, (size_t)n_local + 1, sizeof(int)) ||
+      !grow((void **)&s->out, &s->cap_out, 10 * (size_t)s->n + 1, sizeof(double)))
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+  int *ilist = c->ilist;
   /* kept in the calc: fresh zeroed pages for 10 doubles per atom cost page faults every call */
   double *f = s->out, *ea = f + 3 * (size_t)s->n, *va = ea + s->n;
   int k = 0;
@@ -656,12 +693,12 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
                        (const int *const *)s->firstneigh, 0, 0.0, 0, NULL};
   if (features) {
     int rows, species_start[MLFF_MAX_ELEMENTS + 1];
-    if ((ret = prepare(c, &nl, &rows, species_start))) goto out2;
-    if ((ret = forward(c, rows, species_start, 0))) goto out2;
+    if ((ret = prepare(c, &nl, &rows, species_start))) return ret;
+    if ((ret = forward(c, rows, species_start, 0))) return ret;
     size_t D = c->model->n_features;
     for (int r = 0; r < rows; r++)
       memcpy(features + (size_t)c->row_atom[r] * D, c->G + r * D, D * sizeof(double));
-    goto out2;
+    return MLFF_OK;
   }
   double energy, virial[6];
   /* per-atom virials give each structure's virial; one structure not asking for them takes the
@@ -672,12 +709,12 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
     per_atom_virial = n > 1 || (n == 1 && res[0].virial_atom);
     if ((ret = gpu_structures(c, n, starts, n_local, ilist, f, ea, per_atom_virial ? va : NULL,
                               virial)))
-      goto out2;
+      return ret;
   } else
 #endif
   {
     memset(f, 0, 10 * (size_t)s->n * sizeof(double)); /* compute_core adds into them */
-    if ((ret = compute_core(c, &nl, f, ea, va, &energy, virial))) goto out2;
+    if ((ret = compute_core(c, &nl, f, ea, va, &energy, virial))) return ret;
   }
   for (int b = 0; b < n; b++) {
     mlff_result *r = &res[b];
@@ -705,14 +742,153 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
       if (r->energy_atom) r->energy_atom[i] = ea[s0 + i];
     }
   }
-out2:
-  free(ilist);
-out:
-  free(starts);
-  return ret;
+  return MLFF_OK;
 }
 
+#ifdef MLFF_HAVE_CUDA
+/* Whether mlff_compute takes the kept-list path for st: a GPU calc with a skin, and st open or
+ * periodic along all three axes in a cell wider than cutoff + skin across each face (one layer
+ * of images made on the device side from wrapped positions, as for LAMMPS on one rank); *periodic
+ * says which. Anything else (narrow or partly periodic cells, bad arguments, whose messages are
+ * the general path's) takes the general path. */
+static int kept_applies(const mlff_calc *c, const mlff_structure *st, int *periodic) {
+  if (!c->gpu || !(c->skin > 0.0) || st->n_atoms <= 0 || !st->positions || !st->species)
+    return 0;
+  const int all = st->pbc[0] && st->pbc[1] && st->pbc[2];
+  if (!st->pbc[0] && !st->pbc[1] && !st->pbc[2]) {
+    *periodic = 0; /* open (a cell without pbc is ignored, as on the general path) */
+    return 1;
+  }
+  if (!all || !st->cell) return 0;
+  const struct keep *k = &c->keep;
+  if (k->valid && k->periodic && !memcmp(k->cell, st->cell, sizeof k->cell)) {
+    *periodic = 1; /* the cell checked at the build */
+    return 1;
+  }
+  double inv[9], det, w[3];
+  mlff_inverse3(st->cell, inv, &det);
+  if (!(fabs(det) > 1e-9) || !isfinite(det)) return 0;
+  mlff_face_spacings(st->cell, det, w);
+  /* the device makes one layer of images to cutoff + skin: a margin for its float cutoff */
+  const double need = (mlff_model_cutoff(c->model) + c->skin) * (1.0 + 1e-6) + 1e-6;
+  for (int d = 0; d < 3; d++)
+    if (!(w[d] > need)) return 0;
+  *periodic = 1;
+  return 1;
+}
+
+/* mlff_compute on the kept list (kept_applies): the same system as the last build (atom count,
+ * species, cell) with no atom moved more than skin/2 since reuses the device's list and images
+ * (list_age 1, as LAMMPS between its rebuilds); anything else rebuilds them (list_age 0) from
+ * positions wrapped into the cell. The check is one pass over the positions on the host; no
+ * atom-sized allocation once the buffers fit. */
+static mlff_status compute_kept(mlff_calc *c, const mlff_structure *st, int periodic,
+                                mlff_result *r) {
+  struct keep *k = &c->keep;
+  const int n = st->n_atoms;
+  const double *x = st->positions;
+  const int nt = n >= 8192 ? c->n_threads : 1; /* waking threads costs more in small systems */
+  (void)nt;
+  int rebuild = !k->valid || k->n != n || k->periodic != periodic ||
+                (periodic && memcmp(k->cell, st->cell, sizeof k->cell)) ||
+                memcmp(k->species, st->species, (size_t)n * sizeof(int));
+  if (!rebuild) {
+    const double t2 = 0.25 * c->skin * c->skin;
+    const int shifted = k->shifted;
+    const double *ref = k->xref, *sh = k->shift;
+    double *xw = k->xw;
+    int moved = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : moved)
+    for (int i = 0; i < n; i++) {
+      const double *a = x + 3 * (size_t)i, *b = ref + 3 * (size_t)i;
+      const double d0 = a[0] - b[0], d1 = a[1] - b[1], d2 = a[2] - b[2];
+      if (!(d0 * d0 + d1 * d1 + d2 * d2 <= t2)) moved = 1; /* NaN too: the rebuild checks */
+      if (shifted)
+        for (int d = 0; d < 3; d++) xw[3 * (size_t)i + d] = a[d] + sh[3 * (size_t)i + d];
+    }
+    rebuild = moved;
+  }
+  if (rebuild) {
+    k->valid = 0;
+    for (int i = 0; i < n; i++) { /* the general path's checks and messages */
+      const double *p = x + 3 * (size_t)i;
+      if (!isfinite(p[0]) || !isfinite(p[1]) || !isfinite(p[2]))
+        return mlff_set_error(MLFF_ERR_ARGUMENT,
+                              "structure 0: position of atom %d is not finite (%g %g %g)", i,
+                              p[0], p[1], p[2]);
+      if (st->species[i] < 0 || st->species[i] >= c->model->n_elements)
+        return mlff_set_error(MLFF_ERR_ARGUMENT,
+                              "structure 0: atom %d has species %d; the model has %d", i,
+                              st->species[i], c->model->n_elements);
+    }
+    if ((size_t)n > k->cap) {
+      const size_t cap = (size_t)n + (size_t)n / 4 + 16;
+      int *sp = realloc(k->species, cap * sizeof(int));
+      if (sp) k->species = sp;
+      double *xr = realloc(k->xref, 3 * cap * sizeof(double));
+      if (xr) k->xref = xr;
+      double *sh = realloc(k->shift, 3 * cap * sizeof(double));
+      if (sh) k->shift = sh;
+      double *xw = realloc(k->xw, 3 * cap * sizeof(double));
+      if (xw) k->xw = xw;
+      if (!sp || !xr || !sh || !xw)
+        return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %d atoms", n);
+      k->cap = cap;
+    }
+    memcpy(k->species, st->species, (size_t)n * sizeof(int));
+    memcpy(k->xref, x, 3 * (size_t)n * sizeof(double));
+    k->n = n;
+    k->periodic = periodic;
+    k->shifted = 0;
+    if (periodic) {
+      const double *H = st->cell;
+      double inv[9], det;
+      mlff_inverse3(H, inv, &det);
+      memcpy(k->cell, H, sizeof k->cell);
+      int shifted = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(| : shifted)
+      for (int i = 0; i < n; i++) {
+        const double *p = x + 3 * (size_t)i;
+        double m[3], *sh = k->shift + 3 * (size_t)i;
+        for (int d = 0; d < 3; d++) /* whole cells to move by: into [0, 1) fractionally */
+          m[d] = -floor(p[0] * inv[d] + p[1] * inv[3 + d] + p[2] * inv[6 + d]);
+        shifted |= m[0] != 0.0 || m[1] != 0.0 || m[2] != 0.0;
+        for (int d = 0; d < 3; d++) {
+          sh[d] = m[0] * H[d] + m[1] * H[3 + d] + m[2] * H[6 + d];
+          k->xw[3 * (size_t)i + d] = p[d] + sh[d];
+        }
+      }
+      k->shifted = shifted;
+    }
+  }
+  /* the device adds into the per-atom arrays */
+  if (r->forces) memset(r->forces, 0, 3 * (size_t)n * sizeof(double));
+  if (r->energy_atom) memset(r->energy_atom, 0, (size_t)n * sizeof(double));
+  if (r->virial_atom) memset(r->virial_atom, 0, 6 * (size_t)n * sizeof(double));
+  mlff_status ret =
+      mlff_gpu_compute(c->gpu, n, n, k->shifted ? k->xw : x, st->species, c->skin, rebuild ? 0 : 1,
+                       periodic ? st->cell : NULL, r->forces, r->energy_atom, r->virial_atom,
+                       &r->energy, r->virial);
+  if (ret) {
+    k->valid = 0;
+    return ret;
+  }
+  if (rebuild) {
+    k->valid = 1;
+    c->list_builds++;
+  }
+  /* the dispersion's mean-field tail, as on the general path */
+  mlff_disp_add_tail(&c->model->disp, c->model->n_elements, n, st->species, st->cell, st->pbc,
+                     &r->energy, r->virial);
+  return MLFF_OK;
+}
+#endif
+
 mlff_status mlff_compute(mlff_calc *c, const mlff_structure *s, mlff_result *r) {
+#ifdef MLFF_HAVE_CUDA
+  int periodic;
+  if (c && s && r && kept_applies(c, s, &periodic)) return compute_kept(c, s, periodic, r);
+#endif
   return compute_structures(c, 1, s, r, NULL);
 }
 

@@ -136,10 +136,8 @@ void mlff_disp_triples(const mlff_dispersion *d, int si, int m, const double (*d
 }
 
 mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, const int *atoms,
-                           int n, int n_threads, double *forces, double *eatom, double *vatom,
-                           double *energy, double virial[6]) {
-  double *sums = calloc(7 * (size_t)n + 1, sizeof(double)); /* per atom: energy, virial[6] */
-  if (!sums) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the dispersion sums");
+                           int n, int n_threads, double *sums, double *forces, double *eatom,
+                           double *vatom, double *energy, double virial[6]) {
   const double rc2 = d->p.cutoff * d->p.cutoff, *X = nl->positions;
   const double rc3_2 = d->p.cutoff3 * d->p.cutoff3;
   const int three = d->p.s9 > 0;
@@ -152,8 +150,9 @@ mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, c
 #pragma omp for schedule(dynamic, 16)
   for (int r = 0; r < n; r++) {
     const int i = atoms[r], si = nl->species[i];
-    if (si < 0) continue;
     double e = 0.0, f[3] = {0, 0, 0}, w[6] = {0, 0, 0, 0, 0, 0};
+    for (int q = 0; q < 7; q++) sums[7 * (size_t)r + q] = 0.0; /* the caller's, not zeroed */
+    if (si < 0) continue;
     const int *list = nl->firstneigh[i];
     int m = 0;
     if (three && nl->numneigh[i] > tcap) {
@@ -207,7 +206,6 @@ mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, c
     *energy += sums[7 * (size_t)r];
     for (int q = 0; q < 6; q++) virial[q] += sums[7 * (size_t)r + 1 + q];
   }
-  free(sums);
   return MLFF_OK;
 }
 
@@ -234,7 +232,8 @@ mlff_status mlff_disp_structure(const mlff_dispersion *d, int n_elements, int n,
   const int **first = malloc((size_t)(n + 1) * sizeof(int *));
   int *atoms = malloc((size_t)(n + 1) * sizeof(int));
   double *f = calloc(3 * (size_t)(n + 1), sizeof(double)), w[6] = {0, 0, 0, 0, 0, 0}, e = 0.0;
-  if (!sp || !numneigh || !first || !atoms || !f) {
+  double *sums = malloc((7 * (size_t)n + 1) * sizeof(double));
+  if (!sp || !numneigh || !first || !atoms || !f || !sums) {
     st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the dispersion of %d atoms", n);
     goto out;
   }
@@ -246,13 +245,13 @@ mlff_status mlff_disp_structure(const mlff_dispersion *d, int n_elements, int n,
   }
   /* only the structure's own atoms have lists, and each is computed from its own */
   mlff_neighbors nl = {im.n_total, im.x, sp, n, atoms, numneigh, first, 0, 0.0, 0, NULL};
-  if ((st = mlff_disp_list(d, &nl, atoms, n, 1, f, NULL, NULL, &e, w))) goto out;
+  if ((st = mlff_disp_list(d, &nl, atoms, n, 1, sums, f, NULL, NULL, &e, w))) goto out;
   mlff_disp_add_tail(d, n_elements, n, species, cell, pbc, &e, w);
   *energy = e;
   if (forces) memcpy(forces, f, 3 * (size_t)n * sizeof(double));
   if (virial) memcpy(virial, w, sizeof w);
 out:
-  free(sp), free(numneigh), free(first), free(atoms), free(f);
+  free(sp), free(numneigh), free(first), free(atoms), free(f), free(sums);
   mlff_images_free(&im);
   return st;
 }

@@ -52,11 +52,12 @@ void mlff_disp_add_tail(const mlff_dispersion *d, int n_elements, int n, const i
  * within the cutoff in both atoms' lists, as LAMMPS and mlff_compute make them; other entries are
  * skipped): each atom's force from its own list alone, E_i = 1/2 sum_j e(r_ij), and its
  * per-atom virial half of each of its pairs'. Threads over atoms; sums in atom order, so the
- * result does not depend on the thread count. Adds into forces, eatom, vatom (each may be
- * NULL) and into *energy and virial[6]. Only MLFF_ERR_NOMEM can fail. */
+ * result does not depend on the thread count. sums: the caller's workspace of 7 n doubles
+ * (kept in its calc: no allocation per call). Adds into forces, eatom, vatom (each may be
+ * NULL) and into *energy and virial[6]. Cannot fail. */
 mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, const int *atoms,
-                           int n, int n_threads, double *forces, double *eatom, double *vatom,
-                           double *energy, double virial[6]);
+                           int n, int n_threads, double *sums, double *forces, double *eatom,
+                           double *vatom, double *energy, double virial[6]);
 
 /* Dispersion of one structure (n atoms, species, cell NULL or periodic along pbc): energy (with
  * the tail when periodic along all three axes and the tail is on), forces [n][3] (set; may be

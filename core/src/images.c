@@ -34,19 +34,39 @@ void mlff_images_free(mlff_images *im) {
   free(im->owner);
   free(im->nb_off);
   free(im->nb);
+  free(im->head);
+  free(im->next);
+  free(im->binof);
   memset(im, 0, sizeof *im);
 }
 
-static int add_point(mlff_images *im, int *cap, const double *y, int owner) {
-  if (im->n_total == *cap) {
-    int c = *cap * 2 + 16;
-    double *x = realloc(im->x, 3 * (size_t)c * sizeof(double));
-    if (x) im->x = x;
-    int *o = realloc(im->owner, (size_t)c * sizeof(int));
-    if (o) im->owner = o;
-    if (!x || !o) return 0;
-    *cap = c;
-  }
+/* room for `need` points (x, owner) */
+static int reserve_points(mlff_images *im, size_t need) {
+  if (need <= im->cap_points) return 1;
+  size_t c = need + need / 2 + 16;
+  double *x = realloc(im->x, 3 * c * sizeof(double));
+  if (x) im->x = x;
+  int *o = realloc(im->owner, c * sizeof(int));
+  if (o) im->owner = o;
+  if (!x || !o) return 0;
+  im->cap_points = c;
+  return 1;
+}
+
+/* *p holds at least need ints (grow only) */
+static int grow_ints(int **p, size_t *cap, size_t need) {
+  if (need <= *cap) return 1;
+  size_t c = need + need / 4 + 16;
+  int *q = realloc(*p, c * sizeof(int));
+  if (!q) return 0;
+  *p = q;
+  *cap = c;
+  return 1;
+}
+
+static int add_point(mlff_images *im, const double *y, int owner) {
+  if ((size_t)im->n_total == im->cap_points && !reserve_points(im, 2 * im->cap_points + 16))
+    return 0;
   memcpy(im->x + 3 * (size_t)im->n_total, y, 3 * sizeof(double));
   im->owner[im->n_total++] = owner;
   return 1;
@@ -74,16 +94,16 @@ static mlff_status cell_list(mlff_images *im, double rc) {
     bin *= 2.0;
   }
   long nbins = (long)nbin[0] * nbin[1] * nbin[2];
-  int *head = malloc((nbins + 1) * sizeof(int)), *next = malloc((total + 1) * sizeof(int)),
-      *binof = malloc((total + 1) * sizeof(int));
-  size_t len = 0, cap = 16 * (size_t)n + 16;
-  im->nb_off = malloc(((size_t)n + 1) * sizeof(int));
-  im->nb = malloc(cap * sizeof(int));
+  /* kept in im between builds (mlff_images_rebuild) */
+  if (!grow_ints(&im->head, &im->cap_head, (size_t)nbins + 1) ||
+      !grow_ints(&im->next, &im->cap_next, (size_t)total + 1) ||
+      !grow_ints(&im->binof, &im->cap_binof, (size_t)total + 1) ||
+      !grow_ints(&im->nb_off, &im->cap_off, (size_t)n + 1) ||
+      !grow_ints(&im->nb, &im->cap_nb, 16 * (size_t)n + 16))
+    return MLFF_ERR_NOMEM;
+  int *head = im->head, *next = im->next, *binof = im->binof;
+  size_t len = 0, cap = im->cap_nb;
   mlff_status st = MLFF_OK;
-  if (!head || !next || !binof || !im->nb_off || !im->nb) {
-    st = MLFF_ERR_NOMEM;
-    goto done;
-  }
   for (long b = 0; b < nbins; b++) head[b] = -1;
   for (int t = total - 1; t >= 0; t--) {
     const double *x = im->x + 3 * (size_t)t;
@@ -108,31 +128,27 @@ static mlff_status cell_list(mlff_images *im, double rc) {
             double r2 = d0 * d0 + d1 * d1 + d2 * d2;
             if (r2 >= rc2 || r2 == 0.0) continue;
             if (len == cap) {
-              cap *= 2;
-              int *p = realloc(im->nb, cap * sizeof(int));
-              if (!p) {
-                st = MLFF_ERR_NOMEM;
-                goto done;
-              }
-              im->nb = p;
+              if (!grow_ints(&im->nb, &im->cap_nb, 2 * cap)) return MLFF_ERR_NOMEM;
+              cap = im->cap_nb;
             }
             im->nb[len++] = u;
           }
   }
   im->nb_off[n] = (int)len;
-done:
-  free(head); free(next); free(binof);
   return st;
 }
 
 mlff_status mlff_images_build(mlff_images *im, const double *pos, int n, const double *cell,
                               const int pbc[3], double rc, int with_lists) {
   memset(im, 0, sizeof *im);
+  return mlff_images_rebuild(im, pos, n, cell, pbc, rc, with_lists);
+}
+
+mlff_status mlff_images_rebuild(mlff_images *im, const double *pos, int n, const double *cell,
+                                const int pbc[3], double rc, int with_lists) {
   im->n_atoms = n;
-  int cap = n + 16;
-  im->x = malloc(3 * (size_t)cap * sizeof(double));
-  im->owner = malloc((size_t)cap * sizeof(int));
-  if (!im->x || !im->owner) goto nomem;
+  im->n_total = 0;
+  if (!reserve_points(im, (size_t)n + 16)) goto nomem;
   int periodic = cell && (pbc[0] || pbc[1] || pbc[2]);
   double H[9] = {0}, inv[9] = {0}, det = 1.0, w[3] = {0};
   if (periodic) {
@@ -150,7 +166,7 @@ mlff_status mlff_images_build(mlff_images *im, const double *pos, int n, const d
         if (pbc[d]) f[d] -= floor(f[d]);
       for (int d = 0; d < 3; d++) y[d] = f[0] * H[d] + f[1] * H[3 + d] + f[2] * H[6 + d];
     }
-    if (!add_point(im, &cap, y, i)) goto nomem;
+    if (!add_point(im, y, i)) goto nomem;
   }
   if (periodic) {
     int m[3];
@@ -183,7 +199,7 @@ mlff_status mlff_images_build(mlff_images *im, const double *pos, int n, const d
             if (!a && !b && !k) continue;
             double g[3] = {f[0] + a, f[1] + b, f[2] + k}, y[3];
             for (int d = 0; d < 3; d++) y[d] = g[0] * H[d] + g[1] * H[3 + d] + g[2] * H[6 + d];
-            if (!add_point(im, &cap, y, i)) {
+            if (!add_point(im, y, i)) {
               free(shifts);
               goto nomem;
             }

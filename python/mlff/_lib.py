@@ -144,6 +144,7 @@ class mlff_calc_options(ctypes.Structure):
         ("n_threads", ctypes.c_int),
         ("gpu", ctypes.c_int),
         ("gpu_shared", ctypes.c_int),
+        ("skin", ctypes.c_double),
     ]
 
 
@@ -244,6 +245,7 @@ PROTOTYPES = [
      [mlff_model_p, ctypes.POINTER(mlff_calc_options), ctypes.POINTER(mlff_calc_p)]),
     ("mlff_calc_free", None, [mlff_calc_p]),
     ("mlff_calc_device", c_enum, [mlff_calc_p]),
+    ("mlff_calc_list_builds", ctypes.c_long, [mlff_calc_p]),
     ("mlff_compute", _S,
      [mlff_calc_p, ctypes.POINTER(mlff_structure), ctypes.POINTER(mlff_result)]),
     ("mlff_compute_batch", _S,

@@ -264,18 +264,70 @@ class _Result:
         return out
 
 
+class _Kept:
+    """compute()'s mlff_structure and mlff_result for n atoms, kept between calls: each call
+    copies its positions (and species, cell) into the same arrays, and the library writes into
+    the same result arrays, so that a call allocates nothing the size of the system."""
+
+    def __init__(self, n):
+        self.n = n
+        self.positions = np.zeros((n, 3))
+        self.species = np.zeros(n, dtype=np.intc)
+        self.cell = np.zeros((3, 3))
+        self.forces = np.zeros((n, 3))
+        self.energy_atom = np.zeros(n)
+        self.s = L.mlff_structure()
+        self.s.n_atoms = n
+        self.s.positions = self.positions.ctypes.data_as(L.c_double_p)
+        self.s.species = self.species.ctypes.data_as(L.c_int_p)
+        self.cell_p = self.cell.ctypes.data_as(L.c_double_p)
+        self.pbc = (False, False, False)
+        self.r = L.mlff_result()
+        self.r.forces = self.forces.ctypes.data_as(L.c_double_p)
+        self.r.energy_atom = self.energy_atom.ctypes.data_as(L.c_double_p)
+        self.s_ref, self.r_ref = ctypes.byref(self.s), ctypes.byref(self.r)
+
+    def fill(self, positions, species, cell, pbc):
+        if positions.shape != (self.n, 3) or species.shape != (self.n,):
+            raise L.error("positions %s and species %s: expected (%d, 3) and (%d,)"
+                          % (positions.shape, species.shape, self.n, self.n))
+        self.positions[...] = positions
+        self.species[...] = species
+        if pbc is None:
+            pbc = (False, False, False)
+        else:
+            p = np.asarray(pbc, bool)
+            if p.shape != (3,):
+                p = np.broadcast_to(p, (3,))
+            pbc = (bool(p[0]), bool(p[1]), bool(p[2]))
+        if cell is not None and any(pbc):
+            self.cell[...] = cell
+            self.s.cell = self.cell_p
+        else:
+            self.s.cell = None
+            pbc = (False, False, False)
+        if pbc != self.pbc:
+            for k in range(3):
+                self.s.pbc[k] = int(pbc[k])
+            self.pbc = pbc
+
+
 class Evaluator:
     """An evaluation context (mlff_calc) of a model, over numpy arrays; no ASE needed.
 
     Evaluator(model_or_path, device="auto"|"cpu"|"gpu", fp16=False, threads=None, gpu=0,
-    gpu_shared=False). Like the C calc it wraps, it is not thread-safe: use one per thread.
+    gpu_shared=False, skin=None). Like the C calc it wraps, it is not thread-safe: use one per
+    thread. skin (Å; None: the library's default, 1.0): on the GPU, repeated calls on the same
+    system keep the neighbour list until an atom moved more than skin/2 (mlff_calc_options.skin;
+    0: a new list every call).
 
     compute(positions, species, cell=None, pbc=None) returns a dict: energy (eV), virial
     (eV; xx yy zz xy xz yz, W = sum over pairs of r_ij (x) f_ij), forces [n,3] (eV/Å),
     energy_atom [n] (eV) and, with per_atom_virial=True, virial_atom [n,6]. species are the
     model's indices (Model.species(symbols)); a cell is used when some pbc is set."""
 
-    def __init__(self, model, device="auto", fp16=False, threads=None, gpu=0, gpu_shared=False):
+    def __init__(self, model, device="auto", fp16=False, threads=None, gpu=0, gpu_shared=False,
+                 skin=None):
         self.model = model if isinstance(model, Model) else Model(model)
         if device not in _DEVICES:
             raise L.error("device must be one of auto, cpu, gpu (not %r)" % (device,))
@@ -288,7 +340,13 @@ class Evaluator:
         self.options.n_threads = int(threads or 0)
         self.options.gpu = int(gpu)
         self.options.gpu_shared = int(bool(gpu_shared))
+        if skin is not None:
+            if not 0.0 <= float(skin) <= 100.0:  # NaN fails too
+                raise L.error("skin must be in [0, 100] Å (not %r)" % (skin,))
+            self.options.skin = float(skin)
         self._ptr = None
+        self._kept = None
+        self._compute_fn = lib().mlff_compute
         self._handle()  # fail now, with libmlff's message, when the options cannot be met
 
     def _handle(self):
@@ -318,11 +376,41 @@ class Evaluator:
         """The device actually used: "cpu" or "gpu"."""
         return _DEVICE_NAMES[lib().mlff_calc_device(self._handle())]
 
+    @property
+    def skin(self):
+        """The neighbour skin (Å) of the calc (mlff_calc_options.skin)."""
+        return self.options.skin
+
+    @property
+    def list_builds(self):
+        """Neighbour lists built so far (mlff_calc_list_builds): calls / builds is how many
+        calls a kept list lasted."""
+        return int(lib().mlff_calc_list_builds(self._handle()))
+
+    def _compute_kept(self, positions, species, cell=None, pbc=None):
+        """mlff_compute into the kept arrays (_Kept, returned; valid until the next call):
+        positions an [n,3] float array, species an [n] int array."""
+        n = len(positions)
+        k = self._kept
+        if k is None or k.n != n:
+            if len(species) != n:
+                raise L.error("%d positions but %d species" % (n, len(species)))
+            k = self._kept = _Kept(n)
+        k.fill(positions, species, cell, pbc)
+        check(self._compute_fn(self._handle(), k.s_ref, k.r_ref))
+        return k
+
     def compute(self, positions, species, cell=None, pbc=None, per_atom_virial=False):
-        s = _Structure(positions, species, cell, pbc)
-        r = _Result(s.n, True, per_atom_virial)
-        check(lib().mlff_compute(self._handle(), ctypes.byref(s.c), ctypes.byref(r.c)))
-        return r.todict()
+        if per_atom_virial:
+            s = _Structure(positions, species, cell, pbc)
+            r = _Result(s.n, True, per_atom_virial)
+            check(lib().mlff_compute(self._handle(), ctypes.byref(s.c), ctypes.byref(r.c)))
+            return r.todict()
+        positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+        species = np.asarray(species, dtype=np.intc).reshape(-1)
+        k = self._compute_kept(positions, species, cell, pbc)
+        return {"energy": k.r.energy, "virial": np.array(k.r.virial[:]),
+                "forces": k.forces.copy(), "energy_atom": k.energy_atom.copy()}
 
     def compute_batch(self, structures, per_atom_virial=False):
         """structures: a sequence of (positions, species, cell, pbc) (cell and pbc may be None);

@@ -1,6 +1,7 @@
 /* GPU path against the CPU double path (docs/gpu.md): forces, energies, virials of benzene, a dimer,
  * a periodic liquid box and a batch; FP16 against FP32; the neighbour-list entry point; graph
- * replay. Exit 77 (skipped) where no GPU is visible. */
+ * replay; mlff_compute's kept list with the dispersion (the rest of the kept list: the unit test
+ * test_repeat, which takes the GPU where one is). Exit 77 (skipped) where no GPU is visible. */
 #include <unistd.h>
 
 #include "../unit/test_util.h"
@@ -433,6 +434,24 @@ int main(void) {
     printf("dispersion%s, images on the GPU, kept list: built %.2e, after moves %.2e "
            "max|dF|/max|F|\n", three ? " (3-body)" : "", c0.f_rel, c1.f_rel);
     CHECK(c0.f_rel <= 1e-5 && c1.f_rel <= 1e-5);
+    { /* mlff_compute on the calc's kept list (the default skin): the dispersion's pairs to
+       * cutoff + skin and its tail (added by the core) as the CPU's, built and then reused */
+      mlff_calc_options ok;
+      mlff_calc_options_default(&ok);
+      ok.device = MLFF_DEVICE_GPU;
+      mlff_calc *kept;
+      CHECK_OK(mlff_calc_create(m, &ok, &kept));
+      tstruct moved = big;
+      moved.x = x1;
+      cmp k0 = compare(dc, kept, &big), k1 = compare(dc, kept, &moved);
+      printf("dispersion, mlff_compute on a kept list (skin %.1f Å): built %.2e / %.2e, after moves "
+             "%.2e / %.2e max|dF|/max|F| / |dE|/|E| (virial %.2e), %ld list(s) built\n", ok.skin,
+             k0.f_rel, k0.e_rel, k1.f_rel, k1.e_rel, k1.v_rel, mlff_calc_list_builds(kept));
+      CHECK(k0.f_rel <= 1e-5 && k0.e_rel <= 1e-5 && k0.v_rel <= 1e-4);
+      CHECK(k1.f_rel <= 1e-5 && k1.e_rel <= 1e-5 && k1.v_rel <= 1e-4);
+      CHECK(mlff_calc_list_builds(kept) == 1);
+      mlff_calc_free(kept);
+    }
     free(x1);
     mlff_calc_free(dc); mlff_calc_free(dg); mlff_calc_free(dh); mlff_calc_free(dk);
     CHECK_OK(mlff_model_set_dispersion(m, NULL));

@@ -385,7 +385,7 @@ inline Ref reference(const std::string &model_path, const Eval &e, const int spe
 {
   mlff_model *m = nullptr;
   if (mlff_model_load(model_path.c_str(), &m) != MLFF_OK) die(mlff_last_error());
-  mlff_calc_options o = {MLFF_DEVICE_CPU, 0, 1, 0, 0};
+  mlff_calc_options o = {MLFF_DEVICE_CPU, 0, 1, 0, 0, 0.0};
   mlff_calc *c = nullptr;
   if (mlff_calc_create(m, &o, &c) != MLFF_OK) die(mlff_last_error());
   std::vector<int> sp(e.n);

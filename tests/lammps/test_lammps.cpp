@@ -249,8 +249,8 @@ int case_errors()
   struct {
     const char *name, *args;
     mlff_calc_options o;
-  } hw[] = {{"fp16 yes", " fp16 yes", {MLFF_DEVICE_AUTO, 1, 1, 0, 0}},
-            {"device gpu", " device gpu", {MLFF_DEVICE_GPU, 0, 1, 0, 0}}};
+  } hw[] = {{"fp16 yes", " fp16 yes", {MLFF_DEVICE_AUTO, 1, 1, 0, 0, 0.0}},
+            {"device gpu", " device gpu", {MLFF_DEVICE_GPU, 0, 1, 0, 0, 0.0}}};
   for (auto &c : hw) {
     mlff_calc *calc = nullptr;
     if (mlff_calc_create(m, &c.o, &calc) == MLFF_OK) {

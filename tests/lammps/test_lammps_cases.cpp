@@ -241,7 +241,7 @@ int case_lmp_binary()
   // the core's energy of the same structure (open cell suffices: 20 A box, molecule centred)
   mlff_model *m = nullptr;
   mlff_model_load(model.c_str(), &m);
-  mlff_calc_options opt = {MLFF_DEVICE_CPU, 0, 1, 0, 0};
+  mlff_calc_options opt = {MLFF_DEVICE_CPU, 0, 1, 0, 0, 0.0};
   mlff_calc *c = nullptr;
   mlff_calc_create(m, &opt, &c);
   std::vector<int> sp(sys.elem);

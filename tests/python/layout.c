@@ -33,7 +33,7 @@ int main(void) {
   OFF(mlff_dispersion_params, cutoff3);
   SIZE(mlff_calc_options);
   OFF(mlff_calc_options, device), OFF(mlff_calc_options, fp16), OFF(mlff_calc_options, n_threads);
-  OFF(mlff_calc_options, gpu), OFF(mlff_calc_options, gpu_shared);
+  OFF(mlff_calc_options, gpu), OFF(mlff_calc_options, gpu_shared), OFF(mlff_calc_options, skin);
   SIZE(mlff_structure);
   OFF(mlff_structure, n_atoms), OFF(mlff_structure, positions), OFF(mlff_structure, species);
   OFF(mlff_structure, cell), OFF(mlff_structure, pbc);

@@ -885,6 +885,78 @@ def case_gpu():
         check(worst["single vs batch"] <= tol_f, "GPU single calls differ from the batch: %s" % worst)
 
 
+# ---- repeated calls (issue 22) ----------------------------------------------------------------
+def case_repeat():
+    """The Calculator over many calls on one Atoms, as MD makes them: every step's results as a
+    fresh CPU evaluation of the same structure (on a GPU, where one is: the kept list, within
+    FP32 tolerances), nothing recomputed for unchanged atoms, results that the next call leaves
+    alone, changed elements and cells seen; and the skin option."""
+    need_ase()
+    import mlff
+    ref = mlff.Evaluator(model_path(), device="cpu")
+    check(ref.skin == 1.0, "default skin %s" % ref.skin)
+    check(calc(skin=0.25).evaluator.skin == 0.25, "skin not passed on")
+    for bad in (-1.0, float("nan")):
+        try:
+            calc(skin=bad)
+            fail("skin %r accepted" % bad)
+        except mlff.MlffError as e:
+            check("skin" in str(e), "message %r" % str(e))
+    devices = ["cpu"] + (["gpu"] if mlff.gpu_count() else [])
+    for device in devices:
+        # the GPU: python.gpu's FP32 tolerances (energy 1e-5, the rest 1e-4 relative)
+        tol, tol_e = (1e-12, 1e-12) if device == "cpu" else (1e-4, 1e-5)
+        for name, atoms in [("benzene (open)", benzene(seed=2)),
+                            ("8 benzenes (orthorhombic)", benzene_box(ORTHO, seed=2)),
+                            ("8 benzenes (triclinic)", benzene_box(TRICLINIC, seed=4))]:
+            c = calc(device=device)
+            a = atoms.copy()
+            a.calc = c
+            rng = np.random.default_rng(7)
+            v = rng.normal(0.0, 0.02, a.positions.shape)  # 0.02 A a step: crosses faces
+            worst, worst_e, held, held_f = 0.0, 0.0, None, None
+            for step in range(40):
+                if step == 25:  # another element on one atom: its species looked up again
+                    a.numbers[1] = 1 if a.numbers[1] == 6 else 6
+                if step == 30 and a.pbc.any():  # a barostat's step
+                    a.set_cell(a.cell.array * 1.01, scale_atoms=True)
+                a.positions += v
+                f, e = a.get_forces(), a.get_potential_energy()
+                cell = a.cell.array if a.pbc.any() else None
+                r = ref.compute(a.positions, c.model.species(a.get_chemical_symbols()), cell, a.pbc)
+                worst_e = max(worst_e, rel_err([e], [r["energy"]]))
+                worst = max(worst, rel_err(f, r["forces"]),
+                            rel_err(a.get_potential_energies(), r["energy_atom"]))
+                if a.pbc.any():
+                    worst = max(worst, rel_err(a.get_stress(), -np.array(
+                        [r["virial"][k] for k in (0, 1, 2, 5, 4, 3)]) / a.get_volume()))
+                if step == 3:
+                    held = c.results["forces"]
+                    held_f = held.copy()
+                    builds = c.evaluator.list_builds
+                    a.get_forces()  # unchanged atoms: no new evaluation
+                    check(c.evaluator.list_builds == builds, "%s: recomputed unchanged atoms" % name)
+            check(np.array_equal(held, held_f), "%s: a later call changed earlier forces" % name)
+            print("repeat (%s): %-28s 40 steps, %d lists built, worst relative difference from "
+                  "a fresh CPU evaluation: energy %.1e, forces, energies, stress %.1e"
+                  % (device, name, c.evaluator.list_builds, worst_e, worst))
+            check(worst <= tol and worst_e <= tol_e, "%s on the %s: %.2e / %.2e from a fresh "
+                  "evaluation" % (name, device, worst_e, worst))
+            if device == "cpu":
+                check(c.evaluator.list_builds == 40, "%d lists for 40 CPU steps" % c.evaluator.list_builds)
+            # the calculator's atoms are its own copy
+            snap = c.atoms.positions.copy()
+            a.positions += 1.0
+            check(np.array_equal(c.atoms.positions, snap), "%s: calc.atoms follows the user's" % name)
+    # Evaluator.compute returns arrays of its own
+    symbols, x = benzene(seed=1).get_chemical_symbols(), benzene(seed=1).positions
+    sp = ref.model.species(symbols)
+    r1 = ref.compute(x, sp)
+    f1 = r1["forces"].copy()
+    ref.compute(x + 0.01, sp)
+    check(np.array_equal(r1["forces"], f1), "Evaluator.compute overwrote an earlier result")
+
+
 # ---- examples --------------------------------------------------------------------------------
 def case_example():
     need_ase()
