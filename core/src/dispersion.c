@@ -198,10 +198,8 @@ mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, c
   }
   free(tdx), free(tr2), free(tsp);
   }
-  if (failed) {
-    free(sums);
+  if (failed) /* sums are the caller's */
     return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the three-body dispersion's lists");
-  }
   for (int r = 0; r < n; r++) {
     *energy += sums[7 * (size_t)r];
     for (int q = 0; q < 6; q++) virial[q] += sums[7 * (size_t)r + 1 + q];
