@@ -89,6 +89,7 @@ t5=$(date +%s)
 #    then 5 minutes at a tenth of the learning rate (the 15 minutes above end at 1e-3)
 "$mlff" train "$work/benzene-gfn2-train.h5" --out "$work/student-v3.h5" --time-limit 300 \
   --seed 1 --init "$work/student-v2.h5" --lr 1e-4 --lr-min 1e-5 --patience 20
+t5b=$(date +%s)
 # 5b. D4's three-body term too (docs/model.md#the-three-body-term): GFN2's s9 5, 8 Å, which the
 #     5.2 Å networks cannot see and the pair term cannot carry; the networks, from v3, relearn
 #     the teacher minus both terms on the same data, then the same polish
@@ -114,8 +115,8 @@ python3=/usr/bin/python3; [ -x $python3 ] || python3=python3 # Debian's, which h
 $python3 "$here/bench/dimer_curves.py" --model "$m" --mlff "$mlff" --machine vm \
   --json "$work/dimers.json" --work "$work/dimers" >"$work/dimers.txt"
 t7=$(date +%s)
-printf '{"label_s": %d, "label_condensed_s": %d, "train_first_s": %d, "student_md_and_label_s": %d, "label_heldout_s": %d, "train_s": %d, "eval_s": %d}\n' \
-  $((t1 - t0)) $((t2 - t1)) $((t3 - t2)) $((t4 - t3)) $((t5 - t4)) $((t6 - t5)) $((t7 - t6)) >"$work/timings.json"
+printf '{"label_s": %d, "label_condensed_s": %d, "train_first_s": %d, "student_md_and_label_s": %d, "label_heldout_s": %d, "train_s": %d, "train_three_body_s": %d, "eval_s": %d}\n' \
+  $((t1 - t0)) $((t2 - t1)) $((t3 - t2)) $((t4 - t3)) $((t5 - t4)) $((t5b - t5)) $((t6 - t5b)) $((t7 - t6)) >"$work/timings.json"
 cat "$work/timings.json"
 # 7. the report, from those files; the liquid's validation (bench/validate_liquid.sh, on a GPU)
 #    adds its JSON when given as LIQUID_JSON

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""report.py WORKDIR MODEL.h5 OUT.md [LIQUID.json] — the shipped model's report, written from
+"""report.py WORKDIR MODEL.h5 OUT.md [JSON ...] — the shipped model's report, written from
 what make_benzene_gfn2.sh measured: the datasets, the model's training_summary and dispersion,
 the JSON of `mlff eval` (held-out structures and condensed-phase clusters, the random test
 split, frequencies), the dimer curves (bench/dimer_curves.py) and, when given, the liquid's
-validation (bench/validate_liquid.py). Every figure in the report comes from one of those files;
+validation (bench/validate_liquid.py), its equation of state (bench/liquid_eos.py) and the bulk
+liquid against the periodic teacher (bench/teacher_bulk.py). Every figure in the report comes
+from one of those files;
 the issues' targets are printed beside them."""
 import json
 import os
@@ -13,7 +15,18 @@ from collections import Counter
 import h5py
 
 work, model_path, out_path = sys.argv[1:4]
-liquid_path = sys.argv[4] if len(sys.argv) > 4 else None
+# further JSON files, told apart by their content: the liquid's validation, the teacher's
+# bulk liquid (bench/teacher_bulk.py), the equation of state (bench/liquid_eos.py)
+liquid_path = bulk_path = eos_path = None
+for extra in sys.argv[4:]:
+    with open(extra) as f:
+        keys = json.load(f).keys()
+    if "per_density" in keys:
+        bulk_path = extra
+    elif "density_at_target_press" in keys:
+        eos_path = extra
+    else:
+        liquid_path = extra
 
 
 def load(name, optional=False):
@@ -73,8 +86,11 @@ if disp is not None:
              f"Becke–Johnson damping (s6 {float(disp['s6']):g}, s8 {float(disp['s8']):g}, "
              f"a1 {float(disp['a1']):g}, a2 {float(disp['a2']):.4g} Å), cutoff "
              f"{float(disp['cutoff']):g} Å, tail {'on' if int(disp['tail']) else 'off'}; "
-             f"C6 (eV Å⁶): {pairs}; from D4 by scripts/dispersion_d4.py. The networks were "
-             "trained on the teacher minus this term.\n")
+             f"C6 (eV Å⁶): {pairs}; from D4 by scripts/dispersion_d4.py"
+             + (f"; and D4's three-body (Axilrod–Teller–Muto) term, s9 {float(disp['s9']):.4g}, "
+                f"over triples within {float(disp['cutoff3']):g} Å (docs/model.md)"
+                if float(disp.get("s9", 0)) > 0 else "")
+             + ". The networks were trained on the teacher minus this term.\n")
 L.append("## Data\n")
 L.append("| set | structures | atoms | by source |\n|---|---|---|---|")
 L.append(f"| training (split into train/valid/test) | {sum(train_src.values())} | {train_atoms} | "
@@ -90,6 +106,7 @@ steps = [("label_s", "labelling, training set (gas phase)"),
          ("label_heldout_s", "labelling, held-out sets"),
          ("train_s", "training" + (", the final student (from the first)"
                                    if "train_first_s" in timings else "")),
+         ("train_three_body_s", "training again, with the three-body dispersion term"),
          ("eval_s", "evaluation")]
 for key, what in steps:
     if key in timings:
@@ -192,6 +209,33 @@ if liquid:
              + (f"Heat of vaporisation {liquid['dhvap']['dhvap_kJmol']:.2f} ± "
                 f"{liquid['dhvap']['err_kJmol']:.2f} kJ/mol. " if liquid.get("dhvap") else "")
              + f"Verdict: {liquid.get('verdict', '?')}.\n")
+if eos_path:
+    eos = json.load(open(eos_path))
+    L.append(f"## Equation of state at {eos['temp_K']:g} K ({os.path.basename(eos_path)})\n")
+    L.append(f"NVT at fixed densities (bench/liquid_eos.py: {eos['deform_ps']:g} ps to reach each "
+             f"density, {eos['hold_ps']:g} ps held, the first {eos['skip_ps']:g} ps of it "
+             f"skipped), on {eos['machine']}:\n")
+    L.append("| density g/cm³ | pressure bar |\n|---|---|")
+    for q in eos["points"]:
+        L.append(f"| {q['density']:.4f} | {q['press_bar']:.0f} ± {q['press_se_bar']:.0f} |")
+    L.append(f"\nThe pressure is {eos['target_press_bar']:g} bar at "
+             f"{eos['density_at_target_press']:.3f} ± {eos['density_at_target_press_se']:.3f} "
+             f"g/cm³ ({'inside' if eos['inside_scan'] else 'outside'} the scanned densities).\n")
+if bulk_path:
+    bulk = json.load(open(bulk_path))
+    L.append(f"## The bulk liquid against the periodic teacher ({os.path.basename(bulk_path)})\n")
+    L.append(f"Interaction energy per molecule of {bulk['molecules']}-molecule periodic boxes of "
+             f"the liquid ({bulk['boxes']} boxes x {bulk['frames_per_box']} frames per density, "
+             f"bench/teacher_bulk.py; teacher: {bulk['teacher']}), meV per molecule:\n")
+    L.append("| density g/cm³ | teacher | student | student − teacher | teacher's D4 two-body | "
+             "its three-body |\n|---|---|---|---|---|---|")
+    for q in bulk["per_density"]:
+        L.append(f"| {q['density']:g} | {q['teacher_meV_per_molecule']:.1f} | "
+                 f"{q['student_meV_per_molecule']:.1f} | "
+                 f"{q['student_meV_per_molecule'] - q['teacher_meV_per_molecule']:+.1f} | "
+                 f"{q.get('teacher_d4_two_body_meV_per_molecule', float('nan')):.1f} | "
+                 f"{q.get('teacher_d4_three_body_meV_per_molecule', float('nan')):.1f} |")
+    L.append("")
 if comp:
     s, t = freq["student"]["frequencies_cm1"], freq["teacher"]["frequencies_cm1"]
     L.append("## Harmonic frequencies (`eval-freq.json`), cm⁻¹\n")
