@@ -263,6 +263,9 @@ void mlff_model_print(const mlff_model *m, FILE *o) {
       for (int b = a; b < m->n_elements; b++)
         fprintf(o, "  %s-%s  C6 %.6g eV Å^6  C8 %.6g eV Å^8\n", m->elements[a], m->elements[b],
                 p->c6[a][b], p->c8[a][b]);
+    if (p->s9 > 0)
+      fprintf(o, "  three-body (Axilrod-Teller-Muto): s9 %.6g, alp %.4g, triples within %.4g Å\n",
+              p->s9, p->alp, p->cutoff3);
   }
   long total = 0;
   for (int e = 0; e < m->n_elements; e++) {
