@@ -33,6 +33,7 @@ void mlff_disp_setup(mlff_dispersion *d, int n_elements) {
       double r0 = d->p.a1 * (c6 > 0 ? sqrt(c8 / c6) : 0.0) + d->p.a2;
       double r0_2 = r0 * r0;
       d->r0[a][b] = r0;
+      d->lr0[a][b] = log(r0);
       d->r0_6[a][b] = r0_2 * r0_2 * r0_2;
       d->r0_8[a][b] = d->r0_6[a][b] * r0_2;
     }
@@ -96,32 +97,40 @@ const char *mlff_disp_check(const mlff_dispersion *d, int n_elements, char *buf,
 }
 
 void mlff_disp_triples(const mlff_dispersion *d, int si, int m, const double (*dx)[3],
-                       const double *r2, const int *sp, double *e, double f[3], double w[6]) {
+                       const double *r2, const int *sp, double *aux, double *e, double f[3],
+                       double w[6]) {
   const double rc2 = d->p.cutoff3 * d->p.cutoff3, alp3 = d->p.alp / 3.0;
-  for (int j = 0; j < m; j++)
+  /* per neighbour once: r, 1/r^2, ln r^2 (the pairs below need one sqrt, log, exp and
+   * division each instead of a pow and many divisions) */
+  double *rr = aux, *ir2 = aux + m, *lr2 = aux + 2 * (size_t)m;
+  for (int j = 0; j < m; j++) rr[j] = sqrt(r2[j]), ir2[j] = 1.0 / r2[j], lr2[j] = log(r2[j]);
+  double es = 0.0;
+  for (int j = 0; j < m; j++) {
+    const int sj = sp[j];
+    const double a = r2[j], ia = ir2[j];
     for (int k = j + 1; k < m; k++) {
       double djk[3] = {dx[k][0] - dx[j][0], dx[k][1] - dx[j][1], dx[k][2] - dx[j][2]};
       /* a, b, c: the squared sides ij, ik, jk */
-      const double a = r2[j], b = r2[k], c = djk[0] * djk[0] + djk[1] * djk[1] + djk[2] * djk[2];
+      const double b = r2[k], c = djk[0] * djk[0] + djk[1] * djk[1] + djk[2] * djk[2];
       if (c >= rc2 || c == 0.0) continue;
-      const int sj = sp[j], sk = sp[k];
-      const double r1 = sqrt(a * b * c), r3 = r1 * r1 * r1, r5 = r3 * r1 * r1;
-      /* 3 cos cos cos + 1 over (r_ij r_ik r_jk)^3, from the sides: (3/8) u v w / r1^5 + 1/r1^3 */
-      const double u = a + c - b, v = a - c + b, t = -a + c + b;
-      const double ang = 0.375 * u * v * t / r5 + 1.0 / r3;
-      const double q = pow(d->r0[si][sj] * d->r0[si][sk] * d->r0[sj][sk] / r1, alp3);
+      const int sk = sp[k];
+      const double ib = ir2[k], ic = 1.0 / c;
+      const double ir1 = 1.0 / (rr[j] * rr[k] * sqrt(c)), ir3 = ir1 * ir1 * ir1;
+      const double ir5 = ir3 * ir1 * ir1;
+      /* 3 cos cos cos + 1 over (r_ij r_ik r_jk)^3, from the sides: (3/8) u v t / r1^5 + 1/r1^3 */
+      const double u = a + c - b, v = a - c + b, t = -a + c + b, uvt = u * v * t;
+      const double ang = 0.375 * uvt * ir5 + ir3;
+      /* the damping's (R0 R0 R0 / r1)^(alp/3), through logarithms */
+      const double q = exp(alp3 * (d->lr0[si][sj] + d->lr0[si][sk] + d->lr0[sj][sk] -
+                                   0.5 * (lr2[j] + lr2[k] + log(c))));
       const double fd = 1.0 / (1.0 + 6.0 * q), c9 = d->c9[si][sj][sk];
-      const double en = c9 * ang * fd;
+      es += c9 * ang * fd;
       /* d/da etc.: r1 grows as sqrt(a) (dr1/da = r1 / 2a), the damping through q ~ r1^-alp3 */
       const double pa = v * t + u * t - u * v, pb = -v * t + u * t + u * v, pc = v * t - u * t + u * v;
-      const double fq = fd * fd * 6.0 * q * alp3 * 0.5; /* d fd / d ln(x) for x = a, b, c */
-      const double ga = c9 * ((0.375 * (pa - 2.5 * u * v * t / a) / r5 - 1.5 / (a * r3)) * fd +
-                              ang * fq / a);
-      const double gb = c9 * ((0.375 * (pb - 2.5 * u * v * t / b) / r5 - 1.5 / (b * r3)) * fd +
-                              ang * fq / b);
-      const double gc = c9 * ((0.375 * (pc - 2.5 * u * v * t / c) / r5 - 1.5 / (c * r3)) * fd +
-                              ang * fq / c);
-      *e += en / 3.0;
+      const double fq = fd * fd * 3.0 * q * alp3; /* d fd / d ln(x) for x = a, b, c */
+      const double ga = c9 * ((0.375 * (pa - 2.5 * uvt * ia) * ir5 - 1.5 * ia * ir3) * fd + ang * fq * ia);
+      const double gb = c9 * ((0.375 * (pb - 2.5 * uvt * ib) * ir5 - 1.5 * ib * ir3) * fd + ang * fq * ib);
+      const double gc = c9 * ((0.375 * (pc - 2.5 * uvt * ic) * ir5 - 1.5 * ic * ir3) * fd + ang * fq * ic);
       /* a = |dx_j|^2, b = |dx_k|^2 with dx = x - x_i: -de/dx_i = 2 ga dx_j + 2 gb dx_k */
       for (int x = 0; x < 3; x++) f[x] += 2.0 * (ga * dx[j][x] + gb * dx[k][x]);
       /* the triple's virial sum_v x_v (x) f_v = -2 (ga dx_j dx_j + gb dx_k dx_k + gc djk djk) */
@@ -133,6 +142,8 @@ void mlff_disp_triples(const mlff_dispersion *d, int si, int m, const double (*d
         w[3] += h[s] * z[0] * z[1], w[4] += h[s] * z[0] * z[2], w[5] += h[s] * z[1] * z[2];
       }
     }
+  }
+  *e += es / 3.0;
 }
 
 mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, const int *atoms,
@@ -158,7 +169,7 @@ mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, c
     if (three && nl->numneigh[i] > tcap) {
       tcap = nl->numneigh[i] + nl->numneigh[i] / 4;
       free(tdx), free(tr2), free(tsp);
-      tdx = malloc((size_t)tcap * sizeof *tdx), tr2 = malloc((size_t)tcap * sizeof *tr2);
+      tdx = malloc((size_t)tcap * sizeof *tdx), tr2 = malloc(4 * (size_t)tcap * sizeof *tr2);
       tsp = malloc((size_t)tcap * sizeof *tsp);
       if (!tdx || !tr2 || !tsp) {
 #pragma omp atomic write
@@ -187,7 +198,7 @@ mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, c
         tr2[m] = r2, tsp[m] = nl->species[j], m++;
       }
     }
-    if (three) mlff_disp_triples(d, si, m, (const double(*)[3])tdx, tr2, tsp, &e, f, w);
+    if (three) mlff_disp_triples(d, si, m, (const double(*)[3])tdx, tr2, tsp, tr2 + tcap, &e, f, w);
     if (forces)
       for (int x = 0; x < 3; x++) forces[3 * (size_t)i + x] += f[x];
     if (eatom) eatom[i] += e;

@@ -30,9 +30,10 @@ static inline double mlff_disp_pair(const mlff_dispersion *d, int a, int b, doub
  * cutoff3, given as displacements dx[j] = x_j - x_i, squared distances r2[j] and species sp[j]:
  * every triple (i, j, k) with r_jk < cutoff3 too. Adds a third of each triple's energy and
  * virial (each triple is found from its three atoms alike) and its whole force on i (-de/dx_i)
- * into *e, f[3], w[6]. */
+ * into *e, f[3], w[6]. aux: room for 3 m doubles. */
 void mlff_disp_triples(const mlff_dispersion *d, int si, int m, const double (*dx)[3],
-                       const double *r2, const int *sp, double *e, double f[3], double w[6]);
+                       const double *r2, const int *sp, double *aux, double *e, double f[3],
+                       double w[6]);
 
 /* Mean-field tail beyond the cutoff of a periodic system of volume V (Å^3) holding count[s]
  * atoms of each species, with a uniform pair density there (g(r) = 1) and the damped pair form:

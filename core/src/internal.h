@@ -36,7 +36,7 @@ typedef struct {
   /* tail beyond the cutoff per N_a N_b / V: energy (eV Å^3) and virial W_xx (eV Å^3) */
   double tail_e[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS], tail_w[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS];
   /* three-body term (p.s9 > 0): R0 per pair, C9 per triple of species (eV Å^9) */
-  double r0[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS];
+  double r0[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS], lr0[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS];
   double c9[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS];
 } mlff_dispersion;
 
