@@ -4,21 +4,23 @@
 # project) into build-fuzz/ (or $MLFF_BUILD_DIR-fuzz), without CUDA, libxtb, OpenMP or BLAS. READER: model,
 # dataset, extxyz (default: all three); SECONDS per reader (default 60), or per reader after its
 # name. scripts/test.sh runs it for 30 s per reader; the long run of bench/results:
-#   MLFF_FUZZ_WORKERS=2 bash scripts/fuzz.sh --json FILE 1200 model dataset:700 extxyz:120
+#   MLFF_FUZZ_WORKERS=2 bash scripts/fuzz.sh --json FILE 2000 model dataset:1050 extxyz:60
 #
 # Each reader starts from its seeds in tests/fuzz/corpus/<reader>/ plus the corpus grown by earlier
 # runs (build-fuzz/corpus/<reader>/); findings go to build-fuzz/findings/<reader>/. Prints the
-# executions, crashes and sanitizer reports per reader (libFuzzer's final statistics), writes them
-# to FILE as JSON with --json, and exits 1 on any crash, sanitizer report, leak or hang.
+# executions per reader and its findings (crashes, sanitizer reports, hangs, allocations beyond
+# 4 GB), mlff's apart from libhdf5's, writes them to FILE as JSON with --json (the readers of an
+# existing FILE that this run did not fuzz are kept), and exits 1 on any finding in mlff.
 #
-# Environment: MLFF_FUZZ_WORKERS (default 1) parallel fuzzing processes per reader (-jobs and
-# -workers); MLFF_FUZZ_SEED (default 1; 0 = random) libFuzzer's -seed, so that a short run is
-# the same run every time (with one worker only: parallel jobs given one seed would repeat each
-# other); CC (default clang); MLFF_FUZZ_PREBUILT=1 runs the harnesses already in the build
+# Environment: MLFF_FUZZ_WORKERS (default 1) parallel fuzzing processes per reader (libFuzzer's
+# -fork); MLFF_FUZZ_SEED (default 1; 0 = random) libFuzzer's -seed, so that a short run is the
+# same run every time; CC (default clang); MLFF_FUZZ_PREBUILT=1 runs the harnesses already in the build
 # folder (a machine without clang); MLFF_FUZZ_HOST names the machine in the JSON.
-# libhdf5's own faults on byte-mutated files are not mlff's: memory errors that ASan catches in
-# its calls of memcpy, free, ... and its leaks are suppressed (tests/fuzz/asan.supp, lsan.supp),
-# its absurd allocation requests answered with NULL
+# libhdf5's own faults on byte-mutated files are not mlff's: a finding whose stack faults in
+# libhdf5 is counted apart and does not fail the run (libhdf5 1.10.8 reads freed memory on some
+# damaged object headers: tests/fuzz/hdf5_faults/), memory errors that ASan catches in its calls
+# of memcpy, free, ... and its leaks are suppressed (tests/fuzz/asan.supp, lsan.supp), its absurd
+# allocation requests answered with NULL
 # (allocator_may_return_null, which it handles), and per-input leak checks are off (libhdf5
 # leaks on damaged files made every execution pay for a full scan); LeakSanitizer still checks
 # the whole run at exit, where a leak of mlff's own would show.
@@ -59,6 +61,17 @@ tmp=$(mktemp -d "$base/mlff-fuzz-run-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 export TMPDIR=$tmp # the harnesses' input files
 
+# Where a finding faults: the first frame of its report's stack that is neither the sanitizers'
+# nor libc's (memcpy, malloc, ...). "libhdf5" when that frame is in libhdf5, else "mlff".
+culprit() {
+  awk '/^ *#[0-9]+ 0x/ {
+         if ($0 ~ /__interceptor_|__asan|__sanitizer|__ubsan|sysdeps|libc\.so| in (malloc|calloc|realloc|free) /) next
+         print ($0 ~ /libhdf5/) ? "libhdf5" : "mlff"; found = 1; exit
+       }
+       END { if (!found) print "mlff" }' "$1"
+}
+
+commit=${MLFF_FUZZ_COMMIT:-$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 fail=0 rows=()
 for spec in "${readers[@]}"; do
   r=${spec%%:*} t=$seconds
@@ -66,53 +79,70 @@ for spec in "${readers[@]}"; do
   corpus=$build/corpus/$r findings=$build/findings/$r logs=$build/logs/$r
   mkdir -p "$corpus" "$findings" "$logs"
   rm -f "$logs"/*.log
-  opts=(-max_total_time="$t" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
+  # Fork mode: a crash ends only the child that met it, so that libhdf5's own faults on mutated
+  # files (which end a run) are told apart from mlff's below instead of stopping the fuzzing.
+  opts=(-fork="$workers" -ignore_crashes=1 -max_total_time="$t" -timeout=10 -rss_limit_mb=2048
         -malloc_limit_mb=4096 -detect_leaks=0 -artifact_prefix="$findings/")
-  # every job of -jobs would get the same -seed and run the same inputs: seeded runs are serial
-  [ "$seed" = 0 ] || [ "$workers" -gt 1 ] || opts+=(-seed="$seed")
-  before=$(find "$findings" -type f | wc -l)
+  [ "$seed" = 0 ] || opts+=(-seed="$seed")
+  marker=$logs/started
+  touch "$marker"
   start=$(date +%s.%N)
   rc=0
-  if [ "$workers" -gt 1 ]; then # libFuzzer writes each job's output to fuzz-<job>.log in the cwd
-    (cd "$logs" && nice -n 10 "$build/fuzz_$r" -jobs="$workers" -workers="$workers" "${opts[@]}" \
-      "$corpus" "$here/tests/fuzz/corpus/$r" >"$logs/main.log" 2>&1) || rc=$?
-  else
-    nice -n 10 "$build/fuzz_$r" "${opts[@]}" "$corpus" "$here/tests/fuzz/corpus/$r" \
-      >"$logs/fuzz-0.log" 2>&1 || rc=$?
-  fi
+  nice -n 10 "$build/fuzz_$r" "${opts[@]}" "$corpus" "$here/tests/fuzz/corpus/$r" \
+    >"$logs/fuzz.log" 2>&1 || rc=$?
   wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-  execs=$(cat "$logs"/fuzz-*.log | sed -n 's/^stat::number_of_executed_units: *//p' |
-          awk '{ s += $1 } END { print s + 0 }')
-  crashes=$(( $(find "$findings" -type f | wc -l) - before ))
-  reports=$(cat "$logs"/fuzz-*.log | grep -cE "ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:" || true)
+  # the fork parent's status lines: "#<executions>: cov: ... oom/timeout/crash: ..."
+  execs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$logs/fuzz.log" | tail -1)
+  execs=${execs:-0}
+  # Each new finding replayed alone, its report kept beside it (FILE.log), and classified.
+  # Not reproduced alone: a fault that depends on the heap's state (libhdf5's reads of freed
+  # memory), or a leak found at a child's exit (its input is then the empty one), counted apart.
+  crashes=0 hdf5=0 unrepro=0
+  while IFS= read -r a; do
+    nice -n 10 "$build/fuzz_$r" -runs=1 -timeout=10 "$a" >"$a.log" 2>&1 || true
+    if ! grep -qE "ERROR: |runtime error:" "$a.log"; then
+      unrepro=$((unrepro + 1))
+    elif [ "$(culprit "$a.log")" = libhdf5 ]; then
+      hdf5=$((hdf5 + 1))
+    else
+      crashes=$((crashes + 1))
+      sed -n '/ERROR\|runtime error/,/SUMMARY/p' "$a.log" | grep -v '^    #[2-9][0-9]' | head -40 >&2
+    fi
+  done < <(find "$findings" -type f -newer "$marker" ! -name '*.log')
+  # libhdf5's leaks are suppressed: any leak report is of mlff's memory
+  leaks=$(grep -c "ERROR: LeakSanitizer" "$logs/fuzz.log" || true)
+  crashes=$((crashes + leaks))
   status=ok
-  if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ] || [ "$reports" -ne 0 ]; then
-    status=FAILED fail=1
-    grep -hE -B2 -A25 "ERROR: |runtime error:" "$logs"/fuzz-*.log | head -60 >&2 || true
-  fi
-  printf '[fuzz] %-8s %10d executions in %6.1f s (%d worker(s)): %d crash(es), %d sanitizer report(s): %s\n' \
-    "$r" "$execs" "$wall" "$workers" "$crashes" "$reports" "$status" >&2
-  [ "$status" = ok ] || echo "[fuzz] $r: inputs in $findings, logs in $logs" >&2
-  rows+=("$(printf '    "%s": {"executions": %d, "wall_s": %.1f, "workers": %d, "seconds_per_worker": %d, "crashes": %d, "sanitizer_reports": %d, "exit_status": %d, "corpus_files": %d}' \
-    "$r" "$execs" "$wall" "$workers" "$t" "$crashes" "$reports" "$rc" "$(find "$corpus" -type f | wc -l)")")
+  if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ] || [ "$execs" -eq 0 ]; then status=FAILED fail=1; fi
+  printf '[fuzz] %-8s %10d executions in %6.1f s (%d worker(s)): %d crash(es) or sanitizer report(s) in mlff, %d in libhdf5 (not ours), %d not reproduced alone: %s\n' \
+    "$r" "$execs" "$wall" "$workers" "$crashes" "$hdf5" "$unrepro" "$status" >&2
+  [ "$status" = ok ] || echo "[fuzz] $r: inputs and their reports in $findings, log in $logs" >&2
+  rows+=("$(printf '{"%s": {"executions": %d, "wall_s": %.1f, "workers": %d, "seconds": %d, "crashes_or_sanitizer_reports_in_mlff": %d, "faults_in_libhdf5": %d, "not_reproduced_alone": %d, "exit_status": %d, "corpus_files": %d, "date": "%s", "commit": "%s"}}' \
+    "$r" "$execs" "$wall" "$workers" "$t" "$crashes" "$hdf5" "$unrepro" "$rc" "$(find "$corpus" -type f | wc -l)" \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit")")
 done
 
 if [ -n "$json" ]; then
   mkdir -p "$(dirname "$json")"
-  {
-    printf '{\n  "what": "libFuzzer runs of the file readers (scripts/fuzz.sh, tests/fuzz)",\n'
-    printf '  "date": "%s",\n  "host": "%s%s, %s cores",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-      "${MLFF_FUZZ_HOST:+$MLFF_FUZZ_HOST, }" "$(uname -sr)" "$(nproc)"
-    printf '  "compiler": "%s",\n' "$("$cc" --version 2>/dev/null | head -1 || echo clang)"
-    printf '  "libhdf5": "%s",\n' "$(dpkg-query -W -f='${Version}' libhdf5-dev 2>/dev/null || echo unknown)"
-    printf '  "sanitizers": "address,undefined (-fno-sanitize-recover=all); leaks checked at exit",\n'
-    printf '  "commit": "%s",\n' "${MLFF_FUZZ_COMMIT:-$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)}"
-    printf '  "readers": {\n'
-    for i in "${!rows[@]}"; do
-      printf '%s%s\n' "${rows[$i]}" "$([ "$i" -lt $((${#rows[@]} - 1)) ] && echo ,)"
-    done
-    printf '  }\n}\n'
-  } >"$json"
+  python3 - "$json" "$(uname -sr), $(nproc) cores" "$("$cc" --version 2>/dev/null | head -1)" \
+    "$(dpkg-query -W -f='${Version}' libhdf5-dev 2>/dev/null)" "${rows[@]}" <<'EOF'
+import json, os, sys
+path, host, compiler, hdf5, rows = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+readers = {}
+if os.path.exists(path):  # readers of an earlier run that this one did not fuzz are kept
+    with open(path) as f:
+        readers = json.load(f).get("readers", {})
+for row in rows:
+    readers.update(json.loads(row))
+out = {"what": "libFuzzer runs of the file readers (scripts/fuzz.sh, tests/fuzz)",
+       "host": os.environ.get("MLFF_FUZZ_HOST") or host, "compiler": compiler or "clang",
+       "libhdf5": hdf5 or "unknown",
+       "sanitizers": "address,undefined (-fno-sanitize-recover=all); leaks checked at exit",
+       "readers": readers}
+with open(path, "w") as f:
+    json.dump(out, f, indent=2)
+    f.write("\n")
+EOF
   echo "[fuzz] wrote $json" >&2
 fi
 exit $fail
