@@ -61,11 +61,12 @@ tmp=$(mktemp -d "$base/mlff-fuzz-run-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 export TMPDIR=$tmp # the harnesses' input files
 
-# Where a finding faults: the first frame of its report's stack that is neither the sanitizers'
-# nor libc's (memcpy, malloc, ...). "libhdf5" when that frame is in libhdf5, else "mlff".
+# Where a finding faults: the first frame of its report's stack that is neither the sanitizers',
+# libFuzzer's (a hang's report starts in its alarm handler) nor libc's (memcpy, malloc, ...).
+# "libhdf5" when that frame is in libhdf5, else "mlff".
 culprit() {
   awk '/^ *#[0-9]+ 0x/ {
-         if ($0 ~ /__interceptor_|__asan|__sanitizer|__ubsan|sysdeps|libc\.so| in (malloc|calloc|realloc|free) /) next
+         if ($0 ~ /__interceptor_|__asan|__sanitizer|__ubsan|fuzzer::|sysdeps|libc\.so| in (malloc|calloc|realloc|free) /) next
          print ($0 ~ /libhdf5/) ? "libhdf5" : "mlff"; found = 1; exit
        }
        END { if (!found) print "mlff" }' "$1"
