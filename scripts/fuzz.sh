@@ -18,7 +18,7 @@
 # folder (a machine without clang); MLFF_FUZZ_HOST names the machine in the JSON.
 # libhdf5's own faults on byte-mutated files are not mlff's: a finding whose stack faults in
 # libhdf5 is counted apart and does not fail the run (libhdf5 1.10.8 reads freed memory on some
-# damaged object headers: tests/fuzz/hdf5_faults/), memory errors that ASan catches in its calls
+# damaged files: tests/fuzz/hdf5_faults/), memory errors that ASan catches in its calls
 # of memcpy, free, ... and its leaks are suppressed (tests/fuzz/asan.supp, lsan.supp), its absurd
 # allocation requests answered with NULL
 # (allocator_may_return_null, which it handles), and per-input leak checks are off (libhdf5
