@@ -390,6 +390,12 @@ static mlff_status load_ds(const h5_reader *r, const char *path, const char *cla
     return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has %llu rows, expected %lld (%s): %s", path,
                    (unsigned long long)n, (long long)want, what, FIX_HINT);
   }
+  if (h5_unwritten(d)) {
+    H5Dclose(d);
+    return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has %llu rows, but the file does not hold "
+                   "their values (never written: an incomplete or damaged file): %s", path,
+                   (unsigned long long)n, FIX_HINT);
+  }
   size_t bytes = (size_t)n * elem_per_row * H5Tget_size(mem);
   *buf = malloc(bytes ? bytes : 1);
   if (!*buf) st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);

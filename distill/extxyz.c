@@ -83,7 +83,7 @@ static int split(char *s, char **tok, int max) {
 /* Element symbol ("C", "Cl", also "cl"/"CL") or atomic number ("6") → Z; 0 if unknown. */
 static int element_z(const char *tok) {
   long z;
-  if (parse_long(tok, &z)) return mlff_element_symbol((int)z) ? (int)z : 0;
+  if (parse_long(tok, &z)) return z >= 1 && z <= 1000 && mlff_element_symbol((int)z) ? (int)z : 0;
   int found = mlff_atomic_number(tok);
   if (found || strlen(tok) > 3) return found;
   char norm[4];
@@ -273,6 +273,25 @@ void mlff_frames_free(mlff_frame *frames, int n_frames) {
   free(frames);
 }
 
+/* Room for more atoms in f (up to n): the arrays grow with the atom lines read, so that a
+ * count line promising more atoms than the file holds costs no memory (a file of a few lines
+ * announcing 10^8 atoms had up to 5.2 GB allocated before its truncation was found). */
+static mlff_status frame_grow(const xyz_reader *x, mlff_frame *f, long *cap, long n,
+                              int forces) {
+  long c = *cap ? 2 * *cap : 64;
+  if (c > n) c = n;
+  int *z = realloc(f->atomic_numbers, (size_t)c * sizeof *z);
+  if (z) f->atomic_numbers = z;
+  double *p = z ? realloc(f->positions, (size_t)c * 3 * sizeof *p) : NULL;
+  if (p) f->positions = p;
+  double *q = p && forces ? realloc(f->forces, (size_t)c * 3 * sizeof *q) : NULL;
+  if (q) f->forces = q;
+  if (!z || !p || (forces && !q))
+    return mlff_set_error(MLFF_ERR_NOMEM, "%s: out of memory for %ld atoms", x->path, n);
+  *cap = c;
+  return MLFF_OK;
+}
+
 /* Read one frame whose count line (just read) says n atoms. Frames are numbered from 0 in
  * messages, as `mlff ... --frame K` counts them; lines from 1, as editors do. */
 static mlff_status read_frame(xyz_reader *x, long n, int frame_no, mlff_frame *f) {
@@ -301,11 +320,6 @@ static mlff_status read_frame(xyz_reader *x, long n, int frame_no, mlff_frame *f
                  sp->name);
 
   f->n_atoms = (int)n;
-  f->atomic_numbers = malloc((size_t)n * sizeof *f->atomic_numbers);
-  f->positions = malloc((size_t)n * 3 * sizeof *f->positions);
-  f->forces = frc ? malloc((size_t)n * 3 * sizeof *f->forces) : NULL;
-  if (!f->atomic_numbers || !f->positions || (frc && !f->forces))
-    return mlff_set_error(MLFF_ERR_NOMEM, "%s: out of memory for %ld atoms", x->path, n);
   f->has_cell = h.has_lattice;
   if (h.has_lattice) memcpy(f->cell, h.lattice, sizeof f->cell);
   memcpy(f->pbc, h.pbc, sizeof f->pbc);
@@ -318,10 +332,12 @@ static mlff_status read_frame(xyz_reader *x, long n, int frame_no, mlff_frame *f
   if (h.n_columns > max_tok)
     return xfail(x, x->line, "Properties describe %d columns; at most %d supported", h.n_columns,
                  max_tok);
+  long cap = 0;
   for (long i = 0; i < n; i++) {
     if (!(s = next_line(x)))
       return xfail(x, x->line + 1, "frame %d ends after %ld of %ld atom lines (truncated file?)",
                    frame_no, i, n);
+    if (i == cap && (st = frame_grow(x, f, &cap, n, frc != NULL))) return st;
     int nt = split(s, tok, max_tok);
     /* Plain XYZ often carries extra columns; with explicit Properties the count must match. */
     if (nt < h.n_columns || (h.has_properties && nt != h.n_columns))

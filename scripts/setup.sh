@@ -27,7 +27,7 @@ SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 PKGS=(build-essential cmake pkg-config dpkg-dev xz-utils ca-certificates
   libhdf5-dev hdf5-tools libopenblas-dev libopenmpi-dev openmpi-bin
   python3 python3-numpy python3-h5py python3-matplotlib python3-ase valgrind packmol libxtb-dev xtb
-  clang-format)
+  clang-format clang libclang-rt-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

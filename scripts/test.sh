@@ -6,7 +6,9 @@
 #   2. the whole ctest suite of that build (extra arguments go to ctest);
 #   3. the formatting of the files kept in .clang-format's style (scripts/check_format.sh);
 #   4. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer, in a build
-#      without CUDA and without libxtb (scripts/test_sanitize.sh).
+#      without CUDA and without libxtb (scripts/test_sanitize.sh);
+#   5. the fuzzers of the model, dataset and extended-XYZ readers, 30 s each under libFuzzer with
+#      ASan + UBSan, built with clang into build-fuzz/ (scripts/fuzz.sh; about 2 minutes).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bash "$here/scripts/build.sh"
@@ -19,3 +21,4 @@ fi
 (cd "$build" && ctest --output-on-failure -j "$(nproc)" "$@")
 bash "$here/scripts/check_format.sh"
 bash "$here/scripts/test_sanitize.sh"
+bash "$here/scripts/fuzz.sh" 30

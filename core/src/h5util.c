@@ -56,6 +56,20 @@ void h5_shape_str(char *buf, size_t size, int rank, const hsize_t *dims) {
   if (n < (int)size) snprintf(buf + n, size - (size_t)n, "]");
 }
 
+int h5_unwritten(hid_t d) {
+  hid_t t = H5Dget_type(d), sp = H5Dget_space(d), dcpl = H5Dget_create_plist(d);
+  hssize_t n = H5Sget_simple_extent_npoints(sp);
+  size_t size = H5Tget_size(t);
+  int filters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0;
+  hsize_t stored = H5Dget_storage_size(d);
+  h5_close(&dcpl, H5Pclose);
+  h5_close(&sp, H5Sclose);
+  h5_close(&t, H5Tclose);
+  if (n <= 0 || !size) return 0;
+  double need = (double)n * (double)size, have = (double)stored * (filters > 0 ? 1032.0 : 1.0);
+  return need > have + 16.0 * 1024 * 1024;
+}
+
 herr_t h5_read_attr(hid_t a, hid_t mem_type, void *buf) { return H5Aread(a, mem_type, buf); }
 
 herr_t h5_read_dataset(hid_t d, hid_t mem_type, void *buf) {

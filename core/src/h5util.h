@@ -25,6 +25,14 @@ const char *h5_class_name(H5T_class_t c);
 /* "[d0, d1, ...]" */
 void h5_shape_str(char *buf, size_t size, int rank, const hsize_t *dims);
 
+/* Does dataset d declare far more values than the file stores? Unwritten values read as the
+ * fill value, so a reader would allocate for the declared extent: a file of a few KiB (an
+ * extendable dataset never written, or a damaged header) could ask for terabytes. Checked before
+ * allocating. Accepted: up to 16 MiB beyond the bytes stored (small unwritten datasets, as h5py
+ * makes with a shape and no data, read as zeros), times deflate's limit (1032:1) when
+ * compressed. */
+int h5_unwritten(hid_t d);
+
 /* n strings (fixed- or variable-length, type ftype) of an attribute (h5_read_attr) or a
  * dataset (h5_read_dataset) into freshly allocated out[]; 0 on failure (out[] then all NULL). */
 typedef herr_t (*h5_string_reader)(hid_t obj, hid_t mem_type, void *buf);

@@ -185,6 +185,9 @@ static mlff_status dataset_shape(const h5_reader *r, const char *path, int *rank
                  h5_class_name(c), FIX_HINT);
   else if (rk < 0 || rk > 2)
     st = h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has %d dimensions, expected 1 or 2", path, rk);
+  else if (h5_unwritten(d))
+    st = h5_fail(r, MLFF_ERR_FORMAT, "dataset %s: the file does not hold its values (never "
+                 "written: an incomplete or damaged file): %s", path, FIX_HINT);
   else {
     *rank = rk;
     dims[0] = dims[1] = 1;
