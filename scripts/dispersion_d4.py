@@ -4,6 +4,7 @@ molecules: fixed C6 and C8 per pair of elements, with GFN2-xTB's Becke-Johnson d
 
   scripts/dispersion_d4.py --molecule benzene.xyz [--molecule water.xyz ...] --out disp.h5
       [--cutoff 12] [--tail yes|no] [--s6 1 --s8 2.7 --a1 0.52 --a2-bohr 5.0]
+      [--three-body yes|no --s9 5 --cutoff3 8 --alp 16]
 
 D4 (the `dftd4` package from PyPI, the reference implementation; installed on first use into a
 virtual environment in the mlff cache, never a run-time dependency of mlff) gives the C6 of every
@@ -14,9 +15,15 @@ pair of distant atoms). The output is an HDF5 file with the /dispersion group of
 an `elements` attribute: `mlff train --dispersion disp.h5` puts it into the model, and the networks
 learn the teacher minus this term.
 
+With --three-body yes (the default) the file also carries D4's three-body (Axilrod-Teller-Muto)
+term over triples within --cutoff3: its C9 = s9 sqrt(C6 C6 C6) from the C6 above, with s9 the
+given one (GFN2: 5) times the least-squares ratio of dftd4's three-body interaction energy to this
+form's on the molecules' dimers, trimers and 7-molecule clusters (D4 takes that term's C6 at zero
+charge, which dftd4's Python API does not give).
+
 How close the fixed-C6 form is to D4 is printed and written beside the output (disp.h5 ->
-disp.json): for each molecule and for a dimer of it, the dispersion energy by this form against
-dftd4's two-body energy (s9 = 0) and with its three-body term (GFN2's s9 = 5 ... stated as used).
+disp.json): for each molecule, its dimer, trimer and 7-molecule cluster, the dispersion energy by
+this form against dftd4's two-body energy (s9 = 0) and with its three-body term (--s9).
 """
 import argparse
 import json
