@@ -9,9 +9,16 @@ where it does, the density the student's NPT finds is the teacher's. The teacher
 (dftd4, GFN2's damping) is reported too, split into its two-body part and its three-body (ATM,
 s9 5) part: the latter is the many-body repulsion a pairwise term cannot carry.
 
+--pressure adds each box's configurational pressure by both: -dE/dV when the box and the
+molecules' centres are scaled by 1 +- 0.001 in length, molecules rigid (the molecular virial,
+free of intramolecular forces, whose small differences in bond lengths would swamp the atomic
+virial of a mismatched pair). The kinetic part is the same for both, so the difference teacher
+minus student is the pressure the teacher would add at the student's densities (first order in
+the difference of the two liquids): where it is positive the teacher's liquid is less dense.
+
 usage: teacher_bulk.py --model MODEL.h5 [--sampler MODEL.h5] [--mlff PATH] [--molecules 8] [--boxes 2]
                        [--densities 0.68,0.78,0.874] [--frames 3] [--python-tblite PY]
-                       [--lmp PATH] [--plugin PATH] [--json FILE]
+                       [--lmp PATH] [--plugin PATH] [--pressure] [--json FILE]
 Boxes: bench/make_liquid.sh (packmol at 0.874 g/cm3, seeds 1..boxes), the molecules' centres
 scaled with the cell to each density, then the student's NVT at 300 K (FIRE, 1 ps, then a frame
 every 0.25 ps). The teacher runs in the Python that has
@@ -65,14 +72,18 @@ def read_data(path):
     return el, np.array([[float(v) for v in r[2:5]] for r in rows]), L
 
 
-def scaled(el, x, L, factor):
-    """Molecules (12 atoms each, in order) rigid, centres of mass scaled with the cell."""
+def scaled(el, x, L, factor, size):
+    """Molecules (`size` atoms each, in order, whole) rigid, centres of mass scaled with the cell."""
     m = np.array(masses_of(el))
-    y = x.copy()
-    for k in range(0, len(el), 12):
-        c = (m[k:k + 12, None] * x[k:k + 12]).sum(0) / m[k:k + 12].sum()
-        y[k:k + 12] += (factor - 1) * c
+    y = np.array(x, dtype=float)
+    for k in range(0, len(el), size):
+        c = (m[k:k + size, None] * y[k:k + size]).sum(0) / m[k:k + size].sum()
+        y[k:k + size] += (factor - 1) * c
     return y, L * factor
+
+
+STRAIN = 1e-3  # in length, for the configurational pressure
+EV_A3_BAR = 1.602176634e6
 
 
 def write_xyz(path, frames):
@@ -139,6 +150,8 @@ def main():
         "~/.cache/mlff/venv-dftd4-4.3.1/bin/python"))
     ap.add_argument("--lmp", default=None)
     ap.add_argument("--plugin", default=os.path.join(ROOT, "build", "plugin", "mlffplugin.so"))
+    ap.add_argument("--pressure", action="store_true",
+                    help="also the configurational pressure of each box by teacher and student")
     ap.add_argument("--json")
     a = ap.parse_args()
     if a.lmp is None:
@@ -155,8 +168,9 @@ def main():
         subprocess.run(["bash", os.path.join(HERE, "make_liquid.sh"), str(a.molecules), data,
                         str(b + 1)], check=True, capture_output=True)
         el, x, L = read_data(data)
+        size = len(el) // a.molecules
         for rho in dens:
-            y, Ls = scaled(el, x, L, (0.874 / rho) ** (1 / 3))
+            y, Ls = scaled(el, x, L, (0.874 / rho) ** (1 / 3), size)
             d2, dump = os.path.join(work, f"b{b}-{rho}.data"), os.path.join(work, f"b{b}-{rho}.dump")
             write_data(d2, "teacher_bulk box", ["C", "H"], [1 if e == "C" else 2 for e in el], y,
                        [0, 0, 0], [Ls] * 3)
@@ -172,9 +186,14 @@ def main():
             for el2, x2, lat in read_frames(path)[1:]:  # the frames after the first 1 ps
                 frames.append((el2, x2, lat))
                 tags.append((b, rho, "box"))
-                for m in range(0, len(el2), 12):  # each molecule alone
-                    frames.append((el2[m:m + 12], x2[m:m + 12], None))
+                for m in range(0, len(el2), size):  # each molecule alone
+                    frames.append((el2[m:m + size], x2[m:m + size], None))
                     tags.append((b, rho, "molecule"))
+                if a.pressure:  # cubic boxes: lat is diagonal
+                    for f in (1 - STRAIN, 1 + STRAIN):
+                        y2, L2 = scaled(el2, x2, lat[0], f, size)
+                        frames.append((el2, y2, [L2, 0, 0, 0, L2, 0, 0, 0, L2]))
+                        tags.append((b, rho, "strained"))
     xyz = os.path.join(work, "frames.xyz")
     write_xyz(xyz, frames)
     p = subprocess.run([a.mlff, "energy", a.model, xyz], capture_output=True, text=True,
@@ -195,11 +214,16 @@ def main():
         es = student[k] - sum(student[k + 1:k + 1 + n])
         # the teacher's, and its D4 two- and three-body parts
         et, e2, e3 = (got[k][q] - sum(g[q] for g in got[k + 1:k + 1 + n]) for q in range(3))
-        rows.setdefault(rho, []).append({"box": b, "student_meV": 1000 * es / n,
-                                         "teacher_meV": 1000 * et / n,
-                                         "teacher_d4_two_body_meV": 1000 * e2 / n,
-                                         "teacher_d4_three_body_meV": 1000 * e3 / n})
+        row = {"box": b, "student_meV": 1000 * es / n, "teacher_meV": 1000 * et / n,
+               "teacher_d4_two_body_meV": 1000 * e2 / n,
+               "teacher_d4_three_body_meV": 1000 * e3 / n}
         k += 1 + n
+        if a.pressure:
+            dv = frames[k + 1][2][0] ** 3 - frames[k][2][0] ** 3
+            row["student_pconf_bar"] = -(student[k + 1] - student[k]) / dv * EV_A3_BAR
+            row["teacher_pconf_bar"] = -(got[k + 1][0] - got[k][0]) / dv * EV_A3_BAR
+            k += 2
+        rows.setdefault(rho, []).append(row)
     res = {"source": "bench/teacher_bulk.py (issue 21)", "model": a.model,
            "sampler": a.sampler or a.model,
            "molecules": a.molecules, "boxes": a.boxes, "frames_per_box": a.frames,
@@ -221,6 +245,21 @@ def main():
                                    "frames_detail": r})
         print(f"{rho:6.3f} {len(r):6d} {t:9.1f} {s:9.1f} {s - t:+16.1f} {mae:6.1f}   "
               f"{'':14}{d2:7.1f} {d3:7.1f}")
+    if a.pressure:
+        print("configurational pressure (molecules rigid) of the same boxes, bar; mean and "
+              "standard error over frames:")
+        print(f"{'g/cm3':>6} {'teacher':>9} {'student':>9} {'teacher-student':>16} {'+-':>6}")
+        for row in res["per_density"]:
+            r = row["frames_detail"]
+            d = [q["teacher_pconf_bar"] - q["student_pconf_bar"] for q in r]
+            row["teacher_pconf_bar"] = float(np.mean([q["teacher_pconf_bar"] for q in r]))
+            row["student_pconf_bar"] = float(np.mean([q["student_pconf_bar"] for q in r]))
+            row["teacher_minus_student_pconf_bar"] = float(np.mean(d))
+            row["teacher_minus_student_pconf_sem_bar"] = float(np.std(d, ddof=1) / np.sqrt(len(d))
+                                                               if len(d) > 1 else float("nan"))
+            print(f"{row['density']:6.3f} {row['teacher_pconf_bar']:9.0f} "
+                  f"{row['student_pconf_bar']:9.0f} {row['teacher_minus_student_pconf_bar']:+16.0f} "
+                  f"{row['teacher_minus_student_pconf_sem_bar']:6.0f}")
     if a.json:
         json.dump(res, open(a.json, "w"), indent=1)
     return 0

@@ -904,8 +904,12 @@ def case_repeat():
             check("skin" in str(e), "message %r" % str(e))
     devices = ["cpu"] + (["gpu"] if mlff.gpu_count() else [])
     for device in devices:
-        # the GPU: python.gpu's FP32 tolerances (energy 1e-5, the rest 1e-4 relative)
-        tol, tol_e = (1e-12, 1e-12) if device == "cpu" else (1e-4, 1e-5)
+        # Against a fresh evaluation of the same structure on the same device (skin 0: a list of
+        # its own every call): the kept list must change nothing but the summation order. On the
+        # GPU, FP32 against FP32; its accuracy against the CPU's FP64 is python.gpu's business
+        # (printed here too: these geometries are pulled far apart, 0.8 A per atom by step 40).
+        tol, tol_e = (1e-12, 1e-12) if device == "cpu" else (1e-5, 1e-6)
+        fresh = ref if device == "cpu" else mlff.Evaluator(model_path(), device="gpu", skin=0.0)
         for name, atoms in [("benzene (open)", benzene(seed=2)),
                             ("8 benzenes (orthorhombic)", benzene_box(ORTHO, seed=2)),
                             ("8 benzenes (triclinic)", benzene_box(TRICLINIC, seed=4))]:
@@ -914,7 +918,12 @@ def case_repeat():
             a.calc = c
             rng = np.random.default_rng(7)
             v = rng.normal(0.0, 0.02, a.positions.shape)  # 0.02 A a step: crosses faces
-            worst, worst_e, held, held_f = 0.0, 0.0, None, None
+            held, held_f = None, None
+            worst = {}  # quantity -> (relative difference, step), against fresh / the CPU
+
+            def note(key, err, step):
+                if err >= worst.get(key, (-1.0, 0))[0]:
+                    worst[key] = (err, step)
             for step in range(40):
                 if step == 25:  # another element on one atom: its species looked up again
                     a.numbers[1] = 1 if a.numbers[1] == 6 else 6
@@ -923,13 +932,15 @@ def case_repeat():
                 a.positions += v
                 f, e = a.get_forces(), a.get_potential_energy()
                 cell = a.cell.array if a.pbc.any() else None
-                r = ref.compute(a.positions, c.model.species(a.get_chemical_symbols()), cell, a.pbc)
-                worst_e = max(worst_e, rel_err([e], [r["energy"]]))
-                worst = max(worst, rel_err(f, r["forces"]),
-                            rel_err(a.get_potential_energies(), r["energy_atom"]))
-                if a.pbc.any():
-                    worst = max(worst, rel_err(a.get_stress(), -np.array(
-                        [r["virial"][k] for k in (0, 1, 2, 5, 4, 3)]) / a.get_volume()))
+                sp = c.model.species(a.get_chemical_symbols())
+                for tag, ev in [("", fresh)] + ([("cpu ", ref)] if device == "gpu" else []):
+                    r = ev.compute(a.positions, sp, cell, a.pbc)
+                    note(tag + "energy", rel_err([e], [r["energy"]]), step)
+                    note(tag + "forces", rel_err(f, r["forces"]), step)
+                    note(tag + "energies", rel_err(a.get_potential_energies(), r["energy_atom"]), step)
+                    if a.pbc.any():
+                        note(tag + "stress", rel_err(a.get_stress(), -np.array(
+                            [r["virial"][k] for k in (0, 1, 2, 5, 4, 3)]) / a.get_volume()), step)
                 if step == 3:
                     held = c.results["forces"]
                     held_f = held.copy()
@@ -937,11 +948,13 @@ def case_repeat():
                     a.get_forces()  # unchanged atoms: no new evaluation
                     check(c.evaluator.list_builds == builds, "%s: recomputed unchanged atoms" % name)
             check(np.array_equal(held, held_f), "%s: a later call changed earlier forces" % name)
-            print("repeat (%s): %-28s 40 steps, %d lists built, worst relative difference from "
-                  "a fresh CPU evaluation: energy %.1e, forces, energies, stress %.1e"
-                  % (device, name, c.evaluator.list_builds, worst_e, worst))
-            check(worst <= tol and worst_e <= tol_e, "%s on the %s: %.2e / %.2e from a fresh "
-                  "evaluation" % (name, device, worst_e, worst))
+            print("repeat (%s): %-28s 40 steps, %d lists built, worst relative difference (step) "
+                  "from a fresh evaluation: %s" % (device, name, c.evaluator.list_builds, ", ".join(
+                      "%s %.1e (%d)" % (k, v[0], v[1]) for k, v in worst.items())))
+            bad = [k for k, v in worst.items() if not k.startswith("cpu ") and
+                   v[0] > (tol_e if k == "energy" else tol)]
+            check(not bad, "%s on the %s: %s beyond %.0e (energy %.0e) from a fresh evaluation"
+                  % (name, device, ", ".join(bad), tol, tol_e))
             if device == "cpu":
                 check(c.evaluator.list_builds == 40, "%d lists for 40 CPU steps" % c.evaluator.list_builds)
             # the calculator's atoms are its own copy

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# device_soak.sh — long runs on the GPU without drift or leaks (issue 24, part 5), on the GPU
+# machine, from the repository root, with the bundle of scripts/device_bundle.sh (.device/, or
+# .device.tar.xz unpacked here) and .devdata/liquid49152.data (bench/make_liquid.sh 4096) carried.
+#   1. one benzene: examples/lammps/in.benzene_nve on the GPU, 10 ps Langevin then NVE for
+#      SOAK_BENZENE_STEPS steps (default 10^6 = 500 ps), judged by scripts/check_nve.py;
+#   2. the 49,152-atom liquid: examples/lammps/in.liquid_nve (FIRE, 5 ps Langevin) then NVE for
+#      SOAK_LIQUID_STEPS steps (default 10^5 = 50 ps), judged by the same criteria;
+#   3. both again, short, under compute-sanitizer's memcheck (leak check on): its error count.
+# While each run goes, a sampler reads the run's host memory (VmRSS of lmp) and its GPU memory
+# (nvidia-smi, per process) every 2 s. Memory counts as flat when its last sample exceeds the
+# first one after the warm-up (10 s or 10 % of the run, whichever is later) by at most 2 MiB or
+# 0.5 %.
+# Writes $OUT/<gpu>-<date>-soak.json (one record per run) and $OUT/soak-logs.tar.gz.
+# MLFF_SOAK_MODEL: the model (default the shipped one). A dry run without a GPU: MLFF_SOAK_DEVICE=cpu,
+# small SOAK_BENZENE_STEPS and SOAK_LIQUID_STEPS, SOAK_LIQUID_EQ_PS (default 5), MLFF_SOAK_DATA (a
+# small liquid, bench/make_liquid.sh 8).
+set -uo pipefail
+out=${OUT:-/tmp/out}
+logs=$out/soak-logs
+mkdir -p "$logs"
+[ -x .device/bin/lmp ] || tar xJf .device.tar.xz || exit 3
+export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+lmp=$PWD/.device/bin/lmp plugin=$PWD/.device/lib/mlffplugin.so
+model=$PWD/${MLFF_SOAK_MODEL:-models/benzene-gfn2.h5}
+device=${MLFF_SOAK_DEVICE:-gpu}
+data=${MLFF_SOAK_DATA:-$PWD/.devdata/liquid49152.data} eq=${SOAK_LIQUID_EQ_PS:-5}
+nb=${SOAK_BENZENE_STEPS:-1000000} nl=${SOAK_LIQUID_STEPS:-100000}
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 |
+  awk '{ for (i = 1; i <= NF; i++) if (toupper($i) != "NVIDIA") { print tolower($i); exit } }')
+stamp=${gpu:-gpu}-$(date -u +%Y-%m-%d)
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$logs/gpu.txt" ||
+  echo "no GPU (device $device)" >"$logs/gpu.txt"
+sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+
+# sample PID FILE: "seconds rss_kib gpu_mib" every 2 s while PID lives
+sample() {
+  local pid=$1 file=$2 t0=$SECONDS
+  while kill -0 "$pid" 2>/dev/null; do
+    rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+    g=$(nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null |
+      awk -F', *' -v p="$pid" '$1 == p { print $2 }')
+    [ -n "$rss" ] && echo "$((SECONDS - t0)) $rss ${g:-0}" >>"$file"
+    sleep 2
+  done
+}
+
+# run NAME INPUT ARGS...: lmp in the background with the sampler; its rc in $logs/NAME.rc
+run() {
+  local name=$1 input=$2
+  shift 2
+  : >"$logs/$name.mem"
+  local t0=$SECONDS
+  OMP_NUM_THREADS=1 "$lmp" -nocite -screen none -log "$logs/$name.log" -in "$input" \
+    -var plugin "$plugin" -var model "$model" -var device "$device" "$@" &
+  local pid=$!
+  sample $pid "$logs/$name.mem" &
+  wait $pid
+  echo $? >"$logs/$name.rc"
+  echo "$((SECONDS - t0))" >"$logs/$name.wall"
+  echo "$name: rc $(cat "$logs/$name.rc"), $(cat "$logs/$name.wall") s"
+  python3 scripts/check_nve.py "$logs/$name.log" --out "$logs/$name-check" --no-plot \
+    --json "$logs/$name-check.json" | tail -3
+}
+
+echo "== one benzene, $nb NVE steps on $device"
+run benzene examples/lammps/in.benzene_nve -var nve_ps "$(python3 -c "print($nb * 0.0005)")" \
+  -var thermo_every $((nb >= 100000 ? 1000 : 100))
+echo "== the liquid ($(sed -n 3p "$data")), $nl NVE steps on $device"
+run liquid examples/lammps/in.liquid_nve -var data "$data" -var eq_ps "$eq" \
+  -var nve_ps "$(python3 -c "print($nl * 0.0005)")" -var thermo_every $((nl >= 10000 ? 500 : 10))
+
+echo "== compute-sanitizer memcheck, short runs (${sanitizer:-not found})"
+if [ -n "$sanitizer" ]; then
+  for c in "benzene examples/lammps/in.benzene_nve -var eq_ps 0.1 -var nve_ps 0.5 -var thermo_every 100" \
+    "liquid examples/lammps/in.liquid_nve -var data $data -var eq_ps 0.01 -var nve_ps 0.01 -var thermo_every 10"; do
+    set -- $c
+    name=sanitizer-$1 input=$2
+    shift 2
+    timeout 200 "$sanitizer" --tool memcheck --leak-check full --error-exitcode 9 \
+      "$lmp" -nocite -screen none -log "$logs/$name.log" -in "$input" -var plugin "$plugin" \
+      -var model "$model" -var device "$device" "$@" >"$logs/$name.txt" 2>&1
+    echo $? >"$logs/$name.rc"
+    echo "$name: rc $(cat "$logs/$name.rc"); $(grep -E "ERROR SUMMARY|LEAK SUMMARY" "$logs/$name.txt" | tr '\n' ' ')"
+  done
+fi
+
+python3 - "$logs" "$out/$stamp-soak.json" "$(cut -d, -f1 "$logs/gpu.txt")" "$model" <<'PY'
+import json, os, re, sys
+logs, dest, gpu, model = sys.argv[1:5]
+res = {"gpu": gpu, "model": os.path.basename(model), "source": "bench/device_soak.sh (issue 24)",
+       "flat_rule": "last sample <= first sample after the warm-up (10 s or 10 % of the run, the "
+       "later) + max(2 MiB, 0.5 %)",
+       "runs": {}}
+for name in ("benzene", "liquid"):
+    r = {"rc": int(open(f"{logs}/{name}.rc").read()), "wall_s": int(open(f"{logs}/{name}.wall").read())}
+    text = open(f"{logs}/{name}.log").read()
+    loops = re.findall(r"Loop time of ([\d.eE+-]+) on \d+ procs for (\d+) steps with (\d+) atoms", text)
+    if loops:  # the last run is the NVE one
+        r.update(nve_steps=int(loops[-1][1]), atoms=int(loops[-1][2]),
+                 us_per_step=round(1e6 * float(loops[-1][0]) / int(loops[-1][1]), 2))
+    rows = [[float(v) for v in l.split()] for l in open(f"{logs}/{name}.mem") if l.strip()]
+    if rows:
+        # past loading and the first steps: 10 s or 10 % of the run, whichever is later
+        late = [q for q in rows if q[0] >= max(10.0, 0.1 * rows[-1][0])]
+        warm = late[0] if late else rows[len(rows) // 2]
+        for col, key, unit in ((1, "host_rss", 1 / 1024), (2, "gpu_memory", 1.0)):
+            a, b, m = warm[col] * unit, rows[-1][col] * unit, max(q[col] for q in rows) * unit
+            r[key + "_mib"] = {"after_warmup": round(a, 1), "end": round(b, 1), "max": round(m, 1),
+                               "flat": b <= a + max(2.0, 0.005 * a)}
+        r["samples"] = len(rows)
+    try:
+        c = json.load(open(f"{logs}/{name}-check.json"))
+        r["nve"] = {k: c[k] for k in c if k not in ("series",)}
+    except (OSError, ValueError) as e:
+        r["nve"] = {"error": str(e)}
+    res["runs"][name] = r
+for name in ("sanitizer-benzene", "sanitizer-liquid"):
+    try:
+        t = open(f"{logs}/{name}.txt").read()
+    except OSError:
+        continue
+    m = re.search(r"ERROR SUMMARY: (\d+) error", t)
+    res["runs"][name] = {"rc": int(open(f"{logs}/{name}.rc").read()),
+                         "errors": int(m.group(1)) if m else None,
+                         "leaks": re.findall(r"LEAK SUMMARY: .*", t)}
+json.dump(res, open(dest, "w"), indent=1)
+print(json.dumps({k: {q: v[q] for q in v if q != "nve"} for k, v in res["runs"].items()}, indent=1))
+PY
+tar -czf "$out/soak-logs.tar.gz" -C "$out" soak-logs && rm -rf "$logs"
+ls "$out"
