@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_data.h"
 #include "mlff.h"
 
 static double now(void) {
@@ -53,43 +54,9 @@ typedef struct {
   double cell[9];
 } sys_t;
 
-/* a LAMMPS data file with an orthogonal box from 0 (bench/make_liquid.sh's) */
 static sys_t read_data(const char *path) {
   sys_t s = {0};
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    perror(path);
-    exit(1);
-  }
-  char line[512];
-  double lo[3] = {0}, hi[3] = {0};
-  while (fgets(line, sizeof line, f)) {
-    double a, b;
-    if (strstr(line, "atoms") && !strstr(line, "types")) s.n = atoi(line);
-    for (int d = 0; d < 3; d++) {
-      const char *key[3] = {"xlo xhi", "ylo yhi", "zlo zhi"};
-      if (strstr(line, key[d]) && sscanf(line, "%lf %lf", &a, &b) == 2) lo[d] = a, hi[d] = b;
-    }
-    if (!strncmp(line, "Atoms", 5)) break;
-  }
-  s.x = malloc(sizeof(double) * 3 * s.n);
-  s.sp = malloc(sizeof(int) * s.n);
-  int k = 0;
-  while (k < s.n && fgets(line, sizeof line, f)) {
-    int id, t;
-    double p[3];
-    if (sscanf(line, "%d %d %lf %lf %lf", &id, &t, p, p + 1, p + 2) != 5) continue;
-    if (id < 1 || id > s.n) continue;
-    for (int d = 0; d < 3; d++) s.x[3 * (id - 1) + d] = p[d] - lo[d];
-    s.sp[id - 1] = t - 1; /* types 1 = C, 2 = H: the shipped models' species 0, 1 */
-    k++;
-  }
-  fclose(f);
-  if (k != s.n || s.n == 0) {
-    fprintf(stderr, "capi_bench: %s: read %d of %d atoms\n", path, k, s.n);
-    exit(1);
-  }
-  for (int d = 0; d < 3; d++) s.cell[4 * d] = hi[d] - lo[d];
+  bench_read_data("capi_bench", path, &s.n, &s.x, &s.sp, s.cell);
   return s;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_data.h"
 #include "mlff.h"
 
 static double now(void) {
@@ -41,33 +42,7 @@ static void benzene_at(sys_t *s, double cx, double cy, double cz) {
 
 static sys_t read_data(const char *path) {
   sys_t s = {0};
-  FILE *f = fopen(path, "r");
-  if (!f) { perror(path); exit(1); }
-  char line[512];
-  double lo[3] = {0}, hi[3] = {0};
-  while (fgets(line, sizeof line, f)) {
-    double a, b;
-    if (strstr(line, "atoms") && !strstr(line, "types")) s.n = atoi(line);
-    /* (sscanf stops matching at a literal: test for the keyword itself) */
-    if (strstr(line, "xlo xhi") && sscanf(line, "%lf %lf", &a, &b) == 2) { lo[0] = a; hi[0] = b; }
-    if (strstr(line, "ylo yhi") && sscanf(line, "%lf %lf", &a, &b) == 2) { lo[1] = a; hi[1] = b; }
-    if (strstr(line, "zlo zhi") && sscanf(line, "%lf %lf", &a, &b) == 2) { lo[2] = a; hi[2] = b; }
-    if (!strncmp(line, "Atoms", 5)) break;
-  }
-  s.x = malloc(sizeof(double) * 3 * s.n);
-  s.sp = malloc(sizeof(int) * s.n);
-  int k = 0;
-  while (k < s.n && fgets(line, sizeof line, f)) {
-    int id, t;
-    double p[3];
-    if (sscanf(line, "%d %d %lf %lf %lf", &id, &t, p, p + 1, p + 2) != 5) continue;
-    memcpy(s.x + 3 * (id - 1), p, sizeof p);
-    s.sp[id - 1] = t - 1;
-    k++;
-  }
-  fclose(f);
-  memset(s.cell, 0, sizeof s.cell);
-  for (int d = 0; d < 3; d++) s.cell[4 * d] = hi[d] - lo[d];
+  bench_read_data("gpu_bench", path, &s.n, &s.x, &s.sp, s.cell);
   s.periodic = 1;
   return s;
 }

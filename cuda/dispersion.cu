@@ -10,6 +10,34 @@
 
 #define DISP_WARPS 8
 
+/* The end of both kernels, one warp per atom i: the warp's sums over its lanes (acc: e, f[3],
+ * w[6]); lane 0 adds them to i's force, energy and virial (after the earlier kernels, in stream
+ * order: i is this warp's alone), and the block's energy and virial go to sums in one atomic
+ * each. Every thread of the block must call it (a barrier). */
+template <int WARPS>
+__device__ __forceinline__ void disp_finish(float *acc, int i, bool own, int lane, int w,
+                                            float (*part)[7], float *force, float *eatom,
+                                            float *vatom, double *sums) {
+  for (int q = 0; q < 10; q++)
+    for (int off = 16; off; off >>= 1) acc[q] += __shfl_xor_sync(0xffffffffu, acc[q], off);
+  if (lane == 0) {
+    if (own) {
+      for (int x = 0; x < 3; x++) force[3 * (size_t)i + x] += acc[1 + x];
+      eatom[i] += acc[0];
+      if (vatom)
+        for (int q = 0; q < 6; q++) vatom[6 * (size_t)i + q] += acc[4 + q];
+    }
+    part[w][0] = acc[0];
+    for (int q = 0; q < 6; q++) part[w][1 + q] = acc[4 + q];
+  }
+  __syncthreads();
+  if (threadIdx.x < 7) {
+    double s = 0.0;
+    for (int k = 0; k < WARPS; k++) s += part[k][threadIdx.x];
+    atomicAdd(&sums[threadIdx.x], s);
+  }
+}
+
 __global__ void __launch_bounds__(32 * DISP_WARPS)
     k_dispersion(const char *stage, int n_local, float rc, int n_species, const float4 *coef,
                  int max_disp, const int *disp_n, const int *disp_j, float *force, float *eatom,
@@ -48,24 +76,7 @@ __global__ void __launch_bounds__(32 * DISP_WARPS)
       acc[7] += hh * d.x * d.y, acc[8] += hh * d.x * d.z, acc[9] += hh * d.y * d.z;
     }
   }
-  for (int q = 0; q < 10; q++)
-    for (int off = 16; off; off >>= 1) acc[q] += __shfl_xor_sync(0xffffffffu, acc[q], off);
-  if (lane == 0) {
-    if (si >= 0) { /* after the network's kernels, in stream order: i is this warp's alone */
-      for (int x = 0; x < 3; x++) force[3 * (size_t)i + x] += acc[1 + x];
-      eatom[i] += acc[0];
-      if (vatom)
-        for (int q = 0; q < 6; q++) vatom[6 * (size_t)i + q] += acc[4 + q];
-    }
-    part[w][0] = acc[0];
-    for (int q = 0; q < 6; q++) part[w][1 + q] = acc[4 + q];
-  }
-  __syncthreads();
-  if (threadIdx.x < 7) { /* one atomic per block and sum */
-    double s = 0.0;
-    for (int k = 0; k < DISP_WARPS; k++) s += part[k][threadIdx.x];
-    atomicAdd(&sums[threadIdx.x], s);
-  }
+  disp_finish<DISP_WARPS>(acc, i, si >= 0, lane, w, part, force, eatom, vatom, sums);
 }
 
 /* The three-body (ATM) term, as dispersion.c's mlff_disp_triples: one warp per local atom i.
@@ -171,24 +182,7 @@ __global__ void __launch_bounds__(32 * DISP3_WARPS)
       }
     }
   }
-  for (int q = 0; q < 10; q++)
-    for (int off = 16; off; off >>= 1) acc.a[q] += __shfl_xor_sync(0xffffffffu, acc.a[q], off);
-  if (lane == 0) {
-    if (si >= 0) { /* after the pair term's kernel, in stream order: i is this warp's alone */
-      for (int x = 0; x < 3; x++) force[3 * (size_t)i + x] += acc.a[1 + x];
-      eatom[i] += acc.a[0];
-      if (vatom)
-        for (int q = 0; q < 6; q++) vatom[6 * (size_t)i + q] += acc.a[4 + q];
-    }
-    part[w][0] = acc.a[0];
-    for (int q = 0; q < 6; q++) part[w][1 + q] = acc.a[4 + q];
-  }
-  __syncthreads();
-  if (threadIdx.x < 7) {
-    double s = 0.0;
-    for (int k = 0; k < DISP3_WARPS; k++) s += part[k][threadIdx.x];
-    atomicAdd(&sums[threadIdx.x], s);
-  }
+  disp_finish<DISP3_WARPS>(acc.a, i, si >= 0, lane, w, part, force, eatom, vatom, sums);
 }
 
 mlff_cuda_status dispersion_setup(mlff_cuda *g, const mlff_cuda_model *m) {

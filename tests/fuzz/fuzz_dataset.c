@@ -93,13 +93,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char path[4096];
-  if (size >= 8 && !memcmp(data, "\x89HDF\r\n\x1a\n", 8)) {
-    fuzz_write_temp(data, size, path);
-  } else {
-    fuzz_bytes b = {data, size};
-    fuzz_temp_path(path);
-    write_dataset(path, &b);
-  }
+  fz_input_file(data, size, path, write_dataset);
   mlff_dataset *d = NULL;
   mlff_status st = mlff_dataset_load(path, &d);
   if (st == MLFF_OK) {
@@ -115,11 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     (void)mlff_dataset_attr(d, "teacher");
     mlff_dataset_free(d);
-  } else if (!fuzz_names_file(mlff_last_error(), path)) {
-    fprintf(stderr, "fuzz_dataset: the refusal does not name the file: %s\n", mlff_last_error());
-    abort();
   }
-  fz_check_closed("mlff_dataset_load");
-  fuzz_done(path, "mlff_dataset_load", st ? mlff_last_error() : "loaded");
+  fz_after("fuzz_dataset", "mlff_dataset_load", st, path);
   return 0;
 }

@@ -14,6 +14,7 @@
 #include <hdf5.h>
 
 #include "fuzz_common.h"
+#include "mlff.h"
 
 #define FZ_MAX_EDITS 16
 #define FZ_MAX_VALUES 4096 /* fields are small; a larger extent is written as unwritten chunks */
@@ -324,6 +325,30 @@ static void fz_check_closed(const char *reader) {
     fprintf(stderr, "fuzz: %s left %zd HDF5 objects open\n", reader, open);
     abort();
   }
+}
+
+/* The input as a file at path[4096]: as it is when it is an HDF5 file (the corpus's valid and
+ * bad files, and libFuzzer's mutations of them), else the file `build` writes from its bytes. */
+static void fz_input_file(const uint8_t *data, size_t size, char *path,
+                          void (*build)(const char *path, fuzz_bytes *b)) {
+  if (size >= 8 && !memcmp(data, "\x89HDF\r\n\x1a\n", 8)) {
+    fuzz_write_temp(data, size, path);
+  } else {
+    fuzz_bytes b = {data, size};
+    fuzz_temp_path(path);
+    build(path, &b);
+  }
+}
+
+/* After `reader` (e.g. "mlff_model_load") returned st on path: a refusal must name the file,
+ * every HDF5 object must be closed again; then the input file goes. */
+static void fz_after(const char *harness, const char *reader, mlff_status st, const char *path) {
+  if (st != MLFF_OK && !fuzz_names_file(mlff_last_error(), path)) {
+    fprintf(stderr, "%s: the refusal does not name the file: %s\n", harness, mlff_last_error());
+    abort();
+  }
+  fz_check_closed(reader);
+  fuzz_done(path, reader, st ? mlff_last_error() : "loaded");
 }
 
 #endif

@@ -121,13 +121,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char path[4096];
-  if (size >= 8 && !memcmp(data, "\x89HDF\r\n\x1a\n", 8)) {
-    fuzz_write_temp(data, size, path);
-  } else {
-    fuzz_bytes b = {data, size};
-    fuzz_temp_path(path);
-    write_model(path, &b);
-  }
+  fz_input_file(data, size, path, write_model);
   mlff_model *m = NULL;
   mlff_status st = mlff_model_load(path, &m);
   if (st == MLFF_OK) {
@@ -136,11 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (mlff_model_find_element(m, mlff_model_element(m, e)) != e) abort();
     if (!(mlff_model_cutoff(m) > 0) || mlff_model_n_features(m) < 1) abort();
     mlff_model_free(m);
-  } else if (!fuzz_names_file(mlff_last_error(), path)) {
-    fprintf(stderr, "fuzz_model: the refusal does not name the file: %s\n", mlff_last_error());
-    abort();
   }
-  fz_check_closed("mlff_model_load");
-  fuzz_done(path, "mlff_model_load", st ? mlff_last_error() : "loaded");
+  fz_after("fuzz_model", "mlff_model_load", st, path);
   return 0;
 }
