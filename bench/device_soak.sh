@@ -12,33 +12,66 @@
 # first one after the warm-up (10 s or 10 % of the run, whichever is later) by at most 2 MiB or
 # 0.5 %.
 # Writes $OUT/<gpu>-<date>-soak.json (one record per run) and $OUT/soak-logs.tar.gz.
-# MLFF_SOAK_MODEL: the model (default the shipped one). A dry run without a GPU: MLFF_SOAK_DEVICE=cpu,
-# small SOAK_BENZENE_STEPS and SOAK_LIQUID_STEPS, SOAK_LIQUID_EQ_PS (default 5), MLFF_SOAK_DATA (a
-# small liquid, bench/make_liquid.sh 8).
+# Settings (environment):
+#   MLFF_SOAK_MODEL    the model, relative to the repository root (default models/benzene-gfn2.h5)
+#   MLFF_SOAK_LMP      the LAMMPS binary (default .device/bin/lmp of the bundle; when set, the
+#                      bundle is not unpacked and LD_LIBRARY_PATH must already reach LAMMPS's
+#                      libraries, e.g. $MLFF_LAMMPS_PREFIX/lib of scripts/setup.sh)
+#   MLFF_SOAK_PLUGIN   the plugin (default .device/lib/mlffplugin.so; locally
+#                      build/plugin/mlffplugin.so)
+#   MLFF_SOAK_DEVICE   gpu (default) or cpu
+#   MLFF_SOAK_DATA     the liquid's data file (default .devdata/liquid49152.data)
+#   MLFF_SOAK_SANITIZER=0  skips step 3 (it is skipped anyway without compute-sanitizer)
+#   SOAK_BENZENE_STEPS, SOAK_LIQUID_STEPS  NVE steps (defaults 10^6 and 10^5)
+#   SOAK_BENZENE_EQ_PS, SOAK_LIQUID_EQ_PS  Langevin before NVE, ps (defaults 10 and 5)
+# A dry run on the CPU with the local build (tests/bench: bench.soak_dry_run):
+#   prefix=$(bash scripts/setup.sh | sed -n 's/^MLFF_LAMMPS_PREFIX=//p')
+#   bash bench/make_liquid.sh 8 /tmp/liq8.data 1
+#   LD_LIBRARY_PATH=$prefix/lib MLFF_SOAK_LMP=$prefix/bin/lmp \
+#   MLFF_SOAK_PLUGIN=$PWD/build/plugin/mlffplugin.so MLFF_SOAK_DEVICE=cpu \
+#   MLFF_SOAK_DATA=/tmp/liq8.data SOAK_BENZENE_STEPS=4000 SOAK_LIQUID_STEPS=200 \
+#   SOAK_LIQUID_EQ_PS=0.1 OUT=/tmp/soak bash bench/device_soak.sh
+# Without nvidia-smi the GPU memory is not sampled (gpu_memory_mib null) and the file is named
+# <device>-<date>-soak.json.
 set -uo pipefail
 out=${OUT:-/tmp/out}
 logs=$out/soak-logs
 mkdir -p "$logs"
-[ -x .device/bin/lmp ] || tar xJf .device.tar.xz || exit 3
-export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-lmp=$PWD/.device/bin/lmp plugin=$PWD/.device/lib/mlffplugin.so
+if [ -n "${MLFF_SOAK_LMP:-}" ]; then
+  lmp=$MLFF_SOAK_LMP
+else
+  [ -x .device/bin/lmp ] || tar xJf .device.tar.xz || exit 3
+  export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  lmp=$PWD/.device/bin/lmp
+fi
+plugin=${MLFF_SOAK_PLUGIN:-$PWD/.device/lib/mlffplugin.so}
+[ -x "$lmp" ] || { echo "device_soak.sh: no LAMMPS binary $lmp" >&2; exit 3; }
+[ -f "$plugin" ] || { echo "device_soak.sh: no plugin $plugin" >&2; exit 3; }
 model=$PWD/${MLFF_SOAK_MODEL:-models/benzene-gfn2.h5}
 device=${MLFF_SOAK_DEVICE:-gpu}
 data=${MLFF_SOAK_DATA:-$PWD/.devdata/liquid49152.data} eq=${SOAK_LIQUID_EQ_PS:-5}
+beq=${SOAK_BENZENE_EQ_PS:-10}
 nb=${SOAK_BENZENE_STEPS:-1000000} nl=${SOAK_LIQUID_STEPS:-100000}
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 |
-  awk '{ for (i = 1; i <= NF; i++) if (toupper($i) != "NVIDIA") { print tolower($i); exit } }')
-stamp=${gpu:-gpu}-$(date -u +%Y-%m-%d)
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$logs/gpu.txt" ||
-  echo "no GPU (device $device)" >"$logs/gpu.txt"
-sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+smi=$(command -v nvidia-smi)
+gpu=
+if [ -n "$smi" ]; then
+  gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 |
+    awk '{ for (i = 1; i <= NF; i++) if (toupper($i) != "NVIDIA") { print tolower($i); exit } }')
+fi
+stamp=${gpu:-$device}-$(date -u +%Y-%m-%d)
+{ [ -n "$smi" ] && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader |
+  tee "$logs/gpu.txt"; } || echo "no GPU (device $device)" >"$logs/gpu.txt"
+sanitizer=
+[ "${MLFF_SOAK_SANITIZER:-1}" = 0 ] ||
+  sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
 
 # sample PID FILE: "seconds rss_kib gpu_mib" every 2 s while PID lives
 sample() {
   local pid=$1 file=$2 t0=$SECONDS
   while kill -0 "$pid" 2>/dev/null; do
     rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
-    g=$(nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null |
+    g=-1  # not sampled
+    [ -n "$smi" ] && g=$(nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null |
       awk -F', *' -v p="$pid" '$1 == p { print $2 }')
     [ -n "$rss" ] && echo "$((SECONDS - t0)) $rss ${g:-0}" >>"$file"
     sleep 2
@@ -64,7 +97,7 @@ run() {
 }
 
 echo "== one benzene, $nb NVE steps on $device"
-run benzene examples/lammps/in.benzene_nve -var nve_ps "$(python3 -c "print($nb * 0.0005)")" \
+run benzene examples/lammps/in.benzene_nve -var eq_ps "$beq" -var nve_ps "$(python3 -c "print($nb * 0.0005)")" \
   -var thermo_every $((nb >= 100000 ? 1000 : 100))
 echo "== the liquid ($(sed -n 3p "$data")), $nl NVE steps on $device"
 run liquid examples/lammps/in.liquid_nve -var data "$data" -var eq_ps "$eq" \
@@ -85,10 +118,11 @@ if [ -n "$sanitizer" ]; then
   done
 fi
 
-python3 - "$logs" "$out/$stamp-soak.json" "$(cut -d, -f1 "$logs/gpu.txt")" "$model" <<'PY'
+python3 - "$logs" "$out/$stamp-soak.json" "$(cut -d, -f1 "$logs/gpu.txt")" "$model" "$device" <<'PY'
 import json, os, re, sys
-logs, dest, gpu, model = sys.argv[1:5]
-res = {"gpu": gpu, "model": os.path.basename(model), "source": "bench/device_soak.sh (issue 24)",
+logs, dest, gpu, model, device = sys.argv[1:6]
+res = {"gpu": None if gpu.startswith("no GPU") else gpu, "device": device, "model": os.path.basename(model),
+       "source": "bench/device_soak.sh (issue 24)",
        "flat_rule": "last sample <= first sample after the warm-up (10 s or 10 % of the run, the "
        "later) + max(2 MiB, 0.5 %)",
        "runs": {}}
@@ -105,6 +139,9 @@ for name in ("benzene", "liquid"):
         late = [q for q in rows if q[0] >= max(10.0, 0.1 * rows[-1][0])]
         warm = late[0] if late else rows[len(rows) // 2]
         for col, key, unit in ((1, "host_rss", 1 / 1024), (2, "gpu_memory", 1.0)):
+            if any(q[col] < 0 for q in rows):  # no nvidia-smi: not sampled
+                r[key + "_mib"] = None
+                continue
             a, b, m = warm[col] * unit, rows[-1][col] * unit, max(q[col] for q in rows) * unit
             r[key + "_mib"] = {"after_warmup": round(a, 1), "end": round(b, 1), "max": round(m, 1),
                                "flat": b <= a + max(2.0, 0.005 * a)}

@@ -8,18 +8,23 @@ and field of each are named beside it or under its table.
 usage: report.py [--results DIR] [--reference FILE ...] [--model-eval FILE] [--out REPORT.md]
                  [--plots DIR] [--root DIR] [--no-plots] [--plot-meta FILE]
 
-The report opens with one headline table (report_headline.py) and the issue-5 targets, then at
-most five plots (report_plots.py), then the details: the targets per configuration
-(report_targets.py), every configuration (report_rows.py), NVE, stages, peers, multi-GPU,
-accuracy (report_accuracy.py), machines, the PyTorch reference and the files read
-(report_sections.py). Files are read and classified by report_load.py:
+The report opens with one headline table (report_headline.py) and the targets of issues 5 and
+22, then at most five plots (report_plots.py), then the details: the targets per configuration
+(report_targets.py), every configuration (report_rows.py), NVE, the soak runs (report_soak.py),
+the liquid, its equation of state (with its P(density) plot) and the dimer curves
+(report_liquid.py), stages, peers, multi-GPU, the C API and Python against LAMMPS
+(report_api.py), accuracy (report_accuracy.py), machines, the PyTorch reference and the files
+read (report_sections.py). Files are read and classified by report_load.py:
   * LAMMPS timings: {"cases": {NAME: {threads, mpi_ranks, atoms, steps, us_per_step,
     atom_steps_per_s, [device, fp16, graph, resident, molecules, peak_host_mem_mb,
     peak_device_mem_mb (or device_mem_mb)]}}, [machine, date, model, source, note, accuracy]}
   * C-API timings: {"device", "fp32"/"fp16": {benzene_us, batch_api, one_box, liquid, ...}}
   * NVE validation: written by scripts/check_nve.py --json ("verdict", "criteria", "series")
-  * liquid validation (bench/validate_liquid.py) and dimer curves (bench/dimer_curves.py):
-    report_liquid.py
+  * liquid validation (bench/validate_liquid.py), the equation of state (bench/liquid_eos.py)
+    and dimer curves (bench/dimer_curves.py): report_liquid.py
+  * the C API on the liquid against LAMMPS (bench/device_capi.sh, *-capi-liquid.json) and one
+    benzene through Python against the C API (bench/python_timing.py): report_api.py
+  * soak runs (bench/device_soak.sh, *-soak.json): report_soak.py
   * peers (*-peers.json): timings and errors of classical potentials, per potential
   * stages (bench/stages.py), scaling (bench/scaling.py): "kind" names them
   * accuracy sections (any file): FP16 vs FP32, student vs teacher
@@ -36,14 +41,16 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
 
 from report_accuracy import Accuracy  # noqa: E402
+from report_api import api_target_checks, capi_liquid_section, python_section  # noqa: E402
 from report_headline import headline_section  # noqa: E402
 from report_load import Machines, Reference, Src, load_sources  # noqa: E402
-from report_liquid import dimers_section, liquid_section  # noqa: E402
-from report_plots import Plotter  # noqa: E402
+from report_liquid import dimers_section, eos_section, experiment, liquid_section  # noqa: E402
+from report_plots import Plotter, caption_lines  # noqa: E402
 from report_rows import collect_rows, main_cards, newest_per_config  # noqa: E402
 from report_sections import (configurations_section, files_section, machines_section,  # noqa
                              nve_section, nve_sorted, peers_section, reference_section,
                              scaling_section, stages_section)
+from report_soak import soak_section  # noqa: E402
 from report_targets import (TARGET_BATCH, target_checks, target_summary,  # noqa: E402
                             targets_section)
 
@@ -70,6 +77,10 @@ PLOT_TEXT = {
                 "Total energy minus its first value, per atom, over the NVE run: of each "
                 "NVE configuration the newest run, a panel per system size (every run is in the "
                 "NVE table below)."),
+    "eos.png": ("pressure against density",
+                "P held at each density (points), the line fitted through them, the target "
+                "pressure (dashed) and the experimental density (dotted); the newest two "
+                "equation-of-state files."),
     "accuracy.png": ("force errors",
                      "Force errors (MAE and RMSE, meV/Å, log scale) against the teacher: mlff "
                      "and the classical peers on the peers file's structures; the newest GPU "
@@ -84,12 +95,8 @@ def plots_section(plots, best, ref, used, machines):
              plots.accuracy(used, best, cards)]
     L = []
     for png, series in drawn:
-        if not png:
-            continue
-        alt, text = PLOT_TEXT[os.path.basename(png)]
-        L.append(f"![{alt}]({png})\n")
-        L.append(text + " Series: " + "; ".join(
-            f"**{s.label}**, from " + "; ".join(s.sources) for s in series) + ".\n")
+        if png:
+            L += caption_lines(png, series, *PLOT_TEXT[os.path.basename(png)])
     if not L:
         L.append((plots.why_not or "No timing to plot.") + "\n")
     return L
@@ -108,7 +115,7 @@ def build(args):
     best = newest_per_config(collect_rows(used, machines))
     out_dir = os.path.dirname(os.path.abspath(args.out))
     plots = Plotter(args.plots, out_dir, enabled=not args.no_plots)
-    targets = target_checks(best)
+    targets = target_checks(best) + api_target_checks(used, machines)
 
     def section(title, lines, level="##"):
         L.append(f"{level} {title}\n")
@@ -124,23 +131,34 @@ def build(args):
     section("Headline", headline_section(best, ref, used, machines))
     summary = target_summary(targets)
     if summary:
-        L.append("Issue-5 targets (per configuration in [the details](#issue-5-targets)):\n")
+        L.append("Targets of issues 5 and 22 (per configuration in [the details](#targets)):\n")
         L += summary + [""]
     else:
-        L.append("No timing in the JSON bears on the issue-5 targets.\n")
+        L.append("No timing in the JSON bears on the targets of issues 5 and 22.\n")
     section("Plots", plots_section(plots, best, ref, used, machines))
     L.append("## Details\n")
     nve_srcs = nve_sorted(used)
+
+    def of(kind):
+        return [s for s in used if s.kind == kind]
+
+    liquids, eos = of("liquid"), of("eos")
     details = [
-        ("Issue-5 targets", targets_section(targets)),
+        ("Targets", targets_section(targets)),
         ("Configurations", configurations_section(best, ref, accuracy)),
         ("NVE validation", nve_section(nve_srcs, machines) if nve_srcs else [
             "No NVE JSON (`*-nve-*.json`, written by `scripts/check_nve.py --json`) in the "
             "results folder.\n"]),
-        ("Liquid: density and heat of vaporisation", liquid_section(
-            [s for s in used if s.kind == "liquid"]) if any(s.kind == "liquid" for s in used)
+        ("Soak runs: long NVE, memory and memcheck", soak_section(of("soak"), machines)
+         if of("soak") else ["No soak JSON (`*-soak.json`, written by `bench/device_soak.sh`) "
+                             "in the results folder.\n"]),
+        ("Liquid: density and heat of vaporisation", liquid_section(liquids) if liquids
          else ["No liquid JSON (`*-liquid-*.json`, written by `bench/validate_liquid.sh`) in the "
                "results folder.\n"]),
+        ("Equation of state", eos_section(eos, liquids) + caption_lines(
+            *plots.eos(eos, *experiment(liquids)), *PLOT_TEXT["eos.png"]) if eos
+         else ["No equation-of-state JSON (`*-eos-*.json`, written by `bench/liquid_eos.py`) in "
+               "the results folder.\n"]),
         ("Dimer curves against the teacher", dimers_section(
             [s for s in used if s.kind == "dimers"]) if any(s.kind == "dimers" for s in used)
          else ["No dimer-curve JSON (`*-dimers-*.json`, written by `bench/dimer_curves.py`) in "
@@ -155,6 +173,14 @@ def build(args):
                                                  for x in scaling_section(s)] or [
             "No scaling JSON (`*-scaling.json`, written by `bench/scaling.sh` on the GPU "
             "machine) in the results folder.\n"]),
+        ("C API on the 49,152-atom liquid against the LAMMPS step",
+         capi_liquid_section(of("capi-liquid"), machines) if of("capi-liquid") else [
+             "No C-API liquid JSON (`*-capi-liquid.json`, written by `bench/device_capi.sh`) in "
+             "the results folder.\n"]),
+        ("Python against the C API: one benzene", python_section(of("python-timing"), machines)
+         if of("python-timing") else [
+             "No Python timing JSON (`*-python-timing.json`, written by "
+             "`bench/python_timing.py`) in the results folder.\n"]),
         ("Accuracy", accuracy.section(used, machines)),
         ("Machines and versions", machines_section(used, refs, machines)),
         ("PyTorch reference (given by the issue)", reference_section(ref)),

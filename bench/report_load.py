@@ -8,8 +8,10 @@ import json
 import os
 import re
 
+from report_api import is_capi_liquid, is_python_timing
 from report_fmt import is_num
-from report_liquid import is_dimers, is_liquid
+from report_liquid import is_dimers, is_eos, is_liquid
+from report_soak import is_soak
 
 GPU_NAMES = re.compile(r"^(h100|h200|a100|a10|l4|l40s?|v100|t4|rtx\w*|gh200|b200|mi\d+\w*|gpu)$",
                        re.I)
@@ -49,10 +51,18 @@ class Src:
             return "liquid"
         if is_dimers(d):  # bench/dimer_curves.py
             return "dimers"
+        if is_eos(d):  # bench/liquid_eos.py
+            return "eos"
+        if is_soak(d):  # bench/device_soak.sh
+            return "soak"
+        if is_python_timing(d):  # bench/python_timing.py
+            return "python-timing"
         if "verdict" in d and ("criteria" in d or "series" in d or "error" in d):
             return "nve"
         if "peers" in self.fkind or "peers" in d or "potentials" in d:
             return "peers"
+        if is_capi_liquid(d):  # bench/device_capi.sh (before LAMMPS: it has cases too)
+            return "capi-liquid"
         if isinstance(d.get("cases"), dict):
             return "lammps"
         if any(isinstance(d.get(p), dict) and ("benzene_us" in d[p] or "batch_api" in d[p]
@@ -91,6 +101,8 @@ def gpu_of(src):
     dev = d.get("device")
     if isinstance(dev, str) and dev.lower() not in ("cpu", "gpu", "cuda", ""):
         return short_gpu(dev)
+    if isinstance(d.get("gpu"), str) and d["gpu"]:
+        return short_gpu(d["gpu"])
     m = d.get("machine")
     if isinstance(m, dict):
         for k in ("gpu", "device", "gpu_name"):

@@ -1,6 +1,7 @@
 """report_plots.py — the plots of bench/REPORT.md (bench/plots/*.png), at most six series each,
 the legend outside the axes: time per step and throughput against the atom count, the cost per
-molecule against the batch size, the NVE energy traces and the force errors against the teacher.
+molecule against the batch size, the NVE energy traces and the force errors against the teacher
+(the five of the Plots section), and the equation of state's P(density) in its detail section.
 Each plot's series carry the JSON files and fields of their points, for the caption under it;
 `meta` holds, per plot, the series drawn and whether every legend lies clear of every axes."""
 import glob
@@ -15,6 +16,7 @@ from report_targets import TARGET_BATCH
 
 MAX_SERIES = 6
 PLOTS = ("latency.png", "throughput.png", "batch.png", "nve.png", "accuracy.png")
+DETAIL_PLOTS = ("eos.png",)  # drawn in their detail sections, not in the Plots section
 OLD_PLOTS = ("scaling.png", "gpus.png")  # names of earlier versions, removed when found
 CARD_STYLE = ({"color": "C0"}, {"color": "C3"}, {"color": "C2"}, {"color": "C4"})
 MARKERS = "os^Dv<>p"
@@ -56,6 +58,15 @@ def cpu_rows(best):
 
 def asps(r):
     return r.asps if r.asps is not None else r.atoms * 1e6 / r.us
+
+
+def caption_lines(png, series, alt, text):
+    """A plot's link and its caption naming each series' sources (nothing without a plot)."""
+    if not png:
+        return []
+    return [f"![{alt}]({png})\n",
+            text + " Series: " + "; ".join(f"**{s.label}**, from " + "; ".join(s.sources)
+                                           for s in series) + ".\n"]
 
 
 class Plotter:
@@ -155,7 +166,7 @@ class Plotter:
         keep = {os.path.abspath(p) for p in self.written}
         for p in glob.glob(os.path.join(self.dir, "*.png")):
             b = os.path.basename(p)
-            if (b in PLOTS or b in OLD_PLOTS or b.startswith("nve-")) and \
+            if (b in PLOTS or b in DETAIL_PLOTS or b in OLD_PLOTS or b.startswith("nve-")) and \
                     os.path.abspath(p) not in keep:
                 os.remove(p)
 
@@ -304,3 +315,48 @@ class Plotter:
             s.style.setdefault("color", f"C{i}")
         return self.draw("accuracy.png", "Force error against the teacher (and FP16 against "
                          "FP32)", "", [("meV/Å", ss)], categories=[c[0] for c in cats])
+
+    def eos(self, srcs, exp, exp_src, max_files=2):
+        """P against density of the newest EOS files (points, and the fitted line through the
+        target pressure), the target pressure and the experimental density."""
+        from report_liquid import eos_points
+        ss, xs, ps = [], [], []
+        for s in srcs[-max_files:]:
+            d, pts = s.data, eos_points(s)
+            cross, slope, p0 = (d.get("density_at_target_press"), d.get("slope_bar_per_g_cm3"),
+                                d.get("target_press_bar"))
+            if not pts:
+                continue
+            lab = d.get("label", s.fkind)
+            ss.append(Series(f"P held at each density ({lab}, {s.token})",
+                             [(x, p) for x, p, _, _ in pts],
+                             [f"{s.show}, points.*.{{density, press_bar}}"], kind="points",
+                             color=f"C{len(ss)}", marker="o"))
+            xs += [x for x, _, _, _ in pts]
+            ps += [p for _, p, _, _ in pts]
+            if all(is_num(v) for v in (cross, slope, p0)):
+                lo, hi = min(xs + [cross]), max(xs + [cross])
+                ss.append(Series(f"line fit ({lab}): {p0:g} bar at {cross:.3f} g/cm³",
+                                 [(x, p0 + slope * (x - cross)) for x in (lo, hi)],
+                                 [f"{s.show}, density_at_target_press, slope_bar_per_g_cm3, "
+                                  "target_press_bar"], color=ss[-1].style["color"], marker=""))
+                xs.append(cross)
+                ps.append(p0)
+        if not ss:
+            return None, []
+        p0s = [(s, s.data["target_press_bar"]) for s in srcs[-max_files:]
+               if is_num(s.data.get("target_press_bar"))]
+        if is_num((exp or {}).get("density")):
+            xs.append(exp["density"])
+        if p0s:
+            ss.append(Series(f"target pressure {p0s[-1][1]:g} bar",
+                             [(min(xs), p0s[-1][1]), (max(xs), p0s[-1][1])],
+                             [f"{p0s[-1][0].show}, target_press_bar"], color="0.4", ls="--",
+                             marker=""))
+        if is_num((exp or {}).get("density")) and exp_src is not None:
+            ss.append(Series(f"experiment ({exp.get('name', '?')}): {exp['density']} g/cm³",
+                             [(exp["density"], min(ps)), (exp["density"], max(ps))],
+                             [f"{exp_src.show}, experiment.density"], color="k", ls=":",
+                             marker=""))
+        return self.draw("eos.png", "Equation of state: P against density", "density (g/cm³)",
+                         [("P (bar)", ss)], xscale="linear", yscale="linear")

@@ -8,7 +8,9 @@ its derived figures, every figure naming a JSON file and field that holds it), t
 targets, the detail tables, superseded and unreadable files named; when PYTHON can import
 matplotlib, that at most five plots are written and linked, each of at most six series with its
 legend clear of the axes and a caption naming the sources of every series, and that plots of
-earlier versions are removed. Then the same structural checks on the repository's own
+earlier versions are removed; the kinds of issues 21, 22 and 24 (the C API on the liquid against
+LAMMPS, Python against the C API, soak runs, the equation of state with its plot), with
+malformed files of each shown as not judged or not used. Then the same structural checks on the repository's own
 bench/results (as bench/report.sh would read them, written into WORKDIR), and an empty results
 folder still gives a report.
 """
@@ -190,6 +192,7 @@ def fixtures(d):
           "cases": {"liquid49152_gpu_fp16_t8": stage_case(1.2, 0.8, 70.0),
                     "liquid49152_gpu_fp32_t8": stage_case(1.43, 1.03, 300.0)}})
     dump(os.path.join(r, "broken-2030-01-02.json"), "{not json")
+    new_kinds(r)
     dump(os.path.join(d, "reference", "ref.json"),
          {"source": "fixture reference", "machine": "H100", "pytorch": "9.9",
           "modes": {"eager": "eager", "compile": "torch.compile, FP32",
@@ -203,6 +206,175 @@ def fixtures(d):
     # plots of earlier versions of the report (removed) and a PNG of someone else's (kept)
     for png in ("scaling.png", "gpus.png", "nve-old.png", "keep.png"):
         dump(os.path.join(d, "out", "plots", png), "not a plot")
+
+
+def capi_record(fp16, threads, mean, **extra):
+    rec = {"program": "bench/capi_bench liquid", "model": "m.h5", "device": "gpu", "fp16": fp16,
+           "threads": threads, "skin_A": 1, "atoms": 49152, "steps": 300,
+           "move_A_per_step": 0.005, "same_last_energy": True,
+           "mlff_compute_skin0": {"us_per_call": {"mean": 4321.0}, "lists_built": 60},
+           "mlff_compute_neighbors": {"us_per_call": {"mean": 1234.5}, "lists_built": 15}}
+    if mean is not None:
+        rec["mlff_compute"] = {"us_per_call": {"median": mean - 100, "mean": mean},
+                               "lists_built": 16}
+    rec.update(extra)
+    return rec
+
+
+def new_kinds(r):
+    """The files of bench/device_capi.sh, bench/python_timing.py, bench/device_soak.sh and
+    bench/liquid_eos.py, and a liquid file for the experimental density; malformed ones too."""
+    dump(os.path.join(r, "h100-2030-01-02-capi-liquid.json"),
+         {"gpu": "NVIDIA H100 80GB HBM3", "source": "fixture capi",
+          "cases": {"fp32_t1": {"capi": capi_record(0, 1, 1500.0), "lammps_us_per_step": 1000.0,
+                                "lammps_neighbor_builds": 15, "meets_target": True},
+                    # the file says it meets; 1600 / 1000 does not: the report says so
+                    "fp16_t8": {"capi": capi_record(1, 8, 1600.0), "lammps_us_per_step": 1000.0,
+                                "lammps_neighbor_builds": 15, "meets_target": True},
+                    # no mlff_compute record: shown, not judged
+                    "fp32_t8": {"capi": capi_record(0, 8, None), "lammps_us_per_step": 900.0}}})
+    dump(os.path.join(r, "h100-2030-01-02-python-timing.json"),
+         {"program": "bench/python_timing.py", "calls": 100, "threads": 1, "python": "3.12",
+          "numpy": "2.0", "ase": None, "source": "fixture python",
+          "devices": {
+              "cpu": {"calculator_get_forces_us": {"median": 500.0},
+                      "evaluator_compute_us": {"median": 450.0},
+                      "capi_mlff_compute_us": {"median": 200.0},
+                      "python_path_timed": "Calculator.get_forces"},
+              "gpu": {"calculator_get_forces_us": None,
+                      "calculator_note": "ASE is not importable here (fixture)",
+                      "evaluator_compute_us": {"median": 45.5},
+                      "capi_mlff_compute_us": {"median": 30.0},
+                      "python_path_timed": "Evaluator.compute"}}})
+    crit = [{"name": "energy drift (seed)", "value": 0.0001, "unit": "%", "limit": "|.| < 1",
+             "pass": True},
+            {"name": "temperature", "value": 333.3, "unit": "K", "limit": "300 +- 20",
+             "pass": False}]
+    dump(os.path.join(r, "h100-2030-01-02-soak.json"),
+         {"gpu": "NVIDIA H100 80GB HBM3", "model": "m.h5", "source": "bench/device_soak.sh",
+          "flat_rule": "fixture flat rule",
+          "runs": {"benzene": {"rc": 0, "wall_s": 24, "nve_steps": 1000000, "atoms": 12,
+                               "us_per_step": 22.99,
+                               "host_rss_mib": {"after_warmup": 154.9, "end": 155.0, "max": 155.0,
+                                                "flat": True},
+                               "gpu_memory_mib": {"after_warmup": 500.0, "end": 612.0,
+                                                  "max": 612.0, "flat": False},
+                               "nve": {"verdict": "FAIL", "failed": ["temperature"],
+                                       "criteria": crit}},
+                   # the checker could not read the log; no GPU memory sampled
+                   "liquid": {"rc": 1, "wall_s": 3, "host_rss_mib": {"after_warmup": 10.0,
+                                                                     "end": 10.0, "max": 10.0,
+                                                                     "flat": True},
+                              "gpu_memory_mib": None, "nve": {"error": "no log (fixture)"}},
+                   "sanitizer-benzene": {"rc": 9, "errors": 3,
+                                         "leaks": ["LEAK SUMMARY: 64 bytes leaked in 1 "
+                                                   "allocations"]}}})
+    # a soak file without runs: not a known kind, not used
+    dump(os.path.join(r, "h200-2030-01-02-soak.json"), {"gpu": "NVIDIA H200", "runs": {}})
+    # P = 10000 (rho - 0.8) + 1: the crossing at 0.8, given as outside the scan
+    dump(os.path.join(r, "h100-2030-01-02-eos-fix.json"),
+         {"source": "bench/liquid_eos.py", "label": "fixture-eos", "model": "/x/m-d4.h5",
+          "temp_K": 300.0, "target_press_bar": 1.01325, "deform_ps": 3.0, "hold_ps": 7.0,
+          "skip_ps": 2.0,
+          "points": [{"density": 0.82, "press_bar": 201.0, "press_se_bar": 12.5, "rows": 101},
+                     {"density": 0.86, "press_bar": 601.0, "press_se_bar": 20.0, "rows": 101},
+                     {"density": 0.84, "press_bar": 401.0, "press_se_bar": 15.0, "rows": 101}],
+          "slope_bar_per_g_cm3": 10000.0, "density_at_target_press": 0.8,
+          "density_at_target_press_se": 0.0123, "inside_scan": False})
+    # an equation of state whose points are unusable and without a crossing
+    dump(os.path.join(r, "h100-2030-01-02-eos-bad.json"),
+         {"label": "bad-eos", "points": [{"density": "x"}], "density_at_target_press": None})
+    dump(os.path.join(r, "cpuhost-2030-01-02-liquid-fix.json"),
+         {"label": "fix-liquid", "verdict": "PASS",
+          "experiment": {"name": "benzene", "density": 0.874, "T_K": 298.0, "dhvap": 33.9},
+          "liquid": {"molecules": 32, "production_ps": 1.0,
+                     "density_g_cm3": {"mean": 0.85, "se": 0.01}}})
+
+
+def check_new_kinds(text):
+    """The tables of the new kinds, their target rows, and their malformed files."""
+    cl = section(text, "C API on the 49,152-atom liquid")
+    c = one_row(cl, "capi fp32_t1", "| fp32_t1 |")
+    if c[1] != "GPU FP32, 1 host thread" or c[2] != "1,500.0 (1,400.0)" or c[3] != "1,234.5" \
+            or c[4] != "4,321.0" or c[5] != "1,000.0" or c[6] != "1.500×" or c[7] != "meets" \
+            or c[8] != "16 / 15":
+        fail(f"capi-liquid row: mean (median), neighbours, skin 0, LAMMPS, ratio: {c}", cl)
+    c = one_row(cl, "capi fp16_t8", "| fp16_t8 |")
+    if c[6] != "1.600×" or c[7] != "**misses**":
+        fail(f"capi-liquid 1600 / 1000 misses 1.5: {c}", cl)
+    if "fp16_t8: the file's meets_target (True) differs" not in cl:
+        fail("capi-liquid: the file's verdict that disagrees with its own figures is named", cl)
+    c = one_row(cl, "capi fp32_t8", "| fp32_t8 |")
+    if c[2] != "— (—)" or c[7] != "not judged":
+        fail(f"capi-liquid: a case without mlff_compute is shown, not judged: {c}", cl)
+    py = section(text, "Python against the C API")
+    c = one_row(py, "python cpu", "| CPU |")
+    if c[1:4] != ["500.0", "450.0", "200.0"] or c[5] != "2.50×" or \
+            c[6] != "≤ 2× the C API: **misses**":
+        fail(f"python CPU: 500 / 200 = 2.5 misses 2: {c}", py)
+    c = one_row(py, "python gpu", "| GPU |")
+    if c[1] != "—" or c[4] != "Evaluator.compute" or c[6] != "≤ 60 µs: meets":
+        fail(f"python GPU: no ASE, Evaluator.compute 45.5 us meets 60: {c}", py)
+    if "ASE is not importable here (fixture)" not in py:
+        fail("python: the file's note on the missing Calculator row", py)
+    tg = section(text, "Targets")
+    c = one_row(tg, "capi target", "C API mlff_compute, GPU FP16, 8 host threads")
+    if not c[2].startswith("1.600× (1,600.0 / 1,000.0 µs)") or c[3] != "**misses**" or \
+            "cases.fp16_t8.capi.mlff_compute.us_per_call.mean" not in c[4]:
+        fail(f"issue-22 target row of the C API on the liquid: {c}", tg)
+    if rows_with(tg, "GPU FP32, 8 host threads", "C API mlff_compute"):
+        fail("no target row for a case without mlff_compute", tg)
+    block(tg, "Issue 22: 49,152-atom liquid through the C API within 1.5× of the LAMMPS step")
+    c = one_row(block(tg, "Issue 22: one benzene through mlff.Calculator on the GPU, µs per "
+                          "call"), "python gpu target", "Evaluator.compute")
+    if c[2] != "45.50 µs" or c[3] != "meets":
+        fail(f"issue-22 Python GPU target: {c}", tg)
+    c = one_row(tg, "python cpu target", "Calculator.get_forces, 1 thread")
+    if not c[2].startswith("2.50×") or c[3] != "**misses**":
+        fail(f"issue-22 Python CPU target: {c}", tg)
+    head = text.split("## Plots", 1)[0]
+    if "Issue 22: one benzene through mlff.Calculator on the CPU, time / the C API's, target " \
+            "≤ 2×: **missed**" not in head:
+        fail("summary: the issue-22 targets under the headline", head)
+
+    sk = section(text, "Soak runs")
+    c = one_row(sk, "soak benzene", "| benzene | 12 |")
+    if c[2] != "1,000,000" or c[3] != "22.99" or c[6] != "154.9 / 155.0 / 155.0" or \
+            c[7] != "flat" or c[8] != "500.0 / 612.0 / 612.0" or c[9] != "**grew**" or \
+            c[10] != "**FAIL**" or c[11] != "temperature":
+        fail(f"soak benzene row: steps, µs/step, memory, flat, verdict: {c}", sk)
+    c = one_row(sk, "soak liquid", "| liquid |")
+    if c[5] != "1" or c[8] != "not sampled" or c[10] != "not judged: no log (fixture)":
+        fail(f"soak liquid row: exit 1, no GPU memory, not judged: {c}", sk)
+    c = one_row(sk, "soak criterion", "| temperature | 300")
+    if c[1] != "300 +- 20 K" or c[2] != "333.3 **FAIL**":
+        fail(f"soak criteria table: {c}", sk)
+    c = one_row(sk, "sanitizer", "| sanitizer-benzene |")
+    if c[1:] != ["9", "3", "LEAK SUMMARY: 64 bytes leaked in 1 allocations"]:
+        fail(f"soak: memcheck row: {c}", sk)
+    if "fixture flat rule" not in sk:
+        fail("soak: the file's rule for flat memory", sk)
+
+    eo = section(text, "Equation of state")
+    rows = table_rows(block(eo, "fixture-eos") if "**fixture-eos**" in eo else
+                      eo.split("label fixture-eos", 1)[1])
+    if [r[:3] for r in rows] != [["0.8200", "201.0", "12.5"], ["0.8400", "401.0", "15.0"],
+                                 ["0.8600", "601.0", "20.0"]]:
+        fail(f"eos table: points by density with P and its error: {rows}", eo)
+    if "P = 1.01325 bar at **0.800 ± 0.012 g/cm³** (**outside** the scanned densities" \
+            not in eo or "0.874 g/cm³ (from results/cpuhost-2030-01-02-liquid-fix.json, " \
+            "experiment.density); the crossing is -8.5 % from it" not in eo:
+        fail("eos: the crossing with its error, outside the scan, beside experiment", eo)
+    if "label bad-eos" not in eo or "(no point in the file)" not in eo:
+        fail("eos: a file without usable points says so", eo)
+    files = section(text, "Files read")
+    if not rows_with(files, "h200-2030-01-02-soak.json", "not a known kind"):
+        fail("a soak file without runs is not used", files)
+    for f, kind in (("h100-2030-01-02-capi-liquid.json", "capi-liquid"),
+                    ("h100-2030-01-02-python-timing.json", "python-timing"),
+                    ("h100-2030-01-02-soak.json", "soak"), ("h100-2030-01-02-eos-fix.json", "eos")):
+        if not rows_with(files, f, f"| {kind} | used"):
+            fail(f"{f} read as {kind}", files)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -295,17 +467,20 @@ def check_headline(text, root):
 
 
 def check_plots(text, meta_path, out_dir, stderr):
-    """At most five plots, each at most six series (none left out for want of room), legends
-    outside the axes, every series named with its sources in the caption; returns the plot
-    names."""
+    """At most five plots in the Plots section (the equation of state's in its own section),
+    each at most six series (none left out for want of room), legends outside the axes, every
+    series named with its sources in the caption; returns the plot names."""
     if "series, not " in stderr:
         fail("a plot had more series than it has room for", stderr)
     meta = json.load(open(meta_path))
-    plots = section(text, "Plots")
-    linked = re.findall(r"!\[[^\]]*\]\(plots/([^)]+\.png)\)", plots)
-    if not 0 < len(linked) <= MAX_PLOTS or sorted(linked) != sorted(meta):
-        fail(f"plots: linked {linked}, drawn {sorted(meta)}; want the same, 1 to {MAX_PLOTS}",
-             plots)
+    link = r"!\[[^\]]*\]\(plots/([^)]+\.png)\)"
+    main_plots = re.findall(link, section(text, "Plots"))
+    linked = re.findall(link, text)
+    if not 0 < len(main_plots) <= MAX_PLOTS or sorted(linked) != sorted(meta) or \
+            len(set(linked)) != len(linked) or "eos.png" in main_plots:
+        fail(f"plots: in the Plots section {main_plots}, linked {linked}, drawn {sorted(meta)};"
+             f" want each drawn plot linked once, 1 to {MAX_PLOTS} in the Plots section", text)
+    plots = text
     for png, m in meta.items():
         path = os.path.join(out_dir, "plots", png)
         with open(path, "rb") as f:
@@ -395,7 +570,7 @@ def check_fixture_figures(text, work):
     if "B = 8 molecules: time / single-molecule time, target ≤ 1.6×: **missed** by all 1" \
             not in head:
         fail("summary: B = 8 (40 / 20 = 2.00) misses 1.6 in the one configuration", head)
-    tg = section(text, "Issue-5 targets")
+    tg = section(text, "Targets")
     c = one_row(block(tg, "One benzene on the GPU"), "benzene target",
                 "1 benzene (12 atoms), LAMMPS, GPU FP32 | H100")
     if c[2] != "20.00 µs" or c[3] != "meets" or \
@@ -513,14 +688,21 @@ def main():
     text, p = run_report(py, report_py, os.path.join(work, "results"), out, work,
                          os.path.join(work, "reference", "ref.json"), ["--plot-meta", meta])
     check_fixture_figures(text, work)
+    check_new_kinds(text)
 
     has_mpl = subprocess.run([py, "-c", "import matplotlib"], capture_output=True).returncode == 0
     plot_dir = os.path.join(work, "out", "plots")
     if has_mpl:
         drawn = check_plots(text, meta, os.path.join(work, "out"), p.stderr)
         if set(drawn) != {"latency.png", "throughput.png", "batch.png", "nve.png",
-                          "accuracy.png"}:
-            fail(f"the fixtures give all five plots, drawn: {drawn}", p.stdout + p.stderr)
+                          "accuracy.png", "eos.png"}:
+            fail(f"the fixtures give all five plots and the EOS plot, drawn: {drawn}",
+                 p.stdout + p.stderr)
+        m = json.load(open(meta))["eos.png"]["series"]
+        if m != ["P held at each density (fixture-eos, h100)",
+                 "line fit (fixture-eos): 1.01325 bar at 0.800 g/cm³",
+                 "target pressure 1.01325 bar", "experiment (benzene): 0.874 g/cm³"]:
+            fail(f"eos plot: points, line, 1 atm and experiment: {m}")
         left = sorted(os.listdir(plot_dir))
         if left != sorted(drawn + ["keep.png"]):
             fail(f"plots of earlier versions removed, others kept: {left}")
@@ -555,7 +737,8 @@ def main():
     t2, _ = run_report(py, report_py, empty, os.path.join(work, "out2", "REPORT.md"), work,
                        os.path.join(work, "reference", "ref.json"))
     for want in ("No figure in the JSON for the headline", "No timing files", "No NVE JSON",
-                 "No peers JSON", "No scaling JSON", "No stages JSON"):
+                 "No peers JSON", "No scaling JSON", "No stages JSON", "No soak JSON",
+                 "No equation-of-state JSON", "No C-API liquid JSON", "No Python timing JSON"):
         if want not in t2:
             fail(f"empty report lacks {want!r}", t2)
     print("report: ok" + ("" if has_mpl else " (PNG checks skipped)"))
