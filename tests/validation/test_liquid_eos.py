@@ -3,7 +3,10 @@
 
   crossing  a fake LAMMPS writes holds whose pressure is a known line in the density (with
             noise): the density at 1 atm must come out within its error of the line's root,
-            inside the scan; a scan that misses the root says so (inside_scan false)
+            inside the scan; a scan that misses the root says so (inside_scan false); and a
+            bent P(density) like a real liquid's (the H100's three-body D4 student's), whose
+            root lies just below the scan: a line through the points would miss it by 0.01
+            g/cm3, the fit must find it; --refit of the JSON gives the same crossing
   failed    a LAMMPS run that fails: the script stops with a message naming the density and log
   run       (slow) the real thing on the CPU: 32 benzene (bench/make_liquid.sh), the shipped
             model, two densities, short holds; the JSON must hold both points with finite
@@ -23,7 +26,8 @@ eos = os.path.join(src, "bench", "liquid_eos.py")
 
 FAKE = r'''#!/usr/bin/env python3
 # A stand-in for lmp: reads -log and -var density, writes the thermo of a hold whose pressure is
-# SLOPE * (density - ROOT) bar plus noise; exits 1 when density is FAIL_AT.
+# SLOPE * (density - ROOT) + CURV * (density - ROOT)^2 bar plus noise; exits 1 when density is
+# FAIL_AT.
 import random, sys
 a = sys.argv
 log = a[a.index("-log") + 1]
@@ -36,16 +40,16 @@ with open(log, "w") as f:
     f.write("LAMMPS (fake)\nMLFF_EOS_HOLD density=%g temp=300\n" % rho)
     f.write("   Step          Time           Temp          Press         Density         PotEng\n")
     for k in range(101):
-        p = SLOPE * (rho - ROOT) + random.gauss(0, 200)
+        p = SLOPE * (rho - ROOT) + CURV * (rho - ROOT) ** 2 + random.gauss(0, 200)
         f.write("%8d %14.4f %14.4f %14.4f %14.6f %14.4f\n" % (k * 100, 0.05 * k, 300.0, p, rho, -1.0))
     f.write("Loop time of 1.0 on 1 procs for 10000 steps with 384 atoms\nMLFF_EOS_END\n")
 '''
 
 
-def fake_lmp(path, slope, root, fail_at=-1.0):
+def fake_lmp(path, slope, root, fail_at=-1.0, curv=0.0):
     with open(path, "w") as f:
         f.write(FAKE.replace("SLOPE", repr(slope)).replace("ROOT", repr(root))
-                .replace("FAIL_AT", repr(fail_at)))
+                .replace("FAIL_AT", repr(fail_at)).replace("CURV", repr(curv)))
     os.chmod(path, os.stat(path).st_mode | stat.S_IEXEC)
 
 
@@ -78,6 +82,27 @@ if case == "crossing":
     print(r.stdout)
     if res["inside_scan"] or "OUTSIDE" not in r.stdout:
         print("FAIL: a scan that misses the root must say so")
+        fail = 1
+    # bent: P = 6900 (rho - 0.753) + 72000 (rho - 0.753)^2, as the H100 measured (50, 480, 1113,
+    # 2007 bar at 0.76, 0.80, 0.84, 0.88); a line through them crosses 1 atm at 0.764
+    lmp2 = os.path.join(work, "fake_lmp_bent")
+    fake_lmp(lmp2, 6900.0, 0.753, curv=72000.0)
+    r = run_eos(lmp2, "0.76,0.80,0.84,0.88", out)
+    print(r.stdout, r.stderr)
+    res = json.load(open(out))
+    root = 0.753 + 1.01325 / 6900.0
+    got, err = res["density_at_target_press"], res["density_at_target_press_se"]
+    print(f"bent: root {root:.5f}; got {got:.5f} +- {err:.5f} ({res['fit']})")
+    if not (abs(got - root) < 3 * err + 1e-3 and 0 < err < 0.01 and res["fit"] == "parabola"
+            and not res["inside_scan"] and abs(res["slope_bar_per_g_cm3"] - 6900) < 1500):
+        print("FAIL: the bent P(density)'s crossing, its slope there or inside_scan is wrong")
+        fail = 1
+    refit = os.path.join(work, "refit.json")
+    r2 = subprocess.run([sys.executable, eos, "--refit", out, "--json", refit],
+                        capture_output=True, text=True)
+    print(r2.stdout, r2.stderr)
+    if r2.returncode != 0 or abs(json.load(open(refit))["density_at_target_press"] - got) > 1e-12:
+        print("FAIL: --refit of the same points must give the same crossing")
         fail = 1
 elif case == "failed":
     lmp = os.path.join(work, "fake_lmp_fail")
