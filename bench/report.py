@@ -78,7 +78,7 @@ PLOT_TEXT = {
                 "NVE configuration the newest run, a panel per system size (every run is in the "
                 "NVE table below)."),
     "eos.png": ("pressure against density",
-                "P held at each density (points), the line fitted through them, the target "
+                "P held at each density (points), the curve fitted through them, the target "
                 "pressure (dashed) and the experimental density (dotted); the newest two "
                 "equation-of-state files."),
     "accuracy.png": ("force errors",

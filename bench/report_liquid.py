@@ -1,7 +1,7 @@
 """report_liquid.py — the physical validation of bench/report.py (issue 21): the liquids of
 bench/validate_liquid.py (*-liquid-<label>.json: NPT density, heat of vaporisation, verdict
 against experiment), the equation of state of bench/liquid_eos.py (*-eos-<label>.json: P at
-fixed densities, the density at the target pressure by a line fit) and the dimer curves of
+fixed densities, the density at the target pressure by a fit) and the dimer curves of
 bench/dimer_curves.py (*-dimers-<label>.json: the student's interaction energies against the
 teacher's). One row (or block) per file, newest per machine and label; every figure names its
 field. The experimental density beside the equation of state is the liquid files'

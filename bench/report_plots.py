@@ -317,7 +317,7 @@ class Plotter:
                          "FP32)", "", [("meV/Å", ss)], categories=[c[0] for c in cats])
 
     def eos(self, srcs, exp, exp_src, max_files=2):
-        """P against density of the newest EOS files (points, and the fitted line through the
+        """P against density of the newest EOS files (points, and the fitted curve through the
         target pressure), the target pressure and the experimental density."""
         from report_liquid import eos_points
         ss, xs, ps = [], [], []
@@ -334,7 +334,22 @@ class Plotter:
                              color=f"C{len(ss)}", marker="o"))
             xs += [x for x, _, _, _ in pts]
             ps += [p for _, p, _, _ in pts]
-            if all(is_num(v) for v in (cross, slope, p0)):
+            coef = d.get("fit_coefficients") or {}
+            if all(is_num(coef.get(k)) for k in ("density0", "p0", "p1", "p2")) and \
+                    all(is_num(v) for v in (cross, p0)):
+                # the fitted curve itself (a parabola, or a line when p2 is 0)
+                lo, hi = min(xs + [cross]), max(xs + [cross])
+                grid = [lo + (hi - lo) * k / 40 for k in range(41)]
+                u = [x - coef["density0"] for x in grid]
+                ss.append(Series(f"{d.get('fit', 'fit')} fit ({lab}): {p0:g} bar at "
+                                 f"{cross:.3f} g/cm³",
+                                 [(x, coef["p0"] + coef["p1"] * v + coef["p2"] * v * v)
+                                  for x, v in zip(grid, u)],
+                                 [f"{s.show}, fit, fit_coefficients, density_at_target_press, "
+                                  "target_press_bar"], color=ss[-1].style["color"], marker=""))
+                xs.append(cross)
+                ps.append(p0)
+            elif all(is_num(v) for v in (cross, slope, p0)):  # files from before the fit's form
                 lo, hi = min(xs + [cross]), max(xs + [cross])
                 ss.append(Series(f"line fit ({lab}): {p0:g} bar at {cross:.3f} g/cm³",
                                  [(x, p0 + slope * (x - cross)) for x in (lo, hi)],
