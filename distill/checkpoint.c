@@ -63,10 +63,8 @@ static void put_text(ck_writer *w, const char *name, const char *v) {
 
 mlff_status mlff_checkpoint_write(const char *path, const mlff_model *m, const char *run,
                                   const mlff_checkpoint_state *s) {
-  size_t len = strlen(path) + 32;
-  char *tmp = malloc(len);
+  char *tmp = h5_temp_path(path);
   if (!tmp) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-  snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
   mlff_status st = mlff_model_save(m, tmp);
   if (st) {
     char msg[1024];

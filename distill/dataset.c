@@ -1313,10 +1313,8 @@ static mlff_status copy_file(const char *from, const char *to, const char *targe
 /* Save (fresh: a new file) or append (a copy of the existing file) into path.tmpPID, then
  * rename it over path. */
 static mlff_status write_file(const mlff_dataset *d, const char *path, int fresh) {
-  size_t len = strlen(path) + 32;
-  char *tmp = malloc(len);
+  char *tmp = h5_temp_path(path);
   if (!tmp) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-  snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
   h5_quiet q;
   h5_quiet_begin(&q);
   writer w = {path, NULL, {0}, -1, -1};

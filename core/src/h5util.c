@@ -121,6 +121,13 @@ mlff_status h5_fail(const h5_reader *r, mlff_status s, const char *fmt, ...) {
   return mlff_set_error(s, "%s '%s': %s", r->kind, r->path, msg);
 }
 
+char *h5_temp_path(const char *path) {
+  size_t len = strlen(path) + 32;
+  char *tmp = malloc(len);
+  if (tmp) snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
+  return tmp;
+}
+
 static int fsync_path(const char *p, int flags) {
   int fd = open(p, flags);
   if (fd < 0) return -1;

@@ -834,10 +834,8 @@ mlff_status mlff_model_save(const mlff_model *m, const char *path) {
   }
   /* Write next to the target and rename: a failed or killed save never destroys an existing
    * model, and a reader never sees a half-written one (h5_commit_temp). */
-  size_t len = strlen(path) + 32;
-  char *tmp = malloc(len);
+  char *tmp = h5_temp_path(path);
   if (!tmp) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-  snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
 
   h5_quiet q;
   h5_quiet_begin(&q);

@@ -4,8 +4,8 @@
 # uninterrupted run. The moments are drawn from SEED (default 1) and printed, so a failure can
 # be replayed: `sh test_label_kills.sh MLFF DIR MOL 20 SEED`.
 #
-# Rounds: the same tiny plan as test_label_resume.sh, in chunks of 2 structures (so kills land
-# in writes as well as in the teacher); each run is killed after a delay drawn uniformly from
+# Rounds: the tiny plan of test_label_resume.sh (label_plan.sh), in chunks of 2 structures (so
+# kills land in writes as well as in the teacher); each run is killed after a delay drawn uniformly from
 # 0 to 1.2 times an uninterrupted run's wall time, and rerun until a run completes; the
 # completed file is compared with `cmp` (the writers store no time stamps: the same plan gives
 # the same bytes), then a new round starts from nothing, until KILLS kills have landed. After
@@ -18,10 +18,7 @@ mol=$3
 kills=$4
 seed=${5:-1}
 rm -rf "$dir" && mkdir -p "$dir" || exit 1
-plan="--molecule $mol --temperatures 300 --md-structures 6 --md-interval 5 --md-equilibration 10
-      --normal-modes 3 --dimers 3 --far-dimers 0 --trimers 0 --tetramers 0
-      --droplets 2 --droplet-molecules 3 --liquids 2 --liquid-molecules 3
-      --relaxed 1 --relaxed-molecules 2-3 --relax-steps 6 --chunk 2 --seed 5"
+. "$(dirname "$0")/label_plan.sh"
 fail() { echo "FAIL: $*"; exit 1; }
 now_ms() { date +%s%3N; }
 

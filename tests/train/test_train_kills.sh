@@ -52,7 +52,7 @@ while [ $landed -lt "$kills" ]; do
     landed=$((landed + 1))
     from=$(sed -n 's/.*resumed from checkpoint .* after epoch \([0-9]*\)/\1/p' "$dir/run.err")
     last=$(grep -o "^epoch [0-9]*" "$dir/run.err" | tail -1)
-    echo "kill $landed (round $((rounds + 1)), run $runs): after $delay ms (resumed after epoch ${from:-0}; last progress: ${last:-none}; temporary files left: $(ls "$ck".tmp* 2>/dev/null | wc -l))"
+    echo "kill $landed (round $((rounds + 1)), run $runs): after $delay ms (${from:+resumed after epoch $from; }last progress: ${last:-none}; temporary files left: $(ls "$ck".tmp* 2>/dev/null | wc -l))"
     continue
   fi
   wait $pid || { cat "$dir/run.err"; fail "run $runs failed"; }
