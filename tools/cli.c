@@ -36,7 +36,6 @@ int cli_parse_count(const char *s, long long *v) {
   return end != s && !*end && errno == 0 && *v >= 0;
 }
 
-
 int cli_remove_stale_temps(const char *path) {
   char dbuf[4096], bbuf[4096];
   snprintf(dbuf, sizeof dbuf, "%s", path);

@@ -26,8 +26,8 @@ int cli_wants_help(int argc, char **argv);
 int cli_parse_count(const char *s, long long *v);
 /* Remove PATH.tmp<pid> files that writers (mlff_model_save, mlff_dataset_save/_append, and
  * PATH.tmp<pid>.tmp<pid> of a train checkpoint) left when killed before renaming them over
- * PATH, where process <pid> no longer runs. Call it
- * while holding the output's lock. Returns how many were removed. */
+ * PATH, where process <pid> no longer runs (a live writer's file is kept). Returns how many
+ * were removed. */
 int cli_remove_stale_temps(const char *path);
 
 #endif

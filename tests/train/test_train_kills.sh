@@ -15,7 +15,7 @@ data=$3
 kills=$4
 seed=${5:-1}
 rm -rf "$dir" && mkdir -p "$dir" || exit 1
-args="$data --hidden 16,16 --epochs 25 --batch 8 --threads 2 --seed 3 --test-sources box"
+args="$data --hidden 16,16 --epochs 16 --batch 8 --threads 2 --seed 3 --test-sources box"
 fail() { echo "FAIL: $*"; exit 1; }
 now_ms() { date +%s%3N; }
 # the record of training in a model's summary, from "epochs" to the history's last row
