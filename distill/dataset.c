@@ -1313,10 +1313,8 @@ static mlff_status copy_file(const char *from, const char *to, const char *targe
 /* Save (fresh: a new file) or append (a copy of the existing file) into path.tmpPID, then
  * rename it over path. */
 static mlff_status write_file(const mlff_dataset *d, const char *path, int fresh) {
-  size_t len = strlen(path) + 32;
-  char *tmp = malloc(len);
+  char *tmp = h5_temp_path(path);
   if (!tmp) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-  snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
   h5_quiet q;
   h5_quiet_begin(&q);
   writer w = {path, NULL, {0}, -1, -1};
@@ -1356,9 +1354,10 @@ static mlff_status write_file(const mlff_dataset *d, const char *path, int fresh
   if (!st && w.failed)
     st = mlff_set_error(MLFF_ERR_IO, "cannot write dataset file '%s': HDF5 failed writing %s (disk "
                    "full or no permission?)", path, w.failed);
-  if (!st && rename(tmp, path) != 0)
-    st = mlff_set_error(MLFF_ERR_IO, "cannot write dataset file '%s': rename from '%s' failed: %s",
-                   path, tmp, strerror(errno));
+  const char *step = NULL;
+  if (!st && h5_commit_temp(tmp, path, &step) != 0)
+    st = mlff_set_error(MLFF_ERR_IO, "cannot write dataset file '%s': %s ('%s') failed: %s",
+                   path, step, tmp, strerror(errno));
   if (st) remove(tmp);
   writer_close(&w);
   H5Pclose(fcpl);
@@ -1485,4 +1484,12 @@ mlff_status mlff_file_sha256(const char *path, char hex[65]) {
   if (err) return mlff_set_error(MLFF_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
   sha256_final(&c, hex);
   return MLFF_OK;
+}
+
+/* SHA-256 of the concatenation of n memory blocks (train.h: the checkpoint's run signature). */
+void mlff_sha256_parts(int n, const void *const *parts, const size_t *sizes, char hex[65]) {
+  sha256_ctx c;
+  sha256_init(&c);
+  for (int i = 0; i < n; i++) sha256_update(&c, parts[i], sizes[i]);
+  sha256_final(&c, hex);
 }

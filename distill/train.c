@@ -3,7 +3,10 @@
  * normalisation from the training set, Adam over seeded minibatches on the trainer of
  * trainer.c, validation after each epoch, the learning rate halved after patience/2 epochs
  * without improvement (down to lr_min), early stop after patience, the best weights kept, the
- * test errors of the final model, and the training summary (summary.c) stored in the model. */
+ * test errors of the final model, and the training summary (summary.c) stored in the model.
+ * With a checkpoint file, the state after every complete epoch is written to it (checkpoint.c),
+ * and a run that finds its own checkpoint there continues from it: the same final model as a
+ * run never stopped. */
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -156,6 +159,41 @@ static mlff_status test_errors(const mlff_model *m, const mlff_dataset *d, const
   return MLFF_OK;
 }
 
+/* What makes one run: everything that changes the numbers of training (not the thread count,
+ * which does not, nor the time limit, which only says when to stop), as "key value" fields
+ * separated by "; ", so that a mismatch names the field. The initial parameters' hash covers
+ * the initial weights (--init, --seed), the data's e0 and scale, and the dispersion term. */
+static char *run_signature(const mlff_model *m, mlff_trainer *t, const mlff_train_options *o,
+                           const char *test_sources, int jacobian_fp64) {
+  mlff_sbuf b = {0};
+  const char *sha = mlff_model_attr(m, "dataset_sha256");
+  mlff_sb_printf(&b,
+                 "dataset_sha256 %s; seed %llu; epochs %d; batch %d; lr %.17g; lr_min %.17g; "
+                 "patience %d; w_energy %.17g; w_forces %.17g; valid_fraction %.17g; "
+                 "test_fraction %.17g; test_sources %s; elements ",
+                 *sha ? sha : "(none)", (unsigned long long)o->seed, o->max_epochs, o->batch_size,
+                 o->lr, o->lr_min, o->patience, o->w_energy, o->w_forces, o->valid_fraction,
+                 o->test_fraction, test_sources ? test_sources : "(none)");
+  for (int e = 0; e < m->n_elements; e++) mlff_sb_printf(&b, "%s%s", e ? "," : "", m->elements[e]);
+  mlff_sb_printf(&b, "; activation %s; layers ", mlff_activation_name(m->activation));
+  for (int e = 0; e < m->n_elements; e++)
+    for (int k = 0; k <= m->net[e].n_layers; k++)
+      mlff_sb_printf(&b, "%s%d", k ? "-" : e ? "," : "", m->net[e].sizes[k]);
+  double scale = mlff_trainer_scale(t);
+  const void *parts[3] = {mlff_trainer_params(t), mlff_trainer_e0(t), &scale};
+  size_t sizes[3] = {mlff_trainer_n_params(t) * sizeof(double),
+                     (size_t)m->n_elements * sizeof(double), sizeof scale};
+  char hex[65];
+  mlff_sha256_parts(3, parts, sizes, hex);
+  mlff_sb_printf(&b, "; initial_parameters_sha256 %s; dispersion %s; jacobians %s", hex,
+                 m->disp.on ? "yes" : "no", jacobian_fp64 ? "float64" : "float32");
+  if (b.failed) {
+    free(b.s);
+    return NULL;
+  }
+  return b.s;
+}
+
 static mlff_status set_summary(mlff_model *m, const mlff_trainer *t, const mlff_summary *s,
                                const char *teacher) {
   char *js = mlff_summary_json(m, mlff_trainer_e0(t), mlff_trainer_scale(t), s, teacher);
@@ -181,7 +219,8 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   const int n_threads = o->n_threads > 0 ? o->n_threads : omp_get_max_threads();
   int *all = malloc((size_t)N * sizeof(int)), *held = calloc((size_t)N, sizeof(int));
   int *sp = NULL, *train = NULL, *valid = NULL, *test = NULL, *ids = NULL, *perm = NULL;
-  double *grad = NULL, *am = NULL, *av = NULL, *best = NULL;
+  double *grad = NULL, *am = NULL, *av = NULL, *best = NULL, *cur = NULL;
+  char *run = NULL;
   mlff_trainer *t = NULL;
   mlff_summary sum;
   memset(&sum, 0, sizeof sum);
@@ -326,13 +365,63 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   uint64_t rng_epoch = o->seed ^ 0x6d6c66662d657063ull; /* "mlff-epc" */
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
   double lr = o->lr, valid_s = 0.0, b1t = 1.0, b2t = 1.0;
-  int since_best = 0, since_decay = 0;
+  int since_best = 0, since_decay = 0, first_epoch = 1, finished = 0;
   const int decay_after = o->patience / 2 > 0 ? o->patience / 2 : 1;
-  const double t_loop = now_s();
-  for (int epoch = 1; epoch <= o->max_epochs; epoch++) {
+  double t_loop = now_s(), t_start_run = t_start;
+  if (o->checkpoint) {
+    cur = malloc(P * sizeof(double));
+    if (!cur || !(run = run_signature(m, t, o, test_sources, jacobian_fp64))) {
+      st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+      goto out;
+    }
+    mlff_checkpoint_state cs;
+    memset(&cs, 0, sizeof cs);
+    cs.P = P;
+    cs.n_train = n_train;
+    cs.theta = mlff_trainer_params(t);
+    cs.adam_m = am;
+    cs.adam_v = av;
+    cs.best = best;
+    cs.perm = perm;
+    int found = 0;
+    if ((st = mlff_checkpoint_read(o->checkpoint, run, &cs, &found))) goto out;
+    if (found) { /* continue after epoch cs.epoch, where the checkpoint's run was */
+      first_epoch = cs.epoch + 1;
+      since_best = cs.since_best;
+      since_decay = cs.since_decay;
+      lr = cs.lr;
+      b1t = cs.b1t;
+      b2t = cs.b2t;
+      rng_epoch = cs.rng_epoch;
+      sum.epochs = cs.epoch;
+      sum.steps = cs.steps;
+      sum.best_epoch = cs.best_epoch;
+      sum.best_loss = cs.best_loss;
+      sum.best_emae = cs.best_emae;
+      sum.best_fmae = cs.best_fmae;
+      sum.last_train_loss = cs.last_train_loss;
+      sum.hist.s = (char *)cs.history;
+      sum.hist.n = strlen(cs.history);
+      sum.hist.cap = sum.hist.n + 1;
+      t_start_run -= cs.elapsed_s; /* the time limit counts the runs before this one */
+      t_loop -= cs.train_s;
+      sum.train_s = cs.train_s;
+      /* a run that had ended: its final model again, no more epochs */
+      if (since_best >= o->patience) {
+        finished = 1;
+        sum.stop = "patience";
+      } else if (cs.epoch >= o->max_epochs) {
+        finished = 1;
+      } else if (o->time_limit_s > 0 && cs.elapsed_s >= o->time_limit_s) {
+        finished = 1;
+        sum.stop = "time_limit";
+      }
+    }
+  }
+  for (int epoch = first_epoch; !finished && epoch <= o->max_epochs; epoch++) {
     shuffle(perm, n_train, &rng_epoch);
     double loss_sum = 0.0;
-    int loss_n = 0, out_of_time = 0;
+    int loss_n = 0, out_of_time = 0, whole_epoch = 1;
     const double lr_epoch = lr;
     for (int b0 = 0; b0 < n_train; b0 += o->batch_size) {
       int nb = n_train - b0 < o->batch_size ? n_train - b0 : o->batch_size;
@@ -359,8 +448,9 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
       }
       loss_sum += loss * nb;
       loss_n += nb;
-      if (o->time_limit_s > 0 && now_s() - t_start + valid_s > o->time_limit_s) {
+      if (o->time_limit_s > 0 && now_s() - t_start_run + valid_s > o->time_limit_s) {
         out_of_time = 1;
+        whole_epoch = b0 + o->batch_size >= n_train;
         break;
       }
     }
@@ -395,7 +485,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
     }
     mlff_sb_printf(&sum.hist, "%s[%d,%.6g,%.6g,%.5g,%.5g,%.3g]", epoch > 1 ? "," : "", epoch,
                    sum.last_train_loss, ve.loss, 1e3 * emae, 1e3 * fmae, lr_epoch);
-    double elapsed = now_s() - t_start;
+    double elapsed = now_s() - t_start_run;
     sum.train_s = now_s() - t_loop;
     int stop = 0;
     if (since_best >= o->patience) {
@@ -406,10 +496,45 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
       sum.stop = "time_limit";
     } else if (epoch == o->max_epochs)
       stop = 1;
-    if (improved && o->checkpoint) {
-      if (!(st = mlff_trainer_export(t, m)) && !(st = set_summary(m, t, &sum, teacher))) {
-        if (*teacher) st = mlff_model_set_attr(m, "teacher", teacher);
-        if (!st) st = mlff_model_save(m, o->checkpoint);
+    /* The checkpoint after every whole epoch (one cut short by the time limit would continue
+     * another run than the uninterrupted one): the best model so far, and the state. */
+    if (o->checkpoint && whole_epoch) {
+      if (sum.hist.failed) {
+        st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+        goto out;
+      }
+      double *th = mlff_trainer_params(t);
+      memcpy(cur, th, P * sizeof(double));
+      memcpy(th, best, P * sizeof(double));
+      st = mlff_trainer_export(t, m);
+      memcpy(th, cur, P * sizeof(double));
+      if (!st) st = set_summary(m, t, &sum, teacher);
+      if (!st && *teacher) st = mlff_model_set_attr(m, "teacher", teacher);
+      if (!st) {
+        mlff_checkpoint_state cs = {.epoch = epoch,
+                                    .best_epoch = sum.best_epoch,
+                                    .since_best = since_best,
+                                    .since_decay = since_decay,
+                                    .steps = sum.steps,
+                                    .lr = lr,
+                                    .b1t = b1t,
+                                    .b2t = b2t,
+                                    .best_loss = sum.best_loss,
+                                    .best_emae = sum.best_emae,
+                                    .best_fmae = sum.best_fmae,
+                                    .last_train_loss = sum.last_train_loss,
+                                    .elapsed_s = elapsed,
+                                    .train_s = sum.train_s,
+                                    .rng_epoch = rng_epoch,
+                                    .P = P,
+                                    .n_train = n_train,
+                                    .theta = th,
+                                    .adam_m = am,
+                                    .adam_v = av,
+                                    .best = best,
+                                    .perm = perm,
+                                    .history = sum.hist.s ? sum.hist.s : ""};
+        st = mlff_checkpoint_write(o->checkpoint, m, run, &cs);
       }
       if (st) goto out;
     }
@@ -418,7 +543,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
       pr.epoch = epoch;
       pr.max_epochs = o->max_epochs;
       pr.elapsed_s = elapsed;
-      double per_epoch = (now_s() - t_loop) / epoch;
+      double per_epoch = (now_s() - t_loop) / epoch; /* t_loop: back by earlier runs' time */
       double eta = per_epoch * (o->max_epochs - epoch);
       if (o->time_limit_s > 0) eta = fmin(eta, fmax(0.0, o->time_limit_s - elapsed));
       pr.eta_s = stop ? 0.0 : eta;
@@ -458,6 +583,8 @@ out:
   free(am);
   free(av);
   free(best);
+  free(cur);
+  free(run);
   free(sum.hist.s);
   mlff_trainer_free(t);
   return st;

@@ -77,4 +77,36 @@ mlff_status mlff_trainer_predict(mlff_trainer *t, int id, double *energy, double
  * double copies synced), e0, scale and the descriptor range of the fit set. */
 mlff_status mlff_trainer_export(const mlff_trainer *t, mlff_model *m);
 
+/* ---- checkpoints (checkpoint.c; docs/file_format.md, "Training checkpoint") --------------- */
+
+/* Everything mlff_train needs to continue after `epoch` completed epochs as if it had never
+ * stopped: the parameters, Adam's moments and bias powers, the epoch shuffle's RNG state and
+ * order, the learning-rate schedule and early-stopping counters, the best parameters and
+ * their errors, the summary's history, and the time already spent (for the time limit). */
+typedef struct {
+  int epoch, best_epoch, since_best, since_decay;
+  long steps;
+  double lr, b1t, b2t, best_loss, best_emae, best_fmae, last_train_loss, elapsed_s, train_s;
+  uint64_t rng_epoch;
+  size_t P;
+  int n_train;
+  double *theta, *adam_m, *adam_v, *best; /* [P] */
+  int *perm;                              /* [n_train] */
+  const char *history;                    /* written; read into a malloc'd string */
+} mlff_checkpoint_state;
+
+/* Write m (the best model so far: loadable as any model) with the group /checkpoint holding s
+ * and the run's signature `run`, to a temporary name renamed over path when complete. */
+mlff_status mlff_checkpoint_write(const char *path, const mlff_model *m, const char *run,
+                                  const mlff_checkpoint_state *s);
+/* *found = 0 when path does not exist. Otherwise read it into s, whose P and n_train say what
+ * this run expects and whose arrays are allocated for them (s->history malloc'd: free it);
+ * refused, naming the file and the field, when it holds no checkpoint, another run's (`run`
+ * differs: the message names the first field that does) or a damaged one. */
+mlff_status mlff_checkpoint_read(const char *path, const char *run, mlff_checkpoint_state *s,
+                                 int *found);
+
+/* SHA-256 (hex) of the concatenation of n memory blocks (dataset.c). */
+void mlff_sha256_parts(int n, const void *const *parts, const size_t *sizes, char hex[65]);
+
 #endif

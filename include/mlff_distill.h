@@ -114,7 +114,10 @@ typedef struct {
   double valid_fraction, test_fraction;
   uint64_t seed;             /* split, initial weights' shuffle: same seed, same model */
   int n_threads;             /* 0 = OpenMP's default */
-  const char *checkpoint;    /* model file written at every validation improvement, or NULL */
+  /* Checkpoint file, or NULL: the best model so far plus the state of training, written after
+   * every epoch (docs/cli.md, "Resuming a run"); when it exists, training continues from it
+   * (refused, MLFF_ERR_ARGUMENT or MLFF_ERR_FORMAT, when it is another run's or not one). */
+  const char *checkpoint;
   /* Comma-separated `source` tags whose structures all go to the test set (held-out
    * trajectories, clusters), e.g. "md900,tetramer"; NULL or "" for none. */
   const char *test_sources;

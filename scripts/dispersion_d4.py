@@ -223,22 +223,31 @@ def main():
         print(f"three-body: s9 {a.s9} x {scale:.4f} (zero-charge C6 of D4's three-body term, fitted "
               f"on the systems above) = {s9:.4f}, cutoff3 {a.cutoff3} Å")
 
-    with h5py.File(a.out, "w") as f:
-        g = f.create_group("dispersion")
-        g.attrs["elements"] = np.array([SYMBOLS[z] for z in elements], dtype="S")
-        for k, v in (("s6", a.s6), ("s8", a.s8), ("a1", a.a1), ("a2", a2), ("cutoff", a.cutoff)):
-            g.attrs[k] = np.float64(v)
-        g.attrs["tail"] = np.int32(a.tail == "yes")
-        if three:
-            for k, v in (("s9", s9), ("alp", a.alp), ("cutoff3", min(a.cutoff3, a.cutoff))):
+    # to a temporary name renamed when complete, as mlff's own writers: a killed run never
+    # leaves a half-written file that `mlff train --dispersion` would read
+    tmp = a.out + ".tmp%d" % os.getpid()
+    try:
+        with h5py.File(tmp, "w") as f:
+            g = f.create_group("dispersion")
+            g.attrs["elements"] = np.array([SYMBOLS[z] for z in elements], dtype="S")
+            for k, v in (("s6", a.s6), ("s8", a.s8), ("a1", a.a1), ("a2", a2),
+                         ("cutoff", a.cutoff)):
                 g.attrs[k] = np.float64(v)
-        g.attrs["c6"] = c6_ev.reshape(-1)
-        g.attrs["c8"] = c8_ev.reshape(-1)
-        g.attrs["source"] = (f"dftd4 {DFTD4_VERSION} D4 C6 (EEQ charges) averaged over element "
-                             f"pairs of {', '.join(os.path.basename(p) for p in a.molecule)}; "
-                             f"C8 = 3 C6 r4r2_a r4r2_b" + (
-                                 f"; three-body s9 = {a.s9} x {scale:.4f} (fitted to dftd4's "
-                                 f"three-body energy, its C6 at zero charge)" if three else ""))
+            g.attrs["tail"] = np.int32(a.tail == "yes")
+            if three:
+                for k, v in (("s9", s9), ("alp", a.alp), ("cutoff3", min(a.cutoff3, a.cutoff))):
+                    g.attrs[k] = np.float64(v)
+            g.attrs["c6"] = c6_ev.reshape(-1)
+            g.attrs["c8"] = c8_ev.reshape(-1)
+            g.attrs["source"] = (f"dftd4 {DFTD4_VERSION} D4 C6 (EEQ charges) averaged over element "
+                                 f"pairs of {', '.join(os.path.basename(p) for p in a.molecule)}; "
+                                 f"C8 = 3 C6 r4r2_a r4r2_b" + (
+                                     f"; three-body s9 = {a.s9} x {scale:.4f} (fitted to dftd4's "
+                                     f"three-body energy, its C6 at zero charge)" if three else ""))
+        os.replace(tmp, a.out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     with open(os.path.splitext(a.out)[0] + ".json", "w") as f:
         json.dump(report, f, indent=1)
     for i in range(ne):

@@ -1,11 +1,14 @@
 /* cli.c — helpers shared by the `mlff` subcommands. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <errno.h>
+#include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-
 
 int cli_fail(const char *cmd) {
   fprintf(stderr, "mlff %s: %s\n", cmd, mlff_last_error());
@@ -33,3 +36,36 @@ int cli_parse_count(const char *s, long long *v) {
   return end != s && !*end && errno == 0 && *v >= 0;
 }
 
+int cli_remove_stale_temps(const char *path) {
+  char dbuf[4096], bbuf[4096];
+  snprintf(dbuf, sizeof dbuf, "%s", path);
+  snprintf(bbuf, sizeof bbuf, "%s", path);
+  const char *dir = dirname(dbuf), *base = basename(bbuf);
+  size_t nb = strlen(base);
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int removed = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    const char *n = e->d_name;
+    if (strncmp(n, base, nb) || strncmp(n + nb, ".tmp", 4)) continue;
+    const char *digits = n + nb + 4;
+    char *end;
+    errno = 0;
+    long pid = strtol(digits, &end, 10);
+    if (!strncmp(end, ".tmp", 4)) { /* a checkpoint's model, PATH.tmpPID.tmpPID */
+      char *end2;
+      long pid2 = strtol(end + 4, &end2, 10);
+      if (end2 == end + 4 || pid2 != pid) continue;
+      end = end2;
+    }
+    if (end == digits || *end || errno || pid <= 0) continue;
+    /* a live writer (of another command, say) keeps its file; pid reuse only keeps one longer */
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    char full[8192];
+    snprintf(full, sizeof full, "%s/%s", dir, n);
+    if (remove(full) == 0) removed++;
+  }
+  closedir(d);
+  return removed;
+}

@@ -24,5 +24,10 @@ int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const c
 int cli_wants_help(int argc, char **argv);
 /* A non-negative integer option value, entirely digits. */
 int cli_parse_count(const char *s, long long *v);
+/* Remove PATH.tmp<pid> files that writers (mlff_model_save, mlff_dataset_save/_append, and
+ * PATH.tmp<pid>.tmp<pid> of a train checkpoint) left when killed before renaming them over
+ * PATH, where process <pid> no longer runs (a live writer's file is kept). Returns how many
+ * were removed. */
+int cli_remove_stale_temps(const char *path);
 
 #endif

@@ -55,6 +55,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -644,6 +647,9 @@ static mlff_status run_plan(parent *P, int n_jobs) {
   mlff_status st = MLFF_OK;
   fflush(stdout);
   fflush(stderr);
+#ifdef __linux__
+  const pid_t main_pid = getpid();
+#endif
   for (int i = 0; i < n_jobs; i++) {
     int a[2], b[2];
     w[i].to = w[i].from = -1;
@@ -658,6 +664,11 @@ static mlff_status run_plan(parent *P, int n_jobs) {
       break;
     }
     if (pid == 0) {
+#ifdef __linux__
+      /* A killed main process (SIGKILL runs no handler) leaves its workers computing until
+       * their next write to the pipe fails, a whole MD trajectory perhaps: die with it. */
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != main_pid) _exit(1);
+#endif
       close(a[1]);
       close(b[0]);
       for (int j = 0; j < i; j++) { /* the other workers' pipes are not ours */
@@ -1098,6 +1109,10 @@ static int run(int argc, char **argv) {
     free_plan(&p);
     return 1;
   }
+  int stale = cli_remove_stale_temps(p.out);
+  if (stale)
+    fprintf(stderr, "label: removed %d temporary file%s of a killed run ('%s.tmp<pid>')\n", stale,
+            stale == 1 ? "" : "s", p.out);
   parent P;
   memset(&P, 0, sizeof P);
   P.p = &p;

@@ -60,7 +60,12 @@ static const char HELP[] =
     "                      clusters never seen in training\n"
     "  --seed S            split, shuffles and initial weights (default 1)\n"
     "  --threads N         CPU threads (default: OpenMP's)\n"
-    "  --checkpoint FILE   write the model to FILE at every validation improvement\n"
+    "  --checkpoint FILE   after every epoch, write to FILE the best model so far and the state\n"
+    "                      of training (weights, Adam moments, epoch, shuffle order and RNG,\n"
+    "                      learning rate, early-stopping counters); when FILE exists, continue\n"
+    "                      that run from it: killed or stopped by --time-limit, then rerun with\n"
+    "                      the same arguments, it ends with the model an uninterrupted run\n"
+    "                      gives. A FILE of another run (other arguments or dataset) is refused\n"
     "  --init MODEL.h5     start from this model instead of random weights: a trained model\n"
     "                      continues (its e0, scale and function kept); a model from `mlff init`\n"
     "                      is a fresh start with its weights. --hidden and --activation do not\n"
@@ -85,6 +90,7 @@ static int parse_double(const char *s, double *v) {
 typedef struct {
   int tty;
   int printed;
+  const char *checkpoint;
 } progress_state;
 
 static void fmt_time(double s, char *buf, size_t n) {
@@ -97,6 +103,9 @@ static void fmt_time(double s, char *buf, size_t n) {
 static void on_progress(const mlff_train_progress *p, void *user) {
   progress_state *ps = user;
   char el[32], eta[32];
+  if (!ps->printed && p->epoch > 1)
+    fprintf(stderr, "mlff train: resumed from checkpoint '%s' after epoch %d\n", ps->checkpoint,
+            p->epoch - 1);
   fmt_time(p->elapsed_s, el, sizeof el);
   fmt_time(p->eta_s, eta, sizeof eta);
   fprintf(stderr,
@@ -321,7 +330,17 @@ static int run(int argc, char **argv) {
           init ? ", continuing from --init" : "",
           mlff_model_dispersion(m) ? ", with long-range dispersion (the networks learn the rest)"
                                    : "");
-  progress_state ps = {isatty(2), 0};
+  if (o.checkpoint) {
+    /* what a killed run left: its temporary files, and the checkpoint this run continues */
+    int stale = cli_remove_stale_temps(o.checkpoint);
+    if (stale)
+      fprintf(stderr, "mlff train: removed %d temporary file%s of a killed run ('%s.tmp<pid>')\n",
+              stale, stale == 1 ? "" : "s", o.checkpoint);
+    if (access(o.checkpoint, F_OK) == 0)
+      fprintf(stderr, "mlff train: --checkpoint '%s' exists: continuing its run\n", o.checkpoint);
+  }
+  cli_remove_stale_temps(out);
+  progress_state ps = {isatty(2), 0, o.checkpoint};
   o.progress = on_progress;
   o.user = &ps;
   o.test_sources = test_sources;

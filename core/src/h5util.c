@@ -1,10 +1,14 @@
 /* h5util.c — HDF5 helpers shared by model_io.c and dataset.c (see h5util.h). */
 #include "h5util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void h5_quiet_begin(h5_quiet *q) {
   q->func = NULL;
@@ -115,4 +119,44 @@ mlff_status h5_fail(const h5_reader *r, mlff_status s, const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   return mlff_set_error(s, "%s '%s': %s", r->kind, r->path, msg);
+}
+
+char *h5_temp_path(const char *path) {
+  size_t len = strlen(path) + 32;
+  char *tmp = malloc(len);
+  if (tmp) snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
+  return tmp;
+}
+
+static int fsync_path(const char *p, int flags) {
+  int fd = open(p, flags);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return rc;
+}
+
+int h5_commit_temp(const char *tmp, const char *path, const char **step) {
+  if (fsync_path(tmp, O_RDONLY) != 0) {
+    *step = "fsync of the temporary file";
+    return -1;
+  }
+  if (rename(tmp, path) != 0) {
+    *step = "rename of the temporary file";
+    return -1;
+  }
+  size_t n = strlen(path) + 1;
+  char *dir = malloc(n);
+  if (!dir) return 0; /* renamed: only the directory's sync is skipped */
+  memcpy(dir, path, n);
+  /* some file systems refuse fsync on a directory (EINVAL): the rename stands */
+  if (fsync_path(dirname(dir), O_RDONLY | O_DIRECTORY) != 0 && errno != EINVAL) {
+    free(dir);
+    *step = "fsync of the directory";
+    return -1;
+  }
+  free(dir);
+  return 0;
 }

@@ -40,6 +40,17 @@ herr_t h5_read_attr(hid_t a, hid_t mem_type, void *buf);
 herr_t h5_read_dataset(hid_t d, hid_t mem_type, void *buf);
 int h5_read_strings(hid_t obj, h5_string_reader rd, hid_t ftype, size_t n, char **out);
 
+/* PATH.tmp<pid> (malloc'd; NULL when out of memory): the one name a writer gives the file it
+ * writes before h5_commit_temp renames it over PATH (a rerun of `mlff label` or `mlff train`
+ * removes those of processes that no longer run: tools/cli.c). */
+char *h5_temp_path(const char *path);
+
+/* Make a finished temporary file the file at path: fsync tmp (its data on disk before its name:
+ * after a crash of the machine, not only of the process, path is the old file or the new one,
+ * never a new name over missing data), rename it over path, fsync the directory (the rename
+ * itself on disk). 0 on success; else -1 with errno set and *step naming what failed. */
+int h5_commit_temp(const char *tmp, const char *path, const char **step);
+
 /* An open file being read; kind names it in messages ("model file", "dataset file"). */
 typedef struct {
   const char *kind;

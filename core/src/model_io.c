@@ -832,11 +832,10 @@ mlff_status mlff_model_save(const mlff_model *m, const char *path) {
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
     stamp = created;
   }
-  /* Write next to the target and rename: a failed save never destroys an existing model. */
-  size_t len = strlen(path) + 32;
-  char *tmp = malloc(len);
+  /* Write next to the target and rename: a failed or killed save never destroys an existing
+   * model, and a reader never sees a half-written one (h5_commit_temp). */
+  char *tmp = h5_temp_path(path);
   if (!tmp) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-  snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
 
   h5_quiet q;
   h5_quiet_begin(&q);
@@ -867,10 +866,13 @@ mlff_status mlff_model_save(const mlff_model *m, const char *path) {
       st = mlff_set_error(MLFF_ERR_IO, "cannot write model file '%s': HDF5 failed writing %s (disk "
                      "full or no permission?)", path, w.failed);
       remove(tmp);
-    } else if (rename(tmp, path) != 0) {
-      st = mlff_set_error(MLFF_ERR_IO, "cannot write model file '%s': rename from '%s' failed: %s",
-                     path, tmp, strerror(errno));
-      remove(tmp);
+    } else {
+      const char *step = NULL;
+      if (h5_commit_temp(tmp, path, &step) != 0) {
+        st = mlff_set_error(MLFF_ERR_IO, "cannot write model file '%s': %s ('%s') failed: %s",
+                            path, step, tmp, strerror(errno));
+        remove(tmp);
+      }
     }
   }
   H5Pclose(fcpl);

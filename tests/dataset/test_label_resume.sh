@@ -9,10 +9,7 @@ mlff=$1
 dir=$2/label_resume
 mol=$3
 rm -rf "$dir" && mkdir -p "$dir" || exit 1
-plan="--molecule $mol --temperatures 300 --md-structures 6 --md-interval 5 --md-equilibration 10
-      --normal-modes 3 --dimers 3 --far-dimers 0 --trimers 0 --tetramers 0
-      --droplets 2 --droplet-molecules 3 --liquids 2 --liquid-molecules 3
-      --relaxed 1 --relaxed-molecules 2-3 --relax-steps 6 --chunk 2 --seed 5"
+. "$(dirname "$0")/label_plan.sh"
 fail() { echo "FAIL: $*"; exit 1; }
 
 "$mlff" label "$dir/a.h5" $plan >"$dir/a.out" 2>"$dir/a.err"

@@ -6,8 +6,15 @@
  *   - the same seed gives the same model bit for bit, with 1 or 2 threads;
  *   - held-out source tags all land in the test split; the checkpoint is written; the time
  *     limit stops training;
+ *   - a run killed (SIGKILL, by itself after the checkpoint of epoch 12: this program run again
+ *     as `test_train_run TMPDIR kill-after 12`) and resumed from its checkpoint gives the same
+ *     model bit for bit;
  *   - bad options and data are refused with messages that say what is wrong.
  * Writes TMPDIR/teacher.h5 (argv[1]) for the command-line tests. */
+#include <hdf5.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "train_test.h"
@@ -99,6 +106,82 @@ static unsigned char *model_bytes(mlff_model *m, const char *name, long *len) {
   return b;
 }
 
+/* The options of run 1 (and of the killed run, which must be the same run). */
+static void run1_options(mlff_train_options *o) {
+  mlff_train_options_default(o);
+  o->max_epochs = 30;
+  o->batch_size = 8;
+  o->lr = 2e-3;
+  o->n_threads = 2;
+  o->seed = 5;
+  o->valid_fraction = 0.15;
+  o->test_fraction = 0.1;
+  o->test_sources = "box";
+}
+
+static void kill_after(const mlff_train_progress *p, void *user) {
+  if (p->epoch == *(const int *)user) raise(SIGKILL); /* its checkpoint is on disk by now */
+}
+
+/* `test_train_run TMPDIR kill-after K`: run 1 on TMPDIR/teacher.h5 with the checkpoint
+ * TMPDIR/killed.h5, killed by SIGKILL after epoch K. */
+static int killed_run(int k) {
+  char path[1024], ck[1024];
+  snprintf(path, sizeof path, "%s/teacher.h5", tmpdir);
+  snprintf(ck, sizeof ck, "%s/killed.h5", tmpdir);
+  mlff_dataset *d;
+  CHECK_OK(mlff_dataset_load(path, &d));
+  mlff_train_options o;
+  run1_options(&o);
+  o.checkpoint = ck;
+  o.progress = kill_after;
+  o.user = &k;
+  mlff_model *m = student(3);
+  CHECK_OK(mlff_train(m, d, &o));
+  fprintf(stderr, "the run was not killed after epoch %d\n", k);
+  return 1;
+}
+
+/* A copy of checkpoint `from` at `to` with one thing damaged: value 0 of /checkpoint/order
+ * (int32) set to order[1], or the int32 attribute /checkpoint/<attr> set to value. */
+static void damaged_checkpoint(const char *from, const char *to, const char *attr, int value) {
+  FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+  CHECK(in && out);
+  char buf[1 << 16];
+  size_t k;
+  while (in && out && (k = fread(buf, 1, sizeof buf, in)) > 0) CHECK(fwrite(buf, 1, k, out) == k);
+  if (in) fclose(in);
+  if (out) fclose(out);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18); /* as the writer */
+  hid_t f = H5Fopen(to, H5F_ACC_RDWR, fapl);
+  H5Pclose(fapl);
+  CHECK(f >= 0);
+  if (!attr) {
+    hid_t d = H5Dopen2(f, "/checkpoint/order", H5P_DEFAULT);
+    hsize_t n;
+    hid_t sp = H5Dget_space(d);
+    H5Sget_simple_extent_dims(sp, &n, NULL);
+    int *v = malloc(n * sizeof(int));
+    CHECK(H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    v[0] = v[1];
+    CHECK(H5Dwrite(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    free(v);
+    H5Sclose(sp);
+    H5Dclose(d);
+  } else {
+    /* replaced, not rewritten: H5Awrite on this file fails ("can't locate open attribute") */
+    hid_t g = H5Gopen2(f, "/checkpoint", H5P_DEFAULT), sp = H5Screate(H5S_SCALAR);
+    CHECK(H5Adelete(g, attr) >= 0);
+    hid_t a = H5Acreate2(g, attr, H5T_NATIVE_INT32, sp, H5P_DEFAULT, H5P_DEFAULT);
+    CHECK(a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &value) >= 0);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Gclose(g);
+  }
+  H5Fclose(f);
+}
+
 static void expect_refusal(mlff_model *m, const mlff_dataset *d, const mlff_train_options *o,
                            const char *needle) {
   mlff_status st = mlff_train(m, d, o);
@@ -113,6 +196,7 @@ static void expect_refusal(mlff_model *m, const mlff_dataset *d, const mlff_trai
 
 int main(int argc, char **argv) {
   if (argc > 1) tmpdir = argv[1];
+  if (argc > 3 && !strcmp(argv[2], "kill-after")) return killed_run(atoi(argv[3]));
   mlff_dataset *d = make_teacher_data(90, 40, 10);
   char path[1024];
   snprintf(path, sizeof path, "%s/teacher.h5", tmpdir);
@@ -120,14 +204,7 @@ int main(int argc, char **argv) {
 
   /* 1. a training run */
   mlff_train_options o;
-  mlff_train_options_default(&o);
-  o.max_epochs = 30;
-  o.batch_size = 8;
-  o.lr = 2e-3;
-  o.n_threads = 2;
-  o.seed = 5;
-  o.valid_fraction = 0.15;
-  o.test_fraction = 0.1;
+  run1_options(&o);
   char ck[1024];
   snprintf(ck, sizeof ck, "%s/checkpoint.h5", tmpdir);
   unlink(ck);
@@ -135,7 +212,6 @@ int main(int argc, char **argv) {
   progress_log log = {0};
   o.progress = log_progress;
   o.user = &log;
-  o.test_sources = "box";
   mlff_model *m = student(3);
   double t0 = omp_get_wtime();
   CHECK_OK(mlff_train(m, d, &o));
@@ -186,6 +262,63 @@ int main(int argc, char **argv) {
   CHECK_OK(mlff_train(m3, d, &o2));
   unsigned char *b3 = model_bytes(m3, "run_c.h5", &l3);
   CHECK(l1 != l3 || memcmp(b1, b3, l1));
+  { /* killed after epoch 12 (another process: this program again), then resumed here */
+    char killed[1024], self[1024], *args[] = {self, (char *)tmpdir, "kill-after", "12", NULL};
+    snprintf(killed, sizeof killed, "%s/killed.h5", tmpdir);
+    unlink(killed);
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    CHECK(n > 0);
+    self[n > 0 ? n : 0] = 0;
+    extern char **environ;
+    pid_t pid;
+    int ws = 0;
+    CHECK(posix_spawn(&pid, self, NULL, NULL, args, environ) == 0);
+    CHECK(waitpid(pid, &ws, 0) == pid);
+    CHECK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+    mlff_model *mk;
+    CHECK_OK(mlff_model_load(killed, &mk)); /* the checkpoint is a model: the best of 12 epochs */
+    CHECK(strstr(mlff_model_attr(mk, "training_summary"), "\"epochs\":12,") != NULL);
+    mlff_model_free(mk);
+    mlff_train_options ok;
+    run1_options(&ok);
+    ok.checkpoint = killed;
+    mlff_dataset *dl;
+    CHECK_OK(mlff_dataset_load(path, &dl));
+    mk = student(3);
+    CHECK_OK(mlff_train(mk, dl, &ok));
+    long lk;
+    unsigned char *bk = model_bytes(mk, "run_k.h5", &lk);
+    CHECK(l1 == lk && !memcmp(b1, bk, l1));
+    printf("killed after epoch 12 and resumed: model file %s the uninterrupted run's\n",
+           l1 == lk && !memcmp(b1, bk, l1) ? "identical to" : "DIFFERS from");
+    /* the run again, on its complete checkpoint: no more training, the same model */
+    mlff_model_free(mk);
+    mk = student(3);
+    CHECK_OK(mlff_train(mk, dl, &ok));
+    free(bk);
+    bk = model_bytes(mk, "run_k.h5", &lk);
+    CHECK(l1 == lk && !memcmp(b1, bk, l1));
+    free(bk);
+    /* damaged checkpoints: refused, naming the file and the field (a fresh student: the run's
+     * initial parameters are part of it) */
+    mlff_model_free(mk);
+    mk = student(3);
+    char bad[1024];
+    snprintf(bad, sizeof bad, "%s/damaged.h5", tmpdir);
+    ok.checkpoint = bad;
+    damaged_checkpoint(killed, bad, NULL, 0);
+    expect_refusal(mk, dl, &ok, "damaged.h5': /checkpoint/order is not an order of the ");
+    damaged_checkpoint(killed, bad, "since_best", 3);
+    expect_refusal(mk, dl, &ok, "damaged.h5': attribute /checkpoint/since_best is out of range");
+    damaged_checkpoint(killed, bad, "format_version", 2);
+    expect_refusal(mk, dl, &ok, "/checkpoint format_version 2, but this mlff reads version 1");
+    /* another run (seed) on that checkpoint: refused, the field named */
+    ok.checkpoint = killed;
+    ok.seed = 6;
+    expect_refusal(mk, dl, &ok, "it is the checkpoint of another run: its seed is 5, this run's is 6");
+    mlff_model_free(mk);
+    mlff_dataset_free(dl);
+  }
   free(b1); free(b2); free(b3);
   mlff_model_free(m2);
   mlff_model_free(m3);
