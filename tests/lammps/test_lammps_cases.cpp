@@ -326,4 +326,87 @@ int case_extrapolation()
 #endif
 }
 
+// Restart and data files. pair_style mlff stores nothing in a restart file (restartinfo 0):
+// LAMMPS refuses to run after read_restart until pair_style and pair_coeff are given again
+// (its own message, asserted here), and with them the continued run is the uninterrupted one.
+// 20 steps of NVE in one go, against 10 steps, write_restart (or write_data), a new LAMMPS
+// instance that reads the file, and 10 more: positions and velocities per atom ID.
+struct Traj {
+  std::vector<double> x, v;
+  double pe = 0;
+};
+
+static Traj traj_of(Lmp &l)
+{
+  Traj t;
+  const int n = (int) lammps_get_natoms(l.h);
+  t.x.resize(3 * n);
+  t.v.resize(3 * n);
+  lammps_gather_atoms(l.h, (char *) "x", 1, 3, t.x.data());
+  lammps_gather_atoms(l.h, (char *) "v", 1, 3, t.v.data());
+  t.pe = lammps_get_thermo(l.h, "pe");
+  return t;
+}
+
+int case_restart()
+{
+  const std::string model = "restart_model.h5";
+  make_model(model, 23);
+  // 8 molecules in a 12 A periodic box (atoms cross the faces and change ranks under MPI)
+  write_data("restart.data", liquid(2, 2, 2, 6.0, 24), TYPES_CH);
+  const std::string pair = "plugin load " + plugin_path() + "\npair_style mlff " + model +
+                           " device cpu\npair_coeff * * C H\n";
+  const std::string md = "timestep 0.0005\nfix nve all nve\nthermo_style custom step pe\n"
+                         "thermo_modify norm no\nneigh_modify every 1 delay 0 check yes\n";
+  const std::string start = "units metal\natom_style atomic\natom_modify map yes\n"
+                            "boundary p p p\nread_data restart.data\n" + pair +
+                            "velocity all create 300 4928459 mom yes rot yes dist gaussian\n" + md;
+  Traj once;
+  {
+    Lmp l;
+    l.cmd(start + "run 20 post no");
+    once = traj_of(l);
+  }
+  {
+    Lmp l;
+    l.cmd(start + "run 10 post no\nwrite_restart restart.bin\nwrite_data restart_10.data\n");
+  }
+  // read_restart without pair_style: LAMMPS's own error names the style to give again
+  {
+    Lmp l;
+    l.cmd("read_restart restart.bin\n");
+    bool ran = l.try_cmd("run 0 post no");
+    say("  read_restart, no pair_style   -> %s\n",
+        l.last_error.substr(0, l.last_error.find('\n')).c_str());
+    CHECK(!ran && l.last_error.find("Must re-specify non-restarted pair style (mlff) after "
+                                    "read_restart") != std::string::npos,
+          "run after read_restart without pair_style: %s", ran ? "ran" : l.last_error.c_str());
+  }
+  const char *how[2] = {"read_restart", "read_data"};
+  const std::string read[2] = {"read_restart restart.bin\n",
+                               "units metal\natom_style atomic\natom_modify map yes\n"
+                               "boundary p p p\nread_data restart_10.data\n"};
+  for (int k = 0; k < 2; k++) {
+    Lmp l;
+    l.cmd(read[k] + pair + md + "run 10 post no");
+    Traj cont = traj_of(l);
+    const long step = (long) lammps_get_thermo(l.h, "step");
+    double dx = 0, dv = 0;
+    for (size_t i = 0; i < once.x.size(); i++) {
+      dx = std::max(dx, fabs(cont.x[i] - once.x[i]));
+      dv = std::max(dv, fabs(cont.v[i] - once.v[i]));
+    }
+    say("  run 10, %-12s, run 10 vs run 20: max|dx| %.1e A, max|dv| %.1e A/ps, pe %.12f vs "
+        "%.12f eV (step %ld)\n", how[k], dx, dv, cont.pe, once.pe, step);
+    // only round-off may separate the runs (measured on 1 and 2 ranks: |dx| 0, |dv| 7e-15):
+    // 1e-12 is ~1e3 x the last bit of a 12 A coordinate or a 10 A/ps velocity
+    CHECK(dx <= 1e-12 && dv <= 1e-12, "%s: the continued run left the uninterrupted one "
+          "(max|dx| %.3g A, max|dv| %.3g A/ps)", how[k], dx, dv);
+    CHECK(rel1(cont.pe, once.pe) <= 1e-12, "%s: pe %.15g vs %.15g", how[k], cont.pe, once.pe);
+    // read_data starts at step 0; read_restart at the step written
+    CHECK(step == (k == 0 ? 20 : 10), "%s: at step %ld", how[k], step);
+  }
+  return 0;
+}
+
 }    // namespace mlff_test
