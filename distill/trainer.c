@@ -168,7 +168,8 @@ struct mlff_trainer {
   double *mu, *sigma; /* [S][D] */
   float *fmin, *fmax; /* [S][D] */
   double e0[MLFF_MAX_ELEMENTS], scale;
-  double min_distance[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS]; /* over the fit set; 0: no pair */
+  /* closest pairs of the fit set (Å; 0: no such pair within the cutoff) */
+  double min_distance[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS];
   int ready; /* setup done */
   /* batch workspace (grow-only) */
   ews_t ws[MLFF_MAX_ELEMENTS];
@@ -246,8 +247,7 @@ static mlff_status precompute(const mlff_trainer *t, const mlff_frame *f, const 
   s->jac_off = malloc(((size_t)n + 1) * sizeof(size_t));
   s->rmin = malloc((size_t)t->S * t->S * sizeof(double));
   Jd = malloc(((size_t)D * (nmax ? nmax : 1) * 3) * sizeof(double));
-  if (!s->species || !s->forces || !s->G || !s->owner || !s->info || !s->jac_off || !s->rmin ||
-      !Jd)
+  if (!s->species || !s->forces || !s->G || !s->owner || !s->info || !s->jac_off || !s->rmin || !Jd)
     goto nomem;
   /* the closest pairs the model is trained on: the close-atom guard's reference */
   for (int q = 0; q < t->S * t->S; q++) s->rmin[q] = INFINITY;

@@ -41,7 +41,8 @@ static void expect_atoms(const mlff_calc *c, int n, int a, int b) {
 static void guards(void) {
   mlff_model *m = make_model(CH, 7);
   mlff_calc *c;
-  CHECK_OK(mlff_calc_create(m, NULL, &c));
+  mlff_calc_options cpu = {MLFF_DEVICE_CPU, 0, 0, 0, 0, 0.0}; /* the GPU's: tests/gpu */
+  CHECK_OK(mlff_calc_create(m, &cpu, &c));
   tstruct b = make_benzene();
   mlff_structure s = tview(&b);
   full_list fl;
@@ -114,7 +115,7 @@ static void guards(void) {
   for (int i = 0; i < 2; i++)
     for (int j = 0; j < 2; j++) p.c6[i][j] = p.c8[i][j] = 1e300;
   CHECK_OK(mlff_model_set_dispersion(m, &p));
-  CHECK_OK(mlff_calc_create(m, NULL, &c));
+  CHECK_OK(mlff_calc_create(m, &cpu, &c));
   double E[12];
   r.energy_atom = E;
   expect(mlff_compute(c, &s, &r), MLFF_ERR_NUMERIC,
