@@ -130,6 +130,7 @@ typedef struct {
   uint8_t *info;   /* [n_nb] species | NB_RADIAL | NB_ANGULAR: which J blocks are stored */
   size_t *jac_off; /* [n+1] start of each atom's J rows (in elements of 3 values) */
   void *J;         /* float or double [rows][3] */
+  double *rmin;    /* [S][S] closest pair of species a, b within the cutoff, Å (INFINITY: none) */
 } tstruct_t;
 
 typedef struct {
@@ -167,6 +168,8 @@ struct mlff_trainer {
   double *mu, *sigma; /* [S][D] */
   float *fmin, *fmax; /* [S][D] */
   double e0[MLFF_MAX_ELEMENTS], scale;
+  /* closest pairs of the fit set (Å; 0: no such pair within the cutoff) */
+  double min_distance[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS];
   int ready; /* setup done */
   /* batch workspace (grow-only) */
   ews_t ws[MLFF_MAX_ELEMENTS];
@@ -190,6 +193,7 @@ static void tstruct_free(tstruct_t *s) {
   free(s->info);
   free(s->jac_off);
   free(s->J);
+  free(s->rmin);
 }
 
 void mlff_trainer_free(mlff_trainer *t) {
@@ -241,8 +245,17 @@ static mlff_status precompute(const mlff_trainer *t, const mlff_frame *f, const 
   s->owner = malloc((n_nb + 1) * sizeof(int));
   s->info = malloc(n_nb + 1);
   s->jac_off = malloc(((size_t)n + 1) * sizeof(size_t));
+  s->rmin = malloc((size_t)t->S * t->S * sizeof(double));
   Jd = malloc(((size_t)D * (nmax ? nmax : 1) * 3) * sizeof(double));
-  if (!s->species || !s->forces || !s->G || !s->owner || !s->info || !s->jac_off || !Jd) goto nomem;
+  if (!s->species || !s->forces || !s->G || !s->owner || !s->info || !s->jac_off || !s->rmin || !Jd)
+    goto nomem;
+  /* the closest pairs the model is trained on: the close-atom guard's reference */
+  for (int q = 0; q < t->S * t->S; q++) s->rmin[q] = INFINITY;
+  for (int i = 0; i < n; i++)
+    for (int k = off[i]; k < off[i + 1]; k++) {
+      double *rm = s->rmin + (size_t)species[i] * t->S + nb[k].species;
+      if (nb[k].r > 0 && nb[k].r < *rm) *rm = nb[k].r;
+    }
   memcpy(s->species, species, (size_t)n * sizeof(int));
   memcpy(s->forces, f->forces, 3 * (size_t)n * sizeof(double));
   if (t->m->disp.on) { /* the networks learn the teacher minus the dispersion term */
@@ -555,6 +568,14 @@ mlff_status mlff_trainer_setup(mlff_trainer *t, int n_fit, const int *fit, int f
     for (int f = 0; f < D; f++) sg[f] = fmax(sg[f], floor_);
   }
   free(sq);
+  for (int a = 0; a < S; a++)
+    for (int b = 0; b < S; b++) {
+      double r = INFINITY;
+      /* both orders: an image pair's two distances may differ in the last bit */
+      for (int i = 0; i < n_fit; i++)
+        r = fmin(r, fmin(t->st[fit[i]].rmin[a * S + b], t->st[fit[i]].rmin[b * S + a]));
+      t->min_distance[a][b] = isfinite(r) ? r : 0.0; /* 0: no such pair within the cutoff */
+    }
   /* parameters */
   for (int e = 0; e < S; e++) {
     const mlff_network *net = &m->net[e];
@@ -655,6 +676,8 @@ mlff_status mlff_trainer_export(const mlff_trainer *t, mlff_model *m) {
     m->e0[e] = t->e0[e];
   }
   m->scale = t->scale;
+  for (int a = 0; a < S; a++)
+    for (int b = 0; b < S; b++) m->min_distance[a][b] = t->min_distance[a][b];
   return MLFF_OK;
 }
 

@@ -48,7 +48,8 @@ typedef enum {
   MLFF_ERR_ARGUMENT,    /* bad argument: NULL, out-of-range species, non-finite position, ... */
   MLFF_ERR_NOMEM,       /* allocation failed */
   MLFF_ERR_UNSUPPORTED, /* asked for something this build cannot do (GPU without CUDA, ...) */
-  MLFF_ERR_DEVICE       /* CUDA runtime error or no usable GPU */
+  MLFF_ERR_DEVICE,      /* CUDA runtime error or no usable GPU */
+  MLFF_ERR_NUMERIC      /* the result is not finite (energy, virial or a force) */
 } mlff_status;
 
 /* Message of the last failed call on this thread ("" if none). Valid until the next call. */
@@ -154,6 +155,14 @@ MLFF_API mlff_status mlff_model_dispersion_tail(const mlff_model *m, int a, int 
                                                 double *virial);
 /* The model's dispersion, or NULL when it has none. */
 MLFF_API const mlff_dispersion_params *mlff_model_dispersion(const mlff_model *m);
+
+/* The closest distance between an atom of species a and one of species b in the structures the
+ * model was trained on (Å, recorded by `mlff train`; docs/file_format.md), or 0 when the model
+ * does not record it (older files, mlff_model_create). The close-atom guard's reference
+ * (mlff_calc_guard_close). Setting stores r for (a, b) and (b, a); r finite, >= 0 (0: not
+ * recorded). */
+MLFF_API double mlff_model_min_distance(const mlff_model *m, int a, int b);
+MLFF_API mlff_status mlff_model_set_min_distance(mlff_model *m, int a, int b, double r);
 
 /* Free-form metadata strings (attributes of the file root); "" when absent. Setting copies. */
 MLFF_API const char *mlff_model_attr(const mlff_model *m, const char *name);
@@ -288,6 +297,30 @@ typedef struct {
   double excess;   /* how far outside, in (floored) training spans */
 } mlff_range_report;
 MLFF_API void mlff_calc_range_report(const mlff_calc *c, mlff_range_report *out);
+
+/* Guards: a call fails, rather than return numbers that mean nothing, when
+ *  - a position is not finite (MLFF_ERR_ARGUMENT),
+ *  - two atoms are far closer than any pair of their elements in training (MLFF_ERR_ARGUMENT;
+ *    CPU path: see mlff_calc_guard_close),
+ *  - the energy, virial or forces come out non-finite (MLFF_ERR_NUMERIC; CPU and GPU: a check of
+ *    the summed energy and virial, which any non-finite force reaches, then a search for the atom),
+ * and the message names the atoms by their index in the call's input. mlff_calc_error_atoms gives
+ * those indices to a caller that names atoms its own way (LAMMPS: atom IDs).
+ *
+ * Close-atom guard: the call fails when atoms of species a and b are closer than fraction x
+ * mlff_model_min_distance(a, b), or, where the model records none, closer than fraction x
+ * MLFF_GUARD_CLOSE_FALLBACK (the H2 bond, the shortest there is). Off (0) in a new calc, as
+ * evaluating any structure is legitimate (random placements in tests and datasets); MD codes
+ * switch it on with MLFF_GUARD_CLOSE_MD (pair_style mlff does). Fraction in [0, 1], 0 = off. CPU
+ * path only (on a GPU calc the setting is kept and does nothing). */
+#define MLFF_GUARD_CLOSE_MD 0.5
+#define MLFF_GUARD_CLOSE_FALLBACK 0.74 /* Å */
+MLFF_API mlff_status mlff_calc_guard_close(mlff_calc *c, double fraction);
+/* The atoms the last failed call on c named, as indices into its input (mlff_neighbors: 0 ..
+ * n_total-1; mlff_compute, mlff_compute_batch: the index within the structure the message names),
+ * at most 2 written to atoms; returns their number (0 after a call that succeeded or whose
+ * failure concerns no atom, such as a CUDA error). */
+MLFF_API int mlff_calc_error_atoms(const mlff_calc *c, int atoms[2]);
 
 /* Descriptor of every atom of s, row-major [n_atoms][n_features] (mlff_model_n_features). */
 MLFF_API mlff_status mlff_compute_features(mlff_calc *c, const mlff_structure *s, double *features);

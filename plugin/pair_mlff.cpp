@@ -63,6 +63,7 @@ PairMLFF::PairMLFF(LAMMPS *lmp) : Pair(lmp)
   sort_binsize = 0.0;
   calc_threads = -1;
   warn_every = 0;
+  guard_close = MLFF_GUARD_CLOSE_MD;
   last_checked = -1;
   cutoff = 0.0;
   escale = 1.0;
@@ -128,18 +129,19 @@ void PairMLFF::set_units()
 
 /* ----------------------------------------------------------------------
    pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu] [images auto|gpu|lammps]
-                        [warn_extrapolation N]
+                        [warn_extrapolation N] [guard_close F]
 ------------------------------------------------------------------------- */
 
 void PairMLFF::settings(int narg, char **arg)
 {
   const char *usage = "pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu] "
-                      "[images auto|gpu|lammps] [warn_extrapolation N]";
+                      "[images auto|gpu|lammps] [warn_extrapolation N] [guard_close F]";
   if (narg < 1) error->all(FLERR, "Illegal pair_style mlff command: expected '{}'", usage);
 
   set_units();
 
   int new_fp16 = 0, new_warn = 0, new_images = IMAGES_AUTO;
+  double new_guard = MLFF_GUARD_CLOSE_MD;
   mlff_device new_device = MLFF_DEVICE_AUTO;
   for (int iarg = 1; iarg < narg; iarg += 2) {
     if (iarg + 1 >= narg)
@@ -172,6 +174,11 @@ void PairMLFF::settings(int narg, char **arg)
       if (new_warn < 0)
         error->all(FLERR, "pair_style mlff: warn_extrapolation needs a step interval >= 0 "
                    "(0: off), not {}", new_warn);
+    } else if (strcmp(arg[iarg], "guard_close") == 0) {
+      new_guard = utils::numeric(FLERR, arg[iarg + 1], false, lmp);
+      if (!(new_guard >= 0.0 && new_guard <= 1.0))
+        error->all(FLERR, "pair_style mlff: guard_close needs a fraction in [0, 1] of the closest "
+                   "distance in training (0: off), not {}", arg[iarg + 1]);
     } else {
       error->all(FLERR, "pair_style mlff: unknown keyword '{}'; usage: {}", arg[iarg], usage);
     }
@@ -191,6 +198,7 @@ void PairMLFF::settings(int narg, char **arg)
   device = new_device;
   images = new_images;
   warn_every = new_warn;
+  guard_close = new_guard;
   last_checked = -1;
 
   if (mlff_model_load(model_file.c_str(), &model) != MLFF_OK) {
@@ -233,6 +241,7 @@ void PairMLFF::create_calc()
                model_file, fp16 ? "yes" : "no", device_name(device), msg);
   }
   calc_threads = comm->nthreads;
+  mlff_calc_guard_close(calc, guard_close);    // in [0, 1]: settings() checked it
   // whether the check can run at all (GPU, no stored range): now; it is on only in the steps
   // that check (compute())
   if (warn_every > 0) {
@@ -517,10 +526,7 @@ void PairMLFF::compute(int eflag, int vflag)
   if (check) last_checked = update->ntimestep;
   if (check) mlff_calc_check_range(calc, RANGE_TOLERANCE);    // validated in create_calc()
 
-  if (mlff_compute_neighbors(calc, &nl, &r) != MLFF_OK)
-    error->one(FLERR, "pair_style mlff: evaluation of model '{}' failed: {}{}", model_file,
-               mlff_last_error(),
-               own_images ? " ('images lammps' takes LAMMPS's ghost atoms instead)" : "");
+  if (mlff_compute_neighbors(calc, &nl, &r) != MLFF_OK) evaluation_failed();
 
   if (!direct) {
     double **f = atom->f;
@@ -545,6 +551,31 @@ void PairMLFF::compute(int eflag, int vflag)
   if (eflag_global) eng_vdwl += escale * r.energy;
   if (vflag_global)
     for (int k = 0; k < 6; k++) virial[k] += escale * r.virial[k];
+}
+
+/* ----------------------------------------------------------------------
+   a failed step (a guard, a CUDA error) stops the run on this rank: libmlff's message names
+   atoms by their index in this rank's arrays (local, then ghost); here they get their atom IDs
+   (a ghost has its owner's) and the step
+------------------------------------------------------------------------- */
+
+void PairMLFF::evaluation_failed()
+{
+  const std::string why = mlff_last_error();
+  int index[2];
+  const int n = mlff_calc_error_atoms(calc, index);
+  std::string ids, locals;
+  for (int k = 0; k < n; k++) {
+    ids += fmt::format("{}{}", k ? " and " : "", atom->tag[index[k]]);
+    locals += fmt::format("{}{}", k ? " and " : "", index[k]);
+  }
+  const std::string who =
+      n ? fmt::format(", atom ID{} {} (atom{} {} below)", n > 1 ? "s" : "", ids,
+                      n > 1 ? "s" : "", locals)
+        : "";
+  error->one(FLERR, "pair_style mlff: step {}{}: evaluation of model '{}' failed: {}{}",
+             update->ntimestep, who, model_file, why,
+             own_images ? " ('images lammps' takes LAMMPS's ghost atoms instead)" : "");
 }
 
 /* ----------------------------------------------------------------------

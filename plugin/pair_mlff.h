@@ -1,6 +1,7 @@
 /* pair_mlff.h — LAMMPS pair style `mlff`: a thin C++ layer over libmlff's C API (mlff.h).
  *
  *   pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu] [images auto|gpu|lammps]
+ *                        [warn_extrapolation N] [guard_close F]
  *   pair_coeff * * E1 E2 ...        (one model element per LAMMPS atom type)
  *
  * Units metal natively (eV, Å); units real converted (kcal/mol). Needs newton pair on and a
@@ -45,6 +46,7 @@ class PairMLFF : public Pair {
   double sort_binsize;     // atom->userbinsize set here for own images (0: not set)
   int calc_threads;        // thread count the calc was created with
   int warn_every;          // warn_extrapolation N: check the training range every N steps (0 off)
+  double guard_close;      // guard_close F: stop at pairs nearer than F x closest in training
   bigint last_checked;     // the step checked last (minimisers evaluate a step several times)
   double cutoff;           // Å (= LAMMPS distance units for metal and real)
   double escale;           // eV -> LAMMPS energy unit (1 for metal, kcal/mol per eV for real)
@@ -60,6 +62,7 @@ class PairMLFF : public Pair {
   void set_units();
   std::string element_list() const;
   void report_extrapolation();
+  [[noreturn]] void evaluation_failed();
   int gpu_of_rank(int *shared);
   void cell_of_box(double cell[9]) const;
   std::string why_no_own_images() const;

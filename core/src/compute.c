@@ -36,6 +36,10 @@ struct mlff_calc {
   long list_builds;         /* mlff_calc_list_builds */
   double range_tol;         /* extrapolation check: < 0 off */
   mlff_range_report range;  /* of the last call */
+  double guard_close;       /* mlff_calc_guard_close's fraction (0: off) */
+  double close2[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS]; /* pairs nearer than sqrt(this) stop */
+  int n_structs;            /* > 0 while compute_structures runs: messages name structure atoms */
+  int n_err_atoms, err_atoms[2]; /* mlff_calc_error_atoms */
   /* grow-only workspaces */
   size_t cap_rows, cap_nb, cap_mlp;
   int *row_atom, *nb_off, *nb_cnt;
@@ -147,6 +151,7 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
   c->skin = o->skin;
   c->range_tol = -1; /* extrapolation check off */
   c->range.species = c->range.feature = -1;
+  mlff_calc_guard_close(c, 0.0); /* off: mlff.h says why */
   /* Our threads call BLAS: a threaded OpenBLAS underneath would oversubscribe the cores. */
   openblas_set_num_threads(1);
   mlff_aev_setup(&c->aev, &m->desc, m->n_elements);
@@ -184,12 +189,152 @@ int mlff_gpu_count(void) {
 #endif
 }
 
+/* ---- guards (mlff.h): the atoms a failure names ------------------------------------------ */
+
+mlff_status mlff_calc_guard_close(mlff_calc *c, double fraction) {
+  if (!c) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_calc_guard_close: NULL calc");
+  if (!(fraction >= 0.0 && fraction <= 1.0)) /* NaN fails too */
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_calc_guard_close: fraction %g; it must be in "
+                          "[0, 1] (0: off; MD: %g)", fraction, MLFF_GUARD_CLOSE_MD);
+  const mlff_model *m = c->model;
+  c->guard_close = fraction;
+  for (int a = 0; a < m->n_elements; a++)
+    for (int b = 0; b < m->n_elements; b++) {
+      const double ref = m->min_distance[a][b] > 0 ? m->min_distance[a][b] : MLFF_GUARD_CLOSE_FALLBACK;
+      c->close2[a][b] = (fraction * ref) * (fraction * ref);
+    }
+  return MLFF_OK;
+}
+
+int mlff_calc_error_atoms(const mlff_calc *c, int atoms[2]) {
+  if (!c) return 0;
+  for (int k = 0; k < c->n_err_atoms && atoms; k++) atoms[k] = c->err_atoms[k];
+  return c->n_err_atoms;
+}
+
+/* Atom i of the current input as the caller knows it: itself (mlff_compute_neighbors), or on the
+ * structure path the atom of its structure it is (an image of), *structure set (else -1). */
+static int caller_atom(const mlff_calc *c, int i, int *structure) {
+  *structure = -1;
+  if (!c->n_structs) return i;
+  const int o = c->sys.owner[i];
+  int b = 0;
+  while (b + 1 < c->n_structs && c->starts[b + 1] <= o) b++;
+  *structure = b;
+  return o - c->starts[b];
+}
+
+/* The failure names atoms i (and j >= 0) of the current input: recorded for
+ * mlff_calc_error_atoms; prefix: "structure B: " on the structure path, else "" */
+static void name_atoms(mlff_calc *c, int i, int j, int out[2], char *prefix, size_t size) {
+  int b;
+  out[0] = caller_atom(c, i, &b);
+  out[1] = j >= 0 ? caller_atom(c, j, &b) : -1;
+  c->n_err_atoms = j >= 0 ? 2 : 1;
+  c->err_atoms[0] = out[0];
+  c->err_atoms[1] = out[1];
+  if (b >= 0)
+    snprintf(prefix, size, "structure %d: ", b);
+  else if (size)
+    prefix[0] = '\0';
+}
+
+/* Whether energy and virial are finite: 7 comparisons that see every force, as a non-finite pair
+ * force reaches the virial (its components d_a f_b, d != 0) and a non-finite atomic energy the
+ * energy. */
+static int sums_finite(double energy, const double virial[6]) {
+  int ok = isfinite(energy);
+  for (int q = 0; q < 6; q++) ok &= isfinite(virial[q]) != 0;
+  return ok;
+}
+
+/* The result is not finite: the first of n atoms whose force or energy is not (forces, eatom may
+ * be NULL; index map: the caller's atom of entry q, NULL = q), named; MLFF_ERR_NUMERIC. */
+static mlff_status not_finite(mlff_calc *c, int n, const double *forces, const double *eatom,
+                              const int *map, double energy, const double virial[6]) {
+  int q = 0;
+  for (; q < n; q++) {
+    const double *f = forces ? forces + 3 * (size_t)q : NULL;
+    if ((f && !(isfinite(f[0]) && isfinite(f[1]) && isfinite(f[2]))) ||
+        (eatom && !isfinite(eatom[q])))
+      break;
+  }
+  const char *why = "atoms overlapping, or a model whose weights or dispersion coefficients "
+                    "overflow";
+  if (q == n) {
+    c->n_err_atoms = 0;
+    return mlff_set_error(MLFF_ERR_NUMERIC, "the model's energy (%g eV) or virial (%g %g %g %g %g "
+                          "%g eV) is not finite: %s", energy, virial[0], virial[1], virial[2],
+                          virial[3], virial[4], virial[5], why);
+  }
+  int at[2];
+  char pre[32];
+  name_atoms(c, map ? map[q] : q, -1, at, pre, sizeof pre);
+  const double *f = forces ? forces + 3 * (size_t)q : NULL;
+  return mlff_set_error(MLFF_ERR_NUMERIC, "%sthe model's force on atom %d is not finite (%g %g %g "
+                        "eV/Å; energy %g eV): %s", pre, at[0], f ? f[0] : NAN, f ? f[1] : NAN,
+                        f ? f[2] : NAN, eatom ? eatom[q] : energy, why);
+}
+
+/* Whether all n values are finite, at the cost of a load and an OR each (vectorised; an
+ * exponent of all ones is Inf or NaN) */
+static int all_finite(const double *v, size_t n) {
+  const uint64_t exp_mask = 0x7ff0000000000000ull;
+  uint64_t bad = 0;
+  for (size_t k = 0; k < n; k++) {
+    uint64_t b;
+    memcpy(&b, v + k, sizeof b);
+    bad |= (b & exp_mask) == exp_mask;
+  }
+  return !bad;
+}
+
 /* A molecule is too small to share: waking threads costs more than its whole step. */
 static int threads_for(const mlff_calc *c, int rows) { return rows >= 48 ? c->n_threads : 1; }
 
+/* The close-atom guard's failure: atoms a and b as the caller knows them (recorded already; pre:
+ * their structure, or ""), of species sa, sb, r Å apart. */
+static mlff_status close_message(const mlff_calc *c, const char *pre, int a, int sa, int b,
+                                 int sb, double r) {
+  const mlff_model *m = c->model;
+  const double ref = m->min_distance[sa][sb];
+  char whose[96];
+  if (ref > 0)
+    snprintf(whose, sizeof whose, "%.4g Å, the closest %s-%s pair in training", ref,
+             m->elements[sa], m->elements[sb]);
+  else
+    snprintf(whose, sizeof whose, "%.4g Å (the H2 bond: the model records no closest pair in "
+             "training)", MLFF_GUARD_CLOSE_FALLBACK);
+  return mlff_set_error(MLFF_ERR_ARGUMENT, "%satoms %d (%s) and %d (%s) are %.4g Å apart, closer "
+                        "than %g x %s: the model knows nothing of such a pair, and its forces "
+                        "there mean nothing (overlapping atoms in the input, or a run that went "
+                        "wrong: too long a time step, too hot)", pre, a, m->elements[sa], b,
+                        m->elements[sb], r, c->guard_close, whose);
+}
+
+/* Atom i has a neighbour nearer than the close-atom guard allows: the nearest such, named. */
+static mlff_status too_close(mlff_calc *c, const mlff_neighbors *nl, int i) {
+  const double *X = nl->positions;
+  const int si = nl->species[i];
+  int jmin = -1;
+  double rmin = INFINITY;
+  for (int jj = 0; jj < nl->numneigh[i]; jj++) {
+    const int j = nl->index_mask ? nl->firstneigh[i][jj] & nl->index_mask : nl->firstneigh[i][jj];
+    if (j == i || nl->species[j] < 0) continue; /* prepare checked the range */
+    double r2 = 0.0;
+    for (int d = 0; d < 3; d++) r2 += (X[3 * (size_t)j + d] - X[3 * (size_t)i + d]) *
+                                      (X[3 * (size_t)j + d] - X[3 * (size_t)i + d]);
+    if (r2 < c->close2[si][nl->species[j]] && r2 < rmin) rmin = r2, jmin = j;
+  }
+  int at[2];
+  char pre[32];
+  name_atoms(c, i, jmin, at, pre, sizeof pre);
+  return close_message(c, pre, at[0], si, at[1], nl->species[jmin], sqrt(rmin));
+}
+
 /* Rows (atoms to compute) sorted by species so each element's MLP runs on contiguous rows.
  * Fills c->row_atom and the neighbour entries of every row, and *n_rows. */
-static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
+static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int guard, int *n_rows,
                            int species_start[MLFF_MAX_ELEMENTS + 1]) {
   const mlff_model *m = c->model;
   const int S = m->n_elements;
@@ -199,9 +344,13 @@ static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
       return mlff_set_error(MLFF_ERR_ARGUMENT, "atom %d has species %d; the model has %d (0..%d)",
                        i, s, S, S - 1);
     const double *x = nl->positions + 3 * (size_t)i;
-    if (!isfinite(x[0]) || !isfinite(x[1]) || !isfinite(x[2]))
-      return mlff_set_error(MLFF_ERR_ARGUMENT, "position of atom %d is not finite (%g %g %g)", i,
-                       x[0], x[1], x[2]);
+    if (!isfinite(x[0]) || !isfinite(x[1]) || !isfinite(x[2])) {
+      int at[2];
+      char pre[32];
+      name_atoms(c, i, -1, at, pre, sizeof pre);
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "%sposition of atom %d is not finite (%g %g %g)",
+                            pre, at[0], x[0], x[1], x[2]);
+    }
   }
   if (!nl->numneigh || !nl->firstneigh)
     return mlff_set_error(MLFF_ERR_ARGUMENT, "the CPU path needs a neighbour list (numneigh, firstneigh)");
@@ -255,12 +404,14 @@ static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
   for (int r = 0; r < rows; r++) c->nb_off[r + 1] = c->nb_off[r] + nl->numneigh[c->row_atom[r]];
   const double rc2 = c->aev.rc * c->aev.rc;
   const double *X = nl->positions;
-  int bad = -1;
-#pragma omp parallel for schedule(dynamic, 16) num_threads(threads_for(c, rows))
+  int bad = -1, close = rows; /* close: the first row with a pair nearer than the guard allows */
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads_for(c, rows)) \
+    reduction(min : close)
   for (int r = 0; r < rows; r++) {
     int i = c->row_atom[r], n = 0;
     mlff_neighbor_entry *e = c->nb + c->nb_off[r];
     const int *list = nl->firstneigh[i];
+    const double *lim = c->close2[nl->species[i]]; /* one comparison a pair: the guard's cost */
     for (int jj = 0; jj < nl->numneigh[i]; jj++) {
       int j = nl->index_mask ? list[jj] & nl->index_mask : list[jj];
       if (j < 0 || j >= nl->n_total) {
@@ -271,6 +422,7 @@ static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
       double d0 = X[3 * j] - X[3 * i], d1 = X[3 * j + 1] - X[3 * i + 1],
              d2 = X[3 * j + 2] - X[3 * i + 2];
       double r2 = d0 * d0 + d1 * d1 + d2 * d2;
+      if (r2 < lim[nl->species[j]] && r < close) close = r; /* coincident atoms too */
       if (r2 >= rc2 || r2 == 0.0) continue;
       e[n].d[0] = d0; e[n].d[1] = d1; e[n].d[2] = d2;
       e[n].r = sqrt(r2);
@@ -283,6 +435,7 @@ static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
   if (bad >= 0)
     return mlff_set_error(MLFF_ERR_ARGUMENT, "neighbour list of atom %d holds an index outside 0..%d",
                      bad, nl->n_total - 1);
+  if (close < rows && guard) return too_close(c, nl, c->row_atom[close]);
   *n_rows = rows;
   return MLFF_OK;
 }
@@ -400,7 +553,7 @@ void mlff_calc_range_report(const mlff_calc *c, mlff_range_report *out) {
 static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *forces,
                                 double *eatom, double *vatom, double *energy, double virial[6]) {
   int rows, species_start[MLFF_MAX_ELEMENTS + 1];
-  mlff_status st = prepare(c, nl, &rows, species_start);
+  mlff_status st = prepare(c, nl, 1, &rows, species_start);
   if (st) return st;
   if ((st = forward(c, rows, species_start, 1))) return st;
   const size_t D = c->model->n_features;
@@ -440,8 +593,25 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
   if (c->model->disp.on) { /* the long-range term, on the same (full) list */
     if (!grow((void **)&c->disp_sums, &c->cap_disp_sums, 7 * (size_t)rows + 1, sizeof(double)))
       return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the dispersion sums");
-    return mlff_disp_list(&c->model->disp, nl, c->row_atom, rows, c->n_threads, c->disp_sums,
-                          forces, eatom, vatom, energy, virial);
+    if ((st = mlff_disp_list(&c->model->disp, nl, c->row_atom, rows, c->n_threads, c->disp_sums,
+                             forces, eatom, vatom, energy, virial)))
+      return st;
+  }
+  if (!sums_finite(*energy, virial)) { /* the networks' own rows first, then what was added */
+    for (int r = 0; r < rows; r++) {
+      int ok = isfinite(c->e_row[r]);
+      for (int k = 0; k < c->nb_cnt[r] && ok; k++) ok = all_finite(c->grad[c->nb_off[r] + k], 3);
+      if (!ok) {
+        int at[2];
+        char pre[32];
+        name_atoms(c, c->row_atom[r], -1, at, pre, sizeof pre);
+        return mlff_set_error(MLFF_ERR_NUMERIC, "%sthe model's energy or forces at atom %d (%s) "
+                              "are not finite (its energy %g eV): atoms overlapping, or a model "
+                              "whose weights overflow", pre, at[0],
+                              c->model->elements[nl->species[c->row_atom[r]]], c->e_row[r]);
+      }
+    }
+    return not_finite(c, nl->n_total, forces, eatom, NULL, *energy, virial);
   }
   return MLFF_OK;
 }
@@ -454,14 +624,34 @@ static mlff_status gpu_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_re
     if (nl->ilist[ii] != ii)
       return mlff_set_error(MLFF_ERR_UNSUPPORTED, "GPU path: ilist must list atoms 0..%d in order "
                        "(local atoms first, then ghosts)", nl->n_list - 1);
-  return mlff_gpu_compute(c->gpu, nl->n_list, nl->n_total, nl->positions, nl->species, nl->skin,
-                          nl->list_age, nl->cell, r->forces, r->energy_atom, r->virial_atom,
-                          &r->energy, r->virial);
+  /* the device would bin a non-finite atom nowhere (or out of bounds): refused here, as on the
+   * CPU; a vectorised pass, under 1 % of the step */
+  if (!all_finite(nl->positions, 3 * (size_t)nl->n_total))
+    for (int i = 0; i < nl->n_total; i++) {
+      const double *x = nl->positions + 3 * (size_t)i;
+      if (!all_finite(x, 3)) {
+        int at[2];
+        char pre[32];
+        name_atoms(c, i, -1, at, pre, sizeof pre);
+        return mlff_set_error(MLFF_ERR_ARGUMENT, "position of atom %d is not finite (%g %g %g)",
+                              at[0], x[0], x[1], x[2]);
+      }
+    }
+  mlff_status st = mlff_gpu_compute(c->gpu, nl->n_list, nl->n_total, nl->positions, nl->species,
+                                    nl->skin, nl->list_age, nl->cell, r->forces, r->energy_atom,
+                                    r->virial_atom, &r->energy, r->virial);
+  if (st) return st;
+  /* the device's sums (already on the host) see every force; the arrays only on failure.
+   * forces and per-atom energies were added to the caller's: those name the atom */
+  if (!sums_finite(r->energy, r->virial))
+    return not_finite(c, nl->n_total, r->forces, r->energy_atom, NULL, r->energy, r->virial);
+  return MLFF_OK;
 }
 #endif
 
 mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r) {
   if (!c || !nl || !r) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: NULL argument");
+  c->n_err_atoms = 0;
   if (!(nl->skin >= 0.0 && nl->skin <= 100.0) || nl->list_age < 0) /* NaN fails too */
     return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: skin %g Å and list_age %d: the "
                      "skin must be in [0, 100] Å (0: no list kept) and list_age >= 0",
@@ -530,10 +720,13 @@ static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index,
   }
   for (int i = 0; i < n; i++) {
     const double *x = st->positions + 3 * (size_t)i;
-    if (!isfinite(x[0]) || !isfinite(x[1]) || !isfinite(x[2]))
+    if (!isfinite(x[0]) || !isfinite(x[1]) || !isfinite(x[2])) {
+      c->n_err_atoms = 1;
+      c->err_atoms[0] = i;
       return mlff_set_error(MLFF_ERR_ARGUMENT,
                        "structure %d: position of atom %d is not finite (%g %g %g)", index, i,
                        x[0], x[1], x[2]);
+    }
     if (st->species[i] < 0 || st->species[i] >= c->model->n_elements)
       return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %d: atom %d has species %d; the model has %d",
                        index, i, st->species[i], c->model->n_elements);
@@ -564,6 +757,16 @@ static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index,
       s->firstneigh[base + t] = (int *)(uintptr_t)s->n_nbr;
       for (int k = im->nb_off[t]; k < im->nb_off[t + 1]; k++) s->nbr[s->n_nbr++] = base + im->nb[k];
     }
+  }
+  /* coincident atoms are left out of the lists (images.c): the guard sees them here */
+  if (with_lists && c->guard_close > 0 && im->coincident[0] >= 0) {
+    const int a = im->coincident[0], b = im->owner[im->coincident[1]];
+    char pre[32];
+    snprintf(pre, sizeof pre, "structure %d: ", index);
+    c->n_err_atoms = 2;
+    c->err_atoms[0] = a;
+    c->err_atoms[1] = b;
+    return close_message(c, pre, a, st->species[a], b, st->species[b], 0.0);
   }
   return MLFF_OK;
 }
@@ -640,6 +843,10 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
   if ((st = mlff_gpu_compute(c->gpu, n_local, N, x, sp, 0.0, 0, NULL, fo, eo, va ? vo : NULL, &energy,
                              virial)))
     goto done;
+  if (!sums_finite(energy, virial)) { /* device order: entry q is system atom order[q] */
+    st = not_finite(c, N, fo, eo, order, energy, virial);
+    goto done;
+  }
   for (int q = 0; q < N; q++) {
     int i = order[q];
     for (int d = 0; d < 3; d++) f[3 * (size_t)i + d] = fo[3 * (size_t)q + d];
@@ -652,10 +859,22 @@ done:
 }
 #endif
 
+static mlff_status structures(mlff_calc *c, int n, const mlff_structure *st, mlff_result *res,
+                              double *features);
+
 /* Evaluate n structures as one system; fold image forces onto their atoms. With features
- * non-NULL, only descriptors are computed (n must be 1). */
+ * non-NULL, only descriptors are computed (n must be 1). Failures name atoms of their structure
+ * (c->n_structs, while the system's atoms are those of c->sys). */
 static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure *st,
                                       mlff_result *res, double *features) {
+  if (c) c->n_err_atoms = c->n_structs = 0;
+  mlff_status ret = structures(c, n, st, res, features);
+  if (c) c->n_structs = 0;
+  return ret;
+}
+
+static mlff_status structures(mlff_calc *c, int n, const mlff_structure *st, mlff_result *res,
+                              double *features) {
   if (!c || n < 0 || (n > 0 && !st) || (!res && !features))
     return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_compute: NULL argument");
   struct sysbuf *s = &c->sys;
@@ -689,11 +908,12 @@ static mlff_status compute_structures(mlff_calc *c, int n, const mlff_structure 
     for (int i = 0; i < st[b].n_atoms; i++) ilist[k++] = starts[b] + i;
   for (int i = 0; i < s->n; i++)
     if (s->numneigh[i]) s->firstneigh[i] = s->nbr + (size_t)(uintptr_t)s->firstneigh[i];
+  c->n_structs = n; /* the system is complete: failures can name their structure's atoms */
   mlff_neighbors nl = {s->n, s->x, s->species, n_local, ilist, s->numneigh,
                        (const int *const *)s->firstneigh, 0, 0.0, 0, NULL};
   if (features) {
     int rows, species_start[MLFF_MAX_ELEMENTS + 1];
-    if ((ret = prepare(c, &nl, &rows, species_start))) return ret;
+    if ((ret = prepare(c, &nl, 0, &rows, species_start))) return ret; /* descriptors: no guard */
     if ((ret = forward(c, rows, species_start, 0))) return ret;
     size_t D = c->model->n_features;
     for (int r = 0; r < rows; r++)
@@ -812,10 +1032,13 @@ static mlff_status compute_kept(mlff_calc *c, const mlff_structure *st, int peri
     k->valid = 0;
     for (int i = 0; i < n; i++) { /* the general path's checks and messages */
       const double *p = x + 3 * (size_t)i;
-      if (!isfinite(p[0]) || !isfinite(p[1]) || !isfinite(p[2]))
+      if (!isfinite(p[0]) || !isfinite(p[1]) || !isfinite(p[2])) {
+        c->n_err_atoms = 1;
+        c->err_atoms[0] = i;
         return mlff_set_error(MLFF_ERR_ARGUMENT,
                               "structure 0: position of atom %d is not finite (%g %g %g)", i,
                               p[0], p[1], p[2]);
+      }
       if (st->species[i] < 0 || st->species[i] >= c->model->n_elements)
         return mlff_set_error(MLFF_ERR_ARGUMENT,
                               "structure 0: atom %d has species %d; the model has %d", i,
@@ -873,6 +1096,8 @@ static mlff_status compute_kept(mlff_calc *c, const mlff_structure *st, int peri
     k->valid = 0;
     return ret;
   }
+  if (!sums_finite(r->energy, r->virial))
+    return not_finite(c, n, r->forces, r->energy_atom, NULL, r->energy, r->virial);
   if (rebuild) {
     k->valid = 1;
     c->list_builds++;
@@ -887,7 +1112,10 @@ static mlff_status compute_kept(mlff_calc *c, const mlff_structure *st, int peri
 mlff_status mlff_compute(mlff_calc *c, const mlff_structure *s, mlff_result *r) {
 #ifdef MLFF_HAVE_CUDA
   int periodic;
-  if (c && s && r && kept_applies(c, s, &periodic)) return compute_kept(c, s, periodic, r);
+  if (c && s && r && kept_applies(c, s, &periodic)) {
+    c->n_err_atoms = 0;
+    return compute_kept(c, s, periodic, r);
+  }
 #endif
   return compute_structures(c, 1, s, r, NULL);
 }

@@ -36,6 +36,8 @@ const char *mlff_status_name(mlff_status s) {
       return "unsupported";
     case MLFF_ERR_DEVICE:
       return "device error";
+    case MLFF_ERR_NUMERIC:
+      return "non-finite result";
   }
   return "unknown status";
 }

@@ -114,6 +114,7 @@ static mlff_status cell_list(mlff_images *im, double rc) {
     head[binof[t]] = t;
   }
   const double rc2 = rc * rc;
+  im->coincident[0] = im->coincident[1] = -1;
   for (int t = 0; t < n; t++) {
     int b = binof[t], ix = b % nbin[0], iy = (b / nbin[0]) % nbin[1], iz = b / (nbin[0] * nbin[1]);
     const double *x = im->x + 3 * (size_t)t;
@@ -126,6 +127,8 @@ static mlff_status cell_list(mlff_images *im, double rc) {
             const double *q = im->x + 3 * (size_t)u;
             double d0 = q[0] - x[0], d1 = q[1] - x[1], d2 = q[2] - x[2];
             double r2 = d0 * d0 + d1 * d1 + d2 * d2;
+            if (r2 == 0.0 && im->coincident[0] < 0) /* for the close-atom guard (compute.c) */
+              im->coincident[0] = t, im->coincident[1] = u;
             if (r2 >= rc2 || r2 == 0.0) continue;
             if (len == cap) {
               if (!grow_ints(&im->nb, &im->cap_nb, 2 * cap)) return MLFF_ERR_NOMEM;

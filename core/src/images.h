@@ -12,6 +12,7 @@ typedef struct {
   int *owner;           /* [n_total]: the atom each point is (an image of) */
   int *nb_off;          /* [n_atoms + 1]: neighbours of atom t are nb[nb_off[t] .. nb_off[t+1]) */
   int *nb;              /* point indices within rc (excluding the atom itself and r = 0) */
+  int coincident[2];    /* the first atom and point left out at r = 0, else -1 (with lists) */
   /* capacities and the cell list's scratch, kept between builds by mlff_images_rebuild */
   size_t cap_points, cap_off, cap_nb, cap_head, cap_next, cap_binof;
   int *head, *next, *binof;

@@ -51,6 +51,9 @@ struct mlff_model {
   double scale;                  /* E_i = scale * NN(G_i) + e0 */
   mlff_network net[MLFF_MAX_ELEMENTS];
   mlff_dispersion disp;
+  /* closest distance between atoms of species a and b in the training structures (Å; 0: not
+   * recorded), symmetric; the close-atom guard's reference (mlff_calc_guard_close) */
+  double min_distance[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS];
   int n_attrs;                   /* free-form root attributes: created, teacher, ... */
   mlff_attr *attrs;
 };

@@ -197,6 +197,22 @@ mlff_status mlff_model_dispersion_tail(const mlff_model *m, int a, int b, double
   return MLFF_OK;
 }
 
+double mlff_model_min_distance(const mlff_model *m, int a, int b) {
+  if (!m || a < 0 || b < 0 || a >= m->n_elements || b >= m->n_elements) return 0.0;
+  return m->min_distance[a][b];
+}
+
+mlff_status mlff_model_set_min_distance(mlff_model *m, int a, int b, double r) {
+  if (!m || a < 0 || b < 0 || a >= m->n_elements || b >= m->n_elements)
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_set_min_distance: species %d, %d of a "
+                          "model with %d elements (or a NULL model)", a, b, m ? m->n_elements : 0);
+  if (!(r >= 0.0 && isfinite(r)))
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_set_min_distance: %g Å; it must be "
+                          "finite and >= 0 (0: not recorded)", r);
+  m->min_distance[a][b] = m->min_distance[b][a] = r;
+  return MLFF_OK;
+}
+
 const mlff_dispersion_params *mlff_model_dispersion(const mlff_model *m) {
   return m && m->disp.on ? &m->disp.p : NULL;
 }
@@ -266,6 +282,17 @@ void mlff_model_print(const mlff_model *m, FILE *o) {
     if (p->s9 > 0)
       fprintf(o, "  three-body (Axilrod-Teller-Muto): s9 %.6g, alp %.4g, triples within %.4g Å\n",
               p->s9, p->alp, p->cutoff3);
+  }
+  int any_min = 0;
+  for (int a = 0; a < m->n_elements; a++)
+    for (int b = a; b < m->n_elements; b++) any_min |= m->min_distance[a][b] > 0;
+  if (any_min) {
+    fprintf(o, "closest in training (Å):");
+    for (int a = 0; a < m->n_elements; a++)
+      for (int b = a; b < m->n_elements; b++)
+        if (m->min_distance[a][b] > 0)
+          fprintf(o, " %s-%s %.4g", m->elements[a], m->elements[b], m->min_distance[a][b]);
+    fprintf(o, "\n");
   }
   long total = 0;
   for (int e = 0; e < m->n_elements; e++) {

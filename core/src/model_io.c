@@ -389,6 +389,41 @@ static mlff_status read_normalization(const h5_reader *r, mlff_model *m, int e) 
   return MLFF_OK;
 }
 
+/* Optional closest distances in training: attribute min_distance of /normalization, float64
+ * [n*n] (Å, by species, row-major, symmetric, >= 0; 0: not recorded). */
+static mlff_status read_min_distance(const h5_reader *r, mlff_model *m) {
+  if (!h5_path_exists(r->file, "/normalization") ||
+      H5Aexists_by_name(r->file, "/normalization", "min_distance", H5P_DEFAULT) <= 0)
+    return MLFF_OK;
+  hid_t g;
+  mlff_status st = open_group(r, "/normalization", &g);
+  if (st) return st;
+  const char *obj = "/normalization";
+  const int n = m->n_elements, nn = n * n;
+  double v[MLFF_MAX_ELEMENTS * MLFF_MAX_ELEMENTS];
+  int got = 0;
+  st = attr_doubles(r, g, obj, "min_distance", v, MLFF_MAX_ELEMENTS * MLFF_MAX_ELEMENTS,
+                    "elements squared", &got);
+  h5_close(&g, H5Gclose);
+  if (st) return st;
+  if (got != nn)
+    return h5_fail(r, MLFF_ERR_FORMAT, "attribute 'min_distance' of /normalization holds %d "
+                   "values, expected %d (elements x elements, row-major): %s", got, nn, FIX_HINT);
+  for (int a = 0; a < n; a++)
+    for (int b = 0; b < n; b++) {
+      if (!(v[a * n + b] >= 0))
+        return h5_fail(r, MLFF_ERR_FORMAT, "attribute 'min_distance' of /normalization: "
+                       "[%d][%d] (%s-%s) is %g Å; distances must be >= 0 (0: not recorded): %s",
+                       a, b, m->elements[a], m->elements[b], v[a * n + b], FIX_HINT);
+      if (v[a * n + b] != v[b * n + a])
+        return h5_fail(r, MLFF_ERR_FORMAT, "attribute 'min_distance' of /normalization is not "
+                       "symmetric: [%d][%d] = %g but [%d][%d] = %g Å: %s", a, b, v[a * n + b],
+                       b, a, v[b * n + a], FIX_HINT);
+      m->min_distance[a][b] = v[a * n + b];
+    }
+  return MLFF_OK;
+}
+
 /* Optional long-range dispersion (dispersion.h): /dispersion with attributes s6, s8, a1, a2 (Å),
  * cutoff (Å), tail (0/1), c6 [n*n] (eV Å^6) and c8 [n*n] (eV Å^8), by species, row-major; and,
  * optionally, the three-body term's s9 with its alp and cutoff3 (Å). */
@@ -514,6 +549,7 @@ static mlff_status read_model(h5_reader *r, mlff_model *m) {
   if ((st = read_energy(r, m))) return st;
   for (int e = 0; e < m->n_elements; e++)
     if ((st = read_network(r, m, e)) || (st = read_normalization(r, m, e))) return st;
+  if ((st = read_min_distance(r, m))) return st;
   if ((st = read_dispersion(r, m))) return st;
   attr_walk w = {r, m, MLFF_OK};
   hsize_t idx = 0;
@@ -760,10 +796,19 @@ static void write_model(writer *w, hid_t file, const mlff_model *m, const char *
   }
   h5_close(&nets, H5Gclose);
 
-  int any_norm = 0;
+  int any_norm = 0, any_min = 0;
   for (int e = 0; e < m->n_elements; e++) any_norm |= m->net[e].feature_min != NULL;
-  if (any_norm) {
+  for (int a = 0; a < m->n_elements; a++)
+    for (int b = 0; b < m->n_elements; b++) any_min |= m->min_distance[a][b] > 0;
+  if (any_norm || any_min) {
     hid_t gn = w_group(w, file, "normalization");
+    if (any_min) {
+      double v[MLFF_MAX_ELEMENTS * MLFF_MAX_ELEMENTS];
+      const int n = m->n_elements;
+      for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++) v[a * n + b] = m->min_distance[a][b];
+      w_attr_doubles(w, gn, "min_distance", v, n * n);
+    }
     for (int e = 0; e < m->n_elements && !w->failed; e++) {
       const mlff_network *n = &m->net[e];
       if (!n->feature_min || !n->feature_max) continue;

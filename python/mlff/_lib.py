@@ -34,6 +34,7 @@ MLFF_ERR_ARGUMENT = 3
 MLFF_ERR_NOMEM = 4
 MLFF_ERR_UNSUPPORTED = 5
 MLFF_ERR_DEVICE = 6
+MLFF_ERR_NUMERIC = 7
 
 MLFF_MAX_RADIAL_SHELLS = 64
 MLFF_MAX_ANGULAR_SHELLS = 16
@@ -76,6 +77,7 @@ _STATUS_NAMES = {
     MLFF_ERR_NOMEM: "MLFF_ERR_NOMEM",
     MLFF_ERR_UNSUPPORTED: "MLFF_ERR_UNSUPPORTED",
     MLFF_ERR_DEVICE: "MLFF_ERR_DEVICE",
+    MLFF_ERR_NUMERIC: "MLFF_ERR_NUMERIC",
 }
 
 # ---- structs ------------------------------------------------------------------------------
@@ -236,6 +238,8 @@ PROTOTYPES = [
     ("mlff_model_dispersion_tail", _S,
      [mlff_model_p, ctypes.c_int, ctypes.c_int, c_double_p, c_double_p]),
     ("mlff_model_dispersion", ctypes.POINTER(mlff_dispersion_params), [mlff_model_p]),
+    ("mlff_model_min_distance", ctypes.c_double, [mlff_model_p, ctypes.c_int, ctypes.c_int]),
+    ("mlff_model_set_min_distance", _S, [mlff_model_p, ctypes.c_int, ctypes.c_int, ctypes.c_double]),
     ("mlff_model_attr", ctypes.c_char_p, [mlff_model_p, ctypes.c_char_p]),
     ("mlff_model_set_attr", _S, [mlff_model_p, ctypes.c_char_p, ctypes.c_char_p]),
     ("mlff_model_print", None, [mlff_model_p, _FILE_p]),
@@ -254,6 +258,8 @@ PROTOTYPES = [
      [mlff_calc_p, ctypes.POINTER(mlff_neighbors), ctypes.POINTER(mlff_result)]),
     ("mlff_calc_check_range", _S, [mlff_calc_p, ctypes.c_double]),
     ("mlff_calc_range_report", None, [mlff_calc_p, ctypes.POINTER(mlff_range_report)]),
+    ("mlff_calc_guard_close", _S, [mlff_calc_p, ctypes.c_double]),
+    ("mlff_calc_error_atoms", ctypes.c_int, [mlff_calc_p, c_int_p]),
     ("mlff_compute_features", _S, [mlff_calc_p, ctypes.POINTER(mlff_structure), c_double_p]),
     ("mlff_atomic_number", ctypes.c_int, [ctypes.c_char_p]),
     ("mlff_element_symbol", ctypes.c_char_p, [ctypes.c_int]),

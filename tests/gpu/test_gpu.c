@@ -456,6 +456,65 @@ int main(void) {
     mlff_calc_free(dc); mlff_calc_free(dg); mlff_calc_free(dh); mlff_calc_free(dk);
     CHECK_OK(mlff_model_set_dispersion(m, NULL));
   }
+  { /* guards (mlff.h) on the GPU: a non-finite position is refused on the neighbour path before
+     * the device bins it, naming the atom; non-finite results (a dispersion whose s6 C6
+     * overflows) on every entry point: the device's sums, then the atom */
+    double F[3 * 12], E[12], keep = b.x[3 * 4 + 1];
+    memset(F, 0, sizeof F);
+    memset(E, 0, sizeof E);
+    mlff_result r = {0};
+    r.forces = F;
+    r.energy_atom = E;
+    mlff_neighbors nl = {b.n, b.x, b.species, b.n, NULL, NULL, NULL, 0, 0.0, 0, NULL};
+    mlff_structure s = tview(&b);
+    int at[2] = {-1, -1};
+    b.x[3 * 4 + 1] = NAN;
+    CHECK(mlff_compute_neighbors(gpu, &nl, &r) == MLFF_ERR_ARGUMENT);
+    CHECK(strstr(mlff_last_error(), "position of atom 4 is not finite") != NULL);
+    CHECK(mlff_calc_error_atoms(gpu, at) == 1 && at[0] == 4);
+    CHECK(mlff_compute(gpu, &s, &r) == MLFF_ERR_ARGUMENT);
+    CHECK(strstr(mlff_last_error(), "structure 0: position of atom 4 is not finite") != NULL);
+    b.x[3 * 4 + 1] = keep;
+    CHECK_OK(mlff_compute_neighbors(gpu, &nl, &r));
+    CHECK(mlff_calc_error_atoms(gpu, at) == 0);
+    mlff_dispersion_params p;
+    memset(&p, 0, sizeof p);
+    p.s6 = 1e300, p.a2 = 2.6, p.cutoff = 6.0;
+    for (int i = 0; i < 2; i++)
+      for (int j = 0; j < 2; j++) p.c6[i][j] = p.c8[i][j] = 1e300;
+    mlff_model *mi;
+    CHECK_OK(mlff_model_create(&spec, &mi));
+    CHECK_OK(mlff_model_set_dispersion(mi, &p));
+    mlff_calc_options kept;
+    mlff_calc_options_default(&kept); /* skin 1: mlff_compute on the kept list */
+    kept.device = MLFF_DEVICE_GPU;
+    mlff_calc *gi, *gk;
+    CHECK_OK(mlff_calc_create(mi, &og, &gi));
+    CHECK_OK(mlff_calc_create(mi, &kept, &gk));
+    struct { const char *what; mlff_status st; } tries[3];
+    tries[0].what = "mlff_compute_neighbors";
+    tries[0].st = mlff_compute_neighbors(gi, &nl, &r);
+    char msg0[1024];
+    snprintf(msg0, sizeof msg0, "%s", mlff_last_error());
+    tries[1].what = "mlff_compute";
+    tries[1].st = mlff_compute(gi, &s, &r);
+    char msg1[1024];
+    snprintf(msg1, sizeof msg1, "%s", mlff_last_error());
+    tries[2].what = "mlff_compute (kept list)";
+    tries[2].st = mlff_compute(gk, &s, &r);
+    const char *msgs[3] = {msg0, msg1, mlff_last_error()};
+    for (int k = 0; k < 3; k++) {
+      printf("GPU guard, %s: %s\n", tries[k].what, msgs[k]);
+      CHECK(tries[k].st == MLFF_ERR_NUMERIC);
+      CHECK(strstr(msgs[k], "is not finite") != NULL);
+    }
+    CHECK(strstr(msg0, "the model's force on atom ") != NULL);
+    CHECK(strstr(msg1, "structure 0: the model's force on atom ") != NULL);
+    CHECK(mlff_calc_error_atoms(gk, at) == 1 && at[0] >= 0 && at[0] < b.n);
+    mlff_calc_free(gi);
+    mlff_calc_free(gk);
+    mlff_model_free(mi);
+  }
   tfree(&b); tfree(&d); tfree(&l); tfree(&lt); tfree(&big); tfree(&st8); tfree(&gr16);
   mlff_calc_free(cpu); mlff_calc_free(gpu); mlff_calc_free(gpu16);
   mlff_model_free(m);

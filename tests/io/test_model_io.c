@@ -46,6 +46,8 @@ static mlff_model *make_model(uint64_t seed) {
     c->feature_min[j] = -0.01f * j;
     c->feature_max[j] = 1.0f + 0.5f * j;
   }
+  CHECK_OK(mlff_model_set_min_distance(m, 0, 1, 0.9512)); /* H-C; C-C and H-H not recorded */
+  CHECK_OK(mlff_model_set_min_distance(m, 1, 1, 1.2875));
   return m;
 }
 
@@ -83,6 +85,7 @@ static void check_same_model(const mlff_model *a, const mlff_model *b) {
   }
   for (int i = 0; i < a->n_attrs; i++)
     CHECK(!strcmp(a->attrs[i].value, mlff_model_attr(b, a->attrs[i].name)));
+  CHECK(!memcmp(a->min_distance, b->min_distance, sizeof a->min_distance));
 }
 
 static void test_round_trip(void) {
@@ -250,6 +253,36 @@ static void m_norm_shape(hid_t f) {
   hsize_t d[1] = {5};
   replace_dataset(f, "/normalization/C/feature_max", 1, d, v);
 }
+static void set_min_distance(hid_t f, hid_t type, const void *v, int n) {
+  hid_t g = H5Gopen2(f, "/normalization", H5P_DEFAULT);
+  set_num_attr(g, "min_distance", type, v, n);
+  H5Gclose(g);
+}
+static void m_min_count(hid_t f) {
+  double v[3] = {1, 1, 1};
+  set_min_distance(f, H5T_NATIVE_DOUBLE, v, 3);
+}
+static void m_min_negative(hid_t f) {
+  double v[4] = {0, 0.95, 0.95, -1.3};
+  set_min_distance(f, H5T_NATIVE_DOUBLE, v, 4);
+}
+static void m_min_asymmetric(hid_t f) {
+  double v[4] = {0, 0.95, 0.96, 1.3};
+  set_min_distance(f, H5T_NATIVE_DOUBLE, v, 4);
+}
+static void m_min_nan(hid_t f) {
+  double v[4] = {0, NAN, NAN, 1.3};
+  set_min_distance(f, H5T_NATIVE_DOUBLE, v, 4);
+}
+static void m_min_text(hid_t f) {
+  const char *v[] = {"0.95"};
+  hid_t g = H5Gopen2(f, "/normalization", H5P_DEFAULT);
+  set_str_attr(g, "min_distance", v, 0, 0);
+  H5Gclose(g);
+}
+static void m_min_absent(hid_t f) { /* a file written before the attribute existed */
+  CHECK(H5Adelete_by_name(f, "/normalization", "min_distance", H5P_DEFAULT) >= 0);
+}
 static void m_activation(hid_t f) {
   const char *v[] = {"relu"};
   set_str_attr(f, "activation", v, 0, 0);
@@ -331,6 +364,13 @@ static void test_bad_files(void) {
       {"e0_count", m_e0_count, {"'e0'", "/energy", "expected 2"}},
       {"norm_shape", m_norm_shape, {"/normalization/C/feature_max", "[5]", "expected [128]"}},
       {"activation", m_activation, {"'activation'", "relu", NULL}},
+      {"min_count", m_min_count, {"'min_distance' of /normalization", "3 values", "expected 4"}},
+      {"min_negative", m_min_negative,
+       {"'min_distance' of /normalization", "[1][1] (C-C) is -1.3", "must be >= 0"}},
+      {"min_asymmetric", m_min_asymmetric,
+       {"'min_distance' of /normalization is not symmetric", "[0][1] = 0.95", "[1][0] = 0.96"}},
+      {"min_nan", m_min_nan, {"'min_distance' of /normalization", "non-finite", "index 1"}},
+      {"min_text", m_min_text, {"'min_distance' of /normalization", "expected a number", NULL}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     mutated(good, cases[i].name, cases[i].fn, p, sizeof p);
@@ -350,6 +390,15 @@ static void test_bad_files(void) {
       CHECK(strstr(msg, cases[i].sub[k]));
     }
   }
+
+  /* a model without the closest distances in training (older files) loads, recording none */
+  mutated(good, "min_absent", m_min_absent, p, sizeof p);
+  CHECK_OK(mlff_model_load(p, &l));
+  CHECK(mlff_model_min_distance(l, 0, 1) == 0.0 && mlff_model_min_distance(l, 1, 1) == 0.0);
+  mlff_model_free(l);
+  CHECK_OK(mlff_model_load(good, &l));
+  CHECK(mlff_model_min_distance(l, 1, 0) == 0.9512 && mlff_model_min_distance(l, 0, 0) == 0.0);
+  mlff_model_free(l);
 
   /* variable-length strings (as h5py writes Python str) are read as well */
   mutated(good, "vlen", m_vlen_ok, p, sizeof p);

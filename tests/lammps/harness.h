@@ -564,6 +564,8 @@ int case_mpi_compare();
 int case_mpi_sparse();
 int case_lmp_binary();
 int case_extrapolation();
+int case_restart();
+int case_guards();
 
 }    // namespace mlff_test
 #endif

@@ -361,7 +361,7 @@ int case_nve()
 int usage()
 {
   say("usage: test_lammps CASE [gpu]\n  cases: match virial units forcefd errors nve dispersion mpi_box "
-      "mpi_sparse mpi_compare lmp_binary extrapolation\n  gpu (mpi_box, mpi_sparse, "
+      "mpi_sparse mpi_compare lmp_binary extrapolation restart guards\n  gpu (mpi_box, mpi_sparse, "
       "mpi_compare): pair_style mlff ... device gpu; exit 77 where no GPU is visible\n");
   return 2;
 }
@@ -401,6 +401,8 @@ int main(int argc, char **argv)
     else if (c == "lmp_binary") rc = case_lmp_binary();
     else if (c == "extrapolation") rc = case_extrapolation();
     else if (c == "dispersion") rc = case_dispersion();
+    else if (c == "restart") rc = case_restart();
+    else if (c == "guards") rc = case_guards();
     else rc = usage();
   }
   int fail = g_fail;

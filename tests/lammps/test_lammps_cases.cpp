@@ -326,4 +326,200 @@ int case_extrapolation()
 #endif
 }
 
+// Restart and data files. pair_style mlff stores nothing in a restart file (restartinfo 0):
+// LAMMPS refuses to run after read_restart until pair_style and pair_coeff are given again
+// (its own message, asserted here), and with them the continued run is the uninterrupted one.
+// 20 steps of NVE in one go, against 10 steps, write_restart (or write_data), a new LAMMPS
+// instance that reads the file, and 10 more: positions and velocities per atom ID.
+struct Traj {
+  std::vector<double> x, v;
+  double pe = 0;
+};
+
+static Traj traj_of(Lmp &l)
+{
+  Traj t;
+  const int n = (int) lammps_get_natoms(l.h);
+  t.x.resize(3 * n);
+  t.v.resize(3 * n);
+  lammps_gather_atoms(l.h, (char *) "x", 1, 3, t.x.data());
+  lammps_gather_atoms(l.h, (char *) "v", 1, 3, t.v.data());
+  t.pe = lammps_get_thermo(l.h, "pe");
+  return t;
+}
+
+int case_restart()
+{
+  const std::string model = "restart_model.h5";
+  make_model(model, 23);
+  // 8 molecules in a 12 A periodic box (atoms cross the faces and change ranks under MPI)
+  write_data("restart.data", liquid(2, 2, 2, 6.0, 24), TYPES_CH);
+  const std::string pair = "plugin load " + plugin_path() + "\npair_style mlff " + model +
+                           " device cpu\npair_coeff * * C H\n";
+  const std::string md = "timestep 0.0005\nfix nve all nve\nthermo_style custom step pe\n"
+                         "thermo_modify norm no\nneigh_modify every 1 delay 0 check yes\n";
+  const std::string start = "units metal\natom_style atomic\natom_modify map yes\n"
+                            "boundary p p p\nread_data restart.data\n" + pair +
+                            "velocity all create 300 4928459 mom yes rot yes dist gaussian\n" + md;
+  Traj once;
+  {
+    Lmp l;
+    l.cmd(start + "run 20 post no");
+    once = traj_of(l);
+  }
+  {
+    Lmp l;
+    l.cmd(start + "run 10 post no\nwrite_restart restart.bin\nwrite_data restart_10.data\n");
+  }
+  // read_restart without pair_style: LAMMPS's own error names the style to give again
+  {
+    Lmp l;
+    l.cmd("read_restart restart.bin\n");
+    bool ran = l.try_cmd("run 0 post no");
+    say("  read_restart, no pair_style   -> %s\n",
+        l.last_error.substr(0, l.last_error.find('\n')).c_str());
+    CHECK(!ran && l.last_error.find("Must re-specify non-restarted pair style (mlff) after "
+                                    "read_restart") != std::string::npos,
+          "run after read_restart without pair_style: %s", ran ? "ran" : l.last_error.c_str());
+  }
+  const char *how[2] = {"read_restart", "read_data"};
+  const std::string read[2] = {"read_restart restart.bin\n",
+                               "units metal\natom_style atomic\natom_modify map yes\n"
+                               "boundary p p p\nread_data restart_10.data\n"};
+  for (int k = 0; k < 2; k++) {
+    Lmp l;
+    l.cmd(read[k] + pair + md + "run 10 post no");
+    Traj cont = traj_of(l);
+    const long step = (long) lammps_get_thermo(l.h, "step");
+    double dx = 0, dv = 0;
+    for (size_t i = 0; i < once.x.size(); i++) {
+      dx = std::max(dx, fabs(cont.x[i] - once.x[i]));
+      dv = std::max(dv, fabs(cont.v[i] - once.v[i]));
+    }
+    say("  run 10, %-12s, run 10 vs run 20: max|dx| %.1e A, max|dv| %.1e A/ps, pe %.12f vs "
+        "%.12f eV (step %ld)\n", how[k], dx, dv, cont.pe, once.pe, step);
+    // only round-off may separate the runs (measured on 1 and 2 ranks: |dx| 0, |dv| 7e-15):
+    // 1e-12 is ~1e3 x the last bit of a 12 A coordinate or a 10 A/ps velocity
+    CHECK(dx <= 1e-12 && dv <= 1e-12, "%s: the continued run left the uninterrupted one "
+          "(max|dx| %.3g A, max|dv| %.3g A/ps)", how[k], dx, dv);
+    CHECK(rel1(cont.pe, once.pe) <= 1e-12, "%s: pe %.15g vs %.15g", how[k], cont.pe, once.pe);
+    // read_data starts at step 0; read_restart at the step written
+    CHECK(step == (k == 0 ? 20 : 10), "%s: at step %ld", how[k], step);
+  }
+  return 0;
+}
+
+// Guards in MD (one rank: error->one stops the rank that saw it): atoms far closer than in
+// training, a non-finite position, non-finite forces each stop the run with a message naming
+// the atoms by their IDs and the step. The data file numbers the atoms backwards from 112, so
+// an atom's ID differs from its index in LAMMPS's arrays.
+int case_guards()
+{
+  const std::string model = "guards_model.h5", model_inf = "guards_inf_model.h5";
+  make_model(model, 25);
+  mlff_dispersion_params disp = test_dispersion(8.0, 0);    // s6 C6 overflows: Inf energies
+  disp.s6 = 1e300;
+  for (int a = 0; a < 2; a++)
+    for (int b = 0; b < 2; b++) disp.c6[a][b] = disp.c8[a][b] = 1e300;
+  make_model(model_inf, 25, &disp);
+  const Sys sys = benzene_in_box(20.0, 26);
+  auto id_of = [&](int i) { return 112 - i; };
+  if (g_rank == 0) {
+    FILE *f = fopen("guards.data", "w");
+    fprintf(f, "guards\n\n12 atoms\n2 atom types\n\n0 20 xlo xhi\n0 20 ylo yhi\n0 20 zlo zhi\n\n"
+               "Masses\n\n1 12.011\n2 1.008\n\nAtoms # atomic\n\n");
+    for (int i = 0; i < sys.n(); i++)
+      fprintf(f, "%d %d %.17g %.17g %.17g\n", id_of(i), TYPES_CH[sys.elem[i]], sys.x[3 * i],
+              sys.x[3 * i + 1], sys.x[3 * i + 2]);
+    fclose(f);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  auto start = [&](Lmp &l, const std::string &m, const std::string &extra) {
+    l.cmd("units metal\natom_style atomic\natom_modify map yes\nboundary p p p\n"
+          "read_data guards.data\nplugin load " + plugin_path() + "\npair_style mlff " + m +
+          " device cpu" + extra + "\npair_coeff * * C H\ntimestep 0.0005\nfix nve all nve\n"
+          "neigh_modify every 1 delay 0 check yes\nthermo 1\n");
+  };
+  auto expect = [&](const char *what, const std::string &err, std::vector<std::string> parts) {
+    say("  %-22s -> %s\n", what, err.substr(0, err.find('\n')).c_str());
+    for (auto &p : parts)
+      CHECK(err.find(p) != std::string::npos, "%s: the message lacks '%s': %s", what, p.c_str(),
+            err.c_str());
+  };
+  // C atom 0 (ID 112) and H atom 6 (ID 106): H moved to 0.3 A from its C after 3 steps
+  const int c0 = 0, h6 = 6;
+  char moved[256];
+  snprintf(moved, sizeof(moved), "set atom %d x $(x[%d]+0.3) y $(y[%d]) z $(z[%d])\n", id_of(h6),
+           id_of(c0), id_of(c0), id_of(c0));
+  {
+    Lmp l;
+    start(l, model, "");
+    l.cmd("run 3 post no");
+    l.cmd(moved);
+    CHECK(!l.try_cmd("run 2 post no"), "close atoms: the run went on");
+    expect("close atoms", l.last_error,
+           {"pair_style mlff: step 3, atom IDs " + std::to_string(id_of(c0)) + " and " +
+                std::to_string(id_of(h6)) + " (atoms ",
+            "evaluation of model '" + model + "' failed: atoms ", " (C) and ", " (H) are 0.3 Å "
+            "apart, closer than 0.5 x 0.74 Å (the H2 bond"});
+  }
+  {    // guard_close 0: the same step runs
+    Lmp l;
+    start(l, model, " guard_close 0");
+    l.cmd("run 3 post no");
+    l.cmd(moved);
+    CHECK(l.try_cmd("run 2 post no"), "guard_close 0: %s", l.last_error.c_str());
+  }
+  {    // a recorded closest pair: 0.5 x 0.8 A stops a C-H pair at 0.35 A (the fallback would not)
+    if (g_rank == 0) {
+      mlff_model *m = nullptr;
+      if (mlff_model_load(model.c_str(), &m) != MLFF_OK) die(mlff_last_error());
+      mlff_model_set_min_distance(m, 0, 1, 0.8);
+      if (mlff_model_save(m, "guards_min_model.h5") != MLFF_OK) die(mlff_last_error());
+      mlff_model_free(m);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    snprintf(moved, sizeof(moved), "set atom %d x $(x[%d]+0.39) y $(y[%d]) z $(z[%d])\n",
+             id_of(h6), id_of(c0), id_of(c0), id_of(c0));
+    Lmp l;
+    start(l, "guards_min_model.h5", "");
+    l.cmd("run 2 post no");
+    l.cmd(moved);
+    CHECK(!l.try_cmd("run 2 post no"), "recorded closest pair: the run went on");
+    expect("recorded closest pair", l.last_error,
+           {"step 2, atom IDs 112 and 106", "are 0.39 Å apart, closer than 0.5 x 0.8 Å, the "
+            "closest C-H pair in training"});
+  }
+  {    // a non-finite velocity makes a non-finite position at step 1 (LAMMPS, seeing no atom
+       // move beyond the skin, builds no new list)
+    Lmp l;
+    start(l, model, "");
+    l.cmd("run 0 post no");
+    int id = 109;
+    double v[3] = {NAN, 0.0, 0.0};
+    lammps_scatter_atoms_subset(l.h, (char *) "v", 1, 3, 1, &id, v);
+    CHECK(!l.try_cmd("run 3 post no"), "NaN position: the run went on");
+    expect("non-finite position", l.last_error,
+           {"pair_style mlff: step 1, atom ID 109 (atom ", "is not finite (nan "});
+  }
+  {    // non-finite forces (the dispersion overflows) at step 0
+    Lmp l;
+    start(l, model_inf, "");
+    CHECK(!l.try_cmd("run 0 post no"), "non-finite forces: the run went on");
+    expect("non-finite forces", l.last_error,
+           {"pair_style mlff: step 0, atom ID ", "the model's force on atom ",
+            "is not finite", "dispersion coefficients overflow"});
+  }
+  {    // guard_close outside [0, 1]
+    Lmp l;
+    l.cmd("units metal\natom_style atomic\nboundary p p p\nread_data guards.data\nplugin load " +
+          plugin_path());
+    CHECK(!l.try_cmd("pair_style mlff " + model + " guard_close 1.5"), "guard_close 1.5 accepted");
+    expect("guard_close 1.5", l.last_error,
+           {"pair_style mlff: guard_close needs a fraction in [0, 1] of the closest distance in "
+            "training (0: off), not 1.5"});
+  }
+  return 0;
+}
+
 }    // namespace mlff_test

@@ -50,8 +50,8 @@ int main(void) {
   OFF(mlff_range_report, feature), OFF(mlff_range_report, value), OFF(mlff_range_report, min);
   OFF(mlff_range_report, max), OFF(mlff_range_report, excess);
   /* enum values the binding hard-codes */
-  printf("MLFF_ERR_DEVICE %d\nMLFF_DEVICE_GPU %d\nMLFF_ACT_CELU %d\n", MLFF_ERR_DEVICE,
-         MLFF_DEVICE_GPU, MLFF_ACT_CELU);
+  printf("MLFF_ERR_DEVICE %d\nMLFF_ERR_NUMERIC %d\nMLFF_DEVICE_GPU %d\nMLFF_ACT_CELU %d\n",
+         MLFF_ERR_DEVICE, MLFF_ERR_NUMERIC, MLFF_DEVICE_GPU, MLFF_ACT_CELU);
   printf("MLFF_MAX_RADIAL_SHELLS %d\nMLFF_MAX_ANGULAR_SHELLS %d\nMLFF_MAX_ANGLE_SECTIONS %d\n",
          MLFF_MAX_RADIAL_SHELLS, MLFF_MAX_ANGULAR_SHELLS, MLFF_MAX_ANGLE_SECTIONS);
   printf("MLFF_MAX_ELEMENTS %d\nMLFF_MAX_HIDDEN %d\n", MLFF_MAX_ELEMENTS, MLFF_MAX_HIDDEN);

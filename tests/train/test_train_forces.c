@@ -44,6 +44,27 @@ static void compare(mlff_trainer *t, const mlff_model *m, const mlff_dataset *d,
   mlff_calc_free(c);
 }
 
+/* The closest pair of species a, b in t, periodic images included (one layer: the cells here
+ * are wider than any closest pair), folded into rmin. */
+static void closest_pairs(const tstruct *t, double rmin[2][2]) {
+  const int L = t->periodic ? 1 : 0;
+  for (int i = 0; i < t->n; i++)
+    for (int j = 0; j < t->n; j++)
+      for (int u = -L; u <= L; u++)
+        for (int v = -L; v <= L; v++)
+          for (int w = -L; w <= L; w++) {
+            if (i == j && !u && !v && !w) continue;
+            double r2 = 0.0;
+            for (int d = 0; d < 3; d++) {
+              double dx = t->x[3 * j + d] - t->x[3 * i + d] + u * t->cell[d] +
+                          v * t->cell[3 + d] + w * t->cell[6 + d];
+              r2 += dx * dx;
+            }
+            double *r = &rmin[t->species[i]][t->species[j]];
+            if (sqrt(r2) < *r) *r = sqrt(r2);
+          }
+}
+
 int main(void) {
   const int hidden[2] = {16, 12};
   mlff_model *m = make_model_h(2, hidden, MLFF_ACT_SILU, 11);
@@ -54,8 +75,10 @@ int main(void) {
   CHECK_OK(mlff_dataset_create(&d));
   tstruct s[5] = {make_benzene(), make_dimer(), make_liquid(1, 5.29, 0.15),
                   make_liquid(2, 5.29, 0.1), make_dimer_random(9.0, 0.1)};
+  double rmin[2][2] = {{INFINITY, INFINITY}, {INFINITY, INFINITY}};
   for (int i = 0; i < 5; i++) {
     add_labelled(d, &s[i], NULL, "x");
+    closest_pairs(&s[i], rmin);
     tfree(&s[i]);
   }
   int idx[5] = {0, 1, 2, 3, 4};
@@ -85,6 +108,12 @@ int main(void) {
   CHECK(dw < 1e-6);
   CHECK(m2->e0[0] == m->e0[0] && m2->e0[1] == m->e0[1] && m2->scale == m->scale);
   CHECK(m2->net[0].feature_min && m2->net[1].feature_max);
+  /* the closest pairs of the fit set, recorded for the close-atom guard */
+  printf("closest in training: C-C %.4f C-H %.4f H-H %.4f Å (recorded %.4f %.4f %.4f)\n",
+         rmin[0][0], rmin[0][1], rmin[1][1], mlff_model_min_distance(m2, 0, 0),
+         mlff_model_min_distance(m2, 0, 1), mlff_model_min_distance(m2, 1, 1));
+  for (int a = 0; a < 2; a++)
+    for (int b = 0; b < 2; b++) CHECK_CLOSE(mlff_model_min_distance(m2, a, b), rmin[a][b], 1e-12);
   /* train-like change of the normalised weights, exported: the file's model computes what
    * the trainer computes, to float32 rounding of the weights */
   double *th = mlff_trainer_params(t);
