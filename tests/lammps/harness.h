@@ -564,6 +564,7 @@ int case_mpi_compare();
 int case_mpi_sparse();
 int case_lmp_binary();
 int case_extrapolation();
+int case_committee();
 
 }    // namespace mlff_test
 #endif

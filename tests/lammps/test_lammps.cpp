@@ -401,6 +401,7 @@ int main(int argc, char **argv)
     else if (c == "lmp_binary") rc = case_lmp_binary();
     else if (c == "extrapolation") rc = case_extrapolation();
     else if (c == "dispersion") rc = case_dispersion();
+    else if (c == "committee") rc = case_committee();
     else rc = usage();
   }
   int fail = g_fail;
