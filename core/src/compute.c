@@ -50,6 +50,9 @@ struct mlff_calc {
    * folded onto its atoms [K][n][3] (compute_structures) */
   double *fk, *fold;
   size_t cap_fk, cap_fold;
+  double *dEdGk, *e_rowk; /* members' network gradients [K][rows][D] and energies [K][rows] */
+  double (*gradk)[3];     /* members' pair gradients [K][neighbour entries] */
+  size_t cap_dEdGk, cap_e_rowk, cap_gradk;
   size_t cap_starts, cap_ilist;
   /* structure path: system of local + image atoms */
   struct sysbuf {
@@ -171,6 +174,7 @@ void mlff_calc_free(mlff_calc *c) {
   free(c->keep.species); free(c->keep.xref); free(c->keep.shift); free(c->keep.xw);
 #endif
   free(c->starts); free(c->ilist); free(c->disp_sums); free(c->fk); free(c->fold);
+  free(c->dEdGk); free(c->e_rowk); free(c->gradk);
   mlff_images_free(&c->im);
   free(c->row_atom); free(c->nb_off); free(c->nb_cnt); free(c->nb); free(c->grad);
   free(c->G); free(c->dEdG); free(c->e_row); free(c->work);
@@ -295,8 +299,10 @@ static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int *n_rows,
   return MLFF_OK;
 }
 
-/* Committee member k's networks on the rows' descriptors: e_row and dEdG. */
-static mlff_status network_pass(mlff_calc *c, int rows, const int *species_start, int member) {
+/* Committee member k's networks on the rows' descriptors: energies e_out [rows] and gradients
+ * dEdG_out [rows][D]. */
+static mlff_status network_pass(mlff_calc *c, int rows, const int *species_start, int member,
+                                double *e_out, double *dEdG_out) {
   const mlff_model *m = c->model;
   const size_t D = m->n_features;
   const mlff_network *net = mlff_member_net(m, member);
@@ -326,11 +332,11 @@ static mlff_status network_pass(mlff_calc *c, int rows, const int *species_start
       }
       int r0 = species_start[s] + k * MLP_BLOCK;
       int nr = species_start[s + 1] - r0 < MLP_BLOCK ? species_start[s + 1] - r0 : MLP_BLOCK;
-      mlff_mlp_eval(&net[s], m->activation, nr, c->G + r0 * D, c->e_row + r0,
-                    c->dEdG + r0 * D, work);
+      mlff_mlp_eval(&net[s], m->activation, nr, c->G + r0 * D, e_out + r0, dEdG_out + r0 * D,
+                    work);
       for (int r = r0; r < r0 + nr; r++) {
-        c->e_row[r] = scale * c->e_row[r] + e0[s];
-        for (size_t f = 0; f < D; f++) c->dEdG[r * D + f] *= scale;
+        e_out[r] = scale * e_out[r] + e0[s];
+        for (size_t f = 0; f < D; f++) dEdG_out[r * D + f] *= scale;
       }
     }
   }
@@ -345,7 +351,7 @@ static mlff_status forward(mlff_calc *c, int rows, const int *species_start, int
   for (int r = 0; r < rows; r++)
     mlff_aev_forward(&c->aev, c->nb_cnt[r], c->nb + c->nb_off[r], c->G + r * D);
   if (!with_network) return MLFF_OK;
-  return network_pass(c, rows, species_start, 0);
+  return network_pass(c, rows, species_start, 0, c->e_row, c->dEdG);
 }
 
 /* The full step on a neighbour list: set energy/virial, add into forces, eatom, vatom. */
@@ -414,23 +420,19 @@ void mlff_calc_range_report(const mlff_calc *c, mlff_range_report *out) {
   }
 }
 
-/* The networks' gradients (c->dEdG) back to pair gradients, scattered into forces (added);
- * energies and virials, times weight (1/K of a committee's mean), into *energy, w, eatom and
+/* Pair gradients grad (per neighbour entry) scattered into forces (added); the rows' energies
+ * e_row and the virials, times weight (1/K of a committee's mean), into *energy, w, eatom and
  * vatom (added). */
-static void scatter(mlff_calc *c, int rows, double weight, double *forces, double *eatom,
-                    double *vatom, double *energy, double w[6]) {
-  const size_t D = c->model->n_features;
-#pragma omp parallel for schedule(dynamic, 8) num_threads(threads_for(c, rows))
-  for (int r = 0; r < rows; r++)
-    mlff_aev_backward(&c->aev, c->nb_cnt[r], c->nb + c->nb_off[r], c->dEdG + r * D,
-                      c->grad + c->nb_off[r]);
+static void scatter(mlff_calc *c, int rows, double weight, const double (*grad)[3],
+                    const double *e_row, double *forces, double *eatom, double *vatom,
+                    double *energy, double w[6]) {
   double e = 0.0;
   for (int r = 0; r < rows; r++) {
     int i = c->row_atom[r];
-    e += c->e_row[r];
-    if (eatom) eatom[i] += weight * c->e_row[r];
+    e += e_row[r];
+    if (eatom) eatom[i] += weight * e_row[r];
     const mlff_neighbor_entry *nb = c->nb + c->nb_off[r];
-    const double (*g)[3] = (const double (*)[3])(c->grad + c->nb_off[r]);
+    const double (*g)[3] = grad + c->nb_off[r];
     for (int k = 0; k < c->nb_cnt[r]; k++) {
       int j = nb[k].index;
       /* E depends on d = x_j - x_i: force -g on j, +g on i; virial d (x) f_j */
@@ -466,20 +468,37 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
   const int one = K == 1 && !member_forces; /* one network: straight into the caller's arrays */
   const size_t n3 = 3 * (size_t)nl->n_total;
   double e = 0.0, w[6] = {0};
+  const size_t D = c->model->n_features;
   if (one) {
     if ((st = forward(c, rows, species_start, 1))) return st;
     if (c->range_tol >= 0) check_range(c, species_start);
-    scatter(c, rows, 1.0, forces, eatom, vatom, &e, w);
+#pragma omp parallel for schedule(dynamic, 8) num_threads(threads_for(c, rows))
+    for (int r = 0; r < rows; r++)
+      mlff_aev_backward(&c->aev, c->nb_cnt[r], c->nb + c->nb_off[r], c->dEdG + r * D,
+                        c->grad + c->nb_off[r]);
+    scatter(c, rows, 1.0, (const double (*)[3])c->grad, c->e_row, forces, eatom, vatom, &e, w);
   } else { /* member k's forces into c->fk[k], the dispersion's (common) into c->fk[K] */
-    if (!grow((void **)&c->fk, &c->cap_fk, (K + 1) * n3 + 1, sizeof(double)))
-      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %d members' forces", K);
+    const size_t n_nb = (size_t)c->nb_off[rows], rd = (size_t)rows * D;
+    if (!grow((void **)&c->fk, &c->cap_fk, (K + 1) * n3 + 1, sizeof(double)) ||
+        !grow((void **)&c->dEdGk, &c->cap_dEdGk, K * rd + 1, sizeof(double)) ||
+        !grow((void **)&c->e_rowk, &c->cap_e_rowk, (size_t)K * rows + 1, sizeof(double)) ||
+        !grow((void **)&c->gradk, &c->cap_gradk, K * n_nb + 1, sizeof(double[3])))
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %d members' gradients", K);
     memset(c->fk, 0, (K + 1) * n3 * sizeof(double));
     if ((st = forward(c, rows, species_start, 0))) return st; /* descriptors, once */
     if (c->range_tol >= 0) check_range(c, species_start);
-    for (int k = 0; k < K; k++) {
-      if ((st = network_pass(c, rows, species_start, k))) return st;
-      scatter(c, rows, 1.0 / K, c->fk + k * n3, eatom, vatom, &e, w);
-    }
+    for (int k = 0; k < K; k++)
+      if ((st = network_pass(c, rows, species_start, k, c->e_rowk + (size_t)k * rows,
+                             c->dEdGk + k * rd)))
+        return st;
+    /* the descriptor's backward pass once for all members: its geometry is theirs */
+#pragma omp parallel for schedule(dynamic, 8) num_threads(threads_for(c, rows))
+    for (int r = 0; r < rows; r++)
+      mlff_aev_backward_multi(&c->aev, c->nb_cnt[r], c->nb + c->nb_off[r], K, c->dEdGk + r * D,
+                              rd, c->gradk + c->nb_off[r], n_nb);
+    for (int k = 0; k < K; k++)
+      scatter(c, rows, 1.0 / K, (const double (*)[3])(c->gradk + k * n_nb),
+              c->e_rowk + (size_t)k * rows, c->fk + k * n3, eatom, vatom, &e, w);
   }
   *energy = e;
   memcpy(virial, w, sizeof w);
