@@ -348,7 +348,8 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
     mlff_model *wm = m;
     if (K > 1) {
       if ((st = mlff_model_committee_member(m, m->n_members == K ? k : 0, &wm))) goto out;
-      if (fresh && k > 0) mlff_model_init_weights(wm, o->seed + (uint64_t)k);
+      if (fresh && k > 0 && m->n_members == 1) /* members of their own start from theirs */
+        mlff_model_init_weights(wm, o->seed + (uint64_t)k);
       member = wm;
     }
     mlff_trainer_set_model(t, wm);

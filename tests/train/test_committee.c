@@ -490,6 +490,7 @@ static void test_train(void) {
   CHECK(r1.energy == e[0]);
   CHECK(e[1] != e[0] && e[2] != e[0] && e[1] != e[2]);
   mlff_calc_free(c1);
+  check_mean(com, &t, "trained committee"); /* its mean and deviation, as for any committee */
   tfree(&t);
   /* continuing a committee needs as many members */
   o.committee = 2;
