@@ -157,7 +157,7 @@ int main(int argc, char **argv) {
     for (int p = 0; p < POOL; p++)
       for (int k = 0; k < 3 * s.n; k++) pool[3 * s.n * p + k] = s.x[k] + 0.01 * gauss();
     mlff_structure st = {s.n, pool, s.sp, NULL, {0, 0, 0}};
-    mlff_result r = {0, {0}, F, NULL, NULL};
+    mlff_result r = {.forces = F};
     double *t = malloc(sizeof(double) * steps);
     for (int i = 0; i < 200; i++) { /* warm-up: first-call allocations, the resident step */
       st.positions = pool + 3 * s.n * (i % POOL);
@@ -190,7 +190,7 @@ int main(int argc, char **argv) {
   double *v = malloc(sizeof(double) * 3 * n), *xt = malloc(sizeof(double) * 3 * n);
   for (int k = 0; k < 3 * n; k++) v[k] = move * gauss();
   double *F = calloc(3 * (size_t)n, sizeof(double)), *t = malloc(sizeof(double) * total);
-  mlff_result r = {0, {0}, F, NULL, NULL};
+  mlff_result r = {.forces = F};
   double e_a = 0, e_b = 0;
   fprintf(out,
           " \"system\": \"%s (%d atoms, periodic %.2f x %.2f x %.2f A)\",\n \"atoms\": %d,\n"

@@ -117,6 +117,9 @@ char *mlff_summary_json(const mlff_model *m, const double *e0, double scale, con
                  "\"valid_energy_mae_meV_per_atom\",\"valid_force_mae_meV_per_A\",\"lr\"],"
                  "\"rows\":[%s]}",
                  s->hist.s ? s->hist.s : "");
+  if (s->n_members > 1)
+    mlff_sb_printf(&b, ",\"committee\":{\"members\":%d,\"each\":[%s]}", s->n_members,
+                   s->members.s ? s->members.s : "");
   mlff_sb_printf(&b, ",\"train_time_s\":%.3f}", s->train_s);
   if (b.failed) {
     free(b.s);

@@ -40,6 +40,10 @@ typedef struct {
   double best_loss, best_emae, best_fmae, last_train_loss, train_s;
   const char *stop;
   mlff_sbuf hist;
+  /* committee (n_members > 1): one JSON object per member, joined by commas; the fields above
+   * are member 0's */
+  int n_members;
+  mlff_sbuf members;
   /* test, from the final model */
   int have_test;
   double test_emae, test_fmae, test_frmse;

@@ -136,7 +136,7 @@ static mlff_status test_errors(const mlff_model *m, const mlff_dataset *d, const
     }
     if ((st = mlff_frame_species(m, &f, sp))) break;
     mlff_structure x = mlff_frame_structure(&f, sp);
-    mlff_result r = {0, {0}, F, NULL, NULL};
+    mlff_result r = {.forces = F};
     if ((st = mlff_compute(c, &x, &r))) break;
     se += fabs(r.energy - f.energy) / f.n_atoms;
     for (int q = 0; q < 3 * f.n_atoms; q++) {
@@ -194,9 +194,10 @@ static char *run_signature(const mlff_model *m, mlff_trainer *t, const mlff_trai
   return b.s;
 }
 
-static mlff_status set_summary(mlff_model *m, const mlff_trainer *t, const mlff_summary *s,
-                               const char *teacher) {
-  char *js = mlff_summary_json(m, mlff_trainer_e0(t), mlff_trainer_scale(t), s, teacher);
+/* The summary into m; e0 and scale are m's (member 0's of a committee: the trainer's after
+ * mlff_trainer_export). */
+static mlff_status set_summary(mlff_model *m, const mlff_summary *s, const char *teacher) {
+  char *js = mlff_summary_json(m, m->e0, m->scale, s, teacher);
   if (!js) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory writing the training summary");
   mlff_status st = mlff_model_set_attr(m, "training_summary", js);
   free(js);
@@ -222,6 +223,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   double *grad = NULL, *am = NULL, *av = NULL, *best = NULL, *cur = NULL;
   char *run = NULL;
   mlff_trainer *t = NULL;
+  mlff_model *member = NULL, *committee = NULL; /* a committee's member in training, and so far */
   mlff_summary sum;
   memset(&sum, 0, sizeof sum);
   const char *teacher = mlff_dataset_attr(d, "teacher");
@@ -333,7 +335,23 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   for (int i = 0; i < n_train + n_valid; i++) ids[i] = i;
   const int *tr_ids = ids, *va_ids = ids + n_train;
   int fresh = !*mlff_model_attr(m, "training_summary") && !m->net[0].feature_min;
-  if ((st = mlff_trainer_setup(t, n_train, tr_ids, fresh))) goto out;
+  const int K = o->committee > 1 ? o->committee : 1;
+  if (K > 1 && !fresh && m->n_members != 1 && m->n_members != K) {
+    st = mlff_set_error(MLFF_ERR_ARGUMENT,
+                        "the model to continue is a committee of %d members; "
+                        "a committee of %d continues from one of %d members or from a single "
+                        "model",
+                        m->n_members, K, K);
+    goto out;
+  }
+  if (K == 1 && m->n_members > 1) {
+    st = mlff_set_error(MLFF_ERR_ARGUMENT,
+                        "the model is a committee of %d members: train it "
+                        "with committee %d (--committee %d), or take one member out "
+                        "(mlff_model_committee_member)",
+                        m->n_members, m->n_members, m->n_members);
+    goto out;
+  }
   sum.o = o;
   sum.test_sources = test_sources;
   sum.fresh = fresh;
@@ -349,227 +367,304 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   sum.bytes = mlff_trainer_bytes(t);
   sum.precompute_s = now_s() - t0;
   sum.n_threads = n_threads;
-  sum.stop = "max_epochs";
-  sum.best_loss = INFINITY;
+  sum.n_members = K;
   const size_t P = mlff_trainer_n_params(t);
   grad = malloc(P * sizeof(double));
-  am = calloc(P, sizeof(double));
-  av = calloc(P, sizeof(double));
+  am = malloc(P * sizeof(double));
+  av = malloc(P * sizeof(double));
   best = malloc(P * sizeof(double));
   if (!grad || !am || !av || !best) {
     st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     goto out;
   }
-  memcpy(best, mlff_trainer_params(t), P * sizeof(double));
-  for (int i = 0; i < n_train; i++) perm[i] = i;
-  uint64_t rng_epoch = o->seed ^ 0x6d6c66662d657063ull; /* "mlff-epc" */
-  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-  double lr = o->lr, valid_s = 0.0, b1t = 1.0, b2t = 1.0;
-  int since_best = 0, since_decay = 0, first_epoch = 1, finished = 0;
-  const int decay_after = o->patience / 2 > 0 ? o->patience / 2 : 1;
-  double t_loop = now_s(), t_start_run = t_start;
-  if (o->checkpoint) {
-    cur = malloc(P * sizeof(double));
-    if (!cur || !(run = run_signature(m, t, o, test_sources, jacobian_fp64))) {
-      st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-      goto out;
+  const double t_loop = now_s();
+  double train_before = 0.0; /* a resumed run's training time before this one */
+  mlff_summary first; /* member 0's record, the summary's top level */
+  memset(&first, 0, sizeof first);
+  /* Members in turn on the one trainer (the descriptors and Jacobians are the expensive part):
+   * member k is a copy of m (of its member k when continuing a committee), from weights of
+   * seed + k when fresh, shuffled with seed + k. K = 1 trains m itself, as always. */
+  for (int k = 0; k < K; k++) {
+    mlff_model *wm = m;
+    if (K > 1) {
+      if ((st = mlff_model_committee_member(m, m->n_members == K ? k : 0, &wm))) goto out;
+      if (fresh && k > 0 && m->n_members == 1) /* members of their own start from theirs */
+        mlff_model_init_weights(wm, o->seed + (uint64_t)k);
+      member = wm;
     }
-    mlff_checkpoint_state cs;
-    memset(&cs, 0, sizeof cs);
-    cs.P = P;
-    cs.n_train = n_train;
-    cs.theta = mlff_trainer_params(t);
-    cs.adam_m = am;
-    cs.adam_v = av;
-    cs.best = best;
-    cs.perm = perm;
-    int found = 0;
-    if ((st = mlff_checkpoint_read(o->checkpoint, run, &cs, &found))) goto out;
-    if (found) { /* continue after epoch cs.epoch, where the checkpoint's run was */
-      first_epoch = cs.epoch + 1;
-      since_best = cs.since_best;
-      since_decay = cs.since_decay;
-      lr = cs.lr;
-      b1t = cs.b1t;
-      b2t = cs.b2t;
-      rng_epoch = cs.rng_epoch;
-      sum.epochs = cs.epoch;
-      sum.steps = cs.steps;
-      sum.best_epoch = cs.best_epoch;
-      sum.best_loss = cs.best_loss;
-      sum.best_emae = cs.best_emae;
-      sum.best_fmae = cs.best_fmae;
-      sum.last_train_loss = cs.last_train_loss;
-      sum.hist.s = (char *)cs.history;
-      sum.hist.n = strlen(cs.history);
-      sum.hist.cap = sum.hist.n + 1;
-      t_start_run -= cs.elapsed_s; /* the time limit counts the runs before this one */
-      t_loop -= cs.train_s;
-      sum.train_s = cs.train_s;
-      /* a run that had ended: its final model again, no more epochs */
-      if (since_best >= o->patience) {
-        finished = 1;
-        sum.stop = "patience";
-      } else if (cs.epoch >= o->max_epochs) {
-        finished = 1;
-      } else if (o->time_limit_s > 0 && cs.elapsed_s >= o->time_limit_s) {
-        finished = 1;
-        sum.stop = "time_limit";
-      }
-    }
-  }
-  for (int epoch = first_epoch; !finished && epoch <= o->max_epochs; epoch++) {
-    shuffle(perm, n_train, &rng_epoch);
-    double loss_sum = 0.0;
-    int loss_n = 0, out_of_time = 0, whole_epoch = 1;
-    const double lr_epoch = lr;
-    for (int b0 = 0; b0 < n_train; b0 += o->batch_size) {
-      int nb = n_train - b0 < o->batch_size ? n_train - b0 : o->batch_size;
-      double loss;
-      if ((st = mlff_trainer_loss_grad(t, nb, perm + b0, o->w_energy, o->w_forces, &loss, grad)))
-        goto out;
-      if (!isfinite(loss)) {
-        st = mlff_set_error(MLFF_ERR_ARGUMENT,
-                            "training diverged in epoch %d (loss %g); try a smaller learning rate "
-                            "(now %g)",
-                            epoch, loss, lr);
-        goto out;
-      }
-      sum.steps++;
-      b1t *= b1;
-      b2t *= b2;
-      const double c1 = 1.0 / (1.0 - b1t), c2 = 1.0 / (1.0 - b2t);
-      double *th = mlff_trainer_params(t);
-      for (size_t p = 0; p < P; p++) {
-        double g = grad[p];
-        am[p] = b1 * am[p] + (1.0 - b1) * g;
-        av[p] = b2 * av[p] + (1.0 - b2) * g * g;
-        th[p] -= lr * (am[p] * c1) / (sqrt(av[p] * c2) + eps);
-      }
-      loss_sum += loss * nb;
-      loss_n += nb;
-      if (o->time_limit_s > 0 && now_s() - t_start_run + valid_s > o->time_limit_s) {
-        out_of_time = 1;
-        whole_epoch = b0 + o->batch_size >= n_train;
-        break;
-      }
-    }
-    double tv = now_s();
-    mlff_trainer_errors ve;
-    if ((st = mlff_trainer_errors_of(t, n_valid, va_ids, o->w_energy, o->w_forces, &ve))) goto out;
-    valid_s = now_s() - tv;
-    double emae = ve.sum_abs_e / n_valid, fmae = ve.sum_abs_f / (3.0 * ve.n_atoms);
-    sum.epochs = epoch;
-    sum.last_train_loss = loss_sum / loss_n;
-    if (!isfinite(ve.loss)) {
-      st = mlff_set_error(MLFF_ERR_ARGUMENT,
-                          "training diverged in epoch %d (validation loss %g); try a "
-                          "smaller learning rate (now %g)",
-                          epoch, ve.loss, lr);
-      goto out;
-    }
-    int improved = ve.loss < sum.best_loss;
-    if (improved) {
-      sum.best_loss = ve.loss;
-      sum.best_emae = emae;
-      sum.best_fmae = fmae;
-      sum.best_epoch = epoch;
-      memcpy(best, mlff_trainer_params(t), P * sizeof(double));
-      since_best = since_decay = 0;
-    } else {
-      since_best++;
-      if (++since_decay >= decay_after && lr > o->lr_min) {
-        lr = fmax(0.5 * lr, o->lr_min);
-        since_decay = 0;
-      }
-    }
-    mlff_sb_printf(&sum.hist, "%s[%d,%.6g,%.6g,%.5g,%.5g,%.3g]", epoch > 1 ? "," : "", epoch,
-                   sum.last_train_loss, ve.loss, 1e3 * emae, 1e3 * fmae, lr_epoch);
-    double elapsed = now_s() - t_start_run;
-    sum.train_s = now_s() - t_loop;
-    int stop = 0;
-    if (since_best >= o->patience) {
-      stop = 1;
-      sum.stop = "patience";
-    } else if (out_of_time || (o->time_limit_s > 0 && elapsed + valid_s >= o->time_limit_s)) {
-      stop = 1;
-      sum.stop = "time_limit";
-    } else if (epoch == o->max_epochs)
-      stop = 1;
-    /* The checkpoint after every whole epoch (one cut short by the time limit would continue
-     * another run than the uninterrupted one): the best model so far, and the state. */
-    if (o->checkpoint && whole_epoch) {
-      if (sum.hist.failed) {
+    mlff_trainer_set_model(t, wm);
+    if ((st = mlff_trainer_setup(t, n_train, tr_ids, fresh))) goto out;
+    sum.stop = "max_epochs";
+    sum.best_loss = INFINITY;
+    sum.epochs = sum.best_epoch = 0;
+    sum.steps = 0;
+    const double t_member = now_s();
+    /* the time limit shared out: an equal share of what is left to each member to come */
+    const int has_limit = o->time_limit_s > 0;
+    const double limit =
+        has_limit ? fmax(0.0, o->time_limit_s - (t_member - t_start)) / (K - k) : 0.0;
+    memset(am, 0, P * sizeof(double));
+    memset(av, 0, P * sizeof(double));
+    memcpy(best, mlff_trainer_params(t), P * sizeof(double));
+    for (int i = 0; i < n_train; i++) perm[i] = i;
+    uint64_t rng_epoch = (o->seed + (uint64_t)k) ^ 0x6d6c66662d657063ull; /* "mlff-epc" */
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    double lr = o->lr, valid_s = 0.0, b1t = 1.0, b2t = 1.0;
+    int since_best = 0, since_decay = 0, first_epoch = 1, finished = 0;
+    const int decay_after = o->patience / 2 > 0 ? o->patience / 2 : 1;
+    double t_epochs = now_s(), t_run = t_member;
+    /* A single network's checkpoint holds its whole state after each epoch, and a rerun with
+     * the same arguments continues it (a committee's holds the members done so far). */
+    const int resumable = o->checkpoint && K == 1;
+    if (resumable) {
+      cur = malloc(P * sizeof(double));
+      if (!cur || !(run = run_signature(m, t, o, test_sources, jacobian_fp64))) {
         st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
         goto out;
       }
-      double *th = mlff_trainer_params(t);
-      memcpy(cur, th, P * sizeof(double));
-      memcpy(th, best, P * sizeof(double));
-      st = mlff_trainer_export(t, m);
-      memcpy(th, cur, P * sizeof(double));
-      if (!st) st = set_summary(m, t, &sum, teacher);
-      if (!st && *teacher) st = mlff_model_set_attr(m, "teacher", teacher);
-      if (!st) {
-        mlff_checkpoint_state cs = {.epoch = epoch,
-                                    .best_epoch = sum.best_epoch,
-                                    .since_best = since_best,
-                                    .since_decay = since_decay,
-                                    .steps = sum.steps,
-                                    .lr = lr,
-                                    .b1t = b1t,
-                                    .b2t = b2t,
-                                    .best_loss = sum.best_loss,
-                                    .best_emae = sum.best_emae,
-                                    .best_fmae = sum.best_fmae,
-                                    .last_train_loss = sum.last_train_loss,
-                                    .elapsed_s = elapsed,
-                                    .train_s = sum.train_s,
-                                    .rng_epoch = rng_epoch,
-                                    .P = P,
-                                    .n_train = n_train,
-                                    .theta = th,
-                                    .adam_m = am,
-                                    .adam_v = av,
-                                    .best = best,
-                                    .perm = perm,
-                                    .history = sum.hist.s ? sum.hist.s : ""};
-        st = mlff_checkpoint_write(o->checkpoint, m, run, &cs);
+      mlff_checkpoint_state cs;
+      memset(&cs, 0, sizeof cs);
+      cs.P = P;
+      cs.n_train = n_train;
+      cs.theta = mlff_trainer_params(t);
+      cs.adam_m = am;
+      cs.adam_v = av;
+      cs.best = best;
+      cs.perm = perm;
+      int found = 0;
+      if ((st = mlff_checkpoint_read(o->checkpoint, run, &cs, &found))) goto out;
+      if (found) { /* continue after epoch cs.epoch, where the checkpoint's run was */
+        first_epoch = cs.epoch + 1;
+        since_best = cs.since_best;
+        since_decay = cs.since_decay;
+        lr = cs.lr;
+        b1t = cs.b1t;
+        b2t = cs.b2t;
+        rng_epoch = cs.rng_epoch;
+        sum.epochs = cs.epoch;
+        sum.steps = cs.steps;
+        sum.best_epoch = cs.best_epoch;
+        sum.best_loss = cs.best_loss;
+        sum.best_emae = cs.best_emae;
+        sum.best_fmae = cs.best_fmae;
+        sum.last_train_loss = cs.last_train_loss;
+        sum.hist.s = (char *)cs.history;
+        sum.hist.n = strlen(cs.history);
+        sum.hist.cap = sum.hist.n + 1;
+        t_run -= cs.elapsed_s; /* the time limit counts the runs before this one */
+        t_epochs -= cs.train_s;
+        train_before = cs.train_s;
+        sum.train_s = cs.train_s;
+        /* a run that had ended: its final model again, no more epochs */
+        if (since_best >= o->patience) {
+          finished = 1;
+          sum.stop = "patience";
+        } else if (cs.epoch >= o->max_epochs) {
+          finished = 1;
+        } else if (has_limit && cs.elapsed_s >= limit) {
+          finished = 1;
+          sum.stop = "time_limit";
+        }
       }
-      if (st) goto out;
     }
-    if (o->progress) {
-      mlff_train_progress pr;
-      pr.epoch = epoch;
-      pr.max_epochs = o->max_epochs;
-      pr.elapsed_s = elapsed;
-      double per_epoch = (now_s() - t_loop) / epoch; /* t_loop: back by earlier runs' time */
-      double eta = per_epoch * (o->max_epochs - epoch);
-      if (o->time_limit_s > 0) eta = fmin(eta, fmax(0.0, o->time_limit_s - elapsed));
-      pr.eta_s = stop ? 0.0 : eta;
-      pr.lr = lr_epoch;
-      pr.train_loss = sum.last_train_loss;
-      pr.valid_loss = ve.loss;
-      pr.valid_energy_mae = emae;
-      pr.valid_force_mae = fmae;
-      pr.improved = improved;
-      o->progress(&pr, o->user);
+    for (int epoch = first_epoch; !finished && epoch <= o->max_epochs; epoch++) {
+      shuffle(perm, n_train, &rng_epoch);
+      double loss_sum = 0.0;
+      int loss_n = 0, out_of_time = 0, whole_epoch = 1;
+      const double lr_epoch = lr;
+      for (int b0 = 0; b0 < n_train; b0 += o->batch_size) {
+        int nb = n_train - b0 < o->batch_size ? n_train - b0 : o->batch_size;
+        double loss;
+        if ((st = mlff_trainer_loss_grad(t, nb, perm + b0, o->w_energy, o->w_forces, &loss, grad)))
+          goto out;
+        if (!isfinite(loss)) {
+          st = mlff_set_error(MLFF_ERR_ARGUMENT,
+                              "training diverged in epoch %d%s (loss %g); try a smaller learning "
+                              "rate (now %g)",
+                              epoch, K > 1 ? " of a committee member" : "", loss, lr);
+          goto out;
+        }
+        sum.steps++;
+        b1t *= b1;
+        b2t *= b2;
+        const double c1 = 1.0 / (1.0 - b1t), c2 = 1.0 / (1.0 - b2t);
+        double *th = mlff_trainer_params(t);
+        for (size_t p = 0; p < P; p++) {
+          double g = grad[p];
+          am[p] = b1 * am[p] + (1.0 - b1) * g;
+          av[p] = b2 * av[p] + (1.0 - b2) * g * g;
+          th[p] -= lr * (am[p] * c1) / (sqrt(av[p] * c2) + eps);
+        }
+        loss_sum += loss * nb;
+        loss_n += nb;
+        if (has_limit && now_s() - t_run + valid_s > limit) {
+          out_of_time = 1;
+          whole_epoch = b0 + o->batch_size >= n_train;
+          break;
+        }
+      }
+      double tv = now_s();
+      mlff_trainer_errors ve;
+      if ((st = mlff_trainer_errors_of(t, n_valid, va_ids, o->w_energy, o->w_forces, &ve)))
+        goto out;
+      valid_s = now_s() - tv;
+      double emae = ve.sum_abs_e / n_valid, fmae = ve.sum_abs_f / (3.0 * ve.n_atoms);
+      sum.epochs = epoch;
+      sum.last_train_loss = loss_sum / loss_n;
+      if (!isfinite(ve.loss)) {
+        st = mlff_set_error(MLFF_ERR_ARGUMENT,
+                            "training diverged in epoch %d (validation loss %g); try a "
+                            "smaller learning rate (now %g)",
+                            epoch, ve.loss, lr);
+        goto out;
+      }
+      int improved = ve.loss < sum.best_loss;
+      if (improved) {
+        sum.best_loss = ve.loss;
+        sum.best_emae = emae;
+        sum.best_fmae = fmae;
+        sum.best_epoch = epoch;
+        memcpy(best, mlff_trainer_params(t), P * sizeof(double));
+        since_best = since_decay = 0;
+      } else {
+        since_best++;
+        if (++since_decay >= decay_after && lr > o->lr_min) {
+          lr = fmax(0.5 * lr, o->lr_min);
+          since_decay = 0;
+        }
+      }
+      if (k == 0) /* the history is member 0's */
+        mlff_sb_printf(&sum.hist, "%s[%d,%.6g,%.6g,%.5g,%.5g,%.3g]", epoch > 1 ? "," : "", epoch,
+                       sum.last_train_loss, ve.loss, 1e3 * emae, 1e3 * fmae, lr_epoch);
+      double elapsed = now_s() - t_run;
+      sum.train_s = now_s() - t_loop + train_before;
+      int stop = 0;
+      if (since_best >= o->patience) {
+        stop = 1;
+        sum.stop = "patience";
+      } else if (out_of_time || (has_limit && elapsed + valid_s >= limit)) {
+        stop = 1;
+        sum.stop = "time_limit";
+      } else if (epoch == o->max_epochs)
+        stop = 1;
+      /* The checkpoint after every whole epoch (one cut short by the time limit would continue
+       * another run than the uninterrupted one): the best model so far, and the state. */
+      if (resumable && whole_epoch) {
+        if (sum.hist.failed) {
+          st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+          goto out;
+        }
+        double *th = mlff_trainer_params(t);
+        memcpy(cur, th, P * sizeof(double));
+        memcpy(th, best, P * sizeof(double));
+        st = mlff_trainer_export(t, m);
+        memcpy(th, cur, P * sizeof(double));
+        if (!st) st = set_summary(m, &sum, teacher);
+        if (!st && *teacher) st = mlff_model_set_attr(m, "teacher", teacher);
+        if (!st) {
+          mlff_checkpoint_state cs = {.epoch = epoch,
+                                      .best_epoch = sum.best_epoch,
+                                      .since_best = since_best,
+                                      .since_decay = since_decay,
+                                      .steps = sum.steps,
+                                      .lr = lr,
+                                      .b1t = b1t,
+                                      .b2t = b2t,
+                                      .best_loss = sum.best_loss,
+                                      .best_emae = sum.best_emae,
+                                      .best_fmae = sum.best_fmae,
+                                      .last_train_loss = sum.last_train_loss,
+                                      .elapsed_s = elapsed,
+                                      .train_s = sum.train_s,
+                                      .rng_epoch = rng_epoch,
+                                      .P = P,
+                                      .n_train = n_train,
+                                      .theta = th,
+                                      .adam_m = am,
+                                      .adam_v = av,
+                                      .best = best,
+                                      .perm = perm,
+                                      .history = sum.hist.s ? sum.hist.s : ""};
+          st = mlff_checkpoint_write(o->checkpoint, m, run, &cs);
+        }
+        if (st) goto out;
+      }
+      if (o->progress) {
+        mlff_train_progress pr;
+        pr.epoch = epoch;
+        pr.max_epochs = o->max_epochs;
+        pr.elapsed_s = now_s() - t_start;
+        double per_epoch = (now_s() - t_epochs) / epoch; /* t_epochs: back by earlier runs' */
+        /* this member's epochs left, and as many as it had for each member to come */
+        double eta = per_epoch * (o->max_epochs - epoch) +
+                     (K - 1 - k) * ((now_s() - t_member) + per_epoch * (o->max_epochs - epoch));
+        if (o->time_limit_s > 0) eta = fmin(eta, fmax(0.0, o->time_limit_s - pr.elapsed_s));
+        pr.eta_s = stop && k == K - 1 ? 0.0 : eta;
+        pr.lr = lr_epoch;
+        pr.train_loss = sum.last_train_loss;
+        pr.valid_loss = ve.loss;
+        pr.valid_energy_mae = emae;
+        pr.valid_force_mae = fmae;
+        pr.improved = improved;
+        pr.member = k;
+        pr.n_members = K;
+        o->progress(&pr, o->user);
+      }
+      if (stop) break;
     }
-    if (stop) break;
+    /* the best weights, folded, into the member */
+    memcpy(mlff_trainer_params(t), best, P * sizeof(double));
+    if ((st = mlff_trainer_export(t, wm))) goto out;
+    if (K > 1) {
+      mlff_sb_printf(&sum.members,
+                     "%s{\"member\":%d,\"seed\":%llu,\"epochs\":%d,\"stop\":\"%s\","
+                     "\"best_epoch\":%d,\"best_valid\":{\"loss\":%.9g,"
+                     "\"energy_mae_meV_per_atom\":%.6g,\"force_mae_meV_per_A\":%.6g}}",
+                     k ? "," : "", k, (unsigned long long)(o->seed + (uint64_t)k), sum.epochs,
+                     sum.stop, sum.best_epoch, sum.best_loss, 1e3 * sum.best_emae,
+                     1e3 * sum.best_fmae);
+      if (k == 0) {
+        committee = wm; /* the committee grows from member 0 */
+        member = NULL;
+        first = sum;
+      } else {
+        st = mlff_model_committee_add(committee, wm);
+        mlff_model_free(wm);
+        member = NULL;
+        if (st) goto out;
+      }
+      if (o->checkpoint) { /* the committee so far */
+        mlff_summary cp = first;
+        cp.hist = sum.hist;
+        cp.members = sum.members;
+        cp.n_members = k + 1;
+        if ((st = set_summary(committee, &cp, teacher)) ||
+            (st = mlff_model_save(committee, o->checkpoint)))
+          goto out;
+      }
+    }
   }
-  if (sum.hist.failed) {
+  if (sum.hist.failed || sum.members.failed) {
     st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     goto out;
   }
-  /* the best weights, folded, into m; test errors of the model as it will be saved */
-  memcpy(mlff_trainer_params(t), best, P * sizeof(double));
-  if ((st = mlff_trainer_export(t, m))) goto out;
+  if (K > 1) { /* m becomes the committee (its handle stays the caller's) */
+    mlff_model tmp = *m;
+    *m = *committee;
+    *committee = tmp;
+    /* member 0's record at the top level, with the members' list */
+    mlff_sbuf hist = sum.hist, members = sum.members;
+    sum = first;
+    sum.hist = hist;
+    sum.members = members;
+  }
+  /* test errors of the model as it will be saved (a committee's mean) */
   if ((st = mlff_model_set_attr(m, "teacher",
                                 *teacher ? teacher : "unknown (the dataset names no teacher)")))
     goto out;
   if ((st = test_errors(m, d, test, n_test, n_threads, &sum))) goto out;
-  sum.train_s = now_s() - t_loop;
-  st = set_summary(m, t, &sum, teacher);
+  sum.train_s = now_s() - t_loop + train_before;
+  st = set_summary(m, &sum, teacher);
 out:
   free(all);
   free(held);
@@ -586,6 +681,9 @@ out:
   free(cur);
   free(run);
   free(sum.hist.s);
+  free(sum.members.s);
   mlff_trainer_free(t);
+  mlff_model_free(member);
+  mlff_model_free(committee);
   return st;
 }

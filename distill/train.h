@@ -43,6 +43,11 @@ void mlff_trainer_free(mlff_trainer *t);
  * e0 and scale are kept and its first layer is unfolded, so the function is unchanged. */
 mlff_status mlff_trainer_setup(mlff_trainer *t, int n_fit, const int *fit, int fresh);
 
+/* Train m2 from now on (committee members in turn): its descriptor, elements, activation,
+ * dispersion and layer shapes must be those of the model the trainer was created for; the
+ * next mlff_trainer_setup reads its weights. */
+void mlff_trainer_set_model(mlff_trainer *t, const mlff_model *m2);
+
 size_t mlff_trainer_n_params(const mlff_trainer *t);
 int mlff_trainer_structure_atoms(const mlff_trainer *t, int i); /* atoms of structure i */
 double *mlff_trainer_params(mlff_trainer *t);                   /* theta, writable */

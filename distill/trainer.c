@@ -437,6 +437,11 @@ out:
   return MLFF_OK;
 }
 
+void mlff_trainer_set_model(mlff_trainer *t, const mlff_model *m2) {
+  t->m = m2;
+  t->ready = 0;
+}
+
 size_t mlff_trainer_n_params(const mlff_trainer *t) { return t->P; }
 int mlff_trainer_structure_atoms(const mlff_trainer *t, int i) { return t->st[i].n; }
 double *mlff_trainer_params(mlff_trainer *t) { return t->theta; }

@@ -163,6 +163,19 @@ MLFF_API const mlff_dispersion_params *mlff_model_dispersion(const mlff_model *m
  * recorded). */
 MLFF_API double mlff_model_min_distance(const mlff_model *m, int a, int b);
 MLFF_API mlff_status mlff_model_set_min_distance(mlff_model *m, int a, int b, double r);
+/* Committees (docs/model.md): a model may hold K students ("members") that share everything
+ * but their networks, e0 and scale (one descriptor, computed once per call for all of them; one
+ * dispersion term). Evaluation gives the members' mean energy, forces and virial, and the
+ * per-atom force deviation sqrt(mean_k |F_i^k - mean_k F_i^k|^2) as the uncertainty (DP-GEN's
+ * "model deviation"). A model of one network is a committee of 1. */
+MLFF_API int mlff_model_committee_size(const mlff_model *m);
+/* Member k (0 .. size-1) as a new single-network model (a copy: descriptor, dispersion,
+ * training range and metadata included), to evaluate or save one member alone. */
+MLFF_API mlff_status mlff_model_committee_member(const mlff_model *m, int k, mlff_model **out);
+/* Append every member of `other` to m's committee (copies). Refused, saying why, unless other
+ * has m's elements, activation, descriptor and dispersion. The model's calcs must be created
+ * after the change. */
+MLFF_API mlff_status mlff_model_committee_add(mlff_model *m, const mlff_model *other);
 
 /* Free-form metadata strings (attributes of the file root); "" when absent. Setting copies. */
 MLFF_API const char *mlff_model_attr(const mlff_model *m, const char *name);
@@ -235,7 +248,22 @@ typedef struct {
   double *forces;      /* [n][3], eV/Å */
   double *energy_atom; /* [n], eV */
   double *virial_atom; /* [n][6], eV, same order as virial; sums to virial */
+  /* Committees (mlff_model_committee_size K > 1; for K = 1 deviations are 0, member_forces the
+   * forces). Appended after the fields above; aggregate initialisers that leave them out get
+   * NULL and 0. force_deviation[i] (eV/Å) = sqrt(mean_k |F_i^k - mean_k F_i^k|^2) over the
+   * members' forces on atom i; max_force_deviation its maximum over the atoms (always set).
+   * member_forces [K][n][3]: each member's forces. On mlff_compute_neighbors both are those of
+   * this call before any ghost forces are folded (see there). */
+  double *force_deviation;    /* [n], eV/Å, or NULL */
+  double max_force_deviation; /* eV/Å */
+  double *member_forces;      /* [K][n][3], eV/Å, or NULL */
 } mlff_result;
+
+/* The per-atom force deviation of K members' forces member_forces [K][n][3] into deviation [n]
+ * (may be NULL) and its maximum into *max (may be NULL): for callers that assemble the members'
+ * forces themselves, e.g. an MD code folding ghost-atom forces onto their owners first. */
+MLFF_API mlff_status mlff_force_deviation(int K, int n, const double *member_forces,
+                                          double *deviation, double *max);
 
 /* Energy, forces, virial of one structure. Per-atom arrays are overwritten. On a GPU calc with
  * a skin (mlff_calc_options), a call on the system of the previous call with no atom moved
@@ -278,7 +306,14 @@ typedef struct {
 } mlff_neighbors;
 
 /* energy and virial are set; forces [n_total][3], energy_atom [n_total] and virial_atom
- * [n_total][6] are ADDED to (as a pair style accumulates), so the caller zeroes them. */
+ * [n_total][6] are ADDED to (as a pair style accumulates), so the caller zeroes them.
+ * Committees: member_forces [K][n_total][3] is added to as forces are; force_deviation
+ * [n_total] is set from this call's member forces on every atom, ghosts included, and
+ * max_force_deviation is its maximum over the atoms computed (ilist). Those are final only
+ * where no force lands on a ghost image of a computed atom (an open system, all atoms local);
+ * with ghosts, fold member_forces as forces are folded (LAMMPS: reverse communication), then
+ * call mlff_force_deviation on the local atoms. The GPU path does not evaluate committees yet:
+ * mlff_calc_create refuses a GPU calc for K > 1. */
 MLFF_API mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r);
 
 /* Extrapolation check: the descriptors of the atoms computed against the range the model saw

@@ -102,6 +102,7 @@ typedef struct {
   double valid_energy_mae;  /* eV/atom */
   double valid_force_mae;   /* eV/Å */
   int improved;             /* validation loss improved this epoch */
+  int member, n_members;    /* committee member being trained (0 ..) of n_members (1: one) */
 } mlff_train_progress;
 
 typedef struct {
@@ -123,6 +124,12 @@ typedef struct {
   const char *test_sources;
   void (*progress)(const mlff_train_progress *p, void *user); /* once per epoch, or NULL */
   void *user;
+  /* Committee (docs/cli.md, --committee): train this many members (0 or 1: one model) on the
+   * same split, member k from initial weights of seed + k and with its own shuffles (seed + k),
+   * into one model. The time limit is shared out: each member gets an equal share of what is
+   * left when it starts. With K > 1, the checkpoint is written as each member is done (the
+   * committee so far). A model to continue (trained, given as m) must have K members or 1. */
+  int committee;
 } mlff_train_options;
 
 MLFF_DISTILL_API void mlff_train_options_default(mlff_train_options *o);

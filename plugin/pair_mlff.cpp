@@ -70,6 +70,15 @@ PairMLFF::PairMLFF(LAMMPS *lmp) : Pair(lmp)
   nmax = 0;
   species = nullptr;
   fbuf = ebuf = vbuf = nullptr;
+  n_members = 1;
+  warn_uncertainty = 0.0;
+  nmax_members = mf_stride = 0;
+  mfbuf = devi = nullptr;
+  max_devi = 0.0;
+  // compute pair mlff: c_ID[1] is a committee's largest per-atom force deviation
+  nextra = 1;
+  pvector = new double[1];
+  pvector[0] = 0.0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -82,6 +91,9 @@ PairMLFF::~PairMLFF()
   memory->destroy(fbuf);
   memory->destroy(ebuf);
   memory->destroy(vbuf);
+  memory->destroy(mfbuf);
+  memory->destroy(devi);
+  delete[] pvector;
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -129,19 +141,21 @@ void PairMLFF::set_units()
 
 /* ----------------------------------------------------------------------
    pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu] [images auto|gpu|lammps]
-                        [warn_extrapolation N] [guard_close F]
+                        [warn_extrapolation N] [warn_uncertainty X] [guard_close F]
 ------------------------------------------------------------------------- */
 
 void PairMLFF::settings(int narg, char **arg)
 {
   const char *usage = "pair_style mlff FILE [fp16 yes|no] [device auto|gpu|cpu] "
-                      "[images auto|gpu|lammps] [warn_extrapolation N] [guard_close F]";
+                      "[images auto|gpu|lammps] [warn_extrapolation N] [warn_uncertainty X] "
+                      "[guard_close F]";
   if (narg < 1) error->all(FLERR, "Illegal pair_style mlff command: expected '{}'", usage);
 
   set_units();
 
   int new_fp16 = 0, new_warn = 0, new_images = IMAGES_AUTO;
   double new_guard = MLFF_GUARD_CLOSE_MD;
+  double new_warn_unc = 0.0;
   mlff_device new_device = MLFF_DEVICE_AUTO;
   for (int iarg = 1; iarg < narg; iarg += 2) {
     if (iarg + 1 >= narg)
@@ -179,6 +193,11 @@ void PairMLFF::settings(int narg, char **arg)
       if (!(new_guard >= 0.0 && new_guard <= 1.0))
         error->all(FLERR, "pair_style mlff: guard_close needs a fraction in [0, 1] of the closest "
                    "distance in training (0: off), not {}", arg[iarg + 1]);
+    } else if (strcmp(arg[iarg], "warn_uncertainty") == 0) {
+      new_warn_unc = utils::numeric(FLERR, arg[iarg + 1], false, lmp);
+      if (!(new_warn_unc >= 0.0))
+        error->all(FLERR, "pair_style mlff: warn_uncertainty needs a force deviation >= 0 "
+                   "(force units; 0: off), not {}", arg[iarg + 1]);
     } else {
       error->all(FLERR, "pair_style mlff: unknown keyword '{}'; usage: {}", arg[iarg], usage);
     }
@@ -199,7 +218,9 @@ void PairMLFF::settings(int narg, char **arg)
   images = new_images;
   warn_every = new_warn;
   guard_close = new_guard;
+  warn_uncertainty = new_warn_unc;
   last_checked = -1;
+  pvector[0] = max_devi = 0.0;
 
   if (mlff_model_load(model_file.c_str(), &model) != MLFF_OK) {
     std::string msg = mlff_last_error();
@@ -207,6 +228,20 @@ void PairMLFF::settings(int narg, char **arg)
     error->all(FLERR, "pair_style mlff: {}", msg);    // the core's message names the file
   }
   cutoff = mlff_model_cutoff(model);
+  n_members = mlff_model_committee_size(model);
+  memory->destroy(mfbuf);    // sized for the previous model's members
+  memory->destroy(devi);
+  nmax_members = 0;
+  comm_reverse = n_members > 1 ? 3 * n_members : 0;    // the members' forces on ghost atoms
+  if (warn_uncertainty > 0.0 && n_members < 2)
+    error->all(FLERR, "pair_style mlff: warn_uncertainty needs a committee model (several "
+               "students, `mlff train --committee K`); model '{}' has one network",
+               model_file);
+  if (n_members > 1 && comm->me == 0)
+    utils::logmesg(lmp, "pair_style mlff: model '{}' is a committee of {} members: their mean "
+                   "energy and forces; per-atom force deviation from 'fix ID all pair N mlff "
+                   "force_deviation 0', its maximum from 'compute ID all pair mlff'\n",
+                   model_file, n_members);
   // a model whose dispersion has a tail brings it, as 'pair_modify tail yes' would
   const mlff_dispersion_params *disp = mlff_model_dispersion(model);
   if (disp && disp->tail) {
@@ -460,7 +495,21 @@ void PairMLFF::compute(int eflag, int vflag)
   const int nall = own_images ? nlocal : nlocal + atom->nghost;
   const bool on_gpu = mlff_calc_device(calc) == MLFF_DEVICE_GPU;
   const int inum = on_gpu ? nlocal : list->inum;
-  if (inum == 0) return;    // no local atoms: no energy, no forces from this rank
+  if (n_members > 1) {    // members' forces, added to by the core: zeroed
+    if (atom->nmax > nmax_members) {
+      nmax_members = atom->nmax;
+      memory->destroy(mfbuf);
+      memory->destroy(devi);
+      memory->create(mfbuf, 3 * (bigint) n_members * nmax_members, "pair:mlff:mfbuf");
+      memory->create(devi, nmax_members, "pair:mlff:devi");
+    }
+    mf_stride = nall;
+    memset(mfbuf, 0, sizeof(double) * 3 * n_members * (size_t) nall);
+  }
+  if (inum == 0) {    // no local atoms: no energy, no forces from this rank
+    if (n_members > 1) committee_deviation();    // collective: every rank takes part
+    return;
+  }
 
   if (atom->nmax > nmax || (escale != 1.0 && !fbuf)) {
     if (atom->nmax > nmax) nmax = atom->nmax;
@@ -502,6 +551,7 @@ void PairMLFF::compute(int eflag, int vflag)
 
   mlff_result r;
   memset(&r, 0, sizeof(r));
+  r.member_forces = n_members > 1 ? mfbuf : nullptr;
   const bool direct = (escale == 1.0);
   if (direct) {
     r.forces = &atom->f[0][0];
@@ -547,6 +597,7 @@ void PairMLFF::compute(int eflag, int vflag)
     report_extrapolation();
     mlff_calc_check_range(calc, -1.0);
   }
+  if (n_members > 1) committee_deviation();
 
   if (eflag_global) eng_vdwl += escale * r.energy;
   if (vflag_global)
@@ -609,6 +660,81 @@ void PairMLFF::report_extrapolation()
                    info[4], worst.v);
 }
 
+/* ----------------------------------------------------------------------
+   committees: the members' forces on ghost atoms folded onto their owners (reverse
+   communication, as LAMMPS folds forces), then the deviation of each local atom, its maximum
+   over all ranks into pvector[0], and warn_uncertainty's warning
+------------------------------------------------------------------------- */
+
+void PairMLFF::committee_deviation()
+{
+  comm->reverse_comm(this);
+  const int nlocal = atom->nlocal;
+  // over local and ghost atoms alike (one call of the core's helper); ghosts' are not used
+  if (mf_stride > 0 && mlff_force_deviation(n_members, mf_stride, mfbuf, devi, nullptr) != MLFF_OK)
+    error->one(FLERR, "pair_style mlff: {}", mlff_last_error());
+  double mine = 0.0, all = 0.0;
+  for (int i = 0; i < nlocal; i++) {
+    devi[i] *= escale;    // eV/Å -> force units
+    if (devi[i] > mine) mine = devi[i];
+  }
+  MPI_Allreduce(&mine, &all, 1, MPI_DOUBLE, MPI_MAX, world);
+  max_devi = all;
+  // compute pair sums pvector over the ranks (it holds energy shares): rank 0 holds it all
+  pvector[0] = comm->me == 0 ? all : 0.0;
+  if (warn_uncertainty > 0.0 && all > warn_uncertainty) {
+    int n_mine = 0, n_all = 0;
+    for (int i = 0; i < nlocal; i++) n_mine += devi[i] > warn_uncertainty;
+    MPI_Allreduce(&n_mine, &n_all, 1, MPI_INT, MPI_SUM, world);
+    if (comm->me == 0)
+      error->warning(FLERR,
+                     "pair_style mlff: step {}: {} atom(s) with a force deviation above "
+                     "warn_uncertainty {:.4g} (largest {:.4g}, force units) among the {} members "
+                     "of model '{}': the committee disagrees there, and its forces are not to "
+                     "be trusted (add such structures to the training data)",
+                     update->ntimestep, n_all, warn_uncertainty, all, n_members, model_file);
+  }
+}
+
+int PairMLFF::pack_reverse_comm(int n, int first, double *buf)
+{
+  int m = 0;
+  const size_t stride = 3 * (size_t) mf_stride;
+  for (int i = first; i < first + n; i++)
+    for (int k = 0; k < n_members; k++)
+      for (int d = 0; d < 3; d++) buf[m++] = mfbuf[k * stride + 3 * (size_t) i + d];
+  return m;
+}
+
+void PairMLFF::unpack_reverse_comm(int n, int *list, double *buf)
+{
+  int m = 0;
+  const size_t stride = 3 * (size_t) mf_stride;
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < n_members; k++)
+      for (int d = 0; d < 3; d++) mfbuf[k * stride + 3 * (size_t) list[i] + d] += buf[m++];
+}
+
+/* extract("max_force_deviation"): a committee's largest per-atom force deviation (force
+   units) on every rank, the same as compute pair's c_ID[1] */
+void *PairMLFF::extract(const char *name, int &dim)
+{
+  dim = 0;
+  if (strcmp(name, "max_force_deviation") == 0) return (void *) &max_devi;
+  return nullptr;
+}
+
+/* fix pair's per-atom "force_deviation" (force units) of a committee's local atoms */
+void *PairMLFF::extract_peratom(const char *name, int &ncol)
+{
+  ncol = 0;
+  if (strcmp(name, "force_deviation") != 0) return nullptr;
+  if (n_members < 2)
+    error->all(FLERR, "pair_style mlff: force_deviation needs a committee model (several "
+               "students, `mlff train --committee K`); model '{}' has one network", model_file);
+  return (void *) devi;
+}
+
 /* ---------------------------------------------------------------------- */
 
 double PairMLFF::memory_usage()
@@ -616,5 +742,6 @@ double PairMLFF::memory_usage()
   double bytes = Pair::memory_usage();
   bytes += (double) nmax * sizeof(int);
   if (fbuf) bytes += (double) nmax * 10 * sizeof(double);
+  if (mfbuf) bytes += (double) nmax_members * (3 * n_members + 1) * sizeof(double);
   return bytes;
 }

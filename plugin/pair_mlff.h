@@ -10,6 +10,11 @@
  * the periodic images itself (images auto|gpu) and LAMMPS keeps ghost atoms only within the
  * skin (the pair style's nominal cutoff is then IMAGES_CUTOFF). Energy, forces, global and
  * per-atom virial come from libmlff.
+ *
+ * A committee model (K students, CPU): energy and forces are the members' mean; the per-atom
+ * force deviation is `fix ID all pair N mlff force_deviation 0` (per atom) and its maximum over
+ * all atoms `compute ID all pair mlff` (c_ID[1]), both in LAMMPS force units;
+ * `warn_uncertainty X` warns when that maximum exceeds X.
  */
 #ifndef LMP_PAIR_MLFF_H
 #define LMP_PAIR_MLFF_H
@@ -34,6 +39,10 @@ class PairMLFF : public Pair {
   void init_style() override;
   double init_one(int, int) override;
   double memory_usage() override;
+  void *extract(const char *, int &) override;
+  void *extract_peratom(const char *, int &) override;
+  int pack_reverse_comm(int, int, double *) override;
+  void unpack_reverse_comm(int, int *, double *) override;
 
  protected:
   std::string model_file;
@@ -52,6 +61,16 @@ class PairMLFF : public Pair {
   double escale;           // eV -> LAMMPS energy unit (1 for metal, kcal/mol per eV for real)
   std::vector<int> type2species;  // [ntypes+1], model species of each atom type
 
+  // committees (n_members > 1): each member's forces on local and ghost atoms, folded onto the
+  // owners by reverse communication, then the per-atom deviation of the local atoms
+  int n_members;
+  double warn_uncertainty;  // warn when the largest deviation exceeds it (force units; 0 off)
+  int nmax_members;         // atoms the two arrays below hold
+  int mf_stride;            // atoms per member in mfbuf this step (local + ghost)
+  double *mfbuf;            // [n_members][mf_stride][3], eV/Å
+  double *devi;             // [nmax_members], force units: the per-atom deviation
+  double max_devi;          // its maximum over all atoms of all ranks (force units)
+
   int nmax;                // size of the per-atom buffers below
   int *species;            // [nmax]
   double *fbuf, *ebuf, *vbuf;  // scratch outputs in eV, used when escale != 1
@@ -63,6 +82,7 @@ class PairMLFF : public Pair {
   std::string element_list() const;
   void report_extrapolation();
   [[noreturn]] void evaluation_failed();
+  void committee_deviation();
   int gpu_of_rank(int *shared);
   void cell_of_box(double cell[9]) const;
   std::string why_no_own_images() const;

@@ -103,7 +103,29 @@ typedef struct {
   int n_atoms;
   double e_model, e_ref; /* eV */
   double f_abs, f_sq, f_max; /* over its 3N force components, eV/Å */
+  double devi_max;           /* a committee's largest per-atom force deviation, eV/Å */
 } serr;
+
+/* A committee's uncertainty against the errors: its per-structure maximum force deviation,
+ * mean and maximum over the structures, and its Pearson correlation with the structures'
+ * force RMSE (does the deviation point at the bad structures?). */
+typedef struct {
+  double mean, max, r;
+} devi_stats;
+
+static devi_stats committee_stats(const serr *e, int n) {
+  devi_stats d = {0, 0, NAN};
+  double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+  for (int k = 0; k < n; k++) {
+    double x = e[k].devi_max, y = sqrt(e[k].f_sq / (3.0 * e[k].n_atoms));
+    sx += x, sy += y, sxx += x * x, syy += y * y, sxy += x * y;
+    if (x > d.max) d.max = x;
+  }
+  if (n > 0) d.mean = sx / n;
+  double vx = n * sxx - sx * sx, vy = n * syy - sy * sy;
+  if (n > 1 && vx > 0 && vy > 0) d.r = (n * sxy - sx * sy) / sqrt(vx * vy);
+  return d;
+}
 
 typedef struct {
   long n_struct, n_atoms;
@@ -606,6 +628,7 @@ static int eval_dataset(const options *o) {
         mlff_dataset_get(d, sel[k], &f, &src);
         serr *s = &errs[k];
         s->e_model = res[b].energy;
+        s->devi_max = res[b].max_force_deviation;
         if (pf) {
           fprintf(pf, "%d %d %.12g", sel[k], f.n_atoms, res[b].energy);
           for (int i = 0; i < 3 * f.n_atoms; i++) fprintf(pf, " %.9g", res[b].forces[i]);
@@ -743,6 +766,13 @@ static int eval_dataset(const options *o) {
     }
   }
 
+  const int n_members = mlff_model_committee_size(m);
+  const devi_stats dv = committee_stats(errs, n_sel);
+  if (n_members > 1)
+    fprintf(out, "\ncommittee of %d members (figures above: their mean): largest per-atom force "
+            "deviation of a structure, mean %.3f meV/Å, max %.3f meV/Å; its correlation with "
+            "the structure's force RMSE %.3f\n", n_members, 1000 * dv.mean, 1000 * dv.max, dv.r);
+
   /* JSON */
   if (o->json_path) {
     jf = json_stdout ? stdout : fopen(o->json_path, "w");
@@ -772,6 +802,12 @@ static int eval_dataset(const options *o) {
              "atoms");
     fputs(",\n", jf);
     jkey(jf, "  ", "overall"), json_figures(jf, "  ", &all, 1), fputs(",\n", jf);
+    if (n_members > 1) {
+      jkey(jf, "  ", "committee"), fprintf(jf, "{\"members\": %d, ", n_members);
+      fputs("\"max_force_deviation_mean_meV_per_A\": ", jf), jnum(jf, 1000 * dv.mean);
+      fputs(", \"max_force_deviation_max_meV_per_A\": ", jf), jnum(jf, 1000 * dv.max);
+      fputs(", \"correlation_with_force_rmse\": ", jf), jnum(jf, dv.r), fputs("},\n", jf);
+    }
     jkey(jf, "  ", "by_element"), fputs("{", jf);
     int first = 1;
     for (int e = 0; e < ne; e++) {

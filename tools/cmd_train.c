@@ -18,7 +18,7 @@ static const char USAGE[] =
     "                  [--lr X] [--lr-min X] [--patience N] [--w-energy X] [--w-forces X]\n"
     "                  [--valid-fraction F] [--test-fraction F] [--test-sources LIST] [--seed S]\n"
     "                  [--threads N] [--checkpoint FILE] [--init MODEL.h5]\n"
-    "                  [--dispersion DISP.h5]";
+    "                  [--dispersion DISP.h5] [--committee K]";
 static const char HELP[] =
     "Fit a student (aev-mlp: ANI-1x descriptor, one MLP per element) to the energies and\n"
     "forces of a dataset (from `mlff label` or `mlff import`) and write it to MODEL.h5.\n"
@@ -72,7 +72,12 @@ static const char HELP[] =
     "                      apply.\n"
     "  --dispersion FILE   give the model this long-range dispersion term (the /dispersion group\n"
     "                      of FILE, e.g. from scripts/dispersion_d4.py): the networks then learn\n"
-    "                      the teacher minus it, and the model evaluates both (docs/model.md)\n";
+    "                      the teacher minus it, and the model evaluates both (docs/model.md)\n"
+    "  --committee K       train K students (default 1) on the same split, member k from\n"
+    "                      initial weights and shuffles of seed + k, into one model file: it\n"
+    "                      evaluates to their mean, and the spread of their forces (the\n"
+    "                      per-atom force deviation) is the uncertainty. --time-limit is shared\n"
+    "                      out among the members; --checkpoint is written as each is done\n";
 
 static int usage(const char *fmt, const char *arg) {
   return cli_usage_error("train", USAGE, fmt, arg);
@@ -102,16 +107,17 @@ static void fmt_time(double s, char *buf, size_t n) {
 
 static void on_progress(const mlff_train_progress *p, void *user) {
   progress_state *ps = user;
-  char el[32], eta[32];
-  if (!ps->printed && p->epoch > 1)
+  char el[32], eta[32], member[32] = "";
+  if (p->n_members > 1) snprintf(member, sizeof member, "member %d/%d  ", p->member + 1, p->n_members);
+  if (!ps->printed && p->epoch > 1 && p->n_members <= 1)
     fprintf(stderr, "mlff train: resumed from checkpoint '%s' after epoch %d\n", ps->checkpoint,
             p->epoch - 1);
   fmt_time(p->elapsed_s, el, sizeof el);
   fmt_time(p->eta_s, eta, sizeof eta);
   fprintf(stderr,
-          "%sepoch %d/%d  train loss %.4g  valid loss %.4g  E MAE %.3f meV/atom  F MAE %.2f "
+          "%s%sepoch %d/%d  train loss %.4g  valid loss %.4g  E MAE %.3f meV/atom  F MAE %.2f "
           "meV/Å  lr %.2g  %s  ETA %s%s%s",
-          ps->tty ? "\r\033[K" : "", p->epoch, p->max_epochs, p->train_loss, p->valid_loss,
+          ps->tty ? "\r\033[K" : "", member, p->epoch, p->max_epochs, p->train_loss, p->valid_loss,
           1e3 * p->valid_energy_mae, 1e3 * p->valid_force_mae, p->lr, el, eta,
           p->improved ? "  *" : "", ps->tty ? "" : "\n");
   fflush(stderr);
@@ -155,6 +161,7 @@ static int run(int argc, char **argv) {
   }
   mlff_train_options o;
   mlff_train_options_default(&o);
+  o.committee = 1;
   const char *data = NULL, *out = NULL, *elements = NULL, *hidden = NULL, *act = NULL,
              *init = NULL, *test_sources = NULL, *dispersion = NULL;
   for (int i = 1; i < argc; i++) {
@@ -189,6 +196,7 @@ static int run(int argc, char **argv) {
     else if (!strcmp(a, "--patience")) COUNT(o.patience, "--patience");
     else if (!strcmp(a, "--threads")) COUNT(o.n_threads, "--threads");
     else if (!strcmp(a, "--seed")) COUNT(o.seed, "--seed");
+    else if (!strcmp(a, "--committee")) COUNT(o.committee, "--committee");
     else if (!strcmp(a, "--time-limit")) REAL(o.time_limit_s, "--time-limit");
     else if (!strcmp(a, "--lr")) REAL(o.lr, "--lr");
     else if (!strcmp(a, "--lr-min")) REAL(o.lr_min, "--lr-min");
@@ -204,6 +212,8 @@ static int run(int argc, char **argv) {
 #undef REAL
   }
   if (!data) return usage("%s", "no dataset file given");
+  if (o.committee < 1 || o.committee > 64)
+    return usage("--committee needs 1..64 members, not %s", o.committee < 1 ? "0" : "more than 64");
   if (!out) return usage("%s", "--out MODEL.h5 is required");
   if (init && (hidden || act))
     return usage("%s describes a new network; with --init the model's own is trained",
@@ -326,18 +336,29 @@ static int run(int argc, char **argv) {
   fprintf(stderr, "mlff train: %s: %d structures; model: elements", data, N);
   for (int e = 0; e < mlff_model_n_elements(m); e++)
     fprintf(stderr, " %s", mlff_model_element(m, e));
-  fprintf(stderr, ", %d features%s%s\n", mlff_model_n_features(m),
+  fprintf(stderr, ", %d features%s%s", mlff_model_n_features(m),
           init ? ", continuing from --init" : "",
           mlff_model_dispersion(m) ? ", with long-range dispersion (the networks learn the rest)"
                                    : "");
+  if (o.committee > 1) fprintf(stderr, "; a committee of %d members", o.committee);
+  fprintf(stderr, "\n");
   if (o.checkpoint) {
     /* what a killed run left: its temporary files, and the checkpoint this run continues */
     int stale = cli_remove_stale_temps(o.checkpoint);
     if (stale)
       fprintf(stderr, "mlff train: removed %d temporary file%s of a killed run ('%s.tmp<pid>')\n",
               stale, stale == 1 ? "" : "s", o.checkpoint);
-    if (access(o.checkpoint, F_OK) == 0)
+    if (access(o.checkpoint, F_OK) == 0) {
+      if (o.committee > 1) { /* it holds the members done so far, not a state to go on from */
+        fprintf(stderr,
+                "mlff train: --checkpoint '%s' exists, and a committee's checkpoint cannot be "
+                "continued yet (a single network's can): remove it or give another file\n",
+                o.checkpoint);
+        rc = 1;
+        goto done;
+      }
       fprintf(stderr, "mlff train: --checkpoint '%s' exists: continuing its run\n", o.checkpoint);
+    }
   }
   cli_remove_stale_temps(out);
   progress_state ps = {isatty(2), 0, o.checkpoint};
@@ -362,6 +383,9 @@ static int run(int argc, char **argv) {
          (int)summary_number(js, NULL, "best_epoch"),
          summary_number(js, "best_valid", "energy_mae_meV_per_atom"),
          summary_number(js, "best_valid", "force_mae_meV_per_A"));
+  if (mlff_model_committee_size(m) > 1)
+    printf("committee of %d members (validation above: member 0's; test below: their mean)\n",
+           mlff_model_committee_size(m));
   double tn = summary_number(js, "test", "structures");
   if (tn > 0)
     printf("test (%d structures): energy MAE %.3f meV/atom, force MAE %.2f meV/Å, RMSE %.2f "

@@ -50,6 +50,13 @@ struct mlff_calc {
   mlff_images im;       /* sys_append's images and lists, reused by every structure */
   double *disp_sums;    /* the dispersion's per-atom sums (mlff_disp_list) */
   size_t cap_disp_sums;
+  /* committees: this call's member forces [K][n_total][3] (compute_core), and per structure
+   * folded onto its atoms [K][n][3] (compute_structures) */
+  double *fk, *fold;
+  size_t cap_fk, cap_fold;
+  double *dEdGk, *e_rowk; /* members' network gradients [K][rows][D] and energies [K][rows] */
+  double (*gradk)[3];     /* members' pair gradients [K][neighbour entries] */
+  size_t cap_dEdGk, cap_e_rowk, cap_gradk;
   size_t cap_starts, cap_ilist;
   /* structure path: system of local + image atoms */
   struct sysbuf {
@@ -132,6 +139,10 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
     return mlff_set_error(MLFF_ERR_DEVICE, "fp16 yes needs a GPU, and no CUDA device is visible: use "
                                       "fp16 no (the CPU path computes in double precision)");
 #endif
+  if (device == MLFF_DEVICE_GPU && m->n_members > 1) /* refused, not run on the CPU unasked */
+    return mlff_set_error(MLFF_ERR_UNSUPPORTED,
+                          "the model is a committee of %d members, and the GPU path evaluates "
+                          "single models only (for now): use device cpu", m->n_members);
   mlff_calc *c = calloc(1, sizeof *c);
   if (!c) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   c->model = m;
@@ -167,7 +178,8 @@ void mlff_calc_free(mlff_calc *c) {
   free(c->gb.shift);
   free(c->keep.species); free(c->keep.xref); free(c->keep.shift); free(c->keep.xw);
 #endif
-  free(c->starts); free(c->ilist); free(c->disp_sums);
+  free(c->starts); free(c->ilist); free(c->disp_sums); free(c->fk); free(c->fold);
+  free(c->dEdGk); free(c->e_rowk); free(c->gradk);
   mlff_images_free(&c->im);
   free(c->row_atom); free(c->nb_off); free(c->nb_cnt); free(c->nb); free(c->grad);
   free(c->G); free(c->dEdG); free(c->e_row); free(c->work);
@@ -440,17 +452,17 @@ static mlff_status prepare(mlff_calc *c, const mlff_neighbors *nl, int guard, in
   return MLFF_OK;
 }
 
-/* Descriptors of all rows, then (if energies wanted) the networks: e_row and dEdG. */
-static mlff_status forward(mlff_calc *c, int rows, const int *species_start, int with_network) {
+/* Committee member k's networks on the rows' descriptors: energies e_out [rows] and gradients
+ * dEdG_out [rows][D]. */
+static mlff_status network_pass(mlff_calc *c, int rows, const int *species_start, int member,
+                                double *e_out, double *dEdG_out) {
   const mlff_model *m = c->model;
   const size_t D = m->n_features;
-#pragma omp parallel for schedule(dynamic, 8) num_threads(threads_for(c, rows))
-  for (int r = 0; r < rows; r++)
-    mlff_aev_forward(&c->aev, c->nb_cnt[r], c->nb + c->nb_off[r], c->G + r * D);
-  if (!with_network) return MLFF_OK;
+  const mlff_network *net = mlff_member_net(m, member);
+  const double *e0 = mlff_member_e0(m, member), scale = mlff_member_scale(m, member);
   size_t per_thread = 0;
   for (int s = 0; s < m->n_elements; s++) {
-    size_t w = mlff_mlp_workspace(&m->net[s], MLP_BLOCK);
+    size_t w = mlff_mlp_workspace(&net[s], MLP_BLOCK);
     per_thread = w > per_thread ? w : per_thread;
   }
   if (!grow((void **)&c->work, &c->cap_mlp, per_thread * c->n_threads, sizeof(double)))
@@ -473,15 +485,26 @@ static mlff_status forward(mlff_calc *c, int rows, const int *species_start, int
       }
       int r0 = species_start[s] + k * MLP_BLOCK;
       int nr = species_start[s + 1] - r0 < MLP_BLOCK ? species_start[s + 1] - r0 : MLP_BLOCK;
-      mlff_mlp_eval(&m->net[s], m->activation, nr, c->G + r0 * D, c->e_row + r0,
-                    c->dEdG + r0 * D, work);
+      mlff_mlp_eval(&net[s], m->activation, nr, c->G + r0 * D, e_out + r0, dEdG_out + r0 * D,
+                    work);
       for (int r = r0; r < r0 + nr; r++) {
-        c->e_row[r] = m->scale * c->e_row[r] + m->e0[s];
-        for (size_t f = 0; f < D; f++) c->dEdG[r * D + f] *= m->scale;
+        e_out[r] = scale * e_out[r] + e0[s];
+        for (size_t f = 0; f < D; f++) dEdG_out[r * D + f] *= scale;
       }
     }
   }
   return MLFF_OK;
+}
+
+/* Descriptors of all rows (once, for every committee member), then (if energies wanted)
+ * member 0's networks: e_row and dEdG. */
+static mlff_status forward(mlff_calc *c, int rows, const int *species_start, int with_network) {
+  const size_t D = c->model->n_features;
+#pragma omp parallel for schedule(dynamic, 8) num_threads(threads_for(c, rows))
+  for (int r = 0; r < rows; r++)
+    mlff_aev_forward(&c->aev, c->nb_cnt[r], c->nb + c->nb_off[r], c->G + r * D);
+  if (!with_network) return MLFF_OK;
+  return network_pass(c, rows, species_start, 0, c->e_row, c->dEdG);
 }
 
 /* The full step on a neighbour list: set energy/virial, add into forces, eatom, vatom. */
@@ -550,25 +573,19 @@ void mlff_calc_range_report(const mlff_calc *c, mlff_range_report *out) {
   }
 }
 
-static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *forces,
-                                double *eatom, double *vatom, double *energy, double virial[6]) {
-  int rows, species_start[MLFF_MAX_ELEMENTS + 1];
-  mlff_status st = prepare(c, nl, 1, &rows, species_start);
-  if (st) return st;
-  if ((st = forward(c, rows, species_start, 1))) return st;
-  const size_t D = c->model->n_features;
-  if (c->range_tol >= 0) check_range(c, species_start);
-#pragma omp parallel for schedule(dynamic, 8) num_threads(threads_for(c, rows))
-  for (int r = 0; r < rows; r++)
-    mlff_aev_backward(&c->aev, c->nb_cnt[r], c->nb + c->nb_off[r], c->dEdG + r * D,
-                      c->grad + c->nb_off[r]);
-  double e = 0.0, w[6] = {0};
+/* Pair gradients grad (per neighbour entry) scattered into forces (added); the rows' energies
+ * e_row and the virials, times weight (1/K of a committee's mean), into *energy, w, eatom and
+ * vatom (added). */
+static void scatter(mlff_calc *c, int rows, double weight, const double (*grad)[3],
+                    const double *e_row, double *forces, double *eatom, double *vatom,
+                    double *energy, double w[6]) {
+  double e = 0.0;
   for (int r = 0; r < rows; r++) {
     int i = c->row_atom[r];
-    e += c->e_row[r];
-    if (eatom) eatom[i] += c->e_row[r];
+    e += e_row[r];
+    if (eatom) eatom[i] += weight * e_row[r];
     const mlff_neighbor_entry *nb = c->nb + c->nb_off[r];
-    const double (*g)[3] = (const double (*)[3])(c->grad + c->nb_off[r]);
+    const double (*g)[3] = grad + c->nb_off[r];
     for (int k = 0; k < c->nb_cnt[r]; k++) {
       int j = nb[k].index;
       /* E depends on d = x_j - x_i: force -g on j, +g on i; virial d (x) f_j */
@@ -580,39 +597,139 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
         }
       double v[6] = {-d[0] * g[k][0], -d[1] * g[k][1], -d[2] * g[k][2],
                      -d[0] * g[k][1], -d[0] * g[k][2], -d[1] * g[k][2]};
-      for (int q = 0; q < 6; q++) w[q] += v[q];
+      for (int q = 0; q < 6; q++) w[q] += weight * v[q];
       if (vatom)
         for (int q = 0; q < 6; q++) {
-          vatom[6 * (size_t)i + q] += 0.5 * v[q];
-          vatom[6 * (size_t)j + q] += 0.5 * v[q];
+          vatom[6 * (size_t)i + q] += weight * 0.5 * v[q];
+          vatom[6 * (size_t)j + q] += weight * 0.5 * v[q];
         }
     }
   }
+  *energy += weight * e;
+}
+
+/* The full step on a neighbour list: set energy/virial, add into forces, eatom, vatom. A
+ * committee (K > 1, or member forces wanted) leaves this call's member forces [K][n_total][3]
+ * in c->fk, the mean added into forces, and adds them into member_forces when not NULL. */
+static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *forces,
+                                double *eatom, double *vatom, double *energy, double virial[6],
+                                double *member_forces) {
+  int rows, species_start[MLFF_MAX_ELEMENTS + 1];
+  mlff_status st = prepare(c, nl, 1, &rows, species_start);
+  if (st) return st;
+  const int K = c->model->n_members, disp = c->model->disp.on;
+  const int one = K == 1 && !member_forces; /* one network: straight into the caller's arrays */
+  const size_t n3 = 3 * (size_t)nl->n_total;
+  double e = 0.0, w[6] = {0};
+  const size_t D = c->model->n_features;
+  if (one) {
+    if ((st = forward(c, rows, species_start, 1))) return st;
+    if (c->range_tol >= 0) check_range(c, species_start);
+#pragma omp parallel for schedule(dynamic, 8) num_threads(threads_for(c, rows))
+    for (int r = 0; r < rows; r++)
+      mlff_aev_backward(&c->aev, c->nb_cnt[r], c->nb + c->nb_off[r], c->dEdG + r * D,
+                        c->grad + c->nb_off[r]);
+    scatter(c, rows, 1.0, (const double (*)[3])c->grad, c->e_row, forces, eatom, vatom, &e, w);
+  } else { /* member k's forces into c->fk[k], the dispersion's (common) into c->fk[K] */
+    const size_t n_nb = (size_t)c->nb_off[rows], rd = (size_t)rows * D;
+    if (!grow((void **)&c->fk, &c->cap_fk, (K + 1) * n3 + 1, sizeof(double)) ||
+        !grow((void **)&c->dEdGk, &c->cap_dEdGk, K * rd + 1, sizeof(double)) ||
+        !grow((void **)&c->e_rowk, &c->cap_e_rowk, (size_t)K * rows + 1, sizeof(double)) ||
+        !grow((void **)&c->gradk, &c->cap_gradk, K * n_nb + 1, sizeof(double[3])))
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %d members' gradients", K);
+    memset(c->fk, 0, (K + 1) * n3 * sizeof(double));
+    if ((st = forward(c, rows, species_start, 0))) return st; /* descriptors, once */
+    if (c->range_tol >= 0) check_range(c, species_start);
+    for (int k = 0; k < K; k++)
+      if ((st = network_pass(c, rows, species_start, k, c->e_rowk + (size_t)k * rows,
+                             c->dEdGk + k * rd)))
+        return st;
+    /* the descriptor's backward pass once for all members: its geometry is theirs */
+#pragma omp parallel for schedule(dynamic, 8) num_threads(threads_for(c, rows))
+    for (int r = 0; r < rows; r++)
+      mlff_aev_backward_multi(&c->aev, c->nb_cnt[r], c->nb + c->nb_off[r], K, c->dEdGk + r * D,
+                              rd, c->gradk + c->nb_off[r], n_nb);
+    for (int k = 0; k < K; k++)
+      scatter(c, rows, 1.0 / K, (const double (*)[3])(c->gradk + k * n_nb),
+              c->e_rowk + (size_t)k * rows, c->fk + k * n3, eatom, vatom, &e, w);
+  }
   *energy = e;
   memcpy(virial, w, sizeof w);
-  if (c->model->disp.on) { /* the long-range term, on the same (full) list */
+  if (disp) { /* the long-range term, on the same (full) list */
     if (!grow((void **)&c->disp_sums, &c->cap_disp_sums, 7 * (size_t)rows + 1, sizeof(double)))
       return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the dispersion sums");
     if ((st = mlff_disp_list(&c->model->disp, nl, c->row_atom, rows, c->n_threads, c->disp_sums,
-                             forces, eatom, vatom, energy, virial)))
+                             one ? forces : c->fk + K * n3, eatom, vatom, energy, virial)))
       return st;
   }
+  if (!one)
+    for (size_t q = 0; q < n3; q++) { /* the mean, summed in member order; dispersion to all */
+      double f = 0.0, fd = c->fk[K * n3 + q];
+      for (int k = 0; k < K; k++) f += c->fk[k * n3 + q];
+      if (forces) forces[q] += f / K + fd;
+      if (member_forces)
+        for (int k = 0; k < K; k++) member_forces[k * n3 + q] += c->fk[k * n3 + q] + fd;
+    }
   if (!sums_finite(*energy, virial)) { /* the networks' own rows first, then what was added */
-    for (int r = 0; r < rows; r++) {
-      int ok = isfinite(c->e_row[r]);
-      for (int k = 0; k < c->nb_cnt[r] && ok; k++) ok = all_finite(c->grad[c->nb_off[r] + k], 3);
-      if (!ok) {
-        int at[2];
-        char pre[32];
-        name_atoms(c, c->row_atom[r], -1, at, pre, sizeof pre);
-        return mlff_set_error(MLFF_ERR_NUMERIC, "%sthe model's energy or forces at atom %d (%s) "
-                              "are not finite (its energy %g eV): atoms overlapping, or a model "
-                              "whose weights overflow", pre, at[0],
-                              c->model->elements[nl->species[c->row_atom[r]]], c->e_row[r]);
+    const size_t n_nb = (size_t)c->nb_off[rows];
+    for (int k = 0; k < (one ? 1 : K); k++) {
+      const double *e_row = one ? c->e_row : c->e_rowk + (size_t)k * rows;
+      const double (*grad)[3] = one ? (const double (*)[3])c->grad
+                                    : (const double (*)[3])(c->gradk + k * n_nb);
+      for (int r = 0; r < rows; r++) {
+        int ok = isfinite(e_row[r]);
+        for (int q = 0; q < c->nb_cnt[r] && ok; q++) ok = all_finite(grad[c->nb_off[r] + q], 3);
+        if (!ok) {
+          int at[2];
+          char pre[32];
+          name_atoms(c, c->row_atom[r], -1, at, pre, sizeof pre);
+          return mlff_set_error(MLFF_ERR_NUMERIC, "%sthe model's energy or forces at atom %d (%s) "
+                                "are not finite (its energy %g eV): atoms overlapping, or a model "
+                                "whose weights overflow", pre, at[0],
+                                c->model->elements[nl->species[c->row_atom[r]]], e_row[r]);
+        }
       }
     }
     return not_finite(c, nl->n_total, forces, eatom, NULL, *energy, virial);
   }
+  return MLFF_OK;
+}
+
+/* sqrt(mean_k |f_k - mean f|^2) of one atom's K member forces f[k * stride + 0..2]. */
+static double atom_deviation(int K, size_t stride, const double *f) {
+  double mean[3] = {0, 0, 0}, ss = 0.0;
+  for (int k = 0; k < K; k++)
+    for (int x = 0; x < 3; x++) mean[x] += f[k * stride + x];
+  for (int x = 0; x < 3; x++) mean[x] /= K;
+  for (int k = 0; k < K; k++)
+    for (int x = 0; x < 3; x++) {
+      double d = f[k * stride + x] - mean[x];
+      ss += d * d;
+    }
+  return sqrt(ss / K);
+}
+
+/* Deviations of K members' forces mf [K][n][3] (members stride apart) into dev [n] (or NULL);
+ * returns their maximum over the atoms which[0..n_which) (which NULL: atoms 0..n_which-1). */
+static double deviation(int K, int n, size_t stride, const double *mf, double *dev,
+                        const int *which, int n_which) {
+  double mx = 0.0;
+  for (int i = 0; dev && i < n; i++) dev[i] = atom_deviation(K, stride, mf + 3 * (size_t)i);
+  for (int q = 0; q < n_which; q++) {
+    int i = which ? which[q] : q;
+    double v = dev ? dev[i] : atom_deviation(K, stride, mf + 3 * (size_t)i);
+    if (v > mx) mx = v;
+  }
+  return mx;
+}
+
+mlff_status mlff_force_deviation(int K, int n, const double *member_forces, double *dev,
+                                 double *max) {
+  if (K < 1 || n < 0 || (n > 0 && !member_forces))
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_force_deviation: %d members, %d atoms%s", K,
+                          n, member_forces ? "" : ", member_forces NULL");
+  double mx = deviation(K, n, 3 * (size_t)n, member_forces, dev, NULL, n);
+  if (max) *max = mx;
   return MLFF_OK;
 }
 
@@ -649,6 +766,21 @@ static mlff_status gpu_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_re
 }
 #endif
 
+#ifdef MLFF_HAVE_CUDA
+/* The GPU path runs single models (mlff_calc_create refuses committees there): no members'
+ * forces to give, and deviations are 0 (force_deviation arrays: zeroed by the callers). */
+static mlff_status gpu_members(int n, mlff_result *r) {
+  for (int b = 0; b < n; b++) {
+    if (r[b].member_forces)
+      return mlff_set_error(MLFF_ERR_UNSUPPORTED, "member_forces: the GPU path evaluates single "
+                            "models and gives no members' forces; leave it NULL (a single "
+                            "model's are its forces) or use device cpu");
+    r[b].max_force_deviation = 0.0;
+  }
+  return MLFF_OK;
+}
+#endif
+
 mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r) {
   if (!c || !nl || !r) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_compute_neighbors: NULL argument");
   c->n_err_atoms = 0;
@@ -662,6 +794,9 @@ mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_
                      "library", nl->n_list, nl->n_total, nl->ilist ? "given" : "NULL");
 #ifdef MLFF_HAVE_CUDA
   if (c->gpu) {
+    mlff_status st = gpu_members(1, r);
+    if (st) return st;
+    if (r->force_deviation) memset(r->force_deviation, 0, (size_t)nl->n_total * sizeof(double));
     c->keep.valid = 0; /* the device's kept list is the caller's now */
     return gpu_neighbors(c, nl, r);
   }
@@ -670,7 +805,17 @@ mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_
     return mlff_set_error(MLFF_ERR_UNSUPPORTED, "mlff_compute_neighbors: a cell (periodic images made "
                      "by the library) needs a GPU calc; on the CPU pass the images as ghost atoms "
                      "with a neighbour list, or use mlff_compute with a periodic structure");
-  return compute_core(c, nl, r->forces, r->energy_atom, r->virial_atom, &r->energy, r->virial);
+  mlff_status st = compute_core(c, nl, r->forces, r->energy_atom, r->virial_atom, &r->energy,
+                                r->virial, r->member_forces);
+  if (st) return st;
+  const int K = c->model->n_members;
+  if (K == 1) { /* one network: nothing deviates */
+    r->max_force_deviation = 0.0;
+    if (r->force_deviation) memset(r->force_deviation, 0, (size_t)nl->n_total * sizeof(double));
+  } else /* c->fk: this call's member forces (the common dispersion left out: it cancels) */
+    r->max_force_deviation = deviation(K, nl->n_total, 3 * (size_t)nl->n_total, c->fk,
+                                       r->force_deviation, nl->ilist, nl->n_list);
+  return MLFF_OK;
 }
 
 /* ---- structures: periodic images and a cell list --------------------------------------- */
@@ -924,8 +1069,16 @@ static mlff_status structures(mlff_calc *c, int n, const mlff_structure *st, mlf
   /* per-atom virials give each structure's virial; one structure not asking for them takes the
    * total (on the device: no per-atom virial atomics, fewer results to copy) */
   int per_atom_virial = 1;
+  /* committees: the system's member forces [K][s->n][3], folded per structure below */
+  const int K = c->model->n_members;
+  const size_t sn3 = 3 * (size_t)s->n;
+  int want_members = K > 1;
+  for (int b = 0; b < n; b++) want_members |= res[b].member_forces != NULL;
+  double *smf = NULL;
 #ifdef MLFF_HAVE_CUDA
   if (c->gpu) { /* sets every entry read below */
+    if ((ret = gpu_members(n, res))) return ret;
+    want_members = 0;
     per_atom_virial = n > 1 || (n == 1 && res[0].virial_atom);
     if ((ret = gpu_structures(c, n, starts, n_local, ilist, f, ea, per_atom_virial ? va : NULL,
                               virial)))
@@ -934,7 +1087,13 @@ static mlff_status structures(mlff_calc *c, int n, const mlff_structure *st, mlf
 #endif
   {
     memset(f, 0, 10 * (size_t)s->n * sizeof(double)); /* compute_core adds into them */
-    if ((ret = compute_core(c, &nl, f, ea, va, &energy, virial))) return ret;
+    if (want_members) {
+      if (!grow((void **)&c->fold, &c->cap_fold, K * sn3 + 1, sizeof(double)))
+        return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %d members' forces", K);
+      smf = c->fold;
+      memset(smf, 0, K * sn3 * sizeof(double));
+    }
+    if ((ret = compute_core(c, &nl, f, ea, va, &energy, virial, smf))) return ret;
   }
   for (int b = 0; b < n; b++) {
     mlff_result *r = &res[b];
@@ -961,6 +1120,19 @@ static mlff_status structures(mlff_calc *c, int n, const mlff_structure *st, mlf
       r->energy += ea[s0 + i];
       if (r->energy_atom) r->energy_atom[i] = ea[s0 + i];
     }
+    r->max_force_deviation = 0.0;
+    if (smf) { /* fold each member's image forces onto the atoms (c->fk is free now) */
+      const size_t n3 = 3 * (size_t)na;
+      double *mf = r->member_forces ? r->member_forces : c->fk;
+      memset(mf, 0, K * n3 * sizeof(double));
+      for (int k = 0; k < K; k++)
+        for (int i = s0; i < starts[b + 1]; i++) {
+          int o = s->owner[i] - s0;
+          for (int x = 0; x < 3; x++) mf[k * n3 + 3 * o + x] += smf[k * sn3 + 3 * (size_t)i + x];
+        }
+      if (K > 1) r->max_force_deviation = deviation(K, na, n3, mf, r->force_deviation, NULL, na);
+    }
+    if (K == 1 && r->force_deviation) memset(r->force_deviation, 0, (size_t)na * sizeof(double));
   }
   return MLFF_OK;
 }
@@ -1114,6 +1286,9 @@ mlff_status mlff_compute(mlff_calc *c, const mlff_structure *s, mlff_result *r) 
   int periodic;
   if (c && s && r && kept_applies(c, s, &periodic)) {
     c->n_err_atoms = 0;
+    mlff_status st = gpu_members(1, r);
+    if (st) return st;
+    if (r->force_deviation) memset(r->force_deviation, 0, (size_t)s->n_atoms * sizeof(double));
     return compute_kept(c, s, periodic, r);
   }
 #endif

@@ -176,9 +176,13 @@ void mlff_aev_forward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb, d
   angular_list_free(&L);
 }
 
+/* The angular part of the backward pass for nvec gradients dEdG + v * dstride at once, into
+ * grad + v * gstride: the triplets' geometry and factors (the expensive part) once, each
+ * vector's contraction in turn (committee members share the descriptor). */
 HOT void angular_backward(const mlff_aev *A, const angular_list *L,
-                          const mlff_neighbor_entry *nb, const double *dEdG, double (*grad)[3],
-                          const int nA, const int nZ) {
+                          const mlff_neighbor_entry *nb, int nvec, const double *dEdG,
+                          size_t dstride, double (*grad)[3], size_t gstride, const int nA,
+                          const int nZ) {
   double f1[MLFF_MAX_ANGLE_SECTIONS], df1[MLFF_MAX_ANGLE_SECTIONS];
   double f2[MLFF_MAX_ANGULAR_SHELLS], df2[MLFF_MAX_ANGULAR_SHELLS];
   for (int jj = 0; jj < L->n; jj++) {
@@ -191,58 +195,75 @@ HOT void angular_backward(const mlff_aev *A, const angular_list *L,
       double inv = 1.0 / (rj * rk);
       double cos_t = (dj[0] * dk[0] + dj[1] * dk[1] + dj[2] * dk[2]) * inv;
       angular_factors(A, cos_t, 0.5 * (rj + rk), f1, df1, f2, df2, nA, nZ);
-      const double *w = dEdG + A->n_radial +
-                        mlff_pair_index(nb[j].species, nb[k].species, A->n_species) * nA * nZ;
-      /* S = sum w f1 f2, and its derivatives by cos(theta) and by the mean distance */
-      double S = 0.0, S_c = 0.0, S_r = 0.0;
-      for (int a = 0; a < nA; a++) {
-        double t = 0.0, tc = 0.0, tr = 0.0;
-        for (int z = 0; z < nZ; z++) {
-          double wz = w[a * nZ + z];
-          t += wz * f1[z];
-          tc += wz * df1[z];
+      const size_t off = (size_t)A->n_radial +
+                         (size_t)mlff_pair_index(nb[j].species, nb[k].species, A->n_species) *
+                             nA * nZ;
+      for (int v = 0; v < nvec; v++) {
+        const double *w = dEdG + v * dstride + off;
+        double(*g)[3] = grad + v * gstride;
+        /* S = sum w f1 f2, and its derivatives by cos(theta) and by the mean distance */
+        double S = 0.0, S_c = 0.0, S_r = 0.0;
+        for (int a = 0; a < nA; a++) {
+          double t = 0.0, tc = 0.0, tr = 0.0;
+          for (int z = 0; z < nZ; z++) {
+            double wz = w[a * nZ + z];
+            t += wz * f1[z];
+            tc += wz * df1[z];
+          }
+          tr = t * df2[a];
+          S += t * f2[a];
+          S_c += tc * f2[a];
+          S_r += tr;
         }
-        tr = t * df2[a];
-        S += t * f2[a];
-        S_c += tc * f2[a];
-        S_r += tr;
-      }
-      double fcjk = fcj * fck;
-      double dE_dc = 2.0 * fcjk * S_c;
-      double dE_drj = 2.0 * (dfcj * fck * S + 0.5 * fcjk * S_r);
-      double dE_drk = 2.0 * (fcj * dfck * S + 0.5 * fcjk * S_r);
-      for (int x = 0; x < 3; x++) {
-        /* d cos / d d_j = d_k/(rj rk) - cos d_j/rj^2, and symmetrically for k */
-        grad[j][x] += dE_dc * (dk[x] * inv - cos_t * dj[x] / (rj * rj)) + dE_drj * dj[x] / rj;
-        grad[k][x] += dE_dc * (dj[x] * inv - cos_t * dk[x] / (rk * rk)) + dE_drk * dk[x] / rk;
+        double fcjk = fcj * fck;
+        double dE_dc = 2.0 * fcjk * S_c;
+        double dE_drj = 2.0 * (dfcj * fck * S + 0.5 * fcjk * S_r);
+        double dE_drk = 2.0 * (fcj * dfck * S + 0.5 * fcjk * S_r);
+        for (int x = 0; x < 3; x++) {
+          /* d cos / d d_j = d_k/(rj rk) - cos d_j/rj^2, and symmetrically for k */
+          g[j][x] += dE_dc * (dk[x] * inv - cos_t * dj[x] / (rj * rj)) + dE_drj * dj[x] / rj;
+          g[k][x] += dE_dc * (dj[x] * inv - cos_t * dk[x] / (rk * rk)) + dE_drk * dk[x] / rk;
+        }
       }
     }
   }
 }
 
-void mlff_aev_backward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb,
-                       const double *dEdG, double (*grad)[3]) {
+void mlff_aev_backward_multi(const mlff_aev *A, int n, const mlff_neighbor_entry *nb, int nvec,
+                             const double *dEdG, size_t dstride, double (*grad)[3],
+                             size_t gstride) {
   const mlff_descriptor_params *p = A->p;
   const int nR = p->n_muR, nA = p->n_muA, nZ = p->n_thetaZ;
-  for (int j = 0; j < n; j++) grad[j][0] = grad[j][1] = grad[j][2] = 0.0;
+  for (int v = 0; v < nvec; v++)
+    for (int j = 0; j < n; j++) {
+      double(*g)[3] = grad + v * gstride;
+      g[j][0] = g[j][1] = g[j][2] = 0.0;
+    }
   for (int j = 0; j < n; j++) {
     double r = nb[j].r;
     if (r >= p->Rcr) continue;
     double f = fc(r, p->Rcr), df = dfc(r, p->Rcr), gk[MLFF_MAX_RADIAL_SHELLS];
     gaussians(r, p->etaR, p->muR, nR, A->stepR, A->decayR, gk);
-    const double *w = dEdG + nb[j].species * nR;
-    double s = 0.0;
-    for (int k = 0; k < nR; k++) s += w[k] * gk[k] * (df - 2.0 * p->etaR * (r - p->muR[k]) * f);
-    s *= 0.25 / r;
-    for (int x = 0; x < 3; x++) grad[j][x] += s * nb[j].d[x];
+    for (int v = 0; v < nvec; v++) {
+      const double *w = dEdG + v * dstride + nb[j].species * nR;
+      double s = 0.0;
+      for (int k = 0; k < nR; k++) s += w[k] * gk[k] * (df - 2.0 * p->etaR * (r - p->muR[k]) * f);
+      s *= 0.25 / r;
+      for (int x = 0; x < 3; x++) grad[v * gstride + j][x] += s * nb[j].d[x];
+    }
   }
   angular_list L;
   angular_list_build(&L, A, n, nb);
   if (nA == 4 && nZ == 8)
-    angular_backward(A, &L, nb, dEdG, grad, 4, 8);
+    angular_backward(A, &L, nb, nvec, dEdG, dstride, grad, gstride, 4, 8);
   else
-    angular_backward(A, &L, nb, dEdG, grad, nA, nZ);
+    angular_backward(A, &L, nb, nvec, dEdG, dstride, grad, gstride, nA, nZ);
   angular_list_free(&L);
+}
+
+void mlff_aev_backward(const mlff_aev *A, int n, const mlff_neighbor_entry *nb,
+                       const double *dEdG, double (*grad)[3]) {
+  mlff_aev_backward_multi(A, n, nb, 1, dEdG, 0, grad, 0);
 }
 
 /* Forward-mode: G and its full Jacobian with respect to the neighbour vectors, for training

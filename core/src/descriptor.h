@@ -29,6 +29,11 @@ void mlff_aev_forward(const mlff_aev *a, int n, const mlff_neighbor_entry *nb, d
 /* grad[j] = dE/d(d_j) given dEdG[n_features]; grad is overwritten. */
 void mlff_aev_backward(const mlff_aev *a, int n, const mlff_neighbor_entry *nb,
                        const double *dEdG, double (*grad)[3]);
+/* The same for nvec gradients at once (committee members): dEdG + v * dstride into
+ * grad + v * gstride (rows of 3), v = 0 .. nvec-1; the geometry is computed once. */
+void mlff_aev_backward_multi(const mlff_aev *a, int n, const mlff_neighbor_entry *nb, int nvec,
+                             const double *dEdG, size_t dstride, double (*grad)[3],
+                             size_t gstride);
 /* G[n_features] and J[n_features][n][3] = dG_f / d(d_j) for the n neighbours (the derivative
  * with respect to the central atom is minus the sum over j). For training. */
 void mlff_aev_jacobian(const mlff_aev *a, int n, const mlff_neighbor_entry *nb, double *G,

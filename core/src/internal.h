@@ -40,6 +40,17 @@ typedef struct {
   double c9[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS];
 } mlff_dispersion;
 
+/* One committee member beyond the first (docs/file_format.md, /committee): its own networks,
+ * e0 and scale; everything else (descriptor, elements, activation, dispersion, training range)
+ * is the model's, common to all members. */
+typedef struct {
+  mlff_network net[MLFF_MAX_ELEMENTS];
+  double e0[MLFF_MAX_ELEMENTS];
+  double scale;
+} mlff_member;
+
+#define MLFF_MAX_COMMITTEE 64
+
 struct mlff_model {
   char arch[32];                 /* "aev-mlp" */
   int n_elements;
@@ -56,13 +67,35 @@ struct mlff_model {
   double min_distance[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS];
   int n_attrs;                   /* free-form root attributes: created, teacher, ... */
   mlff_attr *attrs;
+  /* Committee: n_members students (1 = a single model). Member 0 is net/e0/scale above, so
+   * code written for one network reads on unchanged; members 1.. are more[0..n_members-2]. */
+  int n_members;
+  mlff_member *more;
 };
+
+/* Member k's networks, e0 and scale (k = 0: the model's own). */
+static inline const mlff_network *mlff_member_net(const mlff_model *m, int k) {
+  return k ? m->more[k - 1].net : m->net;
+}
+static inline const double *mlff_member_e0(const mlff_model *m, int k) {
+  return k ? m->more[k - 1].e0 : m->e0;
+}
+static inline double mlff_member_scale(const mlff_model *m, int k) {
+  return k ? m->more[k - 1].scale : m->scale;
+}
 
 
 /* Allocate an empty model (zeroed, arch set); networks allocated by mlff_network_alloc. */
 mlff_model *mlff_model_alloc(void);
 /* Allocate W/b (float and double) of one network with the given layer sizes. */
 mlff_status mlff_network_alloc(mlff_network *n, int n_layers, const int *sizes);
+/* Free the weights of a network (not its training range) and zero it. */
+void mlff_network_free(mlff_network *n);
+/* Deep copy of a network's layers (not its training range) into an empty dst. */
+mlff_status mlff_network_copy(mlff_network *dst, const mlff_network *src);
+/* Fresh uniform Glorot weights and small biases for every network of member 0 of m, drawn
+ * from seed (mlff_model_create's initialisation; the trainer's members k > 0). */
+void mlff_model_init_weights(mlff_model *m, uint64_t seed);
 /* Refresh the double copies Wd/bd from W/b after the float weights changed. */
 void mlff_network_sync(mlff_network *n);
 const char *mlff_activation_name(mlff_activation a);

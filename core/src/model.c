@@ -42,6 +42,7 @@ mlff_model *mlff_model_alloc(void) {
   if (m) {
     strcpy(m->arch, "aev-mlp");
     m->scale = 1.0;
+    m->n_members = 1;
   }
   return m;
 }
@@ -73,13 +74,41 @@ void mlff_network_sync(mlff_network *n) {
   }
 }
 
+void mlff_network_free(mlff_network *n) {
+  for (int l = 0; l < MLFF_MAX_LAYERS; l++) {
+    free(n->W[l]); free(n->b[l]); free(n->Wd[l]); free(n->bd[l]);
+    n->W[l] = n->b[l] = NULL;
+    n->Wd[l] = n->bd[l] = NULL;
+  }
+  n->n_layers = 0;
+}
+
+mlff_status mlff_network_copy(mlff_network *dst, const mlff_network *src) {
+  mlff_status st = mlff_network_alloc(dst, src->n_layers, src->sizes);
+  if (st) return st;
+  for (int l = 0; l < src->n_layers; l++) {
+    size_t nw = (size_t)src->sizes[l + 1] * src->sizes[l], nb = src->sizes[l + 1];
+    memcpy(dst->W[l], src->W[l], nw * sizeof(float));
+    memcpy(dst->b[l], src->b[l], nb * sizeof(float));
+  }
+  mlff_network_sync(dst);
+  return MLFF_OK;
+}
+
+static void free_members(mlff_model *m) {
+  for (int k = 0; m->more && k < m->n_members - 1; k++)
+    for (int e = 0; e < MLFF_MAX_ELEMENTS; e++) mlff_network_free(&m->more[k].net[e]);
+  free(m->more);
+  m->more = NULL;
+  m->n_members = 1;
+}
+
 void mlff_model_free(mlff_model *m) {
   if (!m) return;
+  free_members(m);
   for (int e = 0; e < MLFF_MAX_ELEMENTS; e++) {
     mlff_network *n = &m->net[e];
-    for (int l = 0; l < MLFF_MAX_LAYERS; l++) {
-      free(n->W[l]); free(n->b[l]); free(n->Wd[l]); free(n->bd[l]);
-    }
+    mlff_network_free(n);
     free(n->feature_min);
     free(n->feature_max);
   }
@@ -92,6 +121,22 @@ void mlff_model_free(mlff_model *m) {
 }
 
 static double uniform01(uint64_t *s) { return (mlff_splitmix64(s) >> 11) * 0x1.0p-53; }
+
+void mlff_model_init_weights(mlff_model *m, uint64_t seed) {
+  uint64_t rng = seed;
+  for (int e = 0; e < m->n_elements; e++) {
+    mlff_network *n = &m->net[e];
+    const int *sizes = n->sizes;
+    /* Uniform Glorot weights, small biases: outputs O(1) for inputs O(1). */
+    for (int l = 0; l < n->n_layers; l++) {
+      double lim = sqrt(6.0 / (sizes[l] + sizes[l + 1]));
+      for (size_t i = 0; i < (size_t)sizes[l] * sizes[l + 1]; i++)
+        n->W[l][i] = (float)((2 * uniform01(&rng) - 1) * lim);
+      for (int i = 0; i < sizes[l + 1]; i++) n->b[l][i] = (float)(0.1 * (2 * uniform01(&rng) - 1));
+    }
+    mlff_network_sync(n);
+  }
+}
 
 static mlff_status check_descriptor(const mlff_descriptor_params *p) {
   if (!(p->Rcr > 0) || !(p->Rca > 0) || !(p->etaR > 0) || !(p->etaA > 0) || !(p->zeta > 0))
@@ -131,23 +176,14 @@ mlff_status mlff_model_create(const mlff_model_spec *spec, mlff_model **out) {
   sizes[0] = m->n_features;
   for (int l = 0; l < spec->n_hidden; l++) sizes[l + 1] = spec->hidden[l];
   sizes[spec->n_hidden + 1] = 1;
-  uint64_t rng = spec->seed;
   for (int e = 0; e < m->n_elements; e++) {
     snprintf(m->elements[e], MLFF_SYMBOL_LEN, "%s", spec->elements[e]);
-    mlff_network *n = &m->net[e];
-    if ((st = mlff_network_alloc(n, spec->n_hidden + 1, sizes))) {
+    if ((st = mlff_network_alloc(&m->net[e], spec->n_hidden + 1, sizes))) {
       mlff_model_free(m);
       return st;
     }
-    /* Uniform Glorot weights, small biases: outputs O(1) for inputs O(1). */
-    for (int l = 0; l < n->n_layers; l++) {
-      double lim = sqrt(6.0 / (sizes[l] + sizes[l + 1]));
-      for (size_t i = 0; i < (size_t)sizes[l] * sizes[l + 1]; i++)
-        n->W[l][i] = (float)((2 * uniform01(&rng) - 1) * lim);
-      for (int i = 0; i < sizes[l + 1]; i++) n->b[l][i] = (float)(0.1 * (2 * uniform01(&rng) - 1));
-    }
-    mlff_network_sync(n);
   }
+  mlff_model_init_weights(m, spec->seed);
   *out = m;
   return MLFF_OK;
 }
@@ -217,6 +253,133 @@ const mlff_dispersion_params *mlff_model_dispersion(const mlff_model *m) {
   return m && m->disp.on ? &m->disp.p : NULL;
 }
 const mlff_descriptor_params *mlff_model_descriptor(const mlff_model *m) { return &m->desc; }
+
+/* ---- committees ---------------------------------------------------------------------------- */
+
+int mlff_model_committee_size(const mlff_model *m) { return m ? m->n_members : 0; }
+
+/* Why members of a and b cannot form one committee ("" when they can): everything but the
+ * networks' weights, e0 and scale must be the same (one descriptor computed once serves all;
+ * the dispersion is added once). */
+static int committee_mismatch(const mlff_model *a, const mlff_model *b, char *why, size_t n) {
+  const mlff_descriptor_params *p = &a->desc, *q = &b->desc;
+  if (a->n_elements != b->n_elements) {
+    snprintf(why, n, "%d elements, the committee has %d", b->n_elements, a->n_elements);
+    return 1;
+  }
+  for (int e = 0; e < a->n_elements; e++)
+    if (strcmp(a->elements[e], b->elements[e])) {
+      snprintf(why, n, "element %d is %s, the committee's is %s", e, b->elements[e],
+               a->elements[e]);
+      return 1;
+    }
+  if (a->activation != b->activation) {
+    snprintf(why, n, "activation %s, the committee's is %s", mlff_activation_name(b->activation),
+             mlff_activation_name(a->activation));
+    return 1;
+  }
+  int same = p->Rcr == q->Rcr && p->Rca == q->Rca && p->etaR == q->etaR && p->etaA == q->etaA &&
+             p->zeta == q->zeta && p->n_muR == q->n_muR && p->n_muA == q->n_muA &&
+             p->n_thetaZ == q->n_thetaZ;
+  for (int k = 0; same && k < p->n_muR; k++) same = p->muR[k] == q->muR[k];
+  for (int k = 0; same && k < p->n_muA; k++) same = p->muA[k] == q->muA[k];
+  for (int k = 0; same && k < p->n_thetaZ; k++) same = p->thetaZ[k] == q->thetaZ[k];
+  if (!same) {
+    snprintf(why, n, "its descriptor differs from the committee's (members share one)");
+    return 1;
+  }
+  if (a->disp.on != b->disp.on || (a->disp.on && memcmp(&a->disp.p, &b->disp.p, sizeof a->disp.p))) {
+    snprintf(why, n, "its dispersion differs from the committee's (members share one)");
+    return 1;
+  }
+  for (int e = 0; e < a->n_elements; e++) { /* one architecture: the reader and GPU expect it */
+    const mlff_network *x = &b->net[e], *y = &a->net[e];
+    int same = x->n_layers == y->n_layers;
+    for (int l = 0; same && l <= y->n_layers; l++) same = x->sizes[l] == y->sizes[l];
+    if (!same) {
+      snprintf(why, n, "a network of %s shaped unlike the committee's (members share one "
+               "architecture)", a->elements[e]);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+mlff_status mlff_model_committee_add(mlff_model *m, const mlff_model *other) {
+  if (!m || !other || m == other)
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_committee_add: NULL or identical models");
+  char why[160];
+  if (committee_mismatch(m, other, why, sizeof why))
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_committee_add: the new member has %s",
+                          why);
+  const int K = m->n_members + other->n_members;
+  if (K > MLFF_MAX_COMMITTEE)
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_committee_add: %d members; at most %d",
+                          K, MLFF_MAX_COMMITTEE);
+  mlff_member *more = realloc(m->more, (size_t)(K - 1) * sizeof *more);
+  if (!more) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+  m->more = more;
+  for (int k = 0; k < other->n_members; k++) {
+    mlff_member *dst = &m->more[m->n_members - 1];
+    memset(dst, 0, sizeof *dst);
+    mlff_status st = MLFF_OK;
+    for (int e = 0; e < m->n_elements && !st; e++)
+      st = mlff_network_copy(&dst->net[e], &mlff_member_net(other, k)[e]);
+    if (st) {
+      for (int e = 0; e < MLFF_MAX_ELEMENTS; e++) mlff_network_free(&dst->net[e]);
+      return st;
+    }
+    memcpy(dst->e0, mlff_member_e0(other, k), sizeof dst->e0);
+    dst->scale = mlff_member_scale(other, k);
+    m->n_members++;
+  }
+  return MLFF_OK;
+}
+
+mlff_status mlff_model_committee_member(const mlff_model *m, int k, mlff_model **out) {
+  if (!out) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_committee_member: out is NULL");
+  *out = NULL;
+  if (!m || k < 0 || k >= m->n_members)
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_committee_member: member %d of a "
+                          "committee of %d (0..%d)", k, m ? m->n_members : 0,
+                          m ? m->n_members - 1 : -1);
+  mlff_model *c = mlff_model_alloc();
+  if (!c) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+  memcpy(c->arch, m->arch, sizeof c->arch);
+  c->n_elements = m->n_elements;
+  memcpy(c->elements, m->elements, sizeof c->elements);
+  c->activation = m->activation;
+  c->desc = m->desc;
+  c->n_features = m->n_features;
+  c->disp = m->disp;
+  memcpy(c->e0, mlff_member_e0(m, k), sizeof c->e0);
+  c->scale = mlff_member_scale(m, k);
+  mlff_status st = MLFF_OK;
+  const size_t D = (size_t)m->n_features;
+  for (int e = 0; e < m->n_elements && !st; e++) {
+    mlff_network *n = &c->net[e];
+    const mlff_network *src = &m->net[e];
+    if ((st = mlff_network_copy(n, &mlff_member_net(m, k)[e]))) break;
+    if (src->feature_min && src->feature_max) { /* the training range is the committee's */
+      n->feature_min = malloc(D * sizeof(float));
+      n->feature_max = malloc(D * sizeof(float));
+      if (!n->feature_min || !n->feature_max) {
+        st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+        break;
+      }
+      memcpy(n->feature_min, src->feature_min, D * sizeof(float));
+      memcpy(n->feature_max, src->feature_max, D * sizeof(float));
+    }
+  }
+  for (int i = 0; i < m->n_attrs && !st; i++)
+    st = mlff_model_set_attr(c, m->attrs[i].name, m->attrs[i].value);
+  if (st) {
+    mlff_model_free(c);
+    return st;
+  }
+  *out = c;
+  return MLFF_OK;
+}
 const char *mlff_model_arch(const mlff_model *m) { return m->arch; }
 
 const char *mlff_model_attr(const mlff_model *m, const char *name) {
@@ -270,6 +433,10 @@ void mlff_model_print(const mlff_model *m, FILE *o) {
   fprintf(o, "energy      E = %.6g * NN(G) + e0;  e0:", m->scale);
   for (int e = 0; e < m->n_elements; e++) fprintf(o, " %s %.6f", m->elements[e], m->e0[e]);
   fprintf(o, " eV\n");
+  fprintf(o, "committee   %d member%s%s\n", m->n_members, m->n_members > 1 ? "s" : "",
+          m->n_members > 1 ? " (energy and forces: their mean; uncertainty: the per-atom force "
+                             "deviation); energy and networks above: member 0"
+                           : "");
   if (m->disp.on) {
     const mlff_dispersion_params *p = &m->disp.p;
     fprintf(o, "dispersion  C6/r^6 + C8/r^8, Becke-Johnson damping: s6 %.4g s8 %.4g a1 %.4g a2 %.4g "
@@ -305,7 +472,10 @@ void mlff_model_print(const mlff_model *m, FILE *o) {
             n->feature_min ? ", training range stored" : "");
     total += np;
   }
-  fprintf(o, "parameters  %ld\n", total);
+  if (m->n_members > 1)
+    fprintf(o, "parameters  %ld per member, %ld in all\n", total, total * m->n_members);
+  else
+    fprintf(o, "parameters  %ld\n", total);
   /* training_summary holds the split and the history (~100 kB): the start is what a reader
    * wants here, the rest is in the file */
   const size_t show = 240;

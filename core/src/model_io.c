@@ -271,27 +271,32 @@ static mlff_status read_descriptor(const h5_reader *r, mlff_model *m) {
   return MLFF_OK;
 }
 
-static mlff_status read_energy(const h5_reader *r, mlff_model *m) {
+/* e0 and scale of a member: the group <prefix>/energy ("" for member 0, the root's). */
+static mlff_status read_energy(const h5_reader *r, const mlff_model *m, const char *prefix,
+                               double *e0, double *scale) {
   hid_t g;
-  mlff_status st = open_group(r, "/energy", &g);
+  char obj[96];
+  snprintf(obj, sizeof obj, "%s/energy", prefix);
+  mlff_status st = open_group(r, obj, &g);
   if (st) return st;
   int n = 0;
-  if (!(st = attr_doubles(r, g, "/energy", "e0", m->e0, MLFF_MAX_ELEMENTS,
-                          "MLFF_MAX_ELEMENTS", &n)) &&
-      !(st = attr_doubles(r, g, "/energy", "scale", &m->scale, 1, NULL, NULL)) &&
-      n != m->n_elements)
-    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute 'e0' of /energy holds %d values, expected %d "
-                 "(one per element of the root attribute 'elements'): %s", n, m->n_elements,
+  if (!(st = attr_doubles(r, g, obj, "e0", e0, MLFF_MAX_ELEMENTS, "MLFF_MAX_ELEMENTS", &n)) &&
+      !(st = attr_doubles(r, g, obj, "scale", scale, 1, NULL, NULL)) && n != m->n_elements)
+    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute 'e0' of %s holds %d values, expected %d "
+                 "(one per element of the root attribute 'elements'): %s", obj, n, m->n_elements,
                  FIX_HINT);
   H5Gclose(g);
   return st;
 }
 
-/* The network of element e: layers layer_0, layer_1, ... chained from D to 1 output. */
-static mlff_status read_network(const h5_reader *r, mlff_model *m, int e) {
+/* The network of element e: layers layer_0, layer_1, ... chained from D to 1 output, under
+ * <prefix>/networks ("" for member 0); into n. like: the network members share (member 0's
+ * of a committee member; NULL for member 0 itself), whose layer shapes n must have. */
+static mlff_status read_network(const h5_reader *r, const mlff_model *m, const char *prefix,
+                                int e, mlff_network *n, const mlff_network *like) {
   const char *sym = m->elements[e];
   char path[256], base[128];
-  snprintf(base, sizeof base, "/networks/%s", sym);
+  snprintf(base, sizeof base, "%s/networks/%s", prefix, sym);
   int L = 0;
   for (; L <= MLFF_MAX_LAYERS; L++) {
     snprintf(path, sizeof path, "%s/layer_%d", base, L);
@@ -308,6 +313,10 @@ static mlff_status read_network(const h5_reader *r, mlff_model *m, int e) {
   if (L > MLFF_MAX_LAYERS)
     return h5_fail(r, MLFF_ERR_FORMAT, "%s has more than %d layers; this libmlff supports at most "
                    "%d (MLFF_MAX_HIDDEN + 1): upgrade mlff", base, MLFF_MAX_LAYERS, MLFF_MAX_LAYERS);
+  if (like && L != like->n_layers)
+    return h5_fail(r, MLFF_ERR_FORMAT, "%s has %d layers, but /networks/%s (member 0) has %d: "
+                   "committee members share one architecture; %s", base, L, sym, like->n_layers,
+                   FIX_HINT);
   int sizes[MLFF_MAX_LAYERS + 1];
   sizes[0] = m->n_features;
   mlff_status st;
@@ -340,6 +349,11 @@ static mlff_status read_network(const h5_reader *r, mlff_model *m, int e) {
     if (dims[0] > MAX_DIM || dims[0] * dims[1] > MAX_LAYER_VALUES)
       return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has an implausible shape %s (corrupt file?)",
                      path, got);
+    if (like && dims[0] != (hsize_t)like->sizes[l + 1])
+      return h5_fail(r, MLFF_ERR_FORMAT, "dataset %s has shape %s, expected [%d, %d] (as "
+                     "/networks/%s/layer_%d/W of member 0: committee members share one "
+                     "architecture): %s", path, got, like->sizes[l + 1], sizes[l], sym, l,
+                     FIX_HINT);
     sizes[l + 1] = (int)want_out;
     snprintf(path, sizeof path, "%s/layer_%d/b", base, l);
     if ((st = dataset_shape(r, path, &rank, dims))) return st;
@@ -349,7 +363,6 @@ static mlff_status read_network(const h5_reader *r, mlff_model *m, int e) {
                      "output of layer_%d/W): %s", path, got, sizes[l + 1], l, FIX_HINT);
     }
   }
-  mlff_network *n = &m->net[e];
   if ((st = mlff_network_alloc(n, L, sizes))) return st;
   for (int l = 0; l < L; l++) {
     snprintf(path, sizeof path, "%s/layer_%d/W", base, l);
@@ -480,6 +493,44 @@ static mlff_status read_dispersion(const h5_reader *r, mlff_model *m) {
   return read_dispersion_group(r, m->n_elements, &m->disp);
 }
 
+/* Optional committee (docs/file_format.md): /committee with attribute size K >= 2 and groups
+ * member_1 .. member_<K-1>, each with energy (e0, scale) and networks/<Symbol>/layer_<l>/W, b
+ * shaped as member 0's (/energy, /networks). */
+static mlff_status read_committee(const h5_reader *r, mlff_model *m) {
+  if (!h5_path_exists(r->file, "/committee")) return MLFF_OK;
+  hid_t g;
+  long long K = 0;
+  mlff_status st = open_group(r, "/committee", &g);
+  if (st) return st;
+  st = attr_int(r, g, "/committee", "size", &K);
+  H5Gclose(g);
+  if (st) return st;
+  if (K < 2 || K > MLFF_MAX_COMMITTEE)
+    return h5_fail(r, MLFF_ERR_FORMAT, "attribute 'size' of /committee is %lld; a committee has "
+                   "2..%d members (a single model has no /committee group): %s", K,
+                   MLFF_MAX_COMMITTEE, FIX_HINT);
+  char path[96];
+  snprintf(path, sizeof path, "/committee/member_%lld", K);
+  if (h5_path_exists(r->file, path))
+    return h5_fail(r, MLFF_ERR_FORMAT, "group %s exists, but attribute 'size' of /committee is "
+                   "%lld (members 1..%lld besides /networks): the file is inconsistent: %s", path,
+                   K, K - 1, FIX_HINT);
+  if (!(m->more = calloc((size_t)K - 1, sizeof *m->more)))
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory reading '%s'", r->path);
+  for (int k = 1; k < K; k++) {
+    mlff_member *mb = &m->more[k - 1];
+    m->n_members = k + 1; /* so that mlff_model_free frees what was read */
+    snprintf(path, sizeof path, "/committee/member_%d", k);
+    if (!h5_path_exists(r->file, path))
+      return h5_fail(r, MLFF_ERR_FORMAT, "group %s is missing (attribute 'size' of /committee is "
+                     "%lld): the file is incomplete: %s", path, K, FIX_HINT);
+    if ((st = read_energy(r, m, path, mb->e0, &mb->scale))) return st;
+    for (int e = 0; e < m->n_elements; e++)
+      if ((st = read_network(r, m, path, e, &mb->net[e], &m->net[e]))) return st;
+  }
+  return MLFF_OK;
+}
+
 /* H5Aiterate2 callback: keep every non-reserved scalar string root attribute. */
 typedef struct {
   const h5_reader *r;
@@ -546,11 +597,13 @@ static mlff_status read_model(h5_reader *r, mlff_model *m) {
                    "\"silu\" and \"celu\": upgrade mlff", word);
   if ((st = read_descriptor(r, m))) return st;
   m->n_features = mlff_descriptor_length(&m->desc, m->n_elements);
-  if ((st = read_energy(r, m))) return st;
+  if ((st = read_energy(r, m, "", m->e0, &m->scale))) return st;
   for (int e = 0; e < m->n_elements; e++)
-    if ((st = read_network(r, m, e)) || (st = read_normalization(r, m, e))) return st;
+    if ((st = read_network(r, m, "", e, &m->net[e], NULL)) || (st = read_normalization(r, m, e)))
+      return st;
   if ((st = read_min_distance(r, m))) return st;
   if ((st = read_dispersion(r, m))) return st;
+  if ((st = read_committee(r, m))) return st;
   attr_walk w = {r, m, MLFF_OK};
   hsize_t idx = 0;
   if (H5Aiterate2(r->file, H5_INDEX_NAME, H5_ITER_INC, &idx, keep_attr, &w) < 0 && !w.st)
@@ -730,6 +783,33 @@ static int cmp_attr_name(const void *a, const void *b) {
   return strcmp((*(const mlff_attr *const *)a)->name, (*(const mlff_attr *const *)b)->name);
 }
 
+/* The networks of member k under loc/networks, and its e0 and scale as attributes of
+ * loc/energy (the root for member 0; /committee/member_<k> for the others). */
+static void write_member(writer *w, hid_t loc, const mlff_model *m, int k) {
+  hid_t g = w_group(w, loc, "energy");
+  w_attr_doubles(w, g, "e0", mlff_member_e0(m, k), m->n_elements);
+  double scale = mlff_member_scale(m, k);
+  w_attr_doubles(w, g, "scale", &scale, 0);
+  h5_close(&g, H5Gclose);
+
+  hid_t nets = w_group(w, loc, "networks");
+  for (int e = 0; e < m->n_elements && !w->failed; e++) {
+    const mlff_network *n = &mlff_member_net(m, k)[e];
+    hid_t ge = w_group(w, nets, m->elements[e]);
+    for (int l = 0; l < n->n_layers && !w->failed; l++) {
+      char name[32];
+      snprintf(name, sizeof name, "layer_%d", l);
+      hid_t gl = w_group(w, ge, name);
+      hsize_t dw[2] = {(hsize_t)n->sizes[l + 1], (hsize_t)n->sizes[l]};
+      w_dataset(w, gl, "W", 2, dw, n->W[l]);
+      w_dataset(w, gl, "b", 1, dw, n->b[l]);
+      h5_close(&gl, H5Gclose);
+    }
+    h5_close(&ge, H5Gclose);
+  }
+  h5_close(&nets, H5Gclose);
+}
+
 static void write_model(writer *w, hid_t file, const mlff_model *m, const char *created) {
   const char *fmt = "mlff-model", *arch = m->arch, *act = mlff_activation_name(m->activation);
   const char *elems[MLFF_MAX_ELEMENTS];
@@ -774,27 +854,8 @@ static void write_model(writer *w, hid_t file, const mlff_model *m, const char *
   w_attr_doubles(w, g, "thetaZ", p->thetaZ, p->n_thetaZ);
   h5_close(&g, H5Gclose);
 
-  g = w_group(w, file, "energy");
-  w_attr_doubles(w, g, "e0", m->e0, m->n_elements);
-  w_attr_doubles(w, g, "scale", &m->scale, 0);
-  h5_close(&g, H5Gclose);
-
-  hid_t nets = w_group(w, file, "networks");
-  for (int e = 0; e < m->n_elements && !w->failed; e++) {
-    const mlff_network *n = &m->net[e];
-    hid_t ge = w_group(w, nets, m->elements[e]);
-    for (int l = 0; l < n->n_layers && !w->failed; l++) {
-      char name[32];
-      snprintf(name, sizeof name, "layer_%d", l);
-      hid_t gl = w_group(w, ge, name);
-      hsize_t dw[2] = {(hsize_t)n->sizes[l + 1], (hsize_t)n->sizes[l]};
-      w_dataset(w, gl, "W", 2, dw, n->W[l]);
-      w_dataset(w, gl, "b", 1, dw, n->b[l]);
-      h5_close(&gl, H5Gclose);
-    }
-    h5_close(&ge, H5Gclose);
-  }
-  h5_close(&nets, H5Gclose);
+  /* member 0 where a single model keeps its network: old readers read it as a single model */
+  write_member(w, file, m, 0);
 
   int any_norm = 0, any_min = 0;
   for (int e = 0; e < m->n_elements; e++) any_norm |= m->net[e].feature_min != NULL;
@@ -845,6 +906,21 @@ static void write_model(writer *w, hid_t file, const mlff_model *m, const char *
     }
     h5_close(&gd, H5Gclose);
   }
+  if (m->n_members > 1) { /* absent for a single model: its file is as before committees */
+    hid_t gc = w_group(w, file, "committee");
+    int size = m->n_members;
+    hid_t sp1 = H5Screate(H5S_SCALAR);
+    w_attr(w, gc, "size", H5T_STD_I32LE, H5T_NATIVE_INT, sp1, &size);
+    H5Sclose(sp1);
+    for (int k = 1; k < m->n_members && !w->failed; k++) {
+      char name[32];
+      snprintf(name, sizeof name, "member_%d", k);
+      hid_t gm = w_group(w, gc, name);
+      write_member(w, gm, m, k);
+      h5_close(&gm, H5Gclose);
+    }
+    h5_close(&gc, H5Gclose);
+  }
 }
 
 static mlff_status check_savable(const mlff_model *m, const char *path) {
@@ -860,6 +936,15 @@ static mlff_status check_savable(const mlff_model *m, const char *path) {
       if (!n->W[l] || !n->b[l])
         return mlff_set_error(MLFF_ERR_ARGUMENT, "cannot save model to '%s': layer %d of '%s' has no "
                          "weights", path, l, m->elements[e]);
+    for (int k = 1; k < m->n_members; k++) { /* the reader wants member 0's shapes */
+      const mlff_network *x = &m->more[k - 1].net[e];
+      int same = x->n_layers == n->n_layers;
+      for (int l = 0; same && l <= n->n_layers; l++) same = x->sizes[l] == n->sizes[l];
+      if (!same)
+        return mlff_set_error(MLFF_ERR_ARGUMENT, "cannot save model to '%s': committee member %d's "
+                              "network of '%s' differs in shape from member 0's (members share "
+                              "one architecture)", path, k, m->elements[e]);
+    }
   }
   return MLFF_OK;
 }

@@ -167,6 +167,9 @@ class mlff_result(ctypes.Structure):
         ("forces", c_double_p),
         ("energy_atom", c_double_p),
         ("virial_atom", c_double_p),
+        ("force_deviation", c_double_p),
+        ("max_force_deviation", ctypes.c_double),
+        ("member_forces", c_double_p),
     ]
 
 
@@ -240,6 +243,9 @@ PROTOTYPES = [
     ("mlff_model_dispersion", ctypes.POINTER(mlff_dispersion_params), [mlff_model_p]),
     ("mlff_model_min_distance", ctypes.c_double, [mlff_model_p, ctypes.c_int, ctypes.c_int]),
     ("mlff_model_set_min_distance", _S, [mlff_model_p, ctypes.c_int, ctypes.c_int, ctypes.c_double]),
+    ("mlff_model_committee_size", ctypes.c_int, [mlff_model_p]),
+    ("mlff_model_committee_member", _S, [mlff_model_p, ctypes.c_int, ctypes.POINTER(mlff_model_p)]),
+    ("mlff_model_committee_add", _S, [mlff_model_p, mlff_model_p]),
     ("mlff_model_attr", ctypes.c_char_p, [mlff_model_p, ctypes.c_char_p]),
     ("mlff_model_set_attr", _S, [mlff_model_p, ctypes.c_char_p, ctypes.c_char_p]),
     ("mlff_model_print", None, [mlff_model_p, _FILE_p]),
@@ -250,6 +256,7 @@ PROTOTYPES = [
     ("mlff_calc_free", None, [mlff_calc_p]),
     ("mlff_calc_device", c_enum, [mlff_calc_p]),
     ("mlff_calc_list_builds", ctypes.c_long, [mlff_calc_p]),
+    ("mlff_force_deviation", _S, [ctypes.c_int, ctypes.c_int, c_double_p, c_double_p, c_double_p]),
     ("mlff_compute", _S,
      [mlff_calc_p, ctypes.POINTER(mlff_structure), ctypes.POINTER(mlff_result)]),
     ("mlff_compute_batch", _S,

@@ -46,9 +46,14 @@ class Calculator(_AseCalculator):
     elements, cell) keep the neighbour list until an atom moved more than skin/2, as an MD code
     does (mlff_calc_options.skin; 0: a new list every call). Repeated calls (MD, optimisation)
     reuse the library's buffers and this calculator's own: a call allocates only the arrays of
-    its results."""
+    its results.
 
-    implemented_properties = ["energy", "free_energy", "forces", "energies", "stress"]
+    A committee (Model.committee_size > 1) gives the members' mean for all of the above, and
+    its uncertainty: force_deviation (per atom, eV/Å: sqrt(mean_k |F_i^k - mean F_i|^2) over
+    the members k) and max_force_deviation (its maximum over the atoms, eV/Å)."""
+
+    implemented_properties = ["energy", "free_energy", "forces", "energies", "stress",
+                              "force_deviation", "max_force_deviation"]
     default_parameters = {"device": "auto", "fp16": False, "threads": None, "gpu": 0,
                           "gpu_shared": False, "skin": None}
     nolabel = True
@@ -119,6 +124,9 @@ class Calculator(_AseCalculator):
                "energies": r["energy_atom"]}
         if atoms.cell.rank == 3:
             out["stress"] = _voigt_stress(r["virial"], atoms.get_volume())
+        if "force_deviation" in r:
+            out["force_deviation"] = r["force_deviation"]
+            out["max_force_deviation"] = r["max_force_deviation"]
         return out
 
     # -- ASE's per-call work, kept small: a call on one molecule costs about as much as the
@@ -203,6 +211,9 @@ class Calculator(_AseCalculator):
                         "energies": k.energy_atom.copy()}
         if atoms.cell.array.any() and atoms.cell.rank == 3:  # (an open molecule has no cell)
             self.results["stress"] = _voigt_stress(k.r.virial[:], atoms.get_volume())
+        if k.force_deviation is not None:
+            self.results["force_deviation"] = k.force_deviation.copy()
+            self.results["max_force_deviation"] = k.r.max_force_deviation
 
     def calculate_batch(self, images):
         """Evaluate a list of Atoms in one libmlff call (mlff_compute_batch). Returns one dict

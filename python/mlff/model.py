@@ -112,6 +112,12 @@ class Model:
                 "thetaZ": list(d.thetaZ[:d.n_thetaZ])}
 
     @property
+    def committee_size(self):
+        """Students in the model (1: a single network). A committee evaluates to their mean,
+        and its per-atom force deviation is the uncertainty (results' force_deviation)."""
+        return int(lib().mlff_model_committee_size(self._handle()))
+
+    @property
     def has_dispersion(self):
         return bool(lib().mlff_model_dispersion(self._handle()))
 
@@ -244,12 +250,15 @@ class _Structure:
 
 
 class _Result:
-    def __init__(self, n, per_atom_energy=True, per_atom_virial=False):
+    def __init__(self, n, per_atom_energy=True, per_atom_virial=False, committee=False):
         self.forces = np.empty((n, 3))
         self.energy_atom = np.empty(n) if per_atom_energy else None
         self.virial_atom = np.empty((n, 6)) if per_atom_virial else None
+        self.force_deviation = np.empty(n) if committee else None
         self.c = L.mlff_result()
         self.c.forces = self.forces.ctypes.data_as(L.c_double_p)
+        if committee:
+            self.c.force_deviation = self.force_deviation.ctypes.data_as(L.c_double_p)
         if per_atom_energy:
             self.c.energy_atom = self.energy_atom.ctypes.data_as(L.c_double_p)
         if per_atom_virial:
@@ -261,6 +270,9 @@ class _Result:
             out["energy_atom"] = self.energy_atom
         if self.virial_atom is not None:
             out["virial_atom"] = self.virial_atom
+        if self.force_deviation is not None:
+            out["force_deviation"] = self.force_deviation
+            out["max_force_deviation"] = self.c.max_force_deviation
         return out
 
 
@@ -269,7 +281,7 @@ class _Kept:
     copies its positions (and species, cell) into the same arrays, and the library writes into
     the same result arrays, so that a call allocates nothing the size of the system."""
 
-    def __init__(self, n):
+    def __init__(self, n, committee=False):
         self.n = n
         self.positions = np.zeros((n, 3))
         self.species = np.zeros(n, dtype=np.intc)
@@ -285,6 +297,10 @@ class _Kept:
         self.r = L.mlff_result()
         self.r.forces = self.forces.ctypes.data_as(L.c_double_p)
         self.r.energy_atom = self.energy_atom.ctypes.data_as(L.c_double_p)
+        # a committee's per-atom force deviation (None for a single model)
+        self.force_deviation = np.zeros(n) if committee else None
+        if committee:
+            self.r.force_deviation = self.force_deviation.ctypes.data_as(L.c_double_p)
         self.s_ref, self.r_ref = ctypes.byref(self.s), ctypes.byref(self.r)
 
     def fill(self, positions, species, cell, pbc):
@@ -347,6 +363,7 @@ class Evaluator:
         self._ptr = None
         self._kept = None
         self._compute_fn = lib().mlff_compute
+        self._committee = self.model.committee_size > 1
         self._handle()  # fail now, with libmlff's message, when the options cannot be met
 
     def _handle(self):
@@ -395,7 +412,7 @@ class Evaluator:
         if k is None or k.n != n:
             if len(species) != n:
                 raise L.error("%d positions but %d species" % (n, len(species)))
-            k = self._kept = _Kept(n)
+            k = self._kept = _Kept(n, self._committee)
         k.fill(positions, species, cell, pbc)
         check(self._compute_fn(self._handle(), k.s_ref, k.r_ref))
         return k
@@ -403,14 +420,18 @@ class Evaluator:
     def compute(self, positions, species, cell=None, pbc=None, per_atom_virial=False):
         if per_atom_virial:
             s = _Structure(positions, species, cell, pbc)
-            r = _Result(s.n, True, per_atom_virial)
+            r = _Result(s.n, True, per_atom_virial, self._committee)
             check(lib().mlff_compute(self._handle(), ctypes.byref(s.c), ctypes.byref(r.c)))
             return r.todict()
         positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
         species = np.asarray(species, dtype=np.intc).reshape(-1)
         k = self._compute_kept(positions, species, cell, pbc)
-        return {"energy": k.r.energy, "virial": np.array(k.r.virial[:]),
-                "forces": k.forces.copy(), "energy_atom": k.energy_atom.copy()}
+        out = {"energy": k.r.energy, "virial": np.array(k.r.virial[:]),
+               "forces": k.forces.copy(), "energy_atom": k.energy_atom.copy()}
+        if self._committee:
+            out["force_deviation"] = k.force_deviation.copy()
+            out["max_force_deviation"] = k.r.max_force_deviation
+        return out
 
     def compute_batch(self, structures, per_atom_virial=False):
         """structures: a sequence of (positions, species, cell, pbc) (cell and pbc may be None);
@@ -418,7 +439,7 @@ class Evaluator:
         ss = [_Structure(*t) for t in structures]
         if not ss:
             return []
-        rs = [_Result(s.n, True, per_atom_virial) for s in ss]
+        rs = [_Result(s.n, True, per_atom_virial, self._committee) for s in ss]
         cs = (L.mlff_structure * len(ss))(*[s.c for s in ss])
         cr = (L.mlff_result * len(rs))(*[r.c for r in rs])
         check(lib().mlff_compute_batch(self._handle(), len(ss), cs, cr))

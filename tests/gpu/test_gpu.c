@@ -154,7 +154,7 @@ int main(void) {
     mlff_calc *other, *shared;
     CHECK_OK(mlff_calc_create(m, &og, &other));
     mlff_structure sd = tview(&d);
-    mlff_result rd = {0, {0}, NULL, NULL, NULL};
+    mlff_result rd = {.forces = NULL};
     CHECK_OK(mlff_compute(other, &sd, &rd));
     mlff_calc_free(other);
     c[3] = compare(cpu, gpu, &mv);
@@ -306,7 +306,7 @@ int main(void) {
     /* a cell narrower than cutoff + skin across a face: refused, naming the axis and the fix */
     const double small[9] = {6.0, 0, 0, 0, 30, 0, 0, 0, 30};
     double *F = calloc(3 * b.n, 8);
-    mlff_result r = {0, {0}, F, 0, 0};
+    mlff_result r = {.forces = F};
     mlff_neighbors nl = {b.n, b.x, b.species, b.n, NULL, NULL, NULL, 0, 1.0, 0, small};
     CHECK(mlff_compute_neighbors(kept, &nl, &r) == MLFF_ERR_ARGUMENT);
     CHECK(strstr(mlff_last_error(), "along cell vector a") != NULL);
@@ -360,7 +360,7 @@ int main(void) {
       bg[k] = (mlff_result){0, {0}, malloc(24 * d.n), NULL, NULL};
     }
     CHECK_OK(mlff_compute_batch(gpu, NB, bs, bg));
-    mlff_result rc = {0, {0}, Fc, NULL, NULL};
+    mlff_result rc = {.forces = Fc};
     CHECK_OK(mlff_compute(cpu, &bs[0], &rc));
     double fm = 0, worst = 0;
     for (int i = 0; i < 3 * d.n; i++) fm = fmax(fm, fabs(Fc[i]));

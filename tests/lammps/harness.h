@@ -566,6 +566,7 @@ int case_lmp_binary();
 int case_extrapolation();
 int case_restart();
 int case_guards();
+int case_committee();
 
 }    // namespace mlff_test
 #endif

@@ -403,6 +403,7 @@ int main(int argc, char **argv)
     else if (c == "dispersion") rc = case_dispersion();
     else if (c == "restart") rc = case_restart();
     else if (c == "guards") rc = case_guards();
+    else if (c == "committee") rc = case_committee();
     else rc = usage();
   }
   int fail = g_fail;

@@ -111,6 +111,96 @@ int case_dispersion()
   return 0;
 }
 
+// Committees (3 members, a dispersion term common to them): LAMMPS's energy and forces are the
+// core's mean; the per-atom force deviation (fix pair ... force_deviation) and its maximum
+// (compute pair mlff) equal the core's, in a periodic box whose ghost atoms carry members'
+// forces (folded by reverse communication; on any rank count). Refusals with a single model.
+int case_committee()
+{
+  const std::string model = "committee_model.h5", single = "committee_single.h5";
+  const mlff_dispersion_params disp = test_dispersion(8.0, 0);
+  make_model(single, 31, &disp);
+  for (int k = 1; k < 3; k++) make_model("committee_member" + std::to_string(k) + ".h5", 31 + k, &disp);
+  if (g_rank == 0) { /* make_model is collective: the members first, then join them */
+    mlff_model *m = nullptr, *o = nullptr;
+    if (mlff_model_load(single.c_str(), &m) != MLFF_OK) die(mlff_last_error());
+    for (int k = 1; k < 3; k++) {
+      const std::string p = "committee_member" + std::to_string(k) + ".h5";
+      if (mlff_model_load(p.c_str(), &o) != MLFF_OK || mlff_model_committee_add(m, o) != MLFF_OK)
+        die(mlff_last_error());
+      mlff_model_free(o);
+    }
+    if (mlff_model_save(m, model.c_str()) != MLFF_OK) die(mlff_last_error());
+    mlff_model_free(m);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  struct {
+    const char *name;
+    Sys sys;
+  } systems[] = {
+      {"dimer, 20 A box", dimer_in_box(20.0, 8)},
+      {"8 molecules, triclinic 12 A", liquid(2, 2, 2, 6.0, 9, 1.2, -0.8, 0.9)},
+  };
+  for (auto &t : systems) {
+    write_data("committee.data", t.sys, TYPES_CH);
+    Lmp l;
+    Setup s;
+    s.data = "committee.data";
+    s.model = model;
+    s.pair_extra = " device cpu warn_uncertainty 1e-3";
+    setup(l, s);
+    l.cmd("compute dev all pair mlff\nfix fdev all pair 1 mlff force_deviation 0");
+    Eval e = evaluate(l);
+    compare_with_core(t.name, e, reference(model, e, SPECIES_CH));
+    // the core's deviation of the same atoms
+    std::vector<double> dev(e.n), ref(e.n);
+    lammps_gather(l.h, (char *) "f_fdev", 1, 1, dev.data());
+    const double mx = ((double *) lammps_extract_compute(l.h, "dev", LMP_STYLE_GLOBAL,
+                                                         LMP_TYPE_VECTOR))[0];
+    mlff_model *m = nullptr;
+    mlff_calc *c = nullptr;
+    mlff_calc_options o = {MLFF_DEVICE_CPU, 0, 1, 0, 0, 0.0};
+    if (mlff_model_load(model.c_str(), &m) != MLFF_OK || mlff_calc_create(m, &o, &c) != MLFF_OK)
+      die(mlff_last_error());
+    std::vector<int> sp(e.n);
+    for (int i = 0; i < e.n; i++) sp[i] = SPECIES_CH[e.type[i]];
+    mlff_structure st = {e.n, e.x.data(), sp.data(), e.box.cell, {1, 1, 1}};
+    mlff_result r;
+    memset(&r, 0, sizeof(r));
+    r.force_deviation = ref.data();
+    if (mlff_compute(c, &st, &r) != MLFF_OK) die(mlff_last_error());
+    const double eD = rel_err(dev, ref), eM = rel1(mx, r.max_force_deviation);
+    say("  %-28s committee of 3: max force deviation %.6f eV/A (core %.6f); rel.err per atom "
+        "%.1e, max %.1e\n", t.name, mx, r.max_force_deviation, eD, eM);
+    CHECK(eD <= TOL && eM <= TOL && mx > 1e-3, "%s: the force deviation differs from the core",
+          t.name);
+    mlff_calc_free(c);
+    mlff_model_free(m);
+  }
+  // a single model: no deviation to give, and warn_uncertainty refused
+  write_data("committee.data", systems[0].sys, TYPES_CH);
+  for (int k = 0; k < 2; k++) {
+    Lmp l;
+    Setup s;
+    s.data = "committee.data";
+    s.model = single;
+    if (k == 0) {
+      setup(l, s);
+      CHECK(!l.try_cmd("fix fdev all pair 1 mlff force_deviation 0") &&
+                l.last_error.find("force_deviation needs a committee model") != std::string::npos,
+            "fix pair force_deviation of a single model: '%s'", l.last_error.c_str());
+    } else {
+      s.pair_extra = " device cpu warn_uncertainty 0.1";
+      std::string c = "units metal\natom_style atomic\nread_data committee.data\nplugin load " +
+                      plugin_path() + "\npair_style mlff " + single + s.pair_extra;
+      CHECK(!l.try_cmd(c) && l.last_error.find("warn_uncertainty needs a committee model") !=
+                                 std::string::npos,
+            "warn_uncertainty with a single model: '%s'", l.last_error.c_str());
+    }
+  }
+  return 0;
+}
+
 // MPI: the force files that mpi_box wrote on 1, 2 and 4 ranks agree with each other.
 bool read_forces(const std::string &path, double &E, std::vector<double> &F)
 {

@@ -40,6 +40,8 @@ int main(void) {
   SIZE(mlff_result);
   OFF(mlff_result, energy), OFF(mlff_result, virial), OFF(mlff_result, forces);
   OFF(mlff_result, energy_atom), OFF(mlff_result, virial_atom);
+  OFF(mlff_result, force_deviation), OFF(mlff_result, max_force_deviation);
+  OFF(mlff_result, member_forces);
   SIZE(mlff_neighbors);
   OFF(mlff_neighbors, n_total), OFF(mlff_neighbors, positions), OFF(mlff_neighbors, species);
   OFF(mlff_neighbors, n_list), OFF(mlff_neighbors, ilist), OFF(mlff_neighbors, numneigh);

@@ -970,6 +970,93 @@ def case_repeat():
     check(np.array_equal(r1["forces"], f1), "Evaluator.compute overwrote an earlier result")
 
 
+# ---- committees (issue 23) -------------------------------------------------------------------
+def random_committee(path, seeds):
+    """A committee of random C/H models (hidden 16, 8), one per seed, written to path; each
+    member also alone to path.member<k>.h5 (mlff_model_committee_member). Returns the members'
+    paths."""
+    import ctypes
+    from mlff import _lib as L
+    lib = L.lib()
+
+    def create(seed):
+        spec = L.mlff_model_spec()
+        syms = (ctypes.c_char_p * 2)(b"C", b"H")
+        hidden = (ctypes.c_int * 2)(16, 8)
+        spec.n_elements, spec.elements, spec.n_hidden, spec.hidden = 2, syms, 2, hidden
+        lib.mlff_descriptor_params_ani1x(ctypes.byref(spec.descriptor))
+        spec.seed = seed
+        m = L.mlff_model_p()
+        L.check(lib.mlff_model_create(ctypes.byref(spec), ctypes.byref(m)))
+        return m
+
+    first = create(seeds[0])
+    for seed in seeds[1:]:
+        other = create(seed)
+        L.check(lib.mlff_model_committee_add(first, other))
+        lib.mlff_model_free(other)
+    L.check(lib.mlff_model_save(first, path.encode()))
+    paths = []
+    for k in range(len(seeds)):
+        mk = L.mlff_model_p()
+        L.check(lib.mlff_model_committee_member(first, k, ctypes.byref(mk)))
+        paths.append("%s.member%d.h5" % (path, k))
+        L.check(lib.mlff_model_save(mk, paths[-1].encode()))
+        lib.mlff_model_free(mk)
+    lib.mlff_model_free(first)
+    return paths
+
+
+def case_committee():
+    """Model.committee_size; the Calculator's and Evaluator's force_deviation and
+    max_force_deviation against the members evaluated one at a time (mean forces, std by
+    hand); batch results alike; a single model has neither."""
+    need_ase()
+    import mlff
+    path = os.path.join(ARGS.work, "committee3.h5")
+    members = random_committee(path, [11, 12, 13])
+    m = mlff.Model(path)
+    check(m.committee_size == 3, "committee_size %d" % m.committee_size)
+    check(mlff.Model(model_path()).committee_size == 1, "the shipped model is not a committee")
+    check("committee   3 members" in m.summary(), "summary lacks the committee")
+    for name, atoms in [("benzene", benzene(seed=3)), ("box", benzene_box(ORTHO, seed=5))]:
+        a = atoms.copy()
+        a.calc = calc(m)
+        e, f = a.get_potential_energy(), a.get_forces()
+        dev = a.calc.get_property("force_deviation", a)
+        mx = a.calc.get_property("max_force_deviation", a)
+        fs, es = [], []
+        for p in members:
+            b = atoms.copy()
+            b.calc = calc(p)
+            fs.append(b.get_forces())
+            es.append(b.get_potential_energy())
+            try:
+                b.calc.get_property("force_deviation", b)
+                fail("a single model gave a force deviation")
+            except mlff.MlffError:
+                fail("MlffError instead of ASE's PropertyNotImplementedError")
+            except Exception as ex:
+                check("force_deviation" in str(ex), "single model: %r" % ex)
+        fs = np.array(fs)
+        by_hand = np.sqrt(np.mean(np.sum((fs - fs.mean(axis=0)) ** 2, axis=-1), axis=0))
+        check(abs(e - np.mean(es)) <= 1e-9 * max(1.0, abs(e)), "%s: energy %r vs mean %r" % (name, e, np.mean(es)))
+        check(rel_err(f, fs.mean(axis=0)) <= 1e-10, "%s: forces vs mean %g" % (name, rel_err(f, fs.mean(axis=0))))
+        check(dev.shape == (len(atoms),) and rel_err(dev, by_hand) <= 1e-10,
+              "%s: deviation vs by hand %g" % (name, rel_err(dev, by_hand)))
+        check(abs(mx - by_hand.max()) <= 1e-12 and mx > 0, "%s: max deviation %r vs %r" % (name, mx, by_hand.max()))
+        # the Evaluator and the batch say the same
+        ev = mlff.Evaluator(m, device="cpu")
+        r = ev.compute(atoms.positions, m.species(atoms.get_chemical_symbols()),
+                       atoms.cell.array if atoms.pbc.any() else None, atoms.pbc)
+        check(rel_err(r["force_deviation"], by_hand) <= 1e-10 and abs(r["max_force_deviation"] - mx) <= 1e-12,
+              "%s: Evaluator's deviation" % name)
+        rb = a.calc.calculate_batch([atoms, atoms])
+        check(all(rel_err(x["force_deviation"], by_hand) <= 1e-10 for x in rb), "%s: batch deviation" % name)
+        print("committee %s: %d atoms, E %.6f eV, max force deviation %.4f eV/Å (members' std by hand: %.4f)"
+              % (name, len(atoms), e, mx, by_hand.max()))
+
+
 # ---- examples --------------------------------------------------------------------------------
 def case_example():
     need_ase()

@@ -25,7 +25,7 @@ static void compare(mlff_trainer *t, const mlff_model *m, const mlff_dataset *d,
     double *F = malloc(3 * sizeof(double) * f.n_atoms), *Ft = malloc(3 * sizeof(double) * f.n_atoms);
     CHECK_OK(mlff_frame_species(m, &f, sp));
     mlff_structure s = mlff_frame_structure(&f, sp);
-    mlff_result r = {0, {0}, F, NULL, NULL};
+    mlff_result r = {.forces = F};
     CHECK_OK(mlff_compute(c, &s, &r));
     double Et;
     CHECK_OK(mlff_trainer_predict(t, i, &Et, Ft));

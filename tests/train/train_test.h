@@ -28,7 +28,7 @@ static mlff_frame frame_of(const tstruct *t, mlff_calc *c) {
   f.has_energy = f.has_forces = 1;
   if (c) {
     mlff_structure s = tview(t);
-    mlff_result r = {0, {0}, f.forces, NULL, NULL};
+    mlff_result r = {.forces = f.forces};
     CHECK_OK(mlff_compute(c, &s, &r));
     f.energy = r.energy;
   } else {

@@ -175,6 +175,22 @@ int main(void) {
     expect(mlff_calc_create(m, &auto16, &bad), MLFF_ERR_DEVICE, "fp16 yes needs a GPU");
   }
 #endif
+  /* committees: the GPU path refuses them (no silent fall back to the CPU) */
+  mlff_model *two = make_model(CH, 5), *other = make_model(CH, 6);
+  CHECK_OK(mlff_model_committee_add(two, other));
+  CHECK(mlff_model_committee_size(two) == 2);
+#ifdef MLFF_TEST_HAVE_CUDA
+  expect(mlff_calc_create(two, &gpu, &bad), MLFF_ERR_UNSUPPORTED,
+         "the model is a committee of 2 members, and the GPU path evaluates single models only");
+#else
+  expect(mlff_calc_create(two, &gpu, &bad), MLFF_ERR_UNSUPPORTED, "without CUDA");
+#endif
+  CHECK(bad == NULL);
+  expect(mlff_model_committee_add(two, two), MLFF_ERR_ARGUMENT, "NULL or identical");
+  expect(mlff_force_deviation(0, 3, NULL, NULL, NULL), MLFF_ERR_ARGUMENT,
+         "mlff_force_deviation: 0 members, 3 atoms, member_forces NULL");
+  mlff_model_free(other);
+  mlff_model_free(two);
   tfree(&b);
   mlff_calc_free(c);
   mlff_model_free(m);

@@ -7,8 +7,9 @@
 #include "test_util.h"
 
 static mlff_result alloc_result(int n) {
-  mlff_result r = {0, {0}, calloc(3 * n, sizeof(double)), calloc(n, sizeof(double)),
-                   calloc(6 * n, sizeof(double))};
+  mlff_result r = {.forces = calloc(3 * n, sizeof(double)),
+                   .energy_atom = calloc(n, sizeof(double)),
+                   .virial_atom = calloc(6 * n, sizeof(double))};
   return r;
 }
 static void free_result(mlff_result *r) { free(r->forces); free(r->energy_atom); free(r->virial_atom); }

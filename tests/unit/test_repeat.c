@@ -135,14 +135,14 @@ static void run_box(mlff_calc *ref, mlff_calc *kept, tstruct *t, const char *nam
   STEP("before a benzene");
   {
     mlff_structure sb = tview(&b);
-    mlff_result rb = {0, {0}, NULL, NULL, NULL};
+    mlff_result rb = {.forces = NULL};
     CHECK_OK(mlff_compute(kept, &sb, &rb));
   }
   jiggle(t, t->x, 0.05);
   STEP("after a benzene");
   {
     mlff_structure ss[2] = {tview(t), tview(&b)};
-    mlff_result rr[2] = {{0, {0}, NULL, NULL, NULL}, {0, {0}, NULL, NULL, NULL}};
+    mlff_result rr[2] = {{.energy = 0}, {.energy = 0}};
     CHECK_OK(mlff_compute_batch(kept, 2, ss, rr));
   }
   jiggle(t, t->x, 0.05);

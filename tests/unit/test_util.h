@@ -161,7 +161,7 @@ static inline void check_fd(mlff_calc *c, tstruct *t, const char *name, int stri
   mlff_structure s = tview(t);
   double *F = malloc(3 * sizeof(double) * t->n), *ea = malloc(sizeof(double) * t->n),
          *va = malloc(6 * sizeof(double) * t->n);
-  mlff_result r = {0, {0}, F, ea, va};
+  mlff_result r = {.forces = F, .energy_atom = ea, .virial_atom = va};
   CHECK_OK(mlff_compute(c, &s, &r));
   const double h = 1e-5;
   double fmax = 0, errmax = 0;
