@@ -379,7 +379,7 @@ mlff_status mlff_train_ex(mlff_model *m, const mlff_dataset *d, const mlff_train
   }
   const double t_loop = now_s();
   double train_before = 0.0; /* a resumed run's training time before this one */
-  mlff_summary first; /* member 0's record, the summary's top level */
+  mlff_summary first;        /* member 0's record, the summary's top level */
   memset(&first, 0, sizeof first);
   /* Members in turn on the one trainer (the descriptors and Jacobians are the expensive part):
    * member k is a copy of m (of its member k when continuing a committee), from weights of
