@@ -53,6 +53,34 @@ freq = load("eval-freq.json")
 condensed = load("eval-condensed.json", optional=True)
 dimers = load("dimers.json", optional=True)
 liquid = json.load(open(liquid_path)) if liquid_path else None
+eos = json.load(open(eos_path)) if eos_path else None
+bulk = json.load(open(bulk_path)) if bulk_path else None
+
+
+def teacher_density():
+    """The teacher's liquid density, first order: where the student's P(rho) (the equation of
+    state) is at the target pressure, the teacher's configurational pressure on the same boxes
+    is higher by dp (teacher_bulk.py --pressure, interpolated in density), so the teacher's
+    density is lower by dp over the student's dP/drho there. None without both files."""
+    pq = [q for q in (bulk or {}).get("per_density", []) if "teacher_minus_student_pconf_bar" in q]
+    if not (eos and pq):
+        return None
+    rho_s, slope = eos["density_at_target_press"], eos["slope_bar_per_g_cm3"]
+    xs = [q["density"] for q in pq]
+    if len(xs) > 1:
+        k = min(range(len(xs) - 1), key=lambda i: abs(0.5 * (xs[i] + xs[i + 1]) - rho_s))
+        a, b = pq[k], pq[k + 1]
+        t = (rho_s - a["density"]) / (b["density"] - a["density"])
+        dp = (1 - t) * a["teacher_minus_student_pconf_bar"] + t * b["teacher_minus_student_pconf_bar"]
+        se = max(a["teacher_minus_student_pconf_sem_bar"], b["teacher_minus_student_pconf_sem_bar"])
+    else:
+        dp, se = pq[0]["teacher_minus_student_pconf_bar"], pq[0]["teacher_minus_student_pconf_sem_bar"]
+    rho_t = rho_s - dp / slope
+    err = (eos["density_at_target_press_se"] ** 2 + (se / slope) ** 2) ** 0.5
+    return {"student": rho_s, "student_se": eos["density_at_target_press_se"], "slope": slope,
+            "dp": dp, "dp_se": se, "teacher": rho_t, "teacher_se": err, "points": pq}
+
+
 train_src, train_atoms, teacher = sources(os.path.join(work, "benzene-gfn2-train.h5"))
 test_src, test_atoms, _ = sources(os.path.join(work, "benzene-gfn2-test.h5"))
 with h5py.File(model_path, "r") as f:
@@ -173,6 +201,14 @@ if liquid:
         checks.append(("heat of vaporisation", dev, 10,
                        f"% from {exp['dhvap']} kJ/mol (got {dh['dhvap_kJmol']:.2f} ± "
                        f"{dh['err_kJmol']:.2f})"))
+td = teacher_density()
+if td:
+    checks.append(("liquid density (equation of state) against the teacher's",
+                   100 * abs(td["student"] - td["teacher"]) / td["teacher"], 5,
+                   f"% from {td['teacher']:.3f} ± {td['teacher_se']:.3f} g/cm³, the teacher's "
+                   f"estimated from its pressure on the student's boxes (got {td['student']:.3f} ± "
+                   f"{td['student_se']:.3f}; issue 21: match the teacher where it differs from "
+                   "experiment)"))
 L.append("## Against the issue's targets\n")
 L.append("| figure | value | target | |\n|---|---|---|---|")
 for name, value, limit, unit in checks:
@@ -209,8 +245,7 @@ if liquid:
              + (f"Heat of vaporisation {liquid['dhvap']['dhvap_kJmol']:.2f} ± "
                 f"{liquid['dhvap']['err_kJmol']:.2f} kJ/mol. " if liquid.get("dhvap") else "")
              + f"Verdict: {liquid.get('verdict', '?')}.\n")
-if eos_path:
-    eos = json.load(open(eos_path))
+if eos:
     L.append(f"## Equation of state at {eos['temp_K']:g} K ({os.path.basename(eos_path)})\n")
     L.append(f"NVT at fixed densities (bench/liquid_eos.py: {eos['deform_ps']:g} ps to reach each "
              f"density, {eos['hold_ps']:g} ps held, the first {eos['skip_ps']:g} ps of it "
@@ -221,12 +256,14 @@ if eos_path:
     L.append(f"\nThe pressure is {eos['target_press_bar']:g} bar at "
              f"{eos['density_at_target_press']:.3f} ± {eos['density_at_target_press_se']:.3f} "
              f"g/cm³ ({'inside' if eos['inside_scan'] else 'outside'} the scanned densities).\n")
-if bulk_path:
-    bulk = json.load(open(bulk_path))
+if bulk:
     L.append(f"## The bulk liquid against the periodic teacher ({os.path.basename(bulk_path)})\n")
     L.append(f"Interaction energy per molecule of {bulk['molecules']}-molecule periodic boxes of "
              f"the liquid ({bulk['boxes']} boxes x {bulk['frames_per_box']} frames per density, "
-             f"bench/teacher_bulk.py; teacher: {bulk['teacher']}), meV per molecule:\n")
+             f"bench/teacher_bulk.py; teacher: {bulk['teacher']}"
+             + (f"; configurations from the NVT of {os.path.basename(bulk['sampler'])}"
+                if os.path.basename(bulk.get("sampler") or "") != os.path.basename(bulk["model"])
+                else "") + "), meV per molecule:\n")
     L.append("| density g/cm³ | teacher | student | student − teacher | teacher's D4 two-body | "
              "its three-body |\n|---|---|---|---|---|---|")
     for q in bulk["per_density"]:
@@ -236,6 +273,25 @@ if bulk_path:
                  f"{q.get('teacher_d4_two_body_meV_per_molecule', float('nan')):.1f} | "
                  f"{q.get('teacher_d4_three_body_meV_per_molecule', float('nan')):.1f} |")
     L.append("")
+    pq = [q for q in bulk["per_density"] if "teacher_minus_student_pconf_bar" in q]
+    if pq:
+        L.append("Configurational pressure of the same boxes (the molecules' centres and the box "
+                 "scaled by 1 ± 0.001 in length, molecules rigid: the molecular virial; "
+                 "teacher_bulk.py --pressure), bar, and the teacher minus the student with its "
+                 "standard error over the frames:\n")
+        L.append("| density g/cm³ | teacher | student | teacher − student |\n|---|---|---|---|")
+        for q in pq:
+            L.append(f"| {q['density']:g} | {q['teacher_pconf_bar']:.0f} | "
+                     f"{q['student_pconf_bar']:.0f} | {q['teacher_minus_student_pconf_bar']:+.0f} ± "
+                     f"{q['teacher_minus_student_pconf_sem_bar']:.0f} |")
+        if td:
+            L.append(f"\nAt the student's density at {eos['target_press_bar']:g} bar "
+                     f"({td['student']:.3f} g/cm³, the equation of state above) the teacher's "
+                     f"pressure is higher by {td['dp']:+.0f} ± {td['dp_se']:.0f} bar; with the "
+                     f"student's dP/dρ there ({td['slope']:.0f} bar per g/cm³) the teacher's own "
+                     f"liquid would sit at about **{td['teacher']:.3f} ± {td['teacher_se']:.3f} "
+                     "g/cm³** (first order in the difference between the two).")
+        L.append("")
 if comp:
     s, t = freq["student"]["frequencies_cm1"], freq["teacher"]["frequencies_cm1"]
     L.append("## Harmonic frequencies (`eval-freq.json`), cm⁻¹\n")
