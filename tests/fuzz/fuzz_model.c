@@ -1,14 +1,38 @@
 /* fuzz_model.c — libFuzzer harness of the model reader, mlff_model_load (core/src/model_io.c).
  * An input that starts with HDF5's signature is written as it is (byte fuzzing: mostly
  * libhdf5's parser); any other input is structure-aware (fuzz_h5.h): its first 4 bytes shape a
- * valid model file (elements, layers, descriptor, optional parts) and the rest edits its
+ * valid model file (elements, layers, descriptor, optional parts: normalization and its closest
+ * pairs, dispersion and its three-body term, a committee of 2 or 3) and the rest edits its
  * fields, so that the reader's own checks run. A load either succeeds or fails with a message
  * naming the file; it must not crash, trip a sanitizer, leak memory or leave HDF5 objects open. */
 #include "fuzz_h5.h"
 
 #include "mlff.h"
 
-#define MODEL_FIELDS 64
+#define MODEL_FIELDS 128
+
+/* <loc>/networks/<Symbol>/layer_<l>/{W, b} of a network D -> width^n_hidden -> 1 per element. */
+static void write_networks(fz_file *z, hid_t loc, const char *const *elements, int ne, int D,
+                           int n_hidden, int width, const double *w) {
+  hid_t nets = fz_group(z, loc, "networks");
+  for (int e = 0; e < ne; e++) {
+    hid_t ge = fz_group(z, nets, elements[e]);
+    int in = D;
+    for (int l = 0; l <= n_hidden; l++) {
+      char name[16];
+      snprintf(name, sizeof name, "layer_%d", l);
+      hid_t gl = fz_group(z, ge, name);
+      int out = l == n_hidden ? 1 : width;
+      hsize_t dW[2] = {(hsize_t)out, (hsize_t)in}, db[1] = {(hsize_t)out};
+      fz_write(z, gl, "W", 0, FZ_F32, 2, dW, w, NULL);
+      fz_write(z, gl, "b", 0, FZ_F32, 1, db, w, NULL);
+      fz_group_close(gl);
+      in = out;
+    }
+    fz_group_close(ge);
+  }
+  fz_group_close(nets);
+}
 
 /* A small valid model, shaped by the 4 header bytes, with the edits of z applied. */
 static void write_model(const char *path, fuzz_bytes *b) {
@@ -16,7 +40,8 @@ static void write_model(const char *path, fuzz_bytes *b) {
   static const char *const SYM[4] = {"H", "C", "O", "N"};
   int ne = 1 + h0 % 3, n_hidden = h1 % 3, width = 1 + (h1 >> 2) % 4;
   int nR = 1 + h2 % 3, nA = 1 + (h2 >> 2) % 2, nZ = 1 + (h2 >> 3) % 2;
-  int norm = h3 & 1, disp = h3 & 2, vlen = !(h3 & 16);
+  int norm = h3 & 1, disp = h3 & 2, three = h3 & 8, vlen = !(h3 & 16);
+  int members = h3 & 32 ? 2 + (h3 >> 6) % 2 : 1, min_dist = h2 & 16;
   const char *elements[3];
   for (int e = 0; e < ne; e++) elements[e] = SYM[(e + (h0 >> 2)) % 4];
   int D = ne * nR + ne * (ne + 1) / 2 * nA * nZ;
@@ -62,25 +87,7 @@ static void write_model(const char *path, fuzz_bytes *b) {
 
   double w[FZ_MAX_VALUES];
   for (int i = 0; i < FZ_MAX_VALUES; i++) w[i] = 0.01 * ((i * 37) % 23 - 11);
-  hid_t nets = fz_group(&z, f, "networks");
-  for (int e = 0; e < ne; e++) {
-    hid_t ge = fz_group(&z, nets, elements[e]);
-    int in = D;
-    for (int l = 0; l <= n_hidden; l++) {
-      char name[16];
-      snprintf(name, sizeof name, "layer_%d", l);
-      hid_t gl = fz_group(&z, ge, name);
-      int out = l == n_hidden ? 1 : width;
-      hsize_t dW[2] = {(hsize_t)out, (hsize_t)in}, db[1] = {(hsize_t)out};
-      fz_write(&z, gl, "W", 0, FZ_F32, 2, dW, w, NULL);
-      fz_write(&z, gl, "b", 0, FZ_F32, 1, db, w, NULL);
-      fz_group_close(gl);
-      in = out;
-    }
-    fz_group_close(ge);
-  }
-  fz_group_close(nets);
-
+  write_networks(&z, f, elements, ne, D, n_hidden, width, w);
   if (norm) {
     hid_t gn = fz_group(&z, f, "normalization");
     for (int e = 0; e < ne; e++) {
@@ -89,6 +96,11 @@ static void write_model(const char *path, fuzz_bytes *b) {
       fz_write(&z, ge, "feature_min", 0, FZ_F32, 1, dD, w, NULL);
       fz_write(&z, ge, "feature_max", 0, FZ_F32, 1, dD, w + 1, NULL);
       fz_group_close(ge);
+    }
+    if (min_dist) { /* the closest pairs in training, [ne * ne], symmetric */
+      double r[9];
+      for (int i = 0; i < ne * ne; i++) r[i] = 0.7 + 0.1 * (i / ne + i % ne);
+      fz_attr_num(&z, gn, "min_distance", FZ_F64, ne * ne, r);
     }
     fz_group_close(gn);
   }
@@ -108,7 +120,30 @@ static void write_model(const char *path, fuzz_bytes *b) {
     }
     fz_attr_num(&z, gd, "c6", FZ_F64, ne * ne, c6);
     fz_attr_num(&z, gd, "c8", FZ_F64, ne * ne, c8);
+    if (three) { /* D4's three-body term */
+      const double s9 = 5, alp = 16, cutoff3 = 8;
+      fz_attr_num(&z, gd, "s9", FZ_F64, -1, &s9);
+      fz_attr_num(&z, gd, "alp", FZ_F64, -1, &alp);
+      fz_attr_num(&z, gd, "cutoff3", FZ_F64, -1, &cutoff3);
+    }
     fz_group_close(gd);
+  }
+  if (members > 1) { /* a committee: members 1 .. K-1 beside /energy and /networks */
+    hid_t gc = fz_group(&z, f, "committee");
+    const double size = members;
+    fz_attr_num(&z, gc, "size", FZ_I64, -1, &size);
+    for (int k = 1; k < members; k++) {
+      char name[16];
+      snprintf(name, sizeof name, "member_%d", k);
+      hid_t gm = fz_group(&z, gc, name);
+      hid_t ge = fz_group(&z, gm, "energy");
+      fz_attr_num(&z, ge, "e0", FZ_F64, ne, e0);
+      fz_attr_num(&z, ge, "scale", FZ_F64, -1, &scale);
+      fz_group_close(ge);
+      write_networks(&z, gm, elements, ne, D, n_hidden, width, w + k);
+      fz_group_close(gm);
+    }
+    fz_group_close(gc);
   }
   H5Fclose(f);
 }
