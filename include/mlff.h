@@ -36,8 +36,11 @@ extern "C" {
 #endif
 
 /* MLFF_API_VERSION grows by one with every change of this header that is not backward
- * compatible (a field moved, a function changed); additions keep it. */
-#define MLFF_API_VERSION 1
+ * compatible (a field moved, a function changed, a field added to a struct the caller
+ * allocates: a program built against the older header must be rebuilt); new functions keep it.
+ * 2: mlff_calc_options.skin, mlff_result's committee outputs (force_deviation,
+ * max_force_deviation, member_forces). */
+#define MLFF_API_VERSION 2
 #define MLFF_VERSION_STRING "0.1.0"
 #define MLFF_FORMAT_VERSION 1 /* newest model-file format_version this library reads */
 

@@ -23,7 +23,7 @@ import sysconfig
 
 # ---- constants of mlff.h ------------------------------------------------------------------
 
-MLFF_API_VERSION = 1
+MLFF_API_VERSION = 2
 MLFF_VERSION_STRING = "0.1.0"
 MLFF_FORMAT_VERSION = 1
 
