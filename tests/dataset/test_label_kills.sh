@@ -76,11 +76,16 @@ done
 [ -f "$out" ] || "$mlff" label "$out" $plan --stop-after 2 >/dev/null 2>&1 || fail "stop-after 2"
 dead=4194303
 while kill -0 $dead 2>/dev/null; do dead=$((dead - 1)); done
+# (a kill inside a write may have left one of its own already: that one is stale too)
+left=$(ls "$out".tmp* 2>/dev/null | wc -l)
 cp "$out" "$out.tmp$dead" && cp "$out" "$out.tmp1" || exit 1
 "$mlff" label "$out" $plan >"$dir/run.out" 2>"$dir/run.err" || { cat "$dir/run.err"; fail "last rerun"; }
 grep -h "resuming\|removed .* temporary file" "$dir/run.err"
-grep -q "label: removed 1 temporary file of a killed run ('.*k.h5.tmp<pid>')" "$dir/run.err" ||
-  fail "the rerun did not report the stale temporary file it removed"
+stale=$((left + 1))
+files=files
+[ $stale = 1 ] && files=file
+grep -q "label: removed $stale temporary $files of a killed run ('.*k.h5.tmp<pid>')" "$dir/run.err" ||
+  fail "the rerun did not report the $stale stale temporary $files it removed"
 [ ! -f "$out.tmp$dead" ] || fail "the stale $out.tmp$dead is still there"
 [ -f "$out.tmp1" ] || fail "$out.tmp1 (pid 1 runs) was removed"
 rm -f "$out.tmp1"
