@@ -32,16 +32,20 @@ fi
 ref_ms=$(($(now_ms) - t0))
 echo "uninterrupted run: $ref_ms ms; $kills kills, seed $seed"
 
-# The delays, in ms: a seeded stream (awk's rand), one per run, enough for any number of runs.
-awk -v seed="$seed" -v max="$ref_ms" 'BEGIN { srand(seed); for (i = 0; i < 100000; i++)
-  printf "%d\n", 1.2 * max * rand() }' >"$dir/delays"
+# The delays: a seeded stream (awk's rand) of fractions, one per run, of 1.2 x the last run that
+# went through from nothing (the uninterrupted one's at first): scaled by a run's own time, as
+# fixed moments would land after most runs once the load on the cores falls.
+awk -v seed="$seed" 'BEGIN { srand(seed); for (i = 0; i < 100000; i++) printf "%.6f\n", rand() }' \
+  >"$dir/delays"
+dur_ms=$ref_ms
 
 out=$dir/k.h5
 landed=0 runs=0 rounds=0 completed_by_kill=0
 while [ $landed -lt "$kills" ]; do
   runs=$((runs + 1))
-  delay=$(sed -n "${runs}p" "$dir/delays")
+  delay=$(awk -v f="$(sed -n "${runs}p" "$dir/delays")" -v d="$dur_ms" 'BEGIN { printf "%d", 1.2 * d * f }')
   before=$(ls "$out" 2>/dev/null | wc -l)
+  t_run=$(now_ms)
   "$mlff" label "$out" $plan >"$dir/run.out" 2>"$dir/run.err" &
   pid=$!
   sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
@@ -60,6 +64,7 @@ while [ $landed -lt "$kills" ]; do
   wait $pid
   rc=$?
   [ $rc -eq 0 ] || { cat "$dir/run.err"; fail "run $runs exited $rc"; }
+  [ "$before" = 0 ] && dur_ms=$(($(now_ms) - t_run)) # a whole run's time
   if [ -n "$(ls "$out".tmp* 2>/dev/null)" ]; then fail "run $runs left $(ls "$out".tmp*)"; fi
   grep -q "wrote .*k.h5: 22 structures of the plan's 22\|complete (22 structures)" "$dir/run.out" ||
     { cat "$dir/run.out"; fail "run $runs did not complete the file"; }

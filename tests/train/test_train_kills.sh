@@ -35,15 +35,20 @@ t0=$(now_ms)
 ref_ms=$(($(now_ms) - t0))
 grep "^wrote" "$dir/ref.out"
 echo "uninterrupted run: $ref_ms ms; $kills kills, seed $seed"
-awk -v seed="$seed" -v max="$ref_ms" 'BEGIN { srand(seed); for (i = 0; i < 100000; i++)
-  printf "%d\n", 1.1 * max * rand() }' >"$dir/delays"
+# Each kill's moment: a seeded fraction of 1.1 x the last complete run's time (the uninterrupted
+# one's at first). Scaled by a run's own time, not the first one's: when the load on the cores
+# falls, runs get shorter than the first, and fixed moments would land after most of them.
+awk -v seed="$seed" 'BEGIN { srand(seed); for (i = 0; i < 100000; i++) printf "%.6f\n", rand() }' \
+  >"$dir/delays"
+dur_ms=$ref_ms
 
 # Killed at random moments, rerun until complete; then again from nothing until KILLS landed.
 ck=$dir/ck.h5
 landed=0 runs=0 rounds=0
 while [ $landed -lt "$kills" ]; do
   runs=$((runs + 1))
-  delay=$(sed -n "${runs}p" "$dir/delays")
+  delay=$(awk -v f="$(sed -n "${runs}p" "$dir/delays")" -v d="$dur_ms" 'BEGIN { printf "%d", 1.1 * d * f }')
+  t_run=$(now_ms)
   "$mlff" train $args --out "$dir/k.h5" --checkpoint "$ck" >"$dir/run.out" 2>"$dir/run.err" &
   pid=$!
   sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
@@ -56,6 +61,7 @@ while [ $landed -lt "$kills" ]; do
     continue
   fi
   wait $pid || { cat "$dir/run.err"; fail "run $runs failed"; }
+  grep -q "resumed from" "$dir/run.err" || dur_ms=$(($(now_ms) - t_run)) # a whole run's time
   [ -z "$(ls "$ck".tmp* "$dir"/k.h5.tmp* 2>/dev/null)" ] || fail "run $runs left temporary files"
   grep -h "removed .* temporary file" "$dir/run.err"
   rounds=$((rounds + 1))
