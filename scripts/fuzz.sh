@@ -113,6 +113,9 @@ for spec in "${readers[@]}"; do
   # libhdf5's leaks are suppressed: any leak report is of mlff's memory
   leaks=$(grep -c "ERROR: LeakSanitizer" "$logs/fuzz.log" || true)
   crashes=$((crashes + leaks))
+  # libFuzzer's fork mode exits 70 when a child timed out (the timeouts are ignored, and
+  # classified above with the other findings: libhdf5's loops on a damaged heap are its own)
+  [ "$rc" -eq 70 ] && [ "$crashes" -eq 0 ] && [ "$execs" -gt 0 ] && rc=0
   status=ok
   if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ] || [ "$execs" -eq 0 ]; then status=FAILED fail=1; fi
   printf '[fuzz] %-8s %10d executions in %6.1f s (%d worker(s)): %d crash(es) or sanitizer report(s) in mlff, %d in libhdf5 (not ours), %d not reproduced alone: %s\n' \
