@@ -129,6 +129,19 @@ def crossing(xs, ys, ses, target, samples=2000):
             "slope": slope, "inside": lo <= r <= hi}
 
 
+def fitted(points, press):
+    """The JSON fields of the crossing of the points' P(density) through press (bar); its line
+    printed."""
+    fit = crossing([q["density"] for q in points], [q["press_bar"] for q in points],
+                   [q["press_se_bar"] for q in points], press)
+    print(f"P = {press} bar at {fit['root']:.4f} +- {fit['root_se']:.4f} g/cm3 "
+          f"({'inside' if fit['inside'] else 'OUTSIDE'} the scanned densities; {fit['kind']} fit, "
+          f"dP/drho there {fit['slope']:.0f} bar per g/cm3)")
+    return {"fit": fit["kind"], "fit_coefficients": fit["coef"],
+            "slope_bar_per_g_cm3": fit["slope"], "density_at_target_press": fit["root"],
+            "density_at_target_press_se": fit["root_se"], "inside_scan": fit["inside"]}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--refit", metavar="JSON", help="no runs: the points of an earlier run's "
@@ -152,15 +165,8 @@ def main():
     a = ap.parse_args()
     if a.refit:
         res = json.load(open(a.refit))
-        fit = crossing([q["density"] for q in res["points"]], [q["press_bar"] for q in res["points"]],
-                       [q["press_se_bar"] for q in res["points"]], res["target_press_bar"])
-        res.update({"fit": fit["kind"], "fit_coefficients": fit["coef"],
-                    "slope_bar_per_g_cm3": fit["slope"], "density_at_target_press": fit["root"],
-                    "density_at_target_press_se": fit["root_se"], "inside_scan": fit["inside"],
-                    "refit": "bench/liquid_eos.py --refit (the points as measured, fitted again)"})
-        print(f"P = {res['target_press_bar']} bar at {fit['root']:.4f} +- {fit['root_se']:.4f} "
-              f"g/cm3 ({'inside' if fit['inside'] else 'OUTSIDE'} the scanned densities; "
-              f"{fit['kind']} fit, dP/drho there {fit['slope']:.0f} bar per g/cm3)")
+        res.update(fitted(res["points"], res["target_press_bar"]))
+        res["refit"] = "bench/liquid_eos.py --refit (the points as measured, fitted again)"
         if a.json:
             json.dump(res, open(a.json, "w"), indent=1)
         return 0
@@ -190,19 +196,11 @@ def main():
                        "press_se_bar": se, "rows": len(rows), "seconds": time.time() - t0})
         print(f"  {points[-1]['density']:.4f} g/cm3: P {p:8.1f} +- {se:5.1f} bar "
               f"({len(rows)} rows, {points[-1]['seconds']:.0f} s)", flush=True)
-    fit = crossing([q["density"] for q in points], [q["press_bar"] for q in points],
-                   [q["press_se_bar"] for q in points], a.press)
-    cross, err, slope, inside = fit["root"], fit["root_se"], fit["slope"], fit["inside"]
     res = {"source": "bench/liquid_eos.py (issue 21)", "machine": a.machine,
            "date": time.strftime("%Y-%m-%d"), "label": a.label, "model": a.model,
            "data": a.data, "temp_K": a.temp, "target_press_bar": a.press,
            "deform_ps": a.deform_ps, "hold_ps": a.hold_ps, "skip_ps": a.skip_ps, "points": points,
-           "fit": fit["kind"], "fit_coefficients": fit["coef"], "slope_bar_per_g_cm3": slope,
-           "density_at_target_press": cross, "density_at_target_press_se": err,
-           "inside_scan": inside}
-    print(f"P = {a.press} bar at {cross:.4f} +- {err:.4f} g/cm3 "
-          f"({'inside' if inside else 'OUTSIDE'} the scanned densities; {fit['kind']} fit, "
-          f"dP/drho there {slope:.0f} bar per g/cm3)")
+           **fitted(points, a.press)}
     if a.json:
         json.dump(res, open(a.json, "w"), indent=1)
     return 0
