@@ -16,9 +16,16 @@ virial of a mismatched pair). The kinetic part is the same for both, so the diff
 minus student is the pressure the teacher would add at the student's densities (first order in
 the difference of the two liquids): where it is positive the teacher's liquid is less dense.
 
+--teacher-from EARLIER.json judges another student on the configurations of an earlier run
+without running the teacher again: the same options make the same boxes (the sampler's NVT
+on the CPU, one thread, is deterministic); the earlier run's student, evaluated again on them,
+must give its recorded values (to 1e-6 meV and 1e-3 bar per frame), which proves the frames
+are the same, and the earlier teacher values are then taken as they are.
+
 usage: teacher_bulk.py --model MODEL.h5 [--sampler MODEL.h5] [--mlff PATH] [--molecules 8] [--boxes 2]
                        [--densities 0.68,0.78,0.874] [--frames 3] [--python-tblite PY]
-                       [--lmp PATH] [--plugin PATH] [--pressure] [--json FILE]
+                       [--lmp PATH] [--plugin PATH] [--pressure] [--teacher-from EARLIER.json]
+                       [--json FILE]
 Boxes: bench/make_liquid.sh (packmol at 0.874 g/cm3, seeds 1..boxes), the molecules' centres
 scaled with the cell to each density, then the student's NVT at 300 K (FIRE, 1 ps, then a frame
 every 0.25 ps). The teacher runs in the Python that has
@@ -152,8 +159,11 @@ def main():
     ap.add_argument("--plugin", default=os.path.join(ROOT, "build", "plugin", "mlffplugin.so"))
     ap.add_argument("--pressure", action="store_true",
                     help="also the configurational pressure of each box by teacher and student")
+    ap.add_argument("--teacher-from", metavar="JSON",
+                    help="the teacher's values of an earlier run on the same configurations")
     ap.add_argument("--json")
     a = ap.parse_args()
+    earlier = json.load(open(a.teacher_from)) if a.teacher_from else None
     if a.lmp is None:
         prefix = subprocess.run(["bash", os.path.join(ROOT, "scripts", "setup.sh")],
                                 capture_output=True, text=True).stdout
@@ -196,38 +206,76 @@ def main():
                         tags.append((b, rho, "strained"))
     xyz = os.path.join(work, "frames.xyz")
     write_xyz(xyz, frames)
-    p = subprocess.run([a.mlff, "energy", a.model, xyz], capture_output=True, text=True,
-                       check=True)
-    student = [float(v) for v in re.findall(
-        r"^frame \d+: \d+ atoms\s+energy (-?[\d.]+(?:[eE][-+]?\d+)?) eV", p.stdout, re.M)]
-    jin, jout, script = (os.path.join(work, n) for n in ("in.json", "out.json", "teacher.py"))
-    json.dump([(el, np.asarray(x).tolist(), lat) for el, x, lat in frames], open(jin, "w"))
-    open(script, "w").write(TEACHER)
-    subprocess.run([a.python_tblite, script, jin, jout], check=True,
-                   env=dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2")))
-    got = json.load(open(jout))
-    assert len(student) == len(got) == len(frames)
-    rows, n = {}, a.molecules
-    k = 0
-    while k < len(frames):
-        b, rho, _ = tags[k]
-        es = student[k] - sum(student[k + 1:k + 1 + n])
+    def energies(model):
+        p = subprocess.run([a.mlff, "energy", model, xyz], capture_output=True, text=True,
+                           check=True)
+        return [float(v) for v in re.findall(
+            r"^frame \d+: \d+ atoms\s+energy (-?[\d.]+(?:[eE][-+]?\d+)?) eV", p.stdout, re.M)]
+
+    def per_box(e):
+        """Per box frame: (box, density, interaction energy per molecule meV, its
+        configurational pressure bar or None) from per-structure energies e (eV, or rows)."""
+        out, n, k = [], a.molecules, 0
+        while k < len(frames):
+            b, rho, _ = tags[k]
+            inter = e[k] - sum(e[k + 1:k + 1 + n])
+            k += 1 + n
+            pc = None
+            if a.pressure:
+                dv = frames[k + 1][2][0] ** 3 - frames[k][2][0] ** 3
+                pc = -(e[k + 1] - e[k]) / dv * EV_A3_BAR
+                k += 2
+            out.append((b, rho, 1000 * inter / n, pc))
+        return out
+
+    student = per_box(energies(a.model))
+    if earlier is None:
+        jin, jout, script = (os.path.join(work, n) for n in ("in.json", "out.json", "teacher.py"))
+        json.dump([(el, np.asarray(x).tolist(), lat) for el, x, lat in frames], open(jin, "w"))
+        open(script, "w").write(TEACHER)
+        subprocess.run([a.python_tblite, script, jin, jout], check=True,
+                       env=dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2")))
+        got = json.load(open(jout))
+        assert len(got) == len(frames)
         # the teacher's, and its D4 two- and three-body parts
-        et, e2, e3 = (got[k][q] - sum(g[q] for g in got[k + 1:k + 1 + n]) for q in range(3))
-        row = {"box": b, "student_meV": 1000 * es / n, "teacher_meV": 1000 * et / n,
-               "teacher_d4_two_body_meV": 1000 * e2 / n,
-               "teacher_d4_three_body_meV": 1000 * e3 / n}
-        k += 1 + n
+        teacher = [per_box([g[q] for g in got]) for q in range(3)]
+        teacher = [{"teacher_meV": t[2], "teacher_d4_two_body_meV": d2[2],
+                    "teacher_d4_three_body_meV": d3[2], "teacher_pconf_bar": t[3]}
+                   for t, d2, d3 in zip(*teacher)]
+    else:  # the earlier run's frames, proven the same by its own student's values on them
+        old = [q for row in earlier["per_density"] for q in row["frames_detail"]]
+        again = per_box(energies(earlier["model"]))
+        order = sorted(range(len(again)), key=lambda i: (dens.index(again[i][1]), again[i][0]))
+        if len(old) != len(again):
+            sys.exit(f"teacher_bulk.py: {a.teacher_from} holds {len(old)} box frames, these "
+                     f"options make {len(again)}: give the earlier run's options")
+        teacher = [None] * len(again)
+        for q, i in zip(old, order):
+            b, rho, e, pc = again[i]
+            bad = b != q["box"] or abs(e - q["student_meV"]) > 1e-6 or (
+                a.pressure and abs(pc - q["student_pconf_bar"]) > 1e-3)
+            if bad:
+                sys.exit(f"teacher_bulk.py: box {b} at {rho} g/cm3: {earlier['model']} gives "
+                         f"{e:.6f} meV/molecule here, {q['student_meV']:.6f} in "
+                         f"{a.teacher_from}: not the same configurations (other options, "
+                         "sampler, LAMMPS or threads); run the teacher instead")
+            teacher[i] = {k: q[k] for k in ("teacher_meV", "teacher_d4_two_body_meV",
+                                            "teacher_d4_three_body_meV", "teacher_pconf_bar")
+                          if k in q}
+        print(f"teacher values: {a.teacher_from} (its {len(old)} box frames reproduced by "
+              f"{os.path.basename(earlier['model'])} to 1e-6 meV)")
+    rows = {}
+    for (b, rho, e, pc), t in zip(student, teacher):
+        row = {"box": b, "student_meV": e, **{k: v for k, v in t.items() if k != "teacher_pconf_bar"}}
         if a.pressure:
-            dv = frames[k + 1][2][0] ** 3 - frames[k][2][0] ** 3
-            row["student_pconf_bar"] = -(student[k + 1] - student[k]) / dv * EV_A3_BAR
-            row["teacher_pconf_bar"] = -(got[k + 1][0] - got[k][0]) / dv * EV_A3_BAR
-            k += 2
+            row["student_pconf_bar"], row["teacher_pconf_bar"] = pc, t["teacher_pconf_bar"]
         rows.setdefault(rho, []).append(row)
     res = {"source": "bench/teacher_bulk.py (issue 21)", "model": a.model,
            "sampler": a.sampler or a.model,
            "molecules": a.molecules, "boxes": a.boxes, "frames_per_box": a.frames,
            "teacher": "GFN2-xTB, tblite (periodic)", "per_density": []}
+    if earlier is not None:
+        res["teacher_from"] = os.path.basename(a.teacher_from)
     print("interaction energy per molecule in the student's own liquid (meV/molecule):")
     print(f"{'g/cm3':>6} {'frames':>6} {'teacher':>9} {'student':>9} {'student-teacher':>16} "
           f"{'MAE':>6}   teacher's D4: {'2-body':>7} {'3-body':>7}")

@@ -22,12 +22,17 @@
 #                       --molecule's Hill formula, named when in the table: C6H6 -> benzene)
 #   --temp K (300)  --press BAR (1.01325)  --eq-ps (20)  --prod-ps (100)  --gas-ps (100)
 #   --gas-eq-ps (5)  --seed N  --thermo-every STEPS (200)  --rdf-cut Å (min(8, L/2 - 0.5))
-#   --min-steps N       FIRE steps on the packed box at most (500)
+#   --min-steps N       FIRE steps on the packed box at most (500; 0 for a box that is a liquid)
+#   --nvt-ps PS         NVT at the box's density before the barostat (5): no barostat on a box
+#                       whose velocities are fresh (in.liquid_npt says why)
+#   --velocities V      create (at --temp) or data (the data file's Velocities; default create)
 #   --short             a pipeline check: 32 molecules, 1 + 2 ps NPT, 1 + 5 ps gas, thermo 20
 #   --skip-gas          no gas run (dH_vap not judged)
 #   --machine NAME      the results' machine name (default: the GPU's, e.g. h100, else vm)
 #   --label L           default <compound>-<device>-<fp32|fp16>-<molecules>
-#   --work DIR          logs, RDF, plots (default build/validation/liquid-<label>)
+#   --work DIR          logs, RDF, plots, final.data: the box at the end of production, to
+#                       continue from (--data it --velocities data --min-steps 0)
+#                       (default build/validation/liquid-<label>)
 #   --results DIR       JSON folder (default bench/results)   --json FILE   --no-plot
 #   --lmp PATH          LAMMPS (default $MLFF_LMP, .device/bin/lmp, else scripts/setup.sh's)
 #   --plugin PATH       (default $MLFF_PLUGIN, .device/lib/mlffplugin.so, else
@@ -43,12 +48,13 @@ die() { echo "validate_liquid.sh: $*" >&2; exit 3; }
 model=$here/models/benzene-gfn2.h5 device=auto fp16=no threads=1 molecules=1024 data= molecule=
 density= gas_data= elements="C H" compound= temp=300.0 press=1.01325 eq_ps=20 prod_ps=100
 gas_ps=100 gas_eq_ps=5 seed=4928459 thermo_every=200 rdf_cut= skip_gas=0 machine= label=
-min_steps=500
+min_steps=500 nvt_ps=5 velocities=create
 work= results= json= no_plot=0 lmp=${MLFF_LMP:-} plugin=${MLFF_PLUGIN:-}
 while [ $# -gt 0 ]; do
   opt=$1
   case "$opt" in
-    --short) molecules=32 eq_ps=1 prod_ps=2 gas_eq_ps=1 gas_ps=5 thermo_every=20; shift; continue ;;
+    --short) molecules=32 nvt_ps=0.5 eq_ps=1 prod_ps=2 gas_eq_ps=1 gas_ps=5 thermo_every=20; shift
+      continue ;;
     --skip-gas) skip_gas=1; shift; continue ;;
     --no-plot) no_plot=1; shift; continue ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -62,7 +68,7 @@ while [ $# -gt 0 ]; do
     --compound) compound=$v ;; --temp) temp=$v ;; --press) press=$v ;; --eq-ps) eq_ps=$v ;;
     --prod-ps) prod_ps=$v ;; --gas-ps) gas_ps=$v ;; --gas-eq-ps) gas_eq_ps=$v ;;
     --seed) seed=$v ;; --thermo-every) thermo_every=$v ;; --rdf-cut) rdf_cut=$v ;;
-    --min-steps) min_steps=$v ;;
+    --min-steps) min_steps=$v ;; --nvt-ps) nvt_ps=$v ;; --velocities) velocities=$v ;;
     --machine) machine=$v ;; --label) label=$v ;; --work) work=$v ;; --results) results=$v ;;
     --json) json=$v ;; --lmp) lmp=$v ;; --plugin) plugin=$v ;;
     *) die "unknown option $opt (--help lists them)" ;;
@@ -158,12 +164,14 @@ common=(-nocite -screen none -var model "$model" -var plugin "$plugin" -var devi
   -var fp16 "$fp16" -var elements "$elements" -var temp "$temp" -var seed "$seed"
   -var thermo_every "$thermo_every")
 status=0
-log "NPT: $data (box $L Å), $eq_ps + $prod_ps ps at $temp K, $press bar, device $device," \
-  "fp16 $fp16, $threads thread(s); log $work/log.npt"
+log "NPT: $data (box $L Å), $nvt_ps ps NVT, then $eq_ps + $prod_ps ps at $temp K, $press bar," \
+  "device $device, fp16 $fp16, $threads thread(s); log $work/log.npt"
 t0=$SECONDS
 (cd "$work" && "$lmp" "${common[@]}" -log log.npt -var data "$data" -var press "$press" \
   -var eq_ps "$eq_ps" -var prod_ps "$prod_ps" -var rdf_cut "$rdf_cut" \
-  -var rdf_pairs "$rdf_pairs" -var rdf_file rdf.dat -var min_steps "$min_steps" "${omp[@]}" \
+  -var rdf_pairs "$rdf_pairs" -var rdf_file rdf.dat -var min_steps "$min_steps" \
+  -var nvt_ps "$nvt_ps" -var velocities "$velocities" -var final "$work/final.data" \
+  "${omp[@]}" \
   -in "$here/examples/lammps/in.liquid_npt") || {
   status=$?
   log "NPT run failed (exit $status): $(first_error "$work/log.npt")"

@@ -14,6 +14,11 @@
  *              clusters of monomers drawn from the MD samples at the first temperature, with
  *              random orientations and centre distances (3.4–7 Å; 8–12 Å for far dimers,
  *              which pin the isolated-molecule reference), overlaps rejected;
+ *   contact_dimer
+ *              pairs of such monomers brought together along a random line until their
+ *              closest contact is CONTACT_DIMER_LO-HI x 2.0 Å (H..H), half of them with the
+ *              same orientation (stacked and slipped pairs of flat molecules): the wall and
+ *              well at every orientation, which centre windows miss;
  *   droplet    --droplet-molecules monomers (MD samples as above), each placed 3.4-7 Å from
  *              an earlier one inside a sphere sized for 0.7-1.0 times --droplet-density,
  *              then compacted toward the centre down to closest contacts of 0.9-1.15 x 2.0 Å
@@ -70,6 +75,8 @@
 #define LIQUID_BATCH 2     /* liquid spheres per task: each costs as much as ~15 droplets */
 #define CLUSTER_TRIES 100000
 #define DROPLET_RETRIES 50 /* fresh radii drawn before a droplet is given up */
+#define CONTACT_DIMER_LO 1.0 /* contact dimers' closest contacts, x 2.0 Å (H..H) */
+#define CONTACT_DIMER_HI 1.6
 #define LIQUID_RETRIES 12  /* boxes packed before a liquid is given up, contacts 3 % closer each */
 #define LIQUID_CENTRES 20  /* centres tried in a box before another box is packed */
 #define FRAME_CENTRES 50   /* random centres tried in a frame before it is given up */
@@ -80,7 +87,8 @@
 static const char USAGE[] =
     "mlff label OUT.h5 --molecule MOL.xyz [--temperatures 300,600,900] [--md-structures N]\n"
     "                  [--md-interval STEPS] [--md-equilibration STEPS] [--normal-modes N]\n"
-    "                  [--dimers N] [--far-dimers N] [--trimers N] [--tetramers N]\n"
+    "                  [--dimers N] [--far-dimers N] [--contact-dimers N] [--trimers N]\n"
+    "                  [--tetramers N]\n"
     "                  [--droplets N] [--droplet-molecules M] [--droplet-density G_CM3]\n"
     "                  [--liquids N] [--liquid-molecules M] [--liquid-density G_CM3]\n"
     "                  [--liquid-contact LO-HI]\n"
@@ -105,6 +113,10 @@ static const char HELP[] =
     "  --dimers N           pairs with centres 3.4-7 Å apart (default 800)\n"
     "  --far-dimers N       pairs with centres 8-12 Å apart (default 500): they pin the\n"
     "                       isolated-molecule energy\n"
+    "  --contact-dimers N   pairs brought together along a random line to closest contacts\n"
+    "                       of 1.0-1.6 x 2.0 A (H..H), half of them a translated copy\n"
+    "                       (default 400): the repulsive wall and the well at every\n"
+    "                       orientation, stacked pairs of flat molecules included\n"
     "  --trimers N          clusters of three (default 200)\n"
     "  --tetramers N        clusters of four (default 100)\n"
     "  --droplets N         droplets (default 400): liquid-like surroundings, which a model\n"
@@ -145,8 +157,8 @@ static const char HELP[] =
     "  --chunk N            structures per write (default 50)\n"
     "  --jobs N             worker processes (default: the number of CPUs)\n"
     "Every structure's source records where it came from: md300, nm, dimer, far_dimer,\n"
-    "trimer, tetramer, droplet, relaxed, liquid, liquid_md. Progress (done/total, rate, ETA,\n"
-    "phase) goes to stderr.\n";
+    "contact_dimer, trimer, tetramer, droplet, relaxed, liquid, liquid_md. Progress\n"
+    "(done/total, rate, ETA, phase) goes to stderr.\n";
 
 /* ---- the plan ------------------------------------------------------------------------------- */
 
@@ -200,11 +212,13 @@ static void make_plan(plan *p) {
   add_phase(p, PH_NM, "nm", 0, 1, 0, 0, p->n_nm);
   add_phase(p, PH_CLUSTER, "dimer", 0, 2, 3.4, 7.0, p->n_dimer);
   add_phase(p, PH_CLUSTER, "far_dimer", 0, 2, 8.0, 12.0, p->n_far);
+  phase *f = add_phase(p, PH_CLUSTER, "contact_dimer", 0, 2, 0, 0, p->n_contact);
+  if (f) f->contact = 1;
   add_phase(p, PH_CLUSTER, "trimer", 0, 3, 3.4, 7.0, p->n_tri);
   add_phase(p, PH_CLUSTER, "tetramer", 0, 4, 3.4, 7.0, p->n_tetra);
   /* droplets: the radius that holds them at the density, to 1/0.7 times the volume */
   double r1 = mlff_smp_droplet_radius((int)p->drop_mol, p->nat, p->Z, p->drop_density);
-  phase *f = add_phase(p, PH_CLUSTER, "droplet", 0, (int)p->drop_mol, r1, r1 * cbrt(1 / 0.7),
+  f = add_phase(p, PH_CLUSTER, "droplet", 0, (int)p->drop_mol, r1, r1 * cbrt(1 / 0.7),
                        p->n_drop);
   if (f) f->droplet = 1;
   /* relaxations before liquids: long tasks first, so that short ones fill the workers' ends */
@@ -216,11 +230,14 @@ static void make_plan(plan *p) {
   if ((f = add_phase(p, PH_CLUSTER, "liquid_md", 0, (int)p->liquid_mol, 0, 0,
                      (long long)p->n_frames * p->frame_spheres)))
     f->frames = 1;
-  char temps[256] = "", condensed[512] = "", frames[256] = "";
+  char temps[256] = "", contact[128] = "", condensed[512] = "", frames[256] = "";
   for (int t = 0; t < p->n_temps; t++)
     snprintf(temps + strlen(temps), sizeof temps - strlen(temps), "%s%g", t ? "," : "",
              p->temps[t]);
-  /* (absent when neither is asked for: files of plans without them still resume) */
+  /* (absent when not asked for: files of plans without them still resume) */
+  if (p->n_contact)
+    snprintf(contact, sizeof contact, "; contact dimers %lld (contacts %g-%g x 2.0 A, half "
+             "aligned)", p->n_contact, CONTACT_DIMER_LO, CONTACT_DIMER_HI);
   if (p->n_liquid || p->n_relaxed)
     snprintf(condensed, sizeof condensed, "; relaxed %lld of %lld-%lld molecules (FIRE, %lld "
              "steps at most, %d structures each); liquids %lld of %lld molecules (carved from "
@@ -238,10 +255,10 @@ static void make_plan(plan *p) {
            "temperature every %lld steps (dt %g fs, Langevin %g/fs, %d equilibration steps, "
            "%d samples per trajectory); normal modes %lld; dimers %lld (3.4-7 A); far dimers "
            "%lld (8-12 A); trimers %lld; tetramers %lld; droplets %lld of %lld molecules "
-           "(0.7-1.0 x %g g/cm3, contacts 0.9-1.15 x 2.0 A)%s%s; seed %lld",
+           "(0.7-1.0 x %g g/cm3, contacts 0.9-1.15 x 2.0 A)%s%s%s; seed %lld",
            p->sha, p->nat, temps, p->n_md, p->interval, MD_DT, MD_GAMMA, (int)p->equil, MD_SEGMENT,
            p->n_nm, p->n_dimer, p->n_far, p->n_tri, p->n_tetra, p->n_drop, p->drop_mol,
-           p->drop_density, condensed, frames, p->seed);
+           p->drop_density, contact, condensed, frames, p->seed);
 }
 
 /* Relative cost of structure k, for the ETA: teacher calls x atoms^2 (1 + atoms / 220), which
@@ -468,6 +485,16 @@ static mlff_status cluster_geometry(parent *P, int ph, int64_t k, double *out) {
   for (int m = 0; m < f->n_mol; m++) {
     int64_t j = (int64_t)(mlff_smp_uniform(&rng) * (double)p->ph[0].count);
     mono[m] = pool_geometry(P, j);
+  }
+  if (f->contact) {
+    double contact =
+        CONTACT_DIMER_LO + (CONTACT_DIMER_HI - CONTACT_DIMER_LO) * mlff_smp_uniform(&rng);
+    int aligned = mlff_smp_uniform(&rng) < 0.5;
+    if (mlff_smp_contact_dimer(&rng, p->nat, p->Z, mono, contact, aligned, out) < 0)
+      return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %lld (%s): the two molecules never "
+                            "came within %.2f x 2.0 A of each other", (long long)k, f->tag,
+                            contact);
+    return MLFF_OK;
   }
   if (f->droplet) {
     /* dense packings fail now and then: draw another radius (deterministic all the same) */
@@ -888,6 +915,7 @@ static int parse_args(int argc, char **argv, plan *p) {
   p->n_nm = 500;
   p->n_dimer = 800;
   p->n_far = 500;
+  p->n_contact = 400;
   p->n_tri = 200;
   p->n_tetra = 100;
   p->n_drop = 400;
@@ -910,13 +938,14 @@ static int parse_args(int argc, char **argv, plan *p) {
   parse_temps("300,600,900", p);
   for (int i = 1; i < argc; i++) /* labelling given frames: nothing else unless asked for */
     if (!strcmp(argv[i], "--frames"))
-      p->n_md = p->n_nm = p->n_dimer = p->n_far = p->n_tri = p->n_tetra = p->n_drop =
+      p->n_md = p->n_nm = p->n_dimer = p->n_far = p->n_contact = p->n_tri = p->n_tetra = p->n_drop =
           p->n_liquid = p->n_relaxed = 0;
   struct { const char *name; long long *v; long long min; } counts[] = {
       {"--md-structures", &p->n_md, 0}, {"--md-interval", &p->interval, 1},
       {"--md-equilibration", &p->equil, 0},
       {"--normal-modes", &p->n_nm, 0},  {"--dimers", &p->n_dimer, 0},
-      {"--far-dimers", &p->n_far, 0},   {"--trimers", &p->n_tri, 0},
+      {"--far-dimers", &p->n_far, 0},   {"--contact-dimers", &p->n_contact, 0},
+      {"--trimers", &p->n_tri, 0},
       {"--tetramers", &p->n_tetra, 0},  {"--droplets", &p->n_drop, 0},
       {"--droplet-molecules", &p->drop_mol, 2}, {"--liquids", &p->n_liquid, 0},
       {"--liquid-molecules", &p->liquid_mol, 2}, {"--relaxed", &p->n_relaxed, 0},
@@ -979,11 +1008,11 @@ static int parse_args(int argc, char **argv, plan *p) {
     return cli_usage_error("label", USAGE, "--relax-steps is at least %s (the relaxation's "
                            "structures are its start, 4 points of its path and its end)", "5");
   if (!(p->liquid_density > 0)) p->liquid_density = p->drop_density;
-  if (!p->n_md && (p->n_dimer || p->n_far || p->n_tri || p->n_tetra || p->n_drop ||
+  if (!p->n_md && (p->n_dimer || p->n_far || p->n_contact || p->n_tri || p->n_tetra || p->n_drop ||
                    p->n_liquid || p->n_relaxed))
     return cli_usage_error("label", USAGE, "%s", "clusters take their monomers from the MD "
                            "samples: --md-structures must be positive when --dimers, "
-                           "--far-dimers, --trimers, --tetramers, --droplets, --liquids or "
+                           "--far-dimers, --contact-dimers, --trimers, --tetramers, --droplets, --liquids or "
                            "--relaxed are");
   return 0;
 }

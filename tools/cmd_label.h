@@ -10,7 +10,7 @@
 #include "cli.h"
 
 #define MAX_TEMPS 16
-#define MAX_PHASES (MAX_TEMPS + 8)
+#define MAX_PHASES (MAX_TEMPS + 10) /* one per temperature, and the ten other kinds */
 #define MAX_JOBS 256
 #define MD_SEGMENT 100 /* samples per MD trajectory */
 #define MD_DT 0.5      /* fs */
@@ -45,6 +45,7 @@ typedef struct {
   int droplet; /* clusters: centres in a sphere of radius dmin..dmax (Å), not dmin..dmax apart */
   int liquid;  /* clusters: spheres carved from periodic liquids */
   int frames;  /* clusters: spheres carved from the given periodic frames (--frames) */
+  int contact; /* clusters: dimers brought into contact (mlff_smp_contact_dimer) */
   double dmin, dmax;
   int64_t start, count;
 } phase;
@@ -55,6 +56,7 @@ typedef struct {
   int n_temps;
   long long n_md, interval, equil, n_nm, n_dimer, n_far, n_tri, n_tetra, n_drop, drop_mol, seed,
       chunk, jobs, stop_after;
+  long long n_contact; /* --contact-dimers */
   long long n_liquid, liquid_mol, n_relaxed, relaxed_lo, relaxed_hi, relax_steps;
   const char *frames; /* --frames: periodic frames of the molecule (extended XYZ) */
   long long frame_spheres;

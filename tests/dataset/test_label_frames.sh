@@ -95,8 +95,8 @@ grep -q "holds 4 structures of another labelling plan" "$dir/c.out" || fail "pla
 # --liquid-contact: liquids packed at 0.6-0.65 x the 2.0 A contact hold closer contacts than the
 # default range allows (0.9 x), and none closer than 0.6 x 0.97^11 (the packer's retries)
 "$mlff" label "$dir/w.h5" --molecule "$mol" --temperatures 300 --md-structures 4 \
-  --md-interval 5 --md-equilibration 10 --normal-modes 0 --dimers 0 --far-dimers 0 --trimers 0 \
-  --tetramers 0 --droplets 0 --relaxed 0 --liquids 3 --liquid-molecules 4 \
+  --md-interval 5 --md-equilibration 10 --normal-modes 0 --dimers 0 --far-dimers 0 \
+  --contact-dimers 0 --trimers 0 --tetramers 0 --droplets 0 --relaxed 0 --liquids 3 --liquid-molecules 4 \
   --liquid-contact 0.6-0.65 --seed 2 >"$dir/w.out" 2>&1 || { cat "$dir/w.out"; fail "--liquid-contact run"; }
 py=/usr/bin/python3
 if [ -x $py ] && $py -c "import h5py, numpy" 2>/dev/null; then

@@ -66,7 +66,7 @@ while [ $landed -lt "$kills" ]; do
   [ $rc -eq 0 ] || { cat "$dir/run.err"; fail "run $runs exited $rc"; }
   [ "$before" = 0 ] && dur_ms=$(($(now_ms) - t_run)) # a whole run's time
   if [ -n "$(ls "$out".tmp* 2>/dev/null)" ]; then fail "run $runs left $(ls "$out".tmp*)"; fi
-  grep -q "wrote .*k.h5: 22 structures of the plan's 22\|complete (22 structures)" "$dir/run.out" ||
+  grep -q "wrote .*k.h5: 24 structures of the plan's 24\|complete (24 structures)" "$dir/run.out" ||
     { cat "$dir/run.out"; fail "run $runs did not complete the file"; }
   if grep -q "removed .* temporary file" "$dir/run.err"; then
     grep -h "removed .* temporary file" "$dir/run.err"

@@ -19,8 +19,8 @@ if [ $rc -ne 0 ] && grep -q "without libxtb" "$dir/a.err"; then
 fi
 [ $rc -eq 0 ] || { cat "$dir/a.err"; fail "uninterrupted run exited $rc"; }
 cat "$dir/a.out"
-grep -q "wrote .*a.h5: 22 structures of the plan's 22" "$dir/a.out" || fail "summary"
-grep -q "md300 6, nm 3, dimer 3, droplet 2, relaxed 6, liquid 2" "$dir/a.err" || fail "plan line"
+grep -q "wrote .*a.h5: 24 structures of the plan's 24" "$dir/a.out" || fail "summary"
+grep -q "md300 6, nm 3, dimer 3, contact_dimer 2, droplet 2, relaxed 6, liquid 2" "$dir/a.err" || fail "plan line"
 
 # Stopped after the first chunk, then resumed.
 "$mlff" label "$dir/b.h5" $plan --stop-after 2 >"$dir/b1.out" 2>&1 || fail "stop-after run"
@@ -67,9 +67,9 @@ cmp "$dir/a.h5" "$dir/g.h5" || fail "g.h5 differs"
 
 # Complete: nothing to do. Other arguments: refused, naming both plans.
 "$mlff" label "$dir/a.h5" $plan >"$dir/e.out" 2>&1 || fail "rerun of a complete file"
-grep -q "complete (22 structures)" "$dir/e.out" || fail "complete message"
+grep -q "complete (24 structures)" "$dir/e.out" || fail "complete message"
 "$mlff" label "$dir/a.h5" $plan --seed 6 >"$dir/f.out" 2>&1 && fail "other seed accepted"
-grep -q "holds 22 structures of another labelling plan" "$dir/f.out" ||
+grep -q "holds 24 structures of another labelling plan" "$dir/f.out" ||
   { cat "$dir/f.out"; fail "plan refusal"; }
 grep -q "seed 5" "$dir/f.out" && grep -q "seed 6" "$dir/f.out" || fail "plan refusal lacks the plans"
 # Droplet options: bad values refused with a message naming the option.

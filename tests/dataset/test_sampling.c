@@ -186,6 +186,47 @@ static void test_clusters(void) {
   CHECK(!memcmp(out, again, 3 * 36 * sizeof *out));
 }
 
+/* Contact dimers: the closest contact is the one asked for, molecules whole; an aligned pair is
+ * a translated copy; some aligned pairs are stacked closer (centres) than any centre window of
+ * mlff_smp_cluster allows (3.4 Å), the case they exist for. */
+static void test_contact_dimers(void) {
+  const double *mono[2] = {BZ_X, BZ_X};
+  double out[72], again[72], closest_aligned = INFINITY;
+  mlff_smp_rng r;
+  for (int s = 0; s < 400; s++) {
+    double contact = 0.85 + 0.75 * (s % 7) / 6.0;
+    int aligned = s % 2;
+    mlff_smp_rng_seed(&r, 9, 4, (uint64_t)s);
+    CHECK(mlff_smp_contact_dimer(&r, 12, BZ_Z, mono, contact, aligned, out) == 0);
+    double ratio;
+    mlff_smp_min_contact(2, 12, BZ_Z, out, &ratio);
+    CHECK(ratio >= contact && ratio < contact + 1e-3);
+    for (int m = 0; m < 2; m++) {
+      const double *a = out + 36 * m, *b = a + 3;
+      CHECK(fabs(sqrt((a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) +
+                      (a[2] - b[2]) * (a[2] - b[2])) - 1.397) < 1e-9);
+    }
+    double c[2][3];
+    for (int m = 0; m < 2; m++) mlff_smp_center_of_mass(12, BZ_Z, out + 36 * m, c[m]);
+    double d = sqrt((c[1][0] - c[0][0]) * (c[1][0] - c[0][0]) +
+                    (c[1][1] - c[0][1]) * (c[1][1] - c[0][1]) +
+                    (c[1][2] - c[0][2]) * (c[1][2] - c[0][2]));
+    if (aligned) {
+      for (int i = 0; i < 36; i++)
+        CHECK(fabs(out[36 + i] - out[i] - (c[1][i % 3] - c[0][i % 3])) < 1e-9);
+      if (contact < 1.2 && d < closest_aligned) closest_aligned = d;
+    }
+    if (s == 5) {
+      mlff_smp_rng_seed(&r, 9, 4, 5);
+      mlff_smp_contact_dimer(&r, 12, BZ_Z, mono, contact, aligned, again);
+      CHECK(!memcmp(out, again, sizeof out));
+    }
+  }
+  printf("contact dimers: the closest aligned pair has its centres %.2f A apart\n", closest_aligned);
+  CHECK(closest_aligned < 3.4);
+  CHECK(mlff_smp_contact_dimer(&r, 12, BZ_Z, mono, 0, 0, out) == -1);
+}
+
 /* Droplets: liquid-like contacts kept, molecules whole, and dense: the most central molecule
  * has a first shell (liquid benzene: about 12 centres within 7.5 Å). */
 static void test_droplets(void) {
@@ -451,6 +492,7 @@ int main(void) {
   test_jacobi();
   test_normal_modes();
   test_clusters();
+  test_contact_dimers();
   test_droplets();
   test_liquids();
   test_jitter();

@@ -59,10 +59,22 @@ def model_path(name="benzene-gfn2.h5"):
     return os.path.join(ARGS.repo, "models", name)
 
 
-def dispersion_model():
-    """The shipped model with the shipped D4 dispersion (cutoff 10 Å, tail on)."""
+def network_model():
+    """The shipped model's networks alone, its dispersion removed: the cases that check the
+    network path (forces against finite differences, which a sharp cutoff would cross; energies
+    without a tail) evaluate these; the shipped model itself is checked against LAMMPS."""
     import mlff
-    return mlff.Model(model_path(), dispersion=model_path("benzene-gfn2-dispersion.h5"))
+    m = mlff.Model(model_path())
+    m.set_dispersion(None)
+    return m
+
+
+def dispersion_model():
+    """The shipped networks with D4's two-body dispersion (benzene-gfn2-dispersion.h5: cutoff
+    10 Å, tail on, no three-body term)."""
+    m = network_model()
+    m.load_dispersion(model_path("benzene-gfn2-dispersion.h5"))
+    return m
 
 
 # ---- structures ---------------------------------------------------------------------------
@@ -115,7 +127,7 @@ TRICLINIC = np.array([[11.5, 0.4, -0.3], [1.8, 11.2, 0.5], [-1.2, 2.0, 11.8]])  
 def calc(model=None, **kw):
     import mlff
     kw.setdefault("device", "cpu")
-    return mlff.Calculator(model if model is not None else model_path(), **kw)
+    return mlff.Calculator(model if model is not None else network_model(), **kw)
 
 
 def rel_err(a, b):
@@ -189,7 +201,7 @@ def read_xyz(path):
 def case_model():
     import mlff
     sym, pos = read_xyz(model_path("benzene.xyz"))
-    m = mlff.Model(model_path())
+    m = network_model()
     check(m.elements == ("C", "H") and m.n_elements == 2, "elements %s" % (m.elements,))
     check(m.cutoff == 5.2 and m.n_features == 128 and m.arch == "aev-mlp",
           "cutoff %s, features %s, arch %s" % (m.cutoff, m.n_features, m.arch))
@@ -233,7 +245,7 @@ def case_model():
     print("model: %s; E %.6f eV; stretched C-H: %d atoms outside the training range (%s)"
           % (m, r["energy"], rep["n_atoms"], rep))
     # dispersion: on, changed, off; evaluators made before follow the model
-    md = mlff.Model(model_path(), dispersion=model_path("benzene-gfn2-dispersion.h5"))
+    md = dispersion_model()
     evd = mlff.Evaluator(md, device="cpu")
     e_disp = evd.compute(pos, sp)["energy"]
     p = md.dispersion
@@ -398,7 +410,7 @@ def case_energies():
     for name, atoms, kind in [("benzene", benzene(seed=9), None),
                               ("triclinic box", benzene_box(TRICLINIC, seed=4), None),
                               ("box with dispersion + tail", benzene_box(ORTHO, seed=5), "disp")]:
-        model = dispersion_model() if kind == "disp" else mlff.Model(model_path())
+        model = dispersion_model() if kind == "disp" else network_model()
         a = atoms.copy()
         a.calc = calc(model)
         e, ea = a.get_potential_energy(), a.get_potential_energies()
@@ -650,14 +662,18 @@ def case_lammps():
     work = os.path.join(ARGS.work, "lammps")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    disp_file = os.path.join(work, "benzene-gfn2-d4.h5")  # the dispersion inside the model file
+    disp_file = os.path.join(work, "benzene-gfn2-d4pair.h5")  # the dispersion inside the file
     dispersion_model().save(disp_file)
+    net_file = os.path.join(work, "benzene-gfn2-network.h5")
+    network_model().save(net_file)
     cases = [
         # name, Atoms for Python, LAMMPS box (None = the Atoms' cell), model, pair_modify
         ("benzene (open; LAMMPS: 40 A periodic box)", benzene(seed=21, shift=(20.0, 20.0, 20.0)),
-         np.diag([40.0, 40.0, 40.0]), model_path(), ""),
-        ("8 benzenes, orthorhombic box", benzene_box(ORTHO, seed=2), None, model_path(), ""),
-        ("8 benzenes, triclinic box", benzene_box(TRICLINIC_LMP, seed=7), None, model_path(), ""),
+         np.diag([40.0, 40.0, 40.0]), net_file, ""),
+        ("8 benzenes, orthorhombic box", benzene_box(ORTHO, seed=2), None, net_file, ""),
+        ("8 benzenes, triclinic box", benzene_box(TRICLINIC_LMP, seed=7), None, net_file, ""),
+        ("27 benzenes, triclinic box, the shipped model (D4 two- and three-body, tail)",
+         benzene_box(1.5 * TRICLINIC_LMP, n_side=3, seed=14), None, model_path(), ""),
         ("27 benzenes, triclinic box, dispersion + tail",
          benzene_box(1.5 * TRICLINIC_LMP, n_side=3, seed=13), None, disp_file, ""),
         ("benzene (open), dispersion (LAMMPS: tail off)", benzene(seed=22, shift=(20.0, 20.0, 20.0)),
@@ -755,7 +771,8 @@ run %d
     for label, scale in [("LAMMPS's ftm2v", s), ("ASE's units.fs", 1000.0 * units.fs)]:
         a = atoms.copy()
         a.set_velocities(v_lmp / scale)
-        a.calc = calc()
+        # the shipped model in both (LAMMPS's 40 Å box adds a tail: energy, not forces)
+        a.calc = calc(model_path())
         t0 = time.perf_counter()
         dyn = VelocityVerlet(a, dt_ps * scale)
         etot0 = a.get_potential_energy() + a.get_kinetic_energy()

@@ -47,7 +47,8 @@ def main():
     cmd = ["bash", os.path.join(repo, "bench", "validate_liquid.sh"), "--lmp", lmp,
            "--plugin", plugin, "--model", model, "--device", "cpu", "--molecules", "32",
            "--eq-ps", "0.1", "--prod-ps", "0.2", "--gas-eq-ps", "0.1", "--gas-ps", "0.5",
-           "--thermo-every", "10", "--min-steps", "50", "--machine", "test", "--label", "tiny",
+           "--thermo-every", "10", "--min-steps", "50", "--nvt-ps", "0.05", "--machine", "test",
+           "--label", "tiny",
            "--work", work, "--json", js]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable)
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
