@@ -170,8 +170,7 @@ t0=$SECONDS
 (cd "$work" && "$lmp" "${common[@]}" -log log.npt -var data "$data" -var press "$press" \
   -var eq_ps "$eq_ps" -var prod_ps "$prod_ps" -var rdf_cut "$rdf_cut" \
   -var rdf_pairs "$rdf_pairs" -var rdf_file rdf.dat -var min_steps "$min_steps" \
-  -var nvt_ps "$nvt_ps" -var velocities "$velocities" -var final "$work/final.data" \
-  "${omp[@]}" \
+  -var nvt_ps "$nvt_ps" -var velocities "$velocities" -var final yes "${omp[@]}" \
   -in "$here/examples/lammps/in.liquid_npt") || {
   status=$?
   log "NPT run failed (exit $status): $(first_error "$work/log.npt")"

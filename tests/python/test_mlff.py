@@ -930,7 +930,7 @@ def case_repeat():
         for name, atoms in [("benzene (open)", benzene(seed=2)),
                             ("8 benzenes (orthorhombic)", benzene_box(ORTHO, seed=2)),
                             ("8 benzenes (triclinic)", benzene_box(TRICLINIC, seed=4))]:
-            c = calc(device=device)
+            c = calc(model_path(), device=device)  # the shipped model, as ref and fresh
             a = atoms.copy()
             a.calc = c
             rng = np.random.default_rng(7)
