@@ -6,9 +6,10 @@ numbers `mlff eval MODEL DATA` gives, here in a few lines of Python).
     python3 examples/python/dataset_eval.py [--data DATA.h5] [--model MODEL.h5]
 
 Without --data it first writes a small demo file (dataset_eval_demo.h5, in the current
-folder) with mlff.write_dataset: 8 distorted benzenes labelled by models/benzene-gfn2-d4.h5 (the
-model trained with D4 dispersion) standing in for a teacher, so the errors printed are those of
-models/benzene-gfn2.h5 against another student, not against GFN2-xTB. Needs numpy, h5py and ASE.
+folder) with mlff.write_dataset: 8 distorted benzenes labelled by tests/reference/golden-model.h5
+(the model shipped before, without dispersion) standing in for a teacher, so the errors printed
+are those of models/benzene-gfn2.h5 against another student, not against GFN2-xTB. Needs numpy,
+h5py and ASE.
 """
 import argparse
 import os
@@ -31,7 +32,8 @@ args = ap.parse_args()
 
 if args.data is None:
     args.data = "dataset_eval_demo.h5"
-    teacher = mlff.Calculator(os.path.join(REPO, "models", "benzene-gfn2-d4.h5"), device="cpu")
+    teacher = mlff.Calculator(os.path.join(REPO, "tests", "reference", "golden-model.h5"),
+                              device="cpu")
     benzene = read(os.path.join(REPO, "models", "benzene.xyz"))
     rng = np.random.default_rng(0)
     frames = []
@@ -42,7 +44,7 @@ if args.data is None:
         frames.append(dict(numbers=a.numbers, positions=a.positions, cell=None,
                            pbc=[False] * 3, energy=a.get_potential_energy(),
                            forces=a.get_forces(), source="md300"))
-    mlff.write_dataset(args.data, frames, teacher="benzene-gfn2-d4.h5 (demo)")
+    mlff.write_dataset(args.data, frames, teacher="golden-model.h5 (demo)")
     print("wrote %d structures to %s" % (len(frames), args.data))
 
 t0 = time.perf_counter()
