@@ -183,6 +183,20 @@ static void rotation_of_vector(const double w[3], double R[9]) {
   R[7] += s * u[0];
 }
 
+/* u: a direction uniform on the sphere, not normalised (normal deviates, redrawn when all but
+ * zero); returns its length. */
+static double random_direction(mlff_smp_rng *r, double u[3]) {
+  double norm;
+  do {
+    norm = 0;
+    for (int k = 0; k < 3; k++) {
+      u[k] = mlff_smp_normal(r);
+      norm += u[k] * u[k];
+    }
+  } while (norm < 1e-12);
+  return sqrt(norm);
+}
+
 /* Molecules placed one by one with random orientations: molecule 0 at the origin, each next one
  * dmin..dmax from a random earlier one, rejected when it comes within scale x the contact
  * distance of an earlier one or, when radius > 0, when its centre lies outside that sphere. */
@@ -200,15 +214,8 @@ static int place_molecules(mlff_smp_rng *r, int n_mol, int nat, const int *Z, co
       mlff_smp_random_rotation(r, R);
       if (m > 0) {
         int anchor = (int)(mlff_smp_uniform(r) * m);
-        double d = dmin + (dmax - dmin) * mlff_smp_uniform(r), u[3], norm = 0;
-        do {
-          norm = 0;
-          for (int k = 0; k < 3; k++) {
-            u[k] = mlff_smp_normal(r);
-            norm += u[k] * u[k];
-          }
-        } while (norm < 1e-12);
-        norm = sqrt(norm);
+        double d = dmin + (dmax - dmin) * mlff_smp_uniform(r), u[3];
+        double norm = random_direction(r, u);
         for (int k = 0; k < 3; k++) centre[k] = centres[anchor][k] + d * u[k] / norm;
         if (radius > 0 &&
             centre[0] * centre[0] + centre[1] * centre[1] + centre[2] * centre[2] > radius * radius)
@@ -270,14 +277,8 @@ int mlff_smp_contact_dimer(mlff_smp_rng *r, int nat, const int *Z, const double 
   mlff_smp_random_rotation(r, R[0]);
   if (aligned) memcpy(R[1], R[0], sizeof R[0]);
   else mlff_smp_random_rotation(r, R[1]);
-  do {
-    norm = 0;
-    for (int k = 0; k < 3; k++) {
-      u[k] = mlff_smp_normal(r);
-      norm += u[k] * u[k];
-    }
-  } while (norm < 1e-12);
-  for (int k = 0; k < 3; k++) u[k] /= sqrt(norm);
+  norm = random_direction(r, u);
+  for (int k = 0; k < 3; k++) u[k] /= norm;
   const double origin[3] = {0, 0, 0};
   place_rigid(nat, mono[0], c[0], R[0], origin, out);
   double far = 2 * ext + 2 * contact * CONTACT_SCALE * rmax + 1, step = 0.1, s = far;
