@@ -43,6 +43,8 @@ static DebugKnobs read_debug_knobs() {
   k.no_reuse = off("MLFF_GPU_LIST_REUSE");
   k.no_mlp_regs = off("MLFF_GPU_MLP_REGS");
   k.no_resident = off("MLFF_GPU_RESIDENT");
+  const char *cap = getenv("MLFF_GPU_DISP3_CAP");
+  k.disp3_cap = cap ? atoi(cap) : 0;
   return k;
 }
 
@@ -98,7 +100,10 @@ void drop_graphs(mlff_cuda *g) {
   }
 }
 
-size_t out_capacity(size_t atoms) { return 64 + 10 * atoms * sizeof(float); }
+size_t out_capacity(const mlff_cuda *g, size_t atoms) {
+  const size_t members = g->n_members > 1 ? 3 * (size_t)g->n_members + 1 : 0;
+  return 64 + (10 + members) * atoms * sizeof(float);
+}
 
 mlff_cuda_status reserve(mlff_cuda *g, int atoms, int cells, int max_nb) {
   if (atoms <= g->cap_atoms && cells <= g->cap_cells && max_nb <= g->max_nb)
@@ -152,7 +157,7 @@ mlff_cuda_status reserve(mlff_cuda *g, int atoms, int cells, int max_nb) {
   }
   ALLOC(cudaMalloc(&g->d_bufA, A * g->widest * sizeof(float)), A * g->widest * sizeof(float));
   ALLOC(cudaMalloc(&g->d_bufB, A * g->widest * sizeof(float)), A * g->widest * sizeof(float));
-  size_t out_cap = out_capacity(A);
+  size_t out_cap = out_capacity(g, A);
   ALLOC(cudaMalloc(&g->d_out, out_cap), out_cap);
   ALLOC(cudaMallocHost(&g->h_stage, stage_cap), stage_cap);
   ALLOC(cudaMallocHost(&g->h_out, out_cap), out_cap);
@@ -193,21 +198,36 @@ cudaError_t set_smem_limit(const void *kernel, size_t need, int device) {
   return e;
 }
 
+void select_member(mlff_cuda *g, int k) {
+  const Member &mk = g->mem[k];
+  memcpy(g->net, mk.net, sizeof g->net);
+  g->scale = mk.scale;
+  memcpy(g->e0, mk.e0, sizeof g->e0);
+  memcpy(g->bout, mk.bout, sizeof g->bout);
+  g->d_e0 = mk.d_e0;
+}
+
 void set_layout(mlff_cuda *g, int n_local, int n_total, int want_vatom) {
   size_t f = 64, e = f + 3 * (size_t)n_total * sizeof(float),
-         v = e + (size_t)n_local * sizeof(float);
-  g->out_bytes = v + (want_vatom ? 6 * (size_t)n_total * sizeof(float) : 0);
+         v = e + (size_t)n_total * sizeof(float);
+  const size_t mf = v + (want_vatom ? 6 * (size_t)n_total * sizeof(float) : 0),
+               dv = mf + (g->n_members > 1 ? 3 * (size_t)g->n_members * n_total * sizeof(float) : 0);
+  g->out_bytes = dv + (g->n_members > 1 ? (size_t)n_total * sizeof(float) : 0);
   g->d_sums = (double *)g->d_out;
   g->d_overflow = (int *)(g->d_out + 56);
   g->d_ticket = (int *)(g->d_out + 60);
   g->d_force = (float *)(g->d_out + f);
   g->d_eatom = (float *)(g->d_out + e);
   g->d_vatom = (float *)(g->d_out + v);
+  g->d_mforce = (float *)(g->d_out + mf);
+  g->d_dev = (float *)(g->d_out + dv);
   g->h_sums = (double *)g->h_out;
   g->h_overflow = (int *)(g->h_out + 56);
   g->h_force = (float *)(g->h_out + f);
   g->h_eatom = (float *)(g->h_out + e);
   g->h_vatom = (float *)(g->h_out + v);
+  g->h_mforce = (float *)(g->h_out + mf);
+  g->h_dev = (float *)(g->h_out + dv);
 }
 
 static int widest_hidden(const mlff_cuda_network *n) {
@@ -240,6 +260,18 @@ static mlff_cuda_status check_device_and_model(const mlff_cuda_model *m, int dev
       return fail(msg, MLFF_CUDA_ERR_UNSUPPORTED, "GPU path: all elements' networks must have "
                   "the same layer sizes");
   }
+  if (m->n_members > MLFF_CUDA_MAX_MEMBERS)
+    return fail(msg, MLFF_CUDA_ERR_UNSUPPORTED, "GPU path: a committee of at most %d members "
+                "(the model has %d)", MLFF_CUDA_MAX_MEMBERS, m->n_members);
+  for (int k = 1; k < m->n_members; k++)
+    for (int e = 0; e < m->n_elements; e++) {
+      const mlff_cuda_network *n = &m->members[k - 1].net[e];
+      bool same = n->n_layers == n0->n_layers;
+      for (int l = 0; l <= n0->n_layers && same; l++) same = n->sizes[l] == n0->sizes[l];
+      if (!same)
+        return fail(msg, MLFF_CUDA_ERR_UNSUPPORTED, "GPU path: all committee members' networks "
+                    "must have the same layer sizes (member %d differs from member 0)", k);
+    }
   if (m->n_features > MAX_D || n0->n_layers < 2 || widest_hidden(n0) > 1024)
     return fail(msg, MLFF_CUDA_ERR_UNSUPPORTED, "GPU path: needs D <= %d, at least one hidden "
                 "layer, widths <= 1024", MAX_D);
@@ -270,24 +302,46 @@ static AevParams aev_params(const mlff_cuda_model *m) {
 static mlff_cuda_status setup(mlff_cuda *g, const mlff_cuda_model *m) {
   mlff_cuda_status st = MLFF_CUDA_OK;
   const int device = g->device;
-  for (int e = 0; e < m->n_elements && !st; e++)
-    for (int l = 0; l < g->n_layers && !st; l++) {
-      size_t nw = (size_t)g->sizes[l + 1] * g->sizes[l], nb = g->sizes[l + 1];
-      if (cudaMalloc(&g->net[e].W[l], nw * sizeof(float)) != cudaSuccess ||
-          cudaMalloc(&g->net[e].b[l], nb * sizeof(float)) != cudaSuccess ||
-          cudaMemcpy(g->net[e].W[l], m->net[e].W[l], nw * sizeof(float),
-                     cudaMemcpyHostToDevice) != cudaSuccess ||
-          cudaMemcpy(g->net[e].b[l], m->net[e].b[l], nb * sizeof(float),
-                     cudaMemcpyHostToDevice) != cudaSuccess)
-        st = fail(g, MLFF_CUDA_ERR_DEVICE, "cannot upload the network to the GPU");
+  /* each member's networks (a committee's scale and e0 divided by its size: see Member) */
+  for (int k = 0; k < g->n_members; k++) {
+    const mlff_cuda_network *net = k ? m->members[k - 1].net : m->net;
+    const double *e0 = k ? m->members[k - 1].e0 : m->e0;
+    const double share = 1.0 / g->n_members, scale = k ? m->members[k - 1].scale : m->scale;
+    memset(g->net, 0, sizeof g->net);
+    g->d_e0 = nullptr;
+    g->scale = (float)(scale * share);
+    for (int e = 0; e < m->n_elements; e++) {
+      g->e0[e] = (float)(e0[e] * share);
+      g->bout[e] = net[e].b[g->n_layers - 1][0];
     }
-  for (int e = 0; e < m->n_elements; e++) g->bout[e] = m->net[e].b[g->n_layers - 1][0];
-  if (!st) st = mlp_setup(g, m);
+    for (int e = 0; e < m->n_elements && !st; e++)
+      for (int l = 0; l < g->n_layers && !st; l++) {
+        size_t nw = (size_t)g->sizes[l + 1] * g->sizes[l], nb = g->sizes[l + 1];
+        if (cudaMalloc(&g->net[e].W[l], nw * sizeof(float)) != cudaSuccess ||
+            cudaMalloc(&g->net[e].b[l], nb * sizeof(float)) != cudaSuccess ||
+            cudaMemcpy(g->net[e].W[l], net[e].W[l], nw * sizeof(float),
+                       cudaMemcpyHostToDevice) != cudaSuccess ||
+            cudaMemcpy(g->net[e].b[l], net[e].b[l], nb * sizeof(float),
+                       cudaMemcpyHostToDevice) != cudaSuccess)
+          st = fail(g, MLFF_CUDA_ERR_DEVICE, "cannot upload the network to the GPU");
+      }
+    if (!st) st = mlp_setup(g, net);
+    if (!st && (cudaMalloc(&g->d_e0, MLFF_CUDA_MAX_ELEMENTS * sizeof(float)) != cudaSuccess ||
+                cudaMemcpy(g->d_e0, g->e0, MLFF_CUDA_MAX_ELEMENTS * sizeof(float),
+                           cudaMemcpyHostToDevice) != cudaSuccess))
+      st = fail(g, MLFF_CUDA_ERR_DEVICE, "cannot upload the energy offsets to the GPU");
+    Member &mk = g->mem[k]; /* kept (freed from here) also when an upload failed */
+    memcpy(mk.net, g->net, sizeof mk.net);
+    mk.scale = g->scale;
+    memcpy(mk.e0, g->e0, sizeof mk.e0);
+    memcpy(mk.bout, g->bout, sizeof mk.bout);
+    mk.d_e0 = g->d_e0;
+    if (st) break;
+  }
+  select_member(g, 0);
   if (!st) st = dispersion_setup(g, m);
-  if (!st && (cudaMalloc(&g->d_e0, MLFF_CUDA_MAX_ELEMENTS * sizeof(float)) != cudaSuccess ||
-              cudaMemcpy(g->d_e0, g->e0, MLFF_CUDA_MAX_ELEMENTS * sizeof(float),
-                         cudaMemcpyHostToDevice) != cudaSuccess))
-    st = fail(g, MLFF_CUDA_ERR_DEVICE, "cannot upload the energy offsets to the GPU");
+  /* the members' results come from the general path's stages */
+  if (g->n_members > 1) g->no_fused = 1;
   int smem = 0;
   if (!st && descriptor_smem_setup(device, &smem) != cudaSuccess)
     st = fail(g, MLFF_CUDA_ERR_DEVICE, "this GPU cannot give %d bytes of shared memory to a "
@@ -341,8 +395,7 @@ extern "C" mlff_cuda_status mlff_cuda_create(const mlff_cuda_model *m,
   }
   g->fp16 = o->fp16;
   g->act = m->activation;
-  g->scale = (float)m->scale;
-  for (int e = 0; e < m->n_elements; e++) g->e0[e] = (float)m->e0[e];
+  g->n_members = m->n_members > 1 ? m->n_members : 1;
   g->aev = aev_params(m);
   g->rc = (float)fmax(m->Rcr, m->Rca);
   g->max_nb = 96;
@@ -366,13 +419,15 @@ extern "C" void mlff_cuda_free(mlff_cuda *g) {
   free_buffers(g);
   for (int k = 0; k < 32; k++)
     if (g->ev[k]) cudaEventDestroy(g->ev[k]);
-  for (int e = 0; e < MLFF_CUDA_MAX_ELEMENTS; e++)
-    for (int l = 0; l < MLFF_CUDA_MAX_LAYERS; l++) {
-      cudaFree(g->net[e].W[l]);
-      cudaFree(g->net[e].b[l]);
-      cudaFree(g->net[e].Wh[l]);
-    }
-  cudaFree(g->d_e0);
+  for (int k = 0; k < g->n_members; k++) {
+    for (int e = 0; e < MLFF_CUDA_MAX_ELEMENTS; e++)
+      for (int l = 0; l < MLFF_CUDA_MAX_LAYERS; l++) {
+        cudaFree(g->mem[k].net[e].W[l]);
+        cudaFree(g->mem[k].net[e].b[l]);
+        cudaFree(g->mem[k].net[e].Wh[l]);
+      }
+    cudaFree(g->mem[k].d_e0);
+  }
   dispersion_free(g);
   cudaFree(g->d_img);
   cudaFree(g->d_cell);

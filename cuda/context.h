@@ -30,6 +30,8 @@ struct DebugKnobs {
   bool no_reuse;    /* MLFF_GPU_LIST_REUSE=0: a new neighbour list every call */
   bool no_mlp_regs; /* MLFF_GPU_MLP_REGS=0: the general network kernels for every shape */
   bool no_resident; /* MLFF_GPU_RESIDENT=0: the graph path for small systems too */
+  int disp3_cap;    /* MLFF_GPU_DISP3_CAP=N: the three-body kernel gathers at most N neighbours
+                     * per atom (0: its own limit), so that a test reaches its fallback */
 };
 
 struct Net { /* one element's layers on the device; all elements share the sizes */
@@ -37,9 +39,22 @@ struct Net { /* one element's layers on the device; all elements share the sizes
   __half *Wh[MLFF_CUDA_MAX_LAYERS];
 };
 
+/* A committee member's networks on the device (all members share the shapes), its scale and e0
+ * divided by the committee's size: the network stage of each member adds its share of the mean
+ * energy, and its dE/dG (and so the backward pass's forces and virial) is 1/K of its own. */
+struct Member {
+  Net net[MLFF_CUDA_MAX_ELEMENTS];
+  float scale, e0[MLFF_CUDA_MAX_ELEMENTS], bout[MLFF_CUDA_MAX_ELEMENTS];
+  float *d_e0;
+};
+
 struct mlff_cuda {
   int n_elements, n_layers, sizes[MLFF_CUDA_MAX_LAYERS + 1], fp16, widest;
   int act; /* MLFF_CUDA_ACT_* */
+  /* The member the network stage runs: its fields (net, scale, e0, bout, d_e0 below), copied
+   * from mem[] by select_member; member 0 outside the committee's loop of a step */
+  int n_members;
+  Member mem[MLFF_CUDA_MAX_MEMBERS];
   float scale, e0[MLFF_CUDA_MAX_ELEMENTS];
   AevParams aev;
   float rc;
@@ -89,14 +104,15 @@ struct mlff_cuda {
   float *d_G, *d_dG, *d_Z[MLFF_CUDA_MAX_LAYERS], *d_A[MLFF_CUDA_MAX_LAYERS], *d_bufA, *d_bufB;
   /* All results in one buffer, so that one memset clears them and one copy brings them back:
    * [energy, virial[6] (double) | overflow (int) | ticket (int) | force[3 n_total] |
-   *  eatom[n_local] | vatom[6 n_total] (when asked)]; the pointers below point into it. */
+   *  eatom[n_total] | vatom[6 n_total] (when asked) | committees: member forces [K][n_total][3],
+   *  deviation[n_total]]; the pointers below point into it. */
   char *d_out, *h_out;
   size_t out_bytes;
-  float *d_force, *d_eatom, *d_vatom;
+  float *d_force, *d_eatom, *d_vatom, *d_mforce, *d_dev;
   double *d_sums;
   int *d_overflow;
   int *d_ticket; /* blocks of the one-kernel step that are done (the last copies out) */
-  float *h_force, *h_eatom, *h_vatom;
+  float *h_force, *h_eatom, *h_vatom, *h_mforce, *h_dev;
   double *h_sums;
   int *h_overflow;
   int fused;    /* this step runs as one kernel (small systems) */
@@ -165,10 +181,13 @@ mlff_cuda_status fail(mlff_cuda_message *m, mlff_cuda_status s, const char *fmt,
 /* Buffers for so many atoms, cells and neighbours per atom (grow only; the graphs go when any
  * buffer moves, and generation counts the moves). */
 mlff_cuda_status reserve(mlff_cuda *g, int atoms, int cells, int max_nb);
-/* Bytes of the results buffer (set_layout) for so many atoms: sums, force, eatom, vatom */
-size_t out_capacity(size_t atoms);
+/* Bytes of the results buffer (set_layout) for so many atoms: sums, force, eatom, vatom, and a
+ * committee's member forces and deviations */
+size_t out_capacity(const mlff_cuda *g, size_t atoms);
 /* Point d_force ... h_vatom into the results buffers for these counts; sets out_bytes. */
 void set_layout(mlff_cuda *g, int n_local, int n_total, int want_vatom);
+/* Make member k's networks the ones the network stage enqueues (select_member(g, 0) after) */
+void select_member(mlff_cuda *g, int k);
 /* Forget the work launched on this context's buffers: the graphs, and a resident step. */
 void drop_graphs(mlff_cuda *g);
 /* Allow the kernel the device's most dynamic shared memory, once `need` fits in it. */
@@ -195,16 +214,22 @@ void print_phases(mlff_cuda *g, const char *what);
 size_t cell_scan_bytes(int cells);
 void enqueue_positions(mlff_cuda *g, int n_local, int n_total, int mode);
 void enqueue_neighbor_list(mlff_cuda *g, int n_local, int n_total, int mode, float skin);
-/* the images' forces and per-atom virials onto their atoms */
-void enqueue_image_forces(mlff_cuda *g, int n_local, int want_vatom);
+/* the images' forces, energies and per-atom virials (and members' forces) onto their atoms */
+void enqueue_image_forces(mlff_cuda *g, int n_local, int n_total, int want_vatom);
+
+/* committee.cu: the members' mean force (after their backward passes), and, at the step's end,
+ * their forces and deviations (docs/model.md) */
+void enqueue_members_mean(mlff_cuda *g, int n_total);
+void enqueue_members_final(mlff_cuda *g, int n_total);
 
 /* descriptor.cu */
 cudaError_t descriptor_smem_setup(int device, int *bytes);
 void enqueue_descriptor_forward(mlff_cuda *g, int n_local);
-void enqueue_descriptor_backward(mlff_cuda *g, int n_local, int want_vatom);
+/* forces into `force` (the step's, or a committee member's) */
+void enqueue_descriptor_backward(mlff_cuda *g, int n_local, int want_vatom, float *force);
 
 /* mlp.cu: the kernels a model's network takes (and its FP16 weights) */
-mlff_cuda_status mlp_setup(mlff_cuda *g, const mlff_cuda_model *m);
+mlff_cuda_status mlp_setup(mlff_cuda *g, const mlff_cuda_network *net);
 void enqueue_network(mlff_cuda *g, int n_local);
 
 /* fused.cu: the one-kernel step of small systems (positions in and results out included) */

@@ -411,7 +411,7 @@ void enqueue_descriptor_forward(mlff_cuda *g, int n_local) {
                                                               g->d_nbr_d, g->d_G);
 }
 
-void enqueue_descriptor_backward(mlff_cuda *g, int n_local, int want_vatom) {
+void enqueue_descriptor_backward(mlff_cuda *g, int n_local, int want_vatom, float *force) {
   const AevParams &P = g->aev;
   int wb = (n_local + WARPS_PER_BLOCK - 1) / WARPS_PER_BLOCK;
   size_t shb = WARPS_PER_BLOCK * aev_bwd_words(aev_bwd_dG_words(P), g->max_nb) * sizeof(float);
@@ -420,5 +420,5 @@ void enqueue_descriptor_backward(mlff_cuda *g, int n_local, int want_vatom) {
   const int wb_bwd = wb < BWD_BLOCKS_PER_SM * g->n_sm ? wb : BWD_BLOCKS_PER_SM * g->n_sm;
   bwd<<<wb_bwd, 32 * WARPS_PER_BLOCK, shb, g->stream>>>(
       P, g->d_stage, n_local, g->d_row, g->max_nb, g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_dG,
-      g->d_force, want_vatom ? g->d_vatom : nullptr, g->d_sums);
+      force, want_vatom ? g->d_vatom : nullptr, g->d_sums);
 }

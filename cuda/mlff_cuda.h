@@ -20,6 +20,7 @@ extern "C" {
 #define MLFF_CUDA_MAX_ANGULAR_SHELLS 16
 #define MLFF_CUDA_MAX_ANGLE_SECTIONS 32
 #define MLFF_CUDA_MESSAGE_LEN 1024
+#define MLFF_CUDA_MAX_MEMBERS 16 /* committee members */
 
 typedef enum {
   MLFF_CUDA_OK = 0,
@@ -44,6 +45,12 @@ typedef struct {
   const float *W[MLFF_CUDA_MAX_LAYERS], *b[MLFF_CUDA_MAX_LAYERS];
 } mlff_cuda_network;
 
+/* A committee member beyond the first: its own networks, scale and e0 (the first's shapes) */
+typedef struct {
+  double scale, e0[MLFF_CUDA_MAX_ELEMENTS];
+  mlff_cuda_network net[MLFF_CUDA_MAX_ELEMENTS];
+} mlff_cuda_member;
+
 /* The model (docs/model.md): descriptor parameters, per-element networks, E_i = scale NN + e0. */
 typedef struct {
   int n_elements;
@@ -55,6 +62,10 @@ typedef struct {
   int activation; /* MLFF_CUDA_ACT_* */
   double scale, e0[MLFF_CUDA_MAX_ELEMENTS];
   mlff_cuda_network net[MLFF_CUDA_MAX_ELEMENTS];
+  /* A committee (docs/model.md) of n_members K >= 2 students: the one above and members[0 ..
+   * K-2], one descriptor for all; energy, forces and virial are their mean. 0 or 1: one. */
+  int n_members;
+  const mlff_cuda_member *members;
   /* Long-range dispersion (docs/model.md), none when disp_cutoff is 0: per pair of species
    * e(r) = -c6 / (r^6 + r0_6) - c8 / (r^8 + r0_8) within disp_cutoff (Å), the weights s6, s8
    * folded into c6 and c8, r0_6 and r0_8 the damping radius to the 6th and 8th power. */
@@ -97,20 +108,26 @@ mlff_cuda_status mlff_cuda_create(const mlff_cuda_model *m, const mlff_cuda_opti
                                   mlff_cuda **out, mlff_cuda_message *msg);
 void mlff_cuda_free(mlff_cuda *g);
 
-/* One evaluation. Atoms [0, n_local) get energies; atoms [n_local, n_total) are images/ghosts
- * that only act as neighbours. Neighbours are found on the device (cell list) within the
+/* Committees (K > 1 members): member_forces [K][n_total][3], each member's forces (the common
+ * dispersion included), are ADDED to as forces are (NULL: not wanted), and deviation [n_total]
+ * (NULL: not wanted) is SET to sqrt(mean_k |F_i^k - mean_k F_i^k|^2) of each atom's member
+ * forces, after the images' are added to their atoms' (ghosts' as they are: the caller folds).
+ * Both are ignored for one network.
+ *
+ * One evaluation. Atoms [0, n_local) get energies; atoms [n_local, n_total) are images/ghosts
+ * that act as neighbours (and take their shares of three-body dispersion triples: energy too). Neighbours are found on the device (cell list) within the
  * model's cutoff; species < 0 atoms are ignored. skin and list_age as in mlff_neighbors (skin
  * > 0: the list is kept between calls, above the one-kernel size). cell (NULL, or periodic
  * along all three rows): every atom is local (n_total == n_local) and the periodic images are
- * made here, their forces added to their atoms'. Outputs, each when not NULL: forces
- * [n_total][3], energy_atom [n_local] and virial_atom [n_total][6] are ADDED to (as LAMMPS
+ * made here, their results added to their atoms'. Outputs, each when not NULL: forces
+ * [n_total][3], energy_atom [n_total] and virial_atom [n_total][6] are ADDED to (as LAMMPS
  * accumulates; no host copy in between), energy and virial (W = sum d (x) f_j, xx yy zz xy xz
  * yz) are set. */
 mlff_cuda_status mlff_cuda_compute(mlff_cuda *g, int n_local, int n_total, const double *x,
                                    const int *species, double skin, int list_age,
                                    const mlff_cuda_cell *cell, double *forces, double *energy_atom,
-                                   double *virial_atom, double *energy, double virial[6],
-                                   mlff_cuda_message *msg);
+                                   double *virial_atom, double *member_forces, double *deviation,
+                                   double *energy, double virial[6], mlff_cuda_message *msg);
 
 #ifdef __cplusplus
 }

@@ -151,8 +151,8 @@ __device__ __forceinline__ void tile_energies(const MlpArgs &M, int e, float y0,
   if (t == 0) {
     const float en0 = M.scale * (y0 + M.bout[e]) + M.e0[e],
                 en8 = M.scale * (y8 + M.bout[e]) + M.e0[e];
-    if (ok0) { eatom[row_atom[r0 + g]] = en0; e_warp += en0; }
-    if (ok8) { eatom[row_atom[r0 + g + 8]] = en8; e_warp += en8; }
+    if (ok0) { eatom[row_atom[r0 + g]] += en0; e_warp += en0; }
+    if (ok8) { eatom[row_atom[r0 + g + 8]] += en8; e_warp += en8; }
   }
 }
 /* dE/dG of a 16-row tile from the last backward product's accumulators (rows g, g + 8;
@@ -303,7 +303,7 @@ k_mlp_fp16(MlpArgs M, const int *offset, const int *row_atom, const float *G, fl
           const int r = lane / 16 + 2 * q;
           if (lane % 16 == 0 && r0 + r < r_end) {
             const float en = M.scale * (y[q] + M.bout[e]) + M.e0[e];
-            eatom[row_atom[r0 + r]] = en;
+            eatom[row_atom[r0 + r]] += en;
             e_sum += en;
           }
         }
@@ -678,7 +678,7 @@ __global__ void k_output(LayerArgs L, const int *offset, const int *row_atom, in
     }
     for (int off = 16; off; off >>= 1) y += __shfl_xor_sync(0xffffffffu, y, off);
     float e_r = scale * (y + L.b[e][0]) + e0[e];
-    if (lane == 0) eatom[row_atom[r]] = e_r;
+    if (lane == 0) eatom[row_atom[r]] += e_r; /* += : a committee's members add their shares */
     e_sum += e_r;
   }
   if (lane == 0) block_e[warp] = e_sum;
@@ -726,7 +726,7 @@ static const void *mlp_regs_kernel(const mlff_cuda *g) {
                  : (const void *)k_mlp_regs<MmaTf32x3, MLPR_SHAPE>;
 }
 
-mlff_cuda_status mlp_setup(mlff_cuda *g, const mlff_cuda_model *m) {
+mlff_cuda_status mlp_setup(mlff_cuda *g, const mlff_cuda_network *net) {
   const int device = g->device;
   mlff_cuda_status st = MLFF_CUDA_OK;
   /* the shipped shape: the network in one kernel, activations in registers (FP16, or FP32 as
@@ -758,7 +758,7 @@ mlff_cuda_status mlp_setup(mlff_cuda *g, const mlff_cuda_model *m) {
   if (!st && set_smem_limit((const void *)k_mlp_fp16, g->mlp_smem, device) != cudaSuccess)
     st = fail(g, MLFF_CUDA_ERR_UNSUPPORTED, "fp16 yes: the FP16 network needs %zu bytes of "
               "shared memory per block, more than this GPU gives (use fp16 no)", g->mlp_smem);
-  for (int e = 0; e < m->n_elements && !st; e++)
+  for (int e = 0; e < g->n_elements && !st; e++)
     for (int l = 0; l < g->n_layers - 1 && !st; l++) {
       size_t nw = (size_t)g->sizes[l + 1] * g->sizes[l];
       __half *h = (__half *)malloc(nw * sizeof(__half));
@@ -766,7 +766,7 @@ mlff_cuda_status mlp_setup(mlff_cuda *g, const mlff_cuda_model *m) {
         st = fail(g, MLFF_CUDA_ERR_NOMEM, "out of memory");
         break;
       }
-      for (size_t k = 0; k < nw; k++) h[k] = __float2half((float)m->net[e].W[l][k]);
+      for (size_t k = 0; k < nw; k++) h[k] = __float2half((float)net[e].W[l][k]);
       if (cudaMalloc(&g->net[e].Wh[l], nw * sizeof(__half)) != cudaSuccess ||
           cudaMemcpy(g->net[e].Wh[l], h, nw * sizeof(__half), cudaMemcpyHostToDevice) !=
               cudaSuccess)

@@ -344,7 +344,7 @@ mlff_cuda_status run_resident(mlff_cuda *g, int n_local, int n_total, int want_v
   if (R.seq >= (1 << 30)) { /* numbers only grow: start again from 0 once in 10^9 steps */
     mail_go(g) = R.seq = R.done = 0;
     /* and no result entry may carry a number the steps reach again */
-    memset(g->h_tagged, 0, 2 * out_capacity(g->cap_atoms));
+    memset(g->h_tagged, 0, 2 * out_capacity(g, g->cap_atoms));
   }
   if (R.running && now_s() - R.last > 0.5 * RESIDENT_IDLE_S) { /* it may have returned */
     cudaError_t q = cudaStreamQuery(g->stream);

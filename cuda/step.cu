@@ -64,14 +64,26 @@ static void enqueue_step(mlff_cuda *g, int n_local, int n_total, int want_vatom,
   enqueue_neighbor_list(g, n_local, n_total, mode, skin);
   enqueue_descriptor_forward(g, n_local);
   mark(g, "descriptor forward");
-  enqueue_network(g, n_local);
-  mark(g, "network fwd+bwd");
-  enqueue_descriptor_backward(g, n_local, want_vatom);
+  if (g->n_members == 1) {
+    enqueue_network(g, n_local);
+    mark(g, "network fwd+bwd");
+    enqueue_descriptor_backward(g, n_local, want_vatom, g->d_force);
+  } else { /* a committee: one descriptor, each member's network and backward pass */
+    for (int k = 0; k < g->n_members; k++) {
+      select_member(g, k);
+      enqueue_network(g, n_local);
+      enqueue_descriptor_backward(g, n_local, want_vatom, g->d_mforce + 3 * (size_t)k * n_total);
+    }
+    select_member(g, 0);
+    enqueue_members_mean(g, n_total);
+    mark(g, "members' networks and backward passes");
+  }
   if (g->disp_rc > 0.f) {
     enqueue_dispersion_list(g, n_local, mode, skin);
     enqueue_dispersion(g, n_local, want_vatom);
   }
-  if (g->n_img) enqueue_image_forces(g, n_local, want_vatom);
+  if (g->n_img) enqueue_image_forces(g, n_local, n_total, want_vatom);
+  if (g->n_members > 1) enqueue_members_final(g, n_total);
   mark(g, "descriptor backward+forces");
   cudaMemcpyAsync(g->h_out, g->d_out, g->out_bytes, cudaMemcpyDeviceToHost, g->stream);
   cudaMemsetAsync(g->d_out, 0, g->out_bytes, g->stream);
@@ -146,7 +158,8 @@ static mlff_cuda_status run_step(mlff_cuda *g, int n_local, int n_total, int wan
 static mlff_cuda_status compute(mlff_cuda *g, int n_local, int n_total, const double *x,
                                 const int *species, double skin, int list_age,
                                 const mlff_cuda_cell *box, double *forces, double *energy_atom,
-                                double *virial_atom, double *energy, double virial[6]) {
+                                double *virial_atom, double *member_forces, double *deviation,
+                                double *energy, double virial[6]) {
   const double *lattice = box ? box->h : nullptr; /* the periodic cell's rows */
   *energy = 0.0;
   for (int q = 0; q < 6; q++) virial[q] = 0.0;
@@ -348,11 +361,12 @@ static mlff_cuda_status compute(mlff_cuda *g, int n_local, int n_total, const do
     for (int q = 0; q < g->n_img; q++) {
       const size_t o = g->h_img[q].x, i = (size_t)n_local + q;
       for (int k = 0; k < 3; k++) g->h_force[3 * o + k] += g->h_force[3 * i + k];
+      g->h_eatom[o] += g->h_eatom[i];
       if (virial_atom)
         for (int k = 0; k < 6; k++) g->h_vatom[6 * o + k] += g->h_vatom[6 * i + k];
     }
   const long n3 = forces ? 3L * n_caller : 0, n6 = virial_atom ? 6L * n_caller : 0;
-  const int ne = energy_atom ? n_local : 0;
+  const int ne = energy_atom ? n_caller : 0;
 #pragma omp parallel num_threads(nt)
   {
 #pragma omp for schedule(static) nowait
@@ -361,6 +375,20 @@ static mlff_cuda_status compute(mlff_cuda *g, int n_local, int n_total, const do
     for (int i = 0; i < ne; i++) energy_atom[i] += g->h_eatom[i];
 #pragma omp for schedule(static) nowait
     for (long k = 0; k < n6; k++) virial_atom[k] += g->h_vatom[k];
+  }
+  if (g->n_members > 1) { /* device layout [K][n_total][3]; the caller's [K][n_caller][3] */
+    const int K = g->n_members;
+    const long nc3 = 3L * n_caller, nd3 = 3L * n_total, nm = member_forces ? nc3 : 0;
+    const int nv = deviation ? n_caller : 0;
+#pragma omp parallel num_threads(nt)
+    {
+      for (int k = 0; k < K; k++) {
+#pragma omp for schedule(static) nowait
+        for (long q = 0; q < nm; q++) member_forces[k * nc3 + q] += g->h_mforce[k * nd3 + q];
+      }
+#pragma omp for schedule(static) nowait
+      for (int i = 0; i < nv; i++) deviation[i] = g->h_dev[i];
+    }
   }
   *energy = g->h_sums[0];
   for (int q = 0; q < 6; q++) virial[q] = g->h_sums[1 + q];
@@ -375,10 +403,12 @@ extern "C" mlff_cuda_status mlff_cuda_compute(mlff_cuda *g, int n_local, int n_t
                                               const double *x, const int *species, double skin,
                                               int list_age, const mlff_cuda_cell *cell,
                                               double *forces, double *energy_atom,
-                                              double *virial_atom, double *energy,
+                                              double *virial_atom, double *member_forces,
+                                              double *deviation, double *energy,
                                               double virial[6], mlff_cuda_message *msg) {
-  const mlff_cuda_status st = compute(g, n_local, n_total, x, species, skin, list_age, cell,
-                                      forces, energy_atom, virial_atom, energy, virial);
+  const mlff_cuda_status st =
+      compute(g, n_local, n_total, x, species, skin, list_age, cell, forces, energy_atom,
+              virial_atom, member_forces, deviation, energy, virial);
   if (st) *msg = g->message;
   return st;
 }

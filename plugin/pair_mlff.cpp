@@ -503,8 +503,9 @@ void PairMLFF::compute(int eflag, int vflag)
       memory->create(mfbuf, 3 * (bigint) n_members * nmax_members, "pair:mlff:mfbuf");
       memory->create(devi, nmax_members, "pair:mlff:devi");
     }
-    mf_stride = nall;
-    memset(mfbuf, 0, sizeof(double) * 3 * n_members * (size_t) nall);
+    // own images: every force is on a local atom, and the core's deviations are final
+    mf_stride = own_images ? 0 : nall;
+    if (!own_images) memset(mfbuf, 0, sizeof(double) * 3 * n_members * (size_t) nall);
   }
   if (inum == 0) {    // no local atoms: no energy, no forces from this rank
     if (n_members > 1) committee_deviation();    // collective: every rank takes part
@@ -551,7 +552,8 @@ void PairMLFF::compute(int eflag, int vflag)
 
   mlff_result r;
   memset(&r, 0, sizeof(r));
-  r.member_forces = n_members > 1 ? mfbuf : nullptr;
+  r.member_forces = n_members > 1 && !own_images ? mfbuf : nullptr;
+  r.force_deviation = n_members > 1 && own_images ? devi : nullptr;
   const bool direct = (escale == 1.0);
   if (direct) {
     r.forces = &atom->f[0][0];
@@ -662,17 +664,21 @@ void PairMLFF::report_extrapolation()
 
 /* ----------------------------------------------------------------------
    committees: the members' forces on ghost atoms folded onto their owners (reverse
-   communication, as LAMMPS folds forces), then the deviation of each local atom, its maximum
-   over all ranks into pvector[0], and warn_uncertainty's warning
+   communication, as LAMMPS folds forces), then the deviation of each local atom (with own
+   images the core's, in devi already), its maximum over all ranks into pvector[0], and
+   warn_uncertainty's warning
 ------------------------------------------------------------------------- */
 
 void PairMLFF::committee_deviation()
 {
-  comm->reverse_comm(this);
   const int nlocal = atom->nlocal;
-  // over local and ghost atoms alike (one call of the core's helper); ghosts' are not used
-  if (mf_stride > 0 && mlff_force_deviation(n_members, mf_stride, mfbuf, devi, nullptr) != MLFF_OK)
-    error->one(FLERR, "pair_style mlff: {}", mlff_last_error());
+  if (!own_images) {
+    comm->reverse_comm(this);
+    // over local and ghost atoms alike (one call of the core's helper); ghosts' are not used
+    if (mf_stride > 0 &&
+        mlff_force_deviation(n_members, mf_stride, mfbuf, devi, nullptr) != MLFF_OK)
+      error->one(FLERR, "pair_style mlff: {}", mlff_last_error());
+  }
   double mine = 0.0, all = 0.0;
   for (int i = 0; i < nlocal; i++) {
     devi[i] *= escale;    // eV/Å -> force units

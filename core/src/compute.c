@@ -139,10 +139,6 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
     return mlff_set_error(MLFF_ERR_DEVICE, "fp16 yes needs a GPU, and no CUDA device is visible: use "
                                       "fp16 no (the CPU path computes in double precision)");
 #endif
-  if (device == MLFF_DEVICE_GPU && m->n_members > 1) /* refused, not run on the CPU unasked */
-    return mlff_set_error(MLFF_ERR_UNSUPPORTED,
-                          "the model is a committee of %d members, and the GPU path evaluates "
-                          "single models only (for now): use device cpu", m->n_members);
   mlff_calc *c = calloc(1, sizeof *c);
   if (!c) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   c->model = m;
@@ -754,29 +750,39 @@ static mlff_status gpu_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_re
                               at[0], x[0], x[1], x[2]);
       }
     }
-  mlff_status st = mlff_gpu_compute(c->gpu, nl->n_list, nl->n_total, nl->positions, nl->species,
-                                    nl->skin, nl->list_age, nl->cell, r->forces, r->energy_atom,
-                                    r->virial_atom, &r->energy, r->virial);
+  const int K = c->model->n_members, n = nl->n_total;
+  /* one network: its member forces are its forces (this call's, apart from what the caller's
+   * array held); a committee's deviations come from the device (a workspace where the caller
+   * wants none: their maximum is always given) */
+  double *forces = r->forces, *dev = r->force_deviation;
+  if (K == 1 && r->member_forces) {
+    if (!grow((void **)&c->fk, &c->cap_fk, 3 * (size_t)n + 1, sizeof(double)))
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+    forces = c->fk;
+    memset(forces, 0, 3 * (size_t)n * sizeof(double));
+  }
+  if (K > 1 && !dev) {
+    if (!grow((void **)&c->fold, &c->cap_fold, (size_t)n + 1, sizeof(double)))
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+    dev = c->fold;
+  }
+  mlff_status st = mlff_gpu_compute(c->gpu, nl->n_list, n, nl->positions, nl->species, nl->skin,
+                                    nl->list_age, nl->cell, forces, r->energy_atom,
+                                    r->virial_atom, r->member_forces, dev, &r->energy, r->virial);
   if (st) return st;
+  if (forces != r->forces)
+    for (size_t q = 0; q < 3 * (size_t)n; q++) {
+      if (r->forces) r->forces[q] += forces[q];
+      r->member_forces[q] += forces[q];
+    }
+  r->max_force_deviation = 0.0;
+  if (K == 1 && r->force_deviation) memset(r->force_deviation, 0, (size_t)n * sizeof(double));
+  for (int i = 0; K > 1 && i < nl->n_list; i++) /* over the atoms computed */
+    if (dev[i] > r->max_force_deviation) r->max_force_deviation = dev[i];
   /* the device's sums (already on the host) see every force; the arrays only on failure.
    * forces and per-atom energies were added to the caller's: those name the atom */
   if (!sums_finite(r->energy, r->virial))
     return not_finite(c, nl->n_total, r->forces, r->energy_atom, NULL, r->energy, r->virial);
-  return MLFF_OK;
-}
-#endif
-
-#ifdef MLFF_HAVE_CUDA
-/* The GPU path runs single models (mlff_calc_create refuses committees there): no members'
- * forces to give, and deviations are 0 (force_deviation arrays: zeroed by the callers). */
-static mlff_status gpu_members(int n, mlff_result *r) {
-  for (int b = 0; b < n; b++) {
-    if (r[b].member_forces)
-      return mlff_set_error(MLFF_ERR_UNSUPPORTED, "member_forces: the GPU path evaluates single "
-                            "models and gives no members' forces; leave it NULL (a single "
-                            "model's are its forces) or use device cpu");
-    r[b].max_force_deviation = 0.0;
-  }
   return MLFF_OK;
 }
 #endif
@@ -794,9 +800,6 @@ mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_
                      "library", nl->n_list, nl->n_total, nl->ilist ? "given" : "NULL");
 #ifdef MLFF_HAVE_CUDA
   if (c->gpu) {
-    mlff_status st = gpu_members(1, r);
-    if (st) return st;
-    if (r->force_deviation) memset(r->force_deviation, 0, (size_t)nl->n_total * sizeof(double));
     c->keep.valid = 0; /* the device's kept list is the caller's now */
     return gpu_neighbors(c, nl, r);
   }
@@ -921,13 +924,15 @@ static mlff_status sys_append(mlff_calc *c, const mlff_structure *st, int index,
  * structure moved (translation changes nothing) into its own cell of a 3D grid, so that no two
  * share a neighbour. A grid, not a row: the device works in float32 relative to the corner of
  * the whole system, and a row of 500 dimers spans ~10^4 Å, where float32 steps are 1e-3 Å
- * (force errors of ~1 % were measured so); a grid keeps the span near cbrt(n) cells. */
+ * (force errors of ~1 % were measured so); a grid keeps the span near cbrt(n) cells.
+ * smf (NULL: not wanted): the members' forces [K][s->n][3] (one network's: its forces). */
 static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_local,
                                   const int *ilist, double *f, double *ea, double *va,
-                                  double virial[6]) {
+                                  double *smf, double virial[6]) {
   struct sysbuf *s = &c->sys;
   struct gpubuf *gb = &c->gb;
-  const int N = s->n;
+  const int N = s->n, K = c->model->n_members;
+  const size_t n_out = (10 + (smf && K > 1 ? 3 * (size_t)K : 0)) * N; /* f, e, W, members' f */
   /* no pair between structures: apart by more than the model's whole range (dispersion too) */
   const double gap = 2.0 * mlff_model_cutoff(c->model) + 1.0;
   mlff_status st = MLFF_OK;
@@ -937,15 +942,15 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
       !grow((void **)&gb->sp, &gb->cap_sp, N + 1, sizeof(int)) ||
       !grow((void **)&gb->local, &gb->cap_local, N + 1, sizeof(int)) ||
       !grow((void **)&gb->x, &gb->cap_x, 3 * (size_t)N + 1, sizeof(double)) ||
-      !grow((void **)&gb->out, &gb->cap_out, 10 * (size_t)N + 1, sizeof(double))) {
+      !grow((void **)&gb->out, &gb->cap_out, n_out + 1, sizeof(double))) {
     st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     goto done;
   }
   int *order = gb->order, *sp = gb->sp, *local = gb->local;
   double *x = gb->x, *shift = gb->shift;
   /* zeroed: the device adds into them */
-  double *fo = gb->out, *eo = fo + 3 * (size_t)N, *vo = eo + N;
-  memset(fo, 0, 10 * (size_t)N * sizeof(double));
+  double *fo = gb->out, *eo = fo + 3 * (size_t)N, *vo = eo + N, *mo = vo + 6 * (size_t)N;
+  memset(fo, 0, n_out * sizeof(double));
   memset(local, 0, N * sizeof(int));
   /* shift[b] first holds structure b's lower corner; the grid cell fits the widest one */
   double cell = 0.0;
@@ -985,8 +990,8 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
     sp[q] = s->species[i];
   }
   double energy;
-  if ((st = mlff_gpu_compute(c->gpu, n_local, N, x, sp, 0.0, 0, NULL, fo, eo, va ? vo : NULL, &energy,
-                             virial)))
+  if ((st = mlff_gpu_compute(c->gpu, n_local, N, x, sp, 0.0, 0, NULL, fo, eo, va ? vo : NULL,
+                             smf && K > 1 ? mo : NULL, NULL, &energy, virial)))
     goto done;
   if (!sums_finite(energy, virial)) { /* device order: entry q is system atom order[q] */
     st = not_finite(c, N, fo, eo, order, energy, virial);
@@ -997,7 +1002,10 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
     for (int d = 0; d < 3; d++) f[3 * (size_t)i + d] = fo[3 * (size_t)q + d];
     if (va)
       for (int d = 0; d < 6; d++) va[6 * (size_t)i + d] = vo[6 * (size_t)q + d];
-    if (q < n_local) ea[i] = eo[q];
+    ea[i] = eo[q]; /* images' too: their shares of three-body triples */
+    for (int k = 0; smf && k < K; k++) /* the images' are folded with the forces' (structures) */
+      for (int d = 0; d < 3; d++)
+        smf[3 * ((size_t)k * N + i) + d] = K > 1 ? mo[3 * ((size_t)k * N + q) + d] : fo[3 * (size_t)q + d];
   }
 done:
   return st;
@@ -1075,24 +1083,22 @@ static mlff_status structures(mlff_calc *c, int n, const mlff_structure *st, mlf
   int want_members = K > 1;
   for (int b = 0; b < n; b++) want_members |= res[b].member_forces != NULL;
   double *smf = NULL;
+  if (want_members) {
+    if (!grow((void **)&c->fold, &c->cap_fold, K * sn3 + 1, sizeof(double)))
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %d members' forces", K);
+    smf = c->fold;
+    memset(smf, 0, K * sn3 * sizeof(double));
+  }
 #ifdef MLFF_HAVE_CUDA
   if (c->gpu) { /* sets every entry read below */
-    if ((ret = gpu_members(n, res))) return ret;
-    want_members = 0;
     per_atom_virial = n > 1 || (n == 1 && res[0].virial_atom);
     if ((ret = gpu_structures(c, n, starts, n_local, ilist, f, ea, per_atom_virial ? va : NULL,
-                              virial)))
+                              smf, virial)))
       return ret;
   } else
 #endif
   {
     memset(f, 0, 10 * (size_t)s->n * sizeof(double)); /* compute_core adds into them */
-    if (want_members) {
-      if (!grow((void **)&c->fold, &c->cap_fold, K * sn3 + 1, sizeof(double)))
-        return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %d members' forces", K);
-      smf = c->fold;
-      memset(smf, 0, K * sn3 * sizeof(double));
-    }
     if ((ret = compute_core(c, &nl, f, ea, va, &energy, virial, smf))) return ret;
   }
   for (int b = 0; b < n; b++) {
@@ -1107,6 +1113,10 @@ static mlff_status structures(mlff_calc *c, int n, const mlff_structure *st, mlf
       int o = s->owner[i] - s0; /* the structure's own atom this is (an image of) */
       if (r->forces)
         for (int x = 0; x < 3; x++) r->forces[3 * o + x] += f[3 * (size_t)i + x];
+      /* an image's energy: its share of three-body triples (the GPU's, which evaluates each
+       * triple once, at whichever copy of its atoms comes first) */
+      r->energy += ea[i];
+      if (r->energy_atom) r->energy_atom[o] += ea[i];
       if (per_atom_virial)
         for (int q = 0; q < 6; q++) r->virial[q] += va[6 * (size_t)i + q];
       if (r->virial_atom)
@@ -1116,10 +1126,6 @@ static mlff_status structures(mlff_calc *c, int n, const mlff_structure *st, mlf
     /* the dispersion's mean-field tail: whole-system energy and pressure, no per-atom share */
     mlff_disp_add_tail(&c->model->disp, c->model->n_elements, na, st[b].species, st[b].cell,
                        st[b].pbc, &r->energy, r->virial);
-    for (int i = 0; i < na; i++) {
-      r->energy += ea[s0 + i];
-      if (r->energy_atom) r->energy_atom[i] = ea[s0 + i];
-    }
     r->max_force_deviation = 0.0;
     if (smf) { /* fold each member's image forces onto the atoms (c->fk is free now) */
       const size_t n3 = 3 * (size_t)na;
@@ -1256,18 +1262,33 @@ static mlff_status compute_kept(mlff_calc *c, const mlff_structure *st, int peri
       k->shifted = shifted;
     }
   }
-  /* the device adds into the per-atom arrays */
+  /* the device adds into the per-atom arrays; a committee's deviations: a workspace where the
+   * caller wants none (their maximum is always given) */
+  const int K = c->model->n_members;
+  double *dev = r->force_deviation;
+  if (K > 1 && !dev) {
+    if (!grow((void **)&c->fold, &c->cap_fold, (size_t)n + 1, sizeof(double)))
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+    dev = c->fold;
+  }
   if (r->forces) memset(r->forces, 0, 3 * (size_t)n * sizeof(double));
   if (r->energy_atom) memset(r->energy_atom, 0, (size_t)n * sizeof(double));
   if (r->virial_atom) memset(r->virial_atom, 0, 6 * (size_t)n * sizeof(double));
+  if (r->member_forces) memset(r->member_forces, 0, 3 * (size_t)K * n * sizeof(double));
   mlff_status ret =
       mlff_gpu_compute(c->gpu, n, n, k->shifted ? k->xw : x, st->species, c->skin, rebuild ? 0 : 1,
                        periodic ? st->cell : NULL, r->forces, r->energy_atom, r->virial_atom,
-                       &r->energy, r->virial);
+                       r->member_forces, dev, &r->energy, r->virial);
   if (ret) {
     k->valid = 0;
     return ret;
   }
+  r->max_force_deviation = 0.0;
+  for (int i = 0; K > 1 && i < n; i++)
+    if (dev[i] > r->max_force_deviation) r->max_force_deviation = dev[i];
+  if (K == 1 && r->force_deviation) memset(r->force_deviation, 0, (size_t)n * sizeof(double));
+  if (K == 1 && r->member_forces && r->forces) /* one network: its forces */
+    memcpy(r->member_forces, r->forces, 3 * (size_t)n * sizeof(double));
   if (!sums_finite(r->energy, r->virial))
     return not_finite(c, n, r->forces, r->energy_atom, NULL, r->energy, r->virial);
   if (rebuild) {
@@ -1284,11 +1305,8 @@ static mlff_status compute_kept(mlff_calc *c, const mlff_structure *st, int peri
 mlff_status mlff_compute(mlff_calc *c, const mlff_structure *s, mlff_result *r) {
 #ifdef MLFF_HAVE_CUDA
   int periodic;
-  if (c && s && r && kept_applies(c, s, &periodic)) {
-    c->n_err_atoms = 0;
-    mlff_status st = gpu_members(1, r);
-    if (st) return st;
-    if (r->force_deviation) memset(r->force_deviation, 0, (size_t)s->n_atoms * sizeof(double));
+  if (c && s && r && kept_applies(c, s, &periodic) && (r->forces || !r->member_forces)) {
+    c->n_err_atoms = 0; /* (one network's member forces are copied from its forces) */
     return compute_kept(c, s, periodic, r);
   }
 #endif

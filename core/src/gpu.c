@@ -2,6 +2,7 @@
  * (cuda/mlff_cuda.h), the periodic cell's geometry from images.c, and the kernels' failures as
  * libmlff's status and last error (the same codes and messages the kernels write). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dispersion.h"
@@ -39,9 +40,20 @@ static mlff_status failed(mlff_cuda_status s, const mlff_cuda_message *msg) {
   return mlff_set_error(st, "%s", msg->text);
 }
 
+/* A network as the kernels take it: its sizes and pointers to its float weights */
+static void describe_net(const mlff_network *n, mlff_cuda_network *d) {
+  d->n_layers = n->n_layers;
+  memcpy(d->sizes, n->sizes, sizeof d->sizes);
+  for (int l = 0; l < n->n_layers; l++) {
+    d->W[l] = n->W[l];
+    d->b[l] = n->b[l];
+  }
+}
+
 /* The model as the kernels take it: numbers and pointers to its float weights (which stay the
- * model's; mlff_cuda_create copies them to the device) */
-static void describe(const mlff_model *m, mlff_cuda_model *d) {
+ * model's; mlff_cuda_create copies them to the device); a committee's members beyond the first
+ * into more [n_members - 1] */
+static void describe(const mlff_model *m, mlff_cuda_model *d, mlff_cuda_member *more) {
   const mlff_descriptor_params *p = &m->desc;
   memset(d, 0, sizeof *d);
   d->n_elements = m->n_elements;
@@ -74,13 +86,17 @@ static void describe(const mlff_model *m, mlff_cuda_model *d) {
     if (q->p.s9 > 0) d->disp3_cutoff = q->p.cutoff3, d->disp3_alp = q->p.alp;
   }
   for (int e = 0; e < m->n_elements; e++) {
-    const mlff_network *n = &m->net[e];
     d->e0[e] = m->e0[e];
-    d->net[e].n_layers = n->n_layers;
-    memcpy(d->net[e].sizes, n->sizes, sizeof d->net[e].sizes);
-    for (int l = 0; l < n->n_layers; l++) {
-      d->net[e].W[l] = n->W[l];
-      d->net[e].b[l] = n->b[l];
+    describe_net(&m->net[e], &d->net[e]);
+  }
+  d->n_members = m->n_members;
+  d->members = more;
+  for (int k = 1; k < m->n_members; k++) {
+    mlff_cuda_member *o = &more[k - 1];
+    o->scale = mlff_member_scale(m, k);
+    for (int e = 0; e < m->n_elements; e++) {
+      o->e0[e] = mlff_member_e0(m, k)[e];
+      describe_net(&mlff_member_net(m, k)[e], &o->net[e]);
     }
   }
 }
@@ -92,8 +108,13 @@ mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device, int n_thr
   mlff_cuda_model d;
   mlff_cuda_message msg;
   const mlff_cuda_options o = {fp16, device, n_threads, shared_gpu};
-  describe(m, &d);
-  return failed(mlff_cuda_create(&d, &o, out, &msg), &msg);
+  mlff_cuda_member *more = NULL;
+  if (m->n_members > 1 && !(more = calloc((size_t)m->n_members - 1, sizeof *more)))
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+  describe(m, &d, more);
+  mlff_status st = failed(mlff_cuda_create(&d, &o, out, &msg), &msg);
+  free(more);
+  return st;
 }
 
 void mlff_gpu_free(mlff_gpu *g) { mlff_cuda_free(g); }
@@ -101,7 +122,8 @@ void mlff_gpu_free(mlff_gpu *g) { mlff_cuda_free(g); }
 mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, const double *x,
                              const int *species, double skin, int list_age, const double *lattice,
                              double *forces, double *energy_atom, double *virial_atom,
-                             double *energy, double virial[6]) {
+                             double *member_forces, double *deviation, double *energy,
+                             double virial[6]) {
   mlff_cuda_cell cell;
   mlff_cuda_message msg;
   if (lattice) { /* the geometry the images need, as the CPU path derives it */
@@ -110,7 +132,7 @@ mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, const double
     mlff_face_spacings(cell.h, cell.det, cell.spacing);
   }
   return failed(mlff_cuda_compute(g, n_local, n_total, x, species, skin, list_age,
-                                  lattice ? &cell : NULL, forces, energy_atom, virial_atom, energy,
-                                  virial, &msg),
+                                  lattice ? &cell : NULL, forces, energy_atom, virial_atom,
+                                  member_forces, deviation, energy, virial, &msg),
                 &msg);
 }

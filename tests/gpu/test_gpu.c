@@ -73,6 +73,82 @@ static cmp images_error(mlff_calc *cpu, mlff_calc *gpu, const tstruct *t, const 
   return c;
 }
 
+/* Per-atom energies and virials, GPU against CPU on t (positions x): through mlff_compute, or
+ * (cell non-NULL: t's) through mlff_compute_neighbors with the images made on the GPU; max|dF| /
+ * max|F| in f_rel, max|de_i| / max|e_i| in e_rel and max|dW_i| / max|W_i| in v_rel. */
+static cmp atoms_error(mlff_calc *cpu, mlff_calc *gpu, const tstruct *t, const double *x,
+                       const double *cell) {
+  const int n = t->n;
+  double *F0 = malloc(24 * n), *F1 = calloc(3 * n, 8), *e0 = malloc(8 * n), *e1 = calloc(n, 8),
+         *v0 = malloc(48 * n), *v1 = calloc(6 * n, 8);
+  mlff_structure s = tview(t);
+  s.positions = x;
+  mlff_result r0 = {0, {0}, F0, e0, v0}, r1 = {0, {0}, F1, e1, v1};
+  CHECK_OK(mlff_compute(cpu, &s, &r0));
+  if (cell) {
+    mlff_neighbors nl = {n, x, t->species, n, NULL, NULL, NULL, 0, 1.0, 0, cell};
+    CHECK_OK(mlff_compute_neighbors(gpu, &nl, &r1));
+  } else {
+    CHECK_OK(mlff_compute(gpu, &s, &r1));
+  }
+  double em = 0, de = 0, vm = 0, dv = 0, sum = 0;
+  for (int i = 0; i < n; i++) {
+    em = fmax(em, fabs(e0[i]));
+    de = fmax(de, fabs(e1[i] - e0[i]));
+    sum += e1[i];
+    for (int q = 0; q < 6; q++) {
+      vm = fmax(vm, fabs(v0[6 * i + q]));
+      dv = fmax(dv, fabs(v1[6 * i + q] - v0[6 * i + q]));
+    }
+  }
+  /* mlff_compute_neighbors leaves the dispersion's tail to the caller: its energies sum to its
+   * total (mlff_compute's total has the tail too) */
+  if (cell) CHECK_CLOSE(sum, r1.energy, 1e-5 * fabs(r1.energy));
+  cmp c = {results_cmp(&r0, &r1, 0, n).f_rel, de / em, dv / vm, 0};
+  free(F0); free(F1); free(e0); free(e1); free(v0); free(v1);
+  return c;
+}
+
+/* A committee of K members, GPU against CPU on t: through mlff_compute (the GPU calc's path:
+ * ghosts, or its kept list) or, with cell (t's), mlff_compute_neighbors with images made on the
+ * GPU. f_rel: the mean forces' max|dF|/max|F|; e_rel: |dE|/|E| (mlff_compute only) and the
+ * per-atom energies' max|de_i|/max|e_i|, the larger; v_rel: the members' forces, max over
+ * members and atoms |dF|/max|F|; f_rms: the deviations' max|dσ_i|/max σ_i and the relative
+ * difference of their maximum, the larger. */
+static cmp committee_error(mlff_calc *cpu, mlff_calc *gpu, const tstruct *t, int K,
+                           const double *cell) {
+  const int n = t->n;
+  double *F0 = malloc(24 * n), *F1 = calloc(3 * n, 8), *e0 = malloc(8 * n), *e1 = calloc(n, 8),
+         *m0 = malloc(24 * (size_t)K * n), *m1 = calloc(3 * (size_t)K * n, 8),
+         *s0 = malloc(8 * n), *s1 = calloc(n, 8);
+  mlff_structure s = tview(t);
+  mlff_result r0 = {0, {0}, F0, e0, NULL, s0, 0, m0}, r1 = {0, {0}, F1, e1, NULL, s1, 0, m1};
+  CHECK_OK(mlff_compute(cpu, &s, &r0));
+  if (cell) {
+    mlff_neighbors nl = {n, t->x, t->species, n, NULL, NULL, NULL, 0, 1.0, 0, cell};
+    CHECK_OK(mlff_compute_neighbors(gpu, &nl, &r1));
+  } else {
+    CHECK_OK(mlff_compute(gpu, &s, &r1));
+  }
+  double fm = 0, dm = 0, em = 0, de = 0, sm = 0, ds = 0;
+  for (int i = 0; i < n; i++) {
+    em = fmax(em, fabs(e0[i]));
+    de = fmax(de, fabs(e1[i] - e0[i]));
+    sm = fmax(sm, s0[i]);
+    ds = fmax(ds, fabs(s1[i] - s0[i]));
+    for (int x = 0; x < 3; x++) fm = fmax(fm, fabs(F0[3 * i + x]));
+  }
+  for (size_t q = 0; q < 3 * (size_t)K * n; q++) dm = fmax(dm, fabs(m1[q] - m0[q]));
+  cmp c = results_cmp(&r0, &r1, 0, n);
+  c.e_rel = fmax(cell ? 0.0 : c.e_rel, de / em);
+  c.v_rel = dm / fm;
+  c.f_rms = fmax(ds / sm, fabs(r1.max_force_deviation - r0.max_force_deviation) /
+                              r0.max_force_deviation);
+  CHECK(r0.max_force_deviation > 0.0);
+  free(F0); free(F1); free(e0); free(e1); free(m0); free(m1); free(s0); free(s1);
+  return c;
+}
+
 int main(void) {
   mlff_model_spec spec = {0};
   int hidden[3] = {128, 64, 64};
@@ -420,6 +496,30 @@ int main(void) {
       CHECK(c.f_rel <= 1e-5 && c.e_rel <= 1e-5 && c.v_rel <= 1e-4);
       CHECK(h.f_rel <= 3e-3);
     }
+    /* per-atom energies and virials, with ghosts (the core's images) and with images made on
+     * the GPU: the GPU evaluates each triple once, at whichever copy of its atoms comes first,
+     * and ghosts and images take their shares; then the three-body kernel's fallback for atoms
+     * with more neighbours than it gathers (MLFF_GPU_DISP3_CAP=8: nearly all) */
+    mlff_calc *df = NULL;
+    if (three) {
+      setenv("MLFF_GPU_DISP3_CAP", "8", 1);
+      CHECK_OK(mlff_calc_create(m, &og, &df));
+      unsetenv("MLFF_GPU_DISP3_CAP");
+    }
+    const tstruct *as[] = {&lt, &big};
+    for (int k = 0; k < 2; k++) {
+      cmp a = atoms_error(dc, dg, as[k], as[k]->x, NULL),
+          b = atoms_error(dc, dk, as[k], as[k]->x, as[k]->cell),
+          f = three ? atoms_error(dc, df, as[k], as[k]->x, NULL) : a;
+      printf("dispersion%s per atom, %-14s ghosts / GPU images / fallback: max|dF|/max|F| %.2e / "
+             "%.2e / %.2e, max|de_i|/max|e_i| %.2e / %.2e / %.2e, max|dW_i|/max|W_i| %.2e / %.2e "
+             "/ %.2e\n", three ? " (3-body)" : "", dn[k + 2], a.f_rel,
+             b.f_rel, f.f_rel, a.e_rel, b.e_rel, f.e_rel, a.v_rel, b.v_rel, f.v_rel);
+      CHECK(a.f_rel <= 1e-5 && b.f_rel <= 1e-5 && f.f_rel <= 1e-5);
+      CHECK(a.e_rel <= 1e-5 && b.e_rel <= 1e-5 && f.e_rel <= 1e-5);
+      CHECK(a.v_rel <= 1e-4 && b.v_rel <= 1e-4 && f.v_rel <= 1e-4);
+    }
+    mlff_calc_free(df);
     const int n = big.n;
     double *x1 = malloc(24 * n);
     unsigned rng = 4242u;
@@ -455,6 +555,58 @@ int main(void) {
     free(x1);
     mlff_calc_free(dc); mlff_calc_free(dg); mlff_calc_free(dh); mlff_calc_free(dk);
     CHECK_OK(mlff_model_set_dispersion(m, NULL));
+  }
+  { /* committees (docs/model.md): K = 4 members (seeds 17-20) on one descriptor; the GPU's mean
+     * energy, forces, per-atom energies, each member's forces and the per-atom deviation
+     * against the CPU's: on benzene, and the periodic boxes with ghosts, with images made on
+     * the GPU and on a kept list; then with the dispersion (common to the members: in each
+     * one's forces, not in the deviation) */
+    const int K = 4;
+    mlff_model *cm;
+    CHECK_OK(mlff_model_create(&spec, &cm));
+    for (int k = 1; k < K; k++) {
+      mlff_model_spec sk = spec;
+      sk.seed = spec.seed + k;
+      mlff_model *mk;
+      CHECK_OK(mlff_model_create(&sk, &mk));
+      CHECK_OK(mlff_model_committee_add(cm, mk));
+      mlff_model_free(mk);
+    }
+    mlff_calc_options ok;
+    mlff_calc_options_default(&ok);
+    ok.device = MLFF_DEVICE_GPU;
+    for (int disp = 0; disp < 2; disp++) {
+      if (disp) {
+        mlff_dispersion_params dp;
+        memset(&dp, 0, sizeof dp);
+        dp.s6 = 1.0, dp.s8 = 2.7, dp.a1 = 0.52, dp.a2 = 2.6459, dp.cutoff = 12.0, dp.tail = 1;
+        dp.c6[0][0] = 19.3, dp.c6[0][1] = dp.c6[1][0] = 4.48, dp.c6[1][1] = 1.04;
+        dp.c8[0][0] = 156.3, dp.c8[0][1] = dp.c8[1][0] = 23.4, dp.c8[1][1] = 3.53;
+        dp.s9 = 5.0, dp.alp = 16.0, dp.cutoff3 = 8.0;
+        CHECK_OK(mlff_model_set_dispersion(cm, &dp));
+      }
+      mlff_calc *cc, *cg, *ck;
+      CHECK_OK(mlff_calc_create(cm, &oc, &cc));
+      CHECK_OK(mlff_calc_create(cm, &og, &cg));
+      CHECK_OK(mlff_calc_create(cm, &ok, &ck));
+      const tstruct *cs[] = {&b, &lt, &big};
+      const char *cn[] = {"benzene", "triclinic 324", "liquid 4116"};
+      for (int k = 0; k < 3; k++) {
+        cmp a = committee_error(cc, cg, cs[k], K, NULL), kp = committee_error(cc, ck, cs[k], K, NULL),
+            im = k ? committee_error(cc, cg, cs[k], K, cs[k]->cell) : a;
+        printf("committee K=%d%s %-14s ghosts / kept list / GPU images: mean F %.2e / %.2e / %.2e, "
+               "E %.2e / %.2e / %.2e, members' F %.2e / %.2e / %.2e, deviation %.2e / %.2e / "
+               "%.2e\n", K, disp ? " +dispersion" : "", cn[k], a.f_rel, kp.f_rel, im.f_rel,
+               a.e_rel, kp.e_rel, im.e_rel, a.v_rel, kp.v_rel, im.v_rel, a.f_rms, kp.f_rms,
+               im.f_rms);
+        CHECK(a.f_rel <= 1e-5 && kp.f_rel <= 1e-5 && im.f_rel <= 1e-5);
+        CHECK(a.e_rel <= 1e-5 && kp.e_rel <= 1e-5 && im.e_rel <= 1e-5);
+        CHECK(a.v_rel <= 1e-5 && kp.v_rel <= 1e-5 && im.v_rel <= 1e-5);
+        CHECK(a.f_rms <= 1e-4 && kp.f_rms <= 1e-4 && im.f_rms <= 1e-4);
+      }
+      mlff_calc_free(cc); mlff_calc_free(cg); mlff_calc_free(ck);
+    }
+    mlff_model_free(cm);
   }
   { /* guards (mlff.h) on the GPU: a non-finite position is refused on the neighbour path before
      * the device bins it, naming the atom; non-finite results (a dispersion whose s6 C6
