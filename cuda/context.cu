@@ -102,7 +102,7 @@ void drop_graphs(mlff_cuda *g) {
 
 size_t out_capacity(const mlff_cuda *g, size_t atoms) {
   const size_t members = g->n_members > 1 ? 3 * (size_t)g->n_members + 1 : 0;
-  return 64 + (10 + members) * atoms * sizeof(float);
+  return OUT_HEADER + (10 + members) * atoms * sizeof(float);
 }
 
 mlff_cuda_status reserve(mlff_cuda *g, int atoms, int cells, int max_nb) {
@@ -208,7 +208,7 @@ void select_member(mlff_cuda *g, int k) {
 }
 
 void set_layout(mlff_cuda *g, int n_local, int n_total, int want_vatom) {
-  size_t f = 64, e = f + 3 * (size_t)n_total * sizeof(float),
+  size_t f = OUT_HEADER, e = f + 3 * (size_t)n_total * sizeof(float),
          v = e + (size_t)n_total * sizeof(float);
   const size_t mf = v + (want_vatom ? 6 * (size_t)n_total * sizeof(float) : 0),
                dv = mf + (g->n_members > 1 ? 3 * (size_t)g->n_members * n_total * sizeof(float) : 0);
@@ -216,6 +216,8 @@ void set_layout(mlff_cuda *g, int n_local, int n_total, int want_vatom) {
   g->d_sums = (double *)g->d_out;
   g->d_overflow = (int *)(g->d_out + 56);
   g->d_ticket = (int *)(g->d_out + 60);
+  g->d_range_n = (int *)(g->d_out + 64);
+  g->d_range_key = (unsigned long long *)(g->d_out + 72);
   g->d_force = (float *)(g->d_out + f);
   g->d_eatom = (float *)(g->d_out + e);
   g->d_vatom = (float *)(g->d_out + v);
@@ -223,6 +225,8 @@ void set_layout(mlff_cuda *g, int n_local, int n_total, int want_vatom) {
   g->d_dev = (float *)(g->d_out + dv);
   g->h_sums = (double *)g->h_out;
   g->h_overflow = (int *)(g->h_out + 56);
+  g->h_range_n = (int *)(g->h_out + 64);
+  g->h_range_key = (unsigned long long *)(g->h_out + 72);
   g->h_force = (float *)(g->h_out + f);
   g->h_eatom = (float *)(g->h_out + e);
   g->h_vatom = (float *)(g->h_out + v);
@@ -340,6 +344,7 @@ static mlff_cuda_status setup(mlff_cuda *g, const mlff_cuda_model *m) {
   }
   select_member(g, 0);
   if (!st) st = dispersion_setup(g, m);
+  if (!st) st = range_setup(g, m);
   /* the members' results come from the general path's stages */
   if (g->n_members > 1) g->no_fused = 1;
   int smem = 0;
@@ -396,6 +401,7 @@ extern "C" mlff_cuda_status mlff_cuda_create(const mlff_cuda_model *m,
   g->fp16 = o->fp16;
   g->act = m->activation;
   g->n_members = m->n_members > 1 ? m->n_members : 1;
+  g->range_tol = -1.0;
   g->aev = aev_params(m);
   g->rc = (float)fmax(m->Rcr, m->Rca);
   g->max_nb = 96;
@@ -429,6 +435,7 @@ extern "C" void mlff_cuda_free(mlff_cuda *g) {
     cudaFree(g->mem[k].d_e0);
   }
   dispersion_free(g);
+  range_free(g);
   cudaFree(g->d_img);
   cudaFree(g->d_cell);
   cudaFreeHost(g->h_img);

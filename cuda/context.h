@@ -103,7 +103,8 @@ struct mlff_cuda {
   unsigned long long *d_phase; /* MLFF_GPU_PROFILE: the one-kernel step's phase clocks */
   float *d_G, *d_dG, *d_Z[MLFF_CUDA_MAX_LAYERS], *d_A[MLFF_CUDA_MAX_LAYERS], *d_bufA, *d_bufB;
   /* All results in one buffer, so that one memset clears them and one copy brings them back:
-   * [energy, virial[6] (double) | overflow (int) | ticket (int) | force[3 n_total] |
+   * [energy, virial[6] (double) | overflow (int) | ticket (int) | range check: count (int),
+   *  pad, largest excursion (u64) | force[3 n_total] |
    *  eatom[n_total] | vatom[6 n_total] (when asked) | committees: member forces [K][n_total][3],
    *  deviation[n_total]]; the pointers below point into it. */
   char *d_out, *h_out;
@@ -161,6 +162,16 @@ struct mlff_cuda {
   /* its three-body term (none when disp3_rc is 0): per pair of species w, r0 (see mlff_cuda.h) */
   float disp3_rc, disp3_alp;
   float2 *d_disp3_coef;
+  /* The training-range check (range.cu), none when range_D is 0 (the model gave no range):
+   * [min | max | floored span][n_elements][D] on the device (d_range) and the host (h_range),
+   * the tolerance (< 0: off) in pinned memory, copied in every step; the results in the
+   * results buffer's header (d_range_n, d_range_key); the last step's report */
+  int range_D;
+  float *d_range, *h_range, *d_range_tol, *h_range_tol;
+  double range_tol;
+  int *d_range_n, *h_range_n;
+  unsigned long long *d_range_key, *h_range_key;
+  mlff_cuda_range range;
 };
 
 /* ---- context.cu ------------------------------------------------------------------------- */
@@ -181,6 +192,7 @@ mlff_cuda_status fail(mlff_cuda_message *m, mlff_cuda_status s, const char *fmt,
 /* Buffers for so many atoms, cells and neighbours per atom (grow only; the graphs go when any
  * buffer moves, and generation counts the moves). */
 mlff_cuda_status reserve(mlff_cuda *g, int atoms, int cells, int max_nb);
+#define OUT_HEADER 80 /* bytes before the forces in the results buffer */
 /* Bytes of the results buffer (set_layout) for so many atoms: sums, force, eatom, vatom, and a
  * committee's member forces and deviations */
 size_t out_capacity(const mlff_cuda *g, size_t atoms);
@@ -242,6 +254,12 @@ void resident_setup(mlff_cuda *g);
 bool resident_fits(const mlff_cuda *g, int n_local, int n_total);
 mlff_cuda_status run_resident(mlff_cuda *g, int n_local, int n_total, int want_vatom);
 cudaError_t stop_resident(mlff_cuda *g);
+
+/* range.cu: the training-range check (none when the model gave no range) */
+mlff_cuda_status range_setup(mlff_cuda *g, const mlff_cuda_model *m);
+void range_free(mlff_cuda *g);
+void enqueue_range(mlff_cuda *g, int n_local); /* after the descriptor */
+void range_collect(mlff_cuda *g);              /* after the step: g->range */
 
 /* dispersion.cu: the long-range dispersion (none when g->disp_rc is 0) */
 mlff_cuda_status dispersion_setup(mlff_cuda *g, const mlff_cuda_model *m);

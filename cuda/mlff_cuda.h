@@ -66,6 +66,9 @@ typedef struct {
    * K-2], one descriptor for all; energy, forces and virial are their mean. 0 or 1: one. */
   int n_members;
   const mlff_cuda_member *members;
+  /* Per element, the features' training range [n_features] (min, max), or NULL: none (no
+   * range check, mlff_cuda_check_range) */
+  const float *feature_min[MLFF_CUDA_MAX_ELEMENTS], *feature_max[MLFF_CUDA_MAX_ELEMENTS];
   /* Long-range dispersion (docs/model.md), none when disp_cutoff is 0: per pair of species
    * e(r) = -c6 / (r^6 + r0_6) - c8 / (r^8 + r0_8) within disp_cutoff (Å), the weights s6, s8
    * folded into c6 and c8, r0_6 and r0_8 the damping radius to the 6th and 8th power. */
@@ -128,6 +131,22 @@ mlff_cuda_status mlff_cuda_compute(mlff_cuda *g, int n_local, int n_total, const
                                    const mlff_cuda_cell *cell, double *forces, double *energy_atom,
                                    double *virial_atom, double *member_forces, double *deviation,
                                    double *energy, double virial[6], mlff_cuda_message *msg);
+
+/* The training-range check (mlff.h's mlff_calc_check_range): with tolerance >= 0 every later
+ * evaluation counts the local atoms with a feature more than tolerance x (that feature's
+ * training span, floored at 1e-3 of the element's widest) outside the range, and keeps the
+ * largest excursion; < 0 switches it off. MLFF_CUDA_ERR_UNSUPPORTED when the model gave no
+ * range. While on, small systems take the general path (the one-kernel steps do not check). */
+mlff_cuda_status mlff_cuda_check_range(mlff_cuda *g, double tolerance, mlff_cuda_message *msg);
+typedef struct {
+  int n_atoms;      /* atoms of the last evaluation outside the range (0 when off) */
+  int species;      /* the largest excursion's element, -1 when none */
+  int feature;      /* and feature */
+  double value;     /* the feature's value there */
+  double min, max;  /* its training range */
+  double excess;    /* how far outside, in (floored) spans */
+} mlff_cuda_range;
+void mlff_cuda_range_report(const mlff_cuda *g, mlff_cuda_range *out);
 
 #ifdef __cplusplus
 }

@@ -64,6 +64,7 @@ static void enqueue_step(mlff_cuda *g, int n_local, int n_total, int want_vatom,
   enqueue_neighbor_list(g, n_local, n_total, mode, skin);
   enqueue_descriptor_forward(g, n_local);
   mark(g, "descriptor forward");
+  enqueue_range(g, n_local);
   if (g->n_members == 1) {
     enqueue_network(g, n_local);
     mark(g, "network fwd+bwd");
@@ -95,7 +96,8 @@ static void enqueue_step(mlff_cuda *g, int n_local, int n_total, int want_vatom,
  * on the resident kernel instead. */
 static mlff_cuda_status run_step(mlff_cuda *g, int n_local, int n_total, int want_vatom,
                                  int mode, float skin) {
-  int fused = n_total <= FUSED_MAX_ATOMS && !g->no_fused;
+  /* the one-kernel steps do not check the training range */
+  int fused = n_total <= FUSED_MAX_ATOMS && !g->no_fused && g->range_tol < 0;
   if (fused && resident_fits(g, n_local, n_total)) {
     g->fused = 1;
     return run_resident(g, n_local, n_total, want_vatom);
@@ -228,7 +230,7 @@ static mlff_cuda_status compute(mlff_cuda *g, int n_local, int n_total, const do
     /* the general path copies positions and species as given and finds the corner in the
      * same pass (k_stage makes the float4 positions); the one-kernel path stages float4 and
      * double positions relative to the corner on the host */
-    const int general = n_total > FUSED_MAX_ATOMS || g->no_fused;
+    const int general = n_total > FUSED_MAX_ATOMS || g->no_fused || g->range_tol >= 0;
     /* a list to keep is built where the caller rebuilt its own (LAMMPS: neighbor->ago == 0):
      * from there on, no atom moves more than skin/2 before the next rebuild */
     const int build = general && skin > 0.0 && list_age == 0 && !g->knobs.no_reuse;
@@ -376,6 +378,7 @@ static mlff_cuda_status compute(mlff_cuda *g, int n_local, int n_total, const do
 #pragma omp for schedule(static) nowait
     for (long k = 0; k < n6; k++) virial_atom[k] += g->h_vatom[k];
   }
+  range_collect(g);
   if (g->n_members > 1) { /* device layout [K][n_total][3]; the caller's [K][n_caller][3] */
     const int K = g->n_members;
     const long nc3 = 3L * n_caller, nd3 = 3L * n_total, nm = member_forces ? nc3 : 0;

@@ -545,15 +545,18 @@ static void check_range(mlff_calc *c, const int *species_start) {
 mlff_status mlff_calc_check_range(mlff_calc *c, double tolerance) {
   if (!c) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_calc_check_range: NULL calc");
   if (tolerance >= 0) {
-    if (c->device == MLFF_DEVICE_GPU)
-      return mlff_set_error(MLFF_ERR_UNSUPPORTED, "the training-range check runs on the CPU path only "
-                       "(device cpu), not on the GPU yet");
     for (int s = 0; s < c->model->n_elements; s++)
       if (!c->model->net[s].feature_min || !c->model->net[s].feature_max)
         return mlff_set_error(MLFF_ERR_UNSUPPORTED, "the model stores no training range for element "
                          "%s (feature_min/feature_max, written by `mlff train`): nothing to "
                          "check against", c->model->elements[s]);
   }
+#ifdef MLFF_HAVE_CUDA
+  if (c->gpu) { /* the device checks its own descriptors */
+    mlff_status st = mlff_gpu_check_range(c->gpu, tolerance);
+    if (st) return st;
+  }
+#endif
   c->range_tol = tolerance;
   memset(&c->range, 0, sizeof c->range);
   c->range.species = c->range.feature = -1;
@@ -562,6 +565,12 @@ mlff_status mlff_calc_check_range(mlff_calc *c, double tolerance) {
 
 void mlff_calc_range_report(const mlff_calc *c, mlff_range_report *out) {
   if (!out) return;
+#ifdef MLFF_HAVE_CUDA
+  if (c && c->gpu) {
+    mlff_gpu_range_report(c->gpu, out);
+    return;
+  }
+#endif
   if (c) *out = c->range;
   else {
     memset(out, 0, sizeof *out);

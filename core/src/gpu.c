@@ -88,6 +88,8 @@ static void describe(const mlff_model *m, mlff_cuda_model *d, mlff_cuda_member *
   for (int e = 0; e < m->n_elements; e++) {
     d->e0[e] = m->e0[e];
     describe_net(&m->net[e], &d->net[e]);
+    d->feature_min[e] = m->net[e].feature_min;
+    d->feature_max[e] = m->net[e].feature_max;
   }
   d->n_members = m->n_members;
   d->members = more;
@@ -135,4 +137,21 @@ mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, const double
                                   lattice ? &cell : NULL, forces, energy_atom, virial_atom,
                                   member_forces, deviation, energy, virial, &msg),
                 &msg);
+}
+
+mlff_status mlff_gpu_check_range(mlff_gpu *g, double tolerance) {
+  mlff_cuda_message msg;
+  return failed(mlff_cuda_check_range(g, tolerance, &msg), &msg);
+}
+
+void mlff_gpu_range_report(const mlff_gpu *g, mlff_range_report *out) {
+  mlff_cuda_range r;
+  mlff_cuda_range_report(g, &r);
+  out->n_atoms = r.n_atoms;
+  out->species = r.species;
+  out->feature = r.feature;
+  out->value = r.value;
+  out->min = r.min;
+  out->max = r.max;
+  out->excess = r.excess;
 }

@@ -30,4 +30,9 @@ mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, const double
                              double *member_forces, double *deviation, double *energy,
                              double virial[6]);
 
+/* The training-range check on the GPU path (mlff_calc_check_range; the model's range went
+ * to the device with it) and the last evaluation's report */
+mlff_status mlff_gpu_check_range(mlff_gpu *g, double tolerance);
+void mlff_gpu_range_report(const mlff_gpu *g, mlff_range_report *out);
+
 #endif

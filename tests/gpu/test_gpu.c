@@ -149,7 +149,57 @@ static cmp committee_error(mlff_calc *cpu, mlff_calc *gpu, const tstruct *t, int
   return c;
 }
 
-int main(void) {
+/* The training-range check (mlff_calc_check_range) of model `path`, GPU against CPU, on t with
+ * its positions scaled by f about their centre: the atoms outside, and the largest excursion */
+static void range_check(const char *path, const tstruct *t0, double f) {
+  mlff_model *rm;
+  CHECK_OK(mlff_model_load(path, &rm));
+  tstruct t = *t0;
+  t.x = malloc(24 * t.n);
+  double c[3] = {0, 0, 0};
+  for (int i = 0; i < t.n; i++)
+    for (int k = 0; k < 3; k++) c[k] += t0->x[3 * i + k] / t.n;
+  for (int i = 0; i < 3 * t.n; i++) t.x[i] = c[i % 3] + f * (t0->x[i] - c[i % 3]);
+  mlff_calc_options oc = {MLFF_DEVICE_CPU, 0, 0, 0, 0}, og;
+  mlff_calc_options_default(&og);
+  og.device = MLFF_DEVICE_GPU;
+  mlff_calc *cc, *cg;
+  CHECK_OK(mlff_calc_create(rm, &oc, &cc));
+  CHECK_OK(mlff_calc_create(rm, &og, &cg));
+  mlff_structure s = tview(&t);
+  double *F = malloc(24 * t.n), *F1 = malloc(24 * t.n);
+  mlff_result r = {0, {0}, F, 0, 0}, r1 = {0, {0}, F1, 0, 0};
+  mlff_range_report a, b;
+  for (int pass = 0; pass < 3; pass++) { /* off, on, off: the GPU's steps switch paths */
+    const double tol = pass == 1 ? 0.01 : -1.0;
+    CHECK_OK(mlff_calc_check_range(cc, tol));
+    CHECK_OK(mlff_calc_check_range(cg, tol));
+    CHECK_OK(mlff_compute(cc, &s, &r));
+    CHECK_OK(mlff_compute(cg, &s, &r1));
+    mlff_calc_range_report(cc, &a);
+    mlff_calc_range_report(cg, &b);
+    double fm = 0, df = 0;
+    for (int k = 0; k < 3 * t.n; k++) fm = fmax(fm, fabs(F[k])), df = fmax(df, fabs(F1[k] - F[k]));
+    printf("range check %s (%d atoms, scaled %.2f, tolerance %g): CPU %d outside (species %d "
+           "feature %d, %.4g spans), GPU %d (species %d feature %d, %.4g spans; value %.6g vs "
+           "%.6g); forces %.1e\n", path, t.n, f, tol, a.n_atoms, a.species, a.feature, a.excess,
+           b.n_atoms, b.species, b.feature, b.excess, b.value, a.value, df / fm);
+    CHECK(df / fm <= 1e-5);
+    CHECK(abs(a.n_atoms - b.n_atoms) <= t.n / 100);
+    if (pass != 1) CHECK(a.n_atoms == 0 && b.n_atoms == 0 && b.species == -1);
+    if (pass == 1) {
+      CHECK(a.n_atoms > 0 && a.species == b.species && a.feature == b.feature);
+      CHECK(fabs(b.excess - a.excess) <= 1e-3 * a.excess);
+      CHECK(fabs(b.value - a.value) <= 1e-5 * fabs(a.value) + 1e-6);
+      CHECK(b.min == a.min && b.max == a.max);
+    }
+  }
+  free(F); free(F1); free(t.x);
+  mlff_calc_free(cc); mlff_calc_free(cg);
+  mlff_model_free(rm);
+}
+
+int main(int argc, char **argv) {
   mlff_model_spec spec = {0};
   int hidden[3] = {128, 64, 64};
   spec.n_elements = 2; spec.elements = CH; spec.n_hidden = 3; spec.hidden = hidden;
@@ -607,6 +657,12 @@ int main(void) {
       mlff_calc_free(cc); mlff_calc_free(cg); mlff_calc_free(ck);
     }
     mlff_model_free(cm);
+  }
+  if (argc > 1) { /* the training-range check (argv[1]: a model that stores its range): one
+                   * benzene squeezed (its steps switch from the one-kernel path and back) and
+                   * the 4,116-atom box squeezed (the general path) */
+    range_check(argv[1], &b, 0.75);
+    range_check(argv[1], &big, 0.9);
   }
   { /* guards (mlff.h) on the GPU: a non-finite position is refused on the neighbour path before
      * the device bins it, naming the atom; non-finite results (a dispersion whose s6 C6
