@@ -315,16 +315,17 @@ typedef struct {
  * max_force_deviation is its maximum over the atoms computed (ilist). Those are final only
  * where no force lands on a ghost image of a computed atom (an open system, all atoms local);
  * with ghosts, fold member_forces as forces are folded (LAMMPS: reverse communication), then
- * call mlff_force_deviation on the local atoms. The GPU path does not evaluate committees yet:
- * mlff_calc_create refuses a GPU calc for K > 1. */
+ * call mlff_force_deviation on the local atoms (with a cell, the images' member forces are
+ * folded by the library: the deviations are final). */
 MLFF_API mlff_status mlff_compute_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_result *r);
 
 /* Extrapolation check: the descriptors of the atoms computed against the range the model saw
  * in training (stored by `mlff train`). While on, every call counts the atoms with a feature
  * more than tolerance x (that feature's training span, at least 1e-3 of the element's widest
  * span: the trainer's floor on its feature scales) outside the training range. tolerance
- * < 0 switches it off (the default). CPU path only: on a GPU calc, and for a model that stores
- * no range, MLFF_ERR_UNSUPPORTED. */
+ * < 0 switches it off (the default). CPU and GPU paths (on a GPU, small systems take the general
+ * path while it is on: the one-kernel steps do not check); a model that stores no range:
+ * MLFF_ERR_UNSUPPORTED. */
 MLFF_API mlff_status mlff_calc_check_range(mlff_calc *c, double tolerance);
 typedef struct {
   int n_atoms;     /* atoms of the last call outside the range (0 when the check is off) */
