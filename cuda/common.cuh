@@ -286,4 +286,16 @@ __device__ __forceinline__ float act_and_grad(int act, float z, float *dz) {
   return z * s;
 }
 
+/* The close-atom guard: atoms i and j (species si, sj) r Å apart against the table close
+ * [ns][ns] (NULL: off); an offence is kept as one 64-bit key, the largest the closest (r over
+ * its limit, its float bits inverted, above i), atomically in *guard */
+__device__ __forceinline__ void guard_pair(const float *close, int ns, int si, int sj, float r,
+                                           int i, unsigned long long *guard) {
+  if (!close) return;
+  const float c = close[si * ns + sj];
+  if (r < c)
+    atomicMax(guard, (unsigned long long)(0xffffffffu - __float_as_uint(r / c)) << 32 |
+                         (unsigned)i);
+}
+
 #endif

@@ -218,6 +218,7 @@ void set_layout(mlff_cuda *g, int n_local, int n_total, int want_vatom) {
   g->d_ticket = (int *)(g->d_out + 60);
   g->d_range_n = (int *)(g->d_out + 64);
   g->d_range_key = (unsigned long long *)(g->d_out + 72);
+  g->d_guard = (unsigned long long *)(g->d_out + 80);
   g->d_force = (float *)(g->d_out + f);
   g->d_eatom = (float *)(g->d_out + e);
   g->d_vatom = (float *)(g->d_out + v);
@@ -227,6 +228,7 @@ void set_layout(mlff_cuda *g, int n_local, int n_total, int want_vatom) {
   g->h_overflow = (int *)(g->h_out + 56);
   g->h_range_n = (int *)(g->h_out + 64);
   g->h_range_key = (unsigned long long *)(g->h_out + 72);
+  g->h_guard = (unsigned long long *)(g->h_out + 80);
   g->h_force = (float *)(g->h_out + f);
   g->h_eatom = (float *)(g->h_out + e);
   g->h_vatom = (float *)(g->h_out + v);
@@ -345,6 +347,9 @@ static mlff_cuda_status setup(mlff_cuda *g, const mlff_cuda_model *m) {
   select_member(g, 0);
   if (!st) st = dispersion_setup(g, m);
   if (!st) st = range_setup(g, m);
+  if (!st && (cudaMalloc(&g->d_close, sizeof g->h_close) != cudaSuccess ||
+              cudaMemset(g->d_close, 0, sizeof g->h_close) != cudaSuccess))
+    st = fail(g, MLFF_CUDA_ERR_DEVICE, "cannot set up the close-atom guard on the GPU");
   /* the members' results come from the general path's stages */
   if (g->n_members > 1) g->no_fused = 1;
   int smem = 0;
@@ -436,6 +441,7 @@ extern "C" void mlff_cuda_free(mlff_cuda *g) {
   }
   dispersion_free(g);
   range_free(g);
+  cudaFree(g->d_close);
   cudaFree(g->d_img);
   cudaFree(g->d_cell);
   cudaFreeHost(g->h_img);

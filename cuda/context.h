@@ -104,7 +104,7 @@ struct mlff_cuda {
   float *d_G, *d_dG, *d_Z[MLFF_CUDA_MAX_LAYERS], *d_A[MLFF_CUDA_MAX_LAYERS], *d_bufA, *d_bufB;
   /* All results in one buffer, so that one memset clears them and one copy brings them back:
    * [energy, virial[6] (double) | overflow (int) | ticket (int) | range check: count (int),
-   *  pad, largest excursion (u64) | force[3 n_total] |
+   *  pad, largest excursion (u64) | close-atom guard (u64), pad | force[3 n_total] |
    *  eatom[n_total] | vatom[6 n_total] (when asked) | committees: member forces [K][n_total][3],
    *  deviation[n_total]]; the pointers below point into it. */
   char *d_out, *h_out;
@@ -172,6 +172,14 @@ struct mlff_cuda {
   int *d_range_n, *h_range_n;
   unsigned long long *d_range_key, *h_range_key;
   mlff_cuda_range range;
+  /* The close-atom guard: per pair of species the distance below which a step fails (d_close,
+   * zeros: off; h_close the host's copy), checked where the neighbour lists' displacements are
+   * made (k_neighbors, k_refine, fused_atom); the closest offence of the step in the results
+   * header (d_guard: see guard_pair); the last failure's pair */
+  float *d_close, h_close[MLFF_CUDA_MAX_ELEMENTS * MLFF_CUDA_MAX_ELEMENTS];
+  unsigned long long *d_guard, *h_guard;
+  int guard_on, close_failed, close_i, close_j;
+  double close_r;
 };
 
 /* ---- context.cu ------------------------------------------------------------------------- */
@@ -192,7 +200,7 @@ mlff_cuda_status fail(mlff_cuda_message *m, mlff_cuda_status s, const char *fmt,
 /* Buffers for so many atoms, cells and neighbours per atom (grow only; the graphs go when any
  * buffer moves, and generation counts the moves). */
 mlff_cuda_status reserve(mlff_cuda *g, int atoms, int cells, int max_nb);
-#define OUT_HEADER 80 /* bytes before the forces in the results buffer */
+#define OUT_HEADER 96 /* bytes before the forces in the results buffer */
 /* Bytes of the results buffer (set_layout) for so many atoms: sums, force, eatom, vatom, and a
  * committee's member forces and deviations */
 size_t out_capacity(const mlff_cuda *g, size_t atoms);

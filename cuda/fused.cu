@@ -65,6 +65,9 @@ NetArgs net_args(const mlff_cuda *g, int n_local) {
   N.fp16 = g->fp16;
   N.scale = g->scale;
   N.phase = g->d_phase;
+  N.close = g->guard_on ? g->d_close : nullptr;
+  N.n_species = g->n_elements;
+  N.guard = g->d_guard;
   for (int e = 0; e < g->n_elements; e++) {
     N.e0[e] = g->e0[e];
     for (int l = 0; l < g->n_layers; l++) {

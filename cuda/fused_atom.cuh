@@ -24,6 +24,10 @@ struct NetArgs {
   /* MLFF_GPU_PROFILE: block 0 writes its SM clock (clock64) and the global timer (ns) at the end
    * of each phase of the one-kernel step: [FUSED_PHASES][2] */
   unsigned long long *phase;
+  /* the close-atom guard (guard_pair): its table and the step's key */
+  const float *close;
+  int n_species;
+  unsigned long long *guard;
 };
 /* The arguments of the atoms' networks (split: see net_args) and one atom's share of shared
  * memory (fused.cu) */
@@ -239,6 +243,7 @@ __device__ __forceinline__ void fused_atom(const int i, const AevParams &P, cons
     float dx = q.x - p.x, dy = q.y - p.y, dz = q.z - p.z, r2 = dx * dx + dy * dy + dz * dz;
     if (j == i || q.w < 0.f || r2 >= rc2_loose) continue;
     const float4 d = small ? make_float4(dx, dy, dz, sqrtf(r2)) : displacement(xd, i, j);
+    guard_pair(N.close, N.n_species, e, (int)q.w, d.w, i, N.guard);
     if (d.w >= rc || d.w == 0.f) continue;
     int k = atomicAdd(&cnt, 1);
     if (k < FUSED_MAX_NB) {

@@ -132,6 +132,15 @@ mlff_cuda_status mlff_cuda_compute(mlff_cuda *g, int n_local, int n_total, const
                                    double *virial_atom, double *member_forces, double *deviation,
                                    double *energy, double virial[6], mlff_cuda_message *msg);
 
+/* The close-atom guard (mlff.h's mlff_calc_guard_close): with close [n_elements][n_elements]
+ * (Å, row-major; NULL or zeros: off) an evaluation in which atoms of species a and b are
+ * closer than close[a][b] fails (MLFF_CUDA_ERR_ARGUMENT), and mlff_cuda_close_pair gives the
+ * closest such pair. */
+mlff_cuda_status mlff_cuda_guard_close(mlff_cuda *g, const double *close, mlff_cuda_message *msg);
+/* After a failed evaluation: 1 when it failed on the guard, with the pair's atoms (indices into
+ * the call's atoms; an image made here is named by its atom) and their distance (Å); else 0. */
+int mlff_cuda_close_pair(const mlff_cuda *g, int *i, int *j, double *r);
+
 /* The training-range check (mlff.h's mlff_calc_check_range): with tolerance >= 0 every later
  * evaluation counts the local atoms with a feature more than tolerance x (that feature's
  * training span, floored at 1e-3 of the element's widest) outside the range, and keeps the

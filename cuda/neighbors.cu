@@ -83,7 +83,8 @@ __global__ void k_cell_fill(int n_total, const int *cell_of, const int *cell_sta
 #define NEIGHBOR_WARPS 4
 __global__ void k_neighbors(const char *stage, int n_local, float rc, int reach,
                             const int *cell_of, const int *cell_start, const int *cell_atoms,
-                            int max_nb, int *nbr_n, int *nbr_j, float4 *nbr_d, int *overflow) {
+                            int max_nb, int *nbr_n, int *nbr_j, float4 *nbr_d, int *overflow,
+                            const float *close, int ns, unsigned long long *guard) {
   const int lane = threadIdx.x % 32;
   const int i = blockIdx.x * NEIGHBOR_WARPS + threadIdx.x / 32;
   if (i >= n_local) return;
@@ -126,6 +127,7 @@ __global__ void k_neighbors(const char *stage, int n_local, float rc, int reach,
               if (j == i || q.w < 0.f || r2 >= rc2_loose) j = -1;
               if (j >= 0 && nbr_d) {
                 d = displacement(xd, i, j);
+                guard_pair(close, ns, (int)p.w, (int)q.w, d.w, i, guard);
                 if (d.w >= rc || d.w == 0.f) j = -1;
               }
             }
@@ -148,7 +150,8 @@ __global__ void k_neighbors(const char *stage, int n_local, float rc, int reach,
 /* Warp per local atom: the kept list's candidates (within cutoff + skin when it was built) that
  * are within the cutoff now, with their displacements; order kept. */
 __global__ void k_refine(const char *stage, int n_local, float rc, int max_nb, const int *cand_n,
-                         const int *cand_j, int *nbr_n, int *nbr_j, float4 *nbr_d) {
+                         const int *cand_j, int *nbr_n, int *nbr_j, float4 *nbr_d,
+                         const float *close, int ns, unsigned long long *guard) {
   const int lane = threadIdx.x % 32;
   const int i = blockIdx.x * NEIGHBOR_WARPS + threadIdx.x / 32;
   if (i >= n_local) return;
@@ -163,6 +166,10 @@ __global__ void k_refine(const char *stage, int n_local, float rc, int max_nb, c
     if (s < nc) {
       j = cand_j[(size_t)i * max_nb + s];
       d = displacement(xd, i, j);
+      if (close) {
+        const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
+        guard_pair(close, ns, (int)pos[i].w, (int)pos[j].w, d.w, i, guard);
+      }
       if (d.w >= rc || d.w == 0.f) j = -1;
     }
     const unsigned found = __ballot_sync(0xffffffffu, j >= 0);
@@ -267,16 +274,19 @@ void enqueue_neighbor_list(mlff_cuda *g, int n_local, int n_total, int mode, flo
     if (mode == LIST_NEW)
       k_neighbors<<<nbw, 32 * NEIGHBOR_WARPS, 0, s>>>(
           g->d_stage, n_local, g->rc, 1, g->d_cell_of, g->d_cell_start, g->d_cell_atoms,
-          g->max_nb, g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_overflow);
+          g->max_nb, g->d_nbr_n, g->d_nbr_j, g->d_nbr_d, g->d_overflow,
+          g->guard_on ? g->d_close : nullptr, g->n_elements, g->d_guard);
     else
       k_neighbors<<<nbw, 32 * NEIGHBOR_WARPS, 0, s>>>(
           g->d_stage, n_local, g->rc + skin, 1, g->d_cell_of, g->d_cell_start, g->d_cell_atoms,
-          g->max_nb, g->d_cand_n, g->d_cand_j, nullptr, g->d_overflow);
+          g->max_nb, g->d_cand_n, g->d_cand_j, nullptr, g->d_overflow, nullptr, 0, nullptr);
   }
   if (mode != LIST_NEW)
     k_refine<<<nbw, 32 * NEIGHBOR_WARPS, 0, s>>>(g->d_stage, n_local, g->rc, g->max_nb,
                                                  g->d_cand_n, g->d_cand_j, g->d_nbr_n,
-                                                 g->d_nbr_j, g->d_nbr_d);
+                                                 g->d_nbr_j, g->d_nbr_d,
+                                                 g->guard_on ? g->d_close : nullptr,
+                                                 g->n_elements, g->d_guard);
   mark(g, mode == LIST_REUSE ? "kept neighbours refined" : "cells+neighbours");
   if (mode != LIST_REUSE) { /* the same atoms in the same order keep their rows */
     cudaMemsetAsync(g->d_count, 0, (MLFF_CUDA_MAX_ELEMENTS + 1) * sizeof(int), s);
@@ -296,7 +306,7 @@ void enqueue_dispersion_list(mlff_cuda *g, int n_local, int mode, float skin) {
   k_neighbors<<<nbw, 32 * NEIGHBOR_WARPS, 0, s>>>(g->d_stage, n_local, rc, 0, g->d_cell_of,
                                                   g->d_cell_start, g->d_cell_atoms, g->disp_max,
                                                   g->d_disp_n, g->d_disp_j, nullptr,
-                                                  g->d_disp_over);
+                                                  g->d_disp_over, nullptr, 0, nullptr);
   /* a list too short shows on the host after the step (which then runs again, longer) */
   cudaMemcpyAsync(g->h_disp_over, g->d_disp_over, sizeof(int), cudaMemcpyDeviceToHost, s);
   cudaMemsetAsync(g->d_disp_over, 0, sizeof(int), s);

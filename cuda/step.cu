@@ -156,6 +156,39 @@ static mlff_cuda_status run_step(mlff_cuda *g, int n_local, int n_total, int wan
   return MLFF_CUDA_OK;
 }
 
+/* The step found atoms closer than the close-atom guard allows (its key names a local atom
+ * i): the closest such pair, found here in double (i's partner among all the step's atoms; an
+ * image made here by its owner's position and the cell), kept for mlff_cuda_close_pair */
+static mlff_cuda_status close_failure(mlff_cuda *g, int n_local, int n_total, const double *x,
+                                      const int *species, const double *lattice) {
+  const int i = (int)(unsigned)*g->h_guard, ns = g->n_elements;
+  const double *xi = x + 3 * (size_t)i;
+  double best = INFINITY, rbest = 0.0;
+  int jbest = -1;
+  for (int j = 0; j < n_total; j++) {
+    if (j == i) continue;
+    int o = j; /* whose species */
+    double y[3];
+    if (j >= n_local && lattice && g->n_img) { /* an image made here */
+      o = g->h_img[j - n_local].x;
+      image_position(x + 3 * (size_t)o, g->h_img[j - n_local].y, g->h_cell, y);
+    } else {
+      for (int d = 0; d < 3; d++) y[d] = x[3 * (size_t)j + d];
+    }
+    if (species[o] < 0) continue;
+    const double c = g->h_close[species[i] * ns + species[o]];
+    const double r = sqrt((y[0] - xi[0]) * (y[0] - xi[0]) + (y[1] - xi[1]) * (y[1] - xi[1]) +
+                          (y[2] - xi[2]) * (y[2] - xi[2]));
+    if (c > 0.0 && r < c && r / c < best) best = r / c, rbest = r, jbest = o;
+  }
+  g->close_failed = 1;
+  g->close_i = i;
+  g->close_j = jbest;
+  g->close_r = rbest;
+  return fail(g, MLFF_CUDA_ERR_ARGUMENT, "atoms %d and %d are %.4g Å apart, closer than the "
+              "close-atom guard allows", i, jbest, rbest);
+}
+
 /* mlff_cuda_compute, its failures' messages in g->message */
 static mlff_cuda_status compute(mlff_cuda *g, int n_local, int n_total, const double *x,
                                 const int *species, double skin, int list_age,
@@ -163,6 +196,7 @@ static mlff_cuda_status compute(mlff_cuda *g, int n_local, int n_total, const do
                                 double *virial_atom, double *member_forces, double *deviation,
                                 double *energy, double virial[6]) {
   const double *lattice = box ? box->h : nullptr; /* the periodic cell's rows */
+  g->close_failed = 0;
   *energy = 0.0;
   for (int q = 0; q < 6; q++) virial[q] = 0.0;
   if (n_local <= 0) return MLFF_CUDA_OK; /* nothing to add; no kernel may have an empty grid */
@@ -359,6 +393,7 @@ static mlff_cuda_status compute(mlff_cuda *g, int n_local, int n_total, const do
                   build ? " Or use a smaller neighbour skin." : "");
     if ((st = reserve(g, n_total, (int)ncell, need))) return st; /* and run again */
   }
+  if (g->guard_on && *g->h_guard) return close_failure(g, n_local, n_total, x, species, lattice);
   if (lattice && g->fused) /* the one-kernel paths leave the images' results to the host */
     for (int q = 0; q < g->n_img; q++) {
       const size_t o = g->h_img[q].x, i = (size_t)n_local + q;
@@ -414,4 +449,30 @@ extern "C" mlff_cuda_status mlff_cuda_compute(mlff_cuda *g, int n_local, int n_t
               virial_atom, member_forces, deviation, energy, virial);
   if (st) *msg = g->message;
   return st;
+}
+
+extern "C" mlff_cuda_status mlff_cuda_guard_close(mlff_cuda *g, const double *close,
+                                                  mlff_cuda_message *msg) {
+  const int ns = g->n_elements;
+  float t[MLFF_CUDA_MAX_ELEMENTS * MLFF_CUDA_MAX_ELEMENTS] = {0};
+  bool on = false;
+  for (int k = 0; close && k < ns * ns; k++) on |= (t[k] = (float)close[k]) > 0.f;
+  if (use_device(g) != cudaSuccess || stop_resident(g) != cudaSuccess ||
+      cudaMemcpy(g->d_close, t, sizeof t, cudaMemcpyHostToDevice) != cudaSuccess) {
+    cudaGetLastError();
+    fail(msg, MLFF_CUDA_ERR_DEVICE, "cannot set the close-atom guard on the GPU");
+    return MLFF_CUDA_ERR_DEVICE;
+  }
+  memcpy(g->h_close, t, sizeof t);
+  if (on != (g->guard_on != 0)) drop_graphs(g); /* their kernels' arguments name the table */
+  g->guard_on = on;
+  return MLFF_CUDA_OK;
+}
+
+extern "C" int mlff_cuda_close_pair(const mlff_cuda *g, int *i, int *j, double *r) {
+  if (!g->close_failed) return 0;
+  *i = g->close_i;
+  *j = g->close_j;
+  *r = g->close_r;
+  return 1;
 }

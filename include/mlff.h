@@ -340,7 +340,7 @@ MLFF_API void mlff_calc_range_report(const mlff_calc *c, mlff_range_report *out)
 /* Guards: a call fails, rather than return numbers that mean nothing, when
  *  - a position is not finite (MLFF_ERR_ARGUMENT),
  *  - two atoms are far closer than any pair of their elements in training (MLFF_ERR_ARGUMENT;
- *    CPU path: see mlff_calc_guard_close),
+ *    see mlff_calc_guard_close),
  *  - the energy, virial or forces come out non-finite (MLFF_ERR_NUMERIC; CPU and GPU: a check of
  *    the summed energy and virial, which any non-finite force reaches, then a search for the atom),
  * and the message names the atoms by their index in the call's input. mlff_calc_error_atoms gives
@@ -351,7 +351,7 @@ MLFF_API void mlff_calc_range_report(const mlff_calc *c, mlff_range_report *out)
  * MLFF_GUARD_CLOSE_FALLBACK (the H2 bond, the shortest there is). Off (0) in a new calc, as
  * evaluating any structure is legitimate (random placements in tests and datasets); MD codes
  * switch it on with MLFF_GUARD_CLOSE_MD (pair_style mlff does). Fraction in [0, 1], 0 = off. CPU
- * path only (on a GPU calc the setting is kept and does nothing). */
+ * and GPU paths (on the GPU, where the neighbour lists are made, in float). */
 #define MLFF_GUARD_CLOSE_MD 0.5
 #define MLFF_GUARD_CLOSE_FALLBACK 0.74 /* Å */
 MLFF_API mlff_status mlff_calc_guard_close(mlff_calc *c, double fraction);

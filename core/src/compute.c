@@ -205,12 +205,22 @@ mlff_status mlff_calc_guard_close(mlff_calc *c, double fraction) {
     return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_calc_guard_close: fraction %g; it must be in "
                           "[0, 1] (0: off; MD: %g)", fraction, MLFF_GUARD_CLOSE_MD);
   const mlff_model *m = c->model;
-  c->guard_close = fraction;
+  double close[MLFF_MAX_ELEMENTS * MLFF_MAX_ELEMENTS];
   for (int a = 0; a < m->n_elements; a++)
     for (int b = 0; b < m->n_elements; b++) {
       const double ref = m->min_distance[a][b] > 0 ? m->min_distance[a][b] : MLFF_GUARD_CLOSE_FALLBACK;
-      c->close2[a][b] = (fraction * ref) * (fraction * ref);
+      close[a * m->n_elements + b] = fraction * ref;
     }
+#ifdef MLFF_HAVE_CUDA
+  if (c->gpu) { /* the device checks its own neighbour lists */
+    mlff_status st = mlff_gpu_guard_close(c->gpu, close);
+    if (st) return st;
+  }
+#endif
+  c->guard_close = fraction;
+  for (int a = 0; a < m->n_elements; a++)
+    for (int b = 0; b < m->n_elements; b++)
+      c->close2[a][b] = close[a * m->n_elements + b] * close[a * m->n_elements + b];
   return MLFF_OK;
 }
 
@@ -339,6 +349,24 @@ static mlff_status too_close(mlff_calc *c, const mlff_neighbors *nl, int i) {
   name_atoms(c, i, jmin, at, pre, sizeof pre);
   return close_message(c, pre, at[0], si, at[1], nl->species[jmin], sqrt(rmin));
 }
+
+#ifdef MLFF_HAVE_CUDA
+/* A GPU evaluation failed with st: where the close-atom guard stopped it, the CPU path's message
+ * instead, its atoms named as the caller knows them (order: the device's atom q is order[q] of
+ * the system, or NULL: the caller's own indices; pre: a prefix of the message, or NULL) */
+static mlff_status gpu_failed(mlff_calc *c, mlff_status st, const int *order, const int *species,
+                              const char *pre) {
+  int i, j;
+  double r;
+  if (!mlff_gpu_close_pair(c->gpu, &i, &j, &r)) return st;
+  const int si = species[i], sj = j >= 0 ? species[j] : si;
+  if (order) i = order[i], j = j >= 0 ? order[j] : -1;
+  int at[2];
+  char own[32];
+  name_atoms(c, i, j, at, own, sizeof own);
+  return close_message(c, pre ? pre : own, at[0], si, at[1], sj, r);
+}
+#endif
 
 /* Rows (atoms to compute) sorted by species so each element's MLP runs on contiguous rows.
  * Fills c->row_atom and the neighbour entries of every row, and *n_rows. */
@@ -778,7 +806,7 @@ static mlff_status gpu_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_re
   mlff_status st = mlff_gpu_compute(c->gpu, nl->n_list, n, nl->positions, nl->species, nl->skin,
                                     nl->list_age, nl->cell, forces, r->energy_atom,
                                     r->virial_atom, r->member_forces, dev, &r->energy, r->virial);
-  if (st) return st;
+  if (st) return gpu_failed(c, st, NULL, nl->species, NULL);
   if (forces != r->forces)
     for (size_t q = 0; q < 3 * (size_t)n; q++) {
       if (r->forces) r->forces[q] += forces[q];
@@ -1000,8 +1028,10 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
   }
   double energy;
   if ((st = mlff_gpu_compute(c->gpu, n_local, N, x, sp, 0.0, 0, NULL, fo, eo, va ? vo : NULL,
-                             smf && K > 1 ? mo : NULL, NULL, &energy, virial)))
+                             smf && K > 1 ? mo : NULL, NULL, &energy, virial))) {
+    st = gpu_failed(c, st, order, sp, NULL);
     goto done;
+  }
   if (!sums_finite(energy, virial)) { /* device order: entry q is system atom order[q] */
     st = not_finite(c, N, fo, eo, order, energy, virial);
     goto done;
@@ -1290,7 +1320,7 @@ static mlff_status compute_kept(mlff_calc *c, const mlff_structure *st, int peri
                        r->member_forces, dev, &r->energy, r->virial);
   if (ret) {
     k->valid = 0;
-    return ret;
+    return gpu_failed(c, ret, NULL, st->species, "structure 0: ");
   }
   r->max_force_deviation = 0.0;
   for (int i = 0; K > 1 && i < n; i++)

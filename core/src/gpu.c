@@ -155,3 +155,12 @@ void mlff_gpu_range_report(const mlff_gpu *g, mlff_range_report *out) {
   out->max = r.max;
   out->excess = r.excess;
 }
+
+mlff_status mlff_gpu_guard_close(mlff_gpu *g, const double *close) {
+  mlff_cuda_message msg;
+  return failed(mlff_cuda_guard_close(g, close, &msg), &msg);
+}
+
+int mlff_gpu_close_pair(const mlff_gpu *g, int *i, int *j, double *r) {
+  return mlff_cuda_close_pair(g, i, j, r);
+}

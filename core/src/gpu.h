@@ -35,4 +35,10 @@ mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, const double
 mlff_status mlff_gpu_check_range(mlff_gpu *g, double tolerance);
 void mlff_gpu_range_report(const mlff_gpu *g, mlff_range_report *out);
 
+/* The close-atom guard on the GPU path: close [n_elements][n_elements] Å (row-major; zeros:
+ * off); after a failed evaluation, 1 and the pair (indices into the call's atoms) when the guard
+ * stopped it */
+mlff_status mlff_gpu_guard_close(mlff_gpu *g, const double *close);
+int mlff_gpu_close_pair(const mlff_gpu *g, int *i, int *j, double *r);
+
 #endif

@@ -723,6 +723,58 @@ int main(int argc, char **argv) {
     mlff_calc_free(gk);
     mlff_model_free(mi);
   }
+  { /* the close-atom guard on the GPU (mlff_calc_guard_close; the model records no closest
+     * pairs: 0.5 x the H2 bond, 0.37 Å): two atoms 0.2 Å apart stop every entry point, the
+     * atoms named as the CPU names them; one benzene (the one-kernel and resident steps) and
+     * the 4,116-atom box (the general path: a new list, images made on the GPU, a kept list) */
+    mlff_calc_options kept;
+    mlff_calc_options_default(&kept);
+    kept.device = MLFF_DEVICE_GPU;
+    const tstruct *gs[2] = {&b, &big};
+    for (int k = 0; k < 2; k++) {
+      tstruct t = *gs[k];
+      t.x = malloc(24 * t.n);
+      memcpy(t.x, gs[k]->x, 24 * t.n);
+      const int a = 4, c5 = 5; /* atom 5 moved to 0.2 Å from atom 4 */
+      for (int x = 0; x < 3; x++) t.x[3 * c5 + x] = t.x[3 * a + x] + (x == 0 ? 0.2 : 0.0);
+      mlff_calc *gc, *gg, *gk;
+      CHECK_OK(mlff_calc_create(m, &oc, &gc));
+      CHECK_OK(mlff_calc_create(m, &og, &gg));
+      CHECK_OK(mlff_calc_create(m, &kept, &gk));
+      mlff_calc *all[3] = {gc, gg, gk};
+      for (int q = 0; q < 3; q++) CHECK_OK(mlff_calc_guard_close(all[q], 0.5));
+      double *F = calloc(3 * t.n, 8);
+      mlff_result r = {0, {0}, F, NULL, NULL};
+      mlff_structure s = tview(&t);
+      mlff_neighbors nl = {t.n, t.x, t.species, t.n, NULL, NULL, NULL, 0, 1.0, 0,
+                           t.periodic ? t.cell : NULL};
+      struct { const char *what; mlff_calc *c; int neighbors; } tries[4] = {
+          {"CPU, mlff_compute", gc, 0}, {"GPU, mlff_compute", gg, 0},
+          {"GPU, mlff_compute (kept list)", gk, 0}, {"GPU, mlff_compute_neighbors", gg, 1}};
+      for (int q = 0; q < 4; q++) {
+        for (int rep = 0; rep < 2; rep++) { /* the kept list: built, then reused */
+          const mlff_status st = tries[q].neighbors ? mlff_compute_neighbors(tries[q].c, &nl, &r)
+                                                    : mlff_compute(tries[q].c, &s, &r);
+          int at[2] = {-1, -1};
+          const int n_at = mlff_calc_error_atoms(tries[q].c, at);
+          printf("close-atom guard, %d atoms, %s: %s\n", t.n, tries[q].what, mlff_last_error());
+          CHECK(st == MLFF_ERR_ARGUMENT);
+          CHECK(strstr(mlff_last_error(), "are 0.2 Å apart, closer than 0.5 x 0.74 Å") != NULL);
+          CHECK(strstr(mlff_last_error(), tries[q].neighbors ? "atoms " : "structure 0: atoms ") ==
+                mlff_last_error());
+          CHECK(n_at == 2 && ((at[0] == a && at[1] == c5) || (at[0] == c5 && at[1] == a)));
+          nl.list_age = 1;
+        }
+        nl.list_age = 0;
+      }
+      /* off again: the same structure is evaluated (the GPU's steps and graphs made anew) */
+      for (int q = 0; q < 3; q++) CHECK_OK(mlff_calc_guard_close(all[q], 0.0));
+      CHECK_OK(mlff_compute(gg, &s, &r));
+      CHECK_OK(mlff_compute(gk, &s, &r));
+      free(F); free(t.x);
+      mlff_calc_free(gc); mlff_calc_free(gg); mlff_calc_free(gk);
+    }
+  }
   tfree(&b); tfree(&d); tfree(&l); tfree(&lt); tfree(&big); tfree(&st8); tfree(&gr16);
   mlff_calc_free(cpu); mlff_calc_free(gpu); mlff_calc_free(gpu16);
   mlff_model_free(m);
