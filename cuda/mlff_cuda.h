@@ -148,12 +148,12 @@ int mlff_cuda_close_pair(const mlff_cuda *g, int *i, int *j, double *r);
  * range. While on, small systems take the general path (the one-kernel steps do not check). */
 mlff_cuda_status mlff_cuda_check_range(mlff_cuda *g, double tolerance, mlff_cuda_message *msg);
 typedef struct {
-  int n_atoms;      /* atoms of the last evaluation outside the range (0 when off) */
-  int species;      /* the largest excursion's element, -1 when none */
-  int feature;      /* and feature */
-  double value;     /* the feature's value there */
-  double min, max;  /* its training range */
-  double excess;    /* how far outside, in (floored) spans */
+  int n_atoms;     /* atoms of the last evaluation outside the range (0 when off) */
+  int species;     /* the largest excursion's element, -1 when none */
+  int feature;     /* and feature */
+  double value;    /* the feature's value there */
+  double min, max; /* its training range */
+  double excess;   /* how far outside, in (floored) spans */
 } mlff_cuda_range;
 void mlff_cuda_range_report(const mlff_cuda *g, mlff_cuda_range *out);
 
