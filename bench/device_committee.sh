@@ -6,6 +6,7 @@
 #      pressure, largest force deviation: compute pair mlff's c_ID[1]);
 #   2. the cost: the 49,152-atom liquid, FP32 and FP16, 8 host threads, the committee against
 #      its member 0 alone, interleaved repeats; LAMMPS's "Loop time" per step.
+# REPEATS (default 3) repeats, FP16S (default "no yes") the precisions timed.
 # Writes $OUT/<gpu>-<date>-committee.json and logs under $OUT/logs.
 set -uo pipefail
 out=${OUT:-/tmp/out}
@@ -49,9 +50,9 @@ echo "== step 0, 12,288 atoms, committee: GPU against CPU (16 threads)"
 read -r eg pg dg < <(step0 step0_gpu gpu 1)
 read -r ec pc dc < <(step0 step0_cpu cpu 16)
 echo "GPU pe $eg press $pg max deviation $dg; CPU pe $ec press $pc max deviation $dc"
-echo "== cost on 49,152 atoms, 8 threads (3 interleaved repeats of 1000 steps)"
-for rep in 1 2 3; do
-  for fp in no yes; do
+echo "== cost on 49,152 atoms, 8 threads (${REPEATS:-3} interleaved repeats of 1000 steps)"
+for rep in $(seq "${REPEATS:-3}"); do
+  for fp in ${FP16S:-no yes}; do
     for m in member committee; do
       mf=$member; [ $m = committee ] && mf=$committee
       run "cost_${m}_fp16${fp}_$rep" "$mf" .devdata/liquid49152.data gpu $fp 1000 100 8

@@ -8,6 +8,7 @@
 #      term, interleaved repeats; LAMMPS's "Loop time" per step.
 # With MODEL the same model's pair term alone and MODEL_DISP with the three-body term too, it
 # measures that term instead; LABEL (default "dispersion") names the JSON.
+# REPEATS (default 3) repeats, FP16S (default "no yes") the precisions timed.
 # Writes $OUT/<gpu>-<date>-LABEL.json and logs under $OUT/logs.
 set -uo pipefail
 out=${OUT:-/tmp/out}
@@ -35,9 +36,9 @@ run step0_cpu "$model_disp" .devdata/liquid12288.data cpu no 0 0 16
 read -r eg pg < <(thermo0 "$out/logs/step0_gpu.log")
 read -r ec pc < <(thermo0 "$out/logs/step0_cpu.log")
 echo "GPU pe $eg press $pg; CPU pe $ec press $pc"
-echo "== cost on 49,152 atoms, 8 threads (3 interleaved repeats of 1000 steps)"
-for rep in 1 2 3; do
-  for fp in no yes; do
+echo "== cost on 49,152 atoms, 8 threads (${REPEATS:-3} interleaved repeats of 1000 steps)"
+for rep in $(seq "${REPEATS:-3}"); do
+  for fp in ${FP16S:-no yes}; do
     for m in plain disp; do
       mf=$model; [ $m = disp ] && mf=$model_disp
       run "cost_${m}_fp16${fp}_$rep" "$mf" .devdata/liquid49152.data gpu $fp 1000 100 8
