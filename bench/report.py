@@ -42,6 +42,7 @@ sys.path.insert(0, BENCH)
 
 from report_accuracy import Accuracy  # noqa: E402
 from report_api import api_target_checks, capi_liquid_section, python_section  # noqa: E402
+from report_cost import term_cost_section  # noqa: E402
 from report_headline import headline_section  # noqa: E402
 from report_load import Machines, Reference, Src, load_sources  # noqa: E402
 from report_liquid import dimers_section, eos_section, experiment, liquid_section  # noqa: E402
@@ -163,6 +164,11 @@ def build(args):
             [s for s in used if s.kind == "dimers"]) if any(s.kind == "dimers" for s in used)
          else ["No dimer-curve JSON (`*-dimers-*.json`, written by `bench/dimer_curves.py`) in "
                "the results folder.\n"]),
+        ("What dispersion and committees cost on the GPU",
+         term_cost_section(of("term-cost"), machines) if of("term-cost") else [
+             "No cost JSON (`*-dispersion*.json`, `*-committee.json`, written by "
+             "`bench/device_dispersion.sh`, `bench/device_committee.sh`) in the results "
+             "folder.\n"]),
         ("Where a large GPU step's time goes", [x for s in used if s.kind == "stages"
                                                 for x in stages_section(s)] or [
             "No stages JSON (`*-stages.json`, written by `bench/stages.py` from "

@@ -9,6 +9,7 @@ import os
 import re
 
 from report_api import is_capi_liquid, is_python_timing
+from report_cost import is_term_cost
 from report_fmt import is_num
 from report_liquid import is_dimers, is_eos, is_liquid
 from report_soak import is_soak
@@ -53,6 +54,8 @@ class Src:
             return "dimers"
         if is_eos(d):  # bench/liquid_eos.py
             return "eos"
+        if is_term_cost(d):  # bench/device_dispersion.sh, bench/device_committee.sh
+            return "term-cost"
         if is_soak(d):  # bench/device_soak.sh
             return "soak"
         if is_python_timing(d):  # bench/python_timing.py

@@ -284,6 +284,20 @@ def new_kinds(r):
     # an equation of state whose points are unusable and without a crossing
     dump(os.path.join(r, "h100-2030-01-02-eos-bad.json"),
          {"label": "bad-eos", "points": [{"density": "x"}], "density_at_target_press": None})
+    # bench/device_dispersion.sh (a term at 1000 -> 1600 us: 37.5 %) and bench/device_committee.sh
+    # (K = 4 at 1000 -> 1400 us: 1.40x; FP16 not timed)
+    dump(os.path.join(r, "h100-2030-01-02-dispersion3.json"),
+         {"machine": "h100", "model": "p.h5", "model_disp": "t.h5",
+          "step0_12288": {"pe_rel_diff": 2.5e-08},
+          "cost_49152_t8": {"plain_fp16_no": {"us_per_step": [1000.0, 990.0], "median": 1000.0},
+                            "disp_fp16_no": {"us_per_step": [1600.0], "median": 1600.0},
+                            "plain_fp16_yes": {"us_per_step": [], "median": None}}})
+    dump(os.path.join(r, "h100-2030-01-02-committee.json"),
+         {"machine": "h100", "committee": "c4.h5", "member": "c4-0.h5",
+          "step0_12288": {"gpu": {"pe_eV": -1.5, "max_deviation": 0.25},
+                          "cpu": {"pe_eV": -1.5, "max_deviation": 0.25}},
+          "cost_49152_t8": {"member_fp16_no": {"median": 1000.0},
+                            "committee_fp16_no": {"median": 1400.0}}})
     dump(os.path.join(r, "cpuhost-2030-01-02-liquid-fix.json"),
          {"label": "fix-liquid", "verdict": "PASS",
           "experiment": {"name": "benzene", "density": 0.874, "T_K": 298.0, "dhvap": 33.9},
@@ -293,6 +307,16 @@ def new_kinds(r):
 
 def check_new_kinds(text):
     """The tables of the new kinds, their target rows, and their malformed files."""
+    tc = section(text, "What dispersion and committees cost on the GPU")
+    c = one_row(tc, "three-body cost", "| fp16 no |", "1,600.0")
+    if c[1] != "1,000.0" or c[3] != "37.5 %" or c[4] != "≤ 25 %: **misses**":
+        fail(f"three-body cost row {c}", tc)
+    c = one_row(tc, "committee cost", "| fp16 no |", "1,400.0")
+    if c[1] != "1,000.0" or c[3] != "1.40×" or c[4] != "≤ 1.5×: meets":
+        fail(f"committee cost row {c}", tc)
+    if rows_with(tc, "| fp16 yes |") or "`t.h5` against the same model without the term" not in tc \
+            or "largest force deviation 0.25 vs 0.25 eV/Å" not in tc:
+        fail("the cost section's text or an untimed precision's row", tc)
     cl = section(text, "C API on the 49,152-atom liquid")
     c = one_row(cl, "capi fp32_t1", "| fp32_t1 |")
     if c[1] != "GPU FP32, 1 host thread" or c[2] != "1,500.0 (1,400.0)" or c[3] != "1,234.5" \
