@@ -23,29 +23,31 @@ def term_cost_section(srcs, machines):
         committee = "committee" in d
         rows = []
         for fp in ("no", "yes"):
-            a, b = ((_median(cost.get(f"member_fp16_{fp}")), _median(cost.get(f"committee_fp16_{fp}")))
-                    if committee else
-                    (_median(cost.get(f"plain_fp16_{fp}")), _median(cost.get(f"disp_fp16_{fp}"))))
+            base, more = ("member", "committee") if committee else ("plain", "disp")
+            a, b = _median(cost.get(f"{base}_fp16_{fp}")), _median(cost.get(f"{more}_fp16_{fp}"))
             if not a or not b:
                 continue
             if committee:
-                judged = f"≤ {TARGET_COMMITTEE_K4:g}×: " + verdict(b / a <= TARGET_COMMITTEE_K4)
+                ok = b / a <= TARGET_COMMITTEE_K4
+                judged = f"≤ {TARGET_COMMITTEE_K4:g}×: " + verdict(ok)
                 rows.append([f"fp16 {fp}", f_us(a), f_us(b), f"{b / a:.2f}×", judged])
             else:
                 share = (b - a) / b
-                judged = f"≤ {100 * TARGET_DISP_SHARE:g} %: " + verdict(share <= TARGET_DISP_SHARE)
+                ok = share <= TARGET_DISP_SHARE
+                judged = f"≤ {100 * TARGET_DISP_SHARE:g} %: " + verdict(ok)
                 rows.append([f"fp16 {fp}", f_us(a), f_us(b), f"{100 * share:.1f} %", judged])
         step0 = d.get("step0_12288", {})
         if committee:
             L.append(f"`{s.show}` ({machines.own(s)}): the committee `{d.get('committee')}` "
                      f"against its member 0 alone (`{d.get('member')}`), LAMMPS µs per step, "
                      "8 host threads, medians of the interleaved repeats.\n")
-            L.append(md_table(["precision", "member 0", "committee", "ratio", "target"], rows) + "\n")
+            head = ["precision", "member 0", "committee", "ratio", "target"]
+            L.append(md_table(head, rows) + "\n")
             g, c = step0.get("gpu", {}), step0.get("cpu", {})
             if g and c:
-                L.append(f"Step 0 of the 12,288-atom liquid, GPU against CPU: energy {g.get('pe_eV')} "
-                         f"vs {c.get('pe_eV')} eV, largest force deviation {g.get('max_deviation')} "
-                         f"vs {c.get('max_deviation')} eV/Å.\n")
+                L.append("Step 0 of the 12,288-atom liquid, GPU against CPU: energy "
+                         f"{g.get('pe_eV')} vs {c.get('pe_eV')} eV, largest force deviation "
+                         f"{g.get('max_deviation')} vs {c.get('max_deviation')} eV/Å.\n")
         else:
             which = (f"`{d['model_disp']}` against the same model without the term "
                      f"(`{d['model']}`)" if d.get("model_disp") and d.get("model") else
@@ -53,7 +55,8 @@ def term_cost_section(srcs, machines):
             L.append(f"`{s.show}` ({machines.own(s)}): {which}, LAMMPS µs per step, 8 host "
                      "threads, medians of the interleaved repeats; the term's share of the step "
                      "(issue 21's aim: at most 25 %).\n")
-            L.append(md_table(["precision", "without", "with", "the term's share", "aim"], rows) + "\n")
+            head = ["precision", "without", "with", "the term's share", "aim"]
+            L.append(md_table(head, rows) + "\n")
             if step0.get("pe_rel_diff") is not None:
                 L.append(f"Step 0 of the 12,288-atom liquid, GPU against CPU: energies differ by "
                          f"{step0['pe_rel_diff']:.1e} (relative).\n")
