@@ -140,6 +140,9 @@ static cmp committee_error(mlff_calc *cpu, mlff_calc *gpu, const tstruct *t, int
   }
   for (size_t q = 0; q < 3 * (size_t)K * n; q++) dm = fmax(dm, fabs(m1[q] - m0[q]));
   cmp c = results_cmp(&r0, &r1, 0, n);
+  printf("  committee, %d atoms%s: E %.10g vs %.10g (|dE|/|E| %.2e); per atom max|e_i| %.4g eV, "
+         "max|de_i| %.2e eV\n", n, cell ? " (GPU images)" : "", r1.energy, r0.energy, c.e_rel, em,
+         de);
   c.e_rel = fmax(cell ? 0.0 : c.e_rel, de / em);
   c.v_rel = dm / fm;
   c.f_rms = fmax(ds / sm, fabs(r1.max_force_deviation - r0.max_force_deviation) /
