@@ -118,7 +118,7 @@ void mlff_cuda_free(mlff_cuda *g);
  * Both are ignored for one network.
  *
  * One evaluation. Atoms [0, n_local) get energies; atoms [n_local, n_total) are images/ghosts
- * that act as neighbours (and take their shares of three-body dispersion triples: energy too).
+ * that act as neighbours (energy_atom has room for them too: no term gives them energy now).
  * Neighbours are found on the device (cell list) within the model's cutoff; species < 0 atoms are
  * ignored. skin and list_age as in mlff_neighbors (skin > 0: the list is kept between calls, above
  * the one-kernel size). cell (NULL, or periodic along all three rows): every atom is local (n_total

@@ -36,7 +36,7 @@ __global__ void k_images(double *xd, int n_local, int n_img, const int2 *img,
   image_position(xd + 3 * (size_t)m.x, m.y, cell, xd + 3 * ((size_t)n_local + q));
 }
 
-/* Images' forces, energies (their shares of three-body triples) and per-atom virials onto their
+/* Images' forces, energies (where a term gives them some) and per-atom virials onto their
  * owners (the caller sees local atoms only) */
 __global__ void k_fold(int n_local, int n_img, const int2 *img, float *force, float *eatom,
                        float *vatom) {

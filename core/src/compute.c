@@ -1041,7 +1041,7 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
     for (int d = 0; d < 3; d++) f[3 * (size_t)i + d] = fo[3 * (size_t)q + d];
     if (va)
       for (int d = 0; d < 6; d++) va[6 * (size_t)i + d] = vo[6 * (size_t)q + d];
-    ea[i] = eo[q]; /* images' too: their shares of three-body triples */
+    ea[i] = eo[q]; /* images' too (folded with the forces' in structures()) */
     for (int k = 0; smf && k < K; k++) /* the images' are folded with the forces' (structures) */
       for (int d = 0; d < 3; d++)
         smf[3 * ((size_t)k * N + i) + d] = K > 1 ? mo[3 * ((size_t)k * N + q) + d] : fo[3 * (size_t)q + d];
@@ -1152,8 +1152,7 @@ static mlff_status structures(mlff_calc *c, int n, const mlff_structure *st, mlf
       int o = s->owner[i] - s0; /* the structure's own atom this is (an image of) */
       if (r->forces)
         for (int x = 0; x < 3; x++) r->forces[3 * o + x] += f[3 * (size_t)i + x];
-      /* an image's energy: its share of three-body triples (the GPU's, which evaluates each
-       * triple once, at whichever copy of its atoms comes first) */
+      /* energies: an image's where a term gives it some (none does now; the fold costs little) */
       r->energy += ea[i];
       if (r->energy_atom) r->energy_atom[o] += ea[i];
       if (per_atom_virial)

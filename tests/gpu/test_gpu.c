@@ -550,9 +550,8 @@ int main(int argc, char **argv) {
       CHECK(h.f_rel <= 3e-3);
     }
     /* per-atom energies and virials, with ghosts (the core's images) and with images made on
-     * the GPU: the GPU evaluates each triple once, at whichever copy of its atoms comes first,
-     * and ghosts and images take their shares; then the three-body kernel's fallback for atoms
-     * with more neighbours than it gathers (MLFF_GPU_DISP3_CAP=8: nearly all) */
+     * the GPU; then the three-body kernel's fallback for atoms with more neighbours than it
+     * gathers (MLFF_GPU_DISP3_CAP=8: nearly all) */
     mlff_calc *df = NULL;
     if (three) {
       setenv("MLFF_GPU_DISP3_CAP", "8", 1);
