@@ -126,6 +126,20 @@ mlff_status mlff_teacher_molecule_forces(void *molecule, const double *x, double
   return mlff_teacher_compute(mol->teacher, &f, energy, forces);
 }
 
+mlff_status mlff_model_molecule_forces(void *molecule, const double *x, double *energy,
+                                       double *forces) {
+  mlff_model_molecule *mol = molecule;
+  mlff_structure s = {mol->nat, x, mol->species, NULL, {0, 0, 0}};
+  mlff_result r;
+  memset(&r, 0, sizeof r);
+  r.forces = forces;
+  mlff_status st = mlff_compute(mol->calc, &s, &r);
+  if (st) return st;
+  *energy = r.energy;
+  mol->max_deviation = r.max_force_deviation;
+  return MLFF_OK;
+}
+
 double mlff_max_atom_force(int nat, const double *f) {
   double m = 0;
   for (int i = 0; i < nat; i++) {

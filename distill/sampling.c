@@ -744,9 +744,10 @@ void mlff_smp_modes_sample(const mlff_modes *m, mlff_smp_rng *r, double T, doubl
   }
 }
 
-mlff_status mlff_smp_md_init(mlff_smp_md *md, mlff_teacher *t, int nat, const int *Z,
-                             const double *x0, const double *v0, double dt, double gamma,
-                             double T, mlff_smp_rng *rng) {
+/* Everything of an mlff_smp_md but its forces */
+static mlff_status md_setup(mlff_smp_md *md, int nat, const int *Z, const double *x0,
+                            const double *v0, double dt, double gamma, double T,
+                            mlff_smp_rng *rng) {
   memset(md, 0, sizeof *md);
   md->nat = nat;
   md->Z = Z;
@@ -754,7 +755,6 @@ mlff_status mlff_smp_md_init(mlff_smp_md *md, mlff_teacher *t, int nat, const in
   md->gamma = gamma;
   md->T = T;
   md->rng = rng;
-  md->teacher = t;
   size_t n = (size_t)nat * 3;
   md->x = malloc(n * sizeof *md->x);
   md->v = calloc(n, sizeof *md->v);
@@ -772,8 +772,35 @@ mlff_status mlff_smp_md_init(mlff_smp_md *md, mlff_teacher *t, int nat, const in
       return mlff_set_error(MLFF_ERR_ARGUMENT, "dynamics: no standard atomic mass for element "
                             "Z = %d (atom %d)", Z[i], i);
     }
+  return MLFF_OK;
+}
+
+/* The first forces, at x0 */
+static mlff_status md_first_call(mlff_smp_md *md) {
   md->calls = 1;
-  return teacher_call(t, nat, Z, md->x, &md->energy, md->f);
+  return md->force(md->user, md->x, &md->energy, md->f);
+}
+
+mlff_status mlff_smp_md_init(mlff_smp_md *md, mlff_teacher *t, int nat, const int *Z,
+                             const double *x0, const double *v0, double dt, double gamma,
+                             double T, mlff_smp_rng *rng) {
+  mlff_status st = md_setup(md, nat, Z, x0, v0, dt, gamma, T, rng);
+  if (st) return st;
+  md->teacher = t;
+  md->mol = (mlff_teacher_molecule){t, nat, Z};
+  md->force = mlff_teacher_molecule_forces;
+  md->user = &md->mol; /* md's own member: md must not move while it runs */
+  return md_first_call(md);
+}
+
+mlff_status mlff_smp_md_init_fn(mlff_smp_md *md, mlff_force_fn force, void *user, int nat,
+                                const int *Z, const double *x0, const double *v0, double dt,
+                                double gamma, double T, mlff_smp_rng *rng) {
+  mlff_status st = md_setup(md, nat, Z, x0, v0, dt, gamma, T, rng);
+  if (st) return st;
+  md->force = force;
+  md->user = user;
+  return md_first_call(md);
 }
 
 mlff_status mlff_smp_md_step(mlff_smp_md *md, int n_steps) {
@@ -791,7 +818,7 @@ mlff_status mlff_smp_md_step(mlff_smp_md *md, int n_steps) {
         *x += h * *v;
       }
     }
-    mlff_status st = teacher_call(md->teacher, n, md->Z, md->x, &md->energy, md->f);
+    mlff_status st = md->force(md->user, md->x, &md->energy, md->f);
     md->calls++;
     if (st) return st;
     for (int i = 0; i < n; i++) { /* B */

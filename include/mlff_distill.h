@@ -179,6 +179,20 @@ typedef struct {
 MLFF_DISTILL_API mlff_status mlff_teacher_molecule_forces(void *molecule, const double *x,
                                                           double *energy, double *forces);
 
+/* A model on a bare molecule (no cell) as an mlff_force_fn, the student's side of the teacher's
+ * (mlff_smp_md_init_fn: dynamics driven by a student, as an active-learning loop runs them):
+ * user is one of these, species [nat] the model's species of the atoms
+ * (mlff_model_find_element). After each call max_deviation holds a committee's largest per-atom
+ * force deviation (eV/Å; 0 for one network). */
+typedef struct {
+  mlff_calc *calc;
+  int nat;
+  const int *species;
+  double max_deviation;
+} mlff_model_molecule;
+MLFF_DISTILL_API mlff_status mlff_model_molecule_forces(void *molecule, const double *x,
+                                                        double *energy, double *forces);
+
 /* The largest atomic force norm max_i |f_i| (eV/Å) of forces [nat][3]: the relaxations' test. */
 MLFF_DISTILL_API double mlff_max_atom_force(int nat, const double *forces);
 
@@ -387,7 +401,7 @@ MLFF_DISTILL_API mlff_status mlff_smp_fire(mlff_teacher *t, int nat, const int *
 MLFF_DISTILL_API void mlff_smp_modes_sample(const mlff_modes *m, mlff_smp_rng *r, double T,
                                             double *x, double *v);
 
-/* Langevin dynamics (BAOAB splitting, one teacher call per step). */
+/* Langevin dynamics (BAOAB splitting, one force call per step; gamma 0: velocity Verlet). */
 typedef struct {
   int nat;
   const int *Z;
@@ -397,13 +411,22 @@ typedef struct {
   double dt, gamma, T; /* fs, 1/fs, K */
   mlff_smp_rng *rng;
   mlff_teacher *teacher;
-  long calls;        /* teacher calls so far */
+  long calls;        /* force calls so far */
+  mlff_force_fn force; /* what gives the forces (the teacher's, or mlff_smp_md_init_fn's) */
+  void *user;
+  mlff_teacher_molecule mol; /* the teacher's user */
 } mlff_smp_md;
 
-/* Allocates x, v, f, mass from x0 and v0 (v0 may be NULL: zero) and computes the first forces. */
+/* Allocates x, v, f, mass from x0 and v0 (v0 may be NULL: zero) and computes the first forces
+ * (the teacher's). */
 MLFF_DISTILL_API mlff_status mlff_smp_md_init(mlff_smp_md *md, mlff_teacher *t, int nat, const int *Z,
                              const double *x0, const double *v0, double dt, double gamma,
                              double T, mlff_smp_rng *rng);
+/* The same with forces from force(user, ...), e.g. a student's (mlff_model_molecule_forces). */
+MLFF_DISTILL_API mlff_status mlff_smp_md_init_fn(mlff_smp_md *md, mlff_force_fn force, void *user,
+                                                 int nat, const int *Z, const double *x0,
+                                                 const double *v0, double dt, double gamma,
+                                                 double T, mlff_smp_rng *rng);
 MLFF_DISTILL_API mlff_status mlff_smp_md_step(mlff_smp_md *md, int n_steps);
 MLFF_DISTILL_API void mlff_smp_md_free(mlff_smp_md *md);
 
