@@ -22,7 +22,7 @@ echo "== floors of a small step on this machine (bench/latency_probe: launches, 
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | awk '{ for (i = 1; i <= NF; i++) if (toupper($i) != "NVIDIA") { print tolower($i); exit } }')
 "$B/latency_probe" 3000 | tee "$out/${gpu:-gpu}-$(date -u +%Y-%m-%d)-latency.json"
 echo "== gpu tests"
-"$B/test_gpu" 2>&1 | tee "$out/logs/test_gpu.log"
+"$B/test_gpu" tests/reference/golden-model.h5 2>&1 | tee "$out/logs/test_gpu.log"
 echo "test_gpu rc=${PIPESTATUS[0]}" | tee -a "$out/logs/test_gpu.log"
 echo "== LAMMPS on the GPU under MPI: 1, 2, 4 ranks sharing the GPU(s) (local rank mod count)"
 mkdir -p "$out/logs/mpi" && (
@@ -36,7 +36,7 @@ san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2
 if [ -n "$san" ] && [ "${MLFF_DEVICE_SANITIZE:-1}" != 0 ]; then
   for tool in memcheck racecheck; do
     echo "== compute-sanitizer $tool"
-    timeout 150 "$san" --tool "$tool" --error-exitcode 9 "$B/test_gpu" >"$out/logs/sanitizer_$tool.log" 2>&1
+    timeout 150 "$san" --tool "$tool" --error-exitcode 9 "$B/test_gpu" tests/reference/golden-model.h5 >"$out/logs/sanitizer_$tool.log" 2>&1
     echo "$tool rc=$?" | tee -a "$out/logs/sanitizer_$tool.log"
     tail -3 "$out/logs/sanitizer_$tool.log"
   done
