@@ -351,6 +351,30 @@ static mlff_status too_close(mlff_calc *c, const mlff_neighbors *nl, int i) {
 }
 
 #ifdef MLFF_HAVE_CUDA
+/* A committee's deviations on the GPU path go to the caller's array, or to a workspace where
+ * the caller wants none (their maximum is always given); one network's: nowhere (*dev NULL). */
+static mlff_status gpu_deviation_out(mlff_calc *c, const mlff_result *r, int n, double **dev) {
+  *dev = r->force_deviation;
+  if (c->model->n_members == 1 || *dev) return MLFF_OK;
+  if (!grow((void **)&c->fold, &c->cap_fold, (size_t)n + 1, sizeof(double)))
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+  *dev = c->fold;
+  return MLFF_OK;
+}
+
+/* After the evaluation: the largest deviation over the first n_max atoms (those computed), or
+ * for one network none, and zeros in the caller's n-atom array. */
+static void gpu_deviation_max(const mlff_calc *c, mlff_result *r, const double *dev, int n_max,
+                              int n) {
+  r->max_force_deviation = 0.0;
+  if (c->model->n_members == 1) {
+    if (r->force_deviation) memset(r->force_deviation, 0, (size_t)n * sizeof(double));
+    return;
+  }
+  for (int i = 0; i < n_max; i++)
+    if (dev[i] > r->max_force_deviation) r->max_force_deviation = dev[i];
+}
+
 /* A GPU evaluation failed with st: where the close-atom guard stopped it, the CPU path's message
  * instead, its atoms named as the caller knows them (order: the device's atom q is order[q] of
  * the system, or NULL: the caller's own indices; pre: a prefix of the message, or NULL) */
@@ -789,33 +813,26 @@ static mlff_status gpu_neighbors(mlff_calc *c, const mlff_neighbors *nl, mlff_re
     }
   const int K = c->model->n_members, n = nl->n_total;
   /* one network: its member forces are its forces (this call's, apart from what the caller's
-   * array held); a committee's deviations come from the device (a workspace where the caller
-   * wants none: their maximum is always given) */
-  double *forces = r->forces, *dev = r->force_deviation;
+   * array held); a committee's deviations come from the device */
+  double *forces = r->forces, *dev;
+  mlff_status st = gpu_deviation_out(c, r, n, &dev);
+  if (st) return st;
   if (K == 1 && r->member_forces) {
     if (!grow((void **)&c->fk, &c->cap_fk, 3 * (size_t)n + 1, sizeof(double)))
       return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
     forces = c->fk;
     memset(forces, 0, 3 * (size_t)n * sizeof(double));
   }
-  if (K > 1 && !dev) {
-    if (!grow((void **)&c->fold, &c->cap_fold, (size_t)n + 1, sizeof(double)))
-      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-    dev = c->fold;
-  }
-  mlff_status st = mlff_gpu_compute(c->gpu, nl->n_list, n, nl->positions, nl->species, nl->skin,
-                                    nl->list_age, nl->cell, forces, r->energy_atom,
-                                    r->virial_atom, r->member_forces, dev, &r->energy, r->virial);
+  st = mlff_gpu_compute(c->gpu, nl->n_list, n, nl->positions, nl->species, nl->skin, nl->list_age,
+                        nl->cell, forces, r->energy_atom, r->virial_atom, r->member_forces, dev,
+                        &r->energy, r->virial);
   if (st) return gpu_failed(c, st, NULL, nl->species, NULL);
   if (forces != r->forces)
     for (size_t q = 0; q < 3 * (size_t)n; q++) {
       if (r->forces) r->forces[q] += forces[q];
       r->member_forces[q] += forces[q];
     }
-  r->max_force_deviation = 0.0;
-  if (K == 1 && r->force_deviation) memset(r->force_deviation, 0, (size_t)n * sizeof(double));
-  for (int i = 0; K > 1 && i < nl->n_list; i++) /* over the atoms computed */
-    if (dev[i] > r->max_force_deviation) r->max_force_deviation = dev[i];
+  gpu_deviation_max(c, r, dev, nl->n_list, n);
   /* the device's sums (already on the host) see every force; the arrays only on failure.
    * forces and per-atom energies were added to the caller's: those name the atom */
   if (!sums_finite(r->energy, r->virial))
@@ -1041,7 +1058,7 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
     for (int d = 0; d < 3; d++) f[3 * (size_t)i + d] = fo[3 * (size_t)q + d];
     if (va)
       for (int d = 0; d < 6; d++) va[6 * (size_t)i + d] = vo[6 * (size_t)q + d];
-    ea[i] = eo[q]; /* images' too (folded with the forces' in structures()) */
+    if (q < n_local) ea[i] = eo[q];
     for (int k = 0; smf && k < K; k++) /* the images' are folded with the forces' (structures) */
       for (int d = 0; d < 3; d++)
         smf[3 * ((size_t)k * N + i) + d] = K > 1 ? mo[3 * ((size_t)k * N + q) + d] : fo[3 * (size_t)q + d];
@@ -1152,9 +1169,6 @@ static mlff_status structures(mlff_calc *c, int n, const mlff_structure *st, mlf
       int o = s->owner[i] - s0; /* the structure's own atom this is (an image of) */
       if (r->forces)
         for (int x = 0; x < 3; x++) r->forces[3 * o + x] += f[3 * (size_t)i + x];
-      /* energies: an image's where a term gives it some (none does now; the fold costs little) */
-      r->energy += ea[i];
-      if (r->energy_atom) r->energy_atom[o] += ea[i];
       if (per_atom_virial)
         for (int q = 0; q < 6; q++) r->virial[q] += va[6 * (size_t)i + q];
       if (r->virial_atom)
@@ -1164,6 +1178,10 @@ static mlff_status structures(mlff_calc *c, int n, const mlff_structure *st, mlf
     /* the dispersion's mean-field tail: whole-system energy and pressure, no per-atom share */
     mlff_disp_add_tail(&c->model->disp, c->model->n_elements, na, st[b].species, st[b].cell,
                        st[b].pbc, &r->energy, r->virial);
+    for (int i = 0; i < na; i++) {
+      r->energy += ea[s0 + i];
+      if (r->energy_atom) r->energy_atom[i] = ea[s0 + i];
+    }
     r->max_force_deviation = 0.0;
     if (smf) { /* fold each member's image forces onto the atoms (c->fk is free now) */
       const size_t n3 = 3 * (size_t)na;
@@ -1300,31 +1318,23 @@ static mlff_status compute_kept(mlff_calc *c, const mlff_structure *st, int peri
       k->shifted = shifted;
     }
   }
-  /* the device adds into the per-atom arrays; a committee's deviations: a workspace where the
-   * caller wants none (their maximum is always given) */
+  /* the device adds into the per-atom arrays */
   const int K = c->model->n_members;
-  double *dev = r->force_deviation;
-  if (K > 1 && !dev) {
-    if (!grow((void **)&c->fold, &c->cap_fold, (size_t)n + 1, sizeof(double)))
-      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
-    dev = c->fold;
-  }
+  double *dev;
+  mlff_status ret = gpu_deviation_out(c, r, n, &dev);
+  if (ret) return ret;
   if (r->forces) memset(r->forces, 0, 3 * (size_t)n * sizeof(double));
   if (r->energy_atom) memset(r->energy_atom, 0, (size_t)n * sizeof(double));
   if (r->virial_atom) memset(r->virial_atom, 0, 6 * (size_t)n * sizeof(double));
   if (r->member_forces) memset(r->member_forces, 0, 3 * (size_t)K * n * sizeof(double));
-  mlff_status ret =
-      mlff_gpu_compute(c->gpu, n, n, k->shifted ? k->xw : x, st->species, c->skin, rebuild ? 0 : 1,
+  ret = mlff_gpu_compute(c->gpu, n, n, k->shifted ? k->xw : x, st->species, c->skin, rebuild ? 0 : 1,
                        periodic ? st->cell : NULL, r->forces, r->energy_atom, r->virial_atom,
                        r->member_forces, dev, &r->energy, r->virial);
   if (ret) {
     k->valid = 0;
     return gpu_failed(c, ret, NULL, st->species, "structure 0: ");
   }
-  r->max_force_deviation = 0.0;
-  for (int i = 0; K > 1 && i < n; i++)
-    if (dev[i] > r->max_force_deviation) r->max_force_deviation = dev[i];
-  if (K == 1 && r->force_deviation) memset(r->force_deviation, 0, (size_t)n * sizeof(double));
+  gpu_deviation_max(c, r, dev, n, n);
   if (K == 1 && r->member_forces && r->forces) /* one network: its forces */
     memcpy(r->member_forces, r->forces, 3 * (size_t)n * sizeof(double));
   if (!sums_finite(r->energy, r->virial))
