@@ -13,24 +13,16 @@ out=${OUT:-/tmp/out}
 mkdir -p "$out/logs"
 [ -x .device/bin/lmp ] || tar xJf .device.tar.xz || exit 3
 export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-B=$PWD/.device/bin
-plugin=$PWD/.device/lib/mlffplugin.so
+source bench/lib.sh
+BENCH_LMP=$PWD/.device/bin/lmp BENCH_PLUGIN=$PWD/.device/lib/mlffplugin.so
 committee=${COMMITTEE:-.devdata/comm4.h5}
 member=${MEMBER:-.devdata/comm4-member0.h5}
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 |
-  awk '{ for (i = 1; i <= NF; i++) if (toupper($i) != "NVIDIA") { print tolower($i); exit } }')
-run() { # name model data device fp16 steps warmup threads
-  local omp=()
-  [ "$8" -gt 1 ] && omp=(-sf omp -pk omp "$8")
-  OMP_NUM_THREADS=$8 timeout 300 "$B/lmp" -nocite -screen none -log "$out/logs/$1.log" \
-    -var plugin "$plugin" -var model "$2" -var data "$3" -var device "$4" -var fp16 "$5" \
-    -var steps "$6" -var warmup "$7" -in bench/in.bench "${omp[@]}"
-}
+gpu=$(bench_gpu_name)
 step0() { # name device threads: pe, press and the committee's largest deviation at step 0
   local omp=()
   [ "$3" -gt 1 ] && omp=(-sf omp -pk omp "$3")
-  OMP_NUM_THREADS=$3 timeout 300 "$B/lmp" -nocite -screen none -log "$out/logs/$1.log" \
-    -var plugin "$plugin" -var model "$committee" -var data .devdata/liquid12288.data \
+  OMP_NUM_THREADS=$3 timeout 300 "$BENCH_LMP" -nocite -screen none -log "$out/logs/$1.log" \
+    -var plugin "$BENCH_PLUGIN" -var model "$committee" -var data .devdata/liquid12288.data \
     -var device "$2" -in /dev/stdin "${omp[@]}" <<'IN'
 units metal
 atom_style atomic
@@ -51,14 +43,7 @@ read -r eg pg dg < <(step0 step0_gpu gpu 1)
 read -r ec pc dc < <(step0 step0_cpu cpu 16)
 echo "GPU pe $eg press $pg max deviation $dg; CPU pe $ec press $pc max deviation $dc"
 echo "== cost on 49,152 atoms, 8 threads (${REPEATS:-3} interleaved repeats of 1000 steps)"
-for rep in $(seq "${REPEATS:-3}"); do
-  for fp in ${FP16S:-no yes}; do
-    for m in member committee; do
-      mf=$member; [ $m = committee ] && mf=$committee
-      run "cost_${m}_fp16${fp}_$rep" "$mf" .devdata/liquid49152.data gpu $fp 1000 100 8
-    done
-  done
-done
+bench_gpu_pair "$out/logs" .devdata/liquid49152.data member "$member" committee "$committee"
 python3 - "$out" "$gpu" "$eg" "$pg" "$dg" "$ec" "$pc" "$dc" "$committee" "$member" <<'PY'
 import glob, json, re, statistics, sys, time
 out, gpu, eg, pg, dg, ec, pc, dc, committee, member = sys.argv[1:11]

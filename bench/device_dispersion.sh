@@ -14,19 +14,13 @@ set -uo pipefail
 out=${OUT:-/tmp/out}
 mkdir -p "$out/logs"
 export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-B=$PWD/.device/bin
-plugin=$PWD/.device/lib/mlffplugin.so
+source bench/lib.sh
+BENCH_LMP=$PWD/.device/bin/lmp BENCH_PLUGIN=$PWD/.device/lib/mlffplugin.so
 model=${MODEL:-models/benzene-gfn2.h5}
 model_disp=${MODEL_DISP:-.devdata/benzene-disp.h5}
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 |
-  awk '{ for (i = 1; i <= NF; i++) if (toupper($i) != "NVIDIA") { print tolower($i); exit } }')
-run() { # name model data device fp16 steps warmup threads
-  local omp=()
-  [ "$8" -gt 1 ] && omp=(-sf omp -pk omp "$8")
-  OMP_NUM_THREADS=$8 timeout 300 "$B/lmp" -nocite -screen none -log "$out/logs/$1.log" \
-    -var plugin "$plugin" -var model "$2" -var data "$3" -var device "$4" -var fp16 "$5" \
-    -var steps "$6" -var warmup "$7" -in bench/in.bench "${omp[@]}"
-}
+gpu=$(bench_gpu_name)
+# run NAME MODEL DATA DEVICE FP16 STEPS WARMUP THREADS: bench/in.bench, its log $out/logs/NAME.log
+run() { bench_in_bench "$out/logs/$1.log" "${@:2}"; }
 thermo0() { # the step-0 row of a log: PotEng and Press
   awk '/^ *Step/ { h = 1; next } h && NF > 3 { print $3, $NF; exit }' "$1"
 }
@@ -37,14 +31,7 @@ read -r eg pg < <(thermo0 "$out/logs/step0_gpu.log")
 read -r ec pc < <(thermo0 "$out/logs/step0_cpu.log")
 echo "GPU pe $eg press $pg; CPU pe $ec press $pc"
 echo "== cost on 49,152 atoms, 8 threads (${REPEATS:-3} interleaved repeats of 1000 steps)"
-for rep in $(seq "${REPEATS:-3}"); do
-  for fp in ${FP16S:-no yes}; do
-    for m in plain disp; do
-      mf=$model; [ $m = disp ] && mf=$model_disp
-      run "cost_${m}_fp16${fp}_$rep" "$mf" .devdata/liquid49152.data gpu $fp 1000 100 8
-    done
-  done
-done
+bench_gpu_pair "$out/logs" .devdata/liquid49152.data plain "$model" disp "$model_disp"
 python3 - "$out" "$gpu" "$eg" "$pg" "$ec" "$pc" "${LABEL:-dispersion}" "$model" "$model_disp" <<'PY'
 import glob, json, os, re, statistics, sys, time
 out, gpu, eg, pg, ec, pc, label, model, model_disp = sys.argv[1:10]
