@@ -786,7 +786,6 @@ mlff_status mlff_smp_md_init(mlff_smp_md *md, mlff_teacher *t, int nat, const in
                              double T, mlff_smp_rng *rng) {
   mlff_status st = md_setup(md, nat, Z, x0, v0, dt, gamma, T, rng);
   if (st) return st;
-  md->teacher = t;
   md->mol = (mlff_teacher_molecule){t, nat, Z};
   md->force = mlff_teacher_molecule_forces;
   md->user = &md->mol; /* md's own member: md must not move while it runs */

@@ -410,11 +410,10 @@ typedef struct {
   double energy;     /* eV, at x */
   double dt, gamma, T; /* fs, 1/fs, K */
   mlff_smp_rng *rng;
-  mlff_teacher *teacher;
   long calls;        /* force calls so far */
   mlff_force_fn force; /* what gives the forces (the teacher's, or mlff_smp_md_init_fn's) */
   void *user;
-  mlff_teacher_molecule mol; /* the teacher's user */
+  mlff_teacher_molecule mol; /* mlff_smp_md_init's: the teacher on the molecule (force's user) */
 } mlff_smp_md;
 
 /* Allocates x, v, f, mass from x0 and v0 (v0 may be NULL: zero) and computes the first forces
