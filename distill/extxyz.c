@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "mlff_distill.h"
@@ -450,4 +451,64 @@ mlff_structure mlff_frame_structure(const mlff_frame *f, const int *species) {
   s.cell = f->has_cell ? f->cell : NULL;
   for (int k = 0; k < 3; k++) s.pbc[k] = f->has_cell ? f->pbc[k] : 0;
   return s;
+}
+
+/* ---- writing ----------------------------------------------------------------------------- */
+
+mlff_status mlff_write_extxyz(const char *path, const mlff_frame *frames, int n_frames,
+                              const char *const *comments) {
+  if (!path || (n_frames && !frames) || n_frames < 0)
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_write_extxyz: NULL argument");
+  /* the whole file under a temporary name, then renamed: a reader never sees half of it */
+  size_t len = strlen(path) + 32;
+  char *tmp = malloc(len);
+  if (!tmp) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
+  snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f) {
+    mlff_status st = mlff_set_error(MLFF_ERR_IO, "cannot create structure file '%s': %s", tmp,
+                                    strerror(errno));
+    free(tmp);
+    return st;
+  }
+  mlff_status st = MLFF_OK;
+  for (int k = 0; k < n_frames && !st; k++) {
+    const mlff_frame *fr = &frames[k];
+    fprintf(f, "%d\n", fr->n_atoms);
+    if (fr->has_cell) {
+      fprintf(f, "Lattice=\"");
+      for (int q = 0; q < 9; q++) fprintf(f, "%.17g%s", fr->cell[q], q < 8 ? " " : "\" ");
+      fprintf(f, "pbc=\"%c %c %c\" ", fr->pbc[0] ? 'T' : 'F', fr->pbc[1] ? 'T' : 'F',
+              fr->pbc[2] ? 'T' : 'F');
+    }
+    fprintf(f, "Properties=species:S:1:pos:R:3%s", fr->has_forces ? ":forces:R:3" : "");
+    if (fr->has_energy) fprintf(f, " energy=%.17g", fr->energy);
+    if (comments && comments[k] && comments[k][0]) fprintf(f, " %s", comments[k]);
+    fprintf(f, "\n");
+    for (int i = 0; i < fr->n_atoms; i++) {
+      const char *sym = mlff_element_symbol(fr->atomic_numbers[i]);
+      if (!sym) {
+        st = mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_write_extxyz: frame %d, atom %d: no element "
+                            "Z = %d", k, i, fr->atomic_numbers[i]);
+        break;
+      }
+      const double *x = fr->positions + 3 * (size_t)i;
+      fprintf(f, "%-2s %.17g %.17g %.17g", sym, x[0], x[1], x[2]);
+      if (fr->has_forces) {
+        const double *g = fr->forces + 3 * (size_t)i;
+        fprintf(f, " %.17g %.17g %.17g", g[0], g[1], g[2]);
+      }
+      fprintf(f, "\n");
+    }
+  }
+  if (fflush(f) || ferror(f)) {
+    if (!st) st = mlff_set_error(MLFF_ERR_IO, "cannot write structure file '%s': %s", tmp,
+                                 strerror(errno));
+  }
+  fclose(f);
+  if (!st && rename(tmp, path) != 0)
+    st = mlff_set_error(MLFF_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+  if (st) remove(tmp);
+  free(tmp);
+  return st;
 }

@@ -140,6 +140,21 @@ mlff_status mlff_model_molecule_forces(void *molecule, const double *x, double *
   return MLFF_OK;
 }
 
+mlff_status mlff_model_box_forces(void *box, const double *x, double *energy, double *forces) {
+  mlff_model_box *b = box;
+  mlff_structure s = {b->nat, x, b->species, b->cell, {1, 1, 1}};
+  mlff_result r;
+  memset(&r, 0, sizeof r);
+  r.forces = forces;
+  r.force_deviation = b->deviation;
+  mlff_status st = mlff_compute(b->calc, &s, &r);
+  if (st) return st;
+  *energy = r.energy;
+  memcpy(b->virial, r.virial, sizeof b->virial);
+  b->max_deviation = r.max_force_deviation;
+  return MLFF_OK;
+}
+
 double mlff_max_atom_force(int nat, const double *f) {
   double m = 0;
   for (int i = 0; i < nat; i++) {

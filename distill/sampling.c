@@ -836,3 +836,53 @@ void mlff_smp_md_free(mlff_smp_md *md) {
   free(md->mass);
   md->x = md->v = md->f = md->mass = NULL;
 }
+
+/* ---- pressure and barostat (a student's liquid, `mlff learn`) ---------------------------- */
+
+#define EV_PER_A3_IN_BAR 1.602176634e6
+
+static double cell_volume(const double *c) {
+  return fabs(c[0] * (c[4] * c[8] - c[5] * c[7]) - c[1] * (c[3] * c[8] - c[5] * c[6]) +
+              c[2] * (c[3] * c[7] - c[4] * c[6]));
+}
+
+double mlff_smp_pressure(const mlff_smp_md *md, const mlff_model_box *box) {
+  double ke2 = 0; /* 2 KE, eV */
+  for (int i = 0; i < md->nat; i++)
+    for (int k = 0; k < 3; k++) ke2 += md->mass[i] * md->v[3 * i + k] * md->v[3 * i + k];
+  ke2 /= MLFF_ACC_UNIT;
+  const double w = box->virial[0] + box->virial[1] + box->virial[2];
+  return (ke2 + w) / (3.0 * cell_volume(box->cell)) * EV_PER_A3_IN_BAR;
+}
+
+mlff_status mlff_smp_berendsen(mlff_smp_md *md, mlff_model_box *box, int n_mol, int mol_nat,
+                               double P0, double tau, double compressibility, double interval,
+                               double *mu_out) {
+  if (n_mol < 1 || mol_nat < 1 || (long)n_mol * mol_nat != md->nat || !(tau > 0) ||
+      !(interval > 0) || !(compressibility > 0))
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_smp_berendsen: %d molecules of %d atoms for "
+                          "%d atoms, tau %g fs, interval %g fs, compressibility %g/bar", n_mol,
+                          mol_nat, md->nat, tau, interval, compressibility);
+  const double P = mlff_smp_pressure(md, box);
+  double mu3 = 1.0 - compressibility * interval / tau * (P0 - P);
+  double mu = cbrt(mu3 > 0 ? mu3 : 0.0);
+  if (!(mu >= 0.99)) mu = 0.99; /* also a non-finite pressure: the forces will say so */
+  if (mu > 1.01) mu = 1.01;
+  for (int m = 0; m < n_mol; m++) {
+    const int a0 = m * mol_nat;
+    double com[3], M = 0;
+    com[0] = com[1] = com[2] = 0;
+    for (int i = a0; i < a0 + mol_nat; i++) {
+      M += md->mass[i];
+      for (int k = 0; k < 3; k++) com[k] += md->mass[i] * md->x[3 * i + k];
+    }
+    for (int k = 0; k < 3; k++) {
+      const double shift = (mu - 1.0) * com[k] / M;
+      for (int i = a0; i < a0 + mol_nat; i++) md->x[3 * i + k] += shift;
+    }
+  }
+  for (int q = 0; q < 9; q++) box->cell[q] *= mu;
+  if (mu_out) *mu_out = mu;
+  md->calls++;
+  return md->force(md->user, md->x, &md->energy, md->f);
+}

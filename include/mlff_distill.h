@@ -39,6 +39,11 @@ typedef struct {
 /* Read every frame of an extended-XYZ file. *frames is an array of *n_frames frames. */
 MLFF_DISTILL_API mlff_status mlff_read_extxyz(const char *path, mlff_frame **frames, int *n_frames);
 MLFF_DISTILL_API void mlff_frames_free(mlff_frame *frames, int n_frames);
+/* Write n_frames frames to path as extended XYZ (energy and forces where the frame has them,
+ * Lattice and pbc where it has a cell; comments[k], or NULL, adds key=value text to frame k's
+ * comment line). The file is written under a temporary name and renamed: never half there. */
+MLFF_DISTILL_API mlff_status mlff_write_extxyz(const char *path, const mlff_frame *frames,
+                                              int n_frames, const char *const *comments);
 /* species[i] = model species of frame atom i; fails naming the element the model lacks. */
 MLFF_DISTILL_API mlff_status mlff_frame_species(const mlff_model *m, const mlff_frame *f, int *species);
 /* A view of a frame as an mlff_structure (species from mlff_frame_species). */
@@ -192,6 +197,21 @@ typedef struct {
 } mlff_model_molecule;
 MLFF_DISTILL_API mlff_status mlff_model_molecule_forces(void *molecule, const double *x,
                                                         double *energy, double *forces);
+/* A model on a periodic box as an mlff_force_fn (a student's liquid, as `mlff learn` explores
+ * it): as mlff_model_molecule, with the cell (rows a, b, c, Å; the caller may change it between
+ * calls, as a barostat does) and, after each call, the virial (eV) and each atom's committee
+ * force deviation in deviation [nat] (eV/Å) where not NULL. */
+typedef struct {
+  mlff_calc *calc;
+  int nat;
+  const int *species;
+  double cell[9];
+  double virial[6];
+  double *deviation;
+  double max_deviation;
+} mlff_model_box;
+MLFF_DISTILL_API mlff_status mlff_model_box_forces(void *box, const double *x, double *energy,
+                                                   double *forces);
 
 /* The largest atomic force norm max_i |f_i| (eV/Å) of forces [nat][3]: the relaxations' test. */
 MLFF_DISTILL_API double mlff_max_atom_force(int nat, const double *forces);
@@ -428,6 +448,19 @@ MLFF_DISTILL_API mlff_status mlff_smp_md_init_fn(mlff_smp_md *md, mlff_force_fn 
                                                  double T, mlff_smp_rng *rng);
 MLFF_DISTILL_API mlff_status mlff_smp_md_step(mlff_smp_md *md, int n_steps);
 MLFF_DISTILL_API void mlff_smp_md_free(mlff_smp_md *md);
+/* Pressure in a periodic box: dynamics md whose forces come from mlff_model_box_forces (user =
+ * box). Instantaneous pressure (bar) from the velocities and the last call's virial:
+ * P = (2 KE + W_xx + W_yy + W_zz) / (3 V). */
+MLFF_DISTILL_API double mlff_smp_pressure(const mlff_smp_md *md, const mlff_model_box *box);
+/* One step of Berendsen's isotropic barostat covering `interval` fs of dynamics: the cell and
+ * the centres of mass of the n_mol molecules (mol_nat atoms each, in order; moved rigidly, so
+ * that bonds are not strained) scaled by mu = (1 - compressibility interval / tau (P0 - P))^1/3,
+ * mu kept within [0.99, 1.01], then the forces recomputed. P0 in bar, compressibility in 1/bar,
+ * tau in fs; *mu_out (or NULL) gets mu. */
+MLFF_DISTILL_API mlff_status mlff_smp_berendsen(mlff_smp_md *md, mlff_model_box *box, int n_mol,
+                                                int mol_nat, double P0, double tau,
+                                                double compressibility, double interval,
+                                                double *mu_out);
 
 #ifdef __cplusplus
 }

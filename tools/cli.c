@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,4 +69,39 @@ int cli_remove_stale_temps(const char *path) {
   }
   closedir(d);
   return removed;
+}
+
+void cli_fmt_time(double s, char *buf, size_t n) {
+  if (!(s >= 0) || !isfinite(s)) s = 0;
+  long t = lround(s);
+  if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* A number after "key": inside the object that follows "section": (NULL: anywhere). */
+double cli_summary_number(const char *js, const char *section, const char *key) {
+  const char *p = js;
+  char pat[96];
+  if (section) {
+    snprintf(pat, sizeof pat, "\"%s\":{", section);
+    p = strstr(js, pat);
+    if (!p) return NAN;
+  }
+  snprintf(pat, sizeof pat, "\"%s\":", key);
+  const char *q = strstr(p, pat);
+  const char *close = section ? strchr(p, '}') : NULL;
+  if (!q || (close && q > close)) return NAN;
+  return strtod(q + strlen(pat), NULL);
+}
+
+const char *cli_summary_string(const char *js, const char *key, char *buf, size_t n) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\":\"", key);
+  const char *q = strstr(js, pat);
+  if (!q) return "";
+  q += strlen(pat);
+  size_t k = 0;
+  while (q[k] && q[k] != '"' && k + 1 < n) k++;
+  snprintf(buf, n, "%.*s", (int)k, q);
+  return buf;
 }

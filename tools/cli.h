@@ -15,7 +15,7 @@ typedef struct {
 } cli_command;
 
 /* Subcommands defined in cmd_*.c. */
-extern const cli_command CMD_LABEL, CMD_IMPORT, CMD_TRAIN, CMD_EVAL;
+extern const cli_command CMD_LABEL, CMD_IMPORT, CMD_TRAIN, CMD_EVAL, CMD_LEARN;
 
 /* "mlff CMD: <mlff_last_error()>" on stderr; returns 1. */
 int cli_fail(const char *cmd);
@@ -29,5 +29,12 @@ int cli_parse_count(const char *s, long long *v);
  * PATH, where process <pid> no longer runs (a live writer's file is kept). Returns how many
  * were removed. */
 int cli_remove_stale_temps(const char *path);
+/* Seconds as m:ss or h:mm:ss (progress lines, ETAs). */
+void cli_fmt_time(double s, char *buf, size_t n);
+/* A number after "key": in a model's training_summary (JSON), inside the object that follows
+ * "section": (NULL: anywhere); NAN when absent. */
+double cli_summary_number(const char *js, const char *section, const char *key);
+/* The string after "key": in a training_summary, into buf; "" when absent. */
+const char *cli_summary_string(const char *js, const char *key, char *buf, size_t n);
 
 #endif

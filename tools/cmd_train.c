@@ -98,13 +98,6 @@ typedef struct {
   const char *checkpoint;
 } progress_state;
 
-static void fmt_time(double s, char *buf, size_t n) {
-  if (!(s >= 0) || !isfinite(s)) s = 0;
-  long t = lround(s);
-  if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-  else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
-}
-
 static void on_progress(const mlff_train_progress *p, void *user) {
   progress_state *ps = user;
   char el[32], eta[32], member[32] = "";
@@ -112,8 +105,8 @@ static void on_progress(const mlff_train_progress *p, void *user) {
   if (!ps->printed && p->epoch > 1 && p->n_members <= 1)
     fprintf(stderr, "mlff train: resumed from checkpoint '%s' after epoch %d\n", ps->checkpoint,
             p->epoch - 1);
-  fmt_time(p->elapsed_s, el, sizeof el);
-  fmt_time(p->eta_s, eta, sizeof eta);
+  cli_fmt_time(p->elapsed_s, el, sizeof el);
+  cli_fmt_time(p->eta_s, eta, sizeof eta);
   fprintf(stderr,
           "%s%sepoch %d/%d  train loss %.4g  valid loss %.4g  E MAE %.3f meV/atom  F MAE %.2f "
           "meV/Å  lr %.2g  %s  ETA %s%s%s",
@@ -122,34 +115,6 @@ static void on_progress(const mlff_train_progress *p, void *user) {
           p->improved ? "  *" : "", ps->tty ? "" : "\n");
   fflush(stderr);
   ps->printed = 1;
-}
-
-/* A number after "key": inside the object that follows "section": (NULL: anywhere). */
-static double summary_number(const char *js, const char *section, const char *key) {
-  const char *p = js;
-  char pat[96];
-  if (section) {
-    snprintf(pat, sizeof pat, "\"%s\":{", section);
-    p = strstr(js, pat);
-    if (!p) return NAN;
-  }
-  snprintf(pat, sizeof pat, "\"%s\":", key);
-  const char *q = strstr(p, pat);
-  const char *close = section ? strchr(p, '}') : NULL;
-  if (!q || (close && q > close)) return NAN;
-  return strtod(q + strlen(pat), NULL);
-}
-
-static const char *summary_string(const char *js, const char *key, char *buf, size_t n) {
-  char pat[64];
-  snprintf(pat, sizeof pat, "\"%s\":\"", key);
-  const char *q = strstr(js, pat);
-  if (!q) return "";
-  q += strlen(pat);
-  size_t k = 0;
-  while (q[k] && q[k] != '"' && k + 1 < n) k++;
-  snprintf(buf, n, "%.*s", (int)k, q);
-  return buf;
 }
 
 /* ---- the command --------------------------------------------------------------------------- */
@@ -379,27 +344,27 @@ static int run(int argc, char **argv) {
   char stop[64];
   printf("wrote %s: %d epochs (stop: %s), best validation at epoch %d: energy MAE %.3f "
          "meV/atom, force MAE %.2f meV/Å\n",
-         out, (int)summary_number(js, NULL, "epochs"), summary_string(js, "stop", stop, sizeof stop),
-         (int)summary_number(js, NULL, "best_epoch"),
-         summary_number(js, "best_valid", "energy_mae_meV_per_atom"),
-         summary_number(js, "best_valid", "force_mae_meV_per_A"));
+         out, (int)cli_summary_number(js, NULL, "epochs"), cli_summary_string(js, "stop", stop, sizeof stop),
+         (int)cli_summary_number(js, NULL, "best_epoch"),
+         cli_summary_number(js, "best_valid", "energy_mae_meV_per_atom"),
+         cli_summary_number(js, "best_valid", "force_mae_meV_per_A"));
   if (mlff_model_committee_size(m) > 1)
     printf("committee of %d members (validation above: member 0's; test below: their mean)\n",
            mlff_model_committee_size(m));
-  double tn = summary_number(js, "test", "structures");
+  double tn = cli_summary_number(js, "test", "structures");
   if (tn > 0)
     printf("test (%d structures): energy MAE %.3f meV/atom, force MAE %.2f meV/Å, RMSE %.2f "
            "meV/Å\n",
-           (int)tn, summary_number(js, "test", "energy_mae_meV_per_atom"),
-           summary_number(js, "test", "force_mae_meV_per_A"),
-           summary_number(js, "test", "force_rmse_meV_per_A"));
+           (int)tn, cli_summary_number(js, "test", "energy_mae_meV_per_atom"),
+           cli_summary_number(js, "test", "force_mae_meV_per_A"),
+           cli_summary_number(js, "test", "force_rmse_meV_per_A"));
   printf("split: %d train, %d validation, %d test structures; descriptors and Jacobians "
          "%.1f MiB (Jacobians %.1f MiB, float32), computed in %.1f s; training %.1f s\n",
-         (int)summary_number(js, "dataset", "train"), (int)summary_number(js, "dataset", "valid"),
-         (int)summary_number(js, "dataset", "test"),
-         summary_number(js, "precomputed", "total_bytes") / 1048576.0,
-         summary_number(js, "precomputed", "jacobian_bytes") / 1048576.0,
-         summary_number(js, "precomputed", "seconds"), summary_number(js, NULL, "train_time_s"));
+         (int)cli_summary_number(js, "dataset", "train"), (int)cli_summary_number(js, "dataset", "valid"),
+         (int)cli_summary_number(js, "dataset", "test"),
+         cli_summary_number(js, "precomputed", "total_bytes") / 1048576.0,
+         cli_summary_number(js, "precomputed", "jacobian_bytes") / 1048576.0,
+         cli_summary_number(js, "precomputed", "seconds"), cli_summary_number(js, NULL, "train_time_s"));
   rc = 0;
 done:
   mlff_model_free(m);

@@ -306,7 +306,7 @@ static const cli_command CMD_HELP = {"help", cmd_help, "this overview, or `mlff 
 
 /* Subcommands with files of their own (cmd_*.c) declare theirs in cli.h. */
 static const cli_command *const COMMANDS[] = {&CMD_INIT, &CMD_INFO, &CMD_FEATURES, &CMD_ENERGY,
-                                              &CMD_LABEL, &CMD_IMPORT, &CMD_TRAIN, &CMD_EVAL,
+                                              &CMD_LABEL, &CMD_LEARN, &CMD_IMPORT, &CMD_TRAIN, &CMD_EVAL,
                                               &CMD_HELP};
 #define N_COMMANDS ((int)(sizeof COMMANDS / sizeof *COMMANDS))
 
