@@ -662,6 +662,14 @@ static int label(const learn *L, int it, double *seconds) {
   mlff_teacher *t = NULL;
   mlff_dataset *chunk = NULL, *have = NULL;
   const char *out = path_of(L, it, "labels.h5");
+  counts c;
+  char *body = NULL;
+  if (read_counts(L, it, &c, &body)) return 1;
+  free(body);
+  if (c.chosen == 0) { /* nothing to label: candidates.xyz is empty */
+    *seconds = 0;
+    return 0;
+  }
   if (mlff_read_extxyz(path_of(L, it, "candidates.xyz"), &fr, &n)) goto fail;
   cli_remove_stale_temps(out);
   if (exists(out)) {
@@ -839,7 +847,7 @@ static int finish_iteration(const learn *L, int it, const double sec[3]) {
      sec[1], sec[2]);
   tx(&r, "  \"candidates_deviation_max_error_mean_error\": [%s],\n", pairs.s ? pairs.s : "");
   /* histograms and trajectories from explore.txt */
-  tx(&r, "  \"histogram_edges_eV_per_A\": [");
+  tx(&r, "  \"histogram_lower_edges_eV_per_A\": [");
   for (int b = 0; b <= HIST_BINS; b++) tx(&r, "%s%.4g", b ? ", " : "", 1e-3 * pow(10, 4.0 * b / HIST_BINS));
   tx(&r, "],\n");
   char *line = strtok(strchr(body, '\n') ? strchr(body, '\n') + 1 : body, "\n");

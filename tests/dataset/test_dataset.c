@@ -991,6 +991,54 @@ static void test_import(const char *mlff) {
   run_cli(cmd, "is both the input and the output");
 }
 
+/* mlff_write_extxyz: frames with and without cell, energy and forces read back bit for bit
+ * (%.17g), comments added to the comment line, no temporary file left; an unknown element is
+ * refused and leaves no file. */
+static void test_write_extxyz(void) {
+  mlff_frame f[4];
+  int Z[4][16];
+  double x[4][48], F[4][48];
+  for (int s = 0; s < 4; s++) make_frame(s, &f[s], Z[s], x[s], F[s]);
+  f[1].has_forces = f[1].has_energy = 0; /* positions only, as candidates for a teacher */
+  char path[512];
+  snprintf(path, sizeof path, "%s/written.xyz", tmp);
+  const char *com[4] = {"source=a deviation=0.5", NULL, "", "source=d"};
+  CHECK_OK(mlff_write_extxyz(path, f, 4, com));
+  mlff_frame *g;
+  int n;
+  CHECK_OK(mlff_read_extxyz(path, &g, &n));
+  CHECK(n == 4);
+  for (int s = 0; s < 4; s++) {
+    CHECK(g[s].n_atoms == f[s].n_atoms && g[s].has_cell == f[s].has_cell);
+    CHECK(!memcmp(g[s].atomic_numbers, f[s].atomic_numbers, f[s].n_atoms * sizeof(int)));
+    CHECK(!memcmp(g[s].positions, f[s].positions, 3 * f[s].n_atoms * sizeof(double)));
+    CHECK(g[s].has_forces == f[s].has_forces && g[s].has_energy == f[s].has_energy);
+    if (f[s].has_forces)
+      CHECK(!memcmp(g[s].forces, f[s].forces, 3 * f[s].n_atoms * sizeof(double)));
+    if (f[s].has_energy) CHECK(g[s].energy == f[s].energy);
+    if (f[s].has_cell) {
+      CHECK(!memcmp(g[s].cell, f[s].cell, sizeof f[s].cell));
+      CHECK(g[s].pbc[0] && g[s].pbc[1] && !g[s].pbc[2]);
+    }
+  }
+  mlff_frames_free(g, n);
+  FILE *t = fopen(path, "r");
+  char line[256];
+  CHECK(t && fgets(line, sizeof line, t) && fgets(line, sizeof line, t));
+  CHECK(strstr(line, " source=a deviation=0.5") != NULL);
+  fclose(t);
+  char tmpname[600];
+  snprintf(tmpname, sizeof tmpname, "%s.tmp%ld", path, (long)getpid());
+  CHECK(access(tmpname, F_OK) != 0);
+  Z[0][1] = 0; /* no such element */
+  snprintf(path, sizeof path, "%s/written_bad.xyz", tmp);
+  remove(path);
+  CHECK(mlff_write_extxyz(path, f, 1, NULL) == MLFF_ERR_ARGUMENT);
+  CHECK(strstr(mlff_last_error(), "frame 0, atom 1: no element Z = 0") != NULL);
+  snprintf(tmpname, sizeof tmpname, "%s.tmp%ld", path, (long)getpid());
+  CHECK(access(path, F_OK) != 0 && access(tmpname, F_OK) != 0);
+}
+
 int main(int argc, char **argv) {
   if (argc != 3 && argc != 4) {
     fprintf(stderr, "usage: test_dataset TMPDIR DATADIR [MLFF (tests `mlff import` only)]\n");
@@ -1011,6 +1059,7 @@ int main(int argc, char **argv) {
   test_old_form_append();
   test_stress();
   test_bad_files();
+  test_write_extxyz();
   printf("test_dataset: all passed\n");
   return 0;
 }

@@ -561,6 +561,86 @@ static void test_student_md(const char *path) {
   mlff_model_free(m);
 }
 
+/* A student on a periodic box (mlff_model_box_forces; 8 benzene molecules packed at 0.6 g/cm^3,
+ * model at path): its energy, forces and virial are mlff_compute's with the cell; the pressure
+ * of a box at rest, W / 3V, is -dE/dV by central differences of uniform scaling (sign and
+ * units: bar); Berendsen's barostat with P far above P0 widens the cell by its 1 % cap, moves
+ * molecules rigidly (their centres of mass scaled, bond lengths kept) and leaves the forces of
+ * the new positions. */
+static void test_student_box(const char *path) {
+  mlff_model *m;
+  CHECK(mlff_model_load(path, &m) == MLFF_OK);
+  mlff_calc_options o;
+  mlff_calc_options_default(&o);
+  o.device = MLFF_DEVICE_CPU;
+  o.n_threads = 1;
+  mlff_calc *c;
+  CHECK(mlff_calc_create(m, &o, &c) == MLFF_OK);
+  enum { NM = 8, N = NM * 12 };
+  const double *mono[NM];
+  for (int k = 0; k < NM; k++) mono[k] = BZ_X;
+  int Z[N], sp[N];
+  for (int i = 0; i < N; i++) {
+    Z[i] = BZ_Z[i % 12];
+    sp[i] = mlff_model_find_element(m, Z[i] == 6 ? "C" : "H");
+  }
+  mlff_smp_rng r;
+  mlff_smp_rng_seed(&r, 5, 0, 0);
+  const double side = mlff_smp_box_side(NM, 12, BZ_Z, 0.6);
+  static double x[3 * N], f[3 * N], f2[3 * N], dev[N], xs[3 * N];
+  CHECK(mlff_smp_liquid_box(&r, NM, 12, BZ_Z, mono, side, 0.9, 10000, x) >= 0);
+  mlff_model_box box = {c, N, sp, {side, 0, 0, 0, side, 0, 0, 0, side}, {0}, dev, -1};
+  double e;
+  CHECK(mlff_model_box_forces(&box, x, &e, f) == MLFF_OK);
+  mlff_structure st = {N, x, sp, box.cell, {1, 1, 1}};
+  mlff_result res;
+  memset(&res, 0, sizeof res);
+  res.forces = f2;
+  CHECK(mlff_compute(c, &st, &res) == MLFF_OK);
+  CHECK(e == res.energy && !memcmp(f, f2, sizeof f) && !memcmp(box.virial, res.virial, sizeof res.virial));
+  CHECK(box.max_deviation == 0 && dev[0] == 0);
+  /* the pressure at rest against -dE/dV */
+  mlff_smp_md md;
+  CHECK(mlff_smp_md_init_fn(&md, mlff_model_box_forces, &box, N, Z, x, NULL, 0.5, 0.0, 300.0, &r) ==
+        MLFF_OK);
+  const double P = mlff_smp_pressure(&md, &box), h = 1e-4;
+  double E[2];
+  for (int q = 0; q < 2; q++) {
+    const double s = cbrt(1 + (q ? h : -h));
+    double cell[9] = {side * s, 0, 0, 0, side * s, 0, 0, 0, side * s};
+    for (int i = 0; i < 3 * N; i++) xs[i] = x[i] * s;
+    mlff_structure sq = {N, xs, sp, cell, {1, 1, 1}};
+    mlff_result rq;
+    memset(&rq, 0, sizeof rq);
+    CHECK(mlff_compute(c, &sq, &rq) == MLFF_OK);
+    E[q] = rq.energy;
+  }
+  const double V = side * side * side, P_fd = -(E[1] - E[0]) / (2 * h * V) * 1.602176634e6;
+  printf("box pressure at rest %.3f bar, -dE/dV %.3f bar\n", P, P_fd);
+  CHECK(fabs(P - P_fd) < 1e-4 * fabs(P_fd) + 0.05);
+  /* the barostat: P0 far below P widens the box by the cap, molecules rigid */
+  double mu;
+  memcpy(xs, md.x, sizeof xs);
+  CHECK(mlff_smp_berendsen(&md, &box, NM, 12, P - 1e9, 1000.0, 1e-4, 10.0, &mu) == MLFF_OK);
+  CHECK(mu == 1.01 && fabs(box.cell[0] - 1.01 * side) < 1e-12 && box.cell[1] == 0);
+  for (int k = 0; k < NM; k++) {
+    double c0[3], c1[3];
+    mlff_smp_center_of_mass(12, BZ_Z, xs + 36 * k, c0);
+    mlff_smp_center_of_mass(12, BZ_Z, md.x + 36 * k, c1);
+    for (int a = 0; a < 3; a++) CHECK(fabs(c1[a] - 1.01 * c0[a]) < 1e-9);
+    CHECK(fabs(dist3(md.x + 36 * k, md.x + 36 * k + 3) - dist3(xs + 36 * k, xs + 36 * k + 3)) < 1e-12);
+  }
+  mlff_structure s2 = {N, md.x, sp, box.cell, {1, 1, 1}};
+  memset(&res, 0, sizeof res);
+  res.forces = f2;
+  CHECK(mlff_compute(c, &s2, &res) == MLFF_OK);
+  CHECK(!memcmp(md.f, f2, sizeof f2) && md.energy == res.energy);
+  CHECK(mlff_smp_berendsen(&md, &box, NM, 11, 1.0, 1000.0, 1e-4, 10.0, NULL) == MLFF_ERR_ARGUMENT);
+  mlff_smp_md_free(&md);
+  mlff_calc_free(c);
+  mlff_model_free(m);
+}
+
 int main(int argc, char **argv) {
   test_rng();
   test_jacobi();
@@ -572,6 +652,7 @@ int main(int argc, char **argv) {
   test_jitter();
   test_frames();
   if (argc > 1) test_student_md(argv[1]);
+  if (argc > 1) test_student_box(argv[1]);
   printf("test_sampling: all passed\n");
   return 0;
 }
