@@ -26,8 +26,8 @@ model=${MLFF_BENCH_MODEL:-models/benzene-gfn2.h5}
 data=${MLFF_CAPI_DATA:-.devdata/liquid49152.data}
 steps=${MLFF_CAPI_STEPS:-300}
 py=${PYTHON:-python3}
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 |
-  awk '{ for (i = 1; i <= NF; i++) if (toupper($i) != "NVIDIA") { print tolower($i); exit } }')
+source bench/lib.sh
+gpu=$(bench_gpu_name)
 stamp=${gpu:-gpu}-$(date -u +%Y-%m-%d)
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/logs/gpu.txt"
 if ls .whl/ase-*.whl >/dev/null 2>&1 && ! "$py" -c "import ase" 2>/dev/null; then

@@ -20,8 +20,8 @@ export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export OMP_NUM_THREADS=8
 work=/tmp/liquid-$label
 mkdir -p "$work"
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 |
-  awk '{ for (i = 1; i <= NF; i++) if (toupper($i) != "NVIDIA") { print tolower($i); exit } }')
+source bench/lib.sh
+gpu=$(bench_gpu_name)
 echo "== $label: its own liquid, $frames_ps ps NPT at 300 K on the GPU ($gpu)"
 t0=$SECONDS
 .device/bin/lmp -nocite -screen none -sf omp -pk omp 8 -in examples/lammps/in.liquid_frames \

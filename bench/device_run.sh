@@ -19,7 +19,8 @@ export OMP_NUM_THREADS=1
 B=$PWD/.device/bin
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/logs/gpu.txt"
 echo "== floors of a small step on this machine (bench/latency_probe: launches, PCIe round trips)"
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | awk '{ for (i = 1; i <= NF; i++) if (toupper($i) != "NVIDIA") { print tolower($i); exit } }')
+source bench/lib.sh
+gpu=$(bench_gpu_name)
 "$B/latency_probe" 3000 | tee "$out/${gpu:-gpu}-$(date -u +%Y-%m-%d)-latency.json"
 echo "== gpu tests"
 "$B/test_gpu" tests/reference/golden-model.h5 2>&1 | tee "$out/logs/test_gpu.log"

@@ -55,8 +55,8 @@ nb=${SOAK_BENZENE_STEPS:-1000000} nl=${SOAK_LIQUID_STEPS:-100000}
 smi=$(command -v nvidia-smi)
 gpu=
 if [ -n "$smi" ]; then
-  gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 |
-    awk '{ for (i = 1; i <= NF; i++) if (toupper($i) != "NVIDIA") { print tolower($i); exit } }')
+  source bench/lib.sh
+  gpu=$(bench_gpu_name)
 fi
 stamp=${gpu:-$device}-$(date -u +%Y-%m-%d)
 { [ -n "$smi" ] && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader |
