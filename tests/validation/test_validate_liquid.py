@@ -34,8 +34,9 @@ def check(cond, msg, *ctx):
 # ---- synthetic logs -----------------------------------------------------------------------------
 def npt_log(path, density, *, nmol=64, pe_per_mol=-432.05, pe_noise=0.002, temp=300.0,
             press=1.01325, thermo_every=200, dt=0.0005, lost_at=None, complete=True,
-            error=None, eq_rows=20, seed=3, rdf_file=None):
-    """A log of in.liquid_npt: density(t) is a function of production time (ps)."""
+            error=None, eq_rows=20, seed=3, rdf_file=None, msd=None):
+    """A log of in.liquid_npt: density(t) is a function of production time (ps); msd(t), when
+    given, the production's c_msd[4] column (Å^2)."""
     rnd = random.Random(seed)
     atoms = nmol * APM
     nrows = len(density)
@@ -66,13 +67,14 @@ def npt_log(path, density, *, nmol=64, pe_per_mol=-432.05, pe_noise=0.002, temp=
     out.append(f"MLFF_NPT_PRODUCTION_BEGIN steps={prod_steps} dt_ps={dt} temp={temp} "
                f"press={press} atoms={atoms} thermo_every={thermo_every} "
                f"rdf_file={rdf_file or 'rdf.dat'} rdf_cut=8.0 rdf_bins=4 rdf_samples=10")
-    out.append(f"   {cols}")
+    out.append(f"   {cols}" + (" c_msd[4]" if msd else ""))
     n = atoms
     for k, rho in enumerate(density):
         if lost_at is not None and k == lost_at:
             out.append("WARNING: Lost atoms: original 768 current 760")
             n = atoms - 8
-        out.append(row(k * thermo_every, k * thermo_every * dt, rho, n))
+        t = k * thermo_every * dt
+        out.append(row(k * thermo_every, t, rho, n) + (f" {msd(t):.6f}" if msd else ""))
     if error:
         out.append(f"ERROR: {error} (src/thermo.cpp:500)")
         out.append("Last command: run ${prod_steps}")
@@ -372,6 +374,30 @@ def case_data_tools(c):
     import validate_liquid as vl
     check(vl.pair_labels(["O", "H", "H"], ["1", "1", "1", "2*3", "2*3", "2*3"]) ==
           ["O-O", "O-H", "H-H"], "labels of type ranges")
+
+
+def case_diffusion(c):
+    # a liquid whose atoms diffuse at benzene's 2.207e-9 m^2/s (0.2207 Å^2/ps: MSD = 6 D t, plus
+    # a rotational plateau of 8 Å^2) against a solid whose MSD levels off at 3 Å^2
+    D = 0.2207
+    npt_log(os.path.join(c.work, "npt.log"), steady(),
+            msd=lambda t: 6 * D * t + 8 * (1 - math.exp(-t / 0.5)))
+    rc, out, err, res = c.analyse(gas=False)
+    f = res.get("diffusion")
+    check(f is not None and abs(f["D_1e-9_m2_s"] - 2.207) < 0.01, "D from the MSD's slope", f, out)
+    check(abs(f["dev_pct"]) < 0.5 and f["experiment_1e-9_m2_s"] == 2.207, "against experiment", f)
+    check(len(f["D_blocks_1e-9_m2_s"]) == 5 and all(abs(x - 2.207) < 0.05
+                                                     for x in f["D_blocks_1e-9_m2_s"][1:]),
+          "per block", f)
+    check("self-diffusion  D 2.20" in out and "(experiment 2.207: " in out, "printed", out)
+    npt_log(os.path.join(c.work, "npt.log"), steady(), msd=lambda t: 3 * (1 - math.exp(-t / 0.5)))
+    rc, out, err, res = c.analyse(gas=False)
+    f = res["diffusion"]
+    check(abs(f["D_1e-9_m2_s"]) < 0.01 and f["msd_end_A2"] < 3.01, "a solid does not diffuse", f)
+    # without the column (logs of older inputs): no diffusion section, the rest as before
+    npt_log(os.path.join(c.work, "npt.log"), steady())
+    rc, out, err, res = c.analyse(gas=False)
+    check("diffusion" not in res and "self-diffusion" not in out, "no MSD, no D", out)
 
 
 CASES = {name[5:]: f for name, f in globals().items() if name.startswith("case_")}
