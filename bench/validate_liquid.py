@@ -361,6 +361,9 @@ def analyse(a):
                "method": "slope of the atoms' MSD (A^2/ps) over the second half of production / 6 "
                          "(1 A^2/ps = 1e-8 m^2/s); per block the slope within it; no finite-size "
                          "correction (Yeh-Hummer: about +10 % for 1,000 molecules)"}
+        if t[-1] - t[0] < 20.0:
+            dif["note"] = ("production shorter than 20 ps: the MSD is still ballistic and "
+                           "rotational, not diffusive; D is not meaningful")
         if exp and exp.get("D"):
             dif["experiment_1e-9_m2_s"] = exp["D"]
             dif["dev_pct"] = rel_dev_pct(dif["D_1e-9_m2_s"], exp["D"])
@@ -459,7 +462,8 @@ def table(res):
         vs = (f" (experiment {f['experiment_1e-9_m2_s']}: {f['dev_pct']:+.0f} %)"
               if "experiment_1e-9_m2_s" in f else "")
         out.append(f"  self-diffusion  D {f['D_1e-9_m2_s']:.3f}e-9 m^2/s{vs}; per block {blocks}; "
-                   f"MSD at the end {f['msd_end_A2']:.1f} A^2")
+                   f"MSD at the end {f['msd_end_A2']:.1f} A^2" +
+                   (f" ({f['note']})" if "note" in f else ""))
     e = res["experiment"]
     if e:
         out.append(f"  experiment      {e['name']}: {e['density']} g/cm^3, dH_vap "
