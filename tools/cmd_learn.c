@@ -127,7 +127,14 @@ typedef struct {
 /* One iteration's counts (explore.txt's first line) */
 typedef struct {
   long samples, accurate, candidates, failed, stopped, chosen;
+  long planned; /* the samples of trajectories that run to their end */
 } counts;
+
+/* Converged: no trajectory stopped, and the accurate samples are --converged of those planned
+ * (a trajectory cut short cannot hide behind the others' samples). */
+static int converged(const learn *L, const counts *k) {
+  return k->planned > 0 && k->stopped == 0 && k->accurate >= L->converged * k->planned;
+}
 
 static double now(void) {
   struct timespec ts;
@@ -358,11 +365,14 @@ static double temperature(const mlff_smp_md *md) {
 }
 
 /* A liquid sample's candidates: spheres of `keep` whole molecules around its most uncertain
- * atoms, at most --spheres of them, each centred outside the spheres before it (a sphere that
- * would reach its own image is not taken). Nonzero only when out of memory. */
+ * atoms, at most max_spheres of them (--spheres; as many as fit, up to MAX_SPHERES, from a
+ * packed start beyond the trust region: a student that cannot hold the liquid learns it from
+ * there), each centred outside the spheres before it (a sphere that would reach its own image
+ * is not taken). Nonzero only when out of memory. */
 static int liquid_spheres(const learn *L, exploration *E, const mlff_model_box *box, int n_mol,
                           const double *x, double *whole, double *sphere, const int *Zs,
-                          int keep, double sigma, const char *tag, int step, double density) {
+                          int keep, double sigma, const char *tag, int step, double density,
+                          int max_spheres) {
   const int nat = box->nat;
   const double s = box->cell[0];
   double centres[3 * MAX_SPHERES], radii[MAX_SPHERES];
@@ -378,7 +388,7 @@ static int liquid_spheres(const learn *L, exploration *E, const mlff_model_box *
       order[b] = order[b - 1];
       order[b - 1] = t;
     }
-  for (int q = 0; q < nat && n_sph < L->spheres; q++) {
+  for (int q = 0; q < nat && n_sph < max_spheres; q++) {
     const int i = order[q];
     double c[3];
     for (int k = 0; k < 3; k++) c[k] = x[3 * i + k] - s * floor(x[3 * i + k] / s);
@@ -502,7 +512,8 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
       snprintf(ctag, sizeof ctag, "source=%s deviation=%.5g step=%d", tag, sigma, step);
       if (add_candidate(E, nat, Z, md.x, sigma, ctag)) goto done;
     } else if (liquid_spheres(L, E, &box, n_mol, md.x, whole, sphere, Zs, keep, sigma, tag,
-                              step, L->density * pow(side / box.cell[0], 3)))
+                              step, L->density * pow(side / box.cell[0], 3),
+                              beyond && !step ? MAX_SPHERES : L->spheres))
       goto done;
     if (beyond) break;
   }
@@ -514,6 +525,7 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
   tx(&E->traj, "\n");
   E->n_groups++;
   if (failed) E->k.stopped++;
+  E->k.planned += L->md_steps / L->sample_every + 1;
   E->k.samples += samples;
   E->k.accurate += accurate;
   E->k.candidates += cands;
@@ -611,8 +623,8 @@ static int explore(const learn *L, int it, double *seconds) {
     com[q] = c->tag;
   }
   text t = {0};
-  tx(&t, "%ld %ld %ld %ld %ld %ld\n", E.k.samples, E.k.accurate, E.k.candidates, E.k.failed,
-     E.k.stopped, E.k.chosen);
+  tx(&t, "%ld %ld %ld %ld %ld %ld %ld\n", E.k.samples, E.k.accurate, E.k.candidates, E.k.failed,
+     E.k.stopped, E.k.chosen, E.k.planned);
   for (int ph = 0; ph < 2; ph++) {
     tx(&t, "hist %s", ph ? "liquid" : "gas");
     for (int b = 0; b <= HIST_BINS; b++) tx(&t, " %ld", E.hist[ph][b]);
@@ -641,9 +653,9 @@ done:
 
 static int read_counts(const learn *L, int it, counts *k, char **body) {
   char *s = read_all(path_of(L, it, "explore.txt"));
-  if (!s || sscanf(s, "%ld %ld %ld %ld %ld %ld", &k->samples, &k->accurate, &k->candidates,
-                   &k->failed, &k->stopped, &k->chosen) != 6) {
-    fprintf(stderr, "mlff learn: '%s' is damaged (its first line: six counts): remove it to "
+  if (!s || sscanf(s, "%ld %ld %ld %ld %ld %ld %ld", &k->samples, &k->accurate, &k->candidates,
+                   &k->failed, &k->stopped, &k->chosen, &k->planned) != 7) {
+    fprintf(stderr, "mlff learn: '%s' is damaged (its first line: seven counts): remove it to "
             "explore again\n", path_of(L, it, "explore.txt"));
     free(s);
     return 1;
@@ -833,10 +845,11 @@ static int finish_iteration(const learn *L, int it, const double sec[3]) {
   }
   text r = {0};
   tx(&r, "{\"iteration\": %d, \"samples\": %ld, \"accurate\": %ld, \"candidates\": %ld, "
-     "\"failed\": %ld, \"trajectories_stopped\": %ld, \"labelled\": %ld,\n", it, k.samples,
-     k.accurate, k.candidates, k.failed, k.stopped, k.chosen);
+     "\"failed\": %ld, \"trajectories_stopped\": %ld, \"labelled\": %ld, \"planned\": %ld,\n",
+     it, k.samples, k.accurate, k.candidates, k.failed, k.stopped, k.chosen, k.planned);
   tx(&r, "  \"accurate_fraction\": ");
-  json_number(&r, k.samples ? (double)k.accurate / k.samples : NAN);
+  json_number(&r, k.planned ? (double)k.accurate / k.planned : NAN);
+  tx(&r, ", \"converged\": %s", converged(L, &k) ? "true" : "false");
   tx(&r, ", \"valid_force_mae_meV_per_A\": ");
   json_number(&r, valid_f);
   tx(&r, ", \"test_force_mae_meV_per_A\": ");
@@ -883,10 +896,11 @@ static int finish_iteration(const learn *L, int it, const double sec[3]) {
   int rc = write_whole(path_of(L, it, "record.json"), r.s);
   free(r.s);
   if (rc) return 1;
-  printf("iteration %d: %ld samples, %.1f%% accurate, %ld candidates, %ld failed (%ld "
-         "trajectories stopped), %ld labelled; force MAE %.1f meV/Å validation, %.1f on the "
+  printf("iteration %d: %ld of %ld planned samples, %.1f%% accurate, %ld candidates, %ld failed "
+         "(%ld trajectories stopped), %ld labelled; force MAE %.1f meV/Å validation, %.1f on the "
          "labelled candidates; %.0f s (train %.0f, explore %.0f, label %.0f)\n", it, k.samples,
-         k.samples ? 100.0 * k.accurate / k.samples : 0.0, k.candidates, k.failed, k.stopped,
+         k.planned,
+         k.planned ? 100.0 * k.accurate / k.planned : 0.0, k.candidates, k.failed, k.stopped,
          k.chosen, valid_f, 1e3 * cand_mae, sec[0] + sec[1] + sec[2], sec[0], sec[1], sec[2]);
   fflush(stdout);
   return 0;
@@ -1097,7 +1111,7 @@ static int run(int argc, char **argv) {
       if (read_counts(&L, it, &k, &body)) goto out;
       free(body);
       fprintf(stderr, "learn: iteration %d done earlier (%s)\n", it, path_of(&L, it, "record.json"));
-      if (k.samples && k.accurate >= L.converged * k.samples) {
+      if (converged(&L, &k)) {
         status = "converged";
         it++;
         break;
@@ -1135,7 +1149,7 @@ static int run(int argc, char **argv) {
     char *body;
     if (read_counts(&L, it, &k, &body)) goto out;
     free(body);
-    if (k.samples && k.accurate >= L.converged * k.samples) {
+    if (converged(&L, &k)) {
       status = "converged";
       it++;
       break;

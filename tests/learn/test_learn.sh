@@ -46,6 +46,10 @@ n = n_start
 for r in rec["iterations"]:
     it = r["iteration"]
     assert r["samples"] == r["accurate"] + r["candidates"] + r["failed"], r
+    # two trajectories of 60 steps, a sample every 20 and at the start: 8 planned; a stopped
+    # trajectory's missing samples count against convergence
+    assert r["planned"] == 8 and r["accurate_fraction"] == r["accurate"] / 8, r
+    assert r["converged"] == (r["trajectories_stopped"] == 0 and r["accurate"] >= 0.99 * 8), r
     sig = [s for t in r["trajectories"] for s in t["sigma"]]
     assert len(sig) == r["samples"], (len(sig), r["samples"])
     assert sum(r["histogram_gas"]) + sum(r["histogram_liquid"]) == r["samples"]
