@@ -102,7 +102,8 @@ static const char HELP[] =
     "  --spheres N          spheres per liquid sample at most (default 3), around its most\n"
     "                       uncertain atoms, each centred outside the ones before\n"
     "  --iterations N       at most (default 5)\n"
-    "  --converged F        stop when this share of the samples is accurate (default 0.99)\n"
+    "  --converged F        stop when no trajectory stopped and this share of their samples\n"
+    "                       was accurate (default 0.99)\n"
     "  --time-limit S       seconds for the whole loop (default: none): no stage starts after\n"
     "                       it, and a training gets at most what is left\n"
     "  --epochs N           epochs per training at most (default 200)\n"
@@ -162,8 +163,11 @@ static int write_whole(const char *path, const char *text) {
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
   FILE *f = fopen(tmp, "w");
-  if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+  int ok = f && fputs(text, f) >= 0;
+  if (f && fclose(f) != 0) ok = 0;
+  if (!ok || rename(tmp, path) != 0) {
     fprintf(stderr, "mlff learn: cannot write '%s': %s\n", path, strerror(errno));
+    remove(tmp);
     return 1;
   }
   return 0;
@@ -1096,6 +1100,24 @@ static int run(int argc, char **argv) {
               L.liquid_molecules, L.cluster_molecules, need);
       goto out;
     }
+  }
+  { /* the teacher is there, and labelled the start: one teacher per dataset */
+    mlff_teacher *t = NULL;
+    mlff_dataset *d = NULL;
+    if (mlff_teacher_create_xtb(&t) || mlff_dataset_load(L.data, &d)) {
+      cli_fail("learn");
+      mlff_teacher_free(t);
+      goto out;
+    }
+    const char *had = mlff_dataset_attr(d, "teacher"), *name = mlff_teacher_name(t);
+    const int same = !strcmp(had, name);
+    if (!same)
+      fprintf(stderr, "mlff learn: --data '%s' was labelled by '%s', but mlff learn labels with "
+              "'%s': the two would be mixed in one dataset; give data labelled by mlff label "
+              "with this build's teacher\n", L.data, had, name);
+    mlff_teacher_free(t);
+    mlff_dataset_free(d);
+    if (!same) goto out;
   }
   if (mkdir(L.dir, 0777) != 0 && errno != EEXIST) {
     fprintf(stderr, "mlff learn: cannot create work folder '%s': %s\n", L.dir, strerror(errno));
