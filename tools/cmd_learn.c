@@ -478,11 +478,13 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
                                        phase ? (void *)&box : (void *)&mol, nat, Z, x0, v0,
                                        L->dt, GAMMA, T, &rng);
   long samples = 0, accurate = 0, cands = 0, failed = 0;
+  int stopped = 0;
   const char *why = "ran";
   tx(&E->traj, "%s traj %d sigma", tag, traj);
-  /* the start is a sample too; it is a structure of our making, not the student's, so it is
-   * labelled whenever sigma >= LO, above HI as well (a student that cannot hold the packed
-   * liquid for one interval learns it from there) */
+  /* the start is a sample too; it is a structure of our making, not the student's: it is
+   * labelled whenever sigma >= LO, above HI as well, and the dynamics go on from it even then
+   * (a packed box has contacts no liquid has, which its first steps relax; a student that
+   * cannot hold the liquid stops at the next sample and learns it from the start's spheres) */
   for (int step = 0; !st && step <= L->md_steps; step += L->sample_every) {
     if (step) {
       st = mlff_smp_md_step(&md, L->sample_every);
@@ -498,13 +500,17 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
     if (!isfinite(sigma) || !isfinite(Tn) || (step && Tn > BLOWUP_T * T)) {
       failed++;
       why = "blew up";
+      stopped = 1;
       break;
     }
     const int beyond = sigma >= L->hi;
     if (beyond) {
       failed++;
-      why = step ? "left the trust region" : "starts beyond the trust region";
-      if (step) break;
+      if (step) {
+        why = "left the trust region";
+        stopped = 1;
+        break;
+      }
     } else if (sigma < L->lo) {
       accurate++;
       continue;
@@ -519,16 +525,16 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
                               step, L->density * pow(side / box.cell[0], 3),
                               beyond && !step ? MAX_SPHERES : L->spheres))
       goto done;
-    if (beyond) break;
   }
   if (st) { /* the student's forces failed (not finite, atoms too close): a failure */
     fprintf(stderr, "learn: %s trajectory %d stopped: %s\n", tag, traj, mlff_last_error());
     failed++;
+    stopped = 1;
     why = "failed";
   }
   tx(&E->traj, "\n");
   E->n_groups++;
-  if (failed) E->k.stopped++;
+  if (stopped) E->k.stopped++;
   E->k.planned += L->md_steps / L->sample_every + 1;
   E->k.samples += samples;
   E->k.accurate += accurate;
