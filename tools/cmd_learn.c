@@ -40,6 +40,7 @@
 #define MAX_TEMPS 16
 #define LABEL_CHUNK 5
 #define GAMMA 0.01         /* Langevin friction, 1/fs (`mlff label`'s) */
+#define GAMMA_QUENCH 0.1   /* a packed liquid's first steps: its packing's energy taken out */
 #define TAU_P 1000.0       /* barostat time constant, fs */
 #define COMPRESSIBILITY 1e-4 /* 1/bar: organic liquids 0.5-1.5e-4, water 0.45e-4 */
 #define LIQUID_CONTACT 0.95  /* packed box contacts, x 2.0 Å (H..H) */
@@ -52,6 +53,7 @@ static const char USAGE[] =
     "                  [--gas-temperatures LIST] [--liquid-temperatures LIST]\n"
     "                  [--liquid-molecules N] [--liquid-density G_CM3] [--pressure BAR|none]\n"
     "                  [--trajectories N] [--md-steps N] [--dt FS] [--sample-every N]\n"
+    "                  [--equilibration N]\n"
     "                  [--trust LO,HI] [--max-label N] [--cluster-molecules M] [--spheres N]\n"
     "                  [--iterations N] [--converged F] [--time-limit S] [--epochs N]\n"
     "                  [--train-time S] [--seed S] [--threads N]";
@@ -95,6 +97,9 @@ static const char HELP[] =
     "  --md-steps N         steps per trajectory (default 2000)\n"
     "  --dt FS              time step (default 0.5 fs)\n"
     "  --sample-every N     steps between samples (default 20)\n"
+    "  --equilibration N    a liquid's steps after its packed start, before its first interval,\n"
+    "                       with ten times the friction (default 200): the packing's energy\n"
+    "                       taken out instead of heating the liquid\n"
     "  --trust LO,HI        trust levels of sigma, eV/Å (default 0.1,0.3)\n"
     "  --max-label N        candidates labelled per iteration at most (default 50)\n"
     "  --cluster-molecules M\n"
@@ -114,7 +119,7 @@ static const char HELP[] =
 typedef struct {
   const char *dir, *data, *molecule, *init;
   int committee, n_gas, n_liq, liquid_molecules, trajectories, md_steps, sample_every;
-  int max_label, cluster_molecules, spheres, iterations, epochs, threads;
+  int max_label, cluster_molecules, spheres, iterations, epochs, threads, equilibration;
   double gas_T[MAX_TEMPS], liq_T[MAX_TEMPS], density, pressure, dt, lo, hi, converged;
   double time_limit, train_time;
   int npt;
@@ -486,6 +491,12 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
    * (a packed box has contacts no liquid has, which its first steps relax; a student that
    * cannot hold the liquid stops at the next sample and learns it from the start's spheres) */
   for (int step = 0; !st && step <= L->md_steps; step += L->sample_every) {
+    if (step == L->sample_every && phase && L->equilibration) { /* quench the packing */
+      md.gamma = GAMMA_QUENCH;
+      st = mlff_smp_md_step(&md, L->equilibration);
+      md.gamma = GAMMA;
+      if (st) break;
+    }
     if (step) {
       st = mlff_smp_md_step(&md, L->sample_every);
       if (!st && phase && L->npt)
@@ -978,6 +989,7 @@ static int run(int argc, char **argv) {
   L.md_steps = 2000;
   L.dt = 0.5;
   L.sample_every = 20;
+  L.equilibration = 200;
   L.lo = 0.1;
   L.hi = 0.3;
   L.max_label = 50;
@@ -1029,6 +1041,7 @@ static int run(int argc, char **argv) {
     else if (!strcmp(a, "--md-steps")) COUNT(md_steps, 1, "--md-steps");
     else if (!strcmp(a, "--dt")) NUMBER(dt, "--dt");
     else if (!strcmp(a, "--sample-every")) COUNT(sample_every, 1, "--sample-every");
+    else if (!strcmp(a, "--equilibration")) COUNT(equilibration, 0, "--equilibration");
     else if (!strcmp(a, "--trust")) {
       VALUE();
       char *end;
