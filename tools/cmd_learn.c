@@ -7,7 +7,8 @@
  *            each temperature asked; every --sample-every steps a sample and its largest
  *            per-atom committee force deviation sigma: accurate (sigma < lo), a candidate
  *            (lo <= sigma < hi) or failed (sigma >= hi: the trajectory has left what the student
- *            knows and stops there, as do trajectories that blow up);
+ *            knows and stops there, as do trajectories that blow up; the sample where it left
+ *            is labelled while its temperature is below 2 T);
  *   label    up to --max-label candidates, drawn at random from each trajectory in turn, with
  *            the teacher (GFN2-xTB), a liquid sample as spheres of --cluster-molecules whole
  *            molecules around its most uncertain atoms; a trajectory's start (of our making,
@@ -38,6 +39,7 @@
 #include "cli.h"
 
 #define MAX_TEMPS 16
+#define MAX_MOLECULES 16
 #define LABEL_CHUNK 5
 #define GAMMA 0.01         /* Langevin friction, 1/fs (`mlff label`'s) */
 #define GAMMA_QUENCH 0.1   /* a packed liquid's first steps: its packing's energy taken out */
@@ -46,11 +48,12 @@
 #define LIQUID_CONTACT 0.95  /* packed box contacts, x 2.0 Å (H..H) */
 #define HIST_BINS 40       /* deviation histograms: log-spaced, 1e-3 .. 10 eV/Å */
 #define MAX_SPHERES 16
+#define LEFT_T 2.0         /* the sample that leaves the trust region is labelled below 2 T */
 #define BLOWUP_T 5.0       /* a trajectory whose temperature passes 5 T has failed */
 
 static const char USAGE[] =
-    "mlff learn DIR --data START.h5 --molecule MOL.xyz --init MODEL.h5 [--committee K]\n"
-    "                  [--gas-temperatures LIST] [--liquid-temperatures LIST]\n"
+    "mlff learn DIR --data START.h5 --molecule MOL.xyz [--molecule ...] --init MODEL.h5\n"
+    "                  [--committee K] [--gas-temperatures LIST] [--liquid-temperatures LIST]\n"
     "                  [--liquid-molecules N] [--liquid-density G_CM3] [--pressure BAR|none]\n"
     "                  [--trajectories N] [--md-steps N] [--dt FS] [--sample-every N]\n"
     "                  [--equilibration N]\n"
@@ -68,20 +71,22 @@ static const char HELP[] =
     "           --sample-every steps, with sigma, the largest per-atom force deviation of the\n"
     "           committee (std over members; DP-GEN's \"model deviation\"). sigma < LO:\n"
     "           accurate; LO <= sigma < HI: a candidate; sigma >= HI: failed, and the\n"
-    "           trajectory stops there (as it does when its temperature passes 5 T);\n"
+    "           trajectory stops there, that sample labelled if its temperature is below\n"
+    "           2 T (it stops too when its temperature passes 5 T);\n"
     "  label    up to --max-label candidates, drawn at random from each trajectory in turn,\n"
     "           with the teacher; a liquid sample as up to --spheres spheres of\n"
     "           --cluster-molecules whole molecules around its most uncertain atoms. The\n"
     "           start of a trajectory (the molecule, or a packed box) is labelled above HI\n"
     "           too. The committee's true force error on them is recorded.\n"
-    "The loop stops when --converged of an iteration's samples are accurate, after\n"
-    "--iterations, or when --time-limit is spent. One line per iteration on stdout; the\n"
+    "The loop stops when no trajectory of an iteration stopped and --converged of their\n"
+    "samples were accurate, after --iterations, or when --time-limit is spent. One line per iteration on stdout; the\n"
     "record of all of them in DIR/learn.json (scripts/plot_learn.py DIR plots it). The data\n"
     "grow in DIR/data.h5 and the last committee is DIR/iter-NN/model.h5. Rerun with the same\n"
     "arguments, an interrupted run resumes where it stopped.\n"
     "  --data FILE          the starting dataset (e.g. from `mlff label`; copied to DIR)\n"
     "  --molecule FILE      the molecule (XYZ; first frame): the gas phase's start and the\n"
-    "                       liquid's building block\n"
+    "                       liquid's building block; repeat it for several molecules (gas\n"
+    "                       phase only)\n"
     "  --init MODEL.h5      iteration 0's model: from `mlff init` (a fresh start; give it\n"
     "                       --dispersion there) or a trained student (continued)\n"
     "  --committee K        members (default 4; 2..16)\n"
@@ -117,16 +122,20 @@ static const char HELP[] =
     "  --threads N          CPU threads (default: OpenMP's)\n";
 
 typedef struct {
-  const char *dir, *data, *molecule, *init;
+  const char *dir, *data, *init;
+  const char *molecule[MAX_MOLECULES];
+  int n_molecules;
   int committee, n_gas, n_liq, liquid_molecules, trajectories, md_steps, sample_every;
   int max_label, cluster_molecules, spheres, iterations, epochs, threads, equilibration;
   double gas_T[MAX_TEMPS], liq_T[MAX_TEMPS], density, pressure, dt, lo, hi, converged;
   double time_limit, train_time;
   int npt;
   long long seed;
-  /* the molecule */
+  /* the molecule a trajectory runs (a copy of L per molecule: explore) */
   int nat, *Z;
   double *mono;
+  char formula[32]; /* in the source tags where several molecules are given */
+  mlff_frame mol[MAX_MOLECULES];
   double t0; /* start of this run, for --time-limit */
 } learn;
 
@@ -322,7 +331,7 @@ typedef struct {
   double *x;
   double sigma;
   int group; /* its trajectory: the draw takes from every trajectory in turn */
-  char tag[160];
+  char tag[256];
 } candidate;
 
 typedef struct {
@@ -373,6 +382,37 @@ static double temperature(const mlff_smp_md *md) {
   return ke2 / MLFF_ACC_UNIT / (3.0 * md->nat * MLFF_KB_EV);
 }
 
+/* Molecule q's atoms as the ones trajectories run, and its Hill formula (C, H, then the rest
+ * alphabetically; all alphabetically without carbon) */
+static void select_molecule(learn *L, int q) {
+  const mlff_frame *f = &L->mol[q];
+  L->nat = f->n_atoms;
+  L->Z = f->atomic_numbers;
+  L->mono = f->positions;
+  int count[119] = {0}, has_c = 0;
+  for (int i = 0; i < f->n_atoms; i++)
+    if (f->atomic_numbers[i] > 0 && f->atomic_numbers[i] < 119) count[f->atomic_numbers[i]]++;
+  has_c = count[6] > 0;
+  const char *order[119];
+  int n = 0;
+  for (int z = 1; z < 119; z++)
+    if (count[z] && !(has_c && (z == 6 || z == 1)) && mlff_element_symbol(z)) order[n++] = mlff_element_symbol(z);
+  for (int a = 1; a < n; a++) /* alphabetical */
+    for (int b = a; b > 0 && strcmp(order[b], order[b - 1]) < 0; b--) {
+      const char *t = order[b];
+      order[b] = order[b - 1];
+      order[b - 1] = t;
+    }
+  size_t k = 0;
+  L->formula[0] = 0;
+  for (int e = has_c ? -2 : 0; e < n && k < sizeof L->formula - 8; e++) {
+    const char *sym = e == -2 ? "C" : e == -1 ? "H" : order[e];
+    const int c = count[mlff_atomic_number(sym)];
+    if (!c) continue;
+    k += (size_t)snprintf(L->formula + k, sizeof L->formula - k, c > 1 ? "%s%d" : "%s", sym, c);
+  }
+}
+
 /* A liquid sample's candidates: spheres of `keep` whole molecules around its most uncertain
  * atoms, at most max_spheres of them (--spheres; as many as fit, up to MAX_SPHERES, from a
  * packed start beyond the trust region: a student that cannot hold the liquid learns it from
@@ -416,7 +456,7 @@ static int liquid_spheres(const learn *L, exploration *E, const mlff_model_box *
       continue;
     memcpy(centres + 3 * n_sph, c, sizeof c);
     radii[n_sph++] = radius;
-    char ctag[160];
+    char ctag[256];
     snprintf(ctag, sizeof ctag, "source=%s deviation=%.5g step=%d density=%.4f atom=%d", tag,
              sigma, step, density, i + 1);
     if (add_candidate(E, keep * L->nat, Zs, sphere, sigma, ctag)) {
@@ -431,9 +471,10 @@ static int liquid_spheres(const learn *L, exploration *E, const mlff_model_box *
 /* One trajectory: phase 0 gas, 1 liquid. Its samples are counted and its candidates kept;
  * returns nonzero only on an error that is not the trajectory's failure (out of memory). */
 static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, exploration *E,
-                      int it, int phase, double T, int traj) {
+                      int it, int phase, double T, int which, int traj) {
   mlff_smp_rng rng;
-  mlff_smp_rng_seed(&rng, (uint64_t)L->seed, 1000u * (uint64_t)it + 100u * phase + traj,
+  mlff_smp_rng_seed(&rng, (uint64_t)L->seed,
+                    1000000u * (uint64_t)it + 100000u * phase + 1000u * (uint64_t)which + traj,
                     (uint64_t)lround(T * 1000));
   const int n_mol = phase ? L->liquid_molecules : 1, nat = n_mol * L->nat;
   int *Z = malloc(nat * sizeof *Z), *sp = malloc(nat * sizeof *sp);
@@ -468,8 +509,9 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
   } else {
     memcpy(x0, L->mono, 3 * (size_t)nat * sizeof *x0);
   }
-  char tag[64];
-  snprintf(tag, sizeof tag, "learn%02d_%s%g", it, phase ? "liquid" : "gas", T);
+  char tag[96];
+  snprintf(tag, sizeof tag, "learn%02d_%s%g%s%s", it, phase ? "liquid" : "gas", T,
+           L->n_molecules > 1 ? "_" : "", L->n_molecules > 1 ? L->formula : "");
   /* Maxwell-Boltzmann velocities at T, without the centre of mass's drift */
   double P[3] = {0, 0, 0}, M = 0;
   for (int i = 0; i < nat; i++) {
@@ -520,7 +562,9 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
       if (step) {
         why = "left the trust region";
         stopped = 1;
-        break;
+        /* where it left, while still near its temperature, it is labelled too: without that a
+         * student that cannot hold a liquid for one interval never learns past its start */
+        if (Tn > LEFT_T * T) break;
       }
     } else if (sigma < L->lo) {
       accurate++;
@@ -528,7 +572,7 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
     } else {
       cands++;
     }
-    char ctag[160];
+    char ctag[256];
     if (!phase) {
       snprintf(ctag, sizeof ctag, "source=%s deviation=%.5g step=%d", tag, sigma, step);
       if (add_candidate(E, nat, Z, md.x, sigma, ctag)) goto done;
@@ -536,6 +580,7 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
                               step, L->density * pow(side / box.cell[0], 3),
                               beyond && !step ? MAX_SPHERES : L->spheres))
       goto done;
+    if (stopped) break;
   }
   if (st) { /* the student's forces failed (not finite, atoms too close): a failure */
     fprintf(stderr, "learn: %s trajectory %d stopped: %s\n", tag, traj, mlff_last_error());
@@ -590,10 +635,14 @@ static int explore(const learn *L, int it, double *seconds) {
     goto done;
   }
   for (int phase = 0; phase < 2; phase++)
-    for (int t = 0; t < (phase ? L->n_liq : L->n_gas); t++)
-      for (int j = 0; j < L->trajectories; j++)
-        if (trajectory(L, m, calc, &E, it, phase, phase ? L->liq_T[t] : L->gas_T[t], j))
-          goto done;
+    for (int q = 0; q < (phase ? 1 : L->n_molecules); q++) { /* a liquid: of molecule 0 */
+      learn Lm = *L;
+      select_molecule(&Lm, q);
+      for (int t = 0; t < (phase ? L->n_liq : L->n_gas); t++)
+        for (int j = 0; j < L->trajectories; j++)
+          if (trajectory(&Lm, m, calc, &E, it, phase, phase ? L->liq_T[t] : L->gas_T[t], q, j))
+            goto done;
+    }
   /* up to --max-label candidates: from each trajectory in turn, at random within it (so that
    * a phase with few candidates, a liquid that fails at once, is not drowned by another's) */
   int *pick = malloc((E.n ? E.n : 1) * sizeof *pick), *order = malloc((E.n ? E.n : 1) * sizeof *order);
@@ -1017,7 +1066,11 @@ static int run(int argc, char **argv) {
     if (!parse_number(v, &L.field) || L.field < 0) return usage(what " needs a non-negative number, not '%s'", v); \
   } while (0)
     if (!strcmp(a, "--data")) { VALUE(); L.data = v; }
-    else if (!strcmp(a, "--molecule")) { VALUE(); L.molecule = v; }
+    else if (!strcmp(a, "--molecule")) {
+      VALUE();
+      if (L.n_molecules == MAX_MOLECULES) return usage("%s", "--molecule: at most 16 molecules");
+      L.molecule[L.n_molecules++] = v;
+    }
     else if (!strcmp(a, "--init")) { VALUE(); L.init = v; }
     else if (!strcmp(a, "--committee")) COUNT(committee, 2, "--committee");
     else if (!strcmp(a, "--gas-temperatures")) {
@@ -1069,7 +1122,10 @@ static int run(int argc, char **argv) {
   }
   if (!L.dir) return usage("%s", "no work folder given");
   if (!L.data) return usage("%s", "--data START.h5 is required (the labelled data to start from)");
-  if (!L.molecule) return usage("%s", "--molecule MOL.xyz is required");
+  if (!L.n_molecules) return usage("%s", "--molecule MOL.xyz is required");
+  if (L.n_molecules > 1 && L.n_liq)
+    return usage("%s", "a liquid is of one molecule: give one --molecule with "
+                       "--liquid-temperatures (mixtures are not supported yet)");
   if (!L.init)
     return usage("%s", "--init MODEL.h5 is required: a model from `mlff init` (a fresh start) "
                        "or a trained student");
@@ -1085,30 +1141,41 @@ static int run(int argc, char **argv) {
   if (L.sample_every > L.md_steps)
     return usage("%s", "--sample-every is longer than --md-steps: no sample would be taken");
 
-  /* the molecule, and the model's elements for it */
-  mlff_frame *mf = NULL;
-  int n_mf = 0;
-  if (mlff_read_extxyz(L.molecule, &mf, &n_mf)) return cli_fail("learn");
-  if (n_mf < 1 || mf[0].n_atoms < 1) {
-    mlff_frames_free(mf, n_mf);
-    fprintf(stderr, "mlff learn: '%s' holds no atoms\n", L.molecule);
-    return 1;
-  }
-  L.nat = mf[0].n_atoms;
-  L.Z = mf[0].atomic_numbers;
-  L.mono = mf[0].positions;
+  /* the molecules, and the model's elements for them */
   mlff_model *m0 = NULL;
-  int rc = 1;
+  int rc = 1, n_read = 0;
+  for (; n_read < L.n_molecules; n_read++) {
+    mlff_frame *mf = NULL;
+    int n_mf = 0;
+    if (mlff_read_extxyz(L.molecule[n_read], &mf, &n_mf)) {
+      cli_fail("learn");
+      goto out;
+    }
+    const int ok = n_mf >= 1 && mf[0].n_atoms >= 1;
+    if (ok) { /* the first frame is kept: its arrays move into L.mol */
+      L.mol[n_read] = mf[0];
+      memset(&mf[0], 0, sizeof mf[0]);
+    }
+    mlff_frames_free(mf, n_mf);
+    if (!ok) {
+      fprintf(stderr, "mlff learn: '%s' holds no atoms\n", L.molecule[n_read]);
+      goto out;
+    }
+  }
+  select_molecule(&L, 0);
   if (mlff_model_load(L.init, &m0)) {
     rc = cli_fail("learn");
     goto out;
   }
-  for (int i = 0; i < L.nat; i++)
-    if (mlff_model_find_element(m0, mlff_element_symbol(L.Z[i])) < 0) {
-      fprintf(stderr, "mlff learn: --init '%s' has no element %s, which atom %d of --molecule "
-              "'%s' is: give a model of all the molecule's elements (mlff init --elements)\n",
-              L.init, mlff_element_symbol(L.Z[i]), i + 1, L.molecule);
-      goto out;
+  for (int q = 0; q < L.n_molecules; q++)
+    for (int i = 0; i < L.mol[q].n_atoms; i++) {
+      const int z = L.mol[q].atomic_numbers[i];
+      if (mlff_model_find_element(m0, mlff_element_symbol(z)) < 0) {
+        fprintf(stderr, "mlff learn: --init '%s' has no element %s, which atom %d of --molecule "
+                "'%s' is: give a model of all the molecule's elements (mlff init --elements)\n",
+                L.init, mlff_element_symbol(z), i + 1, L.molecule[q]);
+        goto out;
+      }
     }
   if (L.n_liq) {
     const int need = mlff_smp_liquid_box_molecules(L.cluster_molecules, L.nat, L.Z, L.mono,
@@ -1203,7 +1270,11 @@ static int run(int argc, char **argv) {
   rc = 0;
 out:
   mlff_model_free(m0);
-  mlff_frames_free(mf, n_mf);
+  for (int q = 0; q < n_read; q++) {
+    free(L.mol[q].atomic_numbers);
+    free(L.mol[q].positions);
+    free(L.mol[q].forces);
+  }
   return rc;
 }
 
