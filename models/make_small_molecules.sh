@@ -53,7 +53,7 @@ plugin=${MLFF_PLUGIN:-$here/build/plugin/mlffplugin.so}
 for m in $mols; do
   "$py" "$here/bench/validate_data.py" gas-data "$here/models/small/$m.xyz" "$work/$m.data" \
     --elements "H C N O" 2>/dev/null
-  (cd "$here" && LD_LIBRARY_PATH=$prefix/lib "$prefix/bin/lmp" -nocite -screen none \
+  (cd "$here" && LD_LIBRARY_PATH=$prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$prefix/bin/lmp" -nocite -screen none \
     -log "$work/nve-$m.log" -in examples/lammps/in.benzene_nve -var plugin "$plugin" \
     -var model "$work/small-molecules.h5" -var data "$work/$m.data" -var elements "H C N O" \
     -var device cpu -var fp16 no -var nve_ps "${NVE_PS:-100}") || true
