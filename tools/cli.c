@@ -74,8 +74,10 @@ int cli_remove_stale_temps(const char *path) {
 void cli_fmt_time(double s, char *buf, size_t n) {
   if (!(s >= 0) || !isfinite(s)) s = 0;
   long t = lround(s);
-  if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-  else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+  if (t >= 3600)
+    snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else
+    snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
 /* A number after "key": inside the object that follows "section": (NULL: anywhere). */

@@ -41,15 +41,15 @@
 #define MAX_TEMPS 16
 #define MAX_MOLECULES 16
 #define LABEL_CHUNK 5
-#define GAMMA 0.01         /* Langevin friction, 1/fs (`mlff label`'s) */
-#define GAMMA_QUENCH 0.1   /* a packed liquid's first steps: its packing's energy taken out */
-#define TAU_P 1000.0       /* barostat time constant, fs */
+#define GAMMA 0.01           /* Langevin friction, 1/fs (`mlff label`'s) */
+#define GAMMA_QUENCH 0.1     /* a packed liquid's first steps: its packing's energy taken out */
+#define TAU_P 1000.0         /* barostat time constant, fs */
 #define COMPRESSIBILITY 1e-4 /* 1/bar: organic liquids 0.5-1.5e-4, water 0.45e-4 */
 #define LIQUID_CONTACT 0.95  /* packed box contacts, x 2.0 Å (H..H) */
-#define HIST_BINS 40       /* deviation histograms: log-spaced, 1e-3 .. 10 eV/Å */
+#define HIST_BINS 40         /* deviation histograms: log-spaced, 1e-3 .. 10 eV/Å */
 #define MAX_SPHERES 16
-#define LEFT_T 2.0         /* the sample that leaves the trust region is labelled below 2 T */
-#define BLOWUP_T 5.0       /* a trajectory whose temperature passes 5 T has failed */
+#define LEFT_T 2.0   /* the sample that leaves the trust region is labelled below 2 T */
+#define BLOWUP_T 5.0 /* a trajectory whose temperature passes 5 T has failed */
 
 static const char USAGE[] =
     "mlff learn DIR --data START.h5 --molecule MOL.xyz [--molecule ...] --init MODEL.h5\n"
@@ -79,7 +79,8 @@ static const char HELP[] =
     "           start of a trajectory (the molecule, or a packed box) is labelled above HI\n"
     "           too. The committee's true force error on them is recorded.\n"
     "The loop stops when no trajectory of an iteration stopped and --converged of their\n"
-    "samples were accurate, after --iterations, or when --time-limit is spent. One line per iteration on stdout; the\n"
+    "samples were accurate, after --iterations, or when --time-limit is spent. One line per "
+    "iteration on stdout; the\n"
     "record of all of them in DIR/learn.json (scripts/plot_learn.py DIR plots it). The data\n"
     "grow in DIR/data.h5 and the last committee is DIR/iter-NN/model.h5. Rerun with the same\n"
     "arguments, an interrupted run resumes where it stopped.\n"
@@ -163,8 +164,10 @@ static char *path_of(const learn *L, int it, const char *name) {
   static char buf[4][4096]; /* a few at once; the command is single-threaded */
   static int k;
   char *p = buf[k++ % 4];
-  if (it < 0) snprintf(p, 4096, "%s/%s", L->dir, name);
-  else snprintf(p, 4096, "%s/iter-%02d/%s", L->dir, it, name);
+  if (it < 0)
+    snprintf(p, 4096, "%s/%s", L->dir, name);
+  else
+    snprintf(p, 4096, "%s/iter-%02d/%s", L->dir, it, name);
   return p;
 }
 
@@ -249,9 +252,11 @@ static void on_train(const mlff_train_progress *p, void *user) {
   char el[32], eta[32];
   cli_fmt_time(p->elapsed_s, el, sizeof el);
   cli_fmt_time(p->eta_s, eta, sizeof eta);
-  fprintf(stderr, "learn: iteration %d: training member %d/%d, epoch %d/%d, valid F MAE %.1f "
-          "meV/Å, %s, ETA %s\n", tp->it, p->member + 1, p->n_members, p->epoch, p->max_epochs,
-          1e3 * p->valid_force_mae, el, eta);
+  fprintf(stderr,
+          "learn: iteration %d: training member %d/%d, epoch %d/%d, valid F MAE %.1f "
+          "meV/Å, %s, ETA %s\n",
+          tp->it, p->member + 1, p->n_members, p->epoch, p->max_epochs, 1e3 * p->valid_force_mae,
+          el, eta);
 }
 
 /* data.h5 = --data plus the labels of iterations 0 .. it-1 (rebuilt at each iteration: a run
@@ -396,7 +401,8 @@ static void select_molecule(learn *L, int q) {
   const char *order[119];
   int n = 0;
   for (int z = 1; z < 119; z++)
-    if (count[z] && !(has_c && (z == 6 || z == 1)) && mlff_element_symbol(z)) order[n++] = mlff_element_symbol(z);
+    if (count[z] && !(has_c && (z == 6 || z == 1)) && mlff_element_symbol(z))
+      order[n++] = mlff_element_symbol(z);
   for (int a = 1; a < n; a++) /* alphabetical */
     for (int b = a; b > 0 && strcmp(order[b], order[b - 1]) < 0; b--) {
       const char *t = order[b];
@@ -419,8 +425,8 @@ static void select_molecule(learn *L, int q) {
  * there), each centred outside the spheres before it (a sphere that would reach its own image
  * is not taken). Nonzero only when out of memory. */
 static int liquid_spheres(const learn *L, exploration *E, const mlff_model_box *box, int n_mol,
-                          const double *x, double *whole, double *sphere, const int *Zs,
-                          int keep, double sigma, const char *tag, int step, double density,
+                          const double *x, double *whole, double *sphere, const int *Zs, int keep,
+                          double sigma, const char *tag, int step, double density,
                           int max_spheres) {
   const int nat = box->nat;
   const double s = box->cell[0];
@@ -457,8 +463,8 @@ static int liquid_spheres(const learn *L, exploration *E, const mlff_model_box *
     memcpy(centres + 3 * n_sph, c, sizeof c);
     radii[n_sph++] = radius;
     char ctag[256];
-    snprintf(ctag, sizeof ctag, "source=%s deviation=%.5g step=%d density=%.4f atom=%d", tag,
-             sigma, step, density, i + 1);
+    snprintf(ctag, sizeof ctag, "source=%s deviation=%.5g step=%d density=%.4f atom=%d", tag, sigma,
+             step, density, i + 1);
     if (add_candidate(E, keep * L->nat, Zs, sphere, sigma, ctag)) {
       free(order);
       return 1;
@@ -470,8 +476,8 @@ static int liquid_spheres(const learn *L, exploration *E, const mlff_model_box *
 
 /* One trajectory: phase 0 gas, 1 liquid. Its samples are counted and its candidates kept;
  * returns nonzero only on an error that is not the trajectory's failure (out of memory). */
-static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, exploration *E,
-                      int it, int phase, double T, int which, int traj) {
+static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, exploration *E, int it,
+                      int phase, double T, int which, int traj) {
   mlff_smp_rng rng;
   mlff_smp_rng_seed(&rng, (uint64_t)L->seed,
                     1000000u * (uint64_t)it + 100000u * phase + 1000u * (uint64_t)which + traj,
@@ -479,7 +485,8 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
   const int n_mol = phase ? L->liquid_molecules : 1, nat = n_mol * L->nat;
   int *Z = malloc(nat * sizeof *Z), *sp = malloc(nat * sizeof *sp);
   double *x0 = malloc(3 * (size_t)nat * sizeof *x0), *dev = malloc(nat * sizeof *dev);
-  double *whole = malloc(3 * (size_t)nat * sizeof *whole), *v0 = malloc(3 * (size_t)nat * sizeof *v0);
+  double *whole = malloc(3 * (size_t)nat * sizeof *whole),
+         *v0 = malloc(3 * (size_t)nat * sizeof *v0);
   const int keep = L->cluster_molecules < n_mol ? L->cluster_molecules : n_mol;
   double *sphere = malloc(3 * (size_t)keep * L->nat * sizeof *sphere);
   int *Zs = malloc((size_t)keep * L->nat * sizeof *Zs);
@@ -500,9 +507,10 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
     side = mlff_smp_box_side(n_mol, L->nat, L->Z, L->density);
     if (mlff_smp_liquid_box(&rng, n_mol, L->nat, L->Z, mono, side, LIQUID_CONTACT, 100000, x0) <
         0) {
-      fprintf(stderr, "mlff learn: could not pack %d molecules at %g g/cm^3 (a box of %.2f Å); "
-              "give a lower --liquid-density or more --liquid-molecules\n", n_mol, L->density,
-              side);
+      fprintf(stderr,
+              "mlff learn: could not pack %d molecules at %g g/cm^3 (a box of %.2f Å); "
+              "give a lower --liquid-density or more --liquid-molecules\n",
+              n_mol, L->density, side);
       goto done;
     }
     box.cell[0] = box.cell[4] = box.cell[8] = side;
@@ -521,9 +529,9 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
   }
   for (int i = 0; i < nat; i++)
     for (int k = 0; k < 3; k++) v0[3 * i + k] -= P[k] / M;
-  mlff_status st = mlff_smp_md_init_fn(&md, phase ? mlff_model_box_forces : mlff_model_molecule_forces,
-                                       phase ? (void *)&box : (void *)&mol, nat, Z, x0, v0,
-                                       L->dt, GAMMA, T, &rng);
+  mlff_status st = mlff_smp_md_init_fn(
+      &md, phase ? mlff_model_box_forces : mlff_model_molecule_forces,
+      phase ? (void *)&box : (void *)&mol, nat, Z, x0, v0, L->dt, GAMMA, T, &rng);
   long samples = 0, accurate = 0, cands = 0, failed = 0;
   int stopped = 0;
   const char *why = "ran";
@@ -576,8 +584,8 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
     if (!phase) {
       snprintf(ctag, sizeof ctag, "source=%s deviation=%.5g step=%d", tag, sigma, step);
       if (add_candidate(E, nat, Z, md.x, sigma, ctag)) goto done;
-    } else if (liquid_spheres(L, E, &box, n_mol, md.x, whole, sphere, Zs, keep, sigma, tag,
-                              step, L->density * pow(side / box.cell[0], 3),
+    } else if (liquid_spheres(L, E, &box, n_mol, md.x, whole, sphere, Zs, keep, sigma, tag, step,
+                              L->density * pow(side / box.cell[0], 3),
                               beyond && !step ? MAX_SPHERES : L->spheres))
       goto done;
     if (stopped) break;
@@ -596,12 +604,12 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
   E->k.accurate += accurate;
   E->k.candidates += cands;
   E->k.failed += failed;
-  fprintf(stderr, "learn: iteration %d: %s trajectory %d %s: %ld samples, %ld accurate, %ld "
-          "candidates, %ld failed, final T %.0f K%s", it, tag, traj, why, samples, accurate, cands,
-          failed, temperature(&md), phase ? "" : "\n");
-  if (phase)
-    fprintf(stderr, ", density %.3f g/cm^3\n",
-            L->density * pow(side / box.cell[0], 3));
+  fprintf(stderr,
+          "learn: iteration %d: %s trajectory %d %s: %ld samples, %ld accurate, %ld "
+          "candidates, %ld failed, final T %.0f K%s",
+          it, tag, traj, why, samples, accurate, cands, failed, temperature(&md),
+          phase ? "" : "\n");
+  if (phase) fprintf(stderr, ", density %.3f g/cm^3\n", L->density * pow(side / box.cell[0], 3));
   rc = 0;
 done:
   mlff_smp_md_free(&md);
@@ -645,7 +653,8 @@ static int explore(const learn *L, int it, double *seconds) {
     }
   /* up to --max-label candidates: from each trajectory in turn, at random within it (so that
    * a phase with few candidates, a liquid that fails at once, is not drowned by another's) */
-  int *pick = malloc((E.n ? E.n : 1) * sizeof *pick), *order = malloc((E.n ? E.n : 1) * sizeof *order);
+  int *pick = malloc((E.n ? E.n : 1) * sizeof *pick),
+      *order = malloc((E.n ? E.n : 1) * sizeof *order);
   if (!pick || !order) {
     free(pick);
     free(order);
@@ -702,8 +711,10 @@ static int explore(const learn *L, int it, double *seconds) {
   }
   if (E.traj.s) tx(&t, "%s", E.traj.s);
   /* candidates first: explore.txt present means the exploration is done */
-  if (mlff_write_extxyz(path_of(L, it, "candidates.xyz"), fr, n_pick, com)) cli_fail("learn");
-  else rc = write_whole(path_of(L, it, "explore.txt"), t.s);
+  if (mlff_write_extxyz(path_of(L, it, "candidates.xyz"), fr, n_pick, com))
+    cli_fail("learn");
+  else
+    rc = write_whole(path_of(L, it, "explore.txt"), t.s);
   free(t.s);
   free(pick);
   free(fr);
@@ -725,8 +736,10 @@ static int read_counts(const learn *L, int it, counts *k, char **body) {
   char *s = read_all(path_of(L, it, "explore.txt"));
   if (!s || sscanf(s, "%ld %ld %ld %ld %ld %ld %ld", &k->samples, &k->accurate, &k->candidates,
                    &k->failed, &k->stopped, &k->chosen, &k->planned) != 7) {
-    fprintf(stderr, "mlff learn: '%s' is damaged (its first line: seven counts): remove it to "
-            "explore again\n", path_of(L, it, "explore.txt"));
+    fprintf(stderr,
+            "mlff learn: '%s' is damaged (its first line: seven counts): remove it to "
+            "explore again\n",
+            path_of(L, it, "explore.txt"));
     free(s);
     return 1;
   }
@@ -776,8 +789,10 @@ static int label(const learn *L, int it, double *seconds) {
   }
   if (f) fclose(f);
   if (!src || q != n) {
-    fprintf(stderr, "mlff learn: '%s': %d of %d frames carry source=: remove it to explore "
-            "again\n", path_of(L, it, "candidates.xyz"), q, n);
+    fprintf(stderr,
+            "mlff learn: '%s': %d of %d frames carry source=: remove it to explore "
+            "again\n",
+            path_of(L, it, "candidates.xyz"), q, n);
     goto fail_src;
   }
   double last = now();
@@ -890,8 +905,10 @@ done:
 /* ---- the record ---------------------------------------------------------------------------- */
 
 static void json_number(text *t, double v) {
-  if (isfinite(v)) tx(t, "%.6g", v);
-  else tx(t, "null");
+  if (isfinite(v))
+    tx(t, "%.6g", v);
+  else
+    tx(t, "null");
 }
 
 static int finish_iteration(const learn *L, int it, const double sec[3]) {
@@ -914,7 +931,8 @@ static int finish_iteration(const learn *L, int it, const double sec[3]) {
     mlff_model_free(m);
   }
   text r = {0};
-  tx(&r, "{\"iteration\": %d, \"samples\": %ld, \"accurate\": %ld, \"candidates\": %ld, "
+  tx(&r,
+     "{\"iteration\": %d, \"samples\": %ld, \"accurate\": %ld, \"candidates\": %ld, "
      "\"failed\": %ld, \"trajectories_stopped\": %ld, \"labelled\": %ld, \"planned\": %ld,\n",
      it, k.samples, k.accurate, k.candidates, k.failed, k.stopped, k.chosen, k.planned);
   tx(&r, "  \"accurate_fraction\": ");
@@ -931,7 +949,8 @@ static int finish_iteration(const learn *L, int it, const double sec[3]) {
   tx(&r, "  \"candidates_deviation_max_error_mean_error\": [%s],\n", pairs.s ? pairs.s : "");
   /* histograms and trajectories from explore.txt */
   tx(&r, "  \"histogram_lower_edges_eV_per_A\": [");
-  for (int b = 0; b <= HIST_BINS; b++) tx(&r, "%s%.4g", b ? ", " : "", 1e-3 * pow(10, 4.0 * b / HIST_BINS));
+  for (int b = 0; b <= HIST_BINS; b++)
+    tx(&r, "%s%.4g", b ? ", " : "", 1e-3 * pow(10, 4.0 * b / HIST_BINS));
   tx(&r, "],\n");
   char *line = strtok(strchr(body, '\n') ? strchr(body, '\n') + 1 : body, "\n");
   int first_traj = 1;
@@ -941,14 +960,15 @@ static int finish_iteration(const learn *L, int it, const double sec[3]) {
     if (sscanf(line, "hist %31s%n", name, &used) == 1) {
       tx(&r, "  \"histogram_%s\": [", name);
       char *p = line + used, *end;
-      for (int b = 0; b <= HIST_BINS; b++, p = end) tx(&r, "%s%ld", b ? ", " : "", strtol(p, &end, 10));
+      for (int b = 0; b <= HIST_BINS; b++, p = end)
+        tx(&r, "%s%ld", b ? ", " : "", strtol(p, &end, 10));
       tx(&r, "],\n");
       continue;
     }
     int traj;
     if (sscanf(line, "%31s traj %d sigma%n", name, &traj, &used) == 2) {
-      tx(&r, "%s    {\"source\": \"%s\", \"trajectory\": %d, \"sigma\": [", first_traj ?
-         "  \"trajectories\": [\n" : ",\n", name, traj);
+      tx(&r, "%s    {\"source\": \"%s\", \"trajectory\": %d, \"sigma\": [",
+         first_traj ? "  \"trajectories\": [\n" : ",\n", name, traj);
       char *p = line + used, *end;
       for (int q = 0;; q++, p = end) {
         double v = strtod(p, &end);
@@ -968,19 +988,20 @@ static int finish_iteration(const learn *L, int it, const double sec[3]) {
   if (rc) return 1;
   printf("iteration %d: %ld of %ld planned samples, %.1f%% accurate, %ld candidates, %ld failed "
          "(%ld trajectories stopped), %ld labelled; force MAE %.1f meV/Å validation, %.1f on the "
-         "labelled candidates; %.0f s (train %.0f, explore %.0f, label %.0f)\n", it, k.samples,
-         k.planned,
-         k.planned ? 100.0 * k.accurate / k.planned : 0.0, k.candidates, k.failed, k.stopped,
-         k.chosen, valid_f, 1e3 * cand_mae, sec[0] + sec[1] + sec[2], sec[0], sec[1], sec[2]);
+         "labelled candidates; %.0f s (train %.0f, explore %.0f, label %.0f)\n",
+         it, k.samples, k.planned, k.planned ? 100.0 * k.accurate / k.planned : 0.0, k.candidates,
+         k.failed, k.stopped, k.chosen, valid_f, 1e3 * cand_mae, sec[0] + sec[1] + sec[2], sec[0],
+         sec[1], sec[2]);
   fflush(stdout);
   return 0;
 }
 
 static int write_learn_json(const learn *L, int n_iter, const char *status) {
   text t = {0};
-  tx(&t, "{\"command\": \"mlff learn\", \"committee\": %d, \"trust\": [%g, %g], \"converged\": "
-     "%g, \"status\": \"%s\",\n \"iterations\": [\n", L->committee, L->lo, L->hi, L->converged,
-     status);
+  tx(&t,
+     "{\"command\": \"mlff learn\", \"committee\": %d, \"trust\": [%g, %g], \"converged\": "
+     "%g, \"status\": \"%s\",\n \"iterations\": [\n",
+     L->committee, L->lo, L->hi, L->converged, status);
   for (int it = 0; it < n_iter; it++) {
     char *s = read_all(path_of(L, it, "record.json"));
     if (!s) continue;
@@ -1050,72 +1071,103 @@ static int run(int argc, char **argv) {
   L.seed = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define VALUE() \
-  do { if (!v) return usage("option '%s' needs a value", a); i++; } while (0)
-#define COUNT(field, lo_, what)                                                        \
-  do {                                                                                  \
-    long long c_;                                                                       \
-    VALUE();                                                                            \
-    if (!cli_parse_count(v, &c_) || c_ < (lo_) || c_ > 100000000)                        \
-      return usage(what " needs an integer of at least " #lo_ ", not '%s'", v);          \
-    L.field = (int)c_;                                                                  \
+#define VALUE()                                                                                    \
+  do {                                                                                             \
+    if (!v) return usage("option '%s' needs a value", a);                                          \
+    i++;                                                                                           \
   } while (0)
-#define NUMBER(field, what)                                                              \
-  do {                                                                                  \
-    VALUE();                                                                            \
-    if (!parse_number(v, &L.field) || L.field < 0) return usage(what " needs a non-negative number, not '%s'", v); \
+#define COUNT(field, lo_, what)                                                                    \
+  do {                                                                                             \
+    long long c_;                                                                                  \
+    VALUE();                                                                                       \
+    if (!cli_parse_count(v, &c_) || c_ < (lo_) || c_ > 100000000)                                  \
+      return usage(what " needs an integer of at least " #lo_ ", not '%s'", v);                    \
+    L.field = (int)c_;                                                                             \
   } while (0)
-    if (!strcmp(a, "--data")) { VALUE(); L.data = v; }
-    else if (!strcmp(a, "--molecule")) {
+#define NUMBER(field, what)                                                                        \
+  do {                                                                                             \
+    VALUE();                                                                                       \
+    if (!parse_number(v, &L.field) || L.field < 0)                                                 \
+      return usage(what " needs a non-negative number, not '%s'", v);                              \
+  } while (0)
+    if (!strcmp(a, "--data")) {
+      VALUE();
+      L.data = v;
+    } else if (!strcmp(a, "--molecule")) {
       VALUE();
       if (L.n_molecules == MAX_MOLECULES) return usage("%s", "--molecule: at most 16 molecules");
       L.molecule[L.n_molecules++] = v;
-    }
-    else if (!strcmp(a, "--init")) { VALUE(); L.init = v; }
-    else if (!strcmp(a, "--committee")) COUNT(committee, 2, "--committee");
+    } else if (!strcmp(a, "--init")) {
+      VALUE();
+      L.init = v;
+    } else if (!strcmp(a, "--committee"))
+      COUNT(committee, 2, "--committee");
     else if (!strcmp(a, "--gas-temperatures")) {
       VALUE();
       if (!parse_list(v, L.gas_T, &L.n_gas) && strcmp(v, "none"))
         return usage("--gas-temperatures needs a list of temperatures in K (at most 16) or "
-                     "none, not '%s'", v);
+                     "none, not '%s'",
+                     v);
     } else if (!strcmp(a, "--liquid-temperatures")) {
       VALUE();
       if (!parse_list(v, L.liq_T, &L.n_liq) && strcmp(v, "none"))
         return usage("--liquid-temperatures needs a list of temperatures in K (at most 16) or "
-                     "none, not '%s'", v);
-    } else if (!strcmp(a, "--liquid-molecules")) COUNT(liquid_molecules, 2, "--liquid-molecules");
-    else if (!strcmp(a, "--liquid-density")) NUMBER(density, "--liquid-density");
+                     "none, not '%s'",
+                     v);
+    } else if (!strcmp(a, "--liquid-molecules"))
+      COUNT(liquid_molecules, 2, "--liquid-molecules");
+    else if (!strcmp(a, "--liquid-density"))
+      NUMBER(density, "--liquid-density");
     else if (!strcmp(a, "--pressure")) {
       VALUE();
-      if (!strcmp(v, "none")) L.npt = 0;
+      if (!strcmp(v, "none"))
+        L.npt = 0;
       else if (!parse_number(v, &L.pressure))
         return usage("--pressure needs a number (bar) or none, not '%s'", v);
-    } else if (!strcmp(a, "--trajectories")) COUNT(trajectories, 1, "--trajectories");
-    else if (!strcmp(a, "--md-steps")) COUNT(md_steps, 1, "--md-steps");
-    else if (!strcmp(a, "--dt")) NUMBER(dt, "--dt");
-    else if (!strcmp(a, "--sample-every")) COUNT(sample_every, 1, "--sample-every");
-    else if (!strcmp(a, "--equilibration")) COUNT(equilibration, 0, "--equilibration");
+    } else if (!strcmp(a, "--trajectories"))
+      COUNT(trajectories, 1, "--trajectories");
+    else if (!strcmp(a, "--md-steps"))
+      COUNT(md_steps, 1, "--md-steps");
+    else if (!strcmp(a, "--dt"))
+      NUMBER(dt, "--dt");
+    else if (!strcmp(a, "--sample-every"))
+      COUNT(sample_every, 1, "--sample-every");
+    else if (!strcmp(a, "--equilibration"))
+      COUNT(equilibration, 0, "--equilibration");
     else if (!strcmp(a, "--trust")) {
       VALUE();
       char *end;
       L.lo = strtod(v, &end);
       if (*end != ',' || !parse_number(end + 1, &L.hi) || !(L.lo >= 0) || !(L.hi > L.lo))
         return usage("--trust needs LO,HI with 0 <= LO < HI (eV/Å), not '%s'", v);
-    } else if (!strcmp(a, "--max-label")) COUNT(max_label, 0, "--max-label");
-    else if (!strcmp(a, "--cluster-molecules")) COUNT(cluster_molecules, 1, "--cluster-molecules");
-    else if (!strcmp(a, "--spheres")) COUNT(spheres, 1, "--spheres");
-    else if (!strcmp(a, "--iterations")) COUNT(iterations, 1, "--iterations");
-    else if (!strcmp(a, "--converged")) NUMBER(converged, "--converged");
-    else if (!strcmp(a, "--time-limit")) NUMBER(time_limit, "--time-limit");
-    else if (!strcmp(a, "--epochs")) COUNT(epochs, 1, "--epochs");
-    else if (!strcmp(a, "--train-time")) NUMBER(train_time, "--train-time");
-    else if (!strcmp(a, "--threads")) COUNT(threads, 0, "--threads");
+    } else if (!strcmp(a, "--max-label"))
+      COUNT(max_label, 0, "--max-label");
+    else if (!strcmp(a, "--cluster-molecules"))
+      COUNT(cluster_molecules, 1, "--cluster-molecules");
+    else if (!strcmp(a, "--spheres"))
+      COUNT(spheres, 1, "--spheres");
+    else if (!strcmp(a, "--iterations"))
+      COUNT(iterations, 1, "--iterations");
+    else if (!strcmp(a, "--converged"))
+      NUMBER(converged, "--converged");
+    else if (!strcmp(a, "--time-limit"))
+      NUMBER(time_limit, "--time-limit");
+    else if (!strcmp(a, "--epochs"))
+      COUNT(epochs, 1, "--epochs");
+    else if (!strcmp(a, "--train-time"))
+      NUMBER(train_time, "--train-time");
+    else if (!strcmp(a, "--threads"))
+      COUNT(threads, 0, "--threads");
     else if (!strcmp(a, "--seed")) {
       VALUE();
-      if (!cli_parse_count(v, &L.seed)) return usage("--seed needs a non-negative integer, not '%s'", v);
-    } else if (a[0] == '-' && a[1]) return usage("unknown option '%s'", a);
-    else if (!L.dir) L.dir = a;
-    else return usage("unexpected argument '%s' (one work folder)", a);
+      if (!cli_parse_count(v, &L.seed))
+        return usage("--seed needs a non-negative integer, not '%s'", v);
+    } else if (a[0] == '-' && a[1])
+      return usage("unknown option '%s'", a);
+    else if (!L.dir)
+      L.dir = a;
+    else
+      return usage("unexpected argument '%s' (one work folder)", a);
 #undef VALUE
 #undef COUNT
 #undef NUMBER
@@ -1171,7 +1223,8 @@ static int run(int argc, char **argv) {
     for (int i = 0; i < L.mol[q].n_atoms; i++) {
       const int z = L.mol[q].atomic_numbers[i];
       if (mlff_model_find_element(m0, mlff_element_symbol(z)) < 0) {
-        fprintf(stderr, "mlff learn: --init '%s' has no element %s, which atom %d of --molecule "
+        fprintf(stderr,
+                "mlff learn: --init '%s' has no element %s, which atom %d of --molecule "
                 "'%s' is: give a model of all the molecule's elements (mlff init --elements)\n",
                 L.init, mlff_element_symbol(z), i + 1, L.molecule[q]);
         goto out;
@@ -1181,7 +1234,8 @@ static int run(int argc, char **argv) {
     const int need = mlff_smp_liquid_box_molecules(L.cluster_molecules, L.nat, L.Z, L.mono,
                                                    L.density, LIQUID_CONTACT);
     if (need > L.liquid_molecules) {
-      fprintf(stderr, "mlff learn: --liquid-molecules %d is too few to carve spheres of "
+      fprintf(stderr,
+              "mlff learn: --liquid-molecules %d is too few to carve spheres of "
               "--cluster-molecules %d from (at least %d): give more, or fewer per sphere\n",
               L.liquid_molecules, L.cluster_molecules, need);
       goto out;
@@ -1198,9 +1252,11 @@ static int run(int argc, char **argv) {
     const char *had = mlff_dataset_attr(d, "teacher"), *name = mlff_teacher_name(t);
     const int same = !strcmp(had, name);
     if (!same)
-      fprintf(stderr, "mlff learn: --data '%s' was labelled by '%s', but mlff learn labels with "
+      fprintf(stderr,
+              "mlff learn: --data '%s' was labelled by '%s', but mlff learn labels with "
               "'%s': the two would be mixed in one dataset; give data labelled by mlff label "
-              "with this build's teacher\n", L.data, had, name);
+              "with this build's teacher\n",
+              L.data, had, name);
     mlff_teacher_free(t);
     mlff_dataset_free(d);
     if (!same) goto out;
@@ -1218,7 +1274,8 @@ static int run(int argc, char **argv) {
       char *body;
       if (read_counts(&L, it, &k, &body)) goto out;
       free(body);
-      fprintf(stderr, "learn: iteration %d done earlier (%s)\n", it, path_of(&L, it, "record.json"));
+      fprintf(stderr, "learn: iteration %d done earlier (%s)\n", it,
+              path_of(&L, it, "record.json"));
       if (converged(&L, &k)) {
         status = "converged";
         it++;
