@@ -59,7 +59,7 @@ static const char USAGE[] =
     "                  [--equilibration N]\n"
     "                  [--trust LO,HI] [--max-label N] [--cluster-molecules M] [--spheres N]\n"
     "                  [--iterations N] [--converged F] [--time-limit S] [--epochs N]\n"
-    "                  [--train-time S] [--seed S] [--threads N]";
+    "                  [--train-time S] [--max-force F] [--seed S] [--threads N]";
 static const char HELP[] =
     "Active learning: train a committee, run dynamics with it, label with the teacher\n"
     "(GFN2-xTB) what its members disagree on, retrain, repeat. Each iteration:\n"
@@ -119,6 +119,8 @@ static const char HELP[] =
     "                       it, and a training gets at most what is left\n"
     "  --epochs N           epochs per training at most (default 200)\n"
     "  --train-time S       seconds per training at most (default: none)\n"
+    "  --max-force F        labelled structures whose largest teacher force passes F eV/Å\n"
+    "                       (atoms pressed into each other) stay out of training (default 20)\n"
     "  --seed S             seeds training, starts, dynamics and draws (default 1)\n"
     "  --threads N          CPU threads (default: OpenMP's)\n";
 
@@ -129,7 +131,7 @@ typedef struct {
   int committee, n_gas, n_liq, liquid_molecules, trajectories, md_steps, sample_every;
   int max_label, cluster_molecules, spheres, iterations, epochs, threads, equilibration;
   double gas_T[MAX_TEMPS], liq_T[MAX_TEMPS], density, pressure, dt, lo, hi, converged;
-  double time_limit, train_time;
+  double time_limit, train_time, max_force;
   int npt;
   long long seed;
   /* the molecule a trajectory runs (a copy of L per molecule: explore) */
@@ -260,7 +262,9 @@ static void on_train(const mlff_train_progress *p, void *user) {
 }
 
 /* data.h5 = --data plus the labels of iterations 0 .. it-1 (rebuilt at each iteration: a run
- * stopped between an iteration's end and the next training leaves it as it was). */
+ * stopped between an iteration's end and the next training leaves it as it was), less the
+ * structures whose teacher forces pass --max-force: atoms pressed into each other, whose forces
+ * of hundreds of eV/Å would dominate the loss (water's student once produced 914 eV/Å). */
 static int build_data(const learn *L, int it, int *n_out) {
   mlff_dataset *d = NULL, *e = NULL;
   int rc = 1;
@@ -268,11 +272,21 @@ static int build_data(const learn *L, int it, int *n_out) {
   for (int k = 0; k < it; k++) {
     if (!exists(path_of(L, k, "labels.h5"))) continue; /* nothing was labelled then */
     if (mlff_dataset_load(path_of(L, k, "labels.h5"), &e)) goto fail;
+    int left_out = 0;
     for (int q = 0; q < mlff_dataset_size(e); q++) {
       mlff_frame f;
       const char *src;
-      if (mlff_dataset_get(e, q, &f, &src) || mlff_dataset_add(d, &f, src)) goto fail;
+      if (mlff_dataset_get(e, q, &f, &src)) goto fail;
+      if (mlff_max_atom_force(f.n_atoms, f.forces) > L->max_force) {
+        left_out++;
+        continue;
+      }
+      if (mlff_dataset_add(d, &f, src)) goto fail;
     }
+    if (left_out)
+      fprintf(stderr, "learn: %d of iteration %d's %d labelled structures left out of training: "
+              "the teacher's largest atomic force above --max-force %g eV/Å (atoms pressed "
+              "into each other)\n", left_out, k, mlff_dataset_size(e), L->max_force);
     mlff_dataset_free(e);
     e = NULL;
   }
@@ -842,8 +856,9 @@ done:
 
 /* The committee's deviation and true force error on its labelled candidates (rank
  * correlation, in the record): pairs "sigma max|dF| mean|dF|" */
-static int candidate_errors(const learn *L, int it, text *pairs, double *mae) {
+static int candidate_errors(const learn *L, int it, text *pairs, double *mae, int *over) {
   *mae = NAN;
+  *over = 0;
   if (!exists(path_of(L, it, "labels.h5"))) return 0;
   mlff_model *m = NULL;
   mlff_calc *c = NULL;
@@ -864,6 +879,7 @@ static int candidate_errors(const learn *L, int it, text *pairs, double *mae) {
     mlff_frame f;
     const char *src;
     if (mlff_dataset_get(d, q, &f, &src)) goto done;
+    *over += mlff_max_atom_force(f.n_atoms, f.forces) > L->max_force;
     free(F), free(dv), free(sp);
     F = malloc(3 * (size_t)f.n_atoms * sizeof *F);
     dv = malloc((size_t)f.n_atoms * sizeof *dv);
@@ -917,7 +933,8 @@ static int finish_iteration(const learn *L, int it, const double sec[3]) {
   if (read_counts(L, it, &k, &body)) return 1;
   text pairs = {0};
   double cand_mae;
-  if (candidate_errors(L, it, &pairs, &cand_mae)) {
+  int over;
+  if (candidate_errors(L, it, &pairs, &cand_mae, &over)) {
     free(body);
     free(pairs.s);
     return 1;
@@ -935,6 +952,7 @@ static int finish_iteration(const learn *L, int it, const double sec[3]) {
      "{\"iteration\": %d, \"samples\": %ld, \"accurate\": %ld, \"candidates\": %ld, "
      "\"failed\": %ld, \"trajectories_stopped\": %ld, \"labelled\": %ld, \"planned\": %ld,\n",
      it, k.samples, k.accurate, k.candidates, k.failed, k.stopped, k.chosen, k.planned);
+  tx(&r, "  \"labelled_over_max_force\": %d,\n", over);
   tx(&r, "  \"accurate_fraction\": ");
   json_number(&r, k.planned ? (double)k.accurate / k.planned : NAN);
   tx(&r, ", \"converged\": %s", converged(L, &k) ? "true" : "false");
@@ -1060,6 +1078,7 @@ static int run(int argc, char **argv) {
   L.dt = 0.5;
   L.sample_every = 20;
   L.equilibration = 200;
+  L.max_force = 20.0;
   L.lo = 0.1;
   L.hi = 0.3;
   L.max_label = 50;
@@ -1190,6 +1209,7 @@ static int run(int argc, char **argv) {
                        "packed box's starting density)");
   if (!(L.dt > 0) || L.dt > 5) return usage("--dt needs a step in (0, 5] fs, not %s", argv[0]);
   if (L.converged > 1) return usage("%s", "--converged is a share of the samples, at most 1");
+  if (!(L.max_force > 0)) return usage("%s", "--max-force must be positive (eV/Å)");
   if (L.sample_every > L.md_steps)
     return usage("%s", "--sample-every is longer than --md-steps: no sample would be taken");
 

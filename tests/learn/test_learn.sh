@@ -62,9 +62,15 @@ for r in rec["iterations"]:
         splits = f["structures/atomic_numbers_splits"][:]
         liq = [k for k, s in enumerate(src) if "liquid" in s]
         assert liq and all(splits[k + 1] - splits[k] == 48 for k in liq), (src, splits)
-    n += r["labelled"]
-# the last training's data: the start plus the labels of the iterations before it
-assert len(h5py.File(f"{d}/data.h5")["labels/energy"]) == n - rec["iterations"][-1]["labelled"]
+        # the teacher's largest force above --max-force (20 eV/Å): counted, left out of training
+        F = f["labels/forces"][:]
+        over = sum(1 for k in range(len(src)) if
+                   max(sum(c * c for c in F[j]) ** 0.5 for j in range(splits[k], splits[k + 1])) > 20)
+        assert r["labelled_over_max_force"] == over, (r["labelled_over_max_force"], over)
+    n += r["labelled"] - (r["labelled_over_max_force"] if it < 1 else 0)
+# the last training's data: the start plus the labels of the iterations before it, less those
+# over --max-force
+assert len(h5py.File(f"{d}/data.h5")["labels/energy"]) == n - rec["iterations"][-1]["labelled"], n
 err = [e for r in rec["iterations"] for e in r["candidates_deviation_max_error_mean_error"]]
 assert all(x[1] > 0 for x in err), err  # a true force error was measured for each
 print("record ok:", [(r["samples"], r["candidates"], r["labelled"]) for r in rec["iterations"]])
