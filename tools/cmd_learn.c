@@ -120,7 +120,7 @@ static const char HELP[] =
     "  --epochs N           epochs per training at most (default 200)\n"
     "  --train-time S       seconds per training at most (default: none)\n"
     "  --max-force F        labelled structures whose largest teacher force passes F eV/Å\n"
-    "                       (atoms pressed into each other) stay out of training (default 20)\n"
+    "                       (atoms pressed into each other) stay out of training (default 10)\n"
     "  --seed S             seeds training, starts, dynamics and draws (default 1)\n"
     "  --threads N          CPU threads (default: OpenMP's)\n";
 
@@ -1078,7 +1078,7 @@ static int run(int argc, char **argv) {
   L.dt = 0.5;
   L.sample_every = 20;
   L.equilibration = 200;
-  L.max_force = 20.0;
+  L.max_force = 10.0;
   L.lo = 0.1;
   L.hi = 0.3;
   L.max_label = 50;

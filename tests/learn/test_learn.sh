@@ -62,10 +62,10 @@ for r in rec["iterations"]:
         splits = f["structures/atomic_numbers_splits"][:]
         liq = [k for k, s in enumerate(src) if "liquid" in s]
         assert liq and all(splits[k + 1] - splits[k] == 48 for k in liq), (src, splits)
-        # the teacher's largest force above --max-force (20 eV/Å): counted, left out of training
+        # the teacher's largest force above --max-force (10 eV/Å): counted, left out of training
         F = f["labels/forces"][:]
         over = sum(1 for k in range(len(src)) if
-                   max(sum(c * c for c in F[j]) ** 0.5 for j in range(splits[k], splits[k + 1])) > 20)
+                   max(sum(c * c for c in F[j]) ** 0.5 for j in range(splits[k], splits[k + 1])) > 10)
         assert r["labelled_over_max_force"] == over, (r["labelled_over_max_force"], over)
     n += r["labelled"] - (r["labelled_over_max_force"] if it < 1 else 0)
 # the last training's data: the start plus the labels of the iterations before it, less those
