@@ -48,7 +48,8 @@ def main():
     its = rec["iterations"]
     lo, hi = rec["trust"]
     fig, ax = plt.subplots(1, 3, figsize=(15, 4.5))
-    for r in its:
+    shown = its if len(its) <= 6 else [its[round(k * (len(its) - 1) / 5)] for k in range(6)]
+    for r in shown:  # at most 6 iterations, evenly spaced, the first and the last among them
         sig = [s for t in r["trajectories"] for s in t["sigma"] if s is not None and s > 0]
         if sig:
             edges = r["histogram_lower_edges_eV_per_A"] + [1e3]  # the last bin: sigma >= 10
