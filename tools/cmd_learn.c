@@ -488,6 +488,22 @@ static int liquid_spheres(const learn *L, exploration *E, const mlff_model_box *
   return 0;
 }
 
+/* n steps of md, one at a time: every step's forces give the committee's deviation anyway, so
+ * the interval stops (*early = 1) at the first step where it reaches hi, and that step, not a
+ * later one where molecules may already have been pressed into each other, is the sample. */
+static mlff_status advance(mlff_smp_md *md, int n, const double *sigma, double hi, int *early) {
+  *early = 0;
+  for (int k = 0; k < n; k++) {
+    mlff_status st = mlff_smp_md_step(md, 1);
+    if (st) return st;
+    if (!(*sigma < hi)) {
+      *early = 1;
+      break;
+    }
+  }
+  return MLFF_OK;
+}
+
 /* One trajectory: phase 0 gas, 1 liquid. Its samples are counted and its candidates kept;
  * returns nonzero only on an error that is not the trajectory's failure (out of memory). */
 static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, exploration *E, int it,
@@ -555,15 +571,17 @@ static int trajectory(const learn *L, const mlff_model *m, mlff_calc *calc, expl
    * (a packed box has contacts no liquid has, which its first steps relax; a student that
    * cannot hold the liquid stops at the next sample and learns it from the start's spheres) */
   for (int step = 0; !st && step <= L->md_steps; step += L->sample_every) {
+    const double *now_sigma = phase ? &box.max_deviation : &mol.max_deviation;
+    int early = 0; /* the interval ended where sigma first reached HI */
     if (step == L->sample_every && phase && L->equilibration) { /* quench the packing */
       md.gamma = GAMMA_QUENCH;
-      st = mlff_smp_md_step(&md, L->equilibration);
+      st = advance(&md, L->equilibration, now_sigma, L->hi, &early);
       md.gamma = GAMMA;
       if (st) break;
     }
-    if (step) {
-      st = mlff_smp_md_step(&md, L->sample_every);
-      if (!st && phase && L->npt)
+    if (step && !early) {
+      st = advance(&md, L->sample_every, now_sigma, L->hi, &early);
+      if (!st && !early && phase && L->npt)
         st = mlff_smp_berendsen(&md, &box, n_mol, L->nat, L->pressure, TAU_P, COMPRESSIBILITY,
                                 L->sample_every * L->dt, NULL);
       if (st) break;
