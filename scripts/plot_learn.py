@@ -2,7 +2,11 @@
 """plot_learn.py DIR — plot the record of `mlff learn DIR` (DIR/learn.json) into DIR/learn.png:
 the distribution of the samples' committee force deviation per iteration against the trust
 levels, the share of accurate samples per iteration, and the labelled candidates' deviation
-against the committee's true force error on them (with Spearman's rank correlation, printed)."""
+against the committee's true force error on them (with Spearman's rank correlation, printed).
+
+plot_learn.py --table NAME=FILE.json ... — a Markdown table of runs' records (learn.json files):
+iterations, status, labelled structures, the last iteration's accurate share and errors, the
+stages' time, Spearman's rho."""
 import json
 import sys
 
@@ -37,7 +41,34 @@ def spearman(x, y):
     return sxy / (sxx * syy) ** 0.5 if sxx > 0 and syy > 0 else float("nan")
 
 
+def table(pairs):
+    print("| run | iterations | status | labelled (over --max-force) | last: accurate of planned "
+          "| last: validation / test force MAE, meV/Å | last: labelled candidates' force MAE, "
+          "meV/Å | train / explore / label, s | Spearman rho (candidates) |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, path in pairs:
+        rec = json.load(open(path))
+        its = rec["iterations"]
+        last = its[-1]
+        t = {k: sum(r["seconds"][k] for r in its) for k in ("train", "explore", "label")}
+        lab = sum(r["labelled"] for r in its)
+        over = sum(r.get("labelled_over_max_force", 0) for r in its)
+        e = [x for r in its for x in r["candidates_deviation_max_error_mean_error"]]
+        rho = spearman([x[0] for x in e], [x[1] for x in e])
+
+        def f(v):
+            return "n/a" if v is None else f"{v:.1f}"
+        print(f"| {name} | {len(its)} | {rec['status']} | {lab} ({over}) | {last['accurate']} of "
+              f"{last['planned']} ({100 * last['accurate'] / max(last['planned'], 1):.1f} %) | "
+              f"{f(last['valid_force_mae_meV_per_A'])} / {f(last['test_force_mae_meV_per_A'])} | "
+              f"{f(last['candidates_force_mae_meV_per_A'])} | {t['train']:.0f} / "
+              f"{t['explore']:.0f} / {t['label']:.0f} | {rho:.2f} ({len(e)}) |")
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--table":
+        table([a.split("=", 1) for a in sys.argv[2:]])
+        return
     if len(sys.argv) != 2:
         sys.exit("usage: plot_learn.py DIR (the work folder of mlff learn)")
     d = sys.argv[1]

@@ -106,4 +106,6 @@ PY
 # The plot of the record
 $py "$plot" "$dir/a" >"$dir/plot.out" 2>&1 || { cat "$dir/plot.out"; fail "plot_learn.py"; }
 [ -s "$dir/a/learn.png" ] || fail "no learn.png"
+$py "$plot" --table tiny="$dir/a/learn.json" >"$dir/table.out" 2>&1 || { cat "$dir/table.out"; fail "plot_learn.py --table"; }
+grep -q "^| tiny | 2 | iterations | " "$dir/table.out" || { cat "$dir/table.out"; fail "the table's row"; }
 echo "PASS"
