@@ -59,7 +59,7 @@ for m in $mols; do
     -var device cpu -var fp16 no -var nve_ps "${NVE_PS:-100}") || true
   mkdir -p "$work/nve-$m"
   verdict=$("$py" "$here/scripts/check_nve.py" "$work/nve-$m.log" --out "$work/nve-$m" \
-    --json "$work/nve-$m.json" 2>&1 | tail -1) || true
+    --json "$work/nve-$m.json" 2>&1 | grep "^VERDICT") || true
   echo "$m: $verdict" | tee -a "$work/report.txt"
 done
 echo "NVE checks: $((SECONDS - t2)) s; total $SECONDS s" | tee -a "$work/report.txt"
