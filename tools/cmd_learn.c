@@ -2,19 +2,22 @@
  * folder, iteration by iteration:
  *   train    a committee on the data so far (iteration 0 from --init; later ones continue the
  *            previous iteration's committee);
- *   explore  Langevin dynamics driven by that committee: the molecule alone (gas) and a periodic
- *            liquid of its copies under Berendsen's barostat (NPT; NVT with --pressure none), at
- *            each temperature asked; every --sample-every steps a sample and its largest
- *            per-atom committee force deviation sigma: accurate (sigma < lo), a candidate
- *            (lo <= sigma < hi) or failed (sigma >= hi: the trajectory has left what the student
- *            knows and stops there, as do trajectories that blow up; the sample where it left
- *            is labelled while its temperature is below 2 T);
+ *   explore  Langevin dynamics driven by that committee: each molecule alone (gas) and a
+ *            periodic liquid of one molecule's copies (quenched from its packing, then under
+ *            Berendsen's barostat; NVT with --pressure none), at each temperature asked; every
+ *            --sample-every steps a sample and its largest per-atom committee force deviation
+ *            sigma: accurate (sigma < lo), a candidate (lo <= sigma < hi) or failed (sigma >= hi,
+ *            checked at every step: the trajectory has left what the student knows and stops
+ *            there, as do trajectories that blow up; the step where it left is labelled while
+ *            its temperature is below 2 T);
  *   label    up to --max-label candidates, drawn at random from each trajectory in turn, with
  *            the teacher (GFN2-xTB), a liquid sample as spheres of --cluster-molecules whole
  *            molecules around its most uncertain atoms; a trajectory's start (of our making,
  *            not the student's) also above HI; the committee's true force error on them is
  *            recorded against its deviation;
- * until --converged of the samples are accurate, --iterations are done or --time-limit is spent.
+ * until an iteration has no stopped trajectory and --converged of its planned samples accurate,
+ * --iterations are done or --time-limit is spent; labels whose teacher forces pass --max-force
+ * stay out of training.
  *
  * The folder, each file written whole (temporary name, then rename) so that a rerun with the
  * same arguments resumes at the stage where a run was stopped:
@@ -284,9 +287,11 @@ static int build_data(const learn *L, int it, int *n_out) {
       if (mlff_dataset_add(d, &f, src)) goto fail;
     }
     if (left_out)
-      fprintf(stderr, "learn: %d of iteration %d's %d labelled structures left out of training: "
+      fprintf(stderr,
+              "learn: %d of iteration %d's %d labelled structures left out of training: "
               "the teacher's largest atomic force above --max-force %g eV/Å (atoms pressed "
-              "into each other)\n", left_out, k, mlff_dataset_size(e), L->max_force);
+              "into each other)\n",
+              left_out, k, mlff_dataset_size(e), L->max_force);
     mlff_dataset_free(e);
     e = NULL;
   }
