@@ -126,33 +126,34 @@ mlff_status mlff_teacher_molecule_forces(void *molecule, const double *x, double
   return mlff_teacher_compute(mol->teacher, &f, energy, forces);
 }
 
+/* A model's energy and forces on structure s: its virial (or NULL), per-atom deviations (or
+ * NULL) and largest deviation too */
+static mlff_status model_forces(mlff_calc *c, const mlff_structure *s, double *energy,
+                                double *forces, double *virial, double *deviation,
+                                double *max_deviation) {
+  mlff_result r;
+  memset(&r, 0, sizeof r);
+  r.forces = forces;
+  r.force_deviation = deviation;
+  mlff_status st = mlff_compute(c, s, &r);
+  if (st) return st;
+  *energy = r.energy;
+  if (virial) memcpy(virial, r.virial, sizeof r.virial);
+  *max_deviation = r.max_force_deviation;
+  return MLFF_OK;
+}
+
 mlff_status mlff_model_molecule_forces(void *molecule, const double *x, double *energy,
                                        double *forces) {
   mlff_model_molecule *mol = molecule;
   mlff_structure s = {mol->nat, x, mol->species, NULL, {0, 0, 0}};
-  mlff_result r;
-  memset(&r, 0, sizeof r);
-  r.forces = forces;
-  mlff_status st = mlff_compute(mol->calc, &s, &r);
-  if (st) return st;
-  *energy = r.energy;
-  mol->max_deviation = r.max_force_deviation;
-  return MLFF_OK;
+  return model_forces(mol->calc, &s, energy, forces, NULL, NULL, &mol->max_deviation);
 }
 
 mlff_status mlff_model_box_forces(void *box, const double *x, double *energy, double *forces) {
   mlff_model_box *b = box;
   mlff_structure s = {b->nat, x, b->species, b->cell, {1, 1, 1}};
-  mlff_result r;
-  memset(&r, 0, sizeof r);
-  r.forces = forces;
-  r.force_deviation = b->deviation;
-  mlff_status st = mlff_compute(b->calc, &s, &r);
-  if (st) return st;
-  *energy = r.energy;
-  memcpy(b->virial, r.virial, sizeof b->virial);
-  b->max_deviation = r.max_force_deviation;
-  return MLFF_OK;
+  return model_forces(b->calc, &s, energy, forces, b->virial, b->deviation, &b->max_deviation);
 }
 
 double mlff_max_atom_force(int nat, const double *f) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -69,6 +70,19 @@ int cli_remove_stale_temps(const char *path) {
   }
   closedir(d);
   return removed;
+}
+
+int cli_parse_number(const char *s, double *v) {
+  char *end;
+  errno = 0;
+  *v = strtod(s, &end);
+  return end != s && !*end && errno == 0 && isfinite(*v);
+}
+
+double cli_now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 void cli_fmt_time(double s, char *buf, size_t n) {

@@ -29,6 +29,10 @@ int cli_parse_count(const char *s, long long *v);
  * PATH, where process <pid> no longer runs (a live writer's file is kept). Returns how many
  * were removed. */
 int cli_remove_stale_temps(const char *path);
+/* A finite number option value, entirely a number (strtod, no trailing text). */
+int cli_parse_number(const char *s, double *v);
+/* Monotonic wall-clock seconds (progress, ETAs, stage times). */
+double cli_now_s(void);
 /* Seconds as m:ss or h:mm:ss (progress lines, ETAs). */
 void cli_fmt_time(double s, char *buf, size_t n);
 /* A number after "key": in a model's training_summary (JSON), inside the object that follows

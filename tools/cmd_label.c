@@ -326,7 +326,7 @@ static void clear_progress(parent *P) {
 }
 
 static void progress(parent *P, int force) {
-  double t = now_s();
+  double t = cli_now_s();
   if (!force && t - P->t_last_print < (P->tty ? 0.5 : 10.0)) return;
   P->t_last_print = t;
   double el = t - P->t_start;
@@ -1179,12 +1179,12 @@ static int run(int argc, char **argv) {
       for (int64_t k = from; k < to; k++) P.units_total += cost_at(&p, k);
     }
     P.tty = isatty(2);
-    P.t_start = P.t_last_print = now_s();
+    P.t_start = P.t_last_print = cli_now_s();
     P.cur_phase = phase_of(&p, P.n_done);
     int n_jobs = (int)p.jobs;
     raise_stack_limit();
     mlff_status st = run_plan(&P, n_jobs);
-    double wall = now_s() - P.t_start;
+    double wall = cli_now_s() - P.t_start;
     if (!st) progress(&P, 1);
     clear_progress(&P);
     if (P.tty && !st) fprintf(stderr, "\n");

@@ -107,7 +107,6 @@ typedef struct {
 int write_full(int fd, const void *buf, size_t n);
 /* 1 when n bytes were read, 0 at end of file before any, -1 on error or a short read. */
 int read_full(int fd, void *buf, size_t n);
-double now_s(void);
 /* CPU time of this process: a worker computes on one thread, so this is its teacher's cost
  * whatever else the machine is running. */
 double cpu_s(void);

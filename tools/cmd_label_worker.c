@@ -47,12 +47,6 @@ int read_full(int fd, void *buf, size_t n) {
   return 1;
 }
 
-double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 double cpu_s(void) {
   struct timespec t;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
@@ -80,7 +74,7 @@ static int send_text(worker *w, int type, const char *text) {
 
 static int send_structure(worker *w, int64_t k, int n, const double *x, double e, const double *f) {
   rec_msg r = {0};
-  double t = now_s(), c = cpu_s();
+  double t = cli_now_s(), c = cpu_s();
   r.type = REC_STRUCTURE;
   r.n_atoms = n;
   r.k = k;
@@ -107,7 +101,7 @@ static mlff_status prepare(worker *w) {
   if (w->prepared) return MLFF_OK;
   const plan *p = w->p;
   int n = 3 * p->nat, steps = 0;
-  double fmax = 0, t0 = now_s();
+  double fmax = 0, t0 = cli_now_s();
   double *x = malloc((size_t)n * sizeof *x), *H = malloc((size_t)n * n * sizeof *H);
   mlff_status st = x && H ? MLFF_OK : mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   if (!st) {
@@ -137,10 +131,10 @@ static mlff_status prepare(worker *w) {
              n_sampled ? mlff_harmonic_wavenumber(m->lambda[m->n_vib - 1]) : 0.0,
              m->lambda[0] < -MLFF_SMP_MIN_EIGEN ? " (and imaginary ones, left out: not a minimum)"
                                                 : "",
-             now_s() - t0);
+             cli_now_s() - t0);
     send_text(w, REC_INFO, info);
     w->prepared = 1;
-    w->mark = now_s(); /* the preparation is reported here, not in the first structure */
+    w->mark = cli_now_s(); /* the preparation is reported here, not in the first structure */
     w->cpu_mark = cpu_s();
     w->calls = 0;
   }
@@ -310,13 +304,13 @@ int worker_main(const plan *p, int in, int out) {
   memset(&w, 0, sizeof w);
   w.p = p;
   w.out = out;
-  w.mark = now_s();
+  w.mark = cli_now_s();
   int rc = 0;
   for (;;) {
     task_msg tk;
     int r = read_full(in, &tk, sizeof tk);
-    if (r != 1) break; /* the main process is done (or gone) */
-    w.mark = now_s();  /* time per structure: computing only, not waiting for tasks */
+    if (r != 1) break;    /* the main process is done (or gone) */
+    w.mark = cli_now_s(); /* time per structure: computing only, not waiting for tasks */
     w.cpu_mark = cpu_s();
     w.calls = 0;
     mlff_status st;

@@ -157,12 +157,6 @@ static int converged(const learn *L, const counts *k) {
   return k->planned > 0 && k->stopped == 0 && k->accurate >= L->converged * k->planned;
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static int exists(const char *path) { return access(path, F_OK) == 0; }
 
 static char *path_of(const learn *L, int it, const char *name) {
@@ -177,7 +171,7 @@ static char *path_of(const learn *L, int it, const char *name) {
 }
 
 static double left(const learn *L) {
-  return L->time_limit > 0 ? L->time_limit - (now() - L->t0) : INFINITY;
+  return L->time_limit > 0 ? L->time_limit - (cli_now_s() - L->t0) : INFINITY;
 }
 
 /* Write text to path whole (temporary name, then rename). */
@@ -251,7 +245,7 @@ typedef struct {
 
 static void on_train(const mlff_train_progress *p, void *user) {
   train_progress *tp = user;
-  const double t = now();
+  const double t = cli_now_s();
   if (t - tp->last < 10 && p->epoch != p->max_epochs) return;
   tp->last = t;
   char el[32], eta[32];
@@ -308,7 +302,7 @@ done:
 }
 
 static int train(const learn *L, int it, double *seconds) {
-  const double t0 = now();
+  const double t0 = cli_now_s();
   int n_data = 0;
   if (build_data(L, it, &n_data)) return 1;
   const char *from = it ? path_of(L, it - 1, "model.h5") : L->init;
@@ -329,7 +323,7 @@ static int train(const learn *L, int it, double *seconds) {
   double limit = L->train_time > 0 ? L->train_time : 0;
   if (isfinite(left(L)) && (limit == 0 || left(L) < limit)) limit = left(L) > 1 ? left(L) : 1;
   o.time_limit_s = limit;
-  train_progress tp = {it, now()};
+  train_progress tp = {it, cli_now_s()};
   o.progress = on_train;
   o.user = &tp;
   fprintf(stderr, "learn: iteration %d: training a committee of %d on %d structures (from %s)\n",
@@ -342,7 +336,7 @@ fail:
 done:
   mlff_model_free(m);
   mlff_dataset_free(d);
-  *seconds = now() - t0;
+  *seconds = cli_now_s() - t0;
   return rc;
 }
 
@@ -665,7 +659,7 @@ done:
 
 /* Explore with iteration it's committee; write explore.txt and candidates.xyz. */
 static int explore(const learn *L, int it, double *seconds) {
-  const double t0 = now();
+  const double t0 = cli_now_s();
   mlff_model *m = NULL;
   mlff_calc *calc = NULL;
   exploration E;
@@ -765,7 +759,7 @@ done:
   free(E.traj.s);
   mlff_calc_free(calc);
   mlff_model_free(m);
-  *seconds = now() - t0;
+  *seconds = cli_now_s() - t0;
   return rc;
 }
 
@@ -787,18 +781,14 @@ static int read_counts(const learn *L, int it, counts *k, char **body) {
 /* ---- labelling ----------------------------------------------------------------------------- */
 
 /* Label candidates.xyz into labels.h5, resuming after the structures already there. */
-static int label(const learn *L, int it, double *seconds) {
-  const double t0 = now();
+static int label(const learn *L, int it, const counts *c, double *seconds) {
+  const double t0 = cli_now_s();
   mlff_frame *fr = NULL;
   int n = 0, done_n = 0, rc = 1;
   mlff_teacher *t = NULL;
   mlff_dataset *chunk = NULL, *have = NULL;
   const char *out = path_of(L, it, "labels.h5");
-  counts c;
-  char *body = NULL;
-  if (read_counts(L, it, &c, &body)) return 1;
-  free(body);
-  if (c.chosen == 0) { /* nothing to label: candidates.xyz is empty */
+  if (c->chosen == 0) { /* nothing to label: candidates.xyz is empty */
     *seconds = 0;
     return 0;
   }
@@ -832,7 +822,7 @@ static int label(const learn *L, int it, double *seconds) {
             path_of(L, it, "candidates.xyz"), q, n);
     goto fail_src;
   }
-  double last = now();
+  double last = cli_now_s();
   for (int k = done_n; k < n; k++) {
     mlff_frame *g = &fr[k];
     g->forces = malloc(3 * (size_t)g->n_atoms * sizeof *g->forces);
@@ -851,8 +841,8 @@ static int label(const learn *L, int it, double *seconds) {
       mlff_dataset_free(chunk);
       chunk = NULL;
     }
-    if (now() - last > 10 || k == n - 1) {
-      last = now();
+    if (cli_now_s() - last > 10 || k == n - 1) {
+      last = cli_now_s();
       const double rate = (k + 1 - done_n) / (last - t0);
       char el[32], eta[32];
       cli_fmt_time(last - t0, el, sizeof el);
@@ -873,7 +863,7 @@ done:
   mlff_dataset_free(chunk);
   mlff_dataset_free(have);
   mlff_frames_free(fr, n);
-  *seconds = now() - t0;
+  *seconds = cli_now_s() - t0;
   return rc;
 }
 
@@ -950,15 +940,12 @@ static void json_number(text *t, double v) {
     tx(t, "null");
 }
 
-static int finish_iteration(const learn *L, int it, const double sec[3]) {
-  counts k;
-  char *body = NULL;
-  if (read_counts(L, it, &k, &body)) return 1;
+/* body: explore.txt after its counts' line (its histograms and trajectories), taken apart */
+static int finish_iteration(const learn *L, int it, counts k, char *body, const double sec[3]) {
   text pairs = {0};
   double cand_mae;
   int over;
   if (candidate_errors(L, it, &pairs, &cand_mae, &over)) {
-    free(body);
     free(pairs.s);
     return 1;
   }
@@ -1022,7 +1009,6 @@ static int finish_iteration(const learn *L, int it, const double sec[3]) {
     }
   }
   tx(&r, "%s]}\n", first_traj ? "  \"trajectories\": [" : "\n  ");
-  free(body);
   free(pairs.s);
   int rc = write_whole(path_of(L, it, "record.json"), r.s);
   free(r.s);
@@ -1077,13 +1063,6 @@ static int parse_list(const char *s, double *v, int *n) {
   return *n > 0;
 }
 
-static int parse_number(const char *s, double *v) {
-  char *end;
-  errno = 0;
-  *v = strtod(s, &end);
-  return end != s && !*end && !errno && isfinite(*v);
-}
-
 static int run(int argc, char **argv) {
   if (cli_wants_help(argc, argv)) {
     printf("usage: %s\n\n%s", USAGE, HELP);
@@ -1129,7 +1108,7 @@ static int run(int argc, char **argv) {
 #define NUMBER(field, what)                                                                        \
   do {                                                                                             \
     VALUE();                                                                                       \
-    if (!parse_number(v, &L.field) || L.field < 0)                                                 \
+    if (!cli_parse_number(v, &L.field) || L.field < 0)                                             \
       return usage(what " needs a non-negative number, not '%s'", v);                              \
   } while (0)
     if (!strcmp(a, "--data")) {
@@ -1164,7 +1143,7 @@ static int run(int argc, char **argv) {
       VALUE();
       if (!strcmp(v, "none"))
         L.npt = 0;
-      else if (!parse_number(v, &L.pressure))
+      else if (!cli_parse_number(v, &L.pressure))
         return usage("--pressure needs a number (bar) or none, not '%s'", v);
     } else if (!strcmp(a, "--trajectories"))
       COUNT(trajectories, 1, "--trajectories");
@@ -1180,7 +1159,7 @@ static int run(int argc, char **argv) {
       VALUE();
       char *end;
       L.lo = strtod(v, &end);
-      if (*end != ',' || !parse_number(end + 1, &L.hi) || !(L.lo >= 0) || !(L.hi > L.lo))
+      if (*end != ',' || !cli_parse_number(end + 1, &L.hi) || !(L.lo >= 0) || !(L.hi > L.lo))
         return usage("--trust needs LO,HI with 0 <= LO < HI (eV/Å), not '%s'", v);
     } else if (!strcmp(a, "--max-label"))
       COUNT(max_label, 0, "--max-label");
@@ -1308,7 +1287,7 @@ static int run(int argc, char **argv) {
     fprintf(stderr, "mlff learn: cannot create work folder '%s': %s\n", L.dir, strerror(errno));
     goto out;
   }
-  L.t0 = now();
+  L.t0 = cli_now_s();
   const char *status = "iterations";
   int it = 0;
   for (; it < L.iterations; it++) {
@@ -1350,13 +1329,13 @@ static int run(int argc, char **argv) {
       status = "time-limit";
       break;
     }
-    if (label(&L, it, &sec[2]) || finish_iteration(&L, it, sec) ||
-        write_learn_json(&L, it + 1, "running"))
-      goto out;
     counts k;
     char *body;
     if (read_counts(&L, it, &k, &body)) goto out;
+    const int failed = label(&L, it, &k, &sec[2]) || finish_iteration(&L, it, k, body, sec) ||
+                       write_learn_json(&L, it + 1, "running");
     free(body);
+    if (failed) goto out;
     if (converged(&L, &k)) {
       status = "converged";
       it++;

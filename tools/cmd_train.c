@@ -83,13 +83,6 @@ static int usage(const char *fmt, const char *arg) {
   return cli_usage_error("train", USAGE, fmt, arg);
 }
 
-static int parse_double(const char *s, double *v) {
-  char *end;
-  errno = 0;
-  *v = strtod(s, &end);
-  return end != s && !*end && errno == 0 && isfinite(*v);
-}
-
 /* ---- progress ------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -145,7 +138,7 @@ static int run(int argc, char **argv) {
 #define REAL(field, what)                                                                    \
   do {                                                                                       \
     NEED_VALUE();                                                                            \
-    if (!parse_double(v, &x)) return usage(what " needs a number, not '%s'", v);           \
+    if (!cli_parse_number(v, &x)) return usage(what " needs a number, not '%s'", v);           \
     field = x;                                                                               \
   } while (0)
     if (!strcmp(a, "--out")) { NEED_VALUE(); out = v; }

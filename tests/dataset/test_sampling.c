@@ -487,6 +487,16 @@ static void test_frames(void) {
   for (int k = 0; k < 3; k++) CHECK(fabs(centre[k] - mid[k]) < 1e-9);
 }
 
+/* The model at path and a CPU calc of it on one thread (the student tests below) */
+static void open_cpu_calc(const char *path, mlff_model **m, mlff_calc **c) {
+  CHECK(mlff_model_load(path, m) == MLFF_OK);
+  mlff_calc_options o;
+  mlff_calc_options_default(&o);
+  o.device = MLFF_DEVICE_CPU;
+  o.n_threads = 1;
+  CHECK(mlff_calc_create(*m, &o, c) == MLFF_OK);
+}
+
 /* Dynamics driven by a student (mlff_smp_md_init_fn with mlff_model_molecule_forces, model at
  * path): its forces and energy are the model's (mlff_compute), one network's deviation is 0,
  * and without friction (gamma 0: velocity Verlet) a benzene started at 300 K keeps its total
@@ -494,13 +504,8 @@ static void test_frames(void) {
  * 0.5 to 0.25 fs: forces and integration agree. */
 static void test_student_md(const char *path) {
   mlff_model *m;
-  CHECK(mlff_model_load(path, &m) == MLFF_OK);
-  mlff_calc_options o;
-  mlff_calc_options_default(&o);
-  o.device = MLFF_DEVICE_CPU;
-  o.n_threads = 1;
   mlff_calc *c;
-  CHECK(mlff_calc_create(m, &o, &c) == MLFF_OK);
+  open_cpu_calc(path, &m, &c);
   const int n = 12;
   double x[36], f[36], f2[36], v[36], e;
   int Z[12], sp[12];
@@ -569,13 +574,8 @@ static void test_student_md(const char *path) {
  * the new positions. */
 static void test_student_box(const char *path) {
   mlff_model *m;
-  CHECK(mlff_model_load(path, &m) == MLFF_OK);
-  mlff_calc_options o;
-  mlff_calc_options_default(&o);
-  o.device = MLFF_DEVICE_CPU;
-  o.n_threads = 1;
   mlff_calc *c;
-  CHECK(mlff_calc_create(m, &o, &c) == MLFF_OK);
+  open_cpu_calc(path, &m, &c);
   enum { NM = 8, N = NM * 12 };
   const double *mono[NM];
   for (int k = 0; k < NM; k++) mono[k] = BZ_X;
