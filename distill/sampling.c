@@ -253,6 +253,33 @@ static double dimer_at(int nat, const int *Z, const double *mono, const double c
   return ratio;
 }
 
+/* u: a principal axis of inertia of the molecule x (nat atoms about the origin), drawn at
+ * random, either sign, tilted by an angle uniform on the cap up to MLFF_SMP_AXIS_TILT_DEG (u
+ * enters as a random unit vector and gives the tilt's direction): stacked and slipped-stacked
+ * pairs of flat molecules, end-on pairs of long ones, which a random line seldom finds. */
+static void along_axis(mlff_smp_rng *r, int nat, const int *Z, const double *x, double u[3]) {
+  double I[9] = {0}, w[3], V[9];
+  for (int i = 0; i < nat; i++) {
+    const double m = mlff_atomic_mass(Z[i]), *p = x + 3 * i;
+    const double r2 = p[0] * p[0] + p[1] * p[1] + p[2] * p[2];
+    for (int a = 0; a < 3; a++)
+      for (int b = 0; b < 3; b++) I[3 * a + b] += m * ((a == b ? r2 : 0.0) - p[a] * p[b]);
+  }
+  mlff_jacobi_eigen(3, I, w, V); /* V given: cannot run out of memory; columns: the axes */
+  const int k = (int)(3.0 * mlff_smp_uniform(r)) % 3;
+  const double sign = mlff_smp_uniform(r) < 0.5 ? -1.0 : 1.0;
+  double a[3] = {sign * V[k], sign * V[3 + k], sign * V[6 + k]}, t[3], tn = 0.0, ua = 0.0;
+  for (int q = 0; q < 3; q++) ua += u[q] * a[q];
+  for (int q = 0; q < 3; q++) {
+    t[q] = u[q] - ua * a[q];
+    tn += t[q] * t[q];
+  }
+  tn = sqrt(tn);
+  const double cmin = cos(MLFF_SMP_AXIS_TILT_DEG * M_PI / 180.0);
+  const double ct = 1.0 - (1.0 - cmin) * mlff_smp_uniform(r), st = sqrt(1.0 - ct * ct);
+  for (int q = 0; q < 3; q++) u[q] = ct * a[q] + (tn > 1e-9 ? st * t[q] / tn : 0.0);
+}
+
 /* Contact dimers: the second molecule brought in from afar along a random line until the
  * closest contact reaches the target (first touch, then bisection to 1e-4 Å), not placed at a
  * drawn centre distance: the centre distance of a contact depends on the orientation (stacked
@@ -281,6 +308,7 @@ int mlff_smp_contact_dimer(mlff_smp_rng *r, int nat, const int *Z, const double 
   for (int k = 0; k < 3; k++) u[k] /= norm;
   const double origin[3] = {0, 0, 0};
   place_rigid(nat, mono[0], c[0], R[0], origin, out);
+  if (aligned == MLFF_SMP_ALONG_AXIS) along_axis(r, nat, Z, out, u);
   double far = 2 * ext + 2 * contact * CONTACT_SCALE * rmax + 1, step = 0.1, s = far;
   if (!(contact > 0) || dimer_at(nat, Z, mono[1], c[1], R[1], u, s, out) < contact) return -1;
   while (s > 0 && dimer_at(nat, Z, mono[1], c[1], R[1], u, s - step, out) >= contact) s -= step;

@@ -322,11 +322,15 @@ MLFF_DISTILL_API int mlff_smp_cluster(mlff_smp_rng *r, int n_mol, int nat, const
                      const double *const *mono, double dmin, double dmax, int max_tries,
                      double *out);
 /* A dimer in contact: molecule 0 (mono[0]) turned at random about the origin, molecule 1
- * (mono[1]) turned at random too, or as molecule 0 when `aligned` (a translated copy: stacked
- * and slipped pairs of flat molecules, neighbours in molecular crystals), brought in from afar
- * along a random line through the origin until its closest contact ratio (mlff_smp_min_contact)
- * equals `contact` (1: 2.0 Å for H..H) to 1e-4 Å. out: [2 * nat][3]. Returns 0, or -1 when
- * contact is not positive or the molecules never touch. */
+ * (mono[1]) turned at random too, or as molecule 0 when `aligned` is not 0 (a translated copy:
+ * stacked and slipped pairs of flat molecules, neighbours in molecular crystals), brought in
+ * from afar along a random line through the origin (aligned MLFF_SMP_ALONG_AXIS: along one of
+ * molecule 0's principal axes of inertia, tilted by up to MLFF_SMP_AXIS_TILT_DEG) until its
+ * closest contact ratio (mlff_smp_min_contact) equals `contact` (1: 2.0 Å for H..H) to 1e-4 Å.
+ * out: [2 * nat][3]. Returns 0, or -1 when contact is not positive or the molecules never
+ * touch. */
+#define MLFF_SMP_ALONG_AXIS 2
+#define MLFF_SMP_AXIS_TILT_DEG 30.0
 MLFF_DISTILL_API int mlff_smp_contact_dimer(mlff_smp_rng *r, int nat, const int *Z,
                      const double *const *mono, double contact, int aligned, double *out);
 /* A droplet: as mlff_smp_cluster, but every centre of mass also within the sphere of the

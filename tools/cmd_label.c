@@ -115,8 +115,9 @@ static const char HELP[] =
     "                       isolated-molecule energy\n"
     "  --contact-dimers N   pairs brought together along a random line to closest contacts\n"
     "                       of 1.0-1.6 x 2.0 A (H..H), half of them a translated copy\n"
-    "                       (default 400): the repulsive wall and the well at every\n"
-    "                       orientation, stacked pairs of flat molecules included\n"
+    "                       (half of those along a principal axis of inertia, tilted by\n"
+    "                       up to 30 degrees; default 400): the repulsive wall and the well\n"
+    "                       at every orientation, stacked pairs of flat molecules included\n"
     "  --trimers N          clusters of three (default 200)\n"
     "  --tetramers N        clusters of four (default 100)\n"
     "  --droplets N         droplets (default 400): liquid-like surroundings, which a model\n"
@@ -237,7 +238,7 @@ static void make_plan(plan *p) {
   /* (absent when not asked for: files of plans without them still resume) */
   if (p->n_contact)
     snprintf(contact, sizeof contact, "; contact dimers %lld (contacts %g-%g x 2.0 A, half "
-             "aligned)", p->n_contact, CONTACT_DIMER_LO, CONTACT_DIMER_HI);
+             "aligned, half of those along a principal axis)", p->n_contact, CONTACT_DIMER_LO, CONTACT_DIMER_HI);
   if (p->n_liquid || p->n_relaxed)
     snprintf(condensed, sizeof condensed, "; relaxed %lld of %lld-%lld molecules (FIRE, %lld "
              "steps at most, %d structures each); liquids %lld of %lld molecules (carved from "
@@ -489,7 +490,10 @@ static mlff_status cluster_geometry(parent *P, int ph, int64_t k, double *out) {
   if (f->contact) {
     double contact =
         CONTACT_DIMER_LO + (CONTACT_DIMER_HI - CONTACT_DIMER_LO) * mlff_smp_uniform(&rng);
-    int aligned = mlff_smp_uniform(&rng) < 0.5;
+    /* half at random orientations, a quarter translated copies along a random line, a quarter
+     * along a principal axis (stacked rings: the close wall a random line seldom finds) */
+    const double mode = mlff_smp_uniform(&rng);
+    int aligned = mode < 0.5 ? 0 : mode < 0.75 ? 1 : MLFF_SMP_ALONG_AXIS;
     if (mlff_smp_contact_dimer(&rng, p->nat, p->Z, mono, contact, aligned, out) < 0)
       return mlff_set_error(MLFF_ERR_ARGUMENT, "structure %lld (%s): the two molecules never "
                             "came within %.2f x 2.0 A of each other", (long long)k, f->tag,

@@ -195,7 +195,7 @@ static void test_contact_dimers(void) {
   mlff_smp_rng r;
   for (int s = 0; s < 400; s++) {
     double contact = 0.85 + 0.75 * (s % 7) / 6.0;
-    int aligned = s % 2;
+    int aligned = s % 3; /* random, a copy along a random line, a copy along an axis */
     mlff_smp_rng_seed(&r, 9, 4, (uint64_t)s);
     CHECK(mlff_smp_contact_dimer(&r, 12, BZ_Z, mono, contact, aligned, out) == 0);
     double ratio;
@@ -215,6 +215,22 @@ static void test_contact_dimers(void) {
       for (int i = 0; i < 36; i++)
         CHECK(fabs(out[36 + i] - out[i] - (c[1][i % 3] - c[0][i % 3])) < 1e-9);
       if (contact < 1.2 && d < closest_aligned) closest_aligned = d;
+    }
+    /* the line within the tilt of one of molecule 0's axes (a random line: 4 in 10 would be) */
+    if (aligned == MLFF_SMP_ALONG_AXIS) {
+      double I[9] = {0}, w[3], V[9], best = 0;
+      for (int i = 0; i < 12; i++) {
+        const double *p = out + 3 * i, m = mlff_atomic_mass(BZ_Z[i]);
+        double q[3] = {p[0] - c[0][0], p[1] - c[0][1], p[2] - c[0][2]};
+        for (int a = 0; a < 3; a++)
+          for (int b = 0; b < 3; b++)
+            I[3 * a + b] += m * ((a == b ? q[0] * q[0] + q[1] * q[1] + q[2] * q[2] : 0) - q[a] * q[b]);
+      }
+      mlff_jacobi_eigen(3, I, w, V);
+      for (int k = 0; k < 3; k++)
+        best = fmax(best, fabs((c[1][0] - c[0][0]) * V[k] + (c[1][1] - c[0][1]) * V[3 + k] +
+                               (c[1][2] - c[0][2]) * V[6 + k]) / d);
+      CHECK(best >= cos(MLFF_SMP_AXIS_TILT_DEG * M_PI / 180.0) - 1e-9);
     }
     if (s == 5) {
       mlff_smp_rng_seed(&r, 9, 4, 5);
