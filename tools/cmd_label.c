@@ -238,7 +238,8 @@ static void make_plan(plan *p) {
   /* (absent when not asked for: files of plans without them still resume) */
   if (p->n_contact)
     snprintf(contact, sizeof contact, "; contact dimers %lld (contacts %g-%g x 2.0 A, half "
-             "aligned, half of those along a principal axis)", p->n_contact, CONTACT_DIMER_LO, CONTACT_DIMER_HI);
+             "aligned, half of those along a principal axis)", p->n_contact, CONTACT_DIMER_LO,
+             CONTACT_DIMER_HI);
   if (p->n_liquid || p->n_relaxed)
     snprintf(condensed, sizeof condensed, "; relaxed %lld of %lld-%lld molecules (FIRE, %lld "
              "steps at most, %d structures each); liquids %lld of %lld molecules (carved from "
