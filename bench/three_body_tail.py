@@ -25,20 +25,22 @@ import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "python"))
+sys.path.insert(0, here)
+from teacher_bulk import EV_A3_BAR, STRAIN, scaled  # noqa: E402  (rigid molecules, as there)
 
-EV_A3_TO_BAR = 1.602176634e6
 EH_EV = 27.211386245988
 
 
 def uniform_tail(disp, counts, rc, rmin, rmax=30.0, h=0.1):
-    """Per molecule (counts: atoms of each model element in one), the three-body energy of the
+    """Per molecule (counts: atoms of each model element in one; disp: the model's /dispersion
+    attributes), the three-body energy of the
     triples with a side beyond rc in a uniform fluid of unit molecular density, eV * A^6: the
     energy per molecule at n molecules per A^3 is this times n^2. Triangle coordinates:
     d3r_j d3r_k = 8 pi^2 a b c da db dc; each unordered triple once (1/6 of the ordered)."""
     ne = len(counts)
-    c6 = np.array(disp.attrs["c6"]).reshape(ne, ne)
-    c8 = np.array(disp.attrs["c8"]).reshape(ne, ne)
-    a1, a2, s9, alp = (float(disp.attrs[k]) for k in ("a1", "a2", "s9", "alp"))
+    c6 = np.array(disp["c6"]).reshape(ne, ne)
+    c8 = np.array(disp["c8"]).reshape(ne, ne)
+    a1, a2, s9, alp = (float(disp[k]) for k in ("a1", "a2", "s9", "alp"))
     r0 = a1 * np.sqrt(np.where(c6 > 0, c8 / np.where(c6 > 0, c6, 1), 0)) + a2
     x = np.arange(rmin + h / 2, rmax, h)
     A, B, C = np.meshgrid(x, x, x, indexing="ij")
@@ -97,13 +99,12 @@ def main():
                  "(--atoms-per-molecule)")
     nm = n // nat
     mass = at0.get_masses()
-    # molecules whole (each about its first atom), their centres of mass
+    el = at0.get_chemical_symbols()
+    # molecules whole (each about its first atom)
     xm = at0.get_positions().reshape(nm, nat, 3)
     d = xm - xm[:, :1]
     d -= L0 * np.round(d / L0)
-    xm = xm[:, :1] + d
-    m = mass.reshape(nm, nat, 1)
-    com = (xm * m).sum(1) / m.sum(1)
+    xm = (xm[:, :1] + d).reshape(-1, 3)
     rho0 = mass.sum() / AVOGADRO / (L0 ** 3 * 1e-24)
     tmp = tempfile.mkdtemp(prefix="three_body_tail.")
     calcs = {}
@@ -116,9 +117,8 @@ def main():
         calcs[c3] = Calculator(p, device="cpu")
 
     def energy(c3, s):  # the frame with its molecules' centres and box scaled by s
-        at = at0.copy()
-        at.set_cell(cell * s, scale_atoms=False)
-        at.set_positions((xm - com[:, None] + s * com[:, None]).reshape(-1, 3))
+        y, L = scaled(el, xm, L0, s, nat)
+        at = ase.Atoms(el, positions=y, cell=[L, L, L], pbc=True)
         at.calc = calcs[c3]
         return at.get_potential_energy(), at.get_volume()
 
@@ -131,8 +131,8 @@ def main():
         base = None
         for c3 in cuts:
             e, _ = energy(c3, s)
-            (ep, vp), (em, vm) = energy(c3, s * 1.001), energy(c3, s * 0.999)
-            p = -(ep - em) / (vp - vm) * EV_A3_TO_BAR
+            (ep, vp), (em, vm) = energy(c3, s * (1 + STRAIN)), energy(c3, s * (1 - STRAIN))
+            p = -(ep - em) / (vp - vm) * EV_A3_BAR
             if base is None:
                 base = (e, p)
                 continue
@@ -140,7 +140,7 @@ def main():
             nv = nm / (L0 * s) ** 3
             row["cutoffs"].append({"cutoff3_A": c3, "energy_meV_per_molecule": 1000 * de,
                                    "pressure_bar": p - base[1],
-                                   "pressure_2nE_bar": 2 * nv * de * EV_A3_TO_BAR,
+                                   "pressure_2nE_bar": 2 * nv * de * EV_A3_BAR,
                                    "energy_over_rho2": 1000 * de / rho ** 2})
         rows.append(row)
         print(f"  {rho:.3f} g/cm3: " + "; ".join(
@@ -155,11 +155,8 @@ def main():
         if missing:
             sys.exit(f"three_body_tail.py: the model has no element {', '.join(missing)}")
         counts = [sym.count(e) for e in elements]
-
-        class _D:
-            attrs = disp
         for rmin in [float(r) for r in a.uniform.split(",")]:
-            k = uniform_tail(_D, counts, own, rmin)
+            k = uniform_tail(disp, counts, own, rmin)
             row = {"rmin_A": rmin, "energy_meV_per_molecule": {}}
             for r in rows:
                 nv = r["density_g_cm3"] / (mass[:nat].sum() / AVOGADRO) * 1e-24

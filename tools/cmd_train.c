@@ -138,7 +138,7 @@ static int run(int argc, char **argv) {
 #define REAL(field, what)                                                                    \
   do {                                                                                       \
     NEED_VALUE();                                                                            \
-    if (!cli_parse_number(v, &x)) return usage(what " needs a number, not '%s'", v);           \
+    if (!cli_parse_number(v, &x)) return usage(what " needs a number, not '%s'", v);       \
     field = x;                                                                               \
   } while (0)
     if (!strcmp(a, "--out")) { NEED_VALUE(); out = v; }

@@ -67,7 +67,7 @@ for r in rec["iterations"]:
         over = sum(1 for k in range(len(src)) if
                    max(sum(c * c for c in F[j]) ** 0.5 for j in range(splits[k], splits[k + 1])) > 10)
         assert r["labelled_over_max_force"] == over, (r["labelled_over_max_force"], over)
-    n += r["labelled"] - (r["labelled_over_max_force"] if it < 1 else 0)
+    n += r["labelled"] - (r["labelled_over_max_force"] if it < len(rec["iterations"]) - 1 else 0)
 # the last training's data: the start plus the labels of the iterations before it, less those
 # over --max-force
 assert len(h5py.File(f"{d}/data.h5")["labels/energy"]) == n - rec["iterations"][-1]["labelled"], n
