@@ -867,12 +867,15 @@ done:
   return rc;
 }
 
-/* The committee's deviation and true force error on its labelled candidates (rank
- * correlation, in the record): pairs "sigma max|dF| mean|dF|" */
-static int candidate_errors(const learn *L, int it, text *pairs, double *mae, int *over) {
+/* The committee of iteration `model_it` on the labels of iteration `labels_it`: each structure's
+ * largest per-atom deviation (sig[], when given, sized by the label count) and, for the record,
+ * pairs "sigma max|dF| mean|dF|", the force MAE and the count over --max-force */
+static int eval_labels(const learn *L, int model_it, int labels_it, text *pairs, double *mae,
+                       int *over, double **sig, int *n_sig) {
   *mae = NAN;
   *over = 0;
-  if (!exists(path_of(L, it, "labels.h5"))) return 0;
+  if (sig) *sig = NULL, *n_sig = 0;
+  if (!exists(path_of(L, labels_it, "labels.h5"))) return 0;
   mlff_model *m = NULL;
   mlff_calc *c = NULL;
   mlff_dataset *d = NULL;
@@ -883,16 +886,18 @@ static int candidate_errors(const learn *L, int it, text *pairs, double *mae, in
   mlff_calc_options_default(&co);
   co.device = MLFF_DEVICE_CPU;
   co.n_threads = L->threads;
-  if (mlff_model_load(path_of(L, it, "model.h5"), &m) || mlff_calc_create(m, &co, &c) ||
-      mlff_dataset_load(path_of(L, it, "labels.h5"), &d))
+  if (mlff_model_load(path_of(L, model_it, "model.h5"), &m) || mlff_calc_create(m, &co, &c) ||
+      mlff_dataset_load(path_of(L, labels_it, "labels.h5"), &d))
     goto done;
+  if (sig && !(*sig = calloc((size_t)mlff_dataset_size(d) + 1, sizeof **sig))) goto done;
   double sum = 0;
   long atoms = 0;
   for (int q = 0; q < mlff_dataset_size(d); q++) {
     mlff_frame f;
     const char *src;
     if (mlff_dataset_get(d, q, &f, &src)) goto done;
-    *over += mlff_max_atom_force(f.n_atoms, f.forces) > L->max_force;
+    const int too_strong = mlff_max_atom_force(f.n_atoms, f.forces) > L->max_force;
+    *over += too_strong;
     free(F), free(dv), free(sp);
     F = malloc(3 * (size_t)f.n_atoms * sizeof *F);
     dv = malloc((size_t)f.n_atoms * sizeof *dv);
@@ -904,6 +909,7 @@ static int candidate_errors(const learn *L, int it, text *pairs, double *mae, in
     r.forces = F;
     r.force_deviation = dv;
     if (mlff_compute(c, &s, &r)) goto done;
+    if (sig && !too_strong) (*sig)[(*n_sig)++] = r.max_force_deviation; /* trained on */
     double worst = 0, mean = 0;
     for (int i = 0; i < f.n_atoms; i++) {
       double e2 = 0;
@@ -916,7 +922,7 @@ static int candidate_errors(const learn *L, int it, text *pairs, double *mae, in
       if (sqrt(e2) > worst) worst = sqrt(e2);
     }
     atoms += f.n_atoms;
-    tx(pairs, "%s[%.5g, %.5g, %.5g]", q ? ", " : "", r.max_force_deviation, worst, mean);
+    if (pairs) tx(pairs, "%s[%.5g, %.5g, %.5g]", q ? ", " : "", r.max_force_deviation, worst, mean);
   }
   *mae = atoms ? sum / (3.0 * atoms) : NAN;
   rc = 0;
@@ -931,6 +937,30 @@ done:
   return rc;
 }
 
+static int cmp_double(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The committee's deviation on what it was trained on: iteration it's members on iteration
+ * it-1's labels (now in their data). Where its median reaches LO, structures like those the
+ * loop labelled can never count as accurate: the members disagree even where they were taught
+ * (a teacher whose forces depend on more than a student sees, or a student too small), and no
+ * iteration will converge. NAN at iteration 0 (nothing labelled before it). */
+static int known_deviation(const learn *L, int it, double *median) {
+  *median = NAN;
+  if (it == 0) return 0;
+  double *sig, mae;
+  int n, over;
+  if (eval_labels(L, it, it - 1, NULL, &mae, &over, &sig, &n)) return 1;
+  if (n > 0) {
+    qsort(sig, (size_t)n, sizeof *sig, cmp_double);
+    *median = n % 2 ? sig[n / 2] : 0.5 * (sig[n / 2 - 1] + sig[n / 2]);
+  }
+  free(sig);
+  return 0;
+}
+
 /* ---- the record ---------------------------------------------------------------------------- */
 
 static void json_number(text *t, double v) {
@@ -943,12 +973,22 @@ static void json_number(text *t, double v) {
 /* body: explore.txt after its counts' line (its histograms and trajectories), taken apart */
 static int finish_iteration(const learn *L, int it, counts k, char *body, const double sec[3]) {
   text pairs = {0};
-  double cand_mae;
+  double cand_mae, known;
   int over;
-  if (candidate_errors(L, it, &pairs, &cand_mae, &over)) {
+  if (eval_labels(L, it, it, &pairs, &cand_mae, &over, NULL, NULL) ||
+      known_deviation(L, it, &known)) {
     free(pairs.s);
     return 1;
   }
+  if (known >= L->lo)
+    fprintf(stderr,
+            "learn: iteration %d: warning: the committee's deviation on the structures it was "
+            "trained on, those labelled in iteration %d, has a median of %.3g eV/Å, not below "
+            "the lower trust level %g: samples like them can never count as accurate, and the "
+            "loop will not converge. Raise --trust's LO above it, or look for a teacher whose "
+            "forces depend on more than the cutoff shows (bench/teacher_locality.py) or a "
+            "student too small\n",
+            it, it - 1, known, L->lo);
   mlff_model *m = NULL;
   double valid_f = NAN, test_f = NAN;
   if (!mlff_model_load(path_of(L, it, "model.h5"), &m)) {
@@ -972,6 +1012,8 @@ static int finish_iteration(const learn *L, int it, counts k, char *body, const 
   json_number(&r, test_f);
   tx(&r, ", \"candidates_force_mae_meV_per_A\": ");
   json_number(&r, 1e3 * cand_mae);
+  tx(&r, ",\n  \"known_deviation_median_eV_per_A\": ");
+  json_number(&r, known);
   tx(&r, ",\n  \"seconds\": {\"train\": %.1f, \"explore\": %.1f, \"label\": %.1f},\n", sec[0],
      sec[1], sec[2]);
   tx(&r, "  \"candidates_deviation_max_error_mean_error\": [%s],\n", pairs.s ? pairs.s : "");

@@ -2,7 +2,8 @@
 # test_learn.sh MLFF TMPDIR benzene.xyz PLOT — `mlff learn` on a tiny problem: two iterations of
 # a 2-member committee exploring benzene alone and a 24-molecule liquid (NPT), labelling with
 # GFN2-xTB. Checks the record (counts add up, labels and data grow as recorded, the packed
-# liquid's start is labelled above the trust level), a rerun that finds everything done, a run
+# liquid's start is labelled above the trust level, the committee's deviation on what it was
+# trained on and the warning when it reaches LO), a rerun that finds everything done, a run
 # killed (SIGKILL) after its first training and rerun: the same candidates and records as the
 # uninterrupted run; and scripts/plot_learn.py's plot of the record. Exit 77 (skipped) without
 # libxtb.
@@ -71,6 +72,13 @@ for r in rec["iterations"]:
 # the last training's data: the start plus the labels of the iterations before it, less those
 # over --max-force
 assert len(h5py.File(f"{d}/data.h5")["labels/energy"]) == n - rec["iterations"][-1]["labelled"], n
+# the committee's deviation on what it was trained on (the labels before it): none at iteration
+# 0; after that a deviation, and the warning in the log exactly when it reaches LO (0.05)
+known = [r["known_deviation_median_eV_per_A"] for r in rec["iterations"]]
+assert known[0] is None and known[1] > 0, known
+log = open(f"{d}/../a.err").read()
+warned = "learn: iteration 1: warning: the committee's deviation on the structures it was trained on" in log
+assert warned == (known[1] >= 0.05), (warned, known)
 err = [e for r in rec["iterations"] for e in r["candidates_deviation_max_error_mean_error"]]
 assert all(x[1] > 0 for x in err), err  # a true force error was measured for each
 print("record ok:", [(r["samples"], r["candidates"], r["labelled"]) for r in rec["iterations"]])
