@@ -209,7 +209,7 @@ void select_member(mlff_cuda *g, int k) {
 
 void set_layout(mlff_cuda *g, int n_local, int n_total, int want_vatom) {
   size_t f = OUT_HEADER, e = f + 3 * (size_t)n_total * sizeof(float),
-         v = e + (size_t)n_local * sizeof(float);
+         v = e + (size_t)n_total * sizeof(float);
   const size_t mf = v + (want_vatom ? 6 * (size_t)n_total * sizeof(float) : 0),
                dv = mf + (g->n_members > 1 ? 3 * (size_t)g->n_members * n_total * sizeof(float) : 0);
   g->out_bytes = dv + (g->n_members > 1 ? (size_t)n_total * sizeof(float) : 0);

@@ -105,7 +105,7 @@ struct mlff_cuda {
   /* All results in one buffer, so that one memset clears them and one copy brings them back:
    * [energy, virial[6] (double) | overflow (int) | ticket (int) | range check: count (int),
    *  pad, largest excursion (u64) | close-atom guard (u64), pad | force[3 n_total] |
-   *  eatom[n_local] | vatom[6 n_total] (when asked) | committees: member forces [K][n_total][3],
+   *  eatom[n_total] | vatom[6 n_total] (when asked) | committees: member forces [K][n_total][3],
    *  deviation[n_total]]; the pointers below point into it. */
   char *d_out, *h_out;
   size_t out_bytes;
@@ -234,7 +234,7 @@ void print_phases(mlff_cuda *g, const char *what);
 size_t cell_scan_bytes(int cells);
 void enqueue_positions(mlff_cuda *g, int n_local, int n_total, int mode);
 void enqueue_neighbor_list(mlff_cuda *g, int n_local, int n_total, int mode, float skin);
-/* the images' forces and per-atom virials (and members' forces) onto their atoms */
+/* the images' forces, energies and per-atom virials (and members' forces) onto their atoms */
 void enqueue_image_forces(mlff_cuda *g, int n_local, int n_total, int want_vatom);
 
 /* committee.cu: the members' mean force (after their backward passes), and, at the step's end,

@@ -79,117 +79,257 @@ __global__ void __launch_bounds__(32 * DISP_WARPS)
   disp_finish<DISP_WARPS>(acc, i, si >= 0, lane, w, part, force, eatom, vatom, sums);
 }
 
-/* The three-body (ATM) term, as dispersion.c's mlff_disp_triples: one warp per local atom i.
- * Its neighbours within the three-body cutoff are first gathered from its list into the warp's
- * shared memory (relative position, squared distance, species); then the lanes share its pairs
- * (j, k): each triple with r_jk in range gives i a third of its energy and virial and its whole
- * force -de/dx_i, so each triple, found from each of its atoms, is counted once and no atom
- * writes another's. An atom with more neighbours than fit (cap, at most DISP3_CAP) reads them
- * from its list instead. (Evaluating each triple once, at the atom first in the order of
- * positions, with shared-memory atomics for the other two's forces, measured 1.8x slower on an
- * H100: 11.7 against 6.5 ms a step on the 49,152-atom liquid; atomics on shared floats are
- * compare-and-swap loops.) */
+/* The three-body (ATM) term, as dispersion.c's mlff_disp_triples, with each triple evaluated
+ * once: by the atom that comes first in the order of positions (x, then y, then z; differences
+ * below DISP3_TIE Å count as equal), so that a triple is found once however its atoms are held
+ * (local atoms, images, another rank's ghosts): each of its atoms sees the same two others at
+ * the same displacements. Owner-computes (each atom its own force from all of its triples)
+ * evaluated each triple three times: 81 % of a 49,152-atom step (H100). One warp per local atom
+ * i: its later neighbours within the three-body cutoff are gathered into the warp's shared
+ * memory with what each pair (i, j) contributes alone (1/r, C9 factor, damping log); the warp
+ * then takes the rows j of the pairs (j, k > j) in turn, its lanes across k. A triple's force
+ * on i stays in registers, on j and k (either may be a ghost or an image) goes to their slots in
+ * shared memory, and the slots are added to the global arrays at the end. Each atom of a triple takes a third of its energy and virial, as
+ * on the CPU. An atom with more later neighbours than `cap` reads them from its list instead,
+ * adding to the global arrays directly (slow, and rare: 256 neighbours within the half sphere). */
 #define DISP3_WARPS 4
-#define DISP3_CAP 512
+#define DISP3_CAP 256
+#define DISP3_TIE 1e-9
 
-struct Disp3Acc {
-  float a[10]; /* e, f[3], w[6] */
+/* a later neighbour j of i: displacement d = x_j - x_i and r^2, 1/r, i-j's C9 factor w, the
+ * log2 of (r0 / r) of the damping, species and atom index */
+struct Disp3Nb {
+  float4 d;
+  float isa, w, lq;
+  int sp, idx;
 };
 
-__device__ __forceinline__ void disp3_triple(float4 dj, int sj, float4 dk, int sk, int si,
-                                             const float2 *cs, int ns, float rc2, float alp3,
-                                             Disp3Acc &acc) {
-  const float3 djk = make_float3(dk.x - dj.x, dk.y - dj.y, dk.z - dj.z);
-  const float a = dj.w, b = dk.w, c = djk.x * djk.x + djk.y * djk.y + djk.z * djk.z;
-  if (c >= rc2 || c == 0.f) return;
-  const float2 pij = cs[si * ns + sj], pik = cs[si * ns + sk], pjk = cs[sj * ns + sk];
-  const float c9 = pij.x * pik.x * pjk.x;
-  const float r1 = sqrtf(a * b * c), ir1 = 1.f / r1, ir3 = ir1 * ir1 * ir1, ir5 = ir3 * ir1 * ir1;
+/* j after i in the order of positions (exactly antisymmetric: -d is tested the other way) */
+__device__ __forceinline__ bool disp3_later(double dx, double dy, double dz) {
+  if (dx > DISP3_TIE) return true;
+  if (dx < -DISP3_TIE) return false;
+  if (dy > DISP3_TIE) return true;
+  if (dy < -DISP3_TIE) return false;
+  return dz > 0.0;
+}
+
+/* entry j (atom index) of i's list as a later neighbour within the cutoff, or false */
+__device__ __forceinline__ bool disp3_load(const float4 *pos, const double *xd, int i, float4 p,
+                                           int si, int j, float rc2, const float2 *cs, int ns,
+                                           Disp3Nb *nb) {
+  const float4 q = pos[j];
+  const float dx = q.x - p.x, dy = q.y - p.y, dz = q.z - p.z, r2 = dx * dx + dy * dy + dz * dz;
+  if (q.w < 0.f || r2 >= rc2 || r2 == 0.f) return false;
+  const double *a = xd + 3 * (size_t)i, *b = xd + 3 * (size_t)j;
+  if (!disp3_later(b[0] - a[0], b[1] - a[1], b[2] - a[2])) return false;
+  const int sj = (int)q.w;
+  const float2 c = cs[si * ns + sj];
+  nb->d = make_float4(dx, dy, dz, r2);
+  nb->isa = rsqrtf(r2);
+  nb->w = c.x;
+  nb->lq = __log2f(c.y * nb->isa);
+  nb->sp = sj;
+  nb->idx = j;
+  return true;
+}
+
+/* The triple (i, j, k) of i's later neighbours J, K: false when r_jk is out of range; else its
+ * energy e, the derivatives of e by the squared sides g (ij, ik, jk) and d_jk = x_k - x_j */
+__device__ __forceinline__ bool disp3_triple(const Disp3Nb &J, const Disp3Nb &K, const float2 *cs,
+                                             int ns, float rc2, float alp3, float *e, float3 *g,
+                                             float3 *djk) {
+  *djk = make_float3(K.d.x - J.d.x, K.d.y - J.d.y, K.d.z - J.d.z);
+  const float a = J.d.w, b = K.d.w, c = djk->x * djk->x + djk->y * djk->y + djk->z * djk->z;
+  if (c >= rc2 || c == 0.f) return false;
+  const float2 pjk = cs[J.sp * ns + K.sp];
+  const float rs = rsqrtf(c), c9 = J.w * K.w * pjk.x;
+  const float ir1 = J.isa * K.isa * rs, ir3 = ir1 * ir1 * ir1, ir5 = ir3 * ir1 * ir1;
   const float u = a + c - b, v = a - c + b, t = -a + c + b, uvt = u * v * t;
   const float ang = 0.375f * uvt * ir5 + ir3;
-  const float q = exp2f(alp3 * __log2f(pij.y * pik.y * pjk.y * ir1));
+  const float q = exp2f(alp3 * (J.lq + K.lq + __log2f(pjk.y * rs)));
   const float fd = 1.f / (1.f + 6.f * q), fq = fd * fd * 3.f * q * alp3;
-  const float ia = 1.f / a, ib = 1.f / b, ic = 1.f / c;
-  const float ga = c9 * ((0.375f * (v * t + u * t - u * v - 2.5f * uvt * ia) * ir5 - 1.5f * ia * ir3) * fd + ang * fq * ia);
-  const float gb = c9 * ((0.375f * (-v * t + u * t + u * v - 2.5f * uvt * ib) * ir5 - 1.5f * ib * ir3) * fd + ang * fq * ib);
-  const float gc = c9 * ((0.375f * (v * t - u * t + u * v - 2.5f * uvt * ic) * ir5 - 1.5f * ic * ir3) * fd + ang * fq * ic);
-  acc.a[0] += c9 * ang * fd * (1.f / 3.f);
-  acc.a[1] += 2.f * (ga * dj.x + gb * dk.x);
-  acc.a[2] += 2.f * (ga * dj.y + gb * dk.y);
-  acc.a[3] += 2.f * (ga * dj.z + gb * dk.z);
-  const float h0 = -2.f / 3.f * ga, h1 = -2.f / 3.f * gb, h2 = -2.f / 3.f * gc;
-  acc.a[4] += h0 * dj.x * dj.x + h1 * dk.x * dk.x + h2 * djk.x * djk.x;
-  acc.a[5] += h0 * dj.y * dj.y + h1 * dk.y * dk.y + h2 * djk.y * djk.y;
-  acc.a[6] += h0 * dj.z * dj.z + h1 * dk.z * dk.z + h2 * djk.z * djk.z;
-  acc.a[7] += h0 * dj.x * dj.y + h1 * dk.x * dk.y + h2 * djk.x * djk.y;
-  acc.a[8] += h0 * dj.x * dj.z + h1 * dk.x * dk.z + h2 * djk.x * djk.z;
-  acc.a[9] += h0 * dj.y * dj.z + h1 * dk.y * dk.z + h2 * djk.y * djk.z;
+  const float ia = J.isa * J.isa, ib = K.isa * K.isa, ic = rs * rs;
+  *e = c9 * ang * fd;
+  g->x = c9 * ((0.375f * (v * t + u * t - u * v - 2.5f * uvt * ia) * ir5 - 1.5f * ia * ir3) * fd + ang * fq * ia);
+  g->y = c9 * ((0.375f * (-v * t + u * t + u * v - 2.5f * uvt * ib) * ir5 - 1.5f * ib * ir3) * fd + ang * fq * ib);
+  g->z = c9 * ((0.375f * (v * t - u * t + u * v - 2.5f * uvt * ic) * ir5 - 1.5f * ic * ir3) * fd + ang * fq * ic);
+  return true;
 }
 
-/* entry k of atom i's list as (x_j - x_i, r^2) and species, or species -1 when out of range */
-__device__ __forceinline__ float4 disp3_entry(const float4 *pos, const int *list, int k, float4 p,
-                                              float rc2, int *sp) {
-  const float4 q = pos[list[k]];
-  const float4 d = make_float4(q.x - p.x, q.y - p.y, q.z - p.z, 0.f);
-  const float r2 = d.x * d.x + d.y * d.y + d.z * d.z;
-  *sp = (q.w < 0.f || r2 >= rc2 || r2 == 0.f) ? -1 : (int)q.w;
-  return make_float4(d.x, d.y, d.z, r2);
+/* A triple's results: the forces on i, j, k (-de/dx) and the virial W = sum x (x) F, of which
+ * each atom takes a third (as its energy) */
+struct Disp3Out {
+  float fi[3], fj[3], fk[3], w[6];
+};
+__device__ __forceinline__ void disp3_forces(const Disp3Nb &J, const Disp3Nb &K, float3 g,
+                                             float3 djk, Disp3Out *o) {
+  const float dj[3] = {J.d.x, J.d.y, J.d.z}, dk[3] = {K.d.x, K.d.y, K.d.z},
+              dl[3] = {djk.x, djk.y, djk.z};
+  for (int x = 0; x < 3; x++) {
+    o->fi[x] = 2.f * (g.x * dj[x] + g.y * dk[x]);
+    o->fj[x] = 2.f * (g.z * dl[x] - g.x * dj[x]);
+    o->fk[x] = -o->fi[x] - o->fj[x];
+  }
+  const int ax[6] = {0, 1, 2, 0, 0, 1}, bx[6] = {0, 1, 2, 1, 2, 2};
+  for (int q = 0; q < 6; q++)
+    o->w[q] = -2.f * (g.x * dj[ax[q]] * dj[bx[q]] + g.y * dk[ax[q]] * dk[bx[q]] +
+                      g.z * dl[ax[q]] * dl[bx[q]]);
 }
 
+/* Atom `idx`'s share of a triple, f (3), e, w (6, when vatom), added atomically to the global
+ * arrays (the fallback's j and k, and every slot at the end) */
+__device__ __forceinline__ void disp3_add_global(int idx, const float *f, float e, const float *w,
+                                                 float *force, float *eatom, float *vatom) {
+  for (int x = 0; x < 3; x++) atomicAdd(&force[3 * (size_t)idx + x], f[x]);
+  atomicAdd(&eatom[idx], e);
+  if (vatom)
+    for (int q = 0; q < 6; q++) atomicAdd(&vatom[6 * (size_t)idx + q], w[q]);
+}
+
+/* Shared memory of one warp: the gathered neighbours and their slots' sums (component-major:
+ * fx fy fz e, then the virial's six when asked) */
+__host__ __device__ inline size_t disp3_warp_bytes(int cap, bool vatom) {
+  return (size_t)cap * (2 * sizeof(float4) + sizeof(int2) + (vatom ? 10 : 4) * sizeof(float));
+}
+
+template <bool VATOM>
 __global__ void __launch_bounds__(32 * DISP3_WARPS)
     k_dispersion3(const char *stage, int n_local, float rc, float alp3, int n_species,
-                  const float2 *coef, int cap, int max_disp, const int *disp_n, const int *disp_j,
-                  float *force, float *eatom, float *vatom, double *sums) {
+                  const float2 *coef, int cap, int max_disp, const int *disp_n,
+                  const int *disp_j, float *force, float *eatom, float *vatom, double *sums) {
+  extern __shared__ float4 disp3_smem[];
   __shared__ float2 cs[MLFF_CUDA_MAX_ELEMENTS * MLFF_CUDA_MAX_ELEMENTS];
-  __shared__ float4 nb[DISP3_WARPS][DISP3_CAP];
-  __shared__ int nsp[DISP3_WARPS][DISP3_CAP];
   __shared__ float part[DISP3_WARPS][7];
   for (int k = threadIdx.x; k < n_species * n_species; k += blockDim.x) cs[k] = coef[k];
   __syncthreads();
+  constexpr int NA = VATOM ? 10 : 4; /* each slot's sums */
   const int lane = threadIdx.x % 32, w = threadIdx.x / 32;
   const int i = blockIdx.x * DISP3_WARPS + w;
+  const StepHeader *h = (const StepHeader *)stage;
   const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
+  const double *xd = stage_xd(stage, h->meta.x);
   const float rc2 = rc * rc;
-  Disp3Acc acc = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0}};
+  float4 *nd = (float4 *)((char *)disp3_smem + w * disp3_warp_bytes(cap, VATOM));
+  float4 *na = nd + cap;                 /* isa, w, lq, species */
+  int2 *nx = (int2 *)(na + cap);         /* atom index, unused */
+  float *acc = (float *)(nx + cap);      /* [NA][cap] */
+  float own[10] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}; /* i's: e (whole triples), f[3], w[6] */
   const int si = i < n_local ? (int)pos[i].w : -1;
   if (si >= 0) {
     const float4 p = pos[i];
     const int n = disp_n[i];
     const int *list = disp_j + (size_t)i * max_disp;
-    int m = 0; /* gather the neighbours in range, in list order */
+    int m = 0; /* gather the later neighbours in range, in list order */
     for (int k0 = 0; k0 < n; k0 += 32) {
-      int sj = -1;
-      float4 d = make_float4(0.f, 0.f, 0.f, 0.f);
-      if (k0 + lane < n) d = disp3_entry(pos, list, k0 + lane, p, rc2, &sj);
-      const unsigned in = __ballot_sync(0xffffffffu, sj >= 0);
+      Disp3Nb b;
+      const bool ok = k0 + lane < n &&
+                      disp3_load(pos, xd, i, p, si, list[k0 + lane], rc2, cs, n_species, &b);
+      const unsigned in = __ballot_sync(0xffffffffu, ok);
       const int slot = m + __popc(in & ((1u << lane) - 1u));
-      if (sj >= 0 && slot < cap) nb[w][slot] = d, nsp[w][slot] = sj;
+      if (ok && slot < cap) {
+        nd[slot] = b.d;
+        na[slot] = make_float4(b.isa, b.w, b.lq, __int_as_float(b.sp));
+        nx[slot].x = b.idx;
+        for (int q = 0; q < NA; q++) acc[q * cap + slot] = 0.f;
+      }
       m += __popc(in);
     }
     __syncwarp();
     if (m <= cap) {
+      auto slot_nb = [&](int s) {
+        const float4 a = na[s];
+        Disp3Nb b;
+        b.d = nd[s], b.isa = a.x, b.w = a.y, b.lq = a.z, b.sp = __float_as_int(a.w);
+        b.idx = nx[s].x;
+        return b;
+      };
+      /* rows j in turn (the whole warp), the lanes across k > j: in a row every lane has its
+       * own k, so k's shares go to its slot without atomics (shared-memory float atomics are
+       * compare-and-swap loops: a first version with them was 1.8x slower than evaluating
+       * every triple three times); j's shares are summed over the lanes at the row's end */
       for (int j = 0; j < m - 1; j++) {
-        const float4 dj = nb[w][j];
-        const int sj = nsp[w][j];
-        for (int k = j + 1 + lane; k < m; k += 32)
-          disp3_triple(dj, sj, nb[w][k], nsp[w][k], si, cs, n_species, rc2, alp3, acc);
+        const Disp3Nb J = slot_nb(j);
+        float jsum[10] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}; /* j's shares: f[3], e, w[6] */
+        for (int k = j + 1 + lane; k < m; k += 32) {
+          const Disp3Nb K = slot_nb(k);
+          float e;
+          float3 g, djk;
+          if (!disp3_triple(J, K, cs, n_species, rc2, alp3, &e, &g, &djk)) continue;
+          Disp3Out o;
+          disp3_forces(J, K, g, djk, &o);
+          const float e3 = e * (1.f / 3.f);
+          own[0] += e;
+          for (int x = 0; x < 3; x++) {
+            own[1 + x] += o.fi[x];
+            jsum[x] += o.fj[x];
+            acc[x * cap + k] += o.fk[x];
+          }
+          jsum[3] += e3;
+          acc[3 * cap + k] += e3;
+          for (int q = 0; q < 6; q++) own[4 + q] += o.w[q];
+          if (VATOM)
+            for (int q = 0; q < 6; q++) {
+              jsum[4 + q] += o.w[q] * (1.f / 3.f);
+              acc[(4 + q) * cap + k] += o.w[q] * (1.f / 3.f);
+            }
+        }
+        for (int q = 0; q < NA; q++) {
+          float v = jsum[q];
+          for (int off = 16; off; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+          if (lane == 0) acc[q * cap + j] += v;
+        }
+        __syncwarp(); /* the next row's lanes write other lanes' slots of this one */
       }
-    } else { /* too many to gather: the same sums from the list itself */
-      for (int j = 0; j < n; j++) {
-        int sj, sk;
-        const float4 dj = disp3_entry(pos, list, j, p, rc2, &sj);
-        if (sj < 0) continue;
-        for (int k = j + 1 + lane; k < n; k += 32) {
-          const float4 dk = disp3_entry(pos, list, k, p, rc2, &sk);
-          if (sk >= 0) disp3_triple(dj, sj, dk, sk, si, cs, n_species, rc2, alp3, acc);
+      __syncwarp();
+      for (int s = lane; s < m; s += 32) { /* the slots to the global arrays */
+        float f[3] = {acc[s], acc[cap + s], acc[2 * cap + s]}, wv[6] = {0, 0, 0, 0, 0, 0};
+        if (VATOM)
+          for (int q = 0; q < 6; q++) wv[q] = acc[(4 + q) * cap + s];
+        disp3_add_global(nx[s].x, f, acc[3 * cap + s], wv, force, eatom, VATOM ? vatom : nullptr);
+      }
+    } else { /* too many to gather: the same sums from the list, j and k straight to global */
+      for (int jj = 0; jj < n; jj++) {
+        Disp3Nb J;
+        if (!disp3_load(pos, xd, i, p, si, list[jj], rc2, cs, n_species, &J)) continue;
+        for (int kk = jj + 1 + lane; kk < n; kk += 32) {
+          Disp3Nb K;
+          float e;
+          float3 g, djk;
+          if (!disp3_load(pos, xd, i, p, si, list[kk], rc2, cs, n_species, &K) ||
+              !disp3_triple(J, K, cs, n_species, rc2, alp3, &e, &g, &djk))
+            continue;
+          Disp3Out o;
+          disp3_forces(J, K, g, djk, &o);
+          own[0] += e;
+          for (int x = 0; x < 3; x++) own[1 + x] += o.fi[x];
+          for (int q = 0; q < 6; q++) own[4 + q] += o.w[q], o.w[q] *= 1.f / 3.f;
+          disp3_add_global(J.idx, o.fj, e / 3.f, o.w, force, eatom, VATOM ? vatom : nullptr);
+          disp3_add_global(K.idx, o.fk, e / 3.f, o.w, force, eatom, VATOM ? vatom : nullptr);
         }
       }
     }
   }
-  disp_finish<DISP3_WARPS>(acc.a, i, si >= 0, lane, w, part, force, eatom, vatom, sums);
+  /* i's own: whole triples into the block's sums, a third of their energy and virial to i */
+  for (int q = 0; q < 10; q++)
+    for (int off = 16; off; off >>= 1) own[q] += __shfl_xor_sync(0xffffffffu, own[q], off);
+  if (lane == 0) {
+    if (si >= 0) {
+      float w3[6];
+      for (int q = 0; q < 6; q++) w3[q] = own[4 + q] * (1.f / 3.f);
+      disp3_add_global(i, own + 1, own[0] * (1.f / 3.f), w3, force, eatom, VATOM ? vatom : nullptr);
+    }
+    part[w][0] = own[0];
+    for (int q = 0; q < 6; q++) part[w][1 + q] = own[4 + q];
+  }
+  __syncthreads();
+  if (threadIdx.x < 7) {
+    double s = 0.0;
+    for (int k = 0; k < DISP3_WARPS; k++) s += part[k][threadIdx.x];
+    atomicAdd(&sums[threadIdx.x], s);
+  }
 }
 
-/* the neighbours a warp gathers: DISP3_CAP, or fewer (MLFF_GPU_DISP3_CAP, so that a test
+/* the later neighbours a warp gathers: DISP3_CAP, or fewer (MLFF_GPU_DISP3_CAP, so that a test
  * reaches the fallback) */
 static int disp3_cap(const mlff_cuda *g) {
   const int k = g->knobs.disp3_cap;
@@ -221,8 +361,11 @@ mlff_cuda_status dispersion_setup(mlff_cuda *g, const mlff_cuda_model *m) {
     for (int a = 0; a < ns; a++)
       for (int b = 0; b < ns; b++)
         c3[a * ns + b] = make_float2((float)m->disp3_w[a][b], (float)m->disp3_r0[a][b]);
+    const size_t smem = DISP3_WARPS * disp3_warp_bytes(DISP3_CAP, true);
     if (cudaMalloc(&g->d_disp3_coef, sizeof c3) != cudaSuccess ||
-        cudaMemcpy(g->d_disp3_coef, c3, sizeof c3, cudaMemcpyHostToDevice) != cudaSuccess) {
+        cudaMemcpy(g->d_disp3_coef, c3, sizeof c3, cudaMemcpyHostToDevice) != cudaSuccess ||
+        set_smem_limit((const void *)k_dispersion3<true>, smem, g->device) != cudaSuccess ||
+        set_smem_limit((const void *)k_dispersion3<false>, smem, g->device) != cudaSuccess) {
       cudaGetLastError();
       return fail(g, MLFF_CUDA_ERR_DEVICE, "cannot set up the three-body dispersion on the GPU");
     }
@@ -270,10 +413,12 @@ void enqueue_dispersion(mlff_cuda *g, int n_local, int want_vatom) {
       g->d_disp_j, g->d_force, g->d_eatom, want_vatom ? g->d_vatom : nullptr, g->d_sums);
   mark(g, "dispersion");
   if (g->disp3_rc > 0.f) {
-    const int blocks3 = (n_local + DISP3_WARPS - 1) / DISP3_WARPS;
-    k_dispersion3<<<blocks3, 32 * DISP3_WARPS, 0, g->stream>>>(
+    const int blocks3 = (n_local + DISP3_WARPS - 1) / DISP3_WARPS, cap = disp3_cap(g);
+    const size_t smem = DISP3_WARPS * disp3_warp_bytes(cap, want_vatom);
+    auto kernel = want_vatom ? k_dispersion3<true> : k_dispersion3<false>;
+    kernel<<<blocks3, 32 * DISP3_WARPS, smem, g->stream>>>(
         g->d_stage, n_local, g->disp3_rc, g->disp3_alp / 3.f, g->n_elements, g->d_disp3_coef,
-        disp3_cap(g), g->disp_max, g->d_disp_n, g->d_disp_j, g->d_force, g->d_eatom,
+        cap, g->disp_max, g->d_disp_n, g->d_disp_j, g->d_force, g->d_eatom,
         want_vatom ? g->d_vatom : nullptr, g->d_sums);
     mark(g, "dispersion three-body");
   }

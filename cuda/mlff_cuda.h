@@ -118,12 +118,12 @@ void mlff_cuda_free(mlff_cuda *g);
  * Both are ignored for one network.
  *
  * One evaluation. Atoms [0, n_local) get energies; atoms [n_local, n_total) are images/ghosts
- * that only act as neighbours.
+ * that act as neighbours (energy_atom has room for them too: no term gives them energy now).
  * Neighbours are found on the device (cell list) within the model's cutoff; species < 0 atoms are
  * ignored. skin and list_age as in mlff_neighbors (skin > 0: the list is kept between calls, above
  * the one-kernel size). cell (NULL, or periodic along all three rows): every atom is local (n_total
  * == n_local) and the periodic images are made here, their results added to their atoms'. Outputs,
- * each when not NULL: forces [n_total][3], energy_atom [n_local] and virial_atom [n_total][6] are
+ * each when not NULL: forces [n_total][3], energy_atom [n_total] and virial_atom [n_total][6] are
  * ADDED to (as LAMMPS accumulates; no host copy in between), energy and virial (W = sum d (x) f_j,
  * xx yy zz xy xz yz) are set. */
 mlff_cuda_status mlff_cuda_compute(mlff_cuda *g, int n_local, int n_total, const double *x,

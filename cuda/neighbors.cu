@@ -36,12 +36,15 @@ __global__ void k_images(double *xd, int n_local, int n_img, const int2 *img,
   image_position(xd + 3 * (size_t)m.x, m.y, cell, xd + 3 * ((size_t)n_local + q));
 }
 
-/* Images' forces and per-atom virials onto their owners (the caller sees local atoms only) */
-__global__ void k_fold(int n_local, int n_img, const int2 *img, float *force, float *vatom) {
+/* Images' forces, energies (where a term gives them some) and per-atom virials onto their
+ * owners (the caller sees local atoms only) */
+__global__ void k_fold(int n_local, int n_img, const int2 *img, float *force, float *eatom,
+                       float *vatom) {
   const int q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= n_img) return;
   const size_t o = img[q].x, g = (size_t)n_local + q;
   for (int x = 0; x < 3; x++) atomicAdd(&force[3 * o + x], force[3 * g + x]);
+  if (eatom) atomicAdd(&eatom[o], eatom[g]);
   if (vatom)
     for (int x = 0; x < 6; x++) atomicAdd(&vatom[6 * o + x], vatom[6 * g + x]);
 }
@@ -312,9 +315,10 @@ void enqueue_dispersion_list(mlff_cuda *g, int n_local, int mode, float skin) {
 
 void enqueue_image_forces(mlff_cuda *g, int n_local, int n_total, int want_vatom) {
   const int blocks = (g->n_img + 255) / 256;
-  k_fold<<<blocks, 256, 0, g->stream>>>(n_local, g->n_img, g->d_img, g->d_force,
+  k_fold<<<blocks, 256, 0, g->stream>>>(n_local, g->n_img, g->d_img, g->d_force, g->d_eatom,
                                         want_vatom ? g->d_vatom : nullptr);
   for (int k = 0; k < g->n_members && g->n_members > 1; k++) /* each member's forces */
     k_fold<<<blocks, 256, 0, g->stream>>>(n_local, g->n_img, g->d_img,
-                                          g->d_mforce + 3 * (size_t)k * n_total, nullptr);
+                                          g->d_mforce + 3 * (size_t)k * n_total, nullptr,
+                                          nullptr);
 }

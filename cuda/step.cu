@@ -398,11 +398,12 @@ static mlff_cuda_status compute(mlff_cuda *g, int n_local, int n_total, const do
     for (int q = 0; q < g->n_img; q++) {
       const size_t o = g->h_img[q].x, i = (size_t)n_local + q;
       for (int k = 0; k < 3; k++) g->h_force[3 * o + k] += g->h_force[3 * i + k];
+      g->h_eatom[o] += g->h_eatom[i];
       if (virial_atom)
         for (int k = 0; k < 6; k++) g->h_vatom[6 * o + k] += g->h_vatom[6 * i + k];
     }
   const long n3 = forces ? 3L * n_caller : 0, n6 = virial_atom ? 6L * n_caller : 0;
-  const int ne = energy_atom ? n_local : 0;
+  const int ne = energy_atom ? n_caller : 0;
 #pragma omp parallel num_threads(nt)
   {
 #pragma omp for schedule(static) nowait

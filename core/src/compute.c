@@ -1058,7 +1058,7 @@ static mlff_status gpu_structures(mlff_calc *c, int n, const int *starts, int n_
     for (int d = 0; d < 3; d++) f[3 * (size_t)i + d] = fo[3 * (size_t)q + d];
     if (va)
       for (int d = 0; d < 6; d++) va[6 * (size_t)i + d] = vo[6 * (size_t)q + d];
-    if (q < n_local) ea[i] = eo[q];
+    ea[i] = eo[q]; /* images' too (folded with the forces' in structures()) */
     for (int k = 0; smf && k < K; k++) /* the images' are folded with the forces' (structures) */
       for (int d = 0; d < 3; d++)
         smf[3 * ((size_t)k * N + i) + d] = K > 1 ? mo[3 * ((size_t)k * N + q) + d] : fo[3 * (size_t)q + d];
@@ -1169,6 +1169,10 @@ static mlff_status structures(mlff_calc *c, int n, const mlff_structure *st, mlf
       int o = s->owner[i] - s0; /* the structure's own atom this is (an image of) */
       if (r->forces)
         for (int x = 0; x < 3; x++) r->forces[3 * o + x] += f[3 * (size_t)i + x];
+      /* energies: the GPU's three-body term gives an image its share of the triples it
+       * evaluates (each triple once, at whichever copy of its atoms comes first) */
+      r->energy += ea[i];
+      if (r->energy_atom) r->energy_atom[o] += ea[i];
       if (per_atom_virial)
         for (int q = 0; q < 6; q++) r->virial[q] += va[6 * (size_t)i + q];
       if (r->virial_atom)
@@ -1178,10 +1182,6 @@ static mlff_status structures(mlff_calc *c, int n, const mlff_structure *st, mlf
     /* the dispersion's mean-field tail: whole-system energy and pressure, no per-atom share */
     mlff_disp_add_tail(&c->model->disp, c->model->n_elements, na, st[b].species, st[b].cell,
                        st[b].pbc, &r->energy, r->virial);
-    for (int i = 0; i < na; i++) {
-      r->energy += ea[s0 + i];
-      if (r->energy_atom) r->energy_atom[i] = ea[s0 + i];
-    }
     r->max_force_deviation = 0.0;
     if (smf) { /* fold each member's image forces onto the atoms (c->fk is free now) */
       const size_t n3 = 3 * (size_t)na;

@@ -19,10 +19,11 @@ mlff_status mlff_gpu_create(const mlff_model *m, int fp16, int device, int n_thr
 void mlff_gpu_free(mlff_gpu *g);
 
 /* One evaluation (mlff_cuda_compute): atoms [0, n_local) get energies, [n_local, n_total) are
- * ghosts; lattice (NULL, or [3][3] rows a, b, c, periodic along all three): every atom is
- * local and the periodic images are made on the GPU path. forces, energy_atom and virial_atom
- * are ADDED to, energy and virial set. A committee's member_forces [K][n_total][3] are ADDED to,
- * deviation [n_total] set (each may be NULL; ignored for one network). */
+ * ghosts; lattice (NULL, or [3][3] rows a, b,
+ * c, periodic along all three): every atom is local and the periodic images are made on the
+ * GPU path. forces, energy_atom [n_total] and virial_atom are ADDED to, energy and virial
+ * set. A committee's member_forces [K][n_total][3] are ADDED to, deviation [n_total] set (each
+ * may be NULL; ignored for one network). */
 mlff_status mlff_gpu_compute(mlff_gpu *g, int n_local, int n_total, const double *x,
                              const int *species, double skin, int list_age, const double *lattice,
                              double *forces, double *energy_atom, double *virial_atom,
