@@ -2,10 +2,9 @@
 # water-finer.sh [WORK] — water-continued.sh's run, continued (session 18) with what
 # bench/teacher_locality.py showed: GFN2-xTB's forces on a water molecule still move by tens of
 # meV/Å when molecules 8-10 Å away are added, so no local student's deviation in the liquid
-# falls below ~0.2 eV/Å (the old lower trust level, 0.15, lay under that floor); and the
-# liquid's deviation climbed past the upper level within one 10 fs sampling interval, so no
-# frame between the levels was ever seen. Here: trust levels 0.3,0.8 eV/Å, a sample every
-# 2 fs. Needs water-continued.sh's folder (CONTINUED).
+# falls below ~0.2 eV/Å (the old lower trust level, 0.15, lay under that floor). Here: trust
+# levels 0.3,0.8 eV/Å, and a sample every 2 fs to see more of the liquid's way out of the trust
+# region. Needs water-continued.sh's folder (CONTINUED).
 set -e
 here=$(cd "$(dirname "$0")/../.." && pwd)
 M=${MLFF:-$here/build/tools/mlff}
