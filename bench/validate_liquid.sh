@@ -8,6 +8,8 @@
 # usage: bench/validate_liquid.sh [options]
 #   --model FILE        the model (default models/benzene-gfn2.h5)
 #   --device D          auto|gpu|cpu (default auto)       --fp16 yes|no (default no)
+#   --images I          the liquid's periodic images on the GPU: auto|yes|no (default auto;
+#                       no: LAMMPS's ghost atoms, as with several ranks; docs/pair_style.md)
 #   --threads N         OpenMP threads (N > 1 adds -sf omp -pk omp N; default 1)
 #   --molecules N       molecules in the box (default 1024)
 #   --data FILE         a ready liquid box (LAMMPS data file; types in --elements order)
@@ -45,7 +47,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 die() { echo "validate_liquid.sh: $*" >&2; exit 3; }
 
-model=$here/models/benzene-gfn2.h5 device=auto fp16=no threads=1 molecules=1024 data= molecule=
+model=$here/models/benzene-gfn2.h5 device=auto fp16=no images=auto threads=1 molecules=1024 data= molecule=
 density= gas_data= elements="C H" compound= temp=300.0 press=1.01325 eq_ps=20 prod_ps=100
 gas_ps=100 gas_eq_ps=5 seed=4928459 thermo_every=200 rdf_cut= skip_gas=0 machine= label=
 min_steps=500 nvt_ps=5 velocities=create
@@ -63,6 +65,7 @@ while [ $# -gt 0 ]; do
   v=$2
   case "$opt" in
     --model) model=$v ;; --device) device=$v ;; --fp16) fp16=$v ;; --threads) threads=$v ;;
+    --images) images=$v ;;
     --molecules) molecules=$v ;; --data) data=$v ;; --molecule) molecule=$v ;;
     --density) density=$v ;; --gas-data) gas_data=$v ;; --elements) elements=$v ;;
     --compound) compound=$v ;; --temp) temp=$v ;; --press) press=$v ;; --eq-ps) eq_ps=$v ;;
@@ -75,6 +78,7 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
+case "$images" in auto | yes | no) ;; *) die "--images $images: auto, yes or no" ;; esac
 
 # ---- programs ---------------------------------------------------------------------------------
 py=${PYTHON:-}
@@ -170,7 +174,7 @@ t0=$SECONDS
 (cd "$work" && "$lmp" "${common[@]}" -log log.npt -var data "$data" -var press "$press" \
   -var eq_ps "$eq_ps" -var prod_ps "$prod_ps" -var rdf_cut "$rdf_cut" \
   -var rdf_pairs "$rdf_pairs" -var rdf_file rdf.dat -var min_steps "$min_steps" \
-  -var nvt_ps "$nvt_ps" -var velocities "$velocities" -var final yes "${omp[@]}" \
+  -var nvt_ps "$nvt_ps" -var velocities "$velocities" -var final yes -var images "$images" "${omp[@]}" \
   -in "$here/examples/lammps/in.liquid_npt") || {
   status=$?
   log "NPT run failed (exit $status): $(first_error "$work/log.npt")"
