@@ -952,7 +952,10 @@ static int known_deviation(const learn *L, int it, double *median) {
   if (it == 0) return 0;
   double *sig, mae;
   int n, over;
-  if (eval_labels(L, it, it - 1, NULL, &mae, &over, &sig, &n)) return 1;
+  if (eval_labels(L, it, it - 1, NULL, &mae, &over, &sig, &n)) {
+    free(sig);
+    return 1;
+  }
   if (n > 0) {
     qsort(sig, (size_t)n, sizeof *sig, cmp_double);
     *median = n % 2 ? sig[n / 2] : 0.5 * (sig[n / 2 - 1] + sig[n / 2]);
