@@ -8,8 +8,8 @@
 # usage: bench/validate_liquid.sh [options]
 #   --model FILE        the model (default models/benzene-gfn2.h5)
 #   --device D          auto|gpu|cpu (default auto)       --fp16 yes|no (default no)
-#   --images I          the liquid's periodic images on the GPU: auto|yes|no (default auto;
-#                       no: LAMMPS's ghost atoms, as with several ranks; docs/pair_style.md)
+#   --images I          the pair style's images keyword: auto|gpu|lammps (default auto;
+#                       lammps: LAMMPS's ghost atoms, as with several ranks; docs/pair_style.md)
 #   --threads N         OpenMP threads (N > 1 adds -sf omp -pk omp N; default 1)
 #   --molecules N       molecules in the box (default 1024)
 #   --data FILE         a ready liquid box (LAMMPS data file; types in --elements order)
@@ -78,7 +78,7 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
-case "$images" in auto | yes | no) ;; *) die "--images $images: auto, yes or no" ;; esac
+case "$images" in auto | gpu | lammps) ;; *) die "--images $images: auto, gpu or lammps (the pair style's images keyword)" ;; esac
 
 # ---- programs ---------------------------------------------------------------------------------
 py=${PYTHON:-}
