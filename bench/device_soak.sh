@@ -11,7 +11,8 @@
 # (nvidia-smi, per process) every 2 s. Memory counts as flat when its last sample exceeds the
 # first one after the warm-up (10 s or 10 % of the run, whichever is later) by at most 2 MiB or
 # 0.5 %.
-# Writes $OUT/<gpu>-<date>-soak.json (one record per run) and $OUT/soak-logs.tar.gz.
+# Writes $OUT/<gpu>-<date>-soak.json (one record per run; -soak-PARTS.json when SOAK_PARTS is
+# not all three) and $OUT/soak-logs.tar.gz.
 # Settings (environment):
 #   MLFF_SOAK_MODEL    the model, relative to the repository root (default models/benzene-gfn2.h5)
 #   MLFF_SOAK_LMP      the LAMMPS binary (default .device/bin/lmp of the bundle; when set, the
@@ -24,6 +25,11 @@
 #   MLFF_SOAK_SANITIZER=0  skips step 3 (it is skipped anyway without compute-sanitizer)
 #   SOAK_BENZENE_STEPS, SOAK_LIQUID_STEPS  NVE steps (defaults 10^6 and 10^5)
 #   SOAK_BENZENE_EQ_PS, SOAK_LIQUID_EQ_PS  Langevin before NVE, ps (defaults 10 and 5)
+#   MLFF_SOAK_THREADS  OpenMP threads of LAMMPS's own work (-sf omp -pk omp N; default 1: none)
+#   SOAK_PARTS         which of "benzene liquid sanitizer" to run (default all three): the
+#                      liquid's 10^5 steps with a three-body dispersion term take most of one
+#                      device call (~5 ms a step), so the parts may go in separate calls, each
+#                      writing its own JSON with the runs it made
 # A dry run on the CPU with the local build (tests/bench: bench.soak_dry_run):
 #   prefix=$(bash scripts/setup.sh | sed -n 's/^MLFF_LAMMPS_PREFIX=//p')
 #   bash bench/make_liquid.sh 8 /tmp/liq8.data 1
@@ -52,6 +58,14 @@ device=${MLFF_SOAK_DEVICE:-gpu}
 data=${MLFF_SOAK_DATA:-$PWD/.devdata/liquid49152.data} eq=${SOAK_LIQUID_EQ_PS:-5}
 beq=${SOAK_BENZENE_EQ_PS:-10}
 nb=${SOAK_BENZENE_STEPS:-1000000} nl=${SOAK_LIQUID_STEPS:-100000}
+parts=" ${SOAK_PARTS:-benzene liquid sanitizer} "
+threads=${MLFF_SOAK_THREADS:-1} omp=()
+[ "$threads" -gt 1 ] 2>/dev/null && omp=(-sf omp -pk omp "$threads")
+for p in $parts; do
+  case $p in benzene | liquid | sanitizer) ;;
+  *) echo "device_soak.sh: SOAK_PARTS holds '$p'; the parts are benzene, liquid and sanitizer" >&2; exit 3 ;;
+  esac
+done
 smi=$(command -v nvidia-smi)
 gpu=
 if [ -n "$smi" ]; then
@@ -62,7 +76,7 @@ stamp=${gpu:-$device}-$(date -u +%Y-%m-%d)
 { [ -n "$smi" ] && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader |
   tee "$logs/gpu.txt"; } || echo "no GPU (device $device)" >"$logs/gpu.txt"
 sanitizer=
-[ "${MLFF_SOAK_SANITIZER:-1}" = 0 ] ||
+[ "${MLFF_SOAK_SANITIZER:-1}" = 0 ] || [[ $parts != *" sanitizer "* ]] ||
   sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
 
 # sample PID FILE: "seconds rss_kib gpu_mib" every 2 s while PID lives
@@ -84,7 +98,7 @@ run() {
   shift 2
   : >"$logs/$name.mem"
   local t0=$SECONDS
-  OMP_NUM_THREADS=1 "$lmp" -nocite -screen none -log "$logs/$name.log" -in "$input" \
+  OMP_NUM_THREADS=$threads "$lmp" -nocite -screen none -log "$logs/$name.log" "${omp[@]}" -in "$input" \
     -var plugin "$plugin" -var model "$model" -var device "$device" "$@" &
   local pid=$!
   sample $pid "$logs/$name.mem" &
@@ -96,12 +110,16 @@ run() {
     --json "$logs/$name-check.json" | tail -3
 }
 
-echo "== one benzene, $nb NVE steps on $device"
-run benzene examples/lammps/in.benzene_nve -var eq_ps "$beq" -var nve_ps "$(python3 -c "print($nb * 0.0005)")" \
-  -var thermo_every $((nb >= 100000 ? 1000 : 100))
-echo "== the liquid ($(sed -n 3p "$data")), $nl NVE steps on $device"
-run liquid examples/lammps/in.liquid_nve -var data "$data" -var eq_ps "$eq" \
-  -var nve_ps "$(python3 -c "print($nl * 0.0005)")" -var thermo_every $((nl >= 10000 ? 500 : 10))
+if [[ $parts == *" benzene "* ]]; then
+  echo "== one benzene, $nb NVE steps on $device"
+  run benzene examples/lammps/in.benzene_nve -var eq_ps "$beq" -var nve_ps "$(python3 -c "print($nb * 0.0005)")" \
+    -var thermo_every $((nb >= 100000 ? 1000 : 100))
+fi
+if [[ $parts == *" liquid "* ]]; then
+  echo "== the liquid ($(sed -n 3p "$data")), $nl NVE steps on $device"
+  run liquid examples/lammps/in.liquid_nve -var data "$data" -var eq_ps "$eq" \
+    -var nve_ps "$(python3 -c "print($nl * 0.0005)")" -var thermo_every $((nl >= 10000 ? 500 : 10))
+fi
 
 echo "== compute-sanitizer memcheck, short runs (${sanitizer:-not found})"
 if [ -n "$sanitizer" ]; then
@@ -118,7 +136,9 @@ if [ -n "$sanitizer" ]; then
   done
 fi
 
-python3 - "$logs" "$out/$stamp-soak.json" "$(cut -d, -f1 "$logs/gpu.txt")" "$model" "$device" <<'PY'
+tag=
+[ "$parts" = " benzene liquid sanitizer " ] || tag=-$(echo $parts | tr ' ' '-')
+python3 - "$logs" "$out/$stamp-soak$tag.json" "$(cut -d, -f1 "$logs/gpu.txt")" "$model" "$device" <<'PY'
 import json, os, re, sys
 logs, dest, gpu, model, device = sys.argv[1:6]
 res = {"gpu": None if gpu.startswith("no GPU") else gpu, "device": device, "model": os.path.basename(model),
@@ -127,6 +147,8 @@ res = {"gpu": None if gpu.startswith("no GPU") else gpu, "device": device, "mode
        "later) + max(2 MiB, 0.5 %)",
        "runs": {}}
 for name in ("benzene", "liquid"):
+    if not os.path.exists(f"{logs}/{name}.rc"):  # not among SOAK_PARTS
+        continue
     r = {"rc": int(open(f"{logs}/{name}.rc").read()), "wall_s": int(open(f"{logs}/{name}.wall").read())}
     text = open(f"{logs}/{name}.log").read()
     loops = re.findall(r"Loop time of ([\d.eE+-]+) on \d+ procs for (\d+) steps with (\d+) atoms", text)
@@ -164,5 +186,5 @@ for name in ("sanitizer-benzene", "sanitizer-liquid"):
 json.dump(res, open(dest, "w"), indent=1)
 print(json.dumps({k: {q: v[q] for q in v if q != "nve"} for k, v in res["runs"].items()}, indent=1))
 PY
-tar -czf "$out/soak-logs.tar.gz" -C "$out" soak-logs && rm -rf "$logs"
+tar -czf "$out/soak-logs$tag.tar.gz" -C "$out" soak-logs && rm -rf "$logs"
 ls "$out"

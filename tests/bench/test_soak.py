@@ -53,7 +53,7 @@ def main():
                SOAK_LIQUID_EQ_PS="0.1", OMP_NUM_THREADS="1",
                LD_LIBRARY_PATH=libdir + (":" + ld if ld else ""))
     p = subprocess.run(["bash", os.path.join(repo, "bench", "device_soak.sh")], cwd=repo,
-                       env=env, capture_output=True, text=True, timeout=280)
+                       env=env, capture_output=True, text=True, timeout=380)
     log = p.stdout + p.stderr
     if p.returncode != 0:
         fail(f"device_soak.sh exited {p.returncode}", log)
@@ -107,6 +107,29 @@ def main():
                for ln in sec.splitlines()):
         fail("the report's soak table has no benzene row with its verdict", sec)
     print("soak dry run: ok (" + os.path.basename(files[0]) + ")")
+
+    # one part alone (SOAK_PARTS), as a device call that has time for the liquid only: its own
+    # file, named by the part, with that run and no other
+    out2 = os.path.join(work, "out-liquid")
+    os.makedirs(out2)
+    p = subprocess.run(["bash", os.path.join(repo, "bench", "device_soak.sh")], cwd=repo,
+                       env=dict(env, OUT=out2, SOAK_PARTS="liquid"), capture_output=True,
+                       text=True, timeout=150)
+    files2 = glob.glob(os.path.join(out2, "*-soak-liquid.json"))
+    if p.returncode != 0 or len(files2) != 1:
+        fail(f"SOAK_PARTS=liquid: exit {p.returncode}, files {os.listdir(out2)}", p.stdout + p.stderr)
+    runs2 = json.load(open(files2[0])).get("runs") or {}
+    if sorted(runs2) != ["liquid"] or runs2["liquid"].get("rc") != 0:
+        fail(f"SOAK_PARTS=liquid: runs {sorted(runs2)}", json.dumps(runs2)[:3000])
+    # a part that does not exist is refused before anything runs, naming it and the choices
+    p = subprocess.run(["bash", os.path.join(repo, "bench", "device_soak.sh")], cwd=repo,
+                       env=dict(env, OUT=os.path.join(work, "out-bad"), SOAK_PARTS="benzene gas"),
+                       capture_output=True, text=True, timeout=60)
+    want = "SOAK_PARTS holds 'gas'; the parts are benzene, liquid and sanitizer"
+    if p.returncode != 3 or want not in p.stderr or "NVE steps" in p.stdout:
+        fail(f"SOAK_PARTS='benzene gas': exit {p.returncode}, want 3 and {want!r}",
+             p.stdout + p.stderr)
+    print("SOAK_PARTS: liquid alone in its own file; an unknown part refused")
 
 
 if __name__ == "__main__":
