@@ -944,9 +944,10 @@ static int cmp_double(const void *a, const void *b) {
 
 /* The committee's deviation on what it was trained on: iteration it's members on iteration
  * it-1's labels (now in their data). Where its median reaches LO, structures like those the
- * loop labelled can never count as accurate: the members disagree even where they were taught
- * (a teacher whose forces depend on more than a student sees, or a student too small), and no
- * iteration will converge. NAN at iteration 0 (nothing labelled before it). */
+ * loop labelled do not count as accurate: the members disagree even where they were taught
+ * (too little training on them, a teacher whose forces depend on more than a student sees, or a
+ * student too small), and no iteration converges while it lasts. NAN at iteration 0 (nothing
+ * labelled before it). */
 static int known_deviation(const learn *L, int it, double *median) {
   *median = NAN;
   if (it == 0) return 0;
@@ -987,10 +988,11 @@ static int finish_iteration(const learn *L, int it, counts k, char *body, const 
     fprintf(stderr,
             "learn: iteration %d: warning: the committee's deviation on the structures it was "
             "trained on, those labelled in iteration %d, has a median of %.3g eV/Å, not below "
-            "the lower trust level %g: samples like them can never count as accurate, and the "
-            "loop will not converge. Raise --trust's LO above it, or look for a teacher whose "
-            "forces depend on more than the cutoff shows (bench/teacher_locality.py) or a "
-            "student too small\n",
+            "the lower trust level %g: while it stays there, samples like them do not count as "
+            "accurate and the loop cannot converge. Causes: too little training on them (a few "
+            "among many: more --train-time or --epochs), a teacher whose forces depend on more "
+            "than the cutoff shows (bench/teacher_locality.py), a student too small; or raise "
+            "--trust's LO above it\n",
             it, it - 1, known, L->lo);
   mlff_model *m = NULL;
   double valid_f = NAN, test_f = NAN;
