@@ -11,8 +11,20 @@ gives both, measured, so that the law can be seen to hold.
 usage: three_body_tail.py --model MODEL.h5 --frames LIQUID.extxyz [--frame K]
                           [--atoms-per-molecule N] [--cutoffs 10,12,14]
                           [--densities 0.70,0.75,0.80,0.874] [--uniform 2,3,4] [--json FILE]
+                          [--write-tail3 OUT.h5]
+       three_body_tail.py --model MODEL.h5 --from-json RUN.json [RUN.json ...]
+                          --molecule MOL.xyz --write-tail3 OUT.h5 [--json FILE]
 The frame: a periodic liquid in extended XYZ with a cubic Lattice, molecules in order (e.g.
 bench/dump2extxyz.sh of a LAMMPS dump). Runs on the CPU through the Python binding.
+
+--write-tail3 OUT.h5 writes a copy of the model with the three-body term's mean-field tail
+(/dispersion attribute tail3, docs/model.md): from the energy the triples between cutoff3 and the
+largest --cutoffs add per molecule at each density, E_m, tail3 = E_m V_m^2 / S_m with V_m the
+volume per molecule and S_m = (1/6) sum_abc c_a c_b c_c C9_abc over the molecule's atoms (so
+that a box gains tail3 S / V^2); the mean over densities (and runs) is written, the spread
+reported. Triples beyond the largest cutoff are not in it (the report gives the geometric
+extrapolation of the increments as an estimate of what they add). --from-json takes the rows of
+earlier runs' JSON files instead of measuring (the molecule file gives the composition).
 """
 import argparse
 import json
@@ -60,31 +72,99 @@ def uniform_tail(disp, counts, rc, rmin, rmax=30.0, h=0.1):
                 total += counts[i] * counts[j] * counts[k] * (w * c9 * ang / (1 + 6 * q)).sum() / 6
     return total
 AVOGADRO = 6.02214076e23
+MASS = {"H": 1.008, "C": 12.011, "N": 14.007, "O": 15.999}
+
+
+def c9_sum(disp, counts):
+    """S_m = (1/6) sum_abc c_a c_b c_c C9_abc (eV A^9) for a molecule with counts[a] atoms of
+    each model species, C9 as the model computes it (docs/model.md)."""
+    ne = len(counts)
+    c6 = np.array(disp["c6"], float).reshape(ne, ne)
+    s9 = float(disp["s9"])
+    return sum(counts[i] * counts[j] * counts[k] * s9 * np.sqrt(c6[i, j] * c6[i, k] * c6[j, k] / EH_EV)
+               for i in range(ne) for j in range(ne) for k in range(ne)) / 6.0
+
+
+def tail3_fit(rows, disp, counts, mol_mass):
+    """tail3 (A^-3) from each row's energy at the largest cutoff: E_m V_m^2 / S_m per density."""
+    s_m = c9_sum(disp, counts)
+    per, extra = [], []
+    for r in rows:
+        cs = sorted(r["cutoffs"], key=lambda c: c["cutoff3_A"])
+        e_m = cs[-1]["energy_meV_per_molecule"] / 1000.0
+        v_m = mol_mass / (r["density_g_cm3"] * AVOGADRO * 1e-24)
+        per.append({"density_g_cm3": r["density_g_cm3"], "cutoff3_A": cs[-1]["cutoff3_A"],
+                    "energy_meV_per_molecule": 1000 * e_m, "tail3_A-3": e_m * v_m * v_m / s_m})
+        if len(cs) >= 3:  # increments between the last cutoffs, extrapolated geometrically
+            d1 = cs[-2]["energy_meV_per_molecule"] - cs[-3]["energy_meV_per_molecule"]
+            d2 = cs[-1]["energy_meV_per_molecule"] - cs[-2]["energy_meV_per_molecule"]
+            if d1 > 0 and 0 < d2 < d1:
+                extra.append(d2 * (d2 / d1) / (1 - d2 / d1) / cs[-1]["energy_meV_per_molecule"])
+    t = [p["tail3_A-3"] for p in per]
+    return {"tail3_A-3": float(np.mean(t)), "spread_A-3": [float(min(t)), float(max(t))],
+            "per_density": per, "s_m_eV_A9": s_m,
+            "beyond_largest_cutoff_estimate_pct": 100 * float(np.mean(extra)) if extra else None}
+
+
+def write_tail3(model, out, tail3):
+    import h5py
+    shutil.copy(model, out + ".part")
+    with h5py.File(out + ".part", "r+") as f:
+        f["dispersion"].attrs["tail3"] = float(tail3)
+    os.replace(out + ".part", out)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True)
-    ap.add_argument("--frames", required=True)
+    ap.add_argument("--frames", help="the liquid frames (extended XYZ; not with --from-json)")
     ap.add_argument("--frame", type=int, default=-1)
     ap.add_argument("--atoms-per-molecule", type=int, default=12)
     ap.add_argument("--cutoffs", default="10,12,14")
     ap.add_argument("--densities", default="0.70,0.75,0.80,0.874")
     ap.add_argument("--uniform", default="")
     ap.add_argument("--json")
+    ap.add_argument("--write-tail3", metavar="OUT.h5")
+    ap.add_argument("--from-json", nargs="+", metavar="RUN.json")
+    ap.add_argument("--molecule", help="the molecule (XYZ), with --from-json")
     a = ap.parse_args()
     import ase.io
     import h5py
 
+    try:
+        with h5py.File(a.model, "r") as f:
+            if "dispersion" not in f or not f["dispersion"].attrs.get("s9", 0) > 0:
+                sys.exit(f"three_body_tail.py: {a.model} has no three-body dispersion term "
+                         "(/dispersion with s9 > 0)")
+            own = float(f["dispersion"].attrs["cutoff3"])
+            elements = [e.decode() if isinstance(e, bytes) else str(e) for e in f.attrs["elements"]]
+            disp = {k: f["dispersion"].attrs[k] for k in f["dispersion"].attrs}
+    except OSError as e:
+        sys.exit(f"three_body_tail.py: cannot read the model {a.model}: {e}")
+    if a.from_json:
+        if not a.molecule or not a.write_tail3:
+            sys.exit("three_body_tail.py: --from-json needs --molecule MOL.xyz and --write-tail3 OUT.h5")
+        sym = ase.io.read(a.molecule).get_chemical_symbols()
+        missing = sorted(set(sym) - set(elements))
+        if missing:
+            sys.exit(f"three_body_tail.py: the model has no element {', '.join(missing)}")
+        rows = []
+        for path in a.from_json:
+            try:
+                d = json.load(open(path))
+                rows += d["rows"]
+                if float(d["model_cutoff3_A"]) != own:
+                    sys.exit(f"three_body_tail.py: {path} measured cutoff3 {d['model_cutoff3_A']} Å, "
+                             f"the model's is {own:g} Å")
+            except (OSError, ValueError, KeyError) as e:
+                sys.exit(f"three_body_tail.py: {path}: not a three_body_tail.py JSON ({e})")
+        fit = tail3_fit(rows, disp, [sym.count(e) for e in elements], sum(MASS[e] for e in sym))
+        report_tail3(a, fit)
+        return
+    if not a.frames:
+        sys.exit("three_body_tail.py: --frames LIQUID.extxyz is needed (or --from-json)")
     from mlff import Calculator
 
-    with h5py.File(a.model, "r") as f:
-        if "dispersion" not in f or not f["dispersion"].attrs.get("s9", 0) > 0:
-            sys.exit(f"three_body_tail.py: {a.model} has no three-body dispersion term "
-                     "(/dispersion with s9 > 0)")
-        own = float(f["dispersion"].attrs["cutoff3"])
-        elements = [e.decode() if isinstance(e, bytes) else str(e) for e in f.attrs["elements"]]
-        disp = {k: f["dispersion"].attrs[k] for k in f["dispersion"].attrs}
     cuts = [own] + [float(c) for c in a.cutoffs.split(",")]
     if any(c <= own for c in cuts[1:]):
         sys.exit(f"three_body_tail.py: --cutoffs must all exceed the model's cutoff3, {own:g} Å")
@@ -168,9 +248,31 @@ def main():
     out = {"source": "bench/three_body_tail.py (issue 21)", "model": os.path.basename(a.model),
            "frames": os.path.basename(a.frames), "frame": a.frame, "molecules": nm,
            "frame_density_g_cm3": rho0, "model_cutoff3_A": own, "rows": rows, "uniform_fluid": uniform}
+    if a.write_tail3:
+        sym = at0.get_chemical_symbols()[:nat]
+        out["tail3"] = tail3_fit(rows, disp, [sym.count(e) for e in elements], mass[:nat].sum())
+        report_tail3(a, out["tail3"], write_json=False)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)
+        print(f"  json {a.json}")
+
+
+def report_tail3(a, fit, write_json=True):
+    for p in fit["per_density"]:
+        print(f"  {p['density_g_cm3']:.3f} g/cm3: {p['energy_meV_per_molecule']:+.2f} meV/molecule "
+              f"to {p['cutoff3_A']:g} Å -> tail3 {p['tail3_A-3']:.5g} Å^-3")
+    est = fit["beyond_largest_cutoff_estimate_pct"]
+    print(f"  tail3 {fit['tail3_A-3']:.5g} Å^-3 (spread {fit['spread_A-3'][0]:.5g} .. "
+          f"{fit['spread_A-3'][1]:.5g})" + (f"; beyond the largest cutoff, by extrapolation, about "
+                                            f"+{est:.1f} % more, not included" if est else ""))
+    write_tail3(a.model, a.write_tail3, fit["tail3_A-3"])
+    print(f"  wrote {a.write_tail3}: {a.model} with /dispersion tail3 {fit['tail3_A-3']:.6g}")
+    if write_json and a.json:
+        with open(a.json, "w") as f:
+            json.dump({"source": "bench/three_body_tail.py --from-json (issue 21)",
+                       "model": os.path.basename(a.model), "from": a.from_json,
+                       "tail3": fit}, f, indent=1)
         print(f"  json {a.json}")
 
 

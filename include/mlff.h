@@ -138,8 +138,16 @@ typedef struct {
    * distances within cutoff3 (Å, at most cutoff),
    *   e = C9 (3 cos a cos b cos c + 1) / (r_ij r_ik r_jk)^3 / (1 + 6 (R0_ij R0_ik R0_jk /
    *       (r_ij r_ik r_jk))^(alp/3)),  C9 = s9 sqrt(C6_ij C6_ik C6_jk / Eh)  (C6 in eV Å^6),
-   * R0 as above; D4 takes alp 16 and GFN2-xTB s9 5. No tail beyond cutoff3. */
+   * R0 as above; D4 takes alp 16 and GFN2-xTB s9 5. */
   double s9, alp, cutoff3;
+  /* The three-body term's mean-field tail beyond cutoff3, Å^-3 (0: none; needs s9): a system
+   * periodic along all three axes, of volume V with N_a atoms of species a, gains
+   *   E = tail3 S / V^2,  S = (1/6) sum over species a, b, c of N_a N_b N_c C9_abc,
+   * and W_xx = W_yy = W_zz = 2 E (a uniform density of triples beyond cutoff3: E ~ V^-2 with
+   * the structure scaled). Unlike the pair tail it depends on the liquid's structure where two
+   * sides of a triple are short, so it is measured on the liquid's frames
+   * (bench/three_body_tail.py --write-tail3) and holds near the densities it was measured at. */
+  double tail3;
 } mlff_dispersion_params;
 /* Give m a dispersion term (copied; checked: finite, coefficients >= 0 and symmetric), or take
  * it away (p NULL). The model's calcs must be created after the change. */
@@ -156,6 +164,11 @@ MLFF_API mlff_status mlff_model_load_dispersion(mlff_model *m, const char *path)
  * Zero when the model has no dispersion or its tail is off. */
 MLFF_API mlff_status mlff_model_dispersion_tail(const mlff_model *m, int a, int b, double *energy,
                                                 double *virial);
+/* The three-body tail (tail3 above) of a periodic system of volume V (Å^3) holding count[a]
+ * atoms of each species a (n_elements values): its energy (eV) and diagonal virial
+ * W_xx = W_yy = W_zz (eV). Zero when the model has no three-body tail. */
+MLFF_API mlff_status mlff_model_dispersion_tail3(const mlff_model *m, const long *count,
+                                                 double volume, double *energy, double *virial);
 /* The model's dispersion, or NULL when it has none. */
 MLFF_API const mlff_dispersion_params *mlff_model_dispersion(const mlff_model *m);
 

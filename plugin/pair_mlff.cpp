@@ -75,6 +75,8 @@ PairMLFF::PairMLFF(LAMMPS *lmp) : Pair(lmp)
   nmax_members = mf_stride = 0;
   mfbuf = devi = nullptr;
   max_devi = 0.0;
+  tail3 = 0;
+  memset(tail3_count, 0, sizeof tail3_count);
   // compute pair mlff: c_ID[1] is a committee's largest per-atom force deviation
   nextra = 1;
   pvector = new double[1];
@@ -250,9 +252,12 @@ void PairMLFF::settings(int narg, char **arg)
       utils::logmesg(lmp, "pair_style mlff: long-range dispersion to {:.4g} Å with its mean-field "
                      "tail beyond (as pair_modify tail yes)\n", disp->cutoff);
   }
-  if (disp && disp->s9 > 0 && comm->me == 0)    // no tail for it: say where it stops
+  if (disp && disp->s9 > 0 && comm->me == 0)    // say where it stops and what is beyond
     utils::logmesg(lmp, "pair_style mlff: three-body dispersion (s9 {:.4g}) over triples within "
-                   "{:.4g} Å, no tail beyond\n", disp->s9, disp->cutoff3);
+                   "{:.4g} Å, {}\n", disp->s9, disp->cutoff3,
+                   disp->tail3 != 0.0 ? fmt::format("its mean-field tail beyond (tail3 {:.4g} "
+                                                    "Å^-3; fully periodic boxes)", disp->tail3)
+                                      : std::string("no tail beyond"));
   create_calc();
 }
 
@@ -388,6 +393,17 @@ void PairMLFF::init_style()
   }
   set_units();
   if (comm->nthreads != calc_threads) create_calc();
+
+  // the three-body tail needs the whole system's atoms per species (constant during a run)
+  const mlff_dispersion_params *disp = mlff_model_dispersion(model);
+  tail3 = disp && disp->tail3 != 0.0 && domain->xperiodic && domain->yperiodic &&
+      domain->zperiodic;
+  if (tail3) {
+    long mine[MLFF_MAX_ELEMENTS] = {0};
+    for (int i = 0; i < atom->nlocal; i++)
+      if (type2species[atom->type[i]] >= 0) mine[type2species[atom->type[i]]]++;
+    MPI_Allreduce(mine, tail3_count, MLFF_MAX_ELEMENTS, MPI_LONG, MPI_SUM, world);
+  }
 
   // the GPU finds its own neighbours among local and ghost atoms: no LAMMPS list to build
   const bool on_gpu = mlff_calc_device(calc) == MLFF_DEVICE_GPU;
@@ -604,6 +620,17 @@ void PairMLFF::compute(int eflag, int vflag)
   if (eflag_global) eng_vdwl += escale * r.energy;
   if (vflag_global)
     for (int k = 0; k < 6; k++) virial[k] += escale * r.virial[k];
+
+  // the three-body dispersion's tail: a whole-system energy and pressure, N^3 / V^2, which
+  // LAMMPS's pair tail (N_i N_j / V) cannot carry; added once, on rank 0, no per-atom share
+  if (tail3 && comm->me == 0 && (eflag_global || vflag_global)) {
+    double e3 = 0.0, w3 = 0.0;
+    mlff_model_dispersion_tail3(model, tail3_count, domain->xprd * domain->yprd * domain->zprd,
+                                &e3, &w3);
+    if (eflag_global) eng_vdwl += escale * e3;
+    if (vflag_global)
+      for (int k = 0; k < 3; k++) virial[k] += escale * w3;
+  }
 }
 
 /* ----------------------------------------------------------------------

@@ -70,6 +70,8 @@ class PairMLFF : public Pair {
   double *mfbuf;            // [n_members][mf_stride][3], eV/Å
   double *devi;             // [nmax_members], force units: the per-atom deviation
   double max_devi;          // its maximum over all atoms of all ranks (force units)
+  int tail3;                // add the three-body dispersion's tail (model has one, box periodic)
+  long tail3_count[MLFF_MAX_ELEMENTS];  // atoms of each model species, all ranks
 
   int nmax;                // size of the per-atom buffers below
   int *species;            // [nmax]

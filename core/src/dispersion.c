@@ -63,6 +63,17 @@ void mlff_disp_tail(const mlff_dispersion *d, int n_elements, const long *count,
   *virial_diag = w / volume;
 }
 
+void mlff_disp_tail3(const mlff_dispersion *d, int n_elements, const long *count, double volume,
+                     double *energy, double *virial_diag) {
+  double s = 0.0;
+  for (int a = 0; a < n_elements; a++)
+    for (int b = 0; b < n_elements; b++)
+      for (int c = 0; c < n_elements; c++)
+        s += (double)count[a] * count[b] * count[c] * d->c9[a][b][c];
+  *energy = d->p.tail3 * s / (6.0 * volume * volume);
+  *virial_diag = 2.0 * *energy; /* E ~ V^-2: -dE/dV V = 2 E */
+}
+
 const char *mlff_disp_check(const mlff_dispersion *d, int n_elements, char *buf, size_t size) {
   if (!(d->p.cutoff > 0))
     return snprintf(buf, size, "cutoff is %g Å; it must be > 0", d->p.cutoff), buf;
@@ -74,6 +85,12 @@ const char *mlff_disp_check(const mlff_dispersion *d, int n_elements, char *buf,
   if (d->p.s9 > 0 && !(d->p.cutoff3 > 0 && d->p.cutoff3 <= d->p.cutoff))
     return snprintf(buf, size, "cutoff3 is %g Å with s9 %g; the three-body cutoff must be > 0 "
                     "and at most the pair cutoff (%g Å)", d->p.cutoff3, d->p.s9, d->p.cutoff), buf;
+  if (!isfinite(d->p.tail3))
+    return snprintf(buf, size, "tail3 is %g; it must be finite (0: no three-body tail)",
+                    d->p.tail3), buf;
+  if (d->p.tail3 != 0.0 && !(d->p.s9 > 0))
+    return snprintf(buf, size, "tail3 is %g but s9 is %g: a three-body tail needs the three-body "
+                    "term (s9 > 0)", d->p.tail3, d->p.s9), buf;
   if (d->p.s9 > 0 && !(d->p.alp > 0))
     return snprintf(buf, size, "alp is %g with s9 %g; the three-body damping exponent must be > 0 "
                     "(D4: 16)", d->p.alp, d->p.s9), buf;
@@ -220,14 +237,22 @@ mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, c
 
 void mlff_disp_add_tail(const mlff_dispersion *d, int n_elements, int n, const int *species,
                         const double *cell, const int pbc[3], double *energy, double virial[6]) {
-  if (!d->on || !d->p.tail || !cell || !pbc[0] || !pbc[1] || !pbc[2]) return;
+  if (!d->on || !(d->p.tail || d->p.tail3 != 0.0) || !cell || !pbc[0] || !pbc[1] || !pbc[2])
+    return;
   long count[MLFF_MAX_ELEMENTS] = {0};
   for (int i = 0; i < n; i++) count[species[i]]++;
   double inv[9], det, et, wt;
   mlff_inverse3(cell, inv, &det);
-  mlff_disp_tail(d, n_elements, count, fabs(det), &et, &wt);
-  *energy += et;
-  for (int q = 0; q < 3; q++) virial[q] += wt;
+  if (d->p.tail) {
+    mlff_disp_tail(d, n_elements, count, fabs(det), &et, &wt);
+    *energy += et;
+    for (int q = 0; q < 3; q++) virial[q] += wt;
+  }
+  if (d->p.tail3 != 0.0) {
+    mlff_disp_tail3(d, n_elements, count, fabs(det), &et, &wt);
+    *energy += et;
+    for (int q = 0; q < 3; q++) virial[q] += wt;
+  }
 }
 
 mlff_status mlff_disp_structure(const mlff_dispersion *d, int n_elements, int n, const double *x,

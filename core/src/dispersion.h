@@ -44,8 +44,14 @@ void mlff_disp_triples(const mlff_dispersion *d, int si, int m, const double (*d
 void mlff_disp_tail(const mlff_dispersion *d, int n_elements, const long *count, double volume,
                     double *energy, double *virial_diag);
 
-/* The tail of one structure added to *energy and virial[0..2], when the term is on with its
- * tail and the cell is periodic along all three axes (else nothing). */
+/* The three-body term's tail (mlff_dispersion_params.tail3, mlff.h): E = tail3 S / V^2 with
+ * S = (1/6) sum_abc N_a N_b N_c C9_abc, W_xx = W_yy = W_zz = 2 E. */
+void mlff_disp_tail3(const mlff_dispersion *d, int n_elements, const long *count, double volume,
+                     double *energy, double *virial_diag);
+
+/* The tails of one structure added to *energy and virial[0..2] (the pair tail when `tail` is
+ * set, the three-body one when tail3 is not 0), when the cell is periodic along all three axes
+ * (else nothing). */
 void mlff_disp_add_tail(const mlff_dispersion *d, int n_elements, int n, const int *species,
                         const double *cell, const int pbc[3], double *energy, double virial[6]);
 

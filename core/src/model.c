@@ -233,6 +233,17 @@ mlff_status mlff_model_dispersion_tail(const mlff_model *m, int a, int b, double
   return MLFF_OK;
 }
 
+mlff_status mlff_model_dispersion_tail3(const mlff_model *m, const long *count, double volume,
+                                        double *energy, double *virial) {
+  if (!m || !count || !energy || !virial || !(volume > 0))
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_dispersion_tail3: volume %g Å^3 (must "
+                          "be > 0) or a NULL argument", volume);
+  *energy = *virial = 0.0;
+  if (m->disp.on && m->disp.p.tail3 != 0.0)
+    mlff_disp_tail3(&m->disp, m->n_elements, count, volume, energy, virial);
+  return MLFF_OK;
+}
+
 double mlff_model_min_distance(const mlff_model *m, int a, int b) {
   if (!m || a < 0 || b < 0 || a >= m->n_elements || b >= m->n_elements) return 0.0;
   return m->min_distance[a][b];
@@ -449,6 +460,9 @@ void mlff_model_print(const mlff_model *m, FILE *o) {
     if (p->s9 > 0)
       fprintf(o, "  three-body (Axilrod-Teller-Muto): s9 %.6g, alp %.4g, triples within %.4g Å\n",
               p->s9, p->alp, p->cutoff3);
+    if (p->tail3 != 0.0)
+      fprintf(o, "  three-body tail beyond %.4g Å: tail3 %.6g Å^-3 (periodic systems)\n",
+              p->cutoff3, p->tail3);
   }
   int any_min = 0;
   for (int a = 0; a < m->n_elements; a++)

@@ -136,6 +136,7 @@ class mlff_dispersion_params(ctypes.Structure):
         ("s9", ctypes.c_double),
         ("alp", ctypes.c_double),
         ("cutoff3", ctypes.c_double),
+        ("tail3", ctypes.c_double),
     ]
 
 
@@ -240,6 +241,8 @@ PROTOTYPES = [
     ("mlff_model_load_dispersion", _S, [mlff_model_p, ctypes.c_char_p]),
     ("mlff_model_dispersion_tail", _S,
      [mlff_model_p, ctypes.c_int, ctypes.c_int, c_double_p, c_double_p]),
+    ("mlff_model_dispersion_tail3", _S,
+     [mlff_model_p, ctypes.POINTER(ctypes.c_long), ctypes.c_double, c_double_p, c_double_p]),
     ("mlff_model_dispersion", ctypes.POINTER(mlff_dispersion_params), [mlff_model_p]),
     ("mlff_model_min_distance", ctypes.c_double, [mlff_model_p, ctypes.c_int, ctypes.c_int]),
     ("mlff_model_set_min_distance", _S, [mlff_model_p, ctypes.c_int, ctypes.c_int, ctypes.c_double]),

@@ -133,13 +133,26 @@ class Model:
                 "tail": bool(d.tail),
                 "c6": np.array([[d.c6[a][b] for b in range(n)] for a in range(n)]),
                 "c8": np.array([[d.c8[a][b] for b in range(n)] for a in range(n)]),
-                "s9": d.s9, "alp": d.alp, "cutoff3": d.cutoff3}
+                "s9": d.s9, "alp": d.alp, "cutoff3": d.cutoff3, "tail3": d.tail3}
 
     def dispersion_tail(self, a, b):
         """(energy, virial) of the dispersion's mean-field tail for species a and b, per
         N_a N_b / V, eV Å^3 (mlff_model_dispersion_tail)."""
         e, w = ctypes.c_double(), ctypes.c_double()
         check(lib().mlff_model_dispersion_tail(self._handle(), a, b, ctypes.byref(e), ctypes.byref(w)))
+        return e.value, w.value
+
+    def dispersion_tail3(self, counts, volume):
+        """(energy, virial) of the three-body dispersion's tail, eV, for a periodic system of
+        `volume` Å^3 with counts[a] atoms of species a (mlff_model_dispersion_tail3; zero when the
+        model has none); the virial is each diagonal component."""
+        n = self.n_elements
+        if len(counts) != n:
+            raise L.error("dispersion_tail3: %d counts for a model of %d elements" % (len(counts), n))
+        c = (ctypes.c_long * n)(*[int(x) for x in counts])
+        e, w = ctypes.c_double(), ctypes.c_double()
+        check(lib().mlff_model_dispersion_tail3(self._handle(), c, float(volume), ctypes.byref(e),
+                                                ctypes.byref(w)))
         return e.value, w.value
 
     def attr(self, name):
@@ -158,7 +171,7 @@ class Model:
 
     def set_dispersion(self, params):
         """Give the model a dispersion term (a dict as `dispersion` returns: s6, s8, a1, a2,
-        cutoff, tail, c6 and c8 as n x n arrays by species, optionally s9, alp, cutoff3), or take
+        cutoff, tail, c6 and c8 as n x n arrays by species, optionally s9, alp, cutoff3, tail3), or take
         it away (None). Evaluators
         made earlier re-create their calc on their next call."""
         h = self._handle()
@@ -172,6 +185,7 @@ class Model:
             # the three-body term is optional (off unless s9 is given)
             p.s9, p.alp = float(params.get("s9", 0.0)), float(params.get("alp", 16.0))
             p.cutoff3 = float(params.get("cutoff3", 0.0))
+            p.tail3 = float(params.get("tail3", 0.0))  # its tail, Å^-3 (0: none)
             c6, c8 = np.asarray(params["c6"], float), np.asarray(params["c8"], float)
             if c6.shape != (n, n) or c8.shape != (n, n):
                 raise L.error("dispersion c6 and c8 must be %d x %d (the model's elements)" % (n, n))

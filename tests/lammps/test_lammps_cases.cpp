@@ -108,6 +108,35 @@ int case_dispersion()
   }
   check_virial("three-body dispersion, 8 molecules", liquid(2, 2, 2, 6.0, 7, 0.6, 0.3, -0.4),
                model3, true);
+  // and with its tail (tail3): pe and pressure carry it as the core's energy and virial do (on
+  // any rank count: added once), pe/atom does not
+  const std::string model3t = "disp3t_model.h5";
+  p3.tail3 = 50.0;
+  make_model(model3t, 21, &p3);
+  for (auto &t : systems) {
+    write_data("disp3t.data", t.sys, TYPES_CH);
+    Eval e[2];
+    for (int k = 0; k < 2; k++) {
+      Lmp l;
+      Setup s;
+      s.data = "disp3t.data";
+      s.model = k ? model3t : model3;
+      setup(l, s);
+      e[k] = evaluate(l);
+    }
+    Ref r = reference(model3, e[0], SPECIES_CH), rt = reference(model3t, e[1], SPECIES_CH);
+    double eE = rel1(e[1].pe, rt.E), eW = rel_err(e[1].W, rt.W, 6), eF = rel_err(e[1].f, rt.F);
+    double tail = e[1].pe - e[1].pesum;
+    say("  %-28s with tail3: rel.err E %.1e F %.1e virial %.1e; tail %.6f eV (core %.6f)\n",
+        t.name, eE, eF, eW, tail, rt.E - r.E);
+    CHECK(eE <= TOL && eF <= TOL && eW <= TOL, "%s: with tail3 LAMMPS differs from the core",
+          t.name);
+    CHECK(rel1(tail, rt.E - r.E) <= 1e-8 && tail > 0,
+          "%s: pe - sum(pe/atom) %.10g is not the three-body tail %.10g", t.name, tail, rt.E - r.E);
+    CHECK(rel1(e[1].W[0] - e[0].W[0], 2.0 * tail) <= 1e-6,
+          "%s: the tail3 virial W_xx %.10g is not 2 E %.10g", t.name, e[1].W[0] - e[0].W[0],
+          2.0 * tail);
+  }
   return 0;
 }
 

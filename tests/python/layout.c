@@ -30,7 +30,7 @@ int main(void) {
   OFF(mlff_dispersion_params, cutoff), OFF(mlff_dispersion_params, tail);
   OFF(mlff_dispersion_params, c6), OFF(mlff_dispersion_params, c8);
   OFF(mlff_dispersion_params, s9), OFF(mlff_dispersion_params, alp);
-  OFF(mlff_dispersion_params, cutoff3);
+  OFF(mlff_dispersion_params, cutoff3), OFF(mlff_dispersion_params, tail3);
   SIZE(mlff_calc_options);
   OFF(mlff_calc_options, device), OFF(mlff_calc_options, fp16), OFF(mlff_calc_options, n_threads);
   OFF(mlff_calc_options, gpu), OFF(mlff_calc_options, gpu_shared), OFF(mlff_calc_options, skin);

@@ -5,6 +5,8 @@
  *  - the three-body (ATM) term against its angle form written out here, with derivatives;
  *  - the tail: a uniform random gas gives the same energy and pressure with a short cutoff plus
  *    tail as with a long one, and differs clearly without the tail;
+ *  - the three-body tail (tail3): its energy, virial and V^-2 law on a periodic box, none on an
+ *    open structure, the C API's figures, refusals;
  *  - a model file round trip, and the reader's refusals of bad /dispersion groups (messages);
  *  - bad parameters refused by mlff_model_set_dispersion. */
 #include <hdf5.h>
@@ -177,6 +179,70 @@ int main(int argc, char **argv) {
   CHECK(fabs(w[0] - w[1]) < 0.05 * fabs(wt));
   CHECK(fabs(w[2] - w[1]) > 0.5 * fabs(wt));
 
+  /* 3b. the three-body tail (tail3): a periodic box gains tail3 S / V^2 with S = (1/6) sum
+   * N_a N_b N_c C9_abc (written out here from C6), its virial trace 6 E (E ~ V^-2); the same box
+   * scaled by 1.1 in length gains 1.1^-6 of it; an open structure gains nothing */
+  {
+    const double t3 = 123.0; /* Å^-3 */
+    double eg[2][2], wg[2][2], vol[2];
+    tstruct g2 = g;
+    g2.x = malloc(3 * sizeof(double) * g.n);
+    for (int v = 0; v < 2; v++) {
+      const double f = v ? 1.1 : 1.0;
+      for (int i = 0; i < 3 * g.n; i++) g2.x[i] = f * g.x[i];
+      for (int k = 0; k < 9; k++) g2.cell[k] = f * g.cell[k];
+      vol[v] = pow(f * L, 3);
+      for (int with = 0; with < 2; with++) {
+        p3 = params(8.0, 0);
+        p3.s9 = 5.0, p3.alp = 16.0, p3.cutoff3 = 4.0, p3.tail3 = with ? t3 : 0.0;
+        CHECK_OK(mlff_model_set_dispersion(m, &p3));
+        CHECK_OK(mlff_calc_create(m, &o, &c));
+        eg[v][with] = energy_virial(c, &g2, &wg[v][with]);
+        mlff_calc_free(c);
+      }
+    }
+    long count[2] = {0, 0};
+    for (int i = 0; i < g.n; i++) count[g.species[i]]++;
+    double S = 0.0;
+    for (int a = 0; a < 2; a++)
+      for (int b = 0; b < 2; b++)
+        for (int cc = 0; cc < 2; cc++)
+          S += (double)count[a] * count[b] * count[cc] * 5.0 *
+               sqrt(p3.c6[a][b] * p3.c6[a][cc] * p3.c6[b][cc] / 27.211386245988) / 6.0;
+    const double e_ref = t3 * S / (vol[0] * vol[0]);
+    const double e_t3 = eg[0][1] - eg[0][0], w_t3 = wg[0][1] - wg[0][0];
+    printf("three-body tail: %.6f eV (tail3 S / V^2 = %.6f), virial trace %.6f eV\n", e_t3,
+           e_ref, w_t3);
+    CHECK_CLOSE(e_t3, e_ref, 1e-9 * fabs(e_ref));
+    CHECK_CLOSE(w_t3, 6.0 * e_ref, 1e-9 * fabs(e_ref));
+    CHECK_CLOSE(eg[1][1] - eg[1][0], e_ref * pow(1.1, -6), 1e-9 * fabs(e_ref));
+    long cnt2[2] = {count[0], count[1]};
+    double e_api, w_api;
+    CHECK_OK(mlff_model_dispersion_tail3(m, cnt2, vol[0], &e_api, &w_api));
+    CHECK_CLOSE(e_api, e_ref, 1e-12 * fabs(e_ref));
+    CHECK_CLOSE(w_api, 2.0 * e_ref, 1e-12 * fabs(e_ref));
+    CHECK(mlff_model_dispersion_tail3(m, cnt2, 0.0, &e_api, &w_api) == MLFF_ERR_ARGUMENT &&
+          strstr(mlff_last_error(), "volume 0"));
+    CHECK_OK(mlff_calc_create(m, &o, &c)); /* open: no tail */
+    double e_open = energy_virial(c, &d, NULL);
+    mlff_calc_free(c);
+    p3.tail3 = 0.0;
+    CHECK_OK(mlff_model_set_dispersion(m, &p3));
+    CHECK_OK(mlff_calc_create(m, &o, &c));
+    CHECK_CLOSE(e_open, energy_virial(c, &d, NULL), 1e-12);
+    mlff_calc_free(c);
+    free(g2.x);
+    /* refused: not finite, or without the three-body term */
+    p3.tail3 = NAN;
+    CHECK(mlff_model_set_dispersion(m, &p3) == MLFF_ERR_ARGUMENT &&
+          strstr(mlff_last_error(), "tail3 is nan; it must be finite"));
+    p3 = params(8.0, 0);
+    p3.tail3 = 1.0;
+    CHECK(mlff_model_set_dispersion(m, &p3) == MLFF_ERR_ARGUMENT &&
+          strstr(mlff_last_error(), "tail3 is 1 but s9 is 0: a three-body tail needs the "
+                 "three-body term"));
+  }
+
   /* 4. file round trip and refusals */
   p = params(12.0, 1);
   CHECK_OK(mlff_model_set_dispersion(m, &p));
@@ -212,6 +278,19 @@ int main(int argc, char **argv) {
   CHECK_OK(mlff_model_load(path, &m2));
   CHECK(mlff_model_dispersion(m2) && !memcmp(mlff_model_dispersion(m2), &p3, sizeof p3));
   mlff_model_free(m2);
+  p3.tail3 = 42.5; /* its tail, kept too */
+  CHECK_OK(mlff_model_set_dispersion(m, &p3));
+  CHECK_OK(mlff_model_save(m, path));
+  CHECK_OK(mlff_model_load(path, &m2));
+  CHECK(mlff_model_dispersion(m2) && mlff_model_dispersion(m2)->tail3 == 42.5 &&
+        !memcmp(mlff_model_dispersion(m2), &p3, sizeof p3));
+  mlff_model_free(m2);
+  double inf = INFINITY;
+  damage(path, "tail3", &inf, 0);
+  expect_load_error(path, "attribute 'tail3' of /dispersion has a non-finite value (inf)");
+  p3.tail3 = 0.0;
+  CHECK_OK(mlff_model_set_dispersion(m, &p3));
+  CHECK_OK(mlff_model_save(m, path));
   double far = 13.0;
   damage(path, "cutoff3", &far, 0);
   expect_load_error(path, "group /dispersion: cutoff3 is 13 Å with s9 5; the three-body cutoff "

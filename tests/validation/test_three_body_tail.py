@@ -6,7 +6,8 @@
            box (the term is repulsive where molecules pack), more to 12 Å than to 10 and more
            at the higher density; the uniform fluid's integral is positive and grows as g = 1
            starts farther out (short sides are the near-linear, attractive triangles); the
-           JSON holds what was printed
+           JSON holds what was printed; --write-tail3 writes tail3 = E_m V_m^2 / S_m (written
+           out here) into a copy of the model, and --from-json gives the same from the JSON
   refusals a model without the three-body term, a box that is not cubic, a cutoff not beyond
            the model's, atoms that are not whole molecules: each refused with its message
 (env: PYTHONPATH and MLFF_LIBRARY as the python tests'; 77 without numpy, h5py or ase)
@@ -83,6 +84,31 @@ if case == "run":
         u2, u3 = (x["energy_meV_per_molecule"]["0.7"] for x in u)
         check(0 < u2 < u3, f"uniform fluid positive, growing with RMIN ({u2:.2f}, {u3:.2f})")
         check(f"{e[0][1]:+.2f} meV/molecule" in p.stdout, "the JSON holds what was printed")
+        # the tail from the run: tail3 = E_m V_m^2 / S_m at the largest cutoff, written into a copy
+        out = os.path.join(work, "tail3.h5")
+        p = run("--model", model, "--frames", fr, "--frame", "0", "--cutoffs", "10,12",
+                "--densities", "0.7,0.8", "--json", js, "--write-tail3", out)
+        check(p.returncode == 0 and os.path.exists(out), "--write-tail3 writes the model copy")
+        if p.returncode == 0:
+            t = json.load(open(js))["tail3"]
+            with h5py.File(model, "r") as f:
+                c6 = np.array(f["dispersion"].attrs["c6"]).reshape(2, 2)  # C, H
+                s9 = float(f["dispersion"].attrs["s9"])
+            cnt = [6, 6]
+            sm = sum(cnt[i] * cnt[j] * cnt[k] * s9 * np.sqrt(c6[i, j] * c6[i, k] * c6[j, k] / 27.211386245988)
+                     for i in range(2) for j in range(2) for k in range(2)) / 6
+            want = [e[k][1] / 1000 * (78.114 / (rho * 0.602214076)) ** 2 / sm
+                    for k, rho in enumerate((0.7, 0.8))]
+            with h5py.File(out, "r") as f:
+                got = float(f["dispersion"].attrs["tail3"])
+            check(abs(got - np.mean(want)) < 1e-3 * abs(np.mean(want)) and got > 0,
+                  f"tail3 {got:.6g} Å^-3 = mean of E_m V_m^2 / S_m {np.mean(want):.6g}")
+            # and again from the JSON alone (--from-json), the same value
+            out2 = os.path.join(work, "tail3b.h5")
+            p = run("--model", model, "--from-json", js, "--molecule", mol, "--write-tail3", out2)
+            with h5py.File(out2, "r") as f:
+                got2 = float(f["dispersion"].attrs["tail3"])
+            check(p.returncode == 0 and abs(got2 - got) < 1e-12 * got, "--from-json gives the same tail3")
 elif case == "refusals":
     fr = os.path.join(work, "grid.extxyz")
     frame(fr, 13.0)
@@ -98,7 +124,12 @@ elif case == "refusals":
             (["--model", model, "--frames", fr, "--cutoffs", "8"],
              "--cutoffs must all exceed the model's cutoff3, 8 Å"),
             (["--model", model, "--frames", fr, "--atoms-per-molecule", "7"],
-             "96 atoms is not a whole number of 7-atom molecules")]:
+             "96 atoms is not a whole number of 7-atom molecules"),
+            (["--model", model], "--frames LIQUID.extxyz is needed (or --from-json)"),
+            (["--model", model, "--from-json", fr], "--from-json needs --molecule MOL.xyz and "
+             "--write-tail3 OUT.h5"),
+            (["--model", model, "--from-json", fr, "--molecule", mol, "--write-tail3",
+              os.path.join(work, "x.h5")], "not a three_body_tail.py JSON")]:
         p = run(*args)
         check(p.returncode != 0 and want in p.stderr, f"refused: {want} ({p.stderr.strip()})")
 else:
