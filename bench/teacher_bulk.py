@@ -19,8 +19,8 @@ the difference of the two liquids): where it is positive the teacher's liquid is
 --teacher-from EARLIER.json judges another student on the configurations of an earlier run
 without running the teacher again: the same options make the same boxes (the sampler's NVT
 on the CPU, one thread, is deterministic); the earlier run's student, evaluated again on them,
-must give its recorded values (to 1e-6 meV and 1e-3 bar per frame), which proves the frames
-are the same, and the earlier teacher values are then taken as they are.
+must give its recorded values (to 1e-4 meV and 1e-2 bar per frame, well above rounding and far
+below what other frames give), which proves the frames are the same, and the earlier teacher values are then taken as they are.
 
 usage: teacher_bulk.py --model MODEL.h5 [--sampler MODEL.h5] [--mlff PATH] [--molecules 8] [--boxes 2]
                        [--densities 0.68,0.78,0.874] [--frames 3] [--python-tblite PY]
@@ -252,8 +252,11 @@ def main():
         teacher = [None] * len(again)
         for q, i in zip(old, order):
             b, rho, e, pc = again[i]
-            bad = b != q["box"] or abs(e - q["student_meV"]) > 1e-6 or (
-                a.pressure and abs(pc - q["student_pconf_bar"]) > 1e-3)
+            # the same frames agree to the rounding of ~4,000 eV totals (1e-6 meV per molecule
+            # across builds and BLAS) and of the strained pair's difference (~1e-3 bar); other
+            # frames differ by meV and tens of bar
+            bad = b != q["box"] or abs(e - q["student_meV"]) > 1e-4 or (
+                a.pressure and abs(pc - q["student_pconf_bar"]) > 1e-2)
             if bad:
                 sys.exit(f"teacher_bulk.py: box {b} at {rho} g/cm3: {earlier['model']} gives "
                          f"{e:.6f} meV/molecule here, {q['student_meV']:.6f} in "
@@ -263,7 +266,7 @@ def main():
                                             "teacher_d4_three_body_meV", "teacher_pconf_bar")
                           if k in q}
         print(f"teacher values: {a.teacher_from} (its {len(old)} box frames reproduced by "
-              f"{os.path.basename(earlier['model'])} to 1e-6 meV)")
+              f"{os.path.basename(earlier['model'])} to 1e-4 meV)")
     rows = {}
     for (b, rho, e, pc), t in zip(student, teacher):
         row = {"box": b, "student_meV": e, **{k: v for k, v in t.items() if k != "teacher_pconf_bar"}}
