@@ -13,7 +13,11 @@
 # atoms of two molecules 1.01 Å apart, which FIRE does not undo and a student never saw (it blew
 # up the liquid's validation within 50 fs). So 512 molecules or more, in a number divisible by
 # 8, are packed as an eighth of the box (side L/2), which packmol packs to 2.0 Å, replicated
-# 2 x 2 x 2; the copies decorrelate within picoseconds of MD.
+# 2 x 2 x 2; the copies decorrelate within picoseconds of MD. Even so a best packing may hold
+# two molecules 1 Å apart (128 with seed 1 did once, on 2026-12-07: 16 fused pairs in the 1,024
+# box, which a student kept bonded through 50 ps of NPT), so every packing is checked: atoms of
+# two molecules closer than 1.6 Å (minimum image over the packed box) and it is packed again
+# with seed + 1000, at most 5 tries, then the script stops saying so.
 set -euo pipefail
 die() { echo "make_liquid.sh: $*" >&2; exit 1; }
 [ $# -ge 2 ] || die "usage: make_liquid.sh N_MOLECULES OUT.data [SEED]"
@@ -32,40 +36,83 @@ awk 'BEGIN { pi = atan2(0, -1); print 12; print "benzene"
 }' >"$tmp/benzene.xyz"
 hi=$(awk -v L="$Lp" 'BEGIN { printf "%.6f", L - 1 }')
 tol=2.0
-cat >"$tmp/pack.inp" <<INP
+floor=1.6 # Å: closer atoms of two molecules are a fused pair that FIRE does not undo
+# a packing is usable when it holds all 12 n atoms (the xyz header's count)
+usable() { [ -s "$1" ] && [ "$(head -1 "$1" | tr -d ' \r')" = "$((12 * np))" ]; }
+# the closest distance between atoms of two different molecules of a packing (12 atoms each, in
+# order), minimum image over the packed box: the copies of a replicated box meet across it
+closest() {
+  awk -v L="$Lp" 'NR > 2 && NF >= 4 { x[n] = $2; y[n] = $3; z[n] = $4; n++ }
+  END {
+    m = 1e9
+    for (i = 0; i < n; i++) {
+      mi = int(i / 12)
+      for (j = (mi + 1) * 12; j < n; j++) {
+        dx = x[i] - x[j]; dx -= L * int(dx / L + (dx >= 0 ? 0.5 : -0.5)); if (dx * dx >= m) continue
+        dy = y[i] - y[j]; dy -= L * int(dy / L + (dy >= 0 ? 0.5 : -0.5)); if (dy * dy >= m) continue
+        dz = z[i] - z[j]; dz -= L * int(dz / L + (dz >= 0 ? 0.5 : -0.5))
+        d = dx * dx + dy * dy + dz * dz
+        if (d < m) m = d
+      }
+    }
+    printf "%.3f", sqrt(m)
+  }' "$1"
+}
+# pack SEED: packmol's packing into $box (its best one when it stops short of the tolerance,
+# said on stderr); stops the script where there is none
+pack() {
+  rm -f "$tmp/box.xyz" "$tmp/box.xyz_FORCED"
+  cat >"$tmp/pack.inp" <<INP
 tolerance $tol
 filetype xyz
 output $tmp/box.xyz
-seed $seed
+seed $1
 structure $tmp/benzene.xyz
   number $np
   inside box 1.0 1.0 1.0 $hi $hi $hi
 end structure
 INP
-rc=0
-packmol <"$tmp/pack.inp" >"$tmp/packmol.log" 2>&1 || rc=$?
-box=$tmp/box.xyz
-# a packing is usable when it holds all 12 n atoms (the xyz header's count)
-usable() { [ -s "$1" ] && [ "$(head -1 "$1" | tr -d ' \r')" = "$((12 * np))" ]; }
-if grep -q "WITHOUT PERFECT PACKING" "$tmp/packmol.log"; then
-  usable "$box" || box=$tmp/box.xyz_FORCED
-  if ! usable "$box"; then
+  rc=0
+  packmol <"$tmp/pack.inp" >"$tmp/packmol.log" 2>&1 || rc=$?
+  box=$tmp/box.xyz
+  if grep -q "WITHOUT PERFECT PACKING" "$tmp/packmol.log"; then
+    usable "$box" || box=$tmp/box.xyz_FORCED
+    if ! usable "$box"; then
+      tail -20 "$tmp/packmol.log" >&2
+      die "packmol (exit status $rc) did not reach its tolerance and wrote no packing of" \
+        "$((12 * np)) atoms (neither box.xyz nor box.xyz_FORCED)"
+    fi
+    viol=$(awk '/Maximum violation of target distance:/ { v = $NF } END { print v }' \
+      "$tmp/packmol.log")
+    echo "make_liquid.sh: packmol did not reach its tolerance (exit status $rc, $np molecules," \
+      "seed $1); using its best packing ($(basename "$box")); its last maximum violation of" \
+      "target distance: ${viol:-not printed} (tolerance $tol Å)" >&2
+  elif [ "$rc" -ne 0 ]; then
     tail -20 "$tmp/packmol.log" >&2
-    die "packmol (exit status $rc) did not reach its tolerance and wrote no packing of" \
-      "$((12 * np)) atoms (neither box.xyz nor box.xyz_FORCED)"
+    die "packmol failed (exit status $rc); its log's tail is above"
+  elif ! grep -q "Success" "$tmp/packmol.log"; then
+    echo "make_liquid.sh: packmol did not report success (exit status 0); using its packing" >&2
   fi
-  viol=$(awk '/Maximum violation of target distance:/ { v = $NF } END { print v }' \
-    "$tmp/packmol.log")
-  echo "make_liquid.sh: packmol did not reach its tolerance (exit status $rc, $np molecules," \
-    "seed $seed); using its best packing ($(basename "$box")); its last maximum violation of" \
-    "target distance: ${viol:-not printed} (tolerance $tol Å)" >&2
-elif [ "$rc" -ne 0 ]; then
-  tail -20 "$tmp/packmol.log" >&2
-  die "packmol failed (exit status $rc); its log's tail is above"
-elif ! grep -q "Success" "$tmp/packmol.log"; then
-  echo "make_liquid.sh: packmol did not report success (exit status 0); using its packing" >&2
-fi
-usable "$box" || die "packmol exited 0 but wrote no packing of $((12 * np)) atoms"
+  usable "$box" || die "packmol exited 0 but wrote no packing of $((12 * np)) atoms"
+}
+# a best packing may still hold two molecules 1 Å apart (1,024 molecules with seed 1 did: 16
+# fused pairs in the liquid, which the student kept bonded): refused, packed again with
+# another seed, at most 5 tries
+tries=5 seeds=
+for ((k = 0; k < tries; k++)); do
+  s=$((seed + 1000 * k))
+  seeds="$seeds${seeds:+, }$s"
+  pack "$s"
+  dmin=$(closest "$box")
+  awk -v d="$dmin" -v f="$floor" 'BEGIN { exit !(d >= f) }' && break
+  echo "make_liquid.sh: the packing of seed $s has atoms of two molecules $dmin Å apart" \
+    "(below $floor Å, a pair FIRE does not undo)$([ $((k + 1)) -lt $tries ] &&
+      echo "; packing again with seed $((s + 1000))")" >&2
+done
+awk -v d="$dmin" -v f="$floor" 'BEGIN { exit !(d >= f) }' ||
+  die "no packing of $np molecules in a $Lp Å box keeps atoms of two molecules $floor Å apart" \
+    "in $tries tries (seeds $seeds; the closest last: $dmin Å): give another SEED, or fewer" \
+    "molecules"
 awk -v L="$L" -v Lp="$Lp" -v n="$n" -v c="$copies" '
   NR > 2 && NF >= 4 { t[++na] = ($1 == "C") ? 1 : 2; x[na] = $2; y[na] = $3; z[na] = $4 }
   END {

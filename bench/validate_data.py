@@ -9,7 +9,8 @@ for any molecule. Python standard library only (it also serves on the GPU machin
                    [--tolerance 2.0]
       a periodic box of N molecules at the given density, packed by packmol (tolerance 2.0 Å,
       1 Å shy of each face, as bench/make_liquid.sh does for benzene; packmol's best packing is
-      used, with a note, when it stops short of its tolerance)
+      used, with a note, when it stops short of its tolerance, unless it holds atoms of two
+      molecules closer than 1.6 Å: then it is packed again with seed + 1000, at most 5 tries)
   validate_data.py rdf-pairs [--elements "C H"]
       the type pairs of every pair of elements for compute rdf ("1 1 1 2 2 2" for C H; several
       types of one element as a range "a*b" when they are contiguous)
@@ -120,6 +121,38 @@ def cmd_gas_data(a):
     print(f"validate_data.py: {hill_formula(els)}, {len(els)} atoms -> {a.out}", file=sys.stderr)
 
 
+FUSE_FLOOR = 1.6  # Å: atoms of two molecules closer than this are a fused pair FIRE does not undo
+
+
+def closest_between_molecules(pos, size, L, within=FUSE_FLOOR):
+    """The closest distance between atoms of two different molecules (size atoms each, in
+    order) of a periodic cubic box of side L, by the minimum image, when below `within`; else
+    `within` (a cell list of that size: no all-pairs loop)."""
+    nc = max(1, int(L // within))
+    w = L / nc
+    cells = {}
+    for i, p in enumerate(pos):
+        cells.setdefault(tuple(int(c // w) % nc for c in p), []).append(i)
+    best = within
+    for (cx, cy, cz), atoms in cells.items():
+        near = []
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                for dz in (-1, 0, 1):
+                    near += cells.get(((cx + dx) % nc, (cy + dy) % nc, (cz + dz) % nc), [])
+        for i in atoms:
+            for j in set(near):
+                if j <= i or i // size == j // size:
+                    continue
+                d2 = 0.0
+                for k in range(3):
+                    d = pos[i][k] - pos[j][k]
+                    d -= L * round(d / L)
+                    d2 += d * d
+                best = min(best, d2 ** 0.5)
+    return best
+
+
 def cmd_pack(a):
     elements = element_list(a.elements)
     els, pos = read_xyz(a.xyz)
@@ -137,6 +170,30 @@ def cmd_pack(a):
         density = exp["density"]
     a.density = density
     L = (a.n * molar / AVOGADRO / a.density * 1e24) ** (1.0 / 3.0)
+    # a best packing may hold two molecules 1 Å apart: refused, packed again with another seed
+    seeds = []
+    for k in range(5):
+        seeds.append(a.seed + 1000 * k)
+        allpos = pack_once(a, els, pos, L, seeds[-1])
+        dmin = closest_between_molecules(allpos, len(els), L)
+        if dmin >= FUSE_FLOOR:
+            break
+        print(f"validate_data.py: the packing of seed {seeds[-1]} has atoms of two molecules "
+              f"{dmin:.3f} Å apart (below {FUSE_FLOOR} Å, a pair FIRE does not undo)"
+              + (f"; packing again with seed {seeds[-1] + 1000}" if k < 4 else ""), file=sys.stderr)
+    else:
+        die(f"no packing of {a.n} molecules in a {L:.6f} Å box keeps atoms of two molecules "
+            f"{FUSE_FLOOR} Å apart in 5 tries (seeds {', '.join(map(str, seeds))}; the closest "
+            f"last: {dmin:.3f} Å): give another --seed, fewer molecules or a lower density")
+    write_data(a.out, f"{hill_formula(els)} liquid, {a.n} molecules, {a.density} g/cm^3, packmol",
+               elements, types * a.n, allpos, [0.0] * 3, [L] * 3)
+    print(f"validate_data.py: {a.n} molecules of {hill_formula(els)}, {a.n * len(els)} atoms, "
+          f"box {L:.6f} Å -> {a.out}", file=sys.stderr)
+
+
+def pack_once(a, els, pos, L, seed):
+    """packmol's packing of a.n molecules into the box (its best one, with a note, when it stops
+    short of the tolerance): the atoms' positions."""
     with tempfile.TemporaryDirectory() as tmp:
         mol = os.path.join(tmp, "mol.xyz")
         with open(mol, "w") as f:
@@ -144,7 +201,7 @@ def cmd_pack(a):
             for e, p in zip(els, pos):
                 f.write(f"{e} {p[0]:.6f} {p[1]:.6f} {p[2]:.6f}\n")
         out = os.path.join(tmp, "box.xyz")
-        inp = (f"tolerance {a.tolerance}\nfiletype xyz\noutput {out}\nseed {a.seed}\n"
+        inp = (f"tolerance {a.tolerance}\nfiletype xyz\noutput {out}\nseed {seed}\n"
                f"structure {mol}\n  number {a.n}\n"
                f"  inside box 1.0 1.0 1.0 {L - 1:.6f} {L - 1:.6f} {L - 1:.6f}\nend structure\n")
         with open(os.path.join(tmp, "pack.inp"), "w") as f:
@@ -169,12 +226,8 @@ def cmd_pack(a):
             die(f"packmol (exit status {p.returncode}) wrote no packing of {a.n * len(els)} atoms")
         if "WITHOUT PERFECT PACKING" in log or p.returncode != 0:
             print(f"validate_data.py: packmol did not reach its tolerance (exit status "
-                  f"{p.returncode}); using its best packing", file=sys.stderr)
-    allpos = [tuple(float(v) for v in ln.split()[1:4]) for ln in box[2:2 + a.n * len(els)]]
-    write_data(a.out, f"{hill_formula(els)} liquid, {a.n} molecules, {a.density} g/cm^3, packmol",
-               elements, types * a.n, allpos, [0.0] * 3, [L] * 3)
-    print(f"validate_data.py: {a.n} molecules of {hill_formula(els)}, {a.n * len(els)} atoms, "
-          f"box {L:.6f} Å -> {a.out}", file=sys.stderr)
+                  f"{p.returncode}, seed {seed}); using its best packing", file=sys.stderr)
+    return [tuple(float(v) for v in ln.split()[1:4]) for ln in box[2:2 + a.n * len(els)]]
 
 
 def rdf_pairs(elements):

@@ -4,7 +4,9 @@
 A fake `packmol` earlier on PATH stands in for Debian's: when packmol stops short of its
 tolerance ("ENDED WITHOUT PERFECT PACKING", exit status 173) the script must take the best packing
 it wrote (the output file, else <output>_FORCED), say so on stderr with packmol's last "Maximum
-violation of target distance", and write the data file; a real error (packmol missing, a failure
+violation of target distance", and write the data file; a packing with atoms of two molecules
+closer than 1.6 Å must be refused and packed again with another seed (and, when every try does
+so, stop the script naming the seeds and the distance); a real error (packmol missing, a failure
 without packing, no packing of all the atoms) must stop it with a clear message. When the real
 packmol is installed, a small box that packs is checked too (no such message).
 
@@ -27,14 +29,18 @@ N = 3  # molecules; 36 atoms
 #   short   exit 173, an output file with too few atoms
 #   error   exit 1, an input error, no file
 FAKE = r"""#!/usr/bin/env bash
-out= n=0
+out= n=0 seed=0
 while read -r k v _; do
-  case $k in output) out=$v ;; number) n=$v ;; esac
+  case $k in output) out=$v ;; number) n=$v ;; seed) seed=$v ;; esac
 done
+# molecules as points (their 12 atoms together), far apart in the 7.63 Å box of 3; with
+# FAKE_OVERLAP the second one 1.0 Å from the first (for seeds listed in it, or all: "all")
 box() {
   echo "$1"; echo " Built with Packmol"
+  local c=("1.0 1.0 1.0" "3.8 3.8 3.8" "1.0 3.8 6.5")
+  case " ${FAKE_OVERLAP:-} " in *" $seed "* | *" all "*) c[1]="2.0 1.0 1.0" ;; esac
   for ((i = 0; i < $1; i++)); do
-    if ((i % 12 < 6)); then echo " C 1.5 2.5 3.5"; else echo " H 1.5 2.5 3.5"; fi
+    if ((i % 12 < 6)); then echo " C ${c[i / 12 % 3]}"; else echo " H ${c[i / 12 % 3]}"; fi
   done
 }
 ended() {
@@ -64,9 +70,9 @@ def fail(msg, p=None):
     sys.exit(1)
 
 
-def run(name, path, mode=None):
+def run(name, path, mode=None, extra=None):
     out = os.path.join(work, f"{name}.data")
-    env = dict(os.environ, PATH=path)
+    env = dict(os.environ, PATH=path, **(extra or {}))
     if mode:
         env["FAKE_PACKMOL"] = mode
     p = subprocess.run(["/bin/bash", script, str(N), out, "7"], capture_output=True, text=True,
@@ -104,6 +110,21 @@ for mode, file in (("best", "box.xyz"), ("forced", "box.xyz_FORCED")):
         fail(f"{mode}: stderr should say {want!r}", p)
     if atoms_in(out) != 12 * N:
         fail(f"{mode}: the data file should hold {12 * N} atoms, has {atoms_in(out)}", p)
+
+# a best packing with two molecules 1 Å apart: refused and packed again with another seed ...
+env_once = dict(FAKE_OVERLAP="7")
+p, out = run("overlap-once", fake_path, "best", env_once)
+want = ("the packing of seed 7 has atoms of two molecules 1.000 Å apart (below 1.6 Å, a pair FIRE "
+        "does not undo); packing again with seed 1007")
+if p.returncode != 0 or want not in p.stderr or atoms_in(out) != 12 * N:
+    fail(f"overlap once: expected {want!r} and then a data file of {12 * N} atoms", p)
+# ... and where every try does so, a failure naming the seeds, the distance and the way out
+p, out = run("overlap-all", fake_path, "best", dict(FAKE_OVERLAP="all"))
+want = ("no packing of 3 molecules in a 7.629500 Å box keeps atoms of two molecules 1.6 Å apart "
+        "in 5 tries (seeds 7, 1007, 2007, 3007, 4007; the closest last: 1.000 Å): give another "
+        "SEED, or fewer molecules")
+if p.returncode == 0 or want not in p.stderr or os.path.exists(out):
+    fail(f"overlap always: expected a failure saying {want!r} and no {out}", p)
 
 # real errors: a clear message, a non-zero status, no data file
 for mode, want in (("none", "did not reach its tolerance and wrote no packing of 36 atoms"),

@@ -374,6 +374,14 @@ def case_data_tools(c):
     import validate_liquid as vl
     check(vl.pair_labels(["O", "H", "H"], ["1", "1", "1", "2*3", "2*3", "2*3"]) ==
           ["O-O", "O-H", "H-H"], "labels of type ranges")
+    # the packing check: atoms of two molecules (3 atoms each) 1.0 Å apart across the periodic
+    # boundary are found; the same molecules' own atoms closer do not count; far apart: the floor
+    import validate_data as vd
+    mols = [(0.2, 5, 5), (0.3, 5, 5), (0.25, 5.4, 5), (9.4, 5, 5), (9.5, 6, 5), (9.5, 4, 5)]
+    d = vd.closest_between_molecules(mols, 3, 10.0)
+    check(abs(d - 0.8) < 1e-9, f"closest across the boundary 0.8 Å, got {d}")
+    far = [(1, 1, 1), (1.1, 1, 1), (1, 1.1, 1), (6, 6, 6), (6.1, 6, 6), (6, 6.1, 6)]
+    check(vd.closest_between_molecules(far, 3, 10.0) == vd.FUSE_FLOOR, "far apart: the floor")
 
 
 def case_diffusion(c):
