@@ -253,6 +253,18 @@ def case_model():
     md.set_dispersion(dict(p, s6=0.0, s8=0.0))
     check(abs(evd.compute(pos, sp)["energy"] - r["energy"]) <= 1e-12 * abs(r["energy"]),
           "dispersion with s6 = s8 = 0 changes the energy")
+    # the three-body term's tail: a periodic box gains dispersion_tail3's energy, an open one not
+    md.set_dispersion(dict(p, s9=5.0, alp=16.0, cutoff3=4.0))
+    cell = np.eye(3) * 12.0
+    e_no, e_open = evd.compute(pos, sp, cell, True)["energy"], evd.compute(pos, sp)["energy"]
+    md.set_dispersion(dict(p, s9=5.0, alp=16.0, cutoff3=4.0, tail3=0.05))
+    check(evd.compute(pos, sp)["energy"] == e_open, "tail3 changed an open structure")
+    check(md.dispersion["tail3"] == 0.05, "tail3 kept: %s" % md.dispersion.get("tail3"))
+    cnt = [int(np.sum(np.asarray(sp) == k)) for k in range(md.n_elements)]
+    e3, w3 = md.dispersion_tail3(cnt, 12.0 ** 3)
+    got = evd.compute(pos, sp, cell, True)["energy"] - e_no
+    check(e3 > 0 and abs(got - e3) <= 1e-9 * e3 and abs(w3 - 2 * e3) <= 1e-12 * e3,
+          "tail3: the box gains %.9g eV, dispersion_tail3 gives %.9g (virial %.9g)" % (got, e3, w3))
     md.set_dispersion(None)
     check(not md.has_dispersion and md.cutoff == 5.2, "dispersion not removed")
     print("model: dispersion adds %.6f eV to the benzene monomer" % (e_disp - r["energy"]))
