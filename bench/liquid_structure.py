@@ -30,10 +30,9 @@ import sys
 
 import numpy as np
 
-MASS = {"H": 1.008, "C": 12.011, "N": 14.007, "O": 15.999, "F": 18.998, "S": 32.06,
-        "Cl": 35.45, "P": 30.974}
-COVALENT = {"H": 0.31, "C": 0.76, "N": 0.71, "O": 0.66, "F": 0.57, "S": 1.05, "Cl": 1.02,
-            "P": 1.07}
+from teacher_locality import COVALENT
+from validate_data import MASSES
+
 AVOGADRO_A3 = 0.602214076  # g/cm^3 = amu/Å^3 / 0.602214076
 
 
@@ -139,7 +138,7 @@ def first_minimum(c, box, rmax):
 def analyse(frame, mol0, lab0, elems_of_type, args, shell):
     step, lo, box, ids, types, x = frame
     elems = [elems_of_type[t] for t in types]
-    masses = np.array([MASS[e] for e in elems])
+    masses = np.array([MASSES[e] for e in elems])
     from scipy.spatial import cKDTree
     x = np.mod(x - lo, box)
     mol, lab = molecules(x, box, elems)
@@ -221,9 +220,10 @@ def main():
     ap.add_argument("--plot")
     args = ap.parse_args()
     elems_of_type = {k + 1: e for k, e in enumerate(args.elements.split())}
-    bad = [e for e in elems_of_type.values() if e not in MASS]
+    bad = [e for e in elems_of_type.values() if e not in MASSES or e not in COVALENT]
     if bad:
-        die(f"--elements: no mass or covalent radius for {bad} (known: {sorted(MASS)})")
+        die(f"--elements: no mass or covalent radius for {bad} (known: "
+            f"{sorted(set(MASSES) & set(COVALENT))})")
     res = {"source": "bench/liquid_structure.py (issue 21)", "label": args.label,
            "dump": args.dump, "settings": {"elements": args.elements, "dt_ps": args.dt_ps,
            "stack_distance_A": args.stack_distance, "stack_angle_deg": args.stack_angle,

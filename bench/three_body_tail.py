@@ -39,6 +39,7 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "python"))
 sys.path.insert(0, here)
 from teacher_bulk import EV_A3_BAR, STRAIN, scaled  # noqa: E402  (rigid molecules, as there)
+from validate_data import masses_of  # noqa: E402
 
 EH_EV = 27.211386245988
 
@@ -72,7 +73,6 @@ def uniform_tail(disp, counts, rc, rmin, rmax=30.0, h=0.1):
                 total += counts[i] * counts[j] * counts[k] * (w * c9 * ang / (1 + 6 * q)).sum() / 6
     return total
 AVOGADRO = 6.02214076e23
-MASS = {"H": 1.008, "C": 12.011, "N": 14.007, "O": 15.999}
 
 
 def c9_sum(disp, counts):
@@ -158,7 +158,7 @@ def main():
                              f"the model's is {own:g} Å")
             except (OSError, ValueError, KeyError) as e:
                 sys.exit(f"three_body_tail.py: {path}: not a three_body_tail.py JSON ({e})")
-        fit = tail3_fit(rows, disp, [sym.count(e) for e in elements], sum(MASS[e] for e in sym))
+        fit = tail3_fit(rows, disp, [sym.count(e) for e in elements], sum(masses_of(sym)))
         report_tail3(a, fit)
         return
     if not a.frames:

@@ -47,6 +47,17 @@ int case_mpi_box()
   return 0;
 }
 
+// LAMMPS with the standard input (setup) on a data file and a model, evaluated once.
+static Eval evaluate_with(const std::string &data, const std::string &model)
+{
+  Lmp l;
+  Setup s;
+  s.data = data;
+  s.model = model;
+  setup(l, s);
+  return evaluate(l);
+}
+
 // Long-range dispersion (9 Å, in boxes of 12 Å: ghosts over more than one image): LAMMPS equals
 // the core (energy, forces, per-atom energy and virial); the virial is -dE/dstrain; with the
 // tail, pe and pressure carry it (as the core's energy and virial do) and pe/atom does not; and
@@ -66,15 +77,7 @@ int case_dispersion()
   };
   for (auto &t : systems) {
     write_data("disp.data", t.sys, TYPES_CH);
-    Eval e, et;
-    for (int k = 0; k < 2; k++) {
-      Lmp l;
-      Setup s;
-      s.data = "disp.data";
-      s.model = k ? model_tail : model;
-      setup(l, s);
-      (k ? et : e) = evaluate(l);
-    }
+    Eval e = evaluate_with("disp.data", model), et = evaluate_with("disp.data", model_tail);
     Ref r = reference(model, e, SPECIES_CH), rt = reference(model_tail, et, SPECIES_CH);
     compare_with_core(t.name, e, r);
     // the tail: whole-system energy and pressure, no per-atom share
@@ -97,12 +100,7 @@ int case_dispersion()
   make_model(model3, 21, &p3);
   for (auto &t : systems) {
     write_data("disp3.data", t.sys, TYPES_CH);
-    Lmp l;
-    Setup s;
-    s.data = "disp3.data";
-    s.model = model3;
-    setup(l, s);
-    Eval e = evaluate(l);
+    Eval e = evaluate_with("disp3.data", model3);
     compare_with_core((std::string(t.name) + ", three-body").c_str(), e,
                       reference(model3, e, SPECIES_CH));
   }
@@ -115,15 +113,7 @@ int case_dispersion()
   make_model(model3t, 21, &p3);
   for (auto &t : systems) {
     write_data("disp3t.data", t.sys, TYPES_CH);
-    Eval e[2];
-    for (int k = 0; k < 2; k++) {
-      Lmp l;
-      Setup s;
-      s.data = "disp3t.data";
-      s.model = k ? model3t : model3;
-      setup(l, s);
-      e[k] = evaluate(l);
-    }
+    const Eval e[2] = {evaluate_with("disp3t.data", model3), evaluate_with("disp3t.data", model3t)};
     Ref r = reference(model3, e[0], SPECIES_CH), rt = reference(model3t, e[1], SPECIES_CH);
     double eE = rel1(e[1].pe, rt.E), eW = rel_err(e[1].W, rt.W, 6), eF = rel_err(e[1].f, rt.F);
     double tail = e[1].pe - e[1].pesum;
