@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """validate_liquid.py — physical validation of a liquid from LAMMPS logs (docs/validation.md, issue 21).
 
-usage: validate_liquid.py --npt LOG [--gas LOG] [--rdf FILE] [--compound NAME|FORMULA|none]
+usage: validate_liquid.py --npt LOG [LOG ...] [--skip-ps PS] [--gas LOG] [--rdf FILE]
+                          [--compound NAME|FORMULA|none]
                           [--machine NAME] [--label L] [--json FILE | --results DIR]
                           [--plots DIR | --no-plot] [--blocks 5] [limits ...]
 
 Reads the log of examples/lammps/in.liquid_npt (the rows after "MLFF_NPT_PRODUCTION_BEGIN"),
 the log of examples/lammps/in.gas_nvt (after "MLFF_GAS_PRODUCTION_BEGIN") and the RDF file of
-the NPT run, and reports:
+the NPT run, and reports (several NPT logs: a run cut by its walltime and its continuations
+from final.data, joined into one production; --skip-ps: its first PS count as equilibration):
 
   density     block average over production (--blocks, 5), error bar = standard error of the
               block means; drift = linear-fit slope x production time / mean (%)
+  compress.   isothermal compressibility from the volume's fluctuations within each block
   energies    <E_liq>/N_mol and <E_gas> (potential energies, block averages), N_mol = atoms of the
               liquid / atoms of the gas run's molecule (--atoms-per-molecule overrides)
   dH_vap      <E_gas> - <E_liq>/N_mol + R T (kJ/mol; T = the runs' target temperature), error
@@ -99,9 +102,15 @@ def parse_log(path, prefix):
             section, cols = "prod", None
             out["markers"]["prod"] = kv(s)
         elif s.startswith(prefix + "_PRODUCTION_END"):
-            out["complete"] = True
-            out["markers"]["end"] = kv(s)
+            end = kv(s)
+            out["markers"]["end"] = end
             section = None
+            # a walltime (in.liquid_npt's timer timeout) may have cut the production short
+            if "planned" in end and float(end.get("steps", 0)) < float(end["planned"]):
+                out["errors"].append(f"production cut short by the walltime: {end.get('steps')} of "
+                                     f"{end['planned']} steps ran")
+            else:
+                out["complete"] = True
         elif s.startswith("ERROR"):
             out["errors"].append(s)
             if "Lost atoms" in s:
@@ -118,6 +127,51 @@ def parse_log(path, prefix):
             if len(w) == len(cols) and all(is_number(v) for v in w):
                 for c, v in zip(cols, w):
                     out[section][c].append(float(v))
+    return out
+
+
+def join_segments(paths, prefix="MLFF_NPT"):
+    """One production from the logs of a run and its continuations (in.liquid_npt from the
+    previous one's final.data, velocities data, no minimisation, NVT or equilibration): their
+    production rows in order, each continuation's time and step offset by the end of the one
+    before (its first row, the restart's state, dropped). Setup, equilibration and markers are
+    the first log's. A walltime cut is how a segment ends, so it is no error here; any other
+    error or lost atoms in any segment still is. Each segment's own production is kept in
+    "segments" (the MSD restarts with each)."""
+    segs = [parse_log(p, prefix) for p in paths]
+    out = segs[0]
+    if len(segs) == 1:
+        out["segments"] = [{"path": paths[0], "prod": out["prod"]}]
+        return out
+    first = out["markers"].get("prod", {})
+    own = [g["prod"] for g in segs]
+    prod = {c: list(v) for c, v in out["prod"].items()}
+    cols = list(prod)
+    errors, complete = [], True
+    for path, seg in zip(paths, segs):
+        cut = [e for e in seg["errors"] if e.startswith("production cut short by the walltime")]
+        errors += [e for e in seg["errors"] if e not in cut]
+        complete = complete and (seg["complete"] or bool(cut))
+        out["lost"] = out["lost"] or seg["lost"]
+    for path, seg in zip(paths[1:], segs[1:]):
+        m = seg["markers"].get("prod", {})
+        for key in ("temp", "press", "atoms"):
+            if key in first and key in m and float(first[key]) != float(m[key]):
+                raise LogError(f"{path}: a continuation at {key} {m[key]}, the run it continues "
+                               f"({paths[0]}) at {first[key]}")
+        if list(seg["prod"]) != cols:
+            raise LogError(f"{path}: production columns {' '.join(seg['prod'])} differ from those "
+                           f"of {paths[0]} ({' '.join(cols)})")
+        if not prod.get("Time"):
+            raise LogError(f"{paths[0]}: no production rows before the continuation {path}")
+        t0, s0 = prod["Time"][-1], prod["Step"][-1]
+        rows = range(1 if seg["prod"]["Step"] and seg["prod"]["Step"][0] == 0 else 0,
+                     len(seg["prod"]["Step"]))
+        for c in cols:
+            add = t0 if c == "Time" else s0 if c == "Step" else 0.0
+            prod[c] += [seg["prod"][c][k] + add for k in rows]
+    out["prod"], out["errors"], out["complete"] = prod, errors, complete
+    out["segments"] = [{"path": p, "prod": g} for p, g in zip(paths, own)]
     return out
 
 
@@ -164,6 +218,28 @@ def block_average(x, nblocks=5):
     return {"mean": m, "se": math.sqrt(var / nblocks), "block_means": blocks,
             "block_rows": size, "rows_used": size * nblocks, "std": math.sqrt(
                 sum((v - m) ** 2 for v in used) / max(1, len(used) - 1))}
+
+
+def compressibility(vol_a3, temp_k, nblocks=5):
+    """Isothermal compressibility from NPT volume fluctuations, kappa_T = <dV^2> / (k_B T <V>),
+    within each block (so that a slow drift of the volume does not count as a fluctuation): the
+    mean over the blocks (1/bar) and its standard error, and dP/drho = 1 / (rho kappa_T) follows
+    from it. None with fewer than 10 rows per block."""
+    n = len(vol_a3)
+    size = n // max(nblocks, 1)
+    if nblocks < 2 or size < 10:
+        return None
+    kt_bar_a3 = 1.380649e-23 * temp_k * 1e30 / 1e5  # k_B T in bar Å^3
+    ks = []
+    for k in range(nblocks):
+        v = vol_a3[n - size * nblocks + k * size:n - size * nblocks + (k + 1) * size]
+        m = mean(v)
+        ks.append(sum((x - m) ** 2 for x in v) / (len(v) - 1) / (kt_bar_a3 * m))
+    m = mean(ks)
+    return {"mean_per_bar": m, "se_per_bar": math.sqrt(sum((k - m) ** 2 for k in ks) /
+                                                       (nblocks - 1) / nblocks),
+            "blocks_per_bar": ks, "method": "volume fluctuations within each block, "
+            "<dV^2> / (k_B T <V>); needs a barostat that samples NPT (LAMMPS's fix npt, MTK)"}
 
 
 def linear_fit(t, y):
@@ -245,19 +321,30 @@ def thin(xs, nmax=2000):
 
 # ---- the analysis -------------------------------------------------------------------------------
 def analyse(a):
-    npt = parse_log(a.npt, "MLFF_NPT")
+    npt = join_segments(a.npt)
     prod = npt["prod"]
     if not prod.get("Density"):
-        raise LogError(f"{a.npt}: no production thermo rows with a Density column after "
+        raise LogError(f"{a.npt[0]}: no production thermo rows with a Density column after "
                        "MLFF_NPT_PRODUCTION_BEGIN" + (f" ({npt['errors'][-1]})"
                                                       if npt["errors"] else ""))
     for c in ("Time", "PotEng", "Atoms"):
         if c not in prod:
-            raise LogError(f"{a.npt}: the production thermo rows lack the column {c}")
+            raise LogError(f"{a.npt[0]}: the production thermo rows lack the column {c}")
     marker = npt["markers"].get("prod", {})
     temp_k = float(marker.get("temp", npt["setup"].get("temp", "nan")))
     press_bar = float(marker.get("press", npt["setup"].get("press", "nan")))
     atoms0 = int(float(marker.get("atoms", prod["Atoms"][0])))
+    eq = npt["eq"]
+    skipped = {}
+    if a.skip_ps > 0:
+        # the first skip_ps of production count as equilibration (a liquid still settling)
+        k0 = next((k for k, x in enumerate(prod["Time"]) if x - prod["Time"][0] >= a.skip_ps),
+                  None)
+        if k0 is None or len(prod["Time"]) - k0 < 2:
+            raise LogError(f"{a.npt[-1]}: --skip-ps {a.skip_ps} leaves no production (it has "
+                           f"{prod['Time'][-1] - prod['Time'][0]:.3f} ps)")
+        skipped = {c: v[:k0] for c, v in prod.items()}
+        prod = {c: v[k0:] for c, v in prod.items()}
     t, rho = prod["Time"], prod["Density"]
     nb = a.blocks
     res = {"source": "bench/validate_liquid.py (docs/validation.md, issue 21) from LAMMPS logs",
@@ -274,10 +361,20 @@ def analyse(a):
                      ("PotEng", "pe_eV")):
         if prod.get(col):
             liq[key] = block_average(prod[col], nb) or {"mean": mean(prod[col]), "se": None}
-    lost = npt["lost"] or any(n != atoms0 for n in prod["Atoms"])
+    kap = compressibility(prod.get("Volume", []), temp_k, nb) if math.isfinite(temp_k) else None
+    if kap:
+        kap["dP_drho_bar_per_g_cm3"] = 1.0 / (liq["density_g_cm3"]["mean"] * kap["mean_per_bar"])
+        liq["compressibility"] = kap
+    lost = npt["lost"] or any(n != atoms0 for n in prod["Atoms"] + skipped.get("Atoms", []))
     liq["atoms_lost"] = lost
     liq["atoms_last"] = int(prod["Atoms"][-1])
-    eq = npt["eq"]
+    if len(a.npt) > 1:
+        liq["segments"] = [{"log": g["path"], "production_ps": (g["prod"]["Time"][-1] -
+                                                               g["prod"]["Time"][0])
+                            if g["prod"].get("Time") else 0.0} for g in npt["segments"]]
+    if skipped:
+        liq["skipped_ps"] = t[0] - skipped["Time"][0]
+        liq["skipped_density_first_last"] = [skipped["Density"][0], skipped["Density"][-1]]
     if eq.get("Density"):
         liq["eq_density_first_last"] = [eq["Density"][0], eq["Density"][-1]]
     res["liquid"] = liq
@@ -333,7 +430,7 @@ def analyse(a):
     # RDF
     rdf_path = a.rdf
     if rdf_path is None and marker.get("rdf_file"):
-        cand = os.path.join(os.path.dirname(os.path.abspath(a.npt)), marker["rdf_file"])
+        cand = os.path.join(os.path.dirname(os.path.abspath(a.npt[-1])), marker["rdf_file"])
         rdf_path = cand if os.path.exists(cand) else None
     if rdf_path:
         r, pairs = parse_rdf(rdf_path)
@@ -348,20 +445,26 @@ def analyse(a):
     # self-diffusion from the atoms' mean-squared displacement (in.liquid_npt's c_msd[4]): a
     # liquid's grows linearly, a solid's or a glass's levels off
     exp = find_experiment(a.compound)
-    msd = prod.get("c_msd[4]")
+    tm, msd = t, prod.get("c_msd[4]")
+    if len(npt["segments"]) > 1:
+        # the MSD restarts with each segment: the last one's own
+        last = npt["segments"][-1]["prod"]
+        tm, msd = last.get("Time", []), last.get("c_msd[4]")
     if msd and len(msd) >= 2 * nb:
-        n = len(t)
+        n = len(tm)
         second = range(n // 2, n)
-        slope = linear_fit([t[k] for k in second], [msd[k] for k in second])[0]
+        slope = linear_fit([tm[k] for k in second], [msd[k] for k in second])[0]
         edges = [round(k * n / nb) for k in range(nb + 1)]
-        blocks = [linear_fit(t[edges[b]:edges[b + 1]], msd[edges[b]:edges[b + 1]])[0] * 10 / 6
+        blocks = [linear_fit(tm[edges[b]:edges[b + 1]], msd[edges[b]:edges[b + 1]])[0] * 10 / 6
                   for b in range(nb) if edges[b + 1] - edges[b] >= 2]
         dif = {"D_1e-9_m2_s": slope * 10 / 6, "D_blocks_1e-9_m2_s": blocks,
                "msd_end_A2": msd[-1],
                "method": "slope of the atoms' MSD (A^2/ps) over the second half of production / 6 "
                          "(1 A^2/ps = 1e-8 m^2/s); per block the slope within it; no finite-size "
                          "correction (Yeh-Hummer: about +10 % for 1,000 molecules)"}
-        if t[-1] - t[0] < 20.0:
+        if len(npt["segments"]) > 1:
+            dif["segment"] = npt["segments"][-1]["path"]
+        if tm[-1] - tm[0] < 20.0:
             dif["note"] = ("production shorter than 20 ps: the MSD is still ballistic and "
                            "rotational, not diffusive; D is not meaningful")
         if exp and exp.get("D"):
@@ -398,7 +501,9 @@ def analyse(a):
     if lost:
         why.append("atoms lost")
     if not npt["complete"]:
-        why.append("run incomplete (no MLFF_NPT_PRODUCTION_END)")
+        end = npt["markers"].get("end")
+        why.append("run incomplete (" + (npt["errors"][0] if end else
+                                         "no MLFF_NPT_PRODUCTION_END") + ")")
     crit.append(criterion("stable (density drift, atoms, run complete)", drift, a.max_drift_pct,
                           not why, "%", "; ".join(why) or
                           f"drift {drift:+.3f} %, {atoms0} atoms kept, run complete"))
@@ -415,15 +520,22 @@ def analyse(a):
 
     # inputs and series
     model = npt["setup"].get("model")
-    inputs = {"npt_log": a.npt, "gas_log": a.gas, "rdf_file": rdf_path, "compound": a.compound,
+    inputs = {"npt_log": a.npt[0] if len(a.npt) == 1 else a.npt, "gas_log": a.gas,
+              "rdf_file": rdf_path, "compound": a.compound, "skip_ps": a.skip_ps,
               "setup": npt["setup"], "production_marker": marker, "elements": npt["elements"],
               "model": model}
     if model and os.path.exists(model):
         inputs["model_sha256"] = hashlib.sha256(open(model, "rb").read()).hexdigest()
     res["inputs"] = inputs
-    eq_t = [x - (eq["Time"][-1] if eq.get("Time") else 0.0) for x in eq.get("Time", [])]
+    # times relative to the start of production (after the skipped part); equilibration before
+    eq_end = eq["Time"][-1] if eq.get("Time") else 0.0
+    pre = skipped.get("Time", [])
+    eq_t = ([x - eq_end - (t[0] - pre[0] if pre else 0.0) for x in eq.get("Time", [])] +
+            [x - t[0] for x in pre])
+    eq_rho = eq.get("Density", []) + skipped.get("Density", [])
+    t = [x - t[0] for x in t] if skipped else t
     res["series"] = {
-        "eq": {"time_ps": thin(eq_t), "density": thin(eq.get("Density", []))},
+        "eq": {"time_ps": thin(eq_t), "density": thin(eq_rho)},
         "prod": {"time_ps": thin(t), "density": thin(rho), "pe_eV": thin(prod["PotEng"])},
         "note": "eq times end at 0 (production starts at 0); at most 2000 rows each"}
     return res
@@ -443,8 +555,19 @@ def table(res):
            f"T {liq['target_temp_K']} K, P {liq['target_press_bar']} bar",
            f"  density         {fmt(d['mean'])} ± {fmt(d.get('se'))} g/cm^3 "
            f"(first {d['first']:.4f}, last {d['last']:.4f}, drift {d['drift_pct']:+.2f} %)"]
+    if "segments" in liq:
+        out.insert(2, f"  segments        {len(liq['segments'])} logs joined: " +
+                   " + ".join(f"{g['production_ps']:.1f}" for g in liq["segments"]) + " ps")
+    if "skipped_ps" in liq:
+        f0, f1 = liq["skipped_density_first_last"]
+        out.insert(2, f"  skipped         the first {liq['skipped_ps']:.3f} ps of production "
+                   f"(density {f0:.4f} -> {f1:.4f})")
     if "temp_K" in liq:
         out.append(f"  temperature     {liq['temp_K']['mean']:.2f} K (mean)")
+    if "compressibility" in liq:
+        k = liq["compressibility"]
+        out.append(f"  compressibility {k['mean_per_bar']:.3e} ± {k['se_per_bar']:.1e} 1/bar "
+                   f"(dP/drho {k['dP_drho_bar_per_g_cm3']:.0f} bar per g/cm^3)")
     if "pe_per_molecule_eV" in liq:
         p = liq["pe_per_molecule_eV"]
         out.append(f"  E_liq/N_mol     {p['mean']:.6f} ± {fmt(p['se'], '.6f')} eV")
@@ -544,7 +667,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
-    ap.add_argument("--npt", required=True, help="log of examples/lammps/in.liquid_npt")
+    ap.add_argument("--npt", required=True, nargs="+",
+                    help="log of examples/lammps/in.liquid_npt; several: a run and its "
+                    "continuations from final.data, joined into one production")
+    ap.add_argument("--skip-ps", type=float, default=0.0,
+                    help="the first ps of production count as equilibration (default 0)")
     ap.add_argument("--gas", help="log of examples/lammps/in.gas_nvt")
     ap.add_argument("--rdf", help="RDF file of the NPT run (default: the log's rdf_file, "
                     "next to the log)")
@@ -574,7 +701,7 @@ def main(argv=None):
         print(f"validate_liquid.py: cannot judge: {e}", file=sys.stderr)
         return 2
     if not a.no_plot:
-        res["plots"] = plots(res, a.plots or os.path.dirname(os.path.abspath(a.npt)))
+        res["plots"] = plots(res, a.plots or os.path.dirname(os.path.abspath(a.npt[-1])))
     path = a.json or os.path.join(a.results, f"{a.machine}-{a.date}-liquid-{a.label}.json")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:

@@ -34,9 +34,10 @@ def check(cond, msg, *ctx):
 # ---- synthetic logs -----------------------------------------------------------------------------
 def npt_log(path, density, *, nmol=64, pe_per_mol=-432.05, pe_noise=0.002, temp=300.0,
             press=1.01325, thermo_every=200, dt=0.0005, lost_at=None, complete=True,
-            error=None, eq_rows=20, seed=3, rdf_file=None, msd=None):
+            error=None, eq_rows=20, seed=3, rdf_file=None, msd=None, planned=None):
     """A log of in.liquid_npt: density(t) is a function of production time (ps); msd(t), when
-    given, the production's c_msd[4] column (Å^2)."""
+    given, the production's c_msd[4] column (Å^2); planned, the production's planned steps when
+    a walltime cut it short (more than the rows hold)."""
     rnd = random.Random(seed)
     atoms = nmol * APM
     nrows = len(density)
@@ -80,7 +81,8 @@ def npt_log(path, density, *, nmol=64, pe_per_mol=-432.05, pe_noise=0.002, temp=
         out.append("Last command: run ${prod_steps}")
     elif complete:
         out.append(f"Loop time of 50.0 on 1 procs for {prod_steps} steps with {n} atoms")
-        out.append(f"MLFF_NPT_PRODUCTION_END steps={prod_steps} atoms={n}")
+        out.append(f"MLFF_NPT_PRODUCTION_END steps={prod_steps} "
+                   f"planned={planned or prod_steps} atoms={n}")
         out.append("MLFF_NPT_RDF_BEGIN frames=10 every=100 cut=8.0")
         # the rerun's thermo block (pair zero) must not be read as production
         out.append(f"   {cols}")
@@ -181,6 +183,16 @@ def case_block_average(c):
     d, slope = vl.drift_pct([0.0, 1.0, 2.0, 3.0, 4.0], [1.0, 0.99, 0.98, 0.97, 0.96])
     check(abs(slope + 0.01) < 1e-12 and abs(d - 100 * -0.04 / 0.98) < 1e-9,
           f"linear drift: slope {slope}, {d} %")
+    # compressibility: volumes alternating 1000 +- 10 Å^3 within each block (sample variance
+    # 100 n/(n-1)), on a ramp from block to block that must not count
+    kt = 1.380649e-23 * 300.0 * 1e25                 # k_B T at 300 K in bar Å^3
+    vols = [1000.0 + 50.0 * (k // 20) + (10.0 if k % 2 else -10.0) for k in range(100)]
+    kap = vl.compressibility(vols, 300.0, 5)
+    want = [100.0 * 20 / 19 / (kt * (1000.0 + 50.0 * b)) for b in range(5)]
+    check(all(abs(a - w) < 1e-12 * w for a, w in zip(kap["blocks_per_bar"], want)) and
+          abs(kap["mean_per_bar"] - sum(want) / 5) < 1e-12 * want[0],
+          "kappa_T = <dV^2> / (k_B T <V>) within each block", kap, want)
+    check(vl.compressibility(vols[:40], 300.0, 5) is None, "fewer than 10 rows a block: None")
 
 
 def case_dhvap_arithmetic(c):
@@ -290,6 +302,63 @@ def case_incomplete(c):
     check("run incomplete" in note and "atoms lost" in note, "both reasons", note)
     check(res["liquid"]["errors"] and "Lost atoms" in res["liquid"]["errors"][-1],
           "the LAMMPS error is kept", res["liquid"])
+
+
+def case_walltime(c):
+    # in.liquid_npt's walltime expired during production: 199 of 400 planned rows ran
+    npt_log(os.path.join(c.work, "npt.log"), steady(200), planned=399 * 200)
+    gas_log(os.path.join(c.work, "gas.log"), pe=-432.05 + 0.325)
+    rc, out, err, res = c.analyse()
+    check(rc == 1 and not res["liquid"]["complete"], f"a cut production must FAIL (rc {rc})",
+          out, err)
+    note = outcome(res, "stable")["note"]
+    check("production cut short by the walltime: 39800 of 79800 steps ran" in note,
+          "the walltime is named with the steps", note)
+    # the same log with all its planned steps run is complete
+    npt_log(os.path.join(c.work, "npt.log"), steady(200), planned=199 * 200)
+    rc, out, err, res = c.analyse()
+    check(res["liquid"]["complete"], "planned steps all run: complete", res["liquid"])
+
+
+def case_segments(c):
+    # a run cut by its walltime and two continuations from final.data: one production, times
+    # running on; the first part (the liquid still compressing) skipped with --skip-ps
+    rise = [0.70 + 0.17 * k / 200 for k in range(201)]            # 0-20 ps: 0.70 -> 0.87
+    npt_log(os.path.join(c.work, "a.log"), rise, planned=400 * 200, seed=1)
+    npt_log(os.path.join(c.work, "b.log"), [0.87] + steady(201)[1:], planned=400 * 200,
+            eq_rows=0, seed=2)
+    npt_log(os.path.join(c.work, "c.log"), [0.874] + steady(101, seed=5)[1:], eq_rows=0, seed=3)
+    gas_log(os.path.join(c.work, "gas.log"), pe=-432.05 + 0.325)
+    js = os.path.join(c.work, "out.json")
+    base = ["--json", js, "--no-plot", "--compound", "benzene", "--gas", "gas.log", "--npt"]
+    rc, out, err = c.run(*base, "a.log", "b.log", "c.log")
+    res = json.load(open(js))
+    liq = res["liquid"]
+    check(abs(liq["production_ps"] - 50.0) < 1e-6 and liq["rows"] == 501,
+          "20 + 20 + 10 ps joined, the continuations' first rows dropped", liq)
+    check([round(g["production_ps"], 6) for g in liq["segments"]] == [20.0, 20.0, 10.0],
+          "each segment's own length", liq["segments"])
+    check(liq["complete"] and not liq["errors"], "walltime cuts end segments: no error", liq)
+    check(rc == 1 and outcome(res, "stable")["outcome"] == "FAIL" and "drift" in
+          outcome(res, "stable")["note"], "the rise is a drift: FAIL", out, err)
+    check("3 logs joined: 20.0 + 20.0 + 10.0 ps" in out, "the segments are printed", out)
+    rc, out, err = c.run(*base, "a.log", "b.log", "c.log", "--skip-ps", "20")
+    res = json.load(open(js))
+    liq = res["liquid"]
+    check(rc == 0 and abs(liq["production_ps"] - 30.0) < 1e-6 and
+          abs(liq["skipped_ps"] - 20.0) < 1e-6, f"the rise skipped: PASS (rc {rc})", out, err)
+    check(abs(liq["density_g_cm3"]["mean"] - 0.874) < 0.002, "the steady part's mean", liq)
+    s = res["series"]
+    check(s["prod"]["time_ps"][0] == 0.0 and s["eq"]["time_ps"][-1] < 0, "production from 0, "
+          "the skipped part before it with the equilibration", s["eq"]["time_ps"][-3:])
+    # a continuation at another temperature is not the same run
+    npt_log(os.path.join(c.work, "d.log"), steady(11), temp=350.0, eq_rows=0)
+    rc, out, err = c.run(*base, "a.log", "d.log")
+    check(rc == 2 and "d.log: a continuation at temp 350.0, the run it continues (a.log) at "
+          "300.0" in err, f"another temperature refused (rc {rc})", out, err)
+    rc, out, err = c.run(*base, "a.log", "b.log", "--skip-ps", "60")
+    check(rc == 2 and "--skip-ps 60.0 leaves no production (it has 40.000 ps)" in err,
+          f"a skip longer than the run refused (rc {rc})", out, err)
 
 
 def case_no_production(c):
