@@ -135,3 +135,8 @@ if [ "$model" = "$here/models/benzene-gfn2.h5" ]; then
 fi
 MLFF_RECIPE=models/make_benzene_gfn2.sh \
   $python3 "$here/models/report.py" "$work" "$m" "${model%.h5}.md" ${LIQUID_JSON:-}
+# what the report's data tables came from: with it the report can be rewritten from the kept
+# files alone (report.py models/benzene-gfn2-eval MODEL OUT.md [JSON ...])
+if [ "$model" = "$here/models/benzene-gfn2.h5" ]; then
+  cp "$work/datasets.json" "$here/models/benzene-gfn2-eval/"
+fi

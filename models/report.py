@@ -58,14 +58,27 @@ bulk = json.load(open(bulk_path)) if bulk_path else None
 
 
 def teacher_density():
-    """The teacher's liquid density, first order: where the student's P(rho) (the equation of
-    state) is at the target pressure, the teacher's configurational pressure on the same boxes
-    is higher by dp (teacher_bulk.py --pressure, interpolated in density), so the teacher's
-    density is lower by dp over the student's dP/drho there. None without both files."""
+    """The teacher's liquid density, first order: at the student's density at the target
+    pressure the teacher's configurational pressure on the same boxes is higher by dp
+    (teacher_bulk.py --pressure, interpolated in density), so the teacher's density is lower by
+    dp over the student's dP/drho there. The student's density and dP/drho come from its NPT
+    run when that is stable and has the compressibility (validate_liquid.py: volume
+    fluctuations), else from the equation of state (liquid_eos.py: short NVT holds, which read
+    a liquid still settling). None without the teacher's pressures or either source."""
     pq = [q for q in (bulk or {}).get("per_density", []) if "teacher_minus_student_pconf_bar" in q]
-    if not (eos and pq):
+    li = (liquid or {}).get("liquid", {})
+    dn, kap = li.get("density_g_cm3", {}), li.get("compressibility")
+    limit = ((liquid or {}).get("limits") or {}).get("density_drift_pct", 1.0)
+    if pq and kap and dn.get("se") is not None and abs(dn.get("drift_pct", 1e9)) < limit:
+        how, rho_s, rho_se = "NPT", dn["mean"], dn["se"]
+        slope = kap["dP_drho_bar_per_g_cm3"]
+        slope_rel = kap["se_per_bar"] / kap["mean_per_bar"]
+    elif pq and eos:
+        how, rho_s, rho_se = "equation of state", eos["density_at_target_press"], \
+            eos["density_at_target_press_se"]
+        slope, slope_rel = eos["slope_bar_per_g_cm3"], 0.0
+    else:
         return None
-    rho_s, slope = eos["density_at_target_press"], eos["slope_bar_per_g_cm3"]
     xs = [q["density"] for q in pq]
     if len(xs) > 1:
         k = min(range(len(xs) - 1), key=lambda i: abs(0.5 * (xs[i] + xs[i + 1]) - rho_s))
@@ -76,8 +89,8 @@ def teacher_density():
     else:
         dp, se = pq[0]["teacher_minus_student_pconf_bar"], pq[0]["teacher_minus_student_pconf_sem_bar"]
     rho_t = rho_s - dp / slope
-    err = (eos["density_at_target_press_se"] ** 2 + (se / slope) ** 2) ** 0.5
-    return {"student": rho_s, "student_se": eos["density_at_target_press_se"], "slope": slope,
+    err = (rho_se ** 2 + (se / slope) ** 2 + (dp / slope * slope_rel) ** 2) ** 0.5
+    return {"student": rho_s, "student_se": rho_se, "slope": slope, "how": how,
             "dp": dp, "dp_se": se, "teacher": rho_t, "teacher_se": err, "points": pq}
 
 
@@ -103,8 +116,27 @@ def teacher_dhvap():
             "teacher": dh["dhvap_kJmol"] + 0.0964853 * d, "density": rho}
 
 
-train_src, train_atoms, teacher = sources(os.path.join(work, "benzene-gfn2-train.h5"))
-test_src, test_atoms, _ = sources(os.path.join(work, "benzene-gfn2-test.h5"))
+# the data tables: from the datasets when they are at hand, and then also written to
+# datasets.json, so that the report can be rewritten from the kept JSON files alone
+h5 = [os.path.join(work, f"benzene-gfn2-{s}.h5") for s in ("train", "test")]
+cache = os.path.join(work, "datasets.json")
+if all(os.path.exists(p) for p in h5):
+    (train_src, train_atoms, teacher), (test_src, test_atoms, _) = (sources(p) for p in h5)
+    with open(cache, "w") as f:
+        json.dump({"source": "models/report.py from " + " and ".join(os.path.basename(p)
+                                                                      for p in h5),
+                   "teacher": teacher, "train": {"sources": train_src, "atoms": train_atoms},
+                   "test": {"sources": test_src, "atoms": test_atoms}}, f, indent=1)
+        f.write("\n")
+elif os.path.exists(cache):
+    with open(cache) as f:
+        kept = json.load(f)
+    teacher = kept["teacher"]
+    train_src, train_atoms = Counter(kept["train"]["sources"]), kept["train"]["atoms"]
+    test_src, test_atoms = Counter(kept["test"]["sources"]), kept["test"]["atoms"]
+else:
+    sys.exit(f"report.py: {work} holds neither the datasets ({' and '.join(h5)}) nor the "
+             "datasets.json written from them")
 with h5py.File(model_path, "r") as f:
     summary = json.loads(f.attrs["training_summary"])
     disp = dict(f["dispersion"].attrs) if "dispersion" in f else None
@@ -225,7 +257,7 @@ if liquid:
                        f"{dh['err_kJmol']:.2f})"))
 td = teacher_density()
 if td:
-    checks.append(("liquid density (equation of state) against the teacher's",
+    checks.append((f"liquid density ({td['how']}) against the teacher's",
                    100 * abs(td["student"] - td["teacher"]) / td["teacher"], 5,
                    f"% from {td['teacher']:.3f} ± {td['teacher_se']:.3f} g/cm³, the teacher's "
                    f"estimated from its pressure on the student's boxes (got {td['student']:.3f} ± "
@@ -274,7 +306,20 @@ if liquid:
              + ", ".join(f"{v:.4f}" for v in li["density_g_cm3"]["block_means"]) + "). "
              + (f"Heat of vaporisation {liquid['dhvap']['dhvap_kJmol']:.2f} ± "
                 f"{liquid['dhvap']['err_kJmol']:.2f} kJ/mol. " if liquid.get("dhvap") else "")
+             + (f"Isothermal compressibility {li['compressibility']['mean_per_bar']:.3g} ± "
+                f"{li['compressibility']['se_per_bar']:.2g} bar⁻¹ (volume fluctuations). "
+                if li.get("compressibility") else "")
+             + (f"The run was {len(li['segments'])} device calls joined (" +
+                " + ".join(f"{g['production_ps']:.1f}" for g in li["segments"]) + " ps of NPT); "
+                if li.get("segments") else "")
+             + (f"its first {li['skipped_ps']:.1f} ps of production counted as equilibration "
+                f"(density {li['skipped_density_first_last'][0]:.3f} → "
+                f"{li['skipped_density_first_last'][1]:.3f} g/cm³). " if li.get("skipped_ps")
+                else "")
              + f"Verdict: {liquid.get('verdict', '?')}.\n")
+    stem = os.path.splitext(os.path.basename(out_path))[0]
+    if os.path.exists(os.path.join(os.path.dirname(out_path), f"{stem}-eval", "liquid-density.png")):
+        L.append(f"![NPT density]({stem}-eval/liquid-density.png)\n")
 if eos:
     L.append(f"## Equation of state at {eos['temp_K']:g} K ({os.path.basename(eos_path)})\n")
     L.append(f"NVT at fixed densities (bench/liquid_eos.py: {eos['deform_ps']:g} ps to reach each "
@@ -315,8 +360,10 @@ if bulk:
                      f"{q['student_pconf_bar']:.0f} | {q['teacher_minus_student_pconf_bar']:+.0f} ± "
                      f"{q['teacher_minus_student_pconf_sem_bar']:.0f} |")
         if td:
-            L.append(f"\nAt the student's density at {eos['target_press_bar']:g} bar "
-                     f"({td['student']:.3f} g/cm³, the equation of state above) the teacher's "
+            where = ("its NPT run, dP/dρ from the volume's fluctuations" if td["how"] == "NPT"
+                     else "the equation of state above")
+            L.append(f"\nAt the student's density at 1 atm ({td['student']:.3f} g/cm³, {where}) "
+                     f"the teacher's "
                      f"pressure is higher by {td['dp']:+.0f} ± {td['dp_se']:.0f} bar; with the "
                      f"student's dP/dρ there ({td['slope']:.0f} bar per g/cm³) the teacher's own "
                      f"liquid would sit at about **{td['teacher']:.3f} ± {td['teacher_se']:.3f} "

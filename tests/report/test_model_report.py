@@ -116,6 +116,38 @@ def main():
     got = row(text, "liquid density, NPT 300 K 1 atm")
     if got is None or abs(got - 100 * (0.874 - 0.77) / 0.874) > 0.006:
         fail("density vs experiment row: %s" % got, text)
+    # a stable NPT run with its compressibility: the student's density and dP/drho from it
+    # (0.80, 1e4 bar per g/cm3); the teacher's pressure 160 bar higher there: 0.80 - 0.016
+    liquid["liquid"]["density_g_cm3"].update(mean=0.80, se=0.001)
+    liquid["liquid"]["compressibility"] = {"mean_per_bar": 1.0 / (0.80 * 1e4),
+                                           "se_per_bar": 0.0, "dP_drho_bar_per_g_cm3": 1e4}
+    json.dump(liquid, open(files[0], "w"))
+    p = subprocess.run(report + [out] + files, capture_output=True, text=True)
+    text = open(out).read() if not p.returncode else p.stdout + p.stderr
+    got = row(text, "liquid density (NPT) against the teacher's")
+    if got is None or abs(got - 100 * 0.016 / 0.784) > 0.006:
+        fail("teacher's density from the NPT run: %s, want %.2f" % (got, 100 * 0.016 / 0.784),
+             text)
+    if "**0.784 ± " not in text or "its NPT run, dP/dρ from the volume's fluctuations" not in text:
+        fail("the teacher's density 0.784 from the NPT run is not stated", text)
+    # ... but not from a run that drifts: back to the equation of state
+    liquid["liquid"]["density_g_cm3"]["drift_pct"] = 3.0
+    json.dump(liquid, open(files[0], "w"))
+    subprocess.run(report + [out] + files, capture_output=True, text=True)
+    if row(open(out).read(), "liquid density (equation of state) against the teacher's") is None:
+        fail("a drifting NPT run must not give the student's density", open(out).read())
+
+    # the data tables again from datasets.json alone (written by the runs above)
+    for name in ("benzene-gfn2-train.h5", "benzene-gfn2-test.h5"):
+        os.remove(os.path.join(work, name))
+    p = subprocess.run(report + [os.path.join(work, "kept.md")], capture_output=True, text=True)
+    if p.returncode or "| training (split into train/valid/test) | 5 | 60 | dimer 2, md300 3 |" \
+            not in open(os.path.join(work, "kept.md")).read():
+        fail("report.py from datasets.json", p.stdout + p.stderr)
+    os.remove(os.path.join(work, "datasets.json"))
+    p = subprocess.run(report + [os.path.join(work, "none.md")], capture_output=True, text=True)
+    if p.returncode == 0 or "holds neither the datasets" not in p.stderr:
+        fail("without datasets or datasets.json report.py must say so", p.stdout + p.stderr)
     print("models/report.py: teacher's density %.3f g/cm3, teacher's dH_vap %.2f kJ/mol, rows as "
           "derived here" % (0.75, teacher))
 
