@@ -4,7 +4,8 @@ model: 32 benzenes packed by packmol, 0.1 ps NPT equilibration and 0.2 ps produc
 (examples/lammps/in.liquid_npt), 0.5 ps of one molecule (examples/lammps/in.gas_nvt), then
 bench/validate_liquid.py. Checks the pipeline, not the physics: every figure is there and
 finite, the runs complete, the analysis gives a verdict (PASS or FAIL, exit 0 or 1). Then
-in.liquid_npt's walltime: a production cut short, and its continuation joined to it.
+bench/device_npt_segment.sh on the CPU: a production cut short by in.liquid_npt's walltime, and
+its continuation joined to it.
 
 usage: test_liquid_run.py REPO LMP PLUGIN WORKDIR
 Exit 77 (skipped) when LAMMPS, the plugin, the model or packmol is missing.
@@ -92,40 +93,40 @@ def main():
 
 
 def walltime(repo, lmp, plugin, model, work, env):
-    """in.liquid_npt's walltime: a production cut when it expires, final.data still written and
-    the RDF stage skipped; the continuation from final.data and both logs joined."""
-    def lammps(tag, data, *extra):
-        d = os.path.join(work, tag)
-        os.makedirs(d, exist_ok=True)
-        cmd = [lmp, "-nocite", "-screen", "none", "-log", "log.npt",
-               "-in", os.path.join(repo, "examples", "lammps", "in.liquid_npt"),
-               "-var", "plugin", plugin, "-var", "model", model, "-var", "device", "cpu",
-               "-var", "data", data, "-var", "min_steps", "0", "-var", "nvt_ps", "0",
-               "-var", "eq_ps", "0", "-var", "thermo_every", "2", "-var", "final", "yes", *extra]
-        lib = os.path.join(os.path.dirname(os.path.dirname(lmp)), "lib")
-        run_env = dict(env, LD_LIBRARY_PATH=lib + (":" + env["LD_LIBRARY_PATH"]
-                                                   if env.get("LD_LIBRARY_PATH") else ""))
-        p = subprocess.run(cmd, capture_output=True, text=True, env=run_env, cwd=d, timeout=300)
-        log = open(os.path.join(d, "log.npt")).read() if os.path.exists(
-            os.path.join(d, "log.npt")) else ""
-        check(p.returncode == 0, f"{tag}: LAMMPS failed ({p.returncode})", p.stderr, log)
-        return d, log
-    # 2 ps planned (4,000 steps of ~0.2 s each here): the 3 s walltime stops it within ~20 steps
-    a, log = lammps("walltime_a", os.path.join(work, "liquid.data"), "-var", "prod_ps", "2",
-                    "-var", "walltime", "3")
+    """bench/device_npt_segment.sh (in.liquid_npt's walltime): a production cut when it
+    expires, final.data still written and the RDF stage skipped; the continuation from
+    final.data, and both logs joined by validate_liquid.py."""
+    lib = os.path.join(os.path.dirname(os.path.dirname(lmp)), "lib")
+    out = os.path.join(work, "segments")
+
+    def segment(label, data, **extra):
+        e = dict(env, MLFF_LMP=lmp, MLFF_PLUGIN=plugin, DEVICE="cpu", THREADS="1", OUT=out,
+                 MARGIN_S="0", MIN_STEPS="0", NVT_PS="0", EQ_PS="0", FRAME_PS="0.001",
+                 LD_LIBRARY_PATH=lib + (":" + env["LD_LIBRARY_PATH"]
+                                        if env.get("LD_LIBRARY_PATH") else ""), **extra)
+        p = subprocess.run(["bash", os.path.join(repo, "bench", "device_npt_segment.sh"),
+                            model, data, label], capture_output=True, text=True, env=e,
+                           cwd=repo, timeout=300)
+        log = os.path.join(out, f"{label}-npt.log")
+        text = open(log).read() if os.path.exists(log) else ""
+        check(p.returncode == 0, f"{label}: device_npt_segment.sh failed ({p.returncode})",
+              p.stdout + p.stderr, text[-3000:])
+        return text
+    # 2 ps planned (4,000 steps of ~0.2 s each here): the 4 s walltime stops it within ~20 steps
+    log = segment("a", os.path.join(work, "liquid.data"), PROD_PS="2", SEGMENT_S="4")
     end = [ln for ln in log.splitlines() if ln.startswith("MLFF_NPT_PRODUCTION_END")]
     check(end and "planned=4000" in end[0] and int(end[0].split("steps=")[1].split()[0]) < 4000,
           "the walltime cut production short and the end marker says so", end, log[-3000:])
     check("\nMLFF_NPT_RDF_SKIPPED" in log and "MLFF_NPT_RDF_END" not in log,
           "the RDF stage is skipped", log[-2000:])
-    check(os.path.exists(os.path.join(a, "final.data")), "final.data is written", log[-2000:])
-    b, log = lammps("walltime_b", os.path.join(a, "final.data"), "-var", "velocities", "data",
-                    "-var", "prod_ps", "0.004")
+    for f in ("a-final.data", "a-final.data.xz", "a-frames.dump.xz"):
+        check(os.path.exists(os.path.join(out, f)), f"{f} is written", os.listdir(out))
+    log = segment("b", os.path.join(out, "a-final.data"), CONTINUE="1", PROD_PS="0.004")
     check("\nMLFF_NPT_PRODUCTION_END steps=8 planned=8" in log, "the continuation runs",
           log[-2000:])
     js = os.path.join(work, "walltime.json")
     p = subprocess.run([sys.executable, os.path.join(repo, "bench", "validate_liquid.py"),
-                        "--npt", os.path.join(a, "log.npt"), os.path.join(b, "log.npt"),
+                        "--npt", os.path.join(out, "a-npt.log"), os.path.join(out, "b-npt.log"),
                         "--no-plot", "--json", js], capture_output=True, text=True)
     # exit 2: not judged without a compound and a gas run, which this does not ask for
     check(p.returncode in (0, 1, 2) and "2 logs joined" in p.stdout,
