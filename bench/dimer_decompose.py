@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""dimer_decompose.py — where a student's dimer-curve errors come from (issue 21).
+
+usage: dimer_decompose.py --dimers DIMERS.json --model MODEL.h5 --molecule MONOMER.xyz
+                          [--d4-python PY] [--json OUT.json]
+
+Takes the curves of bench/dimer_curves.py (its JSON: the teacher's interaction energy at each
+distance, the orientations and the shift) and the same monomer (the teacher-relaxed one the
+curves were made from), rebuilds each dimer, and splits both sides of every point:
+  teacher  = D4 two-body + D4 three-body + rest   (D4 with GFN2-xTB's damping: s6 1, s8 2.7,
+             a1 0.52, a2 5.0 bohr, s9 5; from the PyPI dftd4 package run by --d4-python, a
+             Python that imports it, e.g. scripts/dispersion_d4.py's venv); the rest is
+             what GFN2-xTB adds beyond its dispersion: repulsion, exchange, electrostatics;
+  student  = network + its dispersion's two-body + its three-body (the model evaluated with
+             its dispersion, with the three-body term off, and with none; Python binding).
+It prints each point and the MAE of the student against the teacher (points where the teacher
+is below +50 meV, as dimer_curves.py) over all points, over those whose closest intermolecular
+contact is inside the model's cutoff and those beyond it (where the network sees nothing), and
+two "what if"s: the student with D4's whole three-body term instead of its own (cut at
+cutoff3), and in addition with the teacher's rest beyond the cutoff. Nothing is fitted.
+Needs numpy and the mlff Python package (python/, MLFF_LIBRARY).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+import dimer_curves as dc
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(here), "python"))
+
+WELL_MEV = 50.0
+# runs under --d4-python: geometries on stdin, D4 interaction energies (meV) on stdout
+D4_CODE = r"""
+import json, sys
+import numpy as np
+from dftd4.interface import DampingParam, DispersionModel
+BOHR, MEV = 0.52917721067, 27.211386245988 * 1000.0
+Z = {"H": 1, "C": 6, "N": 7, "O": 8}
+def e(els, pos, s9):
+    m = DispersionModel(np.array([Z[x] for x in els]), np.array(pos) / BOHR)
+    p = DampingParam(s6=1.0, s8=2.7, a1=0.52, a2=5.0, s9=s9)
+    return m.get_dispersion(p, grad=False)["energy"] * MEV
+out = []
+for q in json.load(sys.stdin):
+    els, pos, n = q["els"], np.array(q["pos"]), q["n"]
+    two, every = [e(els, pos, s9) - e(els[:n], pos[:n], s9) - e(els[n:], pos[n:], s9)
+                  for s9 in (0.0, 5.0)]
+    out.append({"d4_2b": two, "d4_3b": every - two})
+json.dump(out, sys.stdout)
+"""
+
+
+def die(msg):
+    sys.exit(f"dimer_decompose.py: {msg}")
+
+
+def mae(xs):
+    return float(np.mean(np.abs(xs))) if len(xs) else None
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dimers", required=True, help="JSON of bench/dimer_curves.py")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--molecule", required=True, help="the monomer the curves were made from")
+    ap.add_argument("--d4-python", default=os.path.expanduser(
+        "~/.cache/mlff/venv-dftd4-4.3.1/bin/python"), help="a Python that imports dftd4")
+    ap.add_argument("--json")
+    a = ap.parse_args(argv)
+    try:
+        curves = json.load(open(a.dimers))["curves"]
+        shift = json.load(open(a.dimers))["inputs"]["shift_A"]
+    except (OSError, ValueError, KeyError) as e:
+        die(f"{a.dimers}: not a dimer_curves.py JSON ({e})")
+    if not os.access(a.d4_python, os.X_OK):
+        die(f"--d4-python {a.d4_python}: not an executable (a Python with the PyPI dftd4 "
+            "package: scripts/dispersion_d4.py makes one)")
+    import mlff
+    els, pos = dc.read_xyz(a.molecule)
+    n = len(els)
+    dist = sorted({round(p["d_A"], 6) for c in curves.values() for p in c["points"]})
+    _, geo = dc.dimers(els, pos, dist, shift)
+    items = []
+    for o, c in curves.items():
+        if o not in geo:
+            die(f"{a.dimers}: unknown orientation {o!r}")
+        at = {round(d, 6): P for d, P in geo[o]}
+        for p in c["points"]:
+            if p.get("teacher_meV") is None:
+                continue
+            P = at[round(p["d_A"], 6)]
+            items.append({"orientation": o, "d_A": p["d_A"], "teacher_meV": p["teacher_meV"],
+                          "contact_A": dc.min_contact(n, P), "pos": P})
+    req = [{"els": els + els, "pos": q["pos"].tolist(), "n": n} for q in items]
+    r = subprocess.run([a.d4_python, "-c", D4_CODE], input=json.dumps(req), capture_output=True,
+                       text=True)
+    if r.returncode:
+        die(f"the D4 reference ({a.d4_python}) failed: {r.stderr.strip()[-500:]}")
+    d4 = json.loads(r.stdout)
+    base = mlff.Model(a.model)
+    disp = base.dispersion
+    if disp is None:
+        die(f"{a.model}: no dispersion term to split")
+    cutoff = base.descriptor["Rcr"]  # the network sees nothing beyond it
+    sp = base.species(els + els)
+
+    def interaction(params):
+        m = mlff.Model(a.model)
+        m.set_dispersion(params)
+        ev = mlff.Evaluator(m, device="cpu")
+        f = lambda X, s: ev.compute(X, s)["energy"]  # noqa: E731
+        return [1000.0 * (f(q["pos"], sp) - f(q["pos"][:n], sp[:n]) - f(q["pos"][n:], sp[n:]))
+                for q in items]
+    full, two, none = interaction(disp), interaction(dict(disp, s9=0.0)), interaction(None)
+    rows = []
+    for q, f, t, z, d in zip(items, full, two, none, d4):
+        rows.append({"orientation": q["orientation"], "d_A": q["d_A"],
+                     "contact_A": round(q["contact_A"], 4), "teacher_meV": q["teacher_meV"],
+                     "teacher_d4_2b_meV": d["d4_2b"], "teacher_d4_3b_meV": d["d4_3b"],
+                     "teacher_rest_meV": q["teacher_meV"] - d["d4_2b"] - d["d4_3b"],
+                     "model_meV": f, "model_network_meV": z, "model_disp_2b_meV": t - z,
+                     "model_disp_3b_meV": f - t})
+    well = [x for x in rows if x["teacher_meV"] < WELL_MEV]
+    err = np.array([x["model_meV"] - x["teacher_meV"] for x in well])
+    inside = np.array([x["contact_A"] < cutoff for x in well], bool)
+    d4_3b = np.array([x["teacher_d4_3b_meV"] - x["model_disp_3b_meV"] for x in well])
+    rest = np.array([x["teacher_rest_meV"] for x in well]) * ~inside
+    summary = {"points": len(well), "cutoff_A": cutoff, "mae_meV": mae(err),
+               "inside_cutoff": {"points": int(inside.sum()), "mae_meV": mae(err[inside])},
+               "beyond_cutoff": {"points": int((~inside).sum()), "mae_meV": mae(err[~inside])},
+               "with_d4_three_body_mae_meV": mae(err + d4_3b),
+               "and_teacher_rest_beyond_cutoff_mae_meV": mae(err + d4_3b + rest)}
+    for x in rows:
+        print(f"{x['orientation'][:10]:10s} {x['d_A']:5.2f} A contact {x['contact_A']:5.2f} | "
+              f"teacher {x['teacher_meV']:8.1f} = D4 {x['teacher_d4_2b_meV']:7.1f} "
+              f"{x['teacher_d4_3b_meV']:+6.1f} rest {x['teacher_rest_meV']:+7.1f} | model "
+              f"{x['model_meV']:8.1f} = net {x['model_network_meV']:+7.1f} disp "
+              f"{x['model_disp_2b_meV']:7.1f} {x['model_disp_3b_meV']:+6.1f}")
+    print(f"MAE over {summary['points']} points (teacher < {WELL_MEV:g} meV): "
+          f"{summary['mae_meV']:.2f} meV; contact inside the {cutoff:g} A cutoff "
+          f"({summary['inside_cutoff']['points']}) {summary['inside_cutoff']['mae_meV']:.2f}, "
+          f"beyond ({summary['beyond_cutoff']['points']}) {summary['beyond_cutoff']['mae_meV']:.2f}; "
+          f"with D4's whole three-body term {summary['with_d4_three_body_mae_meV']:.2f}, and the "
+          f"teacher's rest beyond the cutoff {summary['and_teacher_rest_beyond_cutoff_mae_meV']:.2f}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"source": "bench/dimer_decompose.py (issue 21)", "dimers": a.dimers,
+                       "model": os.path.basename(a.model), "molecule": a.molecule,
+                       "teacher_d4": "dftd4 (PyPI), GFN2-xTB damping s6 1, s8 2.7, a1 0.52, "
+                       "a2 5.0 bohr, s9 5", "summary": summary, "points": rows}, f, indent=1)
+            f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

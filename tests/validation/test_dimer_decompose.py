@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""test_dimer_decompose.py SOURCE_DIR WORKDIR CASE — bench/dimer_decompose.py (issue 21).
+
+run: the shipped model on a few synthetic dimer-curve points, D4 from a fake --d4-python
+     (fixed parts, so no dftd4 is needed): both sides add up, the network part is exactly zero
+     where the closest contact lies beyond the descriptor's cutoff, and the MAE split and the
+     "what if"s follow from the rows.
+refusals: no D4 Python; a JSON that is not dimer_curves.py's.
+(env: PYTHONPATH and MLFF_LIBRARY as the python tests'; 77 without numpy)
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+try:
+    import numpy as np
+except ImportError:
+    print("numpy not importable: skipped")
+    sys.exit(77)
+
+
+def fail(msg, *ctx):
+    print("FAILED:", msg)
+    for c in ctx:
+        print("----\n" + (c[-4000:] if isinstance(c, str) else json.dumps(c, indent=1)[-4000:]))
+    sys.exit(1)
+
+
+def check(cond, msg, *ctx):
+    if not cond:
+        fail(msg, *ctx)
+
+
+def setup(src, work):
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    pts = lambda ds, ts: [{"d_A": d, "teacher_meV": t, "model_meV": 0.0} for d, t in zip(ds, ts)]
+    dimers = {"inputs": {"shift_A": 1.5},
+              "curves": {"stacked": {"points": pts([3.5, 6.0, 7.0], [-170.0, -1.5, 90.0])},
+                         "T-shaped": {"points": pts([5.0, 7.5], [-97.0, -10.0])}}}
+    path = os.path.join(work, "dimers.json")
+    json.dump(dimers, open(path, "w"))
+    fake = os.path.join(work, "fake-python")
+    with open(fake, "w") as f:  # any -c code: D4 two-body -10 meV, three-body +2 meV per dimer
+        f.write("#!/bin/sh\nexec %s -c 'import json, sys; q = json.load(sys.stdin); "
+                "json.dump([{\"d4_2b\": -10.0, \"d4_3b\": 2.0} for _ in q], sys.stdout)'\n"
+                % sys.executable)
+    os.chmod(fake, 0o755)
+    return path, fake
+
+
+def run(src, *args):
+    return subprocess.run([sys.executable, os.path.join(src, "bench", "dimer_decompose.py"),
+                           *args], capture_output=True, text=True)
+
+
+def case_run(src, work):
+    path, fake = setup(src, work)
+    out = os.path.join(work, "out.json")
+    p = run(src, "--dimers", path, "--model", os.path.join(src, "models", "benzene-gfn2.h5"),
+            "--molecule", os.path.join(src, "models", "benzene.xyz"), "--d4-python", fake,
+            "--json", out)
+    check(p.returncode == 0, "dimer_decompose.py failed", p.stdout + p.stderr)
+    res = json.load(open(out))
+    rows, s = res["points"], res["summary"]
+    check(len(rows) == 5, "five points", rows)
+    for x in rows:
+        check(abs(x["teacher_d4_2b_meV"] + x["teacher_d4_3b_meV"] + x["teacher_rest_meV"] -
+                  x["teacher_meV"]) < 1e-9, "the teacher's parts add up", x)
+        check(abs(x["model_network_meV"] + x["model_disp_2b_meV"] + x["model_disp_3b_meV"] -
+                  x["model_meV"]) < 1e-6, "the model's parts add up", x)
+        if x["contact_A"] > 5.2:
+            check(abs(x["model_network_meV"]) < 1e-6, "no network interaction beyond the "
+                  "descriptor's cutoff", x)
+        else:
+            check(abs(x["model_network_meV"]) > 1e-3, "a network interaction inside it", x)
+        check(x["model_disp_2b_meV"] < 0, "dispersion attracts", x)
+    well = [x for x in rows if x["teacher_meV"] < 50.0]
+    err = np.array([x["model_meV"] - x["teacher_meV"] for x in well])
+    beyond = np.array([x["contact_A"] >= 5.2 for x in well])
+    fix = np.array([2.0 - x["model_disp_3b_meV"] for x in well])
+    rest = np.array([x["teacher_rest_meV"] for x in well]) * beyond
+    check(s["points"] == 4 and s["beyond_cutoff"]["points"] == int(beyond.sum()) == 2,
+          "four points below +50 meV, two beyond the cutoff", s)
+    for got, want in ((s["mae_meV"], np.abs(err).mean()),
+                      (s["beyond_cutoff"]["mae_meV"], np.abs(err[beyond]).mean()),
+                      (s["with_d4_three_body_mae_meV"], np.abs(err + fix).mean()),
+                      (s["and_teacher_rest_beyond_cutoff_mae_meV"], np.abs(err + fix + rest).mean())):
+        check(abs(got - want) < 1e-9, f"summary {got} against {want} from the rows", s)
+    check("MAE over 4 points" in p.stdout, "the summary line is printed", p.stdout)
+
+
+def case_refusals(src, work):
+    path, fake = setup(src, work)
+    model = os.path.join(src, "models", "benzene-gfn2.h5")
+    mol = os.path.join(src, "models", "benzene.xyz")
+    p = run(src, "--dimers", path, "--model", model, "--molecule", mol, "--d4-python",
+            os.path.join(work, "nowhere"))
+    check(p.returncode != 0 and "--d4-python " in p.stderr and "not an executable" in p.stderr,
+          "a missing D4 Python is named", p.stderr)
+    bad = os.path.join(work, "bad.json")
+    json.dump({"curves": {}}, open(bad, "w"))
+    p = run(src, "--dimers", bad, "--model", model, "--molecule", mol, "--d4-python", fake)
+    check(p.returncode != 0 and "not a dimer_curves.py JSON" in p.stderr,
+          "a JSON without the curves' inputs is refused", p.stderr)
+
+
+def main():
+    src, work, case = sys.argv[1:4]
+    {"run": case_run, "refusals": case_refusals}[case](src, os.path.join(work, case))
+    print("PASS", case)
+
+
+if __name__ == "__main__":
+    main()
