@@ -2,7 +2,7 @@
 """dimer_decompose.py — where a student's dimer-curve errors come from (issue 21).
 
 usage: dimer_decompose.py --dimers DIMERS.json --model MODEL.h5 --molecule MONOMER.xyz
-                          [--d4-python PY] [--json OUT.json]
+                          [--d4-python PY] [--charges FILE] [--json OUT.json]
 
 Takes the curves of bench/dimer_curves.py (its JSON: the teacher's interaction energy at each
 distance, the orientations and the shift) and the same monomer (the teacher-relaxed one the
@@ -17,7 +17,10 @@ It prints each point and the MAE of the student against the teacher (points wher
 is below +50 meV, as dimer_curves.py) over all points, over those whose closest intermolecular
 contact is inside the model's cutoff and those beyond it (where the network sees nothing), and
 two "what if"s: the student with D4's whole three-body term instead of its own (cut at
-cutoff3), and in addition with the teacher's rest beyond the cutoff. Nothing is fitted.
+cutoff3), and in addition with the teacher's rest beyond the cutoff. --charges FILE (one
+charge per monomer atom, e, as xtb's `charges` file) adds the Coulomb energy of those point
+charges between the two molecules: how much of the rest fixed atomic charges would carry.
+Nothing is fitted.
 Needs numpy and the mlff Python package (python/, MLFF_LIBRARY).
 """
 import argparse
@@ -70,6 +73,7 @@ def main(argv=None):
     ap.add_argument("--molecule", required=True, help="the monomer the curves were made from")
     ap.add_argument("--d4-python", default=os.path.expanduser(
         "~/.cache/mlff/venv-dftd4-4.3.1/bin/python"), help="a Python that imports dftd4")
+    ap.add_argument("--charges", help="one charge per monomer atom (e), e.g. xtb's charges file")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     try:
@@ -83,6 +87,14 @@ def main(argv=None):
     import mlff
     els, pos = dc.read_xyz(a.molecule)
     n = len(els)
+    q = None
+    if a.charges:
+        try:
+            q = np.loadtxt(a.charges, ndmin=1)
+        except (OSError, ValueError) as e:
+            die(f"--charges {a.charges}: {e}")
+        if q.shape != (n,):
+            die(f"--charges {a.charges}: {q.size} charges for a monomer of {n} atoms")
     dist = sorted({round(p["d_A"], 6) for c in curves.values() for p in c["points"]})
     _, geo = dc.dimers(els, pos, dist, shift)
     items = []
@@ -118,13 +130,17 @@ def main(argv=None):
                 for q in items]
     full, two, none = interaction(disp), interaction(dict(disp, s9=0.0)), interaction(None)
     rows = []
-    for q, f, t, z, d in zip(items, full, two, none, d4):
-        rows.append({"orientation": q["orientation"], "d_A": q["d_A"],
-                     "contact_A": round(q["contact_A"], 4), "teacher_meV": q["teacher_meV"],
+    for it, f, t, z, d in zip(items, full, two, none, d4):
+        rows.append({"orientation": it["orientation"], "d_A": it["d_A"],
+                     "contact_A": round(it["contact_A"], 4), "teacher_meV": it["teacher_meV"],
                      "teacher_d4_2b_meV": d["d4_2b"], "teacher_d4_3b_meV": d["d4_3b"],
-                     "teacher_rest_meV": q["teacher_meV"] - d["d4_2b"] - d["d4_3b"],
+                     "teacher_rest_meV": it["teacher_meV"] - d["d4_2b"] - d["d4_3b"],
                      "model_meV": f, "model_network_meV": z, "model_disp_2b_meV": t - z,
                      "model_disp_3b_meV": f - t})
+        if q is not None:  # Coulomb's constant 14.399645 eV Å e^-2
+            P = it["pos"]
+            r = np.linalg.norm(P[:n, None, :] - P[None, n:, :], axis=2)
+            rows[-1]["coulomb_meV"] = 14399.645 * float((q[:, None] * q[None, :] / r).sum())
     well = [x for x in rows if x["teacher_meV"] < WELL_MEV]
     err = np.array([x["model_meV"] - x["teacher_meV"] for x in well])
     inside = np.array([x["contact_A"] < cutoff for x in well], bool)
@@ -135,6 +151,14 @@ def main(argv=None):
                "beyond_cutoff": {"points": int((~inside).sum()), "mae_meV": mae(err[~inside])},
                "with_d4_three_body_mae_meV": mae(err + d4_3b),
                "and_teacher_rest_beyond_cutoff_mae_meV": mae(err + d4_3b + rest)}
+    if q is not None:
+        coul = np.array([x["coulomb_meV"] for x in well]) * ~inside
+        far = [x for x in well if x["contact_A"] >= cutoff]
+        tot = sum(x["teacher_rest_meV"] for x in far)
+        summary["charges"] = a.charges
+        summary["coulomb_over_rest_beyond_cutoff"] = (
+            sum(x["coulomb_meV"] for x in far) / tot if far and tot else None)
+        summary["and_coulomb_beyond_cutoff_mae_meV"] = mae(err + d4_3b + coul)
     for x in rows:
         print(f"{x['orientation'][:10]:10s} {x['d_A']:5.2f} A contact {x['contact_A']:5.2f} | "
               f"teacher {x['teacher_meV']:8.1f} = D4 {x['teacher_d4_2b_meV']:7.1f} "
@@ -147,6 +171,10 @@ def main(argv=None):
           f"beyond ({summary['beyond_cutoff']['points']}) {summary['beyond_cutoff']['mae_meV']:.2f}; "
           f"with D4's whole three-body term {summary['with_d4_three_body_mae_meV']:.2f}, and the "
           f"teacher's rest beyond the cutoff {summary['and_teacher_rest_beyond_cutoff_mae_meV']:.2f}")
+    if q is not None and summary["coulomb_over_rest_beyond_cutoff"] is not None:
+        print(f"the charges' Coulomb energy beyond the cutoff: "
+              f"{summary['coulomb_over_rest_beyond_cutoff']:.3f} of the teacher's rest there; "
+              f"with it instead of the rest {summary['and_coulomb_beyond_cutoff_mae_meV']:.2f} meV")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"source": "bench/dimer_decompose.py (issue 21)", "dimers": a.dimers,

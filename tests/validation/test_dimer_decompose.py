@@ -90,6 +90,28 @@ def case_run(src, work):
                       (s["and_teacher_rest_beyond_cutoff_mae_meV"], np.abs(err + fix + rest).mean())):
         check(abs(got - want) < 1e-9, f"summary {got} against {want} from the rows", s)
     check("MAE over 4 points" in p.stdout, "the summary line is printed", p.stdout)
+    # --charges: the point charges' Coulomb energy between the molecules, here written out
+    charges = os.path.join(work, "charges")
+    q = np.array([-0.1] * 6 + [0.1] * 6)
+    np.savetxt(charges, q)
+    p = run(src, "--dimers", path, "--model", os.path.join(src, "models", "benzene-gfn2.h5"),
+            "--molecule", os.path.join(src, "models", "benzene.xyz"), "--d4-python", fake,
+            "--charges", charges, "--json", out)
+    check(p.returncode == 0, "dimer_decompose.py --charges failed", p.stdout + p.stderr)
+    res = json.load(open(out))
+    sys.path.insert(0, os.path.join(src, "bench"))
+    import dimer_curves as dc
+    els, pos = dc.read_xyz(os.path.join(src, "models", "benzene.xyz"))
+    _, geo = dc.dimers(els, pos, [6.0], 1.5)
+    P = geo["stacked"][0][1]
+    want = 14399.645 * sum(q[i] * q[j] / np.linalg.norm(P[i] - P[12 + j])
+                           for i in range(12) for j in range(12))
+    got = [x for x in res["points"] if x["orientation"] == "stacked" and x["d_A"] == 6.0][0]
+    check(abs(got["coulomb_meV"] - want) < 1e-6 * abs(want) and want > 0,
+          f"stacked at 6 A: Coulomb {got['coulomb_meV']} against {want} (repulsive: like "
+          "charges face each other)", got)
+    check(res["summary"]["coulomb_over_rest_beyond_cutoff"] is not None and
+          "of the teacher's rest there" in p.stdout, "the charges' share is reported", res["summary"])
 
 
 def case_refusals(src, work):
@@ -105,6 +127,12 @@ def case_refusals(src, work):
     p = run(src, "--dimers", bad, "--model", model, "--molecule", mol, "--d4-python", fake)
     check(p.returncode != 0 and "not a dimer_curves.py JSON" in p.stderr,
           "a JSON without the curves' inputs is refused", p.stderr)
+    short = os.path.join(work, "charges")
+    np.savetxt(short, [0.1, -0.1])
+    p = run(src, "--dimers", path, "--model", model, "--molecule", mol, "--d4-python", fake,
+            "--charges", short)
+    check(p.returncode != 0 and f"--charges {short}: 2 charges for a monomer of 12 atoms" in
+          p.stderr, "charges of another molecule are refused", p.stderr)
 
 
 def main():
