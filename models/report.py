@@ -309,7 +309,7 @@ if liquid:
              + (f"Isothermal compressibility {li['compressibility']['mean_per_bar']:.3g} ± "
                 f"{li['compressibility']['se_per_bar']:.2g} bar⁻¹ (volume fluctuations). "
                 if li.get("compressibility") else "")
-             + (f"The run was {len(li['segments'])} device calls joined (" +
+             + (f"The run was {len(li['segments'])} segments joined (" +
                 " + ".join(f"{g['production_ps']:.1f}" for g in li["segments"]) + " ps of NPT); "
                 if li.get("segments") else "")
              + (f"its first {li['skipped_ps']:.1f} ps of production counted as equilibration "
