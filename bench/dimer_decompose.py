@@ -77,8 +77,9 @@ def main(argv=None):
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     try:
-        curves = json.load(open(a.dimers))["curves"]
-        shift = json.load(open(a.dimers))["inputs"]["shift_A"]
+        with open(a.dimers) as f:
+            dimers = json.load(f)
+        curves, shift = dimers["curves"], dimers["inputs"]["shift_A"]
     except (OSError, ValueError, KeyError) as e:
         die(f"{a.dimers}: not a dimer_curves.py JSON ({e})")
     if not os.access(a.d4_python, os.X_OK):

@@ -204,6 +204,14 @@ def mean(x):
     return sum(x) / len(x)
 
 
+def blocks_of(x, nblocks):
+    """The last nblocks * floor(n / nblocks) values in nblocks equal blocks (the remainder dropped
+    at the start, so that the blocks end with the run)."""
+    size = len(x) // nblocks
+    used = x[len(x) - size * nblocks:]
+    return [used[k * size:(k + 1) * size] for k in range(nblocks)]
+
+
 def block_average(x, nblocks=5):
     """Mean of the last nblocks * floor(n / nblocks) values, the block means, and the standard
     error of the block means (std with ddof 1 / sqrt(nblocks)); None when n < nblocks."""
@@ -212,7 +220,7 @@ def block_average(x, nblocks=5):
         return None
     size = n // nblocks
     used = x[n - size * nblocks:]
-    blocks = [mean(used[k * size:(k + 1) * size]) for k in range(nblocks)]
+    blocks = [mean(b) for b in blocks_of(x, nblocks)]
     m = mean(blocks)
     var = sum((b - m) ** 2 for b in blocks) / (nblocks - 1)
     return {"mean": m, "se": math.sqrt(var / nblocks), "block_means": blocks,
@@ -225,14 +233,11 @@ def compressibility(vol_a3, temp_k, nblocks=5):
     within each block (so that a slow drift of the volume does not count as a fluctuation): the
     mean over the blocks (1/bar) and its standard error, and dP/drho = 1 / (rho kappa_T) follows
     from it. None with fewer than 10 rows per block."""
-    n = len(vol_a3)
-    size = n // max(nblocks, 1)
-    if nblocks < 2 or size < 10:
+    if nblocks < 2 or len(vol_a3) // nblocks < 10:
         return None
     kt_bar_a3 = 1.380649e-23 * temp_k * 1e30 / 1e5  # k_B T in bar Å^3
     ks = []
-    for k in range(nblocks):
-        v = vol_a3[n - size * nblocks + k * size:n - size * nblocks + (k + 1) * size]
+    for v in blocks_of(vol_a3, nblocks):
         m = mean(v)
         ks.append(sum((x - m) ** 2 for x in v) / (len(v) - 1) / (kt_bar_a3 * m))
     m = mean(ks)
