@@ -40,23 +40,10 @@ floor=1.6 # Å: closer atoms of two molecules are a fused pair that FIRE does no
 # a packing is usable when it holds all 12 n atoms (the xyz header's count)
 usable() { [ -s "$1" ] && [ "$(head -1 "$1" | tr -d ' \r')" = "$((12 * np))" ]; }
 # the closest distance between atoms of two different molecules of a packing (12 atoms each, in
-# order), minimum image over the packed box: the copies of a replicated box meet across it
+# order), minimum image over the packed box (the copies of a replicated box meet across it):
+# validate_data.py's check, which `validate_data.py pack` makes too (stdlib Python)
 closest() {
-  awk -v L="$Lp" 'NR > 2 && NF >= 4 { x[n] = $2; y[n] = $3; z[n] = $4; n++ }
-  END {
-    m = 1e9
-    for (i = 0; i < n; i++) {
-      mi = int(i / 12)
-      for (j = (mi + 1) * 12; j < n; j++) {
-        dx = x[i] - x[j]; dx -= L * int(dx / L + (dx >= 0 ? 0.5 : -0.5)); if (dx * dx >= m) continue
-        dy = y[i] - y[j]; dy -= L * int(dy / L + (dy >= 0 ? 0.5 : -0.5)); if (dy * dy >= m) continue
-        dz = z[i] - z[j]; dz -= L * int(dz / L + (dz >= 0 ? 0.5 : -0.5))
-        d = dx * dx + dy * dy + dz * dz
-        if (d < m) m = d
-      }
-    }
-    printf "%.3f", sqrt(m)
-  }' "$1"
+  "${PYTHON:-python3}" "$(dirname "$0")/validate_data.py" closest "$1" --size 12 --box "$Lp"
 }
 # pack SEED: packmol's packing into $box (its best one when it stops short of the tolerance,
 # said on stderr); stops the script where there is none

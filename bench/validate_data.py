@@ -16,6 +16,10 @@ for any molecule. Python standard library only (it also serves on the GPU machin
       types of one element as a range "a*b" when they are contiguous)
   validate_data.py formula MOL.xyz [--name]  the Hill formula (C6H6; --name: benzene)
   validate_data.py box DATA                 the shortest box edge of a data file, Å
+  validate_data.py closest XYZ --size N --box L
+      the closest distance between atoms of two different molecules (N atoms each, in order) of
+      a cubic periodic box of side L, Å, when below 1.6 Å (else 1.600): bench/make_liquid.sh's
+      check of a packing
 """
 import argparse
 import os
@@ -290,6 +294,10 @@ def main():
                    help="the compound's name in the yardstick table (else the formula, lower case)")
     b = sub.add_parser("box")
     b.add_argument("data")
+    c = sub.add_parser("closest")
+    c.add_argument("xyz")
+    c.add_argument("--size", type=int, required=True, help="atoms per molecule")
+    c.add_argument("--box", type=float, required=True, help="side of the cubic box, Å")
     a = ap.parse_args()
     if a.cmd == "gas-data":
         cmd_gas_data(a)
@@ -307,6 +315,8 @@ def main():
         print(f)
     elif a.cmd == "box":
         print(f"{data_box(a.data):.6f}")
+    elif a.cmd == "closest":
+        print(f"{closest_between_molecules(read_xyz(a.xyz)[1], a.size, a.box):.3f}")
 
 
 if __name__ == "__main__":
