@@ -22,6 +22,8 @@
 #                      build/plugin/mlffplugin.so)
 #   MLFF_SOAK_DEVICE   gpu (default) or cpu
 #   MLFF_SOAK_DATA     the liquid's data file (default .devdata/liquid49152.data)
+#   MLFF_SOAK_SANITIZER_DATA  the liquid under compute-sanitizer (default MLFF_SOAK_DATA; memcheck
+#                      slows the step a hundredfold, so a smaller box fits a call beside the rest)
 #   MLFF_SOAK_SANITIZER=0  skips step 3 (it is skipped anyway without compute-sanitizer)
 #   SOAK_BENZENE_STEPS, SOAK_LIQUID_STEPS  NVE steps (defaults 10^6 and 10^5)
 #   SOAK_BENZENE_EQ_PS, SOAK_LIQUID_EQ_PS  Langevin before NVE, ps (defaults 10 and 5)
@@ -56,6 +58,7 @@ plugin=${MLFF_SOAK_PLUGIN:-$PWD/.device/lib/mlffplugin.so}
 model=$PWD/${MLFF_SOAK_MODEL:-models/benzene-gfn2.h5}
 device=${MLFF_SOAK_DEVICE:-gpu}
 data=${MLFF_SOAK_DATA:-$PWD/.devdata/liquid49152.data} eq=${SOAK_LIQUID_EQ_PS:-5}
+sdata=${MLFF_SOAK_SANITIZER_DATA:-$data}
 beq=${SOAK_BENZENE_EQ_PS:-10}
 nb=${SOAK_BENZENE_STEPS:-1000000} nl=${SOAK_LIQUID_STEPS:-100000}
 parts=" ${SOAK_PARTS:-benzene liquid sanitizer} "
@@ -124,7 +127,7 @@ fi
 echo "== compute-sanitizer memcheck, short runs (${sanitizer:-not found})"
 if [ -n "$sanitizer" ]; then
   for c in "benzene examples/lammps/in.benzene_nve -var eq_ps 0.1 -var nve_ps 0.5 -var thermo_every 100" \
-    "liquid examples/lammps/in.liquid_nve -var data $data -var eq_ps 0.01 -var nve_ps 0.01 -var thermo_every 10"; do
+    "liquid examples/lammps/in.liquid_nve -var data $sdata -var eq_ps 0.01 -var nve_ps 0.01 -var thermo_every 10"; do
     set -- $c
     name=sanitizer-$1 input=$2
     shift 2
@@ -138,9 +141,9 @@ fi
 
 tag=
 [ "$parts" = " benzene liquid sanitizer " ] || tag=-$(echo $parts | tr ' ' '-')
-python3 - "$logs" "$out/$stamp-soak$tag.json" "$(cut -d, -f1 "$logs/gpu.txt")" "$model" "$device" <<'PY'
+python3 - "$logs" "$out/$stamp-soak$tag.json" "$(cut -d, -f1 "$logs/gpu.txt")" "$model" "$device" "$sdata" <<'PY'
 import json, os, re, sys
-logs, dest, gpu, model, device = sys.argv[1:6]
+logs, dest, gpu, model, device, sdata = sys.argv[1:7]
 res = {"gpu": None if gpu.startswith("no GPU") else gpu, "device": device, "model": os.path.basename(model),
        "source": "bench/device_soak.sh (issue 24)",
        "flat_rule": "last sample <= first sample after the warm-up (10 s or 10 % of the run, the "
@@ -181,6 +184,7 @@ for name in ("sanitizer-benzene", "sanitizer-liquid"):
         continue
     m = re.search(r"ERROR SUMMARY: (\d+) error", t)
     res["runs"][name] = {"rc": int(open(f"{logs}/{name}.rc").read()),
+                         "data": None if name.endswith("benzene") else os.path.basename(sdata),
                          "errors": int(m.group(1)) if m else None,
                          "leaks": re.findall(r"LEAK SUMMARY: .*", t)}
 json.dump(res, open(dest, "w"), indent=1)
