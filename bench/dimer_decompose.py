@@ -2,7 +2,8 @@
 """dimer_decompose.py — where a student's dimer-curve errors come from (issue 21).
 
 usage: dimer_decompose.py --dimers DIMERS.json --model MODEL.h5 --molecule MONOMER.xyz
-                          [--d4-python PY] [--charges FILE] [--json OUT.json]
+                          [--d4-python PY] [--charges FILE [--fit-charges ORIENTATION]]
+                          [--json OUT.json]
 
 Takes the curves of bench/dimer_curves.py (its JSON: the teacher's interaction energy at each
 distance, the orientations and the shift) and the same monomer (the teacher-relaxed one the
@@ -20,7 +21,11 @@ two "what if"s: the student with D4's whole three-body term instead of its own (
 cutoff3), and in addition with the teacher's rest beyond the cutoff. --charges FILE (one
 charge per monomer atom, e, as xtb's `charges` file) adds the Coulomb energy of those point
 charges between the two molecules: how much of the rest fixed atomic charges would carry.
-Nothing is fitted.
+Nothing is fitted, except with --fit-charges ORIENTATION: one scale of the charges (least
+squares of the rest against scale^2 x Coulomb) over that orientation's points beyond the
+cutoff, then judged on the other orientations' points beyond it (held out): whether fixed
+charges of the right size carry the teacher's long-range rest, and what a network would still
+have to learn inside the cutoff (the rest less the scaled Coulomb energy, per point).
 Needs numpy and the mlff Python package (python/, MLFF_LIBRARY).
 """
 import argparse
@@ -66,6 +71,44 @@ def mae(xs):
     return float(np.mean(np.abs(xs))) if len(xs) else None
 
 
+def num(v):
+    """an MAE for the printed summary: none where a set has no points"""
+    return "none" if v is None else f"{v:.2f}"
+
+
+def fit_charges(rows, well, cutoff, orientation, q):
+    """One scale k of the charges' Coulomb energy (k^2 E_C against the rest, least squares) on
+    `orientation`'s points beyond the cutoff; judged on the other points beyond it, and inside
+    it where the molecules are not pressed together (closest contact >= 3.5 A: closer, the rest
+    is Pauli repulsion); each row gets its scaled Coulomb energy"""
+    far = [x for x in well if x["contact_A"] >= cutoff]
+    fit = [x for x in far if x["orientation"] == orientation]
+    held = [x for x in far if x["orientation"] != orientation]
+    c = np.array([x["coulomb_meV"] for x in fit])
+    r = np.array([x["teacher_rest_meV"] for x in fit])
+    if len(fit) < 2 or not c @ c > 0:
+        die(f"--fit-charges {orientation}: {len(fit)} of its points (teacher below "
+            f"{WELL_MEV:g} meV) lie beyond the {cutoff:g} A cutoff; at least 2 with a Coulomb "
+            "energy are needed")
+    k2 = float(r @ c / (c @ c))
+    if k2 <= 0:
+        die(f"--fit-charges {orientation}: the charges' Coulomb energy has the opposite sign of "
+            "the teacher's rest there (no positive scale fits)")
+    for x in rows:
+        x["coulomb_scaled_meV"] = k2 * x["coulomb_meV"]
+    near = [x for x in well if 3.5 <= x["contact_A"] < cutoff]
+    less = lambda xs: [x["teacher_rest_meV"] - x["coulomb_scaled_meV"] for x in xs]  # noqa: E731
+    return {"fitted_on": orientation, "points": len(fit), "charge_scale": k2 ** 0.5,
+            "largest_charge_e": float(np.abs(q).max() * k2 ** 0.5),
+            "fit_rest_less_coulomb_mae_meV": mae(less(fit)),
+            "held_out": {"points": len(held),
+                         "rest_mae_meV": mae([x["teacher_rest_meV"] for x in held]),
+                         "rest_less_coulomb_mae_meV": mae(less(held))},
+            "inside_cutoff": {"from_contact_A": 3.5, "points": len(near),
+                              "rest_mae_meV": mae([x["teacher_rest_meV"] for x in near]),
+                              "rest_less_coulomb_mae_meV": mae(less(near))}}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dimers", required=True, help="JSON of bench/dimer_curves.py")
@@ -74,8 +117,13 @@ def main(argv=None):
     ap.add_argument("--d4-python", default=os.path.expanduser(
         "~/.cache/mlff/venv-dftd4-4.3.1/bin/python"), help="a Python that imports dftd4")
     ap.add_argument("--charges", help="one charge per monomer atom (e), e.g. xtb's charges file")
+    ap.add_argument("--fit-charges", metavar="ORIENTATION",
+                    help="fit one scale of --charges on this orientation's points beyond the "
+                    "cutoff, judge it on the others'")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
+    if a.fit_charges and not a.charges:
+        die("--fit-charges needs --charges (the charges whose scale it fits)")
     try:
         with open(a.dimers) as f:
             dimers = json.load(f)
@@ -96,6 +144,9 @@ def main(argv=None):
             die(f"--charges {a.charges}: {e}")
         if q.shape != (n,):
             die(f"--charges {a.charges}: {q.size} charges for a monomer of {n} atoms")
+    if a.fit_charges and a.fit_charges not in curves:
+        die(f"--fit-charges {a.fit_charges}: {a.dimers} has the orientations "
+            f"{', '.join(curves)}")
     dist = sorted({round(p["d_A"], 6) for c in curves.values() for p in c["points"]})
     _, geo = dc.dimers(els, pos, dist, shift)
     items = []
@@ -160,6 +211,8 @@ def main(argv=None):
         summary["coulomb_over_rest_beyond_cutoff"] = (
             sum(x["coulomb_meV"] for x in far) / tot if far and tot else None)
         summary["and_coulomb_beyond_cutoff_mae_meV"] = mae(err + d4_3b + coul)
+    if a.fit_charges:
+        summary["charge_fit"] = fit_charges(rows, well, cutoff, a.fit_charges, q)
     for x in rows:
         print(f"{x['orientation'][:10]:10s} {x['d_A']:5.2f} A contact {x['contact_A']:5.2f} | "
               f"teacher {x['teacher_meV']:8.1f} = D4 {x['teacher_d4_2b_meV']:7.1f} "
@@ -167,15 +220,26 @@ def main(argv=None):
               f"{x['model_meV']:8.1f} = net {x['model_network_meV']:+7.1f} disp "
               f"{x['model_disp_2b_meV']:7.1f} {x['model_disp_3b_meV']:+6.1f}")
     print(f"MAE over {summary['points']} points (teacher < {WELL_MEV:g} meV): "
-          f"{summary['mae_meV']:.2f} meV; contact inside the {cutoff:g} A cutoff "
-          f"({summary['inside_cutoff']['points']}) {summary['inside_cutoff']['mae_meV']:.2f}, "
-          f"beyond ({summary['beyond_cutoff']['points']}) {summary['beyond_cutoff']['mae_meV']:.2f}; "
-          f"with D4's whole three-body term {summary['with_d4_three_body_mae_meV']:.2f}, and the "
-          f"teacher's rest beyond the cutoff {summary['and_teacher_rest_beyond_cutoff_mae_meV']:.2f}")
+          f"{num(summary['mae_meV'])} meV; contact inside the {cutoff:g} A cutoff "
+          f"({summary['inside_cutoff']['points']}) {num(summary['inside_cutoff']['mae_meV'])}, "
+          f"beyond ({summary['beyond_cutoff']['points']}) {num(summary['beyond_cutoff']['mae_meV'])}; "
+          f"with D4's whole three-body term {num(summary['with_d4_three_body_mae_meV'])}, and the "
+          f"teacher's rest beyond the cutoff {num(summary['and_teacher_rest_beyond_cutoff_mae_meV'])}")
     if q is not None and summary["coulomb_over_rest_beyond_cutoff"] is not None:
         print(f"the charges' Coulomb energy beyond the cutoff: "
               f"{summary['coulomb_over_rest_beyond_cutoff']:.3f} of the teacher's rest there; "
-              f"with it instead of the rest {summary['and_coulomb_beyond_cutoff_mae_meV']:.2f} meV")
+              f"with it instead of the rest {num(summary['and_coulomb_beyond_cutoff_mae_meV'])} meV")
+    fit = summary.get("charge_fit")
+    if fit:
+        h = fit["held_out"]
+        print(f"charges x {fit['charge_scale']:.3f} (fitted on {fit['points']} {fit['fitted_on']} "
+              f"points beyond the cutoff; largest |q| {fit['largest_charge_e']:.3f} e): on the "
+              f"{h['points']} held-out points beyond it the teacher's rest has MAE "
+              f"{num(h['rest_mae_meV'])} meV, less the scaled Coulomb energy "
+              f"{num(h['rest_less_coulomb_mae_meV'])}; inside the cutoff (contact >= "
+              f"{fit['inside_cutoff']['from_contact_A']:g} A, {fit['inside_cutoff']['points']} "
+              f"points) {num(fit['inside_cutoff']['rest_mae_meV'])} and "
+              f"{num(fit['inside_cutoff']['rest_less_coulomb_mae_meV'])}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"source": "bench/dimer_decompose.py (issue 21)", "dimers": a.dimers,

@@ -5,7 +5,11 @@ run: the shipped model on a few synthetic dimer-curve points, D4 from a fake --d
      (fixed parts, so no dftd4 is needed): both sides add up, the network part is exactly zero
      where the closest contact lies beyond the descriptor's cutoff, and the MAE split and the
      "what if"s follow from the rows.
-refusals: no D4 Python; a JSON that is not dimer_curves.py's.
+charge_fit: teacher curves made as the fake D4 plus 4 x the Coulomb energy of charges +-0.1
+     (so charges x 2 carry the rest exactly): --fit-charges stacked finds the scale 2 and leaves
+     nothing on the held-out T-shaped points.
+refusals: no D4 Python; a JSON that is not dimer_curves.py's; charges of another molecule;
+     --fit-charges without --charges, with an unknown orientation, with too few points.
 (env: PYTHONPATH and MLFF_LIBRARY as the python tests'; 77 without numpy)
 """
 import json
@@ -114,6 +118,37 @@ def case_run(src, work):
           "of the teacher's rest there" in p.stdout, "the charges' share is reported", res["summary"])
 
 
+def case_charge_fit(src, work):
+    path, fake = setup(src, work)
+    sys.path.insert(0, os.path.join(src, "bench"))
+    import dimer_curves as dc
+    mol = os.path.join(src, "models", "benzene.xyz")
+    els, pos = dc.read_xyz(mol)
+    q = np.array([-0.1] * 6 + [0.1] * 6)
+    charges = os.path.join(work, "charges")
+    np.savetxt(charges, q)
+    ds = {"stacked": [6.0, 6.5, 7.0], "T-shaped": [7.5, 8.0]}
+    _, geo = dc.dimers(els, pos, sorted({d for v in ds.values() for d in v}), 1.5)
+    coul = lambda P: 14399.645 * sum(q[i] * q[j] / np.linalg.norm(P[i] - P[12 + j])  # noqa: E731
+                                     for i in range(12) for j in range(12))
+    curves = {o: {"points": [{"d_A": d, "teacher_meV": -8.0 + 4.0 * coul(P), "model_meV": 0.0}
+                             for d, P in geo[o] if d in ds[o]]} for o in ds}
+    json.dump({"inputs": {"shift_A": 1.5}, "curves": curves}, open(path, "w"))
+    out = os.path.join(work, "out.json")
+    p = run(src, "--dimers", path, "--model", os.path.join(src, "models", "benzene-gfn2.h5"),
+            "--molecule", mol, "--d4-python", fake, "--charges", charges,
+            "--fit-charges", "stacked", "--json", out)
+    check(p.returncode == 0, "dimer_decompose.py --fit-charges failed", p.stdout + p.stderr)
+    fit = json.load(open(out))["summary"]["charge_fit"]
+    check(fit["fitted_on"] == "stacked" and fit["points"] == 3 and fit["held_out"]["points"] == 2,
+          "fitted on the 3 stacked points, judged on the 2 T-shaped", fit)
+    check(abs(fit["charge_scale"] - 2.0) < 1e-6 and abs(fit["largest_charge_e"] - 0.2) < 1e-6,
+          "the scale the curves were made with", fit)
+    check(fit["held_out"]["rest_less_coulomb_mae_meV"] < 1e-6 < fit["held_out"]["rest_mae_meV"],
+          "nothing left of the rest on the held-out points", fit)
+    check("charges x 2.000 (fitted on 3 stacked points" in p.stdout, "the fit is printed", p.stdout)
+
+
 def case_refusals(src, work):
     path, fake = setup(src, work)
     model = os.path.join(src, "models", "benzene-gfn2.h5")
@@ -133,11 +168,22 @@ def case_refusals(src, work):
             "--charges", short)
     check(p.returncode != 0 and f"--charges {short}: 2 charges for a monomer of 12 atoms" in
           p.stderr, "charges of another molecule are refused", p.stderr)
+    good = os.path.join(work, "charges12")
+    np.savetxt(good, [-0.1] * 6 + [0.1] * 6)
+    for args, want in ((["--fit-charges", "stacked"], "--fit-charges needs --charges"),
+                       (["--charges", good, "--fit-charges", "sideways"],
+                        "--fit-charges sideways: " + path + " has the orientations stacked, T-shaped"),
+                       (["--charges", good, "--fit-charges", "stacked"],
+                        "--fit-charges stacked: 1 of its points (teacher below 50 meV) lie beyond "
+                        "the 5.2 A cutoff; at least 2")):
+        p = run(src, "--dimers", path, "--model", model, "--molecule", mol, "--d4-python", fake,
+                *args)
+        check(p.returncode != 0 and want in p.stderr, f"refused: {want}", p.stderr)
 
 
 def main():
     src, work, case = sys.argv[1:4]
-    {"run": case_run, "refusals": case_refusals}[case](src, os.path.join(work, case))
+    {"run": case_run, "charge_fit": case_charge_fit, "refusals": case_refusals}[case](src, os.path.join(work, case))
     print("PASS", case)
 
 
