@@ -187,6 +187,11 @@ static char *run_signature(const mlff_model *m, mlff_trainer *t, const mlff_trai
   mlff_sha256_parts(3, parts, sizes, hex);
   mlff_sb_printf(&b, "; initial_parameters_sha256 %s; dispersion %s; jacobians %s", hex,
                  m->disp.on ? "yes" : "no", jacobian_fp64 ? "float64" : "float32");
+  if (m->coul.on) { /* only when on: earlier runs' checkpoints keep their identity */
+    mlff_sb_printf(&b, "; electrostatics alpha %.17g cutoff %.17g charges", m->coul.p.alpha,
+                   m->coul.p.cutoff);
+    for (int e = 0; e < m->n_elements; e++) mlff_sb_printf(&b, " %.17g", m->coul.p.charges[e]);
+  }
   if (b.failed) {
     free(b.s);
     return NULL;

@@ -37,6 +37,7 @@
 
 #include "descriptor.h"
 #include "dispersion.h"
+#include "electrostatics.h"
 #include "images.h"
 #include "internal.h"
 #include "train.h"
@@ -122,8 +123,9 @@ typedef struct {
   int *species;    /* [n] */
   double energy;   /* reference, eV */
   double *forces;  /* [n][3] reference, eV/Å: the networks' part (teacher minus dispersion) */
-  double e_disp;   /* the model's dispersion (eV) and forces ([n][3] eV/Å, NULL without it), */
-  double *f_disp;  /* taken off the labels and added back to predictions */
+  double e_disp;   /* the model's long-range terms, dispersion and electrostatics (eV), and */
+  double *f_disp;  /* their forces ([n][3] eV/Å, NULL without them): off the labels, added back
+                    * to predictions */
   double *G;       /* [n][D] raw descriptors */
   int *nb_off;     /* [n+1] neighbour ranges */
   int *owner;      /* [n_nb] the atom (of this structure) a neighbour is, or is an image of */
@@ -258,12 +260,27 @@ static mlff_status precompute(const mlff_trainer *t, const mlff_frame *f, const 
     }
   memcpy(s->species, species, (size_t)n * sizeof(int));
   memcpy(s->forces, f->forces, 3 * (size_t)n * sizeof(double));
-  if (t->m->disp.on) { /* the networks learn the teacher minus the dispersion term */
-    if (!(s->f_disp = malloc(3 * (size_t)n * sizeof(double)))) goto nomem;
-    int periodic = frame_periodic(f);
-    if (mlff_disp_structure(&t->m->disp, t->m->n_elements, n, f->positions, species,
-                            periodic ? f->cell : NULL, f->pbc, &s->e_disp, s->f_disp, NULL))
+  if (t->m->disp.on || t->m->coul.on) { /* the networks learn the teacher minus these terms */
+    double *fc = NULL, ec = 0.0;
+    if (!(s->f_disp = calloc(3 * (size_t)n, sizeof(double))) ||
+        !(fc = malloc(3 * (size_t)n * sizeof(double)))) {
+      free(fc);
       goto nomem;
+    }
+    int periodic = frame_periodic(f);
+    const double *cell = periodic ? f->cell : NULL;
+    mlff_status sd = t->m->disp.on
+                         ? mlff_disp_structure(&t->m->disp, t->m->n_elements, n, f->positions,
+                                               species, cell, f->pbc, &s->e_disp, s->f_disp, NULL)
+                         : MLFF_OK;
+    if (!sd && t->m->coul.on &&
+        !(sd = mlff_coul_structure(&t->m->coul, n, f->positions, species, cell, f->pbc, &ec, fc,
+                                   NULL))) {
+      s->e_disp += ec;
+      for (int q = 0; q < 3 * n; q++) s->f_disp[q] += fc[q];
+    }
+    free(fc);
+    if (sd) goto nomem;
     s->energy -= s->e_disp;
     for (int q = 0; q < 3 * n; q++) s->forces[q] -= s->f_disp[q];
   }

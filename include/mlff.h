@@ -121,7 +121,8 @@ MLFF_API const char *mlff_model_element(const mlff_model *m,
 MLFF_API int mlff_model_find_element(const mlff_model *m, const char *symbol); /* species or -1 */
 MLFF_API int mlff_model_n_features(const mlff_model *m);
 MLFF_API double
-mlff_model_cutoff(const mlff_model *m); /* interaction range: max(Rcr, Rca, dispersion cutoff), Å */
+mlff_model_cutoff(const mlff_model *m); /* interaction range: max(Rcr, Rca, dispersion and
+                                         * electrostatics cutoffs), Å */
 MLFF_API const mlff_descriptor_params *mlff_model_descriptor(const mlff_model *m);
 MLFF_API const char *mlff_model_arch(const mlff_model *m);
 /* Long-range dispersion, an optional part of a model (docs/model.md): pairwise C6/r^6 + C8/r^8
@@ -171,6 +172,29 @@ MLFF_API mlff_status mlff_model_dispersion_tail3(const mlff_model *m, const long
                                                  double volume, double *energy, double *virial);
 /* The model's dispersion, or NULL when it has none. */
 MLFF_API const mlff_dispersion_params *mlff_model_dispersion(const mlff_model *m);
+
+/* Electrostatics, an optional part of a model (docs/model.md): fixed atomic charges by element
+ * interacting by Coulomb's law with damped shifted forces (Fennell and Gezelter 2006; LAMMPS's
+ * coul/dsf), over every pair within `cutoff`, in a molecule and between molecules:
+ *   e(r) = k q_a q_b [erfc(alpha r)/r - erfc(alpha rc)/rc + (r - rc) (erfc(alpha rc)/rc^2 +
+ *          2 alpha/sqrt(pi) exp(-alpha^2 rc^2)/rc)],  k = 14.399645 eV Å e^-2,
+ * zero with its force at rc, plus each atom's self term -k q_a^2 (erfc(alpha rc)/(2 rc) +
+ * alpha/sqrt(pi)). E = networks + dispersion + this: the networks learn what is left, so the
+ * long-range electrostatics the teacher's molecules feel beyond the descriptor's cutoff (their
+ * quadrupoles, dipoles) are carried by the charges. Charges are fixed per element: they suit
+ * systems whose atoms of one element are alike (bench/dimer_decompose.py --fit-charges fits
+ * them to a teacher). CPU only so far: a GPU calc of such a model is refused. */
+typedef struct {
+  double charges[MLFF_MAX_ELEMENTS]; /* e, by species */
+  double alpha;                      /* damping, Å^-1 (0: shifted-force Coulomb) */
+  double cutoff;                     /* Å */
+} mlff_electrostatics_params;
+/* Give m an electrostatic term (copied; checked: finite charges, alpha >= 0, cutoff > 0), or take
+ * it away (p NULL). The model's calcs must be created after the change. */
+MLFF_API mlff_status mlff_model_set_electrostatics(mlff_model *m,
+                                                   const mlff_electrostatics_params *p);
+/* The model's electrostatics, or NULL when it has none. */
+MLFF_API const mlff_electrostatics_params *mlff_model_electrostatics(const mlff_model *m);
 
 /* The closest distance between an atom of species a and one of species b in the structures the
  * model was trained on (Å, recorded by `mlff train`; docs/file_format.md), or 0 when the model

@@ -79,6 +79,43 @@ int cli_parse_number(const char *s, double *v) {
   return end != s && !*end && errno == 0 && isfinite(*v);
 }
 
+int cli_set_electrostatics(mlff_model *m, const char *spec, char *why, size_t n) {
+  mlff_electrostatics_params p;
+  memset(&p, 0, sizeof p);
+  const mlff_dispersion_params *d = mlff_model_dispersion(m);
+  p.alpha = 0.1, p.cutoff = d ? d->cutoff : 12.0;
+  const int ne = mlff_model_n_elements(m);
+  int given[MLFF_MAX_ELEMENTS] = {0};
+  char buf[512];
+  if (snprintf(buf, sizeof buf, "%s", spec) >= (int)sizeof buf)
+    return snprintf(why, n, "'%.40s...' is too long", spec), 1;
+  for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(t, '=');
+    double v;
+    if (!eq || !cli_parse_number(eq + 1, &v))
+      return snprintf(why, n, "'%s' is not SYMBOL=CHARGE, alpha=A or cutoff=R", t), 1;
+    *eq = 0;
+    if (!strcmp(t, "alpha"))
+      p.alpha = v;
+    else if (!strcmp(t, "cutoff"))
+      p.cutoff = v;
+    else {
+      int e = mlff_model_find_element(m, t);
+      if (e < 0) return snprintf(why, n, "element %s is not one of the model's", t), 1;
+      p.charges[e] = v, given[e] = 1;
+    }
+  }
+  for (int e = 0; e < ne; e++)
+    if (!given[e])
+      return snprintf(why, n,
+                      "no charge for element %s (give one for each of the model's "
+                      "elements, e.g. %s=0)",
+                      mlff_model_element(m, e), mlff_model_element(m, e)),
+             1;
+  if (mlff_model_set_electrostatics(m, &p)) return snprintf(why, n, "%s", mlff_last_error()), 1;
+  return 0;
+}
+
 double cli_now_s(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);

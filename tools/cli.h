@@ -31,6 +31,10 @@ int cli_parse_count(const char *s, long long *v);
 int cli_remove_stale_temps(const char *path);
 /* A finite number option value, entirely a number (strtod, no trailing text). */
 int cli_parse_number(const char *s, double *v);
+/* Give m the electrostatics of an --electrostatics value, "SYM=q,...[,alpha=A][,cutoff=R]":
+ * a charge (e) for every element of m, alpha (Å^-1, default 0.1) and cutoff (Å, default the
+ * dispersion's where m has one, else 12). 0 on success; else 1 with what is wrong in why. */
+int cli_set_electrostatics(mlff_model *m, const char *spec, char *why, size_t n);
 /* Monotonic wall-clock seconds (progress, ETAs, stage times). */
 double cli_now_s(void);
 /* Seconds as m:ss or h:mm:ss (progress lines, ETAs). */

@@ -18,7 +18,7 @@ static const char USAGE[] =
     "                  [--lr X] [--lr-min X] [--patience N] [--w-energy X] [--w-forces X]\n"
     "                  [--valid-fraction F] [--test-fraction F] [--test-sources LIST] [--seed S]\n"
     "                  [--threads N] [--checkpoint FILE] [--init MODEL.h5]\n"
-    "                  [--dispersion DISP.h5] [--committee K]";
+    "                  [--dispersion DISP.h5] [--electrostatics SYM=Q,...] [--committee K]";
 static const char HELP[] =
     "Fit a student (aev-mlp: ANI-1x descriptor, one MLP per element) to the energies and\n"
     "forces of a dataset (from `mlff label` or `mlff import`) and write it to MODEL.h5.\n"
@@ -73,6 +73,11 @@ static const char HELP[] =
     "  --dispersion FILE   give the model this long-range dispersion term (the /dispersion group\n"
     "                      of FILE, e.g. from scripts/dispersion_d4.py): the networks then learn\n"
     "                      the teacher minus it, and the model evaluates both (docs/model.md)\n"
+    "  --electrostatics SYM=Q,...[,alpha=A][,cutoff=R]\n"
+    "                      give the model fixed atomic charges (e, every element) interacting by\n"
+    "                      Coulomb's law with damped shifted forces (alpha Å^-1, default 0.1;\n"
+    "                      cutoff Å, default the dispersion's, else 12); the networks learn the\n"
+    "                      teacher minus it (bench/dimer_decompose.py --fit-charges fits them)\n"
     "  --committee K       train K students (default 1) on the same split, member k from\n"
     "                      initial weights and shuffles of seed + k, into one model file: it\n"
     "                      evaluates to their mean, and the spread of their forces (the\n"
@@ -121,7 +126,7 @@ static int run(int argc, char **argv) {
   mlff_train_options_default(&o);
   o.committee = 1;
   const char *data = NULL, *out = NULL, *elements = NULL, *hidden = NULL, *act = NULL,
-             *init = NULL, *test_sources = NULL, *dispersion = NULL;
+             *init = NULL, *test_sources = NULL, *dispersion = NULL, *electrostatics = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     long long n;
@@ -148,6 +153,7 @@ static int run(int argc, char **argv) {
     else if (!strcmp(a, "--init")) { NEED_VALUE(); init = v; }
     else if (!strcmp(a, "--test-sources")) { NEED_VALUE(); test_sources = v; }
     else if (!strcmp(a, "--dispersion")) { NEED_VALUE(); dispersion = v; }
+    else if (!strcmp(a, "--electrostatics")) { NEED_VALUE(); electrostatics = v; }
     else if (!strcmp(a, "--checkpoint")) { NEED_VALUE(); o.checkpoint = v; }
     else if (!strcmp(a, "--epochs")) COUNT(o.max_epochs, "--epochs");
     else if (!strcmp(a, "--batch")) COUNT(o.batch_size, "--batch");
@@ -286,6 +292,11 @@ static int run(int argc, char **argv) {
     rc = cli_fail("train");
     goto done;
   }
+  char ewhy[512];
+  if (electrostatics && cli_set_electrostatics(m, electrostatics, ewhy, sizeof ewhy)) {
+    rc = usage("--electrostatics: %s", ewhy);
+    goto done;
+  }
   char sha[65];
   if (mlff_file_sha256(data, sha) || mlff_model_set_attr(m, "dataset_sha256", sha)) {
     rc = cli_fail("train");
@@ -296,8 +307,14 @@ static int run(int argc, char **argv) {
     fprintf(stderr, " %s", mlff_model_element(m, e));
   fprintf(stderr, ", %d features%s%s", mlff_model_n_features(m),
           init ? ", continuing from --init" : "",
-          mlff_model_dispersion(m) ? ", with long-range dispersion (the networks learn the rest)"
-                                   : "");
+          mlff_model_dispersion(m) || mlff_model_electrostatics(m)
+              ? mlff_model_electrostatics(m)
+                    ? (mlff_model_dispersion(m) ? ", with long-range dispersion and electrostatics "
+                                                  "(the networks learn the rest)"
+                                                : ", with electrostatics (the networks learn the "
+                                                  "rest)")
+                    : ", with long-range dispersion (the networks learn the rest)"
+              : "");
   if (o.committee > 1) fprintf(stderr, "; a committee of %d members", o.committee);
   fprintf(stderr, "\n");
   if (o.checkpoint) {

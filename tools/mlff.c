@@ -13,7 +13,7 @@
 
 static const char INIT_USAGE[] =
     "mlff init OUT.h5 --elements H,C [--hidden 128,64,64] [--activation silu|celu] [--seed N]\n"
-    "                 [--dispersion DISP.h5]";
+    "                 [--dispersion DISP.h5] [--electrostatics SYM=Q,...[,alpha=A][,cutoff=R]]";
 static const char INIT_HELP[] =
     "Write a model with seeded random weights and the ANI-1x descriptor (Rcr 5.2 Å, Rca 3.5 Å,\n"
     "16 radial shells, 4x8 angular): a starting point for training, or a stand-in for tests\n"
@@ -23,11 +23,15 @@ static const char INIT_HELP[] =
     "  --activation NAME  silu (default) or celu (alpha 0.1)\n"
     "  --seed N           random seed for the weights (default 1)\n"
     "  --dispersion FILE  the long-range dispersion term of FILE's /dispersion group (from\n"
-    "                     scripts/dispersion_d4.py, or another model)\n";
+    "                     scripts/dispersion_d4.py, or another model)\n"
+    "  --electrostatics SYM=Q,...[,alpha=A][,cutoff=R]\n"
+    "                     fixed atomic charges (e) for every element, Coulomb's law with damped\n"
+    "                     shifted forces (alpha Å^-1, default 0.1; cutoff Å, default the\n"
+    "                     dispersion's, else 12): the networks learn what is left (docs/model.md)\n";
 
 static int cmd_init(int argc, char **argv) {
   const char *out = NULL, *elements = NULL, *hidden = "128,64,64", *act = "silu",
-             *dispersion = NULL;
+             *dispersion = NULL, *electrostatics = NULL;
   long long seed = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -36,6 +40,7 @@ static int cmd_init(int argc, char **argv) {
     else if (!strcmp(a, "--hidden") && has_value) hidden = argv[++i];
     else if (!strcmp(a, "--activation") && has_value) act = argv[++i];
     else if (!strcmp(a, "--dispersion") && has_value) dispersion = argv[++i];
+    else if (!strcmp(a, "--electrostatics") && has_value) electrostatics = argv[++i];
     else if (!strcmp(a, "--seed") && has_value) {
       if (!cli_parse_count(argv[++i], &seed))
         return cli_usage_error("init", INIT_USAGE, "--seed needs a non-negative integer, not '%s'",
@@ -86,7 +91,16 @@ static int cmd_init(int argc, char **argv) {
   mlff_model *m;
   if (mlff_model_create(&spec, &m)) return cli_fail("init");
   if (mlff_model_set_attr(m, "teacher", "none (random weights from mlff init)") ||
-      (dispersion && mlff_model_load_dispersion(m, dispersion)) || mlff_model_save(m, out)) {
+      (dispersion && mlff_model_load_dispersion(m, dispersion))) {
+    mlff_model_free(m);
+    return cli_fail("init");
+  }
+  char why[512];
+  if (electrostatics && cli_set_electrostatics(m, electrostatics, why, sizeof why)) {
+    mlff_model_free(m);
+    return cli_usage_error("init", INIT_USAGE, "--electrostatics: %s", why);
+  }
+  if (mlff_model_save(m, out)) {
     mlff_model_free(m);
     return cli_fail("init");
   }
@@ -94,8 +108,9 @@ static int cmd_init(int argc, char **argv) {
   for (int e = 0; e < ne; e++) printf(" %s", mlff_model_element(m, e));
   printf(", network %d", mlff_model_n_features(m));
   for (int l = 0; l < nh; l++) printf(" -> %d", widths[l]);
-  printf(" -> 1, %s, seed %llu, random weights (untrained)%s\n", act, (unsigned long long)seed,
-         dispersion ? ", with long-range dispersion" : "");
+  printf(" -> 1, %s, seed %llu, random weights (untrained)%s%s\n", act,
+         (unsigned long long)seed, dispersion ? ", with long-range dispersion" : "",
+         electrostatics ? ", with electrostatics" : "");
   mlff_model_free(m);
   return 0;
 }

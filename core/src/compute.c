@@ -15,6 +15,7 @@
 
 #include "descriptor.h"
 #include "dispersion.h"
+#include "electrostatics.h"
 #include "images.h"
 #include "internal.h"
 #include "network.h"
@@ -48,7 +49,7 @@ struct mlff_calc {
   double *G, *dEdG, *e_row, *work; /* work: per-thread MLP scratch */
   int *starts, *ilist; /* compute_structures: first atom of each structure, atoms computed */
   mlff_images im;       /* sys_append's images and lists, reused by every structure */
-  double *disp_sums;    /* the dispersion's per-atom sums (mlff_disp_list) */
+  double *disp_sums;    /* the long-range terms' per-atom sums (mlff_disp_list, mlff_coul_list) */
   size_t cap_disp_sums;
   /* committees: this call's member forces [K][n_total][3] (compute_core), and per structure
    * folded onto its atoms [K][n][3] (compute_structures) */
@@ -139,6 +140,10 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
     return mlff_set_error(MLFF_ERR_DEVICE, "fp16 yes needs a GPU, and no CUDA device is visible: use "
                                       "fp16 no (the CPU path computes in double precision)");
 #endif
+  if (device == MLFF_DEVICE_GPU && m->coul.on) /* not computed there yet: no silent CPU */
+    return mlff_set_error(MLFF_ERR_UNSUPPORTED,
+                     "the model has electrostatics (/electrostatics), which run on the CPU only "
+                     "so far: use device cpu");
   mlff_calc *c = calloc(1, sizeof *c);
   if (!c) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   c->model = m;
@@ -674,7 +679,7 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
   int rows, species_start[MLFF_MAX_ELEMENTS + 1];
   mlff_status st = prepare(c, nl, 1, &rows, species_start);
   if (st) return st;
-  const int K = c->model->n_members, disp = c->model->disp.on;
+  const int K = c->model->n_members, disp = c->model->disp.on, coul = c->model->coul.on;
   const int one = K == 1 && !member_forces; /* one network: straight into the caller's arrays */
   const size_t n3 = 3 * (size_t)nl->n_total;
   double e = 0.0, w[6] = {0};
@@ -712,13 +717,16 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
   }
   *energy = e;
   memcpy(virial, w, sizeof w);
-  if (disp) { /* the long-range term, on the same (full) list */
-    if (!grow((void **)&c->disp_sums, &c->cap_disp_sums, 7 * (size_t)rows + 1, sizeof(double)))
-      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the dispersion sums");
-    if ((st = mlff_disp_list(&c->model->disp, nl, c->row_atom, rows, c->n_threads, c->disp_sums,
-                             one ? forces : c->fk + K * n3, eatom, vatom, energy, virial)))
-      return st;
-  }
+  if ((disp || coul) && /* the long-range terms, on the same (full) list */
+      !grow((void **)&c->disp_sums, &c->cap_disp_sums, 7 * (size_t)rows + 1, sizeof(double)))
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the long-range terms' sums");
+  if (disp && (st = mlff_disp_list(&c->model->disp, nl, c->row_atom, rows, c->n_threads,
+                                   c->disp_sums, one ? forces : c->fk + K * n3, eatom, vatom,
+                                   energy, virial)))
+    return st;
+  if (coul) /* common to the members, as the dispersion */
+    mlff_coul_list(&c->model->coul, nl, c->row_atom, rows, c->n_threads, c->disp_sums,
+                   one ? forces : c->fk + K * n3, eatom, vatom, energy, virial);
   if (!one)
     for (size_t q = 0; q < n3; q++) { /* the mean, summed in member order; dispersion to all */
       double f = 0.0, fd = c->fk[K * n3 + q];

@@ -258,34 +258,22 @@ void mlff_disp_add_tail(const mlff_dispersion *d, int n_elements, int n, const i
 mlff_status mlff_disp_structure(const mlff_dispersion *d, int n_elements, int n, const double *x,
                                 const int *species, const double *cell, const int pbc[3],
                                 double *energy, double *forces, double *virial) {
-  mlff_images im;
-  mlff_status st = mlff_images_build(&im, x, n, cell, pbc, d->p.cutoff, 1);
+  mlff_structure_list L;
+  mlff_status st = mlff_structure_list_build(&L, x, n, species, cell, pbc, d->p.cutoff);
   if (st) return st;
-  int *sp = malloc((size_t)(im.n_total + 1) * sizeof(int));
-  int *numneigh = malloc((size_t)(n + 1) * sizeof(int));
-  const int **first = malloc((size_t)(n + 1) * sizeof(int *));
-  int *atoms = malloc((size_t)(n + 1) * sizeof(int));
   double *f = calloc(3 * (size_t)(n + 1), sizeof(double)), w[6] = {0, 0, 0, 0, 0, 0}, e = 0.0;
   double *sums = malloc((7 * (size_t)n + 1) * sizeof(double));
-  if (!sp || !numneigh || !first || !atoms || !f || !sums) {
+  if (!f || !sums) {
     st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the dispersion of %d atoms", n);
     goto out;
   }
-  for (int t = 0; t < im.n_total; t++) sp[t] = species[im.owner[t]];
-  for (int i = 0; i < n; i++) {
-    numneigh[i] = im.nb_off[i + 1] - im.nb_off[i];
-    first[i] = im.nb + im.nb_off[i];
-    atoms[i] = i;
-  }
-  /* only the structure's own atoms have lists, and each is computed from its own */
-  mlff_neighbors nl = {im.n_total, im.x, sp, n, atoms, numneigh, first, 0, 0.0, 0, NULL};
-  if ((st = mlff_disp_list(d, &nl, atoms, n, 1, sums, f, NULL, NULL, &e, w))) goto out;
+  if ((st = mlff_disp_list(d, &L.nl, L.atoms, n, 1, sums, f, NULL, NULL, &e, w))) goto out;
   mlff_disp_add_tail(d, n_elements, n, species, cell, pbc, &e, w);
   *energy = e;
   if (forces) memcpy(forces, f, 3 * (size_t)n * sizeof(double));
   if (virial) memcpy(virial, w, sizeof w);
 out:
-  free(sp), free(numneigh), free(first), free(atoms), free(f), free(sums);
-  mlff_images_free(&im);
+  free(f), free(sums);
+  mlff_structure_list_free(&L);
   return st;
 }

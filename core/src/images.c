@@ -216,3 +216,37 @@ nomem:
   mlff_images_free(im);
   return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for periodic images and neighbour lists");
 }
+
+mlff_status mlff_structure_list_build(mlff_structure_list *L, const double *x, int n,
+                                      const int *species, const double *cell, const int pbc[3],
+                                      double rc) {
+  memset(L, 0, sizeof *L);
+  mlff_status st = mlff_images_build(&L->im, x, n, cell, pbc, rc, 1);
+  if (st) return st;
+  const mlff_images *im = &L->im;
+  L->species = malloc((size_t)(im->n_total + 1) * sizeof(int));
+  L->numneigh = malloc((size_t)(n + 1) * sizeof(int));
+  L->first = malloc((size_t)(n + 1) * sizeof(int *));
+  L->atoms = malloc((size_t)(n + 1) * sizeof(int));
+  if (!L->species || !L->numneigh || !L->first || !L->atoms) {
+    mlff_structure_list_free(L);
+    return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the neighbour list of %d atoms", n);
+  }
+  for (int t = 0; t < im->n_total; t++) L->species[t] = species[im->owner[t]];
+  for (int i = 0; i < n; i++) {
+    L->numneigh[i] = im->nb_off[i + 1] - im->nb_off[i];
+    L->first[i] = im->nb + im->nb_off[i];
+    L->atoms[i] = i;
+  }
+  /* only the structure's own atoms have lists, and each is computed from its own */
+  mlff_neighbors nl = {im->n_total, im->x, L->species, n, L->atoms, L->numneigh, L->first,
+                       0, 0.0, 0, NULL};
+  L->nl = nl;
+  return MLFF_OK;
+}
+
+void mlff_structure_list_free(mlff_structure_list *L) {
+  free(L->species), free(L->numneigh), free(L->first), free(L->atoms);
+  mlff_images_free(&L->im);
+  memset(L, 0, sizeof *L);
+}

@@ -34,4 +34,19 @@ mlff_status mlff_images_rebuild(mlff_images *im, const double *positions, int n,
                                 const double *cell, const int pbc[3], double rc, int with_lists);
 void mlff_images_free(mlff_images *im);
 
+/* One structure's full neighbour list to rc as an mlff_neighbors (its own atoms have lists,
+ * images are points), for the pair sums of the long-range terms on one structure (the
+ * trainer's mlff_disp_structure, mlff_coul_structure). */
+typedef struct {
+  mlff_images im;
+  int *species, *numneigh, *atoms; /* species of every point; list lengths; 0 .. n-1 */
+  const int **first;
+  mlff_neighbors nl;
+} mlff_structure_list;
+/* Build L for n atoms (species by atom); only MLFF_ERR_NOMEM can fail (L is freed then). */
+mlff_status mlff_structure_list_build(mlff_structure_list *L, const double *x, int n,
+                                      const int *species, const double *cell, const int pbc[3],
+                                      double rc);
+void mlff_structure_list_free(mlff_structure_list *L);
+
 #endif

@@ -40,6 +40,15 @@ typedef struct {
   double c9[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS];
 } mlff_dispersion;
 
+/* Fixed-charge electrostatics (electrostatics.h), optional: on = 0 for models without
+ * /electrostatics. e_shift, f_shift: the DSF shifts (as LAMMPS's coul/dsf, per unit charge
+ * product); self_e: each species' self term, eV. */
+typedef struct {
+  int on;
+  mlff_electrostatics_params p;
+  double e_shift, f_shift, self_e[MLFF_MAX_ELEMENTS];
+} mlff_electrostatics;
+
 /* One committee member beyond the first (docs/file_format.md, /committee): its own networks,
  * e0 and scale; everything else (descriptor, elements, activation, dispersion, training range)
  * is the model's, common to all members. */
@@ -62,6 +71,7 @@ struct mlff_model {
   double scale;                  /* E_i = scale * NN(G_i) + e0 */
   mlff_network net[MLFF_MAX_ELEMENTS];
   mlff_dispersion disp;
+  mlff_electrostatics coul;
   /* closest distance between atoms of species a and b in the training structures (Å; 0: not
    * recorded), symmetric; the close-atom guard's reference (mlff_calc_guard_close) */
   double min_distance[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS];

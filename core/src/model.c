@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dispersion.h"
+#include "electrostatics.h"
 #include "internal.h"
 #include "rng.h"
 
@@ -200,7 +201,31 @@ int mlff_model_find_element(const mlff_model *m, const char *sym) {
 int mlff_model_n_features(const mlff_model *m) { return m->n_features; }
 double mlff_model_cutoff(const mlff_model *m) {
   double rc = fmax(m->desc.Rcr, m->desc.Rca);
-  return m->disp.on ? fmax(rc, m->disp.p.cutoff) : rc;
+  if (m->disp.on) rc = fmax(rc, m->disp.p.cutoff);
+  return m->coul.on ? fmax(rc, m->coul.p.cutoff) : rc;
+}
+
+mlff_status mlff_model_set_electrostatics(mlff_model *m, const mlff_electrostatics_params *p) {
+  if (!m) return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_set_electrostatics: model is NULL");
+  if (!p) {
+    memset(&m->coul, 0, sizeof m->coul);
+    return MLFF_OK;
+  }
+  mlff_electrostatics c;
+  memset(&c, 0, sizeof c);
+  c.on = 1;
+  for (int e = 0; e < m->n_elements; e++) c.p.charges[e] = p->charges[e];
+  c.p.alpha = p->alpha, c.p.cutoff = p->cutoff; /* charges beyond n_elements stay 0 */
+  char why[256];
+  if (mlff_coul_check(&c.p, m->n_elements, why, sizeof why))
+    return mlff_set_error(MLFF_ERR_ARGUMENT, "electrostatics parameters: %s", why);
+  mlff_coul_setup(&c, m->n_elements);
+  m->coul = c;
+  return MLFF_OK;
+}
+
+const mlff_electrostatics_params *mlff_model_electrostatics(const mlff_model *m) {
+  return m && m->coul.on ? &m->coul.p : NULL;
 }
 
 mlff_status mlff_model_set_dispersion(mlff_model *m, const mlff_dispersion_params *p) {
@@ -303,6 +328,10 @@ static int committee_mismatch(const mlff_model *a, const mlff_model *b, char *wh
     snprintf(why, n, "its dispersion differs from the committee's (members share one)");
     return 1;
   }
+  if (a->coul.on != b->coul.on || (a->coul.on && memcmp(&a->coul.p, &b->coul.p, sizeof a->coul.p))) {
+    snprintf(why, n, "its electrostatics differ from the committee's (members share them)");
+    return 1;
+  }
   for (int e = 0; e < a->n_elements; e++) { /* one architecture: the reader and GPU expect it */
     const mlff_network *x = &b->net[e], *y = &a->net[e];
     int same = x->n_layers == y->n_layers;
@@ -363,6 +392,7 @@ mlff_status mlff_model_committee_member(const mlff_model *m, int k, mlff_model *
   c->desc = m->desc;
   c->n_features = m->n_features;
   c->disp = m->disp;
+  c->coul = m->coul;
   memcpy(c->e0, mlff_member_e0(m, k), sizeof c->e0);
   c->scale = mlff_member_scale(m, k);
   mlff_status st = MLFF_OK;
@@ -463,6 +493,13 @@ void mlff_model_print(const mlff_model *m, FILE *o) {
     if (p->tail3 != 0.0)
       fprintf(o, "  three-body tail beyond %.4g Å: tail3 %.6g Å^-3 (periodic systems)\n",
               p->cutoff3, p->tail3);
+  }
+  if (m->coul.on) {
+    const mlff_electrostatics_params *p = &m->coul.p;
+    fprintf(o, "electrostatics  fixed charges, damped shifted force: alpha %.4g Å^-1, cutoff %.4g "
+               "Å; charges", p->alpha, p->cutoff);
+    for (int e = 0; e < m->n_elements; e++) fprintf(o, " %s %+.6g", m->elements[e], p->charges[e]);
+    fprintf(o, " e\n");
   }
   int any_min = 0;
   for (int a = 0; a < m->n_elements; a++)

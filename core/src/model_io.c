@@ -18,6 +18,7 @@
 #include <hdf5.h>
 
 #include "dispersion.h"
+#include "electrostatics.h"
 #include "h5util.h"
 #include "internal.h"
 
@@ -497,6 +498,35 @@ static mlff_status read_dispersion(const h5_reader *r, mlff_model *m) {
   return read_dispersion_group(r, m->n_elements, &m->disp);
 }
 
+/* Optional electrostatics (electrostatics.h): /electrostatics with attributes charges [n] (e, by
+ * species), alpha (Å^-1) and cutoff (Å). */
+static mlff_status read_electrostatics(const h5_reader *r, mlff_model *m) {
+  if (!h5_path_exists(r->file, "/electrostatics")) return MLFF_OK;
+  hid_t g;
+  mlff_status st = open_group(r, "/electrostatics", &g);
+  if (st) return st;
+  const char *obj = "/electrostatics";
+  mlff_electrostatics c;
+  memset(&c, 0, sizeof c);
+  int nq = 0;
+  if (!(st = attr_doubles(r, g, obj, "charges", c.p.charges, MLFF_MAX_ELEMENTS, "elements",
+                          &nq)) &&
+      !(st = attr_doubles(r, g, obj, "alpha", &c.p.alpha, 1, NULL, NULL)) &&
+      !(st = attr_doubles(r, g, obj, "cutoff", &c.p.cutoff, 1, NULL, NULL)) &&
+      nq != m->n_elements)
+    st = h5_fail(r, MLFF_ERR_FORMAT, "attribute 'charges' of /electrostatics holds %d values, "
+                 "expected %d (one per element, in the order of /elements)", nq, m->n_elements);
+  h5_close(&g, H5Gclose);
+  if (st) return st;
+  char why[256];
+  if (mlff_coul_check(&c.p, m->n_elements, why, sizeof why))
+    return h5_fail(r, MLFF_ERR_FORMAT, "group /electrostatics: %s", why);
+  c.on = 1;
+  mlff_coul_setup(&c, m->n_elements);
+  m->coul = c;
+  return MLFF_OK;
+}
+
 /* Optional committee (docs/file_format.md): /committee with attribute size K >= 2 and groups
  * member_1 .. member_<K-1>, each with energy (e0, scale) and networks/<Symbol>/layer_<l>/W, b
  * shaped as member 0's (/energy, /networks). */
@@ -607,6 +637,7 @@ static mlff_status read_model(h5_reader *r, mlff_model *m) {
       return st;
   if ((st = read_min_distance(r, m))) return st;
   if ((st = read_dispersion(r, m))) return st;
+  if ((st = read_electrostatics(r, m))) return st;
   if ((st = read_committee(r, m))) return st;
   attr_walk w = {r, m, MLFF_OK};
   hsize_t idx = 0;
@@ -910,6 +941,14 @@ static void write_model(writer *w, hid_t file, const mlff_model *m, const char *
       if (d->p.tail3 != 0.0) w_attr_doubles(w, gd, "tail3", &d->p.tail3, 0);
     }
     h5_close(&gd, H5Gclose);
+  }
+  if (m->coul.on) {
+    const mlff_electrostatics_params *p = &m->coul.p;
+    hid_t ge = w_group(w, file, "electrostatics");
+    w_attr_doubles(w, ge, "charges", p->charges, m->n_elements);
+    w_attr_doubles(w, ge, "alpha", &p->alpha, 0);
+    w_attr_doubles(w, ge, "cutoff", &p->cutoff, 0);
+    h5_close(&ge, H5Gclose);
   }
   if (m->n_members > 1) { /* absent for a single model: its file is as before committees */
     hid_t gc = w_group(w, file, "committee");

@@ -140,6 +140,21 @@ int main(void) {
   CHECK_OK(mlff_trainer_setup(t, 5, idx, 0));
   compare(t, m, d, 1e-10, "with dispersion, float64 vs mlff_compute");
   mlff_trainer_free(t);
+  /* electrostatics too (with the dispersion, then alone): the same, for both terms */
+  mlff_electrostatics_params ep;
+  memset(&ep, 0, sizeof ep);
+  ep.charges[0] = -0.12, ep.charges[1] = 0.12, ep.alpha = 0.1, ep.cutoff = 10.0;
+  CHECK_OK(mlff_model_set_electrostatics(m, &ep));
+  for (int with_disp = 1; with_disp >= 0; with_disp--) {
+    if (!with_disp) CHECK_OK(mlff_model_set_dispersion(m, NULL));
+    CHECK_OK(mlff_trainer_create(m, d, 5, idx, 1, 2, &t));
+    CHECK_OK(mlff_trainer_setup(t, 5, idx, 0));
+    compare(t, m, d, 1e-10, with_disp ? "with dispersion and electrostatics, float64 vs "
+                                        "mlff_compute"
+                                      : "with electrostatics, float64 vs mlff_compute");
+    mlff_trainer_free(t);
+  }
+  CHECK_OK(mlff_model_set_electrostatics(m, NULL));
   CHECK_OK(mlff_model_set_dispersion(m, NULL));
   mlff_dataset_free(d);
 

@@ -1,0 +1,46 @@
+/* electrostatics.h — the model's fixed-charge electrostatics (docs/model.md, model file group
+ * /electrostatics): Coulomb's law between charges by element with damped shifted forces (DSF,
+ * Fennell and Gezelter 2006, as LAMMPS's coul/dsf), every pair within its cutoff, and each atom's
+ * self term. Atom i carries half of each of its pairs and its self term, so the term is
+ * atom-centred like the networks'. */
+#ifndef MLFF_ELECTROSTATICS_H
+#define MLFF_ELECTROSTATICS_H
+
+#include "internal.h"
+
+#include <math.h>
+
+#define MLFF_COULOMB 14.399645 /* e^2 / (4 pi eps0) in eV Å (LAMMPS's metal qqr2e) */
+
+/* Derived constants (shifts, self terms); call after the parameters change. */
+void mlff_coul_setup(mlff_electrostatics *c, int n_elements);
+
+/* Pair energy (eV) of species a, b at distance r < cutoff, and de/dr (eV/Å). */
+static inline double mlff_coul_pair(const mlff_electrostatics *c, int a, int b, double r,
+                                    double *dedr) {
+  const double qq = MLFF_COULOMB * c->p.charges[a] * c->p.charges[b], al = c->p.alpha;
+  const double erfcr = erfc(al * r), gauss = 2.0 * al / sqrt(M_PI) * exp(-al * al * r * r);
+  *dedr = qq * (-erfcr / (r * r) - gauss / r - c->f_shift);
+  return qq * (erfcr / r - c->e_shift - r * c->f_shift);
+}
+
+/* Electrostatics of the atoms atoms[0..n) of a system given by a full neighbour list (as
+ * mlff_disp_list, dispersion.h): each atom's force from its own list, E_i = 1/2 sum_j e(r_ij) +
+ * its self term, its per-atom virial half of each of its pairs'. sums: 7 n doubles of the
+ * caller's. Adds into forces, eatom, vatom (each may be NULL), *energy and virial[6]. */
+void mlff_coul_list(const mlff_electrostatics *c, const mlff_neighbors *nl, const int *atoms, int n,
+                    int n_threads, double *sums, double *forces, double *eatom, double *vatom,
+                    double *energy, double virial[6]);
+
+/* Electrostatics of one structure (n atoms, species, cell NULL or periodic along pbc): energy,
+ * forces [n][3] (set; may be NULL), virial[6] (set; may be NULL). For the trainer, which fits
+ * the networks to the teacher minus this term. Only MLFF_ERR_NOMEM can fail. */
+mlff_status mlff_coul_structure(const mlff_electrostatics *c, int n, const double *x,
+                                const int *species, const double *cell, const int pbc[3],
+                                double *energy, double *forces, double *virial);
+
+/* Refusal of bad parameters (NULL if good): what is wrong, for the file reader's message. */
+const char *mlff_coul_check(const mlff_electrostatics_params *p, int n_elements, char *buf,
+                            size_t size);
+
+#endif
