@@ -252,6 +252,15 @@ void PairMLFF::settings(int narg, char **arg)
       utils::logmesg(lmp, "pair_style mlff: long-range dispersion to {:.4g} Å with its mean-field "
                      "tail beyond (as pair_modify tail yes)\n", disp->cutoff);
   }
+  const mlff_electrostatics_params *coul = mlff_model_electrostatics(model);
+  if (coul && comm->me == 0) {
+    std::string q;
+    for (int e = 0; e < mlff_model_n_elements(model); e++)
+      q += fmt::format(" {} {:+.4g}", mlff_model_element(model, e), coul->charges[e]);
+    utils::logmesg(lmp, "pair_style mlff: electrostatics within {:.4g} Å (damped shifted force, "
+                   "alpha {:.4g} Å^-1), fixed charges by element (e):{}\n", coul->cutoff,
+                   coul->alpha, q);
+  }
   if (disp && disp->s9 > 0 && comm->me == 0)    // say where it stops and what is beyond
     utils::logmesg(lmp, "pair_style mlff: three-body dispersion (s9 {:.4g}) over triples within "
                    "{:.4g} Å, {}\n", disp->s9, disp->cutoff3,

@@ -202,11 +202,20 @@ class mlff_range_report(ctypes.Structure):
     ]
 
 
+class mlff_electrostatics_params(ctypes.Structure):
+    _fields_ = [
+        ("charges", ctypes.c_double * MLFF_MAX_ELEMENTS),
+        ("alpha", ctypes.c_double),
+        ("cutoff", ctypes.c_double),
+    ]
+
+
 # The structs, by C name, for the layout test.
 STRUCTS = {
     "mlff_descriptor_params": mlff_descriptor_params,
     "mlff_model_spec": mlff_model_spec,
     "mlff_dispersion_params": mlff_dispersion_params,
+    "mlff_electrostatics_params": mlff_electrostatics_params,
     "mlff_calc_options": mlff_calc_options,
     "mlff_structure": mlff_structure,
     "mlff_result": mlff_result,
@@ -244,6 +253,9 @@ PROTOTYPES = [
     ("mlff_model_dispersion_tail3", _S,
      [mlff_model_p, ctypes.POINTER(ctypes.c_long), ctypes.c_double, c_double_p, c_double_p]),
     ("mlff_model_dispersion", ctypes.POINTER(mlff_dispersion_params), [mlff_model_p]),
+    ("mlff_model_set_electrostatics", _S,
+     [mlff_model_p, ctypes.POINTER(mlff_electrostatics_params)]),
+    ("mlff_model_electrostatics", ctypes.POINTER(mlff_electrostatics_params), [mlff_model_p]),
     ("mlff_model_min_distance", ctypes.c_double, [mlff_model_p, ctypes.c_int, ctypes.c_int]),
     ("mlff_model_set_min_distance", _S, [mlff_model_p, ctypes.c_int, ctypes.c_int, ctypes.c_double]),
     ("mlff_model_committee_size", ctypes.c_int, [mlff_model_p]),

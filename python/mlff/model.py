@@ -74,9 +74,10 @@ class Model:
     def __repr__(self):
         if not self._ptr:
             return "<mlff.Model %r (closed)>" % self.path
-        return "<mlff.Model %r: %s, elements %s, cutoff %.3g A%s>" % (
+        return "<mlff.Model %r: %s, elements %s, cutoff %.3g A%s%s>" % (
             self.path, self.arch, " ".join(self.elements), self.cutoff,
-            ", dispersion" if self.has_dispersion else "")
+            ", dispersion" if self.has_dispersion else "",
+            ", electrostatics" if self.electrostatics else "")
 
     # -- properties --
     @property
@@ -91,7 +92,7 @@ class Model:
 
     @property
     def cutoff(self):
-        """Interaction range, Å: max(Rcr, Rca, dispersion cutoff)."""
+        """Interaction range, Å: max(Rcr, Rca, dispersion and electrostatics cutoffs)."""
         return float(lib().mlff_model_cutoff(self._handle()))
 
     @property
@@ -134,6 +135,40 @@ class Model:
                 "c6": np.array([[d.c6[a][b] for b in range(n)] for a in range(n)]),
                 "c8": np.array([[d.c8[a][b] for b in range(n)] for a in range(n)]),
                 "s9": d.s9, "alp": d.alp, "cutoff3": d.cutoff3, "tail3": d.tail3}
+
+    @property
+    def electrostatics(self):
+        """The fixed-charge electrostatics as a dict (charges by element symbol, e; alpha, Å^-1;
+        cutoff, Å), or None when the model has none."""
+        p = lib().mlff_model_electrostatics(self._handle())
+        if not p:
+            return None
+        d = p.contents
+        return {"charges": {s: d.charges[k] for k, s in enumerate(self.elements)},
+                "alpha": d.alpha, "cutoff": d.cutoff}
+
+    def set_electrostatics(self, params):
+        """Give the model fixed-charge electrostatics (a dict as `electrostatics` returns: charges
+        by element symbol, every element; alpha and cutoff), or take them away (None).
+        Evaluators made earlier re-create their calc on their next call."""
+        h = self._handle()
+        if params is None:
+            check(lib().mlff_model_set_electrostatics(h, None))
+        else:
+            p, q = L.mlff_electrostatics_params(), params["charges"]
+            missing = [s for s in self.elements if s not in q]
+            extra = [s for s in q if s not in self.elements]
+            if missing or extra:
+                raise L.error("electrostatics charges: %s (the model's elements are %s)" % (
+                    "no charge for " + ", ".join(missing) if missing else
+                    "element(s) " + ", ".join(extra) + " not in the model",
+                    ", ".join(self.elements)))
+            for k, s in enumerate(self.elements):
+                p.charges[k] = float(q[s])
+            p.alpha, p.cutoff = float(params["alpha"]), float(params["cutoff"])
+            check(lib().mlff_model_set_electrostatics(h, ctypes.byref(p)))
+        for u in list(self._users):
+            u._release()
 
     def dispersion_tail(self, a, b):
         """(energy, virial) of the dispersion's mean-field tail for species a and b, per

@@ -31,6 +31,9 @@ int main(void) {
   OFF(mlff_dispersion_params, c6), OFF(mlff_dispersion_params, c8);
   OFF(mlff_dispersion_params, s9), OFF(mlff_dispersion_params, alp);
   OFF(mlff_dispersion_params, cutoff3), OFF(mlff_dispersion_params, tail3);
+  SIZE(mlff_electrostatics_params);
+  OFF(mlff_electrostatics_params, charges), OFF(mlff_electrostatics_params, alpha);
+  OFF(mlff_electrostatics_params, cutoff);
   SIZE(mlff_calc_options);
   OFF(mlff_calc_options, device), OFF(mlff_calc_options, fp16), OFF(mlff_calc_options, n_threads);
   OFF(mlff_calc_options, gpu), OFF(mlff_calc_options, gpu_shared), OFF(mlff_calc_options, skin);

@@ -77,6 +77,16 @@ def dispersion_model():
     return m
 
 
+COUL = {"charges": {"C": -0.13, "H": 0.13}, "alpha": 0.2, "cutoff": 9.0}
+
+
+def electrostatics_model():
+    """The shipped networks with fixed-charge electrostatics (COUL) and no dispersion."""
+    m = network_model()
+    m.set_electrostatics(COUL)
+    return m
+
+
 # ---- structures ---------------------------------------------------------------------------
 def benzene(seed=0, jitter=0.05, shift=(0.0, 0.0, 0.0)):
     from ase.io import read
@@ -268,6 +278,27 @@ def case_model():
     md.set_dispersion(None)
     check(not md.has_dispersion and md.cutoff == 5.2, "dispersion not removed")
     print("model: dispersion adds %.6f eV to the benzene monomer" % (e_disp - r["energy"]))
+    # electrostatics: on (kept by save and load, shown by repr), refused, off
+    me = electrostatics_model()
+    eve = mlff.Evaluator(me, device="cpu")
+    e_coul = eve.compute(pos, sp)["energy"] - r["energy"]
+    check(me.electrostatics == COUL and me.cutoff == 9.0 and "electrostatics" in repr(me),
+          "electrostatics %s, cutoff %s, %r" % (me.electrostatics, me.cutoff, me))
+    me.save(path)
+    check(mlff.Model(path).electrostatics == COUL, "electrostatics not saved")
+    for bad, needle in ((dict(COUL, charges={"C": -0.1}), "no charge for H"),
+                        (dict(COUL, charges={"C": -0.1, "H": 0.1, "O": 0.0}), "element(s) O not in"),
+                        (dict(COUL, cutoff=-1.0), "cutoff is -1")):
+        try:
+            me.set_electrostatics(bad)
+            fail("electrostatics %s accepted" % bad)
+        except mlff.MlffError as e:
+            check(needle in str(e), "message %r lacks %r" % (str(e), needle))
+    me.set_electrostatics(None)
+    check(me.electrostatics is None and abs(eve.compute(pos, sp)["energy"] - r["energy"]) <=
+          1e-12 * abs(r["energy"]), "electrostatics not removed")
+    check(e_coul != 0.0, "electrostatics add nothing")
+    print("model: electrostatics add %.6f eV to the benzene monomer" % e_coul)
     # batch without ASE, including an empty structure
     rs = ev.compute_batch([(pos, sp, None, None), (np.zeros((0, 3)), np.zeros(0, int), None, None)])
     check(rs[0]["energy"] == r["energy"] and rs[1]["energy"] == 0.0 and rs[1]["forces"].shape == (0, 3),
@@ -579,10 +610,10 @@ def lammps_env():
     return env
 
 
-def write_data(path, atoms, elements, velocities=None, box=None):
+def write_data(path, atoms, elements, velocities=None, box=None, charges=None):
     """A LAMMPS data file (atom_style atomic) of the Atoms, every number exact (%.17g). The cell
     must be in LAMMPS's form (a along x, b in the xy plane), origin 0; `box` overrides it (an
-    orthogonal box for a molecule)."""
+    orthogonal box for a molecule). charges (by element symbol): atom_style charge instead."""
     from ase.data import atomic_masses, atomic_numbers
     cell = np.asarray(box if box is not None else atoms.cell, float)
     check(abs(cell[0, 1]) + abs(cell[0, 2]) + abs(cell[1, 2]) == 0.0, "cell not in LAMMPS form")
@@ -598,9 +629,10 @@ def write_data(path, atoms, elements, velocities=None, box=None):
     for e, t in types.items():  # the Atoms' own masses, so that both integrators see the same
         m = [masses[i] for i, s in enumerate(atoms.get_chemical_symbols()) if s == e]
         lines.append("%d %.17g" % (t, m[0] if m else atomic_masses[atomic_numbers[e]]))
-    lines += ["", "Atoms # atomic", ""]
+    lines += ["", "Atoms # %s" % ("charge" if charges else "atomic"), ""]
     for i, (s, p) in enumerate(zip(atoms.get_chemical_symbols(), atoms.positions)):
-        lines.append("%d %d %.17g %.17g %.17g" % (i + 1, types[s], p[0], p[1], p[2]))
+        q = "%.17g " % charges[s] if charges else ""
+        lines.append("%d %d %s%.17g %.17g %.17g" % (i + 1, types[s], q, p[0], p[1], p[2]))
     if velocities is not None:
         lines += ["", "Velocities", ""]
         for i, v in enumerate(velocities):
@@ -678,6 +710,8 @@ def case_lammps():
     dispersion_model().save(disp_file)
     net_file = os.path.join(work, "benzene-gfn2-network.h5")
     network_model().save(net_file)
+    coul_file = os.path.join(work, "benzene-gfn2-electrostatics.h5")
+    electrostatics_model().save(coul_file)
     cases = [
         # name, Atoms for Python, LAMMPS box (None = the Atoms' cell), model, pair_modify
         ("benzene (open; LAMMPS: 40 A periodic box)", benzene(seed=21, shift=(20.0, 20.0, 20.0)),
@@ -690,6 +724,8 @@ def case_lammps():
          benzene_box(1.5 * TRICLINIC_LMP, n_side=3, seed=13), None, disp_file, ""),
         ("benzene (open), dispersion (LAMMPS: tail off)", benzene(seed=22, shift=(20.0, 20.0, 20.0)),
          np.diag([40.0, 40.0, 40.0]), disp_file, "pair_modify tail no"),
+        ("27 benzenes, triclinic box, electrostatics (9 A)",
+         benzene_box(1.5 * TRICLINIC_LMP, n_side=3, seed=15), None, coul_file, ""),
     ]
     worst = {}
     for k, (name, atoms, box, mfile, extra) in enumerate(cases):
@@ -737,6 +773,40 @@ run 0
             check(v <= 1e-10, "%s: %s differs from LAMMPS by %.3g (relative)" % (name, q, v))
     print("lammps: worst relative differences Python vs LAMMPS: %s"
           % "  ".join("%s %.1e" % kv for kv in worst.items()))
+    # an independent reference for the electrostatics: LAMMPS's own coul/dsf with the same
+    # charges gives the energy and forces the term adds to the networks' (its erfc is an
+    # approximation good to ~1e-7: hence 1e-5)
+    atoms = benzene_box(1.5 * TRICLINIC_LMP, n_side=3, seed=16)
+    d = os.path.join(work, "coul_dsf")
+    os.makedirs(d)
+    write_data(os.path.join(d, "data.lmp"), atoms, ("C", "H"), charges=COUL["charges"])
+    run_lammps(d, """units metal
+atom_style charge
+boundary p p p
+atom_modify map array sort 0 0.0
+read_data data.lmp
+pair_style coul/dsf %.17g %.17g
+pair_coeff * *
+thermo_style custom step pe
+thermo_modify format float %%.17g norm no
+dump d all custom 1 forces.dump id x y z fx fy fz
+dump_modify d sort id format float %%.17g
+run 0
+""" % (COUL["alpha"], COUL["cutoff"]))
+    pe = read_thermo(open(os.path.join(d, "log.lammps")).read())["PotEng"][-1]
+    dump = read_dump(os.path.join(d, "forces.dump"))
+    a = atoms.copy()
+    a.positions = np.stack([dump["x"], dump["y"], dump["z"]], axis=1)
+    parts = []
+    for model in (electrostatics_model(), network_model()):
+        a.calc = calc(model)
+        parts.append((a.get_potential_energy(), a.get_forces()))
+    e, f = parts[0][0] - parts[1][0], parts[0][1] - parts[1][1]
+    f_lmp = np.stack([dump["fx"], dump["fy"], dump["fz"]], axis=1)
+    errs = (rel_err([e], [pe]), rel_err(f, f_lmp))
+    print("lammps: electrostatics of %d atoms %.10f eV, LAMMPS coul/dsf %.10f eV: rel.diff energy "
+          "%.1e forces %.1e" % (len(a), e, pe, errs[0], errs[1]))
+    check(max(errs) <= 1e-5 and abs(pe) > 0.1, "electrostatics differ from LAMMPS's coul/dsf")
 
 
 def case_nve():
