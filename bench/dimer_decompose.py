@@ -13,7 +13,8 @@ curves were made from), rebuilds each dimer, and splits both sides of every poin
              Python that imports it, e.g. scripts/dispersion_d4.py's venv); the rest is
              what GFN2-xTB adds beyond its dispersion: repulsion, exchange, electrostatics;
   student  = network + its dispersion's two-body + its three-body (the model evaluated with
-             its dispersion, with the three-body term off, and with none; Python binding).
+             its dispersion, with the three-body term off, and with none; Python binding),
+             + its electrostatics where it has them (evaluated without them too).
 It prints each point and the MAE of the student against the teacher (points where the teacher
 is below +50 meV, as dimer_curves.py) over all points, over those whose closest intermolecular
 contact is inside the model's cutoff and those beyond it (where the network sees nothing), and
@@ -173,22 +174,30 @@ def main(argv=None):
     cutoff = base.descriptor["Rcr"]  # the network sees nothing beyond it
     sp = base.species(els + els)
 
-    def interaction(params):
+    model_coul = base.electrostatics
+
+    def interaction(params, electrostatics=True):
         m = mlff.Model(a.model)
         m.set_dispersion(params)
+        if not electrostatics:
+            m.set_electrostatics(None)
         ev = mlff.Evaluator(m, device="cpu")
         f = lambda X, s: ev.compute(X, s)["energy"]  # noqa: E731
         return [1000.0 * (f(q["pos"], sp) - f(q["pos"][:n], sp[:n]) - f(q["pos"][n:], sp[n:]))
                 for q in items]
     full, two, none = interaction(disp), interaction(dict(disp, s9=0.0)), interaction(None)
+    # a model with electrostatics: its network apart from them
+    net = interaction(None, electrostatics=False) if model_coul else none
     rows = []
-    for it, f, t, z, d in zip(items, full, two, none, d4):
+    for it, f, t, z, nz, d in zip(items, full, two, none, net, d4):
         rows.append({"orientation": it["orientation"], "d_A": it["d_A"],
                      "contact_A": round(it["contact_A"], 4), "teacher_meV": it["teacher_meV"],
                      "teacher_d4_2b_meV": d["d4_2b"], "teacher_d4_3b_meV": d["d4_3b"],
                      "teacher_rest_meV": it["teacher_meV"] - d["d4_2b"] - d["d4_3b"],
-                     "model_meV": f, "model_network_meV": z, "model_disp_2b_meV": t - z,
+                     "model_meV": f, "model_network_meV": nz, "model_disp_2b_meV": t - z,
                      "model_disp_3b_meV": f - t})
+        if model_coul:
+            rows[-1]["model_electrostatics_meV"] = z - nz
         if q is not None:  # Coulomb's constant 14.399645 eV Å e^-2
             P = it["pos"]
             r = np.linalg.norm(P[:n, None, :] - P[None, n:, :], axis=2)
@@ -218,7 +227,8 @@ def main(argv=None):
               f"teacher {x['teacher_meV']:8.1f} = D4 {x['teacher_d4_2b_meV']:7.1f} "
               f"{x['teacher_d4_3b_meV']:+6.1f} rest {x['teacher_rest_meV']:+7.1f} | model "
               f"{x['model_meV']:8.1f} = net {x['model_network_meV']:+7.1f} disp "
-              f"{x['model_disp_2b_meV']:7.1f} {x['model_disp_3b_meV']:+6.1f}")
+              f"{x['model_disp_2b_meV']:7.1f} {x['model_disp_3b_meV']:+6.1f}"
+              + (f" coul {x['model_electrostatics_meV']:+6.1f}" if model_coul else ""))
     print(f"MAE over {summary['points']} points (teacher < {WELL_MEV:g} meV): "
           f"{num(summary['mae_meV'])} meV; contact inside the {cutoff:g} A cutoff "
           f"({summary['inside_cutoff']['points']}) {num(summary['inside_cutoff']['mae_meV'])}, "
@@ -244,6 +254,7 @@ def main(argv=None):
         with open(a.json, "w") as f:
             json.dump({"source": "bench/dimer_decompose.py (issue 21)", "dimers": a.dimers,
                        "model": os.path.basename(a.model), "molecule": a.molecule,
+                       "model_electrostatics": model_coul,
                        "teacher_d4": "dftd4 (PyPI), GFN2-xTB damping s6 1, s8 2.7, a1 0.52, "
                        "a2 5.0 bohr, s9 5", "summary": summary, "points": rows}, f, indent=1)
             f.write("\n")

@@ -4,7 +4,8 @@
 run: the shipped model on a few synthetic dimer-curve points, D4 from a fake --d4-python
      (fixed parts, so no dftd4 is needed): both sides add up, the network part is exactly zero
      where the closest contact lies beyond the descriptor's cutoff, and the MAE split and the
-     "what if"s follow from the rows.
+     "what if"s follow from the rows; with electrostatics added to the model, they are a part
+     of their own.
 charge_fit: teacher curves made as the fake D4 plus 4 x the Coulomb energy of charges +-0.1
      (so charges x 2 carry the rest exactly): --fit-charges stacked finds the scale 2 and leaves
      nothing on the held-out T-shaped points.
@@ -94,6 +95,27 @@ def case_run(src, work):
                       (s["and_teacher_rest_beyond_cutoff_mae_meV"], np.abs(err + fix + rest).mean())):
         check(abs(got - want) < 1e-9, f"summary {got} against {want} from the rows", s)
     check("MAE over 4 points" in p.stdout, "the summary line is printed", p.stdout)
+    # a model with electrostatics: they are split from the network, and the parts still add up
+    sys.path.insert(0, os.path.join(src, "python"))
+    import mlff
+    coul_model = os.path.join(work, "coul.h5")
+    with mlff.Model(os.path.join(src, "models", "benzene-gfn2.h5")) as m:
+        m.set_electrostatics({"charges": {"C": -0.09, "H": 0.09}, "alpha": 0.1, "cutoff": 12.0})
+        m.save(coul_model)
+    p = run(src, "--dimers", path, "--model", coul_model, "--molecule",
+            os.path.join(src, "models", "benzene.xyz"), "--d4-python", fake, "--json", out)
+    check(p.returncode == 0, "dimer_decompose.py on a model with electrostatics failed",
+          p.stdout + p.stderr)
+    res = json.load(open(out))
+    check(res["model_electrostatics"]["cutoff"] == 12.0, "the electrostatics are recorded", res)
+    for x in res["points"]:
+        check(abs(x["model_network_meV"] + x["model_electrostatics_meV"] + x["model_disp_2b_meV"] +
+                  x["model_disp_3b_meV"] - x["model_meV"]) < 1e-6, "the parts add up", x)
+        check(abs(x["model_electrostatics_meV"]) > 0.1, "the electrostatics are felt", x)
+        if x["contact_A"] > 5.2:
+            check(abs(x["model_network_meV"]) < 1e-6, "no network interaction beyond the "
+                  "cutoff, with electrostatics", x)
+    check(" coul " in p.stdout, "the electrostatics are printed", p.stdout)
     # --charges: the point charges' Coulomb energy between the molecules, here written out
     charges = os.path.join(work, "charges")
     q = np.array([-0.1] * 6 + [0.1] * 6)
