@@ -5,7 +5,8 @@
 # MARGIN_S for packing up. A box that has not settled after one call goes on in the next:
 #
 #   first call:  bash bench/device_npt_segment.sh models/M.h5 .devdata/box.data run-a
-#   next calls:  CONTINUE=1 bash bench/device_npt_segment.sh models/M.h5 run-a-final.data run-b
+#   next calls:  xz -d run-a-final.data.xz
+#                CONTINUE=1 bash bench/device_npt_segment.sh models/M.h5 run-a-final.data run-b
 #   here:        python3 bench/validate_liquid.py --npt run-a-npt.log run-b-npt.log ... \
 #                    [--skip-ps PS] [--gas GAS.log] --compound NAME
 #
@@ -14,8 +15,8 @@
 # until the walltime (PROD_PS, 1000, is only the plan); a continuation (CONTINUE=1) takes DATA's
 # positions and velocities (a final.data) and goes straight on with production. Frames every
 # FRAME_PS (5) ps of production are kept (for bench/liquid_structure.py).
-# Writes to $OUT: LABEL-npt.log, LABEL-final.data (xz: LABEL-final.data.xz; unpack it for the
-# next call's DATA), LABEL-frames.dump.xz.
+# Writes to $OUT three files (a device call brings back at most 8): LABEL-npt.log,
+# LABEL-final.data.xz (unpack it for the next call's DATA), LABEL-frames.dump.xz.
 # Environment: MLFF_LMP, MLFF_PLUGIN (default: the bundle of scripts/device_bundle.sh, .device/,
 # unpacked from .device.tar.xz when needed), DEVICE (gpu), THREADS (8: -sf omp -pk omp N; 1:
 # none), ELEMENTS ("C H"), TEMP (300), PRESS (1.01325), SEGMENT_S (540), MARGIN_S (45).
@@ -57,10 +58,9 @@ plugin=$(abs "$plugin") model=$(abs "$model") data=$(abs "$data")
   -var press "${PRESS:-1.01325}" "${stages[@]}" -var prod_ps "${PROD_PS:-1000}" \
   -var rdf_every "$frame_steps" -var keep_dump yes -var final yes -var walltime "$wall")
 rc=$?
-[ -f "$work/final.data" ] && cp "$work/final.data" "$out/$label-final.data" &&
-  xz -T"$threads" -1 -kf "$out/$label-final.data"
+[ -f "$work/final.data" ] && xz -T"$threads" -1 -c "$work/final.data" >"$out/$label-final.data.xz"
 [ -s "$work/rdf_frames.dump" ] && xz -T"$threads" -6 -c "$work/rdf_frames.dump" >"$out/$label-frames.dump.xz"
 rm -rf "$work"
 grep -E "^MLFF_NPT_PRODUCTION_(BEGIN|END)|^Performance|^ERROR" "$out/$label-npt.log" | cut -c1-160
 echo "$label: LAMMPS exit $rc after $((SECONDS - t0)) s; $(ls "$out" | grep -c "^$label-") files in $out"
-[ "$rc" = 0 ] && [ -f "$out/$label-final.data" ]
+[ "$rc" = 0 ] && [ -s "$out/$label-final.data.xz" ]
