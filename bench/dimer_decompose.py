@@ -2,8 +2,8 @@
 """dimer_decompose.py — where a student's dimer-curve errors come from (issue 21).
 
 usage: dimer_decompose.py --dimers DIMERS.json --model MODEL.h5 --molecule MONOMER.xyz
-                          [--d4-python PY] [--charges FILE [--fit-charges ORIENTATION]]
-                          [--json OUT.json]
+                          [--d4-python PY] [--charges FILE [--fit-charges ORIENTATION]
+                          [--dsf ALPHA,CUTOFF]] [--json OUT.json]
 
 Takes the curves of bench/dimer_curves.py (its JSON: the teacher's interaction energy at each
 distance, the orientations and the shift) and the same monomer (the teacher-relaxed one the
@@ -26,11 +26,16 @@ Nothing is fitted, except with --fit-charges ORIENTATION: one scale of the charg
 squares of the rest against scale^2 x Coulomb) over that orientation's points beyond the
 cutoff, then judged on the other orientations' points beyond it (held out): whether fixed
 charges of the right size carry the teacher's long-range rest, and what a network would still
-have to learn inside the cutoff (the rest less the scaled Coulomb energy, per point).
+have to learn inside the cutoff (the rest less the scaled Coulomb energy, per point). --dsf
+ALPHA,CUTOFF takes the Coulomb energy in the damped-shifted-force form of a model's
+electrostatics (docs/model.md) instead of bare 1/r, so that the fitted charges are those to give
+`mlff train --electrostatics`: the fit prints them per element (the mean of the scaled charges
+of that element, and their spread) as that option's value.
 Needs numpy and the mlff Python package (python/, MLFF_LIBRARY).
 """
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -77,6 +82,18 @@ def num(v):
     return "none" if v is None else f"{v:.2f}"
 
 
+def coulomb_form(r, dsf):
+    """1/r, or with dsf = (alpha, rc) the damped shifted force's pair form of electrostatics.h
+    (zero beyond rc); the self terms cancel in an interaction energy"""
+    if dsf is None:
+        return 1.0 / r
+    al, rc = dsf
+    erfc = np.vectorize(math.erfc)
+    fs = -(math.erfc(al * rc) / rc ** 2 + 2.0 * al / math.sqrt(math.pi) * math.exp(-(al * rc) ** 2) / rc)
+    es = math.erfc(al * rc) / rc - fs * rc
+    return np.where(r < rc, erfc(al * r) / r - es - r * fs, 0.0)
+
+
 def fit_charges(rows, well, cutoff, orientation, q):
     """One scale k of the charges' Coulomb energy (k^2 E_C against the rest, least squares) on
     `orientation`'s points beyond the cutoff; judged on the other points beyond it, and inside
@@ -121,8 +138,21 @@ def main(argv=None):
     ap.add_argument("--fit-charges", metavar="ORIENTATION",
                     help="fit one scale of --charges on this orientation's points beyond the "
                     "cutoff, judge it on the others'")
+    ap.add_argument("--dsf", metavar="ALPHA,CUTOFF",
+                    help="the Coulomb energy in the damped-shifted-force form of mlff's "
+                    "electrostatics (alpha in 1/A, cutoff in A) instead of bare 1/r")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
+    dsf = None
+    if a.dsf:
+        try:
+            dsf = tuple(float(v) for v in a.dsf.split(","))
+        except ValueError:
+            dsf = ()
+        if len(dsf) != 2 or not dsf[0] >= 0 or not dsf[1] > 0:
+            die(f"--dsf {a.dsf}: give ALPHA,CUTOFF with alpha >= 0 (1/A) and cutoff > 0 (A)")
+        if not a.charges:
+            die("--dsf needs --charges (it is the form of their Coulomb energy)")
     if a.fit_charges and not a.charges:
         die("--fit-charges needs --charges (the charges whose scale it fits)")
     try:
@@ -201,7 +231,8 @@ def main(argv=None):
         if q is not None:  # Coulomb's constant 14.399645 eV Å e^-2
             P = it["pos"]
             r = np.linalg.norm(P[:n, None, :] - P[None, n:, :], axis=2)
-            rows[-1]["coulomb_meV"] = 14399.645 * float((q[:, None] * q[None, :] / r).sum())
+            rows[-1]["coulomb_meV"] = 14399.645 * float((q[:, None] * q[None, :] *
+                                                         coulomb_form(r, dsf)).sum())
     well = [x for x in rows if x["teacher_meV"] < WELL_MEV]
     err = np.array([x["model_meV"] - x["teacher_meV"] for x in well])
     inside = np.array([x["contact_A"] < cutoff for x in well], bool)
@@ -222,6 +253,16 @@ def main(argv=None):
         summary["and_coulomb_beyond_cutoff_mae_meV"] = mae(err + d4_3b + coul)
     if a.fit_charges:
         summary["charge_fit"] = fit_charges(rows, well, cutoff, a.fit_charges, q)
+        fit = summary["charge_fit"]
+        scaled = q * fit["charge_scale"]
+        per = {e: [float(x) for x, s_ in zip(scaled, els) if s_ == e] for e in dict.fromkeys(els)}
+        fit["coulomb_form"] = ("dsf alpha %g cutoff %g" % dsf) if dsf else "1/r"
+        fit["charges_by_element_e"] = {e: float(np.mean(v)) for e, v in per.items()}
+        fit["charge_spread_by_element_e"] = {e: float(np.ptp(v)) for e, v in per.items()}
+        if dsf:
+            fit["electrostatics_option"] = ",".join(
+                ["%s=%.4g" % (e, v) for e, v in fit["charges_by_element_e"].items()] +
+                ["alpha=%g" % dsf[0], "cutoff=%g" % dsf[1]])
     for x in rows:
         print(f"{x['orientation'][:10]:10s} {x['d_A']:5.2f} A contact {x['contact_A']:5.2f} | "
               f"teacher {x['teacher_meV']:8.1f} = D4 {x['teacher_d4_2b_meV']:7.1f} "
@@ -250,6 +291,10 @@ def main(argv=None):
               f"{fit['inside_cutoff']['from_contact_A']:g} A, {fit['inside_cutoff']['points']} "
               f"points) {num(fit['inside_cutoff']['rest_mae_meV'])} and "
               f"{num(fit['inside_cutoff']['rest_less_coulomb_mae_meV'])}")
+        if "electrostatics_option" in fit:
+            print(f"as mlff's electrostatics (per element: the mean of its scaled charges; spread "
+                  + ", ".join(f"{e} {v:.3g}" for e, v in fit["charge_spread_by_element_e"].items())
+                  + f" e): --electrostatics {fit['electrostatics_option']}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"source": "bench/dimer_decompose.py (issue 21)", "dimers": a.dimers,

@@ -2,9 +2,10 @@
 # electrostatics_ab.sh DATA WORK — does a model's electrostatics term help? (issue 21)
 # Two students continued from the shipped model (models/benzene-gfn2.h5) on the same data, seed
 # and limits: A with its dispersion alone, B with fixed-charge electrostatics as well (CHARGES,
-# default C=-0.0906,H=0.0906,alpha=0.1,cutoff=12: the scale of GFN2-xTB's own charges that
-# bench/dimer_decompose.py --fit-charges stacked finds for the damped-shifted-force form at
-# alpha 0.1, cutoff 12 Å). Both are judged on the teacher's dimer curves
+# default C=-0.0906,H=0.0906,alpha=0.1,cutoff=12: GFN2-xTB's own charges scaled as
+# `bench/dimer_decompose.py --charges models/benzene-gfn2-eval/monomer-xtbopt.charges
+# --fit-charges stacked --dsf 0.1,12` finds, bench/results/vm-2026-12-07-dimer-decompose-
+# charge-fit-dsf-benzene-gfn2.json: 0.09058 e). Both are judged on the teacher's dimer curves
 # (bench/dimer_decompose.py on models/benzene-gfn2-eval/dimers.json) and on their test split.
 #   DATA  a benzene dataset labelled by GFN2-xTB (e.g. run/data.h5 of
 #         models/learn-runs/benzene-wider.sh: gas-phase labels and liquid spheres)

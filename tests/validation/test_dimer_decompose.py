@@ -8,9 +8,11 @@ run: the shipped model on a few synthetic dimer-curve points, D4 from a fake --d
      of their own.
 charge_fit: teacher curves made as the fake D4 plus 4 x the Coulomb energy of charges +-0.1
      (so charges x 2 carry the rest exactly): --fit-charges stacked finds the scale 2 and leaves
-     nothing on the held-out T-shaped points.
+     nothing on the held-out T-shaped points; with --dsf the fit is of the damped-shifted-force
+     form and ends in an --electrostatics value.
 refusals: no D4 Python; a JSON that is not dimer_curves.py's; charges of another molecule;
-     --fit-charges without --charges, with an unknown orientation, with too few points.
+     --fit-charges without --charges, with an unknown orientation, with too few points; a bad
+     --dsf value, --dsf without --charges.
 (env: PYTHONPATH and MLFF_LIBRARY as the python tests'; 77 without numpy)
 """
 import json
@@ -169,6 +171,18 @@ def case_charge_fit(src, work):
     check(fit["held_out"]["rest_less_coulomb_mae_meV"] < 1e-6 < fit["held_out"]["rest_mae_meV"],
           "nothing left of the rest on the held-out points", fit)
     check("charges x 2.000 (fitted on 3 stacked points" in p.stdout, "the fit is printed", p.stdout)
+    # --dsf: the same curves are not bare Coulomb in that form, and the fit says so (a held-out
+    # residue); it prints the charges per element as mlff's --electrostatics value
+    p = run(src, "--dimers", path, "--model", os.path.join(src, "models", "benzene-gfn2.h5"),
+            "--molecule", mol, "--d4-python", fake, "--charges", charges,
+            "--fit-charges", "stacked", "--dsf", "0.1,12", "--json", out)
+    check(p.returncode == 0, "dimer_decompose.py --dsf failed", p.stdout + p.stderr)
+    fit = json.load(open(out))["summary"]["charge_fit"]
+    k = fit["charge_scale"]
+    check(fit["coulomb_form"] == "dsf alpha 0.1 cutoff 12" and k > 2.0 and
+          fit["electrostatics_option"] == "C=%.4g,H=%.4g,alpha=0.1,cutoff=12" % (-0.1 * k, 0.1 * k),
+          "the DSF fit and its option", fit)
+    check("--electrostatics C=" in p.stdout, "the option is printed", p.stdout)
 
 
 def case_refusals(src, work):
@@ -195,6 +209,9 @@ def case_refusals(src, work):
     for args, want in ((["--fit-charges", "stacked"], "--fit-charges needs --charges"),
                        (["--charges", good, "--fit-charges", "sideways"],
                         "--fit-charges sideways: " + path + " has the orientations stacked, T-shaped"),
+                       (["--charges", good, "--dsf", "0.1"],
+                        "--dsf 0.1: give ALPHA,CUTOFF with alpha >= 0"),
+                       (["--dsf", "0.1,12"], "--dsf needs --charges"),
                        (["--charges", good, "--fit-charges", "stacked"],
                         "--fit-charges stacked: 1 of its points (teacher below 50 meV) lie beyond "
                         "the 5.2 A cutoff; at least 2")):
