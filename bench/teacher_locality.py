@@ -32,9 +32,16 @@ tblite` there once).
 --replicate N repeats each periodic frame N x N x N first, so that a small box (the 128
 molecules `mlff learn` explores) gives clusters larger than half its side.
 
+--charges SYM=Q,... asks how much of that far force fixed atomic charges by element (e) would
+carry (mlff's electrostatics term, docs/model.md): for each size, the Coulomb force on the
+centre molecule's atoms from the atoms of the largest cluster that the smaller one lacks is
+added to its force change, and the per-component MAE of what remains is reported, with the given
+charges and with one scale of them fitted (least squares) over the clusters complete out to
+--cutoff, whose change is all force from beyond it.
+
 usage: teacher_locality.py FRAMES.xyz [--sizes 8,16,24,32,40,48] [--frames K] [--centres 1]
                            [--replicate N] [--seed 1] [--cutoff 5.2] [--python-tblite PY]
-                           [--json FILE]
+                           [--charges SYM=Q,...] [--json FILE]
 """
 import argparse
 import json
@@ -194,10 +201,23 @@ def tblite_teacher(python):
     return run
 
 
-def locality(frames, sizes, teacher, centres=1, seed=1, progress=None):
-    """The centre molecules' force changes against the largest cluster, per size."""
+def far_coulomb(el, x, rows, n_near, charges):
+    """Coulomb force (eV/Å) on the atoms `rows` of cluster (el, x) from its atoms n_near.. (those
+    a smaller cluster of the same order lacks), with fixed charges by element"""
+    q = np.array([charges[e] for e in el])
+    d = x[rows][:, None, :] - x[None, n_near:, :]
+    r = np.linalg.norm(d, axis=2)
+    return 14.399645 * q[rows][:, None] * np.einsum("im,imk->ik", q[None, n_near:] / r ** 3, d)
+
+
+def locality(frames, sizes, teacher, centres=1, seed=1, progress=None, charges=None,
+             cutoff=5.2):
+    """The centre molecules' force changes against the largest cluster, per size; with charges,
+    also what remains of them once the far atoms' Coulomb force is added, and the charges' scale
+    fitted on the clusters complete out to `cutoff` (what lies beyond it is the far force)"""
     rng = np.random.default_rng(seed)
     per_centre = []
+    pairs = []  # (force change, far Coulomb force) of every centre and size but the largest
     for k, (el, x, lat) in enumerate(frames):
         mols = molecules(el, x, lat)
         if lat is None:
@@ -209,13 +229,19 @@ def locality(frames, sizes, teacher, centres=1, seed=1, progress=None):
             forces = teacher([(e, p) for e, p, _, _, _ in cl])
             ref = forces[-1][cl[-1][2]]
             rec = {"frame": k, "molecule": m, "atoms": len(cl[0][2]), "sizes": []}
-            for N, (e, p, rows, r, complete), f in zip(sizes, cl, forces):
+            for j, (N, (e, p, rows, r, complete), f) in enumerate(zip(sizes, cl, forces)):
                 df = f[rows] - ref
                 rec["sizes"].append({"molecules": N, "radius_A": r,
                                      "complete_A": complete if complete < float("inf") else None,
                                      "mean_dF_meV_per_A": 1e3 * float(np.linalg.norm(df, axis=1).mean()),
                                      "max_dF_meV_per_A": 1e3 * float(np.linalg.norm(df, axis=1).max()),
                                      "component_mae_meV_per_A": 1e3 * float(np.abs(df).mean())})
+                if charges and j < len(sizes) - 1:  # the largest cluster's atoms are in order
+                    fc = far_coulomb(cl[-1][0], cl[-1][1], cl[-1][2], len(e), charges)
+                    rec["sizes"][-1]["component_mae_less_coulomb_meV_per_A"] = \
+                        1e3 * float(np.abs(df + fc).mean())
+                    if complete >= cutoff:
+                        pairs.append((j, df, fc))
             per_centre.append(rec)
             if progress:
                 progress(rec)
@@ -230,6 +256,16 @@ def locality(frames, sizes, teacher, centres=1, seed=1, progress=None):
                       "max_dF_meV_per_A": float(np.max([r["max_dF_meV_per_A"] for r in rows])),
                       "component_mae_meV_per_A":
                           float(np.mean([r["component_mae_meV_per_A"] for r in rows]))})
+    if charges:  # F_ref - F_N ~ k^2 F_coul: one scale k of the charges for all
+        den = sum(float((fc * fc).sum()) for _, _, fc in pairs)
+        k2 = sum(float((-df * fc).sum()) for _, df, fc in pairs) / den if den > 0 else 0.0
+        for j, t in enumerate(table[:-1]):
+            mine = [(df, fc) for jj, df, fc in pairs if jj == j]
+            t["component_mae_less_coulomb_meV_per_A"] = float(np.mean(
+                [r["sizes"][j]["component_mae_less_coulomb_meV_per_A"] for r in per_centre]))
+            t["component_mae_less_scaled_coulomb_meV_per_A"] = 1e3 * float(np.mean(
+                [np.abs(df + k2 * fc).mean() for df, fc in mine])) if mine and k2 > 0 else None
+        table[-1]["charge_scale_fit"] = k2 ** 0.5 if k2 > 0 else None
     return table, per_centre
 
 
@@ -247,8 +283,16 @@ def main():
                     help="the student's cutoff, Å, for the summary line (default 5.2)")
     ap.add_argument("--python-tblite", default=os.path.expanduser(
         "~/.cache/mlff/venv-dftd4-4.3.1/bin/python"))
+    ap.add_argument("--charges", help="SYM=Q,...: fixed charges by element (e); how much of the "
+                    "far force their Coulomb force carries")
     ap.add_argument("--json")
     a = ap.parse_args()
+    charges = None
+    if a.charges:
+        try:
+            charges = {k: float(v) for k, v in (t.split("=") for t in a.charges.split(","))}
+        except ValueError:
+            die(f"--charges '{a.charges}': expected SYM=Q,... (e.g. O=-0.8,H=0.4)")
     try:
         sizes = sorted(set(int(s) for s in a.sizes.split(",")))
     except ValueError:
@@ -277,8 +321,12 @@ def main():
             "%d:%.0f" % (s["molecules"], s["mean_dF_meV_per_A"]) for s in rec["sizes"])),
             file=sys.stderr, flush=True)
 
+    if charges:
+        missing = sorted({e for f in keep for e in f[0]} - set(charges))
+        if missing:
+            die(f"--charges '{a.charges}': no charge for {', '.join(missing)}")
     table, per_centre = locality(keep, sizes, tblite_teacher(a.python_tblite), a.centres, a.seed,
-                                 progress)
+                                 progress, charges, a.cutoff)
     print(f"{'molecules':>9} {'radius Å':>9} {'complete Å':>10} {'mean |dF|':>10} {'max |dF|':>9} "
           f"{'MAE/comp.':>10}   (meV/Å, the centre molecule's forces against {sizes[-1]})")
     for t in table:
@@ -286,6 +334,18 @@ def main():
         print(f"{t['molecules']:9d} {t['radius_A']:9.2f} "
               f"{'%.2f' % c if c is not None else 'all':>10} {t['mean_dF_meV_per_A']:10.1f} "
               f"{t['max_dF_meV_per_A']:9.1f} {t['component_mae_meV_per_A']:10.1f}")
+    if charges:
+        k = table[-1].get("charge_scale_fit")
+        print(f"with fixed charges {a.charges} (their Coulomb force from the atoms each cluster "
+              f"lacks added back), MAE/comp. per size: " + ", ".join(
+                  "%d: %.1f" % (t["molecules"], t["component_mae_less_coulomb_meV_per_A"])
+                  for t in table[:-1]) +
+              (f"; with the charges x {k:.3f} (fitted on the clusters complete to {a.cutoff:g} Å): "
+               + ", ".join("%d: %.1f" % (t["molecules"],
+                                          t["component_mae_less_scaled_coulomb_meV_per_A"])
+                           for t in table[:-1]
+                           if t["component_mae_less_scaled_coulomb_meV_per_A"] is not None)
+               if k else "; no positive scale fits"))
     beyond = [t for t in table[:-1] if t["complete_A_min"] is not None and
               t["complete_A_min"] >= a.cutoff]
     if beyond:  # a lower bound: the largest cluster is not the bulk either

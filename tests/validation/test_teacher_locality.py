@@ -111,6 +111,39 @@ check(per_c[0]["molecule"] == sel.index(62) and len(per_c) == 1 and
       per_c[0]["sizes"][-1]["complete_A"] is None,
       "a cluster's centre molecule is the one nearest its centroid")
 
+# --charges: a teacher that is the toy's short-range force plus Coulomb's law between fixed charges
+# (no cutoff) is carried exactly by those charges, at the fitted scale 1; charges twice as large
+# fit at 1/2; the short-range toy alone gives nothing for charges to carry (beyond its reach)
+Q = {"O": -0.8, "H": 0.4}
+
+
+def coulomb_toy(rc, charges):
+    short = toy(rc)
+
+    def run(structures):
+        out = short(structures)
+        for f, (e, xx) in zip(out, structures):
+            q = np.array([charges[s] for s in e])
+            d = xx[:, None, :] - xx[None, :, :]
+            r = np.linalg.norm(d, axis=2) + np.eye(len(xx))
+            w = q[:, None] * q[None, :] / r ** 3 * (1 - np.eye(len(xx)))
+            f += 14.399645 * (w[:, :, None] * d).sum(1)
+        return out
+    return run
+
+
+tq, _ = tl.locality([(el, x, L)], sizes, coulomb_toy(RC, Q), centres=3, seed=1, charges=Q,
+                    cutoff=RC)
+check(tq[2]["component_mae_meV_per_A"] > 10 and tq[2]["component_mae_less_coulomb_meV_per_A"] < 1e-6,
+      "a Coulomb teacher: the far force (%.1f meV/Å) is the charges' (%.1e left)"
+      % (tq[2]["component_mae_meV_per_A"], tq[2]["component_mae_less_coulomb_meV_per_A"]))
+check(abs(tq[-1]["charge_scale_fit"] - 1) < 1e-9, "the fitted scale is 1 (%.12f)" % tq[-1]["charge_scale_fit"])
+t2, _ = tl.locality([(el, x, L)], sizes, coulomb_toy(RC, Q), centres=3, seed=1,
+                    charges={k: 2 * v for k, v in Q.items()}, cutoff=RC)
+check(abs(t2[-1]["charge_scale_fit"] - 0.5) < 1e-9 and
+      t2[2]["component_mae_less_scaled_coulomb_meV_per_A"] < 1e-6,
+      "charges twice too large fit at 0.5 and then carry it all")
+
 
 def write(path, text):
     open(path, "w").write(text)
@@ -136,5 +169,7 @@ refuse([good, "--sizes", "8"], "at least two counts", "a single size")
 refuse([good, "--sizes", "8,x"], "expected a comma-separated list", "a size that is no number")
 refuse([good, "--sizes", "1,80"], "beyond half the box", "clusters larger than the box allows")
 refuse([good, "--replicate", "0"], "--replicate 0: 1 or more", "--replicate 0")
+refuse([good, "--charges", "O=-0.8"], "--charges 'O=-0.8': no charge for H", "charges missing an element")
+refuse([good, "--charges", "O:-0.8"], "expected SYM=Q,...", "charges not SYM=Q")
 print("FAILED: %d" % len(fails) if fails else "all passed")
 sys.exit(1 if fails else 0)
