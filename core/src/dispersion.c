@@ -3,6 +3,7 @@
 #include "dispersion.h"
 
 #include "images.h"
+#include "pairs.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -166,7 +167,7 @@ void mlff_disp_triples(const mlff_dispersion *d, int si, int m, const double (*d
 mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, const int *atoms,
                            int n, int n_threads, double *sums, double *forces, double *eatom,
                            double *vatom, double *energy, double virial[6]) {
-  const double rc2 = d->p.cutoff * d->p.cutoff, *X = nl->positions;
+  const double rc2 = d->p.cutoff * d->p.cutoff;
   const double rc3_2 = d->p.cutoff3 * d->p.cutoff3;
   const int three = d->p.s9 > 0;
   int failed = 0;
@@ -181,7 +182,6 @@ mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, c
     double e = 0.0, f[3] = {0, 0, 0}, w[6] = {0, 0, 0, 0, 0, 0};
     for (int q = 0; q < 7; q++) sums[7 * (size_t)r + q] = 0.0; /* the caller's, not zeroed */
     if (si < 0) continue;
-    const int *list = nl->firstneigh[i];
     int m = 0;
     if (three && nl->numneigh[i] > tcap) {
       tcap = nl->numneigh[i] + nl->numneigh[i] / 4;
@@ -195,43 +195,25 @@ mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, c
       }
     }
     for (int jj = 0; jj < nl->numneigh[i]; jj++) {
-      int j = nl->index_mask ? list[jj] & nl->index_mask : list[jj];
-      if (j < 0 || j >= nl->n_total || j == i || nl->species[j] < 0) continue;
-      double dx[3] = {X[3 * (size_t)j] - X[3 * (size_t)i], X[3 * (size_t)j + 1] - X[3 * (size_t)i + 1],
-                      X[3 * (size_t)j + 2] - X[3 * (size_t)i + 2]};
-      double r2 = dx[0] * dx[0] + dx[1] * dx[1] + dx[2] * dx[2];
-      if (r2 >= rc2 || r2 == 0.0) continue;
-      double rr = sqrt(r2), dedr;
+      int j;
+      double dx[3], r2, dedr;
+      if (!mlff_pair_at(nl, i, jj, rc2, &j, dx, &r2)) continue;
+      const double rr = sqrt(r2);
       e += 0.5 * mlff_disp_pair(d, si, nl->species[j], rr, &dedr);
-      /* the pair's force on i is +e'(r) d/r (toward j when attractive); half of its virial
-       * d (x) f_j = -e'(r) d (x) d / r is this atom's */
-      double g = dedr / rr;
-      for (int x = 0; x < 3; x++) f[x] += g * dx[x];
-      double h = -0.5 * g;
-      w[0] += h * dx[0] * dx[0], w[1] += h * dx[1] * dx[1], w[2] += h * dx[2] * dx[2];
-      w[3] += h * dx[0] * dx[1], w[4] += h * dx[0] * dx[2], w[5] += h * dx[1] * dx[2];
+      mlff_pair_add(dedr / rr, dx, f, w);
       if (three && r2 < rc3_2 && m < tcap) {
         memcpy(tdx[m], dx, sizeof dx);
         tr2[m] = r2, tsp[m] = nl->species[j], m++;
       }
     }
     if (three) mlff_disp_triples(d, si, m, (const double(*)[3])tdx, tr2, tsp, tr2 + tcap, &e, f, w);
-    if (forces)
-      for (int x = 0; x < 3; x++) forces[3 * (size_t)i + x] += f[x];
-    if (eatom) eatom[i] += e;
-    if (vatom)
-      for (int q = 0; q < 6; q++) vatom[6 * (size_t)i + q] += w[q];
-    sums[7 * (size_t)r] = e;
-    for (int q = 0; q < 6; q++) sums[7 * (size_t)r + 1 + q] = w[q];
+    mlff_pair_atom_out(i, r, e, f, w, forces, eatom, vatom, sums);
   }
   free(tdx), free(tr2), free(tsp);
   }
   if (failed) /* sums are the caller's */
     return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the three-body dispersion's lists");
-  for (int r = 0; r < n; r++) {
-    *energy += sums[7 * (size_t)r];
-    for (int q = 0; q < 6; q++) virial[q] += sums[7 * (size_t)r + 1 + q];
-  }
+  mlff_pair_totals(n, sums, energy, virial);
   return MLFF_OK;
 }
 
@@ -255,25 +237,20 @@ void mlff_disp_add_tail(const mlff_dispersion *d, int n_elements, int n, const i
   }
 }
 
+static mlff_status disp_sum(const void *ctx, const mlff_neighbors *nl, const int *atoms, int n,
+                            double *sums, double *forces, double *energy, double virial[6]) {
+  return mlff_disp_list(ctx, nl, atoms, n, 1, sums, forces, NULL, NULL, energy, virial);
+}
+
 mlff_status mlff_disp_structure(const mlff_dispersion *d, int n_elements, int n, const double *x,
                                 const int *species, const double *cell, const int pbc[3],
                                 double *energy, double *forces, double *virial) {
-  mlff_structure_list L;
-  mlff_status st = mlff_structure_list_build(&L, x, n, species, cell, pbc, d->p.cutoff);
+  double e, w[6];
+  mlff_status st =
+      mlff_structure_sum(x, n, species, cell, pbc, d->p.cutoff, disp_sum, d, &e, forces, w);
   if (st) return st;
-  double *f = calloc(3 * (size_t)(n + 1), sizeof(double)), w[6] = {0, 0, 0, 0, 0, 0}, e = 0.0;
-  double *sums = malloc((7 * (size_t)n + 1) * sizeof(double));
-  if (!f || !sums) {
-    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the dispersion of %d atoms", n);
-    goto out;
-  }
-  if ((st = mlff_disp_list(d, &L.nl, L.atoms, n, 1, sums, f, NULL, NULL, &e, w))) goto out;
   mlff_disp_add_tail(d, n_elements, n, species, cell, pbc, &e, w);
   *energy = e;
-  if (forces) memcpy(forces, f, 3 * (size_t)n * sizeof(double));
   if (virial) memcpy(virial, w, sizeof w);
-out:
-  free(f), free(sums);
-  mlff_structure_list_free(&L);
-  return st;
+  return MLFF_OK;
 }

@@ -9,10 +9,9 @@
  *    open structure, the C API's figures, refusals;
  *  - a model file round trip, and the reader's refusals of bad /dispersion groups (messages);
  *  - bad parameters refused by mlff_model_set_dispersion. */
-#include <hdf5.h>
 #include <unistd.h>
 
-#include "test_util.h"
+#include "test_h5.h"
 
 static mlff_dispersion_params params(double cutoff, int tail) {
   mlff_dispersion_params p;
@@ -74,28 +73,6 @@ static double atm_ref(const mlff_dispersion_params *p, const tstruct *t) {
              (rr * rr * rr) * damp;
       }
   return e;
-}
-
-static void damage(const char *path, const char *attr, const double *v, int n) {
-  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), g = H5Gopen2(f, "/dispersion", H5P_DEFAULT);
-  H5Adelete(g, attr);
-  hsize_t dim = (hsize_t)n;
-  hid_t sp = n ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_SCALAR);
-  hid_t a = H5Acreate2(g, attr, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-  H5Awrite(a, H5T_NATIVE_DOUBLE, v);
-  H5Aclose(a), H5Sclose(sp), H5Gclose(g), H5Fclose(f);
-}
-
-static void expect_load_error(const char *path, const char *needle) {
-  mlff_model *m = NULL;
-  mlff_status st = mlff_model_load(path, &m);
-  if (st != MLFF_ERR_FORMAT || !strstr(mlff_last_error(), needle)) {
-    fprintf(stderr, "load of %s: status %d, \"%s\"; wanted a format error with \"%s\"\n", path, st,
-            mlff_last_error(), needle);
-    test_failures++;
-  } else
-    printf("refused: %s\n", mlff_last_error());
-  mlff_model_free(m);
 }
 
 int main(int argc, char **argv) {
@@ -263,12 +240,12 @@ int main(int argc, char **argv) {
   mlff_model_free(m3);
   mlff_model_free(m2);
   double asym[4] = {19.4, 4.5, 4.4, 1.05}, three[3] = {1, 2, 3}, neg = -1.0;
-  damage(path, "c6", asym, 4);
+  damage(path, "/dispersion", "c6", asym, 4);
   expect_load_error(path, "group /dispersion: c6 is not symmetric: [0][1] = 4.5 but [1][0] = 4.4");
-  damage(path, "c6", three, 3);
+  damage(path, "/dispersion", "c6", three, 3);
   expect_load_error(path, "attribute 'c6' of /dispersion holds 3 values, expected 4");
   CHECK_OK(mlff_model_save(m, path));
-  damage(path, "cutoff", &neg, 0);
+  damage(path, "/dispersion", "cutoff", &neg, 0);
   expect_load_error(path, "group /dispersion: cutoff is -1 Å; it must be > 0");
   /* with the three-body term: kept by the round trip, refused past the pair cutoff */
   p3 = params(12.0, 1);
@@ -286,13 +263,13 @@ int main(int argc, char **argv) {
         !memcmp(mlff_model_dispersion(m2), &p3, sizeof p3));
   mlff_model_free(m2);
   double inf = INFINITY;
-  damage(path, "tail3", &inf, 0);
+  damage(path, "/dispersion", "tail3", &inf, 0);
   expect_load_error(path, "attribute 'tail3' of /dispersion has a non-finite value (inf)");
   p3.tail3 = 0.0;
   CHECK_OK(mlff_model_set_dispersion(m, &p3));
   CHECK_OK(mlff_model_save(m, path));
   double far = 13.0;
-  damage(path, "cutoff3", &far, 0);
+  damage(path, "/dispersion", "cutoff3", &far, 0);
   expect_load_error(path, "group /dispersion: cutoff3 is 13 Å with s9 5; the three-body cutoff "
                     "must be > 0 and at most the pair cutoff (12 Å)");
   unlink(path);
