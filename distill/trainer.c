@@ -36,10 +36,9 @@
 #include <string.h>
 
 #include "descriptor.h"
-#include "dispersion.h"
-#include "electrostatics.h"
 #include "images.h"
 #include "internal.h"
+#include "pairs.h"
 #include "train.h"
 
 #define ROW_BLOCK 32 /* atoms per dgemm block: fixed, so sums do not depend on threads */
@@ -261,26 +260,11 @@ static mlff_status precompute(const mlff_trainer *t, const mlff_frame *f, const 
   memcpy(s->species, species, (size_t)n * sizeof(int));
   memcpy(s->forces, f->forces, 3 * (size_t)n * sizeof(double));
   if (t->m->disp.on || t->m->coul.on) { /* the networks learn the teacher minus these terms */
-    double *fc = NULL, ec = 0.0;
     if (!(s->f_disp = calloc(3 * (size_t)n, sizeof(double))) ||
-        !(fc = malloc(3 * (size_t)n * sizeof(double)))) {
-      free(fc);
+        mlff_long_range_structure(t->m, n, f->positions, species,
+                                  frame_periodic(f) ? f->cell : NULL, f->pbc, &s->e_disp,
+                                  s->f_disp))
       goto nomem;
-    }
-    int periodic = frame_periodic(f);
-    const double *cell = periodic ? f->cell : NULL;
-    mlff_status sd = t->m->disp.on
-                         ? mlff_disp_structure(&t->m->disp, t->m->n_elements, n, f->positions,
-                                               species, cell, f->pbc, &s->e_disp, s->f_disp, NULL)
-                         : MLFF_OK;
-    if (!sd && t->m->coul.on &&
-        !(sd = mlff_coul_structure(&t->m->coul, n, f->positions, species, cell, f->pbc, &ec, fc,
-                                   NULL))) {
-      s->e_disp += ec;
-      for (int q = 0; q < 3 * n; q++) s->f_disp[q] += fc[q];
-    }
-    free(fc);
-    if (sd) goto nomem;
     s->energy -= s->e_disp;
     for (int q = 0; q < 3 * n; q++) s->forces[q] -= s->f_disp[q];
   }

@@ -236,21 +236,3 @@ void mlff_disp_add_tail(const mlff_dispersion *d, int n_elements, int n, const i
     for (int q = 0; q < 3; q++) virial[q] += wt;
   }
 }
-
-static mlff_status disp_sum(const void *ctx, const mlff_neighbors *nl, const int *atoms, int n,
-                            double *sums, double *forces, double *energy, double virial[6]) {
-  return mlff_disp_list(ctx, nl, atoms, n, 1, sums, forces, NULL, NULL, energy, virial);
-}
-
-mlff_status mlff_disp_structure(const mlff_dispersion *d, int n_elements, int n, const double *x,
-                                const int *species, const double *cell, const int pbc[3],
-                                double *energy, double *forces, double *virial) {
-  double e, w[6];
-  mlff_status st =
-      mlff_structure_sum(x, n, species, cell, pbc, d->p.cutoff, disp_sum, d, &e, forces, w);
-  if (st) return st;
-  mlff_disp_add_tail(d, n_elements, n, species, cell, pbc, &e, w);
-  *energy = e;
-  if (virial) memcpy(virial, w, sizeof w);
-  return MLFF_OK;
-}

@@ -66,14 +66,6 @@ mlff_status mlff_disp_list(const mlff_dispersion *d, const mlff_neighbors *nl, c
                            int n, int n_threads, double *sums, double *forces, double *eatom,
                            double *vatom, double *energy, double virial[6]);
 
-/* Dispersion of one structure (n atoms, species, cell NULL or periodic along pbc): energy (with
- * the tail when periodic along all three axes and the tail is on), forces [n][3] (set; may be
- * NULL) and virial[6] (set; may be NULL). For the trainer, which fits the networks to the
- * teacher minus this term. Only MLFF_ERR_NOMEM can fail. */
-mlff_status mlff_disp_structure(const mlff_dispersion *d, int n_elements, int n, const double *x,
-                                const int *species, const double *cell, const int pbc[3],
-                                double *energy, double *forces, double *virial);
-
 /* Refusal of bad parameters (NULL if good): what is wrong, for the file reader's message. */
 const char *mlff_disp_check(const mlff_dispersion *d, int n_elements, char *buf, size_t size);
 

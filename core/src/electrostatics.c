@@ -1,13 +1,11 @@
 /* electrostatics.c — the fixed-charge electrostatics' constants, parameter checks and pair sums
- * (electrostatics.h): the general path (compute.c) and the trainer call these. */
+ * (electrostatics.h): the general path (compute.c) and the trainer's long-range sum (pairs.c) call
+ * these. */
 #include "electrostatics.h"
 
-#include "images.h"
 #include "pairs.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 void mlff_coul_setup(mlff_electrostatics *c, int n_elements) {
   const double al = c->p.alpha, rc = c->p.cutoff, erfc_rc = erfc(al * rc);
@@ -55,20 +53,4 @@ void mlff_coul_list(const mlff_electrostatics *c, const mlff_neighbors *nl, cons
     mlff_pair_atom_out(i, r, e, f, w, forces, eatom, vatom, sums);
   }
   mlff_pair_totals(n, sums, energy, virial);
-}
-
-static mlff_status coul_sum(const void *ctx, const mlff_neighbors *nl, const int *atoms, int n,
-                            double *sums, double *forces, double *energy, double virial[6]) {
-  mlff_coul_list(ctx, nl, atoms, n, 1, sums, forces, NULL, NULL, energy, virial);
-  return MLFF_OK;
-}
-
-mlff_status mlff_coul_structure(const mlff_electrostatics *c, int n, const double *x,
-                                const int *species, const double *cell, const int pbc[3],
-                                double *energy, double *forces, double *virial) {
-  double w[6];
-  mlff_status st =
-      mlff_structure_sum(x, n, species, cell, pbc, c->p.cutoff, coul_sum, c, energy, forces, w);
-  if (!st && virial) memcpy(virial, w, sizeof w);
-  return st;
 }

@@ -32,13 +32,6 @@ void mlff_coul_list(const mlff_electrostatics *c, const mlff_neighbors *nl, cons
                     int n_threads, double *sums, double *forces, double *eatom, double *vatom,
                     double *energy, double virial[6]);
 
-/* Electrostatics of one structure (n atoms, species, cell NULL or periodic along pbc): energy,
- * forces [n][3] (set; may be NULL), virial[6] (set; may be NULL). For the trainer, which fits
- * the networks to the teacher minus this term. Only MLFF_ERR_NOMEM can fail. */
-mlff_status mlff_coul_structure(const mlff_electrostatics *c, int n, const double *x,
-                                const int *species, const double *cell, const int pbc[3],
-                                double *energy, double *forces, double *virial);
-
 /* Refusal of bad parameters (NULL if good): what is wrong, for the file reader's message. */
 const char *mlff_coul_check(const mlff_electrostatics_params *p, int n_elements, char *buf,
                             size_t size);

@@ -216,36 +216,3 @@ nomem:
   mlff_images_free(im);
   return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for periodic images and neighbour lists");
 }
-
-mlff_status mlff_structure_sum(const double *x, int n, const int *species, const double *cell,
-                               const int pbc[3], double rc, mlff_list_sum_fn fn, const void *ctx,
-                               double *energy, double *forces, double virial[6]) {
-  mlff_images im;
-  mlff_status st = mlff_images_build(&im, x, n, cell, pbc, rc, 1);
-  if (st) return st;
-  int *sp = malloc((size_t)(im.n_total + 1) * sizeof(int));
-  int *numneigh = malloc((size_t)(n + 1) * sizeof(int));
-  const int **first = malloc((size_t)(n + 1) * sizeof(int *));
-  int *atoms = malloc((size_t)(n + 1) * sizeof(int));
-  double *f = calloc(3 * (size_t)(n + 1), sizeof(double));
-  double *sums = malloc((7 * (size_t)n + 1) * sizeof(double));
-  *energy = 0.0;
-  memset(virial, 0, 6 * sizeof(double));
-  if (!sp || !numneigh || !first || !atoms || !f || !sums) {
-    st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the neighbour list of %d atoms", n);
-  } else {
-    for (int t = 0; t < im.n_total; t++) sp[t] = species[im.owner[t]];
-    for (int i = 0; i < n; i++) {
-      numneigh[i] = im.nb_off[i + 1] - im.nb_off[i];
-      first[i] = im.nb + im.nb_off[i];
-      atoms[i] = i;
-    }
-    /* only the structure's own atoms have lists, and each is computed from its own */
-    mlff_neighbors nl = {im.n_total, im.x, sp, n, atoms, numneigh, first, 0, 0.0, 0, NULL};
-    if (!(st = fn(ctx, &nl, atoms, n, sums, f, energy, virial)) && forces)
-      memcpy(forces, f, 3 * (size_t)n * sizeof(double));
-  }
-  free(sp), free(numneigh), free(first), free(atoms), free(f), free(sums);
-  mlff_images_free(&im);
-  return st;
-}

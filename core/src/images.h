@@ -34,18 +34,4 @@ mlff_status mlff_images_rebuild(mlff_images *im, const double *positions, int n,
                                 const double *cell, const int pbc[3], double rc, int with_lists);
 void mlff_images_free(mlff_images *im);
 
-/* A long-range pair term's sum over one structure's full neighbour list: fn(ctx, nl, atoms, n,
- * sums, forces, energy, virial) adds the term of atoms[0..n) (their own lists; sums: 7 n doubles)
- * as mlff_disp_list and mlff_coul_list do. */
-typedef mlff_status (*mlff_list_sum_fn)(const void *ctx, const mlff_neighbors *nl,
-                                        const int *atoms, int n, double *sums, double *forces,
-                                        double *energy, double virial[6]);
-/* That term on one structure (n atoms, species, cell NULL or periodic along pbc), its lists to
- * rc (images included): energy and virial[6] (set), forces [n][3] (set; may be NULL). For the
- * trainer's mlff_disp_structure and mlff_coul_structure. Only MLFF_ERR_NOMEM and what fn returns
- * can fail. */
-mlff_status mlff_structure_sum(const double *x, int n, const int *species, const double *cell,
-                               const int pbc[3], double rc, mlff_list_sum_fn fn, const void *ctx,
-                               double *energy, double *forces, double virial[6]);
-
 #endif

@@ -1,7 +1,8 @@
 /* pairs.h — what the long-range pair terms' sums over a full neighbour list share (dispersion.c,
  * electrostatics.c): each atom's pairs from its own list, each pair's force on it and half of
  * the pair's virial, and each atom's result into the caller's arrays and the per-atom sums
- * that are added in atom order (the same totals for any thread count). */
+ * that are added in atom order (the same totals for any thread count); and the terms' sum on
+ * one structure, for the trainer. */
 #ifndef MLFF_PAIRS_H
 #define MLFF_PAIRS_H
 
@@ -50,5 +51,14 @@ static inline void mlff_pair_totals(int n, const double *sums, double *energy, d
     for (int q = 0; q < 6; q++) virial[q] += sums[7 * (size_t)r + 1 + q];
   }
 }
+
+/* A model's long-range terms (dispersion with its tails, electrostatics) on one structure (n
+ * atoms, species, cell NULL or periodic along pbc), from one neighbour list to the longer of
+ * their cutoffs: *energy (set; 0 without them) and forces [n][3] (added to). For the trainer,
+ * which fits the networks to the teacher minus these terms (pairs.c). Only MLFF_ERR_NOMEM can
+ * fail. */
+mlff_status mlff_long_range_structure(const mlff_model *m, int n, const double *x,
+                                      const int *species, const double *cell, const int pbc[3],
+                                      double *energy, double *forces);
 
 #endif
