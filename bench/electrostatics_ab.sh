@@ -11,8 +11,12 @@
 #         models/learn-runs/benzene-wider.sh: gas-phase labels and liquid spheres)
 #   WORK  gets dimers.h5 (DIMERS 1200 dimers and CONTACT 600 contact dimers of benzene, labelled
 #         here, seed 77), train.h5 (DATA + dimers), A.h5, B.h5, their logs, A-dimers.json,
-#         B-dimers.json and summary.json
+#         B-dimers.json and summary.json; and, with HELDOUT, heldout.h5 (the shipped model's
+#         held-out condensed set, labelled here as models/make_benzene_gfn2.sh labels it: seed 4,
+#         20 liquid spheres of 20 molecules and 12 frames of 2 relaxations of 10-30 molecules)
+#         and the students' interaction energies on it (A-heldout.json, B-heldout.json)
 # Steps whose outputs exist are skipped: a rerun only summarises. Settings (environment):
+# HELDOUT=1 (the held-out clusters too; 5 min of the teacher on one core),
 # TRAIN_TIME (900 s), PATIENCE (100 epochs), THREADS (1 per training; the two run side by side),
 # MLFF (build/tools/mlff), PYTHON (/usr/bin/python3, with numpy), D4_PYTHON (as
 # dimer_decompose.py's --d4-python).
@@ -58,8 +62,18 @@ for s in A B; do
       --model "$s.h5" --molecule "$here/models/benzene-gfn2-eval/monomer-xtbopt.xyz" \
       "${d4[@]}" --json "$s-dimers.json" | tail -1
 done
+if [ "${HELDOUT:-0}" = 1 ]; then
+  [ -f heldout.h5 ] || "$M" label heldout.h5 --molecule "$here/models/benzene.xyz" --seed 4 \
+    --temperatures 300 --md-structures 10 --normal-modes 0 --dimers 0 --far-dimers 0 \
+    --contact-dimers 0 --trimers 0 --tetramers 0 --droplets 0 --liquids 20 --relaxed 2 --jobs 1 \
+    2>heldout.log
+  for s in A B; do
+    [ -f "$s-heldout.json" ] || "$M" eval "$s.h5" heldout.h5 --split all --interaction \
+      --json "$s-heldout.json" >"$s-heldout.txt"
+  done
+fi
 "$py" - "$data" "$charges" <<'PY'
-import json, re, sys
+import json, os, re, sys
 data, charges = sys.argv[1:3]
 out = {"source": "bench/electrostatics_ab.sh (issue 21)", "data": data, "extra": "dimers.h5",
        "electrostatics": charges, "students": {}}
@@ -75,9 +89,18 @@ for s, what in (("A", "dispersion (the shipped model's)"), ("B", "dispersion + e
         "dimer_mae_meV": d["mae_meV"], "dimer_inside_cutoff_mae_meV": d["inside_cutoff"]["mae_meV"],
         "dimer_beyond_cutoff_mae_meV": d["beyond_cutoff"]["mae_meV"],
         "dimer_with_d4_three_body_mae_meV": d["with_d4_three_body_mae_meV"]}
+    if os.path.exists(f"{s}-heldout.json"):  # interaction energy per molecule, student - teacher
+        h = json.load(open(f"{s}-heldout.json"))["interaction"]["by_source"]
+        out["students"][s]["heldout_clusters"] = {
+            src: {"n": h[src]["n_clusters"], "mae_meV_per_molecule": h[src]["interaction_mae_meV_per_molecule"],
+                  "mean_error_meV_per_molecule": h[src]["interaction_mean_error_meV_per_molecule"]}
+            for src in ("relaxed", "liquid") if src in h}
 json.dump(out, open("summary.json", "w"), indent=1)
 for s, r in out["students"].items():
     print(f"{s} ({r['terms']}): dimer curves MAE {r['dimer_mae_meV']:.2f} meV (inside the cutoff "
           f"{r['dimer_inside_cutoff_mae_meV']:.2f}, beyond {r['dimer_beyond_cutoff_mae_meV']:.2f}); "
           f"test force MAE {r['test_force_mae_meV_per_A']:.2f} meV/A ({r['epochs']} epochs)")
+    for src, c in r.get("heldout_clusters", {}).items():
+        print(f"  held-out {src} clusters ({c['n']}): interaction MAE {c['mae_meV_per_molecule']:.2f} "
+              f"meV/molecule, mean error {c['mean_error_meV_per_molecule']:+.2f}")
 PY
