@@ -3,7 +3,9 @@
 
 summary: a WORK whose steps are all done (placeholder models, the trainings' logs and the dimer
          JSONs written here) is only summarised: summary.json holds each student's test and
-         dimer-curve figures as the logs and JSONs give them, and the lines are printed.
+         dimer-curve figures as the logs and JSONs give them, and the lines are printed; with
+         HELDOUT=1 and the held-out evaluations done, their interaction energies per molecule
+         too (and without HELDOUT, none).
 refusals: the usage; a dataset that does not exist.
 """
 import json
@@ -47,6 +49,28 @@ def case_summary(src, work):
     if p.returncode:
         fail("electrostatics_ab.sh failed", p.stdout + p.stderr)
     res = json.load(open(os.path.join(w, "summary.json")))
+    if any("heldout_clusters" in r for r in res["students"].values()):
+        fail("held-out figures without HELDOUT", res)
+    open(os.path.join(w, "heldout.h5"), "w").close()
+    held = {"A": (5.68, -5.68, 3.37, -3.34), "B": (3.45, -3.45, 1.92, -1.28)}
+    for s, (rm, re_, lm, le) in held.items():
+        by = {"relaxed": {"n_clusters": 12, "interaction_mae_meV_per_molecule": rm,
+                          "interaction_mean_error_meV_per_molecule": re_},
+              "liquid": {"n_clusters": 20, "interaction_mae_meV_per_molecule": lm,
+                         "interaction_mean_error_meV_per_molecule": le}}
+        json.dump({"interaction": {"by_source": by}}, open(os.path.join(w, s + "-heldout.json"), "w"))
+    p = subprocess.run(["bash", os.path.join(src, "bench", "electrostatics_ab.sh"), data, w],
+                       capture_output=True, text=True, env=dict(os.environ, HELDOUT="1"))
+    if p.returncode:
+        fail("electrostatics_ab.sh HELDOUT=1 failed", p.stdout + p.stderr)
+    res = json.load(open(os.path.join(w, "summary.json")))
+    for s, (rm, re_, lm, le) in held.items():
+        h = res["students"][s].get("heldout_clusters")
+        if h != {"relaxed": {"n": 12, "mae_meV_per_molecule": rm, "mean_error_meV_per_molecule": re_},
+                 "liquid": {"n": 20, "mae_meV_per_molecule": lm, "mean_error_meV_per_molecule": le}}:
+            fail(f"student {s}'s held-out clusters", h)
+    if "held-out liquid clusters (20): interaction MAE 1.92 meV/molecule, mean error -1.28" not in p.stdout:
+        fail("the held-out lines", p.stdout)
     for s, (e, f, mae, ins, out, d3) in figures.items():
         r = res["students"][s]
         got = (r["test_energy_mae_meV_per_atom"], r["test_force_mae_meV_per_A"], r["dimer_mae_meV"],
