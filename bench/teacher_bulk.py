@@ -25,10 +25,13 @@ below what other frames give), which proves the frames are the same, and the ear
 usage: teacher_bulk.py --model MODEL.h5 [--sampler MODEL.h5] [--mlff PATH] [--molecules 8] [--boxes 2]
                        [--densities 0.68,0.78,0.874] [--frames 3] [--python-tblite PY]
                        [--lmp PATH] [--plugin PATH] [--pressure] [--teacher-from EARLIER.json]
+                       [--molecule MOL.xyz --elements "H C O" [--pack-density G_CM3]]
                        [--json FILE]
-Boxes: bench/make_liquid.sh (packmol at 0.874 g/cm3, seeds 1..boxes), the molecules' centres
-scaled with the cell to each density, then the student's NVT at 300 K (FIRE, 1 ps, then a frame
-every 0.25 ps). The teacher runs in the Python that has
+Boxes: bench/make_liquid.sh (benzene, packmol at 0.874 g/cm3, seeds 1..boxes), or with --molecule
+any molecule packed by bench/validate_data.py at --pack-density (default: its experimental
+density in validate_liquid.py's table; --densities default to 0.8, 0.9 and 1 times it); the
+molecules' centres scaled with the cell to each density, then the student's NVT at 300 K (FIRE,
+1 ps, then a frame every 0.25 ps). --elements: the model's element of each atom type. The teacher runs in the Python that has
 tblite (default: the mlff cache's venv, ~/.cache/mlff/venv-dftd4-4.3.1, where scripts/
 dispersion_d4.py put dftd4; `pip install tblite` there once); it agrees with libxtb on molecules
 (benzene: -432.080443 eV from both). Needs numpy.
@@ -52,7 +55,7 @@ import sys, json, numpy as np
 from tblite.interface import Calculator
 from dftd4.interface import DampingParam, DispersionModel
 ANG, HARTREE = 1 / 0.52917721067, 27.211386245988
-Z = {"H": 1, "C": 6}
+Z = {"H": 1, "C": 6, "N": 7, "O": 8, "F": 9, "P": 15, "S": 16, "Cl": 17}
 out = []
 for el, x, lat in json.load(open(sys.argv[1])):
     kw = {"lattice": np.array(lat).reshape(3, 3) * ANG, "periodic": np.array([True] * 3)} if lat else {}
@@ -69,14 +72,16 @@ json.dump(out, open(sys.argv[2], "w"))
 """
 
 
-def read_data(path):
+def read_data(path, elements):
+    """A cubic box from 0 of make_liquid.sh or validate_data.py pack: elements (atom type k is
+    elements[k - 1]), positions, side."""
     lines = open(path).read().split("\n")
-    L = float(next(l for l in lines if "xlo" in l).split()[1])
+    lo, hi = (float(v) for v in next(l for l in lines if "xlo" in l).split()[:2])
     i = next(k for k, l in enumerate(lines) if l.startswith("Atoms"))
     rows = [l.split() for l in lines[i + 2:] if len(l.split()) >= 5]
     rows.sort(key=lambda r: int(r[0]))
-    el = ["C" if r[1] == "1" else "H" for r in rows]
-    return el, np.array([[float(v) for v in r[2:5]] for r in rows]), L
+    el = [elements[int(r[1]) - 1] for r in rows]
+    return el, np.array([[float(v) for v in r[2:5]] for r in rows]) - lo, hi - lo
 
 
 def scaled(el, x, L, factor, size):
@@ -112,7 +117,7 @@ boundary p p p
 read_data {data}
 plugin load {plugin}
 pair_style mlff {model} device cpu
-pair_coeff * * C H
+pair_coeff * * {elements}
 neighbor 2.0 bin
 neigh_modify every 1 delay 0 check yes
 thermo 500
@@ -124,7 +129,7 @@ velocity all create 300 {seed} mom yes rot no dist gaussian
 fix t all nvt temp 300 300 0.1
 run 2000
 dump d all custom 500 {dump} id element xu yu zu
-dump_modify d element C H sort id format float %.6f
+dump_modify d element {elements} sort id format float %.6f
 run {steps}
 """
 
@@ -151,7 +156,14 @@ def main():
     ap.add_argument("--mlff", default=os.path.join(ROOT, "build", "tools", "mlff"))
     ap.add_argument("--molecules", type=int, default=8)
     ap.add_argument("--boxes", type=int, default=2)
-    ap.add_argument("--densities", default="0.68,0.78,0.874")
+    ap.add_argument("--densities", help="g/cm3, comma-separated (default 0.68,0.78,0.874 for "
+                    "benzene; 0.8,0.9,1 x --pack-density with --molecule)")
+    ap.add_argument("--molecule", help="the molecule (XYZ), packed by validate_data.py "
+                    "(default: benzene, packed by make_liquid.sh)")
+    ap.add_argument("--elements", default="C H", help="the model's element of each atom type, "
+                    "the pair_coeff order (default C H)")
+    ap.add_argument("--pack-density", type=float,
+                    help="g/cm3 of the packing (default: the molecule's experimental density)")
     ap.add_argument("--frames", type=int, default=3)
     ap.add_argument("--python-tblite", default=os.path.expanduser(
         "~/.cache/mlff/venv-dftd4-4.3.1/bin/python"))
@@ -164,29 +176,59 @@ def main():
     ap.add_argument("--json")
     a = ap.parse_args()
     earlier = json.load(open(a.teacher_from)) if a.teacher_from else None
+    elements = a.elements.split()
+    if a.molecule:
+        from validate_data import hill_formula, read_xyz
+        els = read_xyz(a.molecule)[0]
+        missing = sorted(set(els) - set(elements))
+        if missing:
+            sys.exit(f"teacher_bulk.py: {a.molecule} holds {', '.join(missing)}, which --elements "
+                     f"\"{a.elements}\" does not name: give the model's elements in its order")
+        if a.pack_density is None:
+            from validate_liquid import find_experiment
+            ex = find_experiment(hill_formula(els)) or {}
+            if not ex.get("density"):
+                sys.exit(f"teacher_bulk.py: no experimental density of {a.molecule} in "
+                         "validate_liquid.py's table: give --pack-density")
+            a.pack_density = ex["density"]
+        pack_rho = a.pack_density
+        if a.densities is None:
+            a.densities = ",".join(f"{f * pack_rho:.3f}" for f in (0.8, 0.9, 1.0))
+    else:
+        pack_rho = 0.874  # make_liquid.sh's
+        if a.densities is None:
+            a.densities = "0.68,0.78,0.874"
+    dens = [float(v) for v in a.densities.split(",")]
     if a.lmp is None:
         prefix = subprocess.run(["bash", os.path.join(ROOT, "scripts", "setup.sh")],
                                 capture_output=True, text=True).stdout
         a.lmp = re.search(r"^MLFF_LAMMPS_PREFIX=(.*)$", prefix, re.M).group(1) + "/bin/lmp"
     env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(os.path.dirname(os.path.dirname(a.lmp)),
                                                         "lib"))
-    dens = [float(v) for v in a.densities.split(",")]
+
     work = tempfile.mkdtemp(prefix="teacher_bulk-")
     frames, tags = [], []
     for b in range(a.boxes):
         data = os.path.join(work, f"box{b}.data")
-        subprocess.run(["bash", os.path.join(HERE, "make_liquid.sh"), str(a.molecules), data,
-                        str(b + 1)], check=True, capture_output=True)
-        el, x, L = read_data(data)
+        if a.molecule:
+            subprocess.run([sys.executable, os.path.join(HERE, "validate_data.py"), "pack",
+                            a.molecule, str(a.molecules), data, "--density", str(pack_rho),
+                            "--elements", a.elements, "--seed", str(b + 1)], check=True,
+                           capture_output=True)
+        else:
+            subprocess.run(["bash", os.path.join(HERE, "make_liquid.sh"), str(a.molecules), data,
+                            str(b + 1)], check=True, capture_output=True)
+        el, x, L = read_data(data, elements)
         size = len(el) // a.molecules
         for rho in dens:
-            y, Ls = scaled(el, x, L, (0.874 / rho) ** (1 / 3), size)
+            y, Ls = scaled(el, x, L, (pack_rho / rho) ** (1 / 3), size)
             d2, dump = os.path.join(work, f"b{b}-{rho}.data"), os.path.join(work, f"b{b}-{rho}.dump")
-            write_data(d2, "teacher_bulk box", ["C", "H"], [1 if e == "C" else 2 for e in el], y,
+            write_data(d2, "teacher_bulk box", elements, [elements.index(e) + 1 for e in el], y,
                        [0, 0, 0], [Ls] * 3)
             inp = os.path.join(work, f"b{b}-{rho}.in")
             open(inp, "w").write(LMP_IN.format(data=d2, plugin=a.plugin, model=os.path.abspath(
-                a.sampler or a.model), seed=1000 + b, dump=dump, steps=500 * a.frames))
+                a.sampler or a.model), seed=1000 + b, dump=dump, steps=500 * a.frames,
+                elements=a.elements))
             subprocess.run([a.lmp, "-screen", "none", "-log", inp + ".log", "-in", inp],
                            check=True, env=env)
             xyz = subprocess.run(["bash", os.path.join(HERE, "dump2extxyz.sh"), dump],
@@ -274,7 +316,8 @@ def main():
             row["student_pconf_bar"], row["teacher_pconf_bar"] = pc, t["teacher_pconf_bar"]
         rows.setdefault(rho, []).append(row)
     res = {"source": "bench/teacher_bulk.py (issue 21)", "model": a.model,
-           "sampler": a.sampler or a.model,
+           "sampler": a.sampler or a.model, "molecule": a.molecule or "benzene (make_liquid.sh)",
+           "pack_density": pack_rho,
            "molecules": a.molecules, "boxes": a.boxes, "frames_per_box": a.frames,
            "teacher": "GFN2-xTB, tblite (periodic)", "per_density": []}
     if earlier is not None:
