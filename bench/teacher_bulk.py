@@ -31,10 +31,10 @@ Boxes: bench/make_liquid.sh (benzene, packmol at 0.874 g/cm3, seeds 1..boxes), o
 any molecule packed by bench/validate_data.py at --pack-density (default: its experimental
 density in validate_liquid.py's table; --densities default to 0.8, 0.9 and 1 times it); the
 molecules' centres scaled with the cell to each density, then the student's NVT at 300 K (FIRE,
-1 ps, then a frame every 0.25 ps). --elements: the model's element of each atom type. The teacher runs in the Python that has
-tblite (default: the mlff cache's venv, ~/.cache/mlff/venv-dftd4-4.3.1, where scripts/
-dispersion_d4.py put dftd4; `pip install tblite` there once); it agrees with libxtb on molecules
-(benzene: -432.080443 eV from both). Needs numpy.
+1 ps, then a frame every 0.25 ps). --elements: the model's element of each atom type (default
+C H). The teacher runs in the Python that has tblite (default: the mlff cache's venv,
+~/.cache/mlff/venv-dftd4-4.3.1, where scripts/dispersion_d4.py put dftd4; `pip install tblite`
+there once); it agrees with libxtb on molecules (benzene: -432.080443 eV from both). Needs numpy.
 """
 import argparse
 import json
@@ -205,7 +205,6 @@ def main():
         a.lmp = re.search(r"^MLFF_LAMMPS_PREFIX=(.*)$", prefix, re.M).group(1) + "/bin/lmp"
     env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(os.path.dirname(os.path.dirname(a.lmp)),
                                                         "lib"))
-
     work = tempfile.mkdtemp(prefix="teacher_bulk-")
     frames, tags = [], []
     for b in range(a.boxes):
