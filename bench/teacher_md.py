@@ -19,8 +19,8 @@ import subprocess
 import sys
 import tempfile
 
-MASS = {"H": 1.008, "C": 12.011, "N": 14.007, "O": 15.999, "F": 18.998, "P": 30.974, "S": 32.06,
-        "Cl": 35.45}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from validate_data import masses_of, norm_element, read_xyz  # noqa: E402
 
 
 def die(msg):
@@ -42,9 +42,7 @@ def frames(path):
 
 def rmax(el, x):
     """largest distance of an atom from the centre of mass, Å"""
-    w = [MASS.get(e.capitalize()) for e in el]
-    if None in w:
-        die(f"no mass for element {el[w.index(None)]}")
+    w = masses_of([norm_element(e) for e in el])
     c = [sum(wi * p[k] for wi, p in zip(w, x)) / sum(w) for k in range(3)]
     return max(math.dist(p, c) for p in x)
 
@@ -64,7 +62,7 @@ def main():
     a = ap.parse_args()
     if not os.path.isfile(a.xyz):
         die(f"no molecule file {a.xyz}")
-    el0, x0 = next(frames(a.xyz))
+    el0, x0 = read_xyz(a.xyz)
     trj = a.trj
     if trj is None:
         work = a.work or tempfile.mkdtemp(prefix="teacher_md-")
