@@ -160,7 +160,7 @@ struct mlff_cuda {
   int disp_cap_atoms, disp_max;
   int *d_disp_over, *h_disp_over; /* the largest count that did not fit (pinned host copy) */
   /* its three-body term (none when disp3_rc is 0): per pair of species w, r0 (see mlff_cuda.h) */
-  float disp3_rc, disp3_alp;
+  float disp3_rc, disp3_alp, disp3_sw;
   float2 *d_disp3_coef;
   /* The training-range check (range.cu), none when range_D is 0 (the model gave no range):
    * [min | max | floored span][n_elements][D] on the device (d_range) and the host (h_range),

@@ -133,11 +133,20 @@ __device__ __forceinline__ bool disp3_load(const float4 *pos, const double *xd, 
   return true;
 }
 
+/* the smooth cutoff's s(r) and ds/dr (dispersion.h's mlff_disp_switch in float) */
+__device__ __forceinline__ float disp3_switch(float r, float r_on, float width, float *ds) {
+  if (r <= r_on) return *ds = 0.f, 1.f;
+  const float t = (r - r_on) / width, t2 = t * t;
+  *ds = -30.f * t2 * (1.f - t) * (1.f - t) / width;
+  return 1.f - t2 * t * (10.f - 15.f * t + 6.f * t2);
+}
+
 /* The triple (i, j, k) of i's later neighbours J, K: false when r_jk is out of range; else its
- * energy e, the derivatives of e by the squared sides g (ij, ik, jk) and d_jk = x_k - x_j */
+ * energy e, the derivatives of e by the squared sides g (ij, ik, jk) and d_jk = x_k - x_j;
+ * weighed by the smooth cutoff (width sw below rc) where sw > 0 */
 __device__ __forceinline__ bool disp3_triple(const Disp3Nb &J, const Disp3Nb &K, const float2 *cs,
-                                             int ns, float rc2, float alp3, float *e, float3 *g,
-                                             float3 *djk) {
+                                             int ns, float rc2, float alp3, float rc, float sw,
+                                             float *e, float3 *g, float3 *djk) {
   *djk = make_float3(K.d.x - J.d.x, K.d.y - J.d.y, K.d.z - J.d.z);
   const float a = J.d.w, b = K.d.w, c = djk->x * djk->x + djk->y * djk->y + djk->z * djk->z;
   if (c >= rc2 || c == 0.f) return false;
@@ -153,6 +162,17 @@ __device__ __forceinline__ bool disp3_triple(const Disp3Nb &J, const Disp3Nb &K,
   g->x = c9 * ((0.375f * (v * t + u * t - u * v - 2.5f * uvt * ia) * ir5 - 1.5f * ia * ir3) * fd + ang * fq * ia);
   g->y = c9 * ((0.375f * (-v * t + u * t + u * v - 2.5f * uvt * ib) * ir5 - 1.5f * ib * ir3) * fd + ang * fq * ib);
   g->z = c9 * ((0.375f * (v * t - u * t + u * v - 2.5f * uvt * ic) * ir5 - 1.5f * ic * ir3) * fd + ang * fq * ic);
+  if (sw > 0.f) { /* e s_a s_b s_c; d s_a / da = s'(r_a) / (2 r_a) */
+    float da, db, dc;
+    const float sa = disp3_switch(1.f / J.isa, rc - sw, sw, &da),
+                sb = disp3_switch(1.f / K.isa, rc - sw, sw, &db),
+                sc = disp3_switch(1.f / rs, rc - sw, sw, &dc);
+    const float e0 = *e, ss = sa * sb * sc;
+    *e = e0 * ss;
+    g->x = g->x * ss + e0 * 0.5f * da * J.isa * sb * sc;
+    g->y = g->y * ss + e0 * 0.5f * db * K.isa * sa * sc;
+    g->z = g->z * ss + e0 * 0.5f * dc * rs * sa * sb;
+  }
   return true;
 }
 
@@ -194,7 +214,7 @@ __host__ __device__ inline size_t disp3_warp_bytes(int cap, bool vatom) {
 
 template <bool VATOM>
 __global__ void __launch_bounds__(32 * DISP3_WARPS)
-    k_dispersion3(const char *stage, int n_local, float rc, float alp3, int n_species,
+    k_dispersion3(const char *stage, int n_local, float rc, float alp3, float sw, int n_species,
                   const float2 *coef, int cap, int max_disp, const int *disp_n,
                   const int *disp_j, float *force, float *eatom, float *vatom, double *sums) {
   extern __shared__ float4 disp3_smem[];
@@ -254,7 +274,7 @@ __global__ void __launch_bounds__(32 * DISP3_WARPS)
           const Disp3Nb K = slot_nb(k);
           float e;
           float3 g, djk;
-          if (!disp3_triple(J, K, cs, n_species, rc2, alp3, &e, &g, &djk)) continue;
+          if (!disp3_triple(J, K, cs, n_species, rc2, alp3, rc, sw, &e, &g, &djk)) continue;
           Disp3Out o;
           disp3_forces(J, K, g, djk, &o);
           const float e3 = e * (1.f / 3.f);
@@ -296,7 +316,7 @@ __global__ void __launch_bounds__(32 * DISP3_WARPS)
           float e;
           float3 g, djk;
           if (!disp3_load(pos, xd, i, p, si, list[kk], rc2, cs, n_species, &K) ||
-              !disp3_triple(J, K, cs, n_species, rc2, alp3, &e, &g, &djk))
+              !disp3_triple(J, K, cs, n_species, rc2, alp3, rc, sw, &e, &g, &djk))
             continue;
           Disp3Out o;
           disp3_forces(J, K, g, djk, &o);
@@ -356,6 +376,7 @@ mlff_cuda_status dispersion_setup(mlff_cuda *g, const mlff_cuda_model *m) {
   *g->h_disp_over = 0;
   g->disp3_rc = (float)m->disp3_cutoff;
   g->disp3_alp = (float)m->disp3_alp;
+  g->disp3_sw = (float)m->disp3_switch;
   if (g->disp3_rc > 0.f) {
     float2 c3[MLFF_CUDA_MAX_ELEMENTS * MLFF_CUDA_MAX_ELEMENTS];
     for (int a = 0; a < ns; a++)
@@ -417,7 +438,8 @@ void enqueue_dispersion(mlff_cuda *g, int n_local, int want_vatom) {
     const size_t smem = DISP3_WARPS * disp3_warp_bytes(cap, want_vatom);
     auto kernel = want_vatom ? k_dispersion3<true> : k_dispersion3<false>;
     kernel<<<blocks3, 32 * DISP3_WARPS, smem, g->stream>>>(
-        g->d_stage, n_local, g->disp3_rc, g->disp3_alp / 3.f, g->n_elements, g->d_disp3_coef,
+        g->d_stage, n_local, g->disp3_rc, g->disp3_alp / 3.f, g->disp3_sw, g->n_elements,
+        g->d_disp3_coef,
         cap, g->disp_max, g->d_disp_n, g->d_disp_j, g->d_force, g->d_eatom,
         want_vatom ? g->d_vatom : nullptr, g->d_sums);
     mark(g, "dispersion three-body");

@@ -82,6 +82,7 @@ typedef struct {
    * (r0_ab r0_ac r0_bc / (r_ab r_ac r_bc))^(alp/3)): C9 = s9 sqrt(C6 C6 C6 / Eh) split into
    * per-pair factors w = (s9 / sqrt(Eh))^(1/3) sqrt(C6) (eV^(1/3) Å^3), r0 the damping radius. */
   double disp3_cutoff, disp3_alp;
+  double disp3_switch; /* its smooth cutoff's width (Å; 0: hard), as mlff.h's switch3 */
   double disp3_w[MLFF_CUDA_MAX_ELEMENTS][MLFF_CUDA_MAX_ELEMENTS];
   double disp3_r0[MLFF_CUDA_MAX_ELEMENTS][MLFF_CUDA_MAX_ELEMENTS];
 } mlff_cuda_model;

@@ -149,6 +149,12 @@ typedef struct {
    * sides of a triple are short, so it is measured on the liquid's frames
    * (bench/three_body_tail.py --write-tail3) and holds near the densities it was measured at. */
   double tail3;
+  /* The three-body term's smooth cutoff, Å (0: a hard cutoff, as files without it): each side r
+   * of a triple weighs it by s(r), 1 up to cutoff3 - switch3 and falling to 0 at cutoff3 as
+   * 1 - 10 t^3 + 15 t^4 - 6 t^5 (t the fraction of the way), so that energy and forces are
+   * continuous where a side crosses cutoff3: with a hard cutoff a triple's whole energy appears
+   * or vanishes there, and float (GPU) and double (CPU) positions can fall either side of it. */
+  double switch3;
 } mlff_dispersion_params;
 /* Give m a dispersion term (copied; checked: finite, coefficients >= 0 and symmetric), or take
  * it away (p NULL). The model's calcs must be created after the change. */

@@ -86,6 +86,11 @@ const char *mlff_disp_check(const mlff_dispersion *d, int n_elements, char *buf,
   if (d->p.s9 > 0 && !(d->p.cutoff3 > 0 && d->p.cutoff3 <= d->p.cutoff))
     return snprintf(buf, size, "cutoff3 is %g Å with s9 %g; the three-body cutoff must be > 0 "
                     "and at most the pair cutoff (%g Å)", d->p.cutoff3, d->p.s9, d->p.cutoff), buf;
+  if (!(d->p.switch3 >= 0 && d->p.switch3 < (d->p.s9 > 0 ? d->p.cutoff3 : INFINITY)) ||
+      (d->p.switch3 > 0 && !(d->p.s9 > 0)))
+    return snprintf(buf, size, "switch3 is %g Å with s9 %g and cutoff3 %g Å; the three-body "
+                    "switching width must be >= 0, below cutoff3, and needs the three-body term",
+                    d->p.switch3, d->p.s9, d->p.cutoff3), buf;
   if (!isfinite(d->p.tail3))
     return snprintf(buf, size, "tail3 is %g; it must be finite (0: no three-body tail)",
                     d->p.tail3), buf;
@@ -118,6 +123,7 @@ void mlff_disp_triples(const mlff_dispersion *d, int si, int m, const double (*d
                        const double *r2, const int *sp, double *aux, double *e, double f[3],
                        double w[6]) {
   const double rc2 = d->p.cutoff3 * d->p.cutoff3, alp3 = d->p.alp / 3.0;
+  const double sw = d->p.switch3, r_on = d->p.cutoff3 - sw;
   /* per neighbour once: r, 1/r^2, ln r^2 (the pairs below need one sqrt, log, exp and
    * division each instead of a pow and many divisions) */
   double *rr = aux, *ir2 = aux + m, *lr2 = aux + 2 * (size_t)m;
@@ -146,9 +152,19 @@ void mlff_disp_triples(const mlff_dispersion *d, int si, int m, const double (*d
       /* d/da etc.: r1 grows as sqrt(a) (dr1/da = r1 / 2a), the damping through q ~ r1^-alp3 */
       const double pa = v * t + u * t - u * v, pb = -v * t + u * t + u * v, pc = v * t - u * t + u * v;
       const double fq = fd * fd * 3.0 * q * alp3; /* d fd / d ln(x) for x = a, b, c */
-      const double ga = c9 * ((0.375 * (pa - 2.5 * uvt * ia) * ir5 - 1.5 * ia * ir3) * fd + ang * fq * ia);
-      const double gb = c9 * ((0.375 * (pb - 2.5 * uvt * ib) * ir5 - 1.5 * ib * ir3) * fd + ang * fq * ib);
-      const double gc = c9 * ((0.375 * (pc - 2.5 * uvt * ic) * ir5 - 1.5 * ic * ir3) * fd + ang * fq * ic);
+      double ga = c9 * ((0.375 * (pa - 2.5 * uvt * ia) * ir5 - 1.5 * ia * ir3) * fd + ang * fq * ia);
+      double gb = c9 * ((0.375 * (pb - 2.5 * uvt * ib) * ir5 - 1.5 * ib * ir3) * fd + ang * fq * ib);
+      double gc = c9 * ((0.375 * (pc - 2.5 * uvt * ic) * ir5 - 1.5 * ic * ir3) * fd + ang * fq * ic);
+      if (sw > 0) { /* the smooth cutoff: e s_a s_b s_c, and d/da (s_a) = s'(r_a) / (2 r_a) */
+        const double rs[3] = {rr[j], rr[k], sqrt(c)};
+        double s[3], ds[3];
+        for (int q = 0; q < 3; q++) mlff_disp_switch(rs[q], r_on, sw, &s[q], &ds[q]);
+        const double e0 = c9 * ang * fd, ss = s[0] * s[1] * s[2];
+        es += e0 * (ss - 1.0);
+        ga = ga * ss + e0 * ds[0] / (2.0 * rs[0]) * s[1] * s[2];
+        gb = gb * ss + e0 * ds[1] / (2.0 * rs[1]) * s[0] * s[2];
+        gc = gc * ss + e0 * ds[2] / (2.0 * rs[2]) * s[0] * s[1];
+      }
       /* a = |dx_j|^2, b = |dx_k|^2 with dx = x - x_i: -de/dx_i = 2 ga dx_j + 2 gb dx_k */
       for (int x = 0; x < 3; x++) f[x] += 2.0 * (ga * dx[j][x] + gb * dx[k][x]);
       /* the triple's virial sum_v x_v (x) f_v = -2 (ga dx_j dx_j + gb dx_k dx_k + gc djk djk) */

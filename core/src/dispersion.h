@@ -26,8 +26,21 @@ static inline double mlff_disp_pair(const mlff_dispersion *d, int a, int b, doub
   return -(c6 * t6 + c8 * t8);
 }
 
+/* The three-body term's smooth cutoff (switch3 > 0): s(r) = 1 up to r_on = cutoff3 - switch3,
+ * then 1 - 10 t^3 + 15 t^4 - 6 t^5 with t = (r - r_on) / switch3 (s, s' and s'' continuous,
+ * 0 at cutoff3), and ds/dr. */
+static inline void mlff_disp_switch(double r, double r_on, double width, double *s, double *ds) {
+  if (r <= r_on) {
+    *s = 1.0, *ds = 0.0;
+    return;
+  }
+  const double t = (r - r_on) / width, t2 = t * t;
+  *s = 1.0 - t2 * t * (10.0 - 15.0 * t + 6.0 * t2);
+  *ds = -30.0 * t2 * (1.0 - t) * (1.0 - t) / width;
+}
+
 /* The three-body (ATM) sum of atom i (species si) over the pairs of its m neighbours within
- * cutoff3, given as displacements dx[j] = x_j - x_i, squared distances r2[j] and species sp[j]:
+ * cutoff3 (weighed by the smooth cutoff where switch3 > 0), given as displacements dx[j] = x_j - x_i, squared distances r2[j] and species sp[j]:
  * every triple (i, j, k) with r_jk < cutoff3 too. Adds a third of each triple's energy and
  * virial (each triple is found from its three atoms alike) and its whole force on i (-de/dx_i)
  * into *e, f[3], w[6]. aux: room for 3 m doubles. */

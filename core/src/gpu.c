@@ -83,7 +83,8 @@ static void describe(const mlff_model *m, mlff_cuda_model *d, mlff_cuda_member *
         d->disp3_w[a][b] = cbrt(q->p.s9 / sqrt(MLFF_EH)) * sqrt(q->p.c6[a][b]);
         d->disp3_r0[a][b] = q->r0[a][b];
       }
-    if (q->p.s9 > 0) d->disp3_cutoff = q->p.cutoff3, d->disp3_alp = q->p.alp;
+    if (q->p.s9 > 0)
+      d->disp3_cutoff = q->p.cutoff3, d->disp3_alp = q->p.alp, d->disp3_switch = q->p.switch3;
   }
   for (int e = 0; e < m->n_elements; e++) {
     d->e0[e] = m->e0[e];

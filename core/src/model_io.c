@@ -440,7 +440,8 @@ static mlff_status read_min_distance(const h5_reader *r, mlff_model *m) {
 
 /* Optional long-range dispersion (dispersion.h): /dispersion with attributes s6, s8, a1, a2 (Å),
  * cutoff (Å), tail (0/1), c6 [n*n] (eV Å^6) and c8 [n*n] (eV Å^8), by species, row-major; and,
- * optionally, the three-body term's s9 with its alp and cutoff3 (Å), and its tail tail3 (Å^-3). */
+ * optionally, the three-body term's s9 with its alp and cutoff3 (Å), its smooth cutoff switch3
+ * (Å) and its tail tail3 (Å^-3). */
 /* The /dispersion group of an open file, its coefficients indexed by n_elements species (a
  * model's elements, or those of the group's own `elements` attribute in a standalone file). */
 static mlff_status read_dispersion_group(const h5_reader *r, int n_elements, mlff_dispersion *d) {
@@ -473,6 +474,10 @@ static mlff_status read_dispersion_group(const h5_reader *r, int n_elements, mlf
       !(st = attr_doubles(r, g, obj, "s9", &d->p.s9, 1, NULL, NULL)) && d->p.s9 != 0.0 &&
       !(st = attr_doubles(r, g, obj, "cutoff3", &d->p.cutoff3, 1, NULL, NULL)))
     st = attr_doubles(r, g, obj, "alp", &d->p.alp, 1, NULL, NULL);
+  /* its smooth cutoff is optional: absent means a hard one (files before it) */
+  d->p.switch3 = 0.0;
+  if (!st && d->p.s9 != 0.0 && H5Aexists(g, "switch3") > 0)
+    st = attr_doubles(r, g, obj, "switch3", &d->p.switch3, 1, NULL, NULL);
   /* its tail is optional too: absent means none */
   d->p.tail3 = 0.0;
   if (!st && H5Aexists(g, "tail3") > 0)
@@ -938,6 +943,7 @@ static void write_model(writer *w, hid_t file, const mlff_model *m, const char *
       w_attr_doubles(w, gd, "s9", &d->p.s9, 0);
       w_attr_doubles(w, gd, "alp", &d->p.alp, 0);
       w_attr_doubles(w, gd, "cutoff3", &d->p.cutoff3, 0);
+      if (d->p.switch3 > 0) w_attr_doubles(w, gd, "switch3", &d->p.switch3, 0);
       if (d->p.tail3 != 0.0) w_attr_doubles(w, gd, "tail3", &d->p.tail3, 0);
     }
     h5_close(&gd, H5Gclose);

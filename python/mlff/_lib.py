@@ -137,6 +137,7 @@ class mlff_dispersion_params(ctypes.Structure):
         ("alp", ctypes.c_double),
         ("cutoff3", ctypes.c_double),
         ("tail3", ctypes.c_double),
+        ("switch3", ctypes.c_double),
     ]
 
 

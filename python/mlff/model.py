@@ -134,7 +134,8 @@ class Model:
                 "tail": bool(d.tail),
                 "c6": np.array([[d.c6[a][b] for b in range(n)] for a in range(n)]),
                 "c8": np.array([[d.c8[a][b] for b in range(n)] for a in range(n)]),
-                "s9": d.s9, "alp": d.alp, "cutoff3": d.cutoff3, "tail3": d.tail3}
+                "s9": d.s9, "alp": d.alp, "cutoff3": d.cutoff3, "tail3": d.tail3,
+                "switch3": d.switch3}
 
     @property
     def electrostatics(self):
@@ -206,7 +207,7 @@ class Model:
 
     def set_dispersion(self, params):
         """Give the model a dispersion term (a dict as `dispersion` returns: s6, s8, a1, a2,
-        cutoff, tail, c6 and c8 as n x n arrays by species, optionally s9, alp, cutoff3, tail3), or take
+        cutoff, tail, c6 and c8 as n x n arrays by species, optionally s9, alp, cutoff3, switch3, tail3), or take
         it away (None). Evaluators
         made earlier re-create their calc on their next call."""
         h = self._handle()
@@ -221,6 +222,7 @@ class Model:
             p.s9, p.alp = float(params.get("s9", 0.0)), float(params.get("alp", 16.0))
             p.cutoff3 = float(params.get("cutoff3", 0.0))
             p.tail3 = float(params.get("tail3", 0.0))  # its tail, Å^-3 (0: none)
+            p.switch3 = float(params.get("switch3", 0.0))  # its smooth cutoff, Å (0: hard)
             c6, c8 = np.asarray(params["c6"], float), np.asarray(params["c8"], float)
             if c6.shape != (n, n) or c8.shape != (n, n):
                 raise L.error("dispersion c6 and c8 must be %d x %d (the model's elements)" % (n, n))

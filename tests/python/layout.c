@@ -31,6 +31,7 @@ int main(void) {
   OFF(mlff_dispersion_params, c6), OFF(mlff_dispersion_params, c8);
   OFF(mlff_dispersion_params, s9), OFF(mlff_dispersion_params, alp);
   OFF(mlff_dispersion_params, cutoff3), OFF(mlff_dispersion_params, tail3);
+  OFF(mlff_dispersion_params, switch3);
   SIZE(mlff_electrostatics_params);
   OFF(mlff_electrostatics_params, charges), OFF(mlff_electrostatics_params, alpha);
   OFF(mlff_electrostatics_params, cutoff);

@@ -275,6 +275,10 @@ def case_model():
     got = evd.compute(pos, sp, cell, True)["energy"] - e_no
     check(e3 > 0 and abs(got - e3) <= 1e-9 * e3 and abs(w3 - 2 * e3) <= 1e-12 * e3,
           "tail3: the box gains %.9g eV, dispersion_tail3 gives %.9g (virial %.9g)" % (got, e3, w3))
+    # its smooth cutoff: kept, and it weighs the monomer's triples whose sides pass 2 Å
+    md.set_dispersion(dict(p, s9=5.0, alp=16.0, cutoff3=4.0, switch3=2.0))
+    check(md.dispersion["switch3"] == 2.0, "switch3 kept: %s" % md.dispersion.get("switch3"))
+    check(evd.compute(pos, sp)["energy"] != e_open, "switch3 left the triples as they were")
     md.set_dispersion(None)
     check(not md.has_dispersion and md.cutoff == 5.2, "dispersion not removed")
     print("model: dispersion adds %.6f eV to the benzene monomer" % (e_disp - r["energy"]))

@@ -43,7 +43,8 @@ static double pair_ref(const mlff_dispersion_params *p, int a, int b, double r) 
 }
 
 /* The ATM triple energy from its angles, written independently of dispersion.c: all triples
- * of an open structure with every side within cutoff3. */
+ * of an open structure with every side within cutoff3, each side weighed by the smooth cutoff
+ * where switch3 > 0 (mlff.h: 1 - 10 t^3 + 15 t^4 - 6 t^5 over the last switch3 Å). */
 static double atm_ref(const mlff_dispersion_params *p, const tstruct *t) {
   double e = 0.0;
   const double *x = t->x;
@@ -68,9 +69,14 @@ static double atm_ref(const mlff_dispersion_params *p, const tstruct *t) {
           c6 *= p->c6[a][b];
         }
         const double rr = r[0] * r[1] * r[2];
+        double sw = 1.0;
+        for (int q = 0; q < 3 && p->switch3 > 0; q++) {
+          const double t = fmax(0.0, (r[q] - (p->cutoff3 - p->switch3)) / p->switch3);
+          sw *= 1.0 - 10.0 * pow(t, 3) + 15.0 * pow(t, 4) - 6.0 * pow(t, 5);
+        }
         const double damp = 1.0 / (1.0 + 6.0 * pow(r0[0] * r0[1] * r0[2] / rr, p->alp / 3.0));
         e += p->s9 * sqrt(c6 / 27.211386245988) * (3.0 * cosv[0] * cosv[1] * cosv[2] + 1.0) /
-             (rr * rr * rr) * damp;
+             (rr * rr * rr) * damp * sw;
       }
   return e;
 }
@@ -124,6 +130,45 @@ int main(int argc, char **argv) {
   check_fd(c, &d, "dimer three-body", 1);
   check_fd(c, &l, "box three-body", 1);
   mlff_calc_free(c);
+
+  /* 2c. its smooth cutoff (switch3 3 Å: every side beyond 3 Å of the dimer's triples is
+   * weighed): the energy against atm_ref's, derivatives, and continuity where a side crosses
+   * cutoff3 (a hard cutoff jumps by the triple's whole energy there) */
+  p3.switch3 = 3.0;
+  CHECK_OK(mlff_model_set_dispersion(m, &p3));
+  CHECK_OK(mlff_calc_create(m, &o, &c));
+  double e3s = energy_virial(c, &d, NULL) - e_nn - e_ref, e3s_ref = atm_ref(&p3, &d);
+  printf("dimer: three-body with switch3 3 Å %.8f eV (triple sum %.8f; hard %.8f)\n", e3s,
+         e3s_ref, e3);
+  CHECK_CLOSE(e3s, e3s_ref, 1e-9 * fabs(e3s_ref));
+  CHECK(fabs(e3s - e3) > 1e-3 * fabs(e3)); /* the weights do act */
+  check_fd(c, &d, "dimer three-body, smooth cutoff", 1);
+  check_fd(c, &l, "box three-body, smooth cutoff", 1);
+  mlff_calc_free(c);
+  { /* a C trimer whose third atom moves across cutoff3 (6 Å from both others): the energy's
+     * step there, hard and smooth */
+    tstruct t3 = {0};
+    t3.n = 3;
+    const double y = sqrt(36.0 - 0.49); /* sides 6 Å at y */
+    double xt[9] = {0, 0, 0, 1.4, 0, 0, 0.7, 0, 0};
+    int st3[3] = {0, 0, 0};
+    t3.x = xt, t3.species = st3;
+    double step[2];
+    for (int smooth = 0; smooth < 2; smooth++) {
+      p3.switch3 = smooth ? 3.0 : 0.0;
+      CHECK_OK(mlff_model_set_dispersion(m, &p3));
+      CHECK_OK(mlff_calc_create(m, &o, &c));
+      xt[7] = y - 1e-9;
+      double inside = energy_virial(c, &t3, NULL);
+      xt[7] = y + 1e-9;
+      step[smooth] = energy_virial(c, &t3, NULL) - inside;
+      mlff_calc_free(c);
+    }
+    printf("trimer side across cutoff3: energy step hard %.3e eV, smooth %.3e eV\n", step[0],
+           step[1]);
+    CHECK(fabs(step[0]) > 1e-7 && fabs(step[1]) < 1e-10);
+    p3.switch3 = 0.0;
+  }
 
   /* 3. the tail: a uniform random gas of C and H, 30 Å box */
   tstruct g = {0};
@@ -272,6 +317,18 @@ int main(int argc, char **argv) {
   damage(path, "/dispersion", "cutoff3", &far, 0);
   expect_load_error(path, "group /dispersion: cutoff3 is 13 Å with s9 5; the three-body cutoff "
                     "must be > 0 and at most the pair cutoff (12 Å)");
+  p3.switch3 = 1.5; /* the smooth cutoff: kept by the round trip, refused at cutoff3's width */
+  CHECK_OK(mlff_model_set_dispersion(m, &p3));
+  CHECK_OK(mlff_model_save(m, path));
+  CHECK_OK(mlff_model_load(path, &m2));
+  CHECK(mlff_model_dispersion(m2) && mlff_model_dispersion(m2)->switch3 == 1.5 &&
+        !memcmp(mlff_model_dispersion(m2), &p3, sizeof p3));
+  mlff_model_free(m2);
+  double wide = 8.0;
+  damage(path, "/dispersion", "switch3", &wide, 0);
+  expect_load_error(path, "group /dispersion: switch3 is 8 Å with s9 5 and cutoff3 8 Å; the "
+                    "three-body switching width must be >= 0, below cutoff3");
+  p3.switch3 = 0.0;
   unlink(path);
 
   /* 5. bad parameters, and taking the term away */
@@ -282,6 +339,13 @@ int main(int argc, char **argv) {
   p.c8[1][0] = 0;
   st = mlff_model_set_dispersion(m, &p);
   CHECK(st == MLFF_ERR_ARGUMENT && strstr(mlff_last_error(), "both zero or both > 0"));
+  p = params(12.0, 1);
+  p.switch3 = 1.0; /* a smooth cutoff without the three-body term */
+  st = mlff_model_set_dispersion(m, &p);
+  CHECK(st == MLFF_ERR_ARGUMENT && strstr(mlff_last_error(), "needs the three-body term"));
+  p.s9 = 5.0, p.alp = 16.0, p.cutoff3 = 8.0, p.switch3 = -1.0;
+  st = mlff_model_set_dispersion(m, &p);
+  CHECK(st == MLFF_ERR_ARGUMENT && strstr(mlff_last_error(), "switch3 is -1 Å"));
   CHECK_OK(mlff_model_set_dispersion(m, NULL));
   CHECK(!mlff_model_dispersion(m) && mlff_model_cutoff(m) == 5.2);
 
