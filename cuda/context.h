@@ -162,6 +162,12 @@ struct mlff_cuda {
   /* its three-body term (none when disp3_rc is 0): per pair of species w, r0 (see mlff_cuda.h) */
   float disp3_rc, disp3_alp, disp3_sw;
   float2 *d_disp3_coef;
+  /* disp_rc above is the long-range terms' list radius: the larger of the dispersion's cutoff
+   * (disp2_rc; 0: no dispersion) and the electrostatics' (coul_rc; 0: none). The
+   * electrostatics: per pair of species k q_a q_b (d_coul_qq), per species the self term
+   * (d_coul_self), the damping and the DSF shifts (mlff_cuda.h). */
+  float disp2_rc, coul_rc, coul_alpha, coul_es, coul_fs;
+  float *d_coul_qq, *d_coul_self;
   /* The training-range check (range.cu), none when range_D is 0 (the model gave no range):
    * [min | max | floored span][n_elements][D] on the device (d_range) and the host (h_range),
    * the tolerance (< 0: off) in pinned memory, copied in every step; the results in the

@@ -1,9 +1,11 @@
-/* dispersion.cu — the model's long-range dispersion on the general path (docs/model.md): per
- * local atom, its pairs within the dispersion cutoff from its own list (k_neighbors made it, out
- * to the cutoff, or cutoff + skin on a kept list), e(r) = -c6 / (r^6 + r0^6) - c8 / (r^8 + r0^8)
- * in float from the float positions of the step. Each atom takes half of each of its pairs'
- * energy and virial and its whole force, so no atom writes another's: as the CPU path
- * (dispersion.c). The tail beyond the cutoff is the caller's (whole-system energy and pressure). */
+/* dispersion.cu — the model's long-range terms on the general path (docs/model.md): per local
+ * atom, its pairs within the longer of their cutoffs from its own list (k_neighbors made it, out
+ * to that cutoff, or cutoff + skin on a kept list): the dispersion, e(r) = -c6 / (r^6 + r0^6) -
+ * c8 / (r^8 + r0^8), and the fixed-charge electrostatics, e(r) = qq (erfc(alpha r)/r - e_shift -
+ * r f_shift) with each atom's self term, in float from the float positions of the step. Each
+ * atom takes half of each of its pairs' energy and virial and its whole force, so no atom writes
+ * another's: as the CPU path (dispersion.c, electrostatics.c). The dispersion's tail beyond its
+ * cutoff is the caller's (whole-system energy and pressure). */
 #include <string.h>
 
 #include "context.h"
@@ -38,24 +40,35 @@ __device__ __forceinline__ void disp_finish(float *acc, int i, bool own, int lan
   }
 }
 
+/* The electrostatics of one run (coul_rc 0: none): the cutoff, damping and DSF shifts */
+struct CoulArgs {
+  float rc, alpha, es, fs;
+  const float *qq, *self_e; /* [n_species^2], [n_species] */
+};
+
 __global__ void __launch_bounds__(32 * DISP_WARPS)
     k_dispersion(const char *stage, int n_local, float rc, int n_species, const float4 *coef,
-                 int max_disp, const int *disp_n, const int *disp_j, float *force, float *eatom,
-                 float *vatom, double *sums) {
+                 CoulArgs ca, int max_disp, const int *disp_n, const int *disp_j, float *force,
+                 float *eatom, float *vatom, double *sums) {
   __shared__ float4 cs[MLFF_CUDA_MAX_ELEMENTS * MLFF_CUDA_MAX_ELEMENTS];
+  __shared__ float cq[MLFF_CUDA_MAX_ELEMENTS * MLFF_CUDA_MAX_ELEMENTS];
   __shared__ float part[DISP_WARPS][7];
-  for (int k = threadIdx.x; k < n_species * n_species; k += blockDim.x) cs[k] = coef[k];
+  for (int k = threadIdx.x; k < n_species * n_species; k += blockDim.x) {
+    if (rc > 0.f) cs[k] = coef[k];
+    if (ca.rc > 0.f) cq[k] = ca.qq[k];
+  }
   __syncthreads();
   const int lane = threadIdx.x % 32, w = threadIdx.x / 32;
   const int i = blockIdx.x * DISP_WARPS + w;
   const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
-  const float rc2 = rc * rc;
+  const float rc2 = rc * rc, rq2 = ca.rc * ca.rc, two_al = 1.1283791671f * ca.alpha;
   float acc[10] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}; /* e, f[3], w[6] */
   const int si = i < n_local ? (int)pos[i].w : -1;
   if (si >= 0) {
     const float4 p = pos[i];
     const int n = disp_n[i];
     const int *list = disp_j + (size_t)i * max_disp;
+    if (ca.rc > 0.f && lane == 0) acc[0] = ca.self_e[si];
     for (int k = lane; k < n; k += 32) {
       const float4 q = pos[list[k]];
       const int sj = (int)q.w;
@@ -63,13 +76,22 @@ __global__ void __launch_bounds__(32 * DISP_WARPS)
        * 100 Å, below 1e-6 of these smooth pairs' forces; 16 bytes a pair instead of 48 */
       const float3 d = make_float3(q.x - p.x, q.y - p.y, q.z - p.z);
       const float r2 = d.x * d.x + d.y * d.y + d.z * d.z;
-      if (sj < 0 || r2 >= rc2 || r2 == 0.f) continue;
-      const float4 c = cs[si * n_species + sj];
-      const float r6 = r2 * r2 * r2, r8 = r6 * r2;
-      const float t6 = 1.f / (r6 + c.z), t8 = 1.f / (r8 + c.w);
-      acc[0] -= 0.5f * (c.x * t6 + c.y * t8);
-      /* e'(r) / r: the pair's force on i is g d (toward j), half its virial -g d (x) d is i's */
-      const float g = (6.f * c.x * r6 * t6 * t6 + 8.f * c.y * r8 * t8 * t8) / r2;
+      if (sj < 0 || r2 == 0.f || (r2 >= rc2 && r2 >= rq2)) continue;
+      float g = 0.f; /* e'(r) / r: the pair's force on i is g d (toward j) */
+      if (r2 < rc2) {
+        const float4 c = cs[si * n_species + sj];
+        const float r6 = r2 * r2 * r2, r8 = r6 * r2;
+        const float t6 = 1.f / (r6 + c.z), t8 = 1.f / (r8 + c.w);
+        acc[0] -= 0.5f * (c.x * t6 + c.y * t8);
+        g = (6.f * c.x * r6 * t6 * t6 + 8.f * c.y * r8 * t8 * t8) / r2;
+      }
+      if (r2 < rq2) { /* electrostatics.h's mlff_coul_pair in float */
+        const float qq = cq[si * n_species + sj], r = sqrtf(r2), ir = 1.f / r;
+        const float ec = erfcf(ca.alpha * r), ga = two_al * __expf(-ca.alpha * ca.alpha * r2);
+        acc[0] += 0.5f * qq * (ec * ir - ca.es - r * ca.fs);
+        g += qq * (-ec * ir * ir - ga * ir - ca.fs) * ir;
+      }
+      /* half the pair's virial -g d (x) d is i's */
       acc[1] += g * d.x, acc[2] += g * d.y, acc[3] += g * d.z;
       const float hh = -0.5f * g;
       acc[4] += hh * d.x * d.x, acc[5] += hh * d.y * d.y, acc[6] += hh * d.z * d.z;
@@ -357,9 +379,27 @@ static int disp3_cap(const mlff_cuda *g) {
 }
 
 mlff_cuda_status dispersion_setup(mlff_cuda *g, const mlff_cuda_model *m) {
-  g->disp_rc = (float)m->disp_cutoff;
+  g->disp2_rc = (float)m->disp_cutoff;
+  g->coul_rc = (float)m->coul_cutoff;
+  g->disp_rc = fmaxf(g->disp2_rc, g->coul_rc); /* the long-range terms' list */
   if (g->disp_rc <= 0.f) return MLFF_CUDA_OK;
   const int ns = m->n_elements;
+  if (g->coul_rc > 0.f) {
+    float qq[MLFF_CUDA_MAX_ELEMENTS * MLFF_CUDA_MAX_ELEMENTS], self_e[MLFF_CUDA_MAX_ELEMENTS];
+    for (int a = 0; a < ns; a++) {
+      self_e[a] = (float)m->coul_self[a];
+      for (int b = 0; b < ns; b++) qq[a * ns + b] = (float)m->coul_qq[a][b];
+    }
+    g->coul_alpha = (float)m->coul_alpha;
+    g->coul_es = (float)m->coul_e_shift, g->coul_fs = (float)m->coul_f_shift;
+    if (cudaMalloc(&g->d_coul_qq, sizeof qq) != cudaSuccess ||
+        cudaMemcpy(g->d_coul_qq, qq, sizeof qq, cudaMemcpyHostToDevice) != cudaSuccess ||
+        cudaMalloc(&g->d_coul_self, sizeof self_e) != cudaSuccess ||
+        cudaMemcpy(g->d_coul_self, self_e, sizeof self_e, cudaMemcpyHostToDevice) != cudaSuccess) {
+      cudaGetLastError();
+      return fail(g, MLFF_CUDA_ERR_DEVICE, "cannot set up the electrostatics on the GPU");
+    }
+  }
   float4 coef[MLFF_CUDA_MAX_ELEMENTS * MLFF_CUDA_MAX_ELEMENTS];
   for (int a = 0; a < ns; a++)
     for (int b = 0; b < ns; b++)
@@ -397,6 +437,8 @@ mlff_cuda_status dispersion_setup(mlff_cuda *g, const mlff_cuda_model *m) {
 }
 
 void dispersion_free(mlff_cuda *g) {
+  cudaFree(g->d_coul_qq);
+  cudaFree(g->d_coul_self);
   cudaFree(g->d_disp_coef);
   cudaFree(g->d_disp3_coef);
   cudaFree(g->d_disp_n);
@@ -429,10 +471,13 @@ mlff_cuda_status dispersion_reserve(mlff_cuda *g, int n_local, int max_entries) 
 
 void enqueue_dispersion(mlff_cuda *g, int n_local, int want_vatom) {
   const int blocks = (n_local + DISP_WARPS - 1) / DISP_WARPS;
+  const CoulArgs ca = {g->coul_rc, g->coul_alpha, g->coul_es, g->coul_fs, g->d_coul_qq,
+                       g->d_coul_self};
   k_dispersion<<<blocks, 32 * DISP_WARPS, 0, g->stream>>>(
-      g->d_stage, n_local, g->disp_rc, g->n_elements, g->d_disp_coef, g->disp_max, g->d_disp_n,
-      g->d_disp_j, g->d_force, g->d_eatom, want_vatom ? g->d_vatom : nullptr, g->d_sums);
-  mark(g, "dispersion");
+      g->d_stage, n_local, g->disp2_rc, g->n_elements, g->d_disp_coef, ca, g->disp_max,
+      g->d_disp_n, g->d_disp_j, g->d_force, g->d_eatom, want_vatom ? g->d_vatom : nullptr,
+      g->d_sums);
+  mark(g, g->coul_rc > 0.f ? "dispersion and electrostatics" : "dispersion");
   if (g->disp3_rc > 0.f) {
     const int blocks3 = (n_local + DISP3_WARPS - 1) / DISP3_WARPS, cap = disp3_cap(g);
     const size_t smem = DISP3_WARPS * disp3_warp_bytes(cap, want_vatom);

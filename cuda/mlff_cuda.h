@@ -85,6 +85,13 @@ typedef struct {
   double disp3_switch; /* its smooth cutoff's width (Å; 0: hard), as mlff.h's switch3 */
   double disp3_w[MLFF_CUDA_MAX_ELEMENTS][MLFF_CUDA_MAX_ELEMENTS];
   double disp3_r0[MLFF_CUDA_MAX_ELEMENTS][MLFF_CUDA_MAX_ELEMENTS];
+  /* Fixed-charge electrostatics (docs/model.md), none when coul_cutoff is 0: per pair
+   * e(r) = qq (erfc(alpha r)/r - e_shift - r f_shift) within coul_cutoff (Å), qq = k q_a q_b
+   * (eV Å), the damped shifted force's e_shift (Å^-1) and f_shift (Å^-2); each atom's self
+   * term coul_self[species] (eV). */
+  double coul_cutoff, coul_alpha, coul_e_shift, coul_f_shift;
+  double coul_qq[MLFF_CUDA_MAX_ELEMENTS][MLFF_CUDA_MAX_ELEMENTS];
+  double coul_self[MLFF_CUDA_MAX_ELEMENTS];
 } mlff_cuda_model;
 
 typedef struct {

@@ -189,7 +189,7 @@ MLFF_API const mlff_dispersion_params *mlff_model_dispersion(const mlff_model *m
  * long-range electrostatics the teacher's molecules feel beyond the descriptor's cutoff (their
  * quadrupoles, dipoles) are carried by the charges. Charges are fixed per element: they suit
  * systems whose atoms of one element are alike (bench/dimer_decompose.py --fit-charges fits
- * them to a teacher). CPU only so far: a GPU calc of such a model is refused. */
+ * them to a teacher). */
 typedef struct {
   double charges[MLFF_MAX_ELEMENTS]; /* e, by species */
   double alpha;                      /* damping, Å^-1 (0: shifted-force Coulomb) */

@@ -140,10 +140,6 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
     return mlff_set_error(MLFF_ERR_DEVICE, "fp16 yes needs a GPU, and no CUDA device is visible: use "
                                       "fp16 no (the CPU path computes in double precision)");
 #endif
-  if (device == MLFF_DEVICE_GPU && m->coul.on) /* not computed there yet: no silent CPU */
-    return mlff_set_error(MLFF_ERR_UNSUPPORTED,
-                     "the model has electrostatics (/electrostatics), which run on the CPU only "
-                     "so far: use device cpu");
   mlff_calc *c = calloc(1, sizeof *c);
   if (!c) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   c->model = m;

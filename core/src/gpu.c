@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dispersion.h"
+#include "electrostatics.h"
 #include "gpu.h"
 #include "images.h"
 #include "mlff_cuda.h"
@@ -85,6 +86,16 @@ static void describe(const mlff_model *m, mlff_cuda_model *d, mlff_cuda_member *
       }
     if (q->p.s9 > 0)
       d->disp3_cutoff = q->p.cutoff3, d->disp3_alp = q->p.alp, d->disp3_switch = q->p.switch3;
+  }
+  if (m->coul.on) {
+    const mlff_electrostatics *q = &m->coul;
+    d->coul_cutoff = q->p.cutoff, d->coul_alpha = q->p.alpha;
+    d->coul_e_shift = q->e_shift, d->coul_f_shift = q->f_shift;
+    for (int a = 0; a < m->n_elements; a++) {
+      d->coul_self[a] = q->self_e[a];
+      for (int b = 0; b < m->n_elements; b++)
+        d->coul_qq[a][b] = MLFF_COULOMB * q->p.charges[a] * q->p.charges[b];
+    }
   }
   for (int e = 0; e < m->n_elements; e++) {
     d->e0[e] = m->e0[e];

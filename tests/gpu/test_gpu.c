@@ -525,15 +525,23 @@ int main(int argc, char **argv) {
   /* long-range dispersion (12 Å, the tail on): the GPU's pairs against the CPU's, on the
    * dimer (now on the general path), the liquid boxes with structures (images of the core) and
    * with images made on the GPU, built and on a kept list after moves; FP16 networks too; then
-   * the same with the three-body term (GFN2's s9, 8 Å) */
-  for (int three = 0; three < 2; three++) {
+   * the same with the three-body term (GFN2's s9, 8 Å); then fixed-charge electrostatics
+   * (13 Å, alpha 0.1) alone, and with the dispersion's both terms */
+  static const char *const term_name[4] = {"", " (3-body)", " (electrostatics)",
+                                           " (3-body + electrostatics)"};
+  for (int term = 0; term < 4; term++) {
+    const int three = term == 1 || term == 3, coul = term >= 2;
     mlff_dispersion_params dp;
     memset(&dp, 0, sizeof dp);
     dp.s6 = 1.0, dp.s8 = 2.7, dp.a1 = 0.52, dp.a2 = 2.6459, dp.cutoff = 12.0, dp.tail = 1;
     dp.c6[0][0] = 19.3, dp.c6[0][1] = dp.c6[1][0] = 4.48, dp.c6[1][1] = 1.04;
     dp.c8[0][0] = 156.3, dp.c8[0][1] = dp.c8[1][0] = 23.4, dp.c8[1][1] = 3.53;
     if (three) dp.s9 = 5.0, dp.alp = 16.0, dp.cutoff3 = 8.0;
-    CHECK_OK(mlff_model_set_dispersion(m, &dp));
+    CHECK_OK(mlff_model_set_dispersion(m, term == 2 ? NULL : &dp));
+    mlff_electrostatics_params ep;
+    memset(&ep, 0, sizeof ep);
+    ep.charges[0] = -0.09, ep.charges[1] = 0.09, ep.alpha = 0.1, ep.cutoff = 13.0;
+    CHECK_OK(mlff_model_set_electrostatics(m, coul ? &ep : NULL));
     mlff_calc *dc, *dg, *dh, *dk;
     CHECK_OK(mlff_calc_create(m, &oc, &dc));
     CHECK_OK(mlff_calc_create(m, &og, &dg));
@@ -544,7 +552,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < 4; k++) {
       cmp c = compare(dc, dg, ds[k]), h = compare(dg, dh, ds[k]);
       printf("dispersion%s FP32 vs CPU %-14s max|dF|/max|F| %.2e  |dE|/|E| %.2e  max|dW|/max|W| "
-             "%.2e; FP16 vs FP32 %.2e\n", three ? " (3-body)" : "", dn[k], c.f_rel, c.e_rel,
+             "%.2e; FP16 vs FP32 %.2e\n", term_name[term], dn[k], c.f_rel, c.e_rel,
              c.v_rel, h.f_rel);
       CHECK(c.f_rel <= 1e-5 && c.e_rel <= 1e-5 && c.v_rel <= 1e-4);
       CHECK(h.f_rel <= 3e-3);
@@ -565,7 +573,7 @@ int main(int argc, char **argv) {
           f = three ? atoms_error(dc, df, as[k], as[k]->x, NULL) : a;
       printf("dispersion%s per atom, %-14s ghosts / GPU images / fallback: max|dF|/max|F| %.2e / "
              "%.2e / %.2e, max|de_i|/max|e_i| %.2e / %.2e / %.2e, max|dW_i|/max|W_i| %.2e / %.2e "
-             "/ %.2e\n", three ? " (3-body)" : "", dn[k + 2], a.f_rel,
+             "/ %.2e\n", term_name[term], dn[k + 2], a.f_rel,
              b.f_rel, f.f_rel, a.e_rel, b.e_rel, f.e_rel, a.v_rel, b.v_rel, f.v_rel);
       CHECK(a.f_rel <= 1e-5 && b.f_rel <= 1e-5 && f.f_rel <= 1e-5);
       CHECK(a.e_rel <= 1e-5 && b.e_rel <= 1e-5 && f.e_rel <= 1e-5);
@@ -584,7 +592,7 @@ int main(int argc, char **argv) {
     /* mlff_compute_neighbors leaves the tail to the caller (LAMMPS adds its own): compare the
      * per-atom parts, forces and the network's and pairs' energies */
     printf("dispersion%s, images on the GPU, kept list: built %.2e, after moves %.2e "
-           "max|dF|/max|F|\n", three ? " (3-body)" : "", c0.f_rel, c1.f_rel);
+           "max|dF|/max|F|\n", term_name[term], c0.f_rel, c1.f_rel);
     CHECK(c0.f_rel <= 1e-5 && c1.f_rel <= 1e-5);
     { /* mlff_compute on the calc's kept list (the default skin): the dispersion's pairs to
        * cutoff + skin and its tail (added by the core) as the CPU's, built and then reused */
@@ -596,9 +604,10 @@ int main(int argc, char **argv) {
       tstruct moved = big;
       moved.x = x1;
       cmp k0 = compare(dc, kept, &big), k1 = compare(dc, kept, &moved);
-      printf("dispersion, mlff_compute on a kept list (skin %.1f Å): built %.2e / %.2e, after moves "
-             "%.2e / %.2e max|dF|/max|F| / |dE|/|E| (virial %.2e), %ld list(s) built\n", ok.skin,
-             k0.f_rel, k0.e_rel, k1.f_rel, k1.e_rel, k1.v_rel, mlff_calc_list_builds(kept));
+      printf("dispersion%s, mlff_compute on a kept list (skin %.1f Å): built %.2e / %.2e, after "
+             "moves %.2e / %.2e max|dF|/max|F| / |dE|/|E| (virial %.2e), %ld list(s) built\n",
+             term_name[term], ok.skin, k0.f_rel, k0.e_rel, k1.f_rel, k1.e_rel, k1.v_rel,
+             mlff_calc_list_builds(kept));
       CHECK(k0.f_rel <= 1e-5 && k0.e_rel <= 1e-5 && k0.v_rel <= 1e-4);
       CHECK(k1.f_rel <= 1e-5 && k1.e_rel <= 1e-5 && k1.v_rel <= 1e-4);
       CHECK(mlff_calc_list_builds(kept) == 1);
@@ -607,6 +616,7 @@ int main(int argc, char **argv) {
     free(x1);
     mlff_calc_free(dc); mlff_calc_free(dg); mlff_calc_free(dh); mlff_calc_free(dk);
     CHECK_OK(mlff_model_set_dispersion(m, NULL));
+    CHECK_OK(mlff_model_set_electrostatics(m, NULL));
   }
   { /* committees (docs/model.md): K = 4 members (seeds 17-20) on one descriptor; the GPU's mean
      * energy, forces, per-atom energies, each member's forces and the per-atom deviation

@@ -5,7 +5,7 @@
  *  - forces and virial against finite differences, per-atom sums (check_fd), on a dimer and a
  *    triclinic periodic box with a cutoff longer than the box (several image shells);
  *  - a committee: the term is common to the members (their deviation does not change);
- *  - a GPU calc is refused, saying why;
+ *    (the GPU path against this one: tests/gpu/test_gpu.c)
  *  - a model file round trip, the reader's refusals of bad /electrostatics groups (messages),
  *    and bad parameters refused by mlff_model_set_electrostatics. */
 #include <unistd.h>
@@ -112,16 +112,7 @@ int main(int argc, char **argv) {
     mlff_model_free(m3), mlff_model_free(m2), mlff_model_free(cm);
   }
 
-  /* 4. not on the GPU yet: refused, naming the term and the way out (a build without CUDA
-   * refuses a GPU calc first, for that reason) */
-  o.device = MLFF_DEVICE_GPU;
-  CHECK(mlff_calc_create(m, &o, &c) == MLFF_ERR_UNSUPPORTED);
-  printf("GPU calc: %s\n", mlff_last_error());
-  CHECK(strstr(mlff_last_error(), "electrostatics (/electrostatics), which run on the CPU only") ||
-        strstr(mlff_last_error(), "built without CUDA"));
-  o.device = MLFF_DEVICE_CPU;
-
-  /* 5. file round trip and refusals */
+  /* 4. file round trip and refusals */
   char path[1024];
   snprintf(path, sizeof path, "%s/electrostatics_model.h5", tmp);
   CHECK_OK(mlff_model_save(m, path));
@@ -150,7 +141,7 @@ int main(int argc, char **argv) {
   expect_load_error(path, "cutoff");
   unlink(path);
 
-  /* 6. bad parameters, and taking the term away */
+  /* 5. bad parameters, and taking the term away */
   mlff_electrostatics_params b = p;
   b.charges[1] = INFINITY;
   CHECK(mlff_model_set_electrostatics(m, &b) == MLFF_ERR_ARGUMENT &&
