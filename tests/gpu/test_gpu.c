@@ -526,11 +526,14 @@ int main(int argc, char **argv) {
    * dimer (now on the general path), the liquid boxes with structures (images of the core) and
    * with images made on the GPU, built and on a kept list after moves; FP16 networks too; then
    * the same with the three-body term (GFN2's s9, 8 Å); then fixed-charge electrostatics
-   * (13 Å, alpha 0.1) alone, and with the dispersion's both terms */
-  static const char *const term_name[4] = {"", " (3-body)", " (electrostatics)",
-                                           " (3-body + electrostatics)"};
-  for (int term = 0; term < 4; term++) {
-    const int three = term == 1 || term == 3, coul = term >= 2;
+   * (13 Å, alpha 0.1) alone, with the dispersion's both terms, with its three-body term within
+   * the dispersion's cutoff (11 Å: the list the dispersion's), and with its pair term alone */
+  static const char *const term_name[6] = {"", " (3-body)", " (electrostatics)",
+                                           " (3-body + electrostatics)",
+                                           " (3-body + electrostatics to 11 A)",
+                                           " (2-body + electrostatics)"};
+  for (int term = 0; term < 6; term++) {
+    const int three = term == 1 || term == 3 || term == 4, coul = term >= 2;
     mlff_dispersion_params dp;
     memset(&dp, 0, sizeof dp);
     dp.s6 = 1.0, dp.s8 = 2.7, dp.a1 = 0.52, dp.a2 = 2.6459, dp.cutoff = 12.0, dp.tail = 1;
@@ -540,7 +543,8 @@ int main(int argc, char **argv) {
     CHECK_OK(mlff_model_set_dispersion(m, term == 2 ? NULL : &dp));
     mlff_electrostatics_params ep;
     memset(&ep, 0, sizeof ep);
-    ep.charges[0] = -0.09, ep.charges[1] = 0.09, ep.alpha = 0.1, ep.cutoff = 13.0;
+    ep.charges[0] = -0.09, ep.charges[1] = 0.09, ep.alpha = 0.1;
+    ep.cutoff = term == 4 ? 11.0 : 13.0;
     CHECK_OK(mlff_model_set_electrostatics(m, coul ? &ep : NULL));
     mlff_calc *dc, *dg, *dh, *dk;
     CHECK_OK(mlff_calc_create(m, &oc, &dc));
