@@ -655,10 +655,12 @@ int main(int argc, char **argv) {
         dp.s6 = 1.0, dp.s8 = 2.7, dp.a1 = 0.52, dp.a2 = 2.6459, dp.cutoff = 12.0, dp.tail = 1;
         dp.c6[0][0] = 19.3, dp.c6[0][1] = dp.c6[1][0] = 4.48, dp.c6[1][1] = 1.04;
         dp.c8[0][0] = 156.3, dp.c8[0][1] = dp.c8[1][0] = 23.4, dp.c8[1][1] = 3.53;
-        /* the smooth three-body cutoff: the hard one steps at the box's pair at 8 Å - 1e-7 Å,
-         * where the GPU's images and kept list disagreed with the CPU by 8e-7 eV in one atom's
-         * energy (1.2e-5 of the largest, H100; see the dispersion cases above) */
-        dp.s9 = 5.0, dp.alp = 16.0, dp.cutoff3 = 8.0, dp.switch3 = 1.0;
+        /* hard cutoffs. Known failure (H100): per-atom energies on the GPU's images and kept
+         * list, 8.2e-7 eV = 1.2e-5 of the largest, exactly half the energy of a C-H pair at
+         * 12 Å: the box holds one at 12 Å - 8e-6 Å, which the float positions put outside.
+         * The fix (pairs near a hard cutoff decided in double) is on branch gpu-near-cutoff,
+         * not yet run on a GPU. */
+        dp.s9 = 5.0, dp.alp = 16.0, dp.cutoff3 = 8.0;
         CHECK_OK(mlff_model_set_dispersion(cm, &dp));
       }
       mlff_calc *cc, *cg, *ck;
