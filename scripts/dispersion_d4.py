@@ -4,7 +4,7 @@ molecules: fixed C6 and C8 per pair of elements, with GFN2-xTB's Becke-Johnson d
 
   scripts/dispersion_d4.py --molecule benzene.xyz [--molecule water.xyz ...] --out disp.h5
       [--cutoff 12] [--tail yes|no] [--s6 1 --s8 2.7 --a1 0.52 --a2-bohr 5.0]
-      [--three-body yes|no --s9 5 --cutoff3 8 --alp 16]
+      [--three-body yes|no --s9 5 --cutoff3 8 --alp 16 --switch3 0]
 
 D4 (the `dftd4` package from PyPI, the reference implementation; installed on first use into a
 virtual environment in the mlff cache, never a run-time dependency of mlff) gives the C6 of every
@@ -86,7 +86,13 @@ def main():
     ap.add_argument("--cutoff3", type=float, default=8.0,
                     help="Å, the three-body term's cutoff on all three sides (default 8)")
     ap.add_argument("--alp", type=float, default=16.0, help="three-body damping exponent (D4: 16)")
+    ap.add_argument("--switch3", type=float, default=0.0,
+                    help="Å, the three-body term's smooth cutoff below --cutoff3 (docs/model.md; "
+                         "default 0: a hard cutoff)")
     a = ap.parse_args()
+    if not 0.0 <= a.switch3 < min(a.cutoff3, a.cutoff):
+        ap.error(f"--switch3 {a.switch3} Å: the smooth cutoff's width must be >= 0 and below "
+                 f"--cutoff3 ({min(a.cutoff3, a.cutoff)} Å)")
     if os.environ.get("MLFF_DISPERSION_IN_VENV") != "1":
         env = dict(os.environ, MLFF_DISPERSION_IN_VENV="1")
         sys.exit(subprocess.run([venv_python(), os.path.abspath(__file__)] + sys.argv[1:],
@@ -237,6 +243,8 @@ def main():
             if three:
                 for k, v in (("s9", s9), ("alp", a.alp), ("cutoff3", min(a.cutoff3, a.cutoff))):
                     g.attrs[k] = np.float64(v)
+                if a.switch3 > 0:
+                    g.attrs["switch3"] = np.float64(a.switch3)
             g.attrs["c6"] = c6_ev.reshape(-1)
             g.attrs["c8"] = c8_ev.reshape(-1)
             g.attrs["source"] = (f"dftd4 {DFTD4_VERSION} D4 C6 (EEQ charges) averaged over element "
