@@ -488,8 +488,8 @@ void mlff_model_print(const mlff_model *m, FILE *o) {
         fprintf(o, "  %s-%s  C6 %.6g eV Å^6  C8 %.6g eV Å^8\n", m->elements[a], m->elements[b],
                 p->c6[a][b], p->c8[a][b]);
     if (p->s9 > 0)
-      fprintf(o, "  three-body (Axilrod-Teller-Muto): s9 %.6g, alp %.4g, triples within %.4g Å%s\n",
-              p->s9, p->alp, p->cutoff3, p->switch3 > 0 ? " (smoothly, see switch3)" : "");
+      fprintf(o, "  three-body (Axilrod-Teller-Muto): s9 %.6g, alp %.4g, triples within %.4g Å\n",
+              p->s9, p->alp, p->cutoff3);
     if (p->switch3 > 0)
       fprintf(o, "  three-body smooth cutoff: switch3 %.4g Å (each side from %.4g Å)\n", p->switch3,
               p->cutoff3 - p->switch3);

@@ -279,6 +279,8 @@ def case_model():
     md.set_dispersion(dict(p, s9=5.0, alp=16.0, cutoff3=4.0, switch3=2.0))
     check(md.dispersion["switch3"] == 2.0, "switch3 kept: %s" % md.dispersion.get("switch3"))
     check(evd.compute(pos, sp)["energy"] != e_open, "switch3 left the triples as they were")
+    check("smooth cutoff: switch3 2 Å (each side from 2 Å)" in md.summary(),
+          "summary without switch3: %s" % md.summary())
     md.set_dispersion(None)
     check(not md.has_dispersion and md.cutoff == 5.2, "dispersion not removed")
     print("model: dispersion adds %.6f eV to the benzene monomer" % (e_disp - r["energy"]))
