@@ -59,20 +59,38 @@ t3=$(date +%s)
 # 3. its own liquid: 128 molecules packed at 0.874 g/cm3, NPT at 300 and 400 K for 5 ps each in
 #    LAMMPS (examples/lammps/in.liquid_frames, stopped where it heats past 1000 K), a frame every
 #    100 fs; two spheres of 20 molecules from each frame (the first at its tightest contact)
-#    labelled by the teacher, added to the training data (bench/make_liquid.sh 128, seed 7)
+#    labelled by the teacher, added to the training data (bench/make_liquid.sh 128, seed 7).
+#    A student whose FIRE relaxation presses atoms together (the close-atom guard stops LAMMPS)
+#    gives its relaxation's frames, one every 10 steps, instead
 prefix=$(bash "$here/scripts/setup.sh" | sed -n 's/^MLFF_LAMMPS_PREFIX=//p')
 export LD_LIBRARY_PATH=$prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 [ -f "$work/liquid128.data" ] || bash "$here/bench/make_liquid.sh" 128 "$work/liquid128.data" 7
 frames=$work/student-v1-frames.xyz
 if [ ! -s "$frames" ]; then
+  rm -f "$frames.part"
   for T in 300 400; do
-    (cd "$work" && "$prefix/bin/lmp" -in "$here/examples/lammps/in.liquid_frames" -sf omp -pk omp 2 \
-      -var plugin "$build/plugin/mlffplugin.so" -var model "$work/student-v1.h5" \
+    # a student that presses atoms together (the close-atom guard stops LAMMPS with an error;
+    # seen in FIRE, 2026-12-07: H-H 0.72 Å at step 106) leaves its relaxation's frames, a frame
+    # every 10 steps up to there: they are labelled instead of its MD's (once: the relaxation
+    # is the same at both temperatures)
+    rm -f "$work/student-v1-$T.dump" "$work/student-v1-$T-min.dump"
+    if (cd "$work" && "$prefix/bin/lmp" -in "$here/examples/lammps/in.liquid_frames" -sf omp \
+      -pk omp 2 -var plugin "$build/plugin/mlffplugin.so" -var model "$work/student-v1.h5" \
       -var data "$work/liquid128.data" -var device cpu -var temp $T -var run_ps 5 \
-      -var frame_every 200 -var seed $T -var frames "student-v1-$T.dump" \
-      -log "student-v1-$T.log" >/dev/null)
-    grep -E "^MLFF_FRAMES_END|Fix halt" "$work/student-v1-$T.log" || true
-    bash "$here/bench/dump2extxyz.sh" "$work/student-v1-$T.dump" >>"$frames.part"
+      -var frame_every 200 -var seed $T -var frames "student-v1-$T.dump" -var min_every 10 \
+      -var min_frames "student-v1-$T-min.dump" -log "student-v1-$T.log" >/dev/null); then
+      grep -E "^MLFF_FRAMES_END|Fix halt" "$work/student-v1-$T.log" || true
+      bash "$here/bench/dump2extxyz.sh" "$work/student-v1-$T.dump" >>"$frames.part"
+    else
+      grep -m1 "^ERROR" "$work/student-v1-$T.log" >&2 || true
+      echo "make_benzene_gfn2.sh: student-v1 stopped at $T K; its relaxation's frames are labelled" >&2
+      if [ -s "$work/student-v1-$T.dump" ]; then # it failed in its MD
+        bash "$here/bench/dump2extxyz.sh" "$work/student-v1-$T.dump" >>"$frames.part"
+      elif [ -s "$work/student-v1-$T-min.dump" ] && [ "${relax_kept:-}" != yes ]; then
+        bash "$here/bench/dump2extxyz.sh" "$work/student-v1-$T-min.dump" >>"$frames.part"
+        relax_kept=yes
+      fi
+    fi
   done
   mv "$frames.part" "$frames"
 fi
