@@ -186,6 +186,8 @@ def plot(res, path):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        print(f"dimer_curves.py: no plot: matplotlib is not importable by {sys.executable} "
+              "(Debian: apt-get install python3-matplotlib)", file=sys.stderr)
         return None
     curves = res["curves"]
     fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves) + 1.8, 4.2),

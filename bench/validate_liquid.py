@@ -610,6 +610,8 @@ def plots(res, outdir):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        print(f"validate_liquid.py: no plots: matplotlib is not importable by {sys.executable} "
+              "(Debian: apt-get install python3-matplotlib; or --no-plot)", file=sys.stderr)
         return []
     outdir = os.path.abspath(outdir)
     os.makedirs(outdir, exist_ok=True)
