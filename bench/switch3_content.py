@@ -21,38 +21,12 @@ import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "python"))
+sys.path.insert(0, here)
+from validate_data import read_data  # noqa: E402
 
 
 def fail(msg):
     sys.exit(f"switch3_content.py: {msg}")
-
-
-def read_data(path):
-    """positions (n, 3), types (n,) and the box edges of a LAMMPS data file (atomic, orthogonal)"""
-    try:
-        lines = open(path).read().splitlines()
-    except OSError as e:
-        fail(f"cannot read the data file {path}: {e.strerror}")
-    n, lo, hi, start = None, [None] * 3, [None] * 3, None
-    for k, line in enumerate(lines):
-        w = line.split()
-        if len(w) >= 2 and w[1] == "atoms":
-            n = int(w[0])
-        for d, ax in enumerate("xyz"):
-            if len(w) >= 4 and w[2] == f"{ax}lo" and w[3] == f"{ax}hi":
-                lo[d], hi[d] = float(w[0]), float(w[1])
-        if line.startswith("Atoms"):
-            if "#" in line and line.split("#")[1].strip() != "atomic":
-                fail(f"{path}: Atoms section is '{line.split('#')[1].strip()}'; atomic needed")
-            start = k + 2
-            break
-    if n is None or start is None or None in lo or None in hi:
-        fail(f"{path}: no atom count, orthogonal box (xlo xhi ...) or Atoms section")
-    rows = [lines[k].split() for k in range(start, start + n)]
-    rows.sort(key=lambda r: int(r[0]))  # write_data does not sort by id
-    typ = np.array([int(r[1]) for r in rows])
-    x = np.array([[float(v) for v in r[2:5]] for r in rows]) - np.array(lo)
-    return x, typ, np.array(hi) - np.array(lo)
 
 
 def main(argv=None):
@@ -76,7 +50,7 @@ def main(argv=None):
     p0 = m.dispersion
     if not p0 or p0.get("s9", 0) <= 0:
         fail(f"{a.model}: the model has no three-body dispersion term (/dispersion s9)")
-    x, typ, box = read_data(a.data)
+    typ, x, box = (np.array(v) for v in read_data(a.data))
     types = a.elements.split()
     if typ.min() < 1 or typ.max() > len(types):
         fail(f"{a.data}: atom types {typ.min()}..{typ.max()}, but --elements names {len(types)}")

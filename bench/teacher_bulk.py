@@ -49,6 +49,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+import validate_data  # noqa: E402
 from validate_data import masses_of, write_data  # noqa: E402
 TEACHER = r"""
 import sys, json, numpy as np
@@ -73,15 +74,10 @@ json.dump(out, open(sys.argv[2], "w"))
 
 
 def read_data(path, elements):
-    """A cubic box from 0 of make_liquid.sh or validate_data.py pack: elements (atom type k is
-    elements[k - 1]), positions, side."""
-    lines = open(path).read().split("\n")
-    lo, hi = (float(v) for v in next(l for l in lines if "xlo" in l).split()[:2])
-    i = next(k for k, l in enumerate(lines) if l.startswith("Atoms"))
-    rows = [l.split() for l in lines[i + 2:] if len(l.split()) >= 5]
-    rows.sort(key=lambda r: int(r[0]))
-    el = [elements[int(r[1]) - 1] for r in rows]
-    return el, np.array([[float(v) for v in r[2:5]] for r in rows]) - lo, hi - lo
+    """A cubic box of make_liquid.sh or validate_data.py pack: elements (atom type k is
+    elements[k - 1]), positions from its corner, side."""
+    types, pos, edges = validate_data.read_data(path)
+    return [elements[t - 1] for t in types], np.array(pos), edges[0]
 
 
 def scaled(el, x, L, factor, size):

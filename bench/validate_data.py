@@ -114,6 +114,34 @@ def write_data(path, title, elements, types, pos, lo, hi):
             f.write(f"{i} {t} {p[0]:.6f} {p[1]:.6f} {p[2]:.6f}\n")
 
 
+def read_data(path):
+    """What write_data wrote (or LAMMPS's write_data, atom_style atomic, orthogonal box): the atom
+    types, positions from the box's lower corner and the box's edges, in atom-id order."""
+    try:
+        lines = open(path).read().splitlines()
+    except OSError as e:
+        die(f"cannot read the data file {path}: {e.strerror}")
+    n, lo, hi, start = None, [None] * 3, [None] * 3, None
+    for k, line in enumerate(lines):
+        w = line.split()
+        if len(w) >= 2 and w[1] == "atoms":
+            n = int(w[0])
+        for d, ax in enumerate("xyz"):
+            if len(w) >= 4 and w[2] == f"{ax}lo" and w[3] == f"{ax}hi":
+                lo[d], hi[d] = float(w[0]), float(w[1])
+        if line.startswith("Atoms"):
+            if "#" in line and line.split("#")[1].strip() != "atomic":
+                die(f"{path}: Atoms section is '{line.split('#')[1].strip()}'; atomic needed")
+            start = k + 2
+            break
+    if n is None or start is None or None in lo or None in hi:
+        die(f"{path}: no atom count, orthogonal box (xlo xhi ...) or Atoms section")
+    rows = sorted((lines[k].split() for k in range(start, start + n)), key=lambda r: int(r[0]))
+    types = [int(r[1]) for r in rows]
+    pos = [[float(r[2 + d]) - lo[d] for d in range(3)] for r in rows]
+    return types, pos, [hi[d] - lo[d] for d in range(3)]
+
+
 def cmd_gas_data(a):
     elements = element_list(a.elements)
     els, pos = read_xyz(a.xyz)
