@@ -89,7 +89,24 @@ def main():
         check(f"\n{m}" in log, f"log lacks {m}")
     print(open(os.path.join(work, "report.txt")).read())
     walltime(repo, lmp, plugin, model, work, env)
+    no_production(repo, lmp, plugin, model, work, env)
     print("PASS liquid_run")
+
+
+def no_production(repo, lmp, plugin, model, work, env):
+    """prod_ps 0 is refused with a message naming the variable (it divided by zero in the RDFs'
+    frame interval), before any data file is read."""
+    lib = os.path.join(os.path.dirname(os.path.dirname(lmp)), "lib")
+    env = dict(env, LD_LIBRARY_PATH=lib + (":" + env["LD_LIBRARY_PATH"]
+                                           if env.get("LD_LIBRARY_PATH") else ""))
+    p = subprocess.run([lmp, "-in", os.path.join(repo, "examples", "lammps", "in.liquid_npt"),
+        "-var", "prod_ps", "0", "-var", "data", os.path.join(work, "absent.data"),
+        "-var", "plugin", plugin, "-var", "model", model, "-log", "none"],
+        capture_output=True, text=True, env=env, cwd=work, timeout=60)
+    out = p.stdout + p.stderr
+    check(p.returncode != 0 and "ERROR: prod_ps 0 gives no production step" in out and
+          "Divide by 0" not in out, f"prod_ps 0 refused with its message (exit {p.returncode})",
+          out[-2000:])
 
 
 def walltime(repo, lmp, plugin, model, work, env):
