@@ -161,6 +161,7 @@ struct mlff_cuda {
   int *d_disp_over, *h_disp_over; /* the largest count that did not fit (pinned host copy) */
   /* its three-body term (none when disp3_rc is 0): per pair of species w, r0 (see mlff_cuda.h) */
   float disp3_rc, disp3_alp, disp3_sw;
+  double disp2_rc2d, disp3_rc2d; /* the hard cutoffs squared, for pairs decided in double */
   float2 *d_disp3_coef;
   /* disp_rc above is the long-range terms' list radius: the larger of the dispersion's cutoff
    * (disp2_rc; 0: no dispersion) and the electrostatics' (coul_rc; 0: none). The

@@ -40,6 +40,22 @@ __device__ __forceinline__ void disp_finish(float *acc, int i, bool own, int lan
   }
 }
 
+/* A hard cutoff (the dispersion's pairs; the three-body term's sides) steps the energy where a
+ * pair crosses it, and float positions round a pair within ~1e-5 Å of it to either side: there
+ * the pair's side is decided from the double positions, as the CPU decides it. (Before, a C-H
+ * pair 8e-6 Å inside 12 Å that the CPU counted and the GPU did not put 8.2e-7 eV into one
+ * atom's energy, 1.2e-5 of the largest; one 2.9e-6 Å inside the three-body term's 8 Å put
+ * 3.3e-4 of max|F| into 12 atoms' forces: H100, 2026-12-07.) DISP_NEAR: the band of
+ * |r^2 - rc^2| / rc^2 so decided, well beyond float rounding at a few hundred Å. */
+#define DISP_NEAR 1e-4f
+__device__ __forceinline__ bool disp_within(float r2, float rc2, double rc2d, const double *xd,
+                                            int i, int j) {
+  if (fabsf(r2 - rc2) > DISP_NEAR * rc2) return r2 < rc2;
+  const double *a = xd + 3 * (size_t)i, *b = xd + 3 * (size_t)j;
+  const double dx = b[0] - a[0], dy = b[1] - a[1], dz = b[2] - a[2];
+  return dx * dx + dy * dy + dz * dz < rc2d;
+}
+
 /* The electrostatics of one run (coul_rc 0: none): the cutoff, damping and DSF shifts */
 struct CoulArgs {
   float rc, alpha, es, fs;
@@ -47,7 +63,8 @@ struct CoulArgs {
 };
 
 __global__ void __launch_bounds__(32 * DISP_WARPS)
-    k_dispersion(const char *stage, int n_local, float rc, int n_species, const float4 *coef,
+    k_dispersion(const char *stage, int n_local, float rc, double rc2d, int n_species,
+                 const float4 *coef,
                  CoulArgs ca, int max_disp, const int *disp_n, const int *disp_j, float *force,
                  float *eatom, float *vatom, double *sums) {
   __shared__ float4 cs[MLFF_CUDA_MAX_ELEMENTS * MLFF_CUDA_MAX_ELEMENTS];
@@ -61,6 +78,7 @@ __global__ void __launch_bounds__(32 * DISP_WARPS)
   const int lane = threadIdx.x % 32, w = threadIdx.x / 32;
   const int i = blockIdx.x * DISP_WARPS + w;
   const float4 *pos = (const float4 *)(stage + sizeof(StepHeader));
+  const double *xd = stage_xd(stage, ((const StepHeader *)stage)->meta.x);
   const float rc2 = rc * rc, rq2 = ca.rc * ca.rc, two_al = 1.1283791671f * ca.alpha;
   float acc[10] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}; /* e, f[3], w[6] */
   const int si = i < n_local ? (int)pos[i].w : -1;
@@ -76,9 +94,11 @@ __global__ void __launch_bounds__(32 * DISP_WARPS)
        * 100 Å, below 1e-6 of these smooth pairs' forces; 16 bytes a pair instead of 48 */
       const float3 d = make_float3(q.x - p.x, q.y - p.y, q.z - p.z);
       const float r2 = d.x * d.x + d.y * d.y + d.z * d.z;
-      if (sj < 0 || r2 == 0.f || (r2 >= rc2 && r2 >= rq2)) continue;
+      if (sj < 0 || r2 == 0.f) continue;
+      const bool in_disp = rc2 > 0.f && disp_within(r2, rc2, rc2d, xd, i, list[k]);
+      if (!in_disp && r2 >= rq2) continue; /* (the electrostatics are 0 at their cutoff) */
       float g = 0.f; /* e'(r) / r: the pair's force on i is g d (toward j) */
-      if (r2 < rc2) {
+      if (in_disp) {
         const float4 c = cs[si * n_species + sj];
         const float r6 = r2 * r2 * r2, r8 = r6 * r2;
         const float t6 = 1.f / (r6 + c.z), t8 = 1.f / (r8 + c.w);
@@ -119,11 +139,13 @@ __global__ void __launch_bounds__(32 * DISP_WARPS)
 #define DISP3_TIE 1e-9
 
 /* a later neighbour j of i: displacement d = x_j - x_i and r^2, 1/r, i-j's C9 factor w, the
- * log2 of (r0 / r) of the damping, species and atom index */
+ * log2 of (r0 / r) of the damping, species and atom index; the smooth cutoff's weight of the
+ * side i-j, s, and s'(r) / (2 r), q (1 and 0 without it or before its onset) */
 struct Disp3Nb {
   float4 d;
   float isa, w, lq;
   int sp, idx;
+  float s, q;
 };
 
 /* j after i in the order of positions (exactly antisymmetric: -d is tested the other way) */
@@ -135,13 +157,23 @@ __device__ __forceinline__ bool disp3_later(double dx, double dy, double dz) {
   return dz > 0.0;
 }
 
-/* entry j (atom index) of i's list as a later neighbour within the cutoff, or false */
+/* the smooth cutoff's s(r) and ds/dr (dispersion.h's mlff_disp_switch in float) */
+__device__ __forceinline__ float disp3_switch(float r, float r_on, float width, float *ds) {
+  if (r <= r_on) return *ds = 0.f, 1.f;
+  const float t = (r - r_on) / width, t2 = t * t;
+  *ds = -30.f * t2 * (1.f - t) * (1.f - t) / width;
+  return 1.f - t2 * t * (10.f - 15.f * t + 6.f * t2);
+}
+
+/* entry j (atom index) of i's list as a later neighbour within the cutoff, or false; with the
+ * smooth cutoff (sw > 0, from r_on) the i-j side's weight s and s'(r) / (2 r) */
 __device__ __forceinline__ bool disp3_load(const float4 *pos, const double *xd, int i, float4 p,
-                                           int si, int j, float rc2, const float2 *cs, int ns,
+                                           int si, int j, float rc2, double rc2d,
+                                           const float2 *cs, int ns, float r_on, float sw,
                                            Disp3Nb *nb) {
   const float4 q = pos[j];
   const float dx = q.x - p.x, dy = q.y - p.y, dz = q.z - p.z, r2 = dx * dx + dy * dy + dz * dz;
-  if (q.w < 0.f || r2 >= rc2 || r2 == 0.f) return false;
+  if (q.w < 0.f || r2 == 0.f || !disp_within(r2, rc2, rc2d, xd, i, j)) return false;
   const double *a = xd + 3 * (size_t)i, *b = xd + 3 * (size_t)j;
   if (!disp3_later(b[0] - a[0], b[1] - a[1], b[2] - a[2])) return false;
   const int sj = (int)q.w;
@@ -152,26 +184,25 @@ __device__ __forceinline__ bool disp3_load(const float4 *pos, const double *xd, 
   nb->lq = __log2f(c.y * nb->isa);
   nb->sp = sj;
   nb->idx = j;
+  nb->s = 1.f, nb->q = 0.f;
+  if (sw > 0.f && r2 > r_on * r_on) {
+    float ds;
+    nb->s = disp3_switch(r2 * nb->isa, r_on, sw, &ds);
+    nb->q = 0.5f * ds * nb->isa;
+  }
   return true;
-}
-
-/* the smooth cutoff's s(r) and ds/dr (dispersion.h's mlff_disp_switch in float) */
-__device__ __forceinline__ float disp3_switch(float r, float r_on, float width, float *ds) {
-  if (r <= r_on) return *ds = 0.f, 1.f;
-  const float t = (r - r_on) / width, t2 = t * t;
-  *ds = -30.f * t2 * (1.f - t) * (1.f - t) / width;
-  return 1.f - t2 * t * (10.f - 15.f * t + 6.f * t2);
 }
 
 /* The triple (i, j, k) of i's later neighbours J, K: false when r_jk is out of range; else its
  * energy e, the derivatives of e by the squared sides g (ij, ik, jk) and d_jk = x_k - x_j;
  * weighed by the smooth cutoff (width sw below rc) where sw > 0 */
 __device__ __forceinline__ bool disp3_triple(const Disp3Nb &J, const Disp3Nb &K, const float2 *cs,
-                                             int ns, float rc2, float alp3, float rc, float sw,
+                                             int ns, float rc2, double rc2d,
+                                             const double *xd, float alp3, float rc, float sw,
                                              float *e, float3 *g, float3 *djk) {
   *djk = make_float3(K.d.x - J.d.x, K.d.y - J.d.y, K.d.z - J.d.z);
   const float a = J.d.w, b = K.d.w, c = djk->x * djk->x + djk->y * djk->y + djk->z * djk->z;
-  if (c >= rc2 || c == 0.f) return false;
+  if (c == 0.f || !disp_within(c, rc2, rc2d, xd, J.idx, K.idx)) return false;
   const float2 pjk = cs[J.sp * ns + K.sp];
   const float rs = rsqrtf(c), c9 = J.w * K.w * pjk.x;
   const float ir1 = J.isa * K.isa * rs, ir3 = ir1 * ir1 * ir1, ir5 = ir3 * ir1 * ir1;
@@ -184,16 +215,20 @@ __device__ __forceinline__ bool disp3_triple(const Disp3Nb &J, const Disp3Nb &K,
   g->x = c9 * ((0.375f * (v * t + u * t - u * v - 2.5f * uvt * ia) * ir5 - 1.5f * ia * ir3) * fd + ang * fq * ia);
   g->y = c9 * ((0.375f * (-v * t + u * t + u * v - 2.5f * uvt * ib) * ir5 - 1.5f * ib * ir3) * fd + ang * fq * ib);
   g->z = c9 * ((0.375f * (v * t - u * t + u * v - 2.5f * uvt * ic) * ir5 - 1.5f * ic * ir3) * fd + ang * fq * ic);
-  if (sw > 0.f) { /* e s_a s_b s_c; d s_a / da = s'(r_a) / (2 r_a) */
-    float da, db, dc;
-    const float sa = disp3_switch(1.f / J.isa, rc - sw, sw, &da),
-                sb = disp3_switch(1.f / K.isa, rc - sw, sw, &db),
-                sc = disp3_switch(1.f / rs, rc - sw, sw, &dc);
-    const float e0 = *e, ss = sa * sb * sc;
+  if (sw > 0.f) { /* e s_a s_b s_c; d s_a / da = s'(r_a) / (2 r_a): the sides from i (J, K)
+                   * were weighed once per neighbour (disp3_load), the side j-k here */
+    float sc = 1.f, qc = 0.f;
+    const float r_on = rc - sw;
+    if (c > r_on * r_on) {
+      float dc;
+      sc = disp3_switch(c * rs, r_on, sw, &dc);
+      qc = 0.5f * dc * rs;
+    }
+    const float e0 = *e, ss = J.s * K.s * sc;
     *e = e0 * ss;
-    g->x = g->x * ss + e0 * 0.5f * da * J.isa * sb * sc;
-    g->y = g->y * ss + e0 * 0.5f * db * K.isa * sa * sc;
-    g->z = g->z * ss + e0 * 0.5f * dc * rs * sa * sb;
+    g->x = g->x * ss + e0 * J.q * K.s * sc;
+    g->y = g->y * ss + e0 * K.q * J.s * sc;
+    g->z = g->z * ss + e0 * qc * J.s * K.s;
   }
   return true;
 }
@@ -228,15 +263,16 @@ __device__ __forceinline__ void disp3_add_global(int idx, const float *f, float 
     for (int q = 0; q < 6; q++) atomicAdd(&vatom[6 * (size_t)idx + q], w[q]);
 }
 
-/* Shared memory of one warp: the gathered neighbours and their slots' sums (component-major:
- * fx fy fz e, then the virial's six when asked) */
+/* Shared memory of one warp: the gathered neighbours (three float4 each) and their slots' sums
+ * (component-major: fx fy fz e, then the virial's six when asked) */
 __host__ __device__ inline size_t disp3_warp_bytes(int cap, bool vatom) {
-  return (size_t)cap * (2 * sizeof(float4) + sizeof(int2) + (vatom ? 10 : 4) * sizeof(float));
+  return (size_t)cap * (3 * sizeof(float4) + (vatom ? 10 : 4) * sizeof(float));
 }
 
 template <bool VATOM>
 __global__ void __launch_bounds__(32 * DISP3_WARPS)
-    k_dispersion3(const char *stage, int n_local, float rc, float alp3, float sw, int n_species,
+    k_dispersion3(const char *stage, int n_local, float rc, double rc2d, float alp3, float sw,
+                  int n_species,
                   const float2 *coef, int cap, int max_disp, const int *disp_n,
                   const int *disp_j, float *force, float *eatom, float *vatom, double *sums) {
   extern __shared__ float4 disp3_smem[];
@@ -253,8 +289,9 @@ __global__ void __launch_bounds__(32 * DISP3_WARPS)
   const float rc2 = rc * rc;
   float4 *nd = (float4 *)((char *)disp3_smem + w * disp3_warp_bytes(cap, VATOM));
   float4 *na = nd + cap;                 /* isa, w, lq, species */
-  int2 *nx = (int2 *)(na + cap);         /* atom index, unused */
+  int4 *nx = (int4 *)(na + cap);         /* atom index, s, q (as bits), unused */
   float *acc = (float *)(nx + cap);      /* [NA][cap] */
+  const float r_on = rc - sw;
   float own[10] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}; /* i's: e (whole triples), f[3], w[6] */
   const int si = i < n_local ? (int)pos[i].w : -1;
   if (si >= 0) {
@@ -265,13 +302,14 @@ __global__ void __launch_bounds__(32 * DISP3_WARPS)
     for (int k0 = 0; k0 < n; k0 += 32) {
       Disp3Nb b;
       const bool ok = k0 + lane < n &&
-                      disp3_load(pos, xd, i, p, si, list[k0 + lane], rc2, cs, n_species, &b);
+                      disp3_load(pos, xd, i, p, si, list[k0 + lane], rc2, rc2d, cs, n_species,
+                                 r_on, sw, &b);
       const unsigned in = __ballot_sync(0xffffffffu, ok);
       const int slot = m + __popc(in & ((1u << lane) - 1u));
       if (ok && slot < cap) {
         nd[slot] = b.d;
         na[slot] = make_float4(b.isa, b.w, b.lq, __int_as_float(b.sp));
-        nx[slot].x = b.idx;
+        nx[slot] = make_int4(b.idx, __float_as_int(b.s), __float_as_int(b.q), 0);
         for (int q = 0; q < NA; q++) acc[q * cap + slot] = 0.f;
       }
       m += __popc(in);
@@ -282,7 +320,8 @@ __global__ void __launch_bounds__(32 * DISP3_WARPS)
         const float4 a = na[s];
         Disp3Nb b;
         b.d = nd[s], b.isa = a.x, b.w = a.y, b.lq = a.z, b.sp = __float_as_int(a.w);
-        b.idx = nx[s].x;
+        const int4 x = nx[s];
+        b.idx = x.x, b.s = __int_as_float(x.y), b.q = __int_as_float(x.z);
         return b;
       };
       /* rows j in turn (the whole warp), the lanes across k > j: in a row every lane has its
@@ -296,7 +335,7 @@ __global__ void __launch_bounds__(32 * DISP3_WARPS)
           const Disp3Nb K = slot_nb(k);
           float e;
           float3 g, djk;
-          if (!disp3_triple(J, K, cs, n_species, rc2, alp3, rc, sw, &e, &g, &djk)) continue;
+          if (!disp3_triple(J, K, cs, n_species, rc2, rc2d, xd, alp3, rc, sw, &e, &g, &djk)) continue;
           Disp3Out o;
           disp3_forces(J, K, g, djk, &o);
           const float e3 = e * (1.f / 3.f);
@@ -332,13 +371,13 @@ __global__ void __launch_bounds__(32 * DISP3_WARPS)
     } else { /* too many to gather: the same sums from the list, j and k straight to global */
       for (int jj = 0; jj < n; jj++) {
         Disp3Nb J;
-        if (!disp3_load(pos, xd, i, p, si, list[jj], rc2, cs, n_species, &J)) continue;
+        if (!disp3_load(pos, xd, i, p, si, list[jj], rc2, rc2d, cs, n_species, r_on, sw, &J)) continue;
         for (int kk = jj + 1 + lane; kk < n; kk += 32) {
           Disp3Nb K;
           float e;
           float3 g, djk;
-          if (!disp3_load(pos, xd, i, p, si, list[kk], rc2, cs, n_species, &K) ||
-              !disp3_triple(J, K, cs, n_species, rc2, alp3, rc, sw, &e, &g, &djk))
+          if (!disp3_load(pos, xd, i, p, si, list[kk], rc2, rc2d, cs, n_species, r_on, sw, &K) ||
+              !disp3_triple(J, K, cs, n_species, rc2, rc2d, xd, alp3, rc, sw, &e, &g, &djk))
             continue;
           Disp3Out o;
           disp3_forces(J, K, g, djk, &o);
@@ -380,6 +419,7 @@ static int disp3_cap(const mlff_cuda *g) {
 
 mlff_cuda_status dispersion_setup(mlff_cuda *g, const mlff_cuda_model *m) {
   g->disp2_rc = (float)m->disp_cutoff;
+  g->disp2_rc2d = m->disp_cutoff * m->disp_cutoff;
   g->coul_rc = (float)m->coul_cutoff;
   g->disp_rc = fmaxf(g->disp2_rc, g->coul_rc); /* the long-range terms' list */
   if (g->disp_rc <= 0.f) return MLFF_CUDA_OK;
@@ -417,6 +457,7 @@ mlff_cuda_status dispersion_setup(mlff_cuda *g, const mlff_cuda_model *m) {
   g->disp3_rc = (float)m->disp3_cutoff;
   g->disp3_alp = (float)m->disp3_alp;
   g->disp3_sw = (float)m->disp3_switch;
+  g->disp3_rc2d = m->disp3_cutoff * m->disp3_cutoff;
   if (g->disp3_rc > 0.f) {
     float2 c3[MLFF_CUDA_MAX_ELEMENTS * MLFF_CUDA_MAX_ELEMENTS];
     for (int a = 0; a < ns; a++)
@@ -474,7 +515,8 @@ void enqueue_dispersion(mlff_cuda *g, int n_local, int want_vatom) {
   const CoulArgs ca = {g->coul_rc, g->coul_alpha, g->coul_es, g->coul_fs, g->d_coul_qq,
                        g->d_coul_self};
   k_dispersion<<<blocks, 32 * DISP_WARPS, 0, g->stream>>>(
-      g->d_stage, n_local, g->disp2_rc, g->n_elements, g->d_disp_coef, ca, g->disp_max,
+      g->d_stage, n_local, g->disp2_rc, g->disp2_rc2d, g->n_elements, g->d_disp_coef, ca,
+      g->disp_max,
       g->d_disp_n, g->d_disp_j, g->d_force, g->d_eatom, want_vatom ? g->d_vatom : nullptr,
       g->d_sums);
   mark(g, g->coul_rc > 0.f ? "dispersion and electrostatics" : "dispersion");
@@ -483,7 +525,8 @@ void enqueue_dispersion(mlff_cuda *g, int n_local, int want_vatom) {
     const size_t smem = DISP3_WARPS * disp3_warp_bytes(cap, want_vatom);
     auto kernel = want_vatom ? k_dispersion3<true> : k_dispersion3<false>;
     kernel<<<blocks3, 32 * DISP3_WARPS, smem, g->stream>>>(
-        g->d_stage, n_local, g->disp3_rc, g->disp3_alp / 3.f, g->disp3_sw, g->n_elements,
+        g->d_stage, n_local, g->disp3_rc, g->disp3_rc2d, g->disp3_alp / 3.f, g->disp3_sw,
+        g->n_elements,
         g->d_disp3_coef,
         cap, g->disp_max, g->d_disp_n, g->d_disp_j, g->d_force, g->d_eatom,
         want_vatom ? g->d_vatom : nullptr, g->d_sums);

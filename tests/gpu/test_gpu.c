@@ -540,12 +540,11 @@ int main(int argc, char **argv) {
     dp.c6[0][0] = 19.3, dp.c6[0][1] = dp.c6[1][0] = 4.48, dp.c6[1][1] = 1.04;
     dp.c8[0][0] = 156.3, dp.c8[0][1] = dp.c8[1][0] = 23.4, dp.c8[1][1] = 3.53;
     if (three) dp.s9 = 5.0, dp.alp = 16.0, dp.cutoff3 = 8.0;
-    /* With a hard cutoff3 a triple's energy steps where a side crosses it, and float (GPU) and
-     * double (CPU) positions may fall either side: the 4,116-atom box holds a pair at 8 Å -
-     * 1e-7 Å, and after the moves below one at 8 Å - 2.9e-6 Å, which the GPU counted and the
-     * CPU did not in the cases with electrostatics (6.9e-5 of max|F|, H100; docs/model.md).
-     * The hard cutoff (term 1, the shipped model's) passes here as its positions round; the
-     * cases with electrostatics take the smooth cutoff (switch3), continuous there. */
+    /* Hard cutoffs step the energy where a pair crosses them, and the 4,116-atom box holds
+     * pairs within float rounding of them (8 Å - 1e-7 Å; after the moves below 8 Å - 2.9e-6
+     * Å; 12 Å - 8e-6 Å): the GPU decides such pairs from the double positions, as the CPU
+     * (dispersion.cu, disp_within). The cases with electrostatics take the three-body term's
+     * smooth cutoff (switch3, docs/model.md) instead, continuous there. */
     if (term == 3 || term == 4) dp.switch3 = 1.0;
     CHECK_OK(mlff_model_set_dispersion(m, term == 2 ? NULL : &dp));
     mlff_electrostatics_params ep;
@@ -655,11 +654,9 @@ int main(int argc, char **argv) {
         dp.s6 = 1.0, dp.s8 = 2.7, dp.a1 = 0.52, dp.a2 = 2.6459, dp.cutoff = 12.0, dp.tail = 1;
         dp.c6[0][0] = 19.3, dp.c6[0][1] = dp.c6[1][0] = 4.48, dp.c6[1][1] = 1.04;
         dp.c8[0][0] = 156.3, dp.c8[0][1] = dp.c8[1][0] = 23.4, dp.c8[1][1] = 3.53;
-        /* hard cutoffs. Known failure (H100): per-atom energies on the GPU's images and kept
-         * list, 8.2e-7 eV = 1.2e-5 of the largest, exactly half the energy of a C-H pair at
-         * 12 Å: the box holds one at 12 Å - 8e-6 Å, which the float positions put outside.
-         * The fix (pairs near a hard cutoff decided in double) is on branch gpu-near-cutoff,
-         * not yet run on a GPU. */
+        /* hard cutoffs: the box's C-H pair at 12 Å - 8e-6 Å once put its half energy, 8.2e-7
+         * eV = 1.2e-5 of the largest, into one atom's on the GPU's images and kept list (H100),
+         * before the GPU decided such pairs in double (see the dispersion cases above) */
         dp.s9 = 5.0, dp.alp = 16.0, dp.cutoff3 = 8.0;
         CHECK_OK(mlff_model_set_dispersion(cm, &dp));
       }
