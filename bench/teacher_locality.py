@@ -188,16 +188,25 @@ def clusters(el, mols, lat, centre, sizes):
     return out
 
 
+def run_teacher(python, script, payload):
+    """Run a teacher script (argv: input JSON, output JSON) in the Python that has tblite, with
+    payload as its input; its output. A failure stops this with the script's last words."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path, jin, jout = (os.path.join(tmp, f) for f in ("t.py", "in.json", "out.json"))
+        open(path, "w").write(script)
+        json.dump(payload, open(jin, "w"))
+        env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+        p = subprocess.run([python, path, jin, jout], env=env, capture_output=True, text=True)
+        if p.returncode != 0:
+            die(f"the teacher ({python}, tblite) failed: {p.stderr.strip()[-800:]}")
+        return json.load(open(jout))
+
+
 def tblite_teacher(python):
     def run(structures):
-        with tempfile.TemporaryDirectory() as tmp:
-            script, jin, jout = (os.path.join(tmp, f) for f in ("t.py", "in.json", "out.json"))
-            open(script, "w").write(TEACHER)
-            json.dump([[[Z[e] for e in el], x.tolist()] for el, x in structures], open(jin, "w"))
-            env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-            subprocess.run([python, script, jin, jout], check=True, env=env,
-                           stderr=subprocess.DEVNULL)
-            return [np.array(f) for f in json.load(open(jout))]
+        out = run_teacher(python, TEACHER, [[[Z[e] for e in el], x.tolist()]
+                                            for el, x in structures])
+        return [np.array(f) for f in out]
     return run
 
 

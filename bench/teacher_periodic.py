@@ -30,9 +30,7 @@ usage: teacher_periodic.py DATA --elements "H O" [--sizes 16,64,128] [--model MO
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
@@ -132,18 +130,9 @@ def self_check(el, x, lat, size, energy):
 
 def tblite_energy(python):
     def run(jobs):
-        with tempfile.TemporaryDirectory() as tmp:
-            script, jin, jout = (os.path.join(tmp, f) for f in ("t.py", "in.json", "out.json"))
-            open(script, "w").write(TEACHER)
-            json.dump([[[teacher_locality.Z[s] for s in e], x.tolist(),
-                        None if lat is None else list(map(float, lat))] for e, x, lat in jobs],
-                      open(jin, "w"))
-            env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-            p = subprocess.run([python, script, jin, jout], env=env, capture_output=True,
-                               text=True)
-            if p.returncode != 0:
-                die(f"the teacher ({python}, tblite) failed: {p.stderr.strip()[-800:]}")
-            return json.load(open(jout))
+        return teacher_locality.run_teacher(python, TEACHER, [
+            [[teacher_locality.Z[s] for s in e], x.tolist(),
+             None if lat is None else list(map(float, lat))] for e, x, lat in jobs])
     return run
 
 
