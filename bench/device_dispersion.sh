@@ -7,7 +7,8 @@
 #   2. the cost: the 49,152-atom liquid, FP16 and FP32, 8 host threads, with and without the
 #      term, interleaved repeats; LAMMPS's "Loop time" per step.
 # With MODEL the same model's pair term alone and MODEL_DISP with the three-body term too, it
-# measures that term instead; LABEL (default "dispersion") names the JSON.
+# measures that term instead; LABEL (default "dispersion") names the JSON; WHAT, when given,
+# says in words what the two models are (bench/report_cost.py prints it instead of its default).
 # REPEATS (default 3) repeats, FP16S (default "no yes") the precisions timed.
 # Writes $OUT/<gpu>-<date>-LABEL.json and logs under $OUT/logs.
 set -uo pipefail
@@ -52,6 +53,8 @@ res = {"machine": gpu, "date": time.strftime("%Y-%m-%d"), "model": model, "model
                        "cpu": {"pe_eV": float(ec), "press_bar": float(pc)},
                        "pe_rel_diff": abs(float(eg) - float(ec)) / abs(float(ec))},
        "cost_49152_t8": cases}
+if os.environ.get("WHAT"):
+    res["what"] = os.environ["WHAT"]
 for fp in ("no", "yes"):
     a, b = cases[f"plain_fp16_{fp}"]["median"], cases[f"disp_fp16_{fp}"]["median"]
     if a and b:

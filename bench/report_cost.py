@@ -49,7 +49,8 @@ def term_cost_section(srcs, machines):
                          f"{g.get('pe_eV')} vs {c.get('pe_eV')} eV, largest force deviation "
                          f"{g.get('max_deviation')} vs {c.get('max_deviation')} eV/Å.\n")
         else:
-            which = (f"`{d['model_disp']}` against the same model without the term "
+            which = (d["what"] if d.get("what") else
+                     f"`{d['model_disp']}` against the same model without the term "
                      f"(`{d['model']}`)" if d.get("model_disp") and d.get("model") else
                      "the model with its dispersion term against the same without it")
             L.append(f"`{s.show}` ({machines.own(s)}): {which}, LAMMPS µs per step, 8 host "

@@ -292,6 +292,11 @@ def new_kinds(r):
           "cost_49152_t8": {"plain_fp16_no": {"us_per_step": [1000.0, 990.0], "median": 1000.0},
                             "disp_fp16_no": {"us_per_step": [1600.0], "median": 1600.0},
                             "plain_fp16_yes": {"us_per_step": [], "median": None}}})
+    # the same with WHAT (the two models in words): the report says that instead
+    dump(os.path.join(r, "h100-2030-01-02-switch-cost.json"),
+         {"machine": "h100", "model": "p.h5", "model_disp": "s.h5", "what": "a switch against none",
+          "cost_49152_t8": {"plain_fp16_no": {"median": 1000.0},
+                            "disp_fp16_no": {"median": 1100.0}}})
     dump(os.path.join(r, "h100-2030-01-02-committee.json"),
          {"machine": "h100", "committee": "c4.h5", "member": "c4-0.h5",
           "step0_12288": {"gpu": {"pe_eV": -1.5, "max_deviation": 0.25},
@@ -315,7 +320,8 @@ def check_new_kinds(text):
     if c[1] != "1,000.0" or c[3] != "1.40×" or c[4] != "≤ 1.5×: meets":
         fail(f"committee cost row {c}", tc)
     if rows_with(tc, "| fp16 yes |") or "`t.h5` against the same model without the term" not in tc \
-            or "largest force deviation 0.25 vs 0.25 eV/Å" not in tc:
+            or "largest force deviation 0.25 vs 0.25 eV/Å" not in tc \
+            or "(H100): a switch against none, LAMMPS" not in tc or "`s.h5` against" in tc:
         fail("the cost section's text or an untimed precision's row", tc)
     cl = section(text, "C API on the 49,152-atom liquid")
     c = one_row(cl, "capi fp32_t1", "| fp32_t1 |")
