@@ -24,8 +24,12 @@ covalent bonds (teacher_locality.molecules): nothing is specific to any molecule
 and in periodic cubic boxes of 30 and 40 Å (the difference must fall towards zero), and a frame
 of at most 32 molecules against its 2 x 2 x 2 repetition (equal per molecule).
 
+--method GFN1-xTB asks the same of GFN1-xTB (no multipole electrostatics), to tell which part
+of GFN2-xTB makes open and periodic differ.
+
 usage: teacher_periodic.py DATA --elements "H O" [--sizes 16,64,128] [--model MODEL]
-                           [--self-check N] [--python-tblite PY] [--json FILE]
+                           [--self-check N] [--method GFN2-xTB|GFN1-xTB] [--python-tblite PY]
+                           [--json FILE]
 """
 import argparse
 import json
@@ -44,9 +48,10 @@ import sys, json, numpy as np
 from tblite.interface import Calculator
 ANG, HARTREE = 1 / 0.52917721067, 27.211386245988
 out = []
-for z, x, lat in json.load(open(sys.argv[1])):
+method, jobs = json.load(open(sys.argv[1]))
+for z, x, lat in jobs:
     kw = {"lattice": np.diag(lat) * ANG, "periodic": np.array([True] * 3)} if lat else {}
-    c = Calculator("GFN2-xTB", np.array(z), np.array(x) * ANG, **kw)
+    c = Calculator(method, np.array(z), np.array(x) * ANG, **kw)
     c.set("verbosity", 0)
     out.append(c.singlepoint().get("energy") * HARTREE)
     print(len(out), file=sys.stderr, flush=True)
@@ -128,11 +133,11 @@ def self_check(el, x, lat, size, energy):
     return out
 
 
-def tblite_energy(python):
+def tblite_energy(python, method="GFN2-xTB"):
     def run(jobs):
-        return teacher_locality.run_teacher(python, TEACHER, [
+        return teacher_locality.run_teacher(python, TEACHER, [method, [
             [[teacher_locality.Z[s] for s in e], x.tolist(),
-             None if lat is None else list(map(float, lat))] for e, x, lat in jobs])
+             None if lat is None else list(map(float, lat))] for e, x, lat in jobs]])
     return run
 
 
@@ -163,6 +168,9 @@ def main():
                     help='the element of each atom type, in type order, e.g. "H O"')
     ap.add_argument("--sizes", default="16,64,128")
     ap.add_argument("--model", help="a student to compare (mlff model file)")
+    ap.add_argument("--method", default="GFN2-xTB", choices=("GFN2-xTB", "GFN1-xTB"),
+                    help="the teacher's method in tblite (GFN1-xTB has no multipole "
+                    "electrostatics: a way to tell where open and periodic part)")
     ap.add_argument("--python-tblite", default=os.path.expanduser(
         "~/.cache/mlff/venv-dftd4-4.3.1/bin/python"))
     ap.add_argument("--self-check", type=int, metavar="N",
@@ -191,7 +199,7 @@ def main():
     el = [el_of[t - 1] for t in types]
     if a.self_check:
         r = self_check(el, np.array(x, float), np.array(edges, float), a.self_check,
-                       tblite_energy(a.python_tblite))
+                       tblite_energy(a.python_tblite, a.method))
         print(f"teacher's periodic code against itself ({a.data}), meV per molecule:")
         print(f"  cluster of {r['cluster']} in a periodic 30 Å box minus open: "
               f"{r['box30_minus_open_meV']:+.2f}; 40 Å: {r['box40_minus_open_meV']:+.2f}")
@@ -200,12 +208,12 @@ def main():
                   f"{r['supercell_minus_box_meV']:+.2f}")
         if a.json:
             with open(a.json, "w") as f:
-                json.dump(dict(r, data=a.data, teacher="GFN2-xTB, tblite"), f, indent=1)
+                json.dump(dict(r, data=a.data, teacher=f"{a.method}, tblite"), f, indent=1)
                 f.write("\n")
         return
     structs = structures(el, np.array(x, float), np.array(edges, float), sizes)
     rows = [{"structure": lab, "teacher_meV": e} for lab, e in
-            interactions(structs, tblite_energy(a.python_tblite))]
+            interactions(structs, tblite_energy(a.python_tblite, a.method))]
     if a.model:
         for r, (_, e) in zip(rows, interactions(structs, student_energy(a.model))):
             r["student_meV"] = e
@@ -220,7 +228,7 @@ def main():
         with open(a.json, "w") as f:
             json.dump({"data": a.data, "elements": el_of, "model": a.model,
                        "box_A": list(map(float, edges)),
-                       "teacher": "GFN2-xTB, tblite (clusters open, the box periodic)",
+                       "teacher": f"{a.method}, tblite (clusters open, the box periodic)",
                        "rows": rows}, f, indent=1)
             f.write("\n")
 
