@@ -101,6 +101,7 @@ for args, msg in (
         ([data, "--elements", "H"], "--elements names 1"),
         ([data, "--elements", "H Xx"], "unknown element Xx"),
         ([data, "--elements", "H O", "--sizes", "a,b"], "comma-separated molecule counts"),
+        ([data, "--elements", "H O", "--method", "GFN0-xTB"], "invalid choice: 'GFN0-xTB'"),
         ([data, "--elements", "H O", "--python-tblite", os.path.join(work, "nopython")],
          "no Python with tblite"),
         ([data, "--elements", "H O", "--sizes", "4000", "--python-tblite", sys.executable],
