@@ -77,6 +77,10 @@ def structures(el, x, lat, sizes):
     for N in sizes:
         if N > len(imgs):
             die(f"a cluster of {N} molecules asked; the box and its 26 images hold {len(imgs)}")
+        reach = float(np.min(np.minimum(c0 + lat, 2 * lat - c0)))  # where the images end
+        if dist[order[N - 1]] > reach:
+            die(f"a cluster of {N} molecules reaches {dist[order[N - 1]]:.1f} Å from its centre, "
+                f"beyond the box and its 26 images ({reach:.1f} Å): give smaller --sizes")
         parts = []
         for k in order[:N]:
             m, s = imgs[k]

@@ -105,7 +105,9 @@ for args, msg in (
         ([data, "--elements", "H O", "--python-tblite", os.path.join(work, "nopython")],
          "no Python with tblite"),
         ([data, "--elements", "H O", "--sizes", "4000", "--python-tblite", sys.executable],
-         "the box and its 26 images hold 3375")):
+         "the box and its 26 images hold 3375"),
+        ([data, "--elements", "H O", "--sizes", "3000", "--python-tblite", sys.executable],
+         "beyond the box and its 26 images")):
     p = subprocess.run([sys.executable, script] + args, capture_output=True, text=True)
     check(p.returncode != 0 and msg in p.stderr, f"refused: {msg} ({p.stderr.strip()[-160:]})")
 
