@@ -9,8 +9,8 @@ where it does, the density the student's NPT finds is the teacher's. The teacher
 (dftd4, GFN2's damping) is reported too, split into its two-body part and its three-body (ATM,
 s9 5) part: the latter is the many-body repulsion a pairwise term cannot carry. The student learned
 the teacher's open clusters (libxtb), so these verdicts are the teacher's only where tblite's
-periodic GFN2-xTB agrees with its own clusters: bench/teacher_periodic.py asks (for benzene and
-ethanol it does; for water it does not, by some 200 meV per molecule).
+periodic GFN2-xTB agrees with its own clusters: bench/teacher_periodic.py asks (for benzene it
+does; for ethanol it does not, by some 50 meV per molecule, nor for water, by some 200).
 
 --pressure adds each box's configurational pressure by both: -dE/dV when the box and the
 molecules' centres are scaled by 1 +- 0.001 in length, molecules rigid (the molecular virial,
