@@ -49,10 +49,10 @@ def term_cost_section(srcs, machines):
                          f"{g.get('pe_eV')} vs {c.get('pe_eV')} eV, largest force deviation "
                          f"{g.get('max_deviation')} vs {c.get('max_deviation')} eV/Å.\n")
         else:
-            which = (d["what"] if d.get("what") else
-                     f"`{d['model_disp']}` against the same model without the term "
-                     f"(`{d['model']}`)" if d.get("model_disp") and d.get("model") else
-                     "the model with its dispersion term against the same without it")
+            which = d.get("what") or (
+                f"`{d['model_disp']}` against the same model without the term (`{d['model']}`)"
+                if d.get("model_disp") and d.get("model") else
+                "the model with its dispersion term against the same without it")
             L.append(f"`{s.show}` ({machines.own(s)}): {which}, LAMMPS µs per step, 8 host "
                      "threads, medians of the interleaved repeats; the term's share of the step "
                      "(issue 21's aim: at most 25 %).\n")

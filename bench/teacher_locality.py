@@ -71,7 +71,8 @@ json.dump(out, open(sys.argv[2], "w"))
 
 
 def die(msg):
-    sys.exit(f"teacher_locality.py: {msg}")
+    # named by the program that runs (teacher_periodic.py uses these functions too)
+    sys.exit(f"{os.path.basename(sys.argv[0])}: {msg}")
 
 
 def read_frames(path):

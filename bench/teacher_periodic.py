@@ -97,18 +97,18 @@ def structures(el, x, lat, sizes):
 def interactions(structs, energy):
     """Interaction energy per molecule (meV) of each structure by energy(list of (elements,
     positions, lattice or None)) -> eV each; the molecules alone are evaluated once per shape."""
+    def shape(e, p):  # a molecule and its images share one
+        return tuple(e), np.round(p - p.mean(0), 6).tobytes()
     jobs = [(e, x, lat) for _, e, x, lat, _ in structs]
     alone = {}
     for *_, parts in structs:
         for e, p in parts:
-            key = (tuple(e), np.round(p - p.mean(0), 6).tobytes())
-            alone.setdefault(key, (e, p))
-    keys = list(alone)
+            alone.setdefault(shape(e, p), (e, p))
     res = energy(jobs + [(e, p, None) for e, p in alone.values()])
-    mono = dict(zip(keys, res[len(jobs):]))
+    mono = dict(zip(alone, res[len(jobs):]))
     out = []
     for (label, _, _, _, parts), etot in zip(structs, res):
-        emols = sum(mono[(tuple(e), np.round(p - p.mean(0), 6).tobytes())] for e, p in parts)
+        emols = sum(mono[shape(e, p)] for e, p in parts)
         out.append((label, 1000.0 * (etot - emols) / len(parts)))
     return out
 
@@ -118,14 +118,14 @@ def self_check(el, x, lat, size, energy):
     in periodic cubic boxes of 30 and 40 Å (vacuum around it: the difference must fall towards
     0 as the box grows), and, for a frame of at most 32 molecules, the periodic box against its
     2 x 2 x 2 repetition (equal per molecule). meV per molecule."""
-    _, e, p, _, parts = structures(el, x, lat, [size])[0]
+    (_, e, p, _, parts), (*_, box_parts) = structures(el, x, lat, [size])
     p = p - p.mean(0)
     if np.ptp(p, axis=0).max() > 20.0:
         die(f"--self-check {size}: the cluster is {np.ptp(p, axis=0).max():.1f} Å wide; the "
             f"30 Å box leaves it under 10 Å of vacuum: give a smaller cluster")
     jobs = [(e, p + 15.0, None), (e, p + 15.0, np.array([30.0] * 3)),
             (e, p + 20.0, np.array([40.0] * 3))]
-    n = len(teacher_locality.molecules(el, x, lat))
+    n = len(box_parts)
     if n <= 32:
         shifts = [np.array(s) * lat for s in np.ndindex(2, 2, 2)]
         jobs += [(el, x, lat), (el * 8, np.vstack([x + t for t in shifts]), 2 * lat)]
@@ -135,6 +135,12 @@ def self_check(el, x, lat, size, energy):
     if n <= 32:
         out.update({"molecules": n, "supercell_minus_box_meV": 1000 * (r[4] / 8 - r[3]) / n})
     return out
+
+
+def write_json(path, obj):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=1)
+        f.write("\n")
 
 
 def tblite_energy(python, method="GFN2-xTB"):
@@ -211,9 +217,7 @@ def main():
             print(f"  the periodic box of {r['molecules']} repeated 2 x 2 x 2 minus the box: "
                   f"{r['supercell_minus_box_meV']:+.2f}")
         if a.json:
-            with open(a.json, "w") as f:
-                json.dump(dict(r, data=a.data, teacher=f"{a.method}, tblite"), f, indent=1)
-                f.write("\n")
+            write_json(a.json, dict(r, data=a.data, teacher=f"{a.method}, tblite"))
         return
     structs = structures(el, np.array(x, float), np.array(edges, float), sizes)
     rows = [{"structure": lab, "teacher_meV": e} for lab, e in
@@ -229,12 +233,10 @@ def main():
               (f" {r['student_meV']:9.1f} {r['student_meV'] - r['teacher_meV']:+7.1f}"
                if a.model else ""))
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"data": a.data, "elements": el_of, "model": a.model,
-                       "box_A": list(map(float, edges)),
-                       "teacher": f"{a.method}, tblite (clusters open, the box periodic)",
-                       "rows": rows}, f, indent=1)
-            f.write("\n")
+        write_json(a.json, {"data": a.data, "elements": el_of, "model": a.model,
+                            "box_A": list(map(float, edges)),
+                            "teacher": f"{a.method}, tblite (clusters open, the box periodic)",
+                            "rows": rows})
 
 
 if __name__ == "__main__":

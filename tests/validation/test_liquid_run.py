@@ -93,16 +93,20 @@ def main():
     print("PASS liquid_run")
 
 
+def lammps_env(lmp, env):
+    """env with LAMMPS's own lib/ (beside its bin/) first on the library path"""
+    lib = os.path.join(os.path.dirname(os.path.dirname(lmp)), "lib")
+    return dict(env, LD_LIBRARY_PATH=lib + (":" + env["LD_LIBRARY_PATH"]
+                                            if env.get("LD_LIBRARY_PATH") else ""))
+
+
 def no_production(repo, lmp, plugin, model, work, env):
     """prod_ps 0 is refused with a message naming the variable (it divided by zero in the RDFs'
     frame interval), before any data file is read."""
-    lib = os.path.join(os.path.dirname(os.path.dirname(lmp)), "lib")
-    env = dict(env, LD_LIBRARY_PATH=lib + (":" + env["LD_LIBRARY_PATH"]
-                                           if env.get("LD_LIBRARY_PATH") else ""))
     p = subprocess.run([lmp, "-in", os.path.join(repo, "examples", "lammps", "in.liquid_npt"),
         "-var", "prod_ps", "0", "-var", "data", os.path.join(work, "absent.data"),
         "-var", "plugin", plugin, "-var", "model", model, "-log", "none"],
-        capture_output=True, text=True, env=env, cwd=work, timeout=60)
+        capture_output=True, text=True, env=lammps_env(lmp, env), cwd=work, timeout=60)
     out = p.stdout + p.stderr
     check(p.returncode != 0 and "ERROR: prod_ps 0 gives no production step" in out and
           "Divide by 0" not in out, f"prod_ps 0 refused with its message (exit {p.returncode})",
@@ -113,14 +117,12 @@ def walltime(repo, lmp, plugin, model, work, env):
     """bench/device_npt_segment.sh (in.liquid_npt's walltime): a production cut when it
     expires, final.data still written and the RDF stage skipped; the continuation from
     final.data, and both logs joined by validate_liquid.py."""
-    lib = os.path.join(os.path.dirname(os.path.dirname(lmp)), "lib")
     out = os.path.join(work, "segments")
 
     def segment(label, data, **extra):
-        e = dict(env, MLFF_LMP=lmp, MLFF_PLUGIN=plugin, DEVICE="cpu", THREADS="1", OUT=out,
-                 MARGIN_S="0", MIN_STEPS="0", NVT_PS="0", EQ_PS="0", FRAME_PS="0.001",
-                 LD_LIBRARY_PATH=lib + (":" + env["LD_LIBRARY_PATH"]
-                                        if env.get("LD_LIBRARY_PATH") else ""), **extra)
+        e = dict(lammps_env(lmp, env), MLFF_LMP=lmp, MLFF_PLUGIN=plugin, DEVICE="cpu",
+                 THREADS="1", OUT=out, MARGIN_S="0", MIN_STEPS="0", NVT_PS="0", EQ_PS="0",
+                 FRAME_PS="0.001", **extra)
         p = subprocess.run(["bash", os.path.join(repo, "bench", "device_npt_segment.sh"),
                             model, data, label], capture_output=True, text=True, env=e,
                            cwd=repo, timeout=300)
