@@ -140,6 +140,7 @@ else:
 with h5py.File(model_path, "r") as f:
     summary = json.loads(f.attrs["training_summary"])
     disp = dict(f["dispersion"].attrs) if "dispersion" in f else None
+    coul = dict(f["electrostatics"].attrs) if "electrostatics" in f else None
     elements = [e.decode() if isinstance(e, bytes) else str(e) for e in f.attrs["elements"]]
 
 
@@ -172,7 +173,14 @@ if disp is not None:
              + (f"; and D4's three-body (Axilrod–Teller–Muto) term, s9 {float(disp['s9']):.4g}, "
                 f"over triples within {float(disp['cutoff3']):g} Å (docs/model.md)"
                 if float(disp.get("s9", 0)) > 0 else "")
-             + ". The networks were trained on the teacher minus this term.\n")
+             + ". The networks were trained on the teacher minus this term"
+             + (" and the electrostatics.\n" if coul is not None else ".\n"))
+if coul is not None:
+    q = ", ".join(f"{e} {float(c):+.5g} e" for e, c in zip(elements, coul["charges"]))
+    L.append(f"Electrostatics (in the model file, /electrostatics): fixed atomic charges {q}, "
+             f"Coulomb's law with damped shifted forces (alpha {float(coul['alpha']):g} Å⁻¹, "
+             f"cutoff {float(coul['cutoff']):g} Å; docs/model.md): the rings' quadrupoles, which "
+             "the teacher's interaction carries beyond the descriptor's cutoff.\n")
 L.append("## Data\n")
 L.append("| set | structures | atoms | by source |\n|---|---|---|---|")
 L.append(f"| training (split into train/valid/test) | {sum(train_src.values())} | {train_atoms} | "
@@ -189,6 +197,7 @@ steps = [("label_s", "labelling, training set (gas phase)"),
          ("train_s", "training" + (", the final student (from the first)"
                                    if "train_first_s" in timings else "")),
          ("train_three_body_s", "training again, with the three-body dispersion term"),
+         ("dimers_s", "contact dimers labelled, the polish with the energy weighted"),
          ("eval_s", "evaluation")]
 for key, what in steps:
     if key in timings:
@@ -312,7 +321,8 @@ if liquid:
              + (f"The run was {len(li['segments'])} segments joined (" +
                 " + ".join(f"{g['production_ps']:.1f}" for g in li["segments"]) + " ps of NPT); "
                 if li.get("segments") else "")
-             + (f"its first {li['skipped_ps']:.1f} ps of production counted as equilibration "
+             + (("its" if li.get("segments") else "Its") +
+                f" first {li['skipped_ps']:.1f} ps of production counted as equilibration "
                 f"(density {li['skipped_density_first_last'][0]:.3f} → "
                 f"{li['skipped_density_first_last'][1]:.3f} g/cm³). " if li.get("skipped_ps")
                 else "")

@@ -60,12 +60,14 @@ def model_path(name="benzene-gfn2.h5"):
 
 
 def network_model():
-    """The shipped model's networks alone, its dispersion removed: the cases that check the
-    network path (forces against finite differences, which a sharp cutoff would cross; energies
-    without a tail) evaluate these; the shipped model itself is checked against LAMMPS."""
+    """The shipped model's networks alone, its dispersion and electrostatics removed: the cases
+    that check the network path (forces against finite differences, which a sharp cutoff would
+    cross; energies without a tail) evaluate these; the shipped model itself is checked against
+    LAMMPS."""
     import mlff
     m = mlff.Model(model_path())
     m.set_dispersion(None)
+    m.set_electrostatics(None)
     return m
 
 
@@ -724,7 +726,7 @@ def case_lammps():
          np.diag([40.0, 40.0, 40.0]), net_file, ""),
         ("8 benzenes, orthorhombic box", benzene_box(ORTHO, seed=2), None, net_file, ""),
         ("8 benzenes, triclinic box", benzene_box(TRICLINIC_LMP, seed=7), None, net_file, ""),
-        ("27 benzenes, triclinic box, the shipped model (D4 two- and three-body, tail)",
+        ("27 benzenes, triclinic box, the shipped model (D4 two- and three-body, tail, charges)",
          benzene_box(1.5 * TRICLINIC_LMP, n_side=3, seed=14), None, model_path(), ""),
         ("27 benzenes, triclinic box, dispersion + tail",
          benzene_box(1.5 * TRICLINIC_LMP, n_side=3, seed=13), None, disp_file, ""),

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """test_dimer_decompose.py SOURCE_DIR WORKDIR CASE — bench/dimer_decompose.py (issue 21).
 
-run: the shipped model on a few synthetic dimer-curve points, D4 from a fake --d4-python
-     (fixed parts, so no dftd4 is needed): both sides add up, the network part is exactly zero
-     where the closest contact lies beyond the descriptor's cutoff, and the MAE split and the
-     "what if"s follow from the rows; with electrostatics added to the model, they are a part
-     of their own.
+run: the shipped model, its charges removed, on a few synthetic dimer-curve points, D4 from a
+     fake --d4-python (fixed parts, so no dftd4 is needed): both sides add up, the network part
+     is exactly zero where the closest contact lies beyond the descriptor's cutoff, and the MAE
+     split and the "what if"s follow from the rows; with electrostatics in the model, they are
+     a part of their own.
 charge_fit: teacher curves made as the fake D4 plus 4 x the Coulomb energy of charges +-0.1
      (so charges x 2 carry the rest exactly): --fit-charges stacked finds the scale 2 and leaves
      nothing on the held-out T-shaped points; with --dsf the fit is of the damped-shifted-force
@@ -66,7 +66,14 @@ def run(src, *args):
 def case_run(src, work):
     path, fake = setup(src, work)
     out = os.path.join(work, "out.json")
-    p = run(src, "--dimers", path, "--model", os.path.join(src, "models", "benzene-gfn2.h5"),
+    # the shipped model without its charges: a model of networks and dispersion alone
+    sys.path.insert(0, os.path.join(src, "python"))
+    import mlff
+    plain_model = os.path.join(work, "plain.h5")
+    with mlff.Model(os.path.join(src, "models", "benzene-gfn2.h5")) as m:
+        m.set_electrostatics(None)
+        m.save(plain_model)
+    p = run(src, "--dimers", path, "--model", plain_model,
             "--molecule", os.path.join(src, "models", "benzene.xyz"), "--d4-python", fake,
             "--json", out)
     check(p.returncode == 0, "dimer_decompose.py failed", p.stdout + p.stderr)
@@ -98,8 +105,6 @@ def case_run(src, work):
         check(abs(got - want) < 1e-9, f"summary {got} against {want} from the rows", s)
     check("MAE over 4 points" in p.stdout, "the summary line is printed", p.stdout)
     # a model with electrostatics: they are split from the network, and the parts still add up
-    sys.path.insert(0, os.path.join(src, "python"))
-    import mlff
     coul_model = os.path.join(work, "coul.h5")
     with mlff.Model(os.path.join(src, "models", "benzene-gfn2.h5")) as m:
         m.set_electrostatics({"charges": {"C": -0.09, "H": 0.09}, "alpha": 0.1, "cutoff": 12.0})
