@@ -68,6 +68,13 @@ def main():
             fail("missing %r" % want, text)
     if "against the teacher's" in text:
         fail("a teacher's figure without the liquid's files", text)
+    # a model's charges are named with their values (the shipped model's elements are C, H)
+    with h5py.File(model, "r") as f:
+        q = f["electrostatics"].attrs["charges"] if "electrostatics" in f else None
+    want = None if q is None else ("Electrostatics (in the model file, /electrostatics): fixed "
+                                   "atomic charges C %+.5g e, H %+.5g e" % (q[0], q[1]))
+    if (want is not None and want not in text) or (want is None and "Electrostatics" in text):
+        fail("the electrostatics line does not follow the model (%s)" % want, text)
 
     # the liquid at 0.77 g/cm3 (EOS crossing too), dH_vap 28.0; the teacher's pressure 100 and
     # 160 bar above the student's at 0.74 and 0.80, its cohesion 6 and 9 meV/molecule weaker
