@@ -12,24 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../io/io_test.h" /* CHECK, CHECK_OK: report and stop */
 #include "mlff_distill.h"
-
-#define CHECK(cond)                                                         \
-  do {                                                                      \
-    if (!(cond)) {                                                          \
-      printf("%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);       \
-      exit(1);                                                              \
-    }                                                                       \
-  } while (0)
-#define CHECK_OK(call)                                                      \
-  do {                                                                      \
-    mlff_status st_ = (call);                                               \
-    if (st_ != MLFF_OK) {                                                   \
-      printf("%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call,           \
-             mlff_last_error());                                            \
-      exit(1);                                                              \
-    }                                                                       \
-  } while (0)
 
 static const char *mlff_bin, *tmp;
 static char path_buf[8][1024];
