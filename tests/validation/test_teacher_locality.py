@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 
+from water_lattice import lattice
+
 repo, work = sys.argv[1], sys.argv[2]
 os.makedirs(work, exist_ok=True)
 spec = importlib.util.spec_from_file_location("tl", os.path.join(repo, "bench/teacher_locality.py"))
@@ -42,20 +44,10 @@ def toy(rc):
     return run
 
 
-# a 5 x 5 x 5 lattice of O-H-H, 3.1 Å apart, random orientations, wrapped into the box
-rng = np.random.default_rng(7)
+# a 5 x 5 x 5 lattice of O-H-H, 3.1 Å apart, random orientations, wrapped into the box;
+# molecule 0 sits at the corner: its hydrogens wrap to the far faces
 a, n = 3.1, 5
-L = np.array([a * n] * 3)
-el, x = [], []
-for i in range(n):
-    for j in range(n):
-        for k in range(n):
-            c = np.array([i, j, k]) * a + rng.normal(0, 0.05, 3)
-            q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
-            h = np.array([[0.757, 0.586, 0], [-0.757, 0.586, 0]]) @ q.T
-            el += ["O", "H", "H"]
-            x += [c, c + h[0], c + h[1]]
-x = np.array(x) % L  # molecule 0 sits at the corner: its hydrogens wrap to the far faces
+el, x, L = lattice(n, a, seed=7, shift=(0.0, 0.0, 0.0))
 mols = tl.molecules(el, x, L)
 check(len(mols) == n ** 3 and all(len(i) == 3 for i, _ in mols), f"{n ** 3} molecules of 3 atoms found")
 split = any(np.abs(x[i] - x[i][0]).max() > L[0] / 2 for i, _ in mols)

@@ -16,6 +16,8 @@ import sys
 
 import numpy as np
 
+from water_lattice import lattice  # by default the first plane's O atoms on the x = 0 face
+
 repo, work = sys.argv[1], sys.argv[2]
 os.makedirs(work, exist_ok=True)
 script = os.path.join(repo, "bench/teacher_periodic.py")
@@ -41,22 +43,6 @@ def toy(jobs):
         r = np.linalg.norm(d, axis=2)
         out.append(-float(np.sum(np.triu(r < 3.6, 1))))
     return out
-
-
-def lattice(n, a=3.1, seed=3):
-    """n x n x n water-like molecules a apart, random orientations; the first plane's O atoms
-    on the x = 0 face, so that some H atoms wrap to the far face (split molecules)"""
-    rng = np.random.default_rng(seed)
-    el, x = [], []
-    for i in range(n):
-        for j in range(n):
-            for k in range(n):
-                c = np.array([i, j + 0.5, k + 0.5]) * a + rng.normal(0, 0.05, 3)
-                q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
-                h = np.array([[0.757, 0.586, 0], [-0.757, 0.586, 0]]) @ q.T
-                el += ["O", "H", "H"]
-                x += [c, c + h[0], c + h[1]]
-    return el, np.array(x) % (n * a), np.array([n * a] * 3)
 
 
 a, n = 3.1, 5
