@@ -191,6 +191,14 @@ static char *run_signature(const mlff_model *m, mlff_trainer *t, const mlff_trai
     mlff_sb_printf(&b, "; electrostatics alpha %.17g cutoff %.17g charges", m->coul.p.alpha,
                    m->coul.p.cutoff);
     for (int e = 0; e < m->n_elements; e++) mlff_sb_printf(&b, " %.17g", m->coul.p.charges[e]);
+    if (m->coul.bonds) { /* only with increments: the same for the models before them */
+      mlff_sb_printf(&b, " increments");
+      for (int a = 0; a < m->n_elements; a++)
+        for (int e = 0; e < m->n_elements; e++)
+          mlff_sb_printf(&b, " %.17g", m->coul.p.increments[a][e]);
+      mlff_sb_printf(&b, " bond_factor %.17g radii", m->coul.p.bond_factor);
+      for (int e = 0; e < m->n_elements; e++) mlff_sb_printf(&b, " %.17g", m->coul.p.bond_radii[e]);
+    }
   }
   if (b.failed) {
     free(b.s);

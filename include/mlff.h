@@ -39,10 +39,13 @@ extern "C" {
  * compatible (a field moved, a function changed, a field added to a struct the caller
  * allocates: a program built against the older header must be rebuilt); new functions keep it.
  * 2: mlff_calc_options.skin, mlff_result's committee outputs (force_deviation,
- * max_force_deviation, member_forces). */
-#define MLFF_API_VERSION 2
+ * max_force_deviation, member_forces). 3: bond-charge increments in
+ * mlff_electrostatics_params, mlff_neighbors.charges. */
+#define MLFF_API_VERSION 3
 #define MLFF_VERSION_STRING "0.1.0"
-#define MLFF_FORMAT_VERSION 1 /* newest model-file format_version this library reads */
+/* newest model-file format_version this library reads (2: bond-charge increments; a file
+ * without them is written as 1) */
+#define MLFF_FORMAT_VERSION 2
 
 typedef enum {
   MLFF_OK = 0,
@@ -187,13 +190,26 @@ MLFF_API const mlff_dispersion_params *mlff_model_dispersion(const mlff_model *m
  * zero with its force at rc, plus each atom's self term -k q_a^2 (erfc(alpha rc)/(2 rc) +
  * alpha/sqrt(pi)). E = networks + dispersion + this: the networks learn what is left, so the
  * long-range electrostatics the teacher's molecules feel beyond the descriptor's cutoff (their
- * quadrupoles, dipoles) are carried by the charges. Charges are fixed per element: they suit
- * systems whose atoms of one element are alike (bench/dimer_decompose.py --fit-charges fits
- * them to a teacher). */
+ * quadrupoles, dipoles) are carried by the charges. Charges by element suit systems whose atoms
+ * of one element are alike (bench/dimer_decompose.py --fit-charges fits them to a teacher).
+ * Where they are not (ethanol's hydroxyl H against its alkyl H), bond-charge increments (as
+ * MMFF94's) give an atom's charge by what it is bonded to:
+ *   q_i = charges[s_i] + sum over atoms j bonded to i of increments[s_i][s_j],
+ * increments antisymmetric (what an atom gains its partner loses: a molecule whose charges are
+ * 0 stays neutral). Atoms i, j are bonded when r_ij < bond_factor (bond_radii[s_i] +
+ * bond_radii[s_j]), except that a hydrogen is bonded to its nearest such atom alone. The
+ * charges follow the geometry of each call (no state is kept); they change only where a bond
+ * forms or breaks by that rule, where the energy jumps (bench/bond_increments.py fits the
+ * increments to a teacher's atomic charges; docs/model.md). */
 typedef struct {
   double charges[MLFF_MAX_ELEMENTS]; /* e, by species */
   double alpha;                      /* damping, Å^-1 (0: shifted-force Coulomb) */
   double cutoff;                     /* Å */
+  /* bond-charge increments, e, [species of the atom][species of its partner]; all 0: charges
+   * by element alone (bond_radii and bond_factor then unused, 0) */
+  double increments[MLFF_MAX_ELEMENTS][MLFF_MAX_ELEMENTS];
+  double bond_radii[MLFF_MAX_ELEMENTS]; /* Å, by species (covalent radii; > 0 with increments) */
+  double bond_factor;                   /* > 0 with increments (e.g. 1.25) */
 } mlff_electrostatics_params;
 /* Give m an electrostatic term (copied; checked: finite charges, alpha >= 0, cutoff > 0), or take
  * it away (p NULL). The model's calcs must be created after the change. */
@@ -287,6 +303,12 @@ typedef struct {
   int pbc[3];
 } mlff_structure;
 
+/* The atomic charges (e) the model's electrostatics give structure s, charges [n_atoms]:
+ * charges by element plus the bond-charge increments of each atom's bonds (across periodic
+ * boundaries too). Refused when the model has no electrostatics. */
+MLFF_API mlff_status mlff_model_charges(const mlff_model *m, const mlff_structure *s,
+                                        double *charges);
+
 /* Outputs. Pointers may be NULL when not wanted; arrays are caller-allocated. */
 typedef struct {
   double energy;       /* eV */
@@ -349,6 +371,12 @@ typedef struct {
    * must be at least cutoff + skin wide across each face, the positions wrapped into it (up to
    * skin/2 outside). GPU calcs only. */
   const double *cell;
+  /* NULL, or the charges [n_total] (e) of a model with bond-charge increments
+   * (mlff_electrostatics_params): each local atom's as mlff_model_charges gives it, each ghost
+   * its owner's (LAMMPS: computed for the local atoms, then sent to the ghosts). NULL: the
+   * library finds them among these atoms, where a ghost within two bond lengths of the edge of
+   * the ghost shell may miss a bond. Unused by other models. */
+  const double *charges;
 } mlff_neighbors;
 
 /* energy and virial are set; forces [n_total][3], energy_atom [n_total] and virial_atom

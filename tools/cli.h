@@ -31,9 +31,12 @@ int cli_parse_count(const char *s, long long *v);
 int cli_remove_stale_temps(const char *path);
 /* A finite number option value, entirely a number (strtod, no trailing text). */
 int cli_parse_number(const char *s, double *v);
-/* Give m the electrostatics of an --electrostatics value, "SYM=q,...[,alpha=A][,cutoff=R]":
- * a charge (e) for every element of m, alpha (Å^-1, default 0.1) and cutoff (Å, default the
- * dispersion's where m has one, else 12). 0 on success; else 1 with what is wrong in why. */
+/* Give m the electrostatics of an --electrostatics value,
+ * "SYM=q,...[,A-B=d,...][,alpha=A][,cutoff=R][,bond_factor=F]": a charge (e) for every element
+ * of m (0 where not given when there are increments), bond-charge increments d (e) that an atom
+ * A gains from each bond to a B (B losing as much; radii: Cordero's covalent radii, bond_factor
+ * default 1.25), alpha (Å^-1, default 0.1) and cutoff (Å, default the dispersion's where m has
+ * one, else 12). 0 on success; else 1 with what is wrong in why. */
 int cli_set_electrostatics(mlff_model *m, const char *spec, char *why, size_t n);
 /* Monotonic wall-clock seconds (progress, ETAs, stage times). */
 double cli_now_s(void);

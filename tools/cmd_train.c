@@ -18,7 +18,7 @@ static const char USAGE[] =
     "                  [--lr X] [--lr-min X] [--patience N] [--w-energy X] [--w-forces X]\n"
     "                  [--valid-fraction F] [--test-fraction F] [--test-sources LIST] [--seed S]\n"
     "                  [--threads N] [--checkpoint FILE] [--init MODEL.h5]\n"
-    "                  [--dispersion DISP.h5] [--electrostatics SYM=Q,...] [--committee K]";
+    "                  [--dispersion DISP.h5] [--electrostatics SYM=Q,...,A-B=D,...] [--committee K]";
 static const char HELP[] =
     "Fit a student (aev-mlp: ANI-1x descriptor, one MLP per element) to the energies and\n"
     "forces of a dataset (from `mlff label` or `mlff import`) and write it to MODEL.h5.\n"
@@ -73,11 +73,15 @@ static const char HELP[] =
     "  --dispersion FILE   give the model this long-range dispersion term (the /dispersion group\n"
     "                      of FILE, e.g. from scripts/dispersion_d4.py): the networks then learn\n"
     "                      the teacher minus it, and the model evaluates both (docs/model.md)\n"
-    "  --electrostatics SYM=Q,...[,alpha=A][,cutoff=R]\n"
+    "  --electrostatics SYM=Q,...[,A-B=D,...][,alpha=A][,cutoff=R][,bond_factor=F]\n"
     "                      give the model fixed atomic charges (e, every element) interacting by\n"
     "                      Coulomb's law with damped shifted forces (alpha Å^-1, default 0.1;\n"
     "                      cutoff Å, default the dispersion's, else 12); the networks learn the\n"
-    "                      teacher minus it (bench/dimer_decompose.py --fit-charges fits them)\n"
+    "                      teacher minus it (bench/dimer_decompose.py --fit-charges fits them).\n"
+    "                      A-B=D: a bond-charge increment, an atom A gains D (e) for each bond to\n"
+    "                      a B, which loses D (bonded: closer than F x the sum of covalent radii,\n"
+    "                      F default 1.25; a hydrogen to its nearest atom alone); charges not\n"
+    "                      given are then 0 (bench/bond_increments.py fits them)\n"
     "  --committee K       train K students (default 1) on the same split, member k from\n"
     "                      initial weights and shuffles of seed + k, into one model file: it\n"
     "                      evaluates to their mean, and the spread of their forces (the\n"

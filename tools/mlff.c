@@ -13,7 +13,7 @@
 
 static const char INIT_USAGE[] =
     "mlff init OUT.h5 --elements H,C [--hidden 128,64,64] [--activation silu|celu] [--seed N]\n"
-    "                 [--dispersion DISP.h5] [--electrostatics SYM=Q,...[,alpha=A][,cutoff=R]]";
+    "                 [--dispersion DISP.h5] [--electrostatics SYM=Q,...[,A-B=D,...][,alpha=A][,cutoff=R]]";
 static const char INIT_HELP[] =
     "Write a model with seeded random weights and the ANI-1x descriptor (Rcr 5.2 Å, Rca 3.5 Å,\n"
     "16 radial shells, 4x8 angular): a starting point for training, or a stand-in for tests\n"
@@ -24,10 +24,11 @@ static const char INIT_HELP[] =
     "  --seed N           random seed for the weights (default 1)\n"
     "  --dispersion FILE  the long-range dispersion term of FILE's /dispersion group (from\n"
     "                     scripts/dispersion_d4.py, or another model)\n"
-    "  --electrostatics SYM=Q,...[,alpha=A][,cutoff=R]\n"
+    "  --electrostatics SYM=Q,...[,A-B=D,...][,alpha=A][,cutoff=R][,bond_factor=F]\n"
     "                     fixed atomic charges (e) for every element, Coulomb's law with damped\n"
     "                     shifted forces (alpha Å^-1, default 0.1; cutoff Å, default the\n"
-    "                     dispersion's, else 12): the networks learn what is left (docs/model.md)\n";
+    "                     dispersion's, else 12): the networks learn what is left (docs/model.md);\n"
+    "                     A-B=D: a bond-charge increment (an A gains D per bond to a B)\n";
 
 static int cmd_init(int argc, char **argv) {
   const char *out = NULL, *elements = NULL, *hidden = "128,64,64", *act = "silu",

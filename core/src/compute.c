@@ -51,6 +51,8 @@ struct mlff_calc {
   mlff_images im;       /* sys_append's images and lists, reused by every structure */
   double *disp_sums;    /* the long-range terms' per-atom sums (mlff_disp_list, mlff_coul_list) */
   size_t cap_disp_sums;
+  double *q;            /* the atoms' charges (mlff_coul_charges) */
+  size_t cap_q;
   /* committees: this call's member forces [K][n_total][3] (compute_core), and per structure
    * folded onto its atoms [K][n][3] (compute_structures) */
   double *fk, *fold;
@@ -140,6 +142,10 @@ mlff_status mlff_calc_create(const mlff_model *m, const mlff_calc_options *o, ml
     return mlff_set_error(MLFF_ERR_DEVICE, "fp16 yes needs a GPU, and no CUDA device is visible: use "
                                       "fp16 no (the CPU path computes in double precision)");
 #endif
+  if (device == MLFF_DEVICE_GPU && m->coul.on && m->coul.bonds)
+    return mlff_set_error(MLFF_ERR_UNSUPPORTED, "the model's electrostatics have bond-charge "
+                          "increments, which this version computes on the CPU only: use device "
+                          "cpu (LAMMPS: pair_style mlff device cpu; Python: device=\"cpu\")");
   mlff_calc *c = calloc(1, sizeof *c);
   if (!c) return mlff_set_error(MLFF_ERR_NOMEM, "out of memory");
   c->model = m;
@@ -175,7 +181,7 @@ void mlff_calc_free(mlff_calc *c) {
   free(c->gb.shift);
   free(c->keep.species); free(c->keep.xref); free(c->keep.shift); free(c->keep.xw);
 #endif
-  free(c->starts); free(c->ilist); free(c->disp_sums); free(c->fk); free(c->fold);
+  free(c->starts); free(c->ilist); free(c->disp_sums); free(c->q); free(c->fk); free(c->fold);
   free(c->dEdGk); free(c->e_rowk); free(c->gradk);
   mlff_images_free(&c->im);
   free(c->row_atom); free(c->nb_off); free(c->nb_cnt); free(c->nb); free(c->grad);
@@ -720,9 +726,18 @@ static mlff_status compute_core(mlff_calc *c, const mlff_neighbors *nl, double *
                                    c->disp_sums, one ? forces : c->fk + K * n3, eatom, vatom,
                                    energy, virial)))
     return st;
-  if (coul) /* common to the members, as the dispersion */
-    mlff_coul_list(&c->model->coul, nl, c->row_atom, rows, c->n_threads, c->disp_sums,
+  if (coul) { /* common to the members, as the dispersion */
+    const double *q = c->model->coul.bonds ? nl->charges : NULL;
+    if (!q) {
+      if (!grow((void **)&c->q, &c->cap_q, (size_t)nl->n_total + 1, sizeof(double)))
+        return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %d charges", nl->n_total);
+      if ((st = mlff_coul_charges(&c->model->coul, nl->n_total, nl->positions, nl->species, c->q)))
+        return st;
+      q = c->q;
+    }
+    mlff_coul_list(&c->model->coul, nl, q, c->row_atom, rows, c->n_threads, c->disp_sums,
                    one ? forces : c->fk + K * n3, eatom, vatom, energy, virial);
+  }
   if (!one)
     for (size_t q = 0; q < n3; q++) { /* the mean, summed in member order; dispersion to all */
       double f = 0.0, fd = c->fk[K * n3 + q];
@@ -1123,7 +1138,19 @@ static mlff_status structures(mlff_calc *c, int n, const mlff_structure *st, mlf
     if (s->numneigh[i]) s->firstneigh[i] = s->nbr + (size_t)(uintptr_t)s->firstneigh[i];
   c->n_structs = n; /* the system is complete: failures can name their structure's atoms */
   mlff_neighbors nl = {s->n, s->x, s->species, n_local, ilist, s->numneigh,
-                       (const int *const *)s->firstneigh, 0, 0.0, 0, NULL};
+                       (const int *const *)s->firstneigh, 0, 0.0, 0, NULL, NULL};
+  if (c->model->coul.bonds && !features) { /* each structure's own bonds; images as their atoms */
+    if (!grow((void **)&c->q, &c->cap_q, (size_t)s->n + 1, sizeof(double)))
+      return mlff_set_error(MLFF_ERR_NOMEM, "out of memory for %d charges", s->n);
+    for (int b = 0; b < n; b++) {
+      if ((ret = mlff_coul_charges(&c->model->coul, starts[b + 1] - starts[b],
+                                   s->x + 3 * (size_t)starts[b], s->species + starts[b],
+                                   c->q + starts[b])))
+        return ret;
+      for (int i = starts[b]; i < starts[b + 1]; i++) c->q[i] = c->q[s->owner[i]];
+    }
+    nl.charges = c->q;
+  }
   if (features) {
     int rows, species_start[MLFF_MAX_ELEMENTS + 1];
     if ((ret = prepare(c, &nl, 0, &rows, species_start))) return ret; /* descriptors: no guard */

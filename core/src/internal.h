@@ -42,11 +42,15 @@ typedef struct {
 
 /* Fixed-charge electrostatics (electrostatics.h), optional: on = 0 for models without
  * /electrostatics. e_shift, f_shift: the DSF shifts (as LAMMPS's coul/dsf, per unit charge
- * product); self_e: each species' self term, eV. */
+ * product); self_e: each species' self term, eV (charges by element); self_q2: the self term
+ * per q^2 (eV e^-2). bonds: the bond-charge increments are on; then hydrogen[s]: species s is
+ * hydrogen (bonded to its nearest partner alone), bond_reach: the longest bond, Å. */
 typedef struct {
   int on;
   mlff_electrostatics_params p;
-  double e_shift, f_shift, self_e[MLFF_MAX_ELEMENTS];
+  double e_shift, f_shift, self_e[MLFF_MAX_ELEMENTS], self_q2;
+  int bonds, hydrogen[MLFF_MAX_ELEMENTS];
+  double bond_reach;
 } mlff_electrostatics;
 
 /* One committee member beyond the first (docs/file_format.md, /committee): its own networks,

@@ -214,12 +214,20 @@ mlff_status mlff_model_set_electrostatics(mlff_model *m, const mlff_electrostati
   mlff_electrostatics c;
   memset(&c, 0, sizeof c);
   c.on = 1;
-  for (int e = 0; e < m->n_elements; e++) c.p.charges[e] = p->charges[e];
-  c.p.alpha = p->alpha, c.p.cutoff = p->cutoff; /* charges beyond n_elements stay 0 */
-  char why[256];
-  if (mlff_coul_check(&c.p, m->n_elements, why, sizeof why))
+  const int ne = m->n_elements; /* values beyond n_elements stay 0 */
+  for (int a = 0; a < ne; a++) {
+    c.p.charges[a] = p->charges[a];
+    for (int b = 0; b < ne; b++) c.p.increments[a][b] = p->increments[a][b];
+  }
+  c.p.alpha = p->alpha, c.p.cutoff = p->cutoff;
+  if (mlff_coul_has_increments(&c.p, ne)) { /* else the bonds' radii and factor stay 0 */
+    for (int a = 0; a < ne; a++) c.p.bond_radii[a] = p->bond_radii[a];
+    c.p.bond_factor = p->bond_factor;
+  }
+  char why[320];
+  if (mlff_coul_check(&c.p, ne, why, sizeof why))
     return mlff_set_error(MLFF_ERR_ARGUMENT, "electrostatics parameters: %s", why);
-  mlff_coul_setup(&c, m->n_elements);
+  mlff_coul_setup(&c, ne, (const char (*)[MLFF_SYMBOL_LEN])m->elements);
   m->coul = c;
   return MLFF_OK;
 }
@@ -503,6 +511,17 @@ void mlff_model_print(const mlff_model *m, FILE *o) {
                "Å; charges", p->alpha, p->cutoff);
     for (int e = 0; e < m->n_elements; e++) fprintf(o, " %s %+.6g", m->elements[e], p->charges[e]);
     fprintf(o, " e\n");
+    if (m->coul.bonds) {
+      fprintf(o, "                bond-charge increments (e, to the first atom of a bond; bonded "
+                 "within %.4g x the sum of the radii):", p->bond_factor);
+      for (int a = 0; a < m->n_elements; a++)
+        for (int b = a + 1; b < m->n_elements; b++)
+          if (p->increments[a][b] != 0.0)
+            fprintf(o, " %s-%s %+.6g", m->elements[a], m->elements[b], p->increments[a][b]);
+      fprintf(o, "; radii");
+      for (int e = 0; e < m->n_elements; e++) fprintf(o, " %s %.4g", m->elements[e], p->bond_radii[e]);
+      fprintf(o, " Å\n");
+    }
   }
   int any_min = 0;
   for (int a = 0; a < m->n_elements; a++)

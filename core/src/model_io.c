@@ -504,7 +504,8 @@ static mlff_status read_dispersion(const h5_reader *r, mlff_model *m) {
 }
 
 /* Optional electrostatics (electrostatics.h): /electrostatics with attributes charges [n] (e, by
- * species), alpha (Å^-1) and cutoff (Å). */
+ * species), alpha (Å^-1) and cutoff (Å); optionally the bond-charge increments [n n] (e) with
+ * bond_radii [n] (Å) and bond_factor. */
 static mlff_status read_electrostatics(const h5_reader *r, mlff_model *m) {
   if (!h5_path_exists(r->file, "/electrostatics")) return MLFF_OK;
   hid_t g;
@@ -521,13 +522,31 @@ static mlff_status read_electrostatics(const h5_reader *r, mlff_model *m) {
       nq != m->n_elements)
     st = h5_fail(r, MLFF_ERR_FORMAT, "attribute 'charges' of /electrostatics holds %d values, "
                  "expected %d (one per element, in the order of /elements)", nq, m->n_elements);
+  if (!st && H5Aexists(g, "increments") > 0) { /* then both of the bonds' attributes too */
+    const int ne = m->n_elements;
+    double inc[MLFF_MAX_ELEMENTS * MLFF_MAX_ELEMENTS];
+    int ni = 0, nr = 0;
+    if (!(st = attr_doubles(r, g, obj, "increments", inc, ne * ne, "elements squared", &ni)) &&
+        !(st = attr_doubles(r, g, obj, "bond_radii", c.p.bond_radii, MLFF_MAX_ELEMENTS,
+                            "elements", &nr)) &&
+        !(st = attr_doubles(r, g, obj, "bond_factor", &c.p.bond_factor, 1, NULL, NULL))) {
+      if (ni != ne * ne)
+        st = h5_fail(r, MLFF_ERR_FORMAT, "attribute 'increments' of /electrostatics holds %d "
+                     "values, expected %d (elements x elements, row-major)", ni, ne * ne);
+      else if (nr != ne)
+        st = h5_fail(r, MLFF_ERR_FORMAT, "attribute 'bond_radii' of /electrostatics holds %d "
+                     "values, expected %d (one per element, in the order of /elements)", nr, ne);
+      for (int a = 0; !st && a < ne; a++)
+        for (int b = 0; b < ne; b++) c.p.increments[a][b] = inc[a * ne + b];
+    }
+  }
   h5_close(&g, H5Gclose);
   if (st) return st;
   char why[256];
   if (mlff_coul_check(&c.p, m->n_elements, why, sizeof why))
     return h5_fail(r, MLFF_ERR_FORMAT, "group /electrostatics: %s", why);
   c.on = 1;
-  mlff_coul_setup(&c, m->n_elements);
+  mlff_coul_setup(&c, m->n_elements, (const char (*)[MLFF_SYMBOL_LEN])m->elements);
   m->coul = c;
   return MLFF_OK;
 }
@@ -854,7 +873,8 @@ static void write_model(writer *w, hid_t file, const mlff_model *m, const char *
   const char *fmt = "mlff-model", *arch = m->arch, *act = mlff_activation_name(m->activation);
   const char *elems[MLFF_MAX_ELEMENTS];
   for (int e = 0; e < m->n_elements; e++) elems[e] = m->elements[e];
-  int version = MLFF_FORMAT_VERSION;
+  /* 2 only where it matters: a reader of version 1 would drop the bond-charge increments */
+  int version = m->coul.on && m->coul.bonds ? 2 : 1;
   w_attr_strings(w, file, "format", &fmt, 0, H5T_CSET_ASCII);
   hid_t sp = H5Screate(H5S_SCALAR);
   w_attr(w, file, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, sp, &version);
@@ -954,6 +974,15 @@ static void write_model(writer *w, hid_t file, const mlff_model *m, const char *
     w_attr_doubles(w, ge, "charges", p->charges, m->n_elements);
     w_attr_doubles(w, ge, "alpha", &p->alpha, 0);
     w_attr_doubles(w, ge, "cutoff", &p->cutoff, 0);
+    if (m->coul.bonds) {
+      const int ne = m->n_elements;
+      double inc[MLFF_MAX_ELEMENTS * MLFF_MAX_ELEMENTS];
+      for (int a = 0; a < ne; a++)
+        for (int b = 0; b < ne; b++) inc[a * ne + b] = p->increments[a][b];
+      w_attr_doubles(w, ge, "increments", inc, ne * ne);
+      w_attr_doubles(w, ge, "bond_radii", p->bond_radii, ne);
+      w_attr_doubles(w, ge, "bond_factor", &p->bond_factor, 0);
+    }
     h5_close(&ge, H5Gclose);
   }
   if (m->n_members > 1) { /* absent for a single model: its file is as before committees */

@@ -23,7 +23,8 @@ mlff_status mlff_long_range_structure(const mlff_model *m, int n, const double *
   const int **first = malloc((size_t)(n + 1) * sizeof(int *));
   int *atoms = malloc((size_t)(n + 1) * sizeof(int));
   double *sums = malloc((7 * (size_t)n + 1) * sizeof(double)), w[6] = {0, 0, 0, 0, 0, 0};
-  if (!sp || !numneigh || !first || !atoms || !sums) {
+  double *q = malloc((size_t)(im.n_total + 1) * sizeof(double));
+  if (!sp || !numneigh || !first || !atoms || !sums || !q) {
     st = mlff_set_error(MLFF_ERR_NOMEM, "out of memory for the long-range terms of %d atoms", n);
   } else {
     for (int t = 0; t < im.n_total; t++) sp[t] = species[im.owner[t]];
@@ -34,14 +35,16 @@ mlff_status mlff_long_range_structure(const mlff_model *m, int n, const double *
     }
     /* only the structure's own atoms have lists, and each is computed from its own; each term
      * takes its pairs within its own cutoff from the one list */
-    mlff_neighbors nl = {im.n_total, im.x, sp, n, atoms, numneigh, first, 0, 0.0, 0, NULL};
+    mlff_neighbors nl = {im.n_total, im.x, sp, n, atoms, numneigh, first, 0, 0.0, 0, NULL, NULL};
     if (m->disp.on)
       st = mlff_disp_list(&m->disp, &nl, atoms, n, 1, sums, forces, NULL, NULL, energy, w);
-    if (!st && m->coul.on)
-      mlff_coul_list(&m->coul, &nl, atoms, n, 1, sums, forces, NULL, NULL, energy, w);
+    if (!st && m->coul.on && !(st = mlff_coul_charges(&m->coul, im.n_total, im.x, sp, q))) {
+      for (int t = n; t < im.n_total; t++) q[t] = q[im.owner[t]]; /* images: their atoms' */
+      mlff_coul_list(&m->coul, &nl, q, atoms, n, 1, sums, forces, NULL, NULL, energy, w);
+    }
     if (!st) mlff_disp_add_tail(&m->disp, m->n_elements, n, species, cell, pbc, energy, w);
   }
-  free(sp), free(numneigh), free(first), free(atoms), free(sums);
+  free(sp), free(numneigh), free(first), free(atoms), free(sums), free(q);
   mlff_images_free(&im);
   return st;
 }

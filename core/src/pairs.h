@@ -55,8 +55,8 @@ static inline void mlff_pair_totals(int n, const double *sums, double *energy, d
 /* A model's long-range terms (dispersion with its tails, electrostatics) on one structure (n
  * atoms, species, cell NULL or periodic along pbc), from one neighbour list to the longer of
  * their cutoffs: *energy (set; 0 without them) and forces [n][3] (added to). For the trainer,
- * which fits the networks to the teacher minus these terms (pairs.c). Only MLFF_ERR_NOMEM can
- * fail. */
+ * which fits the networks to the teacher minus these terms (pairs.c), with each atom's charge
+ * from the structure's own bonds (mlff_coul_charges). Only MLFF_ERR_NOMEM can fail. */
 mlff_status mlff_long_range_structure(const mlff_model *m, int n, const double *x,
                                       const int *species, const double *cell, const int pbc[3],
                                       double *energy, double *forces);

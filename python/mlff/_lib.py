@@ -23,9 +23,9 @@ import sysconfig
 
 # ---- constants of mlff.h ------------------------------------------------------------------
 
-MLFF_API_VERSION = 2
+MLFF_API_VERSION = 3
 MLFF_VERSION_STRING = "0.1.0"
-MLFF_FORMAT_VERSION = 1
+MLFF_FORMAT_VERSION = 2
 
 MLFF_OK = 0
 MLFF_ERR_IO = 1
@@ -188,6 +188,7 @@ class mlff_neighbors(ctypes.Structure):
         ("skin", ctypes.c_double),
         ("list_age", ctypes.c_int),
         ("cell", c_double_p),
+        ("charges", c_double_p),
     ]
 
 
@@ -208,6 +209,9 @@ class mlff_electrostatics_params(ctypes.Structure):
         ("charges", ctypes.c_double * MLFF_MAX_ELEMENTS),
         ("alpha", ctypes.c_double),
         ("cutoff", ctypes.c_double),
+        ("increments", (ctypes.c_double * MLFF_MAX_ELEMENTS) * MLFF_MAX_ELEMENTS),
+        ("bond_radii", ctypes.c_double * MLFF_MAX_ELEMENTS),
+        ("bond_factor", ctypes.c_double),
     ]
 
 
@@ -272,6 +276,7 @@ PROTOTYPES = [
     ("mlff_calc_free", None, [mlff_calc_p]),
     ("mlff_calc_device", c_enum, [mlff_calc_p]),
     ("mlff_calc_list_builds", ctypes.c_long, [mlff_calc_p]),
+    ("mlff_model_charges", _S, [mlff_model_p, ctypes.POINTER(mlff_structure), c_double_p]),
     ("mlff_force_deviation", _S, [ctypes.c_int, ctypes.c_int, c_double_p, c_double_p, c_double_p]),
     ("mlff_compute", _S,
      [mlff_calc_p, ctypes.POINTER(mlff_structure), ctypes.POINTER(mlff_result)]),

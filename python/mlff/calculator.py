@@ -39,7 +39,9 @@ class Calculator(_AseCalculator):
     atom, eV), stress (Voigt xx yy zz yz xz xy, eV/Å^3, ASE's sign: -virial/volume; only when
     the cell spans three dimensions). Atoms periodic along some axis are evaluated with their
     periodic images along those axes; atoms with no pbc as an open molecule (the cell is then
-    ignored except for stress). `calculate_batch(list_of_atoms)` evaluates many structures in
+    ignored except for stress). charges (e; Atoms.get_charges): those the model's
+    electrostatics give the atoms (models without electrostatics do not have the property).
+    `calculate_batch(list_of_atoms)` evaluates many structures in
     one call of libmlff (one launch sequence on the GPU).
 
     skin (Å; None: the library's default, 1.0): on the GPU, calls on the same Atoms (atom count,
@@ -53,7 +55,7 @@ class Calculator(_AseCalculator):
     the members k) and max_force_deviation (its maximum over the atoms, eV/Å)."""
 
     implemented_properties = ["energy", "free_energy", "forces", "energies", "stress",
-                              "force_deviation", "max_force_deviation"]
+                              "force_deviation", "max_force_deviation", "charges"]
     default_parameters = {"device": "auto", "fp16": False, "threads": None, "gpu": 0,
                           "gpu_shared": False, "skin": None}
     nolabel = True
@@ -214,6 +216,12 @@ class Calculator(_AseCalculator):
         if k.force_deviation is not None:
             self.results["force_deviation"] = k.force_deviation.copy()
             self.results["max_force_deviation"] = k.r.max_force_deviation
+        if "charges" in properties:  # (Atoms.get_charges)
+            if self.model.electrostatics is None:
+                raise PropertyNotImplementedError(
+                    "mlff: the model %s has no electrostatics: it gives atoms no charges"
+                    % self.model.path)
+            self.results["charges"] = self.model.charges(positions, species, cell, pbc)
 
     def calculate_batch(self, images):
         """Evaluate a list of Atoms in one libmlff call (mlff_compute_batch). Returns one dict

@@ -140,18 +140,24 @@ class Model:
     @property
     def electrostatics(self):
         """The fixed-charge electrostatics as a dict (charges by element symbol, e; alpha, Å^-1;
-        cutoff, Å), or None when the model has none."""
+        cutoff, Å; the bond-charge increments as an [n, n] array, e, what an atom of the row's
+        element gains per bond to one of the column's, all 0 when it has none; bond_radii by
+        element symbol, Å, and bond_factor), or None when the model has none."""
         p = lib().mlff_model_electrostatics(self._handle())
         if not p:
             return None
-        d = p.contents
+        d, n = p.contents, self.n_elements
         return {"charges": {s: d.charges[k] for k, s in enumerate(self.elements)},
-                "alpha": d.alpha, "cutoff": d.cutoff}
+                "alpha": d.alpha, "cutoff": d.cutoff,
+                "increments": np.array([[d.increments[a][b] for b in range(n)] for a in range(n)]),
+                "bond_radii": {s: d.bond_radii[k] for k, s in enumerate(self.elements)},
+                "bond_factor": d.bond_factor}
 
     def set_electrostatics(self, params):
         """Give the model fixed-charge electrostatics (a dict as `electrostatics` returns: charges
-        by element symbol, every element; alpha and cutoff), or take them away (None).
-        Evaluators made earlier re-create their calc on their next call."""
+        by element symbol, every element; alpha and cutoff; optionally increments, [n, n]
+        antisymmetric, with bond_radii for every element and bond_factor), or take them away
+        (None). Evaluators made earlier re-create their calc on their next call."""
         h = self._handle()
         if params is None:
             check(lib().mlff_model_set_electrostatics(h, None))
@@ -167,9 +173,37 @@ class Model:
             for k, s in enumerate(self.elements):
                 p.charges[k] = float(q[s])
             p.alpha, p.cutoff = float(params["alpha"]), float(params["cutoff"])
+            inc = params.get("increments")
+            if inc is not None and np.any(np.asarray(inc) != 0):
+                n = self.n_elements
+                inc = np.asarray(inc, dtype=np.float64)
+                if inc.shape != (n, n):
+                    raise L.error("electrostatics increments: shape %s, expected (%d, %d) (the "
+                                  "model's elements %s)" % (inc.shape, n, n,
+                                                           ", ".join(self.elements)))
+                radii = params.get("bond_radii") or {}
+                missing = [s for s in self.elements if s not in radii]
+                if missing:
+                    raise L.error("electrostatics increments need bond_radii for every element: "
+                                  "none for %s (covalent radii, Å, e.g. ase.data.covalent_radii)"
+                                  % ", ".join(missing))
+                for a in range(n):
+                    p.bond_radii[a] = float(radii[self.elements[a]])
+                    for b in range(n):
+                        p.increments[a][b] = inc[a, b]
+                p.bond_factor = float(params.get("bond_factor", 1.25))
             check(lib().mlff_model_set_electrostatics(h, ctypes.byref(p)))
         for u in list(self._users):
             u._release()
+
+    def charges(self, positions, species, cell=None, pbc=None):
+        """The atomic charges (e) the model's electrostatics give a structure: by element, plus
+        the bond-charge increments of each atom's bonds (across periodic boundaries too)."""
+        st = _Structure(positions, species, cell, pbc)
+        out = np.empty(st.n, dtype=np.float64)
+        check(lib().mlff_model_charges(self._handle(), ctypes.byref(st.c),
+                                       out.ctypes.data_as(L.c_double_p)))
+        return out
 
     def dispersion_tail(self, a, b):
         """(energy, virial) of the dispersion's mean-field tail for species a and b, per

@@ -181,7 +181,7 @@ static void m_format(hid_t f) {
   set_str_attr(f, "format", v, 0, 0);
 }
 static void m_version(hid_t f) {
-  int v = 2;
+  int v = 3;
   set_num_attr(f, "format_version", H5T_NATIVE_INT, &v, 0);
 }
 static void m_arch(hid_t f) {
@@ -349,7 +349,7 @@ static void test_bad_files(void) {
   } cases[] = {
       {"foreign2", m_foreign, {"not an mlff model file", "'format'", NULL}},
       {"format", m_format, {"not an mlff model file", "ase-trajectory", "'format'"}},
-      {"version", m_version, {"'format_version' is 2", "up to 1", "upgrade mlff"}},
+      {"version", m_version, {"'format_version' is 3", "up to 2", "upgrade mlff"}},
       {"arch", m_arch, {"'arch'", "painn", "upgrade mlff"}},
       {"dup", m_dup, {"'elements'", "'H' twice", NULL}},
       {"unknown", m_unknown, {"'elements'", "'Xx'", NULL}},

@@ -34,7 +34,8 @@ int main(void) {
   OFF(mlff_dispersion_params, switch3);
   SIZE(mlff_electrostatics_params);
   OFF(mlff_electrostatics_params, charges), OFF(mlff_electrostatics_params, alpha);
-  OFF(mlff_electrostatics_params, cutoff);
+  OFF(mlff_electrostatics_params, cutoff), OFF(mlff_electrostatics_params, increments);
+  OFF(mlff_electrostatics_params, bond_radii), OFF(mlff_electrostatics_params, bond_factor);
   SIZE(mlff_calc_options);
   OFF(mlff_calc_options, device), OFF(mlff_calc_options, fp16), OFF(mlff_calc_options, n_threads);
   OFF(mlff_calc_options, gpu), OFF(mlff_calc_options, gpu_shared), OFF(mlff_calc_options, skin);
@@ -50,7 +51,7 @@ int main(void) {
   OFF(mlff_neighbors, n_total), OFF(mlff_neighbors, positions), OFF(mlff_neighbors, species);
   OFF(mlff_neighbors, n_list), OFF(mlff_neighbors, ilist), OFF(mlff_neighbors, numneigh);
   OFF(mlff_neighbors, firstneigh), OFF(mlff_neighbors, index_mask), OFF(mlff_neighbors, skin);
-  OFF(mlff_neighbors, list_age), OFF(mlff_neighbors, cell);
+  OFF(mlff_neighbors, list_age), OFF(mlff_neighbors, cell), OFF(mlff_neighbors, charges);
   SIZE(mlff_range_report);
   OFF(mlff_range_report, n_atoms), OFF(mlff_range_report, species);
   OFF(mlff_range_report, feature), OFF(mlff_range_report, value), OFF(mlff_range_report, min);

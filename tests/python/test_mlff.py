@@ -290,10 +290,53 @@ def case_model():
     me = electrostatics_model()
     eve = mlff.Evaluator(me, device="cpu")
     e_coul = eve.compute(pos, sp)["energy"] - r["energy"]
-    check(me.electrostatics == COUL and me.cutoff == 9.0 and "electrostatics" in repr(me),
+    def coul_of(m):  # the keys of COUL, and no increments
+        d = m.electrostatics
+        return {k: d[k] for k in COUL} if not d["increments"].any() else d
+    check(coul_of(me) == COUL and me.cutoff == 9.0 and "electrostatics" in repr(me),
           "electrostatics %s, cutoff %s, %r" % (me.electrostatics, me.cutoff, me))
     me.save(path)
-    check(mlff.Model(path).electrostatics == COUL, "electrostatics not saved")
+    check(coul_of(mlff.Model(path)) == COUL, "electrostatics not saved")
+    # bond-charge increments: C-H -0.13 on benzene gives every C -0.13 and every H +0.13, the
+    # charges of COUL: the same energy; the charges through Model.charges and Atoms.get_charges
+    mb = network_model()
+    inc = np.array([[0.0, -0.13], [0.13, 0.0]])
+    mb.set_electrostatics(dict(COUL, charges={"C": 0.0, "H": 0.0}, increments=inc,
+                               bond_radii={"C": 0.76, "H": 0.31}))
+    qb = mb.charges(pos, sp)
+    check(np.allclose(qb, [COUL["charges"][s] for s in sym], atol=1e-15, rtol=0),
+          "bond-increment charges %s" % qb)
+    e_inc = mlff.Evaluator(mb, device="cpu").compute(pos, sp)["energy"] - r["energy"]
+    check(abs(e_inc - e_coul) <= 1e-12 * abs(e_coul), "increments %.12f eV against charges by "
+          "element %.12f eV" % (e_inc, e_coul))
+    mb.save(path)
+    d = mlff.Model(path).electrostatics
+    check(np.array_equal(d["increments"], inc) and d["bond_radii"] == {"C": 0.76, "H": 0.31} and
+          d["bond_factor"] == 1.25, "increments not saved: %s" % d)
+    try:
+        from ase import Atoms
+    except ImportError:
+        Atoms = None
+    if Atoms is not None:  # Atoms.get_charges through the calculator
+        from ase.calculators.calculator import PropertyNotImplementedError
+        ab = Atoms(sym, positions=pos)
+        ab.calc = mlff.Calculator(mb, device="cpu")
+        check(np.array_equal(ab.get_charges(), qb), "get_charges %s" % ab.get_charges())
+        ab.calc = mlff.Calculator(network_model(), device="cpu")
+        expect_error(ab.get_charges, "has no electrostatics: it gives atoms no charges",
+                     cls=PropertyNotImplementedError)
+    for bad, needle in ((dict(COUL, increments=inc), "need bond_radii for every element: none "
+                         "for C, H"),
+                        (dict(COUL, increments=inc[:1]), "increments: shape (1, 2), expected (2, 2)"),
+                        (dict(COUL, increments=[[0, 0.1], [0.1, 0]], bond_radii={"C": 1, "H": 1}),
+                         "must be finite and opposite")):
+        try:
+            mb.set_electrostatics(bad)
+            fail("electrostatics %s accepted" % bad)
+        except mlff.MlffError as e:
+            check(needle in str(e), "message %r lacks %r" % (str(e), needle))
+    print("model: bond-charge increments C-H on benzene: charges and energy (%.6f eV) as by element"
+          % e_inc)
     for bad, needle in ((dict(COUL, charges={"C": -0.1}), "no charge for H"),
                         (dict(COUL, charges={"C": -0.1, "H": 0.1, "O": 0.0}), "element(s) O not in"),
                         (dict(COUL, cutoff=-1.0), "cutoff is -1")):
