@@ -305,7 +305,8 @@ typedef struct {
 
 /* The atomic charges (e) the model's electrostatics give structure s, charges [n_atoms]:
  * charges by element plus the bond-charge increments of each atom's bonds (across periodic
- * boundaries too). Refused when the model has no electrostatics. */
+ * boundaries too); an atom of species -1 (not the model's, as in mlff_neighbors) has none and
+ * bonds to none. Refused when the model has no electrostatics. */
 MLFF_API mlff_status mlff_model_charges(const mlff_model *m, const mlff_structure *s,
                                         double *charges);
 

@@ -69,7 +69,9 @@ PairMLFF::PairMLFF(LAMMPS *lmp) : Pair(lmp)
   escale = 1.0;
   nmax = 0;
   species = nullptr;
-  fbuf = ebuf = vbuf = nullptr;
+  fbuf = ebuf = vbuf = qbuf = nullptr;
+  bond_charges = false;
+  nmax_q = 0;
   n_members = 1;
   warn_uncertainty = 0.0;
   nmax_members = mf_stride = 0;
@@ -93,6 +95,7 @@ PairMLFF::~PairMLFF()
   memory->destroy(fbuf);
   memory->destroy(ebuf);
   memory->destroy(vbuf);
+  memory->destroy(qbuf);
   memory->destroy(mfbuf);
   memory->destroy(devi);
   delete[] pvector;
@@ -261,6 +264,16 @@ void PairMLFF::settings(int narg, char **arg)
                    "alpha {:.4g} Å^-1), fixed charges by element (e):{}\n", coul->cutoff,
                    coul->alpha, q);
   }
+  // bond-charge increments: each local atom's charge from its bonds, sent to its ghosts
+  bond_charges = false;
+  for (int a = 0; coul && a < mlff_model_n_elements(model); a++)
+    for (int b = 0; b < mlff_model_n_elements(model); b++)
+      bond_charges = bond_charges || coul->increments[a][b] != 0.0;
+  comm_forward = bond_charges ? 1 : 0;
+  if (bond_charges && comm->me == 0)
+    utils::logmesg(lmp, "pair_style mlff: the charges have bond-charge increments (bonded "
+                   "within {:.4g} x the sum of covalent radii): each atom's charge from its bonds "
+                   "every step\n", coul->bond_factor);
   if (disp && disp->s9 > 0 && comm->me == 0)    // say where it stops and what is beyond
     utils::logmesg(lmp, "pair_style mlff: three-body dispersion (s9 {:.4g}) over triples within "
                    "{:.4g} Å, {}\n", disp->s9, disp->cutoff3,
@@ -532,8 +545,14 @@ void PairMLFF::compute(int eflag, int vflag)
     mf_stride = own_images ? 0 : nall;
     if (!own_images) memset(mfbuf, 0, sizeof(double) * 3 * n_members * (size_t) nall);
   }
+  if (bond_charges && atom->nmax > nmax_q) {
+    nmax_q = atom->nmax;
+    memory->destroy(qbuf);
+    memory->create(qbuf, nmax_q, "pair:mlff:qbuf");
+  }
   if (inum == 0) {    // no local atoms: no energy, no forces from this rank
-    if (n_members > 1) committee_deviation();    // collective: every rank takes part
+    if (bond_charges) comm->forward_comm(this);    // collective: every rank takes part
+    if (n_members > 1) committee_deviation();
     return;
   }
 
@@ -574,6 +593,15 @@ void PairMLFF::compute(int eflag, int vflag)
   double cell[9];
   if (own_images) cell_of_box(cell);
   nl.cell = own_images ? cell : nullptr;
+  nl.charges = nullptr;
+  if (bond_charges) {    // the local atoms' charges from their bonds (ghosts hold their
+    // partners), then each ghost its owner's: a ghost at the edge of the shell may lack one
+    mlff_structure all = {nall, &atom->x[0][0], species, nullptr, {0, 0, 0}};
+    if (mlff_model_charges(model, &all, qbuf) != MLFF_OK)
+      error->one(FLERR, "pair_style mlff: {}", mlff_last_error());
+    comm->forward_comm(this);
+    nl.charges = qbuf;
+  }
 
   mlff_result r;
   memset(&r, 0, sizeof(r));
@@ -757,6 +785,18 @@ void PairMLFF::unpack_reverse_comm(int n, int *list, double *buf)
       for (int d = 0; d < 3; d++) mfbuf[k * stride + 3 * (size_t) list[i] + d] += buf[m++];
 }
 
+/* bond-charge increments: the local atoms' charges (e) to their ghosts */
+int PairMLFF::pack_forward_comm(int n, int *list, double *buf, int /*pbc_flag*/, int * /*pbc*/)
+{
+  for (int i = 0; i < n; i++) buf[i] = qbuf[list[i]];
+  return n;
+}
+
+void PairMLFF::unpack_forward_comm(int n, int first, double *buf)
+{
+  for (int i = 0; i < n; i++) qbuf[first + i] = buf[i];
+}
+
 /* extract("max_force_deviation"): a committee's largest per-atom force deviation (force
    units) on every rank, the same as compute pair's c_ID[1] */
 void *PairMLFF::extract(const char *name, int &dim)
@@ -784,6 +824,7 @@ double PairMLFF::memory_usage()
   double bytes = Pair::memory_usage();
   bytes += (double) nmax * sizeof(int);
   if (fbuf) bytes += (double) nmax * 10 * sizeof(double);
+  if (qbuf) bytes += (double) nmax_q * sizeof(double);
   if (mfbuf) bytes += (double) nmax_members * (3 * n_members + 1) * sizeof(double);
   return bytes;
 }

@@ -43,6 +43,8 @@ class PairMLFF : public Pair {
   void *extract_peratom(const char *, int &) override;
   int pack_reverse_comm(int, int, double *) override;
   void unpack_reverse_comm(int, int *, double *) override;
+  int pack_forward_comm(int, int *, double *, int, int *) override;
+  void unpack_forward_comm(int, int, double *) override;
 
  protected:
   std::string model_file;
@@ -76,6 +78,9 @@ class PairMLFF : public Pair {
   int nmax;                // size of the per-atom buffers below
   int *species;            // [nmax]
   double *fbuf, *ebuf, *vbuf;  // scratch outputs in eV, used when escale != 1
+  bool bond_charges;       // the model's charges have bond-charge increments
+  int nmax_q;              // atoms qbuf holds
+  double *qbuf;            // [nmax_q], e: then the atoms' charges (local from bonds, ghosts sent)
 
   void allocate();
   void free_model();

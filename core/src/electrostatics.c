@@ -194,7 +194,7 @@ mlff_status mlff_model_charges(const mlff_model *m, const mlff_structure *s, dou
     return mlff_set_error(MLFF_ERR_ARGUMENT, "mlff_model_charges: pbc set but no cell given");
   for (int i = 0; i < n; i++) {
     const double *x = s->positions + 3 * (size_t)i;
-    if (s->species[i] < 0 || s->species[i] >= m->n_elements)
+    if (s->species[i] < -1 || s->species[i] >= m->n_elements) /* -1: not the model's */
       return mlff_set_error(MLFF_ERR_ARGUMENT,
                             "mlff_model_charges: atom %d has species %d; the "
                             "model has %d",

@@ -104,7 +104,8 @@ inline mlff_dispersion_params test_dispersion(double cutoff, int tail)
   return p;
 }
 
-inline void make_model(const std::string &path, uint64_t seed, const mlff_dispersion_params *disp = nullptr)
+inline void make_model(const std::string &path, uint64_t seed, const mlff_dispersion_params *disp = nullptr,
+                       const mlff_electrostatics_params *coul = nullptr)
 {
   if (g_rank == 0) {
     int hidden[2] = {32, 32};
@@ -120,6 +121,7 @@ inline void make_model(const std::string &path, uint64_t seed, const mlff_disper
     mlff_model *m = nullptr;
     if (mlff_model_create(&spec, &m) != MLFF_OK) die(std::string("mlff_model_create: ") + mlff_last_error());
     if (disp && mlff_model_set_dispersion(m, disp) != MLFF_OK) die(mlff_last_error());
+    if (coul && mlff_model_set_electrostatics(m, coul) != MLFF_OK) die(mlff_last_error());
     if (mlff_model_save(m, path.c_str()) != MLFF_OK) die(std::string("mlff_model_save: ") + mlff_last_error());
     mlff_model_free(m);
   }
@@ -288,6 +290,7 @@ struct Setup {
   std::string data, model;
   std::string coeff = "C H";    // element of type 1, type 2
   std::string pair_extra = " device cpu";
+  std::string extra;    // commands after pair_coeff
 };
 
 // Standard input: read the data file, load the plugin, define the computes that the checks
@@ -301,6 +304,7 @@ inline void setup(Lmp &l, const Setup &s)
   c += "plugin load " + plugin_path() + "\n";
   c += "pair_style mlff " + s.model + s.pair_extra + "\n";
   c += "pair_coeff * * " + s.coeff + "\n";
+  c += s.extra;
   c += "compute pea all pe/atom\n";
   c += "compute pesum all reduce sum c_pea\n";
   c += "compute pv all pressure NULL virial\n";

@@ -11,15 +11,24 @@ std::string forces_file(int np)
 }
 
 // MPI: a periodic box of 96 molecules; LAMMPS on any rank count equals the core (and so each
-// other), forces compared per atom ID. On the CPU the model has long-range dispersion.
+// other), forces compared per atom ID. On the CPU the model has long-range dispersion and
+// electrostatics with bond-charge increments.
 int case_mpi_box()
 {
   const std::string model = "mpi_box_model.h5";
   // on the CPU with long-range dispersion (8 Å: ghosts beyond the descriptor's cutoff)
-  // and its three-body term (6 Å): triples through ghosts on every rank
+  // and its three-body term (6 Å): triples through ghosts on every rank; and charges from
+  // bonds (C-H increments, 8 Å): each rank's local atoms' charges sent to their ghosts (a
+  // ghost with a charge of its own, missing a bond at the shell's edge, would differ)
   mlff_dispersion_params disp = test_dispersion(8.0, 0);
   disp.s9 = 5.0, disp.alp = 16.0, disp.cutoff3 = 6.0;
-  make_model(model, 17, g_gpu ? nullptr : &disp);
+  mlff_electrostatics_params coul;
+  memset(&coul, 0, sizeof coul);
+  coul.alpha = 0.2, coul.cutoff = 8.0, coul.bond_factor = 1.25;
+  coul.charges[0] = 0.02, coul.charges[1] = -0.01; /* C, H: the H's +0.12 in all */
+  coul.increments[0][1] = -0.13, coul.increments[1][0] = 0.13;
+  coul.bond_radii[0] = 0.76, coul.bond_radii[1] = 0.31;
+  make_model(model, 17, g_gpu ? nullptr : &disp, g_gpu ? nullptr : &coul);
   write_data("mpi_box.data", liquid(4, 4, 6, 6.0, 11), TYPES_CH);
   Eval e;
   {
@@ -28,6 +37,10 @@ int case_mpi_box()
     s.data = "mpi_box.data";
     s.model = model;
     if (g_gpu) s.pair_extra = " device gpu";
+    // a skin of 0.01 Å: ghosts reach 8.01 Å, so that a ghost within the cutoff may lack its
+    // bonded partner (its charge must come from its owner); the molecules moved off the
+    // lattice that puts the boundaries between them
+    if (!g_gpu) s.extra = "neighbor 0.01 bin\ndisplace_atoms all move 1.3 2.1 2.9 units box\n";
     setup(l, s);
     e = evaluate(l);
   }
@@ -285,6 +298,10 @@ int case_mpi_sparse()
     s.data = "mpi_sparse.data";
     s.model = model;
     if (g_gpu) s.pair_extra = " device gpu";
+    // a skin of 0.01 Å: ghosts reach 8.01 Å, so that a ghost within the cutoff may lack its
+    // bonded partner (its charge must come from its owner); the molecules moved off the
+    // lattice that puts the boundaries between them
+    if (!g_gpu) s.extra = "neighbor 0.01 bin\ndisplace_atoms all move 1.3 2.1 2.9 units box\n";
     setup(l, s);
     e = evaluate(l);
     int nlocal = lammps_extract_setting(l.h, "nlocal");
