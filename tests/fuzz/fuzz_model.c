@@ -2,7 +2,8 @@
  * An input that starts with HDF5's signature is written as it is (byte fuzzing: mostly
  * libhdf5's parser); any other input is structure-aware (fuzz_h5.h): its first 4 bytes shape a
  * valid model file (elements, layers, descriptor, optional parts: normalization and its closest
- * pairs, dispersion and its three-body term, a committee of 2 or 3) and the rest edits its
+ * pairs, dispersion and its three-body term, electrostatics and their bond-charge increments,
+ * a committee of 2 or 3) and the rest edits its
  * fields, so that the reader's own checks run. A load either succeeds or fails with a message
  * naming the file; it must not crash, trip a sanitizer, leak memory or leave HDF5 objects open. */
 #include "fuzz_h5.h"
@@ -42,6 +43,7 @@ static void write_model(const char *path, fuzz_bytes *b) {
   int nR = 1 + h2 % 3, nA = 1 + (h2 >> 2) % 2, nZ = 1 + (h2 >> 3) % 2;
   int norm = h3 & 1, disp = h3 & 2, three = h3 & 8, vlen = !(h3 & 16);
   int members = h3 & 32 ? 2 + (h3 >> 6) % 2 : 1, min_dist = h2 & 16;
+  int coul = h2 & 32, increments = h2 & 64;
   const char *elements[3];
   for (int e = 0; e < ne; e++) elements[e] = SYM[(e + (h0 >> 2)) % 4];
   int D = ne * nR + ne * (ne + 1) / 2 * nA * nZ;
@@ -127,6 +129,24 @@ static void write_model(const char *path, fuzz_bytes *b) {
       fz_attr_num(&z, gd, "cutoff3", FZ_F64, -1, &cutoff3);
     }
     fz_group_close(gd);
+  }
+  if (coul) { /* electrostatics, with bond-charge increments or by element alone */
+    hid_t gq = fz_group(&z, f, "electrostatics");
+    const double alpha = 0.1, cutoff = 9, factor = 1.25;
+    double q[3], inc[9], radii[3];
+    for (int a = 0; a < ne; a++) {
+      q[a] = 0.1 * (a - 1), radii[a] = 0.3 + 0.4 * a;
+      for (int c = 0; c < ne; c++) inc[a * ne + c] = 0.05 * (c - a);
+    }
+    fz_attr_num(&z, gq, "charges", FZ_F64, ne, q);
+    fz_attr_num(&z, gq, "alpha", FZ_F64, -1, &alpha);
+    fz_attr_num(&z, gq, "cutoff", FZ_F64, -1, &cutoff);
+    if (increments) {
+      fz_attr_num(&z, gq, "increments", FZ_F64, ne * ne, inc);
+      fz_attr_num(&z, gq, "bond_radii", FZ_F64, ne, radii);
+      fz_attr_num(&z, gq, "bond_factor", FZ_F64, -1, &factor);
+    }
+    fz_group_close(gq);
   }
   if (members > 1) { /* a committee: members 1 .. K-1 beside /energy and /networks */
     hid_t gc = fz_group(&z, f, "committee");
