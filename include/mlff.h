@@ -196,8 +196,9 @@ MLFF_API const mlff_dispersion_params *mlff_model_dispersion(const mlff_model *m
  * MMFF94's) give an atom's charge by what it is bonded to:
  *   q_i = charges[s_i] + sum over atoms j bonded to i of increments[s_i][s_j],
  * increments antisymmetric (what an atom gains its partner loses: a molecule whose charges are
- * 0 stays neutral). Atoms i, j are bonded when r_ij < bond_factor (bond_radii[s_i] +
- * bond_radii[s_j]), except that a hydrogen is bonded to its nearest such atom alone. The
+ * 0 stays neutral). Atoms i, j other than hydrogen are bonded when r_ij < bond_factor
+ * (bond_radii[s_i] + bond_radii[s_j]); a hydrogen is bonded to its nearest atom other than
+ * hydrogen within twice that (a stretched X-H stays bonded until another atom is nearer). The
  * charges follow the geometry of each call (no state is kept); they change only where a bond
  * forms or breaks by that rule, where the energy jumps (bench/bond_increments.py fits the
  * increments to a teacher's atomic charges; docs/model.md). */

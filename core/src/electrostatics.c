@@ -27,12 +27,10 @@ void mlff_coul_setup(mlff_electrostatics *c, int n_elements,
     c->self_e[a] = c->self_q2 * c->p.charges[a] * c->p.charges[a];
   c->bonds = mlff_coul_has_increments(&c->p, n_elements);
   c->bond_reach = 0.0;
-  for (int a = 0; a < n_elements; a++) {
-    c->hydrogen[a] = !strcmp(elements[a], "H");
+  for (int a = 0; a < n_elements; a++) c->hydrogen[a] = !strcmp(elements[a], "H");
+  for (int a = 0; a < n_elements; a++)
     for (int b = 0; c->bonds && b < n_elements; b++)
-      c->bond_reach =
-          fmax(c->bond_reach, c->p.bond_factor * (c->p.bond_radii[a] + c->p.bond_radii[b]));
-  }
+      c->bond_reach = fmax(c->bond_reach, mlff_coul_bond_length(c, a, b));
 }
 
 const char *mlff_coul_check(const mlff_electrostatics_params *p, int n_elements, char *buf,
@@ -73,10 +71,15 @@ const char *mlff_coul_check(const mlff_electrostatics_params *p, int n_elements,
   return NULL;
 }
 
-/* Atom j is within bonding reach of i: r < bond_factor (R_a + R_b); *r2 the squared distance */
+double mlff_coul_bond_length(const mlff_electrostatics *c, int a, int b) {
+  const double f = c->hydrogen[a] || c->hydrogen[b] ? 2.0 * c->p.bond_factor : c->p.bond_factor;
+  return f * (c->p.bond_radii[a] + c->p.bond_radii[b]);
+}
+
+/* Atom j is within bonding reach of i (mlff_coul_bond_length); *r2 the squared distance */
 static int within_bond(const mlff_electrostatics *c, const double *x, int i, int j, int si, int sj,
                        double *r2) {
-  const double rb = c->p.bond_factor * (c->p.bond_radii[si] + c->p.bond_radii[sj]);
+  const double rb = mlff_coul_bond_length(c, si, sj);
   double d2 = 0.0;
   for (int k = 0; k < 3; k++) {
     const double d = x[3 * (size_t)j + k] - x[3 * (size_t)i + k];
@@ -127,8 +130,9 @@ mlff_status mlff_coul_charges(const mlff_electrostatics *c, int n, const double 
     cell_of[i] = (int)((ic[0] * dim[1] + ic[1]) * dim[2] + ic[2]);
     next[i] = head[cell_of[i]], head[cell_of[i]] = i;
   }
-  /* pass 0: each hydrogen's nearest partner within reach; pass 1: each atom's increments over
-   * its bonds (a pair with a hydrogen counts only where it is that hydrogen's nearest) */
+  /* pass 0: each hydrogen's nearest partner other than hydrogen within reach; pass 1: each
+   * atom's increments over its bonds (a pair with a hydrogen counts only where it is that
+   * hydrogen's nearest; two hydrogens, whose increment is 0, never) */
   for (int pass = 0; pass < 2; pass++)
     for (int i = 0; i < n; i++) {
       const int si = species[i];
@@ -143,7 +147,9 @@ mlff_status mlff_coul_charges(const mlff_electrostatics *c, int n, const double 
             for (int j = head[(a * dim[1] + b) * dim[2] + d]; j >= 0; j = next[j]) {
               const int sj = species[j];
               double r2;
-              if (j == i || !within_bond(c, x, i, j, si, sj, &r2)) continue;
+              if (j == i || (c->hydrogen[si] && c->hydrogen[sj]) ||
+                  !within_bond(c, x, i, j, si, sj, &r2))
+                continue;
               if (pass == 0) {
                 if (r2 < best) best = r2, nearest[i] = j;
               } else if ((!c->hydrogen[si] || nearest[i] == j) &&

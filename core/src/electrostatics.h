@@ -47,6 +47,11 @@ void mlff_coul_list(const mlff_electrostatics *c, const mlff_neighbors *nl, cons
 const char *mlff_coul_check(const mlff_electrostatics_params *p, int n_elements, char *buf,
                             size_t size);
 
+/* The longest bond between species a and b, Å: bond_factor (R_a + R_b), twice that with a
+ * hydrogen (bonded to its nearest atom other than hydrogen: a stretched X-H stays bonded until
+ * another atom is nearer). Needs mlff_coul_setup's hydrogen flags. */
+double mlff_coul_bond_length(const mlff_electrostatics *c, int a, int b);
+
 /* Whether p has bond-charge increments (any non-zero) */
 int mlff_coul_has_increments(const mlff_electrostatics_params *p, int n_elements);
 

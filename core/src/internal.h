@@ -44,7 +44,8 @@ typedef struct {
  * /electrostatics. e_shift, f_shift: the DSF shifts (as LAMMPS's coul/dsf, per unit charge
  * product); self_e: each species' self term, eV (charges by element); self_q2: the self term
  * per q^2 (eV e^-2). bonds: the bond-charge increments are on; then hydrogen[s]: species s is
- * hydrogen (bonded to its nearest partner alone), bond_reach: the longest bond, Å. */
+ * hydrogen (bonded to its nearest atom other than hydrogen alone), bond_reach: the longest
+ * bond, Å. */
 typedef struct {
   int on;
   mlff_electrostatics_params p;

@@ -542,9 +542,11 @@ static mlff_status read_electrostatics(const h5_reader *r, mlff_model *m) {
   }
   h5_close(&g, H5Gclose);
   if (st) return st;
-  char why[256];
+  char why[320];
   if (mlff_coul_check(&c.p, m->n_elements, why, sizeof why))
     return h5_fail(r, MLFF_ERR_FORMAT, "group /electrostatics: %s", why);
+  if (!mlff_coul_has_increments(&c.p, m->n_elements)) /* all 0: as mlff_model_set_electrostatics */
+    memset(c.p.bond_radii, 0, sizeof c.p.bond_radii), c.p.bond_factor = 0.0;
   c.on = 1;
   mlff_coul_setup(&c, m->n_elements, (const char (*)[MLFF_SYMBOL_LEN])m->elements);
   m->coul = c;

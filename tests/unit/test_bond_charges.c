@@ -1,8 +1,9 @@
 /* test_bond_charges.c — the electrostatics' bond-charge increments (electrostatics.h) on the CPU
  * path:
  *  - ethanol's charges from three increments (C-H, C-O, O-H) against the sums written out here,
- *    the molecule neutral; a hydrogen between two oxygens bonded to the nearer alone; a molecule
- *    across a periodic cell's faces given the charges of its whole copy;
+ *    the molecule neutral; a hydrogen between two oxygens bonded to the nearer alone, one
+ *    stretched to 1.9 Å still bonded, a C-O at 1.9 Å not; a molecule across a periodic cell's
+ *    faces given the charges of its whole copy;
  *  - the energy of two ethanols against the damped-shifted-force sum over those charges;
  *  - forces and virial against finite differences (check_fd), open and periodic;
  *  - charges given by the caller (mlff_neighbors.charges) against the library's own;
@@ -118,6 +119,22 @@ int main(int argc, char **argv) {
     CHECK_CLOSE(q[0], 0.01 + dOH, 1e-15);
     CHECK_CLOSE(q[1], -0.005 - dOH, 1e-15);
     CHECK_CLOSE(q[2], 0.01, 1e-15); /* the farther oxygen: no bond */
+    tfree(&w);
+  }
+  /* a hydrogen stays bonded to its atom stretched to 1.9 Å (twice the factor for hydrogens),
+   * whatever hydrogen is nearer; a C-O at 1.9 Å (1.34 x the radii) is no bond */
+  {
+    tstruct w = {0};
+    w.n = 4;
+    w.x = calloc(12, sizeof(double)), w.species = calloc(4, sizeof(int));
+    const double xs[12] = {0, 0, 0, 1.9, 0, 0, 2.6, 0.5, 0, 0, 1.9, 0};
+    memcpy(w.x, xs, sizeof xs);
+    w.species[0] = O, w.species[1] = H, w.species[2] = H, w.species[3] = C;
+    charges_of(m, &w, q); /* H1: O at 1.9, H2 at 0.86; H2: H1 alone (no partner) */
+    CHECK_CLOSE(q[1], -0.005 - dOH, 1e-15);
+    CHECK_CLOSE(q[2], -0.005, 1e-15);
+    CHECK_CLOSE(q[0], 0.01 + dOH, 1e-15); /* and not the C's increment */
+    CHECK_CLOSE(q[3], 0.0, 1e-15);
     tfree(&w);
   }
   /* periodic: ethanol across the faces of a 7 Å cell, wrapped, keeps its charges */
