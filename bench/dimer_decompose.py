@@ -94,6 +94,20 @@ def coulomb_form(r, dsf):
     return np.where(r < rc, erfc(al * r) / r - es - r * fs, 0.0)
 
 
+def json_safe(coul):
+    """The model's electrostatics for JSON: the bond-charge increments as lists, or left out
+    (with their radii and factor) where the model has none"""
+    if not coul:
+        return coul
+    d = dict(coul)
+    if not np.any(d["increments"]):
+        for k in ("increments", "bond_radii", "bond_factor"):
+            d.pop(k)
+    else:
+        d["increments"] = np.asarray(d["increments"]).tolist()
+    return d
+
+
 def fit_charges(rows, well, cutoff, orientation, q):
     """One scale k of the charges' Coulomb energy (k^2 E_C against the rest, least squares) on
     `orientation`'s points beyond the cutoff; judged on the other points beyond it, and inside
@@ -299,7 +313,7 @@ def main(argv=None):
         with open(a.json, "w") as f:
             json.dump({"source": "bench/dimer_decompose.py (issue 21)", "dimers": a.dimers,
                        "model": os.path.basename(a.model), "molecule": a.molecule,
-                       "model_electrostatics": model_coul,
+                       "model_electrostatics": json_safe(model_coul),
                        "teacher_d4": "dftd4 (PyPI), GFN2-xTB damping s6 1, s8 2.7, a1 0.52, "
                        "a2 5.0 bohr, s9 5", "summary": summary, "points": rows}, f, indent=1)
             f.write("\n")
