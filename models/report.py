@@ -181,6 +181,13 @@ if coul is not None:
              f"Coulomb's law with damped shifted forces (alpha {float(coul['alpha']):g} Å⁻¹, "
              f"cutoff {float(coul['cutoff']):g} Å; docs/model.md): the rings' quadrupoles, which "
              "the teacher's interaction carries beyond the descriptor's cutoff.\n")
+    if "increments" in coul:  # bond-charge increments (docs/model.md#bond-charge-increments)
+        n = len(elements)
+        inc = [float(v) for v in coul["increments"]]
+        pairs = ", ".join(f"{elements[a]}-{elements[b]} {inc[a * n + b]:+.5g} e"
+                          for a in range(n) for b in range(a + 1, n) if inc[a * n + b] != 0)
+        L.append(f"Bond-charge increments: {pairs} (to the first atom of each bond; bonded within "
+                 f"{float(coul['bond_factor']):g} x the sum of covalent radii).\n")
 L.append("## Data\n")
 L.append("| set | structures | atoms | by source |\n|---|---|---|---|")
 L.append(f"| training (split into train/valid/test) | {sum(train_src.values())} | {train_atoms} | "

@@ -75,6 +75,23 @@ def main():
                                    "atomic charges C %+.5g e, H %+.5g e" % (q[0], q[1]))
     if (want is not None and want not in text) or (want is None and "Electrostatics" in text):
         fail("the electrostatics line does not follow the model (%s)" % want, text)
+    if "Bond-charge increments" in text:
+        fail("increments named for a model without them", text)
+    # with bond-charge increments (a copy of the model given C-H +0.05 e): named with their value
+    inc_model = os.path.join(work, "increments.h5")
+    shutil.copy(model, inc_model)
+    with h5py.File(inc_model, "a") as f:
+        g = f.require_group("electrostatics")
+        g.attrs["increments"] = np.array([0.0, 0.05, -0.05, 0.0])
+        g.attrs["bond_radii"] = np.array([0.76, 0.31])
+        g.attrs["bond_factor"] = 1.25
+    out = os.path.join(work, "increments.md")
+    p = subprocess.run(report[:-1] + [inc_model, out], capture_output=True, text=True)
+    if p.returncode:
+        fail("report.py on a model with increments", p.stdout + p.stderr)
+    if "Bond-charge increments: C-H +0.05 e (to the first atom of each bond; bonded within 1.25 x" \
+            not in open(out).read():
+        fail("the increments line", open(out).read())
 
     # the liquid at 0.77 g/cm3 (EOS crossing too), dH_vap 28.0; the teacher's pressure 100 and
     # 160 bar above the student's at 0.74 and 0.80, its cohesion 6 and 9 meV/molecule weaker
