@@ -7,8 +7,9 @@
 # goes wrong: one round of active learning), train the student on everything, then again with
 # D4's three-body term added to the dispersion (5b), polish it on 8,400 more contact dimers with
 # the energy weighted (5c), evaluate it on held-out data, write its report.
-#   bash models/make_benzene_gfn2.sh [WORKDIR]   (default build/models; ~75 min on 2 cores: the
-#   issue's 60 are not met)
+#   bash models/make_benzene_gfn2.sh [WORKDIR]   (default build/models; 73-92 min on 2 cores:
+#   the issue's 60 are not met; run from nothing on 2026-12-08 it gave back the shipped model's
+#   weights bit for bit: scripts/compare_models.py)
 # MLFF_MODEL_OUT=FILE writes the model there instead of models/benzene-gfn2.h5 (its report
 # beside it, FILE with .md); the evaluation's JSON goes to WORKDIR and, for the shipped model,
 # to models/benzene-gfn2-eval/. Held-out data are separate teacher trajectories, dimers,
