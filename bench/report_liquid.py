@@ -78,7 +78,8 @@ def dimers_section(srcs):
         cells += [f"{ov['mae_meV']:.1f}" if is_num(ov.get("mae_meV")) else "—",
                   f"{ov['mae_well_meV']:.1f}" if is_num(ov.get("mae_well_meV")) else "—"]
         rows.append(cells)
-    return ["Benzene dimer curves (`bench/dimer_curves.py`): the student's interaction energy "
+    return ["Dimer curves (`bench/dimer_curves.py`; each row a model and its molecule): the "
+            "student's interaction energy "
             "against GFN2-xTB's (`xtb --sp`) along three orientations, 3–8 Å between centres; "
             "mean absolute error per curve, overall and in the well (issue 21 aims at ≤ 3 meV).\n",
             md_table(["label", "machine", "stacked MAE meV", "T-shaped MAE meV",
